@@ -1,0 +1,122 @@
+/**
+ * The CDC writer's config contract, shared by the runtime (`floe cdc run --config FILE`) and the
+ * components that deploy it (they render this object into a Secret / task definition / local file).
+ * Validated with zod; `${ENV_VAR}` references in strings are expanded by the loader.
+ */
+import { z } from "zod";
+import { loadConfigFile, parseConfig } from "../core/config";
+
+const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]*$/, "must be a plain SQL identifier (letters, digits, _ and $)");
+
+export const CdcSourceSchema = z.object({
+  /** Stable name of the source (e.g. "shard-0"); part of the LSN key stored in Iceberg. */
+  name: z.string().regex(/^[a-z0-9][a-z0-9-_]*$/, "lower-case letters, digits, - and _"),
+  /** libpq connection string for the replication role (not through pgBouncer). */
+  connectionString: z.string().startsWith("postgres", "must be a postgres:// or postgresql:// URL"),
+  /** Logical replication slot; created if missing. Defaults to floe_<name>. */
+  slot: identifier.optional(),
+  /** Publication the writer reads; created if missing (FOR ALL TABLES unless `tables` is set). Defaults to floe. */
+  publication: identifier.default("floe"),
+});
+
+export const CdcTableSchema = z.object({
+  /** Source table as schema.table (schema defaults to public). */
+  source: z.string().min(1),
+  /** "mirror" (the Iceberg table equals the Postgres table, default) or "changelog" (append-only). */
+  mode: z.enum(["mirror", "changelog"]).default("mirror"),
+  /** Iceberg table name inside the namespace. Defaults to the source table's name. */
+  target: identifier.optional(),
+});
+
+export const SqlCatalogSchema = z.object({
+  type: z.literal("sql"),
+  /** Postgres URL of the database that holds the Iceberg JDBC catalog tables. */
+  uri: z.string().startsWith("postgres"),
+  /** catalog_name column value. Defaults to floe. */
+  name: z.string().default("floe"),
+});
+
+export const RestCatalogSchema = z.object({
+  type: z.literal("rest"),
+  /** Base URI of the REST catalog (e.g. http://lakekeeper:8181/catalog). */
+  uri: z.string().url(),
+  /** Warehouse identifier passed to /v1/config. */
+  warehouse: z.string().optional(),
+  /** OAuth2 client credentials as "client_id:client_secret". */
+  credential: z.string().optional(),
+  /** OAuth2 token endpoint; defaults to {uri}/v1/oauth/tokens. */
+  oauth2ServerUri: z.string().url().optional(),
+  scope: z.string().optional(),
+  /** Static bearer token. */
+  token: z.string().optional(),
+  /** SigV4 signing for AWS Glue / S3 Tables. */
+  sigv4: z.object({ region: z.string(), service: z.string().default("glue") }).optional(),
+});
+
+export const StorageSchema = z.object({
+  /** Custom S3 endpoint (MinIO etc.). */
+  endpoint: z.string().url().optional(),
+  region: z.string().default("us-east-1"),
+  forcePathStyle: z.boolean().default(false),
+  accessKeyId: z.string().optional(),
+  secretAccessKey: z.string().optional(),
+});
+
+export const CdcConfigSchema = z
+  .object({
+    sources: z.array(CdcSourceSchema).min(1, "at least one source is required"),
+    /** Tables to replicate. Empty = every table in the publication, as mirror tables. */
+    tables: z.array(CdcTableSchema).default([]),
+    catalog: z.discriminatedUnion("type", [SqlCatalogSchema, RestCatalogSchema]),
+    /** Where table data lives: file:///abs/path or s3://bucket/prefix. */
+    warehouse: z.string().regex(/^(file:\/\/\/|s3:\/\/)/, "must start with file:/// or s3://"),
+    storage: StorageSchema.default({}),
+    /** Iceberg namespace for the replicated tables. Defaults to "floe". */
+    namespace: identifier.default("floe"),
+    commit: z
+      .object({
+        /** Longest time a change waits before it is committed. Defaults to 1000 ms. */
+        intervalMs: z.number().int().min(10).max(3_600_000).default(1000),
+        /** Commit as soon as this many changes are buffered. Defaults to 200000. */
+        maxRows: z.number().int().min(1).default(200_000),
+        /** Commit (and stop reading: backpressure) past this many buffered bytes. Defaults to 256 MiB. */
+        maxBytes: z.number().int().min(1 << 20).default(256 << 20),
+      })
+      .default({}),
+    snapshot: z
+      .object({
+        /** Copy existing rows when a table is first seen. Defaults to true. */
+        enabled: z.boolean().default(true),
+        /** Tables copied at once. Defaults to 2. */
+        parallelism: z.number().int().min(1).max(64).default(2),
+      })
+      .default({}),
+    http: z
+      .object({
+        host: z.string().default("127.0.0.1"),
+        /** Port for /healthz and /metrics; 0 disables. Defaults to 9187. */
+        port: z.number().int().min(0).max(65535).default(9187),
+      })
+      .default({}),
+  })
+  .superRefine((cfg, ctx) => {
+    const names = new Set<string>();
+    cfg.sources.forEach((s, i) => {
+      if (names.has(s.name)) ctx.addIssue({ code: "custom", path: ["sources", i, "name"], message: `duplicate source name ${s.name}` });
+      names.add(s.name);
+    });
+  });
+
+export type CdcConfigInput = z.input<typeof CdcConfigSchema>;
+export type CdcConfig = z.output<typeof CdcConfigSchema>;
+export type CdcSource = z.output<typeof CdcSourceSchema>;
+
+export const slotName = (source: CdcSource): string => source.slot ?? `floe_${source.name.replace(/-/g, "_")}`;
+
+export function parseCdcConfig(raw: unknown, origin = "CDC config"): CdcConfig {
+  return parseConfig(CdcConfigSchema, raw, origin);
+}
+
+export function loadCdcConfig(file: string, env: NodeJS.ProcessEnv = process.env): CdcConfig {
+  return loadConfigFile(CdcConfigSchema, file, env);
+}
