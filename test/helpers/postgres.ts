@@ -1,0 +1,70 @@
+/**
+ * Integration-test harness: a real Postgres cluster (embedded binaries, run as an unprivileged
+ * user when we are root) on a free 127.0.0.1 port in a temp dir; stop() removes everything.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client } from "pg";
+import { ClusterSpec, initCluster, startCluster, stopCluster } from "../../runtime/local/postgres";
+import { freePort, handOver } from "../../runtime/local/process";
+
+export interface TestPostgres {
+  major: number;
+  host: string;
+  port: number;
+  user: string;
+  dataDir: string;
+  /** Connection URL for a database (default postgres). */
+  url(database?: string): string;
+  /** A connected pg Client (caller ends it). */
+  connect(database?: string): Promise<Client>;
+  /** Run one SQL statement (or several separated by ;) in a fresh connection. */
+  sql(text: string, params?: unknown[], database?: string): Promise<any[]>;
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startPostgres(opts: { major?: number; settings?: ClusterSpec["settings"] } = {}): Promise<TestPostgres> {
+  const major = opts.major ?? 17;
+  const root = mkdtempSync(join(tmpdir(), `floe-pg${major}-`));
+  handOver(root);
+  const port = await freePort();
+  const spec: ClusterSpec = { major, dataDir: join(root, "data"), port, settings: { fsync: "off", ...(opts.settings ?? {}) } };
+  await initCluster(spec);
+  await startCluster(spec);
+  const url = (database = "postgres") => `postgres://postgres@127.0.0.1:${port}/${database}`;
+  const connect = async (database?: string) => {
+    const c = new Client({ connectionString: url(database) });
+    await c.connect();
+    return c;
+  };
+  return {
+    major,
+    host: "127.0.0.1",
+    port,
+    user: "postgres",
+    dataDir: spec.dataDir,
+    url,
+    connect,
+    async sql(text, params, database) {
+      const c = await connect(database);
+      try {
+        return (await c.query(text, params as any[])).rows;
+      } finally {
+        await c.end();
+      }
+    },
+    async restart() {
+      await stopCluster(spec);
+      await startCluster(spec);
+    },
+    async stop() {
+      try {
+        await stopCluster(spec, "immediate");
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    },
+  };
+}
