@@ -1,0 +1,73 @@
+/**
+ * runtime/iceberg — an Iceberg v2 table writer (Parquet data files with field ids, position
+ * deletes located through a primary-key index, Avro manifests, optimistic commits through a
+ * Catalog).
+ *
+ * ## Quick use
+ *
+ * ```ts
+ * const catalog = await SqlCatalog.connect({ name: "floe", url: pgUrl, warehouse: "file:///var/lake" });
+ * const table = await Table.create(catalog, { namespace: ["db"], name: "orders" }, {
+ *   columns: [
+ *     { name: "id", type: "long", required: true },
+ *     { name: "amount", type: "decimal(12,2)" },
+ *     { name: "at", type: "timestamptz" },
+ *     { name: "tags", type: { list: "string" } },
+ *   ],
+ *   identifier: ["id"],                 // = the Postgres primary key (required columns)
+ *   partitionBy: [],                    // identity partitions on source columns, optional
+ * });
+ * const tx = table.newWrite();
+ * tx.upsert([{ id: 1n, amount: "12.30", at: 1700000000000000n, tags: ["a"] }]);
+ * tx.delete([{ id: 2n }]);
+ * tx.setSummary({ "floe.lsn.shard-0": "0/16B3748" });
+ * await tx.commit();                    // one snapshot, all or nothing, retried on conflict
+ * table.summaryProperty("floe.lsn.shard-0"); // "0/16B3748" (also after Table.load)
+ * ```
+ *
+ * ## Canonical JS values (what the writer accepts per Iceberg type; `null`/`undefined` = null,
+ * allowed only for optional fields)
+ *
+ * | Iceberg type      | JS value                                                        |
+ * |-------------------|-----------------------------------------------------------------|
+ * | boolean           | boolean                                                         |
+ * | int               | number (integer in int32 range)                                 |
+ * | long              | bigint (a safe-integer number is accepted too)                  |
+ * | float, double     | number, including NaN and ±Infinity                             |
+ * | decimal(p,s)      | string like "-12.340" (exact, never through a float); a bigint   |
+ * |                   | is taken as an integer; more than s fraction digits is an error  |
+ * | date              | number of days since 1970-01-01, or "YYYY-MM-DD"                 |
+ * | time              | bigint microseconds since midnight                              |
+ * | timestamp(tz)     | bigint microseconds since 1970-01-01T00:00:00Z (a Date is accepted)|
+ * | string            | string (jsonb: its text)                                        |
+ * | uuid              | string "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"                    |
+ * | binary, fixed[n]  | Uint8Array (Buffer is fine)                                     |
+ * | list<primitive>   | array of the element's JS values (elements may be null when the |
+ * |                   | list's element is optional)                                      |
+ *
+ * Values are read back by engines exactly: the integration tests compare chdb's
+ * `icebergLocal()` output with the rows written.
+ *
+ * ## Primary-key index (how updates/deletes become position deletes)
+ *
+ * A mirror table (one with identifier fields) keeps an in-memory map key -> (data file,
+ * position). It is rebuilt when a table is loaded by reading only the key columns of the live
+ * data files plus the position delete files (hyparquet), and kept up to date incrementally on
+ * every commit, including commits by other writers found on a conflict (their added data and
+ * delete files are read, nothing else). Nothing extra is persisted, so the table itself is the
+ * single source of truth and a crash can never leave the index out of step with the table.
+ *
+ * ## Reading position deletes back with ClickHouse / chdb
+ *
+ * See README of the tests (test/integration/iceberg) and `CHDB_SETTINGS` in chdb-settings
+ * comments there; engines that read v2 position deletes need no special table properties.
+ */
+export * from "./spec";
+export * from "./catalog";
+export * from "./io";
+export * from "./types";
+export { Table, WriteTransaction, SchemaUpdate } from "./table";
+export type { CreateTableOptions, CommitResult, RowKey, Row, TableOptions } from "./table";
+export { SqlCatalog } from "./sql-catalog";
+export type { SqlCatalogOptions } from "./sql-catalog";
+export { applyUpdates, checkRequirements, newTableMetadata } from "./metadata";
