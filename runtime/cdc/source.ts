@@ -1,0 +1,197 @@
+/**
+ * One Postgres source of the CDC writer: its publication, its logical replication slot, exported
+ * snapshots for the initial copy, and the pgoutput stream. Transport (COPY BOTH, keepalives) is
+ * pg-logical-replication's; decoding is ours (runtime/cdc/pgoutput.ts) so values keep their exact
+ * text form and streamed in-progress transactions are understood.
+ */
+import { Client, ClientConfig } from "pg";
+import { LogicalReplicationService } from "pg-logical-replication";
+import { AbstractPlugin } from "pg-logical-replication/dist/output-plugins/abstract.plugin";
+import type { Logger } from "../core/log";
+import type { CdcSource } from "./config";
+import { slotName } from "./config";
+import { formatLsn, parseLsn } from "./lsn";
+import { Message, PgoutputDecoder } from "./pgoutput";
+import { SESSION_OPTIONS } from "./types";
+
+export interface SourceTable {
+  schema: string;
+  name: string;
+}
+
+export const qualified = (t: SourceTable): string => `${t.schema}.${t.name}`;
+export const quoteIdent = (s: string): string => `"${s.replace(/"/g, '""')}"`;
+export const quoteTable = (t: SourceTable): string => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
+
+export interface ExportedSnapshot {
+  /** LSN at which the snapshot is consistent: changes committed after it are in the stream. */
+  consistentPoint: bigint;
+  snapshotName: string;
+  /** Keeps the snapshot alive; closing it drops a temporary slot. */
+  close(): Promise<void>;
+}
+
+class FloePgoutput extends AbstractPlugin<{ publication: string; protoVersion: number; streaming: boolean }> {
+  readonly decoder = new PgoutputDecoder();
+  get name(): string {
+    return "pgoutput";
+  }
+  parse(buffer: Buffer): Message {
+    return this.decoder.decode(buffer);
+  }
+  start(client: Client, slot: string, lastLsn: string): Promise<unknown> {
+    const opts = [`proto_version '${this.options.protoVersion}'`, `publication_names '${this.options.publication}'`];
+    if (this.options.streaming) opts.push("streaming 'on'");
+    return client.query(`START_REPLICATION SLOT ${quoteIdent(slot)} LOGICAL ${lastLsn} (${opts.join(", ")})`);
+  }
+}
+
+export class ReplicationSource {
+  readonly slot: string;
+  private service?: LogicalReplicationService;
+  private serverVersion = 0;
+
+  constructor(readonly config: CdcSource, private readonly log: Logger) {
+    this.slot = slotName(config);
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  clientConfig(replication = false): ClientConfig {
+    const cfg: ClientConfig = { connectionString: this.config.connectionString, options: SESSION_OPTIONS };
+    if (replication) (cfg as ClientConfig & { replication: string }).replication = "database";
+    return cfg;
+  }
+
+  async connect(): Promise<Client> {
+    const c = new Client(this.clientConfig());
+    c.on("error", (e) => this.log.warn("source connection error", { source: this.name, error: e }));
+    await c.connect();
+    return c;
+  }
+
+  async withClient<T>(fn: (c: Client) => Promise<T>): Promise<T> {
+    const c = await this.connect();
+    try {
+      return await fn(c);
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
+
+  async version(): Promise<number> {
+    if (!this.serverVersion) {
+      this.serverVersion = await this.withClient(async (c) => Number((await c.query("SHOW server_version_num")).rows[0].server_version_num));
+    }
+    return this.serverVersion;
+  }
+
+  /** Creates the publication if missing (FOR ALL TABLES, or for the configured tables). */
+  async ensurePublication(tables: SourceTable[]): Promise<void> {
+    const pub = this.config.publication;
+    await this.withClient(async (c) => {
+      const exists = (await c.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [pub])).rowCount;
+      if (exists) return;
+      const target = tables.length ? `FOR TABLE ${tables.map(quoteTable).join(", ")}` : "FOR ALL TABLES";
+      try {
+        await c.query(`CREATE PUBLICATION ${quoteIdent(pub)} ${target}`);
+        this.log.info("created publication", { source: this.name, publication: pub, target });
+      } catch (e) {
+        if ((e as { code?: string }).code === "42710") return; // created concurrently
+        throw new Error(
+          `source ${this.name}: publication ${pub} does not exist and cannot be created (${(e as Error).message}); ` +
+            `create it as the tables' owner: CREATE PUBLICATION ${pub} ${target}`,
+        );
+      }
+    });
+  }
+
+  /** Tables in the publication. */
+  async publishedTables(): Promise<SourceTable[]> {
+    return this.withClient(async (c) => {
+      const r = await c.query("SELECT schemaname AS schema, tablename AS name FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2", [this.config.publication]);
+      return r.rows as SourceTable[];
+    });
+  }
+
+  /** The slot's confirmed position, or null when the slot does not exist. */
+  async slotPosition(): Promise<bigint | null> {
+    return this.withClient(async (c) => {
+      const r = await c.query("SELECT confirmed_flush_lsn::text AS lsn, plugin FROM pg_replication_slots WHERE slot_name = $1", [this.slot]);
+      if (!r.rowCount) return null;
+      if (r.rows[0].plugin !== "pgoutput") throw new Error(`slot ${this.slot} exists but uses plugin ${r.rows[0].plugin}, not pgoutput: drop it or configure another slot name`);
+      return r.rows[0].lsn ? parseLsn(r.rows[0].lsn) : 0n;
+    });
+  }
+
+  /**
+   * Creates a logical slot and exports a snapshot consistent with it. The permanent slot is the
+   * writer's; a temporary one gives a consistent copy point for tables added later.
+   */
+  async createSlot(opts: { temporary: boolean }): Promise<ExportedSnapshot & { slot: string }> {
+    const version = await this.version();
+    const slot = opts.temporary ? `${this.slot}_copy_${process.pid}_${Date.now() % 1e6}` : this.slot;
+    const repl = new Client(this.clientConfig(true));
+    repl.on("error", (e) => this.log.warn("snapshot connection error", { source: this.name, error: e }));
+    await repl.connect();
+    const temp = opts.temporary ? " TEMPORARY" : "";
+    const sql =
+      version >= 150000
+        ? `CREATE_REPLICATION_SLOT ${quoteIdent(slot)}${temp} LOGICAL pgoutput (SNAPSHOT 'export')`
+        : `CREATE_REPLICATION_SLOT ${quoteIdent(slot)}${temp} LOGICAL pgoutput EXPORT_SNAPSHOT`;
+    try {
+      const r = await repl.query(sql);
+      const row = r.rows[0];
+      this.log.info("created replication slot", { source: this.name, slot, temporary: opts.temporary, consistentPoint: row.consistent_point });
+      return { slot, consistentPoint: parseLsn(row.consistent_point), snapshotName: row.snapshot_name, close: () => repl.end() };
+    } catch (e) {
+      await repl.end().catch(() => undefined);
+      throw new Error(`source ${this.name}: cannot create replication slot ${slot}: ${(e as Error).message}`);
+    }
+  }
+
+  async dropSlot(): Promise<void> {
+    await this.withClient((c) => c.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", [this.slot]));
+  }
+
+  /**
+   * Streams decoded messages from the slot starting after `from`. The handler is awaited per
+   * message (the stream pauses meanwhile: backpressure). Nothing is confirmed to the server
+   * except through confirm().
+   */
+  async stream(from: bigint, handler: (msg: Message, walStart: bigint) => Promise<void> | void, onError: (e: Error) => void): Promise<void> {
+    const version = await this.version();
+    const service = new LogicalReplicationService(this.clientConfig(true), {
+      acknowledge: { auto: false, timeoutSeconds: 0 },
+      flowControl: { enabled: true },
+    });
+    this.service = service;
+    const plugin = new FloePgoutput({ publication: this.config.publication, protoVersion: version >= 140000 ? 2 : 1, streaming: version >= 140000 });
+    service.on("data", (lsn: string, msg: Message) => handler(msg, parseLsn(lsn)));
+    service.on("error", (e: Error) => onError(e));
+    service.on("heartbeat", (_lsn: string, _ts: number, shouldRespond: boolean) => {
+      if (shouldRespond) this.sendStatus();
+    });
+    service.subscribe(plugin, this.slot, formatLsn(from)).catch((e: Error) => onError(e));
+  }
+
+  private confirmed = 0n;
+  /** Tells the server everything up to `lsn` is durably in Iceberg (it may recycle that WAL). */
+  confirm(lsn: bigint): void {
+    if (lsn > this.confirmed) this.confirmed = lsn;
+    this.sendStatus();
+  }
+
+  private sendStatus(): void {
+    if (!this.service || this.confirmed === 0n) return;
+    this.service.acknowledge(formatLsn(this.confirmed)).catch(() => undefined);
+  }
+
+  async stop(): Promise<void> {
+    const s = this.service;
+    this.service = undefined;
+    if (s) await s.stop().catch(() => undefined);
+  }
+}

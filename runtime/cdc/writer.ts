@@ -1,0 +1,694 @@
+/**
+ * The CDC writer: Postgres logical replication (pgoutput) straight into Iceberg tables.
+ *
+ * Exactly once: every Iceberg commit carries, in its snapshot summary, `floe.lsn.<source>` = the
+ * commit LSN of the last source transaction it contains, for every source feeding the table. The
+ * slot's confirmed position moves only after all tables of a flush have committed. On start each
+ * table skips the transactions at or below its own LSN, so a crash anywhere replays nothing twice
+ * and loses nothing. Flushes happen only at transaction boundaries: a source transaction is never
+ * half-visible in a table.
+ */
+import { Client } from "pg";
+import type { Logger } from "../core/log";
+import { Catalog, NoSuchTableError, TableIdentifier } from "../iceberg/catalog";
+import { Table, WriteTransaction } from "../iceberg/table";
+import type { ColumnDef } from "../iceberg/types";
+import { CdcConfig, CdcSource } from "./config";
+import { formatLsn } from "./lsn";
+import { cdcMetrics } from "./metrics";
+import { Message, Tuple, UNCHANGED } from "./pgoutput";
+import { ExportedSnapshot, qualified, quoteIdent, quoteTable, ReplicationSource, SourceTable } from "./source";
+import { COLUMNS_SQL, MappedType, mapColumn, PgColumn, PRIMARY_KEY_SQL } from "./types";
+import { Table as IcebergTable } from "../iceberg";
+
+/** A problem the writer cannot follow without losing data: it stops, naming the table and why. */
+export class CdcStopError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CdcStopError";
+  }
+}
+
+export const lsnKey = (source: string): string => `floe.lsn.${source}`;
+
+/** Changelog tables get these columns after the source columns. */
+export const CHANGELOG_COLUMNS: ColumnDef[] = [
+  { name: "_op", type: "string", required: true, doc: "I insert, U update, D delete, T truncate, R initial snapshot" },
+  { name: "_lsn", type: "long", required: true, doc: "commit LSN of the source transaction" },
+  { name: "_commit_time", type: "timestamptz", required: true, doc: "commit time of the source transaction" },
+  { name: "_xid", type: "long", required: true, doc: "source transaction id" },
+  { name: "_source", type: "string", required: true, doc: "floe source name" },
+];
+
+interface Column {
+  pg: PgColumn;
+  mapped: MappedType;
+}
+
+interface TableState {
+  key: string;
+  source: SourceTable;
+  mode: "mirror" | "changelog";
+  id: TableIdentifier;
+  table: Table;
+  columns: Column[];
+  pk: string[];
+  /** Per source: LSN of the last transaction committed to this table. */
+  lsn: Map<string, bigint>;
+  pending?: WriteTransaction;
+  pendingCount: number;
+  /** Latest row version per key written in the pending batch (for unchanged TOAST values). */
+  latest: Map<string, Record<string, unknown> | null>;
+}
+
+type Change =
+  | { kind: "I" | "U"; state: TableState; columns: Column[]; tuple: Tuple; oldKey?: Tuple }
+  | { kind: "D"; state: TableState; columns: Column[]; tuple: Tuple }
+  | { kind: "T"; state: TableState };
+
+interface Txn {
+  xid: number;
+  finalLsn: bigint;
+  commitTime: bigint;
+  changes: Change[];
+  /** Subtransaction xid per change (streamed transactions), to drop aborted subtransactions. */
+  subXids?: number[];
+}
+
+export interface WriterDeps {
+  catalog: Catalog;
+  log: Logger;
+}
+
+export interface WriterStatus {
+  state: "starting" | "snapshotting" | "streaming" | "stopped" | "failed";
+  error?: string;
+  sources: Record<string, { confirmedLsn?: string; lastCommitTime?: string }>;
+}
+
+const ident = (s: string) => s;
+
+export class CdcWriter {
+  private readonly tables = new Map<string, TableState>();
+  private readonly sources: ReplicationSource[];
+  readonly status: WriterStatus = { state: "starting", sources: {} };
+  private stopped = false;
+
+  constructor(private readonly config: CdcConfig, private readonly deps: WriterDeps) {
+    this.sources = config.sources.map((s) => new ReplicationSource(s, deps.log.child({ source: s.name })));
+  }
+
+  private get log(): Logger {
+    return this.deps.log;
+  }
+
+  // ---- table setup ------------------------------------------------------------------------------
+
+  private tableConfig(t: SourceTable) {
+    return this.config.tables.find((c) => {
+      const [schema, name] = c.source.includes(".") ? c.source.split(".", 2) : ["public", c.source];
+      return schema === t.schema && name === t.name;
+    });
+  }
+
+  private wanted(t: SourceTable): boolean {
+    return this.config.tables.length === 0 || this.tableConfig(t) !== undefined;
+  }
+
+  private configuredTables(): SourceTable[] {
+    return this.config.tables.map((c) => {
+      const [schema, name] = c.source.includes(".") ? c.source.split(".", 2) : ["public", c.source];
+      return { schema, name };
+    });
+  }
+
+  async describe(src: ReplicationSource, t: SourceTable): Promise<{ columns: Column[]; pk: string[] }> {
+    return src.withClient(async (c) => {
+      const rel = quoteTable(t);
+      const cols = (await c.query(COLUMNS_SQL, [rel])).rows as PgColumn[];
+      const pk = (await c.query(PRIMARY_KEY_SQL, [rel])).rows.map((r) => r.name as string);
+      const columns = cols.map((pg) => ({ pg, mapped: mapColumn(pg, qualified(t)) }));
+      return { columns, pk };
+    });
+  }
+
+  /** Loads (or creates) the Iceberg table for a source table. */
+  private async ensureTable(src: ReplicationSource, t: SourceTable): Promise<TableState> {
+    const key = qualified(t);
+    const existing = this.tables.get(key);
+    if (existing) return existing;
+    const cfg = this.tableConfig(t);
+    const mode = cfg?.mode ?? "mirror";
+    const id: TableIdentifier = { namespace: [this.config.namespace], name: cfg?.target ?? t.name };
+    const { columns, pk } = await this.describe(src, t);
+    if (mode === "mirror" && pk.length === 0) {
+      throw new CdcStopError(
+        `${key} has no primary key: a mirror table needs one to turn updates and deletes into position deletes; ` +
+          `add a primary key, or set mode "changelog" for this table in the CDC config`,
+      );
+    }
+    let table: Table;
+    try {
+      table = await IcebergTable.load(this.deps.catalog, id);
+    } catch (e) {
+      if (!(e instanceof NoSuchTableError)) throw e;
+      if (!(await this.deps.catalog.namespaceExists(id.namespace))) {
+        await this.deps.catalog.createNamespace(id.namespace).catch(() => undefined);
+      }
+      const defs: ColumnDef[] = columns.map((c) => ({ name: c.pg.name, type: c.mapped.iceberg, required: mode === "mirror" && pk.includes(c.pg.name) }));
+      table = await IcebergTable.create(this.deps.catalog, id, {
+        columns: mode === "changelog" ? [...defs, ...CHANGELOG_COLUMNS] : defs,
+        identifier: mode === "mirror" ? pk : [],
+        properties: { "floe.source-table": key, "floe.mode": mode },
+      });
+      this.log.info("created Iceberg table", { table: key, target: `${id.namespace.join(".")}.${id.name}`, mode });
+    }
+    const state: TableState = { key, source: t, mode, id, table, columns, pk, lsn: new Map(), pendingCount: 0, latest: new Map() };
+    this.readLsns(state);
+    this.checkSchemaMatches(state);
+    this.tables.set(key, state);
+    return state;
+  }
+
+  private readLsns(state: TableState): void {
+    for (const s of this.sources) {
+      const v = state.table.summaryProperty(lsnKey(s.name));
+      if (v !== undefined) state.lsn.set(s.name, BigInt(v));
+    }
+  }
+
+  /** The Iceberg table must hold every source column (by name); differences are resolved by relation messages. */
+  private checkSchemaMatches(state: TableState): void {
+    const names = new Set(state.table.schema().fields.map((f) => f.name));
+    const missing = state.columns.filter((c) => !names.has(c.pg.name)).map((c) => c.pg.name);
+    if (missing.length) {
+      throw new CdcStopError(
+        `${state.key}: columns ${missing.join(", ")} exist in Postgres but not in Iceberg table ${state.id.name}; ` +
+          `the schema changed while the writer was not running in a way it cannot map by name`,
+      );
+    }
+  }
+
+  private lsnSummary(state: TableState): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [name, lsn] of state.lsn) out[lsnKey(name)] = lsn.toString();
+    return out;
+  }
+
+  // ---- initial snapshot -------------------------------------------------------------------------
+
+  /** Copies tables at an exported snapshot; each table lands in one commit with the snapshot's LSN. */
+  private async copyTables(src: ReplicationSource, exported: ExportedSnapshot, states: TableState[]): Promise<void> {
+    this.status.state = "snapshotting";
+    const queue = [...states];
+    const workers = Array.from({ length: Math.min(this.config.snapshot.parallelism, queue.length) }, async () => {
+      for (let s = queue.shift(); s; s = queue.shift()) await this.copyTable(src, exported, s);
+    });
+    await Promise.all(workers);
+  }
+
+  private async copyTable(src: ReplicationSource, exported: ExportedSnapshot, state: TableState): Promise<void> {
+    const started = Date.now();
+    const client = new Client({ ...src.clientConfig(), types: { getTypeParser: () => ident } } as never);
+    await client.connect();
+    let rows = 0;
+    try {
+      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      await client.query(`SET TRANSACTION SNAPSHOT '${exported.snapshotName}'`);
+      // The table's columns at the snapshot (a DDL may have run since we described it).
+      const { columns } = await this.describe(src, state.source);
+      state.columns = columns;
+      const list = columns.map((c) => quoteIdent(c.pg.name)).join(", ");
+      await client.query(`DECLARE floe_copy NO SCROLL CURSOR FOR SELECT ${list} FROM ${quoteTable(state.source)}`);
+      const tx = state.table.newWrite();
+      const meta = { _op: "R", _lsn: exported.consistentPoint, _commit_time: BigInt(Date.now()) * 1000n, _xid: 0n, _source: src.name };
+      for (;;) {
+        const r = await client.query({ text: "FETCH 20000 FROM floe_copy", rowMode: "array" });
+        if (r.rows.length === 0) break;
+        const batch = r.rows.map((values: (string | null)[]) => {
+          const row: Record<string, unknown> = {};
+          columns.forEach((c, i) => (row[c.pg.name] = values[i] === null ? null : c.mapped.convert(values[i] as string)));
+          return state.mode === "changelog" ? { ...row, ...meta } : row;
+        });
+        if (state.mode === "mirror") tx.upsert(batch);
+        else tx.append(batch);
+        rows += batch.length;
+      }
+      await client.query("COMMIT");
+      state.lsn.set(src.name, exported.consistentPoint);
+      tx.setSummary({ ...this.lsnSummary(state), "floe.snapshot": src.name });
+      await tx.commit();
+      cdcMetrics.rows.inc({ table: state.key, op: "snapshot" }, rows);
+      const secs = (Date.now() - started) / 1000;
+      this.log.info("copied table", { table: state.key, rows, seconds: secs, rowsPerSecond: Math.round(rows / Math.max(secs, 0.001)), lsn: formatLsn(exported.consistentPoint) });
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  // ---- start ------------------------------------------------------------------------------------
+
+  /** Publication, tables, slot and initial copy for one source; returns where streaming starts. */
+  private async prepareSource(src: ReplicationSource): Promise<bigint> {
+    await src.ensurePublication(this.configuredTables());
+    const published = (await src.publishedTables()).filter((t) => this.wanted(t));
+    const missing = this.configuredTables().filter((t) => !published.some((p) => p.schema === t.schema && p.name === t.name));
+    if (missing.length) {
+      throw new CdcStopError(`source ${src.name}: tables ${missing.map(qualified).join(", ")} are configured but not in publication ${src.config.publication}`);
+    }
+    const states: TableState[] = [];
+    for (const t of published) states.push(await this.ensureTable(src, t));
+
+    let position = await src.slotPosition();
+    let exported: (ExportedSnapshot & { slot: string }) | undefined;
+    let toCopy: TableState[];
+    if (position === null) {
+      const resync = states.filter((s) => s.lsn.has(src.name));
+      if (resync.length) {
+        this.log.warn("replication slot is missing although tables hold data from it: re-copying those tables (changes in between cannot be read from WAL any more)", {
+          slot: src.slot,
+          tables: resync.map((s) => s.key),
+        });
+        cdcMetrics.errors.inc({ kind: "slot_lost" });
+      }
+      exported = await src.createSlot({ temporary: false });
+      position = exported.consistentPoint;
+      toCopy = this.config.snapshot.enabled ? states : [];
+      for (const s of resync) {
+        s.lsn.delete(src.name);
+        if (!this.config.snapshot.enabled) continue;
+        await s.table.truncate(this.lsnSummary(s));
+      }
+    } else {
+      toCopy = this.config.snapshot.enabled ? states.filter((s) => !s.lsn.has(src.name)) : [];
+      if (toCopy.length) exported = await src.createSlot({ temporary: true });
+    }
+    try {
+      if (exported && toCopy.length) await this.copyTables(src, exported, toCopy);
+    } finally {
+      await exported?.close().catch(() => undefined);
+    }
+    return position;
+  }
+
+  // ---- streaming --------------------------------------------------------------------------------
+
+  private relations = new Map<string, Map<number, { state?: TableState; columns: Column[] }>>();
+  private current = new Map<string, Txn>();
+  private streamed = new Map<string, Map<number, Txn>>();
+  private batch = { sources: new Map<string, { commitLsn: bigint; endLsn: bigint; commitTime: bigint }>(), rows: 0, bytes: 0, since: 0 };
+  private chain: Promise<void> = Promise.resolve();
+  private failure?: Error;
+
+  /** Serialises message handling and timed flushes. */
+  private serial(fn: () => Promise<void>): Promise<void> {
+    const next = this.chain.then(fn);
+    this.chain = next.catch((e) => this.fail(e));
+    return next;
+  }
+
+  private fail(e: Error): void {
+    if (!this.failure) {
+      this.failure = e;
+      this.status.state = "failed";
+      this.status.error = e.message;
+      cdcMetrics.errors.inc({ kind: e instanceof CdcStopError ? "stop" : "fault" });
+      this.log.error("writer failed", { error: e.message });
+    }
+    this.wake?.();
+  }
+
+  private wake?: () => void;
+
+  /**
+   * Runs until stop() or an error. Throws the error (CdcStopError = cannot continue without
+   * losing data; anything else = a fault worth retrying from the committed state).
+   */
+  async run(): Promise<void> {
+    this.failure = undefined;
+    this.status.state = "starting";
+    const starts: bigint[] = [];
+    for (const src of this.sources) starts.push(await this.prepareSource(src));
+    this.status.state = "streaming";
+    const timer = setInterval(() => {
+      if (this.batch.rows > 0 && Date.now() - this.batch.since >= this.config.commit.intervalMs) {
+        this.serial(() => this.flush()).catch(() => undefined);
+      }
+    }, Math.max(10, Math.min(200, this.config.commit.intervalMs / 4)));
+    try {
+      await Promise.all(
+        this.sources.map(async (src, i) => {
+          src.confirm(starts[i]);
+          await src.stream(
+            starts[i],
+            (msg, walStart) => this.serial(() => this.onMessage(src, msg, walStart)),
+            (e) => this.fail(e),
+          );
+        }),
+      );
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        if (this.failure || this.stopped) resolve();
+      });
+      await this.chain;
+      if (!this.failure) await this.flush();
+    } finally {
+      clearInterval(timer);
+      for (const s of this.sources) await s.stop();
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.status.state = "stopped";
+    this.wake?.();
+  }
+
+  private async onMessage(src: ReplicationSource, msg: Message, walStart: bigint): Promise<void> {
+    if (this.failure) return;
+    const rels = this.relations.get(src.name) ?? new Map();
+    this.relations.set(src.name, rels);
+    switch (msg.tag) {
+      case "begin":
+        this.current.set(src.name, { xid: msg.xid, finalLsn: msg.finalLsn, commitTime: msg.commitTime, changes: [] });
+        return;
+      case "stream_start": {
+        const txns = this.streamed.get(src.name) ?? new Map<number, Txn>();
+        this.streamed.set(src.name, txns);
+        if (!txns.has(msg.xid)) txns.set(msg.xid, { xid: msg.xid, finalLsn: 0n, commitTime: 0n, changes: [], subXids: [] });
+        this.current.set(src.name, txns.get(msg.xid)!);
+        return;
+      }
+      case "stream_stop":
+        this.current.delete(src.name);
+        return;
+      case "stream_abort": {
+        const txn = this.streamed.get(src.name)?.get(msg.xid);
+        if (!txn) return;
+        if (msg.subXid === msg.xid) this.streamed.get(src.name)!.delete(msg.xid);
+        else {
+          const keep = txn.changes.filter((_, i) => txn.subXids![i] !== msg.subXid);
+          txn.subXids = txn.subXids!.filter((x) => x !== msg.subXid);
+          txn.changes = keep;
+        }
+        return;
+      }
+      case "relation": {
+        await this.onRelation(src, rels, msg);
+        return;
+      }
+      case "insert":
+      case "update":
+      case "delete":
+      case "truncate": {
+        const txn = this.current.get(src.name);
+        if (!txn) throw new Error(`pgoutput: ${msg.tag} outside a transaction`);
+        const add = (c: Change) => {
+          txn.changes.push(c);
+          txn.subXids?.push(msg.xid ?? txn.xid);
+        };
+        if (msg.tag === "truncate") {
+          for (const oid of msg.oids) {
+            const rel = rels.get(oid);
+            if (rel?.state) add({ kind: "T", state: rel.state });
+          }
+          return;
+        }
+        const rel = rels.get(msg.oid);
+        if (!rel) throw new Error(`pgoutput: change for unknown relation ${msg.oid}`);
+        if (!rel.state) return; // not a table this writer replicates
+        if (msg.tag === "insert") add({ kind: "I", state: rel.state, columns: rel.columns, tuple: msg.newTuple });
+        else if (msg.tag === "update") add({ kind: "U", state: rel.state, columns: rel.columns, tuple: msg.newTuple, oldKey: msg.keyTuple ?? msg.oldTuple });
+        else add({ kind: "D", state: rel.state, columns: rel.columns, tuple: (msg.keyTuple ?? msg.oldTuple)! });
+        return;
+      }
+      case "commit": {
+        const txn = this.current.get(src.name);
+        this.current.delete(src.name);
+        if (txn) await this.onCommit(src, txn, msg.commitLsn, msg.endLsn, msg.commitTime);
+        return;
+      }
+      case "stream_commit": {
+        const txn = this.streamed.get(src.name)?.get(msg.xid);
+        this.streamed.get(src.name)?.delete(msg.xid);
+        if (txn) {
+          txn.finalLsn = msg.commitLsn;
+          txn.commitTime = msg.commitTime;
+          await this.onCommit(src, txn, msg.commitLsn, msg.endLsn, msg.commitTime);
+        }
+        return;
+      }
+      default:
+        void walStart;
+        return;
+    }
+  }
+
+  private async onCommit(src: ReplicationSource, txn: Txn, commitLsn: bigint, endLsn: bigint, commitTime: bigint): Promise<void> {
+    const truncating = txn.changes.some((c) => c.kind === "T");
+    if (truncating) await this.flush();
+    let applied = 0;
+    for (const change of txn.changes) {
+      const state = change.state;
+      const tableLsn = state.lsn.get(src.name);
+      if (tableLsn !== undefined && commitLsn <= tableLsn) continue; // already in Iceberg
+      if (change.kind === "T") {
+        await this.truncate(state);
+        continue;
+      }
+      this.apply(src, txn, commitLsn, change);
+      applied++;
+    }
+    for (const state of new Set(txn.changes.map((c) => c.state))) {
+      const tableLsn = state.lsn.get(src.name);
+      if (tableLsn === undefined || commitLsn > tableLsn) {
+        state.lsn.set(src.name, commitLsn);
+        if (!state.pending) state.pending = state.table.newWrite();
+      }
+    }
+    cdcMetrics.transactions.inc({ source: src.name });
+    if (this.batch.sources.size === 0 && this.batch.rows === 0) this.batch.since = Date.now();
+    this.batch.sources.set(src.name, { commitLsn, endLsn, commitTime });
+    this.batch.rows += applied;
+    cdcMetrics.bufferedRows.set(this.batch.rows);
+    cdcMetrics.lagSeconds.set({ source: src.name }, Math.max(0, Date.now() / 1000 - Number(commitTime / 1000n) / 1000));
+    if (this.batch.rows >= this.config.commit.maxRows || this.batch.bytes >= this.config.commit.maxBytes) await this.flush();
+    else if (this.batch.rows === 0 && applied === 0 && !this.hasPending()) await this.flush();
+  }
+
+  private hasPending(): boolean {
+    for (const s of this.tables.values()) if (s.pending) return true;
+    return false;
+  }
+
+  private keyOf(state: TableState, row: Record<string, unknown>): string {
+    return state.pk.map((k) => String(row[k])).join("\u0000");
+  }
+
+  private toRow(columns: Column[], tuple: Tuple, state: TableState, fill?: Record<string, unknown> | null): Record<string, unknown> {
+    const row: Record<string, unknown> = {};
+    for (let i = 0; i < columns.length; i++) {
+      const c = columns[i];
+      const v = tuple[i];
+      const name = this.currentName(state, c);
+      if (name === undefined) continue; // dropped since
+      if (v === UNCHANGED) {
+        if (!fill || !(name in fill)) {
+          throw new CdcStopError(
+            `${state.key}.${name}: pgoutput sent no value for an unchanged TOAST column and the previous row version is not available`,
+          );
+        }
+        row[name] = fill[name];
+      } else row[name] = v === null ? null : c.mapped.convert(v);
+      this.batch.bytes += v && v !== UNCHANGED ? v.length : 1;
+    }
+    return row;
+  }
+
+  /** A column captured in an older layout, by its current name (renames follow the attnum). */
+  private currentName(state: TableState, c: Column): string | undefined {
+    return state.columns.find((x) => x.pg.attnum === c.pg.attnum)?.pg.name;
+  }
+
+  private apply(src: ReplicationSource, txn: Txn, commitLsn: bigint, change: Exclude<Change, { kind: "T" }>): void {
+    const state = change.state;
+    const tx = (state.pending ??= state.table.newWrite());
+    state.pendingCount++;
+    if (state.mode === "changelog") {
+      const row = this.toRow(change.columns, change.tuple.map((v) => (v === UNCHANGED ? null : v)), state);
+      tx.append([{ ...row, _op: change.kind, _lsn: commitLsn, _commit_time: txn.commitTime, _xid: BigInt(txn.xid), _source: src.name }]);
+      cdcMetrics.rows.inc({ table: state.key, op: change.kind });
+      return;
+    }
+    if (change.kind === "D") {
+      const keyRow = this.toRow(change.columns, change.tuple, state);
+      tx.delete([keyRow]);
+      state.latest.set(this.keyOf(state, keyRow), null);
+      cdcMetrics.rows.inc({ table: state.key, op: "D" });
+      return;
+    }
+    let fill: Record<string, unknown> | null | undefined;
+    if (change.kind === "U" && change.tuple.includes(UNCHANGED)) fill = this.previousVersion(state, change);
+    const row = this.toRow(change.columns, change.tuple, state, fill);
+    if (change.kind === "U" && change.oldKey) {
+      const oldKey = this.toRow(change.columns, change.oldKey, state);
+      if (this.keyOf(state, oldKey) !== this.keyOf(state, row)) {
+        tx.delete([oldKey]);
+        state.latest.set(this.keyOf(state, oldKey), null);
+      }
+    }
+    tx.upsert([row]);
+    state.latest.set(this.keyOf(state, row), row);
+    cdcMetrics.rows.inc({ table: state.key, op: change.kind });
+  }
+
+  /** The row version before an update, for columns pgoutput left out (unchanged TOAST). */
+  private previousVersion(state: TableState, change: Exclude<Change, { kind: "T" }>): Record<string, unknown> | null {
+    const probe = this.toRow(
+      change.columns,
+      change.tuple.map((v, i) => (v === UNCHANGED && !state.pk.includes(change.columns[i].pg.name) ? null : v)),
+      state,
+    );
+    const key = this.keyOf(state, probe);
+    if (state.latest.has(key)) return state.latest.get(key)!;
+    return state.table.lookupRow(probe);
+  }
+
+  private async truncate(state: TableState): Promise<void> {
+    if (state.mode === "changelog") return; // the history stays; a T row marks it
+    // Keep the old LSN on the truncate commit: the rest of the transaction lands in the next commit.
+    await state.table.truncate(this.lsnSummary(state));
+    state.latest.clear();
+    cdcMetrics.rows.inc({ table: state.key, op: "T" });
+  }
+
+  private async onRelation(src: ReplicationSource, rels: Map<number, { state?: TableState; columns: Column[] }>, msg: Extract<Message, { tag: "relation" }>): Promise<void> {
+    const t = { schema: msg.schema, name: msg.name };
+    if (!this.wanted(t)) {
+      rels.set(msg.oid, { columns: [] });
+      return;
+    }
+    let state = this.tables.get(qualified(t));
+    if (!state) {
+      // A table new to this writer (e.g. just added to the publication): copy it at a fresh snapshot.
+      await this.flush();
+      state = await this.ensureTable(src, t);
+      if (this.config.snapshot.enabled && !state.lsn.has(src.name)) {
+        const exported = await src.createSlot({ temporary: true });
+        try {
+          await this.copyTables(src, exported, [state]);
+        } finally {
+          await exported.close().catch(() => undefined);
+          this.status.state = "streaming";
+        }
+      }
+    }
+    const names = msg.columns.map((c) => c.name);
+    const known = state.columns.map((c) => c.pg.name);
+    if (names.join("\u0000") !== known.join("\u0000")) await this.evolve(src, state, names);
+    else {
+      // Same names: a type change keeps names; compare type oids through the catalog.
+      const { columns } = await this.describe(src, t);
+      if (columns.some((c, i) => c.pg.declared !== state!.columns[i]?.pg.declared)) await this.evolve(src, state, names);
+    }
+    rels.set(msg.oid, { state, columns: state.columns });
+  }
+
+  /** Follows a schema change by attnum: renames, drops, adds and widenings, one Iceberg schema commit. */
+  private async evolve(src: ReplicationSource, state: TableState, relationNames: string[]): Promise<void> {
+    await this.flush();
+    const { columns: now } = await this.describe(src, state.source);
+    if (now.map((c) => c.pg.name).join("\u0000") !== relationNames.join("\u0000")) {
+      throw new CdcStopError(
+        `${state.key}: the table's columns changed again before the writer caught up (stream: ${relationNames.join(", ")}; catalog: ${now.map((c) => c.pg.name).join(", ")}); ` +
+          `restart the writer once DDL on this table has settled`,
+      );
+    }
+    const update = state.table.updateSchema();
+    const changes: string[] = [];
+    const byAttnum = new Map(now.map((c) => [c.pg.attnum, c]));
+    for (const old of state.columns) {
+      const cur = byAttnum.get(old.pg.attnum);
+      if (!cur) {
+        if (state.pk.includes(old.pg.name)) throw new CdcStopError(`${state.key}: primary key column ${old.pg.name} was dropped; the mirror table cannot follow`);
+        update.dropColumn(old.pg.name);
+        changes.push(`drop ${old.pg.name}`);
+        continue;
+      }
+      if (cur.pg.name !== old.pg.name) {
+        update.renameColumn(old.pg.name, cur.pg.name);
+        changes.push(`rename ${old.pg.name} -> ${cur.pg.name}`);
+      }
+      const from = JSON.stringify(old.mapped.iceberg);
+      const to = JSON.stringify(cur.mapped.iceberg);
+      if (from !== to) {
+        if (typeof cur.mapped.iceberg !== "string" || typeof old.mapped.iceberg !== "string") {
+          throw new CdcStopError(`${state.key}.${cur.pg.name}: type changed from ${old.pg.declared} to ${cur.pg.declared}, which Iceberg cannot follow`);
+        }
+        try {
+          update.updateColumnType(cur.pg.name, cur.mapped.iceberg);
+        } catch (e) {
+          throw new CdcStopError(`${state.key}.${cur.pg.name}: type changed from ${old.pg.declared} to ${cur.pg.declared}, which Iceberg cannot follow (${(e as Error).message})`);
+        }
+        changes.push(`widen ${cur.pg.name} ${old.mapped.iceberg} -> ${cur.mapped.iceberg}`);
+      }
+    }
+    const oldAttnums = new Set(state.columns.map((c) => c.pg.attnum));
+    const existingNames = new Set(state.table.schema().fields.map((f) => f.name));
+    for (const c of now) {
+      if (oldAttnums.has(c.pg.attnum)) continue;
+      if (existingNames.has(c.pg.name) && !state.columns.some((o) => o.pg.name === c.pg.name)) {
+        throw new CdcStopError(`${state.key}.${c.pg.name}: a new column reuses the name of an Iceberg column; drop or rename it in Iceberg first`);
+      }
+      update.addColumn(c.pg.name, c.mapped.iceberg);
+      changes.push(`add ${c.pg.name}`);
+    }
+    await update.commit();
+    state.columns = now;
+    this.log.info("followed schema change", { table: state.key, changes });
+  }
+
+  // ---- flush ------------------------------------------------------------------------------------
+
+  /** Commits every pending table (each with its LSNs), then confirms the slots. Retries faults. */
+  async flush(): Promise<void> {
+    for (const state of this.tables.values()) {
+      if (!state.pending) continue;
+      const tx = state.pending;
+      tx.setSummary(this.lsnSummary(state));
+      const started = process.hrtime.bigint();
+      await this.retry(`commit ${state.key}`, () => tx.commit());
+      cdcMetrics.commitSeconds.observe({ table: state.key }, Number(process.hrtime.bigint() - started) / 1e9);
+      state.pending = undefined;
+      state.pendingCount = 0;
+      state.latest.clear();
+    }
+    const now = Date.now();
+    for (const [name, pos] of this.batch.sources) {
+      const src = this.sources.find((s) => s.name === name)!;
+      src.confirm(pos.endLsn);
+      cdcMetrics.freshness.set({ source: name }, Math.max(0, now / 1000 - Number(pos.commitTime / 1000n) / 1000));
+      this.status.sources[name] = { confirmedLsn: formatLsn(pos.endLsn), lastCommitTime: new Date(Number(pos.commitTime / 1000n)).toISOString() };
+    }
+    this.batch = { sources: new Map(), rows: 0, bytes: 0, since: Date.now() };
+    cdcMetrics.bufferedRows.set(0);
+  }
+
+  /** Retries transient faults (catalog or storage unreachable) with capped backoff, logging each wait. */
+  private async retry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (e instanceof CdcStopError || this.stopped || attempt >= 30) throw e;
+        const wait = Math.min(5000, 100 * 2 ** Math.min(attempt, 6));
+        cdcMetrics.errors.inc({ kind: "commit_retry" });
+        this.log.warn(`${what} failed, retrying`, { attempt, waitMs: wait, error: (e as Error).message });
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+}
+
+export type { CdcSource };
