@@ -1,0 +1,162 @@
+/**
+ * Test servers for the REST catalog and S3 FileIO tests, each on 127.0.0.1 and a free port:
+ * - `startRestCatalog()`: Apache Iceberg's REST catalog fixture (RESTServerCatalogAdapter over a
+ *   JdbcCatalog on SQLite, HadoopFileIO on a temp warehouse), installed from Maven Central by
+ *   scripts/install-iceberg-rest.sh (cached in ~/.cache/floe).
+ * - `startMotoS3()`: moto's S3-compatible server (PyPI), installed by the same script.
+ * Both exit when this process goes away (their stdin is a pipe from us).
+ */
+import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { freePort } from "../../runtime/local/process";
+
+const ROOT = resolve(__dirname, "../..");
+let installDir: string | undefined;
+
+/** Runs the (idempotent, cached) installer once per process; returns the fixture's directory. */
+export function installIcebergRest(): string {
+  if (!installDir) {
+    const out = execFileSync("bash", [join(ROOT, "scripts/install-iceberg-rest.sh")], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+      timeout: 10 * 60_000,
+    });
+    installDir = out.trim().split("\n").pop()!;
+  }
+  return installDir;
+}
+
+export function motoServerPath(): string {
+  const cache = process.env.FLOE_CACHE ?? join(process.env.HOME ?? "/root", ".cache/floe");
+  return join(cache, `moto-${process.env.MOTO_VERSION ?? "5.2.5"}`, "bin", "moto_server");
+}
+
+export interface RestCatalogServer {
+  /** Base URI, e.g. http://127.0.0.1:41234 */
+  uri: string;
+  /** The server's warehouse directory (tables live under <warehouse>/<ns>/<table>). */
+  warehouse: string;
+  /** Everything the server wrote (warehouse and its SQLite catalog). */
+  root: string;
+  /** Server log so far (for failure messages). */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+async function waitForLine(child: ChildProcess, pattern: RegExp, what: string, log: () => string, timeoutMs: number): Promise<RegExpMatchArray> {
+  return new Promise((resolvePromise, reject) => {
+    let buf = "";
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`${what} did not start within ${timeoutMs} ms; log:\n${log()}`));
+    }, timeoutMs);
+    const onData = (d: Buffer) => {
+      buf += d.toString();
+      const m = pattern.exec(buf);
+      if (m) {
+        cleanup();
+        resolvePromise(m);
+      }
+    };
+    const onExit = (code: number | null) => {
+      cleanup();
+      reject(new Error(`${what} exited with code ${code} before it was ready; log:\n${log()}`));
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.stdout?.off("data", onData);
+      child.stderr?.off("data", onData);
+      child.off("exit", onExit);
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.on("exit", onExit);
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  child.stdin?.end();
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * Starts Iceberg's REST catalog fixture. `env` adds CATALOG_* properties
+ * (e.g. CATALOG_WAREHOUSE). The warehouse is a plain directory that chdb's icebergLocal reads.
+ */
+export async function startRestCatalog(opts: { env?: Record<string, string> } = {}): Promise<RestCatalogServer> {
+  const dir = installIcebergRest();
+  const root = mkdtempSync(join(tmpdir(), "floe-iceberg-rest-"));
+  const warehouse = join(root, "warehouse");
+  let logText = "";
+  const child = spawn(
+    "java",
+    ["-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", `${dir}/classes:${dir}/lib/*`,
+      "org.apache.iceberg.rest.FloeRestFixture", warehouse, join(root, "catalog.db"), "0"],
+    { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...(opts.env ?? {}) } },
+  );
+  const append = (d: Buffer) => {
+    logText += d.toString();
+    if (logText.length > 200_000) logText = logText.slice(-100_000);
+  };
+  child.stdout!.on("data", append);
+  child.stderr!.on("data", append);
+  const log = () => logText;
+  let port: number;
+  try {
+    const m = await waitForLine(child, /LISTENING (\d+)/, "Iceberg REST catalog fixture", log, 60_000);
+    port = Number(m[1]);
+  } catch (e) {
+    await stopChild(child);
+    rmSync(root, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    uri: `http://127.0.0.1:${port}`,
+    warehouse,
+    root,
+    log,
+    async stop() {
+      await stopChild(child);
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface MotoS3Server {
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+/** Starts moto's S3-compatible server on 127.0.0.1 (any access key / secret is accepted). */
+export async function startMotoS3(): Promise<MotoS3Server> {
+  installIcebergRest();
+  const port = await freePort();
+  let logText = "";
+  const child = spawn(motoServerPath(), ["-H", "127.0.0.1", "-p", String(port)], { stdio: ["pipe", "pipe", "pipe"] });
+  child.stdout!.on("data", (d: Buffer) => (logText += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (logText += d.toString()));
+  const endpoint = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`moto_server exited with ${child.exitCode}:\n${logText}`);
+    try {
+      const res = await fetch(`${endpoint}/moto-api/`, { signal: AbortSignal.timeout(1_000) });
+      await res.arrayBuffer();
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        await stopChild(child);
+        throw new Error(`moto_server did not answer on ${endpoint} within 60 s:\n${logText}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  return { endpoint, stop: () => stopChild(child) };
+}
