@@ -1,0 +1,342 @@
+/**
+ * `floe schema check`: the second half of the gate. Lint first; then branch the target database,
+ * apply the migrations to the branch, and validate what they did to the data:
+ *   - no table lost rows, no column lost non-NULL values;
+ *   - a column whose type changed still holds the same values (each value cast back to the old type
+ *     compares equal: catches truncation, rounding, overflow-to-NULL);
+ *   - every constraint is valid (NOT VALID ones are validated on the branch) and every index usable;
+ *   - every table that was published is still in its publication;
+ *   - changes to the published tables still decode through pgoutput (a temporary logical slot on the
+ *     branch, one UPDATE per table, pg_logical_slot_peek_binary_changes, Relation + Update messages).
+ * The branch is deleted in every case (unless keepBranch). Fingerprints scan each table once
+ * (count, count(col), md5 of the sorted text values per column): cost grows with the data size.
+ */
+import { readFileSync } from "node:fs";
+import { Client } from "pg";
+import { createLogger } from "../core/log";
+import { createBranch, deleteBranch, redact } from "./branch";
+import { expandPaths, formatText as formatLintText, lintFiles, LintReport, Policy } from "./lint";
+import { parseMigration } from "./parse";
+
+const log = createLogger({ component: "schema-check" });
+
+export interface CheckOptions {
+  /** URL of the database to branch (the parent). */
+  url: string;
+  files: string[];
+  policy?: Policy;
+  /** Keep the branch for inspection. Defaults to false (always deleted). */
+  keepBranch?: boolean;
+  /** Passed to createBranch. Defaults to false (wait for the parent's sessions). */
+  terminateConnections?: boolean;
+}
+
+export interface Validation {
+  check: "apply" | "rows" | "nulls" | "values" | "constraints" | "indexes" | "publication" | "decode" | "dropped";
+  severity: "error" | "warn" | "info";
+  table?: string;
+  column?: string;
+  message: string;
+}
+
+export interface CheckResult {
+  lint: LintReport;
+  branch?: string;
+  branchDeleted: boolean;
+  branchMs?: number;
+  applied: { file: string; transactional: boolean; ok: boolean; error?: string }[];
+  validations: Validation[];
+  /** 0 allowed, 1 refused (lint or validation), 2 unparsable input. */
+  exitCode: 0 | 1 | 2;
+}
+
+interface ColumnSnap {
+  attnum: number;
+  name: string;
+  type: string;
+  nonNull: number;
+  fingerprint: string | null;
+}
+interface TableSnap {
+  oid: number;
+  name: string;
+  rows: number;
+  columns: Map<number, ColumnSnap>;
+  published: string[];
+}
+
+const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
+
+async function userTables(c: Client): Promise<{ oid: number; name: string; schema: string; rel: string }[]> {
+  const r = await c.query(
+    `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS rel, format('%I.%I', n.nspname, c.relname) AS name
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+      ORDER BY 1`,
+  );
+  return r.rows;
+}
+
+async function columns(c: Client, oid: number): Promise<{ attnum: number; name: string; type: string }[]> {
+  const r = await c.query(
+    `SELECT attnum, attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
+      WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+    [oid],
+  );
+  return r.rows;
+}
+
+async function publications(c: Client): Promise<Map<number, string[]>> {
+  const r = await c.query(
+    `SELECT format('%I.%I', schemaname, tablename)::regclass::oid::int AS oid, pubname FROM pg_publication_tables`,
+  );
+  const out = new Map<number, string[]>();
+  for (const row of r.rows) out.set(row.oid, [...(out.get(row.oid) ?? []), row.pubname]);
+  return out;
+}
+
+/** One scan per table: row count, non-NULL count and a fingerprint of the values per column. */
+async function snapshot(c: Client, castBack?: Map<number, Map<number, string>>): Promise<Map<number, TableSnap>> {
+  const pubs = await publications(c);
+  const out = new Map<number, TableSnap>();
+  for (const t of await userTables(c)) {
+    const cols = await columns(c, t.oid);
+    const exprs = ["count(*)::bigint AS rows"];
+    cols.forEach((col, i) => {
+      const cast = castBack?.get(t.oid)?.get(col.attnum);
+      const v = cast ? `(${ident(col.name)}::${cast})::text` : `${ident(col.name)}::text`;
+      exprs.push(`count(${ident(col.name)})::bigint AS n${i}`, `md5(string_agg(${v}, E'\\x1f' ORDER BY ${v})) AS f${i}`);
+    });
+    const row = (await c.query(`SELECT ${exprs.join(", ")} FROM ${t.name}`)).rows[0];
+    const snap: TableSnap = { oid: t.oid, name: t.name, rows: Number(row.rows), columns: new Map(), published: pubs.get(t.oid) ?? [] };
+    cols.forEach((col, i) => snap.columns.set(col.attnum, { ...col, nonNull: Number(row[`n${i}`]), fingerprint: row[`f${i}`] }));
+    out.set(t.oid, snap);
+  }
+  return out;
+}
+
+/** Whether every statement of a file can run inside one transaction block. */
+async function transactional(text: string, file: string): Promise<{ ok: boolean; statements: string[] }> {
+  const stmts = (await parseMigration(text, file)).filter((s) => !s.inDoBlock);
+  const ok = !stmts.some(
+    (s) =>
+      s.kind === "TransactionStmt" ||
+      (s.kind === "IndexStmt" && s.node.concurrent) ||
+      (s.kind === "DropStmt" && s.node.concurrent) ||
+      s.kind === "CreatedbStmt" ||
+      s.kind === "DropdbStmt" ||
+      s.kind === "VacuumStmt" ||
+      (s.kind === "ReindexStmt" && JSON.stringify(s.node).includes("concurrently")),
+  );
+  return { ok, statements: stmts.map((s) => s.text) };
+}
+
+export function compare(before: Map<number, TableSnap>, after: Map<number, TableSnap>): Validation[] {
+  const v: Validation[] = [];
+  for (const [oid, b] of before) {
+    const a = after.get(oid);
+    if (!a) {
+      v.push({ check: "dropped", severity: "info", table: b.name, message: `table ${b.name} was dropped (${b.rows} rows), as the policy allowed` });
+      continue;
+    }
+    if (a.rows < b.rows) v.push({ check: "rows", severity: "error", table: a.name, message: `${a.name} lost ${b.rows - a.rows} of ${b.rows} rows` });
+    for (const [attnum, bc] of b.columns) {
+      const ac = a.columns.get(attnum);
+      if (!ac) {
+        v.push({ check: "dropped", severity: "info", table: a.name, column: bc.name, message: `column ${a.name}.${bc.name} was dropped (${bc.nonNull} values), as the policy allowed` });
+        continue;
+      }
+      if (ac.nonNull < bc.nonNull) {
+        v.push({ check: "nulls", severity: "error", table: a.name, column: ac.name, message: `${a.name}.${ac.name}: ${bc.nonNull - ac.nonNull} of ${bc.nonNull} values became NULL` });
+      } else if (a.rows >= b.rows && ac.fingerprint !== bc.fingerprint) {
+        const retyped = ac.type !== bc.type;
+        v.push({
+          check: "values",
+          severity: retyped ? "error" : "warn",
+          table: a.name,
+          column: ac.name,
+          message: retyped
+            ? `${a.name}.${ac.name}: the type change ${bc.type} -> ${ac.type} changed stored values (they no longer equal the originals cast back to ${bc.type}: truncated, rounded or rewritten)`
+            : `${a.name}.${ac.name}: values were changed by the migration (same type ${ac.type})`,
+        });
+      }
+    }
+    for (const pub of b.published) {
+      if (!a.published.includes(pub)) v.push({ check: "publication", severity: "error", table: a.name, message: `${a.name} is no longer in publication ${pub}: its changes stop flowing to the lake` });
+    }
+  }
+  return v;
+}
+
+async function validateConstraints(c: Client): Promise<Validation[]> {
+  const v: Validation[] = [];
+  const invalid = await c.query(
+    `SELECT conrelid::regclass::text AS tbl, conname FROM pg_constraint
+      WHERE NOT convalidated AND conrelid <> 0 AND connamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)`,
+  );
+  for (const row of invalid.rows) {
+    try {
+      await c.query(`ALTER TABLE ${row.tbl} VALIDATE CONSTRAINT ${ident(row.conname)}`);
+      v.push({ check: "constraints", severity: "info", table: row.tbl, message: `NOT VALID constraint ${row.conname} validates against the existing rows` });
+    } catch (e) {
+      v.push({ check: "constraints", severity: "error", table: row.tbl, message: `constraint ${row.conname} does not hold for existing rows: ${(e as Error).message}` });
+    }
+  }
+  const badIdx = await c.query(`SELECT indrelid::regclass::text AS tbl, indexrelid::regclass::text AS idx FROM pg_index WHERE NOT indisvalid`);
+  for (const row of badIdx.rows) v.push({ check: "indexes", severity: "error", table: row.tbl, message: `index ${row.idx} is invalid` });
+  return v;
+}
+
+/** Parses a pgoutput Relation message: 'R', oid, namespace\0, name\0, identity, ncols, columns. */
+export function parseRelationMessage(buf: Buffer): { namespace: string; name: string; columns: string[] } {
+  let o = 5;
+  const str = () => {
+    const end = buf.indexOf(0, o);
+    const s = buf.subarray(o, end).toString("utf8");
+    o = end + 1;
+    return s;
+  };
+  const namespace = str();
+  const name = str();
+  o += 1;
+  const n = buf.readInt16BE(o);
+  o += 2;
+  const columns: string[] = [];
+  for (let i = 0; i < n; i++) {
+    o += 1;
+    columns.push(str());
+    o += 8;
+  }
+  return { namespace, name, columns };
+}
+
+/** One UPDATE per published table on the branch, decoded through a temporary pgoutput slot. */
+async function validateDecoding(c: Client, after: Map<number, TableSnap>): Promise<Validation[]> {
+  const published = [...after.values()].filter((t) => t.published.length && t.rows > 0).slice(0, 20);
+  if (!published.length) return [];
+  const v: Validation[] = [];
+  const slot = `floe_check_${Math.random().toString(36).slice(2, 10)}`;
+  const pubs = [...new Set(published.flatMap((t) => t.published))];
+  await c.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput', true)", [slot]);
+  const touched: TableSnap[] = [];
+  for (const t of published) {
+    const first = [...t.columns.values()][0];
+    try {
+      await c.query(`UPDATE ${t.name} SET ${ident(first.name)} = ${ident(first.name)} WHERE ctid = (SELECT ctid FROM ${t.name} LIMIT 1)`);
+      touched.push(t);
+    } catch (e) {
+      v.push({ check: "decode", severity: "error", table: t.name, message: `an UPDATE on ${t.name} fails after the migration: ${(e as Error).message}` });
+    }
+  }
+  const r = await c.query(
+    `SELECT data FROM pg_logical_slot_peek_binary_changes($1, NULL, NULL, 'proto_version', '1', 'publication_names', $2)`,
+    [slot, pubs.join(",")],
+  );
+  const relations = new Map<string, string[]>();
+  let updates = 0;
+  for (const { data } of r.rows as { data: Buffer }[]) {
+    if (data[0] === 0x52) {
+      const rel = parseRelationMessage(data);
+      relations.set(`${ident(rel.namespace)}.${ident(rel.name)}`, rel.columns);
+    }
+    if (data[0] === 0x55) updates++;
+  }
+  for (const t of touched) {
+    const key = [...relations.keys()].find((k) => k === t.name || k.replace(/"/g, "") === t.name.replace(/"/g, ""));
+    if (!key) v.push({ check: "decode", severity: "error", table: t.name, message: `a change to ${t.name} did not decode through pgoutput (no Relation message)` });
+    else {
+      const want = [...t.columns.values()].map((c2) => c2.name);
+      const got = relations.get(key)!;
+      if (want.join(",") !== got.join(",")) v.push({ check: "decode", severity: "error", table: t.name, message: `pgoutput describes ${t.name} with columns (${got.join(", ")}), the table has (${want.join(", ")})` });
+    }
+  }
+  if (touched.length && updates < touched.length) v.push({ check: "decode", severity: "error", message: `only ${updates} of ${touched.length} sample updates decoded through pgoutput` });
+  else if (touched.length) v.push({ check: "decode", severity: "info", message: `${touched.length} sample change(s) decoded through pgoutput (publications ${pubs.join(", ")})` });
+  return v;
+}
+
+export async function checkMigrations(opts: CheckOptions): Promise<CheckResult> {
+  const lint = await lintFiles(opts.files, opts.policy);
+  const result: CheckResult = { lint, branchDeleted: false, applied: [], validations: [], exitCode: lint.exitCode };
+  if (lint.exitCode !== 0) return result;
+  const branch = await createBranch(opts.url, { terminateConnections: opts.terminateConnections });
+  result.branch = branch.name;
+  result.branchMs = branch.elapsedMs;
+  try {
+    const c = new Client({ connectionString: branch.url });
+    await c.connect();
+    try {
+      const before = await snapshot(c);
+      for (const file of expandPaths(opts.files)) {
+        const text = readFileSync(file, "utf8");
+        const plan = await transactional(text, file);
+        try {
+          if (plan.ok) {
+            await c.query("BEGIN");
+            try {
+              await c.query(text);
+              await c.query("COMMIT");
+            } catch (e) {
+              await c.query("ROLLBACK");
+              throw e;
+            }
+          } else for (const s of plan.statements) await c.query(s);
+          result.applied.push({ file, transactional: plan.ok, ok: true });
+        } catch (e) {
+          result.applied.push({ file, transactional: plan.ok, ok: false, error: (e as Error).message });
+          result.validations.push({ check: "apply", severity: "error", message: `${file} fails on the branch: ${(e as Error).message}` });
+          break;
+        }
+      }
+      if (result.applied.every((a) => a.ok)) {
+        // Compare each surviving column with its original; retyped columns are cast back first.
+        const castBack = new Map<number, Map<number, string>>();
+        const now = await snapshot(c);
+        for (const [oid, b] of before) {
+          const a = now.get(oid);
+          if (!a) continue;
+          for (const [attnum, bc] of b.columns) {
+            const ac = a.columns.get(attnum);
+            if (ac && ac.type !== bc.type) castBack.set(oid, (castBack.get(oid) ?? new Map()).set(attnum, bc.type));
+          }
+        }
+        let after = now;
+        if (castBack.size) {
+          try {
+            after = await snapshot(c, castBack);
+          } catch (e) {
+            result.validations.push({ check: "values", severity: "error", message: `retyped values cannot be cast back to their old type to compare: ${(e as Error).message}` });
+          }
+        }
+        // Types as they are now (for messages), fingerprints as compared.
+        for (const [oid, t] of after) for (const [attnum, col] of t.columns) col.type = now.get(oid)?.columns.get(attnum)?.type ?? col.type;
+        result.validations.push(...compare(before, after));
+        result.validations.push(...(await validateConstraints(c)));
+        result.validations.push(...(await validateDecoding(c, now)));
+      }
+    } finally {
+      await c.end();
+    }
+  } finally {
+    if (opts.keepBranch) log.warn("keeping the branch", { branch: branch.name, url: redact(branch.url) });
+    else {
+      await deleteBranch(opts.url, branch.name);
+      result.branchDeleted = true;
+    }
+  }
+  result.exitCode = result.validations.some((v) => v.severity === "error") ? 1 : 0;
+  return result;
+}
+
+export function formatCheckText(r: CheckResult): string {
+  const lines = [formatLintText(r.lint)];
+  if (r.lint.exitCode !== 0) {
+    lines.push("not applied to a branch: the policy refused the migration");
+    return lines.join("\n");
+  }
+  lines.push(`branch ${r.branch} created in ${r.branchMs} ms, ${r.branchDeleted ? "deleted afterwards" : "kept"}`);
+  for (const a of r.applied) lines.push(`applied ${a.file} ${a.transactional ? "in one transaction" : "statement by statement"}: ${a.ok ? "ok" : `FAILED: ${a.error}`}`);
+  for (const v of r.validations) lines.push(`${v.severity.padEnd(5)} [${v.check}] ${v.message}`);
+  lines.push(r.exitCode === 0 ? "check passed: allowed" : "check failed: refused");
+  return lines.join("\n");
+}

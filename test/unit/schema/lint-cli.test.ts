@@ -1,0 +1,94 @@
+/** `floe schema lint`: policy file, output formats and exit codes, through the CLI entry point. */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { main } from "../../../runtime/schema/cli";
+import { parsePolicy, defaultPolicy } from "../../../runtime/schema/lint";
+
+const FIX = join(__dirname, "../../fixtures/migrations");
+const dir = mkdtempSync(join(tmpdir(), "floe-lint-"));
+
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const o = jest.spyOn(process.stdout, "write").mockImplementation((c: any) => ((out += String(c)), true));
+  const e = jest.spyOn(process.stderr, "write").mockImplementation((c: any) => ((err += String(c)), true));
+  try {
+    return { code: await main(argv), out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+describe("floe schema lint", () => {
+  it("exits 0 for safe migrations, 1 for violations, 2 for unparsable SQL", async () => {
+    expect((await run(["lint", join(FIX, "002_safe_add_nullable_column.sql")])).code).toBe(0);
+    expect((await run(["lint", join(FIX, "032_drop_column.sql")])).code).toBe(1);
+    expect((await run(["lint", join(FIX, "032_drop_column.sql"), join(FIX, "110_parse_error_typo.sql")])).code).toBe(2);
+    expect((await run(["lint", join(dir, "missing.sql")])).code).toBe(2);
+    expect((await run(["lint"])).code).toBe(2);
+    expect((await run(["lint", "--format", "xml", "a.sql"])).code).toBe(2);
+  });
+
+  it("prints file:line, the rule, the statement and a fix hint", async () => {
+    const { out } = await run(["lint", join(FIX, "121_unicode_comment_offsets.sql")]);
+    expect(out).toContain(`121_unicode_comment_offsets.sql:5:1: error [drop-column] drops column "straße" of "orders"`);
+    expect(out).toMatch(/fix: Stop writing and reading the column first/);
+    expect(out).toMatch(/refused/);
+  });
+
+  it("reports the parse error's line", async () => {
+    const { out } = await run(["lint", join(FIX, "111_parse_error_later_line.sql")]);
+    expect(out).toMatch(/111_parse_error_later_line\.sql:5:\d+: error \[parse\] syntax error at or near "NUL"/);
+  });
+
+  it("--json gives the structured report", async () => {
+    const { out, code } = await run(["lint", "--json", join(FIX, "044_type_varchar_truncate.sql")]);
+    expect(code).toBe(1);
+    const r = JSON.parse(out);
+    expect(r.exitCode).toBe(1);
+    expect(r.files[0].findings.map((f: any) => f.rule).sort()).toEqual(["changing-column-type", "prefer-text-field", "type-change-may-truncate"]);
+    expect(r.files[0].findings[0]).toMatchObject({ line: 3, column: 1, severity: "error" });
+  });
+
+  it("--format github prints workflow annotations with escaped data", async () => {
+    const { out } = await run(["lint", "--format", "github", join(FIX, "062_int_columns.sql"), join(FIX, "030_drop_table.sql")]);
+    expect(out).toContain("::warning file=");
+    expect(out).toMatch(/^::error file=[^\n]*030_drop_table\.sql,line=3,col=1,title=floe schema%3A drop-table::drops table "legacy_orders"%0AFix: /m);
+  });
+
+  it("a policy file can turn rules off or down to warnings", async () => {
+    const p = join(dir, "policy.json");
+    writeFileSync(p, JSON.stringify({ rules: { "drop-column": "warn", "drop-table": "off" } }));
+    const col = await run(["lint", "--policy", p, join(FIX, "032_drop_column.sql")]);
+    expect(col.code).toBe(0);
+    expect(col.out).toMatch(/warning \[drop-column\]/);
+    const table = await run(["lint", "--policy", p, "--json", join(FIX, "030_drop_table.sql")]);
+    expect(JSON.parse(table.out).files[0].findings).toEqual([]);
+    writeFileSync(p, JSON.stringify({ rules: { "drop-colum": "off" } }));
+    const bad = await run(["lint", "--policy", p, join(FIX, "032_drop_column.sql")]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/unknown rule\(s\) "drop-colum"/);
+  });
+
+  it("validates policy documents", () => {
+    expect(parsePolicy({ "drop-table": "warn" })["drop-table"]).toBe("warn");
+    expect(parsePolicy({ rules: {} })).toEqual(defaultPolicy());
+    expect(() => parsePolicy({ rules: { "drop-table": "fatal" } })).toThrow(/rules\.drop-table/);
+  });
+
+  it("opt-outs are listed as allowed with their reason", async () => {
+    const { out, code } = await run(["lint", join(FIX, "100_optout_drop_column.sql")]);
+    expect(code).toBe(0);
+    expect(out).toContain("allowed [drop-column] unused since v42, readers moved in PR #118");
+  });
+
+  it("lints every .sql file in a directory and lists the rules", async () => {
+    const { out } = await run(["lint", "--json", FIX]);
+    expect(JSON.parse(out).files.length).toBeGreaterThanOrEqual(60);
+    const rules = await run(["rules"]);
+    expect(rules.code).toBe(0);
+    expect(rules.out).toMatch(/^cdc-replica-identity\s+error/m);
+  });
+});
