@@ -1,0 +1,117 @@
+/**
+ * A CDC test bed: a real source Postgres, the SQL catalog in a second database of the same
+ * server, a temp warehouse, and a writer running in-process (or as a `floe cdc run` child).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createLogger } from "../../runtime/core/log";
+import { CdcConfig, CdcConfigInput, parseCdcConfig } from "../../runtime/cdc/config";
+import { CdcWriter, lsnKey } from "../../runtime/cdc/writer";
+import { SqlCatalog, Table } from "../../runtime/iceberg";
+import { lines, readIceberg, readPostgres } from "./compare";
+import { startPostgres, TestPostgres } from "./postgres";
+
+export interface CdcBed {
+  pg: TestPostgres;
+  warehouse: string;
+  config(overrides?: Partial<CdcConfigInput>): CdcConfig;
+  configFile(overrides?: Partial<CdcConfigInput>): string;
+  /** Starts an in-process writer; resolves once it streams. */
+  startWriter(overrides?: Partial<CdcConfigInput>): Promise<RunningWriter>;
+  catalog(): Promise<SqlCatalog>;
+  /** Waits until the Iceberg table equals the Postgres table (bounded), returns both sides. */
+  waitForEqual(table: string, opts?: { timeoutMs?: number; target?: string; source?: string }): Promise<{ pg: string[]; ice: string[] }>;
+  icebergRows(target: string): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+export interface RunningWriter {
+  writer: CdcWriter;
+  done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+const quietLog = createLogger({}, (line) => {
+  if (process.env.FLOE_TEST_LOG) process.stderr.write(line + "\n");
+});
+
+export async function startCdcBed(opts: { major?: number; pg?: TestPostgres } = {}): Promise<CdcBed> {
+  const pg = opts.pg ?? (await startPostgres({ major: opts.major ?? 17 }));
+  await pg.sql("CREATE DATABASE app");
+  await pg.sql("CREATE DATABASE lake");
+  const warehouse = mkdtempSync(join(tmpdir(), "floe-wh-"));
+  const catalogs: SqlCatalog[] = [];
+  const writers: RunningWriter[] = [];
+  const config = (overrides: Partial<CdcConfigInput> = {}) =>
+    parseCdcConfig({
+      sources: [{ name: "pg", connectionString: pg.url("app") }],
+      catalog: { type: "sql", uri: pg.url("lake") },
+      warehouse: `file://${warehouse}`,
+      commit: { intervalMs: 100 },
+      http: { port: 0 },
+      ...overrides,
+    });
+  const catalog = async () => {
+    const c = await SqlCatalog.connect({ name: "floe", url: pg.url("lake"), warehouse: `file://${warehouse}` });
+    catalogs.push(c);
+    return c;
+  };
+  const icebergRows = async (target: string) => {
+    const t = await Table.load(await catalog(), { namespace: ["floe"], name: target });
+    return lines(readIceberg(t.metadata.location, t.schema().fields));
+  };
+  const bed: CdcBed = {
+    pg,
+    warehouse,
+    config,
+    configFile(overrides) {
+      const f = join(warehouse, `cdc-${Date.now()}.json`);
+      writeFileSync(f, JSON.stringify(config(overrides), (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+      return f;
+    },
+    catalog,
+    async startWriter(overrides) {
+      const writer = new CdcWriter(config(overrides), { catalog: await catalog(), log: quietLog });
+      const done = writer.run();
+      done.catch(() => undefined);
+      const started = Date.now();
+      while (writer.status.state !== "streaming") {
+        if (writer.status.state === "failed") await done;
+        if (Date.now() - started > 60_000) throw new Error(`writer did not start streaming: ${JSON.stringify(writer.status)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const running = { writer, done, stop: async () => { await writer.stop(); await done; } };
+      writers.push(running);
+      return running;
+    },
+    icebergRows,
+    async waitForEqual(table, o = {}) {
+      const target = o.target ?? table.split(".").pop()!;
+      const deadline = Date.now() + (o.timeoutMs ?? 20_000);
+      let last = { pg: [] as string[], ice: [] as string[] };
+      for (;;) {
+        const pgRows = lines(await readPostgres(pg.url(o.source ?? "app"), table));
+        let ice: string[] = [];
+        try {
+          ice = await icebergRows(target);
+        } catch {
+          /* not created yet */
+        }
+        last = { pg: pgRows, ice };
+        if (JSON.stringify(pgRows) === JSON.stringify(ice)) return last;
+        if (Date.now() > deadline) return last;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async stop() {
+      for (const w of writers) await w.stop().catch(() => undefined);
+      for (const c of catalogs) await (c as unknown as { close?: () => Promise<void> }).close?.().catch(() => undefined);
+      if (!opts.pg) await pg.stop();
+      rmSync(warehouse, { recursive: true, force: true });
+    },
+  };
+  return bed;
+}
+
+export { lsnKey };
