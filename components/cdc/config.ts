@@ -1,0 +1,113 @@
+/**
+ * Renders the CDC writer's config through the shared contract (runtime/cdc/config.ts).
+ * `checkCdcConfig` validates at construction with the values known then (Outputs replaced by
+ * well-formed placeholders); `renderCdcConfig` renders and re-validates the real, secret JSON.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { parseCdcConfig, type CdcConfigInput } from "../../runtime/cdc/config";
+import type { Validator } from "../errors";
+import type { CdcSourceArgs, CdcWriterArgs } from "./cdcWriter";
+
+interface Resolved {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
+  catalogUri: string;
+  warehouse?: string;
+  region: string;
+  credential?: string;
+  warehouseLocation: string;
+  endpoint?: string;
+  storageRegion: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+}
+
+function build(args: CdcWriterArgs, source: CdcSourceArgs, r: Resolved): CdcConfigInput {
+  const url = `postgresql://${encodeURIComponent(r.user)}:${encodeURIComponent(r.password)}@${r.host}:${r.port}/${encodeURIComponent(r.database)}?sslmode=${args.sslmode ?? "require"}`;
+  return {
+    sources: [{ name: source.name, connectionString: url, ...(source.slot ? { slot: source.slot } : {}), publication: args.publication ?? "floe" }],
+    tables: (args.tables ?? []).map((t) => ({ source: t.source, mode: (t.mode ?? "mirror") as "mirror" | "changelog", ...(t.target ? { target: t.target } : {}) })),
+    catalog: {
+      type: "rest",
+      uri: r.catalogUri,
+      ...(r.warehouse ? { warehouse: r.warehouse } : {}),
+      ...(r.credential ? { credential: r.credential } : {}),
+      ...(args.catalog.sigv4Service ? { sigv4: { region: r.region, service: args.catalog.sigv4Service } } : {}),
+    },
+    warehouse: r.warehouseLocation,
+    storage: {
+      ...(r.endpoint ? { endpoint: r.endpoint } : {}),
+      region: r.storageRegion,
+      forcePathStyle: args.storage?.forcePathStyle ?? false,
+      ...(r.accessKeyId ? { accessKeyId: r.accessKeyId } : {}),
+      ...(r.secretAccessKey ? { secretAccessKey: r.secretAccessKey } : {}),
+    },
+    namespace: args.namespace ?? "floe",
+    commit: { intervalMs: args.commitIntervalMs ?? 1000 },
+    // Listen on all interfaces so the probes / health checks reach /healthz.
+    http: { host: "0.0.0.0", port: 9187 },
+  };
+}
+
+const known = <T>(x: pulumi.Input<T> | undefined, placeholder: T): T | undefined =>
+  x === undefined ? undefined : pulumi.Output.isInstance(x) || x instanceof Promise ? placeholder : (x as T);
+
+/** Validates every source's config with what is known at construction. Throws a FloeArgError. */
+export function checkCdcConfig(args: CdcWriterArgs, v: Validator): void {
+  if (!args.sources?.length) v.fail("sources", args.sources, "is empty", "pass at least one source (PostgresCluster.sources: one per shard)");
+  const names = new Set<string>();
+  for (const s of args.sources) {
+    if (names.has(s.name)) v.fail("sources", s.name, "is listed twice", "give every source a unique name");
+    names.add(s.name);
+    v.dnsLabel(`sources[${s.name}].name`, s.name, 40);
+  }
+  for (const t of args.tables ?? []) v.oneOf(`tables[${t.source}].mode`, t.mode, "mirror", ["mirror", "changelog"]);
+  for (const s of args.sources) {
+    const r: Resolved = {
+      host: known(s.host, "placeholder.invalid")!,
+      port: known(s.port, 5432) ?? 5432,
+      database: known(args.database, "placeholder")!,
+      user: known(args.replicationUsername, "placeholder")!,
+      password: "placeholder",
+      catalogUri: known(args.catalog.uri, "https://catalog.placeholder.invalid/catalog")!,
+      warehouse: known(args.catalog.warehouse, "placeholder"),
+      region: known(args.catalog.region, "us-east-1") ?? "us-east-1",
+      warehouseLocation: known(args.warehouseLocation, "s3://placeholder/warehouse")!,
+      endpoint: known(args.storage?.endpoint, "https://s3.placeholder.invalid"),
+      storageRegion: known(args.storage?.region, "us-east-1") ?? "us-east-1",
+    };
+    try {
+      parseCdcConfig(build(args, s, r), `the CDC config of source "${s.name}"`);
+    } catch (e) {
+      v.fail("(CDC config)", s.name, (e as Error).message.replace(/\n/g, " "), "correct the inputs named above (they map to the fields of runtime/cdc/config.ts)");
+    }
+  }
+}
+
+/** The real config JSON of one source, as a secret. */
+export function renderCdcConfig(args: CdcWriterArgs, source: CdcSourceArgs): pulumi.Output<string> {
+  const s = args.storage ?? {};
+  return pulumi.secret(
+    pulumi
+      .output({
+        host: source.host,
+        port: source.port ?? 5432,
+        database: args.database,
+        user: args.replicationUsername,
+        password: args.replicationPassword,
+        catalogUri: args.catalog.uri,
+        warehouse: args.catalog.warehouse,
+        region: args.catalog.region ?? "us-east-1",
+        credential: args.catalog.credential,
+        warehouseLocation: args.warehouseLocation,
+        endpoint: s.endpoint,
+        storageRegion: s.region ?? "us-east-1",
+        accessKeyId: s.accessKeyId,
+        secretAccessKey: s.secretAccessKey,
+      })
+      .apply((r) => JSON.stringify(parseCdcConfig(build(args, source, r as Resolved), `the CDC config of source "${source.name}"`), null, 2)),
+  );
+}

@@ -1,0 +1,103 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import type { BuildContext } from "../target";
+import { DEFAULT_IMAGE, type CdcWriterArgs, type CdcWriterBuildResult } from "./cdcWriter";
+import { checkCdcConfig, renderCdcConfig } from "./config";
+import { labels } from "../util";
+
+const HEALTH_PORT = 9187;
+
+export function buildKubernetesCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcWriterBuildResult {
+  const { name, args, v, childOpts } = ctx;
+  const ka = args.kubernetes ?? {};
+  if (args.aws) v.fail("aws", "{…}", 'is set but target is "kubernetes"', 'remove it or set target to "aws"');
+  const ns = v.dnsLabel("kubernetes.namespace", ka.namespace ?? "floe");
+  v.dnsLabel("name", name, 40);
+  checkCdcConfig(args, v);
+  const egressPorts = ka.egressPorts ?? [5432, 8181, 9000, 443, 53];
+  for (const p of egressPorts) if (!Number.isInteger(p) || p < 1 || p > 65535) v.fail("kubernetes.egressPorts", p, "is not a TCP port", "list ports from 1 to 65535");
+
+  const podLabels = { ...labels("cdc-writer", name), "floe.io/component": "cdc-writer" };
+  const sa = new k8s.core.v1.ServiceAccount(
+    `${name}-sa`,
+    { metadata: { name, namespace: ns, labels: podLabels }, automountServiceAccountToken: false },
+    childOpts,
+  );
+  new k8s.networking.v1.NetworkPolicy(
+    `${name}-netpol`,
+    {
+      metadata: { name, namespace: ns, labels: podLabels },
+      spec: {
+        podSelector: { matchLabels: { "app.kubernetes.io/instance": name, "floe.io/component": "cdc-writer" } },
+        policyTypes: ["Ingress", "Egress"],
+        // Metrics / health scraping from the same namespace only.
+        ingress: [{ from: [{ podSelector: {} }], ports: [{ protocol: "TCP", port: HEALTH_PORT }] }],
+        egress: [
+          { ports: egressPorts.map((port) => ({ protocol: "TCP", port })) },
+          { ports: [{ protocol: "UDP", port: 53 }] },
+        ],
+      },
+    },
+    childOpts,
+  );
+
+  const writers = args.sources.map((source) => {
+    const wname = `${name}-${source.name}`;
+    const selector = { ...podLabels, "floe.io/source": source.name };
+    // Immutable and auto-named: a config change replaces the Secret and rolls the Deployment.
+    const secret = new k8s.core.v1.Secret(
+      `${wname}-config`,
+      { metadata: { namespace: ns, labels: selector }, immutable: true, stringData: { "config.json": renderCdcConfig(args, source) } },
+      childOpts,
+    );
+    const probe = { httpGet: { path: "/healthz", port: HEALTH_PORT } };
+    const dep = new k8s.apps.v1.Deployment(
+      `${wname}`,
+      {
+        metadata: { name: wname, namespace: ns, labels: selector },
+        spec: {
+          // One active writer per slot: never two pods at once, not even during a rollout.
+          replicas: 1,
+          strategy: { type: "Recreate" },
+          selector: { matchLabels: { "app.kubernetes.io/instance": name, "floe.io/source": source.name } },
+          template: {
+            metadata: { labels: selector, annotations: { "prometheus.io/scrape": "true", "prometheus.io/port": String(HEALTH_PORT) } },
+            spec: {
+              serviceAccountName: sa.metadata.name,
+              automountServiceAccountToken: false,
+              securityContext: { runAsNonRoot: true, runAsUser: 10001, fsGroup: 10001, seccompProfile: { type: "RuntimeDefault" } },
+              containers: [
+                {
+                  name: "cdc-writer",
+                  image: args.image ?? DEFAULT_IMAGE,
+                  args: ["cdc", "run", "--config", "/etc/floe/config.json"],
+                  ports: [{ name: "http", containerPort: HEALTH_PORT }],
+                  livenessProbe: { ...probe, initialDelaySeconds: 15, periodSeconds: 10, failureThreshold: 6 },
+                  readinessProbe: { ...probe, initialDelaySeconds: 5, periodSeconds: 5 },
+                  resources: ka.resources ?? { requests: { cpu: "1", memory: "1Gi" }, limits: { memory: "2Gi" } },
+                  securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+                  volumeMounts: [
+                    { name: "config", mountPath: "/etc/floe", readOnly: true },
+                    { name: "tmp", mountPath: "/tmp" },
+                  ],
+                },
+              ],
+              volumes: [
+                { name: "config", secret: { secretName: secret.metadata.name } },
+                { name: "tmp", emptyDir: {} },
+              ],
+            },
+          },
+        },
+      },
+      childOpts,
+    );
+    return dep.metadata.name;
+  });
+
+  return {
+    writers: pulumi.all(writers),
+    serviceAccountName: sa.metadata.apply((m) => m.name as string | undefined),
+    taskRoleArn: pulumi.output(undefined),
+  };
+}

@@ -1,0 +1,12 @@
+// floe's component library. One component per file; this file only re-exports.
+export { TARGETS, DEFAULT_TARGET } from "./target";
+export { FloeArgError } from "./errors";
+export * from "./postgres/postgresCluster";
+export * from "./postgres/databaseRoles";
+export type { PostgresSource } from "./postgres/types";
+export * from "./pooler/pooler";
+export * from "./lake/objectStorage";
+export * from "./lake/icebergCatalog";
+export * from "./query/queryEngines";
+export * from "./cdc/cdcWriter";
+export * from "./platform/dataPlatform";

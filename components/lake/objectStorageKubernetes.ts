@@ -1,0 +1,104 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import type { BuildContext } from "../target";
+import type { ObjectStorageArgs, ObjectStorageBuildResult } from "./objectStorage";
+import { deepMerge, labels, password } from "../util";
+
+export function buildKubernetesObjectStorage(ctx: BuildContext<ObjectStorageArgs>): ObjectStorageBuildResult {
+  const { name, args, v, childOpts } = ctx;
+  const ka = args.kubernetes ?? {};
+  if (args.aws) v.fail("aws", "{…}", 'is set but target is "kubernetes"', 'move these settings under "kubernetes" or set target to "aws"');
+  const ns = v.dnsLabel("kubernetes.namespace", ka.namespace ?? "floe");
+  const bucket = v.dnsLabel("bucketName", args.bucketName ?? "floe-lake");
+  const prefix = args.warehousePrefix ?? "warehouse";
+  v.dnsLabel("name", name, 40);
+  const byo = ka.existingEndpoint !== undefined;
+  if (byo && (ka.existingAccessKeyId === undefined || ka.existingSecretAccessKey === undefined)) {
+    v.fail("kubernetes.existingAccessKeyId", ka.existingAccessKeyId === undefined ? undefined : "(set)", "and kubernetes.existingSecretAccessKey are both required with kubernetes.existingEndpoint", "pass the access key and (as a secret) the secret key of that endpoint");
+  }
+
+  const secretName = `${name}-credentials`;
+  let accessKeyId: pulumi.Output<string>;
+  let secretKey: pulumi.Output<string>;
+  let endpoint: pulumi.Output<string>;
+  if (byo) {
+    accessKeyId = pulumi.output(ka.existingAccessKeyId!);
+    secretKey = pulumi.secret(ka.existingSecretAccessKey!);
+    endpoint = pulumi.output(ka.existingEndpoint!);
+  } else {
+    accessKeyId = pulumi.output(`floe-${name}`.slice(0, 20));
+    secretKey = password(`${name}-secret-key`, childOpts, 40).result;
+    endpoint = pulumi.output(`http://${name}-minio.${ns}.svc.cluster.local:9000`);
+  }
+  const creds = new k8s.core.v1.Secret(
+    `${name}-credentials`,
+    {
+      metadata: { name: secretName, namespace: ns, labels: labels("object-storage", name) },
+      stringData: {
+        ACCESS_KEY_ID: accessKeyId,
+        ACCESS_SECRET_KEY: secretKey,
+        AWS_ACCESS_KEY_ID: accessKeyId,
+        AWS_SECRET_ACCESS_KEY: secretKey,
+      },
+    },
+    childOpts,
+  );
+
+  if (!byo) {
+    const rootPw = password(`${name}-root-password`, childOpts, 40);
+    const root = new k8s.core.v1.Secret(
+      `${name}-root`,
+      { metadata: { name: `${name}-minio-root`, namespace: ns, labels: labels("object-storage", name) }, stringData: { rootUser: "floe-root", rootPassword: rootPw.result } },
+      childOpts,
+    );
+    const values = deepMerge(
+      {
+        mode: "standalone",
+        replicas: 1,
+        existingSecret: `${name}-minio-root`,
+        persistence: { enabled: true, size: ka.storageSize ?? "50Gi", ...(ka.storageClass ? { storageClass: ka.storageClass } : {}) },
+        resources: ka.resources ?? { requests: { cpu: "250m", memory: "1Gi" } },
+        buckets: [{ name: bucket, policy: "none", purge: false, versioning: true }],
+        // A bucket-scoped user for floe; its secret key is read from the credentials Secret.
+        policies: [
+          {
+            name: "floe-lake",
+            statements: [
+              { effect: "Allow", resources: [`arn:aws:s3:::${bucket}`], actions: ["s3:ListBucket", "s3:GetBucketLocation"] },
+              { effect: "Allow", resources: [`arn:aws:s3:::${bucket}/*`], actions: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"] },
+            ],
+          },
+        ],
+        users: [{ accessKey: accessKeyId, existingSecret: secretName, existingSecretKey: "ACCESS_SECRET_KEY", policy: "floe-lake" }],
+        svcaccts: [],
+        consoleService: { type: "ClusterIP" },
+        service: { type: "ClusterIP", port: 9000 },
+      },
+      ka.helmValues,
+    );
+    new k8s.helm.v3.Release(
+      `${name}-minio`,
+      {
+        name: `${name}-minio`,
+        chart: "minio",
+        repositoryOpts: { repo: "https://charts.min.io/" },
+        version: ka.chartVersion ?? "5.4.0",
+        namespace: ns,
+        values,
+      },
+      { ...childOpts, dependsOn: [root, creds] },
+    );
+  }
+
+  return {
+    bucket: pulumi.output(bucket),
+    endpoint: endpoint.apply((e) => e as string | undefined),
+    region: pulumi.output("us-east-1"),
+    forcePathStyle: true,
+    warehouseLocation: pulumi.output(`s3://${bucket}/${prefix}`),
+    credentialsSecretName: creds.metadata.apply((m) => m.name as string | undefined),
+    accessKeyId: accessKeyId.apply((x) => x as string | undefined),
+    secretAccessKey: pulumi.secret(secretKey.apply((x) => x as string | undefined)),
+    bucketArn: pulumi.output(undefined),
+  };
+}

@@ -1,0 +1,339 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import * as aws from "@pulumi/aws";
+import { checkTarget } from "../target";
+import { Validator } from "../errors";
+import { PostgresCluster, type PostgresClusterArgs } from "../postgres/postgresCluster";
+import { Pooler } from "../pooler/pooler";
+import { ObjectStorage, type ObjectStorageArgs } from "../lake/objectStorage";
+import { IcebergCatalog } from "../lake/icebergCatalog";
+import { QueryEngines, type QueryEnginesAwsArgs, type QueryEnginesKubernetesArgs } from "../query/queryEngines";
+import { CdcWriter, type CdcTableArgs } from "../cdc/cdcWriter";
+import { labels, pgUrl } from "../util";
+
+export interface DataPlatformPoolerArgs {
+  /** "transaction", "session" or "statement". Defaults to "transaction". */
+  poolMode?: string;
+  /** Defaults to 1000. */
+  maxClientConnections?: number;
+  /** Defaults to 20. */
+  defaultPoolSize?: number;
+  /** pgBouncer instances (kubernetes). Defaults to 2. */
+  instances?: number;
+}
+
+export interface DataPlatformCatalogArgs {
+  /** Warehouse name. Defaults to "floe". */
+  warehouse?: string;
+  /** Iceberg namespace of the replicated tables. Defaults to "floe". */
+  namespace?: string;
+  /** aws: "glue" or "s3tables". Defaults to "glue". */
+  awsFlavor?: string;
+  /** kubernetes: Lakekeeper replicas. Defaults to 2. */
+  replicas?: number;
+  /** kubernetes: escape hatch merged into the Lakekeeper values. Defaults to none. */
+  helmValues?: Record<string, unknown>;
+}
+
+export interface DataPlatformQueryArgs {
+  /** Defaults to true on kubernetes, false on aws. */
+  trino?: boolean;
+  /** kubernetes only. Defaults to true on kubernetes. */
+  clickhouse?: boolean;
+  /** aws only. Defaults to true on aws. */
+  athena?: boolean;
+  kubernetes?: QueryEnginesKubernetesArgs;
+  aws?: QueryEnginesAwsArgs;
+}
+
+export interface DataPlatformCdcArgs {
+  /** Runtime image. Defaults to the floe image of this version. */
+  image?: pulumi.Input<string>;
+  /** Tables. Defaults to every table of the publication, as mirror tables. */
+  tables?: CdcTableArgs[];
+  /** Defaults to 1000 ms. */
+  commitIntervalMs?: number;
+  /** aws: Fargate CPU units. Defaults to 2048. */
+  cpu?: number;
+  /** aws: Fargate memory (MiB). Defaults to 4096. */
+  memory?: number;
+  /** aws: existing ECS cluster. Defaults to a new cluster. */
+  ecsClusterArn?: pulumi.Input<string>;
+}
+
+export interface DataPlatformArgs {
+  /** Where it runs: "kubernetes", "aws" or "local". Defaults to "local". */
+  target?: string;
+  /** kubernetes: namespace of every piece. Defaults to "floe". */
+  namespace?: string;
+  /** kubernetes: create the namespace. Set false when it exists. Defaults to true. */
+  createNamespace?: boolean;
+  /** The Postgres cluster (its `target` must be unset; the platform's applies). Defaults to PostgresClusterArgs' defaults. */
+  postgres?: PostgresClusterArgs;
+  /** pgBouncer / RDS Proxy. */
+  pooler?: DataPlatformPoolerArgs;
+  /** Object storage (its `target` must be unset). */
+  storage?: ObjectStorageArgs;
+  catalog?: DataPlatformCatalogArgs;
+  query?: DataPlatformQueryArgs;
+  cdc?: DataPlatformCdcArgs;
+}
+
+/**
+ * The whole platform for one target: object storage, Postgres (optionally sharded) with roles and
+ * publication, a pooler, an Iceberg REST catalog, query engines on it, and the CDC writer between
+ * Postgres and the catalog.
+ *
+ * Pass providers once (`{ providers: { kubernetes, aws } }`); every child inherits them.
+ */
+export class DataPlatform extends pulumi.ComponentResource {
+  readonly target: string;
+  readonly postgres: PostgresCluster;
+  /** Undefined on aws when sharded (Aurora Limitless routes and pools connections itself). */
+  readonly pooler?: Pooler;
+  readonly storage: ObjectStorage;
+  readonly catalog: IcebergCatalog;
+  readonly query: QueryEngines;
+  readonly cdc: CdcWriter;
+  /** host:port applications connect to (the pooler). */
+  readonly poolerEndpoint: pulumi.Output<string>;
+  /** Application connection string through the pooler (secret). */
+  readonly connectionString: pulumi.Output<string>;
+  /** Where that connection string is stored: a Kubernetes Secret name or a Secrets Manager ARN. */
+  readonly connectionSecret: pulumi.Output<string>;
+  readonly catalogUri: pulumi.Output<string>;
+  readonly warehouse: pulumi.Output<string>;
+  /** s3://bucket/prefix of the Iceberg warehouse. */
+  readonly warehouseLocation: pulumi.Output<string>;
+  readonly trinoEndpoint: pulumi.Output<string | undefined>;
+  readonly clickhouseEndpoint: pulumi.Output<string | undefined>;
+  readonly athenaWorkgroup: pulumi.Output<string | undefined>;
+
+  constructor(name: string, args: DataPlatformArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("floe:index:DataPlatform", name, {}, opts);
+    const v = new Validator("DataPlatform", name);
+    const target = checkTarget("DataPlatform", name, args.target);
+    if (target === "local") v.fail("target", "local", "is not yet available for DataPlatform (the local target is built in a separate issue)", 'set target to "kubernetes" or "aws" for now');
+    for (const [k, a] of [["postgres", args.postgres], ["storage", args.storage]] as const) {
+      if (a?.target !== undefined) v.fail(`${k}.target`, a.target, "is set on a piece of the platform", `remove it; the platform's target ("${target}") applies to every piece`);
+    }
+    if (args.postgres?.roles?.manage === false) {
+      v.fail("postgres.roles.manage", false, "is not supported by the platform: the CDC writer needs the replication role and publication", "leave postgres.roles.manage unset, or compose the components yourself");
+    }
+    this.target = target;
+    const o = { parent: this };
+    const pgArgs = args.postgres ?? {};
+    const shards = pgArgs.shards ?? 1;
+    const ro = pgArgs.roles ?? {};
+    const cdc = args.cdc ?? {};
+    const q = args.query ?? {};
+    const cat = args.catalog ?? {};
+
+    if (target === "kubernetes") {
+      const ns = v.dnsLabel("namespace", args.namespace ?? "floe");
+      const nsRes = args.createNamespace ?? true ? new k8s.core.v1.Namespace(`${name}-ns`, { metadata: { name: ns, labels: labels("platform", name) } }, o) : undefined;
+      const ko = { parent: this, dependsOn: nsRes ? [nsRes] : [] };
+      this.storage = new ObjectStorage(`${name}-storage`, { ...args.storage, target, kubernetes: { ...args.storage?.kubernetes, namespace: ns } }, ko);
+      this.postgres = new PostgresCluster(
+        `${name}-postgres`,
+        {
+          ...pgArgs,
+          target,
+          roles: { ...ro, extraDatabases: [...(ro.extraDatabases ?? []), "lakekeeper"] },
+          kubernetes: {
+            ...pgArgs.kubernetes,
+            namespace: ns,
+            backup: pgArgs.kubernetes?.backup ?? {
+              destinationPath: pulumi.interpolate`s3://${this.storage.bucket}/backups`,
+              endpointUrl: this.storage.endpoint as pulumi.Output<string>,
+              credentialsSecretName: this.storage.credentialsSecretName as pulumi.Output<string>,
+            },
+          },
+        },
+        ko,
+      );
+      const p = args.pooler ?? {};
+      this.pooler = new Pooler(`${name}-pooler`, { ...p, target, kubernetes: { namespace: ns, clusterName: this.postgres.clusterName as pulumi.Output<string> } }, ko);
+      const lk = this.postgres.roles!.extraDatabases.apply((d) => d["lakekeeper"]);
+      this.catalog = new IcebergCatalog(
+        `${name}-catalog`,
+        {
+          target,
+          warehouse: cat.warehouse,
+          namespace: cat.namespace,
+          storage: { bucket: this.storage.bucket, endpoint: this.storage.endpoint as pulumi.Output<string>, region: this.storage.region, credentialsSecretName: this.storage.credentialsSecretName as pulumi.Output<string> },
+          kubernetes: {
+            namespace: ns,
+            replicas: cat.replicas,
+            helmValues: cat.helmValues,
+            database: { host: this.postgres.host, port: this.postgres.port, database: "lakekeeper", username: lk.apply((x) => x.username), password: pulumi.secret(lk.apply((x) => x.password)) },
+          },
+        },
+        ko,
+      );
+      this.query = new QueryEngines(
+        `${name}-query`,
+        {
+          target,
+          trino: q.trino,
+          clickhouse: q.clickhouse,
+          athena: q.athena,
+          catalog: { uri: this.catalog.uri, warehouse: this.catalog.warehouse, name: "floe" },
+          storage: {
+            bucket: this.storage.bucket,
+            endpoint: this.storage.endpoint as pulumi.Output<string>,
+            region: this.storage.region,
+            credentialsSecretName: this.storage.credentialsSecretName as pulumi.Output<string>,
+            accessKeyId: this.storage.accessKeyId as pulumi.Output<string>,
+            secretAccessKey: this.storage.secretAccessKey as pulumi.Output<string>,
+          },
+          kubernetes: { ...q.kubernetes, namespace: ns },
+          aws: q.aws,
+        },
+        ko,
+      );
+      this.cdc = new CdcWriter(
+        `${name}-cdc`,
+        {
+          target,
+          ...this.cdcCommon(shards, cdc, ro.publication ?? "floe"),
+          storage: {
+            endpoint: this.storage.endpoint as pulumi.Output<string>,
+            region: this.storage.region,
+            forcePathStyle: true,
+            accessKeyId: this.storage.accessKeyId as pulumi.Output<string>,
+            secretAccessKey: this.storage.secretAccessKey as pulumi.Output<string>,
+          },
+          catalog: { uri: this.catalog.uri, warehouse: this.catalog.warehouse },
+          kubernetes: { namespace: ns },
+        },
+        ko,
+      );
+      this.connectionString = pgUrl(this.postgres.roles!.appUsername, this.postgres.roles!.appPassword, this.pooler.host, this.pooler.port, this.postgres.database);
+      const secret = new k8s.core.v1.Secret(
+        `${name}-app-connection`,
+        {
+          metadata: { name: `${name}-app-connection`, namespace: ns, labels: labels("platform", name) },
+          stringData: {
+            uri: this.connectionString,
+            host: this.pooler.host,
+            port: this.pooler.port.apply(String),
+            database: this.postgres.database,
+            username: this.postgres.roles!.appUsername,
+            password: this.postgres.roles!.appPassword,
+          },
+        },
+        ko,
+      );
+      this.connectionSecret = secret.metadata.name;
+    } else {
+      this.storage = new ObjectStorage(`${name}-storage`, { ...args.storage, target }, o);
+      this.postgres = new PostgresCluster(`${name}-postgres`, { ...pgArgs, target }, o);
+      const limitless = this.postgres.engine === "aurora-limitless";
+      if (!limitless) {
+        const p = args.pooler ?? {};
+        this.pooler = new Pooler(
+          `${name}-pooler`,
+          {
+            ...p,
+            target,
+            aws: {
+              clusterIdentifier: this.postgres.clusterIdentifier as pulumi.Output<string>,
+              secretArn: this.postgres.adminSecretArn as pulumi.Output<string>,
+              subnetIds: this.postgres.subnetIds as pulumi.Output<string[]>,
+              securityGroupIds: [this.postgres.securityGroupId as pulumi.Output<string>],
+              kmsKeyArn: pgArgs.aws?.kmsKeyId,
+            },
+          },
+          o,
+        );
+      } else if (args.pooler?.poolMode !== undefined && args.pooler.poolMode !== "transaction") {
+        v.fail("pooler.poolMode", args.pooler.poolMode, "cannot be applied to Aurora Limitless (its routers pool connections)", "remove pooler.poolMode");
+      }
+      this.catalog = new IcebergCatalog(
+        `${name}-catalog`,
+        { target, warehouse: cat.warehouse, namespace: cat.namespace, storage: { bucket: this.storage.bucket, bucketArn: this.storage.bucketArn as pulumi.Output<string>, region: this.storage.region }, aws: { flavor: cat.awsFlavor } },
+        o,
+      );
+      this.query = new QueryEngines(
+        `${name}-query`,
+        { target, trino: q.trino, clickhouse: q.clickhouse, athena: q.athena, catalog: { uri: this.catalog.uri, warehouse: this.catalog.warehouse }, storage: { bucket: this.storage.bucket, region: this.storage.region }, aws: q.aws },
+        o,
+      );
+      this.cdc = new CdcWriter(
+        `${name}-cdc`,
+        {
+          target,
+          ...this.cdcCommon(shards, cdc, ro.publication ?? "floe"),
+          storage: { region: this.storage.region },
+          catalog: { uri: this.catalog.uri, warehouse: this.catalog.warehouse, sigv4Service: this.catalog.sigv4Service, region: this.catalog.region },
+          aws: {
+            vpcId: this.postgres.vpcId as pulumi.Output<string>,
+            subnetIds: this.postgres.subnetIds as pulumi.Output<string[]>,
+            bucketArn: this.storage.bucketArn as pulumi.Output<string>,
+            catalogPolicyArn: this.catalog.accessPolicyArn as pulumi.Output<string>,
+            clusterArn: cdc.ecsClusterArn,
+            cpu: cdc.cpu,
+            memory: cdc.memory,
+            postgresCidrBlocks: pgArgs.aws?.allowedCidrBlocks,
+          },
+        },
+        o,
+      );
+      const host = this.pooler ? this.pooler.host : this.postgres.host;
+      const port = this.pooler ? this.pooler.port : this.postgres.port;
+      this.connectionString = pgUrl(this.postgres.roles!.appUsername, this.postgres.roles!.appPassword, host, port, this.postgres.database);
+      const secret = new aws.secretsmanager.Secret(`${name}-app-connection`, { description: `floe ${name}: application connection (through the pooler)`, recoveryWindowInDays: 7 }, o);
+      new aws.secretsmanager.SecretVersion(
+        `${name}-app-connection`,
+        {
+          secretId: secret.id,
+          secretString: pulumi.secret(
+            pulumi
+              .all([this.connectionString, host, port, this.postgres.database, this.postgres.roles!.appUsername, this.postgres.roles!.appPassword])
+              .apply(([uri, h, po, d, u, pw]) => JSON.stringify({ uri, host: h, port: po, dbname: d, username: u, password: pw, engine: "postgres" })),
+          ),
+        },
+        o,
+      );
+      this.connectionSecret = secret.arn;
+    }
+    const host = this.pooler ? this.pooler.host : this.postgres.host;
+    const port = this.pooler ? this.pooler.port : this.postgres.port;
+    this.poolerEndpoint = pulumi.interpolate`${host}:${port}`;
+    this.catalogUri = this.catalog.uri;
+    this.warehouse = this.catalog.warehouse;
+    this.warehouseLocation = this.storage.warehouseLocation;
+    this.trinoEndpoint = this.query.trinoEndpoint;
+    this.clickhouseEndpoint = this.query.clickhouseEndpoint;
+    this.athenaWorkgroup = this.query.athenaWorkgroup;
+    this.registerOutputs({
+      poolerEndpoint: this.poolerEndpoint,
+      connectionString: this.connectionString,
+      connectionSecret: this.connectionSecret,
+      catalogUri: this.catalogUri,
+      warehouse: this.warehouse,
+      warehouseLocation: this.warehouseLocation,
+      trinoEndpoint: this.trinoEndpoint,
+      clickhouseEndpoint: this.clickhouseEndpoint,
+      athenaWorkgroup: this.athenaWorkgroup,
+    });
+  }
+
+  private cdcCommon(shards: number, cdc: DataPlatformCdcArgs, publication: string) {
+    if (!this.postgres.roles) throw new Error("DataPlatform: postgres roles are required"); // checked in the constructor
+    // Source names are known at construction (one per shard); hosts come from the cluster.
+    const names = this.postgres.engine === "cnpg-citus" ? Array.from({ length: shards }, (_, i) => `shard-${i}`) : [this.postgres.engine === "aurora-limitless" ? "limitless" : "primary"];
+    return {
+      image: cdc.image,
+      tables: cdc.tables,
+      commitIntervalMs: cdc.commitIntervalMs,
+      sources: names.map((n, i) => ({ name: n, host: this.postgres.sources.apply((s) => s[i].host), port: this.postgres.sources.apply((s) => s[i].port) })),
+      database: this.postgres.database,
+      replicationUsername: this.postgres.roles.replicationUsername,
+      replicationPassword: this.postgres.roles.replicationPassword,
+      publication,
+      warehouseLocation: this.storage.warehouseLocation,
+    };
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * The target seam. A target is a plain string ("kubernetes", "aws" or "local") so that the public
+ * args stay free of union types (see docs/components.md, multi-language consumption). Each piece
+ * registers one builder per target, each in its own file; `dispatch` is the only place where a
+ * target string is turned into code. Adding the local target means filling the `local` slot of
+ * each piece's builder table, nothing else.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { Validator } from "./errors";
+
+/** The documented target names. */
+export const TARGETS = ["kubernetes", "aws", "local"] as const;
+
+/** The target used when `target` is unset: the embedded local stack (see DESIGN.md). */
+export const DEFAULT_TARGET = "local";
+
+/** What a builder receives: the component it builds into (every child's parent) and its args. */
+export interface BuildContext<A> {
+  /** The component's name; children are named `${name}-<suffix>`. */
+  name: string;
+  args: A;
+  /** The component; pass it as `parent` so providers, aliases and protect flow down. */
+  parent: pulumi.ComponentResource;
+  /** The options every direct child starts from: `{ parent }`. */
+  childOpts: pulumi.CustomResourceOptions;
+  v: Validator;
+}
+
+export type Builder<A, R> = (ctx: BuildContext<A>) => R;
+
+/** One builder per target. */
+export interface BuilderTable<A, R> {
+  kubernetes: Builder<A, R>;
+  aws: Builder<A, R>;
+  local: Builder<A, R>;
+}
+
+/** The slot for the local target until its issue lands: fails with a clear message. */
+export function localNotYetAvailable<A, R>(component: string): Builder<A, R> {
+  return (ctx) =>
+    ctx.v.fail(
+      "target",
+      "local",
+      `is not yet available for ${component} (the local target is built in a separate issue)`,
+      `set target to "kubernetes" or "aws" for now`,
+    );
+}
+
+/** Turns the target string into the builder's result. The one dispatcher. */
+export function dispatch<A, R>(
+  component: string,
+  parent: pulumi.ComponentResource,
+  name: string,
+  target: string | undefined,
+  args: A,
+  builders: BuilderTable<A, R>,
+): R {
+  const v = new Validator(component, name);
+  const t = v.oneOf("target", target, DEFAULT_TARGET, TARGETS) as keyof BuilderTable<A, R>;
+  return builders[t]({ name, args, parent, childOpts: { parent }, v });
+}
+
+/** Validates a target string without building (used by DataPlatform before it creates anything). */
+export function checkTarget(component: string, name: string, target: string | undefined): string {
+  return new Validator(component, name).oneOf("target", target, DEFAULT_TARGET, TARGETS);
+}
