@@ -130,6 +130,14 @@ test("commit: requirements are checked by the server, updates applied, a stale b
   ).rejects.toBeInstanceOf(CommitConflictError);
   const t3 = await catalog.loadTable(id);
   expect(t3.metadata.properties["floe.test"]).toBe("one");
+  // the loser reloads, rebases its requirements on what it loaded, and lands
+  const retried = await catalog.commitTable(
+    id,
+    [{ type: "assert-current-schema-id", "current-schema-id": t3.metadata["current-schema-id"] }],
+    [{ action: "set-properties", updates: { "floe.test": "retried" } }],
+  );
+  expect(retried.metadata.properties["floe.test"]).toBe("retried");
+  expect((await catalog.loadTable(id)).metadata.properties["floe.test"]).toBe("retried");
   await expect(
     catalog.commitTable({ namespace: ["c_ns"], name: "ghost" }, [], [{ action: "set-properties", updates: { a: "b" } }]),
   ).rejects.toBeInstanceOf(NoSuchTableError);
