@@ -123,7 +123,7 @@ export interface TableMetadata {
 // Snapshot ids are random 63-bit longs; JSON.parse would round them. These two functions keep
 // every "*snapshot-id" value a bigint in memory and a bare JSON integer on disk / on the wire.
 
-const BIG = "\u0000big:";
+const BIG = "~~iceberg-long~~";
 const ID_KEYS = /("(?:snapshot-id|parent-snapshot-id|current-snapshot-id)"\s*:\s*)(-?\d+)/g;
 
 /** Parses metadata JSON (or any REST payload holding snapshots) keeping snapshot ids exact. */
@@ -135,5 +135,5 @@ export function parseIcebergJson<T = unknown>(text: string): T {
 /** Serialises metadata / REST payloads; bigint values become bare JSON integers. */
 export function stringifyIcebergJson(value: unknown, space?: number): string {
   const text = JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? `${BIG}${v.toString()}` : v), space);
-  return text.replace(/"\\u0000big:(-?\d+)"/g, "$1");
+  return text.replace(/"~~iceberg-long~~(-?\d+)"/g, "$1");
 }

@@ -1,10 +1,46 @@
 /**
  * The public table API: create/load tables, write transactions (upsert / delete / append with a
- * custom snapshot summary), truncate, schema evolution. See index.ts for the value conventions.
+ * custom snapshot summary), truncate, schema evolution. See index.ts for the value conventions
+ * and the primary-key index design.
  */
-import type { Catalog, TableIdentifier } from "./catalog";
-import type { Schema, Snapshot, TableMetadata } from "./spec";
-import type { ColumnDef, ColumnType } from "./types";
+import { randomUUID } from "crypto";
+import { createLogger, type Logger } from "../core/log";
+import {
+  CommitConflictError,
+  CommitStateUnknownError,
+  CorruptMetadataError,
+  ValidationError,
+  tableIdString,
+  type Catalog,
+  type LoadTableResult,
+  type TableIdentifier,
+  type TableRequirement,
+  type TableUpdate,
+} from "./catalog";
+import type { FileIO } from "./io";
+import {
+  CONTENT_DATA,
+  CONTENT_EQUALITY_DELETES,
+  CONTENT_POSITION_DELETES,
+  STATUS_ADDED,
+  STATUS_DELETED,
+  readManifest,
+  readManifestList,
+  writeManifest,
+  writeManifestList,
+  type DataFileRecord,
+  type LiveEntry,
+  type ManifestEntryRecord,
+  type ManifestFileRecord,
+} from "./manifests";
+import { newSnapshotId } from "./metadata";
+import { DELETE_FILE_PATH_ID, DELETE_POS_ID, readColumnsById, readPositionDeletes, writeDataFile, writePositionDeleteFile } from "./parquet";
+import { PkIndex, joinKey, keyPartFromNormalized, keyPartFromPhysical } from "./pkindex";
+import { dedupe, type Op } from "./plan";
+import type { NestedField, PartitionSpec, Schema, Snapshot, SortOrder, TableMetadata } from "./spec";
+import { buildSchema, canPromote, isPrimitive, maxFieldId, parsePrimitive, toIcebergType, type ColumnDef, type ColumnType, type Primitive } from "./types";
+import { decimalBytes } from "./avro";
+import { bigIntToMinBytes, columnStats, fieldCodec, toBound, toColumns, uuidToBytes, type FieldCodec } from "./values";
 
 /** A row: column name -> canonical JS value (see index.ts). Missing columns are null. */
 export type Row = Record<string, unknown>;
@@ -28,10 +64,11 @@ export interface CreateTableOptions {
 export interface TableOptions {
   /** Commit attempts before giving up on conflicts. Defaults to 8. */
   maxCommitAttempts?: number;
-  /** First retry backoff in ms (doubles, with jitter). Defaults to 25. */
+  /** First retry backoff in ms (doubles each attempt, with jitter). Defaults to 25. */
   retryBaseMs?: number;
-  /** Target rows per data file. Defaults to 1,000,000. */
+  /** Maximum rows per data file. Defaults to 1,000,000. */
   rowsPerFile?: number;
+  logger?: Logger;
 }
 
 export interface CommitResult {
@@ -44,48 +81,794 @@ export interface CommitResult {
   deletedRows: number;
 }
 
-export declare class Table {
+/** Snapshot summary keys written by Iceberg itself; every other key is carried forward. */
+const STANDARD_SUMMARY = /^(operation|added-|deleted-|removed-|total-|changed-partition-count|replace-partitions|engine-|iceberg-version|app-id|spark\.)/;
+
+interface NewDataFile {
+  record: DataFileRecord;
+  keys: string[];
+  specId: number;
+}
+
+export class Table {
   readonly id: TableIdentifier;
   readonly catalog: Catalog;
-  /** Creates the table (throws TableAlreadyExistsError). */
-  static create(catalog: Catalog, id: TableIdentifier, options: CreateTableOptions, tableOptions?: TableOptions): Promise<Table>;
+  private loaded: LoadTableResult;
+  private io: FileIO;
+  private readonly options: Required<Omit<TableOptions, "logger">>;
+  private readonly log: Logger;
+  private index?: PkIndex;
+  private indexSnapshotId: bigint | null = null;
+  /** Serializes commits issued through this Table object. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(catalog: Catalog, id: TableIdentifier, loaded: LoadTableResult, options: TableOptions) {
+    this.catalog = catalog;
+    this.id = id;
+    this.loaded = loaded;
+    this.io = catalog.fileIO(loaded);
+    this.options = { maxCommitAttempts: options.maxCommitAttempts ?? 8, retryBaseMs: options.retryBaseMs ?? 25, rowsPerFile: options.rowsPerFile ?? 1_000_000 };
+    this.log = (options.logger ?? createLogger({ component: "iceberg" })).child({ table: tableIdString(id) });
+  }
+
+  /** Creates the table (throws TableAlreadyExistsError / ValidationError). */
+  static async create(catalog: Catalog, id: TableIdentifier, options: CreateTableOptions, tableOptions: TableOptions = {}): Promise<Table> {
+    const { schema } = buildSchema(options.columns, options.identifier ?? []);
+    const byName = (n: string, what: string) => {
+      const f = schema.fields.find((x) => x.name === n);
+      if (!f) throw new ValidationError(`${what} column "${n}" is not a column of ${tableIdString(id)}`);
+      if (!isPrimitive(f.type)) throw new ValidationError(`${what} column "${n}" must have a primitive type`);
+      return f;
+    };
+    const spec: PartitionSpec = {
+      "spec-id": 0,
+      fields: (options.partitionBy ?? []).map((n, i) => ({ "source-id": byName(n, "partition").id, "field-id": 1000 + i, name: n, transform: "identity" })),
+    };
+    const order: SortOrder = {
+      "order-id": 1,
+      fields: (options.sortBy ?? []).map((n) => ({ "source-id": byName(n, "sort").id, transform: "identity", direction: "asc", "null-order": "nulls-first" })),
+    };
+    const loaded = await catalog.createTable(id, {
+      name: id.name,
+      location: options.location,
+      schema,
+      "partition-spec": spec,
+      "write-order": order.fields.length ? order : undefined,
+      properties: { "write.format.default": "parquet", ...(options.properties ?? {}) },
+    });
+    const t = new Table(catalog, id, loaded, tableOptions);
+    if (t.hasPrimaryKey) t.index = new PkIndex();
+    return t;
+  }
+
   /** Loads the table and rebuilds its primary-key index (throws NoSuchTableError). */
-  static load(catalog: Catalog, id: TableIdentifier, tableOptions?: TableOptions): Promise<Table>;
-  get metadata(): TableMetadata;
-  get metadataLocation(): string;
+  static async load(catalog: Catalog, id: TableIdentifier, tableOptions: TableOptions = {}): Promise<Table> {
+    const t = new Table(catalog, id, await catalog.loadTable(id), tableOptions);
+    await t.rebuildIndex();
+    return t;
+  }
+
+  get metadata(): TableMetadata {
+    return this.loaded.metadata;
+  }
+
+  get metadataLocation(): string {
+    return this.loaded["metadata-location"];
+  }
+
+  get location(): string {
+    return this.metadata.location;
+  }
+
   /** The current schema. */
-  schema(): Schema;
-  currentSnapshot(): Snapshot | undefined;
+  schema(): Schema {
+    const m = this.metadata;
+    const s = m.schemas.find((x) => x["schema-id"] === m["current-schema-id"]);
+    if (!s) throw new CorruptMetadataError(`${tableIdString(this.id)}: current schema ${m["current-schema-id"]} is missing from metadata`);
+    return s;
+  }
+
+  spec(): PartitionSpec {
+    const m = this.metadata;
+    const s = m["partition-specs"].find((x) => x["spec-id"] === m["default-spec-id"]);
+    if (!s) throw new CorruptMetadataError(`${tableIdString(this.id)}: default partition spec ${m["default-spec-id"]} is missing`);
+    return s;
+  }
+
+  get hasPrimaryKey(): boolean {
+    return (this.schema()["identifier-field-ids"] ?? []).length > 0;
+  }
+
+  /** Live rows known to the primary-key index (mirror tables). */
+  get indexedRows(): number {
+    return this.index?.size ?? 0;
+  }
+
+  currentSnapshot(): Snapshot | undefined {
+    const id = this.metadata["current-snapshot-id"];
+    if (id === null || id === undefined) return undefined;
+    return this.metadata.snapshots.find((s) => BigInt(s["snapshot-id"]) === BigInt(id));
+  }
+
   /** A property of the current snapshot's summary (e.g. the CDC writer's LSN), or undefined. */
-  summaryProperty(key: string): string | undefined;
+  summaryProperty(key: string): string | undefined {
+    return this.currentSnapshot()?.summary[key];
+  }
+
   /** Reloads metadata from the catalog and catches the index up with other writers' commits. */
-  refresh(): Promise<void>;
+  async refresh(): Promise<void> {
+    this.loaded = await this.catalog.loadTable(this.id);
+    await this.catchUpIndex();
+  }
+
   /** Starts a write: buffer upserts / deletes / appends, then `commit()` as one snapshot. */
-  newWrite(): WriteTransaction;
+  newWrite(): WriteTransaction {
+    return new WriteTransaction(this);
+  }
+
   /** Deletes every row in one snapshot (summary properties optional). */
-  truncate(summary?: Record<string, string>): Promise<CommitResult>;
+  truncate(summary: Record<string, string> = {}): Promise<CommitResult> {
+    return this.serialize(() => this.commitLoop("truncate", async (base, snapshotId, seq, files) => {
+      const parent = this.currentSnapshot();
+      const manifests: ManifestFileRecord[] = [];
+      let deletedRows = 0n, deletedDataFiles = 0, removedDeleteFiles = 0, removedPosDeletes = 0n;
+      if (parent) {
+        const entries = await this.liveEntries(parent);
+        for (const content of [CONTENT_DATA, CONTENT_POSITION_DELETES, CONTENT_EQUALITY_DELETES]) {
+          const bySpec = new Map<number, LiveEntry[]>();
+          for (const e of entries.filter((x) => x.file.content === content)) bySpec.set(e.specId, [...(bySpec.get(e.specId) ?? []), e]);
+          for (const [specId, list] of bySpec) {
+            const loc = `${this.location}/metadata/${randomUUID()}-m0.avro`;
+            files.push(loc);
+            manifests.push(await writeManifest(this.io, {
+              location: loc,
+              schema: this.schema(),
+              spec: base["partition-specs"].find((s) => s["spec-id"] === specId) ?? this.spec(),
+              content: content === CONTENT_DATA ? "data" : "deletes",
+              snapshotId,
+              sequenceNumber: seq,
+              entries: list.map((e) => ({ status: STATUS_DELETED, snapshot_id: snapshotId, sequence_number: e.dataSequenceNumber, file_sequence_number: e.fileSequenceNumber, data_file: e.file })),
+            }, () => null));
+            for (const e of list) {
+              if (content === CONTENT_DATA) {
+                deletedDataFiles++;
+                deletedRows += BigInt(e.file.record_count);
+              } else {
+                removedDeleteFiles++;
+                removedPosDeletes += BigInt(e.file.record_count);
+              }
+            }
+          }
+        }
+      }
+      const snapshotSummary: Record<string, string> = {
+        ...this.carriedSummary(),
+        ...summary,
+        operation: "delete",
+        "deleted-data-files": String(deletedDataFiles),
+        "deleted-records": String(deletedRows),
+        "removed-delete-files": String(removedDeleteFiles),
+        "removed-position-deletes": String(removedPosDeletes),
+        "total-records": "0",
+        "total-files-size": "0",
+        "total-data-files": "0",
+        "total-delete-files": "0",
+        "total-position-deletes": "0",
+        "total-equality-deletes": "0",
+      };
+      return { manifests, summary: snapshotSummary, addedRows: 0, deletedRows: Number(deletedRows) };
+    }, async () => {
+      this.index?.clear();
+    }));
+  }
+
   /** Starts a schema change; `commit()` adds one new schema and makes it current. */
-  updateSchema(): SchemaUpdate;
+  updateSchema(): SchemaUpdate {
+    return new SchemaUpdate(this);
+  }
+
+  // ---- internals --------------------------------------------------------------------------------
+
+  /** Runs commits one after another through this Table object. */
+  serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private keyFields(): { field: NestedField; primitive: Primitive }[] {
+    const s = this.schema();
+    return (s["identifier-field-ids"] ?? []).map((id) => {
+      const field = s.fields.find((f) => f.id === id);
+      if (!field) throw new CorruptMetadataError(`identifier field id ${id} is not in schema ${s["schema-id"]}`);
+      return { field, primitive: parsePrimitive(field.type as string) };
+    });
+  }
+
+  /** The index key of a row or key object (normalizing values of the identifier columns). */
+  keyOf(row: RowKey, codecs = this.keyCodecs()): string {
+    const parts: string[] = [];
+    for (const c of codecs) {
+      const v = row[c.field.name];
+      if (v === null || v === undefined) throw new ValidationError(`key column "${c.field.name}" is missing or null in ${JSON.stringify(row, (_k, x) => (typeof x === "bigint" ? `${x}n` : x))}`);
+      parts.push(keyPartFromNormalized(c.primitive, c.normalize(v, `key column "${c.field.name}"`)));
+    }
+    return joinKey(parts);
+  }
+
+  keyCodecs(): FieldCodec[] {
+    return this.keyFields().map((k) => fieldCodec(k.field));
+  }
+
+  private async readKeys(path: string): Promise<string[]> {
+    const kf = this.keyFields();
+    const cols = await readColumnsById(await this.io.read(path), kf.map((k) => k.field.id), `data file ${path}`);
+    const n = cols[0]?.length ?? 0;
+    const keys = new Array<string>(n);
+    for (let i = 0; i < n; i++) keys[i] = joinKey(kf.map((k, c) => keyPartFromPhysical(k.primitive, cols[c][i])));
+    return keys;
+  }
+
+  async liveEntries(snapshot: Snapshot): Promise<LiveEntry[]> {
+    const manifests = await readManifestList(this.io, snapshot["manifest-list"]);
+    const lists = await Promise.all(manifests.map((m) => readManifest(this.io, m)));
+    return lists.flat().filter((e) => e.status !== STATUS_DELETED);
+  }
+
+  /** Rebuilds the PK index from the current snapshot: key columns of data files + position deletes. */
+  private async rebuildIndex(): Promise<void> {
+    if (!this.hasPrimaryKey) return;
+    const index = new PkIndex();
+    const snap = this.currentSnapshot();
+    if (snap) {
+      const entries = await this.liveEntries(snap);
+      if (entries.some((e) => e.file.content === CONTENT_EQUALITY_DELETES)) {
+        throw new ValidationError(`${tableIdString(this.id)} has equality delete files; the primary-key index supports position deletes only`);
+      }
+      const deleted = new Map<string, Set<number>>();
+      await Promise.all(entries.filter((e) => e.file.content === CONTENT_POSITION_DELETES).map(async (e) => {
+        for (const d of await readPositionDeletes(await this.io.read(e.file.file_path), `delete file ${e.file.file_path}`)) {
+          let s = deleted.get(d.path);
+          if (!s) deleted.set(d.path, (s = new Set()));
+          s.add(d.pos);
+        }
+      }));
+      const data = entries.filter((e) => e.file.content === CONTENT_DATA).sort((a, b) => (a.dataSequenceNumber < b.dataSequenceNumber ? -1 : a.dataSequenceNumber > b.dataSequenceNumber ? 1 : 0));
+      const keys = await Promise.all(data.map((e) => this.readKeys(e.file.file_path)));
+      data.forEach((e, i) => index.addFile(e.file.file_path, { keys: keys[i], partition: e.file.partition, specId: e.specId }, deleted.get(e.file.file_path)));
+    }
+    this.index = index;
+    this.indexSnapshotId = snap ? BigInt(snap["snapshot-id"]) : null;
+    this.log.debug("primary-key index rebuilt", { rows: index.size, files: index.files.size });
+  }
+
+  /** Applies snapshots committed since the index was built (other writers' commits). */
+  private async catchUpIndex(): Promise<void> {
+    if (!this.hasPrimaryKey) return;
+    if (!this.index) return this.rebuildIndex();
+    const current = this.currentSnapshot();
+    const target = current ? BigInt(current["snapshot-id"]) : null;
+    if (target === this.indexSnapshotId) return;
+    const chain: Snapshot[] = [];
+    let s = current;
+    while (s && BigInt(s["snapshot-id"]) !== this.indexSnapshotId) {
+      chain.unshift(s);
+      const parent = s["parent-snapshot-id"];
+      s = parent === undefined || parent === null ? undefined : this.metadata.snapshots.find((x) => BigInt(x["snapshot-id"]) === BigInt(parent));
+    }
+    if (!s && this.indexSnapshotId !== null) return this.rebuildIndex(); // history rewritten: start over
+    for (const snap of chain) {
+      const sid = BigInt(snap["snapshot-id"]);
+      const manifests = (await readManifestList(this.io, snap["manifest-list"])).filter((m) => BigInt(m.added_snapshot_id) === sid);
+      const entries = (await Promise.all(manifests.map((m) => readManifest(this.io, m)))).flat().filter((e) => e.snapshotId === sid);
+      for (const e of entries) if (e.status === STATUS_DELETED && e.file.content === CONTENT_DATA) this.index.removeFile(e.file.file_path);
+      const added = entries.filter((e) => e.status === STATUS_ADDED);
+      if (added.some((e) => e.file.content === CONTENT_EQUALITY_DELETES)) return this.rebuildIndex();
+      for (const e of added.filter((x) => x.file.content === CONTENT_DATA)) {
+        this.index.addFile(e.file.file_path, { keys: await this.readKeys(e.file.file_path), partition: e.file.partition, specId: e.specId });
+      }
+      for (const e of added.filter((x) => x.file.content === CONTENT_POSITION_DELETES)) {
+        for (const d of await readPositionDeletes(await this.io.read(e.file.file_path), `delete file ${e.file.file_path}`)) this.index.deletePosition(d.path, d.pos);
+      }
+      this.indexSnapshotId = sid;
+    }
+    this.indexSnapshotId = target;
+  }
+
+  /** Custom summary properties of the current snapshot, carried into the next one. */
+  carriedSummary(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(this.currentSnapshot()?.summary ?? {})) if (!STANDARD_SUMMARY.test(k)) out[k] = v;
+    return out;
+  }
+
+  private parentTotals(): Record<string, bigint> {
+    const s: Record<string, string> = this.currentSnapshot()?.summary ?? {};
+    const get = (k: string) => BigInt(s[k] ?? "0");
+    return {
+      records: get("total-records"),
+      size: get("total-files-size"),
+      dataFiles: get("total-data-files"),
+      deleteFiles: get("total-delete-files"),
+      posDeletes: get("total-position-deletes"),
+      eqDeletes: get("total-equality-deletes"),
+    };
+  }
+
+  /**
+   * The optimistic commit loop. `attempt` writes this attempt's files (recording them in
+   * `files` for cleanup) and returns the new manifests and summary; on conflict the table is
+   * reloaded, the index caught up, and `attempt` runs again against the new base.
+   */
+  async commitLoop(
+    label: string,
+    attempt: (base: TableMetadata, snapshotId: bigint, seq: bigint, files: string[]) => Promise<{ manifests: ManifestFileRecord[]; summary: Record<string, string>; addedRows: number; deletedRows: number; keepBaseManifests?: boolean }>,
+    onSuccess: (deletedPositions?: unknown) => Promise<void>,
+    permanentFiles: string[] = [],
+  ): Promise<CommitResult> {
+    const snapshotId = newSnapshotId();
+    let lastError: Error | undefined;
+    for (let n = 1; n <= this.options.maxCommitAttempts; n++) {
+      const base = this.metadata;
+      const parent = this.currentSnapshot();
+      const parentId = parent ? BigInt(parent["snapshot-id"]) : null;
+      const seq = BigInt(base["last-sequence-number"]) + 1n;
+      const files: string[] = [];
+      try {
+        const r = await attempt(base, snapshotId, seq, files);
+        const carried = r.keepBaseManifests && parent ? await readManifestList(this.io, parent["manifest-list"]) : [];
+        const manifestList = `${this.location}/metadata/snap-${snapshotId}-${n}-${randomUUID()}.avro`;
+        files.push(manifestList);
+        await writeManifestList(this.io, manifestList, snapshotId, parentId, seq, [...r.manifests, ...carried]);
+        const snapshot: Snapshot = {
+          "snapshot-id": snapshotId,
+          ...(parentId !== null ? { "parent-snapshot-id": parentId } : {}),
+          "sequence-number": Number(seq),
+          "timestamp-ms": Math.max(Date.now(), base["last-updated-ms"] + 1),
+          "manifest-list": manifestList,
+          summary: r.summary as Snapshot["summary"],
+          "schema-id": base["current-schema-id"],
+        };
+        const requirements: TableRequirement[] = [
+          { type: "assert-table-uuid", uuid: base["table-uuid"] },
+          { type: "assert-ref-snapshot-id", ref: "main", "snapshot-id": parentId },
+        ];
+        const updates: TableUpdate[] = [
+          { action: "add-snapshot", snapshot },
+          { action: "set-snapshot-ref", "ref-name": "main", "snapshot-id": snapshotId, type: "branch" },
+        ];
+        try {
+          this.loaded = await this.catalog.commitTable(this.id, requirements, updates);
+        } catch (e) {
+          if (!(e instanceof CommitStateUnknownError)) throw e;
+          // Find out: did our snapshot land?
+          const now = await this.catalog.loadTable(this.id);
+          if (!now.metadata.snapshots.some((s) => BigInt(s["snapshot-id"]) === snapshotId)) throw new CommitConflictError(`commit state unknown, snapshot not found: ${e.message}`);
+          this.loaded = now;
+        }
+        await onSuccess();
+        this.indexSnapshotId = snapshotId;
+        this.log.info("committed", { op: label, snapshot: snapshotId, seq, attempts: n, added: r.addedRows, deleted: r.deletedRows });
+        return { snapshotId, sequenceNumber: Number(seq), metadataLocation: this.metadataLocation, attempts: n, addedRows: r.addedRows, deletedRows: r.deletedRows };
+      } catch (e) {
+        await Promise.all(files.map((f) => this.io.delete(f).catch(() => undefined)));
+        if (!(e instanceof CommitConflictError)) {
+          await Promise.all(permanentFiles.map((f) => this.io.delete(f).catch(() => undefined)));
+          throw e;
+        }
+        lastError = e;
+        this.log.info("commit conflict, retrying", { op: label, attempt: n, reason: e.message });
+        const delay = this.options.retryBaseMs * 2 ** (n - 1) * (0.5 + Math.random());
+        await new Promise((r) => setTimeout(r, Math.min(delay, 5000)));
+        try {
+          await this.refresh();
+        } catch (re) {
+          await Promise.all(permanentFiles.map((f) => this.io.delete(f).catch(() => undefined)));
+          throw re;
+        }
+      }
+    }
+    await Promise.all(permanentFiles.map((f) => this.io.delete(f).catch(() => undefined)));
+    throw new CommitConflictError(`${tableIdString(this.id)}: ${label} gave up after ${this.options.maxCommitAttempts} conflicting attempts: ${lastError?.message}`);
+  }
+
+  // ---- write path ---------------------------------------------------------------------------------
+
+  /** Writes rows (already validated into columns) as data files of the default spec. */
+  async writeDataFiles(rows: Row[], keys: string[] | undefined, files: string[]): Promise<NewDataFile[]> {
+    if (rows.length === 0) return [];
+    const schema = this.schema();
+    const spec = this.spec();
+    const codecs = schema.fields.map(fieldCodec);
+    const columns = toColumns(codecs, rows);
+    // Group row indexes by partition tuple.
+    const partCols = spec.fields.map((pf) => {
+      const idx = schema.fields.findIndex((f) => f.id === pf["source-id"]);
+      if (idx < 0) throw new CorruptMetadataError(`partition field ${pf.name}: source column ${pf["source-id"]} is not in the current schema`);
+      if (pf.transform !== "identity") throw new ValidationError(`partition transform ${pf.transform} is not supported by this writer (identity only)`);
+      return idx;
+    });
+    const groups = new Map<string, number[]>();
+    for (let r = 0; r < rows.length; r++) {
+      const g = partCols.map((c) => (columns[c][r] === null ? "\u0000" : keyPartFromNormalized(codecs[c].primitive, columns[c][r]))).join("\u0001");
+      let list = groups.get(g);
+      if (!list) groups.set(g, (list = []));
+      list.push(r);
+    }
+    const out: NewDataFile[] = [];
+    for (const idxs of groups.values()) {
+      for (let start = 0; start < idxs.length; start += this.options.rowsPerFile) {
+        const chunk = idxs.slice(start, start + this.options.rowsPerFile);
+        const all = chunk.length === rows.length;
+        const cols = all ? columns : columns.map((c) => chunk.map((r) => c[r]));
+        const partition: Record<string, unknown> = {};
+        const dirs: string[] = [];
+        spec.fields.forEach((pf, i) => {
+          const c = partCols[i];
+          const v = cols[c][0];
+          partition[pf.name] = v === null ? null : partitionAvroValue(codecs[c].primitive, v);
+          dirs.push(`${encodeURIComponent(pf.name)}=${v === null ? "null" : encodeURIComponent(keyPartFromNormalized(codecs[c].primitive, v))}`);
+        });
+        const path = `${this.location}/data/${dirs.map((d) => d + "/").join("")}${randomUUID()}.parquet`;
+        const written = writeDataFile(codecs, cols, chunk.length);
+        files.push(path);
+        await this.io.write(path, written.bytes);
+        out.push({ record: dataFileRecord(CONTENT_DATA, path, partition, chunk.length, written.bytes.length, codecs, cols), keys: keys ? (all ? keys : chunk.map((r) => keys[r])) : [], specId: spec["spec-id"] });
+      }
+    }
+    return out;
+  }
+
+  /** Writes position delete files (one per partition of the targeted data files). */
+  async writeDeleteFiles(deletes: { path: string; pos: number }[], files: string[]): Promise<{ record: DataFileRecord; specId: number }[]> {
+    const groups = new Map<string, { partition: Record<string, unknown>; specId: number; list: { path: string; pos: number }[]; dir: string }>();
+    for (const d of deletes) {
+      const f = this.index?.files.get(d.path);
+      if (!f) throw new CorruptMetadataError(`primary-key index points at ${d.path}, which it does not know`);
+      const dir = d.path.slice(0, d.path.lastIndexOf("/"));
+      const g = `${f.specId}|${dir}`;
+      let e = groups.get(g);
+      if (!e) groups.set(g, (e = { partition: f.partition, specId: f.specId, list: [], dir }));
+      e.list.push(d);
+    }
+    const out: { record: DataFileRecord; specId: number }[] = [];
+    for (const g of groups.values()) {
+      const path = `${g.dir}/${randomUUID()}-deletes.parquet`;
+      const written = writePositionDeleteFile(g.list);
+      files.push(path);
+      await this.io.write(path, written.bytes);
+      const paths = g.list.map((d) => d.path).sort();
+      const poss = g.list.map((d) => d.pos);
+      const minPos = poss.reduce((a, b) => Math.min(a, b));
+      const maxPos = poss.reduce((a, b) => Math.max(a, b));
+      const n = BigInt(g.list.length);
+      const rec = emptyDataFile(CONTENT_POSITION_DELETES, path, g.partition, g.list.length, written.bytes.length);
+      rec.value_counts = [{ key: DELETE_FILE_PATH_ID, value: n }, { key: DELETE_POS_ID, value: n }];
+      rec.null_value_counts = [{ key: DELETE_FILE_PATH_ID, value: 0n }, { key: DELETE_POS_ID, value: 0n }];
+      rec.lower_bounds = [{ key: DELETE_FILE_PATH_ID, value: Buffer.from(paths[0]) }, { key: DELETE_POS_ID, value: Buffer.from(toBound({ kind: "long" }, BigInt(minPos))) }];
+      rec.upper_bounds = [{ key: DELETE_FILE_PATH_ID, value: Buffer.from(paths[paths.length - 1]) }, { key: DELETE_POS_ID, value: Buffer.from(toBound({ kind: "long" }, BigInt(maxPos))) }];
+      out.push({ record: rec, specId: g.specId });
+    }
+    return out;
+  }
+
+  async writeManifests(content: "data" | "deletes", recs: { record: DataFileRecord; specId: number }[], snapshotId: bigint, seq: bigint, files: string[]): Promise<ManifestFileRecord[]> {
+    const bySpec = new Map<number, DataFileRecord[]>();
+    for (const r of recs) bySpec.set(r.specId, [...(bySpec.get(r.specId) ?? []), r.record]);
+    const out: ManifestFileRecord[] = [];
+    for (const [specId, list] of bySpec) {
+      const loc = `${this.location}/metadata/${randomUUID()}-m0.avro`;
+      files.push(loc);
+      const entries: ManifestEntryRecord[] = list.map((f) => ({ status: STATUS_ADDED, snapshot_id: snapshotId, sequence_number: null, file_sequence_number: null, data_file: f }));
+      out.push(await writeManifest(this.io, {
+        location: loc,
+        schema: this.schema(),
+        spec: this.metadata["partition-specs"].find((s) => s["spec-id"] === specId) ?? this.spec(),
+        content,
+        snapshotId,
+        sequenceNumber: seq,
+        entries,
+      }, () => null));
+    }
+    return out;
+  }
+
+  async deleteQuietly(files: string[]): Promise<void> {
+    await Promise.all(files.map((f) => this.io.delete(f).catch(() => undefined)));
+  }
+
+  get pkIndex(): PkIndex | undefined {
+    return this.index;
+  }
+
+  summaryTotals(addedData: DataFileRecord[], addedDeletes: DataFileRecord[]): Record<string, string> {
+    const t = this.parentTotals();
+    const addedRecords = addedData.reduce((a, f) => a + BigInt(f.record_count), 0n);
+    const addedSize = [...addedData, ...addedDeletes].reduce((a, f) => a + BigInt(f.file_size_in_bytes), 0n);
+    const posDeletes = addedDeletes.reduce((a, f) => a + BigInt(f.record_count), 0n);
+    const out: Record<string, string> = {
+      "added-data-files": String(addedData.length),
+      "added-records": String(addedRecords),
+      "added-files-size": String(addedSize),
+      "total-records": String(t.records + addedRecords),
+      "total-files-size": String(t.size + addedSize),
+      "total-data-files": String(t.dataFiles + BigInt(addedData.length)),
+      "total-delete-files": String(t.deleteFiles + BigInt(addedDeletes.length)),
+      "total-position-deletes": String(t.posDeletes + posDeletes),
+      "total-equality-deletes": String(t.eqDeletes),
+    };
+    if (addedDeletes.length > 0) {
+      out["added-delete-files"] = String(addedDeletes.length);
+      out["added-position-delete-files"] = String(addedDeletes.length);
+      out["added-position-deletes"] = String(posDeletes);
+    }
+    return out;
+  }
 }
 
-export declare class WriteTransaction {
+function emptyDataFile(content: number, path: string, partition: Record<string, unknown>, rows: number, size: number): DataFileRecord {
+  return {
+    content,
+    file_path: path,
+    file_format: "PARQUET",
+    partition,
+    record_count: BigInt(rows),
+    file_size_in_bytes: BigInt(size),
+    column_sizes: null,
+    value_counts: null,
+    null_value_counts: null,
+    nan_value_counts: null,
+    lower_bounds: null,
+    upper_bounds: null,
+    key_metadata: null,
+    split_offsets: null,
+    equality_ids: null,
+    sort_order_id: null,
+  };
+}
+
+/** A data_file record with Iceberg column stats computed from the normalized columns. */
+export function dataFileRecord(content: number, path: string, partition: Record<string, unknown>, rows: number, size: number, codecs: FieldCodec[], columns: unknown[][]): DataFileRecord {
+  const rec = emptyDataFile(content, path, partition, rows, size);
+  const vc: { key: number; value: bigint }[] = [];
+  const nc: { key: number; value: bigint }[] = [];
+  const nan: { key: number; value: bigint }[] = [];
+  const lo: { key: number; value: Buffer }[] = [];
+  const hi: { key: number; value: Buffer }[] = [];
+  codecs.forEach((c, i) => {
+    if (c.isList) {
+      let nulls = 0;
+      for (const v of columns[i]) if (v === null) nulls++;
+      vc.push({ key: c.field.id, value: BigInt(rows) });
+      nc.push({ key: c.field.id, value: BigInt(nulls) });
+      return;
+    }
+    const s = columnStats(c.primitive, columns[i]);
+    vc.push({ key: c.field.id, value: BigInt(s.valueCount) });
+    nc.push({ key: c.field.id, value: BigInt(s.nullCount) });
+    if (s.nanCount !== undefined) nan.push({ key: c.field.id, value: BigInt(s.nanCount) });
+    if (s.lower) lo.push({ key: c.field.id, value: Buffer.from(s.lower) });
+    if (s.upper) hi.push({ key: c.field.id, value: Buffer.from(s.upper) });
+  });
+  rec.value_counts = vc;
+  rec.null_value_counts = nc;
+  rec.nan_value_counts = nan;
+  rec.lower_bounds = lo;
+  rec.upper_bounds = hi;
+  return rec;
+}
+
+/** A normalized value as it is stored in the Avro partition tuple. */
+export function partitionAvroValue(p: Primitive, v: unknown): unknown {
+  switch (p.kind) {
+    case "uuid":
+      return Buffer.from(uuidToBytes(v as string));
+    case "binary":
+    case "fixed":
+      return Buffer.from(v as Uint8Array);
+    case "decimal": {
+      const size = decimalBytes(p.precision);
+      const min = bigIntToMinBytes(v as bigint);
+      const out = Buffer.alloc(size, (v as bigint) < 0n ? 0xff : 0);
+      Buffer.from(min).copy(out, size - min.length);
+      return out;
+    }
+    default:
+      return v;
+  }
+}
+
+export class WriteTransaction {
+  private readonly table: Table;
+  private readonly ops: Op<Row>[] = [];
+  private readonly appended: Row[] = [];
+  private summary: Record<string, string> = {};
+  private committed = false;
+
+  constructor(table: Table) {
+    this.table = table;
+  }
+
   /** Inserts or replaces rows by primary key (tables with identifier fields). Last op per key wins. */
-  upsert(rows: Row[]): this;
+  upsert(rows: Row[]): this {
+    this.requirePk("upsert");
+    const codecs = this.table.keyCodecs();
+    for (const row of rows) this.ops.push({ kind: "upsert", key: this.table.keyOf(row, codecs), row });
+    return this;
+  }
+
   /** Deletes rows by primary key; unknown keys are ignored. */
-  delete(keys: RowKey[]): this;
+  delete(keys: RowKey[]): this {
+    this.requirePk("delete");
+    const codecs = this.table.keyCodecs();
+    for (const k of keys) this.ops.push({ kind: "delete", key: this.table.keyOf(k, codecs) });
+    return this;
+  }
+
   /** Appends rows without key lookup (tables without identifier fields, e.g. changelog tables). */
-  append(rows: Row[]): this;
-  /** Adds custom snapshot summary properties (e.g. "floe.lsn.shard-0"). */
-  setSummary(props: Record<string, string>): this;
+  append(rows: Row[]): this {
+    if (this.table.hasPrimaryKey) throw new ValidationError(`${tableIdString(this.table.id)} has identifier fields: use upsert() so the primary-key index stays right`);
+    for (const r of rows) this.appended.push(r);
+    return this;
+  }
+
+  /** Adds custom snapshot summary properties (e.g. "floe.lsn.shard-0"); they are carried into later snapshots until overwritten. */
+  setSummary(props: Record<string, string>): this {
+    for (const [k, v] of Object.entries(props)) {
+      if (STANDARD_SUMMARY.test(k)) throw new ValidationError(`summary property "${k}" is reserved by Iceberg`);
+      if (typeof v !== "string") throw new ValidationError(`summary property "${k}" must be a string`);
+    }
+    this.summary = { ...this.summary, ...props };
+    return this;
+  }
+
+  private requirePk(what: string): void {
+    if (!this.table.hasPrimaryKey) throw new ValidationError(`${what}() needs identifier fields (a primary key); ${tableIdString(this.table.id)} has none: use append()`);
+  }
+
   /** Writes files and commits one snapshot; retries on conflict; deletes its files on failure. */
-  commit(): Promise<CommitResult>;
+  commit(): Promise<CommitResult> {
+    if (this.committed) return Promise.reject(new ValidationError("this write transaction was already committed"));
+    this.committed = true;
+    const t = this.table;
+    return t.serialize(async () => {
+      const final = dedupe(this.ops);
+      const rows: Row[] = [...this.appended];
+      const keys: string[] = [];
+      for (const [key, op] of final) if (op.kind === "upsert") {
+        rows.push(op.row);
+        keys.push(key);
+      }
+      const permanent: string[] = [];
+      let newFiles: NewDataFile[];
+      try {
+        newFiles = await t.writeDataFiles(rows, t.hasPrimaryKey ? keys : undefined, permanent);
+      } catch (e) {
+        await t.deleteQuietly(permanent);
+        throw e;
+      }
+      let plannedDeletes: { path: string; pos: number; key: string }[] = [];
+      return t.commitLoop("write", async (_base, snapshotId, seq, files) => {
+        plannedDeletes = [];
+        if (t.pkIndex) for (const key of final.keys()) {
+          const loc = t.pkIndex.get(key);
+          if (loc) plannedDeletes.push({ ...loc, key });
+        }
+        const deleteFiles = plannedDeletes.length ? await t.writeDeleteFiles(plannedDeletes, files) : [];
+        const manifests = [
+          ...(await t.writeManifests("data", newFiles.map((f) => ({ record: f.record, specId: f.specId })), snapshotId, seq, files)),
+          ...(await t.writeManifests("deletes", deleteFiles, snapshotId, seq, files)),
+        ];
+        const op = newFiles.length && deleteFiles.length ? "overwrite" : deleteFiles.length ? "delete" : "append";
+        const summary = {
+          ...t.carriedSummary(),
+          ...this.summary,
+          operation: op,
+          ...t.summaryTotals(newFiles.map((f) => f.record), deleteFiles.map((f) => f.record)),
+        };
+        return { manifests, summary, addedRows: rows.length, deletedRows: plannedDeletes.length, keepBaseManifests: true };
+      }, async () => {
+        const idx = t.pkIndex;
+        if (!idx) return;
+        for (const d of plannedDeletes) idx.deletePosition(d.path, d.pos);
+        for (const f of newFiles) idx.addFile(f.record.file_path, { keys: f.keys, partition: f.record.partition, specId: f.specId });
+      }, permanent);
+    });
+  }
 }
 
-export declare class SchemaUpdate {
-  addColumn(name: string, type: ColumnType, options?: { required?: false; doc?: string }): this;
-  dropColumn(name: string): this;
-  renameColumn(from: string, to: string): this;
+export class SchemaUpdate {
+  private readonly table: Table;
+  private readonly changes: ((s: Schema, nextId: () => number) => void)[] = [];
+
+  constructor(table: Table) {
+    this.table = table;
+  }
+
+  /** Adds an optional column (new field id; existing rows read it as null). */
+  addColumn(name: string, type: ColumnType, options: { required?: false; doc?: string } = {}): this {
+    if (options.required) throw new ValidationError(`column "${name}": a new column must be optional (existing rows have no value)`);
+    this.changes.push((s, nextId) => {
+      if (s.fields.some((f) => f.name === name)) throw new ValidationError(`cannot add column "${name}": it already exists`);
+      const id = nextId();
+      let t = toIcebergType(type, `column "${name}"`, 0);
+      if (typeof t.type !== "string") t = toIcebergType(type, `column "${name}"`, nextId());
+      s.fields.push({ id, name, required: false, type: t.type, ...(options.doc ? { doc: options.doc } : {}) });
+    });
+    return this;
+  }
+
+  dropColumn(name: string): this {
+    this.changes.push((s) => {
+      const f = this.find(s, name);
+      if ((s["identifier-field-ids"] ?? []).includes(f.id)) throw new ValidationError(`cannot drop column "${name}": it is part of the primary key`);
+      const spec = this.table.spec();
+      if (spec.fields.some((p) => p["source-id"] === f.id)) throw new ValidationError(`cannot drop column "${name}": the table is partitioned by it`);
+      s.fields = s.fields.filter((x) => x.id !== f.id);
+    });
+    return this;
+  }
+
+  renameColumn(from: string, to: string): this {
+    this.changes.push((s) => {
+      const f = this.find(s, from);
+      if (s.fields.some((x) => x.name === to)) throw new ValidationError(`cannot rename "${from}" to "${to}": "${to}" already exists`);
+      f.name = to;
+    });
+    return this;
+  }
+
   /** Widen: int->long, float->double, decimal(p,s)->decimal(P,s) with P >= p. */
-  updateColumnType(name: string, type: string): this;
-  commit(): Promise<Schema>;
+  updateColumnType(name: string, type: string): this {
+    this.changes.push((s) => {
+      const f = this.find(s, name);
+      if (!isPrimitive(f.type)) throw new ValidationError(`cannot change the type of list column "${name}"`);
+      const target = parsePrimitive(type, `column "${name}"`);
+      const targetName = target.kind === "decimal" ? `decimal(${target.precision}, ${target.scale})` : type;
+      if (!canPromote(f.type, targetName)) throw new ValidationError(`cannot change column "${name}" from ${f.type} to ${type}: Iceberg allows int->long, float->double and decimal precision increases only`);
+      f.type = targetName;
+    });
+    return this;
+  }
+
+  private find(s: Schema, name: string): NestedField {
+    const f = s.fields.find((x) => x.name === name);
+    if (!f) throw new ValidationError(`column "${name}" does not exist; columns are ${s.fields.map((x) => x.name).join(", ")}`);
+    return f;
+  }
+
+  /** Commits the new schema (retrying on conflicts by re-applying the changes to the latest schema). */
+  async commit(): Promise<Schema> {
+    const t = this.table;
+    return t.serialize(async () => {
+      for (let n = 1; ; n++) {
+        const m = t.metadata;
+        const s: Schema = structuredClone(t.schema());
+        let last = Math.max(m["last-column-id"], maxFieldId(s));
+        for (const c of this.changes) c(s, () => ++last);
+        try {
+          await (t as unknown as { commitSchema(s: Schema, last: number): Promise<void> }).commitSchema(s, last);
+          return t.schema();
+        } catch (e) {
+          if (!(e instanceof CommitConflictError) || n >= 8) throw e;
+          await new Promise((r) => setTimeout(r, 20 * 2 ** n * Math.random()));
+          await t.refresh();
+        }
+      }
+    });
+  }
 }
+
+// Schema commits go straight through the catalog (no snapshot).
+(Table.prototype as unknown as { commitSchema(s: Schema, last: number): Promise<void> }).commitSchema = async function (this: Table, s: Schema, last: number) {
+  const m = this.metadata;
+  const self = this as unknown as { loaded: LoadTableResult };
+  self.loaded = await this.catalog.commitTable(this.id, [
+    { type: "assert-table-uuid", uuid: m["table-uuid"] },
+    { type: "assert-current-schema-id", "current-schema-id": m["current-schema-id"] },
+    { type: "assert-last-assigned-field-id", "last-assigned-field-id": m["last-column-id"] },
+  ], [
+    { action: "add-schema", schema: s, "last-column-id": last },
+    { action: "set-current-schema", "schema-id": -1 },
+  ]);
+};

@@ -1,0 +1,176 @@
+/**
+ * Parquet data files and position delete files (hyparquet-writer, with Iceberg field ids in the
+ * Parquet schema), and reading key columns / delete files back (hyparquet) for the PK index.
+ */
+import { CorruptMetadataError } from "./catalog";
+import type { Primitive } from "./types";
+import { decimalBytes } from "./avro";
+import { uuidToBytes, type FieldCodec } from "./values";
+
+// hyparquet(-writer) are ESM-only. Node 20.19+ can require() them natively; Module._load
+// bypasses test runners' module registries that cannot (jest without VM modules).
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const NodeModule = require("module");
+function loadEsm(id: string): any {
+  return NodeModule._load(require.resolve(id), null, false);
+}
+let writerLib: any;
+let readerLib: any;
+const writer = () => (writerLib ??= loadEsm("hyparquet-writer"));
+const reader = () => (readerLib ??= loadEsm("hyparquet"));
+
+/** Iceberg's reserved field ids of position delete files. */
+export const DELETE_FILE_PATH_ID = 2147483546;
+export const DELETE_POS_ID = 2147483545;
+
+interface SchemaElement {
+  name: string;
+  type?: string;
+  type_length?: number;
+  repetition_type?: string;
+  num_children?: number;
+  converted_type?: string;
+  logical_type?: Record<string, unknown>;
+  scale?: number;
+  precision?: number;
+  field_id?: number;
+}
+
+function leafElement(p: Primitive, name: string, required: boolean, fieldId: number): SchemaElement {
+  const base = { name, repetition_type: required ? "REQUIRED" : "OPTIONAL", field_id: fieldId };
+  switch (p.kind) {
+    case "boolean":
+      return { ...base, type: "BOOLEAN" };
+    case "int":
+      return { ...base, type: "INT32" };
+    case "long":
+      return { ...base, type: "INT64" };
+    case "float":
+      return { ...base, type: "FLOAT" };
+    case "double":
+      return { ...base, type: "DOUBLE" };
+    case "decimal": {
+      const dec = { converted_type: "DECIMAL", scale: p.scale, precision: p.precision, logical_type: { type: "DECIMAL", scale: p.scale, precision: p.precision } };
+      if (p.precision <= 9) return { ...base, type: "INT32", ...dec };
+      if (p.precision <= 18) return { ...base, type: "INT64", ...dec };
+      return { ...base, type: "FIXED_LEN_BYTE_ARRAY", type_length: decimalBytes(p.precision), ...dec };
+    }
+    case "date":
+      return { ...base, type: "INT32", converted_type: "DATE", logical_type: { type: "DATE" } };
+    case "time":
+      return { ...base, type: "INT64", converted_type: "TIME_MICROS", logical_type: { type: "TIME", isAdjustedToUTC: false, unit: "MICROS" } };
+    case "timestamp":
+      return { ...base, type: "INT64", logical_type: { type: "TIMESTAMP", isAdjustedToUTC: false, unit: "MICROS" } };
+    case "timestamptz":
+      return { ...base, type: "INT64", converted_type: "TIMESTAMP_MICROS", logical_type: { type: "TIMESTAMP", isAdjustedToUTC: true, unit: "MICROS" } };
+    case "string":
+      return { ...base, type: "BYTE_ARRAY", converted_type: "UTF8", logical_type: { type: "STRING" } };
+    case "uuid":
+      return { ...base, type: "FIXED_LEN_BYTE_ARRAY", type_length: 16, logical_type: { type: "UUID" } };
+    case "binary":
+      return { ...base, type: "BYTE_ARRAY" };
+    case "fixed":
+      return { ...base, type: "FIXED_LEN_BYTE_ARRAY", type_length: p.length };
+  }
+}
+
+/** Parquet schema elements (flattened, root first) for the given fields. */
+export function parquetSchema(codecs: FieldCodec[]): SchemaElement[] {
+  const out: SchemaElement[] = [{ name: "table", num_children: codecs.length }];
+  for (const c of codecs) {
+    if (!c.isList) {
+      out.push(leafElement(c.primitive, c.field.name, c.field.required, c.field.id));
+    } else {
+      out.push({ name: c.field.name, repetition_type: c.field.required ? "REQUIRED" : "OPTIONAL", num_children: 1, converted_type: "LIST", logical_type: { type: "LIST" }, field_id: c.field.id });
+      out.push({ name: "list", repetition_type: "REPEATED", num_children: 1 });
+      out.push(leafElement(c.primitive, "element", c.elementRequired, c.elementId!));
+    }
+  }
+  return out;
+}
+
+/** Normalized value -> the value hyparquet-writer expects for the leaf. */
+function parquetValue(p: Primitive): ((v: any) => any) | undefined {
+  if (p.kind === "uuid") return (v) => (v === null ? null : uuidToBytes(v));
+  if (p.kind === "decimal" && p.precision <= 9) return (v) => v; // bigint -> INT32 by writer
+  return undefined;
+}
+
+export interface WrittenFile {
+  bytes: Uint8Array;
+  rowCount: number;
+}
+
+/** Encodes normalized columns as a Parquet file (one row group, snappy). */
+export function writeDataFile(codecs: FieldCodec[], columns: unknown[][], rowCount: number): WrittenFile {
+  const schema = parquetSchema(codecs);
+  const columnData = codecs.map((c, i) => {
+    const conv = parquetValue(c.primitive);
+    let data = columns[i];
+    if (conv) data = c.isList ? data.map((l) => (l === null ? null : (l as unknown[]).map(conv))) : data.map(conv);
+    return { name: c.field.name, data };
+  });
+  const buf: ArrayBuffer = writer().parquetWriteBuffer({ columnData, schema, statistics: false, rowGroupSize: Math.max(rowCount, 1), createdBy: "floe iceberg writer" });
+  return { bytes: new Uint8Array(buf), rowCount };
+}
+
+/** A position delete file: rows (file_path, pos) sorted by path then position. */
+export function writePositionDeleteFile(entries: { path: string; pos: number }[]): WrittenFile {
+  const sorted = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.pos - b.pos));
+  const schema: SchemaElement[] = [
+    { name: "table", num_children: 2 },
+    { name: "file_path", type: "BYTE_ARRAY", converted_type: "UTF8", logical_type: { type: "STRING" }, repetition_type: "REQUIRED", field_id: DELETE_FILE_PATH_ID },
+    { name: "pos", type: "INT64", repetition_type: "REQUIRED", field_id: DELETE_POS_ID },
+  ];
+  const buf: ArrayBuffer = writer().parquetWriteBuffer({
+    columnData: [
+      { name: "file_path", data: sorted.map((e) => e.path) },
+      { name: "pos", data: sorted.map((e) => BigInt(e.pos)) },
+    ],
+    schema,
+    statistics: false,
+    rowGroupSize: Math.max(sorted.length, 1),
+    createdBy: "floe iceberg writer",
+  });
+  return { bytes: new Uint8Array(buf), rowCount: sorted.length };
+}
+
+function asyncBuffer(bytes: Uint8Array) {
+  const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  return ab;
+}
+
+/**
+ * Reads the given columns of a Parquet data file, resolving columns by Iceberg field id (so
+ * renamed columns still resolve). Returns physical values (int32 number, int64 bigint, fixed /
+ * binary Uint8Array, strings string), one array per requested field id, in file order.
+ */
+export async function readColumnsById(bytes: Uint8Array, fieldIds: number[], what: string): Promise<unknown[][]> {
+  try {
+    const file = asyncBuffer(bytes);
+    const meta = reader().parquetMetadata(file);
+    const byId = new Map<number, string>();
+    for (const el of meta.schema as SchemaElement[]) if (el.field_id !== undefined && el.field_id !== null) byId.set(Number(el.field_id), el.name);
+    const names = fieldIds.map((id) => {
+      const n = byId.get(id);
+      if (!n) throw new Error(`no column with field id ${id}`);
+      return n;
+    });
+    // Physical values only (no lossy DECIMAL -> float or TIMESTAMP -> Date conversion); strings stay strings.
+    for (const el of meta.schema as SchemaElement[]) {
+      if (el.converted_type === "UTF8" || el.logical_type?.type === "STRING") continue;
+      delete el.converted_type;
+      delete el.logical_type;
+    }
+    const rows: Record<string, unknown>[] = await reader().parquetReadObjects({ file, metadata: meta, columns: names, utf8: false });
+    return names.map((n) => rows.map((r) => r[n]));
+  } catch (e) {
+    throw new CorruptMetadataError(`${what}: cannot read Parquet: ${(e as Error).message}`);
+  }
+}
+
+/** Reads a position delete file into (path, pos) pairs. */
+export async function readPositionDeletes(bytes: Uint8Array, what: string): Promise<{ path: string; pos: number }[]> {
+  const [paths, poss] = await readColumnsById(bytes, [DELETE_FILE_PATH_ID, DELETE_POS_ID], what);
+  return paths.map((p, i) => ({ path: p as string, pos: Number(poss[i] as bigint) }));
+}

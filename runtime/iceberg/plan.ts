@@ -1,0 +1,38 @@
+/**
+ * Pure write planning: dedupe a batch of operations by key (last op per key wins) and turn the
+ * result into rows to write plus positions to delete, given the primary-key index.
+ */
+import type { RowLocation } from "./pkindex";
+
+export type Op<R> = { kind: "upsert"; key: string; row: R } | { kind: "delete"; key: string };
+
+/** Last operation per key wins; returns the final op per key in first-seen key order. */
+export function dedupe<R>(ops: Op<R>[]): Map<string, Op<R>> {
+  const out = new Map<string, Op<R>>();
+  for (const op of ops) out.set(op.key, op);
+  return out;
+}
+
+export interface WritePlan<R> {
+  /** Rows to write into new data files, with their keys (same order). */
+  rows: R[];
+  keys: string[];
+  /** Existing rows to delete by position. */
+  deletes: (RowLocation & { key: string })[];
+}
+
+/** Plans the final ops against the index: every existing key touched gets a position delete. */
+export function planWrite<R>(finalOps: Map<string, Op<R>>, lookup: (key: string) => RowLocation | undefined): WritePlan<R> {
+  const rows: R[] = [];
+  const keys: string[] = [];
+  const deletes: (RowLocation & { key: string })[] = [];
+  for (const [key, op] of finalOps) {
+    const loc = lookup(key);
+    if (loc) deletes.push({ ...loc, key });
+    if (op.kind === "upsert") {
+      rows.push(op.row);
+      keys.push(key);
+    }
+  }
+  return { rows, keys, deletes };
+}
