@@ -217,7 +217,16 @@ async function validateDecoding(c: Client, after: Map<number, TableSnap>): Promi
   const v: Validation[] = [];
   const slot = `floe_check_${Math.random().toString(36).slice(2, 10)}`;
   const pubs = [...new Set(published.flatMap((t) => t.published))];
-  await c.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput', true)", [slot]);
+  // Not a temporary slot: those are dropped on the first error, and a failing UPDATE is a finding here.
+  await c.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
+  try {
+    return await decodeSample(c, slot, published, pubs, v);
+  } finally {
+    await c.query("SELECT pg_drop_replication_slot($1)", [slot]);
+  }
+}
+
+async function decodeSample(c: Client, slot: string, published: TableSnap[], pubs: string[], v: Validation[]): Promise<Validation[]> {
   const touched: TableSnap[] = [];
   for (const t of published) {
     const first = [...t.columns.values()][0];

@@ -7,7 +7,8 @@ import { RULES } from "./rules";
 
 export const usage = `usage:
   floe schema lint  [--policy FILE] [--json | --format text|json|github] FILES|DIRS...
-  floe schema check --against POSTGRES_URL [--policy FILE] [--json] [--keep-branch] FILES|DIRS...
+  floe schema check --against POSTGRES_URL [--policy FILE] [--json] [--keep-branch]
+                    [--terminate-connections] FILES|DIRS...
   floe schema rules [--json]
 
 lint   parses each migration with the Postgres parser and checks it against the policy.
@@ -28,11 +29,12 @@ export interface ParsedArgs {
   format: "text" | "json" | "github";
   against?: string;
   keepBranch: boolean;
+  terminateConnections: boolean;
 }
 
 export function parseArgs(argv: string[]): ParsedArgs {
   const [command, ...rest] = argv;
-  const out: ParsedArgs = { command: command ?? "", files: [], format: "text", keepBranch: false };
+  const out: ParsedArgs = { command: command ?? "", files: [], format: "text", keepBranch: false, terminateConnections: false };
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i];
     const value = () => {
@@ -52,6 +54,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
     } else if (a === "--policy") out.policy = value();
     else if (a === "--against") out.against = value();
     else if (a === "--keep-branch") out.keepBranch = true;
+    else if (a === "--terminate-connections") out.terminateConnections = true;
     else if (a.startsWith("--")) throw new Error(`unknown option ${a}`);
     else out.files.push(a);
   }
@@ -92,7 +95,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const { checkMigrations, formatCheckText } = await import("./check");
-  const result = await checkMigrations({ url: args.against, files: args.files, policy, keepBranch: args.keepBranch });
+  const result = await checkMigrations({ url: args.against, files: args.files, policy, keepBranch: args.keepBranch, terminateConnections: args.terminateConnections });
   process.stdout.write((args.format === "json" ? JSON.stringify(result, null, 2) : formatCheckText(result)) + "\n");
   return result.exitCode;
 }
