@@ -50,7 +50,7 @@ export interface FloeMockOptions {
 
 export interface FloeMocks {
   readonly resources: RecordedResource[];
-  readonly calls: { token: string; inputs: Record<string, any> }[];
+  readonly calls: { token: string; inputs: Record<string, any>; provider?: string }[];
   /** Passwords handed out for random:RandomPassword. */
   readonly passwords: string[];
   /** Custom resources (not components) of a type. */
@@ -188,7 +188,7 @@ export async function installFloeMocks(options: FloeMockOptions = {}): Promise<F
   const account = options.accountId ?? "123456789012";
   const preview = options.preview ?? false;
   const resources: RecordedResource[] = [];
-  const calls: { token: string; inputs: Record<string, any> }[] = [];
+  const calls: { token: string; inputs: Record<string, any>; provider?: string }[] = [];
   const passwords: string[] = [];
   const pending = new Map<string, { parent?: string; raw: unknown; custom: boolean }>();
   let inflight = 0;
@@ -219,7 +219,7 @@ export async function installFloeMocks(options: FloeMockOptions = {}): Promise<F
         return { id: preview ? undefined : id, state };
       },
       call(args: pulumi.runtime.MockCallArgs) {
-        calls.push({ token: args.token, inputs: args.inputs });
+        calls.push({ token: args.token, inputs: args.inputs, provider: args.provider || undefined });
         return callResult(args.token, args.inputs, region, account);
       },
     },
