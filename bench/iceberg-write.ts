@@ -14,7 +14,7 @@
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { RestCatalog } from "../runtime/iceberg/rest";
+import { RestCatalog, restLocationPath } from "../runtime/iceberg/rest";
 import { Row, Table } from "../runtime/iceberg/table";
 import { startRestCatalog } from "../test/helpers/iceberg-rest";
 
@@ -71,14 +71,21 @@ async function main(): Promise<void> {
     const writerSec = Number(process.hrtime.bigint() - t0) / 1e9;
     const writerRps = ROWS / writerSec;
 
-    // sanity: an independent reader sees every row
-    const count = Number(
-      JSON.parse(chdb.query(`SELECT count() AS c FROM icebergLocal('${table.metadata.location}')`, "JSONEachRow").trim()).c,
-    );
+    // sanity: an independent reader sees every row (chdb reads only under its working directory)
+    const dir = restLocationPath(table.metadata.location);
+    const cwd = process.cwd();
+    process.chdir(dir);
+    let count: number;
+    try {
+      count = Number(JSON.parse(chdb.query(`SELECT count() AS c FROM icebergLocal('${dir}')`, "JSONEachRow").trim()).c);
+    } finally {
+      process.chdir(cwd);
+    }
     if (count !== ROWS) throw new Error(`chdb reads ${count} rows from the benchmark table, expected ${ROWS}`);
 
     // baseline: chdb writes the same rows (same values, same types) to Parquet
     const out = join(work, "baseline.parquet");
+    process.chdir(work);
     const b0 = process.hrtime.bigint();
     chdb.query(
       `SELECT toInt64(number) AS id, toInt32(number % 1000) AS qty, concat('note ', toString(number)) AS note, ` +
@@ -86,6 +93,7 @@ async function main(): Promise<void> {
         `CAST(toDecimal64(number, 2) / 100 AS Decimal(12, 2)) AS amount FROM numbers(${ROWS}) INTO OUTFILE '${out}' FORMAT Parquet`,
     );
     const baseSec = Number(process.hrtime.bigint() - b0) / 1e9;
+    process.chdir(cwd);
     const baseRps = ROWS / baseSec;
 
     const ratio = writerRps / baseRps;
