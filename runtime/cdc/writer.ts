@@ -20,6 +20,7 @@ import { Message, Tuple, UNCHANGED } from "./pgoutput";
 import { ExportedSnapshot, qualified, quoteIdent, quoteTable, ReplicationSource, SourceTable } from "./source";
 import { COLUMNS_SQL, MappedType, mapColumn, PgColumn, PRIMARY_KEY_SQL } from "./types";
 import { Table as IcebergTable } from "../iceberg";
+import { PreviousVersions } from "./toast";
 
 /** A problem the writer cannot follow without losing data: it stops, naming the table and why. */
 export class CdcStopError extends Error {
@@ -59,6 +60,7 @@ interface TableState {
   pendingCount: number;
   /** Latest row version per key written in the pending batch (for unchanged TOAST values). */
   latest: Map<string, Record<string, unknown> | null>;
+  previous: PreviousVersions;
 }
 
 type Change =
@@ -163,7 +165,7 @@ export class CdcWriter {
       });
       this.log.info("created Iceberg table", { table: key, target: `${id.namespace.join(".")}.${id.name}`, mode });
     }
-    const state: TableState = { key, source: t, mode, id, table, columns, pk, lsn: new Map(), pendingCount: 0, latest: new Map() };
+    const state: TableState = { key, source: t, mode, id, table, columns, pk, lsn: new Map(), pendingCount: 0, latest: new Map(), previous: new PreviousVersions(table) };
     this.readLsns(state);
     this.checkSchemaMatches(state);
     this.tables.set(key, state);
@@ -457,7 +459,7 @@ export class CdcWriter {
         await this.truncate(state);
         continue;
       }
-      this.apply(src, txn, commitLsn, change);
+      await this.apply(src, txn, commitLsn, change);
       applied++;
     }
     for (const state of new Set(txn.changes.map((c) => c.state))) {
@@ -511,7 +513,7 @@ export class CdcWriter {
     return state.columns.find((x) => x.pg.attnum === c.pg.attnum)?.pg.name;
   }
 
-  private apply(src: ReplicationSource, txn: Txn, commitLsn: bigint, change: Exclude<Change, { kind: "T" }>): void {
+  private async apply(src: ReplicationSource, txn: Txn, commitLsn: bigint, change: Exclude<Change, { kind: "T" }>): Promise<void> {
     const state = change.state;
     const tx = (state.pending ??= state.table.newWrite());
     state.pendingCount++;
@@ -529,7 +531,7 @@ export class CdcWriter {
       return;
     }
     let fill: Record<string, unknown> | null | undefined;
-    if (change.kind === "U" && change.tuple.includes(UNCHANGED)) fill = this.previousVersion(state, change);
+    if (change.kind === "U" && change.tuple.includes(UNCHANGED)) fill = await this.previousVersion(state, change);
     const row = this.toRow(change.columns, change.tuple, state, fill);
     if (change.kind === "U" && change.oldKey) {
       const oldKey = this.toRow(change.columns, change.oldKey, state);
@@ -544,7 +546,7 @@ export class CdcWriter {
   }
 
   /** The row version before an update, for columns pgoutput left out (unchanged TOAST). */
-  private previousVersion(state: TableState, change: Exclude<Change, { kind: "T" }>): Record<string, unknown> | null {
+  private async previousVersion(state: TableState, change: Exclude<Change, { kind: "T" }>): Promise<Record<string, unknown> | null> {
     const probe = this.toRow(
       change.columns,
       change.tuple.map((v, i) => (v === UNCHANGED && !state.pk.includes(change.columns[i].pg.name) ? null : v)),
@@ -552,7 +554,7 @@ export class CdcWriter {
     );
     const key = this.keyOf(state, probe);
     if (state.latest.has(key)) return state.latest.get(key)!;
-    return state.table.lookupRow(probe);
+    return state.previous.lookup(probe);
   }
 
   private async truncate(state: TableState): Promise<void> {
@@ -560,6 +562,7 @@ export class CdcWriter {
     // Keep the old LSN on the truncate commit: the rest of the transaction lands in the next commit.
     await state.table.truncate(this.lsnSummary(state));
     state.latest.clear();
+    state.previous.clear();
     cdcMetrics.rows.inc({ table: state.key, op: "T" });
   }
 
@@ -663,6 +666,7 @@ export class CdcWriter {
       state.pending = undefined;
       state.pendingCount = 0;
       state.latest.clear();
+      state.previous.clear();
     }
     const now = Date.now();
     for (const [name, pos] of this.batch.sources) {

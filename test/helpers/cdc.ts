@@ -95,8 +95,8 @@ export async function startCdcBed(opts: { major?: number; pg?: TestPostgres } = 
         let ice: string[] = [];
         try {
           ice = await icebergRows(target);
-        } catch {
-          /* not created yet */
+        } catch (e) {
+          if (Date.now() > deadline) throw e; // not created yet, or unreadable: say why at the end
         }
         last = { pg: pgRows, ice };
         if (JSON.stringify(pgRows) === JSON.stringify(ice)) return last;

@@ -56,7 +56,16 @@ function chdbCanon(f: NestedField, v: unknown): unknown {
 export function readIceberg(location: string, fields: NestedField[], orderBy: string[] = []): Record<string, unknown>[] {
   const cols = fields.map((f) => `${chdbExpr(f)} AS \`${f.name}\``).join(", ");
   const order = orderBy.length ? ` ORDER BY ${orderBy.map((o) => `\`${o}\``).join(", ")}` : "";
-  const out: string = chdb.query(`SELECT ${cols} FROM icebergLocal('${localPath(location)}')${order}`, "JSONEachRow");
+  // chdb reads only below its user_files_path, which is the working directory.
+  const dir = localPath(location);
+  const cwd = process.cwd();
+  process.chdir(dir);
+  let out: string;
+  try {
+    out = chdb.query(`SELECT ${cols} FROM icebergLocal('${dir}')${order}`, "JSONEachRow");
+  } finally {
+    process.chdir(cwd);
+  }
   return out
     .split("\n")
     .filter(Boolean)
