@@ -15,6 +15,8 @@ export interface IndexedFile {
   /** Partition tuple (Avro values by partition field name) and spec id of the data file. */
   partition: Record<string, unknown>;
   specId: number;
+  /** Positions still live (maintained by the index). */
+  live?: number;
 }
 
 function hex(b: Uint8Array): string {
@@ -95,14 +97,20 @@ export class PkIndex {
   addFile(path: string, file: IndexedFile, deleted?: Set<number>): void {
     this.files.set(path, file);
     const keys = file.keys;
+    let live = 0;
     for (let pos = 0; pos < keys.length; pos++) {
       if (deleted?.has(pos)) {
         keys[pos] = undefined;
         continue;
       }
       const k = keys[pos];
-      if (k !== undefined) this.live.set(k, { path, pos });
+      if (k !== undefined) {
+        this.live.set(k, { path, pos });
+        live++;
+      }
     }
+    file.live = live;
+    if (live === 0) this.files.delete(path);
   }
 
   /** Applies a position delete (from any writer). Unknown files/positions are ignored. */
@@ -113,7 +121,8 @@ export class PkIndex {
     const loc = this.live.get(key);
     if (loc && loc.path === path && loc.pos === pos) this.live.delete(key);
     f.keys[pos] = undefined;
-    if (f.keys.every((k) => k === undefined)) this.files.delete(path);
+    f.live = (f.live ?? 1) - 1;
+    if (f.live <= 0) this.files.delete(path);
   }
 
   /** Removes a whole data file (e.g. it was deleted by an overwrite or truncate). */
