@@ -57,10 +57,19 @@
  * delete files are read, nothing else). Nothing extra is persisted, so the table itself is the
  * single source of truth and a crash can never leave the index out of step with the table.
  *
- * ## Reading position deletes back with ClickHouse / chdb
+ * ## Reading back with ClickHouse / chdb
  *
- * See README of the tests (test/integration/iceberg) and `CHDB_SETTINGS` in chdb-settings
- * comments there; engines that read v2 position deletes need no special table properties.
+ * `SELECT … FROM icebergLocal('/abs/table/location')` reads these tables, position deletes
+ * included, with no extra settings (chdb 3.x / ClickHouse 26.x). chdb only opens paths under its
+ * user_files_path, which is the process working directory: run the query with the cwd inside the
+ * table location (see test/integration/iceberg/chdb.ts). Renamed / dropped / widened columns
+ * read correctly because data files are mapped by field id.
+ *
+ * ## Snapshot summary
+ *
+ * Custom properties (`tx.setSummary`) are carried forward into every later snapshot until
+ * overwritten, so `summaryProperty("floe.lsn.shard-1")` still answers after a commit by shard 0.
+ * Standard Iceberg keys (added-*, total-*, …) are computed by the writer and cannot be set.
  */
 export * from "./spec";
 export * from "./catalog";
@@ -69,5 +78,6 @@ export * from "./types";
 export { Table, WriteTransaction, SchemaUpdate } from "./table";
 export type { CreateTableOptions, CommitResult, RowKey, Row, TableOptions } from "./table";
 export { SqlCatalog } from "./sql-catalog";
+export { MemoryCatalog } from "./memory-catalog";
 export type { SqlCatalogOptions } from "./sql-catalog";
 export { applyUpdates, checkRequirements, newTableMetadata } from "./metadata";

@@ -5,7 +5,6 @@
  */
 import { promises as fs } from "fs";
 import * as path from "path";
-import { fileURLToPath, pathToFileURL } from "url";
 
 export interface FileIO {
   /** Reads a whole file. Throws an error whose message names the location when missing. */
@@ -17,16 +16,22 @@ export interface FileIO {
   delete(location: string): Promise<void>;
 }
 
-/** `file:///a/b` or a bare absolute path -> absolute filesystem path. */
+/**
+ * `file:///a/b` (or `file:/a/b`, or a bare absolute path) -> absolute filesystem path.
+ * Table locations are path strings, not URLs: nothing is percent-decoded (a partition directory
+ * like `region=a%2Fb` is literally that name, as Java Iceberg and ClickHouse treat it).
+ */
 export function localPath(location: string): string {
-  if (location.startsWith("file:")) return fileURLToPath(location);
-  if (path.isAbsolute(location)) return location;
+  let p = location;
+  if (p.startsWith("file://")) p = p.slice("file://".length);
+  else if (p.startsWith("file:")) p = p.slice("file:".length);
+  if (path.isAbsolute(p)) return p;
   throw new Error(`location "${location}" is not a file: URI or absolute path`);
 }
 
-/** Absolute filesystem path -> `file:///…` URI. */
+/** Absolute filesystem path -> `file:///…` location (the path is kept literally). */
 export function fileUri(p: string): string {
-  return pathToFileURL(path.resolve(p)).href;
+  return `file://${path.resolve(p)}`;
 }
 
 export class LocalFileIO implements FileIO {
