@@ -86,6 +86,17 @@ export async function isSecret(o: pulumi.Output<unknown>): Promise<boolean> {
   return (o as any).isSecret as Promise<boolean>;
 }
 
+/** Replaces secret marker objects by their values (what a test usually wants to assert on). */
+export function unwrapSecrets(x: unknown): any {
+  if (Array.isArray(x)) return x.map(unwrapSecrets);
+  if (x && typeof x === "object") {
+    const o = x as Record<string, unknown>;
+    if (o[SECRET_SIG] !== undefined && "value" in o) return unwrapSecrets(o.value);
+    return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, unwrapSecrets(v)]));
+  }
+  return x;
+}
+
 function hash(s: string): string {
   let h = 2166136261;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619) >>> 0;
@@ -199,7 +210,8 @@ export async function installFloeMocks(options: FloeMockOptions = {}): Promise<F
         const key = `${args.type}::${args.name}`;
         const meta = pending.get(key);
         pending.delete(key);
-        const { id, extra } = computed(args.type, args.name, args.inputs, region, account);
+        const inputs = unwrapSecrets(args.inputs) as Record<string, any>;
+        const { id, extra } = computed(args.type, args.name, inputs, region, account);
         if (args.type === "random:index/randomPassword:RandomPassword") passwords.push(extra.result as string);
         // In preview only what was passed in is known: ids, endpoints, ARNs and generated passwords stay unknown.
         const state = preview ? { ...args.inputs } : { ...args.inputs, ...extra };
@@ -212,8 +224,8 @@ export async function installFloeMocks(options: FloeMockOptions = {}): Promise<F
           parentUrn,
           provider: args.provider || undefined,
           custom: meta ? meta.custom : args.custom !== false,
-          inputs: args.inputs,
-          rawInputs: meta?.raw,
+          inputs,
+          rawInputs: meta?.raw ?? args.inputs,
           state,
         });
         return { id: preview ? undefined : id, state };

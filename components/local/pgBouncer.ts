@@ -1,0 +1,118 @@
+import * as pulumi from "@pulumi/pulumi";
+import { RUNTIME_DIR } from "./runtime";
+
+const RT = RUNTIME_DIR;
+
+export interface LocalPgBouncerDatabase {
+  /** Name clients connect to. */
+  name: pulumi.Input<string>;
+  host: pulumi.Input<string>;
+  port: pulumi.Input<number>;
+  /** Database on the server. Defaults to `name`. */
+  dbname?: pulumi.Input<string>;
+}
+
+export interface LocalPgBouncerArgs {
+  /** Directory for pgbouncer.ini, userlist.txt, the pid file and the log (removed on delete). */
+  dir: pulumi.Input<string>;
+  /** Port on 127.0.0.1; 0 picks a free port once, at create. Defaults to 0. */
+  port?: pulumi.Input<number>;
+  databases: pulumi.Input<pulumi.Input<LocalPgBouncerDatabase>[]>;
+  /** Users and passwords pgBouncer authenticates (SCRAM) and logs in to the servers with. Kept secret. */
+  users: pulumi.Input<pulumi.Input<{ name: pulumi.Input<string>; password: pulumi.Input<string> }>[]>;
+  /** Users allowed on the admin console (PAUSE/RESUME/RELOAD). */
+  adminUsers: pulumi.Input<pulumi.Input<string>[]>;
+  /** "transaction", "session" or "statement". Defaults to "transaction". */
+  poolMode?: pulumi.Input<string>;
+  /** Defaults to 1000. */
+  maxClientConnections?: pulumi.Input<number>;
+  /** Defaults to 20. */
+  defaultPoolSize?: pulumi.Input<number>;
+}
+
+interface Inputs {
+  dir: string;
+  requestedPort: number;
+  databases: { name: string; host: string; port: number; dbname?: string }[];
+  users: { name: string; password: string }[];
+  adminUsers: string[];
+  poolMode: string;
+  maxClientConnections: number;
+  defaultPoolSize: number;
+}
+interface Outputs extends Inputs {
+  port: number;
+  pid: number;
+}
+
+const INPUT_KEYS: (keyof Inputs)[] = ["dir", "requestedPort", "databases", "users", "adminUsers", "poolMode", "maxClientConnections", "defaultPoolSize"];
+
+const provider: pulumi.dynamic.ResourceProvider = {
+  async create(inputs: Inputs) {
+    const pgb = require(RT + "/local/pgbouncer.js");
+    const proc = require(RT + "/local/process.js");
+    const port = inputs.requestedPort || (await proc.freePort());
+    const pid = await pgb.startPgBouncer({ ...inputs, port });
+    return { id: inputs.dir, outs: { ...inputs, port, pid } };
+  },
+
+  async read(id: string, props: Outputs) {
+    const pgb = require(RT + "/local/pgbouncer.js");
+    return { id, props: { ...props, pid: pgb.runningPid(props.dir) ?? 0 } };
+  },
+
+  async diff(_id: string, olds: Outputs, news: Inputs) {
+    const pgb = require(RT + "/local/pgbouncer.js");
+    const changed = INPUT_KEYS.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+    const dead = !pgb.runningPid(olds.dir);
+    return {
+      changes: changed.length > 0 || dead,
+      replaces: changed.filter((k) => k === "dir" || k === "requestedPort"),
+      deleteBeforeReplace: true,
+      detailedDiff: dead && changed.length === 0 ? { pid: { kind: "update" as any, inputDiff: false } } : undefined,
+    };
+  },
+
+  async update(_id: string, olds: Outputs, news: Inputs) {
+    const pgb = require(RT + "/local/pgbouncer.js");
+    const spec = { ...news, port: olds.port };
+    let pid = pgb.runningPid(olds.dir);
+    if (pid) pgb.reloadPgBouncer(spec);
+    else pid = await pgb.startPgBouncer(spec);
+    return { outs: { ...spec, pid } };
+  },
+
+  async delete(_id: string, props: Outputs) {
+    const pgb = require(RT + "/local/pgbouncer.js");
+    await pgb.stopPgBouncer(props.dir);
+    require("node:fs").rmSync(props.dir, { recursive: true, force: true });
+  },
+};
+
+/**
+ * pgBouncer from the OS package in front of the local Postgres servers, run as the unprivileged
+ * server user when Pulumi runs as root. Config changes (databases, users, pool settings) are
+ * applied in place with a reload; a stopped pooler is noticed by `pulumi refresh` and started
+ * again by the next `pulumi up`; `pulumi destroy` stops it and removes its directory.
+ */
+export class LocalPgBouncer extends pulumi.dynamic.Resource {
+  declare readonly port: pulumi.Output<number>;
+  declare readonly pid: pulumi.Output<number>;
+  declare readonly dir: pulumi.Output<string>;
+
+  constructor(name: string, args: LocalPgBouncerArgs, opts: pulumi.CustomResourceOptions = {}) {
+    const inputs = {
+      dir: args.dir,
+      requestedPort: args.port ?? 0,
+      databases: args.databases,
+      users: pulumi.secret(args.users),
+      adminUsers: args.adminUsers,
+      poolMode: args.poolMode ?? "transaction",
+      maxClientConnections: args.maxClientConnections ?? 1000,
+      defaultPoolSize: args.defaultPoolSize ?? 20,
+      port: undefined,
+      pid: undefined,
+    };
+    super(provider, name, inputs, { ...opts, additionalSecretOutputs: ["users"] }, "floe", "LocalPgBouncer");
+  }
+}

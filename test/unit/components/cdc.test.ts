@@ -1,0 +1,115 @@
+import { CdcWriter, DEFAULT_IMAGE } from "../../../components/cdc/cdcWriter";
+import { parseCdcConfig } from "../../../runtime/cdc/config";
+import type { FloeMocks } from "../../../components/testing";
+import { all, countsUnder, installFloeMocks, only, valueOf } from "./helpers";
+
+let m: FloeMocks;
+beforeAll(async () => {
+  m = await installFloeMocks();
+});
+
+const base = {
+  database: "app",
+  replicationUsername: "floe_replication",
+  replicationPassword: "repl-password-xyz",
+  catalog: { uri: "http://lk:8181/catalog", warehouse: "floe" },
+  warehouseLocation: "s3://lake/warehouse",
+};
+
+describe("CdcWriter on kubernetes", () => {
+  test("one Deployment per source (replicas 1, Recreate, probes), a config Secret each, one ServiceAccount and NetworkPolicy", async () => {
+    const w = new CdcWriter("wk", {
+      target: "kubernetes",
+      ...base,
+      sources: [
+        { name: "shard-0", host: "pg-shard-0-rw" },
+        { name: "shard-1", host: "pg-shard-1-rw" },
+      ],
+      storage: { endpoint: "http://minio:9000", forcePathStyle: true, accessKeyId: "AK", secretAccessKey: "storage-key-abc" },
+    });
+    await m.settled(w.writers);
+    expect(countsUnder(m, "wk")).toEqual({
+      "kubernetes:core/v1:ServiceAccount": 1,
+      "kubernetes:networking.k8s.io/v1:NetworkPolicy": 1,
+      "kubernetes:core/v1:Secret": 2,
+      "kubernetes:apps/v1:Deployment": 2,
+    });
+    for (const d of all(m, "kubernetes:apps/v1:Deployment", "wk")) {
+      const spec = d.inputs.spec;
+      expect(spec.replicas).toBe(1);
+      expect(spec.strategy).toEqual({ type: "Recreate" });
+      const c = spec.template.spec.containers[0];
+      expect(c.image).toBe(DEFAULT_IMAGE);
+      expect(c.livenessProbe.httpGet).toEqual({ path: "/healthz", port: 9187 });
+      expect(c.readinessProbe.httpGet).toEqual({ path: "/healthz", port: 9187 });
+      expect(c.resources.requests).toEqual({ cpu: "1", memory: "1Gi" });
+      expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+      expect(spec.template.spec.serviceAccountName).toBe("wk");
+    }
+    // The config is rendered through the runtime's contract and is valid for it.
+    const secret = m.named("wk-shard-1-config");
+    expect(secret.inputs.immutable).toBe(true);
+    const cfg = parseCdcConfig(JSON.parse(secret.inputs.stringData["config.json"]));
+    expect(cfg.sources).toEqual([{ name: "shard-1", connectionString: "postgresql://floe_replication:repl-password-xyz@pg-shard-1-rw:5432/app?sslmode=require", publication: "floe" }]);
+    expect(cfg.catalog).toMatchObject({ type: "rest", uri: "http://lk:8181/catalog", warehouse: "floe" });
+    expect(cfg.storage).toMatchObject({ endpoint: "http://minio:9000", forcePathStyle: true, secretAccessKey: "storage-key-abc" });
+    expect(cfg.http).toEqual({ host: "0.0.0.0", port: 9187 });
+    // ...and it is secret end to end.
+    expect(m.secretLeaks(["repl-password-xyz", "storage-key-abc"])).toEqual([]);
+    const np = only(m, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "wk").inputs.spec;
+    expect(np.policyTypes).toEqual(["Ingress", "Egress"]);
+    expect(np.ingress[0].ports).toEqual([{ protocol: "TCP", port: 9187 }]);
+    expect(await valueOf(w.writers)).toEqual(["wk-shard-0", "wk-shard-1"]);
+  });
+});
+
+describe("CdcWriter on aws", () => {
+  test("an ECS Fargate service per source that never runs two writers, a task role scoped to the bucket and catalog", async () => {
+    const w = new CdcWriter("wa", {
+      target: "aws",
+      ...base,
+      sources: [{ name: "primary", host: "db.cluster.rds" }],
+      catalog: { uri: "https://glue.us-east-1.amazonaws.com/iceberg", warehouse: "123456789012", sigv4Service: "glue", region: "us-east-1" },
+      aws: { vpcId: "vpc-1", subnetIds: ["s-1", "s-2"], bucketArn: "arn:aws:s3:::lake", catalogPolicyArn: "arn:aws:iam::1:policy/catalog" },
+    });
+    await m.settled(w.writers, w.taskRoleArn);
+    expect(countsUnder(m, "wa")).toEqual({
+      "aws:ecs/cluster:Cluster": 1,
+      "aws:cloudwatch/logGroup:LogGroup": 1,
+      "aws:ec2/securityGroup:SecurityGroup": 1,
+      "aws:iam/role:Role": 2,
+      "aws:iam/rolePolicy:RolePolicy": 2,
+      "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 2,
+      "aws:secretsmanager/secret:Secret": 1,
+      "aws:secretsmanager/secretVersion:SecretVersion": 1,
+      "aws:ecs/taskDefinition:TaskDefinition": 1,
+      "aws:ecs/service:Service": 1,
+    });
+    const svc = only(m, "aws:ecs/service:Service", "wa").inputs;
+    expect(svc).toMatchObject({ desiredCount: 1, deploymentMinimumHealthyPercent: 0, deploymentMaximumPercent: 100, launchType: "FARGATE" });
+    expect(svc.networkConfiguration.assignPublicIp).toBe(false);
+    const bucketPolicy = JSON.parse(m.named("wa-bucket").inputs.policy);
+    expect(bucketPolicy.Statement.flatMap((s: any) => s.Resource)).toEqual(["arn:aws:s3:::lake", "arn:aws:s3:::lake/*"]);
+    expect(m.named("wa-catalog").inputs.policyArn).toBe("arn:aws:iam::1:policy/catalog");
+    const cfg = parseCdcConfig(JSON.parse(only(m, "aws:secretsmanager/secretVersion:SecretVersion", "wa").inputs.secretString));
+    expect(cfg.catalog).toMatchObject({ type: "rest", sigv4: { region: "us-east-1", service: "glue" } });
+    const containers = JSON.parse(only(m, "aws:ecs/taskDefinition:TaskDefinition", "wa").inputs.containerDefinitions);
+    expect(containers[0].secrets[0].name).toBe("FLOE_CDC_CONFIG");
+    expect(JSON.stringify(containers)).not.toContain("repl-password-xyz");
+    expect(m.secretLeaks(["repl-password-xyz"])).toEqual([]);
+    const sg = only(m, "aws:ec2/securityGroup:SecurityGroup", "wa").inputs;
+    expect(sg.ingress).toBeUndefined();
+  });
+});
+
+describe("CdcWriter validation (through the runtime's config contract)", () => {
+  test.each([
+    ["no sources", { sources: [] }, /CdcWriter "wv": sources = \[\] is empty\. Fix: pass at least one source/],
+    ["duplicate sources", { sources: [{ name: "a", host: "h" }, { name: "a", host: "h" }] }, /sources = "a" is listed twice/],
+    ["bad warehouse", { sources: [{ name: "a", host: "h" }], warehouseLocation: "gs://x" }, /\(CDC config\) = "a" the CDC config of source "a" is invalid:\s+warehouse: must start with file:\/\/\/ or s3:\/\/.*Fix: correct the inputs/],
+    ["bad catalog uri", { sources: [{ name: "a", host: "h" }], catalog: { uri: "not a url" } }, /catalog\.uri: Invalid url/],
+    ["bad table mode", { sources: [{ name: "a", host: "h" }], tables: [{ source: "public.t", mode: "upsert" }] }, /tables\[public\.t\]\.mode = "upsert" is not one of "mirror", "changelog"/],
+  ] as [string, any, RegExp][])("%s", (_, over, message) => {
+    expect(() => new CdcWriter("wv", { target: "kubernetes", ...base, ...over })).toThrow(message);
+  });
+});

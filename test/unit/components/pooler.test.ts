@@ -1,0 +1,80 @@
+import { Pooler } from "../../../components/pooler/pooler";
+import type { FloeMocks } from "../../../components/testing";
+import { countsUnder, installFloeMocks, only, valueOf } from "./helpers";
+
+let m: FloeMocks;
+beforeAll(async () => {
+  m = await installFloeMocks();
+});
+
+async function build(name: string, args: ConstructorParameters<typeof Pooler>[1]) {
+  const p = new Pooler(name, args);
+  await m.settled(p.host, p.port, p.poolerName, p.cutoverPolicyArn);
+  return p;
+}
+
+describe("Pooler on kubernetes", () => {
+  test("a CNPG Pooler in transaction mode and a cutover ServiceAccount that may only patch it", async () => {
+    const p = await build("pk", { target: "kubernetes", kubernetes: { clusterName: "pg" } });
+    expect(countsUnder(m, "pk")).toEqual({
+      "kubernetes:postgresql.cnpg.io/v1:Pooler": 1,
+      "kubernetes:core/v1:ServiceAccount": 1,
+      "kubernetes:rbac.authorization.k8s.io/v1:Role": 1,
+      "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 1,
+    });
+    const spec = only(m, "kubernetes:postgresql.cnpg.io/v1:Pooler", "pk").inputs.spec;
+    expect(spec.cluster).toEqual({ name: "pg" });
+    expect(spec.type).toBe("rw");
+    expect(spec.pgbouncer.poolMode).toBe("transaction");
+    expect(spec.pgbouncer.parameters).toMatchObject({ max_client_conn: "1000", default_pool_size: "20", query_wait_timeout: "120" });
+    const rules = only(m, "kubernetes:rbac.authorization.k8s.io/v1:Role", "pk").inputs.rules;
+    expect(rules[0]).toEqual({ apiGroups: ["postgresql.cnpg.io"], resources: ["poolers"], resourceNames: ["pk"], verbs: ["get", "patch"] });
+    expect(rules.flatMap((r: any) => r.verbs)).not.toContain("delete");
+    expect(await valueOf(p.host)).toBe("pk.floe.svc.cluster.local");
+    expect(p.poolMode).toBe("transaction");
+  });
+
+  test("pool mode and pgBouncer parameters can be overridden", async () => {
+    await build("pks", { target: "kubernetes", poolMode: "session", kubernetes: { clusterName: "pg", parameters: { server_idle_timeout: "60" } } });
+    const spec = only(m, "kubernetes:postgresql.cnpg.io/v1:Pooler", "pks").inputs.spec;
+    expect(spec.pgbouncer.poolMode).toBe("session");
+    expect(spec.pgbouncer.parameters.server_idle_timeout).toBe("60");
+  });
+});
+
+describe("Pooler on aws", () => {
+  test("RDS Proxy with TLS, Secrets Manager auth, a scoped role and a cutover policy", async () => {
+    const p = await build("pa", {
+      target: "aws",
+      aws: { clusterIdentifier: "db-1", secretArn: "arn:aws:secretsmanager:us-east-1:1:secret:db", subnetIds: ["s-1", "s-2"], securityGroupIds: ["sg-1"] },
+    });
+    expect(countsUnder(m, "pa")).toEqual({
+      "aws:iam/role:Role": 1,
+      "aws:iam/rolePolicy:RolePolicy": 1,
+      "aws:rds/proxy:Proxy": 1,
+      "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup": 1,
+      "aws:rds/proxyTarget:ProxyTarget": 1,
+      "aws:iam/policy:Policy": 1,
+    });
+    const proxy = only(m, "aws:rds/proxy:Proxy", "pa").inputs;
+    expect(proxy).toMatchObject({ engineFamily: "POSTGRESQL", requireTls: true, vpcSubnetIds: ["s-1", "s-2"] });
+    expect(proxy.auths[0]).toMatchObject({ authScheme: "SECRETS", secretArn: "arn:aws:secretsmanager:us-east-1:1:secret:db" });
+    const policy = JSON.parse(only(m, "aws:iam/rolePolicy:RolePolicy", "pa").inputs.policy);
+    expect(policy.Statement[0].Resource).toEqual(["arn:aws:secretsmanager:us-east-1:1:secret:db"]);
+    expect(only(m, "aws:rds/proxyTarget:ProxyTarget", "pa").inputs.dbClusterIdentifier).toBe("db-1");
+    expect(await valueOf(p.host)).toMatch(/^pa-proxy\.proxy-/);
+    expect(await valueOf(p.cutoverPolicyArn)).toMatch(/^arn:aws:iam::123456789012:policy\//);
+  });
+});
+
+describe("Pooler validation", () => {
+  const awsArgs = { clusterIdentifier: "c", secretArn: "s", subnetIds: ["a"], securityGroupIds: ["b"] };
+  test.each([
+    ["missing kubernetes block", { target: "kubernetes" }, /Pooler "bad": kubernetes = undefined is required when target is "kubernetes"\. Fix: pass kubernetes: \{ clusterName \}/],
+    ["bad pool mode", { target: "kubernetes", poolMode: "txn", kubernetes: { clusterName: "x" } }, /poolMode = "txn" is not one of "transaction", "session", "statement"/],
+    ["session on RDS Proxy", { target: "aws", poolMode: "session", aws: awsArgs }, /poolMode = "session" is not available on RDS Proxy .*Fix: leave poolMode unset or "transaction" on aws/],
+    ["missing aws block", { target: "aws" }, /aws = undefined is required when target is "aws"/],
+  ] as [string, any, RegExp][])("%s", (_, args, message) => {
+    expect(() => new Pooler("bad", args)).toThrow(message);
+  });
+});
