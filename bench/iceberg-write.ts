@@ -9,7 +9,9 @@
  *
  * Run: npm run build && node dist/bench/iceberg-write.js
  *   FLOE_BENCH_ROWS (default 1,000,000), FLOE_BENCH_MODE=upsert|append (default upsert).
- * Prints a table and one JSON line at the end.
+ * Prints wall-clock rows/s (the ratio), the CPU seconds of each side (this process: the writer,
+ * and chdb, which runs in-process; the machine is shared, so CPU time is the steadier number),
+ * and one JSON line at the end.
  */
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -39,6 +41,10 @@ function makeRows(n: number): Row[] {
   return rows;
 }
 
+function cpuSeconds(u: NodeJS.CpuUsage): number {
+  return (u.user + u.system) / 1e6;
+}
+
 async function main(): Promise<void> {
   if (!Number.isInteger(ROWS) || ROWS <= 0) throw new Error(`FLOE_BENCH_ROWS must be a positive integer, got ${process.env.FLOE_BENCH_ROWS}`);
   const work = mkdtempSync(join(tmpdir(), "floe-bench-iceberg-"));
@@ -63,12 +69,14 @@ async function main(): Promise<void> {
 
     // rows are built before the clock starts: the CDC writer receives them decoded
     const rows = makeRows(ROWS);
+    const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     const tx = table.newWrite();
     if (MODE === "upsert") tx.upsert(rows);
     else tx.append(rows);
     const result = await tx.commit();
     const writerSec = Number(process.hrtime.bigint() - t0) / 1e9;
+    const writerCpu = cpuSeconds(process.cpuUsage(c0));
     const writerRps = ROWS / writerSec;
 
     // sanity: an independent reader sees every row (chdb reads only under its working directory)
@@ -86,6 +94,7 @@ async function main(): Promise<void> {
     // baseline: chdb writes the same rows (same values, same types) to Parquet
     const out = join(work, "baseline.parquet");
     process.chdir(work);
+    const bc0 = process.cpuUsage();
     const b0 = process.hrtime.bigint();
     chdb.query(
       `SELECT toInt64(number) AS id, toInt32(number % 1000) AS qty, concat('note ', toString(number)) AS note, ` +
@@ -93,16 +102,17 @@ async function main(): Promise<void> {
         `CAST(toDecimal64(number, 2) / 100 AS Decimal(12, 2)) AS amount FROM numbers(${ROWS}) INTO OUTFILE '${out}' FORMAT Parquet`,
     );
     const baseSec = Number(process.hrtime.bigint() - b0) / 1e9;
+    const baseCpu = cpuSeconds(process.cpuUsage(bc0));
     process.chdir(cwd);
     const baseRps = ROWS / baseSec;
 
     const ratio = writerRps / baseRps;
     console.log(`rows: ${ROWS}, mode: ${MODE}, catalog: REST (Iceberg fixture)`);
-    console.log(`floe writer (Parquet + manifests + REST commit): ${writerSec.toFixed(2)} s, ${Math.round(writerRps).toLocaleString("en")} rows/s, attempts ${result.attempts}`);
-    console.log(`baseline chdb -> Parquet file:                  ${baseSec.toFixed(2)} s, ${Math.round(baseRps).toLocaleString("en")} rows/s (${statSync(out).size} bytes)`);
+    console.log(`floe writer (Parquet + manifests + REST commit): ${writerSec.toFixed(2)} s, ${Math.round(writerRps).toLocaleString("en")} rows/s, ${writerCpu.toFixed(2)} s CPU, attempts ${result.attempts}`);
+    console.log(`baseline chdb -> Parquet file:                  ${baseSec.toFixed(2)} s, ${Math.round(baseRps).toLocaleString("en")} rows/s, ${baseCpu.toFixed(2)} s CPU (${statSync(out).size} bytes)`);
     console.log(`ratio writer / baseline: ${ratio.toFixed(3)}`);
     console.log(
-      JSON.stringify({ bench: "iceberg-write", rows: ROWS, mode: MODE, writer_rows_per_s: Math.round(writerRps), baseline_rows_per_s: Math.round(baseRps), ratio: Number(ratio.toFixed(4)) }),
+      JSON.stringify({ bench: "iceberg-write", rows: ROWS, mode: MODE, writer_rows_per_s: Math.round(writerRps), baseline_rows_per_s: Math.round(baseRps), writer_cpu_s: Number(writerCpu.toFixed(3)), baseline_cpu_s: Number(baseCpu.toFixed(3)), ratio: Number(ratio.toFixed(4)) }),
     );
   } finally {
     await server.stop();

@@ -7,12 +7,15 @@
  * Both exit when this process goes away (their stdin is a pipe from us).
  */
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort } from "../../runtime/local/process";
 
-const ROOT = resolve(__dirname, "../..");
+// the repo root from test/helpers (ts-jest) or dist/test/helpers (compiled benches)
+const ROOT = [resolve(__dirname, "../.."), resolve(__dirname, "../../..")].find((d) =>
+  existsSync(join(d, "scripts/install-iceberg-rest.sh")),
+) ?? resolve(__dirname, "../..");
 let installDir: string | undefined;
 
 /** Runs the (idempotent, cached) installer once per process; returns the fixture's directory. */
