@@ -1,0 +1,513 @@
+/**
+ * The blue/green upgrade orchestrator: preflight, schema copy, forward replication, cutover behind
+ * pgBouncer with a hard budget, reverse replication, rollback and cleanup. Decisions come from
+ * plan.ts; this file only does the I/O, logs what it waits for, and persists its state.
+ */
+import { Client } from "pg";
+import { createLogger, Logger } from "../core/log";
+import { schemaSnapshot, sequenceValues, serverFacts, userTables } from "./catalog";
+import {
+  applied,
+  blocking,
+  DbTarget,
+  Finding,
+  formatLsn,
+  parseLsn,
+  preflight,
+  progress,
+  Progress,
+  ql,
+  qi,
+  schemaDdl,
+  sequenceSync,
+  TableCheck,
+  TableInfo,
+  verifyMismatches,
+  SchemaSnapshot,
+  qn,
+} from "./plan";
+import { PoolerControl } from "./pooler";
+import { loadState, newState, Phase, record, saveState, UpgradeState } from "./state";
+
+export interface UpgradeOptions {
+  /** blue (old major) superuser URL, as the orchestrator reaches it */
+  blueUrl: string;
+  /** green (new major) superuser URL, as the orchestrator reaches it */
+  greenUrl: string;
+  /** how green reaches blue (the forward subscription's CONNECTION). Defaults to blueUrl. */
+  blueUrlFromGreen?: string;
+  /** how blue reaches green (the reverse subscription's CONNECTION). Defaults to greenUrl. */
+  greenUrlFromBlue?: string;
+  /** what the pooler's [databases] entry must point at after cutover. Defaults to greenUrl's host/port/database. */
+  greenTarget?: DbTarget;
+  pooler: PoolerControl;
+  /** the [databases] entry name in the pooler. Defaults to the database name. */
+  poolerDatabase?: string;
+  statePath: string;
+  /** base name of the replication objects. Defaults to floe_upgrade. */
+  name?: string;
+  /** hard budget for green to apply blue's final LSN while paused. Defaults to 1000 ms. */
+  budgetMs?: number;
+  /** longest wait for PAUSE to drain server connections. Defaults to 5000 ms. */
+  pauseTimeoutMs?: number;
+  /** query_wait_timeout (seconds) during the cutover. Defaults to 30. */
+  raisedQueryWaitTimeout?: number;
+  /** replication lag (bytes) under which the cutover may pause. Defaults to 1 MiB. */
+  maxLagBytes?: number;
+  /** longest wait for the initial copy and catch-up. Defaults to 1 hour. */
+  catchUpTimeoutMs?: number;
+  /** rows (highest primary keys) per table checksummed at verification. Defaults to 1000. */
+  sampleRows?: number;
+  /** tables estimated under this many rows get an exact count at verification. Defaults to 100000. */
+  exactCountBelow?: number;
+  /** findings (by object) accepted anyway */
+  allow?: string[];
+  log?: Logger;
+  /** test and bench hooks, called at phase boundaries */
+  hooks?: { beforePause?: () => Promise<void> };
+  signal?: AbortSignal;
+}
+
+export interface CutoverReport {
+  ok: boolean;
+  reason?: string;
+  /** wall time the pooler was paused */
+  pausedMs: number;
+  waitMs: number;
+  finalLsn: string;
+  lagBytesAtAbort?: string;
+  sequences: number;
+  verifiedTables: number;
+}
+
+export class UpgradeAborted extends Error {
+  constructor(message: string, readonly report: CutoverReport) {
+    super(message);
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function targetFromUrl(url: string): DbTarget {
+  const u = new URL(url);
+  return { host: u.hostname, port: Number(u.port || 5432), dbname: decodeURIComponent(u.pathname.slice(1)) || "postgres", user: u.username ? decodeURIComponent(u.username) : undefined };
+}
+
+async function connect(url: string): Promise<Client> {
+  const c = new Client({ connectionString: url });
+  c.on("error", () => undefined);
+  await c.connect();
+  return c;
+}
+
+async function using<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
+  const c = await connect(url);
+  try {
+    return await fn(c);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+const sameTarget = (a: DbTarget | null, b: DbTarget | null) => !!a && !!b && a.host === b.host && a.port === b.port && a.dbname === b.dbname;
+
+export class Upgrade {
+  readonly o: Required<Omit<UpgradeOptions, "hooks" | "signal" | "greenTarget" | "blueUrlFromGreen" | "greenUrlFromBlue" | "poolerDatabase" | "log">> & UpgradeOptions;
+  readonly log: Logger;
+  readonly database: string;
+  readonly poolerDb: string;
+  readonly fwd: string;
+  readonly rev: string;
+
+  constructor(opts: UpgradeOptions) {
+    this.o = {
+      name: "floe_upgrade",
+      budgetMs: 1000,
+      pauseTimeoutMs: 5000,
+      raisedQueryWaitTimeout: 30,
+      maxLagBytes: 1 << 20,
+      catchUpTimeoutMs: 3_600_000,
+      sampleRows: 1000,
+      exactCountBelow: 100_000,
+      allow: [],
+      ...(Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as UpgradeOptions),
+    };
+    if (!/^[a-z_][a-z0-9_]{0,40}$/.test(this.o.name)) throw new Error(`name "${this.o.name}" must be a lower-case SQL identifier of at most 41 characters`);
+    if (!(this.o.budgetMs >= 0)) throw new Error(`budgetMs must be >= 0, got ${this.o.budgetMs}`);
+    this.database = targetFromUrl(opts.blueUrl).dbname;
+    this.poolerDb = opts.poolerDatabase ?? this.database;
+    this.fwd = this.o.name;
+    this.rev = `${this.o.name}_rev`;
+    this.log = (opts.log ?? createLogger()).child({ upgrade: this.o.name, database: this.database });
+  }
+
+  private greenTarget(): DbTarget {
+    return this.o.greenTarget ?? targetFromUrl(this.o.greenUrl);
+  }
+
+  // ------------------------------------------------------------ state & recovery
+
+  /** Load (or create) the state; a pooler left paused by a crashed run is resumed first. */
+  async recover(): Promise<UpgradeState> {
+    let s = loadState(this.o.statePath);
+    if (!s) {
+      s = newState({ name: this.o.name, database: this.database, poolerDatabase: this.poolerDb, greenTarget: this.greenTarget() });
+      saveState(this.o.statePath, s);
+      return s;
+    }
+    if (s.phase === "cutover" || s.phase === "rollback") {
+      this.log.warn("a previous run stopped during a switchover: resuming the pooler first", { phase: s.phase });
+      await this.o.pooler.resume(s.poolerDatabase);
+      if (s.savedQueryWaitTimeout !== null) await this.o.pooler.setQueryWaitTimeout(s.savedQueryWaitTimeout);
+      const now = await this.o.pooler.target(s.poolerDatabase);
+      const onGreen = sameTarget(now, s.greenTarget);
+      s.savedQueryWaitTimeout = null;
+      if (s.phase === "cutover") {
+        if (onGreen) {
+          record(this.o.statePath, s, "cutover", "recovered: the pooler already points at green; finishing the cutover");
+          await this.finishCutover(s);
+        } else {
+          s.lastAbort = { at: new Date().toISOString(), reason: "the orchestrator stopped during the cutover; blue stayed primary" };
+          record(this.o.statePath, s, "replicating", "recovered: resumed on blue");
+        }
+      } else if (onGreen) {
+        record(this.o.statePath, s, "upgraded", "recovered: resumed on green, the rollback did not switch");
+      } else {
+        await this.finishRollback(s);
+      }
+    }
+    return s;
+  }
+
+  // ------------------------------------------------------------ preflight
+
+  async preflight(): Promise<{ findings: Finding[]; snapshot: SchemaSnapshot; blueMajor: number; greenMajor: number }> {
+    const [blue, snap] = await using(this.o.blueUrl, async (c) => [await serverFacts(c), await schemaSnapshot(c)] as const);
+    const green = await using(this.o.greenUrl, (c) => serverFacts(c));
+    const findings = preflight(blue, snap, green);
+    return { findings, snapshot: snap, blueMajor: blue.major, greenMajor: green.major };
+  }
+
+  // ------------------------------------------------------------ run
+
+  /** The whole upgrade, resumable: schema, replication, catch-up, cutover, reverse replication. */
+  async run(): Promise<CutoverReport | null> {
+    const s = await this.recover();
+    if (s.phase === "upgraded") {
+      this.log.info("already upgraded: green is primary");
+      return null;
+    }
+    if (s.phase === "rolled-back" || s.phase === "cleaned") throw new Error(`the upgrade is ${s.phase}: run "floe upgrade cleanup" and start over with a fresh state file and an empty green`);
+    if (s.phase === "planned") await this.setup(s);
+    if (s.phase === "schema-copied") await this.startReplication(s);
+    await this.waitCaughtUp(this.o.blueUrl, this.o.greenUrl, this.fwd, "forward");
+    return this.cutover(s);
+  }
+
+  private async setup(s: UpgradeState): Promise<void> {
+    const pf = await this.preflight();
+    const bad = blocking(pf.findings, this.o.allow);
+    for (const f of pf.findings) this.log[f.severity === "error" ? "error" : "warn"]("preflight", { ...f });
+    if (bad.length) throw new Error(`preflight found ${bad.length} blocking problem(s): ${bad.map((f) => `${f.object}: ${f.message}`).join("; ")}`);
+    const existing = await using(this.o.greenUrl, (c) => userTables(c));
+    if (existing.length) throw new Error(`green database "${targetFromUrl(this.o.greenUrl).dbname}" is not empty (${existing.slice(0, 5).join(", ")}): the upgrade copies the schema into an empty database`);
+    const ddl = schemaDdl(pf.snapshot);
+    await using(this.o.greenUrl, async (c) => {
+      await c.query("BEGIN");
+      try {
+        for (const stmt of ddl) await c.query(stmt);
+        await c.query("COMMIT");
+      } catch (e) {
+        await c.query("ROLLBACK").catch(() => undefined);
+        throw new Error(`creating the schema on green failed: ${(e as Error).message}`);
+      }
+    });
+    s.blueTarget = await this.o.pooler.target(this.poolerDb);
+    s.blueMajor = pf.blueMajor;
+    s.greenMajor = pf.greenMajor;
+    s.tables = pf.snapshot.tables.map((t) => qn(t.schema, t.name));
+    record(this.o.statePath, s, "schema-copied", `created ${ddl.length} schema objects on green`, { tables: s.tables.length });
+  }
+
+  private async startReplication(s: UpgradeState): Promise<void> {
+    const origin = (s.blueMajor ?? 0) >= 16 ? ", origin = 'none'" : "";
+    await using(this.o.blueUrl, async (c) => {
+      await c.query(`DROP PUBLICATION IF EXISTS ${qi(this.fwd)}`);
+      await c.query(`CREATE PUBLICATION ${qi(this.fwd)} FOR TABLE ${s.tables.join(", ")}`);
+    });
+    await using(this.o.greenUrl, (c) =>
+      c.query(
+        `CREATE SUBSCRIPTION ${qi(this.fwd)} CONNECTION ${ql(this.o.blueUrlFromGreen ?? this.o.blueUrl)} PUBLICATION ${qi(this.fwd)} ` +
+          `WITH (copy_data = true, synchronous_commit = 'on'${origin})`,
+      ),
+    );
+    record(this.o.statePath, s, "replicating", "publication on blue, subscription on green: initial copy started");
+  }
+
+  /** Progress of a subscription: relation states on the subscriber, lag from the publisher's slot. */
+  async progress(pubUrl: string, subUrl: string, sub: string): Promise<Progress> {
+    const rels = await using(subUrl, async (c) =>
+      (
+        await c.query(
+          `SELECT r.srrelid::regclass::text AS t, r.srsubstate AS s FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = $1`,
+          [sub],
+        )
+      ).rows.map((r) => ({ table: r.t, state: r.s })),
+    );
+    const { lsn, flushed } = await using(pubUrl, (c) => this.slotPosition(c, sub));
+    return progress(rels, lsn, flushed, BigInt(this.o.maxLagBytes));
+  }
+
+  private async slotPosition(c: Client, slot: string): Promise<{ lsn: bigint; flushed: bigint | null }> {
+    const r = (
+      await c.query(
+        `SELECT pg_current_wal_lsn()::text AS lsn,
+           (SELECT GREATEST(s.confirmed_flush_lsn, (SELECT max(flush_lsn) FROM pg_stat_replication WHERE application_name = $1))::text
+              FROM pg_replication_slots s WHERE s.slot_name = $1) AS flushed`,
+        [slot],
+      )
+    ).rows[0];
+    return { lsn: parseLsn(r.lsn), flushed: r.flushed ? parseLsn(r.flushed) : null };
+  }
+
+  private async waitCaughtUp(pubUrl: string, subUrl: string, sub: string, what: string): Promise<void> {
+    const deadline = Date.now() + this.o.catchUpTimeoutMs;
+    let lastLog = 0;
+    for (;;) {
+      this.o.signal?.throwIfAborted();
+      const p = await this.progress(pubUrl, subUrl, sub);
+      if (Date.now() - lastLog > 2000 || p.caughtUp) {
+        this.log.info(p.caughtUp ? `${what} replication caught up` : `waiting for ${what} replication: initial copy and catch-up`, {
+          tablesReady: `${p.ready}/${p.tables}`,
+          copying: p.copying.slice(0, 5),
+          lagBytes: p.lagBytes.toString(),
+        });
+        lastLog = Date.now();
+      }
+      if (p.caughtUp) return;
+      if (Date.now() > deadline) throw new Error(`${what} replication did not catch up within ${this.o.catchUpTimeoutMs} ms (${p.ready}/${p.tables} tables ready, lag ${p.lagBytes} bytes)`);
+      await sleep(100);
+    }
+  }
+
+  // ------------------------------------------------------------ switchover (cutover and rollback)
+
+  /**
+   * Pause the pooler, wait (within the budget) until `toUrl` has applied `fromUrl`'s final LSN
+   * through `slot`, sync sequences, verify, repoint, resume. On any failure before the repoint:
+   * resume on `from`, and throw UpgradeAborted with the reason.
+   */
+  private async switchover(s: UpgradeState, kind: "cutover" | "rollback", fromUrl: string, toUrl: string, slot: string, to: DbTarget, beforeResume?: () => Promise<void>): Promise<CutoverReport> {
+    const back: Phase = kind === "cutover" ? "replicating" : "upgraded";
+    const pooler = this.o.pooler;
+    const from = await connect(fromUrl);
+    const dest = await connect(toUrl);
+    const report: CutoverReport = { ok: false, pausedMs: 0, waitMs: 0, finalLsn: "", sequences: 0, verifiedTables: 0 };
+    let paused = false;
+    let pausedAt = 0;
+    try {
+      await this.o.hooks?.beforePause?.();
+      s.savedQueryWaitTimeout = await pooler.getQueryWaitTimeout();
+      record(this.o.statePath, s, kind, `${kind}: raising query_wait_timeout and pausing the pooler`, { savedQueryWaitTimeout: s.savedQueryWaitTimeout });
+      await pooler.setQueryWaitTimeout(Math.max(this.o.raisedQueryWaitTimeout, s.savedQueryWaitTimeout));
+      pausedAt = Date.now();
+      paused = true;
+      await pooler.pause(this.poolerDb, this.o.pauseTimeoutMs);
+      const final = (await from.query("SELECT pg_current_wal_lsn()::text AS l")).rows[0].l as string;
+      report.finalLsn = final;
+      const finalLsn = parseLsn(final);
+      const waitStart = Date.now();
+      let pos = await this.slotPosition(from, slot);
+      while (!applied(finalLsn, pos.flushed)) {
+        if (Date.now() - waitStart >= this.o.budgetMs) {
+          report.lagBytesAtAbort = (pos.flushed === null ? finalLsn : finalLsn - pos.flushed).toString();
+          throw new Error(
+            `budget exceeded: green had not applied blue's final LSN ${final} after ${this.o.budgetMs} ms ` +
+              `(applied up to ${pos.flushed === null ? "nothing" : formatLsn(pos.flushed)}, ${report.lagBytesAtAbort} bytes behind)`,
+          );
+        }
+        await sleep(2);
+        pos = await this.slotPosition(from, slot);
+      }
+      report.waitMs = Date.now() - waitStart;
+      const seqs = sequenceSync(await sequenceValues(from));
+      if (seqs.length) await dest.query(seqs.join(";\n"));
+      report.sequences = seqs.length;
+      const checks = await this.verify(from, dest, s.tables);
+      report.verifiedTables = checks.length;
+      const bad = verifyMismatches(checks);
+      if (bad.length) throw new Error(`verification failed: ${bad.join("; ")}`);
+      if (beforeResume) await beforeResume();
+      await pooler.repoint(this.poolerDb, to);
+      await pooler.resume(this.poolerDb);
+      paused = false;
+      report.pausedMs = Date.now() - pausedAt;
+      report.ok = true;
+      await pooler.setQueryWaitTimeout(s.savedQueryWaitTimeout!);
+      s.savedQueryWaitTimeout = null;
+      s.lastCutover = { kind, pausedMs: report.pausedMs, waitMs: report.waitMs, finalLsn: report.finalLsn, sequences: report.sequences, verifiedTables: report.verifiedTables, at: new Date().toISOString() };
+      saveState(this.o.statePath, s);
+      this.log.info(`${kind}: switched`, { ...report });
+      return report;
+    } catch (e) {
+      report.reason = (e as Error).message;
+      if (paused) {
+        await pooler.resume(this.poolerDb).catch((re) => this.log.error("RESUME failed", { error: re }));
+        report.pausedMs = Date.now() - pausedAt;
+      }
+      if (s.savedQueryWaitTimeout !== null) {
+        await pooler.setQueryWaitTimeout(s.savedQueryWaitTimeout).catch(() => undefined);
+        s.savedQueryWaitTimeout = null;
+      }
+      s.lastAbort = { at: new Date().toISOString(), reason: report.reason };
+      record(this.o.statePath, s, back, `${kind} aborted, resumed on the old primary: ${report.reason}`, { pausedMs: report.pausedMs });
+      throw new UpgradeAborted(`${kind} aborted (the pooler resumed on the old primary after ${report.pausedMs} ms): ${report.reason}`, report);
+    } finally {
+      await from.end().catch(() => undefined);
+      await dest.end().catch(() => undefined);
+    }
+  }
+
+  /** Row counts (small tables) and a checksum of the rows with the highest primary keys, on both sides. */
+  private async verify(a: Client, b: Client, tables: string[]): Promise<TableCheck[]> {
+    const meta = (
+      await a.query(
+        `SELECT c.oid::regclass::text AS t, c.reltuples::float8 AS est,
+            (SELECT pg_get_constraintdef(k.oid) FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p') AS pk
+           FROM pg_class c WHERE c.oid = ANY($1::regclass[])`,
+        [tables],
+      )
+    ).rows;
+    const queries = meta.map((m) => {
+      const pk = m.pk ? /^PRIMARY KEY \(([^)]*)\)/.exec(m.pk)?.[1] : undefined;
+      const count = Number(m.est) < this.o.exactCountBelow ? `(SELECT count(*) FROM ${m.t})::text` : "NULL::text";
+      const sample = pk
+        ? `(SELECT md5(string_agg(x::text, '|' ORDER BY ${pk})) FROM (SELECT * FROM ${m.t} ORDER BY ${pk
+            .split(",")
+            .map((c: string) => `${c.trim()} DESC`)
+            .join(", ")} LIMIT ${this.o.sampleRows}) x)`
+        : "NULL::text";
+      return { table: m.t as string, sql: `SELECT ${count} AS n, ${sample} AS h` };
+    });
+    const run = async (c: Client) => {
+      const out: { n: number | null; h: string | null }[] = [];
+      for (const q of queries) {
+        const r = (await c.query(q.sql)).rows[0];
+        out.push({ n: r.n === null ? null : Number(r.n), h: r.h });
+      }
+      return out;
+    };
+    const [ra, rb] = await Promise.all([run(a), run(b)]);
+    return queries.map((q, i) => ({ table: q.table, blueCount: ra[i].n, greenCount: rb[i].n, blueSample: ra[i].h, greenSample: rb[i].h }));
+  }
+
+  private async cutover(s: UpgradeState): Promise<CutoverReport> {
+    // Reverse replication's slot on green, before the pause: with origin = none, what the forward
+    // subscription applies is not sent back, and every client write after RESUME is.
+    const earlySlot = (s.blueMajor ?? 0) >= 16;
+    await using(this.o.greenUrl, async (c) => {
+      await c.query(`DROP PUBLICATION IF EXISTS ${qi(this.rev)}`);
+      await c.query(`CREATE PUBLICATION ${qi(this.rev)} FOR TABLE ${s.tables.join(", ")}`);
+      if (earlySlot) await this.ensureSlot(c, this.rev);
+    });
+    const report = await this.switchover(s, "cutover", this.o.blueUrl, this.o.greenUrl, this.fwd, s.greenTarget, earlySlot ? undefined : () => using(this.o.greenUrl, (c) => this.ensureSlot(c, this.rev)));
+    await this.finishCutover(s);
+    return report;
+  }
+
+  private async ensureSlot(c: Client, slot: string): Promise<void> {
+    const r = await c.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [slot]);
+    if (!r.rowCount) await c.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
+  }
+
+  /** After RESUME on green: stop forward replication, start reverse replication (blue <- green). */
+  private async finishCutover(s: UpgradeState): Promise<void> {
+    await using(this.o.greenUrl, async (c) => {
+      const r = await c.query(`SELECT 1 FROM pg_subscription WHERE subname = $1`, [this.fwd]);
+      if (r.rowCount) {
+        await c.query(`ALTER SUBSCRIPTION ${qi(this.fwd)} DISABLE`);
+        await c.query(`DROP SUBSCRIPTION ${qi(this.fwd)}`);
+      }
+      await this.ensureSlot(c, this.rev);
+    });
+    const origin = (s.blueMajor ?? 0) >= 16 ? ", origin = 'none'" : "";
+    await using(this.o.blueUrl, async (c) => {
+      const r = await c.query(`SELECT 1 FROM pg_subscription WHERE subname = $1`, [this.rev]);
+      if (!r.rowCount) {
+        await c.query(
+          `CREATE SUBSCRIPTION ${qi(this.rev)} CONNECTION ${ql(this.o.greenUrlFromBlue ?? this.o.greenUrl)} PUBLICATION ${qi(this.rev)} ` +
+            `WITH (create_slot = false, slot_name = ${ql(this.rev)}, copy_data = false, synchronous_commit = 'on'${origin})`,
+        );
+      }
+      await c.query(`DROP PUBLICATION IF EXISTS ${qi(this.fwd)}`);
+    });
+    record(this.o.statePath, s, "upgraded", "green is primary; reverse replication blue <- green keeps rollback possible");
+  }
+
+  // ------------------------------------------------------------ rollback, status, cleanup
+
+  async rollback(): Promise<CutoverReport | null> {
+    const s = await this.recover();
+    if (s.phase === "rolled-back") return null;
+    if (s.phase !== "upgraded") throw new Error(`nothing to roll back: the upgrade is "${s.phase}" (rollback needs a finished cutover)`);
+    if (!s.blueTarget) throw new Error("the state file does not say where the pooler pointed before the upgrade");
+    await this.waitCaughtUp(this.o.greenUrl, this.o.blueUrl, this.rev, "reverse");
+    const report = await this.switchover(s, "rollback", this.o.greenUrl, this.o.blueUrl, this.rev, s.blueTarget);
+    await this.finishRollback(s);
+    return report;
+  }
+
+  private async finishRollback(s: UpgradeState): Promise<void> {
+    await using(this.o.blueUrl, async (c) => {
+      const r = await c.query(`SELECT 1 FROM pg_subscription WHERE subname = $1`, [this.rev]);
+      if (r.rowCount) {
+        await c.query(`ALTER SUBSCRIPTION ${qi(this.rev)} DISABLE`);
+        await c.query(`DROP SUBSCRIPTION ${qi(this.rev)}`);
+      }
+    });
+    record(this.o.statePath, s, "rolled-back", "blue is primary again; green is no longer replicated to");
+  }
+
+  async status(): Promise<{ state: UpgradeState | null; pooler?: { target: DbTarget; paused: boolean }; progress?: Progress }> {
+    const state = loadState(this.o.statePath);
+    if (!state) return { state };
+    const target = await this.o.pooler.target(state.poolerDatabase);
+    const paused = (await this.o.pooler.paused()).includes(state.poolerDatabase);
+    let p: Progress | undefined;
+    if (state.phase === "replicating") p = await this.progress(this.o.blueUrl, this.o.greenUrl, this.fwd);
+    if (state.phase === "upgraded") p = await this.progress(this.o.greenUrl, this.o.blueUrl, this.rev);
+    return { state, pooler: { target, paused }, progress: p };
+  }
+
+  /** Drop every replication object the upgrade created, on both sides. Servers and data stay. */
+  async cleanup(): Promise<void> {
+    const s = await this.recover();
+    const dropSubs = async (url: string) =>
+      using(url, async (c) => {
+        for (const sub of [this.fwd, this.rev]) {
+          if ((await c.query(`SELECT 1 FROM pg_subscription WHERE subname = $1`, [sub])).rowCount) {
+            await c.query(`ALTER SUBSCRIPTION ${qi(sub)} DISABLE`);
+            await c.query(`DROP SUBSCRIPTION ${qi(sub)}`);
+          }
+        }
+      });
+    const dropPubs = async (url: string) =>
+      using(url, async (c) => {
+        for (const name of [this.fwd, this.rev]) {
+          await c.query(`DROP PUBLICATION IF EXISTS ${qi(name)}`);
+          const slot = await c.query(`SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1`, [name]);
+          if (slot.rowCount) {
+            if (slot.rows[0].active_pid) await c.query(`SELECT pg_terminate_backend($1)`, [slot.rows[0].active_pid]);
+            await c.query(`SELECT pg_drop_replication_slot($1)`, [name]).catch(() => undefined);
+          }
+        }
+      });
+    await dropSubs(this.o.greenUrl);
+    await dropSubs(this.o.blueUrl);
+    await dropPubs(this.o.blueUrl);
+    await dropPubs(this.o.greenUrl);
+    record(this.o.statePath, s, "cleaned", "replication objects dropped on blue and green");
+  }
+}
+
+export type { TableInfo };

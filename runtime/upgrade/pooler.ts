@@ -1,0 +1,196 @@
+/**
+ * pgBouncer control for the cutover: the admin console (PAUSE / RESUME / RELOAD / SET / SHOW) and
+ * the [databases] entry in pgbouncer.ini that RELOAD re-reads. Also starts a local pgBouncer (the
+ * local target and the tests): runtime/local/pgbouncer.ts did not exist when this was written.
+ */
+import { ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Client } from "pg";
+import { asServerUser, freePort, handOver } from "../local/process";
+import { databaseEntry, DbTarget, parseConnString, repointDatabase } from "./plan";
+
+export interface PoolerControl {
+  /** PAUSE one database; resolves when every server connection is released. Rejects after timeoutMs (and then RESUMEs). */
+  pause(db: string, timeoutMs: number): Promise<void>;
+  resume(db: string): Promise<void>;
+  /** query_wait_timeout in seconds */
+  getQueryWaitTimeout(): Promise<number>;
+  setQueryWaitTimeout(seconds: number): Promise<void>;
+  /** Where the database entry points now. */
+  target(db: string): Promise<DbTarget>;
+  /** Rewrite the database entry and RELOAD. */
+  repoint(db: string, target: DbTarget): Promise<void>;
+  /** Databases pgBouncer reports as paused. */
+  paused(): Promise<string[]>;
+}
+
+export class PgBouncerControl implements PoolerControl {
+  constructor(
+    /** admin console URL, e.g. postgres://pgbouncer@127.0.0.1:6432/pgbouncer */
+    private readonly adminUrl: string,
+    /** pgbouncer.ini that RELOAD re-reads */
+    private readonly iniPath: string,
+  ) {}
+
+  private async admin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
+    const c = new Client({ connectionString: this.adminUrl });
+    c.on("error", () => undefined);
+    await c.connect();
+    try {
+      return await fn(c);
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
+
+  async command(sql: string): Promise<any[]> {
+    return this.admin(async (c) => (await c.query(sql)).rows);
+  }
+
+  async pause(db: string, timeoutMs: number): Promise<void> {
+    const c = new Client({ connectionString: this.adminUrl });
+    c.on("error", () => undefined);
+    await c.connect();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        c.query(`PAUSE ${db}`),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`PAUSE ${db} did not complete within ${timeoutMs} ms: a client holds a server connection (long transaction?)`)), timeoutMs);
+        }),
+      ]);
+    } catch (e) {
+      await this.resume(db).catch(() => undefined);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      await c.end().catch(() => undefined);
+    }
+  }
+
+  async resume(db: string): Promise<void> {
+    try {
+      await this.command(`RESUME ${db}`);
+    } catch (e) {
+      // "database X is not paused" is what we want anyway
+      if (!/not paused/i.test((e as Error).message)) throw e;
+    }
+  }
+
+  async getQueryWaitTimeout(): Promise<number> {
+    const rows = await this.command("SHOW CONFIG");
+    const r = rows.find((x) => x.key === "query_wait_timeout");
+    if (!r) throw new Error("pgBouncer SHOW CONFIG has no query_wait_timeout");
+    return Number(r.value);
+  }
+
+  async setQueryWaitTimeout(seconds: number): Promise<void> {
+    await this.command(`SET query_wait_timeout = ${Math.max(0, Math.round(seconds))}`);
+  }
+
+  async target(db: string): Promise<DbTarget> {
+    const entry = databaseEntry(readFileSync(this.iniPath, "utf8"), db);
+    if (entry === null) throw new Error(`${this.iniPath} has no [databases] entry "${db}"`);
+    const kv = parseConnString(entry);
+    return { host: kv.host ?? "127.0.0.1", port: Number(kv.port ?? 5432), dbname: kv.dbname ?? db, user: kv.user };
+  }
+
+  async repoint(db: string, target: DbTarget): Promise<void> {
+    const text = readFileSync(this.iniPath, "utf8");
+    writeFileSync(this.iniPath, repointDatabase(text, db, target));
+    await this.command("RELOAD");
+  }
+
+  async paused(): Promise<string[]> {
+    const rows = await this.command("SHOW DATABASES");
+    return rows.filter((r) => Number(r.paused) === 1).map((r) => r.name);
+  }
+}
+
+// ---------------------------------------------------------------- a local pgBouncer
+
+export interface LocalPgBouncer {
+  port: number;
+  iniPath: string;
+  adminUrl: string;
+  /** client URL for a pooled database */
+  url(db: string): string;
+  control: PgBouncerControl;
+  stop(): Promise<void>;
+}
+
+export interface LocalPgBouncerOptions {
+  dir: string;
+  databases: Record<string, DbTarget>;
+  /** the user clients and the admin console use (auth_type trust). Defaults to postgres. */
+  user?: string;
+  port?: number;
+  poolMode?: string;
+  defaultPoolSize?: number;
+  queryWaitTimeout?: number;
+  binary?: string;
+}
+
+export async function startLocalPgBouncer(o: LocalPgBouncerOptions): Promise<LocalPgBouncer> {
+  const user = o.user ?? "postgres";
+  const port = o.port ?? (await freePort());
+  mkdirSync(o.dir, { recursive: true });
+  handOver(o.dir);
+  const iniPath = join(o.dir, "pgbouncer.ini");
+  const authFile = join(o.dir, "userlist.txt");
+  writeFileSync(authFile, `"${user}" ""\n`);
+  const dbs = Object.entries(o.databases)
+    .map(([name, t]) => `${name} = host=${t.host} port=${t.port} dbname=${t.dbname} user=${t.user ?? user}`)
+    .join("\n");
+  writeFileSync(
+    iniPath,
+    `[databases]\n${dbs}\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = ${port}\nunix_socket_dir =\n` +
+      `auth_type = trust\nauth_file = ${authFile}\nadmin_users = ${user}\npool_mode = ${o.poolMode ?? "transaction"}\n` +
+      `default_pool_size = ${o.defaultPoolSize ?? 10}\nmax_client_conn = 500\nquery_wait_timeout = ${o.queryWaitTimeout ?? 120}\n` +
+      `server_reset_query =\nignore_startup_parameters = extra_float_digits,options\nlogfile = ${join(o.dir, "pgbouncer.log")}\n` +
+      `pidfile = ${join(o.dir, "pgbouncer.pid")}\nserver_login_retry = 1\n`,
+  );
+  for (const f of [iniPath, authFile]) handOver(f);
+  const child: ChildProcess = spawn(o.binary ?? "/usr/sbin/pgbouncer", [iniPath], asServerUser({ stdio: ["ignore", "ignore", "pipe"] }));
+  let stderr = "";
+  child.stderr!.on("data", (d) => (stderr += d));
+  const adminUrl = `postgres://${user}@127.0.0.1:${port}/pgbouncer`;
+  const control = new PgBouncerControl(adminUrl, iniPath);
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`pgbouncer exited with ${child.exitCode}: ${stderr}${logTail(o.dir)}`);
+    try {
+      await control.command("SHOW VERSION");
+      break;
+    } catch (e) {
+      if (Date.now() > deadline) {
+        child.kill("SIGKILL");
+        throw new Error(`pgbouncer did not accept connections on ${port} within 10 s: ${(e as Error).message}\n${stderr}${logTail(o.dir)}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    port,
+    iniPath,
+    adminUrl,
+    url: (db) => `postgres://${user}@127.0.0.1:${port}/${db}`,
+    control,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      // SIGTERM: immediate shutdown (SIGINT would wait for clients)
+      let timer: NodeJS.Timeout | undefined;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 3000)))]);
+      clearTimeout(timer);
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    },
+  };
+}
+
+function logTail(dir: string): string {
+  const f = join(dir, "pgbouncer.log");
+  return existsSync(f) ? "\n" + readFileSync(f, "utf8").split("\n").slice(-20).join("\n") : "";
+}
