@@ -1,0 +1,35 @@
+// floe's local target: `npm run up` from the repo root runs `pulumi up` of this program.
+// The program imports the compiled components (npm run build) so that Pulumi's dynamic providers
+// can find the compiled runtime they drive.
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { LocalPlatform } from "../../dist/components/local/platform";
+
+const config = new pulumi.Config();
+const stack = pulumi.getStack();
+
+const platform = new LocalPlatform("floe", {
+  // Everything on disk lives here; `pulumi destroy` removes it.
+  dataDir: path.resolve(config.get("dataDir") ?? path.join(__dirname, ".floe", stack)),
+  postgres: {
+    version: config.getNumber("postgresVersion") ?? 16,
+    shards: config.getNumber("shards") ?? 1,
+    port: config.getNumber("postgresPort"),
+  },
+  pooler: { port: config.getNumber("poolerPort"), poolMode: config.get("poolMode") },
+  cdc: {
+    // e.g. `pulumi config set --path 'tables[0]' public.orders`; empty = every table.
+    tables: (config.getObject<string[]>("tables") ?? []).map((source) => ({ source })),
+    commitIntervalMs: config.getNumber("commitIntervalMs") ?? 500,
+  },
+});
+
+export const poolerEndpoint = platform.poolerEndpoint;
+export const connectionString = platform.connectionString;
+export const adminConnectionString = platform.adminConnectionString;
+export const catalogUri = platform.catalogUri;
+export const warehouseLocation = platform.warehouseLocation;
+export const namespace = platform.namespace;
+export const cdcHealthUrl = platform.cdcHealthUrl;
+export const cdcLog = platform.cdc.logFile;
+export const dataDir = platform.root.path;

@@ -1,0 +1,63 @@
+import * as pulumi from "@pulumi/pulumi";
+
+const created: { type: string; name: string; inputs: any }[] = [];
+pulumi.runtime.setMocks(
+  {
+    newResource: (a) => {
+      created.push({ type: a.type, name: a.name, inputs: a.inputs });
+      const state: Record<string, unknown> = { ...a.inputs };
+      if (a.type.includes("LocalPostgresServer")) Object.assign(state, { port: 55432, pid: 1, adminUsername: "postgres", adminPassword: "a", appPassword: "b", replicationPassword: "c" });
+      if (a.type.includes("LocalPgBouncer")) Object.assign(state, { port: 56432, pid: 2 });
+      if (a.type.includes("LocalDirectory")) Object.assign(state, { location: "file://" + a.inputs.path });
+      if (a.type.includes("LocalCdcWriter")) Object.assign(state, { pid: 3, httpPort: 59187, logFile: "/x/cdc/cdc.log" });
+      return { id: `${a.name}-id`, state };
+    },
+    call: () => ({}),
+  },
+  "floe-local",
+  "test",
+  false,
+);
+
+import { LocalPlatform } from "../../../components/local/platform";
+
+const value = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
+
+describe("LocalPlatform", () => {
+  beforeEach(() => created.splice(0));
+
+  it("creates one Postgres per shard, a pooler, the warehouse, the SQL catalog and the writer, nothing from k8s or aws", async () => {
+    const p = new LocalPlatform("floe", { dataDir: "/var/floe", postgres: { shards: 2 }, cdc: { tables: [{ source: "public.orders" }] } });
+    await value(p.cdcHealthUrl);
+    const types = created.map((c) => c.type.split(":").pop());
+    expect(types.sort()).toEqual(
+      ["LocalPlatform", "LocalDirectory", "LocalDirectory", "LocalPostgresServer", "LocalPostgresServer", "LocalPgBouncer", "LocalSqlCatalog", "LocalCdcWriter"].sort(),
+    );
+    expect(created.some((c) => /kubernetes|aws|random|postgresql:/.test(c.type))).toBe(false);
+    const shards = created.filter((c) => c.type.endsWith("LocalPostgresServer")).sort((a, b) => a.name.localeCompare(b.name));
+    expect(shards.map((s) => s.inputs.dataDir)).toEqual(["/var/floe/postgres-0", "/var/floe/postgres-1"]);
+    expect(shards[0].inputs.extraDatabases).toEqual(["floe_catalog"]);
+    const pooler = created.find((c) => c.type.endsWith("LocalPgBouncer"))!;
+    expect(pooler.inputs.databases.map((d: any) => d.name)).toEqual(["app", "app_shard0", "app_shard1"]);
+    const cdc = created.find((c) => c.type.endsWith("LocalCdcWriter"))!;
+    expect(cdc.inputs.config["4dabf18193072939515e22adb298388d"]).toBe("1b47061264138c4ac30d75fd1eb44270"); // a secret
+    cdc.inputs.config = cdc.inputs.config.value;
+    expect(cdc.inputs.config.sources.map((s: any) => s.name)).toEqual(["shard-0", "shard-1"]);
+    expect(cdc.inputs.config.catalog).toMatchObject({ type: "sql", name: "floe" });
+    expect(cdc.inputs.config.warehouse).toBe("file:///var/floe/warehouse");
+    expect(cdc.inputs.config.tables).toEqual([{ source: "public.orders", mode: "mirror" }]);
+    expect(await value(p.poolerEndpoint)).toBe("127.0.0.1:56432");
+  });
+
+  it("keeps connection strings secret", async () => {
+    const p = new LocalPlatform("floe", { dataDir: "/var/floe" });
+    expect(await pulumi.isSecret(p.connectionString)).toBe(true);
+    expect(await pulumi.isSecret(p.catalogUri)).toBe(true);
+    expect(await value(p.connectionString)).toBe("postgresql://app:b@127.0.0.1:56432/app");
+  });
+
+  it("refuses a relative dataDir and a bad shard count, naming the input", () => {
+    expect(() => new LocalPlatform("bad", { dataDir: "rel/dir" })).toThrow(/dataDir/);
+    expect(() => new LocalPlatform("bad2", { dataDir: "/x", postgres: { shards: 0 } })).toThrow(/postgres\.shards/);
+  });
+});
