@@ -132,3 +132,68 @@ describe("Table on a local directory", () => {
     expect(t.schema()["schema-id"]).toBe(2);
   });
 });
+
+describe("two writers on one table (rebase on conflict)", () => {
+  const cols = { columns: [{ name: "k", type: "int", required: true }, { name: "v", type: "string" }], identifier: ["k"] };
+
+  async function pair() {
+    const cat = new MemoryCatalog(fileUri(join(dir, `p${n}`)));
+    await cat.createNamespace(["db"]);
+    const id = { namespace: ["db"], name: `p${n++}` };
+    await Table.create(cat, id, cols);
+    return { cat, id, a: await Table.load(cat, id), b: await Table.load(cat, id) };
+  }
+  const read = async (t: Table) => new Map((await readTable(t, [1, 2])).map((r) => [r[0] as number, r[1] as string]));
+
+  it("another writer's truncate is seen: the stale writer's upsert lands alone, no resurrected rows", async () => {
+    const { a, b } = await pair();
+    await a.newWrite().upsert([{ k: 1, v: "a" }, { k: 2, v: "a" }]).commit();
+    await b.refresh();
+    await a.truncate();
+    const r = await b.newWrite().upsert([{ k: 1, v: "b" }]).commit();
+    expect(r.attempts).toBe(2);
+    expect(await read(b)).toEqual(new Map([[1, "b"]]));
+    expect(b.indexedRows).toBe(1);
+  });
+
+  it("another writer's delete and re-insert of a key is seen: exactly one row per key", async () => {
+    const { a, b } = await pair();
+    await a.newWrite().upsert([{ k: 1, v: "a1" }, { k: 2, v: "a2" }, { k: 3, v: "a3" }]).commit();
+    await b.refresh();
+    await a.newWrite().delete([{ k: 1 }]).upsert([{ k: 2, v: "a2'" }]).commit();
+    await b.newWrite().upsert([{ k: 1, v: "b1" }, { k: 2, v: "b2" }]).delete([{ k: 3 }]).commit();
+    expect(await read(b)).toEqual(new Map([[1, "b1"], [2, "b2"]]));
+    // and the first writer catches up too
+    await a.refresh();
+    expect(new Map(a.pkIndex!.live)).toEqual(new Map(b.pkIndex!.live));
+  });
+
+  it("gives up after maxCommitAttempts with a clear error and deletes all of its files", async () => {
+    const { cat, id, a } = await pair();
+    const t = await Table.load(cat, id, { maxCommitAttempts: 2, retryBaseMs: 1 });
+    const real = cat.commitTable.bind(cat);
+    let inner = false;
+    cat.commitTable = async (...args) => {
+      if (!inner) {
+        inner = true; // writer a always wins the race first
+        try {
+          await a.newWrite().upsert([{ k: Math.floor(Math.random() * 1e6), v: "x" }]).commit();
+        } finally {
+          inner = false;
+        }
+      }
+      return real(...args);
+    };
+    const { readdirSync } = await import("fs");
+    const { localPath } = await import("../../../runtime/iceberg/io");
+    const dataFiles = () => readdirSync(join(localPath(t.location), "data")).length;
+    try {
+      await expect(t.newWrite().upsert([{ k: -1, v: "lost" }]).commit()).rejects.toThrow(/gave up after 2 conflicting attempts/);
+    } finally {
+      cat.commitTable = real;
+    }
+    await a.refresh();
+    expect(dataFiles()).toBe(2); // a's two commits only
+    expect([...(await read(a)).values()]).not.toContain("lost");
+  });
+});
