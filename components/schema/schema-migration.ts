@@ -59,24 +59,31 @@ export class SchemaMigration extends pulumi.ComponentResource {
     const hash = createHash("sha256");
     texts.forEach((t, i) => hash.update(paths[i]).update("\0").update(t).update("\0"));
     this.checksum = pulumi.output(hash.digest("hex"));
-    this.report = pulumi.output(
-      (async () => {
-        const results = [];
-        for (let i = 0; i < paths.length; i++) results.push(await lintText(texts[i], paths[i], policy));
-        const report = summarise(results);
-        const refused = report.exitCode !== 0 || (args.failOnWarnings === true && report.warnings > 0);
-        if (refused) {
-          throw new Error(`SchemaMigration "${name}": the schema policy refuses this migration:\n${formatText(report)}\nFix the migration, or add "-- floe:allow <rule> <reason>" before the statement, or relax the rule in the policy.`);
-        }
-        return {
-          files: results.length,
-          statements: results.reduce((n, r) => n + r.statements, 0),
-          errors: report.errors,
-          warnings: report.warnings,
-          allowed: results.flatMap((r) => r.suppressed.map((s) => `${r.file}:${s.line} ${s.rule}: ${s.reason}`)),
-        };
-      })(),
-    );
+    // A refusal rejects `report`; Pulumi awaits registered outputs, so preview/up fails with the message.
+    this.report = pulumi.output(lintMigration(name, paths, texts, policy, args.failOnWarnings ?? false));
     this.registerOutputs({ checksum: this.checksum, report: this.report });
   }
+}
+
+/**
+ * The check SchemaMigration runs: lints the texts and resolves to the summary, or rejects with the
+ * findings when the policy refuses them (errors; warnings too with failOnWarnings).
+ */
+export async function lintMigration(name: string, paths: string[], texts: string[], policy: Policy, failOnWarnings: boolean): Promise<SchemaMigrationReport> {
+  const results = [];
+  for (let i = 0; i < paths.length; i++) results.push(await lintText(texts[i], paths[i], policy));
+  const report = summarise(results);
+  if (report.exitCode !== 0 || (failOnWarnings && report.warnings > 0)) {
+    throw new Error(
+      `SchemaMigration "${name}": the schema policy refuses this migration:\n${formatText(report)}\n` +
+        `Fix the migration, or add "-- floe:allow <rule> <reason>" before the statement, or relax the rule in the policy.`,
+    );
+  }
+  return {
+    files: results.length,
+    statements: results.reduce((n, r) => n + r.statements, 0),
+    errors: report.errors,
+    warnings: report.warnings,
+    allowed: results.flatMap((r) => r.suppressed.map((s) => `${r.file}:${s.line} ${s.rule}: ${s.reason}`)),
+  };
 }
