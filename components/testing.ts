@@ -260,7 +260,7 @@ export async function installFloeMocks(options: FloeMockOptions = {}): Promise<F
     ofType: (type) => custom().filter((r) => r.type === type),
     named(name, type) {
       const found = resources.filter((r) => r.name === name && (type === undefined || r.type === type));
-      if (found.length !== 1) throw new Error(`expected one resource named ${name}${type ? ` of type ${type}` : ""}, found ${found.length}: ${resources.map((r) => r.name).join(", ")}`);
+      if (found.length !== 1) throw new Error(`expected one resource named ${name}${type ? ` of type ${type}` : ""}, found ${found.length}`);
       return found[0];
     },
     typeCounts(withComponents = false) {

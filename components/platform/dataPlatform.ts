@@ -120,6 +120,9 @@ export class DataPlatform extends pulumi.ComponentResource {
     if (args.postgres?.roles?.manage === false) {
       v.fail("postgres.roles.manage", false, "is not supported by the platform: the CDC writer needs the replication role and publication", "leave postgres.roles.manage unset, or compose the components yourself");
     }
+    if (target === "aws" && (args.postgres?.shards ?? 1) > 1 && args.pooler?.poolMode !== undefined && args.pooler.poolMode !== "transaction") {
+      v.fail("pooler.poolMode", args.pooler.poolMode, "cannot be applied to Aurora Limitless (its routers pool connections)", "remove pooler.poolMode");
+    }
     this.target = target;
     const o = { parent: this };
     const pgArgs = args.postgres ?? {};
@@ -247,8 +250,6 @@ export class DataPlatform extends pulumi.ComponentResource {
           },
           o,
         );
-      } else if (args.pooler?.poolMode !== undefined && args.pooler.poolMode !== "transaction") {
-        v.fail("pooler.poolMode", args.pooler.poolMode, "cannot be applied to Aurora Limitless (its routers pool connections)", "remove pooler.poolMode");
       }
       this.catalog = new IcebergCatalog(
         `${name}-catalog`,

@@ -1,0 +1,255 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
+import { DataPlatform, type DataPlatformArgs } from "../../../components/platform/dataPlatform";
+import type { FloeMocks } from "../../../components/testing";
+import { countsUnder, installFloeMocks, isSecret, underRoot, valueOf } from "./helpers";
+
+let m: FloeMocks;
+beforeAll(async () => {
+  m = await installFloeMocks();
+});
+
+async function synth(name: string, args: DataPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+  const t0 = Date.now();
+  const p = new DataPlatform(name, args, opts);
+  await m.settled(p.connectionString, p.connectionSecret, p.cdc.writers, p.catalogUri, p.poolerEndpoint, p.trinoEndpoint, p.clickhouseEndpoint, p.athenaWorkgroup);
+  return { p, ms: Date.now() - t0 };
+}
+
+const K8S_COMMON = {
+  "kubernetes:core/v1:Namespace": 1,
+  // MinIO secret key + root, superuser, app, replication, lakekeeper role, lakekeeper encryption key, ClickHouse.
+  "random:index/randomPassword:RandomPassword": 8,
+  // Pooler cutover + CDC writer.
+  "kubernetes:core/v1:ServiceAccount": 2,
+  // CNPG operator, MinIO, Lakekeeper, Trino, ClickHouse.
+  "kubernetes:helm.sh/v3:Release": 5,
+  "kubernetes:networking.k8s.io/v1:NetworkPolicy": 1,
+  "kubernetes:rbac.authorization.k8s.io/v1:Role": 1,
+  "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 1,
+  "kubernetes:postgresql.cnpg.io/v1:Pooler": 1,
+  "pulumi:providers:postgresql": 1,
+  // app, replication, lakekeeper.
+  "postgresql:index/role:Role": 3,
+  "postgresql:index/publication:Publication": 1,
+  "postgresql:index/database:Database": 1,
+  "postgresql:index/grant:Grant": 4,
+};
+
+const AWS_COMMON = {
+  "aws:s3/bucket:Bucket": 1,
+  "aws:s3/bucketOwnershipControls:BucketOwnershipControls": 1,
+  "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 1,
+  "aws:s3/bucketVersioning:BucketVersioning": 1,
+  "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": 1,
+  "aws:s3/bucketPolicy:BucketPolicy": 1,
+  "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,
+  "aws:rds/subnetGroup:SubnetGroup": 1,
+  "aws:rds/clusterParameterGroup:ClusterParameterGroup": 1,
+  "aws:rds/cluster:Cluster": 1,
+  // Postgres admin, CDC config, app connection.
+  "aws:secretsmanager/secret:Secret": 3,
+  "aws:secretsmanager/secretVersion:SecretVersion": 3,
+  "random:index/randomPassword:RandomPassword": 3,
+  // Postgres + CDC writer.
+  "aws:ec2/securityGroup:SecurityGroup": 2,
+  "aws:glue/catalogDatabase:CatalogDatabase": 1,
+  "aws:athena/workgroup:Workgroup": 1,
+  "aws:ecs/cluster:Cluster": 1,
+  "aws:cloudwatch/logGroup:LogGroup": 1,
+  "aws:ecs/taskDefinition:TaskDefinition": 1,
+  "aws:ecs/service:Service": 1,
+  "pulumi:providers:postgresql": 1,
+  "postgresql:index/role:Role": 2,
+  "postgresql:index/publication:Publication": 1,
+  "postgresql:index/grant:Grant": 4,
+};
+
+describe("DataPlatform on kubernetes", () => {
+  test("not sharded: the exact set of resources, synthesized in a few seconds", async () => {
+    const { ms } = await synth("pk", { target: "kubernetes" });
+    expect(countsUnder(m, "pk")).toEqual({
+      ...K8S_COMMON,
+      "kubernetes:postgresql.cnpg.io/v1:Cluster": 1,
+      "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup": 1,
+      // storage credentials, MinIO root, superuser, Lakekeeper db, ClickHouse init + auth, 1 CDC config, app connection.
+      "kubernetes:core/v1:Secret": 8,
+      // Lakekeeper bootstrap.
+      "kubernetes:batch/v1:Job": 1,
+      "kubernetes:apps/v1:Deployment": 1,
+    });
+    console.log(`kubernetes platform synthesis: ${ms} ms`);
+    expect(ms).toBeLessThan(10_000);
+  });
+
+  test("sharded (3): Citus clusters, registration Job, one CDC writer per shard", async () => {
+    const { p } = await synth("ps", { target: "kubernetes", postgres: { shards: 3, kubernetes: { citusImage: "example/cnpg-citus:16" } } });
+    expect(countsUnder(m, "ps")).toEqual({
+      ...K8S_COMMON,
+      "kubernetes:postgresql.cnpg.io/v1:Cluster": 4,
+      "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup": 4,
+      "kubernetes:core/v1:Secret": 10,
+      "kubernetes:batch/v1:Job": 2,
+      "kubernetes:apps/v1:Deployment": 3,
+    });
+    expect(await valueOf(p.cdc.writers)).toEqual(["ps-cdc-shard-0", "ps-cdc-shard-1", "ps-cdc-shard-2"]);
+  });
+
+  test("wiring: backups to the object store, Lakekeeper on the platform's Postgres, engines and CDC on the catalog", async () => {
+    const { p } = await synth("pw", { target: "kubernetes", createNamespace: false, namespace: "data" });
+    expect(countsUnder(m, "pw")["kubernetes:core/v1:Namespace"]).toBeUndefined();
+    const cluster = m.named("pw-postgres-cluster").inputs;
+    expect(cluster.metadata.namespace).toBe("data");
+    expect(cluster.spec.backup.barmanObjectStore).toMatchObject({ destinationPath: "s3://floe-lake/backups", endpointURL: "http://pw-storage-minio.data.svc.cluster.local:9000" });
+    expect(cluster.spec.backup.barmanObjectStore.s3Credentials.accessKeyId.name).toBe("pw-storage-credentials");
+    const lk = m.named("pw-catalog-lakekeeper").inputs.values.externalDatabase;
+    expect(lk).toMatchObject({ host_write: "pw-postgres-rw.data.svc.cluster.local", database: "lakekeeper" });
+    const catalogUri = "http://pw-catalog-lakekeeper.data.svc.cluster.local:8181/catalog";
+    expect(await valueOf(p.catalogUri)).toBe(catalogUri);
+    expect(m.named("pw-query-trino").inputs.values.catalogs.floe).toContain(`iceberg.rest-catalog.uri=${catalogUri}`);
+    expect(m.named("pw-query-clickhouse-init").inputs.stringData["01-floe-iceberg.sql"]).toContain(`DataLakeCatalog('${catalogUri}'`);
+    const cfg = JSON.parse(m.named("pw-cdc-primary-config").inputs.stringData["config.json"]);
+    expect(cfg.catalog.uri).toBe(catalogUri);
+    expect(cfg.warehouse).toBe("s3://floe-lake/warehouse");
+    expect(cfg.sources[0].connectionString).toMatch(/^postgresql:\/\/floe_replication:.+@pw-postgres-rw\.data\.svc\.cluster\.local:5432\/app\?sslmode=require$/);
+    expect(m.named("pw-pooler-pooler").inputs.spec.cluster.name).toBe("pw-postgres");
+    expect(await valueOf(p.poolerEndpoint)).toBe("pw-pooler.data.svc.cluster.local:5432");
+    expect(await valueOf(p.warehouseLocation)).toBe("s3://floe-lake/warehouse");
+    expect(await valueOf(p.connectionSecret)).toBe("pw-app-connection");
+    expect(await valueOf(p.connectionString)).toMatch(/^postgresql:\/\/app:.+@pw-pooler\.data\.svc\.cluster\.local:5432\/app/);
+    expect(await isSecret(p.connectionString)).toBe(true);
+  });
+
+  test("parentage: every resource hangs under the platform, each child named after its parent", async () => {
+    await synth("pp", { target: "kubernetes" });
+    const mine = m.resources.filter((r) => r.name.startsWith("pp-") || r.name === "pp");
+    const byUrn = new Map(m.resources.map((r) => [r.urn, r]));
+    for (const r of mine) {
+      if (r.name === "pp") continue;
+      expect(underRoot(m, r, "pp")).toBe(true);
+      const parent = byUrn.get(r.parentUrn!)!;
+      expect(`${r.name} under ${parent.name}`).toMatch(new RegExp(`^${parent.name}-.* under ${parent.name}$`));
+      expect(r.urn).toContain(`${parent.type}$${r.type}::`);
+    }
+    const components = mine.filter((r) => !r.custom).map((r) => `${r.type} ${r.name}`).sort();
+    expect(components).toEqual([
+      "floe:index:CdcWriter pp-cdc",
+      "floe:index:DataPlatform pp",
+      "floe:index:DatabaseRoles pp-postgres-roles",
+      "floe:index:IcebergCatalog pp-catalog",
+      "floe:index:ObjectStorage pp-storage",
+      "floe:index:Pooler pp-pooler",
+      "floe:index:PostgresCluster pp-postgres",
+      "floe:index:QueryEngines pp-query",
+    ]);
+  });
+
+  test("an explicit kubernetes provider reaches every kubernetes resource; roles use the provider built from the cluster", async () => {
+    const prov = new k8s.Provider("kc", { kubeconfig: "{}", namespace: "ignored" });
+    await synth("pv", { target: "kubernetes" }, { providers: { kubernetes: prov } });
+    const ref = `${await valueOf(prov.urn)}::`;
+    const kres = m.resources.filter((r) => r.custom && r.type.startsWith("kubernetes:") && underRoot(m, r, "pv"));
+    expect(kres.length).toBe(24);
+    for (const r of kres) expect(`${r.name}: ${r.provider ?? "default provider"}`).toBe(`${r.name}: ${r.provider?.startsWith(ref) ? r.provider : ref + "…"}`);
+    const pgProv = m.named("pv-postgres-roles-provider");
+    for (const r of m.resources.filter((x) => x.type.startsWith("postgresql:") && underRoot(m, x, "pv"))) expect(r.provider?.startsWith(`${pgProv.urn}::`)).toBe(true);
+  });
+
+  test("no generated password or storage key appears in plaintext in any resource input", async () => {
+    await synth("pn", { target: "kubernetes" });
+    expect(m.passwords.length).toBeGreaterThanOrEqual(8);
+    expect(m.secretLeaks()).toEqual([]);
+  });
+
+  test("the leak check itself catches a password that lost its secretness", async () => {
+    const p = new DataPlatform("pl", { target: "kubernetes" });
+    const leaked = new k8s.core.v1.ConfigMap("pl-oops", { data: { pw: pulumi.unsecret(p.postgres.adminPassword) } });
+    await m.settled(p.connectionString, leaked.metadata);
+    expect(m.secretLeaks()).toEqual([{ resource: "kubernetes:core/v1:ConfigMap::pl-oops", path: "$.data.pw" }]);
+    m.resources.splice(m.resources.findIndex((r) => r.name === "pl-oops"), 1);
+  });
+});
+
+describe("DataPlatform on aws", () => {
+  test("not sharded, network created: the exact set of resources, synthesized in a few seconds", async () => {
+    const { ms, p } = await synth("pa", { target: "aws" });
+    expect(countsUnder(m, "pa")).toEqual({
+      ...AWS_COMMON,
+      "aws:ec2/vpc:Vpc": 1,
+      "aws:ec2/subnet:Subnet": 2,
+      "aws:rds/clusterInstance:ClusterInstance": 2,
+      "aws:rds/proxy:Proxy": 1,
+      "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup": 1,
+      "aws:rds/proxyTarget:ProxyTarget": 1,
+      // proxy, CDC task, CDC execution.
+      "aws:iam/role:Role": 3,
+      "aws:iam/rolePolicy:RolePolicy": 3,
+      "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 2,
+      // proxy cutover, catalog access.
+      "aws:iam/policy:Policy": 2,
+    });
+    console.log(`aws platform synthesis: ${ms} ms`);
+    expect(ms).toBeLessThan(10_000);
+    expect(await valueOf(p.poolerEndpoint)).toMatch(/^pa-pooler-proxy\.proxy-.*:5432$/);
+    expect(await valueOf(p.catalogUri)).toBe("https://glue.us-east-1.amazonaws.com/iceberg");
+    expect(await valueOf(p.athenaWorkgroup)).toBe("pa-query-athena");
+    expect(await valueOf(p.connectionSecret)).toMatch(/^arn:aws:secretsmanager:/);
+    // The proxy sits in the cluster's subnets and security group, and reads the cluster's secret.
+    const proxy = m.named("pa-pooler-proxy", "aws:rds/proxy:Proxy").inputs;
+    expect(proxy.vpcSubnetIds).toEqual(["pa-postgres-private-0", "pa-postgres-private-1"].map((n) => m.named(n).state.id ?? expect.stringMatching(/^subnet-/)));
+    expect(proxy.vpcSecurityGroupIds).toEqual([expect.stringMatching(/^sg-/)]);
+    expect(proxy.auths[0].secretArn).toBe(m.named("pa-postgres-admin", "aws:secretsmanager/secret:Secret").state.arn);
+    // The CDC writer signs catalog calls for Glue and its task role gets the catalog policy.
+    const cfg = JSON.parse(m.named("pa-cdc-primary-config", "aws:secretsmanager/secretVersion:SecretVersion").inputs.secretString);
+    expect(cfg.catalog).toMatchObject({ uri: "https://glue.us-east-1.amazonaws.com/iceberg", warehouse: "123456789012", sigv4: { service: "glue", region: "us-east-1" } });
+    expect(m.named("pa-cdc-catalog").inputs.policyArn).toBe(m.named("pa-catalog-access").state.arn);
+  });
+
+  test("sharded on Aurora Limitless with your VPC: no network, no proxy, a ShardGroup", async () => {
+    const { p } = await synth("pb", { target: "aws", postgres: { shards: 3, aws: { vpcId: "vpc-1", subnetIds: ["subnet-a", "subnet-b"] } } });
+    expect(countsUnder(m, "pb")).toEqual({
+      ...AWS_COMMON,
+      "aws:rds/shardGroup:ShardGroup": 1,
+      // enhanced monitoring (required by Limitless), CDC task, CDC execution.
+      "aws:iam/role:Role": 3,
+      "aws:iam/rolePolicy:RolePolicy": 2,
+      "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 3,
+      "aws:iam/policy:Policy": 1,
+    });
+    expect(p.pooler).toBeUndefined();
+    expect(await valueOf(p.poolerEndpoint)).toMatch(/limitless.*:5432$/);
+    expect(m.named("pb-cdc-limitless-service").inputs.networkConfiguration.subnets).toEqual(["subnet-a", "subnet-b"]);
+  });
+
+  test("an explicit aws provider reaches every aws resource and every invoke", async () => {
+    const prov = new aws.Provider("eu", { region: "eu-west-1" });
+    await synth("pr", { target: "aws" }, { providers: { aws: prov } });
+    const ref = `${await valueOf(prov.urn)}::`;
+    const ares = m.resources.filter((r) => r.custom && r.type.startsWith("aws:") && underRoot(m, r, "pr"));
+    expect(ares.length).toBe(42);
+    expect(ares.filter((r) => !r.provider?.startsWith(ref)).map((r) => r.name)).toEqual([]);
+    const invokes = m.calls.filter((c) => c.provider?.startsWith(ref));
+    expect(new Set(invokes.map((c) => c.token))).toEqual(
+      new Set(["aws:ec2/getVpc:getVpc", "aws:index/getRegion:getRegion", "aws:index/getAvailabilityZones:getAvailabilityZones", "aws:index/getCallerIdentity:getCallerIdentity", "aws:index/getPartition:getPartition"]),
+    );
+  });
+
+  test("no secret in plaintext", async () => {
+    await synth("px", { target: "aws" });
+    expect(m.secretLeaks()).toEqual([]);
+  });
+});
+
+describe("DataPlatform validation", () => {
+  test.each([
+    ["no target yet", {}, /DataPlatform "bad": target = "local" is not yet available for DataPlatform .*Fix: set target to "kubernetes" or "aws" for now/],
+    ["unknown target", { target: "azure" }, /target = "azure" is not one of "kubernetes", "aws", "local"/],
+    ["piece target", { target: "aws", postgres: { target: "kubernetes" } }, /postgres\.target = "kubernetes" is set on a piece of the platform\. Fix: remove it; the platform's target \("aws"\) applies/],
+    ["roles off", { target: "aws", postgres: { roles: { manage: false } } }, /postgres\.roles\.manage = false is not supported by the platform/],
+    ["limitless pool mode", { target: "aws", postgres: { shards: 2 }, pooler: { poolMode: "session" } }, /pooler\.poolMode = "session" cannot be applied to Aurora Limitless/],
+    ["bad namespace", { target: "kubernetes", namespace: "Data_NS" }, /namespace = "Data_NS" is not a valid name/],
+  ] as [string, DataPlatformArgs, RegExp][])("%s", (_, args, message) => {
+    expect(() => new DataPlatform("bad", args)).toThrow(message);
+  });
+});
