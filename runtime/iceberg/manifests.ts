@@ -70,6 +70,8 @@ export interface LiveEntry {
   dataSequenceNumber: bigint;
   fileSequenceNumber: bigint;
   specId: number;
+  /** schema-id from the manifest's header (the schema its data files were written with). */
+  schemaId?: number;
   file: DataFileRecord;
 }
 
@@ -85,7 +87,8 @@ export async function readManifestList(io: FileIO, location: string): Promise<Ma
 
 /** Reads a manifest's entries, resolving null sequence numbers / snapshot ids by inheritance. */
 export async function readManifest(io: FileIO, mf: ManifestFileRecord): Promise<LiveEntry[]> {
-  const { records } = readAvroFile(await io.read(mf.manifest_path), `manifest ${mf.manifest_path}`);
+  const { records, metadata } = readAvroFile(await io.read(mf.manifest_path), `manifest ${mf.manifest_path}`);
+  const schemaId = metadata["schema-id"] !== undefined ? Number(metadata["schema-id"]) : undefined;
   return (records as ManifestEntryRecord[]).map((e) => {
     const inherit = e.status === STATUS_ADDED;
     const seq = e.sequence_number ?? (inherit ? mf.sequence_number : 0n);
@@ -95,6 +98,7 @@ export async function readManifest(io: FileIO, mf: ManifestFileRecord): Promise<
       dataSequenceNumber: seq,
       fileSequenceNumber: e.file_sequence_number ?? (inherit ? mf.sequence_number : seq),
       specId: mf.partition_spec_id,
+      schemaId,
       file: e.data_file,
     };
   });

@@ -24,6 +24,7 @@ import {
   CONTENT_POSITION_DELETES,
   STATUS_ADDED,
   STATUS_DELETED,
+  STATUS_EXISTING,
   readManifest,
   readManifestList,
   writeManifest,
@@ -68,6 +69,11 @@ export interface TableOptions {
   retryBaseMs?: number;
   /** Maximum rows per data file. Defaults to 1,000,000. */
   rowsPerFile?: number;
+  /**
+   * When a snapshot would reference more manifests than this, the small ones (same content,
+   * partition spec and schema) are merged into one. Defaults to 64.
+   */
+  maxManifests?: number;
   logger?: Logger;
 }
 
@@ -107,7 +113,12 @@ export class Table {
     this.id = id;
     this.loaded = loaded;
     this.io = catalog.fileIO(loaded);
-    this.options = { maxCommitAttempts: options.maxCommitAttempts ?? 8, retryBaseMs: options.retryBaseMs ?? 25, rowsPerFile: options.rowsPerFile ?? 1_000_000 };
+    this.options = {
+      maxCommitAttempts: options.maxCommitAttempts ?? 8,
+      retryBaseMs: options.retryBaseMs ?? 25,
+      rowsPerFile: options.rowsPerFile ?? 1_000_000,
+      maxManifests: options.maxManifests ?? 64,
+    };
     this.log = (options.logger ?? createLogger({ component: "iceberg" })).child({ table: tableIdString(id) });
   }
 
@@ -416,7 +427,8 @@ export class Table {
       const files: string[] = [];
       try {
         const r = await attempt(base, snapshotId, seq, files);
-        const carried = r.keepBaseManifests && parent ? await readManifestList(this.io, parent["manifest-list"]) : [];
+        let carried = r.keepBaseManifests && parent ? await readManifestList(this.io, parent["manifest-list"]) : [];
+        if (carried.length + r.manifests.length > this.options.maxManifests) carried = await this.mergeManifests(carried, base, snapshotId, seq, files);
         const manifestList = `${this.location}/metadata/snap-${snapshotId}-${n}-${randomUUID()}.avro`;
         files.push(manifestList);
         await writeManifestList(this.io, manifestList, snapshotId, parentId, seq, [...r.manifests, ...carried]);
@@ -470,6 +482,89 @@ export class Table {
     }
     await Promise.all(permanentFiles.map((f) => this.io.delete(f).catch(() => undefined)));
     throw new CommitConflictError(`${tableIdString(this.id)}: ${label} gave up after ${this.options.maxCommitAttempts} conflicting attempts: ${lastError?.message}`);
+  }
+
+  /**
+   * Merges carried manifests that share content, partition spec and schema into one manifest
+   * per group (live entries become EXISTING with explicit sequence numbers; DELETED entries are
+   * dropped). Data and delete files are untouched; readers see exactly the same table.
+   */
+  private async mergeManifests(carried: ManifestFileRecord[], base: TableMetadata, snapshotId: bigint, seq: bigint, files: string[]): Promise<ManifestFileRecord[]> {
+    const withEntries = await Promise.all(carried.map(async (m) => ({ m, entries: await readManifest(this.io, m) })));
+    const groups = new Map<string, { m: ManifestFileRecord; entries: LiveEntry[] }[]>();
+    for (const x of withEntries) {
+      const key = `${x.m.content}|${x.m.partition_spec_id}|${x.entries[0]?.schemaId ?? "?"}`;
+      groups.set(key, [...(groups.get(key) ?? []), x]);
+    }
+    const out: ManifestFileRecord[] = [];
+    for (const group of groups.values()) {
+      if (group.length === 1) {
+        out.push(group[0].m);
+        continue;
+      }
+      const live = group.flatMap((g) => g.entries).filter((e) => e.status !== STATUS_DELETED);
+      if (live.length === 0) continue;
+      const first = group[0];
+      const schema = base.schemas.find((x) => x["schema-id"] === first.entries[0]?.schemaId) ?? this.schema();
+      const loc = `${this.location}/metadata/${randomUUID()}-m0.avro`;
+      files.push(loc);
+      out.push(await writeManifest(this.io, {
+        location: loc,
+        schema,
+        spec: base["partition-specs"].find((x) => x["spec-id"] === first.m.partition_spec_id) ?? this.spec(),
+        content: first.m.content === CONTENT_DATA ? "data" : "deletes",
+        snapshotId,
+        sequenceNumber: seq,
+        entries: live.map((e) => ({ status: STATUS_EXISTING, snapshot_id: e.snapshotId, sequence_number: e.dataSequenceNumber, file_sequence_number: e.fileSequenceNumber, data_file: e.file })),
+      }, () => null));
+    }
+    this.log.debug("merged manifests", { before: carried.length, after: out.length });
+    return out;
+  }
+
+  /**
+   * Removes old snapshots from the table metadata (keeping the current one, every ref, and the
+   * `retainLast` newest) and deletes the files only they referenced: manifest lists, manifests,
+   * data and delete files. Returns what was removed.
+   */
+  expireSnapshots(options: { olderThanMs?: number; retainLast?: number } = {}): Promise<{ snapshots: number; files: number }> {
+    return this.serialize(async () => {
+      const olderThan = options.olderThanMs ?? Date.now() - 5 * 24 * 3600 * 1000;
+      const retainLast = Math.max(1, options.retainLast ?? 1);
+      const m = this.metadata;
+      const keep = new Set<string>(Object.values(m.refs).map((r) => String(r["snapshot-id"])));
+      const newest = [...m.snapshots].sort((a, b) => b["timestamp-ms"] - a["timestamp-ms"]).slice(0, retainLast);
+      for (const s of newest) keep.add(String(s["snapshot-id"]));
+      const expire = m.snapshots.filter((s) => !keep.has(String(s["snapshot-id"])) && s["timestamp-ms"] < olderThan);
+      if (expire.length === 0) return { snapshots: 0, files: 0 };
+      const retained = m.snapshots.filter((s) => !expire.includes(s));
+      const reachable = new Set<string>();
+      const collect = async (snaps: Snapshot[], into: Set<string>) => {
+        for (const s of snaps) {
+          into.add(s["manifest-list"]);
+          for (const mf of await readManifestList(this.io, s["manifest-list"])) {
+            into.add(mf.manifest_path);
+            for (const e of await readManifest(this.io, mf)) if (e.status !== STATUS_DELETED) into.add(e.file.file_path);
+          }
+        }
+      };
+      await collect(retained, reachable);
+      const candidates = new Set<string>();
+      for (const s of expire) {
+        candidates.add(s["manifest-list"]);
+        for (const mf of await readManifestList(this.io, s["manifest-list"]).catch(() => [])) {
+          candidates.add(mf.manifest_path);
+          for (const e of await readManifest(this.io, mf).catch(() => [])) candidates.add(e.file.file_path);
+        }
+      }
+      this.loaded = await this.catalog.commitTable(this.id, [{ type: "assert-table-uuid", uuid: m["table-uuid"] }, { type: "assert-ref-snapshot-id", ref: "main", "snapshot-id": (m["current-snapshot-id"] ?? null) as bigint | null }], [
+        { action: "remove-snapshots", "snapshot-ids": expire.map((s) => BigInt(s["snapshot-id"])) },
+      ]);
+      const doomed = [...candidates].filter((f) => !reachable.has(f));
+      await this.deleteQuietly(doomed);
+      this.log.info("expired snapshots", { snapshots: expire.length, files: doomed.length });
+      return { snapshots: expire.length, files: doomed.length };
+    });
   }
 
   // ---- write path ---------------------------------------------------------------------------------
