@@ -78,3 +78,14 @@ describe("Pooler validation", () => {
     expect(() => new Pooler("bad", args)).toThrow(message);
   });
 });
+
+test("a single `provider` option on the component reaches its children", async () => {
+  const k8s = await import("@pulumi/kubernetes");
+  const prov = new k8s.Provider("pool-k8s", { kubeconfig: "{}" });
+  const p = new Pooler("pprov", { target: "kubernetes", kubernetes: { clusterName: "pg" } }, { provider: prov });
+  await m.settled(p.host, p.cutoverServiceAccount);
+  const ref = `${await valueOf(prov.urn)}::`;
+  const kids = m.resources.filter((r) => r.custom && r.name.startsWith("pprov-"));
+  expect(kids).toHaveLength(4);
+  for (const r of kids) expect(r.provider?.startsWith(ref)).toBe(true);
+});

@@ -191,3 +191,14 @@ describe("PostgresCluster validation", () => {
     expect(() => new PostgresCluster("v1", args)).toThrow(message);
   });
 });
+
+test("bring-your-own postgresql provider: roles use it and no provider is created", async () => {
+  const postgresql = await import("@pulumi/postgresql");
+  const mine = new postgresql.Provider("my-pg", { host: "bastion.local", port: 15432, username: "admin", password: "x" });
+  await build("pgown", { target: "kubernetes", kubernetes: { installOperator: false } }, { providers: { postgresql: mine } });
+  expect(all(m, "pulumi:providers:postgresql", "pgown")).toHaveLength(0);
+  const ref = `${await valueOf(mine.urn)}::`;
+  const managed = all(m, "postgresql:index/role:Role", "pgown");
+  expect(managed).toHaveLength(2);
+  for (const r of managed) expect(r.provider?.startsWith(ref)).toBe(true);
+});
