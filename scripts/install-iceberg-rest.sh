@@ -14,7 +14,7 @@ set -euo pipefail
 ICEBERG_VERSION="${ICEBERG_REST_VERSION:-1.10.0}"
 CACHE="${FLOE_CACHE:-$HOME/.cache/floe}"
 DIR="$CACHE/iceberg-rest-$ICEBERG_VERSION"
-STAMP="$DIR/.installed-v1"
+STAMP="$DIR/.installed-v3"
 
 MOTO_VERSION="${MOTO_VERSION:-5.2.5}"
 MOTO_DIR="$CACHE/moto-$MOTO_VERSION"
@@ -60,6 +60,9 @@ cat > "$DIR/pom.xml" <<POM
     <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-simple</artifactId><version>2.0.17</version></dependency>
     <dependency><groupId>org.apache.hadoop</groupId><artifactId>hadoop-client-api</artifactId><version>3.4.1</version></dependency>
     <dependency><groupId>org.apache.hadoop</groupId><artifactId>hadoop-client-runtime</artifactId><version>3.4.1</version></dependency>
+    <!-- S3FileIO on the server side, for tables in S3-compatible storage (CATALOG_IO__IMPL) -->
+    <dependency><groupId>org.apache.iceberg</groupId><artifactId>iceberg-aws</artifactId><version>$ICEBERG_VERSION</version></dependency>
+    <dependency><groupId>org.apache.iceberg</groupId><artifactId>iceberg-aws-bundle</artifactId><version>$ICEBERG_VERSION</version></dependency>
   </dependencies>
 </project>
 POM

@@ -34,7 +34,7 @@ import {
   tableIdString,
 } from "./catalog";
 import { FileIO, LocalFileIO } from "./io";
-import { S3FileIO } from "./s3";
+import { S3FileIO, S3FileIOOptions } from "./s3";
 import { SigV4Options, SigV4Signer } from "./sigv4";
 import { stringifyIcebergJson } from "./spec";
 
@@ -109,6 +109,11 @@ export interface RestCatalogOptions {
   /** Per-request timeout. Defaults to 30 s. */
   timeoutMs?: number;
   retry?: RetryOptions;
+  /**
+   * Defaults for the S3FileIO of s3:// tables (endpoint, path style, region, credentials), under
+   * whatever the catalog's config and the table's config set (`s3.*`, vended credentials).
+   */
+  s3?: S3FileIOOptions;
   /**
    * FileIO for a loaded table. Defaults to LocalFileIO for file: / absolute locations and an
    * S3FileIO configured from the catalog and table config (`s3.endpoint`, `s3.access-key-id`, …)
@@ -273,6 +278,8 @@ export class RestCatalog implements Catalog {
   private baseUri: string;
   private prefix = "";
   private separator = "\u001f";
+  /** One S3 client per distinct table config (clients hold connection pools). */
+  private readonly s3Clients = new Map<string, S3FileIO>();
   /** Merged catalog properties (defaults < client < overrides) from /v1/config. */
   properties: Record<string, string> = {};
 
@@ -480,10 +487,23 @@ export class RestCatalog implements Catalog {
     if (this.opts.fileIO) return this.opts.fileIO(table, this.properties);
     const location = table.metadata.location;
     if (/^s3[an]?:\/\//.test(location)) {
-      return S3FileIO.fromProperties({ ...this.properties, ...(table.config ?? {}) });
+      const props = { ...this.properties, ...(table.config ?? {}) };
+      const key = JSON.stringify(props);
+      let io = this.s3Clients.get(key);
+      if (!io) {
+        io = S3FileIO.fromProperties(props, this.opts.s3);
+        this.s3Clients.set(key, io);
+      }
+      return io;
     }
     if (location.startsWith("file:") || location.startsWith("/")) return new LocalFileIO();
     throw new Error(`RestCatalog: no FileIO for table location "${location}"; pass options.fileIO`);
+  }
+
+  /** Closes the S3 clients this catalog created. */
+  close(): void {
+    for (const io of this.s3Clients.values()) io.close();
+    this.s3Clients.clear();
   }
 
   private loadResult(res: unknown, id: TableIdentifier): LoadTableResult {

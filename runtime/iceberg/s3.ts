@@ -68,15 +68,21 @@ export class S3FileIO implements FileIO {
     this.client = new S3Client(config);
   }
 
-  /** Builds an S3FileIO from Iceberg's S3 property names (catalog config / table config). */
-  static fromProperties(props: Record<string, string>): S3FileIO {
+  /**
+   * Builds an S3FileIO from Iceberg's S3 property names (catalog config / table config, which
+   * may carry vended credentials); `defaults` fill in what the properties leave out.
+   */
+  static fromProperties(props: Record<string, string>, defaults: S3FileIOOptions = {}): S3FileIO {
     const id = props["s3.access-key-id"];
     const secret = props["s3.secret-access-key"];
+    const pathStyle = props["s3.path-style-access"];
     return new S3FileIO({
-      endpoint: props["s3.endpoint"],
-      region: props["client.region"] ?? props["s3.region"],
-      forcePathStyle: props["s3.path-style-access"] === "true",
-      credentials: id && secret ? { accessKeyId: id, secretAccessKey: secret, sessionToken: props["s3.session-token"] } : undefined,
+      ...defaults,
+      endpoint: props["s3.endpoint"] ?? defaults.endpoint,
+      region: props["client.region"] ?? props["s3.region"] ?? defaults.region,
+      forcePathStyle: pathStyle !== undefined ? pathStyle === "true" : defaults.forcePathStyle,
+      credentials:
+        id && secret ? { accessKeyId: id, secretAccessKey: secret, sessionToken: props["s3.session-token"] } : defaults.credentials,
     });
   }
 

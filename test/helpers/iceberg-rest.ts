@@ -132,6 +132,25 @@ export async function startRestCatalog(opts: { env?: Record<string, string> } = 
   };
 }
 
+/**
+ * CATALOG_* settings that make the REST fixture keep tables in S3-compatible storage (Iceberg's
+ * S3FileIO on the server side) and, with `vend`, hand the S3 credentials to clients in each
+ * table's config (as real catalogs vend credentials).
+ */
+export function s3CatalogEnv(opts: { endpoint: string; warehouse: string; accessKeyId: string; secretAccessKey: string; vend?: boolean }): Record<string, string> {
+  return {
+    AWS_REGION: "us-east-1",
+    CATALOG_IO__IMPL: "org.apache.iceberg.aws.s3.S3FileIO",
+    CATALOG_WAREHOUSE: opts.warehouse,
+    CATALOG_S3_ENDPOINT: opts.endpoint,
+    CATALOG_S3_PATH__STYLE__ACCESS: "true",
+    CATALOG_S3_ACCESS__KEY__ID: opts.accessKeyId,
+    CATALOG_S3_SECRET__ACCESS__KEY: opts.secretAccessKey,
+    CATALOG_CLIENT_REGION: "us-east-1",
+    ...(opts.vend ? { CATALOG_INCLUDE__CREDENTIALS: "true" } : {}),
+  };
+}
+
 export interface MotoS3Server {
   endpoint: string;
   stop(): Promise<void>;
