@@ -17,6 +17,8 @@ import { createLogger } from "../core/log";
 import { createBranch, deleteBranch, redact } from "./branch";
 import { expandPaths, formatText as formatLintText, lintFiles, LintReport, Policy } from "./lint";
 import { parseMigration } from "./parse";
+import { Message, PgoutputDecoder, Tuple } from "../cdc/pgoutput";
+import { COLUMNS_SQL, mapColumn, PgColumn } from "../cdc/types";
 
 const log = createLogger({ component: "schema-check" });
 
@@ -187,29 +189,6 @@ async function validateConstraints(c: Client): Promise<Validation[]> {
   return v;
 }
 
-/** Parses a pgoutput Relation message: 'R', oid, namespace\0, name\0, identity, ncols, columns. */
-export function parseRelationMessage(buf: Buffer): { namespace: string; name: string; columns: string[] } {
-  let o = 5;
-  const str = () => {
-    const end = buf.indexOf(0, o);
-    const s = buf.subarray(o, end).toString("utf8");
-    o = end + 1;
-    return s;
-  };
-  const namespace = str();
-  const name = str();
-  o += 1;
-  const n = buf.readInt16BE(o);
-  o += 2;
-  const columns: string[] = [];
-  for (let i = 0; i < n; i++) {
-    o += 1;
-    columns.push(str());
-    o += 8;
-  }
-  return { namespace, name, columns };
-}
-
 /** One UPDATE per published table on the branch, decoded through a temporary pgoutput slot. */
 async function validateDecoding(c: Client, after: Map<number, TableSnap>): Promise<Validation[]> {
   const published = [...after.values()].filter((t) => t.published.length && t.rows > 0).slice(0, 20);
@@ -218,6 +197,8 @@ async function validateDecoding(c: Client, after: Map<number, TableSnap>): Promi
   const slot = `floe_check_${Math.random().toString(36).slice(2, 10)}`;
   const pubs = [...new Set(published.flatMap((t) => t.published))];
   // Not a temporary slot: those are dropped on the first error, and a failing UPDATE is a finding here.
+  // The text forms the CDC writer's converters expect (runtime/cdc/types.ts SESSION_OPTIONS).
+  await c.query("SET DateStyle = ISO, YMD; SET TimeZone = 'UTC'; SET IntervalStyle = iso_8601; SET extra_float_digits = 3; SET bytea_output = hex");
   await c.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
   try {
     return await decodeSample(c, slot, published, pubs, v);
@@ -241,26 +222,51 @@ async function decodeSample(c: Client, slot: string, published: TableSnap[], pub
     `SELECT data FROM pg_logical_slot_peek_binary_changes($1, NULL, NULL, 'proto_version', '1', 'publication_names', $2)`,
     [slot, pubs.join(",")],
   );
-  const relations = new Map<string, string[]>();
-  let updates = 0;
+  // Decode with the CDC writer's own decoder, then convert every new value with its type mapping.
+  const decoder = new PgoutputDecoder();
+  const relations = new Map<number, { name: string; columns: string[] }>();
+  const updated = new Map<number, Tuple[]>();
   for (const { data } of r.rows as { data: Buffer }[]) {
-    if (data[0] === 0x52) {
-      const rel = parseRelationMessage(data);
-      relations.set(`${ident(rel.namespace)}.${ident(rel.name)}`, rel.columns);
+    let m: Message;
+    try {
+      m = decoder.decode(data);
+    } catch (e) {
+      v.push({ check: "decode", severity: "error", message: `a pgoutput message does not decode: ${(e as Error).message}` });
+      continue;
     }
-    if (data[0] === 0x55) updates++;
+    if (m.tag === "relation") relations.set(m.oid, { name: `${m.schema}.${m.name}`, columns: m.columns.map((x) => x.name) });
+    if (m.tag === "update") updated.set(m.oid, [...(updated.get(m.oid) ?? []), m.newTuple]);
   }
+  let decoded = 0;
   for (const t of touched) {
-    const key = [...relations.keys()].find((k) => k === t.name || k.replace(/"/g, "") === t.name.replace(/"/g, ""));
-    if (!key) v.push({ check: "decode", severity: "error", table: t.name, message: `a change to ${t.name} did not decode through pgoutput (no Relation message)` });
-    else {
-      const want = [...t.columns.values()].map((c2) => c2.name);
-      const got = relations.get(key)!;
-      if (want.join(",") !== got.join(",")) v.push({ check: "decode", severity: "error", table: t.name, message: `pgoutput describes ${t.name} with columns (${got.join(", ")}), the table has (${want.join(", ")})` });
+    const rel = relations.get(t.oid);
+    const tuples = updated.get(t.oid) ?? [];
+    if (!rel || !tuples.length) {
+      v.push({ check: "decode", severity: "error", table: t.name, message: `a change to ${t.name} did not come out of pgoutput (${rel ? "no Update message" : "no Relation message"})` });
+      continue;
     }
+    const want = [...t.columns.values()].map((c2) => c2.name);
+    if (want.join(",") !== rel.columns.join(",")) {
+      v.push({ check: "decode", severity: "error", table: t.name, message: `pgoutput describes ${t.name} with columns (${rel.columns.join(", ")}), the table has (${want.join(", ")})` });
+      continue;
+    }
+    const cols: PgColumn[] = (await c.query(COLUMNS_SQL, [t.name])).rows;
+    let ok = true;
+    cols.forEach((col, i) => {
+      try {
+        const mapped = mapColumn(col, t.name);
+        for (const tuple of tuples) {
+          const value = tuple[i];
+          if (typeof value === "string") mapped.convert(value);
+        }
+      } catch (e) {
+        ok = false;
+        v.push({ check: "decode", severity: "error", table: t.name, column: col.name, message: `${t.name}.${col.name}: the CDC writer cannot map the decoded value: ${(e as Error).message}` });
+      }
+    });
+    if (ok) decoded++;
   }
-  if (touched.length && updates < touched.length) v.push({ check: "decode", severity: "error", message: `only ${updates} of ${touched.length} sample updates decoded through pgoutput` });
-  else if (touched.length) v.push({ check: "decode", severity: "info", message: `${touched.length} sample change(s) decoded through pgoutput (publications ${pubs.join(", ")})` });
+  if (decoded) v.push({ check: "decode", severity: "info", message: `${decoded} sample change(s) decoded through pgoutput and the CDC writer's type mapping (publications ${pubs.join(", ")})` });
   return v;
 }
 

@@ -125,6 +125,16 @@ ALTER TABLE orders ALTER COLUMN code TYPE varchar(3) USING left(code, 3);
     expect(await listBranches(pg.url())).toEqual([]);
   }, 60_000);
 
+  it("refuses a new column type the CDC writer cannot map", async () => {
+    const f = file("003b_pair.sql", `SET lock_timeout = '2s';\nCREATE TYPE pair AS (a bigint, b bigint);\nALTER TABLE events ADD COLUMN location pair;\n`);
+    expect((await lintFiles([f])).exitCode).toBe(0);
+    const r = await checkMigrations({ url: pg.url("app"), files: [f] });
+    expect(r.exitCode).toBe(1);
+    expect(r.validations.filter((v) => v.severity === "error")).toEqual([
+      expect.objectContaining({ check: "decode", table: "public.events", column: "location", message: expect.stringMatching(/has type pair, which floe cannot map to Iceberg/) }),
+    ]);
+  }, 60_000);
+
   it("refuses values nulled, publications shrunk and constraints that do not hold", async () => {
     const f = file(
       "004_bad.sql",
@@ -149,7 +159,7 @@ ALTER TABLE orders ADD CONSTRAINT small_amount CHECK (amount < 100) NOT VALID;
     expect(r.validations.filter((v) => v.severity === "error")).toEqual([]);
     expect(r.exitCode).toBe(0);
     expect(r.applied.map((x) => x.transactional)).toEqual([true, false]);
-    expect(r.validations).toContainEqual(expect.objectContaining({ check: "decode", severity: "info", message: expect.stringMatching(/2 sample change\(s\) decoded/) }));
+    expect(r.validations).toContainEqual(expect.objectContaining({ check: "decode", severity: "info", message: expect.stringMatching(/2 sample change\(s\) decoded through pgoutput and the CDC writer's type mapping/) }));
     expect(r.validations).toContainEqual(expect.objectContaining({ check: "constraints", severity: "info" }));
     expect(await databases()).not.toContain(r.branch);
     // the parent is untouched
