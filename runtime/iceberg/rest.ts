@@ -104,8 +104,14 @@ export interface RestCatalogOptions {
   credential?: string;
   /** SigV4 signing (AWS Glue / S3 Tables). */
   sigv4?: SigV4Options;
-  /** Extra headers on every request (e.g. `X-Iceberg-Access-Delegation`). */
+  /** Extra headers on every request. */
   headers?: Record<string, string>;
+  /**
+   * Sent as `X-Iceberg-Access-Delegation` when creating and loading tables, e.g.
+   * "vended-credentials": catalogs such as Polaris and Lakekeeper only vend storage credentials
+   * when asked. Defaults to not sending it.
+   */
+  accessDelegation?: string;
   /** Per-request timeout. Defaults to 30 s. */
   timeoutMs?: number;
   retry?: RetryOptions;
@@ -266,6 +272,7 @@ interface CallOptions {
   body?: unknown;
   /** Return null for 404 instead of throwing (HEAD existence checks). */
   allow404?: boolean;
+  headers?: Record<string, string>;
 }
 
 export class RestCatalog implements Catalog {
@@ -453,13 +460,18 @@ export class RestCatalog implements Catalog {
       notFound: "namespace",
       conflict: "table-exists",
       body: { ...request, "stage-create": false },
+      headers: this.delegationHeader(),
     });
     return this.loadResult(res, id);
   }
 
   async loadTable(id: TableIdentifier): Promise<LoadTableResult> {
     await this.init();
-    const res = await this.request("GET", this.tablePath(id), { what: `load table ${tableIdString(id)}`, notFound: "table" });
+    const res = await this.request("GET", this.tablePath(id), {
+      what: `load table ${tableIdString(id)}`,
+      notFound: "table",
+      headers: this.delegationHeader(),
+    });
     return this.loadResult(res, id);
   }
 
@@ -487,7 +499,7 @@ export class RestCatalog implements Catalog {
     if (this.opts.fileIO) return this.opts.fileIO(table, this.properties);
     const location = table.metadata.location;
     if (/^s3[an]?:\/\//.test(location)) {
-      const props = { ...this.properties, ...(table.config ?? {}) };
+      const props = { ...this.properties, ...(table.config ?? {}), ...storageCredentialsFor(table, location) };
       const key = JSON.stringify(props);
       let io = this.s3Clients.get(key);
       if (!io) {
@@ -498,6 +510,10 @@ export class RestCatalog implements Catalog {
     }
     if (location.startsWith("file:") || location.startsWith("/")) return new LocalFileIO();
     throw new Error(`RestCatalog: no FileIO for table location "${location}"; pass options.fileIO`);
+  }
+
+  private delegationHeader(): Record<string, string> | undefined {
+    return this.opts.accessDelegation ? { "x-iceberg-access-delegation": this.opts.accessDelegation } : undefined;
   }
 
   /** Closes the S3 clients this catalog created. */
@@ -544,6 +560,7 @@ export class RestCatalog implements Catalog {
         accept: "application/json",
         "x-client-version": "floe",
         ...(this.opts.headers ?? {}),
+        ...(call.headers ?? {}),
         ...(await this.authHeaders()),
       };
       if (body !== undefined) headers["content-type"] = "application/json";
@@ -644,6 +661,21 @@ export class RestCatalog implements Catalog {
     }
     throw lastError ?? new RestCatalogError(`${this.name}: ${call.what}: failed`, 0);
   }
+}
+
+/**
+ * The config of the `storage-credentials` entry (REST spec 1.7+) whose prefix is the longest
+ * match for `location`, or {} when the server sent none.
+ */
+export function storageCredentialsFor(table: LoadTableResult, location: string): Record<string, string> {
+  const creds = (table as LoadTableResult & { "storage-credentials"?: { prefix: string; config: Record<string, string> }[] })[
+    "storage-credentials"
+  ];
+  let best: { prefix: string; config: Record<string, string> } | undefined;
+  for (const c of creds ?? []) {
+    if (location.startsWith(c.prefix) && (!best || c.prefix.length > best.prefix.length)) best = c;
+  }
+  return best?.config ?? {};
 }
 
 const BIG_MARK = "\u0000big:";

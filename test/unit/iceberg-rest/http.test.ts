@@ -6,7 +6,8 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from "node:http";
 import { AddressInfo } from "node:net";
 import { CommitConflictError, CommitStateUnknownError, NoSuchTableError } from "../../../runtime/iceberg/catalog";
-import { ForbiddenError, NotAuthorizedError, OAuth2Error, RestCatalog, RestCatalogError } from "../../../runtime/iceberg/rest";
+import { ForbiddenError, NotAuthorizedError, OAuth2Error, RestCatalog, RestCatalogError, storageCredentialsFor } from "../../../runtime/iceberg/rest";
+import { S3FileIO } from "../../../runtime/iceberg/s3";
 
 interface Seen {
   method: string;
@@ -232,4 +233,27 @@ test("retries: idempotent GETs retry 5xx with backoff; a commit is not retried o
   seen = [];
   await expect(c.loadTable({ namespace: ["db"], name: "t" })).rejects.toThrow(RestCatalogError);
   expect(seen).toHaveLength(4);
+});
+
+test("access delegation header on load; storage-credentials with the longest matching prefix configure S3", async () => {
+  handler = (req, res) => {
+    if (req.path === "/v1/config") return json(res, 200, {});
+    const body = JSON.parse(tableResult("1"));
+    body.metadata.location = "s3://lake/wh/db/t";
+    body["storage-credentials"] = [
+      { prefix: "s3://lake/", config: { "s3.access-key-id": "broad", "s3.secret-access-key": "x" } },
+      { prefix: "s3://lake/wh/db/", config: { "s3.access-key-id": "narrow", "s3.secret-access-key": "y", "s3.session-token": "t" } },
+      { prefix: "s3://other/", config: { "s3.access-key-id": "wrong", "s3.secret-access-key": "z" } },
+    ];
+    json(res, 200, body);
+  };
+  const c = await RestCatalog.connect({ uri: base, accessDelegation: "vended-credentials", s3: { endpoint: "http://127.0.0.1:1" } });
+  const t = await c.loadTable({ namespace: ["db"], name: "t" });
+  expect(seen[1].headers["x-iceberg-access-delegation"]).toBe("vended-credentials");
+  expect(storageCredentialsFor(t, t.metadata.location)).toMatchObject({ "s3.access-key-id": "narrow" });
+  const io = c.fileIO(t) as S3FileIO;
+  const creds = await io.client.config.credentials();
+  expect(creds).toMatchObject({ accessKeyId: "narrow", secretAccessKey: "y", sessionToken: "t" });
+  expect(c.fileIO(t)).toBe(io); // one client per table config
+  c.close();
 });
