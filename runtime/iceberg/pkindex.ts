@@ -81,21 +81,49 @@ export function joinKey(parts: string[]): string {
   return parts.length === 1 ? parts[0] : JSON.stringify(parts);
 }
 
+const POS_SPAN = 2 ** 32;
+
+/**
+ * Memory: one Map entry per live row whose value is a single number (file number * 2^32 +
+ * position), plus per data file the array of its keys (shared strings).
+ */
 export class PkIndex {
-  readonly live = new Map<string, RowLocation>();
+  private readonly locs = new Map<string, number>();
+  private readonly paths: (string | undefined)[] = [];
+  private readonly fileNos = new Map<string, number>();
   readonly files = new Map<string, IndexedFile>();
 
   get size(): number {
-    return this.live.size;
+    return this.locs.size;
   }
 
   get(key: string): RowLocation | undefined {
-    return this.live.get(key);
+    const v = this.locs.get(key);
+    if (v === undefined) return undefined;
+    const f = Math.floor(v / POS_SPAN);
+    return { path: this.paths[f]!, pos: v - f * POS_SPAN };
+  }
+
+  /** Every live key with its location. */
+  *entries(): IterableIterator<[string, RowLocation]> {
+    for (const key of this.locs.keys()) yield [key, this.get(key)!];
+  }
+
+  private fileNo(path: string): number {
+    let n = this.fileNos.get(path);
+    if (n === undefined) {
+      n = this.paths.length;
+      this.paths.push(path);
+      this.fileNos.set(path, n);
+    }
+    return n;
   }
 
   /** Registers a data file and makes its rows live (later files win for a repeated key). */
   addFile(path: string, file: IndexedFile, deleted?: Set<number>): void {
+    if (file.keys.length >= POS_SPAN) throw new Error(`data file ${path} has more than 2^32 rows`);
     this.files.set(path, file);
+    const base = this.fileNo(path) * POS_SPAN;
     const keys = file.keys;
     let live = 0;
     for (let pos = 0; pos < keys.length; pos++) {
@@ -105,12 +133,12 @@ export class PkIndex {
       }
       const k = keys[pos];
       if (k !== undefined) {
-        this.live.set(k, { path, pos });
+        this.locs.set(k, base + pos);
         live++;
       }
     }
     file.live = live;
-    if (live === 0) this.files.delete(path);
+    if (live === 0) this.forget(path);
   }
 
   /** Applies a position delete (from any writer). Unknown files/positions are ignored. */
@@ -118,28 +146,37 @@ export class PkIndex {
     const f = this.files.get(path);
     const key = f?.keys[pos];
     if (key === undefined || !f) return;
-    const loc = this.live.get(key);
-    if (loc && loc.path === path && loc.pos === pos) this.live.delete(key);
+    if (this.locs.get(key) === this.fileNos.get(path)! * POS_SPAN + pos) this.locs.delete(key);
     f.keys[pos] = undefined;
     f.live = (f.live ?? 1) - 1;
-    if (f.live <= 0) this.files.delete(path);
+    if (f.live <= 0) this.forget(path);
   }
 
   /** Removes a whole data file (e.g. it was deleted by an overwrite or truncate). */
   removeFile(path: string): void {
     const f = this.files.get(path);
     if (!f) return;
+    const base = this.fileNos.get(path)! * POS_SPAN;
     for (let pos = 0; pos < f.keys.length; pos++) {
       const key = f.keys[pos];
-      if (key === undefined) continue;
-      const loc = this.live.get(key);
-      if (loc && loc.path === path && loc.pos === pos) this.live.delete(key);
+      if (key !== undefined && this.locs.get(key) === base + pos) this.locs.delete(key);
     }
+    this.forget(path);
+  }
+
+  private forget(path: string): void {
     this.files.delete(path);
+    const n = this.fileNos.get(path);
+    if (n !== undefined) {
+      this.paths[n] = undefined;
+      this.fileNos.delete(path);
+    }
   }
 
   clear(): void {
-    this.live.clear();
+    this.locs.clear();
     this.files.clear();
+    this.fileNos.clear();
+    this.paths.length = 0;
   }
 }

@@ -82,6 +82,8 @@ export class SqlCatalog implements Catalog {
         previous_metadata_location VARCHAR(1000),
         iceberg_type VARCHAR(5),
         PRIMARY KEY (catalog_name, table_namespace, table_name))`);
+      // Catalogs created by Iceberg's JdbcCatalog before schema V1 lack iceberg_type.
+      await c.query("ALTER TABLE iceberg_tables ADD COLUMN IF NOT EXISTS iceberg_type VARCHAR(5)");
       await c.query(`CREATE TABLE IF NOT EXISTS iceberg_namespace_properties (
         catalog_name VARCHAR(255) NOT NULL,
         namespace VARCHAR(255) NOT NULL,

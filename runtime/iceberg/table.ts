@@ -821,11 +821,19 @@ export class WriteTransaction {
     if (!this.table.hasPrimaryKey) throw new ValidationError(`${what}() needs identifier fields (a primary key); ${tableIdString(this.table.id)} has none: use append()`);
   }
 
-  /** Writes files and commits one snapshot; retries on conflict; deletes its files on failure. */
+  /**
+   * Writes files and commits one snapshot; retries on conflict; deletes its files on failure.
+   * A transaction with no rows, no deletes and no summary commits nothing (attempts = 0).
+   */
   commit(): Promise<CommitResult> {
     if (this.committed) return Promise.reject(new ValidationError("this write transaction was already committed"));
     this.committed = true;
     const t = this.table;
+    if (this.ops.length === 0 && this.appended.length === 0 && Object.keys(this.summary).length === 0) {
+      // Nothing to write and nothing to record: no snapshot.
+      const snap = t.currentSnapshot();
+      return Promise.resolve({ snapshotId: snap ? BigInt(snap["snapshot-id"]) : 0n, sequenceNumber: snap?.["sequence-number"] ?? 0, metadataLocation: t.metadataLocation, attempts: 0, addedRows: 0, deletedRows: 0 });
+    }
     return t.serialize(async () => {
       const final = dedupe(this.ops);
       const rows: Row[] = [...this.appended];

@@ -47,7 +47,7 @@ describe("write planning", () => {
         for (const [path, rows] of files) rows.forEach((v, pos) => {
           if (v === null) return;
           liveRows++;
-          const key = [...index.live].find(([, l]) => l.path === path && l.pos === pos)?.[0];
+          const key = [...index.entries()].find(([, l]) => l.path === path && l.pos === pos)?.[0];
           expect(key).toBeDefined();
           live.set(key!, v);
         });
