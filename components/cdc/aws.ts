@@ -101,7 +101,7 @@ export function buildAwsCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcWriterBu
               essential: true,
               readonlyRootFilesystem: false,
               entryPoint: ["/bin/sh", "-c"],
-              command: ['umask 077 && printf %s "$FLOE_CDC_CONFIG" > /tmp/cdc.json && unset FLOE_CDC_CONFIG && exec floe cdc run --config /tmp/cdc.json'],
+              command: ['umask 077 && printf %s "$FLOE_CDC_CONFIG" > /tmp/cdc.json && unset FLOE_CDC_CONFIG && exec node /opt/floe/dist/runtime/cli.js cdc run --config /tmp/cdc.json'],
               secrets: [{ name: "FLOE_CDC_CONFIG", valueFrom: secretArn }],
               portMappings: [{ containerPort: HEALTH_PORT, protocol: "tcp" }],
               healthCheck: {

@@ -186,3 +186,6 @@ export class LocalCdcWriter extends pulumi.dynamic.Resource {
     super(provider, name, inputs, { ...opts, additionalSecretOutputs: ["config"] }, "floe", "LocalCdcWriter");
   }
 }
+
+/** The provider itself, for tests that drive it without an engine. */
+export { provider as localCdcWriterProvider };

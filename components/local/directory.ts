@@ -50,3 +50,6 @@ export class LocalDirectory extends pulumi.dynamic.Resource {
     super(provider, name, { path: args.path, location: undefined }, opts, "floe", "LocalDirectory");
   }
 }
+
+/** The provider itself, for tests that drive it without an engine. */
+export { provider as localDirectoryProvider };

@@ -116,3 +116,6 @@ export class LocalPgBouncer extends pulumi.dynamic.Resource {
     super(provider, name, inputs, { ...opts, additionalSecretOutputs: ["users"] }, "floe", "LocalPgBouncer");
   }
 }
+
+/** The provider itself, for tests that drive it without an engine. */
+export { provider as localPgBouncerProvider };

@@ -198,3 +198,6 @@ export class LocalPostgresServer extends pulumi.dynamic.Resource {
     super(provider, name, inputs, { ...opts, additionalSecretOutputs: ["adminPassword", "appPassword", "replicationPassword"] }, "floe", "LocalPostgresServer");
   }
 }
+
+/** The provider itself, for tests that drive it without an engine. */
+export { provider as localPostgresServerProvider };

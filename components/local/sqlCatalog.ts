@@ -82,3 +82,6 @@ export class LocalSqlCatalog extends pulumi.dynamic.Resource {
     );
   }
 }
+
+/** The provider itself, for tests that drive it without an engine. */
+export { provider as localSqlCatalogProvider };

@@ -82,6 +82,8 @@ export class DatabaseRoles extends pulumi.ComponentResource {
     const appPw = password(`${name}-app-password`, { parent: this });
     const app = new postgresql.Role(`${name}-app`, { name: appUser, login: true, password: appPw.result }, o);
     new postgresql.Grant(`${name}-app-connect`, { database: args.database, role: app.name, objectType: "database", privileges: ["CONNECT", "TEMPORARY"] }, o);
+    // The application owns what it creates in schema public (Postgres 15+ no longer grants CREATE to PUBLIC).
+    new postgresql.Grant(`${name}-app-schema`, { database: args.database, role: app.name, schema: "public", objectType: "schema", privileges: ["USAGE", "CREATE"] }, o);
 
     const replPw = password(`${name}-replication-password`, { parent: this });
     const repl = new postgresql.Role(
@@ -95,6 +97,13 @@ export class DatabaseRoles extends pulumi.ComponentResource {
     new postgresql.Grant(`${name}-replication-usage`, { database: args.database, role: repl.name, schema: "public", objectType: "schema", privileges: ["USAGE"] }, o);
     // SELECT only, for the snapshot consistent with the slot; no write, no DDL.
     new postgresql.Grant(`${name}-replication-select`, { database: args.database, role: repl.name, schema: "public", objectType: "table", objects: [], privileges: ["SELECT"] }, o);
+
+    // ...and on the tables the application creates later.
+    new postgresql.DefaultPrivileges(
+      `${name}-replication-defaults`,
+      { database: args.database, role: repl.name, owner: app.name, schema: "public", objectType: "table", privileges: ["SELECT"] },
+      o,
+    );
 
     const tables = args.publicationTables ?? [];
     const publication = new postgresql.Publication(

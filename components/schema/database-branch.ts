@@ -191,7 +191,7 @@ interface LocalBranchInputs {
  * The local dynamic provider. Pulumi serializes these functions; they only use their inputs and
  * `require` by absolute path (the compiled runtime in dist/runtime, see components/local/runtime.ts).
  */
-const localBranchProvider: pulumi.dynamic.ResourceProvider = {
+export const localBranchProvider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: LocalBranchInputs) {
     const branch = require(require("path").join(inputs.runtimeDir, "schema", "branch.js"));
     const b = await branch.createBranch(inputs.parentUrl, { name: inputs.branchName, terminateConnections: inputs.terminateConnections, timeoutMs: inputs.timeoutSeconds * 1000 });

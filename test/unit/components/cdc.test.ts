@@ -95,6 +95,8 @@ describe("CdcWriter on aws", () => {
     expect(cfg.catalog).toMatchObject({ type: "rest", sigv4: { region: "us-east-1", service: "glue" } });
     const containers = JSON.parse(only(m, "aws:ecs/taskDefinition:TaskDefinition", "wa").inputs.containerDefinitions);
     expect(containers[0].secrets[0].name).toBe("FLOE_CDC_CONFIG");
+    // The image's entrypoint is node + the CLI (images/Dockerfile); the override must call it the same way.
+    expect(containers[0].command[0]).toContain("exec node /opt/floe/dist/runtime/cli.js cdc run --config /tmp/cdc.json");
     expect(JSON.stringify(containers)).not.toContain("repl-password-xyz");
     expect(m.secretLeaks(["repl-password-xyz"])).toEqual([]);
     const sg = only(m, "aws:ec2/securityGroup:SecurityGroup", "wa").inputs;

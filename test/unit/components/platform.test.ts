@@ -34,7 +34,8 @@ const K8S_COMMON = {
   "postgresql:index/role:Role": 3,
   "postgresql:index/publication:Publication": 1,
   "postgresql:index/database:Database": 1,
-  "postgresql:index/grant:Grant": 4,
+  "postgresql:index/grant:Grant": 5,
+  "postgresql:index/defaultPrivileges:DefaultPrivileges": 1,
 };
 
 const AWS_COMMON = {
@@ -63,7 +64,8 @@ const AWS_COMMON = {
   "pulumi:providers:postgresql": 1,
   "postgresql:index/role:Role": 2,
   "postgresql:index/publication:Publication": 1,
-  "postgresql:index/grant:Grant": 4,
+  "postgresql:index/grant:Grant": 5,
+  "postgresql:index/defaultPrivileges:DefaultPrivileges": 1,
 };
 
 describe("DataPlatform on kubernetes", () => {

@@ -18,7 +18,8 @@ const ROLES = {
   "pulumi:providers:postgresql": 1,
   "random:index/randomPassword:RandomPassword": 2, // app + replication
   "postgresql:index/role:Role": 2,
-  "postgresql:index/grant:Grant": 4,
+  "postgresql:index/grant:Grant": 5,
+  "postgresql:index/defaultPrivileges:DefaultPrivileges": 1,
   "postgresql:index/publication:Publication": 1,
 };
 
@@ -64,6 +65,7 @@ describe("PostgresCluster on kubernetes", () => {
     expect(repl.inputs.superuser).toBeUndefined();
     const grants = all(m, "postgresql:index/grant:Grant", "pgprov").filter((g) => g.inputs.role === "floe_replication");
     expect(grants.flatMap((g) => g.inputs.privileges).sort()).toEqual(["CONNECT", "SELECT", "USAGE"]);
+    expect(m.named("pgprov-roles-replication-defaults").inputs).toMatchObject({ role: "floe_replication", owner: "app", objectType: "table", privileges: ["SELECT"] });
     expect(m.named("pgprov-roles-publication").inputs).toMatchObject({ name: "floe", allTables: true, database: "app" });
   });
 
