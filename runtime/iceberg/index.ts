@@ -25,6 +25,34 @@
  * table.summaryProperty("floe.lsn.shard-0"); // "0/16B3748" (also after Table.load)
  * ```
  *
+ * ## Public API (short)
+ *
+ * - `Table.create(catalog, id, { columns, identifier?, partitionBy?, sortBy?, properties?, location? }, options?)`
+ *   and `Table.load(catalog, id, options?)` (rebuilds the PK index). Options: `maxCommitAttempts`
+ *   (8), `retryBaseMs` (25), `rowsPerFile` (1,000,000), `maxManifests` (64), `logger`.
+ * - `table.newWrite()` -> `WriteTransaction`: `upsert(rows)`, `delete(keys)` (mirror tables),
+ *   `append(rows)` (tables without identifier fields), `setSummary(props)`, `commit()` ->
+ *   `CommitResult { snapshotId, sequenceNumber, metadataLocation, attempts, addedRows, deletedRows }`.
+ *   Last op per key wins inside a transaction; one transaction = one snapshot (overwrite /
+ *   append / delete); conflicts are retried against the new base with the index caught up.
+ *   A transaction with nothing in it commits nothing.
+ * - `table.truncate(summary?)`: one "delete" snapshot that removes every file.
+ * - `table.updateSchema().addColumn(name, type).dropColumn(name).renameColumn(a, b)
+ *   .updateColumnType(name, "long" | "double" | "decimal(P,s)").commit()`.
+ * - `table.expireSnapshots({ olderThanMs, retainLast })`: drops old snapshots and the files only
+ *   they referenced.
+ * - Reading state: `table.schema()`, `table.spec()`, `table.currentSnapshot()`,
+ *   `table.summaryProperty(key)`, `table.metadata`, `table.metadataLocation`, `table.location`,
+ *   `table.refresh()`, `table.hasPrimaryKey`, `table.indexedRows`, `table.keyOf(row)` and
+ *   `table.pkIndex.get(key)` -> `{ path, pos }` of the live row (e.g. to read a previous version).
+ * - Catalogs: `SqlCatalog.connect({ name, url, warehouse })` (Postgres, Iceberg JDBC schema),
+ *   `MemoryCatalog(warehouse)` (in-process, tests), `RestCatalog` in rest.ts. All implement
+ *   `Catalog` (catalog.ts); errors: `NoSuchTableError`, `TableAlreadyExistsError`,
+ *   `CommitConflictError`, `CommitStateUnknownError`, `ValidationError`, `CorruptMetadataError`.
+ * - Lower level (for tools): `readColumnsById(bytes, fieldIds)` in parquet.ts returns physical
+ *   Parquet values (int64 bigint, decimals as unscaled int/bigint/bytes, uuid bytes, dates as
+ *   day numbers, timestamps as micros bigint); manifests.ts reads manifests / manifest lists.
+ *
  * ## Canonical JS values (what the writer accepts per Iceberg type; `null`/`undefined` = null,
  * allowed only for optional fields)
  *
