@@ -31,7 +31,7 @@ options (env var in brackets):
   --green-host H --green-port P   what the pooler should point at after cutover. Defaults to --green's host/port
   --state PATH             state file. Defaults to ./floe-upgrade-state.json [FLOE_UPGRADE_STATE]
   --name NAME              base name of publications/subscriptions/slots. Defaults to floe_upgrade
-  --budget-ms N            hard budget for green to apply blue's final LSN while paused. Defaults to 1000
+  --budget-ms N            hard budget for green to apply blue's final LSN while paused. Defaults to 1000 [FLOE_UPGRADE_BUDGET_MS]
   --pause-timeout-ms N     longest wait for PAUSE to drain server connections. Defaults to 5000
   --query-wait-timeout S   query_wait_timeout (s) during the cutover. Defaults to 30
   --max-lag-bytes N        lag under which the cutover may pause. Defaults to 1048576
@@ -103,7 +103,7 @@ export async function main(argv: string[]): Promise<number> {
       poolerDatabase: values["pooler-db"],
       statePath: values.state ?? process.env.FLOE_UPGRADE_STATE ?? "floe-upgrade-state.json",
       name: values.name,
-      budgetMs: int("budget-ms", values["budget-ms"]),
+      budgetMs: int("budget-ms", values["budget-ms"] ?? process.env.FLOE_UPGRADE_BUDGET_MS),
       pauseTimeoutMs: int("pause-timeout-ms", values["pause-timeout-ms"]),
       raisedQueryWaitTimeout: int("query-wait-timeout", values["query-wait-timeout"]),
       maxLagBytes: int("max-lag-bytes", values["max-lag-bytes"]),
