@@ -285,6 +285,8 @@ export class RestCatalog implements Catalog {
   private baseUri: string;
   private prefix = "";
   private separator = "\u001f";
+  /** Endpoints the server announced in /v1/config (undefined: it did not say, assume all). */
+  private endpoints?: Set<string>;
   /** One S3 client per distinct table config (clients hold connection pools). */
   private readonly s3Clients = new Map<string, S3FileIO>();
   /** Merged catalog properties (defaults < client < overrides) from /v1/config. */
@@ -357,6 +359,7 @@ export class RestCatalog implements Catalog {
     // an explicit client prefix wins over the server's
     const prefix = this.opts.prefix ?? this.properties.prefix ?? "";
     this.prefix = prefix ? `/${prefix.replace(/^\/+|\/+$/g, "")}` : "";
+    if (Array.isArray(cfg.endpoints)) this.endpoints = new Set(cfg.endpoints.map((e) => e.replace(/\s+/g, " ").trim()));
     if (this.properties["namespace-separator"]) this.separator = decodeURIComponent(this.properties["namespace-separator"]);
   }
 
@@ -382,9 +385,15 @@ export class RestCatalog implements Catalog {
     });
   }
 
+  /** Whether the server supports an endpoint (servers that list none support the basic set). */
+  private supports(endpoint: string): boolean {
+    return !this.endpoints || this.endpoints.has(endpoint);
+  }
+
   async namespaceExists(namespace: string[]): Promise<boolean> {
     await this.init();
-    const res = await this.request("HEAD", `/v1${this.prefix}/namespaces/${this.nsPath(namespace)}`, {
+    const method = this.supports("HEAD /v1/{prefix}/namespaces/{namespace}") ? "HEAD" : "GET";
+    const res = await this.request(method, `/v1${this.prefix}/namespaces/${this.nsPath(namespace)}`, {
       what: `check namespace ${namespace.join(".")}`,
       allow404: true,
     });
@@ -446,7 +455,8 @@ export class RestCatalog implements Catalog {
 
   async tableExists(id: TableIdentifier): Promise<boolean> {
     await this.init();
-    const res = await this.request("HEAD", this.tablePath(id), { what: `check table ${tableIdString(id)}`, allow404: true });
+    const method = this.supports("HEAD /v1/{prefix}/namespaces/{namespace}/tables/{table}") ? "HEAD" : "GET";
+    const res = await this.request(method, this.tablePath(id), { what: `check table ${tableIdString(id)}`, allow404: true });
     return res !== null;
   }
 

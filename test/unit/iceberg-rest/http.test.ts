@@ -257,3 +257,18 @@ test("access delegation header on load; storage-credentials with the longest mat
   expect(c.fileIO(t)).toBe(io); // one client per table config
   c.close();
 });
+
+test("servers that announce endpoints without HEAD get GET for existence checks", async () => {
+  handler = (req, res) => {
+    if (req.path === "/v1/config") return json(res, 200, { endpoints: ["GET /v1/{prefix}/namespaces/{namespace}", "GET /v1/{prefix}/namespaces/{namespace}/tables/{table}"] });
+    if (req.method === "HEAD") return res.writeHead(405).end();
+    if (req.path === "/v1/namespaces/db") return json(res, 200, { namespace: ["db"], properties: {} });
+    if (req.path === "/v1/namespaces/db/tables/t") return res.writeHead(200, { "content-type": "application/json" }).end(tableResult("1"));
+    error(res, 404, "NoSuchTableException", "no");
+  };
+  const c = await RestCatalog.connect({ uri: base });
+  expect(await c.namespaceExists(["db"])).toBe(true);
+  expect(await c.tableExists({ namespace: ["db"], name: "t" })).toBe(true);
+  expect(await c.tableExists({ namespace: ["db"], name: "u" })).toBe(false);
+  expect(seen.slice(1).map((s) => s.method)).toEqual(["GET", "GET", "GET"]);
+});
