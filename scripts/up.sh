@@ -17,6 +17,7 @@ export PATH="$PULUMI_BIN:$PATH"
 source scripts/pulumi-env.sh
 
 cd examples/local
+mkdir -p .pulumi-state
 STACK="${FLOE_STACK:-local}"
 pulumi stack select --create "$STACK" --non-interactive >/dev/null
 say "pulumi up (stack $STACK)"

@@ -147,7 +147,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   // chdb is loaded only here: listing tables does not need it.
   const chdb = require("chdb") as { query(sql: string, format?: string): string };
+  // chdb reads files only below its user_files_path, the working directory: run from the
+  // deepest directory that holds every table (the warehouse root, usually).
+  const cwd = process.cwd();
   try {
+    if (tables.length) process.chdir(commonDir(tables.map((t) => t.location)));
     if (values.json) {
       const text = chdb.query(rewritten, "JSONEachRow");
       const rows = text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
@@ -158,6 +162,16 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     process.stderr.write(`floe query: ${(e as Error).message}\n`);
     return 1;
+  } finally {
+    process.chdir(cwd);
   }
   return 0;
+}
+
+/** The deepest directory containing every path. */
+export function commonDir(paths: string[]): string {
+  const split = paths.map((p) => p.split("/").filter(Boolean));
+  const common: string[] = [];
+  for (let i = 0; split.every((s) => i < s.length && s[i] === split[0][i]); i++) common.push(split[0][i]);
+  return "/" + common.join("/");
 }
