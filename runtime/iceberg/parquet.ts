@@ -146,6 +146,14 @@ function asyncBuffer(bytes: Uint8Array) {
  * binary Uint8Array, strings string), one array per requested field id, in file order.
  */
 export async function readColumnsById(bytes: Uint8Array, fieldIds: number[], what: string): Promise<unknown[][]> {
+  return (await readColumnsByIdOptional(bytes, fieldIds, what, false)) as unknown[][];
+}
+
+/**
+ * Like readColumnsById; with `allowMissing`, a field id the file does not have (a column added
+ * after the file was written) yields `undefined` instead of an error.
+ */
+export async function readColumnsByIdOptional(bytes: Uint8Array, fieldIds: number[], what: string, allowMissing = true): Promise<(unknown[] | undefined)[]> {
   try {
     const file = asyncBuffer(bytes);
     const meta = reader().parquetMetadata(file);
@@ -153,17 +161,19 @@ export async function readColumnsById(bytes: Uint8Array, fieldIds: number[], wha
     for (const el of meta.schema as SchemaElement[]) if (el.field_id !== undefined && el.field_id !== null) byId.set(Number(el.field_id), el.name);
     const names = fieldIds.map((id) => {
       const n = byId.get(id);
-      if (!n) throw new Error(`no column with field id ${id}`);
+      if (!n && !allowMissing) throw new Error(`no column with field id ${id}`);
       return n;
     });
+    const present = names.filter((n): n is string => n !== undefined);
+    if (present.length === 0) return names.map(() => undefined);
     // Physical values only (no lossy DECIMAL -> float or TIMESTAMP -> Date conversion); strings stay strings.
     for (const el of meta.schema as SchemaElement[]) {
-      if (el.converted_type === "UTF8" || el.logical_type?.type === "STRING") continue;
+      if (!el.type || el.converted_type === "UTF8" || el.logical_type?.type === "STRING") continue; // leaves only: LIST groups keep their annotation
       delete el.converted_type;
       delete el.logical_type;
     }
-    const rows: Record<string, unknown>[] = await reader().parquetReadObjects({ file, metadata: meta, columns: names, utf8: false });
-    return names.map((n) => rows.map((r) => r[n]));
+    const rows: Record<string, unknown>[] = await reader().parquetReadObjects({ file, metadata: meta, columns: present, utf8: false });
+    return names.map((n) => (n === undefined ? undefined : rows.map((r) => r[n])));
   } catch (e) {
     throw new CorruptMetadataError(`${what}: cannot read Parquet: ${(e as Error).message}`);
   }

@@ -35,13 +35,13 @@ import {
   type ManifestFileRecord,
 } from "./manifests";
 import { newSnapshotId } from "./metadata";
-import { DELETE_FILE_PATH_ID, DELETE_POS_ID, readColumnsById, readPositionDeletes, writeDataFile, writePositionDeleteFile } from "./parquet";
+import { DELETE_FILE_PATH_ID, DELETE_POS_ID, readColumnsById, readColumnsByIdOptional, readPositionDeletes, writeDataFile, writePositionDeleteFile } from "./parquet";
 import { PkIndex, joinKey, keyPartFromNormalized, keyPartFromPhysical } from "./pkindex";
 import { dedupe, type Op } from "./plan";
 import type { NestedField, PartitionSpec, Schema, Snapshot, SortOrder, TableMetadata } from "./spec";
 import { buildSchema, canPromote, isPrimitive, maxFieldId, parsePrimitive, toIcebergType, type ColumnDef, type ColumnType, type Primitive } from "./types";
 import { decimalBytes } from "./avro";
-import { bigIntToMinBytes, columnStats, fieldCodec, toBound, toColumns, uuidToBytes, type FieldCodec } from "./values";
+import { bigIntToMinBytes, canonicalFromPhysical, columnStats, fieldCodec, toBound, toColumns, uuidToBytes, type FieldCodec } from "./values";
 
 /** A row: column name -> canonical JS value (see index.ts). Missing columns are null. */
 export type Row = Record<string, unknown>;
@@ -520,6 +520,110 @@ export class Table {
     }
     this.log.debug("merged manifests", { before: carried.length, after: out.length });
     return out;
+  }
+
+  /**
+   * Rewrites the live rows of every data file that has position deletes (all data files with
+   * `all: true`) into new data files and drops every position delete file, in one "replace"
+   * snapshot. Readers see exactly the same rows, from fewer files. Mirror tables fed by CDC
+   * collect delete files with every update: compact when the snapshot summary's
+   * total-delete-files grows. Returns undefined when there is nothing to do.
+   */
+  compact(options: { all?: boolean } = {}): Promise<CommitResult | undefined> {
+    return this.serialize(async () => {
+      if (!this.currentSnapshot()) return undefined;
+      const first = await this.liveEntries(this.currentSnapshot()!);
+      if (!options.all && !first.some((e) => e.file.content === CONTENT_POSITION_DELETES)) return undefined;
+      let removedPaths = new Set<string>();
+      let newFiles: NewDataFile[] = [];
+      return this.commitLoop("compact", async (base, snapshotId, seq, files) => {
+        const parent = this.currentSnapshot()!;
+        const manifests = await readManifestList(this.io, parent["manifest-list"]);
+        const withEntries = await Promise.all(manifests.map(async (m) => ({ m, entries: (await readManifest(this.io, m)).filter((e) => e.status !== STATUS_DELETED) })));
+        const live = withEntries.flatMap((x) => x.entries);
+        if (live.some((e) => e.file.content === CONTENT_EQUALITY_DELETES)) throw new ValidationError("compact: tables with equality deletes are not supported");
+        const deleteFiles = live.filter((e) => e.file.content === CONTENT_POSITION_DELETES);
+        const deleted = new Map<string, Set<number>>();
+        for (const e of deleteFiles) {
+          for (const d of await readPositionDeletes(await this.io.read(e.file.file_path), `delete file ${e.file.file_path}`)) {
+            let set = deleted.get(d.path);
+            if (!set) deleted.set(d.path, (set = new Set()));
+            set.add(d.pos);
+          }
+        }
+        const rewrite = live.filter((e) => e.file.content === CONTENT_DATA && (options.all || deleted.has(e.file.file_path)));
+        removedPaths = new Set([...rewrite, ...deleteFiles].map((e) => e.file.file_path));
+        // Read the live rows of the rewritten files in the current schema (by field id).
+        const schema = this.schema();
+        const rows: Row[] = [];
+        for (const e of rewrite) {
+          const cols = await readColumnsByIdOptional(await this.io.read(e.file.file_path), schema.fields.map((f) => f.id), `data file ${e.file.file_path}`);
+          const n = Number(e.file.record_count);
+          const dels = deleted.get(e.file.file_path);
+          for (let i = 0; i < n; i++) {
+            if (dels?.has(i)) continue;
+            const row: Row = {};
+            schema.fields.forEach((f, c) => (row[f.name] = cols[c] ? canonicalFromPhysical(f.type, cols[c]![i]) : null));
+            rows.push(row);
+          }
+        }
+        const keys = this.hasPrimaryKey ? rows.map((r) => this.keyOf(r)) : undefined;
+        newFiles = await this.writeDataFiles(rows, keys, files);
+        // New manifests: the compacted files, then every old manifest with removed files marked DELETED.
+        const out = await this.writeManifests("data", newFiles.map((f) => ({ record: f.record, specId: f.specId })), snapshotId, seq, files);
+        for (const { m, entries } of withEntries) {
+          if (!entries.some((e) => removedPaths.has(e.file.file_path))) {
+            out.push(m);
+            continue;
+          }
+          const schemaForManifest = base.schemas.find((x) => x["schema-id"] === entries[0]?.schemaId) ?? schema;
+          const loc = `${this.location}/metadata/${randomUUID()}-m0.avro`;
+          files.push(loc);
+          out.push(await writeManifest(this.io, {
+            location: loc,
+            schema: schemaForManifest,
+            spec: base["partition-specs"].find((x) => x["spec-id"] === m.partition_spec_id) ?? this.spec(),
+            content: m.content === CONTENT_DATA ? "data" : "deletes",
+            snapshotId,
+            sequenceNumber: seq,
+            entries: entries.map((e) => ({
+              status: removedPaths.has(e.file.file_path) ? STATUS_DELETED : STATUS_EXISTING,
+              snapshot_id: removedPaths.has(e.file.file_path) ? snapshotId : e.snapshotId,
+              sequence_number: e.dataSequenceNumber,
+              file_sequence_number: e.fileSequenceNumber,
+              data_file: e.file,
+            })),
+          }, () => null));
+        }
+        const remaining = [...live.filter((e) => !removedPaths.has(e.file.file_path)).map((e) => e.file), ...newFiles.map((f) => f.record)];
+        const sum = (list: DataFileRecord[]) => list.reduce((a, f) => a + BigInt(f.record_count), 0n);
+        const size = (list: DataFileRecord[]) => list.reduce((a, f) => a + BigInt(f.file_size_in_bytes), 0n);
+        const rData = remaining.filter((f) => f.content === CONTENT_DATA);
+        const rDel = remaining.filter((f) => f.content === CONTENT_POSITION_DELETES);
+        const summary: Record<string, string> = {
+          ...this.carriedSummary(),
+          operation: "replace",
+          "added-data-files": String(newFiles.length),
+          "added-records": String(rows.length),
+          "deleted-data-files": String(rewrite.length),
+          "deleted-records": String(sum(rewrite.map((e) => e.file))),
+          "removed-delete-files": String(deleteFiles.length),
+          "removed-position-deletes": String(sum(deleteFiles.map((e) => e.file))),
+          "total-records": String(sum(rData)),
+          "total-files-size": String(size(remaining)),
+          "total-data-files": String(rData.length),
+          "total-delete-files": String(rDel.length),
+          "total-position-deletes": String(sum(rDel)),
+          "total-equality-deletes": "0",
+        };
+        return { manifests: out, summary, addedRows: rows.length, deletedRows: 0 };
+      }, async () => {
+        const idx = this.pkIndex;
+        if (!idx) return;
+        for (const p of removedPaths) idx.removeFile(p);
+        for (const f of newFiles) idx.addFile(f.record.file_path, { keys: f.keys, partition: f.record.partition, specId: f.specId });
+      });
+    });
   }
 
   /**

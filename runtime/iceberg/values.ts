@@ -345,3 +345,51 @@ export function toColumns(codecs: FieldCodec[], rows: readonly Record<string, un
   }
   return cols;
 }
+
+// ---- physical Parquet values back to canonical JS values ------------------------------------
+
+function signedBytes(b: Uint8Array): bigint {
+  let v = 0n;
+  for (const x of b) v = (v << 8n) | BigInt(x);
+  return b.length && b[0] & 0x80 ? v - (1n << BigInt(b.length * 8)) : v;
+}
+
+/**
+ * A physical value as returned by parquet.ts readColumnsById (written by any Iceberg writer,
+ * possibly with an older, narrower type) -> the canonical JS value of `type` (see index.ts).
+ */
+export function canonicalFromPhysical(type: IcebergType, v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  if (typeof type !== "string") {
+    if (type.type === "list") return (v as unknown[]).map((x) => canonicalFromPhysical(type.element, x));
+    throw new ValidationError(`cannot convert a value of type ${JSON.stringify(type)}`);
+  }
+  const p = parsePrimitive(type);
+  switch (p.kind) {
+    case "int":
+    case "date":
+      return Number(v);
+    case "long":
+    case "time":
+    case "timestamp":
+    case "timestamptz":
+      return BigInt(v as number | bigint);
+    case "float":
+    case "double":
+      return Number(v);
+    case "decimal":
+      return formatDecimal(v instanceof Uint8Array ? signedBytes(v) : BigInt(v as number | bigint), p.scale);
+    case "string":
+      return typeof v === "string" ? v : Buffer.from(v as Uint8Array).toString("utf8");
+    case "uuid": {
+      if (typeof v === "string") return v.toLowerCase();
+      const h = Buffer.from(v as Uint8Array).toString("hex");
+      return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+    }
+    case "binary":
+    case "fixed":
+      return v instanceof Uint8Array ? v : new Uint8Array(v as ArrayBuffer);
+    case "boolean":
+      return Boolean(v);
+  }
+}
