@@ -36,6 +36,8 @@ options (env var in brackets):
   --query-wait-timeout S   query_wait_timeout (s) during the cutover. Defaults to 30
   --max-lag-bytes N        lag under which the cutover may pause. Defaults to 1048576
   --sample-rows N          rows per table checksummed at verification. Defaults to 1000
+  --cdc-publication NAME   the CDC writer's publication on blue: recreated on green with a slot (--cdc-slot) before the
+  --cdc-slot NAME          pause; the state file's cdcHandoff tells the writer where blue ends (both or neither)
   --allow OBJECT           accept a preflight finding on OBJECT (repeatable)
   --json                   machine-readable output on stdout`;
 
@@ -56,6 +58,8 @@ const OPTIONS = {
   "query-wait-timeout": { type: "string" },
   "max-lag-bytes": { type: "string" },
   "sample-rows": { type: "string" },
+  "cdc-publication": { type: "string" },
+  "cdc-slot": { type: "string" },
   allow: { type: "string", multiple: true },
   json: { type: "boolean" },
 } as const;
@@ -88,6 +92,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!cmd || !["plan", "run", "status", "rollback", "cleanup"].includes(cmd) || positionals.length > 1) {
       throw new UsageError(cmd ? `unknown command "${positionals.join(" ")}"` : "a command is required");
     }
+    if (!values["cdc-publication"] !== !values["cdc-slot"]) throw new UsageError("--cdc-publication and --cdc-slot go together");
     const greenUrl = required("green", values.green, "FLOE_UPGRADE_GREEN_URL");
     const g = new URL(greenUrl);
     up = new Upgrade({
@@ -109,6 +114,7 @@ export async function main(argv: string[]): Promise<number> {
       maxLagBytes: int("max-lag-bytes", values["max-lag-bytes"]),
       sampleRows: int("sample-rows", values["sample-rows"]),
       allow: values.allow ?? [],
+      cdc: values["cdc-publication"] ? { publication: values["cdc-publication"], slot: values["cdc-slot"]! } : undefined,
       log: createLogger({ cmd: `upgrade ${cmd}` }),
     });
   } catch (e) {

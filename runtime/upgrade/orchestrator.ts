@@ -63,6 +63,13 @@ export interface UpgradeOptions {
   /** findings (by object) accepted anyway */
   allow?: string[];
   log?: Logger;
+  /**
+   * The CDC writer's publication and slot on blue. When set, the same publication and a slot of the
+   * same name are created on green before the pause, and the state file records the handoff
+   * (`cdcHandoff`): the writer drains blue's slot up to blue's final LSN, then streams green's slot,
+   * both with pgoutput's origin = none (what replication applied is not sent again). Defaults to none.
+   */
+  cdc?: { publication: string; slot: string };
   /** test and bench hooks, called at phase boundaries */
   hooks?: { beforePause?: () => Promise<void> };
   signal?: AbortSignal;
@@ -112,7 +119,7 @@ async function using<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> 
 const sameTarget = (a: DbTarget | null, b: DbTarget | null) => !!a && !!b && a.host === b.host && a.port === b.port && a.dbname === b.dbname;
 
 export class Upgrade {
-  readonly o: Required<Omit<UpgradeOptions, "hooks" | "signal" | "greenTarget" | "blueUrlFromGreen" | "greenUrlFromBlue" | "poolerDatabase" | "log">> & UpgradeOptions;
+  readonly o: Required<Omit<UpgradeOptions, "hooks" | "signal" | "greenTarget" | "blueUrlFromGreen" | "greenUrlFromBlue" | "poolerDatabase" | "log" | "cdc">> & UpgradeOptions;
   readonly log: Logger;
   readonly database: string;
   readonly poolerDb: string;
@@ -410,9 +417,37 @@ export class Upgrade {
       await c.query(`CREATE PUBLICATION ${qi(this.rev)} FOR TABLE ${s.tables.join(", ")}`);
       if (earlySlot) await this.ensureSlot(c, this.rev);
     });
+    const cdc = this.o.cdc;
+    if (cdc) {
+      if (!earlySlot) throw new Error(`the CDC handoff needs blue on Postgres 16 or newer (pgoutput's origin option); blue is ${s.blueMajor}`);
+      await this.prepareCdc(cdc);
+    }
     const report = await this.switchover(s, "cutover", this.o.blueUrl, this.o.greenUrl, this.fwd, s.greenTarget, earlySlot ? undefined : () => using(this.o.greenUrl, (c) => this.ensureSlot(c, this.rev)));
+    if (cdc) {
+      s.cdcHandoff = { publication: cdc.publication, slot: cdc.slot, blueFinalLsn: report.finalLsn, origin: "none" };
+      saveState(this.o.statePath, s);
+    }
     await this.finishCutover(s);
     return report;
+  }
+
+  /** The CDC writer's publication and slot on green, before the pause (see UpgradeOptions.cdc). */
+  private async prepareCdc(cdc: { publication: string; slot: string }): Promise<void> {
+    const pub = await using(this.o.blueUrl, async (c) => {
+      const p = await c.query(`SELECT puballtables FROM pg_publication WHERE pubname = $1`, [cdc.publication]);
+      if (!p.rowCount) throw new Error(`blue has no publication "${cdc.publication}" (--cdc-publication): is the CDC writer set up?`);
+      const slot = await c.query(`SELECT plugin FROM pg_replication_slots WHERE slot_name = $1`, [cdc.slot]);
+      if (!slot.rowCount) throw new Error(`blue has no replication slot "${cdc.slot}" (--cdc-slot)`);
+      const tables = await c.query(`SELECT format('%I.%I', schemaname, tablename) AS t FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1`, [cdc.publication]);
+      return { all: p.rows[0].puballtables as boolean, tables: tables.rows.map((r) => r.t as string) };
+    });
+    await using(this.o.greenUrl, async (c) => {
+      if (!(await c.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [cdc.publication])).rowCount) {
+        await c.query(`CREATE PUBLICATION ${qi(cdc.publication)} ${pub.all ? "FOR ALL TABLES" : `FOR TABLE ${pub.tables.join(", ")}`}`);
+      }
+      await this.ensureSlot(c, cdc.slot);
+    });
+    this.log.info("CDC handoff prepared on green", { publication: cdc.publication, slot: cdc.slot });
   }
 
   private async ensureSlot(c: Client, slot: string): Promise<void> {

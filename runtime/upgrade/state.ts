@@ -42,6 +42,11 @@ export interface UpgradeState {
   savedQueryWaitTimeout: number | null;
   lastAbort: { at: string; reason: string } | null;
   lastCutover: Record<string, number | string> | null;
+  /**
+   * For the CDC writer: drain blue's slot up to blueFinalLsn, then stream green's slot of the same
+   * name; both with pgoutput option origin = none. Set by a cutover run with the cdc option.
+   */
+  cdcHandoff?: { publication: string; slot: string; blueFinalLsn: string; origin: "none" } | null;
   events: UpgradeEvent[];
 }
 
