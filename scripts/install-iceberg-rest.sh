@@ -16,6 +16,11 @@ CACHE="${FLOE_CACHE:-$HOME/.cache/floe}"
 DIR="$CACHE/iceberg-rest-$ICEBERG_VERSION"
 STAMP="$DIR/.installed-v3"
 
+# parallel test workers may all call this: one installs, the others wait and reuse it
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.install-iceberg-rest.lock"
+flock 9
+
 MOTO_VERSION="${MOTO_VERSION:-5.2.5}"
 MOTO_DIR="$CACHE/moto-$MOTO_VERSION"
 if [[ "${FLOE_SKIP_MOTO:-}" != "1" && ! -x "$MOTO_DIR/bin/moto_server" ]]; then

@@ -6,7 +6,7 @@
  * - `startMotoS3()`: moto's S3-compatible server (PyPI), installed by the same script.
  * Both exit when this process goes away (their stdin is a pipe from us).
  */
-import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import { ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -16,20 +16,33 @@ import { freePort } from "../../runtime/local/process";
 const ROOT = [resolve(__dirname, "../.."), resolve(__dirname, "../../..")].find((d) =>
   existsSync(join(d, "scripts/install-iceberg-rest.sh")),
 ) ?? resolve(__dirname, "../..");
-let installDir: string | undefined;
+let installDir: Promise<string> | undefined;
 
-/** Runs the (idempotent, cached) installer once per process; returns the fixture's directory. */
-export function installIcebergRest(): string {
-  if (!installDir) {
-    const out = execFileSync("bash", [join(ROOT, "scripts/install-iceberg-rest.sh")], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "inherit"],
-      timeout: 10 * 60_000,
-    });
-    installDir = out.trim().split("\n").pop()!;
-  }
+/**
+ * Runs the (idempotent, cached) installer once per process; returns the fixture's directory.
+ * Cold (empty Maven and floe caches) it downloads from Maven Central and PyPI: about a minute.
+ */
+export function installIcebergRest(): Promise<string> {
+  installDir ??= new Promise<string>((resolvePromise, reject) => {
+    execFile(
+      "bash",
+      [join(ROOT, "scripts/install-iceberg-rest.sh")],
+      { encoding: "utf8", timeout: 10 * 60_000, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) {
+          installDir = undefined;
+          reject(new Error(`scripts/install-iceberg-rest.sh failed: ${err.message}\n${stderr.slice(-4000)}`));
+        } else {
+          resolvePromise(stdout.trim().split("\n").pop()!);
+        }
+      },
+    );
+  });
   return installDir;
 }
+
+/** Time to allow a beforeAll that may have to install the servers cold. */
+export const INSTALL_TIMEOUT_MS = 10 * 60_000;
 
 export function motoServerPath(): string {
   const cache = process.env.FLOE_CACHE ?? join(process.env.HOME ?? "/root", ".cache/floe");
@@ -94,7 +107,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
  * (e.g. CATALOG_WAREHOUSE). The warehouse is a plain directory that chdb's icebergLocal reads.
  */
 export async function startRestCatalog(opts: { env?: Record<string, string> } = {}): Promise<RestCatalogServer> {
-  const dir = installIcebergRest();
+  const dir = await installIcebergRest();
   const root = mkdtempSync(join(tmpdir(), "floe-iceberg-rest-"));
   const warehouse = join(root, "warehouse");
   let logText = "";
@@ -158,7 +171,7 @@ export interface MotoS3Server {
 
 /** Starts moto's S3-compatible server on 127.0.0.1 (any access key / secret is accepted). */
 export async function startMotoS3(): Promise<MotoS3Server> {
-  installIcebergRest();
+  await installIcebergRest();
   const port = await freePort();
   let logText = "";
   const child = spawn(motoServerPath(), ["-H", "127.0.0.1", "-p", String(port)], { stdio: ["pipe", "pipe", "pipe"] });

@@ -15,7 +15,7 @@ import {
 import { LocalFileIO } from "../../../runtime/iceberg/io";
 import { NotAuthorizedError, RestCatalog, RestCatalogError, parseRestJson, restLocationPath } from "../../../runtime/iceberg/rest";
 import { Schema } from "../../../runtime/iceberg/spec";
-import { RestCatalogServer, startRestCatalog } from "../../helpers/iceberg-rest";
+import { INSTALL_TIMEOUT_MS, RestCatalogServer, startRestCatalog } from "../../helpers/iceberg-rest";
 
 jest.setTimeout(120_000);
 
@@ -35,7 +35,7 @@ let catalog: RestCatalog;
 beforeAll(async () => {
   server = await startRestCatalog();
   catalog = await RestCatalog.connect({ uri: server.uri, name: "fixture", warehouse: server.warehouse });
-});
+}, INSTALL_TIMEOUT_MS);
 
 afterAll(async () => {
   await server?.stop();

@@ -8,7 +8,7 @@ import { CreateBucketCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { RestCatalog } from "../../../runtime/iceberg/rest";
 import { S3FileIO } from "../../../runtime/iceberg/s3";
 import { Table } from "../../../runtime/iceberg/table";
-import { MotoS3Server, RestCatalogServer, s3CatalogEnv, startMotoS3, startRestCatalog } from "../../helpers/iceberg-rest";
+import { INSTALL_TIMEOUT_MS, MotoS3Server, RestCatalogServer, s3CatalogEnv, startMotoS3, startRestCatalog } from "../../helpers/iceberg-rest";
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const chdb = require("chdb") as { query(sql: string, format: string): string };
@@ -28,7 +28,7 @@ beforeAll(async () => {
   server = await startRestCatalog({
     env: s3CatalogEnv({ endpoint: moto.endpoint, warehouse: "s3://lake/wh", accessKeyId: KEY, secretAccessKey: SECRET, vend: true }),
   });
-});
+}, INSTALL_TIMEOUT_MS);
 
 afterAll(async () => {
   admin?.close();

@@ -4,7 +4,7 @@
  */
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { S3FileIO, parseS3Location } from "../../../runtime/iceberg/s3";
-import { MotoS3Server, startMotoS3 } from "../../helpers/iceberg-rest";
+import { INSTALL_TIMEOUT_MS, MotoS3Server, startMotoS3 } from "../../helpers/iceberg-rest";
 
 jest.setTimeout(120_000);
 
@@ -20,7 +20,7 @@ beforeAll(async () => {
     credentials: { accessKeyId: "test", secretAccessKey: "test" },
   });
   await io.client.send(new CreateBucketCommand({ Bucket: "lake" }));
-});
+}, INSTALL_TIMEOUT_MS);
 
 afterAll(async () => {
   io?.close();

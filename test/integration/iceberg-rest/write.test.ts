@@ -5,7 +5,7 @@
 import { TableIdentifier } from "../../../runtime/iceberg/catalog";
 import { RestCatalog, restLocationPath } from "../../../runtime/iceberg/rest";
 import { Row, Table } from "../../../runtime/iceberg/table";
-import { RestCatalogServer, startRestCatalog } from "../../helpers/iceberg-rest";
+import { INSTALL_TIMEOUT_MS, RestCatalogServer, startRestCatalog } from "../../helpers/iceberg-rest";
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const chdb = require("chdb") as { query(sql: string, format: string): string };
@@ -74,7 +74,7 @@ beforeAll(async () => {
   server = await startRestCatalog();
   catalog = await RestCatalog.connect({ uri: server.uri, warehouse: server.warehouse });
   await catalog.createNamespace(["db"]);
-});
+}, INSTALL_TIMEOUT_MS);
 
 afterAll(async () => {
   await server?.stop();
