@@ -15,7 +15,7 @@ export function loadParser(): Promise<void> {
 }
 
 export interface Statement {
-  /** The node type, e.g. "AlterTableStmt". */
+  /** The node type, e.g. "AlterTableStmt"; "DynamicSql" for an EXECUTE inside a DO block. */
   kind: string;
   /** The node body (libpg-query JSON AST). */
   node: any;
@@ -27,8 +27,6 @@ export interface Statement {
   allow: Map<string, string>;
   /** Set for statements found inside a DO block: the DO statement's line. */
   inDoBlock?: boolean;
-  /** Dynamic SQL seen inside a DO block (EXECUTE ...), which cannot be checked statically. */
-  dynamicSql?: string[];
   /** The PL/pgSQL body of a DO block could not be parsed. */
   doParseError?: string;
 }
@@ -152,20 +150,26 @@ function doBody(node: any): { body: string; language: string } {
   return { body, language };
 }
 
-/** Walks a PL/pgSQL AST collecting static SQL (execsql) and dynamic SQL (dynexecute). */
-function collectPlpgsql(node: any, found: { sql: { query: string; lineno: number }[]; dynamic: string[] }): void {
+/**
+ * Walks a PL/pgSQL AST collecting every embedded SQL statement (expressions parsed as full
+ * statements: plain SQL, PERFORM, FOR ... IN query, RETURN QUERY, OPEN cursor) with the line of the
+ * PL/pgSQL statement holding it, and the dynamic SQL of EXECUTE.
+ */
+type Found = { sql: { query: string; lineno: number }[]; dynamic: { query: string; lineno: number }[] };
+function collectPlpgsql(node: any, found: Found, lineno = 1): void {
   if (Array.isArray(node)) {
-    for (const n of node) collectPlpgsql(n, found);
+    for (const n of node) collectPlpgsql(n, found, lineno);
     return;
   }
   if (!node || typeof node !== "object") return;
+  if (typeof node.lineno === "number" && node.lineno > 0) lineno = node.lineno;
   for (const [k, v] of Object.entries(node)) {
-    if (k === "PLpgSQL_stmt_execsql") {
-      const q = (v as any).sqlstmt?.PLpgSQL_expr?.query;
-      if (q) found.sql.push({ query: q, lineno: (v as any).lineno ?? 1 });
-    } else if (k === "PLpgSQL_stmt_dynexecute") {
-      found.dynamic.push((v as any).query?.PLpgSQL_expr?.query ?? "?");
-    } else collectPlpgsql(v, found);
+    if (k === "PLpgSQL_stmt_dynexecute") {
+      found.dynamic.push({ query: (v as any).query?.PLpgSQL_expr?.query ?? "?", lineno: (v as any).lineno ?? lineno });
+    } else if (k === "PLpgSQL_expr") {
+      const e = v as any;
+      if (e.parseMode === 0 && e.query) found.sql.push({ query: e.query, lineno });
+    } else collectPlpgsql(v, found, lineno);
   }
 }
 
@@ -178,15 +182,18 @@ async function openDoBlock(stmt: Statement): Promise<Statement[]> {
   let tag = "floe";
   while (body.includes(`$${tag}$`)) tag += "_";
   const wrapped = `CREATE FUNCTION floe_do_block() RETURNS void LANGUAGE plpgsql AS $${tag}$${body}$${tag}$;`;
-  const found = { sql: [] as { query: string; lineno: number }[], dynamic: [] as string[] };
+  const found: Found = { sql: [], dynamic: [] };
   try {
     collectPlpgsql(pgq.parsePlPgSQLSync(wrapped), found);
   } catch (e) {
     stmt.doParseError = (e as Error).message;
     return [];
   }
-  stmt.dynamicSql = found.dynamic;
   const inner: Statement[] = [];
+  // EXECUTE cannot be checked statically: it becomes a pseudo-statement at its own line.
+  for (const { query, lineno } of found.dynamic) {
+    inner.push({ kind: "DynamicSql", node: { query }, text: `EXECUTE ${query}`, line: stmt.line + lineno - 1, column: stmt.column, allow: stmt.allow, inDoBlock: true });
+  }
   // The DO body starts on the statement's line (after `DO $$`); PL/pgSQL line numbers count from it.
   for (const { query, lineno } of found.sql) {
     let parsed: any;

@@ -91,6 +91,24 @@ function volatileCall(expr: any): string | undefined {
   return hit;
 }
 
+/** Names of every function called anywhere in a node. */
+function calledFunctions(node: any): string[] {
+  const out: string[] = [];
+  const walk = (n: any) => {
+    if (!n || typeof n !== "object") return;
+    if (Array.isArray(n)) return n.forEach(walk);
+    if (n.FuncCall) {
+      const names = (n.FuncCall.funcname ?? []).map((x: any) => x.String?.sval ?? "");
+      out.push(String(names[names.length - 1] ?? "").toLowerCase());
+    }
+    for (const v of Object.values(n)) walk(v);
+  };
+  walk(node);
+  return out;
+}
+
+const SLOT_FUNCTIONS = new Set(["pg_drop_replication_slot", "pg_replication_slot_advance", "pg_replication_origin_drop", "pg_copy_logical_replication_slot"]);
+
 const LOCKING_KINDS = new Set(["AlterTableStmt", "IndexStmt", "RenameStmt", "DropStmt", "TruncateStmt"]);
 
 // ---- the rules ---------------------------------------------------------------------------------
@@ -140,10 +158,13 @@ export const RULES: Rule[] = [
     id: "renaming-table",
     family: "backward-incompatible",
     defaultSeverity: "error",
-    summary: "ALTER TABLE ... RENAME TO (Atlas BC101)",
+    summary: "ALTER TABLE ... RENAME TO or SET SCHEMA (Atlas BC101)",
     hint: "Create the new table (or a view with the new name), dual-write, move readers, then drop the old name.",
-    check: (s) =>
-      s.kind === "RenameStmt" && s.node.renameType === "OBJECT_TABLE" ? [`renames table "${relName(s.node.relation)}" to "${s.node.newname}"`] : [],
+    check: (s) => {
+      if (s.kind === "RenameStmt" && s.node.renameType === "OBJECT_TABLE") return [`renames table "${relName(s.node.relation)}" to "${s.node.newname}"`];
+      if (s.kind === "AlterObjectSchemaStmt" && s.node.objectType === "OBJECT_TABLE") return [`moves table "${relName(s.node.relation)}" to schema "${s.node.newschema}"`];
+      return [];
+    },
   },
   {
     id: "renaming-column",
@@ -226,9 +247,9 @@ export const RULES: Rule[] = [
     defaultSeverity: "error",
     summary: "ALTER COLUMN ... TYPE (squawk changing-column-type)",
     hint: "Most type changes rewrite the table under an ACCESS EXCLUSIVE lock and change what CDC consumers decode: add a new column, backfill, switch readers, drop the old one.",
-    check: (s) =>
+    check: (s, ctx) =>
       cmds(s)
-        .filter((c) => c.subtype === "AT_AlterColumnType")
+        .filter((c) => c.subtype === "AT_AlterColumnType" && !isNew(s.node.relation, ctx))
         .map((c) => `changes the type of "${c.name}" of "${relName(s.node.relation)}" to ${typeName(c.def?.ColumnDef?.typeName).name}`),
   },
   {
@@ -237,9 +258,9 @@ export const RULES: Rule[] = [
     defaultSeverity: "error",
     summary: "type change to a bounded type or with a USING expression (may truncate, round or fail)",
     hint: "Check the data fits first (max(length(col)), max(scale)), or run `floe schema check` against a branch of production.",
-    check: (s) =>
+    check: (s, ctx) =>
       cmds(s)
-        .filter((c) => c.subtype === "AT_AlterColumnType")
+        .filter((c) => c.subtype === "AT_AlterColumnType" && !isNew(s.node.relation, ctx))
         .flatMap((c) => {
           const t = typeName(c.def?.ColumnDef?.typeName);
           const why: string[] = [];
@@ -408,9 +429,10 @@ export const RULES: Rule[] = [
     summary: "DO block with dynamic SQL (EXECUTE) or a body that cannot be checked",
     hint: "Write the statements as plain SQL so the gate can check them, or opt out with a reason.",
     check: (s) => {
-      if (s.kind !== "DoStmt") return [];
-      if (s.doParseError) return [`DO block not checked: ${s.doParseError}`];
-      return (s.dynamicSql ?? []).map((q) => `EXECUTE ${q.length > 60 ? q.slice(0, 57) + "..." : q} cannot be checked statically`);
+      if (s.kind === "DoStmt" && s.doParseError) return [`DO block not checked: ${s.doParseError}`];
+      if (s.kind !== "DynamicSql") return [];
+      const q = String(s.node.query);
+      return [`EXECUTE ${q.length > 60 ? q.slice(0, 57) + "..." : q} cannot be checked statically`];
     },
   },
   // floe CDC rules: what the CDC writer and the upgrade cutover cannot follow
@@ -464,6 +486,14 @@ export const RULES: Rule[] = [
       if (s.kind === "AlterTableStmt" && s.node.objtype === "OBJECT_TYPE") return [`alters the attributes of a composite type`];
       return [];
     },
+  },
+  {
+    id: "cdc-replication-slot",
+    family: "cdc",
+    defaultSeverity: "error",
+    summary: "dropping, advancing or copying replication slots (or origins) from a migration",
+    hint: "Replication slots belong to the CDC writer and the upgrade orchestrator: manage them with floe, never from a migration.",
+    check: (s) => calledFunctions(s.node).filter((f) => SLOT_FUNCTIONS.has(f)).map((f) => `calls ${f}()`),
   },
   {
     id: "cdc-truncate",
