@@ -95,7 +95,14 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const { checkMigrations, formatCheckText } = await import("./check");
-  const result = await checkMigrations({ url: args.against, files: args.files, policy, keepBranch: args.keepBranch, terminateConnections: args.terminateConnections });
+  let result;
+  try {
+    result = await checkMigrations({ url: args.against, files: args.files, policy, keepBranch: args.keepBranch, terminateConnections: args.terminateConnections });
+  } catch (e) {
+    // Could not branch or reach the database: the gate cannot decide, which is not an "allowed".
+    process.stderr.write(`floe schema check: ${(e as Error).message}\n`);
+    return 2;
+  }
   process.stdout.write((args.format === "json" ? JSON.stringify(result, null, 2) : formatCheckText(result)) + "\n");
   return result.exitCode;
 }

@@ -77,13 +77,13 @@ function skipTrivia(text: string, i: number): number {
   }
 }
 
-const ALLOW_RE = /floe:allow[ \t]+([a-z0-9][a-z0-9,-]*)(?:[ \t]+([^\n*]*\S))?/g;
+const ALLOW_RE = /floe:allow[ \t]+([a-z0-9][a-z0-9,-]*)([^\n]*)/g;
 
 /** Opt-outs in a chunk of source. An opt-out needs a reason; one without is not applied. */
 export function parseAllows(chunk: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const m of chunk.matchAll(ALLOW_RE)) {
-    const reason = (m[2] ?? "").trim();
+    const reason = (m[2] ?? "").replace(/\*\/.*$/, "").trim();
     if (!reason) continue;
     for (const id of m[1].split(",").filter(Boolean)) out.set(id, reason);
   }
@@ -103,8 +103,9 @@ export async function parseMigration(text: string, file = "<input>"): Promise<St
     result = pgq.parseSync(text);
   } catch (e) {
     const details = (e as any).sqlDetails;
-    const toChar = byteToChar(text);
-    const pos = details?.cursorPosition != null ? toChar(Math.max(0, details.cursorPosition)) : 0;
+    // The parser's cursor is a 0-based count of characters (code points), unlike statement locations (bytes).
+    const cp = Math.max(0, details?.cursorPosition ?? 0);
+    const pos = Array.from(text).slice(0, cp).join("").length;
     const { line, column } = lineCol(text, pos);
     throw new MigrationParseError(file, line, column, (e as Error).message);
   }
