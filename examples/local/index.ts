@@ -10,7 +10,7 @@ const stack = pulumi.getStack();
 
 const platform = new LocalPlatform("floe", {
   // Everything on disk lives here; `pulumi destroy` removes it.
-  dataDir: path.resolve(config.get("dataDir") ?? path.join(__dirname, ".floe", stack)),
+  dataDir: path.resolve(config.get("dataDir") ?? path.join(__dirname, `.floe-${stack}`)),
   postgres: {
     version: config.getNumber("postgresVersion") ?? 16,
     shards: config.getNumber("shards") ?? 1,
