@@ -61,3 +61,21 @@ describe("LocalPlatform", () => {
     expect(() => new LocalPlatform("bad2", { dataDir: "/x", postgres: { shards: 0 } })).toThrow(/postgres\.shards/);
   });
 });
+
+describe("localPlatformArgs (DataPlatform with target local)", () => {
+  it("carries the shared settings over and resolves the data directory", () => {
+    const { localPlatformArgs } = require("../../../components/local/fromDataPlatform");
+    const a = localPlatformArgs(
+      { target: "local", postgres: { version: 17, shards: 2, database: "shop", roles: { publication: "pub" } }, pooler: { poolMode: "session" }, catalog: { namespace: "lake" }, cdc: { tables: [{ source: "public.orders" }], commitIntervalMs: 250 } },
+      "/var/floe",
+    );
+    expect(a).toMatchObject({
+      dataDir: "/var/floe",
+      postgres: { version: 17, shards: 2, database: "shop", publication: "pub" },
+      pooler: { poolMode: "session" },
+      namespace: "lake",
+      cdc: { tables: [{ source: "public.orders" }], commitIntervalMs: 250 },
+    });
+    expect(localPlatformArgs({}).dataDir).toMatch(/\/\.floe-test$/);
+  });
+});

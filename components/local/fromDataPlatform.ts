@@ -1,0 +1,30 @@
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import type { DataPlatformArgs } from "../platform/dataPlatform";
+import type { LocalPlatformArgs } from "./platform";
+
+/**
+ * DataPlatformArgs -> LocalPlatformArgs: how `new DataPlatform(name, { target: "local", ... })`
+ * maps onto the local target. Kubernetes- and AWS-only settings do not apply locally and are
+ * ignored; the data directory defaults to `.floe-<stack>` in the program's working directory.
+ */
+export function localPlatformArgs(args: DataPlatformArgs, dataDir?: string): LocalPlatformArgs {
+  const pg = args.postgres ?? {};
+  const ro = pg.roles ?? {};
+  const p = args.pooler ?? {};
+  const cdc = args.cdc ?? {};
+  return {
+    dataDir: path.resolve(dataDir ?? `.floe-${pulumi.getStack()}`),
+    postgres: {
+      version: pg.version,
+      shards: pg.shards,
+      database: pg.database,
+      appUsername: ro.appUsername,
+      replicationUsername: ro.replicationUsername,
+      publication: ro.publication,
+    },
+    pooler: { poolMode: p.poolMode, maxClientConnections: p.maxClientConnections, defaultPoolSize: p.defaultPoolSize },
+    namespace: args.catalog?.namespace,
+    cdc: { tables: cdc.tables, commitIntervalMs: cdc.commitIntervalMs },
+  };
+}
