@@ -175,6 +175,9 @@ export async function deleteBranch(serverUrl: string, name: string): Promise<voi
     if (!r.rowCount) throw new Error(`branch "${name}" does not exist on ${redact(serverUrl)}`);
     if (!String(r.rows[0].comment ?? "").startsWith(MARK)) throw new Error(`database "${name}" is not a floe branch (no "${MARK.trim()}" comment): refusing to drop it`);
     const ver = Number((await c.query("SHOW server_version_num")).rows[0].server_version_num);
+    // A logical slot left on the branch (a check that crashed mid-way) would block the drop.
+    const slots = await c.query("SELECT slot_name FROM pg_replication_slots WHERE database = $1 AND NOT active", [name]);
+    for (const s of slots.rows) await c.query("SELECT pg_drop_replication_slot($1)", [s.slot_name]);
     if (ver >= 130000) await c.query(`DROP DATABASE ${ident(name)} WITH (FORCE)`);
     else {
       await c.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", [name]);

@@ -194,6 +194,10 @@ async function validateDecoding(c: Client, after: Map<number, TableSnap>): Promi
   const published = [...after.values()].filter((t) => t.published.length && t.rows > 0).slice(0, 20);
   if (!published.length) return [];
   const v: Validation[] = [];
+  const walLevel = (await c.query("SHOW wal_level")).rows[0].wal_level;
+  if (walLevel !== "logical") {
+    return [{ check: "decode", severity: "warn", message: `decoding not checked: wal_level is ${walLevel} on the branch's server (logical decoding needs wal_level = logical)` }];
+  }
   const slot = `floe_check_${Math.random().toString(36).slice(2, 10)}`;
   const pubs = [...new Set(published.flatMap((t) => t.published))];
   // Not a temporary slot: those are dropped on the first error, and a failing UPDATE is a finding here.

@@ -47,8 +47,11 @@ describe("database branches", () => {
     expect(parentRows).toBe(500);
     expect((await listBranches(pg.url())).map((x) => [x.name, x.parent])).toEqual([["app_br_test", "app"]]);
     await expect(deleteBranch(pg.url(), "app")).rejects.toThrow(/not a floe branch/);
+    // a slot left behind on the branch (a crashed check) does not block the delete
+    await pg.sql("SELECT pg_create_logical_replication_slot('left_behind', 'pgoutput')", [], "app_br_test");
     await deleteBranch(pg.url(), "app_br_test");
     expect(await databases()).not.toContain("app_br_test");
+    expect(await pg.sql("SELECT slot_name FROM pg_replication_slots")).toEqual([]);
   }, 60_000);
 
   it("waits for the parent's sessions (bounded, naming them) or terminates them when asked", async () => {
