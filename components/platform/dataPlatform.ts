@@ -18,8 +18,15 @@ export interface DataPlatformPoolerArgs {
   maxClientConnections?: number;
   /** Defaults to 20. */
   defaultPoolSize?: number;
-  /** pgBouncer instances (kubernetes). Defaults to 2. */
+  /** pgBouncer instances (kubernetes "cnpg"). Defaults to 2. */
   instances?: number;
+  /**
+   * kubernetes: "cnpg" (a CNPG Pooler) or "pgbouncer" (a pgBouncer Deployment with its config on a
+   * ReadWriteMany claim and an admin console: what BlueGreenUpgrade drives). Defaults to "cnpg".
+   */
+  implementation?: string;
+  /** kubernetes "pgbouncer": ReadWriteMany StorageClass of the config claim. Defaults to the cluster default. */
+  configStorageClass?: pulumi.Input<string>;
 }
 
 export interface DataPlatformCatalogArgs {
@@ -155,8 +162,24 @@ export class DataPlatform extends pulumi.ComponentResource {
         },
         ko,
       );
-      const p = args.pooler ?? {};
-      this.pooler = new Pooler(`${name}-pooler`, { ...p, target, kubernetes: { namespace: ns, clusterName: this.postgres.clusterName as pulumi.Output<string> } }, ko);
+      const { implementation, configStorageClass, ...p } = args.pooler ?? {};
+      this.pooler = new Pooler(
+        `${name}-pooler`,
+        {
+          ...p,
+          target,
+          kubernetes: {
+            namespace: ns,
+            implementation,
+            configStorageClass,
+            clusterName: this.postgres.clusterName as pulumi.Output<string>,
+            ...(implementation === "pgbouncer"
+              ? { host: this.postgres.host, database: pgArgs.database ?? "app", users: [{ username: this.postgres.roles!.appUsername, password: this.postgres.roles!.appPassword }] }
+              : {}),
+          },
+        },
+        ko,
+      );
       const lk = this.postgres.roles!.extraDatabases.apply((d) => d["lakekeeper"]);
       this.catalog = new IcebergCatalog(
         `${name}-catalog`,
@@ -234,7 +257,10 @@ export class DataPlatform extends pulumi.ComponentResource {
       this.postgres = new PostgresCluster(`${name}-postgres`, { ...pgArgs, target }, o);
       const limitless = this.postgres.engine === "aurora-limitless";
       if (!limitless) {
-        const p = args.pooler ?? {};
+        const { implementation, configStorageClass, ...p } = args.pooler ?? {};
+        if (implementation !== undefined || configStorageClass !== undefined) {
+          v.fail("pooler.implementation", implementation, 'and pooler.configStorageClass apply to target "kubernetes" only', "remove them (on aws the pooler is RDS Proxy)");
+        }
         this.pooler = new Pooler(
           `${name}-pooler`,
           {

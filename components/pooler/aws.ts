@@ -79,5 +79,7 @@ export function buildAwsPooler(ctx: BuildContext<PoolerArgs>): PoolerBuildResult
     cutoverServiceAccount: pulumi.output(undefined),
     proxyArn: proxy.arn.apply((a) => a as string | undefined),
     cutoverPolicyArn: cutover.arn.apply((a) => a as string | undefined),
+    adminUrl: pulumi.output(undefined),
+    configClaim: pulumi.output(undefined),
   };
 }

@@ -3,11 +3,18 @@ import * as k8s from "@pulumi/kubernetes";
 import type { BuildContext } from "../target";
 import { POOL_MODES, type PoolerArgs, type PoolerBuildResult } from "./pooler";
 import { deepMerge, labels } from "../util";
+import { buildPgbouncerDeployment } from "./pgbouncerKubernetes";
+
+export const K8S_POOLER_IMPLEMENTATIONS = ["cnpg", "pgbouncer"] as const;
 
 export function buildKubernetesPooler(ctx: BuildContext<PoolerArgs>): PoolerBuildResult {
   const { name, args, v, childOpts } = ctx;
   const ka = args.kubernetes;
   if (!ka) return v.fail("kubernetes", undefined, 'is required when target is "kubernetes"', "pass kubernetes: { clusterName } with the CNPG Cluster to pool");
+  if (args.aws) v.fail("aws", "{…}", 'is set but target is "kubernetes"', 'remove it or set target to "aws"');
+  const impl = v.oneOf("kubernetes.implementation", ka.implementation, "cnpg", K8S_POOLER_IMPLEMENTATIONS);
+  if (impl === "pgbouncer") return buildPgbouncerDeployment(ctx, ka);
+  if (ka.clusterName === undefined) v.fail("kubernetes.clusterName", undefined, 'is required with implementation "cnpg"', "pass the name of the CNPG Cluster to pool (PostgresCluster.clusterName)");
   const poolMode = v.oneOf("poolMode", args.poolMode, "transaction", POOL_MODES);
   const instances = v.int("instances", args.instances, 2, 1, 20);
   const maxClient = v.int("maxClientConnections", args.maxClientConnections, 1000, 1, 100000);
@@ -75,5 +82,7 @@ export function buildKubernetesPooler(ctx: BuildContext<PoolerArgs>): PoolerBuil
     cutoverServiceAccount: sa.metadata.apply((m) => m.name as string | undefined),
     proxyArn: pulumi.output(undefined),
     cutoverPolicyArn: pulumi.output(undefined),
+    adminUrl: pulumi.output(undefined),
+    configClaim: pulumi.output(undefined),
   };
 }

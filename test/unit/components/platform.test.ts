@@ -255,3 +255,15 @@ describe("DataPlatform validation", () => {
     expect(() => new DataPlatform("bad", args)).toThrow(message);
   });
 });
+
+test('kubernetes platform with pooler implementation "pgbouncer": the pooler fronts the primary with the app role', async () => {
+  const { p } = await synth("pg", { target: "kubernetes", pooler: { implementation: "pgbouncer", configStorageClass: "nfs" } });
+  const counts = countsUnder(m, "pg");
+  expect(counts["kubernetes:postgresql.cnpg.io/v1:Pooler"]).toBeUndefined();
+  expect(counts["kubernetes:core/v1:PersistentVolumeClaim"]).toBe(1);
+  expect(m.named("pg-pooler-initial-config").inputs.data["pgbouncer.ini"]).toContain("app = host=pg-postgres-rw.floe.svc.cluster.local port=5432 dbname=app");
+  expect(m.named("pg-pooler-userlist").inputs.stringData["userlist.txt"]).toMatch(/^"app" "/);
+  expect(await valueOf(p.poolerEndpoint)).toBe("pg-pooler.floe.svc.cluster.local:5432");
+  expect(await isSecret(p.pooler!.adminUrl)).toBe(true);
+  expect(m.secretLeaks()).toEqual([]);
+});

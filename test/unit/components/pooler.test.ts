@@ -1,6 +1,6 @@
 import { Pooler } from "../../../components/pooler/pooler";
 import type { FloeMocks } from "../../../components/testing";
-import { countsUnder, installFloeMocks, only, valueOf } from "./helpers";
+import { countsUnder, installFloeMocks, isSecret, only, valueOf } from "./helpers";
 
 let m: FloeMocks;
 beforeAll(async () => {
@@ -88,4 +88,47 @@ test("a single `provider` option on the component reaches its children", async (
   const kids = m.resources.filter((r) => r.custom && r.name.startsWith("pprov-"));
   expect(kids).toHaveLength(4);
   for (const r of kids) expect(r.provider?.startsWith(ref)).toBe(true);
+});
+
+describe('Pooler on kubernetes, implementation "pgbouncer" (for the blue/green cutover)', () => {
+  test("a one-replica Deployment with pgbouncer.ini on a ReadWriteMany claim and an admin console user", async () => {
+    const p = new Pooler("pb", {
+      target: "kubernetes",
+      kubernetes: { implementation: "pgbouncer", host: "pg-rw.floe.svc", users: [{ username: "app", password: "app-password-123" }], configStorageClass: "efs" },
+    });
+    await m.settled(p.host, p.adminUrl, p.configClaim);
+    expect(countsUnder(m, "pb")).toEqual({
+      "random:index/randomPassword:RandomPassword": 1,
+      "kubernetes:core/v1:Secret": 1,
+      "kubernetes:core/v1:ConfigMap": 1,
+      "kubernetes:core/v1:PersistentVolumeClaim": 1,
+      "kubernetes:apps/v1:Deployment": 1,
+      "kubernetes:core/v1:Service": 1,
+    });
+    const ini: string = m.named("pb-initial-config").inputs.data["pgbouncer.ini"];
+    expect(ini).toContain("app = host=pg-rw.floe.svc port=5432 dbname=app");
+    expect(ini).toContain("pool_mode = transaction");
+    expect(ini).toContain("admin_users = floe_pooler_admin");
+    expect(ini).toContain("server_tls_sslmode = require");
+    expect(ini).not.toContain("app-password-123");
+    expect(m.named("pb-config").inputs.spec).toMatchObject({ accessModes: ["ReadWriteMany"], storageClassName: "efs" });
+    const dep = m.named("pb-pgbouncer").inputs.spec;
+    expect(dep.replicas).toBe(1);
+    expect(dep.strategy).toEqual({ type: "Recreate" });
+    expect(dep.template.spec.containers[0].command).toEqual(["pgbouncer", "/pooler/pgbouncer.ini"]);
+    expect(m.named("pb-userlist").inputs.stringData["userlist.txt"]).toContain('"app" "app-password-123"');
+    expect(m.secretLeaks(["app-password-123", ...m.passwords])).toEqual([]);
+    expect(await valueOf(p.configClaim)).toBe("pb-config");
+    expect(await isSecret(p.adminUrl)).toBe(true);
+    expect(await valueOf(p.adminUrl)).toMatch(/^postgres:\/\/floe_pooler_admin:.+@pb\.floe\.svc\.cluster\.local:5432\/pgbouncer$/);
+  });
+
+  test("validation", () => {
+    expect(() => new Pooler("pbv", { target: "kubernetes", instances: 2, kubernetes: { implementation: "pgbouncer", host: "h", users: [{ username: "a", password: "b" }] } })).toThrow(
+      /instances = 2 must be 1 with kubernetes\.implementation "pgbouncer"/,
+    );
+    expect(() => new Pooler("pbw", { target: "kubernetes", kubernetes: { implementation: "pgbouncer", host: "h" } })).toThrow(/kubernetes\.users = undefined must list at least one user/);
+    expect(() => new Pooler("pbx", { target: "kubernetes", kubernetes: {} })).toThrow(/kubernetes\.clusterName = undefined is required with implementation "cnpg"/);
+    expect(() => new Pooler("pby", { target: "kubernetes", kubernetes: { implementation: "odyssey" } })).toThrow(/kubernetes\.implementation = "odyssey" is not one of "cnpg", "pgbouncer"/);
+  });
 });
