@@ -174,7 +174,9 @@ export async function startMotoS3(): Promise<MotoS3Server> {
   await installIcebergRest();
   const port = await freePort();
   let logText = "";
-  const child = spawn(motoServerPath(), ["-H", "127.0.0.1", "-p", String(port)], { stdio: ["pipe", "pipe", "pipe"] });
+  // moto does not watch its stdin: a bash guard does, so moto goes when this process goes
+  const guard = 'trap \'kill "$m" 2>/dev/null; wait "$m" 2>/dev/null\' EXIT; "$0" -H 127.0.0.1 -p "$1" </dev/null & m=$!; cat >/dev/null';
+  const child = spawn("bash", ["-c", guard, motoServerPath(), String(port)], { stdio: ["pipe", "pipe", "pipe"] });
   child.stdout!.on("data", (d: Buffer) => (logText += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (logText += d.toString()));
   const endpoint = `http://127.0.0.1:${port}`;
@@ -193,5 +195,15 @@ export async function startMotoS3(): Promise<MotoS3Server> {
       await new Promise((r) => setTimeout(r, 200));
     }
   }
-  return { endpoint, stop: () => stopChild(child) };
+  return {
+    endpoint,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((r) => child.once("exit", () => r()));
+      child.stdin!.end(); // the guard kills moto and waits for it
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
 }
