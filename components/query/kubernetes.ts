@@ -67,10 +67,11 @@ export function buildKubernetesQueryEngines(ctx: BuildContext<QueryEnginesArgs>)
       .all([args.catalog.uri, args.catalog.warehouse, args.storage.endpoint, args.storage.bucket, args.storage.accessKeyId!, args.storage.secretAccessKey!])
       .apply(([uri, wh, endpoint, bucket, ak, sk]) => {
         const storageEndpoint = endpoint ? `${endpoint.replace(/\/$/, "")}/${bucket}` : `https://${bucket}.s3.amazonaws.com`;
+        const lit = (x: string) => `'${x.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
         return [
           "SET allow_experimental_database_iceberg = 1;",
-          `CREATE DATABASE IF NOT EXISTS ${catalogName} ENGINE = DataLakeCatalog('${uri}', '${ak}', '${sk}')`,
-          `SETTINGS catalog_type = 'rest', warehouse = '${wh}', storage_endpoint = '${storageEndpoint}';`,
+          `CREATE DATABASE IF NOT EXISTS ${catalogName} ENGINE = DataLakeCatalog(${lit(uri)}, ${lit(ak)}, ${lit(sk)})`,
+          `SETTINGS catalog_type = 'rest', warehouse = ${lit(wh)}, storage_endpoint = ${lit(storageEndpoint)};`,
         ].join("\n");
       });
     const init = new k8s.core.v1.Secret(

@@ -82,3 +82,10 @@ describe("QueryEngines on aws", () => {
     expect(() => new QueryEngines("qx", { target: "kubernetes", catalog, storage: { bucket: "b", credentialsSecretName: "c" } })).toThrow(/storage\.accessKeyId = undefined and storage\.secretAccessKey are required for ClickHouse on kubernetes\. Fix:/);
   });
 });
+
+test("ClickHouse init script quotes string literals (a key with a quote cannot break out)", async () => {
+  const q = new QueryEngines("qq", { target: "kubernetes", trino: false, catalog, storage: { bucket: "lake", endpoint: "http://minio:9000", accessKeyId: "AK", secretAccessKey: "x'); DROP DATABASE system; --" } });
+  await m.settled(q.clickhouseEndpoint);
+  const init: string = m.named("qq-clickhouse-init").inputs.stringData["01-floe-iceberg.sql"];
+  expect(init).toContain("'AK', 'x\\'); DROP DATABASE system; --')");
+});
