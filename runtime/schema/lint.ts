@@ -5,7 +5,7 @@
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { MigrationParseError, parseMigration } from "./parse";
+import { MigrationParseError, parseMigration, Statement } from "./parse";
 import { advanceContext, FileContext, RULES, Rule, RULE_IDS, Severity } from "./rules";
 
 export type Policy = Record<string, Severity>;
@@ -87,21 +87,18 @@ export async function lintText(text: string, file: string, policy: Policy = defa
   const ctx: FileContext = { createdTables: new Set(), inTransaction: false, lockTimeoutSet: false, lockTimeoutReported: false };
   const findings: Finding[] = [];
   const suppressed: Suppressed[] = [];
+  const emit = (rule: Rule, level: Exclude<Severity, "off">, s: Statement, message: string) => {
+    const reason = s.allow.get(rule.id);
+    if (reason !== undefined) suppressed.push({ rule: rule.id, line: s.line, reason });
+    else findings.push({ rule: rule.id, severity: level, line: s.line, column: s.column, message, hint: rule.hint, statement: s.text.split("\n")[0].slice(0, 120) });
+  };
+  const enabled = rules.map((rule) => ({ rule, level: policy[rule.id] ?? rule.defaultSeverity })).filter((x): x is { rule: Rule; level: Exclude<Severity, "off"> } => x.level !== "off");
   for (const s of statements) {
-    for (const rule of rules) {
-      const level = policy[rule.id] ?? rule.defaultSeverity;
-      if (level === "off") continue;
-      for (const message of rule.check(s, ctx)) {
-        const reason = s.allow.get(rule.id);
-        if (reason !== undefined) {
-          suppressed.push({ rule: rule.id, line: s.line, reason });
-          continue;
-        }
-        findings.push({ rule: rule.id, severity: level, line: s.line, column: s.column, message, hint: rule.hint, statement: s.text.split("\n")[0].slice(0, 120) });
-      }
-    }
+    for (const { rule, level } of enabled) for (const message of rule.check(s, ctx)) emit(rule, level, s, message);
     advanceContext(s, ctx);
   }
+  for (const { rule, level } of enabled) for (const { at, message } of rule.atEnd?.(ctx) ?? []) emit(rule, level, at, message);
+  findings.sort((a, b) => a.line - b.line || a.column - b.column);
   return { file, statements: statements.filter((s) => !s.inDoBlock).length, findings, suppressed };
 }
 

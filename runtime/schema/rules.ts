@@ -18,6 +18,8 @@ export interface FileContext {
   lockTimeoutSet: boolean;
   /** require-lock-timeout already reported for this file. */
   lockTimeoutReported: boolean;
+  /** The BEGIN of the transaction block still open, if any. */
+  openBegin?: Statement;
 }
 
 export interface Rule {
@@ -30,6 +32,8 @@ export interface Rule {
   hint: string;
   /** Messages for this statement (empty when the rule does not fire). */
   check(s: Statement, ctx: FileContext): string[];
+  /** Findings about the file as a whole, reported at a statement, once every statement was seen. */
+  atEnd?(ctx: FileContext): { at: Statement; message: string }[];
 }
 
 // ---- AST helpers -------------------------------------------------------------------------------
@@ -365,6 +369,17 @@ export const RULES: Rule[] = [
         .map(({ column, type }) => `column "${column}" is ${typeName(type).name}`),
   },
   {
+    id: "prefer-identity",
+    family: "types",
+    defaultSeverity: "warn",
+    summary: "serial columns",
+    hint: "Use bigint GENERATED ALWAYS AS IDENTITY: serial's sequence has separate ownership and permissions, and is not carried by logical replication either way.",
+    check: (s) =>
+      columnTypes(s)
+        .filter(({ type }) => ["serial", "serial4", "bigserial", "serial8", "smallserial", "serial2"].includes(typeName(type).name))
+        .map(({ column, type }) => `column "${column}" is ${typeName(type).name}`),
+  },
+  {
     id: "ban-char-field",
     family: "types",
     defaultSeverity: "error",
@@ -421,6 +436,15 @@ export const RULES: Rule[] = [
       if ((k === "TRANS_STMT_COMMIT" || k === "TRANS_STMT_ROLLBACK") && !ctx.inTransaction) return [`${k === "TRANS_STMT_COMMIT" ? "COMMIT" : "ROLLBACK"} without a BEGIN`];
       return [];
     },
+  },
+  {
+    id: "ban-uncommitted-transaction",
+    family: "transactions",
+    defaultSeverity: "error",
+    summary: "BEGIN without a COMMIT by the end of the file",
+    hint: "End the transaction block with COMMIT (or leave BEGIN out: the gate applies each file in one transaction).",
+    check: () => [],
+    atEnd: (ctx) => (ctx.openBegin ? [{ at: ctx.openBegin, message: "the transaction opened here is never committed" }] : []),
   },
   {
     id: "do-block-dynamic-sql",
@@ -528,8 +552,14 @@ export function advanceContext(s: Statement, ctx: FileContext): void {
   if (s.kind === "CreateTableAsStmt" && s.node.into?.rel) ctx.createdTables.add(relKey(s.node.into.rel));
   if (s.kind === "TransactionStmt") {
     const k = s.node.kind;
-    if (k === "TRANS_STMT_BEGIN" || k === "TRANS_STMT_START") ctx.inTransaction = true;
-    if (k === "TRANS_STMT_COMMIT" || k === "TRANS_STMT_ROLLBACK") ctx.inTransaction = false;
+    if ((k === "TRANS_STMT_BEGIN" || k === "TRANS_STMT_START") && !ctx.inTransaction) {
+      ctx.inTransaction = true;
+      ctx.openBegin = s;
+    }
+    if (k === "TRANS_STMT_COMMIT" || k === "TRANS_STMT_ROLLBACK") {
+      ctx.inTransaction = false;
+      ctx.openBegin = undefined;
+    }
   }
   if (s.kind === "VariableSetStmt" && String(s.node.name ?? "").toLowerCase() === "lock_timeout") ctx.lockTimeoutSet = true;
 }
