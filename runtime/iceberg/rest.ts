@@ -36,7 +36,7 @@ import {
 import { FileIO, LocalFileIO } from "./io";
 import { S3FileIO, S3FileIOOptions } from "./s3";
 import { SigV4Options, SigV4Signer } from "./sigv4";
-import { stringifyIcebergJson } from "./spec";
+import { parseIcebergJson, stringifyIcebergJson } from "./spec";
 
 // ---- errors ---------------------------------------------------------------------------------
 
@@ -688,16 +688,9 @@ export function storageCredentialsFor(table: LoadTableResult, location: string):
   return best?.config ?? {};
 }
 
-const BIG_MARK = "\u0000big:";
-const BIG_KEYS = /("(?:snapshot-id|parent-snapshot-id|current-snapshot-id)"\s*:\s*)(-?\d+)/g;
-
-/**
- * Parses a REST payload keeping 64-bit snapshot ids exact (as bigint). The marker is written as
- * a JSON escape (\\u0000), so the marked text is still valid JSON.
- */
+/** Parses a REST payload keeping 64-bit snapshot ids exact (as bigint). */
 export function parseRestJson<T = unknown>(text: string): T {
-  const marked = text.replace(BIG_KEYS, (_m, k: string, v: string) => `${k}"\\u0000big:${v}"`);
-  return JSON.parse(marked, (_k, v) => (typeof v === "string" && v.startsWith(BIG_MARK) ? BigInt(v.slice(BIG_MARK.length)) : v)) as T;
+  return parseIcebergJson<T>(text);
 }
 
 function parseCredential(credential: string): OAuth2Options {
