@@ -9,7 +9,8 @@
  *   - changes to the published tables still decode through pgoutput (a temporary logical slot on the
  *     branch, one UPDATE per table, pg_logical_slot_peek_binary_changes, Relation + Update messages).
  * The branch is deleted in every case (unless keepBranch). Fingerprints scan each table once
- * (count, count(col), md5 of the sorted text values per column): cost grows with the data size.
+ * (count, count(col), and the sum of 64-bit hashes of the text values per column, which is
+ * order-independent and needs constant memory): time grows with the data size.
  */
 import { readFileSync } from "node:fs";
 import { Client } from "pg";
@@ -107,7 +108,8 @@ async function snapshot(c: Client, castBack?: Map<number, Map<number, string>>):
     cols.forEach((col, i) => {
       const cast = castBack?.get(t.oid)?.get(col.attnum);
       const v = cast ? `(${ident(col.name)}::${cast})::text` : `${ident(col.name)}::text`;
-      exprs.push(`count(${ident(col.name)})::bigint AS n${i}`, `md5(string_agg(${v}, E'\\x1f' ORDER BY ${v})) AS f${i}`);
+      // An order-independent multiset fingerprint in constant memory: the sum of 64-bit hashes.
+      exprs.push(`count(${ident(col.name)})::bigint AS n${i}`, `coalesce(sum(hashtextextended(${v}, 0)::numeric), 0)::text AS f${i}`);
     });
     const row = (await c.query(`SELECT ${exprs.join(", ")} FROM ${t.name}`)).rows[0];
     const snap: TableSnap = { oid: t.oid, name: t.name, rows: Number(row.rows), columns: new Map(), published: pubs.get(t.oid) ?? [] };

@@ -156,9 +156,9 @@ ALTER TABLE orders ADD CONSTRAINT small_amount CHECK (amount < 100) NOT VALID;
   }, 60_000);
 
   it("passes a safe migration (transactional and CONCURRENTLY files) and decodes through pgoutput", async () => {
-    const a = file("005_add_column.sql", `SET lock_timeout = '2s';\nALTER TABLE orders ADD COLUMN region text;\nALTER TABLE orders ADD CONSTRAINT amount_positive CHECK (amount > 0) NOT VALID;\nALTER TABLE orders ALTER COLUMN id TYPE bigint;\n`);
+    const a = file("005_add_column.sql", `SET lock_timeout = '2s';\nALTER TABLE orders ADD COLUMN region text;\nALTER TABLE orders ADD CONSTRAINT amount_positive CHECK (amount > 0) NOT VALID;\nALTER TABLE orders ALTER COLUMN amount TYPE numeric(14,2);\nALTER TABLE orders ALTER COLUMN code TYPE varchar(40);\n`);
     const b = file("006_index.sql", `CREATE INDEX CONCURRENTLY orders_region_idx ON orders (region);\n`);
-    const r = await checkMigrations({ url: pg.url("app"), files: [a, b], policy: { ...(await import("../../../runtime/schema/lint")).defaultPolicy(), "changing-column-type": "warn" } });
+    const r = await checkMigrations({ url: pg.url("app"), files: [a, b], policy: { ...(await import("../../../runtime/schema/lint")).defaultPolicy(), "changing-column-type": "warn", "type-change-may-truncate": "warn" } });
     expect(r.validations.filter((v) => v.severity === "error")).toEqual([]);
     expect(r.exitCode).toBe(0);
     expect(r.applied.map((x) => x.transactional)).toEqual([true, false]);
