@@ -39,8 +39,11 @@
  * - `table.truncate(summary?)`: one "delete" snapshot that removes every file.
  * - `table.updateSchema().addColumn(name, type).dropColumn(name).renameColumn(a, b)
  *   .updateColumnType(name, "long" | "double" | "decimal(P,s)").commit()`.
+ * - `table.compact({ all? })`: rewrites data files that have position deletes (or all) and drops
+ *   the delete files, in one "replace" snapshot; same rows, fewer files. Call it when
+ *   `summaryProperty("total-delete-files")` grows (each update commit adds delete files).
  * - `table.expireSnapshots({ olderThanMs, retainLast })`: drops old snapshots and the files only
- *   they referenced.
+ *   they referenced. Metadata JSON grows by one snapshot per commit until this runs.
  * - Reading state: `table.schema()`, `table.spec()`, `table.currentSnapshot()`,
  *   `table.summaryProperty(key)`, `table.metadata`, `table.metadataLocation`, `table.location`,
  *   `table.refresh()`, `table.hasPrimaryKey`, `table.indexedRows`, `table.keyOf(row)` and
@@ -51,7 +54,9 @@
  *   `CommitConflictError`, `CommitStateUnknownError`, `ValidationError`, `CorruptMetadataError`.
  * - Lower level (for tools): `readColumnsById(bytes, fieldIds)` in parquet.ts returns physical
  *   Parquet values (int64 bigint, decimals as unscaled int/bigint/bytes, uuid bytes, dates as
- *   day numbers, timestamps as micros bigint); manifests.ts reads manifests / manifest lists.
+ *   day numbers, timestamps as micros bigint), `readColumnsByIdOptional` (missing columns ->
+ *   undefined), and `canonicalFromPhysical(type, value)` in values.ts turns them back into the
+ *   canonical JS values above; manifests.ts reads manifests / manifest lists.
  *
  * ## Canonical JS values (what the writer accepts per Iceberg type; `null`/`undefined` = null,
  * allowed only for optional fields)

@@ -36,7 +36,17 @@ interface SchemaElement {
   field_id?: number;
 }
 
-function leafElement(p: Primitive, name: string, required: boolean, fieldId: number): SchemaElement {
+export interface ParquetWriteOptions {
+  /**
+   * Annotate `time` columns as TIME(MICROS). Off by default: ClickHouse reads annotated TIME as
+   * DateTime64 and casts it to the Iceberg schema's Int64 in whole seconds, losing the
+   * microseconds; a plain INT64 holds the same micros and every reader that maps columns by the
+   * Iceberg schema reads it as time. Table property `floe.parquet.annotate-time=true` turns it on.
+   */
+  annotateTime?: boolean;
+}
+
+function leafElement(p: Primitive, name: string, required: boolean, fieldId: number, opts: ParquetWriteOptions = {}): SchemaElement {
   const base = { name, repetition_type: required ? "REQUIRED" : "OPTIONAL", field_id: fieldId };
   switch (p.kind) {
     case "boolean":
@@ -58,6 +68,7 @@ function leafElement(p: Primitive, name: string, required: boolean, fieldId: num
     case "date":
       return { ...base, type: "INT32", converted_type: "DATE", logical_type: { type: "DATE" } };
     case "time":
+      if (!opts.annotateTime) return { ...base, type: "INT64" };
       return { ...base, type: "INT64", converted_type: "TIME_MICROS", logical_type: { type: "TIME", isAdjustedToUTC: false, unit: "MICROS" } };
     case "timestamp":
       return { ...base, type: "INT64", logical_type: { type: "TIMESTAMP", isAdjustedToUTC: false, unit: "MICROS" } };
@@ -75,15 +86,15 @@ function leafElement(p: Primitive, name: string, required: boolean, fieldId: num
 }
 
 /** Parquet schema elements (flattened, root first) for the given fields. */
-export function parquetSchema(codecs: FieldCodec[]): SchemaElement[] {
+export function parquetSchema(codecs: FieldCodec[], opts: ParquetWriteOptions = {}): SchemaElement[] {
   const out: SchemaElement[] = [{ name: "table", num_children: codecs.length }];
   for (const c of codecs) {
     if (!c.isList) {
-      out.push(leafElement(c.primitive, c.field.name, c.field.required, c.field.id));
+      out.push(leafElement(c.primitive, c.field.name, c.field.required, c.field.id, opts));
     } else {
       out.push({ name: c.field.name, repetition_type: c.field.required ? "REQUIRED" : "OPTIONAL", num_children: 1, converted_type: "LIST", logical_type: { type: "LIST" }, field_id: c.field.id });
       out.push({ name: "list", repetition_type: "REPEATED", num_children: 1 });
-      out.push(leafElement(c.primitive, "element", c.elementRequired, c.elementId!));
+      out.push(leafElement(c.primitive, "element", c.elementRequired, c.elementId!, opts));
     }
   }
   return out;
@@ -102,8 +113,8 @@ export interface WrittenFile {
 }
 
 /** Encodes normalized columns as a Parquet file (one row group, snappy). */
-export function writeDataFile(codecs: FieldCodec[], columns: unknown[][], rowCount: number): WrittenFile {
-  const schema = parquetSchema(codecs);
+export function writeDataFile(codecs: FieldCodec[], columns: unknown[][], rowCount: number, opts: ParquetWriteOptions = {}): WrittenFile {
+  const schema = parquetSchema(codecs, opts);
   const columnData = codecs.map((c, i) => {
     const conv = parquetValue(c.primitive);
     let data = columns[i];

@@ -709,7 +709,7 @@ export class Table {
           dirs.push(`${encodeURIComponent(pf.name)}=${v === null ? "null" : encodeURIComponent(keyPartFromNormalized(codecs[c].primitive, v))}`);
         });
         const path = `${this.location}/data/${dirs.map((d) => d + "/").join("")}${randomUUID()}.parquet`;
-        const written = writeDataFile(codecs, cols, chunk.length);
+        const written = writeDataFile(codecs, cols, chunk.length, { annotateTime: this.metadata.properties["floe.parquet.annotate-time"] === "true" });
         files.push(path);
         await this.io.write(path, written.bytes);
         out.push({ record: dataFileRecord(CONTENT_DATA, path, partition, chunk.length, written.bytes.length, codecs, cols), keys: keys ? (all ? keys : chunk.map((r) => keys[r])) : [], specId: spec["spec-id"] });

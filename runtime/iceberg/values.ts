@@ -142,6 +142,10 @@ export function comparator(p: Primitive): (a: any, b: any) => number {
       return compareBytes;
     case "boolean":
       return (a: boolean, b: boolean) => Number(a) - Number(b);
+    case "float":
+    case "double":
+      // Iceberg orders -0.0 before 0.0.
+      return (a: number, b: number) => (a < b ? -1 : a > b ? 1 : Object.is(a, b) ? 0 : Object.is(a, -0) ? -1 : 1);
     default:
       return (a: any, b: any) => (a < b ? -1 : a > b ? 1 : 0);
   }

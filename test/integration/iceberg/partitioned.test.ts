@@ -103,12 +103,13 @@ describe("changelog table", () => {
 });
 
 describe("composite keys and the remaining types", () => {
-  it("reads back timestamp (no zone), fixed, list<long>, decimal(38,10), float with a two-column key", async () => {
+  it("reads back timestamp (no zone), time (micros), fixed, list<long>, decimal(38,10), float with a two-column key", async () => {
     const t = await Table.create(cat, { namespace: ["db"], name: "types" }, {
       columns: [
         { name: "a", type: "int", required: true },
         { name: "b", type: "string", required: true },
         { name: "ts", type: "timestamp" },
+        { name: "tm", type: "time" },
         { name: "fx", type: "fixed[3]" },
         { name: "li", type: { list: "long" } },
         { name: "big", type: "decimal(38,10)" },
@@ -117,15 +118,15 @@ describe("composite keys and the remaining types", () => {
       identifier: ["a", "b"],
     });
     await t.newWrite().upsert([
-      { a: 1, b: "x", ts: -1n, fx: new Uint8Array([1, 2, 3]), li: [1n, null, -5n], big: "-1234567890123456789012345678.0123456789", f: 1.5 },
+      { a: 1, b: "x", ts: -1n, tm: 86_399_999_999n, fx: new Uint8Array([1, 2, 3]), li: [1n, null, -5n], big: "-1234567890123456789012345678.0123456789", f: 1.5 },
       { a: 1, b: "y", li: [] },
       { a: 2, b: "x", ts: 1_700_000_000_123_456n, big: "0.0000000001" },
     ]).commit();
     await t.newWrite().upsert([{ a: 1, b: "y", big: "1" }]).delete([{ a: 2, b: "x" }]).commit();
-    const rows = chdbRows(t.location, "a, b, toString(toUnixTimestamp64Micro(ts)) AS ts, lower(hex(fx)) AS fx, toJSONString(li) AS li, toString(big) AS big, toString(f) AS f").sort((x, y) => (x.b! < y.b! ? -1 : 1));
+    const rows = chdbRows(t.location, "a, b, toString(toUnixTimestamp64Micro(ts)) AS ts, toString(tm) AS tm, lower(hex(fx)) AS fx, toJSONString(li) AS li, toString(big) AS big, toString(f) AS f").sort((x, y) => (x.b! < y.b! ? -1 : 1));
     expect(rows).toEqual([
-      { a: 1, b: "x", ts: "-1", fx: "010203", li: "[1,null,-5]", big: "-1234567890123456789012345678.0123456789", f: "1.5" },
-      { a: 1, b: "y", ts: null, fx: null, li: "[]", big: "1", f: null },
+      { a: 1, b: "x", ts: "-1", tm: "86399999999", fx: "010203", li: "[1,null,-5]", big: "-1234567890123456789012345678.0123456789", f: "1.5" },
+      { a: 1, b: "y", ts: null, tm: null, fx: null, li: "[]", big: "1", f: null },
     ]);
     const again = await Table.load(cat, t.id);
     expect(again.indexedRows).toBe(2);

@@ -129,3 +129,11 @@ describe("canonical values", () => {
     expect(() => n("fixed[4]")(new Uint8Array(3), 'column "f"')).toThrow(/4 bytes/);
   });
 });
+
+describe("float bounds", () => {
+  it("orders -0.0 before 0.0", () => {
+    const s = columnStats(parsePrimitive("double"), [0, -0]);
+    expect(Object.is(Buffer.from(s.lower!).readDoubleLE(), -0)).toBe(true);
+    expect(Object.is(Buffer.from(s.upper!).readDoubleLE(), 0)).toBe(true);
+  });
+});
