@@ -182,3 +182,20 @@ ALTER TABLE orders ADD CONSTRAINT small_amount CHECK (amount < 100) NOT VALID;
     expect(await listBranches(pg.url())).toEqual([]);
   }, 60_000);
 });
+
+describe("floe schema check without logical decoding", () => {
+  let replica: TestPostgres;
+  beforeAll(async () => {
+    replica = await startPostgres({ major: 17, settings: { wal_level: "replica" } });
+    await replica.sql("CREATE DATABASE app");
+    await replica.sql("CREATE TABLE t (id bigint PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a'); CREATE PUBLICATION p FOR TABLE t", [], "app");
+  }, 120_000);
+  afterAll(async () => replica?.stop());
+
+  it("says the decode step was not checked instead of passing it silently", async () => {
+    const f = file("009_add.sql", `SET lock_timeout = '2s';\nALTER TABLE t ADD COLUMN w text;\n`);
+    const r = await checkMigrations({ url: replica.url("app"), files: [f] });
+    expect(r.exitCode).toBe(0);
+    expect(r.validations).toEqual([{ check: "decode", severity: "warn", message: "decoding not checked: wal_level is replica on the branch's server (logical decoding needs wal_level = logical)" }]);
+  }, 60_000);
+});
