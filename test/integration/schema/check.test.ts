@@ -27,8 +27,8 @@ beforeAll(async () => {
   await pg.sql(
     `CREATE TABLE orders (id bigint PRIMARY KEY, code text NOT NULL, amount numeric(10,2) NOT NULL, note text);
      INSERT INTO orders SELECT g, 'ORD' || g, g + 0.25, CASE WHEN g % 2 = 0 THEN 'n' || g END FROM generate_series(1, 500) g;
-     CREATE TABLE events (id bigint PRIMARY KEY, kind text);
-     INSERT INTO events SELECT g, 'k' FROM generate_series(1, 50) g;
+     CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, kind text, kind_len int GENERATED ALWAYS AS (length(kind)) STORED);
+     INSERT INTO events (kind) SELECT 'k' FROM generate_series(1, 50) g;
      CREATE PUBLICATION floe_pub FOR TABLE orders, events;`,
     [],
     "app",
