@@ -307,8 +307,13 @@ export class Table {
     return joinKey(parts);
   }
 
+  private keyCodecCache?: { schemaId: number; codecs: FieldCodec[] };
+
+  /** Codecs of the identifier columns of the current schema (cached per schema id). */
   keyCodecs(): FieldCodec[] {
-    return this.keyFields().map((k) => fieldCodec(k.field));
+    const id = this.metadata["current-schema-id"];
+    if (this.keyCodecCache?.schemaId !== id) this.keyCodecCache = { schemaId: id, codecs: this.keyFields().map((k) => fieldCodec(k.field)) };
+    return this.keyCodecCache.codecs;
   }
 
   private async readKeys(path: string): Promise<string[]> {

@@ -334,6 +334,14 @@ export function fieldCodec(field: NestedField): FieldCodec {
 
 /** Normalizes rows into columns (one array of normalized values per field), validating nulls. */
 export function toColumns(codecs: FieldCodec[], rows: readonly Record<string, unknown>[]): unknown[][] {
+  const names = new Set(codecs.map((c) => c.field.name));
+  for (let r = 0; r < rows.length; r++) {
+    for (const k in rows[r]) {
+      if (!names.has(k)) {
+        throw new ValidationError(`row ${r} has column "${k}", which is not in the table schema (columns: ${[...names].join(", ")}); evolve the schema first`);
+      }
+    }
+  }
   const cols = codecs.map(() => new Array<unknown>(rows.length));
   for (let c = 0; c < codecs.length; c++) {
     const codec = codecs[c];

@@ -207,3 +207,11 @@ describe("two writers on one table (rebase on conflict)", () => {
     expect([...(await read(a)).values()]).not.toContain("lost");
   });
 });
+
+describe("row validation", () => {
+  it("refuses a column that is not in the schema instead of dropping its value", async () => {
+    const { t } = await newTable();
+    await expect(t.newWrite().upsert([{ k: 1, s: "a", v: 1n, extra: "lost?" }]).commit()).rejects.toThrow(/row 0 has column "extra", which is not in the table schema \(columns: k, s, v\)/);
+    expect(t.currentSnapshot()).toBeUndefined();
+  });
+});
