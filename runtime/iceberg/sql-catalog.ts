@@ -229,9 +229,9 @@ export class SqlCatalog implements Catalog {
   }
 }
 
-/** Metadata JSON as written to disk (optional null fields omitted). */
+/** Metadata JSON as written to disk (no current snapshot is written as -1, as Java Iceberg does). */
 export function stringifyMetadata(m: TableMetadata): string {
   const out: Record<string, unknown> = { ...m };
-  if (out["current-snapshot-id"] === null || out["current-snapshot-id"] === undefined) delete out["current-snapshot-id"];
+  if (out["current-snapshot-id"] === null || out["current-snapshot-id"] === undefined) out["current-snapshot-id"] = -1n;
   return stringifyIcebergJson(out, 2);
 }

@@ -90,6 +90,12 @@ describe("table metadata", () => {
     }
   });
 
+  it("writes no current snapshot as -1 (as Java does) and reads it back as none", () => {
+    const text = stringifyMetadata(base);
+    expect(text).toContain('"current-snapshot-id": -1');
+    expect(parseMetadata(text, "x")["current-snapshot-id"]).toBeNull();
+  });
+
   it("reports unreadable metadata by location", () => {
     expect(() => parseMetadata("{", "file:///m.json")).toThrow(CorruptMetadataError);
     expect(() => parseMetadata('{"format-version": 1}', "file:///m.json")).toThrow(/file:\/\/\/m.json is not Iceberg v2 table metadata/);
