@@ -30,6 +30,14 @@ export interface DataPlatformPoolerArgs {
 }
 
 export interface DataPlatformCatalogArgs {
+  /** Use an existing Iceberg REST catalog instead of creating one: its base URI. Defaults to creating one. */
+  existingUri?: pulumi.Input<string>;
+  /** Warehouse identifier of the existing catalog. Required with existingUri. */
+  existingWarehouse?: pulumi.Input<string>;
+  /** SigV4 signing service of the existing catalog ("glue" or "s3tables"). Defaults to none (no signing). */
+  existingSigv4Service?: string;
+  /** aws: IAM policy granting access to the existing catalog; attached to the CDC writer's task role. Defaults to none. */
+  existingAccessPolicyArn?: pulumi.Input<string>;
   /** Warehouse name. Defaults to "floe". */
   warehouse?: string;
   /** Iceberg namespace of the replicated tables. Defaults to "floe". */
@@ -99,7 +107,8 @@ export class DataPlatform extends pulumi.ComponentResource {
   /** Undefined on aws when sharded (Aurora Limitless routes and pools connections itself). */
   readonly pooler?: Pooler;
   readonly storage: ObjectStorage;
-  readonly catalog: IcebergCatalog;
+  /** Undefined when catalog.existingUri is set. */
+  readonly catalog?: IcebergCatalog;
   readonly query: QueryEngines;
   readonly cdc: CdcWriter;
   /** host:port applications connect to (the pooler). */
@@ -138,6 +147,11 @@ export class DataPlatform extends pulumi.ComponentResource {
     const cdc = args.cdc ?? {};
     const q = args.query ?? {};
     const cat = args.catalog ?? {};
+    const byoCatalog = cat.existingUri !== undefined;
+    if (byoCatalog && cat.existingWarehouse === undefined) {
+      v.fail("catalog.existingWarehouse", undefined, "is required with catalog.existingUri", "pass the warehouse identifier of your catalog");
+    }
+    let cv!: { uri: pulumi.Output<string>; warehouse: pulumi.Output<string>; sigv4Service?: string; region?: pulumi.Input<string>; accessPolicyArn?: pulumi.Input<string> };
 
     if (target === "kubernetes") {
       const ns = v.dnsLabel("namespace", args.namespace ?? "floe");
@@ -149,7 +163,7 @@ export class DataPlatform extends pulumi.ComponentResource {
         {
           ...pgArgs,
           target,
-          roles: { ...ro, extraDatabases: [...(ro.extraDatabases ?? []), "lakekeeper"] },
+          roles: { ...ro, extraDatabases: [...(ro.extraDatabases ?? []), ...(byoCatalog ? [] : ["lakekeeper"])] },
           kubernetes: {
             ...pgArgs.kubernetes,
             namespace: ns,
@@ -180,23 +194,28 @@ export class DataPlatform extends pulumi.ComponentResource {
         },
         ko,
       );
-      const lk = this.postgres.roles!.extraDatabases.apply((d) => d["lakekeeper"]);
-      this.catalog = new IcebergCatalog(
-        `${name}-catalog`,
-        {
-          target,
-          warehouse: cat.warehouse,
-          namespace: cat.namespace,
-          storage: { bucket: this.storage.bucket, endpoint: this.storage.endpoint as pulumi.Output<string>, region: this.storage.region, credentialsSecretName: this.storage.credentialsSecretName as pulumi.Output<string> },
-          kubernetes: {
-            namespace: ns,
-            replicas: cat.replicas,
-            helmValues: cat.helmValues,
-            database: { host: this.postgres.host, port: this.postgres.port, database: "lakekeeper", username: lk.apply((x) => x.username), password: pulumi.secret(lk.apply((x) => x.password)) },
+      if (byoCatalog) {
+        cv = { uri: pulumi.output(cat.existingUri!), warehouse: pulumi.output(cat.existingWarehouse!), sigv4Service: cat.existingSigv4Service };
+      } else {
+        const lk = this.postgres.roles!.extraDatabases.apply((d) => d["lakekeeper"]);
+        this.catalog = new IcebergCatalog(
+          `${name}-catalog`,
+          {
+            target,
+            warehouse: cat.warehouse,
+            namespace: cat.namespace,
+            storage: { bucket: this.storage.bucket, endpoint: this.storage.endpoint as pulumi.Output<string>, region: this.storage.region, credentialsSecretName: this.storage.credentialsSecretName as pulumi.Output<string> },
+            kubernetes: {
+              namespace: ns,
+              replicas: cat.replicas,
+              helmValues: cat.helmValues,
+              database: { host: this.postgres.host, port: this.postgres.port, database: "lakekeeper", username: lk.apply((x) => x.username), password: pulumi.secret(lk.apply((x) => x.password)) },
+            },
           },
-        },
-        ko,
-      );
+          ko,
+        );
+        cv = { uri: this.catalog!.uri, warehouse: this.catalog!.warehouse };
+      }
       this.query = new QueryEngines(
         `${name}-query`,
         {
@@ -204,7 +223,7 @@ export class DataPlatform extends pulumi.ComponentResource {
           trino: q.trino,
           clickhouse: q.clickhouse,
           athena: q.athena,
-          catalog: { uri: this.catalog.uri, warehouse: this.catalog.warehouse, name: "floe" },
+          catalog: { uri: cv.uri, warehouse: cv.warehouse, name: "floe" },
           storage: {
             bucket: this.storage.bucket,
             endpoint: this.storage.endpoint as pulumi.Output<string>,
@@ -230,7 +249,7 @@ export class DataPlatform extends pulumi.ComponentResource {
             accessKeyId: this.storage.accessKeyId as pulumi.Output<string>,
             secretAccessKey: this.storage.secretAccessKey as pulumi.Output<string>,
           },
-          catalog: { uri: this.catalog.uri, warehouse: this.catalog.warehouse },
+          catalog: { uri: cv.uri, warehouse: cv.warehouse, sigv4Service: cv.sigv4Service },
           kubernetes: { namespace: ns },
         },
         ko,
@@ -277,14 +296,19 @@ export class DataPlatform extends pulumi.ComponentResource {
           o,
         );
       }
-      this.catalog = new IcebergCatalog(
-        `${name}-catalog`,
-        { target, warehouse: cat.warehouse, namespace: cat.namespace, storage: { bucket: this.storage.bucket, bucketArn: this.storage.bucketArn as pulumi.Output<string>, region: this.storage.region }, aws: { flavor: cat.awsFlavor } },
-        o,
-      );
+      if (byoCatalog) {
+        cv = { uri: pulumi.output(cat.existingUri!), warehouse: pulumi.output(cat.existingWarehouse!), sigv4Service: cat.existingSigv4Service, region: this.storage.region, accessPolicyArn: cat.existingAccessPolicyArn };
+      } else {
+        this.catalog = new IcebergCatalog(
+          `${name}-catalog`,
+          { target, warehouse: cat.warehouse, namespace: cat.namespace, storage: { bucket: this.storage.bucket, bucketArn: this.storage.bucketArn as pulumi.Output<string>, region: this.storage.region }, aws: { flavor: cat.awsFlavor } },
+          o,
+        );
+        cv = { uri: this.catalog!.uri, warehouse: this.catalog!.warehouse, sigv4Service: this.catalog!.sigv4Service, region: this.catalog!.region, accessPolicyArn: this.catalog!.accessPolicyArn as pulumi.Output<string> };
+      }
       this.query = new QueryEngines(
         `${name}-query`,
-        { target, trino: q.trino, clickhouse: q.clickhouse, athena: q.athena, catalog: { uri: this.catalog.uri, warehouse: this.catalog.warehouse }, storage: { bucket: this.storage.bucket, region: this.storage.region }, aws: q.aws },
+        { target, trino: q.trino, clickhouse: q.clickhouse, athena: q.athena, catalog: { uri: cv.uri, warehouse: cv.warehouse }, storage: { bucket: this.storage.bucket, region: this.storage.region }, aws: q.aws },
         o,
       );
       this.cdc = new CdcWriter(
@@ -293,12 +317,12 @@ export class DataPlatform extends pulumi.ComponentResource {
           target,
           ...this.cdcCommon(shards, cdc, ro.publication ?? "floe"),
           storage: { region: this.storage.region },
-          catalog: { uri: this.catalog.uri, warehouse: this.catalog.warehouse, sigv4Service: this.catalog.sigv4Service, region: this.catalog.region },
+          catalog: { uri: cv.uri, warehouse: cv.warehouse, sigv4Service: cv.sigv4Service, region: cv.region },
           aws: {
             vpcId: this.postgres.vpcId as pulumi.Output<string>,
             subnetIds: this.postgres.subnetIds as pulumi.Output<string[]>,
             bucketArn: this.storage.bucketArn as pulumi.Output<string>,
-            catalogPolicyArn: this.catalog.accessPolicyArn as pulumi.Output<string>,
+            catalogPolicyArn: cv.accessPolicyArn,
             clusterArn: cdc.ecsClusterArn,
             cpu: cdc.cpu,
             memory: cdc.memory,
@@ -328,8 +352,8 @@ export class DataPlatform extends pulumi.ComponentResource {
     const host = this.pooler ? this.pooler.host : this.postgres.host;
     const port = this.pooler ? this.pooler.port : this.postgres.port;
     this.poolerEndpoint = pulumi.interpolate`${host}:${port}`;
-    this.catalogUri = this.catalog.uri;
-    this.warehouse = this.catalog.warehouse;
+    this.catalogUri = cv.uri;
+    this.warehouse = cv.warehouse;
     this.warehouseLocation = this.storage.warehouseLocation;
     this.trinoEndpoint = this.query.trinoEndpoint;
     this.clickhouseEndpoint = this.query.clickhouseEndpoint;

@@ -267,3 +267,36 @@ test('kubernetes platform with pooler implementation "pgbouncer": the pooler fro
   expect(await isSecret(p.pooler!.adminUrl)).toBe(true);
   expect(m.secretLeaks()).toEqual([]);
 });
+
+describe("DataPlatform with your own Iceberg catalog", () => {
+  test("kubernetes: no Lakekeeper, no catalog database; engines and CDC point at yours", async () => {
+    const { p } = await synth("pc", { target: "kubernetes", catalog: { existingUri: "https://catalog.corp/api/catalog", existingWarehouse: "corp" } });
+    const counts = countsUnder(m, "pc");
+    expect(counts["kubernetes:helm.sh/v3:Release"]).toBe(4); // CNPG, MinIO, Trino, ClickHouse
+    expect(counts["kubernetes:batch/v1:Job"]).toBeUndefined();
+    expect(counts["postgresql:index/database:Database"]).toBeUndefined();
+    expect(counts["postgresql:index/role:Role"]).toBe(2);
+    expect(p.catalog).toBeUndefined();
+    expect(await valueOf(p.catalogUri)).toBe("https://catalog.corp/api/catalog");
+    expect(m.named("pc-query-trino").inputs.values.catalogs.floe).toContain("iceberg.rest-catalog.uri=https://catalog.corp/api/catalog\niceberg.rest-catalog.warehouse=corp");
+    expect(JSON.parse(m.named("pc-cdc-primary-config").inputs.stringData["config.json"]).catalog).toMatchObject({ uri: "https://catalog.corp/api/catalog", warehouse: "corp" });
+  });
+
+  test("aws: no Glue database or policy; the CDC task role gets the policy you pass", async () => {
+    const { p } = await synth("pd", {
+      target: "aws",
+      catalog: { existingUri: "https://glue.eu-west-1.amazonaws.com/iceberg", existingWarehouse: "999999999999", existingSigv4Service: "glue", existingAccessPolicyArn: "arn:aws:iam::9:policy/corp-catalog" },
+    });
+    const counts = countsUnder(m, "pd");
+    expect(counts["aws:glue/catalogDatabase:CatalogDatabase"]).toBeUndefined();
+    expect(counts["aws:iam/policy:Policy"]).toBe(1); // the proxy's cutover policy only
+    expect(m.named("pd-cdc-catalog").inputs.policyArn).toBe("arn:aws:iam::9:policy/corp-catalog");
+    expect(await valueOf(p.warehouse)).toBe("999999999999");
+    const cfg = JSON.parse(m.named("pd-cdc-primary-config", "aws:secretsmanager/secretVersion:SecretVersion").inputs.secretString);
+    expect(cfg.catalog).toMatchObject({ uri: "https://glue.eu-west-1.amazonaws.com/iceberg", sigv4: { service: "glue" } });
+  });
+
+  test("validation: the warehouse is required with an existing catalog", () => {
+    expect(() => new DataPlatform("pe", { target: "aws", catalog: { existingUri: "https://x" } })).toThrow(/catalog\.existingWarehouse = undefined is required with catalog\.existingUri\. Fix: pass the warehouse identifier/);
+  });
+});
