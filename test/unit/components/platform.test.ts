@@ -300,3 +300,23 @@ describe("DataPlatform with your own Iceberg catalog", () => {
     expect(() => new DataPlatform("pe", { target: "aws", catalog: { existingUri: "https://x" } })).toThrow(/catalog\.existingWarehouse = undefined is required with catalog\.existingUri\. Fix: pass the warehouse identifier/);
   });
 });
+
+describe("DataPlatform with your own object storage", () => {
+  test("kubernetes: an existing S3 endpoint replaces MinIO everywhere (backups, catalog, engines, CDC)", async () => {
+    await synth("pf", { target: "kubernetes", storage: { bucketName: "corp-lake", kubernetes: { existingEndpoint: "https://s3.corp", existingAccessKeyId: "AK", existingSecretAccessKey: "corp-secret-key-1" } } });
+    expect(m.resources.filter((r) => r.name === "pf-storage-minio")).toHaveLength(0);
+    expect(countsUnder(m, "pf")["kubernetes:helm.sh/v3:Release"]).toBe(4); // CNPG, Lakekeeper, Trino, ClickHouse
+    expect(m.named("pf-postgres-cluster").inputs.spec.backup.barmanObjectStore).toMatchObject({ destinationPath: "s3://corp-lake/backups", endpointURL: "https://s3.corp" });
+    expect(m.named("pf-query-trino").inputs.values.catalogs.floe).toContain("s3.endpoint=https://s3.corp");
+    expect(JSON.parse(m.named("pf-cdc-primary-config").inputs.stringData["config.json"]).storage).toMatchObject({ endpoint: "https://s3.corp", secretAccessKey: "corp-secret-key-1" });
+    expect(m.secretLeaks(["corp-secret-key-1"])).toEqual([]);
+  });
+
+  test("aws: an existing bucket is used as is; IAM is scoped to it", async () => {
+    const { p } = await synth("pg2", { target: "aws", storage: { aws: { existingBucketName: "corp-lake" } } });
+    expect(m.ofType("aws:s3/bucket:Bucket").filter((r) => r.name.startsWith("pg2-"))).toHaveLength(0);
+    expect(await valueOf(p.warehouseLocation)).toBe("s3://corp-lake/warehouse");
+    expect(JSON.parse(m.named("pg2-cdc-bucket").inputs.policy).Statement[1].Resource).toEqual(["arn:aws:s3:::corp-lake/*"]);
+    expect(JSON.stringify(JSON.parse(m.named("pg2-catalog-access").inputs.policy))).toContain("arn:aws:s3:::corp-lake/warehouse/*");
+  });
+});
