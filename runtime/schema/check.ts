@@ -179,13 +179,23 @@ export function compare(before: Map<number, TableSnap>, after: Map<number, Table
   return v;
 }
 
-async function validateConstraints(c: Client): Promise<Validation[]> {
+const INVALID_CONSTRAINTS_SQL = `SELECT conrelid::regclass::text AS tbl, conname FROM pg_constraint
+  WHERE NOT convalidated AND conrelid <> 0 AND connamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)`;
+const INVALID_INDEXES_SQL = `SELECT indrelid::regclass::text AS tbl, indexrelid::regclass::text AS idx FROM pg_index WHERE NOT indisvalid`;
+
+/** NOT VALID constraints and invalid indexes that exist before the migration (not its doing). */
+async function invalidObjects(c: Client): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const row of (await c.query(INVALID_CONSTRAINTS_SQL)).rows) out.add(`c:${row.tbl}:${row.conname}`);
+  for (const row of (await c.query(INVALID_INDEXES_SQL)).rows) out.add(`i:${row.idx}`);
+  return out;
+}
+
+async function validateConstraints(c: Client, preexisting: Set<string>): Promise<Validation[]> {
   const v: Validation[] = [];
-  const invalid = await c.query(
-    `SELECT conrelid::regclass::text AS tbl, conname FROM pg_constraint
-      WHERE NOT convalidated AND conrelid <> 0 AND connamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)`,
-  );
+  const invalid = await c.query(INVALID_CONSTRAINTS_SQL);
   for (const row of invalid.rows) {
+    if (preexisting.has(`c:${row.tbl}:${row.conname}`)) continue;
     try {
       await c.query(`ALTER TABLE ${row.tbl} VALIDATE CONSTRAINT ${ident(row.conname)}`);
       v.push({ check: "constraints", severity: "info", table: row.tbl, message: `NOT VALID constraint ${row.conname} validates against the existing rows` });
@@ -193,8 +203,8 @@ async function validateConstraints(c: Client): Promise<Validation[]> {
       v.push({ check: "constraints", severity: "error", table: row.tbl, message: `constraint ${row.conname} does not hold for existing rows: ${(e as Error).message}` });
     }
   }
-  const badIdx = await c.query(`SELECT indrelid::regclass::text AS tbl, indexrelid::regclass::text AS idx FROM pg_index WHERE NOT indisvalid`);
-  for (const row of badIdx.rows) v.push({ check: "indexes", severity: "error", table: row.tbl, message: `index ${row.idx} is invalid` });
+  const badIdx = await c.query(INVALID_INDEXES_SQL);
+  for (const row of badIdx.rows) if (!preexisting.has(`i:${row.idx}`)) v.push({ check: "indexes", severity: "error", table: row.tbl, message: `index ${row.idx} is invalid` });
   return v;
 }
 
@@ -303,6 +313,7 @@ export async function checkMigrations(opts: CheckOptions): Promise<CheckResult> 
     await c.connect();
     try {
       const before = await snapshot(c);
+      const preexisting = await invalidObjects(c);
       for (const file of expandPaths(opts.files)) {
         const text = readFileSync(file, "utf8");
         const plan = await transactional(text, file);
@@ -347,7 +358,7 @@ export async function checkMigrations(opts: CheckOptions): Promise<CheckResult> 
         // Types as they are now (for messages), fingerprints as compared.
         for (const [oid, t] of after) for (const [attnum, col] of t.columns) col.type = now.get(oid)?.columns.get(attnum)?.type ?? col.type;
         result.validations.push(...compare(before, after));
-        result.validations.push(...(await validateConstraints(c)));
+        result.validations.push(...(await validateConstraints(c, preexisting)));
         result.validations.push(...(await validateDecoding(c, now)));
       }
     } finally {
