@@ -31,7 +31,11 @@ beforeAll(async () => {
      INSERT INTO events (kind) SELECT 'k' FROM generate_series(1, 50) g;
      CREATE PUBLICATION floe_pub FOR TABLE orders, events;
      -- a NOT VALID constraint the parent already has (violated by row 50): not the migration's doing
-     ALTER TABLE events ADD CONSTRAINT not_fifty CHECK (id <> 50) NOT VALID;`,
+     ALTER TABLE events ADD CONSTRAINT not_fifty CHECK (id <> 50) NOT VALID;
+     -- a published table whose UPDATEs already fail (no replica identity): not the migration's doing
+     CREATE TABLE audit (at timestamptz NOT NULL DEFAULT now(), what text);
+     INSERT INTO audit (what) VALUES ('boot');
+     ALTER PUBLICATION floe_pub ADD TABLE audit;`,
     [],
     "app",
   );
@@ -166,6 +170,7 @@ ALTER TABLE orders ADD CONSTRAINT small_amount CHECK (amount < 100) NOT VALID;
     expect(r.applied.map((x) => x.transactional)).toEqual([true, false]);
     expect(r.validations).toContainEqual(expect.objectContaining({ check: "decode", severity: "info", message: expect.stringMatching(/2 sample change\(s\) decoded through pgoutput and the CDC writer's type mapping/) }));
     expect(r.validations).toContainEqual(expect.objectContaining({ check: "constraints", severity: "info" }));
+    expect(r.validations).toContainEqual(expect.objectContaining({ check: "decode", severity: "warn", table: "public.audit", message: expect.stringMatching(/already failed before the migration/) }));
     expect(await databases()).not.toContain(r.branch);
     // the parent is untouched
     const cols = await pg.sql("SELECT column_name FROM information_schema.columns WHERE table_name = 'orders' ORDER BY ordinal_position", [], "app");
