@@ -118,9 +118,11 @@ export class LocalPlatform extends pulumi.ComponentResource {
 
     this.root = new LocalDirectory(`${name}-root`, { path: args.dataDir }, o);
     const inRoot = { parent: this, dependsOn: [this.root] };
-    this.shards = Array.from(
-      { length: shardCount },
-      (_, i) =>
+    const shards: LocalPostgresServer[] = [];
+    for (let i = 0; i < shardCount; i++) {
+      // Shards share shard 0's passwords: one pgBouncer user list and one set of credentials.
+      const s0 = shards[0];
+      shards.push(
         new LocalPostgresServer(
           `${name}-postgres-${i}`,
           {
@@ -133,11 +135,14 @@ export class LocalPlatform extends pulumi.ComponentResource {
             replicationUsername: pg.replicationUsername,
             publication: pg.publication,
             settings: pg.settings,
+            passwords: s0 ? pulumi.all([s0.adminPassword, s0.appPassword, s0.replicationPassword]).apply(([admin, app, replication]) => ({ admin, app, replication })) : undefined,
           },
           inRoot,
         ),
-    );
-    const first = this.shards[0];
+      );
+    }
+    this.shards = shards;
+    const first = shards[0];
 
     const p = args.pooler ?? {};
     const appUser = first.appUsername;

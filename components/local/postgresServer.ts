@@ -23,6 +23,11 @@ export interface LocalPostgresServerArgs {
   publication?: pulumi.Input<string>;
   /** Extra postgresql.conf settings; a change restarts the server in place. Defaults to none. */
   settings?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /**
+   * Passwords to use instead of generating them (shards share shard 0's, so that one pgBouncer
+   * user list fits every shard). Kept secret. Defaults to passwords generated at create.
+   */
+  passwords?: pulumi.Input<{ admin: pulumi.Input<string>; app: pulumi.Input<string>; replication: pulumi.Input<string> }>;
 }
 
 interface Inputs {
@@ -35,6 +40,7 @@ interface Inputs {
   replicationUsername: string;
   publication: string;
   settings: Record<string, string>;
+  passwords?: { admin: string; app: string; replication: string };
 }
 
 interface Outputs extends Inputs {
@@ -46,8 +52,8 @@ interface Outputs extends Inputs {
   replicationPassword: string;
 }
 
-const INPUT_KEYS: (keyof Inputs)[] = ["dataDir", "major", "requestedPort", "database", "extraDatabases", "appUsername", "replicationUsername", "publication", "settings"];
-const REPLACE_KEYS: (keyof Inputs)[] = ["dataDir", "major", "requestedPort", "database", "appUsername", "replicationUsername"];
+const INPUT_KEYS: (keyof Inputs)[] = ["dataDir", "major", "requestedPort", "database", "extraDatabases", "appUsername", "replicationUsername", "publication", "settings", "passwords"];
+const REPLACE_KEYS: (keyof Inputs)[] = ["dataDir", "major", "requestedPort", "database", "appUsername", "replicationUsername", "passwords"];
 
 /** The dynamic provider. Every function requires what it needs (see ./runtime.ts). */
 const provider: pulumi.dynamic.ResourceProvider = {
@@ -57,7 +63,16 @@ const provider: pulumi.dynamic.ResourceProvider = {
     const crypto = require("node:crypto");
     const pw = () => crypto.randomBytes(18).toString("base64url");
     const port = inputs.requestedPort || (await proc.freePort());
-    const outs: Outputs = { ...inputs, port, pid: 0, adminUsername: "postgres", adminPassword: pw(), appPassword: pw(), replicationPassword: pw() };
+    const given = inputs.passwords;
+    const outs: Outputs = {
+      ...inputs,
+      port,
+      pid: 0,
+      adminUsername: "postgres",
+      adminPassword: given?.admin ?? pw(),
+      appPassword: given?.app ?? pw(),
+      replicationPassword: given?.replication ?? pw(),
+    };
     const spec = { major: inputs.major, dataDir: inputs.dataDir, port, password: outs.adminPassword, settings: inputs.settings };
     await pg.initCluster(spec);
     await pg.startCluster(spec);
@@ -144,12 +159,26 @@ const provider: pulumi.dynamic.ResourceProvider = {
   async delete(_id: string, props: Outputs) {
     const pg = require(RT + "/local/postgres.js");
     const fs = require("node:fs");
+    const pid = pg.runningPid(props.dataDir);
     try {
       await pg.stopCluster({ major: props.major, dataDir: props.dataDir }, "fast");
     } catch (e) {
-      const pid = pg.runningPid(props.dataDir);
       if (pid) process.kill(pid, "SIGKILL");
       else throw e;
+    }
+    // pg_ctl returns once postmaster.pid is gone, which the postmaster removes just before it
+    // exits: wait for the process itself, so that a destroy really leaves nothing running.
+    const alive = (p: number) => {
+      try {
+        process.kill(p, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (const deadline = Date.now() + 15_000; pid && alive(pid); ) {
+      if (Date.now() > deadline) throw new Error(`Postgres (pid ${pid}, ${props.dataDir}) did not exit within 15 s of pg_ctl stop`);
+      await new Promise((r) => setTimeout(r, 50));
     }
     fs.rmSync(props.dataDir, { recursive: true, force: true });
   },
@@ -188,6 +217,7 @@ export class LocalPostgresServer extends pulumi.dynamic.Resource {
       replicationUsername: args.replicationUsername ?? "floe_replication",
       publication: args.publication ?? "floe",
       settings: args.settings ?? {},
+      passwords: args.passwords ? pulumi.secret(args.passwords) : undefined,
       port: undefined,
       pid: undefined,
       adminUsername: undefined,
@@ -195,7 +225,7 @@ export class LocalPostgresServer extends pulumi.dynamic.Resource {
       appPassword: undefined,
       replicationPassword: undefined,
     };
-    super(provider, name, inputs, { ...opts, additionalSecretOutputs: ["adminPassword", "appPassword", "replicationPassword"] }, "floe", "LocalPostgresServer");
+    super(provider, name, inputs, { ...opts, additionalSecretOutputs: ["adminPassword", "appPassword", "replicationPassword", "passwords"] }, "floe", "LocalPostgresServer");
   }
 }
 

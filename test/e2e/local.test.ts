@@ -117,6 +117,7 @@ beforeAll(() => {
   execFileSync("mkdir", ["-p", join(tmp, "state")]);
   pulumi(["stack", "init", "--secrets-provider", "passphrase"].concat([]), {});
   pulumi(["config", "set", "dataDir", join(tmp, "data")]);
+  pulumi(["config", "set", "shards", "2"]); // two Postgres processes, two CDC sources, one Iceberg table
 });
 
 afterAll(() => {
@@ -147,9 +148,15 @@ describe("examples/local through a real pulumi up", () => {
       await c.query("UPDATE orders SET qty = 50 WHERE id = 2");
       await c.query("DELETE FROM orders WHERE id = 3");
     });
+    // The second shard, through its own pooler database: its rows land in the same Iceberg table.
+    await withClient(out.connectionString.replace(/\/app$/, "/app_shard1"), async (c) => {
+      await c.query("CREATE TABLE orders (id int PRIMARY KEY, item text NOT NULL, qty int)");
+      await c.query("INSERT INTO orders VALUES (100, 'kiwi', 9)");
+    });
     const want = [
       { id: 1, item: "apple", qty: 3 },
       { id: 2, item: "pear", qty: 50 },
+      { id: 100, item: "kiwi", qty: 9 },
     ];
     const seen = await pollUntil(
       "orders in Iceberg",
@@ -176,12 +183,15 @@ describe("examples/local through a real pulumi up", () => {
     const up = pulumi(["up", "--yes", "--skip-preview"]);
     expect(up.out).toMatch(/1 updated/);
     const n = await withClient(out.connectionString, async (c) => (await c.query("SELECT count(*)::int AS n FROM orders")).rows[0].n);
-    expect(n).toBe(2);
+    expect(n).toBe(2); // shard 0's rows
   });
 
   it("applies a config change in place: the writer follows an explicit table list", async () => {
     const pgPid = JSON.parse(pulumi(["stack", "export"]).out.replace(/^[^{]*/, "")).deployment.resources.find((r: any) => r.type.endsWith("LocalPostgresServer")).outputs.pid;
-    await withClient(out.connectionString, (c) => c.query("CREATE TABLE customers (id int PRIMARY KEY, name text)"));
+    // Every source must hold every configured table (the writer refuses a list it cannot follow).
+    for (const db of ["app", "app_shard1"]) {
+      await withClient(out.connectionString.replace(/\/app$/, `/${db}`), (c) => c.query("CREATE TABLE customers (id int PRIMARY KEY, name text)"));
+    }
     pulumi(["config", "set", "--path", "tables[0]", "public.orders"]);
     pulumi(["config", "set", "--path", "tables[1]", "public.customers"]);
     const r = timed("pulumi up with an added table", () => pulumi(["up", "--yes", "--skip-preview"]));
@@ -200,14 +210,14 @@ describe("examples/local through a real pulumi up", () => {
       () => query(out.catalogUri, "SELECT id, name FROM floe.customers ORDER BY id"),
       (rows) => JSON.stringify(rows) === JSON.stringify([{ id: 10, name: "ada" }, { id: 11, name: "grace" }]),
     );
-    await pollUntil("order 4", () => query(out.catalogUri, "SELECT count() AS n FROM floe.orders"), (rows) => Number(rows[0]?.n) === 3);
+    await pollUntil("order 4", () => query(out.catalogUri, "SELECT count() AS n FROM floe.orders"), (rows) => Number(rows[0]?.n) === 4);
     const tables = JSON.parse(execFileSync(process.execPath, [CLI, "query", "--catalog", out.catalogUri, "--tables", "--json"], { encoding: "utf8" }));
     expect(tables.map((t: any) => t.name).sort()).toEqual(["customers", "orders"]);
   });
 
   it("destroys everything: no process, port or file left", async () => {
     const { pids, ports } = processes();
-    expect(pids.length).toBeGreaterThanOrEqual(3); // postgres, pgbouncer, writer
+    expect(pids.length).toBeGreaterThanOrEqual(4); // 2 postgres, pgbouncer, writer
     const r = timed("pulumi destroy", () => pulumi(["destroy", "--yes", "--skip-preview"]));
     expect(r.out).toMatch(/\d+ deleted/);
     for (const pid of pids) expect({ pid, alive: alive(pid) }).toEqual({ pid, alive: false });
