@@ -51,7 +51,7 @@ export interface CdcStorageArgs {
   forcePathStyle?: boolean;
   /** kubernetes: access key. Defaults to the pod's ambient credentials. */
   accessKeyId?: pulumi.Input<string>;
-  /** kubernetes: secret key (pass a secret). */
+  /** kubernetes: secret key (pass a secret). Defaults to the pod's ambient credentials. */
   secretAccessKey?: pulumi.Input<string>;
 }
 
@@ -90,7 +90,7 @@ export interface CdcWriterArgs {
   target?: string;
   /** Runtime image. Defaults to DEFAULT_IMAGE. */
   image?: pulumi.Input<string>;
-  /** Sources, one writer each. At least one; names unique. */
+  /** Sources, one writer each. Required: at least one, names unique. */
   sources: CdcSourceArgs[];
   /** Source database. Required. */
   database: pulumi.Input<string>;
@@ -114,7 +114,9 @@ export interface CdcWriterArgs {
   namespace?: string;
   /** Longest time a change waits before commit (ms). Defaults to 1000. */
   commitIntervalMs?: number;
+  /** Kubernetes-only settings. Defaults to the defaults of CdcWriterKubernetesArgs. */
   kubernetes?: CdcWriterKubernetesArgs;
+  /** AWS-only settings. Required on target "aws". */
   aws?: CdcWriterAwsArgs;
 }
 

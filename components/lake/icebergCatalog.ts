@@ -21,13 +21,15 @@ export interface CatalogStorageArgs {
 
 /** The Postgres database Lakekeeper stores the catalog in. */
 export interface CatalogDatabaseArgs {
+  /** Postgres host. Required. */
   host: pulumi.Input<string>;
   /** Defaults to 5432. */
   port?: pulumi.Input<number>;
   /** Database name. Required. */
   database: pulumi.Input<string>;
+  /** Login role owning the database. Required. */
   username: pulumi.Input<string>;
-  /** Pass a secret. */
+  /** Its password; pass a secret. Required. */
   password: pulumi.Input<string>;
 }
 
@@ -60,9 +62,9 @@ export interface IcebergCatalogArgs {
   namespace?: string;
   /** The warehouse's storage. Required. */
   storage: CatalogStorageArgs;
-  /** Kubernetes-only settings (required for that target). */
+  /** Kubernetes-only settings. Required on that target. */
   kubernetes?: IcebergCatalogKubernetesArgs;
-  /** AWS-only settings. */
+  /** AWS-only settings. Defaults to flavor "glue". */
   aws?: IcebergCatalogAwsArgs;
 }
 

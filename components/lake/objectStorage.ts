@@ -43,9 +43,9 @@ export interface ObjectStorageArgs {
   warehousePrefix?: string;
   /** Days before noncurrent object versions (files Iceberg maintenance deleted) are expired. Defaults to 7. */
   noncurrentVersionDays?: number;
-  /** Kubernetes-only settings. */
+  /** Kubernetes-only settings. Defaults to MinIO with the defaults of ObjectStorageKubernetesArgs. */
   kubernetes?: ObjectStorageKubernetesArgs;
-  /** AWS-only settings. */
+  /** AWS-only settings. Defaults to a new bucket with the defaults of ObjectStorageAwsArgs. */
   aws?: ObjectStorageAwsArgs;
 }
 

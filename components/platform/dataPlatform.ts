@@ -57,7 +57,9 @@ export interface DataPlatformQueryArgs {
   clickhouse?: boolean;
   /** aws only. Defaults to true on aws. */
   athena?: boolean;
+  /** Kubernetes-only engine settings. Defaults to the defaults of QueryEnginesKubernetesArgs. */
   kubernetes?: QueryEnginesKubernetesArgs;
+  /** AWS-only engine settings. Defaults to the defaults of QueryEnginesAwsArgs. */
   aws?: QueryEnginesAwsArgs;
 }
 
@@ -85,12 +87,15 @@ export interface DataPlatformArgs {
   createNamespace?: boolean;
   /** The Postgres cluster (its `target` must be unset; the platform's applies). Defaults to PostgresClusterArgs' defaults. */
   postgres?: PostgresClusterArgs;
-  /** pgBouncer / RDS Proxy. */
+  /** pgBouncer / RDS Proxy. Defaults to transaction pooling with the defaults of DataPlatformPoolerArgs. */
   pooler?: DataPlatformPoolerArgs;
-  /** Object storage (its `target` must be unset). */
+  /** Object storage (its `target` must be unset). Defaults to MinIO on kubernetes, a new S3 bucket on aws. */
   storage?: ObjectStorageArgs;
+  /** The Iceberg catalog. Defaults to Lakekeeper on kubernetes, Glue on aws. */
   catalog?: DataPlatformCatalogArgs;
+  /** Query engines. Defaults to Trino + ClickHouse on kubernetes, Athena on aws. */
   query?: DataPlatformQueryArgs;
+  /** The CDC writer. Defaults to every table of the publication, as mirror tables, one writer per shard. */
   cdc?: DataPlatformCdcArgs;
 }
 

@@ -7,8 +7,9 @@ export const POOL_MODES = ["transaction", "session", "statement"] as const;
 
 /** A user pgBouncer authenticates (and connects to Postgres as). */
 export interface PoolerUserArgs {
+  /** Role name. Required. */
   username: pulumi.Input<string>;
-  /** Pass a secret. */
+  /** Its password; pass a secret. Required. */
   password: pulumi.Input<string>;
 }
 
@@ -70,9 +71,9 @@ export interface PoolerArgs {
   instances?: number;
   /** Seconds a client may wait for a server connection; the upgrade cutover raises it around its pause. Defaults to 120. */
   queryWaitTimeout?: number;
-  /** Kubernetes-only settings (required for that target). */
+  /** Kubernetes-only settings. Required on that target. */
   kubernetes?: PoolerKubernetesArgs;
-  /** AWS-only settings (required for that target). */
+  /** AWS-only settings. Required on that target. */
   aws?: PoolerAwsArgs;
 }
 

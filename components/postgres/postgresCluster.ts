@@ -112,9 +112,9 @@ export interface PostgresClusterArgs {
   replicationSlots?: number;
   /** Roles, publication and extra databases. Defaults to managed, with the defaults of PostgresRolesArgs. */
   roles?: PostgresRolesArgs;
-  /** Kubernetes-only settings. */
+  /** Kubernetes-only settings. Defaults to the defaults of PostgresKubernetesArgs. */
   kubernetes?: PostgresKubernetesArgs;
-  /** AWS-only settings. */
+  /** AWS-only settings. Defaults to the defaults of PostgresAwsArgs (a new VPC). */
   aws?: PostgresAwsArgs;
 }
 

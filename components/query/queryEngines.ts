@@ -70,7 +70,9 @@ export interface QueryEnginesArgs {
   clickhouse?: boolean;
   /** Create an Athena workgroup (aws only). Defaults to true on aws. */
   athena?: boolean;
+  /** Kubernetes-only settings. Defaults to the defaults of QueryEnginesKubernetesArgs. */
   kubernetes?: QueryEnginesKubernetesArgs;
+  /** AWS-only settings. Defaults to the defaults of QueryEnginesAwsArgs. */
   aws?: QueryEnginesAwsArgs;
 }
 
