@@ -92,8 +92,23 @@ export class ReplicationSource {
   async ensurePublication(tables: SourceTable[]): Promise<void> {
     const pub = this.config.publication;
     await this.withClient(async (c) => {
-      const exists = (await c.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [pub])).rowCount;
-      if (exists) return;
+      const found = await c.query("SELECT puballtables FROM pg_publication WHERE pubname = $1", [pub]);
+      if (found.rowCount) {
+        if (found.rows[0].puballtables || tables.length === 0) return;
+        const have = await c.query("SELECT schemaname AS schema, tablename AS name FROM pg_publication_tables WHERE pubname = $1", [pub]);
+        const missing = tables.filter((t) => !have.rows.some((h) => h.schema === t.schema && h.name === t.name));
+        if (missing.length === 0) return;
+        try {
+          await c.query(`ALTER PUBLICATION ${quoteIdent(pub)} ADD TABLE ${missing.map(quoteTable).join(", ")}`);
+          this.log.info("added tables to publication", { source: this.name, publication: pub, tables: missing.map(qualified) });
+        } catch (e) {
+          throw new Error(
+            `source ${this.name}: tables ${missing.map(qualified).join(", ")} are configured but not in publication ${pub}, ` +
+              `and adding them failed (${(e as Error).message}); as the tables' owner run: ALTER PUBLICATION ${pub} ADD TABLE ${missing.map(quoteTable).join(", ")}`,
+          );
+        }
+        return;
+      }
       const target = tables.length ? `FOR TABLE ${tables.map(quoteTable).join(", ")}` : "FOR ALL TABLES";
       try {
         await c.query(`CREATE PUBLICATION ${quoteIdent(pub)} ${target}`);
@@ -192,6 +207,11 @@ export class ReplicationSource {
   async stop(): Promise<void> {
     const s = this.service;
     this.service = undefined;
-    if (s) await s.stop().catch(() => undefined);
+    if (!s) return;
+    // A paused COPY BOTH stream (backpressure) can keep a clean shutdown from ever completing:
+    // give it a moment, then drop the socket. The server releases the slot when the socket closes.
+    const socket = (s as unknown as { _connection?: { stream?: { destroy(): void } } })._connection?.stream;
+    await Promise.race([s.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 2000).unref())]);
+    socket?.destroy();
   }
 }

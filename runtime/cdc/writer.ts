@@ -12,7 +12,7 @@ import { Client } from "pg";
 import type { Logger } from "../core/log";
 import { Catalog, NoSuchTableError, TableIdentifier } from "../iceberg/catalog";
 import { Table, WriteTransaction } from "../iceberg/table";
-import type { ColumnDef } from "../iceberg/types";
+import { canPromote, ColumnDef } from "../iceberg/types";
 import { CdcConfig, CdcSource } from "./config";
 import { formatLsn } from "./lsn";
 import { cdcMetrics } from "./metrics";
@@ -601,7 +601,13 @@ export class CdcWriter {
   /** Follows a schema change by attnum: renames, drops, adds and widenings, one Iceberg schema commit. */
   private async evolve(src: ReplicationSource, state: TableState, relationNames: string[]): Promise<void> {
     await this.flush();
-    const { columns: now } = await this.describe(src, state.source);
+    let { columns: now } = await this.describe(src, state.source);
+    if (now.map((c) => c.pg.name).join("\u0000") !== relationNames.join("\u0000")) {
+      // Several DDL statements in one transaction: the stream shows an intermediate layout. Adds
+      // and drops alone are unambiguous by name; anything involving a rename is not.
+      const inferred = this.inferLayout(state, relationNames, now);
+      if (inferred) now = inferred;
+    }
     if (now.map((c) => c.pg.name).join("\u0000") !== relationNames.join("\u0000")) {
       throw new CdcStopError(
         `${state.key}: the table's columns changed again before the writer caught up (stream: ${relationNames.join(", ")}; catalog: ${now.map((c) => c.pg.name).join(", ")}); ` +
@@ -629,11 +635,13 @@ export class CdcWriter {
         if (typeof cur.mapped.iceberg !== "string" || typeof old.mapped.iceberg !== "string") {
           throw new CdcStopError(`${state.key}.${cur.pg.name}: type changed from ${old.pg.declared} to ${cur.pg.declared}, which Iceberg cannot follow`);
         }
-        try {
-          update.updateColumnType(cur.pg.name, cur.mapped.iceberg);
-        } catch (e) {
-          throw new CdcStopError(`${state.key}.${cur.pg.name}: type changed from ${old.pg.declared} to ${cur.pg.declared}, which Iceberg cannot follow (${(e as Error).message})`);
+        if (!canPromote(old.mapped.iceberg, cur.mapped.iceberg)) {
+          throw new CdcStopError(
+            `${state.key}.${cur.pg.name}: type changed from ${old.pg.declared} to ${cur.pg.declared}, which Iceberg cannot follow ` +
+              `(it allows int->long, float->double and a larger decimal precision); replicate the new column under a new name instead`,
+          );
         }
+        update.updateColumnType(cur.pg.name, cur.mapped.iceberg);
         changes.push(`widen ${cur.pg.name} ${old.mapped.iceberg} -> ${cur.mapped.iceberg}`);
       }
     }
@@ -650,6 +658,22 @@ export class CdcWriter {
     await update.commit();
     state.columns = now;
     this.log.info("followed schema change", { table: state.key, changes });
+  }
+
+  /**
+   * The layout a relation message shows when the catalog has moved on (more DDL in the same
+   * transaction): columns known by name keep their attnum, names new to us come from the catalog
+   * by name. Undefined when that is ambiguous (a name neither known nor in the catalog: a rename).
+   */
+  private inferLayout(state: TableState, names: string[], catalog: Column[]): Column[] | undefined {
+    const out: Column[] = [];
+    for (const name of names) {
+      const known = state.columns.find((c) => c.pg.name === name) ?? catalog.find((c) => c.pg.name === name);
+      if (!known) return undefined;
+      const fresh = catalog.find((c) => c.pg.attnum === known.pg.attnum);
+      out.push(fresh && fresh.pg.name === name ? fresh : known);
+    }
+    return out;
   }
 
   // ---- flush ------------------------------------------------------------------------------------

@@ -72,12 +72,15 @@ export async function startCdcBed(opts: { major?: number; pg?: TestPostgres } = 
     },
     catalog,
     async startWriter(overrides) {
+      // One writer at a time per bed: a slot serves one reader (an earlier test may have failed before stopping its own).
+      for (const w of writers.splice(0)) await w.stop().catch(() => undefined);
       const writer = new CdcWriter(config(overrides), { catalog: await catalog(), log: quietLog });
       const done = writer.run();
-      done.catch(() => undefined);
+      let failed: unknown;
+      done.catch((e) => (failed = e ?? new Error("writer stopped")));
       const started = Date.now();
       while (writer.status.state !== "streaming") {
-        if (writer.status.state === "failed") await done;
+        if (failed || writer.status.state === "failed") await done;
         if (Date.now() - started > 60_000) throw new Error(`writer did not start streaming: ${JSON.stringify(writer.status)}`);
         await new Promise((r) => setTimeout(r, 20));
       }
