@@ -92,3 +92,19 @@ describe("floe schema lint", () => {
     expect(rules.out).toMatch(/^cdc-replica-identity\s+error/m);
   });
 });
+
+describe("the floe dispatcher routes to the schema modules", () => {
+  it("floe schema … and floe branch --help", async () => {
+    const { main: floe } = await import("../../../runtime/cli");
+    let out = "";
+    const o = jest.spyOn(process.stdout, "write").mockImplementation((c: any) => ((out += String(c)), true));
+    try {
+      expect(await floe(["schema", "lint", join(FIX, "032_drop_column.sql")])).toBe(1);
+      expect(out).toMatch(/error \[drop-column\]/);
+      expect(await floe(["branch", "--help"])).toBe(0);
+      expect(out).toMatch(/floe branch create --from POSTGRES_URL/);
+    } finally {
+      o.mockRestore();
+    }
+  });
+});
