@@ -125,9 +125,19 @@ export function writeDataFile(codecs: FieldCodec[], columns: unknown[][], rowCou
   return { bytes: new Uint8Array(buf), rowCount };
 }
 
+/** UTF-8 bytes per distinct string, shared by every repeat (delete files repeat one path). */
+function encodeRepeated(values: string[]): Uint8Array[] {
+  const cache = new Map<string, Uint8Array>();
+  return values.map((v) => {
+    let b = cache.get(v);
+    if (!b) cache.set(v, (b = new Uint8Array(Buffer.from(v, "utf8"))));
+    return b;
+  });
+}
+
 /** A position delete file: rows (file_path, pos) sorted by path then position. */
-export function writePositionDeleteFile(entries: { path: string; pos: number }[]): WrittenFile {
-  const sorted = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.pos - b.pos));
+export function writePositionDeleteFile(entries: { path: string; pos: number }[], alreadySorted = false): WrittenFile {
+  const sorted = alreadySorted ? entries : [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.pos - b.pos));
   const schema: SchemaElement[] = [
     { name: "table", num_children: 2 },
     { name: "file_path", type: "BYTE_ARRAY", converted_type: "UTF8", logical_type: { type: "STRING" }, repetition_type: "REQUIRED", field_id: DELETE_FILE_PATH_ID },
@@ -135,7 +145,7 @@ export function writePositionDeleteFile(entries: { path: string; pos: number }[]
   ];
   const buf: ArrayBuffer = writer().parquetWriteBuffer({
     columnData: [
-      { name: "file_path", data: sorted.map((e) => e.path) },
+      { name: "file_path", data: encodeRepeated(sorted.map((e) => e.path)) },
       { name: "pos", data: sorted.map((e) => BigInt(e.pos)) },
     ],
     schema,

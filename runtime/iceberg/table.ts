@@ -723,34 +723,48 @@ export class Table {
     return out;
   }
 
-  /** Writes position delete files (one per partition of the targeted data files). */
+  /** Writes position delete files (one per partition directory of the targeted data files). */
   async writeDeleteFiles(deletes: { path: string; pos: number }[], files: string[]): Promise<{ record: DataFileRecord; specId: number }[]> {
-    const groups = new Map<string, { partition: Record<string, unknown>; specId: number; list: { path: string; pos: number }[]; dir: string }>();
+    // positions per data file, then data files per (spec, directory)
+    const byFile = new Map<string, number[]>();
     for (const d of deletes) {
-      const f = this.index?.files.get(d.path);
-      if (!f) throw new CorruptMetadataError(`primary-key index points at ${d.path}, which it does not know`);
-      const dir = d.path.slice(0, d.path.lastIndexOf("/"));
+      const list = byFile.get(d.path);
+      if (list) list.push(d.pos);
+      else byFile.set(d.path, [d.pos]);
+    }
+    const groups = new Map<string, { partition: Record<string, unknown>; specId: number; paths: string[]; dir: string }>();
+    for (const path of byFile.keys()) {
+      const f = this.index?.files.get(path);
+      if (!f) throw new CorruptMetadataError(`primary-key index points at ${path}, which it does not know`);
+      const dir = path.slice(0, path.lastIndexOf("/"));
       const g = `${f.specId}|${dir}`;
       let e = groups.get(g);
-      if (!e) groups.set(g, (e = { partition: f.partition, specId: f.specId, list: [], dir }));
-      e.list.push(d);
+      if (!e) groups.set(g, (e = { partition: f.partition, specId: f.specId, paths: [], dir }));
+      e.paths.push(path);
     }
     const out: { record: DataFileRecord; specId: number }[] = [];
     for (const g of groups.values()) {
+      g.paths.sort();
+      const sorted: { path: string; pos: number }[] = [];
+      let minPos = Infinity;
+      let maxPos = -Infinity;
+      for (const p of g.paths) {
+        const poss = byFile.get(p)!.sort((a, b) => a - b);
+        if (poss[0] < minPos) minPos = poss[0];
+        if (poss[poss.length - 1] > maxPos) maxPos = poss[poss.length - 1];
+        for (const pos of poss) sorted.push({ path: p, pos });
+      }
       const path = `${g.dir}/${randomUUID()}-deletes.parquet`;
-      const written = writePositionDeleteFile(g.list);
+      const written = writePositionDeleteFile(sorted, true);
       files.push(path);
       await this.io.write(path, written.bytes);
-      const paths = g.list.map((d) => d.path).sort();
-      const poss = g.list.map((d) => d.pos);
-      const minPos = poss.reduce((a, b) => Math.min(a, b));
-      const maxPos = poss.reduce((a, b) => Math.max(a, b));
-      const n = BigInt(g.list.length);
-      const rec = emptyDataFile(CONTENT_POSITION_DELETES, path, g.partition, g.list.length, written.bytes.length);
+      const n = BigInt(sorted.length);
+      const rec = emptyDataFile(CONTENT_POSITION_DELETES, path, g.partition, sorted.length, written.bytes.length);
       rec.value_counts = [{ key: DELETE_FILE_PATH_ID, value: n }, { key: DELETE_POS_ID, value: n }];
       rec.null_value_counts = [{ key: DELETE_FILE_PATH_ID, value: 0n }, { key: DELETE_POS_ID, value: 0n }];
-      rec.lower_bounds = [{ key: DELETE_FILE_PATH_ID, value: Buffer.from(paths[0]) }, { key: DELETE_POS_ID, value: Buffer.from(toBound({ kind: "long" }, BigInt(minPos))) }];
-      rec.upper_bounds = [{ key: DELETE_FILE_PATH_ID, value: Buffer.from(paths[paths.length - 1]) }, { key: DELETE_POS_ID, value: Buffer.from(toBound({ kind: "long" }, BigInt(maxPos))) }];
+      // Full paths (not truncated): engines match delete files to data files by these bounds.
+      rec.lower_bounds = [{ key: DELETE_FILE_PATH_ID, value: Buffer.from(g.paths[0]) }, { key: DELETE_POS_ID, value: Buffer.from(toBound({ kind: "long" }, BigInt(minPos))) }];
+      rec.upper_bounds = [{ key: DELETE_FILE_PATH_ID, value: Buffer.from(g.paths[g.paths.length - 1]) }, { key: DELETE_POS_ID, value: Buffer.from(toBound({ kind: "long" }, BigInt(maxPos))) }];
       out.push({ record: rec, specId: g.specId });
     }
     return out;
