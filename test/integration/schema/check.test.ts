@@ -2,7 +2,7 @@
  * Branches and `floe schema check` against a real Postgres: a lossy type change that lint lets
  * through (opted out) is refused by check, a safe migration passes, and no branch survives.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startPostgres, TestPostgres } from "../../helpers/postgres";
@@ -40,7 +40,10 @@ beforeAll(async () => {
     "app",
   );
 }, 120_000);
-afterAll(async () => pg?.stop());
+afterAll(async () => {
+  await pg?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 describe("database branches", () => {
   it("copies the parent, never shares writes, lists and deletes only floe branches", async () => {

@@ -1,5 +1,5 @@
 /** `floe schema lint`: policy file, output formats and exit codes, through the CLI entry point. */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../../../runtime/schema/cli";
@@ -7,6 +7,7 @@ import { parsePolicy, defaultPolicy } from "../../../runtime/schema/lint";
 
 const FIX = join(__dirname, "../../fixtures/migrations");
 const dir = mkdtempSync(join(tmpdir(), "floe-lint-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "";
