@@ -206,7 +206,8 @@ function columnDdl(c: ColumnInfo, seq: SequenceInfo | undefined): string {
   if (c.collation) s += ` COLLATE ${c.collation}`;
   if (c.generated === "s" && c.default !== null) return `${s} GENERATED ALWAYS AS (${c.default}) STORED`;
   if (c.identity) {
-    const opts = seq ? ` (${sequenceOptions(seq)})` : "";
+    // the same sequence name as on blue, so that sequence sync finds it by name
+    const opts = seq ? ` (SEQUENCE NAME ${qn(seq.schema, seq.name)} ${sequenceOptions(seq)})` : "";
     s += ` GENERATED ${c.identity === "a" ? "ALWAYS" : "BY DEFAULT"} AS IDENTITY${opts}`;
   } else if (c.default !== null) {
     s += ` DEFAULT ${c.default}`;

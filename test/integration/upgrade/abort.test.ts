@@ -34,6 +34,25 @@ describe("floe upgrade: budget exceeded, then a crashed run re-run", () => {
   const upgrade = (extra: Partial<ConstructorParameters<typeof Upgrade>[0]> = {}) =>
     new Upgrade({ blueUrl: w.blue.url("app"), greenUrl: w.green.url("app"), pooler: w.bouncer.control, statePath, ...extra });
 
+  it("aborts when PAUSE cannot drain a long transaction in time; the transaction and the clients go on", async () => {
+    const long = new Client({ connectionString: w.bouncer.url("app") });
+    await long.connect();
+    try {
+      await long.query("BEGIN");
+      await long.query("UPDATE counters SET n = n WHERE client = 0");
+      const err = await upgrade({ pauseTimeoutMs: 300 }).run().catch((e) => e);
+      expect(err).toBeInstanceOf(UpgradeAborted);
+      expect(err.message).toMatch(/PAUSE app did not complete within 300 ms/);
+      await long.query("COMMIT");
+    } finally {
+      await long.end();
+    }
+    expect(load.errors).toEqual([]);
+    expect((await w.bouncer.control.target("app")).port).toBe(w.blue.port);
+    expect(await w.bouncer.control.paused()).toEqual([]);
+    expect(loadState(statePath)!.phase).toBe("replicating");
+  });
+
   it("aborts when green cannot apply blue's final LSN within the budget; blue stays primary", async () => {
     const up = upgrade({
       budgetMs: 300,

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { schemaSnapshot } from "../../../runtime/upgrade/catalog";
 import { main } from "../../../runtime/upgrade/cli";
 import { contentOf, startWorld, waitFor, Workload, World } from "./workload";
 
@@ -88,6 +89,22 @@ describe("floe upgrade run and rollback, 16 -> 17 behind pgBouncer under writes"
     expect(green.dupSeq).toBe(0);
     expect(green.tickets).toBe(load.ticketsAcked.size);
     for (const [client, n] of load.counters) expect(green.counters.get(client)).toBe(n);
+    // green's catalog describes the same schema as blue's (types, defaults, identity, constraints, indexes, sequences)
+    const described = async (pg: typeof w.blue) => {
+      const c = await pg.connect("app");
+      try {
+        const snap = await schemaSnapshot(c);
+        const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
+        return {
+          ...snap,
+          sequences: [...snap.sequences].sort(byName),
+          tables: snap.tables.map((t) => ({ ...t, estimatedRows: 0, constraints: [...t.constraints].sort(byName), indexes: [...t.indexes].sort() })).sort(byName),
+        };
+      } finally {
+        await c.end();
+      }
+    };
+    expect(await described(w.green)).toEqual(await described(w.blue));
     // preloaded rows made it too
     const [{ n: pre }] = await w.green.sql("SELECT count(*)::int AS n FROM items WHERE client = -1", [], "app");
     expect(pre).toBe(5000);

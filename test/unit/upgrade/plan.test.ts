@@ -130,7 +130,7 @@ describe("schemaDdl", () => {
       `CREATE TYPE "shop"."mood" AS ENUM ('ok', 'it''s fine')`,
       'CREATE DOMAIN "shop"."positive" AS integer CONSTRAINT "positive_check" CHECK ((VALUE > 0))',
       'CREATE SEQUENCE "shop"."tickets_seq" AS bigint INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1000 CACHE 1 NO CYCLE',
-      'CREATE TABLE "shop"."orders" ("id" bigint GENERATED ALWAYS AS IDENTITY (INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1 NO CYCLE) NOT NULL, ' +
+      'CREATE TABLE "shop"."orders" ("id" bigint GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME "shop"."orders_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1 NO CYCLE) NOT NULL, ' +
         `"mood" shop.mood DEFAULT 'ok'::shop.mood NOT NULL, "Name" text COLLATE "C", "twice" integer GENERATED ALWAYS AS ((length("Name") * 2)) STORED)`,
       `CREATE TABLE "shop"."lines" ("order_id" bigint NOT NULL, "ticket" bigint DEFAULT nextval('shop.tickets_seq'::regclass) NOT NULL, "qty" shop.positive)`,
       'ALTER TABLE "shop"."orders" ADD CONSTRAINT "orders_pkey" PRIMARY KEY (id)',
