@@ -292,6 +292,33 @@ describe("concurrent writers", () => {
   }, 30_000);
 });
 
+describe("SQL catalog API (Iceberg JDBC catalog schema)", () => {
+  it("creates, lists and drops namespaces and tables in iceberg_tables / iceberg_namespace_properties", async () => {
+    const cat = await catalog();
+    await cat.createNamespace(["ns", "inner"], { owner: "floe" });
+    await expect(cat.createNamespace(["ns", "inner"])).rejects.toThrow(/already exists/);
+    expect(await cat.namespaceExists(["ns", "inner"])).toBe(true);
+    expect(await cat.listNamespaces()).toEqual(expect.arrayContaining([["db"], ["ns", "inner"]]));
+    const id = { namespace: ["ns", "inner"], name: "t" };
+    await expect(Table.create(cat, { namespace: ["nope"], name: "t" }, { columns: [{ name: "a", type: "int" }] })).rejects.toThrow(/namespace nope does not exist/);
+    const t = await Table.create(cat, id, { columns: [{ name: "a", type: "int" }] });
+    await expect(Table.create(cat, id, { columns: [{ name: "a", type: "int" }] })).rejects.toThrow(/ns\.inner\.t already exists/);
+    expect(await cat.listTables(["ns", "inner"])).toEqual([id]);
+    const rows = await pg.sql("SELECT catalog_name, table_namespace, table_name, metadata_location, previous_metadata_location, iceberg_type FROM iceberg_tables WHERE table_name = 't'");
+    expect(rows).toEqual([{ catalog_name: "floe", table_namespace: "ns.inner", table_name: "t", metadata_location: t.metadataLocation, previous_metadata_location: null, iceberg_type: "TABLE" }]);
+    await t.newWrite().append([{ a: 1 }]).commit();
+    const after = await pg.sql("SELECT metadata_location, previous_metadata_location FROM iceberg_tables WHERE table_name = 't'");
+    expect(after[0].previous_metadata_location).toBe(rows[0].metadata_location);
+    expect(after[0].metadata_location).toBe(t.metadataLocation);
+    expect(t.metadataLocation).toMatch(/\/metadata\/00001-[0-9a-f-]+\.metadata\.json$/);
+    await expect(cat.dropNamespace(["ns", "inner"])).rejects.toThrow(/not empty/);
+    await cat.dropTable(id);
+    expect(await cat.tableExists(id)).toBe(false);
+    await cat.dropNamespace(["ns", "inner"]);
+    expect(await cat.namespaceExists(["ns", "inner"])).toBe(false);
+  });
+});
+
 describe("bad input", () => {
   it("a schema with an unsupported type is refused with a clear error and nothing is created", async () => {
     const cat = await catalog();

@@ -215,3 +215,21 @@ describe("row validation", () => {
     expect(t.currentSnapshot()).toBeUndefined();
   });
 });
+
+describe("a write racing a schema change", () => {
+  it("lands after the schema change and reads back by field id", async () => {
+    const { cat, id, t } = await newTable();
+    const other = await Table.load(cat, id);
+    const tx = t.newWrite().upsert([{ k: 1, s: "a", v: 5n }]);
+    await other.updateSchema().renameColumn("v", "value").addColumn("extra", "string").commit();
+    // written with the old schema, committed on top of the new one: no snapshot changed, so no
+    // conflict; the snapshot records the schema its files were written with
+    const r = await tx.commit();
+    expect(r.attempts).toBe(1);
+    expect(t.currentSnapshot()!["schema-id"]).toBe(0);
+    expect(t.schema().fields.map((f) => f.name)).toEqual(["k", "s", "value", "extra"]);
+    expect(await readTable(t, [1, 2, 3])).toEqual([[1, "a", 5n]]);
+    await t.newWrite().upsert([{ k: 1, s: "a", value: 6n, extra: "x" }]).commit();
+    expect(await readTable(t, [1, 2, 3])).toEqual([[1, "a", 6n]]);
+  });
+});
