@@ -6,11 +6,11 @@ const RT = RUNTIME_DIR;
 const CLI = CLI_PATH;
 
 export interface LocalCdcWriterArgs {
-  /** Directory for the rendered config, the pid file and the log (removed on delete). */
+  /** Directory for the rendered config, the pid file and the log (removed on delete). Required. */
   dir: pulumi.Input<string>;
   /**
    * The writer's config (runtime/cdc/config.ts), validated with parseCdcConfig before anything
-   * starts. Holds connection strings: kept secret. `http.port` 0 (the default here) picks a free port.
+   * starts. Holds connection strings: kept secret. `http.port` 0 (the default here) picks a free port. Required.
    */
   config: pulumi.Input<CdcConfigInput>;
   /** Node.js binary. Defaults to the one running Pulumi. */

@@ -4,7 +4,7 @@ import { RUNTIME_DIR } from "./runtime";
 const RT = RUNTIME_DIR;
 
 export interface LocalDirectoryArgs {
-  /** Absolute path. Created (with parents) on create; removed with everything in it on delete. */
+  /** Absolute path. Created (with parents) on create; removed with everything in it on delete. Required. */
   path: pulumi.Input<string>;
 }
 

@@ -4,23 +4,26 @@ import { RUNTIME_DIR } from "./runtime";
 const RT = RUNTIME_DIR;
 
 export interface LocalPgBouncerDatabase {
-  /** Name clients connect to. */
+  /** Name clients connect to. Required. */
   name: pulumi.Input<string>;
+  /** Server host. Required. */
   host: pulumi.Input<string>;
+  /** Server port. Required. */
   port: pulumi.Input<number>;
   /** Database on the server. Defaults to `name`. */
   dbname?: pulumi.Input<string>;
 }
 
 export interface LocalPgBouncerArgs {
-  /** Directory for pgbouncer.ini, userlist.txt, the pid file and the log (removed on delete). */
+  /** Directory for pgbouncer.ini, userlist.txt, the pid file and the log (removed on delete). Required. */
   dir: pulumi.Input<string>;
   /** Port on 127.0.0.1; 0 picks a free port once, at create. Defaults to 0. */
   port?: pulumi.Input<number>;
+  /** Databases clients can connect to, each mapped to a server. Required. */
   databases: pulumi.Input<pulumi.Input<LocalPgBouncerDatabase>[]>;
-  /** Users and passwords pgBouncer authenticates (SCRAM) and logs in to the servers with. Kept secret. */
+  /** Users and passwords pgBouncer authenticates (SCRAM) and logs in to the servers with. Kept secret. Required. */
   users: pulumi.Input<pulumi.Input<{ name: pulumi.Input<string>; password: pulumi.Input<string> }>[]>;
-  /** Users allowed on the admin console (PAUSE/RESUME/RELOAD). */
+  /** Users allowed on the admin console (PAUSE/RESUME/RELOAD). Required. */
   adminUsers: pulumi.Input<pulumi.Input<string>[]>;
   /** "transaction", "session" or "statement". Defaults to "transaction". */
   poolMode?: pulumi.Input<string>;

@@ -39,9 +39,9 @@ export interface LocalPoolerArgs {
 }
 
 export interface LocalCdcTableArgs {
-  /** Source table as schema.table (schema defaults to public). */
+  /** Source table as schema.table (the schema defaults to public). Required. */
   source: string;
-  /** "mirror" (default) or "changelog". */
+  /** "mirror" or "changelog". Defaults to "mirror". */
   mode?: string;
   /** Iceberg table name. Defaults to the source table's name. */
   target?: string;
@@ -63,10 +63,13 @@ export interface LocalPlatformArgs {
    * Its parent must be traversable by the server user when running as root. Required.
    */
   dataDir: string;
+  /** The Postgres servers. Defaults to LocalPostgresArgs' defaults (one Postgres 16 server). */
   postgres?: LocalPostgresArgs;
+  /** pgBouncer. Defaults to LocalPoolerArgs' defaults. */
   pooler?: LocalPoolerArgs;
   /** Iceberg namespace of the replicated tables. Defaults to "floe". */
   namespace?: string;
+  /** The CDC writer. Defaults to LocalCdcArgs' defaults (every table, mirror mode). */
   cdc?: LocalCdcArgs;
 }
 

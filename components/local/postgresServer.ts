@@ -5,7 +5,7 @@ const RT = RUNTIME_DIR;
 const PG = PG_MODULE;
 
 export interface LocalPostgresServerArgs {
-  /** Data directory (initdb'd on create, removed on delete). Its parent must exist and be traversable by the server user. */
+  /** Data directory (initdb'd on create, removed on delete). Its parent must exist and be traversable by the server user. Required. */
   dataDir: pulumi.Input<string>;
   /** Postgres major version (an installed `pg<major>` npm alias). Defaults to 16. */
   major?: pulumi.Input<number>;

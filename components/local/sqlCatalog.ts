@@ -5,11 +5,11 @@ const RT = RUNTIME_DIR;
 const PG = PG_MODULE;
 
 export interface LocalSqlCatalogArgs {
-  /** Postgres URL of the database holding the catalog tables (Iceberg's JDBC catalog schema). Secret. */
+  /** Postgres URL of the database holding the catalog tables (Iceberg's JDBC catalog schema). Kept secret. Required. */
   uri: pulumi.Input<string>;
   /** catalog_name of the tables. Defaults to "floe". */
   name?: pulumi.Input<string>;
-  /** Warehouse root of new tables (file:///...). */
+  /** Warehouse root of new tables (file:///...). Required. */
   warehouse: pulumi.Input<string>;
   /** Namespace created up front. Defaults to "floe". */
   namespace?: pulumi.Input<string>;
