@@ -41,7 +41,7 @@ import { dedupe, type Op } from "./plan";
 import type { NestedField, PartitionSpec, Schema, Snapshot, SortOrder, TableMetadata } from "./spec";
 import { buildSchema, canPromote, isPrimitive, maxFieldId, parsePrimitive, toIcebergType, type ColumnDef, type ColumnType, type Primitive } from "./types";
 import { decimalBytes } from "./avro";
-import { bigIntToMinBytes, canonicalFromPhysical, columnStats, fieldCodec, toBound, toColumns, uuidToBytes, type FieldCodec } from "./values";
+import { bigIntToMinBytes, canonicalFromPhysical, columnStats, comparator, fieldCodec, toBound, toColumns, uuidToBytes, type FieldCodec } from "./values";
 
 /** A row: column name -> canonical JS value (see index.ts). Missing columns are null. */
 export type Row = Record<string, unknown>;
@@ -699,11 +699,35 @@ export class Table {
       if (!list) groups.set(g, (list = []));
       list.push(r);
     }
+    // Sort rows by the table's default sort order (identity fields), so files get tight bounds.
+    const order = this.metadata["sort-orders"].find((o) => o["order-id"] === this.metadata["default-sort-order-id"]);
+    const sortCols = (order?.fields ?? [])
+      .filter((f) => f.transform === "identity")
+      .map((f) => ({ c: schema.fields.findIndex((x) => x.id === f["source-id"]), desc: f.direction === "desc", nullsFirst: f["null-order"] === "nulls-first" }))
+      .filter((x) => x.c >= 0 && !codecs[x.c].isList);
+    const sortOrderId = order && sortCols.length === order.fields.length && sortCols.length > 0 ? order["order-id"] : null;
+    if (sortCols.length > 0) {
+      const cmps = sortCols.map((x) => ({ ...x, cmp: comparator(codecs[x.c].primitive) }));
+      for (const idxs of groups.values()) {
+        idxs.sort((a, b) => {
+          for (const x of cmps) {
+            const va = columns[x.c][a];
+            const vb = columns[x.c][b];
+            if (va === vb) continue;
+            if (va === null) return x.nullsFirst ? -1 : 1;
+            if (vb === null) return x.nullsFirst ? 1 : -1;
+            const d = x.cmp(va, vb);
+            if (d !== 0) return x.desc ? -d : d;
+          }
+          return a - b;
+        });
+      }
+    }
     const out: NewDataFile[] = [];
     for (const idxs of groups.values()) {
       for (let start = 0; start < idxs.length; start += this.options.rowsPerFile) {
         const chunk = idxs.slice(start, start + this.options.rowsPerFile);
-        const all = chunk.length === rows.length;
+        const all = chunk.length === rows.length && sortCols.length === 0;
         const cols = all ? columns : columns.map((c) => chunk.map((r) => c[r]));
         const partition: Record<string, unknown> = {};
         const dirs: string[] = [];
@@ -717,7 +741,9 @@ export class Table {
         const written = writeDataFile(codecs, cols, chunk.length, { annotateTime: this.metadata.properties["floe.parquet.annotate-time"] === "true" });
         files.push(path);
         await this.io.write(path, written.bytes);
-        out.push({ record: dataFileRecord(CONTENT_DATA, path, partition, chunk.length, written.bytes.length, codecs, cols), keys: keys ? (all ? keys : chunk.map((r) => keys[r])) : [], specId: spec["spec-id"] });
+        const record = dataFileRecord(CONTENT_DATA, path, partition, chunk.length, written.bytes.length, codecs, cols);
+        record.sort_order_id = sortOrderId;
+        out.push({ record, keys: keys ? (all ? keys : chunk.map((r) => keys[r])) : [], specId: spec["spec-id"] });
       }
     }
     return out;

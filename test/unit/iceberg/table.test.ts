@@ -41,7 +41,7 @@ async function newTable(): Promise<{ cat: MemoryCatalog; id: TableIdentifier; t:
   const cat = new MemoryCatalog(fileUri(join(dir, `w${n}`)));
   await cat.createNamespace(["db"]);
   const id = { namespace: ["db"], name: `t${n++}` };
-  const t = await Table.create(cat, id, { columns: [{ name: "k", type: "int", required: true }, { name: "s", type: "string", required: true }, { name: "v", type: "long" }], identifier: ["k", "s"] }, { rowsPerFile: 7 });
+  const t = await Table.create(cat, id, { columns: [{ name: "k", type: "int", required: true }, { name: "s", type: "string", required: true }, { name: "v", type: "long" }], identifier: ["k", "s"], sortBy: ["s", "v"] }, { rowsPerFile: 7 });
   return { cat, id, t };
 }
 
@@ -231,5 +231,20 @@ describe("a write racing a schema change", () => {
     expect(await readTable(t, [1, 2, 3])).toEqual([[1, "a", 5n]]);
     await t.newWrite().upsert([{ k: 1, s: "a", value: 6n, extra: "x" }]).commit();
     expect(await readTable(t, [1, 2, 3])).toEqual([[1, "a", 6n]]);
+  });
+});
+
+describe("sort order", () => {
+  it("writes rows in the table's sort order and records sort_order_id; keys stay aligned", async () => {
+    const { cat, id, t } = await newTable();
+    const rows = [{ k: 3, s: "b", v: 2n }, { k: 1, s: "a", v: null }, { k: 2, s: "b", v: 1n }, { k: 4, s: "a", v: -5n }];
+    await t.newWrite().upsert(rows).commit();
+    const got = await readTable(t, [1, 2, 3]);
+    expect(got).toEqual([[1, "a", null], [4, "a", -5n], [2, "b", 1n], [3, "b", 2n]]); // s asc, then v asc nulls first
+    const io = t.catalog.fileIO({ "metadata-location": t.metadataLocation, metadata: t.metadata });
+    const entry = (await readManifest(io, (await readManifestList(io, t.currentSnapshot()!["manifest-list"]))[0]))[0];
+    expect(entry.file.sort_order_id).toBe(1);
+    expect(t.pkIndex!.get(JSON.stringify(["2", "b"]))).toEqual({ path: entry.file.file_path, pos: 2 });
+    expect(new Map((await Table.load(cat, id)).pkIndex!.entries())).toEqual(new Map(t.pkIndex!.entries()));
   });
 });
