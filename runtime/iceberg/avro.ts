@@ -8,6 +8,7 @@ import * as avro from "avsc";
 import { CorruptMetadataError } from "./catalog";
 import type { IcebergType, PartitionSpec, Schema } from "./spec";
 import { parsePrimitive } from "./types";
+import { parseTransform } from "./transforms";
 
 const bigLong = (avro.types.LongType as any).__with({
   fromBuffer: (buf: Buffer) => buf.readBigInt64LE(),
@@ -128,7 +129,8 @@ export function partitionAvroSchema(spec: PartitionSpec, schema: Schema): unknow
     fields: spec.fields.map((pf) => {
       const src = schema.fields.find((f) => f.id === pf["source-id"]);
       if (!src) throw new CorruptMetadataError(`partition field ${pf.name}: source column id ${pf["source-id"]} is not in the schema`);
-      return { name: pf.name, type: ["null", avroForPrimitive(src.type, pf.name)], default: null, "field-id": pf["field-id"] };
+      const result = parseTransform(pf.transform, parsePrimitive(src.type as string), `partition field ${pf.name}`).resultType(src.type as string);
+      return { name: pf.name, type: ["null", avroForPrimitive(result, pf.name)], default: null, "field-id": pf["field-id"] };
     }),
   };
 }

@@ -15,7 +15,7 @@
  *     { name: "tags", type: { list: "string" } },
  *   ],
  *   identifier: ["id"],                 // = the Postgres primary key (required columns)
- *   partitionBy: [],                    // identity partitions on source columns, optional
+ *   partitionBy: ["day(at)"],           // optional: col, bucket(N, col), truncate(W, col), year/month/day/hour(col)
  * });
  * const tx = table.newWrite();
  * tx.upsert([{ id: 1n, amount: "12.30", at: 1700000000000000n, tags: ["a"] }]);

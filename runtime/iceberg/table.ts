@@ -38,6 +38,7 @@ import { newSnapshotId } from "./metadata";
 import { DELETE_FILE_PATH_ID, DELETE_POS_ID, readColumnsById, readColumnsByIdOptional, readPositionDeletes, writeDataFile, writePositionDeleteFile } from "./parquet";
 import { PkIndex, joinKey, keyPartFromNormalized, keyPartFromPhysical } from "./pkindex";
 import { dedupe, type Op } from "./plan";
+import { parsePartitionExpr, parseTransform, partitionFieldName } from "./transforms";
 import type { NestedField, PartitionSpec, Schema, Snapshot, SortOrder, TableMetadata } from "./spec";
 import { buildSchema, canPromote, isPrimitive, maxFieldId, parsePrimitive, toIcebergType, type ColumnDef, type ColumnType, type Primitive } from "./types";
 import { decimalBytes } from "./avro";
@@ -52,7 +53,10 @@ export interface CreateTableOptions {
   columns: ColumnDef[];
   /** Identifier (primary-key) column names. Defaults to none: an append-only table. */
   identifier?: string[];
-  /** Identity partition columns. Defaults to unpartitioned. */
+  /**
+   * Partition fields: a column name (identity) or a transform of one: "bucket(16, id)",
+   * "truncate(4, name)", "year(at)", "month(at)", "day(at)", "hour(at)". Defaults to unpartitioned.
+   */
   partitionBy?: string[];
   /** Sort order columns (ascending, nulls first), recorded in metadata. Defaults to unsorted. */
   sortBy?: string[];
@@ -133,7 +137,12 @@ export class Table {
     };
     const spec: PartitionSpec = {
       "spec-id": 0,
-      fields: (options.partitionBy ?? []).map((n, i) => ({ "source-id": byName(n, "partition").id, "field-id": 1000 + i, name: n, transform: "identity" })),
+      fields: (options.partitionBy ?? []).map((expr, i) => {
+        const { column, transform } = parsePartitionExpr(expr);
+        const src = byName(column, "partition");
+        const t = parseTransform(transform, parsePrimitive(src.type as string), `partition "${expr}"`);
+        return { "source-id": src.id, "field-id": 1000 + i, name: partitionFieldName(column, t.name), transform: t.name };
+      }),
     };
     const order: SortOrder = {
       "order-id": 1,
@@ -686,15 +695,18 @@ export class Table {
     const codecs = schema.fields.map(fieldCodec);
     const columns = toColumns(codecs, rows);
     // Group row indexes by partition tuple.
-    const partCols = spec.fields.map((pf) => {
-      const idx = schema.fields.findIndex((f) => f.id === pf["source-id"]);
-      if (idx < 0) throw new CorruptMetadataError(`partition field ${pf.name}: source column ${pf["source-id"]} is not in the current schema`);
-      if (pf.transform !== "identity") throw new ValidationError(`partition transform ${pf.transform} is not supported by this writer (identity only)`);
-      return idx;
+    const parts = spec.fields.map((pf) => {
+      const c = schema.fields.findIndex((f) => f.id === pf["source-id"]);
+      if (c < 0) throw new CorruptMetadataError(`partition field ${pf.name}: source column ${pf["source-id"]} is not in the current schema`);
+      const source = codecs[c].primitive;
+      const transform = parseTransform(pf.transform, source, `partition field ${pf.name}`);
+      return { c, source, transform, result: parsePrimitive(transform.resultType(schema.fields[c].type as string)) };
     });
+    // partition value of each row, per partition field
+    const pvals = parts.map((p) => columns[p.c].map((v) => (v === null ? null : p.transform.apply(p.source, v))));
     const groups = new Map<string, number[]>();
     for (let r = 0; r < rows.length; r++) {
-      const g = partCols.map((c) => (columns[c][r] === null ? "\u0000" : keyPartFromNormalized(codecs[c].primitive, columns[c][r]))).join("\u0001");
+      const g = parts.map((p, i) => (pvals[i][r] === null ? "\u0000" : keyPartFromNormalized(p.result, pvals[i][r]))).join("\u0001");
       let list = groups.get(g);
       if (!list) groups.set(g, (list = []));
       list.push(r);
@@ -732,10 +744,10 @@ export class Table {
         const partition: Record<string, unknown> = {};
         const dirs: string[] = [];
         spec.fields.forEach((pf, i) => {
-          const c = partCols[i];
-          const v = cols[c][0];
-          partition[pf.name] = v === null ? null : partitionAvroValue(codecs[c].primitive, v);
-          dirs.push(`${encodeURIComponent(pf.name)}=${v === null ? "null" : encodeURIComponent(keyPartFromNormalized(codecs[c].primitive, v))}`);
+          const p = parts[i];
+          const v = pvals[i][chunk[0]];
+          partition[pf.name] = v === null ? null : partitionAvroValue(p.result, v);
+          dirs.push(`${encodeURIComponent(pf.name)}=${v === null ? "null" : encodeURIComponent(p.transform.toPath(p.result, v))}`);
         });
         const path = `${this.location}/data/${dirs.map((d) => d + "/").join("")}${randomUUID()}.parquet`;
         const written = writeDataFile(codecs, cols, chunk.length, { annotateTime: this.metadata.properties["floe.parquet.annotate-time"] === "true" });

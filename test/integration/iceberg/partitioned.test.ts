@@ -167,3 +167,38 @@ describe("table maintenance", () => {
     expect(read()).toEqual(model);
   });
 });
+
+describe("partition transforms", () => {
+  it("bucket, truncate, day and month partitions read back exactly and prune correctly", async () => {
+    const t = await Table.create(cat, { namespace: ["db"], name: "transformed" }, {
+      columns: [
+        { name: "id", type: "long", required: true },
+        { name: "s", type: "string" },
+        { name: "at", type: "timestamptz" },
+        { name: "d", type: "date" },
+      ],
+      identifier: ["id"],
+      partitionBy: ["bucket(4, id)", "truncate(2, s)", "day(at)", "month(d)"],
+    });
+    const model = new Map<bigint, { id: bigint; s: string | null; at: bigint | null; d: number | null }>();
+    for (let c = 0; c < 3; c++) {
+      const rows = Array.from({ length: 40 }, (_, i) => {
+        const id = BigInt((c * 17 + i * 5) % 60);
+        return { id, s: i % 7 === 0 ? null : `s${(Number(id) * 13) % 50}-${c}`, at: i % 9 === 0 ? null : -86_400_000_000n * 3n + id * 43_200_000_000n, d: i % 5 === 0 ? null : 17000 + Number(id) * 11 };
+      });
+      const dels = [{ id: BigInt(c * 7) }];
+      await t.newWrite().upsert(rows).delete(dels).commit();
+      for (const r of rows) model.set(r.id, r);
+      for (const d of dels) model.delete(d.id);
+    }
+    const got = chdbRows(t.location, "toString(id) AS id, s, toString(toUnixTimestamp64Micro(at)) AS at, toString(d) AS d").sort((a, b) => Number(a.id) - Number(b.id));
+    const exp = [...model.values()].sort((a, b) => Number(a.id - b.id)).map((r) => ({ id: String(r.id), s: r.s, at: r.at === null ? null : String(r.at), d: r.d === null ? null : new Date(r.d * 86400000).toISOString().slice(0, 10) }));
+    expect(got).toEqual(exp);
+    const count = (where: string) => Number(chdbRows(t.location, "toString(count()) AS n", `WHERE ${where}`)[0].n);
+    for (const k of [1n, 8n, 33n]) expect(count(`id = ${k}`)).toBe(model.has(k) ? 1 : 0);
+    expect(count("at < '1970-01-01 00:00:00'")).toBe(exp.filter((r) => r.at !== null && BigInt(r.at) < 0n).length);
+    expect(count("d >= '2017-01-01'")).toBe(exp.filter((r) => r.d !== null && r.d >= "2017-01-01").length);
+    expect(readdirSync(join(localPath(t.location), "data")).sort()).toEqual(["id_bucket=0", "id_bucket=1", "id_bucket=2", "id_bucket=3"]);
+    expect((await Table.load(cat, t.id)).indexedRows).toBe(model.size);
+  });
+});
