@@ -109,6 +109,13 @@ export interface Catalog {
 
   /** The FileIO to read and write this table's files (data, manifests, metadata). */
   fileIO(table: LoadTableResult): FileIO;
+
+  /**
+   * True when this client writes the metadata files itself (SQL, memory catalogs), so the table
+   * writer also removes old ones (write.metadata.delete-after-commit.enabled). REST catalogs
+   * leave this unset: the server owns its metadata files.
+   */
+  readonly writesMetadataFiles?: boolean;
 }
 
 // ---- errors ---------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import { stringifyMetadata } from "./sql-catalog";
 
 export class MemoryCatalog implements Catalog {
   readonly name: string;
+  readonly writesMetadataFiles = true;
   private readonly namespaces = new Set<string>();
   private readonly tables = new Map<string, string>();
 

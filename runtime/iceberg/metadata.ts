@@ -183,7 +183,8 @@ export function applyUpdates(base: TableMetadata, updates: TableUpdate[], baseMe
   }
   if (!changedSnapshot) m["last-updated-ms"] = Math.max(now, m["last-updated-ms"]);
   if (baseMetadataLocation) {
-    m["metadata-log"] = [...m["metadata-log"], { "metadata-file": baseMetadataLocation, "timestamp-ms": base["last-updated-ms"] }].slice(-100);
+    const keep = Math.max(1, Number(m.properties["write.metadata.previous-versions-max"] ?? 100) || 100);
+    m["metadata-log"] = [...m["metadata-log"], { "metadata-file": baseMetadataLocation, "timestamp-ms": base["last-updated-ms"] }].slice(-keep);
   }
   return m;
 }

@@ -45,6 +45,7 @@ const EXISTS_PROP = "exists";
 
 export class SqlCatalog implements Catalog {
   readonly name: string;
+  readonly writesMetadataFiles = true;
   readonly warehouse: string;
   private readonly pool: Pool;
   private readonly io: FileIO;

@@ -154,7 +154,13 @@ export class Table {
       schema,
       "partition-spec": spec,
       "write-order": order.fields.length ? order : undefined,
-      properties: { "write.format.default": "parquet", ...(options.properties ?? {}) },
+      properties: {
+        "write.format.default": "parquet",
+        // a CDC table commits often: keep the last 100 metadata files, delete older ones
+        "write.metadata.delete-after-commit.enabled": "true",
+        "write.metadata.previous-versions-max": "100",
+        ...(options.properties ?? {}),
+      },
     });
     const t = new Table(catalog, id, loaded, tableOptions);
     if (t.hasPrimaryKey) t.index = new PkIndex();
@@ -463,8 +469,10 @@ export class Table {
           { action: "add-snapshot", snapshot },
           { action: "set-snapshot-ref", "ref-name": "main", "snapshot-id": snapshotId, type: "branch" },
         ];
+        const before = this.metadata["metadata-log"];
         try {
           this.loaded = await this.catalog.commitTable(this.id, requirements, updates);
+          await this.deleteExpiredMetadataFiles(before);
         } catch (e) {
           if (!(e instanceof CommitStateUnknownError)) throw e;
           // Find out: did our snapshot land?
@@ -827,6 +835,14 @@ export class Table {
       }, () => null));
     }
     return out;
+  }
+
+  /** With write.metadata.delete-after-commit.enabled, deletes metadata files that fell off the log. */
+  private async deleteExpiredMetadataFiles(before: { "metadata-file": string }[]): Promise<void> {
+    if (!this.catalog.writesMetadataFiles || this.metadata.properties["write.metadata.delete-after-commit.enabled"] !== "true") return;
+    const kept = new Set(this.metadata["metadata-log"].map((e) => e["metadata-file"]));
+    kept.add(this.metadataLocation);
+    await this.deleteQuietly(before.map((e) => e["metadata-file"]).filter((f) => !kept.has(f)));
   }
 
   async deleteQuietly(files: string[]): Promise<void> {

@@ -248,3 +248,19 @@ describe("sort order", () => {
     expect(new Map((await Table.load(cat, id)).pkIndex!.entries())).toEqual(new Map(t.pkIndex!.entries()));
   });
 });
+
+describe("metadata files", () => {
+  it("keeps write.metadata.previous-versions-max old metadata files and deletes older ones", async () => {
+    const cat = new MemoryCatalog(fileUri(join(dir, `meta${n}`)));
+    await cat.createNamespace(["db"]);
+    const id = { namespace: ["db"], name: `m${n++}` };
+    const t = await Table.create(cat, id, { columns: [{ name: "k", type: "int", required: true }], identifier: ["k"], properties: { "write.metadata.previous-versions-max": "3" } });
+    for (let i = 0; i < 8; i++) await t.newWrite().upsert([{ k: i }]).commit();
+    const { readdirSync } = await import("fs");
+    const { localPath } = await import("../../../runtime/iceberg/io");
+    const json = readdirSync(join(localPath(t.location), "metadata")).filter((f) => f.endsWith(".metadata.json"));
+    expect(t.metadata["metadata-log"]).toHaveLength(3);
+    expect(json).toHaveLength(4); // current + 3 in the log
+    expect((await Table.load(cat, id)).indexedRows).toBe(8);
+  });
+});
