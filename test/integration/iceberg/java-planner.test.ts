@@ -65,7 +65,8 @@ describe("Iceberg Java plans scans of floe tables", () => {
     for (let c = 0; c < 8; c++) {
       const rows = Array.from({ length: 60 }, (_, i) => {
         const k = BigInt((c * 37 + i * 11) % 300);
-        return { id: k, region: ["eu", "us", null][Number(k % 3n)], amount: `${-Number(k) * 3}.25`, at: 1_700_000_000_000_000n + k * 3_600_000_000n, [c > 4 ? "comment" : "note"]: `c${c}` };
+        // updates move rows between partitions
+        return { id: k, region: ["eu", "us", null][Number((k + BigInt(c)) % 3n)], amount: `${-Number(k) * 3}.25`, at: 1_700_000_000_000_000n + k * 3_600_000_000n, [c > 4 ? "comment" : "note"]: `c${c}` };
       });
       const dels = Array.from({ length: 6 }, (_, i) => ({ id: BigInt((c * 53 + i * 7) % 300) }));
       await t.newWrite().upsert(rows).delete(dels).commit();

@@ -35,7 +35,8 @@ describe("partitioned mirror table", () => {
     });
     const regions = ["eu", "us", "ap ü/x"];
     const model = new Map<bigint, { id: bigint; region: string; day: number | null; amount: string; msg: string }>();
-    const row = (i: number, v: number) => ({ id: BigInt(i), region: regions[i % 3], day: i % 4 === 0 ? null : 19000 + (i % 2), amount: `${(i * 7919 + v) % 100000}.${String(i % 10000).padStart(4, "0")}`, msg: `m${i}-v${v}` });
+    // updates move rows between partitions
+    const row = (i: number, v: number) => ({ id: BigInt(i), region: regions[(i + v) % 3], day: i % 4 === 0 ? null : 19000 + (i % 2), amount: `${(i * 7919 + v) % 100000}.${String(i % 10000).padStart(4, "0")}`, msg: `m${i}-v${v}` });
     for (let v = 0; v < 4; v++) {
       const rows = Array.from({ length: 30 }, (_, k) => row(k * 2 + v * 5, v));
       const dels = v > 0 ? [BigInt(v), BigInt(v * 10)] : [];
