@@ -35,6 +35,7 @@ import {
   type ManifestFileRecord,
 } from "./manifests";
 import { newSnapshotId } from "./metadata";
+import { icebergMetrics } from "./metrics";
 import { DELETE_FILE_PATH_ID, DELETE_POS_ID, readColumnsById, readColumnsByIdOptional, readPositionDeletes, writeDataFile, writePositionDeleteFile } from "./parquet";
 import { PkIndex, joinKey, keyPartFromNormalized, keyPartFromPhysical } from "./pkindex";
 import { dedupe, type Op } from "./plan";
@@ -482,10 +483,14 @@ export class Table {
         }
         await onSuccess();
         this.indexSnapshotId = snapshotId;
+        const tableName = tableIdString(this.id);
+        icebergMetrics.commitAttempts.inc({ table: tableName, op: label, outcome: "committed" });
+        if (this.index) icebergMetrics.indexRows.set({ table: tableName }, this.index.size);
         this.log.info("committed", { op: label, snapshot: snapshotId, seq, attempts: n, added: r.addedRows, deleted: r.deletedRows });
         return { snapshotId, sequenceNumber: Number(seq), metadataLocation: this.metadataLocation, attempts: n, addedRows: r.addedRows, deletedRows: r.deletedRows };
       } catch (e) {
         await Promise.all(files.map((f) => this.io.delete(f).catch(() => undefined)));
+        icebergMetrics.commitAttempts.inc({ table: tableIdString(this.id), op: label, outcome: e instanceof CommitConflictError ? "conflict" : "failed" });
         if (!(e instanceof CommitConflictError)) {
           await Promise.all(permanentFiles.map((f) => this.io.delete(f).catch(() => undefined)));
           throw e;
@@ -761,6 +766,7 @@ export class Table {
         const written = writeDataFile(codecs, cols, chunk.length, { annotateTime: this.metadata.properties["floe.parquet.annotate-time"] === "true" });
         files.push(path);
         await this.io.write(path, written.bytes);
+        icebergMetrics.filesWritten.inc({ table: tableIdString(this.id), content: "data" });
         const record = dataFileRecord(CONTENT_DATA, path, partition, chunk.length, written.bytes.length, codecs, cols);
         record.sort_order_id = sortOrderId;
         out.push({ record, keys: keys ? (all ? keys : chunk.map((r) => keys[r])) : [], specId: spec["spec-id"] });
@@ -804,6 +810,7 @@ export class Table {
       const written = writePositionDeleteFile(sorted, true);
       files.push(path);
       await this.io.write(path, written.bytes);
+      icebergMetrics.filesWritten.inc({ table: tableIdString(this.id), content: "position-deletes" });
       const n = BigInt(sorted.length);
       const rec = emptyDataFile(CONTENT_POSITION_DELETES, path, g.partition, sorted.length, written.bytes.length);
       rec.value_counts = [{ key: DELETE_FILE_PATH_ID, value: n }, { key: DELETE_POS_ID, value: n }];

@@ -264,3 +264,19 @@ describe("metadata files", () => {
     expect((await Table.load(cat, id)).indexedRows).toBe(8);
   });
 });
+
+describe("metrics", () => {
+  it("counts commit attempts by outcome and files written", async () => {
+    const { registry } = await import("../../../runtime/core/metrics");
+    const { cat, id, t } = await newTable();
+    const other = await Table.load(cat, id);
+    await other.newWrite().upsert([{ k: 1, s: "a", v: 1n }]).commit();
+    await t.newWrite().upsert([{ k: 1, s: "a", v: 2n }]).commit(); // conflicts once, then lands
+    const text = await registry.metrics();
+    const table = `db.${id.name}`;
+    expect(text).toContain(`floe_iceberg_commit_attempts_total{table="${table}",op="write",outcome="conflict"} 1`);
+    expect(text).toContain(`floe_iceberg_commit_attempts_total{table="${table}",op="write",outcome="committed"} 2`); // other and t
+    expect(text).toContain(`floe_iceberg_files_written_total{table="${table}",content="position-deletes"} 1`);
+    expect(text).toContain(`floe_iceberg_pk_index_rows{table="${table}"} 1`);
+  });
+});
