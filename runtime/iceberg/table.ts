@@ -852,6 +852,19 @@ export class Table {
     await this.deleteQuietly(before.map((e) => e["metadata-file"]).filter((f) => !kept.has(f)));
   }
 
+  /** Commits a new current schema (no snapshot); requirements pin the base schema and field ids. */
+  async commitSchema(s: Schema, lastColumnId: number): Promise<void> {
+    const m = this.metadata;
+    this.loaded = await this.catalog.commitTable(this.id, [
+      { type: "assert-table-uuid", uuid: m["table-uuid"] },
+      { type: "assert-current-schema-id", "current-schema-id": m["current-schema-id"] },
+      { type: "assert-last-assigned-field-id", "last-assigned-field-id": m["last-column-id"] },
+    ], [
+      { action: "add-schema", schema: s, "last-column-id": lastColumnId },
+      { action: "set-current-schema", "schema-id": -1 },
+    ]);
+  }
+
   async deleteQuietly(files: string[]): Promise<void> {
     await Promise.all(files.map((f) => this.io.delete(f).catch(() => undefined)));
   }
@@ -1134,7 +1147,7 @@ export class SchemaUpdate {
         let last = Math.max(m["last-column-id"], maxFieldId(s));
         for (const c of this.changes) c(s, () => ++last);
         try {
-          await (t as unknown as { commitSchema(s: Schema, last: number): Promise<void> }).commitSchema(s, last);
+          await t.commitSchema(s, last);
           return t.schema();
         } catch (e) {
           if (!(e instanceof CommitConflictError) || n >= 8) throw e;
@@ -1145,17 +1158,3 @@ export class SchemaUpdate {
     });
   }
 }
-
-// Schema commits go straight through the catalog (no snapshot).
-(Table.prototype as unknown as { commitSchema(s: Schema, last: number): Promise<void> }).commitSchema = async function (this: Table, s: Schema, last: number) {
-  const m = this.metadata;
-  const self = this as unknown as { loaded: LoadTableResult };
-  self.loaded = await this.catalog.commitTable(this.id, [
-    { type: "assert-table-uuid", uuid: m["table-uuid"] },
-    { type: "assert-current-schema-id", "current-schema-id": m["current-schema-id"] },
-    { type: "assert-last-assigned-field-id", "last-assigned-field-id": m["last-column-id"] },
-  ], [
-    { action: "add-schema", schema: s, "last-column-id": last },
-    { action: "set-current-schema", "schema-id": -1 },
-  ]);
-};
