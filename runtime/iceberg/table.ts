@@ -92,6 +92,23 @@ export interface CommitResult {
   deletedRows: number;
 }
 
+/** Files read at once when rebuilding the index (bounds memory: each file is read whole). */
+const READ_CONCURRENCY = 8;
+
+/** Maps with at most `limit` calls in flight; results in input order. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
 /** Snapshot summary keys written by Iceberg itself; every other key is carried forward. */
 const STANDARD_SUMMARY = /^(operation|added-|deleted-|removed-|total-|changed-partition-count|replace-partitions|engine-|iceberg-version|app-id|spark\.)/;
 
@@ -358,15 +375,15 @@ export class Table {
         throw new ValidationError(`${tableIdString(this.id)} has equality delete files; the primary-key index supports position deletes only`);
       }
       const deleted = new Map<string, Set<number>>();
-      await Promise.all(entries.filter((e) => e.file.content === CONTENT_POSITION_DELETES).map(async (e) => {
+      await mapLimit(entries.filter((e) => e.file.content === CONTENT_POSITION_DELETES), READ_CONCURRENCY, async (e) => {
         for (const d of await readPositionDeletes(await this.io.read(e.file.file_path), `delete file ${e.file.file_path}`)) {
           let s = deleted.get(d.path);
           if (!s) deleted.set(d.path, (s = new Set()));
           s.add(d.pos);
         }
-      }));
+      });
       const data = entries.filter((e) => e.file.content === CONTENT_DATA).sort((a, b) => (a.dataSequenceNumber < b.dataSequenceNumber ? -1 : a.dataSequenceNumber > b.dataSequenceNumber ? 1 : 0));
-      const keys = await Promise.all(data.map((e) => this.readKeys(e.file.file_path)));
+      const keys = await mapLimit(data, READ_CONCURRENCY, (e) => this.readKeys(e.file.file_path));
       data.forEach((e, i) => index.addFile(e.file.file_path, { keys: keys[i], partition: e.file.partition, specId: e.specId }, deleted.get(e.file.file_path)));
     }
     this.index = index;
