@@ -103,6 +103,20 @@
  * Custom properties (`tx.setSummary`) are carried forward into every later snapshot until
  * overwritten, so `summaryProperty("floe.lsn.shard-1")` still answers after a commit by shard 0.
  * Standard Iceberg keys (added-*, total-*, …) are computed by the writer and cannot be set.
+ *
+ * ## Rows and files
+ *
+ * - A row key that is not a column of the current schema is a ValidationError (nothing is
+ *   dropped silently): evolve the schema first.
+ * - `time` columns are written as plain INT64 microseconds (ClickHouse casts Parquet TIME to
+ *   whole seconds); table property `floe.parquet.annotate-time=true` restores the TIME
+ *   annotation. Every other type uses the spec's Parquet mapping, with field ids.
+ * - New tables get `write.metadata.delete-after-commit.enabled=true` and
+ *   `write.metadata.previous-versions-max=100`: old metadata JSON files are deleted (SQL and
+ *   memory catalogs; a REST server manages its own).
+ * - Rows are written in the table's sort order (`sortBy`), files carry `sort_order_id`.
+ * - Files of a failed commit are deleted; a crash between writing files and committing can leave
+ *   orphan files (never referenced, harmless, not cleaned up yet).
  */
 export * from "./spec";
 export * from "./catalog";
@@ -114,3 +128,5 @@ export { SqlCatalog } from "./sql-catalog";
 export { MemoryCatalog } from "./memory-catalog";
 export type { SqlCatalogOptions } from "./sql-catalog";
 export { applyUpdates, checkRequirements, newTableMetadata } from "./metadata";
+export { canonicalFromPhysical, formatDecimal, parseDecimal } from "./values";
+export { icebergMetrics } from "./metrics";
