@@ -242,6 +242,7 @@ export class Upgrade {
       await c.query(`DROP PUBLICATION IF EXISTS ${qi(this.fwd)}`);
       await c.query(`CREATE PUBLICATION ${qi(this.fwd)} FOR TABLE ${s.tables.join(", ")}`);
     });
+    this.log.info("creating the subscription on green: its slot on blue waits for the transactions open on blue to finish");
     await using(this.o.greenUrl, (c) =>
       c.query(
         `CREATE SUBSCRIPTION ${qi(this.fwd)} CONNECTION ${ql(this.o.blueUrlFromGreen ?? this.o.blueUrl)} PUBLICATION ${qi(this.fwd)} ` +

@@ -35,12 +35,21 @@ describe("floe upgrade: budget exceeded, then a crashed run re-run", () => {
     new Upgrade({ blueUrl: w.blue.url("app"), greenUrl: w.green.url("app"), pooler: w.bouncer.control, statePath, ...extra });
 
   it("aborts when PAUSE cannot drain a long transaction in time; the transaction and the clients go on", async () => {
+    // a client holding a server connection in an open transaction (opened just before the pause:
+    // earlier, it would hold up the creation of the subscription's slot on blue)
     const long = new Client({ connectionString: w.bouncer.url("app") });
     await long.connect();
     try {
-      await long.query("BEGIN");
-      await long.query("UPDATE counters SET n = n WHERE client = 0");
-      const err = await upgrade({ pauseTimeoutMs: 300 }).run().catch((e) => e);
+      const up = upgrade({
+        pauseTimeoutMs: 300,
+        hooks: {
+          beforePause: async () => {
+            await long.query("BEGIN");
+            await long.query("SELECT txid_current()");
+          },
+        },
+      });
+      const err = await up.run().catch((e) => e);
       expect(err).toBeInstanceOf(UpgradeAborted);
       expect(err.message).toMatch(/PAUSE app did not complete within 300 ms/);
       await long.query("COMMIT");
