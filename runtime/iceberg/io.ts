@@ -14,6 +14,8 @@ export interface FileIO {
   exists(location: string): Promise<boolean>;
   /** Deletes a file; deleting a missing file is not an error. */
   delete(location: string): Promise<void>;
+  /** Optional: every file under a location prefix (for orphan file cleanup). */
+  list?(prefix: string): Promise<{ location: string; modifiedMs: number }[]>;
 }
 
 /**
@@ -60,5 +62,25 @@ export class LocalFileIO implements FileIO {
   }
   async delete(location: string): Promise<void> {
     await fs.rm(localPath(location), { force: true });
+  }
+  async list(prefix: string): Promise<{ location: string; modifiedMs: number }[]> {
+    const root = localPath(prefix);
+    const scheme = prefix.startsWith("file:") ? prefix.slice(0, prefix.length - root.length) : "";
+    const out: { location: string; modifiedMs: number }[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      let entries: import("fs").Dirent[];
+      try {
+        entries = await fs.readdir(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) await walk(p);
+        else if (e.isFile()) out.push({ location: scheme + p, modifiedMs: (await fs.stat(p)).mtimeMs });
+      }
+    };
+    await walk(root);
+    return out;
   }
 }

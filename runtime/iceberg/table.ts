@@ -671,6 +671,31 @@ export class Table {
   }
 
   /**
+   * Deletes files under the table location that no snapshot, metadata file or metadata log
+   * references and that are older than `olderThanMs` (default: 1 day ago), e.g. files left by a
+   * writer that crashed between writing and committing. Needs a FileIO with `list`.
+   */
+  removeOrphanFiles(options: { olderThanMs?: number } = {}): Promise<string[]> {
+    return this.serialize(async () => {
+      if (!this.io.list) throw new ValidationError("removeOrphanFiles: this table's FileIO cannot list files");
+      const cutoff = options.olderThanMs ?? Date.now() - 24 * 3600 * 1000;
+      const reachable = new Set<string>([this.metadataLocation, ...this.metadata["metadata-log"].map((e) => e["metadata-file"])]);
+      for (const s of this.metadata.snapshots) {
+        reachable.add(s["manifest-list"]);
+        for (const mf of await readManifestList(this.io, s["manifest-list"])) {
+          reachable.add(mf.manifest_path);
+          for (const e of await readManifest(this.io, mf)) reachable.add(e.file.file_path);
+        }
+      }
+      const files = await this.io.list(this.location);
+      const orphans = files.filter((f) => !reachable.has(f.location) && f.modifiedMs < cutoff && !f.location.endsWith(".tmp")).map((f) => f.location);
+      await this.deleteQuietly(orphans);
+      this.log.info("removed orphan files", { files: orphans.length });
+      return orphans;
+    });
+  }
+
+  /**
    * Removes old snapshots from the table metadata (keeping the current one, every ref, and the
    * `retainLast` newest) and deletes the files only they referenced: manifest lists, manifests,
    * data and delete files. Returns what was removed.
