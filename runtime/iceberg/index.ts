@@ -44,6 +44,8 @@
  *   `summaryProperty("total-delete-files")` grows (each update commit adds delete files).
  * - `table.expireSnapshots({ olderThanMs, retainLast })`: drops old snapshots and the files only
  *   they referenced. Metadata JSON grows by one snapshot per commit until this runs.
+ * - `table.removeOrphanFiles({ olderThanMs })`: deletes unreferenced files (e.g. left by a crash
+ *   between writing and committing); needs `FileIO.list` (LocalFileIO has it).
  * - Reading state: `table.schema()`, `table.spec()`, `table.currentSnapshot()`,
  *   `table.summaryProperty(key)`, `table.metadata`, `table.metadataLocation`, `table.location`,
  *   `table.refresh()`, `table.hasPrimaryKey`, `table.indexedRows`, `table.keyOf(row)` and

@@ -38,7 +38,7 @@ import { newSnapshotId } from "./metadata";
 import { icebergMetrics } from "./metrics";
 import { DELETE_FILE_PATH_ID, DELETE_POS_ID, readColumnsById, readColumnsByIdOptional, readPositionDeletes, writeDataFile, writePositionDeleteFile } from "./parquet";
 import { PkIndex, joinKey, keyPartFromNormalized, keyPartFromPhysical } from "./pkindex";
-import { dedupe, type Op } from "./plan";
+import { dedupe, planWrite, type Op } from "./plan";
 import { parsePartitionExpr, parseTransform, partitionFieldName } from "./transforms";
 import type { NestedField, PartitionSpec, Schema, Snapshot, SortOrder, TableMetadata } from "./spec";
 import { buildSchema, canPromote, isPrimitive, maxFieldId, parsePrimitive, toIcebergType, type ColumnDef, type ColumnType, type Primitive } from "./types";
@@ -1075,12 +1075,9 @@ export class WriteTransaction {
     }
     return t.serialize(async () => {
       const final = dedupe(this.ops);
-      const rows: Row[] = [...this.appended];
-      const keys: string[] = [];
-      for (const [key, op] of final) if (op.kind === "upsert") {
-        rows.push(op.row);
-        keys.push(key);
-      }
+      const upserts = planWrite(final, () => undefined); // rows to write; deletes are planned per attempt
+      const rows: Row[] = [...this.appended, ...upserts.rows];
+      const keys = upserts.keys;
       const permanent: string[] = [];
       let newFiles: NewDataFile[];
       try {
@@ -1091,11 +1088,9 @@ export class WriteTransaction {
       }
       let plannedDeletes: { path: string; pos: number; key: string }[] = [];
       return t.commitLoop("write", async (_base, snapshotId, seq, files) => {
-        plannedDeletes = [];
-        if (t.pkIndex) for (const key of final.keys()) {
-          const loc = t.pkIndex.get(key);
-          if (loc) plannedDeletes.push({ ...loc, key });
-        }
+        // against the index as of this attempt's base (caught up with other writers on conflict)
+        const index = t.pkIndex;
+        plannedDeletes = index ? planWrite(final, (k) => index.get(k)).deletes : [];
         const deleteFiles = plannedDeletes.length ? await t.writeDeleteFiles(plannedDeletes, files) : [];
         const manifests = [
           ...(await t.writeManifests("data", newFiles.map((f) => ({ record: f.record, specId: f.specId })), snapshotId, seq, files)),
