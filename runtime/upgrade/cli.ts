@@ -83,6 +83,10 @@ export async function main(argv: string[]): Promise<number> {
   const out = (s: string) => process.stdout.write(s + "\n");
   const err = (s: string) => process.stderr.write(s + "\n");
   let cmd: string | undefined;
+  // SIGINT/SIGTERM cancel the waits (catch-up) but never interrupt a switchover half-way: the pause
+  // ends by itself (switched, or resumed on the old primary) within its budget.
+  const stop = new AbortController();
+  const onSignal = () => stop.abort(new Error("interrupted by a signal"));
   let up: Upgrade;
   let json = false;
   try {
@@ -116,6 +120,7 @@ export async function main(argv: string[]): Promise<number> {
       allow: values.allow ?? [],
       cdc: values["cdc-publication"] ? { publication: values["cdc-publication"], slot: values["cdc-slot"]! } : undefined,
       log: createLogger({ cmd: `upgrade ${cmd}` }),
+      signal: stop.signal,
     });
   } catch (e) {
     if (e instanceof UsageError || (e as any).code?.startsWith?.("ERR_PARSE_ARGS")) {
@@ -126,6 +131,8 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   try {
     switch (cmd) {
       case "plan": {
@@ -176,5 +183,8 @@ export async function main(argv: string[]): Promise<number> {
     if (json) out(JSON.stringify({ ok: false, error: (e as Error).message, report: e instanceof UpgradeAborted ? e.report : undefined }, null, 2));
     err(`floe upgrade ${cmd}: ${(e as Error).message}`);
     return 1;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
   }
 }

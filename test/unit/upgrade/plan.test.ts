@@ -211,3 +211,30 @@ describe("pgbouncer.ini repoint", () => {
     );
   });
 });
+
+describe("state file", () => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { mkdtempSync, writeFileSync, statSync } = require("node:fs");
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { join } = require("node:path");
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { loadState, newState, record } = require("../../../runtime/upgrade/state");
+  const dir = mkdtempSync(join(require("node:os").tmpdir(), "floe-upgrade-state-"));
+
+  it("round-trips, records events, is private to its owner", () => {
+    const p = join(dir, "s.json");
+    expect(loadState(p)).toBeNull();
+    const s = newState({ name: "floe_upgrade", database: "app", poolerDatabase: "app", greenTarget: { host: "h", port: 1, dbname: "app" } });
+    record(p, s, "schema-copied", "created 3 schema objects");
+    const back = loadState(p);
+    expect(back.phase).toBe("schema-copied");
+    expect(back.events.map((e: any) => e.msg)).toEqual(["created 3 schema objects"]);
+    expect(statSync(p).mode & 0o777).toBe(0o600);
+  });
+
+  it("refuses a file that is not an upgrade state, naming it", () => {
+    const p = join(dir, "other.json");
+    writeFileSync(p, JSON.stringify({ version: 7, phase: "whatever" }));
+    expect(() => loadState(p)).toThrow(`${p} is not a floe upgrade state file (version 7, phase whatever)`);
+  });
+});
