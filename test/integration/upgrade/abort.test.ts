@@ -117,7 +117,7 @@ describe("floe upgrade: budget exceeded, then a crashed run re-run", () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(load.acked.size).toBe(stalledAt); // clients are really held by the pause
 
-    const report = await upgrade().run();
+    const report = await upgrade({ budgetMs: 5000 }).run();
     expect(report!.ok).toBe(true);
     await new Promise((r) => setTimeout(r, 300));
     await load.stop();

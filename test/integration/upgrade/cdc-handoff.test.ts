@@ -58,6 +58,7 @@ describe("CDC handoff across the cutover", () => {
       greenUrl: w.green.url("app"),
       pooler: w.bouncer.control,
       statePath,
+      budgetMs: 5000,
       cdc: { publication: "floe", slot: "floe_cdc" },
     }).run();
     await new Promise((r) => setTimeout(r, 400));

@@ -25,6 +25,8 @@ describe("floe upgrade run and rollback, 16 -> 17 behind pgBouncer under writes"
       "--pooler-admin", w.bouncer.adminUrl,
       "--pooler-ini", w.bouncer.iniPath,
       "--state", statePath,
+      // generous on a shared 2-core machine: this test is about correctness; abort.test.ts forces the budget to fail
+      "--budget-ms", "5000",
       "--json",
     ];
     load = new Workload(w.bouncer.url("app"), 4);
