@@ -60,6 +60,7 @@ describe("floe upgrade: budget exceeded, then a crashed run re-run", () => {
     expect((await w.bouncer.control.target("app")).port).toBe(w.blue.port);
     expect(await w.bouncer.control.paused()).toEqual([]);
     expect(loadState(statePath)!.phase).toBe("replicating");
+    await expect(w.bouncer.control.resume("app")).resolves.toBeUndefined(); // RESUME is idempotent (recovery relies on it)
   });
 
   it("aborts when green cannot apply blue's final LSN within the budget; blue stays primary", async () => {
