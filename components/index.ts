@@ -10,3 +10,8 @@ export * from "./lake/icebergCatalog";
 export * from "./query/queryEngines";
 export * from "./cdc/cdcWriter";
 export * from "./platform/dataPlatform";
+export * from "./local/platform";
+export { localPlatformArgs } from "./local/fromDataPlatform";
+export * from "./schema/database-branch";
+export * from "./schema/schema-migration";
+export * from "./upgrade/blue-green-upgrade";

@@ -10,6 +10,7 @@ const GROUPS: Record<string, Group> = {
   cdc: { summary: "run the CDC writer (Postgres logical replication -> Iceberg)", load: () => import("./cdc/cli") },
   schema: { summary: "lint and check schema migrations against policy and a database branch", load: () => import("./schema/cli") },
   branch: { summary: "create, list and delete database branches", load: () => import("./schema/branch-cli") },
+  upgrade: { summary: "zero-downtime major upgrade: blue/green behind pgBouncer (plan|run|status|rollback|cleanup)", load: () => import("./upgrade/cli") },
   query: { summary: "query the platform's Iceberg tables with chdb", load: () => import("./query/cli") },
 };
 

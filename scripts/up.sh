@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # `npm run up`: the whole floe platform on this machine, through a real `pulumi up` of examples/local.
-#   1. installs what is missing, and only that (a second run goes straight to step 2): npm
-#      dependencies (npm ci when node_modules is missing), pgbouncer (apt-get), the unprivileged user
-#      `floe` that Postgres and pgBouncer run as when we are root, the TypeScript build (when a
-#      source is newer than dist/), and the Pulumi CLI (scripts/install-pulumi.sh: the one on PATH,
-#      else built once from its Go modules and cached);
+#   1. installs what is missing (scripts/setup.sh): npm dependencies, pgbouncer (apt-get), the
+#      unprivileged user `floe` that Postgres and pgBouncer run as when we are root, the TypeScript
+#      build, and the Pulumi CLI (scripts/install-pulumi.sh: the one on PATH, else built once from
+#      its Go modules and cached);
 #   2. `pulumi up --yes` of examples/local (file backend in examples/local/.pulumi-state, stack "local");
 #   3. prints the pooler URL, where the Iceberg tables are, and a one-line demo.
 # Environment: PULUMI_CONFIG_PASSPHRASE (default "floe-local", see docs/local.md), FLOE_STACK (default local).
@@ -13,27 +12,9 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 say() { printf '\033[1m[floe up]\033[0m %s\n' "$*" >&2; }
 
-if [[ ! -d node_modules/@pulumi/pulumi ]]; then
-  say "installing npm dependencies (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
-fi
-if ! command -v pgbouncer >/dev/null 2>&1 && [[ ! -x /usr/sbin/pgbouncer ]]; then
-  [[ "$(id -u)" -eq 0 ]] || { say "pgbouncer is missing: sudo apt-get install pgbouncer"; exit 1; }
-  say "installing pgbouncer (apt-get)"
-  apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
-  # Debian starts its own pgbouncer service on install; floe runs its own on a free port.
-  command -v systemctl >/dev/null 2>&1 && systemctl disable --now pgbouncer >/dev/null 2>&1 || true
-fi
-if [[ "$(id -u)" -eq 0 ]] && ! id "${FLOE_RUN_AS:-floe}" >/dev/null 2>&1; then
-  say "creating the unprivileged user ${FLOE_RUN_AS:-floe} (Postgres and pgBouncer refuse to run as root)"
-  useradd --system --create-home --home-dir "/var/lib/${FLOE_RUN_AS:-floe}" --shell /usr/sbin/nologin "${FLOE_RUN_AS:-floe}"
-fi
-if [[ ! -f dist/runtime/cli.js || ! -f dist/components/local/platform.js ]] ||
-  [[ -n "$(find components runtime -name '*.ts' -newer dist/runtime/cli.js -print -quit)" ]]; then
-  say "building (tsc)"
-  npx tsc -p tsconfig.json || [[ -f dist/components/local/platform.js ]] # type errors elsewhere must not block the local stack
-fi
+# The same idempotent install steps as npm test: Debian packages, the unprivileged user, npm
+# dependencies, the TypeScript build, and the Pulumi CLI (built once from its Go modules if none is on PATH).
+FLOE_SETUP_PULUMI=1 bash scripts/setup.sh
 PULUMI_BIN="$(bash scripts/install-pulumi.sh)"
 export PATH="$PULUMI_BIN:$PATH"
 source scripts/pulumi-env.sh
