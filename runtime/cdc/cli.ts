@@ -54,6 +54,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     // Faults (Postgres restart, catalog or storage down) restart the pipeline from what Iceberg holds.
     for (let attempt = 1; !stopping; attempt++) {
+      const started = Date.now();
       try {
         const catalog = await openCatalog(config);
         writer = new CdcWriter(config, { catalog, log });
@@ -66,6 +67,7 @@ export async function main(argv: string[]): Promise<number> {
           return 1;
         }
         if (stopping) return 0;
+        if (Date.now() - started > 60_000) attempt = 1; // it had been running well: back off from the start
         const wait = Math.min(10_000, 250 * 2 ** Math.min(attempt, 6));
         log.warn("writer fault, restarting from the committed state", { error: (e as Error).message, attempt, waitMs: wait });
         await new Promise((r) => setTimeout(r, wait));

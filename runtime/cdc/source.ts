@@ -11,7 +11,7 @@ import type { Logger } from "../core/log";
 import type { CdcSource } from "./config";
 import { slotName } from "./config";
 import { formatLsn, parseLsn } from "./lsn";
-import { Message, PgoutputDecoder } from "./pgoutput";
+import { Message, PG_EPOCH_MICROS, PgoutputDecoder } from "./pgoutput";
 import { SESSION_OPTIONS } from "./types";
 
 export interface SourceTable {
@@ -176,7 +176,12 @@ export class ReplicationSource {
    * message (the stream pauses meanwhile: backpressure). Nothing is confirmed to the server
    * except through confirm().
    */
-  async stream(from: bigint, handler: (msg: Message, walStart: bigint) => Promise<void> | void, onError: (e: Error) => void): Promise<void> {
+  async stream(
+    from: bigint,
+    handler: (msg: Message, walStart: bigint) => Promise<void> | void,
+    onError: (e: Error) => void,
+    onKeepalive: (walEnd: bigint, drained: boolean) => void = () => undefined,
+  ): Promise<void> {
     const version = await this.version();
     const service = new LogicalReplicationService(this.clientConfig(true), {
       acknowledge: { auto: false, timeoutSeconds: 0 },
@@ -186,7 +191,10 @@ export class ReplicationSource {
     const plugin = new FloePgoutput({ publication: this.config.publication, protoVersion: version >= 140000 ? 2 : 1, streaming: version >= 140000 });
     service.on("data", (lsn: string, msg: Message) => handler(msg, parseLsn(lsn)));
     service.on("error", (e: Error) => onError(e));
-    service.on("heartbeat", (_lsn: string, _ts: number, shouldRespond: boolean) => {
+    service.on("heartbeat", (lsn: string, _ts: number, shouldRespond: boolean) => {
+      // Keepalives bypass the library's message queue: only "drained" when nothing is queued behind.
+      const internals = service as unknown as { _messageQueue?: unknown[]; _processing?: boolean };
+      onKeepalive(parseLsn(lsn), !internals._processing && (internals._messageQueue?.length ?? 0) === 0);
       if (shouldRespond) this.sendStatus();
     });
     service.subscribe(plugin, this.slot, formatLsn(from)).catch((e: Error) => onError(e));
@@ -199,9 +207,25 @@ export class ReplicationSource {
     this.sendStatus();
   }
 
+  /**
+   * Standby status update with write = flush = apply = the confirmed LSN, exactly (the library's
+   * acknowledge() reports lsn + 1, which a walsender in fast shutdown never sees as caught up).
+   */
   private sendStatus(): void {
-    if (!this.service || this.confirmed === 0n) return;
-    this.service.acknowledge(formatLsn(this.confirmed)).catch(() => undefined);
+    const conn = (this.service as unknown as { _connection?: { sendCopyFromChunk(b: Buffer): void } } | undefined)?._connection;
+    if (!conn || this.confirmed === 0n) return;
+    const msg = Buffer.alloc(34);
+    msg.write("r", 0, "latin1");
+    msg.writeBigUInt64BE(this.confirmed, 1);
+    msg.writeBigUInt64BE(this.confirmed, 9);
+    msg.writeBigUInt64BE(this.confirmed, 17);
+    msg.writeBigInt64BE(BigInt(Date.now()) * 1000n - PG_EPOCH_MICROS, 25);
+    msg.writeUInt8(0, 33);
+    try {
+      conn.sendCopyFromChunk(msg);
+    } catch {
+      /* connection gone: the restart path re-reads the slot */
+    }
   }
 
   async stop(): Promise<void> {

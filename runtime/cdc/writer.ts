@@ -14,7 +14,7 @@ import { Catalog, NoSuchTableError, TableIdentifier } from "../iceberg/catalog";
 import { Table, WriteTransaction } from "../iceberg/table";
 import { canPromote, ColumnDef } from "../iceberg/types";
 import { CdcConfig, CdcSource } from "./config";
-import { formatLsn } from "./lsn";
+import { formatLsn, parseLsn } from "./lsn";
 import { cdcMetrics } from "./metrics";
 import { Message, Tuple, UNCHANGED } from "./pgoutput";
 import { ExportedSnapshot, qualified, quoteIdent, quoteTable, ReplicationSource, SourceTable } from "./source";
@@ -345,6 +345,7 @@ export class CdcWriter {
             starts[i],
             (msg, walStart) => this.serial(() => this.onMessage(src, msg, walStart)),
             (e) => this.fail(e),
+            (walEnd, drained) => this.onKeepalive(src, walEnd, drained),
           );
         }),
       );
@@ -445,6 +446,20 @@ export class CdcWriter {
         void walStart;
         return;
     }
+  }
+
+  /**
+   * The server has sent everything up to walEnd. With nothing of this source in flight, that
+   * position is safe to confirm: without it an idle slot holds WAL forever and a fast shutdown
+   * of the server waits for us.
+   */
+  private onKeepalive(src: ReplicationSource, walEnd: bigint, drained: boolean): void {
+    const confirmed = this.status.sources[src.name]?.confirmedLsn;
+    cdcMetrics.lagBytes.set({ source: src.name }, confirmed ? Math.max(0, Number(walEnd - parseLsn(confirmed))) : 0);
+    const inFlight = this.current.has(src.name) || (this.streamed.get(src.name)?.size ?? 0) > 0 || this.batch.sources.has(src.name);
+    if (!drained || inFlight || this.failure) return;
+    src.confirm(walEnd);
+    this.status.sources[src.name] = { ...this.status.sources[src.name], confirmedLsn: formatLsn(walEnd) };
   }
 
   private async onCommit(src: ReplicationSource, txn: Txn, commitLsn: bigint, endLsn: bigint, commitTime: bigint): Promise<void> {
@@ -678,14 +693,16 @@ export class CdcWriter {
 
   // ---- flush ------------------------------------------------------------------------------------
 
-  /** Commits every pending table (each with its LSNs), then confirms the slots. Retries faults. */
+  /** Commits every pending table (each with its LSNs), then confirms the slots. */
   async flush(): Promise<void> {
     for (const state of this.tables.values()) {
       if (!state.pending) continue;
       const tx = state.pending;
       tx.setSummary(this.lsnSummary(state));
       const started = process.hrtime.bigint();
-      await this.retry(`commit ${state.key}`, () => tx.commit());
+      // A failed commit leaves nothing behind (the table writer deletes its files) and the slot
+      // unconfirmed: the error goes to the supervisor, which restarts from what Iceberg holds.
+      await tx.commit();
       cdcMetrics.commitSeconds.observe({ table: state.key }, Number(process.hrtime.bigint() - started) / 1e9);
       state.pending = undefined;
       state.pendingCount = 0;
@@ -701,21 +718,6 @@ export class CdcWriter {
     }
     this.batch = { sources: new Map(), rows: 0, bytes: 0, since: Date.now() };
     cdcMetrics.bufferedRows.set(0);
-  }
-
-  /** Retries transient faults (catalog or storage unreachable) with capped backoff, logging each wait. */
-  private async retry<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (e) {
-        if (e instanceof CdcStopError || this.stopped || attempt >= 30) throw e;
-        const wait = Math.min(5000, 100 * 2 ** Math.min(attempt, 6));
-        cdcMetrics.errors.inc({ kind: "commit_retry" });
-        this.log.warn(`${what} failed, retrying`, { attempt, waitMs: wait, error: (e as Error).message });
-        await new Promise((r) => setTimeout(r, wait));
-      }
-    }
   }
 }
 

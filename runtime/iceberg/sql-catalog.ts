@@ -61,6 +61,9 @@ export class SqlCatalog implements Catalog {
   static async connect(options: SqlCatalogOptions): Promise<SqlCatalog> {
     if (!options.url && !options.pool) throw new Error("SqlCatalog: pass url (a Postgres connection string) or pool");
     const pool = new Pool(options.pool ?? { connectionString: options.url, max: 4 });
+    // An idle connection dropped by the server (restart, failover) must not crash the process:
+    // the pool discards it and the next query connects again.
+    pool.on("error", () => undefined);
     const catalog = new SqlCatalog(options, pool);
     await catalog.initialize();
     return catalog;
