@@ -1,3 +1,5 @@
+import { LocalPlatform } from "../local/platform";
+import { localPlatformArgs } from "../local/fromDataPlatform";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as aws from "@pulumi/aws";
@@ -108,14 +110,20 @@ export interface DataPlatformArgs {
  */
 export class DataPlatform extends pulumi.ComponentResource {
   readonly target: string;
-  readonly postgres: PostgresCluster;
+  /** The local target's processes (Postgres, pgBouncer, SQL catalog, CDC writer); undefined on kubernetes and aws. */
+  readonly local?: LocalPlatform;
+  /** Undefined on the local target (see `local`). */
+  readonly postgres?: PostgresCluster;
   /** Undefined on aws when sharded (Aurora Limitless routes and pools connections itself). */
   readonly pooler?: Pooler;
-  readonly storage: ObjectStorage;
+  /** Undefined on the local target (a warehouse directory, see `local`). */
+  readonly storage?: ObjectStorage;
   /** Undefined when catalog.existingUri is set. */
   readonly catalog?: IcebergCatalog;
-  readonly query: QueryEngines;
-  readonly cdc: CdcWriter;
+  /** Undefined on the local target (chdb through `floe query`). */
+  readonly query?: QueryEngines;
+  /** Undefined on the local target (see `local.cdc`). */
+  readonly cdc?: CdcWriter;
   /** host:port applications connect to (the pooler). */
   readonly poolerEndpoint: pulumi.Output<string>;
   /** Application connection string through the pooler (secret). */
@@ -134,7 +142,28 @@ export class DataPlatform extends pulumi.ComponentResource {
     super("floe:index:DataPlatform", name, {}, opts);
     const v = new Validator("DataPlatform", name);
     const target = checkTarget("DataPlatform", name, args.target);
-    if (target === "local") v.fail("target", "local", "is not yet available for DataPlatform (the local target is built in a separate issue)", 'set target to "kubernetes" or "aws" for now');
+    if (target === "local") {
+      // The local target is one component of supervised processes (components/local), fed by the same args.
+      this.target = target;
+      const local = new LocalPlatform(`${name}-local`, localPlatformArgs(args), { parent: this });
+      this.local = local;
+      this.poolerEndpoint = local.poolerEndpoint;
+      this.connectionString = local.connectionString;
+      this.connectionSecret = pulumi.secret(local.connectionString);
+      this.catalogUri = local.catalogUri;
+      this.warehouse = local.warehouseLocation;
+      this.warehouseLocation = local.warehouseLocation;
+      this.trinoEndpoint = pulumi.output(undefined);
+      this.clickhouseEndpoint = pulumi.output(undefined);
+      this.athenaWorkgroup = pulumi.output(undefined);
+      this.registerOutputs({
+        poolerEndpoint: this.poolerEndpoint,
+        connectionString: this.connectionString,
+        catalogUri: this.catalogUri,
+        warehouseLocation: this.warehouseLocation,
+      });
+      return;
+    }
     for (const [k, a] of [["postgres", args.postgres], ["storage", args.storage]] as const) {
       if (a?.target !== undefined) v.fail(`${k}.target`, a.target, "is set on a piece of the platform", `remove it; the platform's target ("${target}") applies to every piece`);
     }
@@ -377,19 +406,21 @@ export class DataPlatform extends pulumi.ComponentResource {
   }
 
   private cdcCommon(shards: number, cdc: DataPlatformCdcArgs, publication: string) {
-    if (!this.postgres.roles) throw new Error("DataPlatform: postgres roles are required"); // checked in the constructor
+    const postgres = this.postgres;
+    const storage = this.storage;
+    if (!postgres?.roles || !storage) throw new Error("DataPlatform: postgres roles and storage are required"); // checked in the constructor
     // Source names are known at construction (one per shard); hosts come from the cluster.
-    const names = this.postgres.engine === "cnpg-citus" ? Array.from({ length: shards }, (_, i) => `shard-${i}`) : [this.postgres.engine === "aurora-limitless" ? "limitless" : "primary"];
+    const names = postgres.engine === "cnpg-citus" ? Array.from({ length: shards }, (_, i) => `shard-${i}`) : [postgres.engine === "aurora-limitless" ? "limitless" : "primary"];
     return {
       image: cdc.image,
       tables: cdc.tables,
       commitIntervalMs: cdc.commitIntervalMs,
-      sources: names.map((n, i) => ({ name: n, host: this.postgres.sources.apply((s) => s[i].host), port: this.postgres.sources.apply((s) => s[i].port) })),
-      database: this.postgres.database,
-      replicationUsername: this.postgres.roles.replicationUsername,
-      replicationPassword: this.postgres.roles.replicationPassword,
+      sources: names.map((n, i) => ({ name: n, host: postgres.sources.apply((s) => s[i].host), port: postgres.sources.apply((s) => s[i].port) })),
+      database: postgres.database,
+      replicationUsername: postgres.roles.replicationUsername,
+      replicationPassword: postgres.roles.replicationPassword,
       publication,
-      warehouseLocation: this.storage.warehouseLocation,
+      warehouseLocation: storage.warehouseLocation,
     };
   }
 }

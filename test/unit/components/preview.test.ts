@@ -11,7 +11,7 @@ beforeAll(async () => {
 
 test("kubernetes platform previews with unknown values", async () => {
   const p = new DataPlatform("vk", { target: "kubernetes", postgres: { shards: 2, kubernetes: { citusImage: "example/citus:16" } } });
-  await m.settled(p.poolerEndpoint, p.catalogUri, p.cdc.writers);
+  await m.settled(p.poolerEndpoint, p.catalogUri, p.cdc!.writers);
   const counts = countsUnder(m, "vk");
   expect(counts["kubernetes:postgresql.cnpg.io/v1:Cluster"]).toBe(3);
   expect(counts["kubernetes:apps/v1:Deployment"]).toBe(2);
@@ -27,7 +27,7 @@ test("kubernetes platform previews with unknown values", async () => {
 
 test("aws platform previews with unknown endpoints and ARNs", async () => {
   const p = new DataPlatform("va", { target: "aws" });
-  await m.settled(p.poolerEndpoint, p.catalogUri, p.cdc.writers);
+  await m.settled(p.poolerEndpoint, p.catalogUri, p.cdc!.writers);
   const counts = countsUnder(m, "va");
   expect(counts["aws:rds/cluster:Cluster"]).toBe(1);
   expect(counts["aws:rds/proxy:Proxy"]).toBe(1);

@@ -20,6 +20,7 @@ pulumi.runtime.setMocks(
 );
 
 import { LocalPlatform } from "../../../components/local/platform";
+import { DataPlatform } from "../../../components/platform/dataPlatform";
 
 const value = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
 
@@ -77,5 +78,27 @@ describe("localPlatformArgs (DataPlatform with target local)", () => {
       cdc: { tables: [{ source: "public.orders" }], commitIntervalMs: 250 },
     });
     expect(localPlatformArgs({}).dataDir).toMatch(/\/\.floe-test$/);
+  });
+});
+
+describe("DataPlatform with target local (the default)", () => {
+  beforeEach(() => created.splice(0));
+
+  it("builds the local platform from the same typed config, with the same outputs", async () => {
+    const p = new DataPlatform("lake", { postgres: { shards: 2, version: 17 }, cdc: { tables: [{ source: "public.orders" }] } });
+    expect(p.target).toBe("local");
+    expect(p.local).toBeDefined();
+    expect(p.postgres).toBeUndefined();
+    await value(p.local!.cdcHealthUrl);
+    expect(await value(p.poolerEndpoint)).toBe("127.0.0.1:56432");
+    expect(await value(p.warehouseLocation)).toMatch(/^file:\/\/\/.+\/warehouse$/);
+    const types = created.map((c) => c.type.split(":").pop()).sort();
+    expect(types).toEqual(
+      ["DataPlatform", "LocalPlatform", "LocalDirectory", "LocalDirectory", "LocalPostgresServer", "LocalPostgresServer", "LocalPgBouncer", "LocalSqlCatalog", "LocalCdcWriter"].sort(),
+    );
+    const shard = created.find((c) => c.type.endsWith("LocalPostgresServer"))!;
+    expect(shard.inputs.version ?? shard.inputs.major).toBe(17);
+    const writer = created.find((c) => c.type.endsWith("LocalCdcWriter"))!;
+    expect(JSON.stringify(writer.inputs)).toContain("public.orders");
   });
 });
