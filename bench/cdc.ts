@@ -64,7 +64,6 @@ async function main(): Promise<void> {
       sources: [{ name: "pg", connectionString: pg.url("app") }],
       catalog: { type: "sql", uri: pg.url("lake") },
       warehouse: `file://${warehouse}`,
-      commit: { intervalMs: 1000 },
       http: { port: 0 },
     });
     const catalog = await SqlCatalog.connect({ name: "floe", url: pg.url("lake"), warehouse: `file://${warehouse}` });
