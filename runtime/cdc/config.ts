@@ -17,6 +17,17 @@ export const CdcSourceSchema = z.object({
   slot: identifier.optional(),
   /** Publication the writer reads; created if missing (FOR ALL TABLES unless `tables` is set). Defaults to floe. */
   publication: identifier.default("floe"),
+  /**
+   * "none" reads only changes made on this server, not ones replicated into it (pgoutput origin,
+   * Postgres 16+): what a blue/green pair needs, so each write is read once. Defaults to "any".
+   */
+  origin: z.enum(["any", "none"]).default("any"),
+  /**
+   * Copy the tables' existing rows from this source when the writer first sees them. false for a
+   * source whose history already came through another one (the green side of an upgrade).
+   * Defaults to true.
+   */
+  initialCopy: z.boolean().default(true),
 });
 
 export const CdcTableSchema = z.object({

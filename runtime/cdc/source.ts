@@ -31,7 +31,7 @@ export interface ExportedSnapshot {
   close(): Promise<void>;
 }
 
-class FloePgoutput extends AbstractPlugin<{ publication: string; protoVersion: number; streaming: boolean }> {
+class FloePgoutput extends AbstractPlugin<{ publication: string; protoVersion: number; streaming: boolean; originNone: boolean }> {
   readonly decoder = new PgoutputDecoder();
   get name(): string {
     return "pgoutput";
@@ -42,6 +42,7 @@ class FloePgoutput extends AbstractPlugin<{ publication: string; protoVersion: n
   start(client: Client, slot: string, lastLsn: string): Promise<unknown> {
     const opts = [`proto_version '${this.options.protoVersion}'`, `publication_names '${this.options.publication}'`];
     if (this.options.streaming) opts.push("streaming 'on'");
+    if (this.options.originNone) opts.push("origin 'none'");
     return client.query(`START_REPLICATION SLOT ${quoteIdent(slot)} LOGICAL ${lastLsn} (${opts.join(", ")})`);
   }
 }
@@ -188,7 +189,15 @@ export class ReplicationSource {
       flowControl: { enabled: true },
     });
     this.service = service;
-    const plugin = new FloePgoutput({ publication: this.config.publication, protoVersion: version >= 140000 ? 2 : 1, streaming: version >= 140000 });
+    if (this.config.origin === "none" && version < 160000) {
+      throw new Error(`source ${this.name}: origin "none" needs Postgres 16 or newer (server is ${Math.floor(version / 10000)})`);
+    }
+    const plugin = new FloePgoutput({
+      publication: this.config.publication,
+      protoVersion: version >= 140000 ? 2 : 1,
+      streaming: version >= 140000,
+      originNone: this.config.origin === "none",
+    });
     service.on("data", (lsn: string, msg: Message) => handler(msg, parseLsn(lsn)));
     service.on("error", (e: Error) => onError(e));
     service.on("heartbeat", (lsn: string, _ts: number, shouldRespond: boolean) => {

@@ -248,6 +248,11 @@ export class CdcWriter {
     }
   }
 
+  /** Whether tables new to this source get their existing rows copied from it. */
+  private copies(src: ReplicationSource): boolean {
+    return this.config.snapshot.enabled && src.config.initialCopy;
+  }
+
   // ---- start ------------------------------------------------------------------------------------
 
   /** Publication, tables, slot and initial copy for one source; returns where streaming starts. */
@@ -275,14 +280,14 @@ export class CdcWriter {
       }
       exported = await src.createSlot({ temporary: false });
       position = exported.consistentPoint;
-      toCopy = this.config.snapshot.enabled ? states : [];
+      toCopy = this.copies(src) ? states : [];
       for (const s of resync) {
         s.lsn.delete(src.name);
-        if (!this.config.snapshot.enabled) continue;
+        if (!this.copies(src)) continue;
         await s.table.truncate(this.lsnSummary(s));
       }
     } else {
-      toCopy = this.config.snapshot.enabled ? states.filter((s) => !s.lsn.has(src.name)) : [];
+      toCopy = this.copies(src) ? states.filter((s) => !s.lsn.has(src.name)) : [];
       if (toCopy.length) exported = await src.createSlot({ temporary: true });
     }
     try {
@@ -353,8 +358,10 @@ export class CdcWriter {
         this.wake = resolve;
         if (this.failure || this.stopped) resolve();
       });
+      // The last flush goes through the same queue as the timer's: two flushes must never overlap.
+      clearInterval(timer);
       await this.chain;
-      if (!this.failure) await this.flush();
+      if (!this.failure) await this.serial(() => this.flush());
     } finally {
       clearInterval(timer);
       for (const s of this.sources) await s.stop();
@@ -592,7 +599,7 @@ export class CdcWriter {
       // A table new to this writer (e.g. just added to the publication): copy it at a fresh snapshot.
       await this.flush();
       state = await this.ensureTable(src, t);
-      if (this.config.snapshot.enabled && !state.lsn.has(src.name)) {
+      if (this.copies(src) && !state.lsn.has(src.name)) {
         const exported = await src.createSlot({ temporary: true });
         try {
           await this.copyTables(src, exported, [state]);
