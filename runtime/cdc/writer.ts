@@ -271,6 +271,15 @@ export class CdcWriter {
     let toCopy: TableState[];
     if (position === null) {
       const resync = states.filter((s) => s.lsn.has(src.name));
+      const shared = resync.filter((s) => [...s.lsn.keys()].some((other) => other !== src.name));
+      if (shared.length && this.copies(src)) {
+        // Re-copying means emptying the table first, which would also drop the other sources' rows.
+        throw new CdcStopError(
+          `source ${src.name}: replication slot ${src.slot} is missing, and tables ${shared.map((s) => s.key).join(", ")} are also fed by other sources; ` +
+            `floe cannot re-copy one source into a shared table without losing the others' rows. Recreate the tables from every source ` +
+            `(drop the Iceberg tables and restart the writer), or restore the slot`,
+        );
+      }
       if (resync.length) {
         this.log.warn("replication slot is missing although tables hold data from it: re-copying those tables (changes in between cannot be read from WAL any more)", {
           slot: src.slot,

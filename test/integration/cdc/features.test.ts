@@ -160,5 +160,18 @@ describe("CDC writer features, each checked against Postgres through chdb", () =
     expect(t.summaryProperty("floe.lsn.shard-b")).toBeDefined();
     void readIceberg;
     await w.stop();
+
+    // One shard's slot is lost: re-copying it would empty the shared table. The writer refuses, loudly.
+    await bed.pg.sql(`SELECT pg_drop_replication_slot('floe_shard_a')`, [], "app");
+    await expect(
+      bed.startWriter({
+        sources: [
+          { name: "shard-a", connectionString: bed.pg.url("app"), publication: "floe_items" },
+          { name: "shard-b", connectionString: bed.pg.url("shard2"), publication: "floe_items" },
+        ],
+        tables: [{ source: "public.items" }],
+      }),
+    ).rejects.toThrow(/slot floe_shard_a is missing, and tables public\.items are also fed by other sources/);
+    expect(await bed.icebergRows("items")).toEqual(want);
   });
 });
