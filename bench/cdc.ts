@@ -70,10 +70,7 @@ async function main(): Promise<void> {
     t0 = Date.now();
     let writer = new CdcWriter(config, { catalog, log });
     let done = writer.run();
-    while (writer.status.state !== "streaming") {
-      if (writer.status.state === "failed") await done;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await writer.ready;
     const snapSecs = (Date.now() - t0) / 1000;
     results.snapshotRowsPerSec = ROWS / snapSecs;
     results.copyRowsPerSec = ROWS / copySecs;

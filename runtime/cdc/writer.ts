@@ -13,7 +13,7 @@ import type { Logger } from "../core/log";
 import { Catalog, NoSuchTableError, TableIdentifier } from "../iceberg/catalog";
 import { Table, WriteTransaction } from "../iceberg/table";
 import { canPromote, ColumnDef } from "../iceberg/types";
-import { CdcConfig, CdcSource } from "./config";
+import { CdcConfig } from "./config";
 import { formatLsn, parseLsn } from "./lsn";
 import { cdcMetrics } from "./metrics";
 import { Message, Tuple, UNCHANGED } from "./pgoutput";
@@ -57,7 +57,6 @@ interface TableState {
   /** Per source: LSN of the last transaction committed to this table. */
   lsn: Map<string, bigint>;
   pending?: WriteTransaction;
-  pendingCount: number;
   /** Latest row version per key written in the pending batch (for unchanged TOAST values). */
   latest: Map<string, Record<string, unknown> | null>;
   previous: PreviousVersions;
@@ -90,13 +89,23 @@ export interface WriterStatus {
 
 const ident = (s: string) => s;
 
+/** "schema.table" (schema defaults to public) as a SourceTable. */
+const sourceTable = (text: string): SourceTable => {
+  const [schema, name] = text.includes(".") ? text.split(".", 2) : ["public", text];
+  return { schema, name };
+};
+
 export class CdcWriter {
   private readonly tables = new Map<string, TableState>();
   private readonly sources: ReplicationSource[];
   readonly status: WriterStatus = { state: "starting", sources: {} };
   private stopped = false;
+  private settleReady!: (error?: unknown) => void;
+  /** Resolves once the initial copy is done and the writer streams; rejects if it failed before. */
+  readonly ready = new Promise<void>((resolve, reject) => (this.settleReady = (e) => (e === undefined ? resolve() : reject(e))));
 
   constructor(private readonly config: CdcConfig, private readonly deps: WriterDeps) {
+    this.ready.catch(() => undefined); // callers that never await it must not see an unhandled rejection
     this.sources = config.sources.map((s) => new ReplicationSource(s, deps.log.child({ source: s.name })));
   }
 
@@ -108,8 +117,8 @@ export class CdcWriter {
 
   private tableConfig(t: SourceTable) {
     return this.config.tables.find((c) => {
-      const [schema, name] = c.source.includes(".") ? c.source.split(".", 2) : ["public", c.source];
-      return schema === t.schema && name === t.name;
+      const want = sourceTable(c.source);
+      return want.schema === t.schema && want.name === t.name;
     });
   }
 
@@ -118,10 +127,7 @@ export class CdcWriter {
   }
 
   private configuredTables(): SourceTable[] {
-    return this.config.tables.map((c) => {
-      const [schema, name] = c.source.includes(".") ? c.source.split(".", 2) : ["public", c.source];
-      return { schema, name };
-    });
+    return this.config.tables.map((c) => sourceTable(c.source));
   }
 
   async describe(src: ReplicationSource, t: SourceTable): Promise<{ columns: Column[]; pk: string[] }> {
@@ -165,7 +171,7 @@ export class CdcWriter {
       });
       this.log.info("created Iceberg table", { table: key, target: `${id.namespace.join(".")}.${id.name}`, mode });
     }
-    const state: TableState = { key, source: t, mode, id, table, columns, pk, lsn: new Map(), pendingCount: 0, latest: new Map(), previous: new PreviousVersions(table) };
+    const state: TableState = { key, source: t, mode, id, table, columns, pk, lsn: new Map(), latest: new Map(), previous: new PreviousVersions(table) };
     this.readLsns(state);
     this.checkSchemaMatches(state);
     this.tables.set(key, state);
@@ -344,8 +350,14 @@ export class CdcWriter {
     this.failure = undefined;
     this.status.state = "starting";
     const starts: bigint[] = [];
-    for (const src of this.sources) starts.push(await this.prepareSource(src));
+    try {
+      for (const src of this.sources) starts.push(await this.prepareSource(src));
+    } catch (e) {
+      this.settleReady(e);
+      throw e;
+    }
     this.status.state = "streaming";
+    this.settleReady();
     const timer = setInterval(() => {
       if (this.batch.rows > 0 && Date.now() - this.batch.since >= this.config.commit.intervalMs) {
         this.serial(() => this.flush()).catch(() => undefined);
@@ -357,7 +369,7 @@ export class CdcWriter {
           src.confirm(starts[i]);
           await src.stream(
             starts[i],
-            (msg, walStart) => this.serial(() => this.onMessage(src, msg, walStart)),
+            (msg) => this.serial(() => this.onMessage(src, msg)),
             (e) => this.fail(e),
             (walEnd, drained) => this.onKeepalive(src, walEnd, drained),
           );
@@ -384,7 +396,7 @@ export class CdcWriter {
     this.wake?.();
   }
 
-  private async onMessage(src: ReplicationSource, msg: Message, walStart: bigint): Promise<void> {
+  private async onMessage(src: ReplicationSource, msg: Message): Promise<void> {
     if (this.failure) return;
     const rels = this.relations.get(src.name) ?? new Map();
     this.relations.set(src.name, rels);
@@ -459,7 +471,6 @@ export class CdcWriter {
         return;
       }
       default:
-        void walStart;
         return;
     }
   }
@@ -547,7 +558,6 @@ export class CdcWriter {
   private async apply(src: ReplicationSource, txn: Txn, commitLsn: bigint, change: Exclude<Change, { kind: "T" }>): Promise<void> {
     const state = change.state;
     const tx = (state.pending ??= state.table.newWrite());
-    state.pendingCount++;
     if (state.mode === "changelog") {
       const row = this.toRow(change.columns, change.tuple.map((v) => (v === UNCHANGED ? null : v)), state);
       tx.append([{ ...row, _op: change.kind, _lsn: commitLsn, _commit_time: txn.commitTime, _xid: BigInt(txn.xid), _source: src.name }]);
@@ -721,7 +731,6 @@ export class CdcWriter {
       await tx.commit();
       cdcMetrics.commitSeconds.observe({ table: state.key }, Number(process.hrtime.bigint() - started) / 1e9);
       state.pending = undefined;
-      state.pendingCount = 0;
       state.latest.clear();
       state.previous.clear();
     }
@@ -737,4 +746,3 @@ export class CdcWriter {
   }
 }
 
-export type { CdcSource };

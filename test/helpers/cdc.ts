@@ -76,14 +76,8 @@ export async function startCdcBed(opts: { major?: number; pg?: TestPostgres } = 
       for (const w of writers.splice(0)) await w.stop().catch(() => undefined);
       const writer = new CdcWriter(config(overrides), { catalog: await catalog(), log: quietLog });
       const done = writer.run();
-      let failed: unknown;
-      done.catch((e) => (failed = e ?? new Error("writer stopped")));
-      const started = Date.now();
-      while (writer.status.state !== "streaming") {
-        if (failed || writer.status.state === "failed") await done;
-        if (Date.now() - started > 60_000) throw new Error(`writer did not start streaming: ${JSON.stringify(writer.status)}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      done.catch(() => undefined);
+      await writer.ready;
       const running = { writer, done, stop: async () => { await writer.stop(); await done; } };
       writers.push(running);
       return running;

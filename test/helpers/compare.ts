@@ -6,11 +6,9 @@
  */
 import { Client } from "pg";
 import { COLUMNS_SQL, mapColumn, PgColumn, SESSION_OPTIONS } from "../../runtime/cdc/types";
-import { localPath } from "../../runtime/iceberg/io";
 import type { NestedField } from "../../runtime/iceberg/spec";
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const chdb = require("chdb");
+import { chdbRows } from "./chdb";
 
 function canon(v: unknown): unknown {
   if (v === null || v === undefined) return null;
@@ -53,38 +51,22 @@ function chdbCanon(f: NestedField, v: unknown): unknown {
   return String(v);
 }
 
-export function readIceberg(location: string, fields: NestedField[], orderBy: string[] = []): Record<string, unknown>[] {
+export function readIceberg(location: string, fields: NestedField[]): Record<string, unknown>[] {
   const cols = fields.map((f) => `${chdbExpr(f)} AS \`${f.name}\``).join(", ");
-  const order = orderBy.length ? ` ORDER BY ${orderBy.map((o) => `\`${o}\``).join(", ")}` : "";
-  // chdb reads only below its user_files_path, which is the working directory.
-  const dir = localPath(location);
-  const cwd = process.cwd();
-  process.chdir(dir);
-  let out: string;
-  try {
-    out = chdb.query(`SELECT ${cols} FROM icebergLocal('${dir}')${order}`, "JSONEachRow");
-  } finally {
-    process.chdir(cwd);
-  }
-  return out
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => {
-      const raw = JSON.parse(line);
-      const row: Record<string, unknown> = {};
-      for (const f of fields) row[f.name] = chdbCanon(f, raw[f.name]);
-      return row;
-    });
+  return chdbRows(location, cols).map((raw) => {
+    const row: Record<string, unknown> = {};
+    for (const f of fields) row[f.name] = chdbCanon(f, raw[f.name]);
+    return row;
+  });
 }
 
-export async function readPostgres(url: string, table: string, orderBy: string[] = []): Promise<Record<string, unknown>[]> {
+export async function readPostgres(url: string, table: string): Promise<Record<string, unknown>[]> {
   const c = new Client({ connectionString: url, options: SESSION_OPTIONS, types: { getTypeParser: () => (v: string) => v } } as never);
   await c.connect();
   try {
     const cols = (await c.query(COLUMNS_SQL, [table])).rows as PgColumn[];
     const mapped = cols.map((col) => ({ col, m: mapColumn(col, table) }));
-    const order = orderBy.length ? ` ORDER BY ${orderBy.map((o) => `"${o}"`).join(", ")}` : "";
-    const r = await c.query({ text: `SELECT ${cols.map((x) => `"${x.name}"`).join(", ")} FROM ${table}${order}`, rowMode: "array" });
+    const r = await c.query({ text: `SELECT ${cols.map((x) => `"${x.name}"`).join(", ")} FROM ${table}`, rowMode: "array" });
     return r.rows.map((values: (string | null)[]) => {
       const row: Record<string, unknown> = {};
       mapped.forEach(({ col, m }, i) => {

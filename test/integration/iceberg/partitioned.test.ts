@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, readdirSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { MemoryCatalog, Table, fileUri, localPath } from "../../../runtime/iceberg";
-import { chdbRows } from "./chdb";
+import { chdbRows } from "../../helpers/chdb";
 
 process.env.FLOE_LOG_LEVEL ??= "warn";
 let dir: string;

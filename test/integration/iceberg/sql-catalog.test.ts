@@ -18,7 +18,7 @@ import {
   type TableIdentifier,
 } from "../../../runtime/iceberg";
 import { formatDecimal, parseDecimal } from "../../../runtime/iceberg/values";
-import { chdbRows } from "./chdb";
+import { chdbRows } from "../../helpers/chdb";
 
 process.env.FLOE_LOG_LEVEL ??= "warn";
 

@@ -3,7 +3,7 @@
  * under its user_files_path, which is the process's working directory: the query runs with the
  * cwd switched to the table's directory. Position deletes need no extra settings.
  */
-import { localPath } from "../../../runtime/iceberg/io";
+import { localPath } from "../../runtime/iceberg/io";
 
 let chdb: { query(sql: string, format?: string): string } | undefined;
 
