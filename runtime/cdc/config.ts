@@ -28,6 +28,11 @@ export const CdcSourceSchema = z.object({
    * Defaults to true.
    */
   initialCopy: z.boolean().default(true),
+  /**
+   * Follow a floe blue/green upgrade: on the orchestrator's handoff message the writer moves on to
+   * the new primary by itself (runtime/cdc/handoff.ts). Defaults to true.
+   */
+  followUpgrades: z.boolean().default(true),
 });
 
 export const CdcTableSchema = z.object({

@@ -31,7 +31,7 @@ export interface ExportedSnapshot {
   close(): Promise<void>;
 }
 
-class FloePgoutput extends AbstractPlugin<{ publication: string; protoVersion: number; streaming: boolean; originNone: boolean }> {
+class FloePgoutput extends AbstractPlugin<{ publication: string; protoVersion: number; streaming: boolean; originNone: boolean; messages: boolean }> {
   readonly decoder = new PgoutputDecoder();
   get name(): string {
     return "pgoutput";
@@ -43,6 +43,7 @@ class FloePgoutput extends AbstractPlugin<{ publication: string; protoVersion: n
     const opts = [`proto_version '${this.options.protoVersion}'`, `publication_names '${this.options.publication}'`];
     if (this.options.streaming) opts.push("streaming 'on'");
     if (this.options.originNone) opts.push("origin 'none'");
+    if (this.options.messages) opts.push("messages 'true'");
     return client.query(`START_REPLICATION SLOT ${quoteIdent(slot)} LOGICAL ${lastLsn} (${opts.join(", ")})`);
   }
 }
@@ -52,7 +53,11 @@ export class ReplicationSource {
   private service?: LogicalReplicationService;
   private serverVersion = 0;
 
-  constructor(readonly config: CdcSource, private readonly log: Logger) {
+  /**
+   * @param key names this server's LSN space in Iceberg (`floe.lsn.<key>`): the source's name, or
+   *   `<name>~<n>` for the n-th server it followed through a blue/green upgrade.
+   */
+  constructor(readonly config: CdcSource, private readonly log: Logger, readonly key: string = config.name) {
     this.slot = slotName(config);
   }
 
@@ -197,6 +202,7 @@ export class ReplicationSource {
       protoVersion: version >= 140000 ? 2 : 1,
       streaming: version >= 140000,
       originNone: this.config.origin === "none",
+      messages: version >= 140000, // logical decoding messages carry the upgrade handoff
     });
     service.on("data", (lsn: string, msg: Message) => handler(msg, parseLsn(lsn)));
     service.on("error", (e: Error) => onError(e));

@@ -10,10 +10,11 @@
  */
 import { Client } from "pg";
 import type { Logger } from "../core/log";
-import { Catalog, NoSuchTableError, TableIdentifier } from "../iceberg/catalog";
+import { Catalog, NoSuchNamespaceError, NoSuchTableError, TableIdentifier } from "../iceberg/catalog";
 import { Table, WriteTransaction } from "../iceberg/table";
 import { canPromote, ColumnDef } from "../iceberg/types";
-import { CdcConfig } from "./config";
+import { CdcConfig, CdcSource } from "./config";
+import { FollowRecord, followKey, generationKey, Handoff, HANDOFF_PREFIX, isNewer, lineageOf, parseFollowRecord, parseHandoff, retarget } from "./handoff";
 import { formatLsn, parseLsn } from "./lsn";
 import { cdcMetrics } from "./metrics";
 import { Message, Tuple, UNCHANGED } from "./pgoutput";
@@ -74,6 +75,8 @@ interface Txn {
   changes: Change[];
   /** Subtransaction xid per change (streamed transactions), to drop aborted subtransactions. */
   subXids?: number[];
+  /** An upgrade handoff written in this transaction (runtime/cdc/handoff.ts). */
+  handoff?: Handoff;
 }
 
 export interface WriterDeps {
@@ -97,7 +100,10 @@ const sourceTable = (text: string): SourceTable => {
 
 export class CdcWriter {
   private readonly tables = new Map<string, TableState>();
+  /** The server each configured source is read from now (it changes when the source follows an upgrade). */
   private readonly sources: ReplicationSource[];
+  /** Per source name: the last upgrade handoff it followed. */
+  private readonly follows = new Map<string, FollowRecord>();
   readonly status: WriterStatus = { state: "starting", sources: {} };
   private stopped = false;
   private settleReady!: (error?: unknown) => void;
@@ -178,10 +184,11 @@ export class CdcWriter {
     return state;
   }
 
+  /** Every `floe.lsn.*` of the table: the configured sources' and the servers they followed to. */
   private readLsns(state: TableState): void {
-    for (const s of this.sources) {
-      const v = state.table.summaryProperty(lsnKey(s.name));
-      if (v !== undefined) state.lsn.set(s.name, BigInt(v));
+    const summary: Record<string, string> = state.table.currentSnapshot()?.summary ?? {};
+    for (const [k, v] of Object.entries(summary)) {
+      if (k.startsWith("floe.lsn.") && /^\d+$/.test(v)) state.lsn.set(k.slice("floe.lsn.".length), BigInt(v));
     }
   }
 
@@ -243,7 +250,7 @@ export class CdcWriter {
         rows += batch.length;
       }
       await client.query("COMMIT");
-      state.lsn.set(src.name, exported.consistentPoint);
+      state.lsn.set(src.key, exported.consistentPoint);
       tx.setSummary({ ...this.lsnSummary(state), "floe.snapshot": src.name });
       await tx.commit();
       cdcMetrics.rows.inc({ table: state.key, op: "snapshot" }, rows);
@@ -275,9 +282,15 @@ export class CdcWriter {
     let position = await src.slotPosition();
     let exported: (ExportedSnapshot & { slot: string }) | undefined;
     let toCopy: TableState[];
+    if (position === null && src.key !== src.name) {
+      throw new CdcStopError(
+        `source ${src.name} followed an upgrade to ${src.config.connectionString.replace(/\/\/[^@]*@/, "//")}, but its slot ${src.slot} there is missing: ` +
+          `the changes made there since the switchover cannot be read. Recreate the Iceberg tables from the current primary (drop them and restart the writer)`,
+      );
+    }
     if (position === null) {
-      const resync = states.filter((s) => s.lsn.has(src.name));
-      const shared = resync.filter((s) => [...s.lsn.keys()].some((other) => other !== src.name));
+      const resync = states.filter((s) => s.lsn.has(src.key));
+      const shared = resync.filter((s) => [...s.lsn.keys()].some((other) => lineageOf(other) !== src.name));
       if (shared.length && this.copies(src)) {
         // Re-copying means emptying the table first, which would also drop the other sources' rows.
         throw new CdcStopError(
@@ -297,12 +310,12 @@ export class CdcWriter {
       position = exported.consistentPoint;
       toCopy = this.copies(src) ? states : [];
       for (const s of resync) {
-        s.lsn.delete(src.name);
+        s.lsn.delete(src.key);
         if (!this.copies(src)) continue;
         await s.table.truncate(this.lsnSummary(s));
       }
     } else {
-      toCopy = this.copies(src) ? states.filter((s) => !s.lsn.has(src.name)) : [];
+      toCopy = this.copies(src) ? states.filter((s) => !s.lsn.has(src.key)) : [];
       if (toCopy.length) exported = await src.createSlot({ temporary: true });
     }
     try {
@@ -351,6 +364,7 @@ export class CdcWriter {
     this.status.state = "starting";
     const starts: bigint[] = [];
     try {
+      await this.resolveFollows();
       for (const src of this.sources) starts.push(await this.prepareSource(src));
     } catch (e) {
       this.settleReady(e);
@@ -364,17 +378,7 @@ export class CdcWriter {
       }
     }, Math.max(10, Math.min(200, this.config.commit.intervalMs / 4)));
     try {
-      await Promise.all(
-        this.sources.map(async (src, i) => {
-          src.confirm(starts[i]);
-          await src.stream(
-            starts[i],
-            (msg) => this.serial(() => this.onMessage(src, msg)),
-            (e) => this.fail(e),
-            (walEnd, drained) => this.onKeepalive(src, walEnd, drained),
-          );
-        }),
-      );
+      await Promise.all(this.sources.map((src, i) => this.startStream(src, starts[i])));
       await new Promise<void>((resolve) => {
         this.wake = resolve;
         if (this.failure || this.stopped) resolve();
@@ -390,6 +394,16 @@ export class CdcWriter {
     if (this.failure) throw this.failure;
   }
 
+  private async startStream(src: ReplicationSource, from: bigint): Promise<void> {
+    src.confirm(from);
+    await src.stream(
+      from,
+      (msg) => this.serial(() => this.onMessage(src, msg)),
+      (e) => this.fail(e),
+      (walEnd, drained) => this.onKeepalive(src, walEnd, drained),
+    );
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.status.state = "stopped";
@@ -397,7 +411,7 @@ export class CdcWriter {
   }
 
   private async onMessage(src: ReplicationSource, msg: Message): Promise<void> {
-    if (this.failure) return;
+    if (this.failure || !this.sources.includes(src)) return; // a server this writer has moved away from
     const rels = this.relations.get(src.name) ?? new Map();
     this.relations.set(src.name, rels);
     switch (msg.tag) {
@@ -460,6 +474,13 @@ export class CdcWriter {
         if (txn) await this.onCommit(src, txn, msg.commitLsn, msg.endLsn, msg.commitTime);
         return;
       }
+      case "message": {
+        if (msg.prefix !== HANDOFF_PREFIX) return;
+        const txn = this.current.get(src.name);
+        if (!msg.transactional || !txn) throw new Error(`pgoutput: a ${HANDOFF_PREFIX} message must be transactional`);
+        txn.handoff = parseHandoff(msg.content);
+        return;
+      }
       case "stream_commit": {
         const txn = this.streamed.get(src.name)?.get(msg.xid);
         this.streamed.get(src.name)?.delete(msg.xid);
@@ -481,6 +502,7 @@ export class CdcWriter {
    * of the server waits for us.
    */
   private onKeepalive(src: ReplicationSource, walEnd: bigint, drained: boolean): void {
+    if (!this.sources.includes(src)) return;
     const confirmed = this.status.sources[src.name]?.confirmedLsn;
     cdcMetrics.lagBytes.set({ source: src.name }, confirmed ? Math.max(0, Number(walEnd - parseLsn(confirmed))) : 0);
     const inFlight = this.current.has(src.name) || (this.streamed.get(src.name)?.size ?? 0) > 0 || this.batch.sources.has(src.name);
@@ -495,7 +517,7 @@ export class CdcWriter {
     let applied = 0;
     for (const change of txn.changes) {
       const state = change.state;
-      const tableLsn = state.lsn.get(src.name);
+      const tableLsn = state.lsn.get(src.key);
       if (tableLsn !== undefined && commitLsn <= tableLsn) continue; // already in Iceberg
       if (change.kind === "T") {
         await this.truncate(state);
@@ -505,9 +527,9 @@ export class CdcWriter {
       applied++;
     }
     for (const state of new Set(txn.changes.map((c) => c.state))) {
-      const tableLsn = state.lsn.get(src.name);
+      const tableLsn = state.lsn.get(src.key);
       if (tableLsn === undefined || commitLsn > tableLsn) {
-        state.lsn.set(src.name, commitLsn);
+        state.lsn.set(src.key, commitLsn);
         if (!state.pending) state.pending = state.table.newWrite();
       }
     }
@@ -517,8 +539,90 @@ export class CdcWriter {
     this.batch.rows += applied;
     cdcMetrics.bufferedRows.set(this.batch.rows);
     cdcMetrics.lagSeconds.set({ source: src.name }, Math.max(0, Date.now() / 1000 - Number(commitTime / 1000n) / 1000));
-    if (this.batch.rows >= this.config.commit.maxRows || this.batch.bytes >= this.config.commit.maxBytes) await this.flush();
+    if (txn.handoff) await this.follow(src, txn.handoff);
+    else if (this.batch.rows >= this.config.commit.maxRows || this.batch.bytes >= this.config.commit.maxBytes) await this.flush();
     else if (this.batch.rows === 0 && applied === 0 && !this.hasPending()) await this.flush();
+  }
+
+  // ---- following a blue/green upgrade -----------------------------------------------------------
+
+  /** The configured source a server belongs to. */
+  private configOf(src: ReplicationSource): CdcSource {
+    return this.config.sources.find((s) => s.name === src.name)!;
+  }
+
+  /** The server a source follows to: same user and password, the new primary's host, port, database, slot. */
+  private followedSource(base: CdcSource, rec: FollowRecord): ReplicationSource {
+    const config: CdcSource = {
+      ...base,
+      connectionString: retarget(base.connectionString, rec.to),
+      slot: rec.slot,
+      publication: rec.publication,
+      origin: "none",
+      initialCopy: false,
+    };
+    return new ReplicationSource(config, this.deps.log.child({ source: base.name, follows: `${rec.to.host}:${rec.to.port}/${rec.to.dbname}` }), generationKey(base.name, rec.generation));
+  }
+
+  /** On start: a source that followed an upgrade before goes on from where it followed to. */
+  private async resolveFollows(): Promise<void> {
+    let ids: TableIdentifier[] = [];
+    try {
+      ids = await this.deps.catalog.listTables([this.config.namespace]);
+    } catch (e) {
+      if (!(e instanceof NoSuchNamespaceError)) throw e;
+    }
+    const summaries = await Promise.all(
+      ids.map(async (id): Promise<Record<string, string>> => {
+        const m = (await this.deps.catalog.loadTable(id)).metadata;
+        return m.snapshots?.find((x) => BigInt(x["snapshot-id"]) === BigInt(m["current-snapshot-id"] ?? -1))?.summary ?? {};
+      }),
+    );
+    this.config.sources.forEach((base, i) => {
+      let last: FollowRecord | undefined;
+      for (const summary of summaries) {
+        const rec = parseFollowRecord(summary[followKey(base.name)]);
+        if (rec && (!last || rec.generation > last.generation)) last = rec;
+      }
+      if (!last) return;
+      this.follows.set(base.name, last);
+      this.sources[i] = this.followedSource(base, last);
+      this.log.info("source follows an earlier upgrade handoff", { source: base.name, to: last.to, slot: last.slot, generation: last.generation });
+    });
+  }
+
+  /**
+   * A switchover moved the primary: everything read so far is committed, the switch is recorded in
+   * every table, and the source goes on from the new primary's slot. The old server's stream stops;
+   * its slot stays (a rollback may come back to it) until `floe upgrade cleanup`.
+   */
+  private async follow(src: ReplicationSource, h: Handoff): Promise<void> {
+    const base = this.configOf(src);
+    const last = this.follows.get(base.name);
+    if (!base.followUpgrades) {
+      await this.flush();
+      this.log.warn("upgrade handoff ignored (followUpgrades is false): this source's server is no longer the primary", { source: base.name, to: h.to, kind: h.kind });
+      return;
+    }
+    if (!isNewer(h, last)) {
+      await this.flush();
+      this.log.info("upgrade handoff already followed: ignored", { source: base.name, upgrade: h.upgrade, seq: h.seq });
+      return;
+    }
+    await this.flush(); // also confirms the old slot past the handoff message
+    const rec: FollowRecord = { ...h, generation: (last?.generation ?? 0) + 1 };
+    for (const state of this.tables.values()) {
+      await state.table.newWrite().setSummary({ ...this.lsnSummary(state), [followKey(base.name)]: JSON.stringify(rec) }).commit();
+    }
+    this.follows.set(base.name, rec);
+    const next = this.followedSource(base, rec);
+    const i = this.sources.indexOf(src);
+    this.sources[i] = next;
+    for (const m of [this.relations, this.current, this.streamed]) m.delete(base.name);
+    void src.stop(); // not awaited: its stream is the one delivering this message
+    const from = await this.prepareSource(next);
+    await this.startStream(next, from);
+    this.log.info("followed the upgrade handoff: reading the new primary", { source: base.name, kind: h.kind, to: h.to, slot: h.slot, generation: rec.generation, from: formatLsn(from) });
   }
 
   private hasPending(): boolean {
@@ -618,7 +722,7 @@ export class CdcWriter {
       // A table new to this writer (e.g. just added to the publication): copy it at a fresh snapshot.
       await this.flush();
       state = await this.ensureTable(src, t);
-      if (this.copies(src) && !state.lsn.has(src.name)) {
+      if (this.copies(src) && !state.lsn.has(src.key)) {
         const exported = await src.createSlot({ temporary: true });
         try {
           await this.copyTables(src, exported, [state]);

@@ -4,6 +4,7 @@
  * plan.ts; this file only does the I/O, logs what it waits for, and persists its state.
  */
 import { Client } from "pg";
+import { EMIT_HANDOFF_SQL, Handoff } from "../cdc/handoff";
 import { createLogger, Logger } from "../core/log";
 import { schemaSnapshot, sequenceValues, serverFacts, userTables } from "./catalog";
 import {
@@ -316,6 +317,7 @@ export class Upgrade {
     try {
       await this.o.hooks?.beforePause?.();
       s.savedQueryWaitTimeout = await pooler.getQueryWaitTimeout();
+      s.switches = (s.switches ?? 0) + 1; // numbers this switchover's CDC handoff, also when a recovered run finishes it
       record(this.o.statePath, s, kind, `${kind}: raising query_wait_timeout and pausing the pooler`, { savedQueryWaitTimeout: s.savedQueryWaitTimeout });
       await pooler.setQueryWaitTimeout(Math.max(this.o.raisedQueryWaitTimeout, s.savedQueryWaitTimeout));
       pausedAt = Date.now();
@@ -422,6 +424,9 @@ export class Upgrade {
     if (cdc) {
       if (!earlySlot) throw new Error(`the CDC handoff needs blue on Postgres 16 or newer (pgoutput's origin option); blue is ${s.blueMajor}`);
       await this.prepareCdc(cdc);
+      // Recorded before the pause: a run that stops after the switch still writes the handoff on recovery.
+      s.cdcHandoff = { publication: cdc.publication, slot: cdc.slot, blueFinalLsn: "", origin: "none" };
+      saveState(this.o.statePath, s);
     }
     const report = await this.switchover(s, "cutover", this.o.blueUrl, this.o.greenUrl, this.fwd, s.greenTarget, earlySlot ? undefined : () => using(this.o.greenUrl, (c) => this.ensureSlot(c, this.rev)));
     if (cdc) {
@@ -456,8 +461,25 @@ export class Upgrade {
     if (!r.rowCount) await c.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
   }
 
-  /** After RESUME on green: stop forward replication, start reverse replication (blue <- green). */
+  /**
+   * The CDC writer's cue (runtime/cdc/handoff.ts): a transactional message on the old primary, after
+   * the pooler switched, so it follows every change the writer must read there. Written once per
+   * switchover; a recovered run may write it again, and the writer ignores the repeat.
+   */
+  private async sendHandoff(s: UpgradeState, kind: Handoff["kind"], oldUrl: string, to: DbTarget): Promise<void> {
+    const cdc = s.cdcHandoff;
+    const seq = s.switches ?? 0;
+    if (!cdc || seq < 1 || (s.handoffSent?.seq ?? 0) >= seq) return;
+    const h: Handoff = { version: 1, upgrade: s.id ?? s.name, seq, kind, to: { host: to.host, port: to.port, dbname: to.dbname }, slot: cdc.slot, publication: cdc.publication };
+    const lsn = await using(oldUrl, async (c) => (await c.query(EMIT_HANDOFF_SQL, [JSON.stringify(h)])).rows[0].lsn as string);
+    s.handoffSent = { seq, lsn, on: kind === "cutover" ? "blue" : "green" };
+    saveState(this.o.statePath, s);
+    this.log.info("CDC handoff written: the writer moves to the new primary when it reads it", { kind, to: h.to, slot: cdc.slot, seq });
+  }
+
+  /** After RESUME on green: tell the CDC writer, stop forward replication, start reverse replication (blue <- green). */
   private async finishCutover(s: UpgradeState): Promise<void> {
+    await this.sendHandoff(s, "cutover", this.o.blueUrl, s.greenTarget);
     await using(this.o.greenUrl, async (c) => {
       const r = await c.query(`SELECT 1 FROM pg_subscription WHERE subname = $1`, [this.fwd]);
       if (r.rowCount) {
@@ -494,6 +516,7 @@ export class Upgrade {
   }
 
   private async finishRollback(s: UpgradeState): Promise<void> {
+    if (s.blueTarget) await this.sendHandoff(s, "rollback", this.o.greenUrl, s.blueTarget);
     await using(this.o.blueUrl, async (c) => {
       const r = await c.query(`SELECT 1 FROM pg_subscription WHERE subname = $1`, [this.rev]);
       if (r.rowCount) {
@@ -513,6 +536,31 @@ export class Upgrade {
     if (state.phase === "replicating") p = await this.progress(this.o.blueUrl, this.o.greenUrl, this.fwd);
     if (state.phase === "upgraded") p = await this.progress(this.o.greenUrl, this.o.blueUrl, this.rev);
     return { state, pooler: { target, paused }, progress: p };
+  }
+
+  /**
+   * The CDC writer's slot on the server it moved away from holds that server's WAL. It goes once the
+   * writer has confirmed past the handoff message there (else the writer has not switched yet, and
+   * the slot still holds changes it must read).
+   */
+  private async dropFollowedSlot(s: UpgradeState): Promise<void> {
+    const sent = s.handoffSent;
+    const slot = s.cdcHandoff?.slot;
+    if (!sent || !slot) return;
+    const primaryNow = s.phase === "rolled-back" ? "blue" : "green";
+    if (sent.on === primaryNow) return;
+    const url = sent.on === "blue" ? this.o.blueUrl : this.o.greenUrl;
+    await using(url, async (c) => {
+      const r = await c.query(`SELECT active_pid, confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1`, [slot]);
+      if (!r.rowCount) return;
+      const { active_pid: pid, lsn } = r.rows[0];
+      if (pid || !lsn || parseLsn(lsn) <= parseLsn(sent.lsn)) {
+        this.log.warn(`kept the CDC writer's slot ${slot} on ${sent.on}: the writer has not moved past the handoff yet; run cleanup again once it has`, { confirmed: lsn, handoff: sent.lsn });
+        return;
+      }
+      await c.query(`SELECT pg_drop_replication_slot($1)`, [slot]);
+      this.log.info(`dropped the CDC writer's slot ${slot} on ${sent.on}: the writer reads the new primary`);
+    });
   }
 
   /** Drop every replication object the upgrade created, on both sides. Servers and data stay. */
@@ -542,6 +590,7 @@ export class Upgrade {
     await dropSubs(this.o.blueUrl);
     await dropPubs(this.o.blueUrl);
     await dropPubs(this.o.greenUrl);
+    await this.dropFollowedSlot(s);
     record(this.o.statePath, s, "cleaned", "replication objects dropped on blue and green");
   }
 }

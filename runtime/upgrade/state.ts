@@ -2,6 +2,7 @@
  * The orchestrator's state file (JSON, written atomically). Re-running any command reads it first:
  * a crashed run is resumed from its phase, and a pooler left paused is resumed before anything else.
  */
+import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { DbTarget } from "./plan";
@@ -27,6 +28,10 @@ export interface UpgradeEvent {
 
 export interface UpgradeState {
   version: 1;
+  /** Identity of this upgrade (in the CDC handoff messages). Older state files lack it: the name stands in. */
+  id?: string;
+  /** Switchovers started (cutover and rollback attempts): the CDC handoff messages' sequence number. */
+  switches?: number;
   /** base name of publications, subscriptions and slots */
   name: string;
   phase: Phase;
@@ -47,12 +52,16 @@ export interface UpgradeState {
    * name; both with pgoutput option origin = none. Set by a cutover run with the cdc option.
    */
   cdcHandoff?: { publication: string; slot: string; blueFinalLsn: string; origin: "none" } | null;
+  /** The last CDC handoff message written: its switchover, its LSN, and the server it is on (runtime/cdc/handoff.ts). */
+  handoffSent?: { seq: number; lsn: string; on: "blue" | "green" };
   events: UpgradeEvent[];
 }
 
 export function newState(init: Pick<UpgradeState, "name" | "database" | "poolerDatabase" | "greenTarget">): UpgradeState {
   return {
     version: 1,
+    id: randomUUID(),
+    switches: 0,
     phase: "planned",
     blueTarget: null,
     blueMajor: null,

@@ -1,34 +1,43 @@
 /**
- * The CDC writer follows a blue/green major upgrade (Postgres 16 -> 17 behind pgBouncer, clients
- * writing the whole time): it reads blue with origin = none, the orchestrator prepares green's slot
- * before the pause, and after the cutover the writer reads both (green without an initial copy).
- * At the end every Iceberg table equals green, the new primary: no gap, no duplicate.
+ * The CDC writer follows a blue/green major upgrade by itself (Postgres 16 -> 17 behind pgBouncer,
+ * clients writing the whole time). The writer is configured with blue only; the orchestrator's
+ * handoff message moves it to green at the cutover, a restart keeps it on green, and a rollback
+ * moves it back to blue. `counters` is replicated as a changelog: every client transaction adds 1
+ * to its client's counter, so the changelog must hold each value 1..n exactly once per client — a
+ * duplicated or lost transaction anywhere across the switches shows up as a repeat or a gap.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CdcConfigInput, parseCdcConfig } from "../../../runtime/cdc/config";
+import { followKey } from "../../../runtime/cdc/handoff";
 import { CdcWriter } from "../../../runtime/cdc/writer";
 import { createLogger } from "../../../runtime/core/log";
 import { SqlCatalog, Table } from "../../../runtime/iceberg";
 import { Upgrade } from "../../../runtime/upgrade/orchestrator";
+import { loadState } from "../../../runtime/upgrade/state";
+import { chdbRows } from "../../helpers/chdb";
 import { lines, readIceberg, readPostgres } from "../../helpers/compare";
-import { startWorld, Workload, World } from "./workload";
+import type { TestPostgres } from "../../helpers/postgres";
+import { startWorld, waitFor, Workload, World } from "./workload";
 
-jest.setTimeout(180_000);
+jest.setTimeout(240_000);
 const quiet = createLogger({}, (l) => process.env.FLOE_TEST_LOG && process.stderr.write(l + "\n"));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe("CDC writer across a blue/green upgrade", () => {
+describe("CDC writer across a blue/green upgrade and its rollback", () => {
   let w: World;
   let load: Workload;
   let warehouse: string;
   let catalog: SqlCatalog;
+  let statePath: string;
   const writers: { writer: CdcWriter; done: Promise<void> }[] = [];
 
-  const start = async (sources: CdcConfigInput["sources"]) => {
+  const start = async () => {
+    const sources: CdcConfigInput["sources"] = [{ name: "blue", connectionString: w.blue.url("app"), slot: "floe_cdc", publication: "floe" }];
     const config = parseCdcConfig({
       sources,
-      tables: [{ source: "public.items" }, { source: "public.counters" }, { source: "public.tickets" }],
+      tables: [{ source: "public.items" }, { source: "public.tickets" }, { source: "public.counters", mode: "changelog" }],
       catalog: { type: "sql", uri: w.blue.url("lake") },
       warehouse: `file://${warehouse}`,
       commit: { intervalMs: 100 },
@@ -41,6 +50,35 @@ describe("CDC writer across a blue/green upgrade", () => {
     await writer.ready;
     return { writer, done };
   };
+  const upgrade = () =>
+    new Upgrade({
+      blueUrl: w.blue.url("app"),
+      greenUrl: w.green.url("app"),
+      pooler: w.bouncer.control,
+      statePath,
+      budgetMs: 5000,
+      cdc: { publication: "floe", slot: "floe_cdc" },
+      log: quiet,
+    });
+  const table = (name: string) => Table.load(catalog, { namespace: ["floe"], name });
+  const follow = async () => JSON.parse((await table("items")).summaryProperty(followKey("blue")) ?? "null");
+  const mirrorEquals = async (pg: TestPostgres) => {
+    for (const name of ["items", "tickets"]) {
+      let want: string[] = [];
+      let got: string[] = [];
+      await waitFor(
+        `Iceberg ${name} equal to Postgres`,
+        async () => {
+          want = lines(await readPostgres(pg.url("app"), name));
+          const t = await table(name);
+          got = lines(readIceberg(t.metadata.location, t.schema().fields));
+          return JSON.stringify(want) === JSON.stringify(got);
+        },
+        30_000,
+      ).catch(() => undefined);
+      expect(got).toEqual(want);
+    }
+  };
 
   beforeAll(async () => {
     w = await startWorld({ preloadRows: 1000, clients: 3 });
@@ -48,6 +86,7 @@ describe("CDC writer across a blue/green upgrade", () => {
     warehouse = mkdtempSync(join(tmpdir(), "floe-follow-wh-"));
     catalog = await SqlCatalog.connect({ name: "floe", url: w.blue.url("lake"), warehouse: `file://${warehouse}` });
     load = new Workload(w.bouncer.url("app"), 3);
+    statePath = join(w.dir, "state.json");
   });
   afterAll(async () => {
     for (const x of writers) {
@@ -60,42 +99,62 @@ describe("CDC writer across a blue/green upgrade", () => {
     if (warehouse) rmSync(warehouse, { recursive: true, force: true });
   });
 
-  it("ends with every Iceberg table equal to green, under continuous writes through the pooler", async () => {
-    const blue = { name: "blue", connectionString: w.blue.url("app"), slot: "floe_cdc", publication: "floe", origin: "none" as const };
-    const first = await start([blue]);
+  it("moves to green at the cutover, stays there across a restart, and back to blue at the rollback", async () => {
+    let current = await start();
     load.start();
-    await new Promise((r) => setTimeout(r, 500));
-    await new Upgrade({
-      blueUrl: w.blue.url("app"),
-      greenUrl: w.green.url("app"),
-      pooler: w.bouncer.control,
-      statePath: join(w.dir, "state.json"),
-      budgetMs: 5000,
-      cdc: { publication: "floe", slot: "floe_cdc" },
-    }).run();
-    // The cutover is done: clients now write to green. Point the writer at both sides.
-    await first.writer.stop();
-    await first.done;
-    await start([blue, { name: "green", connectionString: w.green.url("app"), slot: "floe_cdc", publication: "floe", origin: "none", initialCopy: false }]);
-    await new Promise((r) => setTimeout(r, 800));
+    await sleep(500);
+
+    // Cutover: the running writer switches to green by itself.
+    await upgrade().run();
+    await waitFor("the writer to follow the cutover", async () => (await follow())?.generation === 1, 30_000);
+    const first = await follow();
+    expect(first).toMatchObject({ kind: "cutover", seq: 1, slot: "floe_cdc", to: { port: w.green.port, dbname: "app" } });
+    await waitFor("green's own writes in Iceberg", async () => (await table("items")).summaryProperty("floe.lsn.blue~1") !== undefined, 30_000);
+
+    // A restart with the same (blue-only) config goes on from green.
+    await current.writer.stop();
+    await current.done;
+    const before = load.acked.size;
+    await sleep(300); // writes meanwhile wait in green's slot
+    current = await start();
+    await waitFor("writes after the restart", async () => load.acked.size > before + 20);
+
+    // Rollback: the writer goes back to blue.
+    await upgrade().rollback();
+    await waitFor("the writer to follow the rollback", async () => (await follow())?.generation === 2, 30_000);
+    expect(await follow()).toMatchObject({ kind: "rollback", seq: 2, to: { port: w.blue.port, dbname: "app" } });
+    await sleep(600);
     await load.stop();
     expect(load.errors).toEqual([]);
 
-    for (const table of ["items", "counters", "tickets"]) {
-      const deadline = Date.now() + 30_000;
-      let pg: string[] = [];
-      let ice: string[] = [];
-      while (Date.now() < deadline) {
-        pg = lines(await readPostgres(w.green.url("app"), table));
-        const t = await Table.load(catalog, { namespace: ["floe"], name: table });
-        ice = lines(readIceberg(t.metadata.location, t.schema().fields));
-        if (JSON.stringify(pg) === JSON.stringify(ice)) break;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      expect(ice).toEqual(pg);
+    await mirrorEquals(w.blue);
+
+    // Exactly once, across both switches and the restart: each client's counter values 1..n, once each.
+    const counters = await table("counters");
+    let byClient = new Map<number, number[]>();
+    await waitFor(
+      "the changelog to hold every counter update",
+      async () => {
+        const t = await table("counters");
+        byClient = new Map();
+        for (const r of chdbRows(t.metadata.location, "client, n, _op", "WHERE _op = 'U'")) {
+          const c = Number(r.client);
+          byClient.set(c, [...(byClient.get(c) ?? []), Number(r.n)]);
+        }
+        return [...load.counters].every(([c, n]) => (byClient.get(c)?.length ?? 0) >= n);
+      },
+      30_000,
+    ).catch(() => undefined);
+    expect(counters).toBeDefined();
+    for (const [client, n] of load.counters) {
+      const seen = (byClient.get(client) ?? []).sort((a, b) => a - b);
+      expect(seen).toEqual(Array.from({ length: n }, (_, i) => i + 1));
     }
-    const items = await Table.load(catalog, { namespace: ["floe"], name: "items" });
-    expect(items.summaryProperty("floe.lsn.green")).toBeDefined(); // green's own writes arrived through green's slot
-    expect(load.acked.size).toBeGreaterThan(0);
+
+    // Cleanup drops the writer's slot on green (the writer has moved past the handoff there).
+    await upgrade().cleanup();
+    expect(await w.green.sql("SELECT slot_name FROM pg_replication_slots WHERE slot_name = 'floe_cdc'", [], "app")).toEqual([]);
+    expect(await w.blue.sql("SELECT slot_name FROM pg_replication_slots WHERE slot_name = 'floe_cdc'", [], "app")).toEqual([{ slot_name: "floe_cdc" }]);
+    expect(loadState(statePath)!.handoffSent).toMatchObject({ seq: 2, on: "green" });
   });
 });

@@ -50,7 +50,7 @@ describe("CdcWriter on kubernetes", () => {
     const secret = m.named("wk-shard-1-config");
     expect(secret.inputs.immutable).toBe(true);
     const cfg = parseCdcConfig(JSON.parse(secret.inputs.stringData["config.json"]));
-    expect(cfg.sources).toEqual([{ name: "shard-1", connectionString: "postgresql://floe_replication:repl-password-xyz@pg-shard-1-rw:5432/app?sslmode=require", publication: "floe", origin: "any", initialCopy: true }]);
+    expect(cfg.sources).toEqual([{ name: "shard-1", connectionString: "postgresql://floe_replication:repl-password-xyz@pg-shard-1-rw:5432/app?sslmode=require", publication: "floe", origin: "any", initialCopy: true, followUpgrades: true }]);
     expect(cfg.catalog).toMatchObject({ type: "rest", uri: "http://lk:8181/catalog", warehouse: "floe" });
     expect(cfg.storage).toMatchObject({ endpoint: "http://minio:9000", forcePathStyle: true, secretAccessKey: "storage-key-abc" });
     expect(cfg.http).toEqual({ host: "0.0.0.0", port: 9187 });
