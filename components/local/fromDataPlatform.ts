@@ -26,5 +26,7 @@ export function localPlatformArgs(args: DataPlatformArgs, dataDir?: string): Loc
     pooler: { poolMode: p.poolMode, maxClientConnections: p.maxClientConnections, defaultPoolSize: p.defaultPoolSize },
     namespace: args.catalog?.namespace,
     cdc: { tables: cdc.tables, commitIntervalMs: cdc.commitIntervalMs },
+    // the local upgrade always runs in `pulumi up`; run, poolerAdminUrl, efsFileSystemId and image are for kubernetes and aws
+    upgrade: args.upgrade ? { toVersion: args.upgrade.toVersion, budgetMs: args.upgrade.budgetMs } : undefined,
   };
 }

@@ -50,7 +50,51 @@ interface Outputs extends Inputs {
 
 const INPUT_KEYS: (keyof Inputs)[] = ["dir", "requestedPort", "databases", "users", "adminUsers", "poolMode", "maxClientConnections", "defaultPoolSize"];
 
+/**
+ * Entries a blue/green upgrade moved to green that `news` would point elsewhere (pure, for tests).
+ * A finished cutover leaves a marker (components/local/upgrade.ts) next to pgbouncer.ini; while its
+ * state file says "upgraded", green is the primary and repointing to blue (e.g. after `upgrade` was
+ * removed from the config) would send clients to a server that no longer gets their writes.
+ */
+export function upgradeGuard(
+  databases: { name: string; port: unknown }[],
+  markers: { statePath: string; entries: string[]; green: { port: number }; blue: { port: number } }[],
+  phaseOf: (statePath: string) => string | undefined,
+): string | undefined {
+  for (const m of markers) {
+    if (phaseOf(m.statePath) !== "upgraded") continue;
+    for (const d of databases) {
+      if (!m.entries.includes(d.name) || typeof d.port !== "number" || d.port === m.green.port) continue;
+      return (
+        `pgBouncer entry "${d.name}" is served by green (port ${m.green.port}) since a blue/green upgrade (state file ${m.statePath}); ` +
+        `this config would repoint it to port ${d.port} without a cutover, and writes made on green would be lost to clients. ` +
+        `Keep upgrade: { toVersion: … } in the platform's config; to go back to blue, run the stack output upgradeRollbackCommand (floe upgrade rollback) first, then pulumi up.`
+      );
+    }
+  }
+  return undefined;
+}
+
 const provider: pulumi.dynamic.ResourceProvider = {
+  async check(_olds: Inputs, news: Inputs) {
+    const fs = require("node:fs");
+    const path = require("node:path");
+    if (typeof news.dir !== "string" || !Array.isArray(news.databases) || !fs.existsSync(news.dir)) return { inputs: news };
+    const markers = fs
+      .readdirSync(news.dir)
+      .filter((f: string) => /^floe-upgrade-.*\.json$/.test(f))
+      .map((f: string) => JSON.parse(fs.readFileSync(path.join(news.dir, f), "utf8")));
+    const phaseOf = (statePath: string) => {
+      try {
+        return JSON.parse(fs.readFileSync(statePath, "utf8")).phase as string;
+      } catch {
+        return undefined;
+      }
+    };
+    const reason = upgradeGuard(news.databases, markers, phaseOf);
+    return reason ? { inputs: news, failures: [{ property: "databases", reason }] } : { inputs: news };
+  },
+
   async create(inputs: Inputs) {
     const pgb = require(RT + "/local/pgbouncer.js");
     const proc = require(RT + "/local/process.js");

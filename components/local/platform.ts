@@ -6,7 +6,9 @@ import { LocalDirectory } from "./directory";
 import { LocalPgBouncer } from "./pgBouncer";
 import { LocalPostgresServer } from "./postgresServer";
 import { LocalSqlCatalog } from "./sqlCatalog";
+import { LocalUpgrade } from "./upgrade";
 import { CLI_PATH } from "./runtime";
+import { slotName } from "../../runtime/cdc/config";
 
 export interface LocalPostgresArgs {
   /** Postgres major version; the `pg<major>` npm alias must be installed (pg16 and pg17 are). Defaults to 16. */
@@ -56,6 +58,16 @@ export interface LocalCdcArgs {
   httpPort?: number;
 }
 
+export interface LocalPlatformUpgradeArgs {
+  /**
+   * The new Postgres major (its `pg<major>` npm alias must be installed), newer than
+   * `postgres.version`, which stays the old major. Required.
+   */
+  toVersion: number;
+  /** Hard budget (ms) for green to apply blue's final LSN while pgBouncer is paused; past it the cutover resumes on blue and `pulumi up` fails with the reason. Defaults to 1000. */
+  budgetMs?: number;
+}
+
 export interface LocalPlatformArgs {
   /**
    * Absolute directory that holds everything the platform keeps on disk (Postgres data, pgBouncer
@@ -71,6 +83,13 @@ export interface LocalPlatformArgs {
   namespace?: string;
   /** The CDC writer. Defaults to LocalCdcArgs' defaults (every table, mirror mode). */
   cdc?: LocalCdcArgs;
+  /**
+   * A zero-downtime major upgrade of every shard, run by `pulumi up` (docs/upgrade.md, "The local
+   * target"): a green server per shard at `toVersion`, logical replication, a budgeted cutover
+   * behind pgBouncer, reverse replication for rollback. Keep it set afterwards: blue keeps running
+   * (and holds the SQL catalog). Defaults to none (no upgrade).
+   */
+  upgrade?: LocalPlatformUpgradeArgs;
 }
 
 /**
@@ -103,6 +122,14 @@ export class LocalPlatform extends pulumi.ComponentResource {
   readonly namespace: pulumi.Output<string>;
   /** http://127.0.0.1:<port> of the writer's /healthz and /metrics. */
   readonly cdcHealthUrl: pulumi.Output<string>;
+  /** With `upgrade`: the green server of each shard (the new major). Empty otherwise. */
+  readonly greenShards: LocalPostgresServer[];
+  /** With `upgrade`: each shard's cutover. Empty otherwise. */
+  readonly upgrades: LocalUpgrade[];
+  /** With `upgrade`: each shard's orchestrator state file (for `floe upgrade status|rollback|cleanup --state`). Empty otherwise. */
+  readonly upgradeStatePaths: pulumi.Output<string[]>;
+  /** With `upgrade`: each shard's complete `floe upgrade rollback` command (secret: it holds passwords). Empty otherwise. */
+  readonly upgradeRollbackCommands: pulumi.Output<string[]>;
 
   constructor(name: string, args: LocalPlatformArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("floe:index:LocalPlatform", name, {}, opts);
@@ -114,6 +141,19 @@ export class LocalPlatform extends pulumi.ComponentResource {
     const shardCount = pg.shards ?? 1;
     if (!Number.isInteger(shardCount) || shardCount < 1 || shardCount > 16) v.fail("postgres.shards", shardCount, "must be an integer from 1 to 16", "use 1 for an unsharded database");
     const major = pg.version ?? 16;
+    const up = args.upgrade;
+    if (up !== undefined) {
+      if (!Number.isInteger(up.toVersion) || up.toVersion < 14 || up.toVersion > 18) {
+        v.fail("upgrade.toVersion", up.toVersion, "is not a Postgres major floe supports (14 to 18)", `set upgrade.toVersion to the new major, e.g. ${major + 1}`);
+      }
+      if (up.toVersion <= major) {
+        v.fail("upgrade.toVersion", up.toVersion, `is not newer than postgres.version (${major})`, `keep postgres.version at the running major and set upgrade.toVersion above it, e.g. ${major + 1}; remove upgrade to stay on ${major}`);
+      }
+      if (major < 16) {
+        v.fail("postgres.version", major, "is older than 16: the CDC writer cannot follow the cutover (pgoutput's origin option needs Postgres 16 on blue)", "upgrade with `floe upgrade run` and restart the writer yourself, or start the platform at 16 or newer");
+      }
+      v.int("upgrade.budgetMs", up.budgetMs, 1000, 0, 600_000);
+    }
     const database = pg.database ?? "app";
     const namespace = args.namespace ?? "floe";
     const catalogDb = "floe_catalog";
@@ -147,15 +187,97 @@ export class LocalPlatform extends pulumi.ComponentResource {
     this.shards = shards;
     const first = shards[0];
 
-    const p = args.pooler ?? {};
     const appUser = first.appUsername;
+    const adminUrl = (s: LocalPostgresServer) => pulumi.interpolate`postgresql://${s.adminUsername}:${s.adminPassword}@127.0.0.1:${s.port}/${database}`;
+
+    this.warehouseDir = new LocalDirectory(`${name}-warehouse`, { path: path.join(args.dataDir, "warehouse") }, inRoot);
+    this.catalogUri = pulumi.secret(pulumi.interpolate`postgresql://${first.adminUsername}:${first.adminPassword}@127.0.0.1:${first.port}/${catalogDb}`);
+    this.catalog = new LocalSqlCatalog(`${name}-catalog`, { uri: this.catalogUri, name: "floe", warehouse: this.warehouseDir.location, namespace }, o);
+
+    const c = args.cdc ?? {};
+    // origin "none" (Postgres 16+): the writer reads only writes made on a server, not what
+    // replication applied to it, which is what lets it follow a blue/green upgrade without duplicates.
+    const origin = major >= 16 ? ("none" as const) : ("any" as const);
+    const sources = this.shards.map((s, i) => ({
+      name: `shard-${i}`,
+      connectionString: pulumi.interpolate`postgresql://${s.replicationUsername}:${s.replicationPassword}@127.0.0.1:${s.port}/${database}`,
+      publication: s.publication,
+    }));
+    this.cdc = new LocalCdcWriter(
+      `${name}-cdc`,
+      {
+        dir: path.join(args.dataDir, "cdc"),
+        config: pulumi.all([pulumi.all(sources.map((s) => pulumi.all([s.connectionString, s.publication]))), this.catalog.uri, this.warehouseDir.location]).apply(
+          ([srcs, uri, warehouse]) => ({
+            sources: srcs.map(([connectionString, publication], i) => ({ name: `shard-${i}`, connectionString, publication, origin })),
+            tables: (c.tables ?? []).map((t) => ({ source: t.source, mode: (t.mode ?? "mirror") as "mirror" | "changelog", ...(t.target ? { target: t.target } : {}) })),
+            catalog: { type: "sql" as const, uri, name: "floe" },
+            warehouse,
+            namespace,
+            commit: { intervalMs: c.commitIntervalMs ?? 1000 },
+            http: { host: "127.0.0.1", port: c.httpPort ?? 0 },
+          }),
+        ),
+      },
+      { parent: this, dependsOn: [this.catalog] },
+    );
+
+    // The upgrade: a green server per shard, then each shard's cutover (one after the other), and
+    // only then the pooler's config, which follows where each cutover left its entries.
+    const poolerDir = path.join(args.dataDir, "pgbouncer");
+    const entry = (i: number) => (i === 0 ? database : `${database}_shard${i}`);
+    this.greenShards = [];
+    this.upgrades = [];
+    if (up) {
+      for (let i = 0; i < shardCount; i++) {
+        this.greenShards.push(
+          new LocalPostgresServer(
+            `${name}-postgres-${i}-v${up.toVersion}`,
+            {
+              dataDir: path.join(args.dataDir, `postgres-${i}-v${up.toVersion}`),
+              major: up.toVersion,
+              port: 0,
+              database,
+              appUsername: pg.appUsername,
+              replicationUsername: pg.replicationUsername,
+              publication: pg.publication,
+              settings: pg.settings,
+              // blue's passwords: clients, pgBouncer's user list and the writer keep theirs
+              passwords: pulumi.all([first.adminPassword, first.appPassword, first.replicationPassword]).apply(([admin, app, replication]) => ({ admin, app, replication })),
+            },
+            inRoot,
+          ),
+        );
+        const prev = this.upgrades[i - 1];
+        this.upgrades.push(
+          new LocalUpgrade(
+            `${name}-upgrade-${i}`,
+            {
+              blueUrl: adminUrl(shards[i]),
+              greenUrl: adminUrl(this.greenShards[i]),
+              poolerDir,
+              poolerAdmin: { user: first.adminUsername, password: first.adminPassword },
+              poolerDatabase: entry(i),
+              poolerAliases: i === 0 ? [`${database}_shard0`] : [],
+              statePath: path.join(args.dataDir, "upgrade", `shard-${i}-to-${up.toVersion}.json`),
+              budgetMs: up.budgetMs ?? 1000,
+              cdc: { publication: shards[i].publication, slot: slotName({ name: `shard-${i}` } as Parameters<typeof slotName>[0]) },
+            },
+            { parent: this, dependsOn: [this.cdc, ...(prev ? [prev] : [])] },
+          ),
+        );
+      }
+    }
+
+    const p = args.pooler ?? {};
     this.pooler = new LocalPgBouncer(
       `${name}-pooler`,
       {
-        dir: path.join(args.dataDir, "pgbouncer"),
+        dir: poolerDir,
         port: p.port ?? 0,
         databases: this.shards.flatMap((s, i) => {
-          const db = { host: "127.0.0.1", port: s.port, dbname: database };
+          const port = up ? this.upgrades[i].poolerTarget.port : s.port;
+          const db = { host: "127.0.0.1", port, dbname: database };
           return i === 0 ? [{ name: database, ...db }, { name: `${database}_shard${i}`, ...db }] : [{ name: `${database}_shard${i}`, ...db }];
         }),
         users: pulumi.all([appUser, first.appPassword, first.adminUsername, first.adminPassword]).apply(([au, ap, su, sp]) => [
@@ -170,41 +292,16 @@ export class LocalPlatform extends pulumi.ComponentResource {
       inRoot,
     );
 
-    this.warehouseDir = new LocalDirectory(`${name}-warehouse`, { path: path.join(args.dataDir, "warehouse") }, inRoot);
-    this.catalogUri = pulumi.secret(pulumi.interpolate`postgresql://${first.adminUsername}:${first.adminPassword}@127.0.0.1:${first.port}/${catalogDb}`);
-    this.catalog = new LocalSqlCatalog(`${name}-catalog`, { uri: this.catalogUri, name: "floe", warehouse: this.warehouseDir.location, namespace }, o);
-
-    const c = args.cdc ?? {};
-    const sources = this.shards.map((s, i) => ({
-      name: `shard-${i}`,
-      connectionString: pulumi.interpolate`postgresql://${s.replicationUsername}:${s.replicationPassword}@127.0.0.1:${s.port}/${database}`,
-      publication: s.publication,
-    }));
-    this.cdc = new LocalCdcWriter(
-      `${name}-cdc`,
-      {
-        dir: path.join(args.dataDir, "cdc"),
-        config: pulumi.all([pulumi.all(sources.map((s) => pulumi.all([s.connectionString, s.publication]))), this.catalog.uri, this.warehouseDir.location]).apply(
-          ([srcs, uri, warehouse]) => ({
-            sources: srcs.map(([connectionString, publication], i) => ({ name: `shard-${i}`, connectionString, publication })),
-            tables: (c.tables ?? []).map((t) => ({ source: t.source, mode: (t.mode ?? "mirror") as "mirror" | "changelog", ...(t.target ? { target: t.target } : {}) })),
-            catalog: { type: "sql" as const, uri, name: "floe" },
-            warehouse,
-            namespace,
-            commit: { intervalMs: c.commitIntervalMs ?? 1000 },
-            http: { host: "127.0.0.1", port: c.httpPort ?? 0 },
-          }),
-        ),
-      },
-      { parent: this, dependsOn: [this.catalog, this.pooler] },
-    );
-
     this.poolerEndpoint = pulumi.interpolate`127.0.0.1:${this.pooler.port}`;
     this.connectionString = pulumi.secret(pulumi.interpolate`postgresql://${appUser}:${first.appPassword}@127.0.0.1:${this.pooler.port}/${database}`);
-    this.adminConnectionString = pulumi.secret(pulumi.interpolate`postgresql://${first.adminUsername}:${first.adminPassword}@127.0.0.1:${first.port}/${database}`);
+    // shard 0 where the pooler sends it: green once upgraded
+    const servingPort = up ? this.upgrades[0].poolerTarget.port : first.port;
+    this.adminConnectionString = pulumi.secret(pulumi.interpolate`postgresql://${first.adminUsername}:${first.adminPassword}@127.0.0.1:${servingPort}/${database}`);
     this.warehouseLocation = this.warehouseDir.location;
     this.namespace = pulumi.output(namespace);
     this.cdcHealthUrl = pulumi.interpolate`http://127.0.0.1:${this.cdc.httpPort}`;
+    this.upgradeStatePaths = pulumi.all(this.upgrades.map((u) => u.statePath));
+    this.upgradeRollbackCommands = pulumi.secret(pulumi.all(this.upgrades.map((u) => u.rollbackCommand)));
     this.registerOutputs({
       poolerEndpoint: this.poolerEndpoint,
       connectionString: this.connectionString,
@@ -213,6 +310,8 @@ export class LocalPlatform extends pulumi.ComponentResource {
       warehouseLocation: this.warehouseLocation,
       namespace: this.namespace,
       cdcHealthUrl: this.cdcHealthUrl,
+      upgradeStatePaths: this.upgradeStatePaths,
+      upgradeRollbackCommands: this.upgradeRollbackCommands,
     });
   }
 }

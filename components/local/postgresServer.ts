@@ -53,10 +53,32 @@ interface Outputs extends Inputs {
 }
 
 const INPUT_KEYS: (keyof Inputs)[] = ["dataDir", "major", "requestedPort", "database", "extraDatabases", "appUsername", "replicationUsername", "publication", "settings", "passwords"];
-const REPLACE_KEYS: (keyof Inputs)[] = ["dataDir", "major", "requestedPort", "database", "appUsername", "replicationUsername", "passwords"];
+// Not "major": a major version change of a server with data is refused (see check), never a replacement.
+const REPLACE_KEYS: (keyof Inputs)[] = ["dataDir", "requestedPort", "database", "appUsername", "replicationUsername", "passwords"];
+
+/**
+ * Why a major version change of an existing server is refused (pure, for tests). Replacing the
+ * server would initdb an empty data directory at the new major and delete the old one: the data
+ * would be gone. The zero-downtime way is a blue/green upgrade next to it.
+ */
+export function majorChangeError(dataDir: string, from: number, to: number): string {
+  return (
+    `Postgres in ${dataDir} holds data at major ${from}; changing its version to ${to} would re-create it empty (its data directory would be deleted), so floe refuses. ` +
+    `For a zero-downtime upgrade keep postgres.version: ${from} and set upgrade: { toVersion: ${to} } on the LocalPlatform or DataPlatform (docs/upgrade.md, "The local target"). ` +
+    `To start over empty instead, run pulumi destroy first.`
+  );
+}
 
 /** The dynamic provider. Every function requires what it needs (see ./runtime.ts). */
 const provider: pulumi.dynamic.ResourceProvider = {
+  async check(olds: Partial<Inputs>, news: Inputs) {
+    // olds are the inputs of the deployed server ({} on create).
+    if (olds && olds.major !== undefined && news.major !== undefined && olds.major !== news.major) {
+      return { inputs: news, failures: [{ property: "major", reason: majorChangeError(olds.dataDir ?? news.dataDir, olds.major, news.major) }] };
+    }
+    return { inputs: news };
+  },
+
   async create(inputs: Inputs) {
     const pg = require(RT + "/local/postgres.js");
     const proc = require(RT + "/local/process.js");
@@ -129,6 +151,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
   async update(_id: string, olds: Outputs, news: Inputs) {
     const pg = require(RT + "/local/postgres.js");
     const { Client } = require(PG);
+    if (olds.major !== news.major) throw new Error(majorChangeError(olds.dataDir, olds.major, news.major)); // check() refuses it first
     const outs: Outputs = { ...olds, ...news };
     const spec = { major: outs.major, dataDir: outs.dataDir, port: outs.port, password: outs.adminPassword, settings: outs.settings };
     if (JSON.stringify(olds.settings) !== JSON.stringify(news.settings)) await pg.stopCluster(spec);

@@ -21,3 +21,10 @@ export const CLI_PATH: string = path.join(RUNTIME_DIR, "cli.js");
 
 /** node-postgres, resolved here so that serialized providers require it by absolute path. */
 export const PG_MODULE: string = require.resolve("pg");
+
+/** Pulumi's engine RPC (for log messages from dynamic providers), resolved here for the same reason. */
+export const ENGINE_PROTO: { grpc: string; engine: string; engineGrpc: string } = {
+  grpc: require.resolve("@grpc/grpc-js"),
+  engine: require.resolve("@pulumi/pulumi/proto/engine_pb.js"),
+  engineGrpc: require.resolve("@pulumi/pulumi/proto/engine_grpc_pb.js"),
+};

@@ -12,6 +12,8 @@ import { IcebergCatalog } from "../lake/icebergCatalog";
 import { QueryEngines, type QueryEnginesAwsArgs, type QueryEnginesKubernetesArgs } from "../query/queryEngines";
 import { CdcWriter, type CdcTableArgs } from "../cdc/cdcWriter";
 import { labels, pgUrl } from "../util";
+import { BlueGreenUpgrade } from "../upgrade/blue-green-upgrade";
+import { slotName } from "../../runtime/cdc/config";
 
 export interface DataPlatformPoolerArgs {
   /** "transaction", "session" or "statement". Defaults to "transaction". */
@@ -80,6 +82,27 @@ export interface DataPlatformCdcArgs {
   ecsClusterArn?: pulumi.Input<string>;
 }
 
+export interface DataPlatformUpgradeArgs {
+  /**
+   * The new Postgres major. `postgres.version` stays the running (old) major: changing it directly
+   * would re-create the database, which floe refuses on the local target. Required.
+   */
+  toVersion: number;
+  /** Hard budget (ms) for green to apply blue's final LSN while the pooler is paused; past it the cutover resumes on blue. Defaults to 1000. */
+  budgetMs?: number;
+  /** kubernetes and aws: whether the orchestrator runs now (false creates green only). The local target always runs it. Defaults to true. */
+  run?: boolean;
+  /**
+   * aws: admin console URL of a pgBouncer in front of the Aurora cluster (RDS Proxy cannot PAUSE, so
+   * the cutover needs pgBouncer). Kept secret. Required on aws.
+   */
+  poolerAdminUrl?: pulumi.Input<string>;
+  /** aws: EFS file system holding that pgBouncer's pgbouncer.ini (mounted by the orchestrator task). Required on aws. */
+  efsFileSystemId?: pulumi.Input<string>;
+  /** kubernetes and aws: runtime image of the orchestrator. Defaults to the floe image of this version. */
+  image?: pulumi.Input<string>;
+}
+
 export interface DataPlatformArgs {
   /** Where it runs: "kubernetes", "aws" or "local". Defaults to "local". */
   target?: string;
@@ -99,6 +122,15 @@ export interface DataPlatformArgs {
   query?: DataPlatformQueryArgs;
   /** The CDC writer. Defaults to every table of the publication, as mirror tables, one writer per shard. */
   cdc?: DataPlatformCdcArgs;
+  /**
+   * A zero-downtime major upgrade to `toVersion` (docs/upgrade.md): a green cluster at the new
+   * major, logical replication, a budgeted cutover behind pgBouncer, reverse replication for
+   * rollback, the CDC writer following by itself. Local: run by `pulumi up`, every shard. Kubernetes
+   * (pooler.implementation "pgbouncer", unsharded) and aws (your pgBouncer, unsharded): a
+   * BlueGreenUpgrade child wired from the platform's outputs. Keep it set after the cutover.
+   * Defaults to none (no upgrade).
+   */
+  upgrade?: DataPlatformUpgradeArgs;
 }
 
 /**
@@ -137,6 +169,10 @@ export class DataPlatform extends pulumi.ComponentResource {
   readonly trinoEndpoint: pulumi.Output<string | undefined>;
   readonly clickhouseEndpoint: pulumi.Output<string | undefined>;
   readonly athenaWorkgroup: pulumi.Output<string | undefined>;
+  /** kubernetes and aws with `upgrade`: the blue/green upgrade (green cluster, orchestrator Job or task). Undefined otherwise; local: see `local.upgrades`. */
+  readonly upgrade?: BlueGreenUpgrade;
+  /** With `upgrade`: each shard's orchestrator state file on the local target; the state path inside the Job's claim (kubernetes) or on EFS (aws). Empty otherwise. */
+  readonly upgradeStatePaths: pulumi.Output<string[]>;
 
   constructor(name: string, args: DataPlatformArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("floe:index:DataPlatform", name, {}, opts);
@@ -156,11 +192,13 @@ export class DataPlatform extends pulumi.ComponentResource {
       this.trinoEndpoint = pulumi.output(undefined);
       this.clickhouseEndpoint = pulumi.output(undefined);
       this.athenaWorkgroup = pulumi.output(undefined);
+      this.upgradeStatePaths = local.upgradeStatePaths;
       this.registerOutputs({
         poolerEndpoint: this.poolerEndpoint,
         connectionString: this.connectionString,
         catalogUri: this.catalogUri,
         warehouseLocation: this.warehouseLocation,
+        upgradeStatePaths: this.upgradeStatePaths,
       });
       return;
     }
@@ -173,6 +211,7 @@ export class DataPlatform extends pulumi.ComponentResource {
     if (target === "aws" && (args.postgres?.shards ?? 1) > 1 && args.pooler?.poolMode !== undefined && args.pooler.poolMode !== "transaction") {
       v.fail("pooler.poolMode", args.pooler.poolMode, "cannot be applied to Aurora Limitless (its routers pool connections)", "remove pooler.poolMode");
     }
+    this.checkUpgrade(v, target, args);
     this.target = target;
     const o = { parent: this };
     const pgArgs = args.postgres ?? {};
@@ -383,6 +422,40 @@ export class DataPlatform extends pulumi.ComponentResource {
       );
       this.connectionSecret = secret.arn;
     }
+    if (args.upgrade) {
+      const up = args.upgrade;
+      const db = pgArgs.database ?? "app";
+      const k = target === "kubernetes";
+      this.upgrade = new BlueGreenUpgrade(
+        `${name}-upgrade`,
+        {
+          target,
+          toVersion: up.toVersion,
+          database: db,
+          blueUrl: pgUrl(this.postgres.adminUsername, this.postgres.adminPassword, this.postgres.host, this.postgres.port, db),
+          poolerAdminUrl: k ? (this.pooler!.adminUrl as pulumi.Output<string>) : up.poolerAdminUrl!,
+          budgetMs: up.budgetMs,
+          run: up.run,
+          image: up.image,
+          // the writer's one source on an unsharded cluster is "primary" (cdcCommon)
+          cdc: { publication: ro.publication ?? "floe", slot: slotName({ name: "primary" } as Parameters<typeof slotName>[0]) },
+          kubernetes: k ? { namespace: args.namespace ?? "floe", poolerConfigClaim: this.pooler!.configClaim as pulumi.Output<string> } : undefined,
+          aws: k
+            ? undefined
+            : {
+                vpcId: this.postgres.vpcId as pulumi.Output<string>,
+                subnetIds: this.postgres.subnetIds as pulumi.Output<string[]>,
+                securityGroupIds: [this.postgres.securityGroupId as pulumi.Output<string>],
+                efsFileSystemId: up.efsFileSystemId,
+                kmsKeyId: pgArgs.aws?.kmsKeyId,
+              },
+        },
+        { parent: this, dependsOn: [this.cdc] },
+      );
+      this.upgradeStatePaths = pulumi.output([k ? "/state/floe-upgrade-state.json" : "/pooler/floe-upgrade-state.json"]);
+    } else {
+      this.upgradeStatePaths = pulumi.output([]);
+    }
     const host = this.pooler ? this.pooler.host : this.postgres.host;
     const port = this.pooler ? this.pooler.port : this.postgres.port;
     this.poolerEndpoint = pulumi.interpolate`${host}:${port}`;
@@ -402,7 +475,28 @@ export class DataPlatform extends pulumi.ComponentResource {
       trinoEndpoint: this.trinoEndpoint,
       clickhouseEndpoint: this.clickhouseEndpoint,
       athenaWorkgroup: this.athenaWorkgroup,
+      upgradeStatePaths: this.upgradeStatePaths,
     });
+  }
+
+  /** The upgrade setting against what kubernetes and aws can cut over (the local target checks its own). */
+  private checkUpgrade(v: Validator, target: string, args: DataPlatformArgs): void {
+    const up = args.upgrade;
+    if (!up) return;
+    const from = args.postgres?.version ?? 16;
+    if (!Number.isInteger(up.toVersion) || up.toVersion <= from) {
+      v.fail("upgrade.toVersion", up.toVersion, `is not newer than postgres.version (${from})`, `keep postgres.version at the running major and set upgrade.toVersion above it, e.g. ${from + 1}`);
+    }
+    if ((args.postgres?.shards ?? 1) > 1) {
+      v.fail("upgrade", `{ toVersion: ${up.toVersion} }`, `is not supported for a sharded cluster on ${target} yet (Citus / Aurora Limitless upgrade through their own procedures)`, "remove upgrade, or upgrade each shard with `floe upgrade run`");
+    }
+    if (target === "kubernetes" && args.pooler?.implementation !== "pgbouncer") {
+      v.fail("pooler.implementation", args.pooler?.implementation, 'is not "pgbouncer": the cutover PAUSEs pgBouncer and rewrites its pgbouncer.ini, which the CNPG Pooler does not expose', 'set pooler.implementation: "pgbouncer" (a pgBouncer Deployment with its config on a ReadWriteMany claim) before adding upgrade');
+    }
+    if (target === "aws") {
+      if (up.poolerAdminUrl === undefined) v.fail("upgrade.poolerAdminUrl", undefined, "is required on aws: RDS Proxy has no PAUSE, so the cutover needs a pgBouncer in front of Aurora", "pass the admin console URL of your pgBouncer (postgres://user:password@host:port/pgbouncer), or use RDS Blue/Green Deployments");
+      if (up.efsFileSystemId === undefined) v.fail("upgrade.efsFileSystemId", undefined, "is required on aws: the orchestrator task rewrites that pgBouncer's pgbouncer.ini", "pass the EFS file system that holds pgbouncer.ini");
+    }
   }
 
   private cdcCommon(shards: number, cdc: DataPlatformCdcArgs, publication: string) {

@@ -17,13 +17,19 @@
  *   Aurora without floe (switchover "typically under a minute", writes blocked meanwhile, default
  *   timeout 300 s, and no reverse replication for rollback); floe's cutover pauses writes for about
  *   a tenth of a second and keeps rollback possible. Use RDS Blue/Green when neither matters.
- * - local: run `floe upgrade run` directly against a green local cluster (no component needed).
+ * - local: a green `LocalPostgresServer` at the new major next to blue and a `LocalUpgrade` that
+ *   runs the orchestrator in-process during `pulumi up` against the local pgBouncer (its
+ *   pgbouncer.ini and admin console). `LocalPlatform` / `DataPlatform` build the same pieces from
+ *   their `upgrade` setting; this is for a local stack composed by hand.
  */
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import { Validator } from "../errors";
 import { deepMerge, labels, password, pgUrl } from "../util";
+import { LocalPostgresServer } from "../local/postgresServer";
+import { LocalUpgrade } from "../local/upgrade";
 
 /** The runtime image with the `floe` CLI. */
 export const DEFAULT_UPGRADE_IMAGE = "ghcr.io/floe-data/floe:0.1.0";
@@ -70,8 +76,25 @@ export interface BlueGreenUpgradeAwsArgs {
   efsFileSystemId?: pulumi.Input<string>;
 }
 
+export interface BlueGreenUpgradeLocalArgs {
+  /** Absolute directory for green's data directory (`green-<toVersion>`), the state file and the orchestrator's log. Required. */
+  dataDir: string;
+  /** Directory of the local pgBouncer (a LocalPgBouncer's `dir`): its pgbouncer.ini is repointed, its listen_port is the admin console's. Required. */
+  poolerDir: pulumi.Input<string>;
+  /** Other [databases] entries that point at blue's database; they pause and move with it. Defaults to none. */
+  poolerAliases?: string[];
+  /** Green's superuser, application and replication passwords: pass blue's, so clients, pgBouncer and the CDC writer keep theirs. Kept secret. Required. */
+  passwords: pulumi.Input<{ admin: pulumi.Input<string>; app: pulumi.Input<string>; replication: pulumi.Input<string> }>;
+  /** Application role on green (it owns `database`). Defaults to "app". */
+  appUsername?: string;
+  /** Replication role of the CDC writer on green. Defaults to "floe_replication". */
+  replicationUsername?: string;
+  /** Extra postgresql.conf settings of green. Defaults to none. */
+  settings?: Record<string, string>;
+}
+
 export interface BlueGreenUpgradeArgs {
-  /** Where it runs: "kubernetes" or "aws". Defaults to "kubernetes". */
+  /** Where it runs: "kubernetes", "aws" or "local". Defaults to "kubernetes". */
   target?: string;
   /** Green's major version; must be newer than blue's (the orchestrator checks). Required. */
   toVersion: number;
@@ -87,6 +110,13 @@ export interface BlueGreenUpgradeArgs {
   run?: boolean;
   /** Runtime image. Defaults to DEFAULT_UPGRADE_IMAGE. */
   image?: pulumi.Input<string>;
+  /**
+   * The CDC writer's publication and slot on blue: the orchestrator recreates them on green before
+   * the pause and writes the handoff the writer follows by itself. Defaults to none (no writer).
+   */
+  cdc?: { publication: pulumi.Input<string>; slot: pulumi.Input<string> };
+  /** Local-only settings (required for that target). */
+  local?: BlueGreenUpgradeLocalArgs;
   /** Kubernetes-only settings (required for that target). */
   kubernetes?: BlueGreenUpgradeKubernetesArgs;
   /** AWS-only settings (required for that target). */
@@ -104,24 +134,109 @@ export class BlueGreenUpgrade extends pulumi.ComponentResource {
   readonly taskDefinitionArn: pulumi.Output<string | undefined>;
   /** aws: the command that starts the orchestrator task. */
   readonly runTaskCommand: pulumi.Output<string | undefined>;
+  /** local: the orchestrator's state file (`floe upgrade status|rollback|cleanup --state`). */
+  readonly statePath: pulumi.Output<string | undefined>;
+  /** local: the port the pooler entry points at now (green once upgraded): wire your LocalPgBouncer's `databases` to it. */
+  readonly poolerPort: pulumi.Output<number | undefined>;
+  /** local: the complete `floe upgrade rollback` command (secret: it holds passwords). */
+  readonly rollbackCommand: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: BlueGreenUpgradeArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("floe:index:BlueGreenUpgrade", name, {}, opts);
     const v = new Validator("BlueGreenUpgrade", name);
     const target = v.oneOf("target", args.target, "kubernetes", ["kubernetes", "aws", "local"]);
-    if (target === "local") v.fail("target", "local", "needs no component", "run `floe upgrade run --blue … --green … --pooler-admin … --pooler-ini …` against a green local cluster");
     if (!SUPPORTED_MAJORS.includes(args.toVersion)) v.fail("toVersion", args.toVersion, `is not one of ${SUPPORTED_MAJORS.join(", ")}`, "set toVersion to the new major version");
     const database = v.sqlIdentifier("database", args.database ?? "app");
     const budgetMs = v.int("budgetMs", args.budgetMs, 1000, 0, 600_000);
     v.dnsLabel("name", name, 40);
     const childOpts: pulumi.CustomResourceOptions = { parent: this };
-    const built = target === "kubernetes" ? this.kubernetes(name, args, v, database, budgetMs, childOpts) : this.aws(name, args, v, database, budgetMs, childOpts);
+    for (const other of ["local", "kubernetes", "aws"] as const) {
+      if (other !== target && args[other] !== undefined) v.fail(other, "{…}", `is set but target is "${target}"`, `remove it or set target to "${other}"`);
+    }
+    const none = pulumi.output(undefined);
+    const built =
+      target === "local"
+        ? this.local(name, args, v, database, budgetMs, childOpts)
+        : { ...(target === "kubernetes" ? this.kubernetes(name, args, v, database, budgetMs, childOpts) : this.aws(name, args, v, database, budgetMs, childOpts)), statePath: none, poolerPort: none, rollbackCommand: none };
     this.greenHost = built.greenHost;
     this.greenUrl = built.greenUrl;
     this.jobName = built.jobName;
     this.taskDefinitionArn = built.taskDefinitionArn;
     this.runTaskCommand = built.runTaskCommand;
-    this.registerOutputs({ greenHost: this.greenHost, greenUrl: this.greenUrl, jobName: this.jobName, taskDefinitionArn: this.taskDefinitionArn, runTaskCommand: this.runTaskCommand });
+    this.statePath = built.statePath;
+    this.poolerPort = built.poolerPort;
+    this.rollbackCommand = built.rollbackCommand;
+    this.registerOutputs({
+      greenHost: this.greenHost,
+      greenUrl: this.greenUrl,
+      jobName: this.jobName,
+      taskDefinitionArn: this.taskDefinitionArn,
+      runTaskCommand: this.runTaskCommand,
+      statePath: this.statePath,
+      poolerPort: this.poolerPort,
+      rollbackCommand: this.rollbackCommand,
+    });
+  }
+
+  /** The orchestrator's flags for the CDC handoff. */
+  private cdcFlags(args: BlueGreenUpgradeArgs): pulumi.Output<string[]> {
+    if (!args.cdc) return pulumi.output([]);
+    return pulumi.all([args.cdc.publication, args.cdc.slot]).apply(([p, s]) => ["--cdc-publication", p, "--cdc-slot", s]);
+  }
+
+  private local(name: string, args: BlueGreenUpgradeArgs, v: Validator, database: string, budgetMs: number, childOpts: pulumi.CustomResourceOptions) {
+    const la = args.local;
+    if (!la) return v.fail("local", undefined, 'is required when target is "local"', "pass local: { dataDir, poolerDir, passwords } (blue's passwords)");
+    if (typeof la.dataDir !== "string" || !path.isAbsolute(la.dataDir)) v.fail("local.dataDir", la.dataDir, "must be an absolute path", 'pass e.g. path.resolve(".floe-upgrade")');
+    if (args.toVersion < 17) v.fail("toVersion", args.toVersion, "is older than 17: local blue/green upgrades start from Postgres 16 (the CDC handoff needs pgoutput's origin option)", "set toVersion to 17 or newer");
+    const green = new LocalPostgresServer(
+      `${name}-green`,
+      {
+        dataDir: path.join(la.dataDir, `green-${args.toVersion}`),
+        major: args.toVersion,
+        database,
+        appUsername: la.appUsername,
+        replicationUsername: la.replicationUsername,
+        publication: args.cdc ? args.cdc.publication : undefined,
+        settings: la.settings,
+        passwords: la.passwords,
+      },
+      childOpts,
+    );
+    const greenUrl = pulumi.secret(pulumi.interpolate`postgresql://${green.adminUsername}:${green.adminPassword}@127.0.0.1:${green.port}/${database}`);
+    const none = pulumi.output(undefined);
+    if (!(args.run ?? true)) {
+      return { greenHost: pulumi.output("127.0.0.1"), greenUrl, jobName: none, taskDefinitionArn: none, runTaskCommand: none, statePath: none, poolerPort: none, rollbackCommand: none };
+    }
+    const admin = pulumi.output(args.poolerAdminUrl).apply((u) => {
+      const url = new URL(u);
+      return { user: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
+    });
+    const run = new LocalUpgrade(
+      `${name}-run`,
+      {
+        blueUrl: args.blueUrl,
+        greenUrl,
+        poolerDir: la.poolerDir,
+        poolerAdmin: pulumi.secret(admin),
+        poolerDatabase: database,
+        poolerAliases: la.poolerAliases ?? [],
+        statePath: path.join(la.dataDir, `upgrade-to-${args.toVersion}.json`),
+        budgetMs,
+        cdc: args.cdc,
+      },
+      { ...childOpts, dependsOn: [green] },
+    );
+    return {
+      greenHost: pulumi.output("127.0.0.1"),
+      greenUrl,
+      jobName: none,
+      taskDefinitionArn: none,
+      runTaskCommand: none,
+      statePath: run.statePath as pulumi.Output<string | undefined>,
+      poolerPort: run.poolerTarget.apply((t) => t.port as number | undefined),
+      rollbackCommand: run.rollbackCommand as pulumi.Output<string | undefined>,
+    };
   }
 
   private orchestratorEnv(args: BlueGreenUpgradeArgs, greenUrl: pulumi.Output<string>, budgetMs: number, iniPath: string, statePath: string): pulumi.Output<Record<string, string>> {
@@ -205,7 +320,7 @@ export class BlueGreenUpgrade extends pulumi.ComponentResource {
                   {
                     name: "upgrade",
                     image: args.image ?? DEFAULT_UPGRADE_IMAGE,
-                    args: ["upgrade", "run", "--budget-ms", String(budgetMs), "--json"],
+                    args: this.cdcFlags(args).apply((f) => ["upgrade", "run", "--budget-ms", String(budgetMs), ...f, "--json"]),
                     envFrom: [{ secretRef: { name: env.metadata.name } }],
                     securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
                     resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "512Mi" } },
@@ -315,13 +430,13 @@ export class BlueGreenUpgrade extends pulumi.ComponentResource {
           executionRoleArn: exec.arn,
           runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },
           ...(aa.efsFileSystemId ? { volumes: [{ name: "pooler", efsVolumeConfiguration: { fileSystemId: aa.efsFileSystemId, transitEncryption: "ENABLED" } }] } : {}),
-          containerDefinitions: pulumi.all([pulumi.output(args.image ?? DEFAULT_UPGRADE_IMAGE), env.arn, logs.name, region]).apply(([image, arn, group, r]) =>
+          containerDefinitions: pulumi.all([pulumi.output(args.image ?? DEFAULT_UPGRADE_IMAGE), env.arn, logs.name, region, this.cdcFlags(args)]).apply(([image, arn, group, r, cdcFlags]) =>
             JSON.stringify([
               {
                 name: "upgrade",
                 image,
                 essential: true,
-                command: ["upgrade", "run", "--budget-ms", String(budgetMs), "--json"],
+                command: ["upgrade", "run", "--budget-ms", String(budgetMs), ...cdcFlags, "--json"],
                 secrets: keys.map((k) => ({ name: k, valueFrom: `${arn}:${k}::` })),
                 ...(aa.efsFileSystemId ? { mountPoints: [{ sourceVolume: "pooler", containerPath: "/pooler" }] } : {}),
                 logConfiguration: { logDriver: "awslogs", options: { "awslogs-group": group, "awslogs-region": r, "awslogs-stream-prefix": "upgrade" } },

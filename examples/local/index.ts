@@ -22,6 +22,8 @@ const platform = new LocalPlatform("floe", {
     tables: (config.getObject<string[]>("tables") ?? []).map((source) => ({ source })),
     commitIntervalMs: config.getNumber("commitIntervalMs") ?? 500,
   },
+  // A zero-downtime major upgrade: `pulumi config set upgradeTo 17` (postgresVersion stays 16).
+  upgrade: config.getNumber("upgradeTo") ? { toVersion: config.requireNumber("upgradeTo"), budgetMs: config.getNumber("upgradeBudgetMs") } : undefined,
 });
 
 export const poolerEndpoint = platform.poolerEndpoint;
@@ -33,3 +35,5 @@ export const namespace = platform.namespace;
 export const cdcHealthUrl = platform.cdcHealthUrl;
 export const cdcLog = platform.cdc.logFile;
 export const dataDir = platform.root.path;
+export const upgradeStatePaths = platform.upgradeStatePaths;
+export const upgradeRollbackCommands = platform.upgradeRollbackCommands;

@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { createLogger } from "../core/log";
 import { Upgrade, UpgradeAborted } from "./orchestrator";
 import { blocking, schemaDdl } from "./plan";
-import { PgBouncerControl } from "./pooler";
+import { GroupedPoolerControl, PgBouncerControl } from "./pooler";
 
 export const usage = `floe upgrade: zero-downtime major-version upgrade (blue/green, logical replication, pgBouncer cutover)
 
@@ -28,6 +28,8 @@ options (env var in brackets):
   --pooler-admin URL       pgBouncer admin console, e.g. postgres://pgbouncer@host:6432/pgbouncer [FLOE_UPGRADE_POOLER_ADMIN]
   --pooler-ini PATH        the pgbouncer.ini that RELOAD re-reads (its [databases] entry is repointed) [FLOE_UPGRADE_POOLER_INI]
   --pooler-db NAME         the [databases] entry. Defaults to the database name
+  --pooler-alias NAME      another [databases] entry on the same server, paused and repointed with --pooler-db
+                           (repeatable; the local target's shard 0 is "app" and "app_shard0")
   --green-host H --green-port P   what the pooler should point at after cutover. Defaults to --green's host/port
   --state PATH             state file. Defaults to ./floe-upgrade-state.json [FLOE_UPGRADE_STATE]
   --name NAME              base name of publications/subscriptions/slots. Defaults to floe_upgrade
@@ -36,8 +38,8 @@ options (env var in brackets):
   --query-wait-timeout S   query_wait_timeout (s) during the cutover. Defaults to 30
   --max-lag-bytes N        lag under which the cutover may pause. Defaults to 1048576
   --sample-rows N          rows per table checksummed at verification. Defaults to 1000
-  --cdc-publication NAME   the CDC writer's publication on blue: recreated on green with a slot (--cdc-slot) before the
-  --cdc-slot NAME          pause; the state file's cdcHandoff tells the writer where blue ends (both or neither)
+  --cdc-publication NAME   the CDC writer's publication and slot on blue (both or neither): recreated on green before
+  --cdc-slot NAME          the pause; after the switch a handoff message moves the running writer to green by itself
   --allow OBJECT           accept a preflight finding on OBJECT (repeatable)
   --json                   machine-readable output on stdout`;
 
@@ -49,6 +51,7 @@ const OPTIONS = {
   "pooler-admin": { type: "string" },
   "pooler-ini": { type: "string" },
   "pooler-db": { type: "string" },
+  "pooler-alias": { type: "string", multiple: true },
   "green-host": { type: "string" },
   "green-port": { type: "string" },
   state: { type: "string" },
@@ -65,6 +68,10 @@ const OPTIONS = {
 } as const;
 
 class UsageError extends Error {}
+
+function pooler(control: PgBouncerControl, db: string, aliases: string[]) {
+  return aliases.length ? new GroupedPoolerControl(control, { [db]: aliases }) : control;
+}
 
 function int(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -108,7 +115,11 @@ export async function main(argv: string[]): Promise<number> {
         values["green-host"] || values["green-port"]
           ? { host: values["green-host"] ?? g.hostname, port: int("green-port", values["green-port"]) ?? Number(g.port || 5432), dbname: decodeURIComponent(g.pathname.slice(1)) }
           : undefined,
-      pooler: new PgBouncerControl(required("pooler-admin", values["pooler-admin"], "FLOE_UPGRADE_POOLER_ADMIN"), required("pooler-ini", values["pooler-ini"], "FLOE_UPGRADE_POOLER_INI")),
+      pooler: pooler(
+        new PgBouncerControl(required("pooler-admin", values["pooler-admin"], "FLOE_UPGRADE_POOLER_ADMIN"), required("pooler-ini", values["pooler-ini"], "FLOE_UPGRADE_POOLER_INI")),
+        values["pooler-db"] ?? (decodeURIComponent(new URL(required("blue", values.blue, "FLOE_UPGRADE_BLUE_URL")).pathname.slice(1)) || "postgres"),
+        values["pooler-alias"] ?? [],
+      ),
       poolerDatabase: values["pooler-db"],
       statePath: values.state ?? process.env.FLOE_UPGRADE_STATE ?? "floe-upgrade-state.json",
       name: values.name,

@@ -108,6 +108,63 @@ export class PgBouncerControl implements PoolerControl {
   }
 }
 
+/**
+ * One server behind several [databases] entries (the local target's shard 0 is both "app" and
+ * "app_shard0"): the entries pause, resume and move together, so that no client reaches the old
+ * primary through an alias after the cutover. `aliases` maps an entry to the others that follow it.
+ */
+export class GroupedPoolerControl implements PoolerControl {
+  constructor(
+    private readonly inner: PoolerControl,
+    private readonly aliases: Record<string, string[]>,
+  ) {}
+
+  private entries(db: string): string[] {
+    return [db, ...(this.aliases[db] ?? []).filter((a) => a !== db)];
+  }
+
+  async pause(db: string, timeoutMs: number): Promise<void> {
+    const done: string[] = [];
+    try {
+      for (const e of this.entries(db)) {
+        await this.inner.pause(e, timeoutMs);
+        done.push(e);
+      }
+    } catch (err) {
+      for (const e of done) await this.inner.resume(e).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async resume(db: string): Promise<void> {
+    let first: unknown;
+    for (const e of this.entries(db)) await this.inner.resume(e).catch((err) => (first ??= err));
+    if (first) throw first;
+  }
+
+  getQueryWaitTimeout(): Promise<number> {
+    return this.inner.getQueryWaitTimeout();
+  }
+
+  setQueryWaitTimeout(seconds: number): Promise<void> {
+    return this.inner.setQueryWaitTimeout(seconds);
+  }
+
+  target(db: string): Promise<DbTarget> {
+    return this.inner.target(db);
+  }
+
+  /** The aliases first, the named entry last: the entry the state file checks moves only once the others did. */
+  async repoint(db: string, target: DbTarget): Promise<void> {
+    const all = this.entries(db);
+    for (const e of [...all.slice(1), all[0]]) await this.inner.repoint(e, target);
+  }
+
+  paused(): Promise<string[]> {
+    return this.inner.paused();
+  }
+}
+
 // ---------------------------------------------------------------- a local pgBouncer
 
 export interface LocalPgBouncer {

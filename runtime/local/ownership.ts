@@ -1,0 +1,115 @@
+/**
+ * Owners and privileges of blue's schemas, tables, sequences and types, carried to green.
+ *
+ * The upgrade's schema copy (runtime/upgrade/plan.ts schemaDdl) runs as a superuser, so on green
+ * every object it creates belongs to that superuser. Applications that log in as their own role
+ * (the local target's "app", through pgBouncer) would get "permission denied" on green right after
+ * the cutover. The local upgrade runs this before the pause; it only adds (owner changes, GRANTs),
+ * it never revokes, and it skips roles green does not have.
+ */
+import { Client } from "pg";
+
+export interface OwnershipObject {
+  /** "schema", "table", "sequence", "view", "materialized view" or "type" */
+  kind: string;
+  /** qualified, quoted name (regclass / regtype / quoted schema) */
+  name: string;
+  owner: string;
+  /** GRANTs (grantee "PUBLIC" for everyone) */
+  grants: { grantee: string; privilege: string; grantable: boolean }[];
+}
+
+const qi = (s: string) => '"' + s.replace(/"/g, '""') + '"';
+
+/** Statements that give green's objects blue's owners and grants (pure, for tests). */
+export function ownershipStatements(objects: OwnershipObject[], greenRoles: Set<string>, present: Set<string>): { sql: string[]; skipped: string[] } {
+  const sql: string[] = [];
+  const skipped: string[] = [];
+  const alter: Record<string, string> = { schema: "SCHEMA", table: "TABLE", sequence: "SEQUENCE", view: "VIEW", "materialized view": "MATERIALIZED VIEW", type: "TYPE" };
+  const on: Record<string, string> = { schema: "SCHEMA", table: "TABLE", sequence: "SEQUENCE", view: "TABLE", "materialized view": "TABLE", type: "TYPE" };
+  for (const o of objects) {
+    if (!present.has(`${o.kind}:${o.name}`)) continue;
+    if (!greenRoles.has(o.owner)) {
+      skipped.push(`${o.kind} ${o.name}: green has no role ${o.owner}`);
+      continue;
+    }
+    sql.push(`ALTER ${alter[o.kind]} ${o.name} OWNER TO ${qi(o.owner)}`);
+    for (const g of o.grants) {
+      if (g.grantee !== "PUBLIC" && !greenRoles.has(g.grantee)) {
+        skipped.push(`${o.kind} ${o.name}: ${g.privilege} for ${g.grantee}, a role green does not have`);
+        continue;
+      }
+      sql.push(`GRANT ${g.privilege} ON ${on[o.kind]} ${o.name} TO ${g.grantee === "PUBLIC" ? "PUBLIC" : qi(g.grantee)}${g.grantable ? " WITH GRANT OPTION" : ""}`);
+    }
+  }
+  return { sql, skipped };
+}
+
+const USER_NS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`;
+
+async function objects(c: Client): Promise<OwnershipObject[]> {
+  const acl = (col: string) =>
+    `COALESCE((SELECT json_agg(json_build_object('grantee', CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END, 'privilege', a.privilege_type, 'grantable', a.is_grantable))
+                FROM aclexplode(${col}) a WHERE a.grantee <> a.grantor), '[]'::json)`;
+  const rows = (
+    await c.query(`
+      SELECT 'schema' AS kind, quote_ident(n.nspname) AS name, pg_get_userbyid(n.nspowner) AS owner, ${acl("n.nspacl")} AS grants
+        FROM pg_namespace n WHERE ${USER_NS}
+      UNION ALL
+      SELECT CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' ELSE 'table' END,
+             c.oid::regclass::text, pg_get_userbyid(c.relowner), ${acl("c.relacl")}
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE c.relkind IN ('r', 'p', 'S', 'v', 'm') AND ${USER_NS}
+         -- identity and serial sequences follow their table's owner
+         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i'))
+      UNION ALL
+      SELECT 'type', t.oid::regtype::text, pg_get_userbyid(t.typowner), ${acl("t.typacl")}
+        FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+       WHERE t.typtype IN ('e', 'd', 'c') AND (t.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c') AND ${USER_NS}`)
+  ).rows;
+  return rows.map((r) => ({ kind: r.kind, name: r.name, owner: r.owner, grants: r.grants }));
+}
+
+async function presentOn(c: Client, objs: OwnershipObject[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const o of objs) {
+    const q =
+      o.kind === "schema"
+        ? `SELECT 1 FROM pg_namespace WHERE quote_ident(nspname) = $1`
+        : o.kind === "type"
+          ? `SELECT 1 FROM pg_type WHERE to_regtype($1) = oid`
+          : `SELECT 1 FROM pg_class WHERE to_regclass($1) = oid`;
+    if ((await c.query(q, [o.name])).rowCount) out.add(`${o.kind}:${o.name}`);
+  }
+  return out;
+}
+
+/** Give green's objects blue's owners and grants; returns what it did and what it skipped. */
+export async function copyOwnership(blueUrl: string, greenUrl: string): Promise<{ statements: number; skipped: string[] }> {
+  const blue = new Client({ connectionString: blueUrl });
+  const green = new Client({ connectionString: greenUrl });
+  await blue.connect();
+  try {
+    await green.connect();
+    try {
+      const objs = await objects(blue);
+      const roles = new Set<string>((await green.query("SELECT rolname FROM pg_roles")).rows.map((r) => r.rolname));
+      const { sql, skipped } = ownershipStatements(objs, roles, await presentOn(green, objs));
+      if (sql.length) {
+        await green.query("BEGIN");
+        try {
+          for (const s of sql) await green.query(s);
+          await green.query("COMMIT");
+        } catch (e) {
+          await green.query("ROLLBACK").catch(() => undefined);
+          throw new Error(`giving green blue's owners and privileges failed: ${(e as Error).message}`);
+        }
+      }
+      return { statements: sql.length, skipped };
+    } finally {
+      await green.end().catch(() => undefined);
+    }
+  } finally {
+    await blue.end().catch(() => undefined);
+  }
+}
