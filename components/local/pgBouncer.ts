@@ -59,10 +59,10 @@ const INPUT_KEYS: (keyof Inputs)[] = ["dir", "requestedPort", "databases", "user
 export function upgradeGuard(
   databases: { name: string; port: unknown }[],
   markers: { statePath: string; entries: string[]; green: { port: number }; blue: { port: number } }[],
-  phaseOf: (statePath: string) => string | undefined,
+  servesGreen: (statePath: string) => boolean,
 ): string | undefined {
   for (const m of markers) {
-    if (phaseOf(m.statePath) !== "upgraded") continue;
+    if (!servesGreen(m.statePath)) continue;
     for (const d of databases) {
       if (!m.entries.includes(d.name) || typeof d.port !== "number" || d.port === m.green.port) continue;
       return (
@@ -84,14 +84,16 @@ const provider: pulumi.dynamic.ResourceProvider = {
       .readdirSync(news.dir)
       .filter((f: string) => /^floe-upgrade-.*\.json$/.test(f))
       .map((f: string) => JSON.parse(fs.readFileSync(path.join(news.dir, f), "utf8")));
-    const phaseOf = (statePath: string) => {
+    // upgraded, or cleaned up after a cutover (not after a rollback): green is the primary
+    const servesGreen = (statePath: string) => {
       try {
-        return JSON.parse(fs.readFileSync(statePath, "utf8")).phase as string;
+        const st = JSON.parse(fs.readFileSync(statePath, "utf8"));
+        return st.phase === "upgraded" || (st.phase === "cleaned" && st.lastCutover?.kind === "cutover");
       } catch {
-        return undefined;
+        return false;
       }
     };
-    const reason = upgradeGuard(news.databases, markers, phaseOf);
+    const reason = upgradeGuard(news.databases, markers, servesGreen);
     return reason ? { inputs: news, failures: [{ property: "databases", reason }] } : { inputs: news };
   },
 

@@ -183,10 +183,12 @@ function outputsFrom(i: Inputs, logFile: string, rollbackCommand: string): Outpu
   const green = targetOf(i.greenUrl);
   const blue = s?.blueTarget ? { host: s.blueTarget.host, port: s.blueTarget.port, dbname: s.blueTarget.dbname } : targetOf(i.blueUrl);
   const phase: string = s?.phase ?? "planned";
+  // green is the primary once upgraded, and stays it when cleaned up after a cutover (not after a rollback)
+  const onGreen = phase === "upgraded" || (phase === "cleaned" && s?.lastCutover?.kind === "cutover");
   return {
     ...i,
     phase,
-    poolerTarget: phase === "upgraded" ? green : blue,
+    poolerTarget: onGreen ? green : blue,
     blueTarget: blue,
     greenTarget: green,
     lastCutover: JSON.stringify(s?.lastCutover ?? null),
@@ -262,7 +264,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
     if (["planned", "schema-copied", "replicating", "cutover"].includes(phase)) return { outs: await drive(news) };
     const o = orchestrator(news, { log: () => undefined }, false);
     const outs = outputsFrom(news, o.logFile, o.rollbackCommand);
-    if (outs.phase !== "upgraded") require("node:fs").rmSync(require("node:path").join(news.poolerDir, markerName(news.poolerDatabase)), { force: true });
+    if (outs.poolerTarget.port !== outs.greenTarget.port) require("node:fs").rmSync(require("node:path").join(news.poolerDir, markerName(news.poolerDatabase)), { force: true });
     return { outs: { ...outs, logFile: olds.logFile ?? outs.logFile } };
   },
 

@@ -165,6 +165,73 @@ describe("a local platform upgraded from Postgres 16 to 17 through its config", 
     expect(r.out).not.toMatch(/\d+ (created|updated|deleted|replaced)/);
   });
 
+  it("refuses to drop upgrade from the config while green serves (the pooler would go back to blue without a cutover)", async () => {
+    const pids = st.processes().pids;
+    st.pulumi(["config", "rm", "upgradeTo"]);
+    const r = st.pulumi(["up", "--yes", "--skip-preview"], { allowFail: true });
+    st.pulumi(["config", "set", "upgradeTo", "17"]);
+    expect(r.code).not.toBe(0);
+    expect(r.out).toMatch(/pgBouncer entry "app(_shard\d)?" is served by green \(port \d+\)/);
+    expect(r.out).toMatch(/upgradeRollbackCommand/);
+    expect(r.out).not.toMatch(/\d+ (deleted|replaced)|deleting|replacing/);
+    for (const pid of pids) expect({ pid, alive: alive(pid) }).toEqual({ pid, alive: true });
+    const v = await withClient(urls.app, async (c) => (await c.query("SHOW server_version_num")).rows[0].server_version_num);
+    expect(v).toMatch(/^17/);
+    st.pulumi(["preview", "--expect-no-changes"]);
+  });
+
+  it("rolls back with the rollback command under writes; the next up follows blue, and upgrade can then go", async () => {
+    const writers = new Writers((db) => urls[db]);
+    writers.start(2);
+    await new Promise((r) => setTimeout(r, 300));
+    const commands: string[] = st.outputs().upgradeRollbackCommands;
+    const t0 = Date.now();
+    for (const cmd of commands) {
+      const res = await new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = require("node:child_process").spawn("bash", ["-c", cmd], { stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        child.stdout.on("data", (d: Buffer) => (out += d));
+        child.stderr.on("data", (d: Buffer) => (out += d));
+        child.on("exit", (code: number | null) => resolve({ code, out }));
+      });
+      expect({ code: res.code, tail: res.code === 0 ? "" : res.out.slice(-3000) }).toEqual({ code: 0, tail: "" });
+      expect(res.out).toMatch(/rolled back: blue is primary/);
+    }
+    st.timings["rollback of both shards"] = (Date.now() - t0) / 1000;
+    await new Promise((r) => setTimeout(r, 300));
+    await writers.stop();
+    expect(writers.errors).toEqual([]);
+    for (const db of [...SHARD_DBS, "app_shard0"]) {
+      const v = await withClient(poolerUrl(db), async (c) => (await c.query("SHOW server_version_num")).rows[0].server_version_num);
+      expect({ db, v: v.slice(0, 2) }).toEqual({ db, v: "16" });
+    }
+    for (const db of SHARD_DBS) {
+      const ids = (await rows(urls[db])).map((x) => x.id);
+      for (const id of writers.acked[db]) if (!ids.includes(id)) throw new Error(`${db}: acknowledged row ${id} missing after the rollback`);
+    }
+    // the next up notices the rollback: the cutovers' outputs and the pooler's rendered config go back to blue
+    const up = st.pulumi(["up", "--yes", "--skip-preview"]);
+    expect(up.out).toMatch(/3 updated/); // two cutovers, the pooler
+    st.pulumi(["preview", "--expect-no-changes"]);
+    // the writer followed blue back: Iceberg still equals Postgres
+    const catalog = st.outputs().catalogUri;
+    const want = [...(await rows(urls.app)), ...(await rows(urls.app_shard1))].sort((a, b) => a.id - b.id);
+    await pollUntil(
+      "Iceberg equal to Postgres after the rollback",
+      () => query(catalog, "SELECT id, client, seq FROM floe.events ORDER BY id").map((x) => ({ id: Number(x.id), client: Number(x.client), seq: Number(x.seq) })),
+      (got) => JSON.stringify(got) === JSON.stringify(want),
+      60_000,
+    );
+    // rolled back, upgrade may leave the config now: the plan deletes green and the cutovers, the pooler stays
+    st.pulumi(["config", "rm", "upgradeTo"]);
+    const plan = st.pulumi(["preview", "--diff"], { allowFail: true });
+    st.pulumi(["config", "set", "upgradeTo", "17"]);
+    expect({ code: plan.code, tail: plan.code === 0 ? "" : plan.out.slice(-3000) }).toEqual({ code: 0, tail: "" });
+    expect(plan.out).toMatch(/4 to delete/);
+    expect(plan.out).not.toMatch(/LocalPgBouncer[^\n]*\n[^\n]*~|to update|to replace/);
+    st.pulumi(["preview", "--expect-no-changes"]);
+  });
+
   it("destroys blue and green: no process, port or file left", async () => {
     const { pids, ports } = st.processes();
     expect(pids.length).toBeGreaterThanOrEqual(6); // 2 blue, 2 green, pgbouncer, writer

@@ -173,11 +173,11 @@ describe("pgBouncer after a cutover", () => {
       { name: "app", port: 5001 },
       { name: "app_shard0", port: 5001 },
     ];
-    expect(upgradeGuard(back, [marker], () => "upgraded")).toMatch(/pgBouncer entry "app" is served by green \(port 7001\) .* run the stack output upgradeRollbackCommand/);
-    expect(upgradeGuard(back, [marker], () => "rolled-back")).toBeUndefined();
-    expect(upgradeGuard([{ name: "app", port: 7001 }, { name: "app_shard0", port: 7001 }], [marker], () => "upgraded")).toBeUndefined();
-    expect(upgradeGuard([{ name: "app", port: "unknown-in-preview" }], [marker], () => "upgraded")).toBeUndefined();
-    expect(upgradeGuard([{ name: "other", port: 5001 }], [marker], () => "upgraded")).toBeUndefined();
+    expect(upgradeGuard(back, [marker], () => true)).toMatch(/pgBouncer entry "app" is served by green \(port 7001\) .* run the stack output upgradeRollbackCommand/);
+    expect(upgradeGuard(back, [marker], () => false)).toBeUndefined();
+    expect(upgradeGuard([{ name: "app", port: 7001 }, { name: "app_shard0", port: 7001 }], [marker], () => true)).toBeUndefined();
+    expect(upgradeGuard([{ name: "app", port: "unknown-in-preview" }], [marker], () => true)).toBeUndefined();
+    expect(upgradeGuard([{ name: "other", port: 5001 }], [marker], () => true)).toBeUndefined();
   });
 
   it("check reads the markers next to pgbouncer.ini", async () => {
