@@ -33,7 +33,18 @@ export type Handoff = z.infer<typeof HandoffSchema>;
 export interface FollowRecord extends Handoff {
   /** 1 for the first server followed, 2 for the next, ...; the LSN key is `<source>~<generation>`. */
   generation: number;
+  /**
+   * Per server left behind (serverId): the end LSN of its handoff transaction. Coming back to that
+   * server (a rollback) starts there, even when a crash kept its slot from being confirmed that far.
+   */
+  left: Record<string, string>;
 }
+
+/** A server and slot, as the follow record names them. */
+export const serverId = (connectionString: string, slot: string): string => {
+  const u = new URL(connectionString);
+  return `${u.hostname}:${u.port || "5432"}/${decodeURIComponent(u.pathname.slice(1))}/${slot}`;
+};
 
 export const followKey = (source: string): string => `floe.follow.${source}`;
 export const generationKey = (source: string, generation: number): string => (generation === 0 ? source : `${source}~${generation}`);
@@ -57,7 +68,7 @@ export function parseFollowRecord(text: string | undefined): FollowRecord | unde
   const raw = JSON.parse(text) as FollowRecord;
   const h = HandoffSchema.parse(raw);
   if (!Number.isInteger(raw.generation) || raw.generation < 1) throw new Error(`follow record has no valid generation: ${text}`);
-  return { ...h, generation: raw.generation };
+  return { ...h, generation: raw.generation, left: raw.left ?? {} };
 }
 
 /** Whether `h` is newer than what was recorded (a re-sent message has the same upgrade and seq). */

@@ -14,7 +14,7 @@ import { Catalog, NoSuchNamespaceError, NoSuchTableError, TableIdentifier } from
 import { Table, WriteTransaction } from "../iceberg/table";
 import { canPromote, ColumnDef } from "../iceberg/types";
 import { CdcConfig, CdcSource } from "./config";
-import { FollowRecord, followKey, generationKey, Handoff, HANDOFF_PREFIX, isNewer, lineageOf, parseFollowRecord, parseHandoff, retarget } from "./handoff";
+import { FollowRecord, followKey, generationKey, Handoff, HANDOFF_PREFIX, isNewer, lineageOf, parseFollowRecord, parseHandoff, retarget, serverId } from "./handoff";
 import { formatLsn, parseLsn } from "./lsn";
 import { cdcMetrics } from "./metrics";
 import { Message, Tuple, UNCHANGED } from "./pgoutput";
@@ -323,6 +323,9 @@ export class CdcWriter {
     } finally {
       await exported?.close().catch(() => undefined);
     }
+    // Back on a server this source left before (a rollback): never before its handoff there.
+    const floor = this.follows.get(src.name)?.left[serverId(src.config.connectionString, src.slot)];
+    if (src.key !== src.name && floor !== undefined && BigInt(floor) > position) position = BigInt(floor);
     return position;
   }
 
@@ -366,6 +369,7 @@ export class CdcWriter {
     try {
       await this.resolveFollows();
       for (const src of this.sources) starts.push(await this.prepareSource(src));
+      await this.recordFollows();
     } catch (e) {
       this.settleReady(e);
       throw e;
@@ -539,7 +543,7 @@ export class CdcWriter {
     this.batch.rows += applied;
     cdcMetrics.bufferedRows.set(this.batch.rows);
     cdcMetrics.lagSeconds.set({ source: src.name }, Math.max(0, Date.now() / 1000 - Number(commitTime / 1000n) / 1000));
-    if (txn.handoff) await this.follow(src, txn.handoff);
+    if (txn.handoff) await this.follow(src, txn.handoff, endLsn);
     else if (this.batch.rows >= this.config.commit.maxRows || this.batch.bytes >= this.config.commit.maxBytes) await this.flush();
     else if (this.batch.rows === 0 && applied === 0 && !this.hasPending()) await this.flush();
   }
@@ -591,12 +595,22 @@ export class CdcWriter {
     });
   }
 
+  /** Writes each source's follow record into the tables that lack it (a crash cut the last switch short). */
+  private async recordFollows(): Promise<void> {
+    for (const [name, rec] of this.follows) {
+      for (const state of this.tables.values()) {
+        if (parseFollowRecord(state.table.summaryProperty(followKey(name)))?.generation === rec.generation) continue;
+        await state.table.newWrite().setSummary({ ...this.lsnSummary(state), [followKey(name)]: JSON.stringify(rec) }).commit();
+      }
+    }
+  }
+
   /**
    * A switchover moved the primary: everything read so far is committed, the switch is recorded in
    * every table, and the source goes on from the new primary's slot. The old server's stream stops;
    * its slot stays (a rollback may come back to it) until `floe upgrade cleanup`.
    */
-  private async follow(src: ReplicationSource, h: Handoff): Promise<void> {
+  private async follow(src: ReplicationSource, h: Handoff, endLsn: bigint): Promise<void> {
     const base = this.configOf(src);
     const last = this.follows.get(base.name);
     if (!base.followUpgrades) {
@@ -609,12 +623,15 @@ export class CdcWriter {
       this.log.info("upgrade handoff already followed: ignored", { source: base.name, upgrade: h.upgrade, seq: h.seq });
       return;
     }
-    await this.flush(); // also confirms the old slot past the handoff message
-    const rec: FollowRecord = { ...h, generation: (last?.generation ?? 0) + 1 };
-    for (const state of this.tables.values()) {
-      await state.table.newWrite().setSummary({ ...this.lsnSummary(state), [followKey(base.name)]: JSON.stringify(rec) }).commit();
-    }
+    // Commit everything before the handoff, but confirm the old slot past it only once the switch
+    // is recorded: a crash in between must leave either the record or the message to read again.
+    this.batch.sources.delete(src.name);
+    await this.flush();
+    const left = { ...(last?.left ?? {}), [serverId(src.config.connectionString, src.slot)]: endLsn.toString() };
+    const rec: FollowRecord = { ...h, generation: (last?.generation ?? 0) + 1, left };
     this.follows.set(base.name, rec);
+    await this.recordFollows();
+    src.confirm(endLsn);
     const next = this.followedSource(base, rec);
     const i = this.sources.indexOf(src);
     this.sources[i] = next;

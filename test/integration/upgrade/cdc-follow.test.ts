@@ -9,16 +9,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CdcConfigInput, parseCdcConfig } from "../../../runtime/cdc/config";
-import { followKey } from "../../../runtime/cdc/handoff";
+import { parseCdcConfig } from "../../../runtime/cdc/config";
 import { CdcWriter } from "../../../runtime/cdc/writer";
 import { createLogger } from "../../../runtime/core/log";
-import { SqlCatalog, Table } from "../../../runtime/iceberg";
-import { Upgrade } from "../../../runtime/upgrade/orchestrator";
+import { SqlCatalog } from "../../../runtime/iceberg";
 import { loadState } from "../../../runtime/upgrade/state";
-import { chdbRows } from "../../helpers/chdb";
-import { lines, readIceberg, readPostgres } from "../../helpers/compare";
-import type { TestPostgres } from "../../helpers/postgres";
+import { expectEachCounterValueOnce, expectMirrorsEqual, followConfig, followRecord, followUpgrade, loadTable } from "./follow";
 import { startWorld, waitFor, Workload, World } from "./workload";
 
 jest.setTimeout(240_000);
@@ -34,51 +30,15 @@ describe("CDC writer across a blue/green upgrade and its rollback", () => {
   const writers: { writer: CdcWriter; done: Promise<void> }[] = [];
 
   const start = async () => {
-    const sources: CdcConfigInput["sources"] = [{ name: "blue", connectionString: w.blue.url("app"), slot: "floe_cdc", publication: "floe" }];
-    const config = parseCdcConfig({
-      sources,
-      tables: [{ source: "public.items" }, { source: "public.tickets" }, { source: "public.counters", mode: "changelog" }],
-      catalog: { type: "sql", uri: w.blue.url("lake") },
-      warehouse: `file://${warehouse}`,
-      commit: { intervalMs: 100 },
-      http: { port: 0 },
-    });
-    const writer = new CdcWriter(config, { catalog, log: quiet });
+    const writer = new CdcWriter(parseCdcConfig(followConfig(w, warehouse)), { catalog, log: quiet });
     const done = writer.run();
     done.catch(() => undefined);
     writers.push({ writer, done });
     await writer.ready;
     return { writer, done };
   };
-  const upgrade = () =>
-    new Upgrade({
-      blueUrl: w.blue.url("app"),
-      greenUrl: w.green.url("app"),
-      pooler: w.bouncer.control,
-      statePath,
-      budgetMs: 5000,
-      cdc: { publication: "floe", slot: "floe_cdc" },
-      log: quiet,
-    });
-  const table = (name: string) => Table.load(catalog, { namespace: ["floe"], name });
-  const follow = async () => JSON.parse((await table("items")).summaryProperty(followKey("blue")) ?? "null");
-  const mirrorEquals = async (pg: TestPostgres) => {
-    for (const name of ["items", "tickets"]) {
-      let want: string[] = [];
-      let got: string[] = [];
-      await waitFor(
-        `Iceberg ${name} equal to Postgres`,
-        async () => {
-          want = lines(await readPostgres(pg.url("app"), name));
-          const t = await table(name);
-          got = lines(readIceberg(t.metadata.location, t.schema().fields));
-          return JSON.stringify(want) === JSON.stringify(got);
-        },
-        30_000,
-      ).catch(() => undefined);
-      expect(got).toEqual(want);
-    }
-  };
+  const upgrade = () => followUpgrade(w, statePath, quiet);
+  const follow = () => followRecord(catalog);
 
   beforeAll(async () => {
     w = await startWorld({ preloadRows: 1000, clients: 3 });
@@ -109,7 +69,7 @@ describe("CDC writer across a blue/green upgrade and its rollback", () => {
     await waitFor("the writer to follow the cutover", async () => (await follow())?.generation === 1, 30_000);
     const first = await follow();
     expect(first).toMatchObject({ kind: "cutover", seq: 1, slot: "floe_cdc", to: { port: w.green.port, dbname: "app" } });
-    await waitFor("green's own writes in Iceberg", async () => (await table("items")).summaryProperty("floe.lsn.blue~1") !== undefined, 30_000);
+    await waitFor("green's own writes in Iceberg", async () => (await loadTable(catalog, "items")).summaryProperty("floe.lsn.blue~1") !== undefined, 30_000);
 
     // A restart with the same (blue-only) config goes on from green.
     await current.writer.stop();
@@ -127,29 +87,9 @@ describe("CDC writer across a blue/green upgrade and its rollback", () => {
     await load.stop();
     expect(load.errors).toEqual([]);
 
-    await mirrorEquals(w.blue);
-
-    // Exactly once, across both switches and the restart: each client's counter values 1..n, once each.
-    const counters = await table("counters");
-    let byClient = new Map<number, number[]>();
-    await waitFor(
-      "the changelog to hold every counter update",
-      async () => {
-        const t = await table("counters");
-        byClient = new Map();
-        for (const r of chdbRows(t.metadata.location, "client, n, _op", "WHERE _op = 'U'")) {
-          const c = Number(r.client);
-          byClient.set(c, [...(byClient.get(c) ?? []), Number(r.n)]);
-        }
-        return [...load.counters].every(([c, n]) => (byClient.get(c)?.length ?? 0) >= n);
-      },
-      30_000,
-    ).catch(() => undefined);
-    expect(counters).toBeDefined();
-    for (const [client, n] of load.counters) {
-      const seen = (byClient.get(client) ?? []).sort((a, b) => a - b);
-      expect(seen).toEqual(Array.from({ length: n }, (_, i) => i + 1));
-    }
+    await expectMirrorsEqual(catalog, w.blue);
+    // Exactly once, across both switches and the restart.
+    await expectEachCounterValueOnce(catalog, load);
 
     // Cleanup drops the writer's slot on green (the writer has moved past the handoff there).
     await upgrade().cleanup();
