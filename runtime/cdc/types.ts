@@ -72,6 +72,13 @@ export function daysFromCivil(y: number, m: number, d: number): number {
 
 const DATE_RE = /^(\d{4,})-(\d{2})-(\d{2})( BC)?$/;
 export function parseDate(t: string): number {
+  if (t.length === 10 && t.charCodeAt(4) === 45 && t.charCodeAt(7) === 45) {
+    const y1 = digits2(t, 0);
+    const y2 = digits2(t, 2);
+    const mo = digits2(t, 5);
+    const d = digits2(t, 8);
+    if (y1 >= 0 && y2 >= 0 && mo >= 0 && d >= 0) return daysFromCivil(y1 * 100 + y2, mo, d);
+  }
   const m = DATE_RE.exec(t);
   if (!m) throw new Error(`date value ${t} cannot be stored in Iceberg (infinite dates have no Iceberg form)`);
   const year = m[4] ? 1 - Number(m[1]) : Number(m[1]);
@@ -90,8 +97,76 @@ export function parseTime(t: string): bigint {
 }
 
 const TS_RE = /^(\d{4,})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?:([+-])(\d{2})(?::?(\d{2}))?(?::(\d{2}))?)?( BC)?$/;
+
+/** The two decimal digits at t[i], t[i+1] as a number, or -1. */
+function digits2(t: string, i: number): number {
+  const a = t.charCodeAt(i) - 48;
+  const b = t.charCodeAt(i + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+/**
+ * The common form of parseTimestamp's input without a regex or intermediate bigints: a
+ * four-digit year AD, "YYYY-MM-DD HH:MM:SS[.f{1,6}][±HH[[:]MM][:SS]]", within ±285 years of
+ * 1970 (the microseconds fit a double exactly). Undefined for anything else: the regex decides.
+ */
+function parseTimestampFast(t: string): bigint | undefined {
+  const n = t.length;
+  if (n < 19 || t.charCodeAt(4) !== 45 || t.charCodeAt(7) !== 45 || t.charCodeAt(10) !== 32 || t.charCodeAt(13) !== 58 || t.charCodeAt(16) !== 58) return undefined;
+  const y1 = digits2(t, 0);
+  const y2 = digits2(t, 2);
+  const mo = digits2(t, 5);
+  const d = digits2(t, 8);
+  const h = digits2(t, 11);
+  const mi = digits2(t, 14);
+  const s = digits2(t, 17);
+  if (y1 < 0 || y2 < 0 || mo < 0 || d < 0 || h < 0 || mi < 0 || s < 0) return undefined;
+  let i = 19;
+  let frac = 0;
+  if (i < n && t.charCodeAt(i) === 46) {
+    let k = 0;
+    for (i++; i < n && k < 7; i++, k++) {
+      const c = t.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) break;
+      frac = frac * 10 + c;
+    }
+    if (k === 0 || k > 6) return undefined;
+    for (; k < 6; k++) frac *= 10;
+  }
+  let off = 0;
+  if (i < n) {
+    const sign = t.charCodeAt(i);
+    if (sign !== 43 && sign !== 45) return undefined;
+    const oh = digits2(t, i + 1);
+    if (oh < 0) return undefined;
+    i += 3;
+    let om = 0;
+    let os = 0;
+    if (i < n) {
+      if (t.charCodeAt(i) === 58) i++;
+      om = digits2(t, i);
+      if (om < 0) return undefined;
+      i += 2;
+      if (i < n) {
+        if (t.charCodeAt(i) !== 58) return undefined;
+        os = digits2(t, i + 1);
+        if (os < 0) return undefined;
+        i += 3;
+      }
+    }
+    if (i !== n) return undefined;
+    off = oh * 3600 + om * 60 + os;
+    if (sign === 45) off = -off;
+  }
+  const secs = daysFromCivil(y1 * 100 + y2, mo, d) * 86400 + h * 3600 + mi * 60 + s - off;
+  const micros = secs * 1_000_000 + frac;
+  return Number.isSafeInteger(micros) ? BigInt(micros) : undefined;
+}
+
 /** Microseconds since the Unix epoch; an explicit offset (timestamptz) is folded into UTC. */
 export function parseTimestamp(t: string): bigint {
+  const fast = parseTimestampFast(t);
+  if (fast !== undefined) return fast;
   const m = TS_RE.exec(t);
   if (!m) throw new Error(`timestamp value ${t} cannot be stored in Iceberg (infinite timestamps have no Iceberg form)`);
   const year = m[12] ? 1 - Number(m[1]) : Number(m[1]);

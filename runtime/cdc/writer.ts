@@ -20,6 +20,8 @@ import { cdcMetrics } from "./metrics";
 import { Message, Tuple, UNCHANGED } from "./pgoutput";
 import { ExportedSnapshot, qualified, quoteIdent, quoteTable, ReplicationSource, SourceTable } from "./source";
 import { COLUMNS_SQL, MappedType, mapColumn, PgColumn, PRIMARY_KEY_SQL } from "./types";
+import { copyColumns } from "./copy";
+import { currentNames, RowCounter, rowKey, trackLatest, tracksLatest } from "./rows";
 import { Table as IcebergTable } from "../iceberg";
 import { PreviousVersions } from "./toast";
 
@@ -32,6 +34,9 @@ export class CdcStopError extends Error {
 }
 
 export const lsnKey = (source: string): string => `floe.lsn.${source}`;
+
+/** Row counts of apply(), handed to cdcMetrics.rows once per event-loop turn. */
+const rowCounter = new RowCounter(cdcMetrics.rows);
 
 /** Changelog tables get these columns after the source columns. */
 export const CHANGELOG_COLUMNS: ColumnDef[] = [
@@ -234,21 +239,15 @@ export class CdcWriter {
       const { columns } = await this.describe(src, state.source);
       state.columns = columns;
       const list = columns.map((c) => quoteIdent(c.pg.name)).join(", ");
-      await client.query(`DECLARE floe_copy NO SCROLL CURSOR FOR SELECT ${list} FROM ${quoteTable(state.source)}`);
       const tx = state.table.newWrite();
-      const meta = { _op: "R", _lsn: exported.consistentPoint, _commit_time: BigInt(Date.now()) * 1000n, _xid: 0n, _source: src.name };
-      for (;;) {
-        const r = await client.query({ text: "FETCH 20000 FROM floe_copy", rowMode: "array" });
-        if (r.rows.length === 0) break;
-        const batch = r.rows.map((values: (string | null)[]) => {
-          const row: Record<string, unknown> = {};
-          columns.forEach((c, i) => (row[c.pg.name] = values[i] === null ? null : c.mapped.convert(values[i] as string)));
-          return state.mode === "changelog" ? { ...row, ...meta } : row;
-        });
-        if (state.mode === "mirror") tx.upsert(batch);
-        else tx.append(batch);
-        rows += batch.length;
-      }
+      const meta: Record<string, unknown> = { _op: "R", _lsn: exported.consistentPoint, _commit_time: BigInt(Date.now()) * 1000n, _xid: 0n, _source: src.name };
+      const names = columns.map((c) => c.pg.name);
+      const metaNames = Object.keys(meta);
+      // COPY streams the rows in text form (the converters' input) straight into columns.
+      rows = await copyColumns(client, `SELECT ${list} FROM ${quoteTable(state.source)}`, columns.map((c) => c.mapped.convert), ({ columns: cols, rowCount }) => {
+        if (state.mode === "mirror") tx.upsertColumns({ names, columns: cols, rowCount });
+        else tx.appendColumns({ names: [...names, ...metaNames], columns: [...cols, ...metaNames.map((k) => new Array(rowCount).fill(meta[k]))], rowCount });
+      });
       await client.query("COMMIT");
       state.lsn.set(src.key, exported.consistentPoint);
       tx.setSummary({ ...this.lsnSummary(state), "floe.snapshot": src.name });
@@ -648,15 +647,16 @@ export class CdcWriter {
   }
 
   private keyOf(state: TableState, row: Record<string, unknown>): string {
-    return state.pk.map((k) => String(row[k])).join("\u0000");
+    return rowKey(state.pk, row);
   }
 
   private toRow(columns: Column[], tuple: Tuple, state: TableState, fill?: Record<string, unknown> | null): Record<string, unknown> {
     const row: Record<string, unknown> = {};
+    const names = currentNames(columns, state.columns);
     for (let i = 0; i < columns.length; i++) {
       const c = columns[i];
       const v = tuple[i];
-      const name = this.currentName(state, c);
+      const name = names[i];
       if (name === undefined) continue; // dropped since
       if (v === UNCHANGED) {
         if (!fill || !(name in fill)) {
@@ -682,29 +682,33 @@ export class CdcWriter {
     if (state.mode === "changelog") {
       const row = this.toRow(change.columns, change.tuple.map((v) => (v === UNCHANGED ? null : v)), state);
       tx.append([{ ...row, _op: change.kind, _lsn: commitLsn, _commit_time: txn.commitTime, _xid: BigInt(txn.xid), _source: src.name }]);
-      cdcMetrics.rows.inc({ table: state.key, op: change.kind });
+      rowCounter.add(state.key, change.kind);
       return;
     }
+    // state.latest is filled only once an update needs it (see rows.ts trackLatest).
     if (change.kind === "D") {
       const keyRow = this.toRow(change.columns, change.tuple, state);
       tx.delete([keyRow]);
-      state.latest.set(this.keyOf(state, keyRow), null);
-      cdcMetrics.rows.inc({ table: state.key, op: "D" });
+      if (tracksLatest(tx)) state.latest.set(this.keyOf(state, keyRow), null);
+      rowCounter.add(state.key, "D");
       return;
     }
     let fill: Record<string, unknown> | null | undefined;
-    if (change.kind === "U" && change.tuple.includes(UNCHANGED)) fill = await this.previousVersion(state, change);
+    if (change.kind === "U" && change.tuple.includes(UNCHANGED)) {
+      trackLatest(tx, state.pk, state.latest);
+      fill = await this.previousVersion(state, change);
+    }
     const row = this.toRow(change.columns, change.tuple, state, fill);
     if (change.kind === "U" && change.oldKey) {
       const oldKey = this.toRow(change.columns, change.oldKey, state);
       if (this.keyOf(state, oldKey) !== this.keyOf(state, row)) {
         tx.delete([oldKey]);
-        state.latest.set(this.keyOf(state, oldKey), null);
+        if (tracksLatest(tx)) state.latest.set(this.keyOf(state, oldKey), null);
       }
     }
     tx.upsert([row]);
-    state.latest.set(this.keyOf(state, row), row);
-    cdcMetrics.rows.inc({ table: state.key, op: change.kind });
+    if (tracksLatest(tx)) state.latest.set(this.keyOf(state, row), row);
+    rowCounter.add(state.key, change.kind);
   }
 
   /** The row version before an update, for columns pgoutput left out (unchanged TOAST). */

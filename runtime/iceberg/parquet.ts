@@ -112,6 +112,50 @@ export interface WrittenFile {
   rowCount: number;
 }
 
+/**
+ * The UTF-8 bytes of a column of strings (nulls stay null) as views into one buffer: one native
+ * encode per column instead of an encoder call and an ArrayBuffer per value.
+ */
+export function encodeStrings(values: unknown[]): (Uint8Array | null)[] {
+  const parts: string[] = [];
+  for (const v of values) if (v !== null && v !== undefined) parts.push(v as string);
+  const joined = parts.join("");
+  const buf = Buffer.from(joined, "utf8");
+  const ascii = buf.length === joined.length;
+  if (!ascii) {
+    // Lone surrogates at value boundaries would pair up in the joined string: encode one by one then.
+    let total = 0;
+    for (const p of parts) total += Buffer.byteLength(p, "utf8");
+    if (total !== buf.length) return values.map((v) => (v === null || v === undefined ? null : new Uint8Array(Buffer.from(v as string, "utf8"))));
+  }
+  const out = new Array<Uint8Array | null>(values.length);
+  let off = buf.byteOffset;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as string | null | undefined;
+    if (v === null || v === undefined) {
+      out[i] = null;
+      continue;
+    }
+    const len = ascii ? v.length : Buffer.byteLength(v, "utf8");
+    out[i] = new Uint8Array(buf.buffer, off, len);
+    off += len;
+  }
+  return out;
+}
+
+/**
+ * Whether a sample of the column is mostly distinct values: the writer then encodes it plain, every
+ * value is converted to bytes, and encodeStrings pays off. Low-cardinality columns get a
+ * dictionary, where only the distinct strings are converted: those stay strings.
+ */
+function mostlyDistinct(values: unknown[]): boolean {
+  const n = Math.min(values.length, 1000);
+  if (n < 2) return false;
+  const seen = new Set<unknown>();
+  for (let i = 0; i < n; i++) seen.add(values[Math.floor((i * (values.length - 1)) / (n - 1))]);
+  return seen.size / n > 0.9;
+}
+
 /** Encodes normalized columns as a Parquet file (one row group, snappy). */
 export function writeDataFile(codecs: FieldCodec[], columns: unknown[][], rowCount: number, opts: ParquetWriteOptions = {}): WrittenFile {
   const schema = parquetSchema(codecs, opts);
@@ -119,6 +163,7 @@ export function writeDataFile(codecs: FieldCodec[], columns: unknown[][], rowCou
     const conv = parquetValue(c.primitive);
     let data = columns[i];
     if (conv) data = c.isList ? data.map((l) => (l === null ? null : (l as unknown[]).map(conv))) : data.map(conv);
+    else if (c.primitive.kind === "string" && !c.isList && mostlyDistinct(data)) data = encodeStrings(data);
     return { name: c.field.name, data };
   });
   const buf: ArrayBuffer = writer().parquetWriteBuffer({ columnData, schema, statistics: false, rowGroupSize: Math.max(rowCount, 1), createdBy: "floe iceberg writer" });

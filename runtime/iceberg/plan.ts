@@ -4,7 +4,8 @@
  */
 import type { RowLocation } from "./pkindex";
 
-export type Op<R> = { kind: "upsert"; key: string; row: R } | { kind: "delete"; key: string };
+/** A delete may keep the key object it was given (`keyRow`), for callers that list pending changes. */
+export type Op<R> = { kind: "upsert"; key: string; row: R } | { kind: "delete"; key: string; keyRow?: unknown };
 
 /** Last operation per key wins; returns the final op per key in first-seen key order. */
 export function dedupe<R>(ops: Op<R>[]): Map<string, Op<R>> {

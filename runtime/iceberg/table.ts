@@ -331,6 +331,11 @@ export class Table {
 
   /** The index key of a row or key object (normalizing values of the identifier columns). */
   keyOf(row: RowKey, codecs = this.keyCodecs()): string {
+    if (codecs.length === 1) {
+      const c = codecs[0];
+      const v = row[c.field.name];
+      if (v !== null && v !== undefined) return keyPartFromNormalized(c.primitive, c.normalize(v, `key column "${c.field.name}"`));
+    }
     const parts: string[] = [];
     for (const c of codecs) {
       const v = row[c.field.name];
@@ -745,10 +750,15 @@ export class Table {
   /** Writes rows (already validated into columns) as data files of the default spec. */
   async writeDataFiles(rows: Row[], keys: string[] | undefined, files: string[]): Promise<NewDataFile[]> {
     if (rows.length === 0) return [];
+    const codecs = this.schema().fields.map(fieldCodec);
+    return this.writeColumns(codecs, toColumns(codecs, rows), rows.length, keys, files);
+  }
+
+  /** Writes normalized columns (one per field of the current schema, `codecs` order) as data files. */
+  async writeColumns(codecs: FieldCodec[], columns: unknown[][], rowCount: number, keys: string[] | undefined, files: string[]): Promise<NewDataFile[]> {
+    if (rowCount === 0) return [];
     const schema = this.schema();
     const spec = this.spec();
-    const codecs = schema.fields.map(fieldCodec);
-    const columns = toColumns(codecs, rows);
     // Group row indexes by partition tuple.
     const parts = spec.fields.map((pf) => {
       const c = schema.fields.findIndex((f) => f.id === pf["source-id"]);
@@ -760,7 +770,12 @@ export class Table {
     // partition value of each row, per partition field
     const pvals = parts.map((p) => columns[p.c].map((v) => (v === null ? null : p.transform.apply(p.source, v))));
     const groups = new Map<string, number[]>();
-    for (let r = 0; r < rows.length; r++) {
+    if (parts.length === 0) {
+      const all = new Array<number>(rowCount);
+      for (let r = 0; r < rowCount; r++) all[r] = r;
+      groups.set("", all);
+    }
+    for (let r = 0; parts.length > 0 && r < rowCount; r++) {
       const g = parts.map((p, i) => (pvals[i][r] === null ? "\u0000" : keyPartFromNormalized(p.result, pvals[i][r]))).join("\u0001");
       let list = groups.get(g);
       if (!list) groups.set(g, (list = []));
@@ -794,7 +809,7 @@ export class Table {
     for (const idxs of groups.values()) {
       for (let start = 0; start < idxs.length; start += this.options.rowsPerFile) {
         const chunk = idxs.slice(start, start + this.options.rowsPerFile);
-        const all = chunk.length === rows.length && sortCols.length === 0;
+        const all = chunk.length === rowCount && sortCols.length === 0;
         const cols = all ? columns : columns.map((c) => chunk.map((r) => c[r]));
         const partition: Record<string, unknown> = {};
         const dirs: string[] = [];
@@ -1012,10 +1027,86 @@ export function partitionAvroValue(p: Primitive, v: unknown): unknown {
   }
 }
 
+/**
+ * Rows by column: `columns[i][r]` is the canonical value (see index.ts) of column `names[i]` in row
+ * r, for r < rowCount. Columns of the table missing from `names` are null. Cheaper than row
+ * objects for bulk loads (an initial copy): no object per row, normalized a column at a time.
+ */
+export interface ColumnBatch {
+  names: string[];
+  columns: unknown[][];
+  rowCount: number;
+}
+
+/** The rows of column batches as row objects (canonical values). */
+function batchRows(batch: ColumnBatch): Row[] {
+  const rows: Row[] = new Array(batch.rowCount);
+  for (let r = 0; r < batch.rowCount; r++) {
+    const row: Row = {};
+    for (let c = 0; c < batch.names.length; c++) row[batch.names[c]] = batch.columns[c][r];
+    rows[r] = row;
+  }
+  return rows;
+}
+
+/** Normalizes column batches into one array per codec (field), validating names and nulls like toColumns. */
+function normalizeBatches(codecs: FieldCodec[], batches: ColumnBatch[]): { columns: unknown[][]; rowCount: number } {
+  const names = new Set(codecs.map((c) => c.field.name));
+  let total = 0;
+  for (const b of batches) {
+    if (b.names.length !== b.columns.length) throw new ValidationError(`column batch has ${b.names.length} names and ${b.columns.length} columns`);
+    for (let i = 0; i < b.names.length; i++) {
+      if (!names.has(b.names[i])) {
+        throw new ValidationError(`column batch has column "${b.names[i]}", which is not in the table schema (columns: ${[...names].join(", ")}); evolve the schema first`);
+      }
+      if (b.columns[i].length < b.rowCount) throw new ValidationError(`column batch column "${b.names[i]}" has ${b.columns[i].length} values for ${b.rowCount} rows`);
+    }
+    total += b.rowCount;
+  }
+  const columns = codecs.map((codec) => {
+    const name = codec.field.name;
+    const where = `column "${name}"`;
+    const out = new Array<unknown>(total);
+    let at = 0;
+    for (const b of batches) {
+      const i = b.names.indexOf(name);
+      const col = i < 0 ? undefined : b.columns[i];
+      for (let r = 0; r < b.rowCount; r++, at++) {
+        const v = col ? col[r] : null;
+        if (v === null || v === undefined) {
+          if (codec.field.required) throw new ValidationError(`column "${name}" is required but row ${at} has no value`);
+          out[at] = null;
+        } else out[at] = codec.normalize(v, where);
+      }
+    }
+    return out;
+  });
+  return { columns, rowCount: total };
+}
+
+/** Whether any key repeats. Single integer-like keys sort a typed array instead of hashing strings. */
+function hasDuplicateKeys(keyCols: { primitive: Primitive; values: unknown[] }[], keys: string[]): boolean {
+  const n = keys.length;
+  if (keyCols.length === 1 && n > 1) {
+    const { primitive, values } = keyCols[0];
+    let sorted: Float64Array | BigInt64Array | undefined;
+    if (primitive.kind === "int" || primitive.kind === "date") sorted = Float64Array.from(values.slice(0, n) as number[]).sort();
+    else if (primitive.kind === "long" || primitive.kind === "time" || primitive.kind === "timestamp" || primitive.kind === "timestamptz") sorted = BigInt64Array.from(values.slice(0, n) as bigint[]).sort();
+    if (sorted) {
+      for (let i = 1; i < n; i++) if (sorted[i] === sorted[i - 1]) return true;
+      return false;
+    }
+  }
+  return new Set(keys).size !== n;
+}
+
 export class WriteTransaction {
   private readonly table: Table;
-  private readonly ops: Op<Row>[] = [];
+  private ops: Op<Row>[] = [];
   private readonly appended: Row[] = [];
+  /** Column batches to upsert; only while `ops` is empty (a row op first turns them into ops). */
+  private upsertBatches: ColumnBatch[] = [];
+  private readonly appendBatches: ColumnBatch[] = [];
   private summary: Record<string, string> = {};
   private committed = false;
 
@@ -1026,17 +1117,42 @@ export class WriteTransaction {
   /** Inserts or replaces rows by primary key (tables with identifier fields). Last op per key wins. */
   upsert(rows: Row[]): this {
     this.requirePk("upsert");
+    this.batchesToOps();
     const codecs = this.table.keyCodecs();
     for (const row of rows) this.ops.push({ kind: "upsert", key: this.table.keyOf(row, codecs), row });
+    return this;
+  }
+
+  /**
+   * Like upsert() with the rows of a column batch (same semantics, also for repeated keys); a
+   * transaction holding only column batches skips the per-row operation bookkeeping.
+   */
+  upsertColumns(batch: ColumnBatch): this {
+    this.requirePk("upsertColumns");
+    if (this.ops.length > 0) return this.upsert(batchRows(batch));
+    this.upsertBatches.push(batch);
     return this;
   }
 
   /** Deletes rows by primary key; unknown keys are ignored. */
   delete(keys: RowKey[]): this {
     this.requirePk("delete");
+    this.batchesToOps();
     const codecs = this.table.keyCodecs();
-    for (const k of keys) this.ops.push({ kind: "delete", key: this.table.keyOf(k, codecs) });
+    for (const k of keys) this.ops.push({ kind: "delete", key: this.table.keyOf(k, codecs), keyRow: k });
     return this;
+  }
+
+  /**
+   * Every pending upsert (row, false) and delete (key object, true) in the order they were added;
+   * appended rows are not listed.
+   */
+  forEachPending(fn: (row: Row, deleted: boolean) => void): void {
+    for (const op of this.ops) {
+      if (op.kind === "upsert") fn(op.row, false);
+      else fn((op.keyRow ?? {}) as Row, true);
+    }
+    for (const b of this.upsertBatches) for (const row of batchRows(b)) fn(row, false);
   }
 
   /** Appends rows without key lookup (tables without identifier fields, e.g. changelog tables). */
@@ -1044,6 +1160,22 @@ export class WriteTransaction {
     if (this.table.hasPrimaryKey) throw new ValidationError(`${tableIdString(this.table.id)} has identifier fields: use upsert() so the primary-key index stays right`);
     for (const r of rows) this.appended.push(r);
     return this;
+  }
+
+  /** Like append() with the rows of a column batch. */
+  appendColumns(batch: ColumnBatch): this {
+    if (this.table.hasPrimaryKey) throw new ValidationError(`${tableIdString(this.table.id)} has identifier fields: use upsertColumns() so the primary-key index stays right`);
+    this.appendBatches.push(batch);
+    return this;
+  }
+
+  /** Turns pending upsert batches into row ops (in order), before a row op that must follow them. */
+  private batchesToOps(): void {
+    if (this.upsertBatches.length === 0) return;
+    const batches = this.upsertBatches;
+    this.upsertBatches = [];
+    const codecs = this.table.keyCodecs();
+    for (const b of batches) for (const row of batchRows(b)) this.ops.push({ kind: "upsert", key: this.table.keyOf(row, codecs), row });
   }
 
   /** Adds custom snapshot summary properties (e.g. "floe.lsn.shard-0"); they are carried into later snapshots until overwritten. */
@@ -1061,6 +1193,57 @@ export class WriteTransaction {
   }
 
   /**
+   * The rows to write as normalized columns with their keys, and how to find the existing rows
+   * they replace. Upsert batches with unique keys go straight through; anything else (row ops,
+   * repeated keys) goes through dedupe / planWrite.
+   */
+  private prepare(): { codecs: FieldCodec[]; columns: unknown[][]; rowCount: number; keys?: string[]; deletes: (index: PkIndex) => { path: string; pos: number; key: string }[] } {
+    const t = this.table;
+    const codecs = t.schema().fields.map(fieldCodec);
+    if (this.upsertBatches.length > 0) {
+      const { columns, rowCount } = normalizeBatches(codecs, this.upsertBatches);
+      const keyCodecs = t.keyCodecs();
+      const keyCols = keyCodecs.map((k) => ({ primitive: k.primitive, values: columns[codecs.findIndex((c) => c.field.id === k.field.id)] }));
+      const keys = new Array<string>(rowCount);
+      for (let r = 0; r < rowCount; r++) {
+        if (keyCols.length === 1) keys[r] = keyPartFromNormalized(keyCols[0].primitive, keyCols[0].values[r]);
+        else keys[r] = joinKey(keyCols.map((k) => keyPartFromNormalized(k.primitive, k.values[r])));
+      }
+      if (!hasDuplicateKeys(keyCols, keys)) {
+        return {
+          codecs,
+          columns,
+          rowCount,
+          keys,
+          deletes: (index) => {
+            const out: { path: string; pos: number; key: string }[] = [];
+            if (index.size === 0) return out;
+            for (const key of keys) {
+              const loc = index.get(key);
+              if (loc) out.push({ ...loc, key });
+            }
+            return out;
+          },
+        };
+      }
+      this.batchesToOps(); // repeated keys: the last one wins, as with upsert()
+    }
+    const final = dedupe(this.ops);
+    const upserts = planWrite(final, () => undefined); // rows to write; deletes are planned per attempt
+    const appended = this.appendBatches.length ? normalizeBatches(codecs, this.appendBatches) : undefined;
+    const rows: Row[] = [...this.appended, ...upserts.rows];
+    let columns = toColumns(codecs, rows);
+    if (appended) columns = columns.map((c, i) => c.concat(appended.columns[i]));
+    return {
+      codecs,
+      columns,
+      rowCount: rows.length + (appended?.rowCount ?? 0),
+      keys: t.hasPrimaryKey ? upserts.keys : undefined,
+      deletes: (index) => planWrite(final, (k) => index.get(k)).deletes,
+    };
+  }
+
+  /**
    * Writes files and commits one snapshot; retries on conflict; deletes its files on failure.
    * A transaction with no rows, no deletes and no summary commits nothing (attempts = 0).
    */
@@ -1068,20 +1251,18 @@ export class WriteTransaction {
     if (this.committed) return Promise.reject(new ValidationError("this write transaction was already committed"));
     this.committed = true;
     const t = this.table;
-    if (this.ops.length === 0 && this.appended.length === 0 && Object.keys(this.summary).length === 0) {
+    const noBatches = this.upsertBatches.every((b) => b.rowCount === 0) && this.appendBatches.every((b) => b.rowCount === 0);
+    if (this.ops.length === 0 && this.appended.length === 0 && noBatches && Object.keys(this.summary).length === 0) {
       // Nothing to write and nothing to record: no snapshot.
       const snap = t.currentSnapshot();
       return Promise.resolve({ snapshotId: snap ? BigInt(snap["snapshot-id"]) : 0n, sequenceNumber: snap?.["sequence-number"] ?? 0, metadataLocation: t.metadataLocation, attempts: 0, addedRows: 0, deletedRows: 0 });
     }
     return t.serialize(async () => {
-      const final = dedupe(this.ops);
-      const upserts = planWrite(final, () => undefined); // rows to write; deletes are planned per attempt
-      const rows: Row[] = [...this.appended, ...upserts.rows];
-      const keys = upserts.keys;
+      const { codecs, columns, rowCount, keys, deletes } = this.prepare();
       const permanent: string[] = [];
       let newFiles: NewDataFile[];
       try {
-        newFiles = await t.writeDataFiles(rows, t.hasPrimaryKey ? keys : undefined, permanent);
+        newFiles = await t.writeColumns(codecs, columns, rowCount, t.hasPrimaryKey ? keys : undefined, permanent);
       } catch (e) {
         await t.deleteQuietly(permanent);
         throw e;
@@ -1090,7 +1271,7 @@ export class WriteTransaction {
       return t.commitLoop("write", async (_base, snapshotId, seq, files) => {
         // against the index as of this attempt's base (caught up with other writers on conflict)
         const index = t.pkIndex;
-        plannedDeletes = index ? planWrite(final, (k) => index.get(k)).deletes : [];
+        plannedDeletes = index ? deletes(index) : [];
         const deleteFiles = plannedDeletes.length ? await t.writeDeleteFiles(plannedDeletes, files) : [];
         const manifests = [
           ...(await t.writeManifests("data", newFiles.map((f) => ({ record: f.record, specId: f.specId })), snapshotId, seq, files)),
@@ -1103,7 +1284,7 @@ export class WriteTransaction {
           operation: op,
           ...t.summaryTotals(newFiles.map((f) => f.record), deleteFiles.map((f) => f.record)),
         };
-        return { manifests, summary, addedRows: rows.length, deletedRows: plannedDeletes.length, keepBaseManifests: true };
+        return { manifests, summary, addedRows: rowCount, deletedRows: plannedDeletes.length, keepBaseManifests: true };
       }, async () => {
         const idx = t.pkIndex;
         if (!idx) return;

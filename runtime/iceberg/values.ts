@@ -26,6 +26,8 @@ function fail(where: string, expected: string, v: unknown): never {
 
 /** Parses an exact decimal string into its unscaled bigint at `scale`. */
 export function parseDecimal(text: string, precision: number, scale: number, where = "decimal"): bigint {
+  const fast = parseDecimalFast(text, precision, scale);
+  if (fast !== undefined) return fast;
   const m = /^([+-]?)(\d*)(?:\.(\d*))?$/.exec(text.trim());
   if (!m || (m[2] === "" && (m[3] ?? "") === "")) fail(where, `a decimal string like "-12.34"`, text);
   let frac = m[3] ?? "";
@@ -37,6 +39,46 @@ export function parseDecimal(text: string, precision: number, scale: number, whe
   if (digits.replace(/^0+/, "").length > precision) throw new ValidationError(`${where}: ${text} does not fit decimal(${precision},${scale})`);
   const unscaled = BigInt(digits);
   return m[1] === "-" ? -unscaled : unscaled;
+}
+
+/**
+ * parseDecimal for the common input "[-]digits[.digits]" whose fraction fits the scale and whose
+ * unscaled value is a safe integer: no regex, one number, one bigint. Undefined otherwise (the
+ * general path decides, with its errors).
+ */
+function parseDecimalFast(text: string, precision: number, scale: number): bigint | undefined {
+  const n = text.length;
+  let i = 0;
+  const neg = n > 0 && text.charCodeAt(0) === 45;
+  if (neg) i = 1;
+  let v = 0;
+  let digits = 0; // significant digits (leading zeros skipped)
+  let intDigits = 0;
+  for (; i < n; i++) {
+    const c = text.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) break;
+    intDigits++;
+    if (v !== 0 || c !== 0) digits++;
+    v = v * 10 + c;
+  }
+  let frac = 0;
+  if (i < n) {
+    if (text.charCodeAt(i) !== 46) return undefined;
+    for (i++; i < n; i++) {
+      const c = text.charCodeAt(i) - 48;
+      if (c < 0 || c > 9 || frac === scale) return undefined;
+      if (v !== 0 || c !== 0) digits++;
+      v = v * 10 + c;
+      frac++;
+    }
+  }
+  if (intDigits === 0 || digits > 15) return undefined;
+  for (; frac < scale; frac++) {
+    v *= 10;
+    if (v !== 0) digits++;
+  }
+  if (digits > precision || !Number.isSafeInteger(v)) return undefined;
+  return BigInt(neg ? -v : v);
 }
 
 /** Formats an unscaled decimal back to its canonical string ("-12.340"). */

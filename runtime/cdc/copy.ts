@@ -1,0 +1,181 @@
+/**
+ * The initial copy's data path: `COPY (SELECT …) TO STDOUT` in text format, decoded straight into
+ * columns of canonical values (runtime/cdc/types.ts converters), without a row object per row.
+ *
+ * COPY's text format carries each value in its type's output form, exactly as a cursor FETCH in
+ * text mode does (same session settings, same output functions), so the converters see the same
+ * strings; only COPY's own escaping (\N for null, backslash escapes) is undone here. The server
+ * streams while we decode: no round trip per batch as with FETCH.
+ * https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.2
+ */
+import type { Client } from "pg";
+import type { Converter } from "./types";
+
+/** Columns of canonical values: columns[c][r] is column c of row r. */
+export interface ColumnChunk {
+  columns: unknown[][];
+  rowCount: number;
+}
+
+const ESCAPES: Record<string, string> = { b: "\b", f: "\f", n: "\n", r: "\r", t: "\t", v: "\v" };
+
+/** Undoes COPY text escaping (backslash sequences) of one field. */
+export function unescapeCopyText(s: string): string {
+  let out = "";
+  let from = 0;
+  for (let i = s.indexOf("\\"); i >= 0 && i < s.length; i = s.indexOf("\\", from)) {
+    out += s.slice(from, i);
+    const c = s[i + 1];
+    if (c === undefined) throw new Error("COPY text: field ends in a lone backslash");
+    if (c >= "0" && c <= "7") {
+      let j = i + 1;
+      while (j < i + 4 && j < s.length && s[j] >= "0" && s[j] <= "7") j++;
+      out += String.fromCharCode(parseInt(s.slice(i + 1, j), 8));
+      from = j;
+    } else if (c === "x" && /^[0-9a-fA-F]/.test(s[i + 2] ?? "")) {
+      const j = /^[0-9a-fA-F]{2}/.test(s.slice(i + 2, i + 4)) ? i + 4 : i + 3;
+      out += String.fromCharCode(parseInt(s.slice(i + 2, j), 16));
+      from = j;
+    } else {
+      out += ESCAPES[c] ?? c;
+      from = i + 2;
+    }
+  }
+  return out + s.slice(from);
+}
+
+/**
+ * Decodes COPY text rows into columns, converting each non-null value. Feed it the CopyData
+ * payloads in order; rows may span payloads. Calls `emit` every `chunkRows` rows and at the end.
+ */
+export class CopyTextDecoder {
+  private columns: unknown[][];
+  private rows = 0;
+  private rest?: Buffer;
+  /** Rows decoded so far. */
+  total = 0;
+
+  constructor(
+    private readonly converters: Converter[],
+    private readonly emit: (chunk: ColumnChunk) => void,
+    private readonly chunkRows = 65536,
+  ) {
+    this.columns = converters.map(() => []);
+  }
+
+  push(data: Buffer): void {
+    if (this.rest) {
+      data = Buffer.concat([this.rest, data]);
+      this.rest = undefined;
+    }
+    // Postgres sends one row per CopyData message; a row split across messages waits for its end
+    // as bytes (a multi-byte character may be split too).
+    const last = data.lastIndexOf(10);
+    if (last < data.length - 1) this.rest = Buffer.from(data.subarray(last + 1));
+    if (last < 0) return;
+    const text = data.toString("utf8", 0, last + 1);
+    let start = 0;
+    for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", start)) {
+      this.row(text, start, nl);
+      start = nl + 1;
+    }
+  }
+
+  private row(text: string, start: number, end: number): void {
+    const conv = this.converters;
+    const cols = this.columns;
+    const n = conv.length;
+    const r = this.rows;
+    let from = start;
+    for (let c = 0; c < n; c++) {
+      const tab = text.indexOf("\t", from);
+      const last = c === n - 1;
+      if (last ? tab >= 0 && tab < end : tab < 0 || tab > end) {
+        throw new Error(`COPY text: row ${this.total + 1} does not have the ${n} fields expected`);
+      }
+      const to = last ? end : tab;
+      if (to - from === 2 && text.charCodeAt(from) === 92 && text.charCodeAt(from + 1) === 78) {
+        cols[c][r] = null; // \N
+      } else {
+        let v = text.slice(from, to);
+        if (v.indexOf("\\") >= 0) v = unescapeCopyText(v);
+        cols[c][r] = conv[c](v);
+      }
+      from = to + 1;
+    }
+    this.rows = r + 1;
+    this.total++;
+    if (this.rows >= this.chunkRows) this.flush();
+  }
+
+  /** Emits the buffered rows (if any). */
+  flush(): void {
+    if (this.rest) throw new Error("COPY text: data ends in the middle of a row");
+    if (this.rows === 0) return;
+    const chunk = { columns: this.columns, rowCount: this.rows };
+    this.columns = this.converters.map(() => []);
+    this.rows = 0;
+    this.emit(chunk);
+  }
+}
+
+/**
+ * Runs a `COPY … TO STDOUT` (text format) on `client` and feeds every data payload to `onData`,
+ * synchronously as it arrives. An error thrown by `onData` (or sent by the server) rejects at
+ * once and the rest of the data is ignored: end the connection then. Resolves with the row count
+ * once the server has finished the command.
+ */
+export function copyOut(client: Client, sql: string, onData: (data: Buffer) => void): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    let failed: unknown;
+    let rows = 0;
+    // A pg "submittable": the client hands it the protocol messages of its query.
+    const submittable = {
+      submit(connection: { query(text: string): void }): void {
+        connection.query(sql);
+      },
+      handleCopyData(msg: { chunk: Buffer }): void {
+        if (failed !== undefined) return;
+        try {
+          onData(msg.chunk);
+        } catch (e) {
+          // Stop here: the caller ends the connection, which aborts the COPY on the server.
+          failed = e;
+          reject(e);
+        }
+      },
+      handleCommandComplete(msg: { text?: string }): void {
+        const m = /^COPY (\d+)/.exec(msg.text ?? "");
+        if (m) rows = Number(m[1]);
+      },
+      handleReadyForQuery(): void {
+        if (failed !== undefined) reject(failed);
+        else resolve(rows);
+      },
+      handleError(err: Error): void {
+        failed ??= err;
+        reject(failed);
+      },
+      handleEmptyQuery(): void {},
+      handleRowDescription(): void {},
+      handleDataRow(): void {},
+      handlePortalSuspended(): void {},
+      handleCopyInResponse(): void {
+        failed ??= new Error("COPY FROM is not supported here");
+      },
+    };
+    (client.query as unknown as (q: unknown) => void)(submittable);
+  });
+}
+
+/**
+ * Copies the result of `select` (text COPY) into column chunks of canonical values, one
+ * converter per selected column; returns the row count.
+ */
+export async function copyColumns(client: Client, select: string, converters: Converter[], emit: (chunk: ColumnChunk) => void): Promise<number> {
+  const decoder = new CopyTextDecoder(converters, emit);
+  const reported = await copyOut(client, `COPY (${select}) TO STDOUT`, (data) => decoder.push(data));
+  decoder.flush();
+  if (reported !== decoder.total) throw new Error(`COPY reported ${reported} rows but ${decoder.total} arrived`);
+  return decoder.total;
+}
