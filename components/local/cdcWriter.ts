@@ -68,6 +68,14 @@ const provider: pulumi.dynamic.ResourceProvider = {
   async update(_id: string, olds: Outputs, news: Inputs) {
     // A new config means a restart: the writer resumes from the LSNs committed in Iceberg.
     await stop(olds.pid);
+    // A SQL catalog that moved to another database (retiring blue after a local upgrade): its rows
+    // move while the writer, the catalog's only committer, is stopped.
+    const from = olds.config.catalog as { type: string; uri?: string; name?: string };
+    const to = news.config.catalog as { type: string; uri?: string; name?: string };
+    if (from.type === "sql" && to.type === "sql" && from.uri && to.uri && from.uri !== to.uri && (from.name ?? "floe") === (to.name ?? "floe")) {
+      const { moveSqlCatalog } = require(RT + "/local/catalog-move.js");
+      await moveSqlCatalog(from.uri, to.uri, to.name ?? "floe", news.config.warehouse);
+    }
     return { outs: await start(news, olds.httpPort) };
   },
 

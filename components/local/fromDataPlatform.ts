@@ -27,6 +27,6 @@ export function localPlatformArgs(args: DataPlatformArgs, dataDir?: string): Loc
     namespace: args.catalog?.namespace,
     cdc: { tables: cdc.tables, commitIntervalMs: cdc.commitIntervalMs },
     // the local upgrade always runs in `pulumi up`; run, poolerAdminUrl, efsFileSystemId and image are for kubernetes and aws
-    upgrade: args.upgrade ? { toVersion: args.upgrade.toVersion, budgetMs: args.upgrade.budgetMs } : undefined,
+    upgrade: args.upgrade ? { toVersion: args.upgrade.toVersion, budgetMs: args.upgrade.budgetMs, retireBlue: args.upgrade.retireBlue } : undefined,
   };
 }

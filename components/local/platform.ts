@@ -7,6 +7,7 @@ import { LocalPgBouncer } from "./pgBouncer";
 import { LocalPostgresServer } from "./postgresServer";
 import { LocalSqlCatalog } from "./sqlCatalog";
 import { LocalUpgrade } from "./upgrade";
+import { LocalRetiredServers } from "./retire";
 import { CLI_PATH } from "./runtime";
 import { slotName } from "../../runtime/cdc/config";
 
@@ -66,6 +67,13 @@ export interface LocalPlatformUpgradeArgs {
   toVersion: number;
   /** Hard budget (ms) for green to apply blue's final LSN while pgBouncer is paused; past it the cutover resumes on blue and `pulumi up` fails with the reason. Defaults to 1000. */
   budgetMs?: number;
+  /**
+   * Finish the upgrade: once every shard's cutover is done and the CDC writer has followed green,
+   * drop the replication objects, move the SQL catalog to green's shard 0, and stop and delete
+   * blue. Rollback is impossible afterwards, and this cannot be undone. Defaults to false (blue
+   * keeps running with reverse replication, rollback stays possible).
+   */
+  retireBlue?: boolean;
 }
 
 export interface LocalPlatformArgs {
@@ -126,6 +134,8 @@ export class LocalPlatform extends pulumi.ComponentResource {
   readonly greenShards: LocalPostgresServer[];
   /** With `upgrade`: each shard's cutover. Empty otherwise. */
   readonly upgrades: LocalUpgrade[];
+  /** With `upgrade.retireBlue`: blue, stopped and removed. Undefined otherwise. */
+  readonly retiredBlue?: LocalRetiredServers;
   /** With `upgrade`: each shard's orchestrator state file (for `floe upgrade status|rollback|cleanup --state`). Empty otherwise. */
   readonly upgradeStatePaths: pulumi.Output<string[]>;
   /** With `upgrade`: each shard's complete `floe upgrade rollback` command (secret: it holds passwords). Empty otherwise. */
@@ -179,6 +189,7 @@ export class LocalPlatform extends pulumi.ComponentResource {
             publication: pg.publication,
             settings: pg.settings,
             passwords: s0 ? pulumi.all([s0.adminPassword, s0.appPassword, s0.replicationPassword]).apply(([admin, app, replication]) => ({ admin, app, replication })) : undefined,
+            retired: up?.retireBlue === true,
           },
           inRoot,
         ),
@@ -189,41 +200,10 @@ export class LocalPlatform extends pulumi.ComponentResource {
 
     const appUser = first.appUsername;
     const adminUrl = (s: LocalPostgresServer) => pulumi.interpolate`postgresql://${s.adminUsername}:${s.adminPassword}@127.0.0.1:${s.port}/${database}`;
+    const cdcDir = path.join(args.dataDir, "cdc");
 
-    this.warehouseDir = new LocalDirectory(`${name}-warehouse`, { path: path.join(args.dataDir, "warehouse") }, inRoot);
-    this.catalogUri = pulumi.secret(pulumi.interpolate`postgresql://${first.adminUsername}:${first.adminPassword}@127.0.0.1:${first.port}/${catalogDb}`);
-    this.catalog = new LocalSqlCatalog(`${name}-catalog`, { uri: this.catalogUri, name: "floe", warehouse: this.warehouseDir.location, namespace }, o);
-
-    const c = args.cdc ?? {};
-    // origin "none" (Postgres 16+): the writer reads only writes made on a server, not what
-    // replication applied to it, which is what lets it follow a blue/green upgrade without duplicates.
-    const origin = major >= 16 ? ("none" as const) : ("any" as const);
-    const sources = this.shards.map((s, i) => ({
-      name: `shard-${i}`,
-      connectionString: pulumi.interpolate`postgresql://${s.replicationUsername}:${s.replicationPassword}@127.0.0.1:${s.port}/${database}`,
-      publication: s.publication,
-    }));
-    this.cdc = new LocalCdcWriter(
-      `${name}-cdc`,
-      {
-        dir: path.join(args.dataDir, "cdc"),
-        config: pulumi.all([pulumi.all(sources.map((s) => pulumi.all([s.connectionString, s.publication]))), this.catalog.uri, this.warehouseDir.location]).apply(
-          ([srcs, uri, warehouse]) => ({
-            sources: srcs.map(([connectionString, publication], i) => ({ name: `shard-${i}`, connectionString, publication, origin })),
-            tables: (c.tables ?? []).map((t) => ({ source: t.source, mode: (t.mode ?? "mirror") as "mirror" | "changelog", ...(t.target ? { target: t.target } : {}) })),
-            catalog: { type: "sql" as const, uri, name: "floe" },
-            warehouse,
-            namespace,
-            commit: { intervalMs: c.commitIntervalMs ?? 1000 },
-            http: { host: "127.0.0.1", port: c.httpPort ?? 0 },
-          }),
-        ),
-      },
-      { parent: this, dependsOn: [this.catalog] },
-    );
-
-    // The upgrade: a green server per shard, then each shard's cutover (one after the other), and
-    // only then the pooler's config, which follows where each cutover left its entries.
+    // The upgrade: a green server per shard, each shard's cutover (one after the other); the
+    // pooler's config, built last, follows where each cutover left its entries.
     const poolerDir = path.join(args.dataDir, "pgbouncer");
     const entry = (i: number) => (i === 0 ? database : `${database}_shard${i}`);
     this.greenShards = [];
@@ -238,6 +218,8 @@ export class LocalPlatform extends pulumi.ComponentResource {
               major: up.toVersion,
               port: 0,
               database,
+              // the SQL catalog moves here when blue is retired
+              extraDatabases: i === 0 ? [catalogDb] : [],
               appUsername: pg.appUsername,
               replicationUsername: pg.replicationUsername,
               publication: pg.publication,
@@ -262,12 +244,60 @@ export class LocalPlatform extends pulumi.ComponentResource {
               statePath: path.join(args.dataDir, "upgrade", `shard-${i}-to-${up.toVersion}.json`),
               budgetMs: up.budgetMs ?? 1000,
               cdc: { publication: shards[i].publication, slot: slotName({ name: `shard-${i}` } as Parameters<typeof slotName>[0]) },
+              cdcConfigFile: path.join(cdcDir, "cdc.json"),
+              retireBlue: up.retireBlue === true,
             },
-            { parent: this, dependsOn: [this.cdc, ...(prev ? [prev] : [])] },
+            { parent: this, dependsOn: prev ? [prev] : [] },
           ),
         );
       }
     }
+    // Retiring blue: the catalog and the writer's sources move to green once every cutover is
+    // finished (the outputs gate them, so the writer moves the catalog after the cleanups).
+    const retire = up?.retireBlue === true;
+    const finished = pulumi.all(this.upgrades.map((u) => u.phase));
+    const home = retire ? this.greenShards : shards;
+    const gate = (o: pulumi.Output<string>): pulumi.Output<string> => (retire ? pulumi.all([finished, o]).apply(([, v]) => v) : o);
+    const catalogHost = home[0];
+
+    this.warehouseDir = new LocalDirectory(`${name}-warehouse`, { path: path.join(args.dataDir, "warehouse") }, inRoot);
+    this.catalogUri = pulumi.secret(gate(pulumi.interpolate`postgresql://${catalogHost.adminUsername}:${catalogHost.adminPassword}@127.0.0.1:${catalogHost.port}/${catalogDb}`));
+    this.catalog = new LocalSqlCatalog(`${name}-catalog`, { uri: this.catalogUri, name: "floe", warehouse: this.warehouseDir.location, namespace }, o);
+
+    const c = args.cdc ?? {};
+    // origin "none" (Postgres 16+): the writer reads only writes made on a server, not what
+    // replication applied to it, which is what lets it follow a blue/green upgrade without duplicates.
+    const origin = major >= 16 ? ("none" as const) : ("any" as const);
+    const sources = home.map((s, i) => ({
+      name: `shard-${i}`,
+      connectionString: gate(pulumi.interpolate`postgresql://${s.replicationUsername}:${s.replicationPassword}@127.0.0.1:${s.port}/${database}`),
+      publication: s.publication,
+    }));
+    this.cdc = new LocalCdcWriter(
+      `${name}-cdc`,
+      {
+        dir: cdcDir,
+        config: pulumi.all([pulumi.all(sources.map((s) => pulumi.all([s.connectionString, s.publication]))), this.catalog.uri, this.warehouseDir.location]).apply(
+          ([srcs, uri, warehouse]) => ({
+            sources: srcs.map(([connectionString, publication], i) => ({ name: `shard-${i}`, connectionString, publication, origin })),
+            tables: (c.tables ?? []).map((t) => ({ source: t.source, mode: (t.mode ?? "mirror") as "mirror" | "changelog", ...(t.target ? { target: t.target } : {}) })),
+            catalog: { type: "sql" as const, uri, name: "floe" },
+            warehouse,
+            namespace,
+            commit: { intervalMs: c.commitIntervalMs ?? 1000 },
+            http: { host: "127.0.0.1", port: c.httpPort ?? 0 },
+          }),
+        ),
+      },
+      { parent: this, dependsOn: [this.catalog] },
+    );
+    this.retiredBlue = retire
+      ? new LocalRetiredServers(
+          `${name}-retired-blue`,
+          { servers: shards.map((s) => ({ dataDir: s.dataDir, major })), statePaths: this.upgrades.map((u) => u.statePath) },
+          { parent: this, dependsOn: [this.cdc, ...this.upgrades] },
+        )
+      : undefined;
 
     const p = args.pooler ?? {};
     this.pooler = new LocalPgBouncer(

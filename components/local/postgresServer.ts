@@ -28,6 +28,12 @@ export interface LocalPostgresServerArgs {
    * user list fits every shard). Kept secret. Defaults to passwords generated at create.
    */
   passwords?: pulumi.Input<{ admin: pulumi.Input<string>; app: pulumi.Input<string>; replication: pulumi.Input<string> }>;
+  /**
+   * Blue of a finished local upgrade, retired (`upgrade.retireBlue`): never started again (a
+   * LocalRetiredServers stops it and removes its data); the resource keeps its outputs (passwords,
+   * port) for the platform's wiring. Defaults to false.
+   */
+  retired?: boolean;
 }
 
 interface Inputs {
@@ -41,6 +47,7 @@ interface Inputs {
   publication: string;
   settings: Record<string, string>;
   passwords?: { admin: string; app: string; replication: string };
+  retired?: boolean;
 }
 
 interface Outputs extends Inputs {
@@ -52,7 +59,7 @@ interface Outputs extends Inputs {
   replicationPassword: string;
 }
 
-const INPUT_KEYS: (keyof Inputs)[] = ["dataDir", "major", "requestedPort", "database", "extraDatabases", "appUsername", "replicationUsername", "publication", "settings", "passwords"];
+const INPUT_KEYS: (keyof Inputs)[] = ["dataDir", "major", "requestedPort", "database", "extraDatabases", "appUsername", "replicationUsername", "publication", "settings", "passwords", "retired"];
 // Not "major": a major version change of a server with data is refused (see check), never a replacement.
 const REPLACE_KEYS: (keyof Inputs)[] = ["dataDir", "requestedPort", "database", "appUsername", "replicationUsername", "passwords"];
 
@@ -137,9 +144,10 @@ const provider: pulumi.dynamic.ResourceProvider = {
   async diff(_id: string, olds: Outputs, news: Inputs) {
     const pg = require(RT + "/local/postgres.js");
     const same = (k: keyof Inputs) => JSON.stringify(olds[k]) === JSON.stringify(news[k]);
-    const replaces = REPLACE_KEYS.filter((k) => !same(k));
+    // a retired server is never replaced, and being stopped is what it should be
+    const replaces = news.retired ? [] : REPLACE_KEYS.filter((k) => !same(k));
     const changed = INPUT_KEYS.filter((k) => !same(k));
-    const dead = !pg.runningPid(olds.dataDir);
+    const dead = !news.retired && !pg.runningPid(olds.dataDir);
     return {
       changes: changed.length > 0 || dead,
       replaces,
@@ -153,6 +161,10 @@ const provider: pulumi.dynamic.ResourceProvider = {
     const { Client } = require(PG);
     if (olds.major !== news.major) throw new Error(majorChangeError(olds.dataDir, olds.major, news.major)); // check() refuses it first
     const outs: Outputs = { ...olds, ...news };
+    if (news.retired) return { outs: { ...outs, pid: pg.runningPid(outs.dataDir) ?? 0 } }; // stopped by LocalRetiredServers, never started again
+    if (!require("node:fs").existsSync(require("node:path").join(outs.dataDir, "PG_VERSION"))) {
+      throw new Error(`${outs.dataDir} holds no Postgres data directory any more: this server was retired after a blue/green upgrade. Keep upgrade.retireBlue: true (it cannot be undone).`);
+    }
     const spec = { major: outs.major, dataDir: outs.dataDir, port: outs.port, password: outs.adminPassword, settings: outs.settings };
     if (JSON.stringify(olds.settings) !== JSON.stringify(news.settings)) await pg.stopCluster(spec);
     if (!pg.runningPid(outs.dataDir)) await pg.startCluster(spec);
@@ -180,30 +192,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
   },
 
   async delete(_id: string, props: Outputs) {
-    const pg = require(RT + "/local/postgres.js");
-    const fs = require("node:fs");
-    const pid = pg.runningPid(props.dataDir);
-    try {
-      await pg.stopCluster({ major: props.major, dataDir: props.dataDir }, "fast");
-    } catch (e) {
-      if (pid) process.kill(pid, "SIGKILL");
-      else throw e;
-    }
-    // pg_ctl returns once postmaster.pid is gone, which the postmaster removes just before it
-    // exits: wait for the process itself, so that a destroy really leaves nothing running.
-    const alive = (p: number) => {
-      try {
-        process.kill(p, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    for (const deadline = Date.now() + 15_000; pid && alive(pid); ) {
-      if (Date.now() > deadline) throw new Error(`Postgres (pid ${pid}, ${props.dataDir}) did not exit within 15 s of pg_ctl stop`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    fs.rmSync(props.dataDir, { recursive: true, force: true });
+    await require(RT + "/local/postgres.js").stopAndRemove({ major: props.major, dataDir: props.dataDir });
   },
 };
 
@@ -241,6 +230,7 @@ export class LocalPostgresServer extends pulumi.dynamic.Resource {
       publication: args.publication ?? "floe",
       settings: args.settings ?? {},
       passwords: args.passwords ? pulumi.secret(args.passwords) : undefined,
+      retired: args.retired ? true : undefined,
       port: undefined,
       pid: undefined,
       adminUsername: undefined,

@@ -1,9 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import { CLI_PATH, ENGINE_PROTO, RUNTIME_DIR } from "./runtime";
+import { CLI_PATH, ENGINE_PROTO, PG_MODULE, RUNTIME_DIR } from "./runtime";
 
 const RT = RUNTIME_DIR;
 const CLI = CLI_PATH;
 const PROTO = ENGINE_PROTO;
+const PG = PG_MODULE;
 
 export interface LocalUpgradeArgs {
   /** Blue (the old major): superuser URL including the application database. Kept secret. Required. */
@@ -24,6 +25,14 @@ export interface LocalUpgradeArgs {
   budgetMs?: pulumi.Input<number>;
   /** The CDC writer's publication and slot on blue: recreated on green before the pause, so the writer can follow. Defaults to none. */
   cdc?: pulumi.Input<{ publication: pulumi.Input<string>; slot: pulumi.Input<string> }>;
+  /** The CDC writer's config file: the cutover refuses to start while the writer reads blue with origin "any" (it would read green's writes twice). Defaults to none (not checked). */
+  cdcConfigFile?: pulumi.Input<string>;
+  /**
+   * Finish the upgrade: once green serves and the CDC writer has moved past the handoff, drop
+   * every replication object on both sides (`floe upgrade cleanup`). Rollback is then impossible;
+   * blue itself is stopped and removed by LocalRetiredServers. Defaults to false.
+   */
+  retireBlue?: pulumi.Input<boolean>;
 }
 
 interface Target {
@@ -42,6 +51,8 @@ interface Inputs {
   statePath: string;
   budgetMs: number;
   cdc?: { publication: string; slot: string };
+  cdcConfigFile?: string;
+  retireBlue: boolean;
 }
 
 interface Outputs extends Inputs {
@@ -59,7 +70,7 @@ interface Outputs extends Inputs {
 }
 
 const REPLACE_KEYS: (keyof Inputs)[] = ["blueUrl", "greenUrl", "poolerDatabase", "statePath"];
-const UPDATE_KEYS: (keyof Inputs)[] = ["poolerDir", "poolerAdmin", "poolerAliases", "budgetMs", "cdc"];
+const UPDATE_KEYS: (keyof Inputs)[] = ["poolerDir", "poolerAdmin", "poolerAliases", "budgetMs", "cdc", "cdcConfigFile", "retireBlue"];
 
 /** The marker a finished cutover leaves next to pgbouncer.ini; LocalPgBouncer refuses to repoint its entries back to blue while it says "upgraded". */
 export function markerName(poolerDatabase: string): string {
@@ -204,6 +215,15 @@ async function drive(i: Inputs): Promise<Outputs> {
   const log = engineLogger();
   try {
     const o = orchestrator(i, log);
+    if (i.cdcConfigFile && fs.existsSync(i.cdcConfigFile)) {
+      const anyOrigin = (JSON.parse(fs.readFileSync(i.cdcConfigFile, "utf8")).sources ?? []).filter((src: { origin?: string }) => src.origin !== "none");
+      if (anyOrigin.length) {
+        throw new Error(
+          `the CDC writer (${i.cdcConfigFile}) reads ${anyOrigin.map((x: { name: string }) => x.name).join(", ")} with origin "any": after the cutover it would read green's writes a second time, from blue's reverse replication. ` +
+            `Run pulumi up once without upgrade (the writer restarts with origin "none"), then add upgrade again.`,
+        );
+      }
+    }
     log.log("info", `floe upgrade [${i.poolerDatabase}]: blue ${targetOf(i.blueUrl).port} -> green ${o.green.port}; state ${i.statePath}, log ${o.logFile}`);
     const report = await o.up.run();
     if (report) {
@@ -213,7 +233,7 @@ async function drive(i: Inputs): Promise<Outputs> {
     if (outs.phase !== "upgraded") throw new Error(`the upgrade of "${i.poolerDatabase}" ended in phase "${outs.phase}", not "upgraded" (state file ${i.statePath})`);
     const marker = { statePath: i.statePath, entries: [i.poolerDatabase, ...i.poolerAliases], blue: outs.blueTarget, green: outs.greenTarget };
     fs.writeFileSync(path.join(i.poolerDir, markerName(i.poolerDatabase)), JSON.stringify(marker, null, 2) + "\n", { mode: 0o600 });
-    return outs;
+    return i.retireBlue ? await retire(i, o, log) : outs;
   } catch (e) {
     log.log("error", `floe upgrade [${i.poolerDatabase}]: ${(e as Error).message}`);
     throw new Error(
@@ -225,7 +245,77 @@ async function drive(i: Inputs): Promise<Outputs> {
   }
 }
 
+/**
+ * Finish a cutover for good: wait (bounded) until the CDC writer has confirmed past the handoff on
+ * blue (else blue's slot still holds changes it must read), then drop every replication object.
+ */
+async function retire(i: Inputs, o: ReturnType<typeof orchestrator>, log: { log(severity: string, message: string): void }): Promise<Outputs> {
+  const { loadState } = require(RT + "/upgrade/state.js");
+  const { Client } = require(PG);
+  const s = loadState(i.statePath);
+  const onGreen = s && (s.phase === "upgraded" || (s.phase === "cleaned" && s.lastCutover?.kind === "cutover"));
+  if (!onGreen) throw new Error(`retireBlue needs green to serve the pooler, but the upgrade of "${i.poolerDatabase}" is "${s?.phase ?? "not started"}" (state file ${i.statePath})`);
+  if (s.phase !== "cleaned") {
+    const sent = s.handoffSent;
+    if (i.cdc && sent && sent.on === "blue") {
+      const lsn = (x: string) => x.split("/").reduce((a: bigint, h: string) => (a << 32n) + BigInt("0x" + h), 0n);
+      const deadline = Date.now() + 120_000;
+      for (let logged = 0; ; ) {
+        const c = new Client({ connectionString: i.blueUrl });
+        c.on("error", () => undefined);
+        await c.connect();
+        let confirmed: string | null = null;
+        let exists = false;
+        try {
+          const r = await c.query("SELECT confirmed_flush_lsn::text AS l FROM pg_replication_slots WHERE slot_name = $1", [i.cdc.slot]);
+          exists = r.rowCount > 0;
+          confirmed = exists ? r.rows[0].l : null;
+        } finally {
+          await c.end().catch(() => undefined);
+        }
+        if (!exists || (confirmed && lsn(confirmed) > lsn(sent.lsn))) break;
+        if (Date.now() > deadline) {
+          throw new Error(`the CDC writer has not moved past the upgrade handoff on blue within 120 s (slot ${i.cdc.slot} confirmed ${confirmed}, handoff at ${sent.lsn}): is it running? Its log says why; run pulumi up again once it has`);
+        }
+        if (Date.now() - logged > 5000) {
+          log.log("info", `floe upgrade [${i.poolerDatabase}]: waiting for the CDC writer to move past the handoff on blue (confirmed ${confirmed}, handoff ${sent.lsn})`);
+          logged = Date.now();
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    await o.up.cleanup();
+    log.log("info", `floe upgrade [${i.poolerDatabase}]: finished: replication objects dropped on blue and green, blue can go`);
+  }
+  return outputsFrom(i, o.logFile, o.rollbackCommand);
+}
+
 const provider: pulumi.dynamic.ResourceProvider = {
+  async check(olds: Partial<Inputs>, news: Inputs) {
+    // Another target version (or state file) means another green: the one serving now would be deleted.
+    if (olds?.statePath && typeof news.statePath === "string" && olds.statePath !== news.statePath) {
+      const fs = require("node:fs");
+      let st: { phase?: string; lastCutover?: { kind?: string } } | null = null;
+      try {
+        st = fs.existsSync(olds.statePath) ? JSON.parse(fs.readFileSync(olds.statePath, "utf8")) : null;
+      } catch {
+        st = null;
+      }
+      if (st && (st.phase === "upgraded" || (st.phase === "cleaned" && st.lastCutover?.kind === "cutover"))) {
+        return {
+          inputs: news,
+          failures: [
+            {
+              property: "statePath",
+              reason: `the upgrade recorded in ${olds.statePath} made its green the primary; changing upgrade.toVersion would delete that server with its data. Keep upgrade.toVersion as it is (a further major upgrade of this stack is not supported yet).`,
+            },
+          ],
+        };
+      }
+    }
+    return { inputs: news };
+  },
+
   async create(inputs: Inputs) {
     return { id: inputs.statePath, outs: await drive(inputs) };
   },
@@ -262,6 +352,14 @@ const provider: pulumi.dynamic.ResourceProvider = {
     const phase = loadState(news.statePath)?.phase ?? "planned";
     // Not cut over yet (an aborted run): resume. Otherwise the state file is the truth.
     if (["planned", "schema-copied", "replicating", "cutover"].includes(phase)) return { outs: await drive(news) };
+    if (news.retireBlue && phase !== "cleaned") {
+      const log = engineLogger();
+      try {
+        return { outs: await retire(news, orchestrator(news, log, false), log) };
+      } finally {
+        await log.flush();
+      }
+    }
     const o = orchestrator(news, { log: () => undefined }, false);
     const outs = outputsFrom(news, o.logFile, o.rollbackCommand);
     if (outs.poolerTarget.port !== outs.greenTarget.port) require("node:fs").rmSync(require("node:path").join(news.poolerDir, markerName(news.poolerDatabase)), { force: true });
@@ -274,7 +372,15 @@ const provider: pulumi.dynamic.ResourceProvider = {
     // Drop the replication objects while both servers still run (best effort, bounded: on destroy
     // the servers go right after, and a stopped server has nothing left to drop).
     const log = engineLogger();
+    const { loadState } = require(RT + "/upgrade/state.js");
+    let cleaned = false;
     try {
+      cleaned = loadState(props.statePath)?.phase === "cleaned";
+    } catch {
+      /* an unreadable state file: try the cleanup */
+    }
+    try {
+      if (cleaned) return;
       const o = orchestrator(props, log, false);
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([o.up.cleanup(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("cleanup took longer than 30 s")), 30_000)))]).finally(() =>
@@ -284,9 +390,9 @@ const provider: pulumi.dynamic.ResourceProvider = {
       log.log("warn", `floe upgrade [${props.poolerDatabase}]: cleanup skipped: ${(e as Error).message}`);
     } finally {
       await log.flush();
+      fs.rmSync(path.join(props.poolerDir, markerName(props.poolerDatabase)), { force: true });
+      fs.rmSync(props.statePath, { force: true });
     }
-    fs.rmSync(path.join(props.poolerDir, markerName(props.poolerDatabase)), { force: true });
-    fs.rmSync(props.statePath, { force: true });
   },
 };
 
@@ -321,6 +427,8 @@ export class LocalUpgrade extends pulumi.dynamic.Resource {
       statePath: args.statePath,
       budgetMs: args.budgetMs ?? 1000,
       cdc: args.cdc,
+      cdcConfigFile: args.cdcConfigFile,
+      retireBlue: args.retireBlue ?? false,
       phase: undefined,
       poolerTarget: undefined,
       blueTarget: undefined,

@@ -93,6 +93,12 @@ export interface DataPlatformUpgradeArgs {
   /** kubernetes and aws: whether the orchestrator runs now (false creates green only). The local target always runs it. Defaults to true. */
   run?: boolean;
   /**
+   * local: finish the upgrade once green serves: drop the replication objects, move the SQL
+   * catalog to green, stop and delete blue (no rollback afterwards; cannot be undone). On
+   * kubernetes and aws, blue is the platform's own cluster and stays. Defaults to false.
+   */
+  retireBlue?: boolean;
+  /**
    * aws: admin console URL of a pgBouncer in front of the Aurora cluster (RDS Proxy cannot PAUSE, so
    * the cutover needs pgBouncer). Kept secret. Required on aws.
    */
@@ -486,6 +492,9 @@ export class DataPlatform extends pulumi.ComponentResource {
     const from = args.postgres?.version ?? 16;
     if (!Number.isInteger(up.toVersion) || up.toVersion <= from) {
       v.fail("upgrade.toVersion", up.toVersion, `is not newer than postgres.version (${from})`, `keep postgres.version at the running major and set upgrade.toVersion above it, e.g. ${from + 1}`);
+    }
+    if (up.retireBlue) {
+      v.fail("upgrade.retireBlue", true, `applies to the local target only (on ${target}, blue is the platform's own cluster)`, "remove it; retire blue yourself after `floe upgrade cleanup`");
     }
     if ((args.postgres?.shards ?? 1) > 1) {
       v.fail("upgrade", `{ toVersion: ${up.toVersion} }`, `is not supported for a sharded cluster on ${target} yet (Citus / Aurora Limitless upgrade through their own procedures)`, "remove upgrade, or upgrade each shard with `floe upgrade run`");

@@ -115,11 +115,11 @@ export interface BlueGreenUpgradeArgs {
    * the pause and writes the handoff the writer follows by itself. Defaults to none (no writer).
    */
   cdc?: { publication: pulumi.Input<string>; slot: pulumi.Input<string> };
-  /** Local-only settings (required for that target). */
+  /** Local-only settings. Required when target is "local". */
   local?: BlueGreenUpgradeLocalArgs;
-  /** Kubernetes-only settings (required for that target). */
+  /** Kubernetes-only settings. Required when target is "kubernetes". */
   kubernetes?: BlueGreenUpgradeKubernetesArgs;
-  /** AWS-only settings (required for that target). */
+  /** AWS-only settings. Required when target is "aws". */
   aws?: BlueGreenUpgradeAwsArgs;
 }
 

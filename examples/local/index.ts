@@ -23,7 +23,10 @@ const platform = new LocalPlatform("floe", {
     commitIntervalMs: config.getNumber("commitIntervalMs") ?? 500,
   },
   // A zero-downtime major upgrade: `pulumi config set upgradeTo 17` (postgresVersion stays 16).
-  upgrade: config.getNumber("upgradeTo") ? { toVersion: config.requireNumber("upgradeTo"), budgetMs: config.getNumber("upgradeBudgetMs") } : undefined,
+  // Once green serves: `pulumi config set retireBlue true` stops and removes blue (no rollback after that).
+  upgrade: config.getNumber("upgradeTo")
+    ? { toVersion: config.requireNumber("upgradeTo"), budgetMs: config.getNumber("upgradeBudgetMs"), retireBlue: config.getBoolean("retireBlue") }
+    : undefined,
 });
 
 export const poolerEndpoint = platform.poolerEndpoint;

@@ -115,3 +115,31 @@ export function serverLogTail(dataDir: string, lines = 40): string {
   const f = join(dataDir, "server.log");
   return existsSync(f) ? readFileSync(f, "utf8").split("\n").slice(-lines).join("\n") : "";
 }
+
+/**
+ * Stops the cluster (fast; SIGKILL if pg_ctl fails) and waits for the postmaster itself to exit
+ * (pg_ctl returns once postmaster.pid is gone, just before the process ends), then removes the
+ * data directory. Nothing of the server is left running or on disk.
+ */
+export async function stopAndRemove(spec: Pick<ClusterSpec, "major" | "dataDir">, timeoutMs = 15_000): Promise<void> {
+  const pid = runningPid(spec.dataDir);
+  try {
+    await stopCluster(spec, "fast");
+  } catch (e) {
+    if (pid) process.kill(pid, "SIGKILL");
+    else throw e;
+  }
+  const alive = (p: number) => {
+    try {
+      process.kill(p, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (const deadline = Date.now() + timeoutMs; pid && alive(pid); ) {
+    if (Date.now() > deadline) throw new Error(`Postgres (pid ${pid}, ${spec.dataDir}) did not exit within ${timeoutMs} ms of pg_ctl stop`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  require("node:fs").rmSync(spec.dataDir, { recursive: true, force: true });
+}

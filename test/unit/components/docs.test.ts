@@ -5,7 +5,7 @@ import * as path from "node:path";
 import * as ts from "typescript";
 
 const root = path.join(__dirname, "../../../components");
-const dirs = ["postgres", "pooler", "lake", "query", "cdc", "platform"];
+const dirs = ["postgres", "pooler", "lake", "query", "cdc", "platform", "upgrade", "local"];
 
 function exportedArgsInterfaces() {
   const out: { file: string; decl: ts.InterfaceDeclaration }[] = [];

@@ -37,6 +37,7 @@ import { localPostgresServerProvider, majorChangeError } from "../../../componen
 import { localPgBouncerProvider, upgradeGuard } from "../../../components/local/pgBouncer";
 import { GroupedPoolerControl, PoolerControl } from "../../../runtime/upgrade/pooler";
 import { ownershipStatements } from "../../../runtime/local/ownership";
+import { localUpgradeProvider } from "../../../components/local/upgrade";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -92,6 +93,38 @@ describe("LocalPlatform with upgrade", () => {
     expect(await value(p.upgradeStatePaths)).toEqual(["/var/floe/upgrade/shard-0-to-17.json", "/var/floe/upgrade/shard-1-to-17.json"]);
     expect(await pulumi.isSecret(p.upgradeRollbackCommands)).toBe(true);
     expect(await value(p.adminConnectionString)).toBe("postgresql://postgres:a@127.0.0.1:57000/app"); // shard 0 where the pooler sends it
+  });
+
+  it("retireBlue: blue is kept as a retired record, the catalog and the writer move to green, blue's processes go after the writer", async () => {
+    const p = new LocalPlatform("floe", { dataDir: "/var/floe", postgres: { shards: 2 }, upgrade: { toVersion: 17, retireBlue: true } });
+    await value(p.catalogUri);
+    await value(p.cdcHealthUrl);
+    const servers = created.filter((c) => c.type.endsWith("LocalPostgresServer")).sort((a, b) => a.name.localeCompare(b.name));
+    expect(servers.map((s) => [s.name, s.inputs.retired ?? false, s.inputs.extraDatabases])).toEqual([
+      ["floe-postgres-0", true, ["floe_catalog"]],
+      ["floe-postgres-0-v17", false, ["floe_catalog"]],
+      ["floe-postgres-1", true, []],
+      ["floe-postgres-1-v17", false, []],
+    ]);
+    expect(created.filter((c) => c.type.endsWith("LocalUpgrade")).map((u) => u.inputs.retireBlue)).toEqual([true, true]);
+    const retired = created.filter((c) => c.type.endsWith("LocalRetiredServers"));
+    expect(retired.map((r) => [r.name, r.inputs.servers, r.inputs.statePaths])).toEqual([
+      [
+        "floe-retired-blue",
+        [
+          { dataDir: "/var/floe/postgres-0", major: 16 },
+          { dataDir: "/var/floe/postgres-1", major: 16 },
+        ],
+        ["/var/floe/upgrade/shard-0-to-17.json", "/var/floe/upgrade/shard-1-to-17.json"],
+      ],
+    ]);
+    expect(await value(p.catalogUri)).toBe("postgresql://postgres:a@127.0.0.1:57000/floe_catalog");
+    const cdc = created.find((c) => c.type.endsWith("LocalCdcWriter"))!;
+    expect(unsecret(cdc.inputs.config).sources.map((s: any) => s.connectionString)).toEqual([
+      "postgresql://floe_replication:c@127.0.0.1:57000/app",
+      "postgresql://floe_replication:c@127.0.0.1:57001/app",
+    ]);
+    expect(unsecret(cdc.inputs.config).catalog.uri).toBe("postgresql://postgres:a@127.0.0.1:57000/floe_catalog");
   });
 
   it("without upgrade: no green server, no cutover, the pooler on blue", async () => {
@@ -188,6 +221,23 @@ describe("pgBouncer after a cutover", () => {
     expect(r.failures?.[0].property).toBe("databases");
     const ok = await localPgBouncerProvider.check!({} as any, { dir, databases: [{ name: "app", host: "127.0.0.1", port: 7001 }] } as any);
     expect(ok.failures).toBeUndefined();
+  });
+});
+
+describe("LocalUpgrade", () => {
+  it("refuses another toVersion (another state file) while the green it made serves; allows it after a rollback", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "floe-upg-"));
+    const statePath = join(dir, "shard-0-to-17.json");
+    const olds = { statePath } as any;
+    const news = { statePath: join(dir, "shard-0-to-18.json") } as any;
+    writeFileSync(statePath, JSON.stringify({ phase: "upgraded" }));
+    const r = await localUpgradeProvider.check!(olds, news);
+    expect(r.failures?.[0].reason).toMatch(/made its green the primary; changing upgrade.toVersion would delete that server with its data/);
+    writeFileSync(statePath, JSON.stringify({ phase: "cleaned", lastCutover: { kind: "cutover" } }));
+    expect((await localUpgradeProvider.check!(olds, news)).failures).toHaveLength(1);
+    writeFileSync(statePath, JSON.stringify({ phase: "rolled-back", lastCutover: { kind: "rollback" } }));
+    expect((await localUpgradeProvider.check!(olds, news)).failures).toBeUndefined();
+    expect((await localUpgradeProvider.check!({} as any, news)).failures).toBeUndefined();
   });
 });
 

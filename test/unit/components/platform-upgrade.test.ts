@@ -70,6 +70,7 @@ describe("DataPlatform upgrade validation", () => {
     [{ target: "kubernetes", upgrade: { toVersion: 17 } }, 'pooler.implementation = undefined is not "pgbouncer": the cutover PAUSEs pgBouncer'],
     [{ target: "kubernetes", pooler: { implementation: "pgbouncer" }, upgrade: { toVersion: 16 } }, "upgrade.toVersion = 16 is not newer than postgres.version (16)"],
     [{ target: "kubernetes", pooler: { implementation: "pgbouncer" }, postgres: { shards: 2, kubernetes: { citusImage: "x" } }, upgrade: { toVersion: 17 } }, "is not supported for a sharded cluster on kubernetes yet"],
+    [{ target: "kubernetes", pooler: { implementation: "pgbouncer" }, upgrade: { toVersion: 17, retireBlue: true } }, "upgrade.retireBlue = true applies to the local target only"],
     [{ target: "aws", upgrade: { toVersion: 17 } }, "upgrade.poolerAdminUrl = undefined is required on aws: RDS Proxy has no PAUSE"],
     [{ target: "aws", upgrade: { toVersion: 17, poolerAdminUrl: "postgresql://x" } }, "upgrade.efsFileSystemId = undefined is required on aws"],
     [{ target: "local", postgres: { version: 17 }, upgrade: { toVersion: 17 } }, "upgrade.toVersion = 17 is not newer than postgres.version (17)"],
