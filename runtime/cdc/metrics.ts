@@ -10,5 +10,6 @@ export const cdcMetrics = {
   commitSeconds: new Histogram({ name: "floe_cdc_commit_seconds", help: "Iceberg commit latency per table", labelNames: ["table"], buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
   errors: new Counter({ name: "floe_cdc_errors_total", help: "Errors, by kind", labelNames: ["kind"], registers: [registry] }),
   transactions: new Counter({ name: "floe_cdc_transactions_total", help: "Source transactions applied", labelNames: ["source"], registers: [registry] }),
+  handoffs: new Counter({ name: "floe_cdc_handoffs_total", help: "Upgrade handoffs followed (the source moved to a new primary), by kind", labelNames: ["source", "kind"], registers: [registry] }),
   bufferedRows: new Gauge({ name: "floe_cdc_buffered_rows", help: "Row changes waiting for the next commit", registers: [registry] }),
 };

@@ -92,7 +92,8 @@ export interface WriterDeps {
 export interface WriterStatus {
   state: "starting" | "snapshotting" | "streaming" | "stopped" | "failed";
   error?: string;
-  sources: Record<string, { confirmedLsn?: string; lastCommitTime?: string }>;
+  /** Per source; `server` and `generation` appear once it followed an upgrade (generation 1 = first new primary). */
+  sources: Record<string, { confirmedLsn?: string; lastCommitTime?: string; server?: string; generation?: number }>;
 }
 
 const ident = (s: string) => s;
@@ -590,6 +591,7 @@ export class CdcWriter {
       if (!last) return;
       this.follows.set(base.name, last);
       this.sources[i] = this.followedSource(base, last);
+      this.status.sources[base.name] = { ...this.status.sources[base.name], server: `${last.to.host}:${last.to.port}/${last.to.dbname}`, generation: last.generation };
       this.log.info("source follows an earlier upgrade handoff", { source: base.name, to: last.to, slot: last.slot, generation: last.generation });
     });
   }
@@ -631,12 +633,15 @@ export class CdcWriter {
     this.follows.set(base.name, rec);
     await this.recordFollows();
     src.confirm(endLsn);
+    cdcMetrics.handoffs.inc({ source: base.name, kind: h.kind });
     const next = this.followedSource(base, rec);
     const i = this.sources.indexOf(src);
     this.sources[i] = next;
     for (const m of [this.relations, this.current, this.streamed]) m.delete(base.name);
     void src.stop(); // not awaited: its stream is the one delivering this message
     const from = await this.prepareSource(next);
+    // lastCommitTime stays: it is still the newest source commit in Iceberg. LSNs are the new server's from here on.
+    this.status.sources[base.name] = { ...this.status.sources[base.name], confirmedLsn: formatLsn(from), server: `${h.to.host}:${h.to.port}/${h.to.dbname}`, generation: rec.generation };
     await this.startStream(next, from);
     this.log.info("followed the upgrade handoff: reading the new primary", { source: base.name, kind: h.kind, to: h.to, slot: h.slot, generation: rec.generation, from: formatLsn(from) });
   }
@@ -653,6 +658,7 @@ export class CdcWriter {
   private toRow(columns: Column[], tuple: Tuple, state: TableState, fill?: Record<string, unknown> | null): Record<string, unknown> {
     const row: Record<string, unknown> = {};
     const names = currentNames(columns, state.columns);
+    let bytes = 0;
     for (let i = 0; i < columns.length; i++) {
       const c = columns[i];
       const v = tuple[i];
@@ -666,8 +672,9 @@ export class CdcWriter {
         }
         row[name] = fill[name];
       } else row[name] = v === null ? null : c.mapped.convert(v);
-      this.batch.bytes += v && v !== UNCHANGED ? v.length : 1;
+      bytes += v && v !== UNCHANGED ? v.length : 1;
     }
+    this.batch.bytes += bytes;
     return row;
   }
 
@@ -864,7 +871,7 @@ export class CdcWriter {
       const src = this.sources.find((s) => s.name === name)!;
       src.confirm(pos.endLsn);
       cdcMetrics.freshness.set({ source: name }, Math.max(0, now / 1000 - Number(pos.commitTime / 1000n) / 1000));
-      this.status.sources[name] = { confirmedLsn: formatLsn(pos.endLsn), lastCommitTime: new Date(Number(pos.commitTime / 1000n)).toISOString() };
+      this.status.sources[name] = { ...this.status.sources[name], confirmedLsn: formatLsn(pos.endLsn), lastCommitTime: new Date(Number(pos.commitTime / 1000n)).toISOString() };
     }
     this.batch = { sources: new Map(), rows: 0, bytes: 0, since: Date.now() };
     cdcMetrics.bufferedRows.set(0);

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { parseCdcConfig } from "../../../runtime/cdc/config";
 import { CdcWriter } from "../../../runtime/cdc/writer";
 import { createLogger } from "../../../runtime/core/log";
+import { registry } from "../../../runtime/core/metrics";
 import { SqlCatalog } from "../../../runtime/iceberg";
 import { loadState } from "../../../runtime/upgrade/state";
 import { expectEachCounterValueOnce, expectMirrorsEqual, followConfig, followRecord, followUpgrade, loadTable } from "./follow";
@@ -69,6 +70,9 @@ describe("CDC writer across a blue/green upgrade and its rollback", () => {
     await waitFor("the writer to follow the cutover", async () => (await follow())?.generation === 1, 30_000);
     const first = await follow();
     expect(first).toMatchObject({ kind: "cutover", seq: 1, slot: "floe_cdc", to: { port: w.green.port, dbname: "app" } });
+    await waitFor("the writer's status to name green", async () => current.writer.status.sources.blue?.generation === 1);
+    expect(current.writer.status.sources.blue).toMatchObject({ server: `127.0.0.1:${w.green.port}/app`, generation: 1 });
+    expect(await registry.getSingleMetricAsString("floe_cdc_handoffs_total")).toMatch(/floe_cdc_handoffs_total\{source="blue",kind="cutover"\} 1/);
     await waitFor("green's own writes in Iceberg", async () => (await loadTable(catalog, "items")).summaryProperty("floe.lsn.blue~1") !== undefined, 30_000);
 
     // A restart with the same (blue-only) config goes on from green.
@@ -82,6 +86,8 @@ describe("CDC writer across a blue/green upgrade and its rollback", () => {
     // Rollback: the writer goes back to blue.
     await upgrade().rollback();
     await waitFor("the writer to follow the rollback", async () => (await follow())?.generation === 2, 30_000);
+    await waitFor("the writer's status to name blue", async () => current.writer.status.sources.blue?.generation === 2);
+    expect(current.writer.status.sources.blue).toMatchObject({ server: `127.0.0.1:${w.blue.port}/app`, generation: 2 });
     expect(await follow()).toMatchObject({ kind: "rollback", seq: 2, to: { port: w.blue.port, dbname: "app" } });
     await sleep(600);
     await load.stop();
