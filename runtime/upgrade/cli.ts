@@ -7,6 +7,7 @@ import { createLogger } from "../core/log";
 import { Upgrade, UpgradeAborted } from "./orchestrator";
 import { blocking, schemaDdl } from "./plan";
 import { GroupedPoolerControl, PgBouncerControl } from "./pooler";
+import { copyOwnership } from "../local/ownership";
 
 export const usage = `floe upgrade: zero-downtime major-version upgrade (blue/green, logical replication, pgBouncer cutover)
 
@@ -40,6 +41,8 @@ options (env var in brackets):
   --sample-rows N          rows per table checksummed at verification. Defaults to 1000
   --cdc-publication NAME   the CDC writer's publication and slot on blue (both or neither): recreated on green before
   --cdc-slot NAME          the pause; after the switch a handoff message moves the running writer to green by itself
+  --skip-ownership         do not give green's schemas, tables, sequences and types blue's owners and grants before
+                           the pause (the schema copy creates them as the superuser; roles green lacks are skipped)
   --allow OBJECT           accept a preflight finding on OBJECT (repeatable)
   --json                   machine-readable output on stdout`;
 
@@ -63,11 +66,19 @@ const OPTIONS = {
   "sample-rows": { type: "string" },
   "cdc-publication": { type: "string" },
   "cdc-slot": { type: "string" },
+  "skip-ownership": { type: "boolean" },
   allow: { type: "string", multiple: true },
   json: { type: "boolean" },
 } as const;
 
 class UsageError extends Error {}
+
+async function carryOwnership(blueUrl: string, greenUrl: string): Promise<void> {
+  const r = await copyOwnership(blueUrl, greenUrl);
+  const log = createLogger({ cmd: "upgrade run" });
+  log.info("gave green blue's owners and privileges", { statements: r.statements });
+  for (const s of r.skipped) log.warn(`not carried to green: ${s}`);
+}
 
 function pooler(control: PgBouncerControl, db: string, aliases: string[]) {
   return aliases.length ? new GroupedPoolerControl(control, { [db]: aliases }) : control;
@@ -111,10 +122,9 @@ export async function main(argv: string[]): Promise<number> {
       greenUrl,
       blueUrlFromGreen: values["blue-from-green"],
       greenUrlFromBlue: values["green-from-blue"],
-      greenTarget:
-        values["green-host"] || values["green-port"]
-          ? { host: values["green-host"] ?? g.hostname, port: int("green-port", values["green-port"]) ?? Number(g.port || 5432), dbname: decodeURIComponent(g.pathname.slice(1)) }
-          : undefined,
+      // host, port and database only: the pooler entry must keep logging in as the connecting
+      // client, never as the superuser named in --green (its user= would be written into pgbouncer.ini)
+      greenTarget: { host: values["green-host"] ?? g.hostname, port: int("green-port", values["green-port"]) ?? Number(g.port || 5432), dbname: decodeURIComponent(g.pathname.slice(1)) || "postgres" },
       pooler: pooler(
         new PgBouncerControl(required("pooler-admin", values["pooler-admin"], "FLOE_UPGRADE_POOLER_ADMIN"), required("pooler-ini", values["pooler-ini"], "FLOE_UPGRADE_POOLER_INI")),
         values["pooler-db"] ?? (decodeURIComponent(new URL(required("blue", values.blue, "FLOE_UPGRADE_BLUE_URL")).pathname.slice(1)) || "postgres"),
@@ -132,6 +142,8 @@ export async function main(argv: string[]): Promise<number> {
       cdc: values["cdc-publication"] ? { publication: values["cdc-publication"], slot: values["cdc-slot"]! } : undefined,
       log: createLogger({ cmd: `upgrade ${cmd}` }),
       signal: stop.signal,
+      // the schema copy runs as the superuser: give green's objects blue's owners and grants before the pause
+      hooks: values["skip-ownership"] ? undefined : { beforePause: () => carryOwnership(values.blue ?? process.env.FLOE_UPGRADE_BLUE_URL!, greenUrl) },
     });
   } catch (e) {
     if (e instanceof UsageError || (e as any).code?.startsWith?.("ERR_PARSE_ARGS")) {
