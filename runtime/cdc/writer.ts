@@ -403,7 +403,7 @@ export class CdcWriter {
     await src.stream(
       from,
       (msg) => this.serial(() => this.onMessage(src, msg)),
-      (e) => this.fail(e),
+      (e) => this.sources.includes(src) && this.fail(e), // a stream left behind at a handoff may still report its socket closing
       (walEnd, drained) => this.onKeepalive(src, walEnd, drained),
     );
   }
