@@ -59,16 +59,20 @@ export function trackLatest(tx: PendingRows, pk: readonly string[], latest: Map<
  * loop instead of a labelled increment per row.
  */
 export class RowCounter {
-  private counts = new Map<string, { table: string; op: string; n: number }>();
+  private counts: { table: string; op: string; n: number }[] = [];
+  private last?: { table: string; op: string; n: number };
   private scheduled = false;
 
   constructor(private readonly counter: { inc(labels: { table: string; op: string }, value: number): void }) {}
 
   add(table: string, op: string): void {
-    const k = `${table}\u0000${op}`;
-    const c = this.counts.get(k);
-    if (c) c.n++;
-    else this.counts.set(k, { table, op, n: 1 });
+    let c = this.last;
+    if (!c || c.table !== table || c.op !== op) {
+      c = this.counts.find((x) => x.table === table && x.op === op);
+      if (!c) this.counts.push((c = { table, op, n: 0 }));
+      this.last = c;
+    }
+    c.n++;
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -78,7 +82,8 @@ export class RowCounter {
   flush(): void {
     this.scheduled = false;
     const counts = this.counts;
-    this.counts = new Map();
-    for (const c of counts.values()) this.counter.inc({ table: c.table, op: c.op }, c.n);
+    this.counts = [];
+    this.last = undefined;
+    for (const c of counts) this.counter.inc({ table: c.table, op: c.op }, c.n);
   }
 }

@@ -10,8 +10,29 @@ export interface RowLocation {
   pos: number;
 }
 
+/**
+ * A row's key in the index. A single integer-like identifier column (int, long, date, time,
+ * timestamp, timestamptz) uses numbers (values beyond ±2^53 their decimal string): hashing a
+ * number is several times cheaper than building and hashing a string. Other keys are strings.
+ */
+export type IndexKey = string | number;
+
+/** Whether a single identifier column of this type gets number keys. */
+export function isNumericKey(p: Primitive): boolean {
+  return p.kind === "int" || p.kind === "long" || p.kind === "date" || p.kind === "time" || p.kind === "timestamp" || p.kind === "timestamptz";
+}
+
+const SAFE = 2n ** 53n;
+
+/** The index key of a single integer-like key value (normalized or physical: number or bigint). */
+export function numericKey(v: unknown): IndexKey {
+  if (typeof v === "number") return v;
+  const b = v as bigint;
+  return b < SAFE && b > -SAFE ? Number(b) : b.toString();
+}
+
 export interface IndexedFile {
-  keys: (string | undefined)[];
+  keys: (IndexKey | undefined)[];
   /** Partition tuple (Avro values by partition field name) and spec id of the data file. */
   partition: Record<string, unknown>;
   specId: number;
@@ -88,7 +109,10 @@ const POS_SPAN = 2 ** 32;
  * position), plus per data file the array of its keys (shared strings).
  */
 export class PkIndex {
-  private readonly locs = new Map<string, number>();
+  private readonly locs = new Map<IndexKey, number>();
+
+  /** @param numeric keys are numbers (see IndexKey); get() also takes their decimal strings. */
+  constructor(readonly numeric = false) {}
   private readonly paths: (string | undefined)[] = [];
   private readonly fileNos = new Map<string, number>();
   readonly files = new Map<string, IndexedFile>();
@@ -97,7 +121,8 @@ export class PkIndex {
     return this.locs.size;
   }
 
-  get(key: string): RowLocation | undefined {
+  get(key: IndexKey): RowLocation | undefined {
+    if (this.numeric && typeof key === "string" && /^-?\d+$/.test(key)) key = numericKey(BigInt(key));
     const v = this.locs.get(key);
     if (v === undefined) return undefined;
     const f = Math.floor(v / POS_SPAN);
@@ -105,7 +130,7 @@ export class PkIndex {
   }
 
   /** Every live key with its location. */
-  *entries(): IterableIterator<[string, RowLocation]> {
+  *entries(): IterableIterator<[IndexKey, RowLocation]> {
     for (const key of this.locs.keys()) yield [key, this.get(key)!];
   }
 

@@ -37,7 +37,7 @@ import {
 import { newSnapshotId } from "./metadata";
 import { icebergMetrics } from "./metrics";
 import { DELETE_FILE_PATH_ID, DELETE_POS_ID, readColumnsById, readColumnsByIdOptional, readPositionDeletes, writeDataFile, writePositionDeleteFile } from "./parquet";
-import { PkIndex, joinKey, keyPartFromNormalized, keyPartFromPhysical } from "./pkindex";
+import { PkIndex, isNumericKey, joinKey, keyPartFromNormalized, keyPartFromPhysical, numericKey, type IndexKey } from "./pkindex";
 import { dedupe, planWrite, type Op } from "./plan";
 import { parsePartitionExpr, parseTransform, partitionFieldName } from "./transforms";
 import type { NestedField, PartitionSpec, Schema, Snapshot, SortOrder, TableMetadata } from "./spec";
@@ -114,7 +114,7 @@ const STANDARD_SUMMARY = /^(operation|added-|deleted-|removed-|total-|changed-pa
 
 interface NewDataFile {
   record: DataFileRecord;
-  keys: string[];
+  keys: IndexKey[];
   specId: number;
 }
 
@@ -181,7 +181,7 @@ export class Table {
       },
     });
     const t = new Table(catalog, id, loaded, tableOptions);
-    if (t.hasPrimaryKey) t.index = new PkIndex();
+    if (t.hasPrimaryKey) t.index = t.newIndex();
     return t;
   }
 
@@ -329,12 +329,25 @@ export class Table {
     });
   }
 
+  /** Whether the index keys of this table are numbers (see IndexKey). */
+  private numericKeys(): boolean {
+    const kf = this.keyFields();
+    return kf.length === 1 && isNumericKey(kf[0].primitive);
+  }
+
+  private newIndex(): PkIndex {
+    return new PkIndex(this.numericKeys());
+  }
+
   /** The index key of a row or key object (normalizing values of the identifier columns). */
-  keyOf(row: RowKey, codecs = this.keyCodecs()): string {
+  keyOf(row: RowKey, codecs = this.keyCodecs()): IndexKey {
     if (codecs.length === 1) {
       const c = codecs[0];
       const v = row[c.field.name];
-      if (v !== null && v !== undefined) return keyPartFromNormalized(c.primitive, c.normalize(v, `key column "${c.field.name}"`));
+      if (v !== null && v !== undefined) {
+        const n = c.normalize(v, `key column "${c.field.name}"`);
+        return isNumericKey(c.primitive) ? numericKey(n) : keyPartFromNormalized(c.primitive, n);
+      }
     }
     const parts: string[] = [];
     for (const c of codecs) {
@@ -354,12 +367,19 @@ export class Table {
     return this.keyCodecCache.codecs;
   }
 
-  private async readKeys(path: string): Promise<string[]> {
+  private async readKeys(path: string): Promise<IndexKey[]> {
     const kf = this.keyFields();
     const cols = await readColumnsById(await this.io.read(path), kf.map((k) => k.field.id), `data file ${path}`);
     const n = cols[0]?.length ?? 0;
-    const keys = new Array<string>(n);
-    for (let i = 0; i < n; i++) keys[i] = joinKey(kf.map((k, c) => keyPartFromPhysical(k.primitive, cols[c][i])));
+    const keys = new Array<IndexKey>(n);
+    if (kf.length === 1 && isNumericKey(kf[0].primitive)) {
+      // physical int32 (number) or int64 (bigint), also from files written before an int -> long widening
+      const col = cols[0];
+      for (let i = 0; i < n; i++) keys[i] = numericKey(col[i]);
+    } else if (kf.length === 1) {
+      const col = cols[0];
+      for (let i = 0; i < n; i++) keys[i] = keyPartFromPhysical(kf[0].primitive, col[i]);
+    } else for (let i = 0; i < n; i++) keys[i] = joinKey(kf.map((k, c) => keyPartFromPhysical(k.primitive, cols[c][i])));
     return keys;
   }
 
@@ -372,7 +392,7 @@ export class Table {
   /** Rebuilds the PK index from the current snapshot: key columns of data files + position deletes. */
   private async rebuildIndex(): Promise<void> {
     if (!this.hasPrimaryKey) return;
-    const index = new PkIndex();
+    const index = this.newIndex();
     const snap = this.currentSnapshot();
     if (snap) {
       const entries = await this.liveEntries(snap);
@@ -748,14 +768,14 @@ export class Table {
   // ---- write path ---------------------------------------------------------------------------------
 
   /** Writes rows (already validated into columns) as data files of the default spec. */
-  async writeDataFiles(rows: Row[], keys: string[] | undefined, files: string[]): Promise<NewDataFile[]> {
+  async writeDataFiles(rows: Row[], keys: IndexKey[] | undefined, files: string[]): Promise<NewDataFile[]> {
     if (rows.length === 0) return [];
     const codecs = this.schema().fields.map(fieldCodec);
     return this.writeColumns(codecs, toColumns(codecs, rows), rows.length, keys, files);
   }
 
   /** Writes normalized columns (one per field of the current schema, `codecs` order) as data files. */
-  async writeColumns(codecs: FieldCodec[], columns: unknown[][], rowCount: number, keys: string[] | undefined, files: string[]): Promise<NewDataFile[]> {
+  async writeColumns(codecs: FieldCodec[], columns: unknown[][], rowCount: number, keys: IndexKey[] | undefined, files: string[]): Promise<NewDataFile[]> {
     if (rowCount === 0) return [];
     const schema = this.schema();
     const spec = this.spec();
@@ -1085,7 +1105,7 @@ function normalizeBatches(codecs: FieldCodec[], batches: ColumnBatch[]): { colum
 }
 
 /** Whether any key repeats. Single integer-like keys sort a typed array instead of hashing strings. */
-function hasDuplicateKeys(keyCols: { primitive: Primitive; values: unknown[] }[], keys: string[]): boolean {
+function hasDuplicateKeys(keyCols: { primitive: Primitive; values: unknown[] }[], keys: IndexKey[]): boolean {
   const n = keys.length;
   if (keyCols.length === 1 && n > 1) {
     const { primitive, values } = keyCols[0];
@@ -1197,18 +1217,17 @@ export class WriteTransaction {
    * they replace. Upsert batches with unique keys go straight through; anything else (row ops,
    * repeated keys) goes through dedupe / planWrite.
    */
-  private prepare(): { codecs: FieldCodec[]; columns: unknown[][]; rowCount: number; keys?: string[]; deletes: (index: PkIndex) => { path: string; pos: number; key: string }[] } {
+  private prepare(): { codecs: FieldCodec[]; columns: unknown[][]; rowCount: number; keys?: IndexKey[]; deletes: (index: PkIndex) => { path: string; pos: number; key: IndexKey }[] } {
     const t = this.table;
     const codecs = t.schema().fields.map(fieldCodec);
     if (this.upsertBatches.length > 0) {
       const { columns, rowCount } = normalizeBatches(codecs, this.upsertBatches);
       const keyCodecs = t.keyCodecs();
       const keyCols = keyCodecs.map((k) => ({ primitive: k.primitive, values: columns[codecs.findIndex((c) => c.field.id === k.field.id)] }));
-      const keys = new Array<string>(rowCount);
-      for (let r = 0; r < rowCount; r++) {
-        if (keyCols.length === 1) keys[r] = keyPartFromNormalized(keyCols[0].primitive, keyCols[0].values[r]);
-        else keys[r] = joinKey(keyCols.map((k) => keyPartFromNormalized(k.primitive, k.values[r])));
-      }
+      const keys = new Array<IndexKey>(rowCount);
+      if (keyCols.length === 1 && isNumericKey(keyCols[0].primitive)) for (let r = 0; r < rowCount; r++) keys[r] = numericKey(keyCols[0].values[r]);
+      else if (keyCols.length === 1) for (let r = 0; r < rowCount; r++) keys[r] = keyPartFromNormalized(keyCols[0].primitive, keyCols[0].values[r]);
+      else for (let r = 0; r < rowCount; r++) keys[r] = joinKey(keyCols.map((k) => keyPartFromNormalized(k.primitive, k.values[r])));
       if (!hasDuplicateKeys(keyCols, keys)) {
         return {
           codecs,
@@ -1216,7 +1235,7 @@ export class WriteTransaction {
           rowCount,
           keys,
           deletes: (index) => {
-            const out: { path: string; pos: number; key: string }[] = [];
+            const out: { path: string; pos: number; key: IndexKey }[] = [];
             if (index.size === 0) return out;
             for (const key of keys) {
               const loc = index.get(key);
@@ -1267,7 +1286,7 @@ export class WriteTransaction {
         await t.deleteQuietly(permanent);
         throw e;
       }
-      let plannedDeletes: { path: string; pos: number; key: string }[] = [];
+      let plannedDeletes: { path: string; pos: number; key: IndexKey }[] = [];
       return t.commitLoop("write", async (_base, snapshotId, seq, files) => {
         // against the index as of this attempt's base (caught up with other writers on conflict)
         const index = t.pkIndex;

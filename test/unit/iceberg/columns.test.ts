@@ -91,6 +91,30 @@ describe("column batches", () => {
     }, 60_000);
   }
 
+  it("number keys: values beyond 2^53 stay exact, strings still find rows, an int -> long widening keeps keys equal", async () => {
+    const cat = new MemoryCatalog(fileUri(join(dir, "numeric")));
+    await cat.createNamespace(["db"]);
+    const id = { namespace: ["db"], name: "big" };
+    const t = await Table.create(cat, id, { columns: [{ name: "k", type: "long", required: true }, { name: "v", type: "string" }], identifier: ["k"] });
+    const edge = [2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, -(2n ** 53n), -(2n ** 63n), 2n ** 63n - 1n, 0n, -1n];
+    await t.newWrite().upsertColumns({ names: ["k", "v"], columns: [edge, edge.map(String)], rowCount: edge.length }).commit();
+    await t.newWrite().upsert(edge.slice(0, 4).map((k) => ({ k, v: `new ${k}` }))).delete([{ k: 0n }]).commit();
+    const rows = await readTable(t, [1, 2]);
+    expect(rows.length).toBe(edge.length - 1);
+    expect(new Map(rows.map((r) => [r[0], r[1]]))).toEqual(new Map(edge.filter((k) => k !== 0n).map((k) => [k, edge.indexOf(k) < 4 ? `new ${k}` : String(k)])));
+    for (const k of edge.filter((x) => x !== 0n)) expect(t.pkIndex!.get(String(k))).toEqual(t.pkIndex!.get(t.keyOf({ k })));
+    expect(new Map((await Table.load(cat, id)).pkIndex!.entries())).toEqual(new Map(t.pkIndex!.entries()));
+
+    const w = await Table.create(cat, { namespace: ["db"], name: "widened" }, { columns: [{ name: "k", type: "int", required: true }, { name: "v", type: "string" }], identifier: ["k"] });
+    await w.newWrite().upsert([1, 2, 3].map((k) => ({ k, v: "int" }))).commit();
+    await w.updateSchema().updateColumnType("k", "long").commit();
+    await w.newWrite().upsertColumns({ names: ["k", "v"], columns: [[2n, 3n, 4n], ["long", "long", "long"]], rowCount: 3 }).commit();
+    const after = await readTable(w, [1, 2]);
+    expect(new Map(after.map((r) => [Number(r[0]), r[1]]))).toEqual(new Map([[1, "int"], [2, "long"], [3, "long"], [4, "long"]]));
+    expect(after.length).toBe(4);
+    expect(new Map((await Table.load(cat, { namespace: ["db"], name: "widened" })).pkIndex!.entries())).toEqual(new Map(w.pkIndex!.entries()));
+  });
+
   it("append to a table without identifier fields; rejects unknown columns and missing required values", async () => {
     const cat = new MemoryCatalog(fileUri(join(dir, "append")));
     await cat.createNamespace(["db"]);

@@ -42,7 +42,7 @@ describe("write planning", () => {
           for (const op of ops) if (op.kind === "upsert") model.set(op.key, op.row); else model.delete(op.key);
         });
         // what a reader sees = live rows of all files
-        const live = new Map<string, number>();
+        const live = new Map<string | number, number>();
         let liveRows = 0;
         for (const [path, rows] of files) rows.forEach((v, pos) => {
           if (v === null) return;
