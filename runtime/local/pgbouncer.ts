@@ -41,6 +41,8 @@ export interface PgBouncerSpec {
   defaultPoolSize?: number;
   /** How long clients wait for a server connection (s). Defaults to 120. */
   queryWaitTimeout?: number;
+  /** Seconds before retrying a failed server login. Defaults to pgBouncer's own (15). */
+  serverLoginRetry?: number;
 }
 
 /** The binary: $FLOE_PGBOUNCER, else `pgbouncer` on PATH or in /usr/sbin. */
@@ -75,6 +77,7 @@ export function renderIni(spec: PgBouncerSpec): string {
     `max_client_conn = ${spec.maxClientConnections ?? 1000}`,
     `default_pool_size = ${spec.defaultPoolSize ?? 20}`,
     `query_wait_timeout = ${spec.queryWaitTimeout ?? 120}`,
+    ...(spec.serverLoginRetry !== undefined ? [`server_login_retry = ${spec.serverLoginRetry}`] : []),
     `pidfile = ${join(spec.dir, "pgbouncer.pid")}`,
     `logfile = ${join(spec.dir, "pgbouncer.log")}`,
     // Tools (psql, drivers) send these startup parameters; accept them instead of failing.
@@ -155,12 +158,15 @@ export function reloadPgBouncer(spec: PgBouncerSpec): void {
   process.kill(pid, "SIGHUP");
 }
 
-/** Stops pgBouncer (SIGINT: safe shutdown, then SIGTERM/SIGKILL) and waits for it to exit. */
-export async function stopPgBouncer(dir: string, timeoutMs = 10_000): Promise<void> {
+/**
+ * Stops pgBouncer and waits for it to exit: SIGINT (safe shutdown: waits for server connections to
+ * be released), then SIGTERM, then SIGKILL. `immediate` starts at SIGTERM (tests, benches).
+ */
+export async function stopPgBouncer(dir: string, timeoutMs = 10_000, immediate = false): Promise<void> {
   const pid = runningPid(dir);
   if (!pid) return;
   const deadline = Date.now() + timeoutMs;
-  const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGKILL"];
+  const signals: NodeJS.Signals[] = immediate ? ["SIGTERM", "SIGKILL"] : ["SIGINT", "SIGTERM", "SIGKILL"];
   let step = 0;
   process.kill(pid, signals[step]);
   let nextSignal = Date.now() + timeoutMs / 3;

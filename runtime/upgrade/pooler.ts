@@ -1,13 +1,10 @@
 /**
  * pgBouncer control for the cutover: the admin console (PAUSE / RESUME / RELOAD / SET / SHOW) and
- * the [databases] entry in pgbouncer.ini that RELOAD re-reads. Also starts a local pgBouncer (the
- * local target and the tests): runtime/local/pgbouncer.ts did not exist when this was written.
+ * the [databases] entry in pgbouncer.ini that RELOAD re-reads. Starting and stopping a local
+ * pgBouncer is runtime/local/pgbouncer.ts (the local target, the tests and the bench use it).
  */
-import { ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync, writeFileSync } from "node:fs";
 import { Client } from "pg";
-import { asServerUser, freePort, handOver } from "../local/process";
 import { databaseEntry, DbTarget, parseConnString, repointDatabase } from "./plan";
 
 export interface PoolerControl {
@@ -163,91 +160,4 @@ export class GroupedPoolerControl implements PoolerControl {
   paused(): Promise<string[]> {
     return this.inner.paused();
   }
-}
-
-// ---------------------------------------------------------------- a local pgBouncer
-
-export interface LocalPgBouncer {
-  port: number;
-  iniPath: string;
-  adminUrl: string;
-  /** client URL for a pooled database */
-  url(db: string): string;
-  control: PgBouncerControl;
-  stop(): Promise<void>;
-}
-
-export interface LocalPgBouncerOptions {
-  dir: string;
-  databases: Record<string, DbTarget>;
-  /** the user clients and the admin console use (auth_type trust). Defaults to postgres. */
-  user?: string;
-  port?: number;
-  poolMode?: string;
-  defaultPoolSize?: number;
-  queryWaitTimeout?: number;
-  binary?: string;
-}
-
-export async function startLocalPgBouncer(o: LocalPgBouncerOptions): Promise<LocalPgBouncer> {
-  const user = o.user ?? "postgres";
-  const port = o.port ?? (await freePort());
-  mkdirSync(o.dir, { recursive: true });
-  handOver(o.dir);
-  const iniPath = join(o.dir, "pgbouncer.ini");
-  const authFile = join(o.dir, "userlist.txt");
-  writeFileSync(authFile, `"${user}" ""\n`);
-  const dbs = Object.entries(o.databases)
-    .map(([name, t]) => `${name} = host=${t.host} port=${t.port} dbname=${t.dbname} user=${t.user ?? user}`)
-    .join("\n");
-  writeFileSync(
-    iniPath,
-    `[databases]\n${dbs}\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = ${port}\nunix_socket_dir =\n` +
-      `auth_type = trust\nauth_file = ${authFile}\nadmin_users = ${user}\npool_mode = ${o.poolMode ?? "transaction"}\n` +
-      `default_pool_size = ${o.defaultPoolSize ?? 10}\nmax_client_conn = 500\nquery_wait_timeout = ${o.queryWaitTimeout ?? 120}\n` +
-      `server_reset_query =\nignore_startup_parameters = extra_float_digits,options\nlogfile = ${join(o.dir, "pgbouncer.log")}\n` +
-      `pidfile = ${join(o.dir, "pgbouncer.pid")}\nserver_login_retry = 1\n`,
-  );
-  for (const f of [iniPath, authFile]) handOver(f);
-  const child: ChildProcess = spawn(o.binary ?? "/usr/sbin/pgbouncer", [iniPath], asServerUser({ stdio: ["ignore", "ignore", "pipe"] }));
-  let stderr = "";
-  child.stderr!.on("data", (d) => (stderr += d));
-  const adminUrl = `postgres://${user}@127.0.0.1:${port}/pgbouncer`;
-  const control = new PgBouncerControl(adminUrl, iniPath);
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`pgbouncer exited with ${child.exitCode}: ${stderr}${logTail(o.dir)}`);
-    try {
-      await control.command("SHOW VERSION");
-      break;
-    } catch (e) {
-      if (Date.now() > deadline) {
-        child.kill("SIGKILL");
-        throw new Error(`pgbouncer did not accept connections on ${port} within 10 s: ${(e as Error).message}\n${stderr}${logTail(o.dir)}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  return {
-    port,
-    iniPath,
-    adminUrl,
-    url: (db) => `postgres://${user}@127.0.0.1:${port}/${db}`,
-    control,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      // SIGTERM: immediate shutdown (SIGINT would wait for clients)
-      let timer: NodeJS.Timeout | undefined;
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 3000)))]);
-      clearTimeout(timer);
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    },
-  };
-}
-
-function logTail(dir: string): string {
-  const f = join(dir, "pgbouncer.log");
-  return existsSync(f) ? "\n" + readFileSync(f, "utf8").split("\n").slice(-20).join("\n") : "";
 }

@@ -7,8 +7,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
-import { handOver } from "../../../runtime/local/process";
-import { LocalPgBouncer, startLocalPgBouncer } from "../../../runtime/upgrade/pooler";
+import { startPgBouncer, stopPgBouncer } from "../../../runtime/local/pgbouncer";
+import { freePort, handOver } from "../../../runtime/local/process";
+import { PgBouncerControl } from "../../../runtime/upgrade/pooler";
 import { startPostgres, TestPostgres } from "../../helpers/postgres";
 
 export const SCHEMA = `
@@ -31,10 +32,50 @@ CREATE TABLE tickets (id bigint PRIMARY KEY DEFAULT nextval('tickets_seq'), item
 ALTER SEQUENCE tickets_seq OWNED BY tickets.id;
 `;
 
+/** pgBouncer in front of blue, started the way the local target starts it (runtime/local/pgbouncer.ts). */
+export interface Bouncer {
+  port: number;
+  iniPath: string;
+  /** admin console URL (PAUSE, RESUME, RELOAD, SHOW) */
+  adminUrl: string;
+  /** client URL for a pooled database */
+  url(db: string): string;
+  control: PgBouncerControl;
+  stop(): Promise<void>;
+}
+
+/** Clients and the admin console log in as postgres with this password (SCRAM at the pooler; the test servers trust it). */
+const BOUNCER_PASSWORD = "floe-test";
+
+async function startBouncer(dir: string, blue: TestPostgres, defaultPoolSize: number): Promise<Bouncer> {
+  const port = await freePort();
+  await startPgBouncer({
+    dir,
+    port,
+    databases: [{ name: "app", host: "127.0.0.1", port: blue.port, dbname: "app" }],
+    users: [{ name: "postgres", password: BOUNCER_PASSWORD }],
+    adminUsers: ["postgres"],
+    poolMode: "transaction",
+    defaultPoolSize,
+    maxClientConnections: 500,
+    serverLoginRetry: 1,
+  });
+  const adminUrl = `postgres://postgres:${BOUNCER_PASSWORD}@127.0.0.1:${port}/pgbouncer`;
+  const iniPath = join(dir, "pgbouncer.ini");
+  return {
+    port,
+    iniPath,
+    adminUrl,
+    url: (db) => `postgres://postgres:${BOUNCER_PASSWORD}@127.0.0.1:${port}/${db}`,
+    control: new PgBouncerControl(adminUrl, iniPath),
+    stop: () => stopPgBouncer(dir, 3000, true),
+  };
+}
+
 export interface World {
   blue: TestPostgres;
   green: TestPostgres;
-  bouncer: LocalPgBouncer;
+  bouncer: Bouncer;
   dir: string;
   stop(): Promise<void>;
 }
@@ -53,11 +94,7 @@ export async function startWorld(opts: { preloadRows?: number; clients?: number 
   );
   const dir = mkdtempSync(join(tmpdir(), "floe-upgrade-"));
   handOver(dir);
-  const bouncer = await startLocalPgBouncer({
-    dir: join(dir, "pgbouncer"),
-    databases: { app: { host: "127.0.0.1", port: blue.port, dbname: "app" } },
-    defaultPoolSize: clients + 2,
-  });
+  const bouncer = await startBouncer(join(dir, "pgbouncer"), blue, clients + 2);
   return {
     blue,
     green,
