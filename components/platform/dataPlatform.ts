@@ -445,6 +445,11 @@ export class DataPlatform extends pulumi.ComponentResource {
           image: up.image,
           // the writer's one source on an unsharded cluster is "primary" (cdcCommon)
           cdc: { publication: ro.publication ?? "floe", slot: slotName({ name: "primary" } as Parameters<typeof slotName>[0]) },
+          // the pooler logs in to green as the app role, the CDC writer as the replication role
+          roles: [
+            { username: this.postgres.roles!.appUsername, password: this.postgres.roles!.appPassword },
+            { username: this.postgres.roles!.replicationUsername, password: this.postgres.roles!.replicationPassword, replication: true },
+          ],
           kubernetes: k ? { namespace: args.namespace ?? "floe", poolerConfigClaim: this.pooler!.configClaim as pulumi.Output<string> } : undefined,
           aws: k
             ? undefined

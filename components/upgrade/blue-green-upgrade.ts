@@ -26,6 +26,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
+import * as postgresql from "@pulumi/postgresql";
 import { Validator } from "../errors";
 import { deepMerge, labels, password, pgUrl } from "../util";
 import { LocalPostgresServer } from "../local/postgresServer";
@@ -76,6 +77,15 @@ export interface BlueGreenUpgradeAwsArgs {
   efsFileSystemId?: pulumi.Input<string>;
 }
 
+export interface BlueGreenUpgradeRoleArgs {
+  /** Role name, as on blue. Required. */
+  username: pulumi.Input<string>;
+  /** Its password, as on blue; pass a secret. Required. */
+  password: pulumi.Input<string>;
+  /** Whether it is the CDC writer's replication role (REPLICATION, or rds_replication on Aurora). Defaults to false. */
+  replication?: boolean;
+}
+
 export interface BlueGreenUpgradeLocalArgs {
   /** Absolute directory for green's data directory (`green-<toVersion>`), the state file and the orchestrator's log. Required. */
   dataDir: string;
@@ -115,6 +125,14 @@ export interface BlueGreenUpgradeArgs {
    * the pause and writes the handoff the writer follows by itself. Defaults to none (no writer).
    */
   cdc?: { publication: pulumi.Input<string>; slot: pulumi.Input<string> };
+  /**
+   * Login roles to create on green with blue's passwords, before the cutover: the application role
+   * pgBouncer logs in with and the CDC writer's replication role (`replication: true`). Without
+   * them, clients and the writer cannot log in to green after the switch. kubernetes: CNPG managed
+   * roles; aws: through the postgresql provider (like DatabaseRoles on blue). Unused on local (the
+   * green server has the platform's roles). Defaults to none.
+   */
+  roles?: BlueGreenUpgradeRoleArgs[];
   /** Local-only settings. Required when target is "local". */
   local?: BlueGreenUpgradeLocalArgs;
   /** Kubernetes-only settings. Required when target is "kubernetes". */
@@ -188,6 +206,7 @@ export class BlueGreenUpgrade extends pulumi.ComponentResource {
     const la = args.local;
     if (!la) return v.fail("local", undefined, 'is required when target is "local"', "pass local: { dataDir, poolerDir, passwords } (blue's passwords)");
     if (typeof la.dataDir !== "string" || !path.isAbsolute(la.dataDir)) v.fail("local.dataDir", la.dataDir, "must be an absolute path", 'pass e.g. path.resolve(".floe-upgrade")');
+    if (args.roles !== undefined) v.fail("roles", "[…]", 'is not used on target "local": the green server has the platform\'s roles', "remove it; set local.appUsername / local.replicationUsername and local.passwords instead");
     if (args.toVersion < 17) v.fail("toVersion", args.toVersion, "is older than 17: local blue/green upgrades start from Postgres 16 (the CDC handoff needs pgoutput's origin option)", "set toVersion to 17 or newer");
     const green = new LocalPostgresServer(
       `${name}-green`,
@@ -267,7 +286,23 @@ export class BlueGreenUpgrade extends pulumi.ComponentResource {
       { metadata: { name: `${green}-superuser`, namespace: ns, labels: lbl }, type: "kubernetes.io/basic-auth", stringData: { username: "postgres", password: pw.result } },
       childOpts,
     );
+    // blue's login roles, with their passwords, managed by CNPG on green (spec.managed.roles)
+    const managedRoles = (args.roles ?? []).map((r, i) => {
+      const secret = new k8s.core.v1.Secret(
+        `${name}-green-role-${i}`,
+        { metadata: { name: `${green}-role-${i}`, namespace: ns, labels: lbl }, type: "kubernetes.io/basic-auth", stringData: { username: r.username, password: pulumi.secret(r.password) } },
+        childOpts,
+      );
+      return pulumi.all([pulumi.output(r.username), secret.metadata.name]).apply(([username, secretName]) => ({
+        name: username,
+        ensure: "present",
+        login: true,
+        ...(r.replication ? { replication: true } : {}),
+        passwordSecret: { name: secretName },
+      }));
+    });
     const spec = {
+      ...(managedRoles.length ? { managed: { roles: pulumi.all(managedRoles) } } : {}),
       instances,
       imageName: ka.imageName ?? `ghcr.io/cloudnative-pg/postgresql:${args.toVersion}`,
       enableSuperuserAccess: true,
@@ -389,15 +424,31 @@ export class BlueGreenUpgrade extends pulumi.ComponentResource {
       },
       childOpts,
     );
+    const instanceResources: aws.rds.ClusterInstance[] = [];
     for (let i = 0; i < instances; i++) {
-      new aws.rds.ClusterInstance(
+      instanceResources.push(new aws.rds.ClusterInstance(
         `${name}-green-${i}`,
         { clusterIdentifier: cluster.id, engine: "aurora-postgresql", engineVersion: cluster.engineVersion, instanceClass: aa.instanceClass ?? "db.r6g.large", dbSubnetGroupName: subnets.name, publiclyAccessible: false },
         childOpts,
-      );
+      ));
     }
     const greenHost = cluster.endpoint;
     const greenUrl = pgUrl("floe_admin", pw.result, greenHost, 5432, database);
+    if (args.roles?.length) {
+      // blue's login roles on green, through a postgresql provider on green's endpoint
+      const provider = new postgresql.Provider(
+        `${name}-green-postgresql`,
+        { host: greenHost, port: 5432, database, username: "floe_admin", password: pw.result, sslmode: "require", superuser: false },
+        { parent: this, dependsOn: instanceResources },
+      );
+      args.roles.forEach((r, i) => {
+        new postgresql.Role(
+          `${name}-green-role-${i}`,
+          { name: r.username, login: true, password: pulumi.secret(r.password), ...(r.replication ? { roles: ["rds_replication"] } : {}) },
+          { parent: this, provider },
+        );
+      });
+    }
 
     let taskDefinitionArn: pulumi.Output<string | undefined> = pulumi.output(undefined);
     let runTaskCommand: pulumi.Output<string | undefined> = pulumi.output(undefined);

@@ -36,6 +36,14 @@ describe("DataPlatform upgrade on kubernetes", () => {
     expect(env.FLOE_UPGRADE_BLUE_URL).toMatch(/^postgresql:\/\/postgres:.+@ku-postgres-rw\.floe\.svc\.cluster\.local:5432\/app\?sslmode=require$/);
     expect(env.FLOE_UPGRADE_POOLER_ADMIN).toBe(await valueOf(p.pooler!.adminUrl));
     expect(await valueOf(p.upgradeStatePaths)).toEqual(["/state/floe-upgrade-state.json"]);
+    // blue's app and replication roles exist on green, with blue's passwords (CNPG managed roles)
+    expect(green.inputs.spec.managed.roles).toEqual([
+      { name: "app", ensure: "present", login: true, passwordSecret: { name: "ku-upgrade-green-role-0" } },
+      { name: "floe_replication", ensure: "present", login: true, replication: true, passwordSecret: { name: "ku-upgrade-green-role-1" } },
+    ]);
+    const roleSecret = m.named("ku-upgrade-green-role-0", "kubernetes:core/v1:Secret").inputs.stringData;
+    expect(roleSecret.password).toBe(await valueOf(p.postgres!.roles!.appPassword));
+    expect(m.named("ku-upgrade-green-role-1", "kubernetes:core/v1:Secret").inputs.stringData.password).toBe(await valueOf(p.postgres!.roles!.replicationPassword));
     expect(m.secretLeaks()).toEqual([]);
   });
 
@@ -61,6 +69,15 @@ describe("DataPlatform upgrade on aws", () => {
     expect(container.command).toEqual(["upgrade", "run", "--budget-ms", "1000", "--cdc-publication", "floe", "--cdc-slot", "floe_primary", "--json"]);
     expect(task.inputs.volumes[0].efsVolumeConfiguration.fileSystemId).toBe("fs-123");
     expect(await valueOf(p.upgrade!.runTaskCommand)).toMatch(/^aws ecs run-task /);
+    const roles = m.ofType("postgresql:index/role:Role").filter((r) => underRoot(m, r, "au-upgrade"));
+    expect(roles.map((r) => [r.name, r.inputs.name, r.inputs.roles ?? []])).toEqual([
+      ["au-upgrade-green-role-0", "app", []],
+      ["au-upgrade-green-role-1", "floe_replication", ["rds_replication"]],
+    ]);
+    expect(roles[0].inputs.password).toBe(await valueOf(p.postgres!.roles!.appPassword));
+    const greenProvider = m.resources.find((r) => r.type === "pulumi:providers:postgresql" && r.name === "au-upgrade-green-postgresql")!;
+    expect(greenProvider.inputs).toMatchObject({ username: "floe_admin", sslmode: "require" });
+    expect(roles[0].provider).toContain("au-upgrade-green-postgresql");
     expect(m.secretLeaks(["pw@pgb.internal"])).toEqual([]);
   });
 });
