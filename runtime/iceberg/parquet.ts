@@ -162,7 +162,7 @@ export function writeDataFile(codecs: FieldCodec[], columns: unknown[][], rowCou
   const columnData = codecs.map((c, i) => {
     const conv = parquetValue(c.primitive);
     let data = columns[i];
-    if (conv) data = c.isList ? data.map((l) => (l === null ? null : (l as unknown[]).map(conv))) : data.map(conv);
+    if (conv) data = c.isList ? data.map((l) => (l === null ? null : (l as unknown[]).map(conv))) : Array.from(data, conv);
     else if (c.primitive.kind === "string" && !c.isList && mostlyDistinct(data)) data = encodeStrings(data);
     return { name: c.field.name, data };
   });

@@ -774,9 +774,14 @@ export class Table {
     return this.writeColumns(codecs, toColumns(codecs, rows), rows.length, keys, files);
   }
 
-  /** Writes normalized columns (one per field of the current schema, `codecs` order) as data files. */
-  async writeColumns(codecs: FieldCodec[], columns: unknown[][], rowCount: number, keys: IndexKey[] | undefined, files: string[]): Promise<NewDataFile[]> {
+  /**
+   * Writes normalized columns (one per field of the current schema, `codecs` order) as data files.
+   * A column may be a BigInt64Array (int64-valued, no nulls): everything below only indexes and
+   * iterates columns, so it is handled as an array.
+   */
+  async writeColumns(codecs: FieldCodec[], typedColumns: (unknown[] | BigInt64Array)[], rowCount: number, keys: IndexKey[] | undefined, files: string[]): Promise<NewDataFile[]> {
     if (rowCount === 0) return [];
+    const columns = typedColumns as unknown[][];
     const schema = this.schema();
     const spec = this.spec();
     // Group row indexes by partition tuple.
@@ -788,7 +793,7 @@ export class Table {
       return { c, source, transform, result: parsePrimitive(transform.resultType(schema.fields[c].type as string)) };
     });
     // partition value of each row, per partition field
-    const pvals = parts.map((p) => columns[p.c].map((v) => (v === null ? null : p.transform.apply(p.source, v))));
+    const pvals = parts.map((p) => Array.from(columns[p.c], (v) => (v === null ? null : p.transform.apply(p.source, v))));
     const groups = new Map<string, number[]>();
     if (parts.length === 0) {
       const all = new Array<number>(rowCount);
@@ -1054,8 +1059,18 @@ export function partitionAvroValue(p: Primitive, v: unknown): unknown {
  */
 export interface ColumnBatch {
   names: string[];
-  columns: unknown[][];
+  /** Plain arrays, or typed arrays (e.g. a BigInt64Array of a long column without nulls). */
+  columns: ArrayLike<unknown>[];
   rowCount: number;
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** Normalized values of this field are int64 bigints (so a column of them fits a BigInt64Array). */
+function int64Valued(c: FieldCodec): boolean {
+  const k = c.primitive.kind;
+  return !c.isList && (k === "long" || k === "time" || k === "timestamp" || k === "timestamptz" || (k === "decimal" && c.primitive.precision <= 18));
 }
 
 /** The rows of column batches as row objects (canonical values). */
@@ -1069,8 +1084,12 @@ function batchRows(batch: ColumnBatch): Row[] {
   return rows;
 }
 
-/** Normalizes column batches into one array per codec (field), validating names and nulls like toColumns. */
-function normalizeBatches(codecs: FieldCodec[], batches: ColumnBatch[]): { columns: unknown[][]; rowCount: number } {
+/**
+ * Normalizes column batches into one array per codec (field), validating names and nulls like
+ * toColumns. With `typed`, int64-valued columns without nulls come out as BigInt64Arrays (fewer
+ * live heap objects while the data files are written).
+ */
+function normalizeBatches(codecs: FieldCodec[], batches: ColumnBatch[], typed = false): { columns: (unknown[] | BigInt64Array)[]; rowCount: number } {
   const names = new Set(codecs.map((c) => c.field.name));
   let total = 0;
   for (const b of batches) {
@@ -1086,32 +1105,42 @@ function normalizeBatches(codecs: FieldCodec[], batches: ColumnBatch[]): { colum
   const columns = codecs.map((codec) => {
     const name = codec.field.name;
     const where = `column "${name}"`;
-    const out = new Array<unknown>(total);
+    let big: BigInt64Array | undefined = typed && int64Valued(codec) ? new BigInt64Array(total) : undefined;
+    let out: unknown[] = big ? [] : new Array<unknown>(total);
     let at = 0;
     for (const b of batches) {
       const i = b.names.indexOf(name);
       const col = i < 0 ? undefined : b.columns[i];
       for (let r = 0; r < b.rowCount; r++, at++) {
         const v = col ? col[r] : null;
+        let nv: unknown = null;
         if (v === null || v === undefined) {
           if (codec.field.required) throw new ValidationError(`column "${name}" is required but row ${at} has no value`);
-          out[at] = null;
-        } else out[at] = codec.normalize(v, where);
+        } else nv = codec.normalize(v, where);
+        if (big) {
+          if (typeof nv === "bigint" && nv >= INT64_MIN && nv <= INT64_MAX) {
+            big[at] = nv;
+            continue;
+          }
+          out = Array.from(big.subarray(0, at)); // a null (or a value the writer will reject): plain from here on
+          big = undefined;
+        }
+        out[at] = nv;
       }
     }
-    return out;
+    return big ?? out;
   });
   return { columns, rowCount: total };
 }
 
 /** Whether any key repeats. Single integer-like keys sort a typed array instead of hashing strings. */
-function hasDuplicateKeys(keyCols: { primitive: Primitive; values: unknown[] }[], keys: IndexKey[]): boolean {
+function hasDuplicateKeys(keyCols: { primitive: Primitive; values: ArrayLike<unknown> }[], keys: IndexKey[]): boolean {
   const n = keys.length;
   if (keyCols.length === 1 && n > 1) {
     const { primitive, values } = keyCols[0];
     let sorted: Float64Array | BigInt64Array | undefined;
-    if (primitive.kind === "int" || primitive.kind === "date") sorted = Float64Array.from(values.slice(0, n) as number[]).sort();
-    else if (primitive.kind === "long" || primitive.kind === "time" || primitive.kind === "timestamp" || primitive.kind === "timestamptz") sorted = BigInt64Array.from(values.slice(0, n) as bigint[]).sort();
+    if (primitive.kind === "int" || primitive.kind === "date") sorted = Float64Array.from(values as ArrayLike<number>).subarray(0, n).sort();
+    else if (primitive.kind === "long" || primitive.kind === "time" || primitive.kind === "timestamp" || primitive.kind === "timestamptz") sorted = BigInt64Array.from(values as ArrayLike<bigint>).subarray(0, n).sort();
     if (sorted) {
       for (let i = 1; i < n; i++) if (sorted[i] === sorted[i - 1]) return true;
       return false;
@@ -1217,13 +1246,13 @@ export class WriteTransaction {
    * they replace. Upsert batches with unique keys go straight through; anything else (row ops,
    * repeated keys) goes through dedupe / planWrite.
    */
-  private prepare(): { codecs: FieldCodec[]; columns: unknown[][]; rowCount: number; keys?: IndexKey[]; deletes: (index: PkIndex) => { path: string; pos: number; key: IndexKey }[] } {
+  private prepare(): { codecs: FieldCodec[]; columns: (unknown[] | BigInt64Array)[]; rowCount: number; keys?: IndexKey[]; deletes: (index: PkIndex) => { path: string; pos: number; key: IndexKey }[] } {
     const t = this.table;
     const codecs = t.schema().fields.map(fieldCodec);
     if (this.upsertBatches.length > 0) {
-      const { columns, rowCount } = normalizeBatches(codecs, this.upsertBatches);
+      const { columns, rowCount } = normalizeBatches(codecs, this.upsertBatches, true);
       const keyCodecs = t.keyCodecs();
-      const keyCols = keyCodecs.map((k) => ({ primitive: k.primitive, values: columns[codecs.findIndex((c) => c.field.id === k.field.id)] }));
+      const keyCols = keyCodecs.map((k) => ({ primitive: k.primitive, values: columns[codecs.findIndex((c) => c.field.id === k.field.id)] as ArrayLike<unknown> }));
       const keys = new Array<IndexKey>(rowCount);
       if (keyCols.length === 1 && isNumericKey(keyCols[0].primitive)) for (let r = 0; r < rowCount; r++) keys[r] = numericKey(keyCols[0].values[r]);
       else if (keyCols.length === 1) for (let r = 0; r < rowCount; r++) keys[r] = keyPartFromNormalized(keyCols[0].primitive, keyCols[0].values[r]);

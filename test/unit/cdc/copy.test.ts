@@ -40,6 +40,18 @@ describe("COPY text decoding", () => {
     expect(chunks.flatMap((c) => c.columns[0])).toEqual(["a", "b", "c", "d", "e"]);
   });
 
+  it("keeps int64 columns in BigInt64Arrays until a null or a value outside int64 comes", () => {
+    const chunks: ColumnChunk[] = [];
+    const d = new CopyTextDecoder([(t) => BigInt(t), (t) => BigInt(t), (t) => (t === "x" ? "x" : BigInt(t))], (c) => chunks.push(c), 3);
+    d.push(Buffer.from("1\t1\t1\n2\t\\N\t2\n3\t3\t9223372036854775808\n4\t4\tx\n"));
+    d.flush();
+    expect(chunks.map((c) => c.columns.map((col) => col instanceof BigInt64Array))).toEqual([[true, false, false], [true, true, false]]);
+    expect(chunks.map((c) => c.columns.map((col) => Array.from(col as ArrayLike<unknown>)))).toEqual([
+      [[1n, 2n, 3n], [1n, null, 3n], [1n, 2n, 9223372036854775808n]],
+      [[4n], [4n], ["x"]],
+    ]);
+  });
+
   it("rejects rows with the wrong number of fields and data ending mid-row", () => {
     expect(() => decode([Buffer.from("1\t2\t3\n")], 2)).toThrow(/does not have the 2 fields/);
     expect(() => decode([Buffer.from("1\n")], 2)).toThrow(/does not have the 2 fields/);
