@@ -7,127 +7,32 @@
  * Needs the Pulumi CLI (scripts/install-pulumi.sh: on PATH, or built once from Go modules and
  * cached) and the compiled build (npm run build). Timings are printed for the report.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { Client } from "pg";
-
-const ROOT = resolve(__dirname, "..", "..");
-const PROGRAM = join(ROOT, "examples", "local");
-const CLI = join(ROOT, "dist", "runtime", "cli.js");
-const STACK = `e2e-${process.pid}`;
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { alive, CLI, E2eStack, pollUntil, portFree, query, withClient } from "./stack";
 
 jest.setTimeout(15 * 60_000);
 
-let tmp = "";
-let env: NodeJS.ProcessEnv = {};
-const timings: Record<string, number> = {};
-
-function pulumi(args: string[], opts: { allowFail?: boolean } = {}): { code: number; out: string } {
-  const r = spawnSync("pulumi", [...args, "--stack", STACK, "--non-interactive"], { cwd: PROGRAM, env, encoding: "utf8", maxBuffer: 64 << 20 });
-  const out = (r.stdout ?? "") + (r.stderr ?? "");
-  if (r.status !== 0 && !opts.allowFail) throw new Error(`pulumi ${args.join(" ")} exited with ${r.status}:\n${out.slice(-6000)}`);
-  return { code: r.status ?? -1, out };
-}
-
-function timed<T>(label: string, fn: () => T): T {
-  const t0 = Date.now();
-  try {
-    return fn();
-  } finally {
-    timings[label] = (Date.now() - t0) / 1000;
-  }
-}
-
+let st: E2eStack;
 type Outputs = Record<string, string>;
-const outputs = (): Outputs => JSON.parse(pulumi(["stack", "output", "--json", "--show-secrets"]).out.replace(/^[^{]*/, ""));
-
-function query(catalog: string, sql: string): Record<string, unknown>[] {
-  const out = execFileSync(process.execPath, [CLI, "query", "--catalog", catalog, "--json", sql], { encoding: "utf8" });
-  return JSON.parse(out);
-}
-
-async function pollUntil<T>(what: string, fn: () => T, ok: (v: T) => boolean, boundMs = 30_000): Promise<{ value: T; ms: number }> {
-  const t0 = Date.now();
-  let last: T | undefined;
-  let lastErr: unknown;
-  while (Date.now() - t0 < boundMs) {
-    try {
-      last = fn();
-      if (ok(last)) return { value: last, ms: Date.now() - t0 };
-    } catch (e) {
-      lastErr = e;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${what}: not seen within ${boundMs} ms; last value ${JSON.stringify(last)}; last error ${(lastErr as Error)?.message ?? "none"}`);
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-const portFree = (port: number) =>
-  new Promise<boolean>((res) => {
-    const s = createServer();
-    s.once("error", () => res(false));
-    s.listen(port, "127.0.0.1", () => s.close(() => res(true)));
-  });
-
-/** pids and ports of every local resource, from the stack state. */
-function processes(): { pids: number[]; ports: number[] } {
-  const state = JSON.parse(pulumi(["stack", "export", "--show-secrets"]).out.replace(/^[^{]*/, ""));
-  const pids: number[] = [];
-  const ports: number[] = [];
-  for (const r of state.deployment.resources ?? []) {
-    const o = r.outputs ?? {};
-    if (typeof o.pid === "number" && o.pid > 0) pids.push(o.pid);
-    for (const k of ["port", "httpPort"]) if (typeof o[k] === "number" && o[k] > 0) ports.push(o[k]);
-  }
-  return { pids, ports };
-}
-
-async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
+const pulumi = (args: string[], opts: { allowFail?: boolean } = {}) => st.pulumi(args, opts);
+const timed = <T>(label: string, fn: () => T): T => st.timed(label, fn);
+const outputs = (): Outputs => st.outputs();
+const processes = () => st.processes();
 
 beforeAll(() => {
-  if (!existsSync(CLI) || !existsSync(join(ROOT, "dist", "components", "local", "platform.js"))) {
-    throw new Error("the build is missing: run npm run build (scripts/setup.sh does)");
-  }
-  const bin = timed("install-pulumi.sh", () => execFileSync("bash", [join(ROOT, "scripts", "install-pulumi.sh")], { encoding: "utf8" }).trim());
-  tmp = mkdtempSync(join(tmpdir(), "floe-e2e-"));
-  chmodSync(tmp, 0o755); // the server user must reach the data directory inside
-  const base = execFileSync("bash", ["-c", `source ${join(ROOT, "scripts", "pulumi-env.sh")} && env -0`], { encoding: "utf8" });
-  const fromScript = Object.fromEntries(base.split("\0").filter(Boolean).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
-  env = { ...fromScript, PATH: `${bin}:${process.env.PATH}`, PULUMI_BACKEND_URL: `file://${join(tmp, "state")}`, PULUMI_HOME: join(tmp, "pulumi-home") };
-  execFileSync("mkdir", ["-p", join(tmp, "state")]);
-  pulumi(["stack", "init", "--secrets-provider", "passphrase"].concat([]), {});
-  pulumi(["config", "set", "dataDir", join(tmp, "data")]);
+  const t0 = Date.now();
+  st = new E2eStack(`e2e-${process.pid}`);
+  st.timings["install-pulumi.sh and stack init"] = (Date.now() - t0) / 1000;
   pulumi(["config", "set", "shards", "2"]); // two Postgres processes, two CDC sources, one Iceberg table
 });
 
 afterAll(() => {
-  if (!tmp) return;
+  if (!st) return;
   // Whatever happened, leave nothing running: destroy, then drop the stack and its config file.
-  pulumi(["destroy", "--yes", "--skip-preview"], { allowFail: true });
-  pulumi(["stack", "rm", "--yes", "--force"], { allowFail: true });
-  rmSync(join(PROGRAM, `Pulumi.${STACK}.yaml`), { force: true });
-  rmSync(tmp, { recursive: true, force: true });
-  process.stdout.write(`e2e timings (s): ${JSON.stringify(timings)}\n`);
+  st.dispose();
+  process.stdout.write(`e2e timings (s): ${JSON.stringify(st.timings)}\n`);
 });
 
 describe("examples/local through a real pulumi up", () => {
@@ -138,7 +43,7 @@ describe("examples/local through a real pulumi up", () => {
     expect(r.out).toMatch(/\+\s+\d+ created/);
     out = outputs();
     expect(out.poolerEndpoint).toMatch(/^127\.0\.0\.1:\d+$/);
-    expect(out.warehouseLocation).toBe(`file://${join(tmp, "data", "warehouse")}`);
+    expect(out.warehouseLocation).toBe(`file://${join(st.dataDir, "warehouse")}`);
   });
 
   it("replicates inserts, updates and deletes made through pgBouncer into Iceberg within seconds", async () => {
@@ -163,7 +68,7 @@ describe("examples/local through a real pulumi up", () => {
       () => query(out.catalogUri, "SELECT id, item, qty FROM floe.orders ORDER BY id"),
       (rows) => JSON.stringify(rows) === JSON.stringify(want),
     );
-    timings["rows visible in Iceberg"] = seen.ms / 1000;
+    st.timings["rows visible in Iceberg"] = seen.ms / 1000;
     expect(seen.ms).toBeLessThan(15_000);
   });
 
@@ -222,7 +127,7 @@ describe("examples/local through a real pulumi up", () => {
     expect(r.out).toMatch(/\d+ deleted/);
     for (const pid of pids) expect({ pid, alive: alive(pid) }).toEqual({ pid, alive: false });
     for (const port of ports) expect({ port, free: await portFree(port) }).toEqual({ port, free: true });
-    expect(existsSync(join(tmp, "data"))).toBe(false);
-    expect(readdirSync(tmp).sort()).toEqual(["pulumi-home", "state"].filter((d) => existsSync(join(tmp, d))));
+    expect(existsSync(st.dataDir)).toBe(false);
+    expect(readdirSync(st.tmp).sort()).toEqual(["pulumi-home", "state"].filter((d) => existsSync(join(st.tmp, d))));
   });
 });
