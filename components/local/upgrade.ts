@@ -258,7 +258,7 @@ async function retire(i: Inputs, o: ReturnType<typeof orchestrator>, log: { log(
   if (s.phase !== "cleaned") {
     const sent = s.handoffSent;
     if (i.cdc && sent && sent.on === "blue") {
-      const lsn = (x: string) => x.split("/").reduce((a: bigint, h: string) => (a << 32n) + BigInt("0x" + h), 0n);
+      const { parseLsn: lsn } = require(RT + "/upgrade/plan.js");
       const deadline = Date.now() + 120_000;
       for (let logged = 0; ; ) {
         const c = new Client({ connectionString: i.blueUrl });
