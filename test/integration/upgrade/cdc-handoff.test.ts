@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { PgoutputDecoder } from "../../../runtime/cdc/pgoutput";
-import { Upgrade } from "../../../runtime/upgrade/orchestrator";
+import { followUpgrade } from "./follow";
 import { parseLsn } from "../../../runtime/upgrade/plan";
 import { loadState } from "../../../runtime/upgrade/state";
 import type { TestPostgres } from "../../helpers/postgres";
@@ -53,14 +53,7 @@ describe("CDC handoff across the cutover", () => {
     const statePath = join(w.dir, "state.json");
     load.start();
     await new Promise((r) => setTimeout(r, 300));
-    const report = await new Upgrade({
-      blueUrl: w.blue.url("app"),
-      greenUrl: w.green.url("app"),
-      pooler: w.bouncer.control,
-      statePath,
-      budgetMs: 5000,
-      cdc: { publication: "floe", slot: "floe_cdc" },
-    }).run();
+    const report = await followUpgrade(w, statePath).run();
     await new Promise((r) => setTimeout(r, 400));
     await load.stop();
     expect(load.errors).toEqual([]);

@@ -25,7 +25,8 @@ export function followConfig(w: World, warehouse: string): CdcConfigInput {
   };
 }
 
-export const followUpgrade = (w: World, statePath: string, log: Logger): Upgrade =>
+/** The orchestrator for the world's blue and green, with the CDC handoff of the writer's slot. */
+export const followUpgrade = (w: World, statePath: string, log?: Logger): Upgrade =>
   new Upgrade({
     blueUrl: w.blue.url("app"),
     greenUrl: w.green.url("app"),
