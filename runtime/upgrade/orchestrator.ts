@@ -149,8 +149,15 @@ export class Upgrade {
     this.log = (opts.log ?? createLogger()).child({ upgrade: this.o.name, database: this.database });
   }
 
+  /**
+   * Where the pooler points after the cutover. Never with greenUrl's user: that is the
+   * orchestrator's superuser, and a `user=` in the entry would make every pooled client log in as
+   * it (pgBouncer 1.18 also crashes on the next new pool after a RELOAD that adds `user=`).
+   */
   private greenTarget(): DbTarget {
-    return this.o.greenTarget ?? targetFromUrl(this.o.greenUrl);
+    if (this.o.greenTarget) return this.o.greenTarget;
+    const { host, port, dbname } = targetFromUrl(this.o.greenUrl);
+    return { host, port, dbname };
   }
 
   // ------------------------------------------------------------ state & recovery

@@ -83,6 +83,12 @@ describe("CDC writer across a blue/green upgrade and its rollback", () => {
     current = await start();
     await waitFor("writes after the restart", async () => load.acked.size > before + 20);
 
+    // At rest on green: Iceberg equals green, the new primary.
+    await load.stop();
+    await expectMirrorsEqual(catalog, w.green);
+    load.start();
+    await sleep(300);
+
     // Rollback: the writer goes back to blue.
     await upgrade().rollback();
     await waitFor("the writer to follow the rollback", async () => (await follow())?.generation === 2, 30_000);

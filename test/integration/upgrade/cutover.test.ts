@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { schemaSnapshot } from "../../../runtime/upgrade/catalog";
+import { databaseEntry } from "../../../runtime/upgrade/plan";
 import { main } from "../../../runtime/upgrade/cli";
 import { contentOf, startWorld, waitFor, Workload, World } from "./workload";
 
@@ -80,6 +81,8 @@ describe("floe upgrade run and rollback, 16 -> 17 behind pgBouncer under writes"
 
     expect(load.errors).toEqual([]);
     expect(await poolerPort()).toBe(w.green.port);
+    // Clients keep logging in as themselves: no user= forced in the entry (the orchestrator's URL is a superuser's).
+    expect(databaseEntry(readFileSync(w.bouncer.iniPath, "utf8"), "app")).not.toMatch(/user=/);
     expect(await serverMajorThroughPooler()).toBe(17);
     const state = JSON.parse(readFileSync(statePath, "utf8"));
     expect(state.phase).toBe("upgraded");
