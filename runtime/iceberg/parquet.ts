@@ -238,8 +238,21 @@ export async function readColumnsByIdOptional(bytes: Uint8Array, fieldIds: numbe
       delete el.converted_type;
       delete el.logical_type;
     }
-    const rows: Record<string, unknown>[] = await reader().parquetReadObjects({ file, metadata: meta, columns: present, utf8: false });
-    return names.map((n) => (n === undefined ? undefined : rows.map((r) => r[n])));
+    // Column chunks straight into one array per column (no row object per row).
+    const numRows = Number(meta.num_rows);
+    const out = new Map<string, unknown[]>(present.map((n) => [n, new Array<unknown>(numRows)]));
+    await reader().parquetRead({
+      file,
+      metadata: meta,
+      columns: present,
+      utf8: false,
+      onChunk: ({ columnName, columnData, rowStart }: { columnName: string; columnData: ArrayLike<unknown>; rowStart: number }) => {
+        const col = out.get(columnName);
+        if (!col) return;
+        for (let i = 0; i < columnData.length; i++) col[rowStart + i] = columnData[i];
+      },
+    });
+    return names.map((n) => (n === undefined ? undefined : out.get(n)));
   } catch (e) {
     throw new CorruptMetadataError(`${what}: cannot read Parquet: ${(e as Error).message}`);
   }
