@@ -1,6 +1,8 @@
 /**
- * End to end: finishing a local upgrade. examples/local at Postgres 16 with two shards, upgraded to
- * 17 through the config, then `retireBlue: true` while clients keep writing through pgBouncer: no
+ * End to end: a cutover that fails, then finishing a local upgrade. examples/local at Postgres 16
+ * with two shards; the first `pulumi up` with `upgradeTo: 17` fails (a row written on green behind
+ * the orchestrator's back fails verification: the cutover resumes on blue, the up says why), the
+ * next one resumes and cuts over; then `retireBlue: true` while clients keep writing through pgBouncer: no
  * failed transaction, blue's processes and data directories are gone, the SQL catalog now lives on
  * green (the catalogUri output moved) and Iceberg still equals Postgres, also for rows written after
  * the retirement; a second up is a no-op and destroy leaves nothing.
@@ -59,7 +61,7 @@ describe("finishing a local upgrade: retireBlue", () => {
   let urls: Record<string, string>;
   let bluePids: number[];
 
-  it("upgrades 16 -> 17 through the config", async () => {
+  it("upgrades 16 -> 17 through the config; a cutover that fails verification fails the up, blue keeps serving, the next up resumes", async () => {
     st.pulumi(["up", "--yes", "--skip-preview"]);
     const cs = st.outputs().connectionString as string;
     urls = Object.fromEntries(DBS.map((d) => [d, cs.replace(/\/app$/, `/${d}`)]));
@@ -73,8 +75,41 @@ describe("finishing a local upgrade: retireBlue", () => {
     expect(bluePids).toHaveLength(2);
     st.pulumi(["config", "set", "upgradeTo", "17"]);
     st.pulumi(["config", "set", "upgradeBudgetMs", "5000"]);
+
+    // A row written on green behind the orchestrator's back: verification (while paused) finds the
+    // row counts differ, the cutover resumes on blue, and `pulumi up` fails saying why.
+    const green0 = `${st.dataDir}/postgres-0-v17`;
+    const extraOnGreen = (async () => {
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        if (Date.now() > deadline) throw new Error("green's events table never appeared");
+        try {
+          const port = Number(readFileSync(`${green0}/postmaster.pid`, "utf8").split("\n")[3]);
+          const done = await withClient(`postgres://postgres@/app?host=${encodeURIComponent(green0)}&port=${port}`, async (c) => {
+            if (!(await c.query("SELECT to_regclass('public.events') AS t")).rows[0].t) return false;
+            await c.query("INSERT INTO events (id, note) OVERRIDING SYSTEM VALUE VALUES (-1, 'only on green')");
+            return true;
+          });
+          if (done) return port;
+        } catch {
+          /* not up yet */
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    const failed = await st.pulumiAsync(["up", "--yes", "--skip-preview"], { allowFail: true });
+    const greenPort = await extraOnGreen;
+    expect(failed.code).not.toBe(0);
+    expect(failed.out).toMatch(/cutover aborted \(the pooler resumed on the old primary after \d+ ms\): verification failed: .*events/);
+    expect(failed.out).toMatch(/Run pulumi up again to resume/);
+    for (const db of DBS) expect(await withClient(urls[db], async (c) => (await c.query("SHOW server_version_num")).rows[0].server_version_num)).toMatch(/^16/);
+    await withClient(urls.app, (c) => c.query("INSERT INTO events (note) VALUES ('written on blue after the failed cutover')"));
+    await withClient(`postgres://postgres@/app?host=${encodeURIComponent(green0)}&port=${greenPort}`, (c) => c.query("DELETE FROM events WHERE id = -1"));
+
+    // the next up resumes from the state file (replication kept running) and cuts over
     st.timed("pulumi up with the upgrade", () => st.pulumi(["up", "--yes", "--skip-preview"]));
     for (const db of DBS) expect(await withClient(urls[db], async (c) => (await c.query("SHOW server_version_num")).rows[0].server_version_num)).toMatch(/^17/);
+    expect(await withClient(urls.app, async (c) => (await c.query("SELECT count(*)::int AS n FROM events WHERE note = 'written on blue after the failed cutover'")).rows[0].n)).toBe(1);
   });
 
   it("retires blue while clients write: no failed transaction, blue gone, the catalog on green, Iceberg equal to Postgres", async () => {
