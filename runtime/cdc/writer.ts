@@ -524,7 +524,7 @@ export class CdcWriter {
       const tableLsn = state.lsn.get(src.key);
       if (tableLsn !== undefined && commitLsn <= tableLsn) continue; // already in Iceberg
       if (change.kind === "T") {
-        await this.truncate(state);
+        await this.truncate(src, txn, commitLsn, state);
         continue;
       }
       await this.apply(src, txn, commitLsn, change);
@@ -730,13 +730,23 @@ export class CdcWriter {
     return state.previous.lookup(probe);
   }
 
-  private async truncate(state: TableState): Promise<void> {
-    if (state.mode === "changelog") return; // the history stays; a T row marks it
-    // Keep the old LSN on the truncate commit: the rest of the transaction lands in the next commit.
-    await state.table.truncate(this.lsnSummary(state));
+  /**
+   * A mirror table is emptied in a commit of its own (the rest of the transaction lands in the next
+   * one); a changelog keeps its history and gets a T row. The transaction's earlier changes to a
+   * mirror table are dropped with it: the batch holds nothing else (onCommit flushed before).
+   */
+  private async truncate(src: ReplicationSource, txn: Txn, commitLsn: bigint, state: TableState): Promise<void> {
+    cdcMetrics.rows.inc({ table: state.key, op: "T" });
+    if (state.mode === "changelog") {
+      const nulls = Object.fromEntries(state.columns.map((c) => [c.pg.name, null]));
+      (state.pending ??= state.table.newWrite()).append([{ ...nulls, _op: "T", _lsn: commitLsn, _commit_time: txn.commitTime, _xid: BigInt(txn.xid), _source: src.name }]);
+      return;
+    }
+    state.pending = undefined;
     state.latest.clear();
     state.previous.clear();
-    cdcMetrics.rows.inc({ table: state.key, op: "T" });
+    // The old LSN stays on the truncate commit: replaying the transaction empties the table again.
+    await state.table.truncate(this.lsnSummary(state));
   }
 
   private async onRelation(src: ReplicationSource, rels: Map<number, { state?: TableState; columns: Column[] }>, msg: Extract<Message, { tag: "relation" }>): Promise<void> {

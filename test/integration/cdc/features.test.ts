@@ -125,6 +125,18 @@ describe("CDC writer features, each checked against Postgres through chdb", () =
     // 90 rows copied at the snapshot ("R") + the one insert streamed after it; nothing replayed.
     expect(ops.filter((o) => o._op === "R")).toHaveLength(90);
     expect(ops.filter((o) => o._op !== "R").map((o) => `${o._op}${o.id}`)).toEqual(["I1000"]);
+
+    // A TRUNCATE is a T row (source columns null) between what came before and after it.
+    await bed.pg.sql(`BEGIN; INSERT INTO ledger VALUES (1001, 1); TRUNCATE ledger; INSERT INTO ledger VALUES (1002, 2); COMMIT;`, [], "app");
+    let tail: { _op: string; id: string | null; _lsn: string }[] = [];
+    const until = Date.now() + 20_000;
+    while (Date.now() < until) {
+      tail = (await bed.icebergRows("ledger_log")).map((l) => JSON.parse(l)).filter((o) => o._op !== "R" && o.id !== "1000");
+      if (tail.length >= 3) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(tail.map((o) => `${o._op}${o.id ?? ""}`).sort()).toEqual(["I1001", "I1002", "T"]);
+    expect(new Set(tail.map((o) => o._lsn)).size).toBe(1); // one source transaction
     await w.stop();
   });
 

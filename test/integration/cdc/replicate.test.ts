@@ -43,6 +43,17 @@ describe("CDC writer: Postgres -> Iceberg, read back with chdb", () => {
     r = await bed.waitForEqual("orders");
     expect(r.ice).toEqual(r.pg);
     expect(r.ice).toHaveLength(1);
+
+    // changes before a TRUNCATE in the same transaction are gone with it
+    await bed.pg.sql(
+      `BEGIN; INSERT INTO orders VALUES (2, 'doomed', 2, now()), (3, 'doomed', 3, now()); UPDATE orders SET customer = 'doomed' WHERE id = 1;
+       TRUNCATE orders; INSERT INTO orders VALUES (4, 'after the truncate', 4, now()); UPDATE orders SET amount = 5 WHERE id = 4; COMMIT;`,
+      [],
+      "app",
+    );
+    r = await bed.waitForEqual("orders");
+    expect(r.ice).toEqual(r.pg);
+    expect(r.ice).toHaveLength(1);
     await w.stop();
   });
 });
