@@ -678,11 +678,6 @@ export class CdcWriter {
     return row;
   }
 
-  /** A column captured in an older layout, by its current name (renames follow the attnum). */
-  private currentName(state: TableState, c: Column): string | undefined {
-    return state.columns.find((x) => x.pg.attnum === c.pg.attnum)?.pg.name;
-  }
-
   private async apply(src: ReplicationSource, txn: Txn, commitLsn: bigint, change: Exclude<Change, { kind: "T" }>): Promise<void> {
     const state = change.state;
     const tx = (state.pending ??= state.table.newWrite());
