@@ -133,10 +133,26 @@ export class GroupedPoolerControl implements PoolerControl {
     }
   }
 
+  /**
+   * Before resuming, every alias is made to point where the named entry points. A run that stopped
+   * between repointing the aliases and the named entry is recovered by RESUME, then by what the
+   * named entry says (switched or not): clients of an alias must never reach the other server.
+   */
   async resume(db: string): Promise<void> {
+    await this.align(db);
     let first: unknown;
     for (const e of this.entries(db)) await this.inner.resume(e).catch((err) => (first ??= err));
     if (first) throw first;
+  }
+
+  private async align(db: string): Promise<void> {
+    const aliases = this.entries(db).slice(1);
+    if (!aliases.length) return;
+    const main = await this.inner.target(db);
+    for (const a of aliases) {
+      const t = await this.inner.target(a);
+      if (t.host !== main.host || t.port !== main.port || t.dbname !== main.dbname) await this.inner.repoint(a, { host: main.host, port: main.port, dbname: main.dbname });
+    }
   }
 
   getQueryWaitTimeout(): Promise<number> {

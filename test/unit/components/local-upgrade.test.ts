@@ -269,7 +269,7 @@ describe("LocalUpgrade create refuses what it cannot upgrade safely", () => {
 });
 
 describe("GroupedPoolerControl", () => {
-  function fake(failPause?: string) {
+  function fake(failPause?: string, ports: Record<string, number> = {}) {
     const calls: string[] = [];
     const inner: PoolerControl = {
       pause: async (db) => {
@@ -279,8 +279,11 @@ describe("GroupedPoolerControl", () => {
       resume: async (db) => void calls.push(`resume ${db}`),
       getQueryWaitTimeout: async () => 120,
       setQueryWaitTimeout: async (s) => void calls.push(`qwt ${s}`),
-      target: async (db) => ({ host: "h", port: 1, dbname: db }),
-      repoint: async (db, t) => void calls.push(`repoint ${db} ${t.port}`),
+      target: async (db) => ({ host: "h", port: ports[db] ?? 1, dbname: "app" }),
+      repoint: async (db, t) => {
+        ports[db] = t.port;
+        calls.push(`repoint ${db} ${t.port}`);
+      },
       paused: async () => [],
     };
     return { calls, inner };
@@ -294,6 +297,12 @@ describe("GroupedPoolerControl", () => {
     await g.resume("app");
     await g.pause("app_shard1", 1000);
     expect(calls).toEqual(["pause app", "pause app_shard0", "repoint app_shard0 2", "repoint app 2", "resume app", "resume app_shard0", "pause app_shard1"]);
+  });
+
+  it("RESUME first points the aliases where the named entry points (a run that stopped half-way through the repoint)", async () => {
+    const { calls, inner } = fake(undefined, { app: 1, app_shard0: 2 }); // the alias moved to green, the entry did not
+    await new GroupedPoolerControl(inner, { app: ["app_shard0"] }).resume("app");
+    expect(calls).toEqual(["repoint app_shard0 1", "resume app", "resume app_shard0"]);
   });
 
   it("resumes what it paused when an alias cannot be paused", async () => {
