@@ -68,7 +68,7 @@ export function upgradeGuard(
       return (
         `pgBouncer entry "${d.name}" is served by green (port ${m.green.port}) since a blue/green upgrade (state file ${m.statePath}); ` +
         `this config would repoint it to port ${d.port} without a cutover, and writes made on green would be lost to clients. ` +
-        `Keep upgrade: { toVersion: … } in the platform's config; to go back to blue, run the stack output upgradeRollbackCommand (floe upgrade rollback) first, then pulumi up.`
+        `Keep upgrade: { toVersion: … } in the platform's config; to go back to blue, run the shard's command from the stack output upgradeRollbackCommands (floe upgrade rollback) first, then pulumi up.`
       );
     }
   }

@@ -206,7 +206,7 @@ describe("pgBouncer after a cutover", () => {
       { name: "app", port: 5001 },
       { name: "app_shard0", port: 5001 },
     ];
-    expect(upgradeGuard(back, [marker], () => true)).toMatch(/pgBouncer entry "app" is served by green \(port 7001\) .* run the stack output upgradeRollbackCommand/);
+    expect(upgradeGuard(back, [marker], () => true)).toMatch(/pgBouncer entry "app" is served by green \(port 7001\) .* from the stack output upgradeRollbackCommands/);
     expect(upgradeGuard(back, [marker], () => false)).toBeUndefined();
     expect(upgradeGuard([{ name: "app", port: 7001 }, { name: "app_shard0", port: 7001 }], [marker], () => true)).toBeUndefined();
     expect(upgradeGuard([{ name: "app", port: "unknown-in-preview" }], [marker], () => true)).toBeUndefined();
