@@ -112,6 +112,7 @@ export interface LocalPlatformArgs {
  */
 export class LocalPlatform extends pulumi.ComponentResource {
   readonly root: LocalDirectory;
+  /** The servers the platform was created with (`postgres.version`); with `upgrade.retireBlue`, retired records that keep their passwords. */
   readonly shards: LocalPostgresServer[];
   readonly pooler: LocalPgBouncer;
   readonly warehouseDir: LocalDirectory;
