@@ -129,6 +129,11 @@ export class PkIndex {
     return { path: this.paths[f]!, pos: v - f * POS_SPAN };
   }
 
+  /** Every live key. */
+  keys(): IterableIterator<IndexKey> {
+    return this.locs.keys();
+  }
+
   /** Every live key with its location. */
   *entries(): IterableIterator<[IndexKey, RowLocation]> {
     for (const key of this.locs.keys()) yield [key, this.get(key)!];

@@ -39,6 +39,7 @@ import { icebergMetrics } from "./metrics";
 import { DELETE_FILE_PATH_ID, DELETE_POS_ID, readColumnsById, readColumnsByIdOptional, readPositionDeletes, writeDataFile, writePositionDeleteFile } from "./parquet";
 import { PkIndex, isNumericKey, joinKey, keyPartFromNormalized, keyPartFromPhysical, numericKey, type IndexKey } from "./pkindex";
 import { dedupe, planWrite, type Op } from "./plan";
+import { columnsBytes, rowsBytes } from "./spill";
 import { parsePartitionExpr, parseTransform, partitionFieldName } from "./transforms";
 import type { NestedField, PartitionSpec, Schema, Snapshot, SortOrder, TableMetadata } from "./spec";
 import { buildSchema, canPromote, isPrimitive, maxFieldId, parsePrimitive, toIcebergType, type ColumnDef, type ColumnType, type Primitive } from "./types";
@@ -79,7 +80,21 @@ export interface TableOptions {
    * partition spec and schema) are merged into one. Defaults to 64.
    */
   maxManifests?: number;
+  /**
+   * A write transaction whose buffered rows pass this many estimated bytes (JS heap) writes them
+   * out as data files of the transaction right away and keeps only their keys (see
+   * WriteTransaction). The commit is still one snapshot. Defaults to 256 MiB.
+   */
+  spillBytes?: number;
+  /** Same, counted in buffered rows and deletes. Defaults to no limit (bytes decide). */
+  spillRows?: number;
   logger?: Logger;
+}
+
+/** Per-transaction overrides of the table's spill thresholds (see TableOptions). */
+export interface WriteOptions {
+  spillBytes?: number;
+  spillRows?: number;
 }
 
 export interface CommitResult {
@@ -140,6 +155,8 @@ export class Table {
       retryBaseMs: options.retryBaseMs ?? 25,
       rowsPerFile: options.rowsPerFile ?? 1_000_000,
       maxManifests: options.maxManifests ?? 64,
+      spillBytes: options.spillBytes ?? 256 * 1024 * 1024,
+      spillRows: options.spillRows ?? Infinity,
     };
     this.log = (options.logger ?? createLogger({ component: "iceberg" })).child({ table: tableIdString(id) });
   }
@@ -246,8 +263,8 @@ export class Table {
   }
 
   /** Starts a write: buffer upserts / deletes / appends, then `commit()` as one snapshot. */
-  newWrite(): WriteTransaction {
-    return new WriteTransaction(this);
+  newWrite(options: WriteOptions = {}): WriteTransaction {
+    return new WriteTransaction(this, { spillBytes: options.spillBytes ?? this.options.spillBytes, spillRows: options.spillRows ?? this.options.spillRows });
   }
 
   /** Deletes every row in one snapshot (summary properties optional). */
@@ -857,8 +874,11 @@ export class Table {
     return out;
   }
 
-  /** Writes position delete files (one per partition directory of the targeted data files). */
-  async writeDeleteFiles(deletes: { path: string; pos: number }[], files: string[]): Promise<{ record: DataFileRecord; specId: number }[]> {
+  /**
+   * Writes position delete files (one per partition directory of the targeted data files).
+   * `ownFiles` are data files written by the transaction being committed (not in the index yet).
+   */
+  async writeDeleteFiles(deletes: { path: string; pos: number }[], files: string[], ownFiles?: Map<string, { partition: Record<string, unknown>; specId: number }>): Promise<{ record: DataFileRecord; specId: number }[]> {
     // positions per data file, then data files per (spec, directory)
     const byFile = new Map<string, number[]>();
     for (const d of deletes) {
@@ -868,7 +888,7 @@ export class Table {
     }
     const groups = new Map<string, { partition: Record<string, unknown>; specId: number; paths: string[]; dir: string }>();
     for (const path of byFile.keys()) {
-      const f = this.index?.files.get(path);
+      const f = this.index?.files.get(path) ?? ownFiles?.get(path);
       if (!f) throw new CorruptMetadataError(`primary-key index points at ${path}, which it does not know`);
       const dir = path.slice(0, path.lastIndexOf("/"));
       const g = `${f.specId}|${dir}`;
@@ -1149,27 +1169,97 @@ function hasDuplicateKeys(keyCols: { primitive: Primitive; values: ArrayLike<unk
   return new Set(keys).size !== n;
 }
 
+/** What a write transaction holds in memory (until it spills or commits). */
+interface Buffered {
+  ops: Op<Row>[];
+  appended: Row[];
+  /** Column batches to upsert; only while `ops` is empty (a row op first turns them into ops). */
+  upsertBatches: ColumnBatch[];
+  appendBatches: ColumnBatch[];
+}
+
+const emptyBuffer = (): Buffered => ({ ops: [], appended: [], upsertBatches: [], appendBatches: [] });
+
+const isEmptyBuffer = (b: Buffered): boolean =>
+  b.ops.length === 0 && b.appended.length === 0 && b.upsertBatches.every((x) => x.rowCount === 0) && b.appendBatches.every((x) => x.rowCount === 0);
+
+/** Turns pending upsert batches into row ops (in order), before a row op that must follow them. */
+function batchesToOps(t: Table, b: Buffered): void {
+  if (b.upsertBatches.length === 0) return;
+  const batches = b.upsertBatches;
+  b.upsertBatches = [];
+  const codecs = t.keyCodecs();
+  for (const x of batches) for (const row of batchRows(x)) b.ops.push({ kind: "upsert", key: t.keyOf(row, codecs), row });
+}
+
+/**
+ * A write: buffered upserts / deletes / appends, committed as one snapshot. Last op per key wins.
+ *
+ * Memory stays bounded: once the buffered rows pass the spill threshold (TableOptions.spillBytes /
+ * spillRows, or newWrite's options) they are written out right away as data files of this
+ * transaction (not yet part of any snapshot) and dropped from memory. What stays is per spilled
+ * file its record and keys, and `own`, a primary-key index of the rows this transaction wrote.
+ * A later op on a key already spilled turns the spilled row into a position delete against this
+ * transaction's own file (same snapshot, same sequence number: the delete applies to it); keys
+ * that existed before the transaction are looked up in the table's index at commit, per commit
+ * attempt, exactly as without spilling. Files of a transaction that fails or is aborted are
+ * deleted.
+ */
 export class WriteTransaction {
   private readonly table: Table;
-  private ops: Op<Row>[] = [];
-  private readonly appended: Row[] = [];
-  /** Column batches to upsert; only while `ops` is empty (a row op first turns them into ops). */
-  private upsertBatches: ColumnBatch[] = [];
-  private readonly appendBatches: ColumnBatch[] = [];
+  private buf: Buffered = emptyBuffer();
   private summary: Record<string, string> = {};
   private committed = false;
+  private readonly limits: { spillBytes: number; spillRows: number };
+  private bufferedBytes = 0;
+  private bufferedRows = 0;
+  /** Chunks handed to the spill queue so far. */
+  private chunks = 0;
+  /** Chunks handed over and not written yet. */
+  private queued = 0;
+  private spilling: Promise<void> = Promise.resolve();
+  private spillError?: unknown;
+  /** Data files written by spills, in order. */
+  private readonly spilledFiles: NewDataFile[] = [];
+  private spilledRows = 0;
+  /** Live rows of the spilled files by key (primary-key tables). */
+  private own?: PkIndex;
+  /** Keys whose last spilled op is a delete (they may exist in the table: deleted at commit). */
+  private readonly gone = new Set<IndexKey>();
+  /** Rows of spilled files replaced by a later op of this transaction. */
+  private readonly ownDeletes: { path: string; pos: number }[] = [];
+  /** Every file the spills wrote: deleted if the transaction does not commit. */
+  private readonly permanent: string[] = [];
+  private readCache?: { path: string; columns: Map<number, unknown[] | undefined> };
 
-  constructor(table: Table) {
+  constructor(table: Table, limits: { spillBytes?: number; spillRows?: number } = {}) {
     this.table = table;
+    this.limits = { spillBytes: limits.spillBytes ?? 256 * 1024 * 1024, spillRows: limits.spillRows ?? Infinity };
+  }
+
+  /** Whether some of this transaction's rows were written out to data files already. */
+  get spilled(): boolean {
+    return this.chunks > 0;
+  }
+
+  /** Spill chunks handed over and not written yet (a producer may wait for ready() above 1). */
+  get pendingSpills(): number {
+    return this.queued;
+  }
+
+  /** Resolves once every spill handed over so far is written (rejects with a spill's error). */
+  async ready(): Promise<void> {
+    await this.spilling;
+    if (this.spillError !== undefined) throw this.spillError;
   }
 
   /** Inserts or replaces rows by primary key (tables with identifier fields). Last op per key wins. */
   upsert(rows: Row[]): this {
     this.requirePk("upsert");
-    this.batchesToOps();
+    batchesToOps(this.table, this.buf);
     const codecs = this.table.keyCodecs();
-    for (const row of rows) this.ops.push({ kind: "upsert", key: this.table.keyOf(row, codecs), row });
-    return this;
+    for (const row of rows) this.buf.ops.push({ kind: "upsert", key: this.table.keyOf(row, codecs), row });
+    return this.account(rows.length, rowsBytes(rows) + rows.length * 48);
   }
 
   /**
@@ -1178,53 +1268,73 @@ export class WriteTransaction {
    */
   upsertColumns(batch: ColumnBatch): this {
     this.requirePk("upsertColumns");
-    if (this.ops.length > 0) return this.upsert(batchRows(batch));
-    this.upsertBatches.push(batch);
-    return this;
+    if (this.buf.ops.length > 0) return this.upsert(batchRows(batch));
+    this.buf.upsertBatches.push(batch);
+    return this.account(batch.rowCount, columnsBytes(batch.columns, batch.rowCount));
   }
 
   /** Deletes rows by primary key; unknown keys are ignored. */
   delete(keys: RowKey[]): this {
     this.requirePk("delete");
-    this.batchesToOps();
+    batchesToOps(this.table, this.buf);
     const codecs = this.table.keyCodecs();
-    for (const k of keys) this.ops.push({ kind: "delete", key: this.table.keyOf(k, codecs), keyRow: k });
-    return this;
+    for (const k of keys) this.buf.ops.push({ kind: "delete", key: this.table.keyOf(k, codecs), keyRow: k });
+    return this.account(keys.length, rowsBytes(keys) + keys.length * 48);
   }
 
   /**
-   * Every pending upsert (row, false) and delete (key object, true) in the order they were added;
-   * appended rows are not listed.
+   * Every pending upsert (row, false) and delete (key object, true) still buffered in memory, in
+   * the order they were added; appended rows and rows already spilled (see spilledVersion) are
+   * not listed.
    */
   forEachPending(fn: (row: Row, deleted: boolean) => void): void {
-    for (const op of this.ops) {
+    for (const op of this.buf.ops) {
       if (op.kind === "upsert") fn(op.row, false);
       else fn((op.keyRow ?? {}) as Row, true);
     }
-    for (const b of this.upsertBatches) for (const row of batchRows(b)) fn(row, false);
+    for (const b of this.buf.upsertBatches) for (const row of batchRows(b)) fn(row, false);
+  }
+
+  /**
+   * The version of a key's row written by this transaction's spills: the row, null when the last
+   * spilled op on it was a delete, undefined when no spilled op touched it. Rows still buffered
+   * (forEachPending) are newer.
+   */
+  async spilledVersion(key: RowKey): Promise<Row | null | undefined> {
+    if (this.chunks === 0) return undefined;
+    await this.ready();
+    const t = this.table;
+    const k = t.keyOf(key);
+    if (this.gone.has(k)) return null;
+    const loc = this.own?.get(k);
+    if (!loc) return undefined;
+    const fields = t.schema().fields;
+    if (this.readCache?.path !== loc.path) {
+      const io = t.catalog.fileIO({ "metadata-location": t.metadataLocation, metadata: t.metadata });
+      const ids = fields.map((f) => f.id);
+      const read = await readColumnsByIdOptional(await io.read(loc.path), ids, `data file ${loc.path}`);
+      this.readCache = { path: loc.path, columns: new Map(ids.map((id, i) => [id, read[i]])) };
+    }
+    const row: Row = {};
+    for (const f of fields) {
+      const col = this.readCache.columns.get(f.id);
+      row[f.name] = col ? canonicalFromPhysical(f.type, col[loc.pos]) : null;
+    }
+    return row;
   }
 
   /** Appends rows without key lookup (tables without identifier fields, e.g. changelog tables). */
   append(rows: Row[]): this {
     if (this.table.hasPrimaryKey) throw new ValidationError(`${tableIdString(this.table.id)} has identifier fields: use upsert() so the primary-key index stays right`);
-    for (const r of rows) this.appended.push(r);
-    return this;
+    for (const r of rows) this.buf.appended.push(r);
+    return this.account(rows.length, rowsBytes(rows) + rows.length * 8);
   }
 
   /** Like append() with the rows of a column batch. */
   appendColumns(batch: ColumnBatch): this {
     if (this.table.hasPrimaryKey) throw new ValidationError(`${tableIdString(this.table.id)} has identifier fields: use upsertColumns() so the primary-key index stays right`);
-    this.appendBatches.push(batch);
-    return this;
-  }
-
-  /** Turns pending upsert batches into row ops (in order), before a row op that must follow them. */
-  private batchesToOps(): void {
-    if (this.upsertBatches.length === 0) return;
-    const batches = this.upsertBatches;
-    this.upsertBatches = [];
-    const codecs = this.table.keyCodecs();
-    for (const b of batches) for (const row of batchRows(b)) this.ops.push({ kind: "upsert", key: this.table.keyOf(row, codecs), row });
+    this.buf.appendBatches.push(batch);
+    return this.account(batch.rowCount, columnsBytes(batch.columns, batch.rowCount));
   }
 
   /** Adds custom snapshot summary properties (e.g. "floe.lsn.shard-0"); they are carried into later snapshots until overwritten. */
@@ -1241,16 +1351,80 @@ export class WriteTransaction {
     if (!this.table.hasPrimaryKey) throw new ValidationError(`${what}() needs identifier fields (a primary key); ${tableIdString(this.table.id)} has none: use append()`);
   }
 
+  /** Counts buffered rows and bytes; past a threshold the buffer goes to the spill queue. */
+  private account(rows: number, bytes: number): this {
+    if (this.committed) throw new ValidationError("this write transaction was already committed or aborted");
+    this.bufferedRows += rows;
+    this.bufferedBytes += bytes;
+    if (this.bufferedBytes >= this.limits.spillBytes || this.bufferedRows >= this.limits.spillRows) this.spill();
+    return this;
+  }
+
+  /** Hands the buffer to the spill queue (written in order, one chunk at a time). */
+  private spill(): void {
+    const chunk = this.take();
+    this.chunks++;
+    this.queued++;
+    this.spilling = this.spilling.then(async () => {
+      try {
+        if (this.spillError === undefined) await this.writeChunk(chunk);
+      } catch (e) {
+        this.spillError = e;
+      } finally {
+        this.queued--;
+      }
+    });
+  }
+
+  private take(): Buffered {
+    const chunk = this.buf;
+    this.buf = emptyBuffer();
+    this.bufferedRows = 0;
+    this.bufferedBytes = 0;
+    return chunk;
+  }
+
+  /** Writes one chunk as data files of this transaction; earlier spilled rows of its keys get position deletes. */
+  private async writeChunk(chunk: Buffered): Promise<void> {
+    const t = this.table;
+    const p = this.prepare(chunk);
+    const pk = t.hasPrimaryKey;
+    let own: PkIndex | undefined;
+    if (pk) {
+      own = this.own ??= new PkIndex(t.pkIndex?.numeric ?? false);
+      const supersede = (key: IndexKey) => {
+        const loc = own!.get(key);
+        if (!loc) return;
+        this.ownDeletes.push(loc);
+        own!.deletePosition(loc.path, loc.pos);
+      };
+      for (const k of p.keys ?? []) {
+        supersede(k);
+        this.gone.delete(k);
+      }
+      for (const k of p.deletedKeys) {
+        supersede(k);
+        this.gone.add(k);
+      }
+    }
+    const files = await t.writeColumns(p.codecs, p.columns, p.rowCount, pk ? p.keys : undefined, this.permanent);
+    for (const f of files) {
+      this.spilledFiles.push(f);
+      this.spilledRows += Number(f.record.record_count);
+      own?.addFile(f.record.file_path, { keys: f.keys, partition: f.record.partition, specId: f.specId });
+    }
+  }
+
   /**
-   * The rows to write as normalized columns with their keys, and how to find the existing rows
-   * they replace. Upsert batches with unique keys go straight through; anything else (row ops,
-   * repeated keys) goes through dedupe / planWrite.
+   * The rows of a buffer to write as normalized columns with their keys, the keys it deletes,
+   * and how to find the existing rows they replace. Upsert batches with unique keys go straight
+   * through; anything else (row ops, repeated keys) goes through dedupe / planWrite.
    */
-  private prepare(): { codecs: FieldCodec[]; columns: (unknown[] | BigInt64Array)[]; rowCount: number; keys?: IndexKey[]; deletes: (index: PkIndex) => { path: string; pos: number; key: IndexKey }[] } {
+  private prepare(b: Buffered): { codecs: FieldCodec[]; columns: (unknown[] | BigInt64Array)[]; rowCount: number; keys?: IndexKey[]; deletedKeys: IndexKey[]; deletes: (index: PkIndex) => { path: string; pos: number; key: IndexKey }[] } {
     const t = this.table;
     const codecs = t.schema().fields.map(fieldCodec);
-    if (this.upsertBatches.length > 0) {
-      const { columns, rowCount } = normalizeBatches(codecs, this.upsertBatches, true);
+    if (b.upsertBatches.length > 0) {
+      const { columns, rowCount } = normalizeBatches(codecs, b.upsertBatches, true);
       const keyCodecs = t.keyCodecs();
       const keyCols = keyCodecs.map((k) => ({ primitive: k.primitive, values: columns[codecs.findIndex((c) => c.field.id === k.field.id)] as ArrayLike<unknown> }));
       const keys = new Array<IndexKey>(rowCount);
@@ -1263,6 +1437,7 @@ export class WriteTransaction {
           columns,
           rowCount,
           keys,
+          deletedKeys: [],
           deletes: (index) => {
             const out: { path: string; pos: number; key: IndexKey }[] = [];
             if (index.size === 0) return out;
@@ -1274,12 +1449,14 @@ export class WriteTransaction {
           },
         };
       }
-      this.batchesToOps(); // repeated keys: the last one wins, as with upsert()
+      batchesToOps(t, b); // repeated keys: the last one wins, as with upsert()
     }
-    const final = dedupe(this.ops);
+    const final = dedupe(b.ops);
     const upserts = planWrite(final, () => undefined); // rows to write; deletes are planned per attempt
-    const appended = this.appendBatches.length ? normalizeBatches(codecs, this.appendBatches) : undefined;
-    const rows: Row[] = [...this.appended, ...upserts.rows];
+    const deletedKeys: IndexKey[] = [];
+    for (const [key, op] of final) if (op.kind === "delete") deletedKeys.push(key);
+    const appended = b.appendBatches.length ? normalizeBatches(codecs, b.appendBatches) : undefined;
+    const rows: Row[] = [...b.appended, ...upserts.rows];
     let columns = toColumns(codecs, rows);
     if (appended) columns = columns.map((c, i) => c.concat(appended.columns[i]));
     return {
@@ -1287,8 +1464,17 @@ export class WriteTransaction {
       columns,
       rowCount: rows.length + (appended?.rowCount ?? 0),
       keys: t.hasPrimaryKey ? upserts.keys : undefined,
+      deletedKeys,
       deletes: (index) => planWrite(final, (k) => index.get(k)).deletes,
     };
+  }
+
+  /** Drops the transaction: nothing is committed and every file its spills wrote is deleted. */
+  async abort(): Promise<void> {
+    this.committed = true;
+    this.buf = emptyBuffer();
+    await this.spilling;
+    await this.table.deleteQuietly(this.permanent);
   }
 
   /**
@@ -1296,17 +1482,17 @@ export class WriteTransaction {
    * A transaction with no rows, no deletes and no summary commits nothing (attempts = 0).
    */
   commit(): Promise<CommitResult> {
-    if (this.committed) return Promise.reject(new ValidationError("this write transaction was already committed"));
+    if (this.committed) return Promise.reject(new ValidationError("this write transaction was already committed or aborted"));
     this.committed = true;
+    if (this.chunks > 0) return this.commitSpilled();
     const t = this.table;
-    const noBatches = this.upsertBatches.every((b) => b.rowCount === 0) && this.appendBatches.every((b) => b.rowCount === 0);
-    if (this.ops.length === 0 && this.appended.length === 0 && noBatches && Object.keys(this.summary).length === 0) {
+    if (isEmptyBuffer(this.buf) && Object.keys(this.summary).length === 0) {
       // Nothing to write and nothing to record: no snapshot.
       const snap = t.currentSnapshot();
       return Promise.resolve({ snapshotId: snap ? BigInt(snap["snapshot-id"]) : 0n, sequenceNumber: snap?.["sequence-number"] ?? 0, metadataLocation: t.metadataLocation, attempts: 0, addedRows: 0, deletedRows: 0 });
     }
     return t.serialize(async () => {
-      const { codecs, columns, rowCount, keys, deletes } = this.prepare();
+      const { codecs, columns, rowCount, keys, deletes } = this.prepare(this.buf);
       const permanent: string[] = [];
       let newFiles: NewDataFile[];
       try {
@@ -1321,24 +1507,71 @@ export class WriteTransaction {
         const index = t.pkIndex;
         plannedDeletes = index ? deletes(index) : [];
         const deleteFiles = plannedDeletes.length ? await t.writeDeleteFiles(plannedDeletes, files) : [];
-        const manifests = [
-          ...(await t.writeManifests("data", newFiles.map((f) => ({ record: f.record, specId: f.specId })), snapshotId, seq, files)),
-          ...(await t.writeManifests("deletes", deleteFiles, snapshotId, seq, files)),
-        ];
-        const op = newFiles.length && deleteFiles.length ? "overwrite" : deleteFiles.length ? "delete" : "append";
-        const summary = {
-          ...t.carriedSummary(),
-          ...this.summary,
-          operation: op,
-          ...t.summaryTotals(newFiles.map((f) => f.record), deleteFiles.map((f) => f.record)),
-        };
-        return { manifests, summary, addedRows: rowCount, deletedRows: plannedDeletes.length, keepBaseManifests: true };
+        return this.snapshotParts(newFiles, deleteFiles, snapshotId, seq, files, rowCount, plannedDeletes.length);
       }, async () => {
         const idx = t.pkIndex;
         if (!idx) return;
         for (const d of plannedDeletes) idx.deletePosition(d.path, d.pos);
         for (const f of newFiles) idx.addFile(f.record.file_path, { keys: f.keys, partition: f.record.partition, specId: f.specId });
       }, permanent);
+    });
+  }
+
+  /** Manifests and summary of a write snapshot. */
+  private async snapshotParts(newFiles: NewDataFile[], deleteFiles: { record: DataFileRecord; specId: number }[], snapshotId: bigint, seq: bigint, files: string[], addedRows: number, deletedRows: number) {
+    const t = this.table;
+    const manifests = [
+      ...(await t.writeManifests("data", newFiles.map((f) => ({ record: f.record, specId: f.specId })), snapshotId, seq, files)),
+      ...(await t.writeManifests("deletes", deleteFiles, snapshotId, seq, files)),
+    ];
+    const op = newFiles.length && deleteFiles.length ? "overwrite" : deleteFiles.length ? "delete" : "append";
+    const summary = {
+      ...t.carriedSummary(),
+      ...this.summary,
+      operation: op,
+      ...t.summaryTotals(newFiles.map((f) => f.record), deleteFiles.map((f) => f.record)),
+    };
+    return { manifests, summary, addedRows, deletedRows, keepBaseManifests: true };
+  }
+
+  /** The commit of a transaction that spilled: the rest of the buffer spills too, then one snapshot of all its files. */
+  private commitSpilled(): Promise<CommitResult> {
+    const t = this.table;
+    return t.serialize(async () => {
+      try {
+        await this.ready();
+        if (!isEmptyBuffer(this.buf)) await this.writeChunk(this.take());
+      } catch (e) {
+        await t.deleteQuietly(this.permanent);
+        throw e;
+      }
+      const newFiles = this.spilledFiles;
+      const ownFiles = new Map(newFiles.map((f) => [f.record.file_path, { partition: f.record.partition, specId: f.specId }]));
+      const own = this.own;
+      let plannedDeletes: { path: string; pos: number; key: IndexKey }[] = [];
+      return t.commitLoop("write", async (_base, snapshotId, seq, files) => {
+        // Keys this transaction touched that existed before it: against the index as of this
+        // attempt's base (caught up with other writers on conflict), as without spilling.
+        const index = t.pkIndex;
+        plannedDeletes = [];
+        if (index && index.size > 0 && own) {
+          const probe = (key: IndexKey) => {
+            const loc = index.get(key);
+            if (loc) plannedDeletes.push({ ...loc, key });
+          };
+          for (const key of own.keys()) probe(key);
+          for (const key of this.gone) probe(key);
+        }
+        const all = this.ownDeletes.length ? [...plannedDeletes, ...this.ownDeletes] : plannedDeletes;
+        const deleteFiles = all.length ? await t.writeDeleteFiles(all, files, ownFiles) : [];
+        return this.snapshotParts(newFiles, deleteFiles, snapshotId, seq, files, this.spilledRows - this.ownDeletes.length, plannedDeletes.length);
+      }, async () => {
+        const idx = t.pkIndex;
+        if (!idx) return;
+        for (const d of plannedDeletes) idx.deletePosition(d.path, d.pos);
+        // keys of rows replaced within the transaction are already cleared (own.deletePosition)
+        for (const f of newFiles) idx.addFile(f.record.file_path, { keys: f.keys, partition: f.record.partition, specId: f.specId });
+      }, this.permanent);
     });
   }
 }
