@@ -161,14 +161,6 @@ function orchestrator(i: Inputs, log: { log(severity: string, message: string): 
     budgetMs: i.budgetMs,
     cdc: i.cdc,
     log: createLogger({}, sink),
-    hooks: {
-      // The schema copy leaves green's objects to the superuser; the application logs in as its own role.
-      beforePause: async () => {
-        const { copyOwnership } = require(RT + "/local/ownership.js");
-        const r = await copyOwnership(i.blueUrl, i.greenUrl);
-        sink(JSON.stringify({ level: "info", msg: "gave green blue's owners and privileges", statements: r.statements, ...(r.skipped.length ? { skipped: r.skipped } : {}) }));
-      },
-    },
   });
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const rollbackCommand = [

@@ -7,7 +7,6 @@ import { createLogger } from "../core/log";
 import { Upgrade, UpgradeAborted } from "./orchestrator";
 import { blocking, schemaDdl } from "./plan";
 import { GroupedPoolerControl, PgBouncerControl } from "./pooler";
-import { copyOwnership } from "../local/ownership";
 
 export const usage = `floe upgrade: zero-downtime major-version upgrade (blue/green, logical replication, pgBouncer cutover)
 
@@ -41,7 +40,7 @@ options (env var in brackets):
   --sample-rows N          rows per table checksummed at verification. Defaults to 1000
   --cdc-publication NAME   the CDC writer's publication and slot on blue (both or neither): recreated on green before
   --cdc-slot NAME          the pause; after the switch a handoff message moves the running writer to green by itself
-  --skip-ownership         do not give green's schemas, tables, sequences and types blue's owners and grants before
+  --skip-ownership         do not give green's schemas, tables, sequences and types blue's owners, grants and default privileges before
                            the pause (the schema copy creates them as the superuser; roles green lacks are skipped)
   --allow OBJECT           accept a preflight finding on OBJECT (repeatable)
   --json                   machine-readable output on stdout`;
@@ -72,13 +71,6 @@ const OPTIONS = {
 } as const;
 
 class UsageError extends Error {}
-
-async function carryOwnership(blueUrl: string, greenUrl: string): Promise<void> {
-  const r = await copyOwnership(blueUrl, greenUrl);
-  const log = createLogger({ cmd: "upgrade run" });
-  log.info("gave green blue's owners and privileges", { statements: r.statements });
-  for (const s of r.skipped) log.warn(`not carried to green: ${s}`);
-}
 
 function pooler(control: PgBouncerControl, db: string, aliases: string[]) {
   return aliases.length ? new GroupedPoolerControl(control, { [db]: aliases }) : control;
@@ -142,8 +134,7 @@ export async function main(argv: string[]): Promise<number> {
       cdc: values["cdc-publication"] ? { publication: values["cdc-publication"], slot: values["cdc-slot"]! } : undefined,
       log: createLogger({ cmd: `upgrade ${cmd}` }),
       signal: stop.signal,
-      // the schema copy runs as the superuser: give green's objects blue's owners and grants before the pause
-      hooks: values["skip-ownership"] ? undefined : { beforePause: () => carryOwnership(values.blue ?? process.env.FLOE_UPGRADE_BLUE_URL!, greenUrl) },
+      ownership: !values["skip-ownership"],
     });
   } catch (e) {
     if (e instanceof UsageError || (e as any).code?.startsWith?.("ERR_PARSE_ARGS")) {

@@ -27,6 +27,7 @@ import {
   SchemaSnapshot,
   qn,
 } from "./plan";
+import { copyOwnership } from "./ownership";
 import { PoolerControl } from "./pooler";
 import { loadState, newState, Phase, record, saveState, UpgradeState } from "./state";
 
@@ -71,6 +72,11 @@ export interface UpgradeOptions {
    * both with pgoutput's origin = none (what replication applied is not sent again). Defaults to none.
    */
   cdc?: { publication: string; slot: string };
+  /**
+   * Give green's objects blue's owners, grants and default privileges before each cutover (the
+   * schema copy runs as the superuser, see ownership.ts). Defaults to true.
+   */
+  ownership?: boolean;
   /** test and bench hooks, called at phase boundaries */
   hooks?: { beforePause?: () => Promise<void> };
   signal?: AbortSignal;
@@ -138,6 +144,7 @@ export class Upgrade {
       sampleRows: 1000,
       exactCountBelow: 100_000,
       allow: [],
+      ownership: true,
       ...(Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as UpgradeOptions),
     };
     if (!/^[a-z_][a-z0-9_]{0,40}$/.test(this.o.name)) throw new Error(`name "${this.o.name}" must be a lower-case SQL identifier of at most 41 characters`);
@@ -427,6 +434,11 @@ export class Upgrade {
       await c.query(`CREATE PUBLICATION ${qi(this.rev)} FOR TABLE ${s.tables.join(", ")}`);
       if (earlySlot) await this.ensureSlot(c, this.rev);
     });
+    if (this.o.ownership) {
+      const r = await copyOwnership(this.o.blueUrl, this.o.greenUrl);
+      this.log.info("gave green blue's owners and privileges", { statements: r.statements });
+      for (const skipped of r.skipped) this.log.warn(`not carried to green: ${skipped}`);
+    }
     const cdc = this.o.cdc;
     if (cdc) {
       if (!earlySlot) throw new Error(`the CDC handoff needs blue on Postgres 16 or newer (pgoutput's origin option); blue is ${s.blueMajor}`);

@@ -36,7 +36,6 @@ import { BlueGreenUpgrade } from "../../../components/upgrade/blue-green-upgrade
 import { localPostgresServerProvider, majorChangeError } from "../../../components/local/postgresServer";
 import { localPgBouncerProvider, upgradeGuard } from "../../../components/local/pgBouncer";
 import { GroupedPoolerControl, PoolerControl } from "../../../runtime/upgrade/pooler";
-import { ownershipStatements } from "../../../runtime/local/ownership";
 import { localUpgradeProvider } from "../../../components/local/upgrade";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -309,21 +308,5 @@ describe("GroupedPoolerControl", () => {
     const { calls, inner } = fake("app_shard0");
     await expect(new GroupedPoolerControl(inner, { app: ["app_shard0"] }).pause("app", 10)).rejects.toThrow("PAUSE app_shard0 timed out");
     expect(calls).toEqual(["pause app", "pause app_shard0", "resume app"]);
-  });
-});
-
-describe("ownershipStatements (green gets blue's owners and grants)", () => {
-  it("changes owners, re-grants, and skips roles green lacks", () => {
-    const objs = [
-      { kind: "table", name: "public.events", owner: "app", grants: [{ grantee: "reporting", privilege: "SELECT", grantable: false }, { grantee: "PUBLIC", privilege: "SELECT", grantable: false }] },
-      { kind: "sequence", name: "public.tickets_seq", owner: "app", grants: [] },
-      { kind: "table", name: "public.gone", owner: "app", grants: [] },
-      { kind: "type", name: "mood", owner: "ghost", grants: [] },
-    ];
-    const present = new Set(["table:public.events", "sequence:public.tickets_seq", "type:mood"]);
-    expect(ownershipStatements(objs, new Set(["app", "postgres"]), present)).toEqual({
-      sql: ['ALTER TABLE public.events OWNER TO "app"', "GRANT SELECT ON TABLE public.events TO PUBLIC", 'ALTER SEQUENCE public.tickets_seq OWNER TO "app"'],
-      skipped: ["table public.events: SELECT for reporting, a role green does not have", "type mood: green has no role ghost"],
-    });
   });
 });

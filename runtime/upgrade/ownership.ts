@@ -1,13 +1,28 @@
 /**
- * Owners and privileges of blue's schemas, tables, sequences and types, carried to green.
+ * Owners, privileges and default privileges of blue's schemas, tables, sequences and types,
+ * carried to green.
  *
- * The upgrade's schema copy (runtime/upgrade/plan.ts schemaDdl) runs as a superuser, so on green
- * every object it creates belongs to that superuser. Applications that log in as their own role
- * (the local target's "app", through pgBouncer) would get "permission denied" on green right after
- * the cutover. The local upgrade runs this before the pause; it only adds (owner changes, GRANTs),
- * it never revokes, and it skips roles green does not have.
+ * The upgrade's schema copy (plan.ts schemaDdl) runs as a superuser, so on green every object it
+ * creates belongs to that superuser. Applications that log in as their own role would get
+ * "permission denied" on green right after the cutover, and tables they create later would miss
+ * the grants `ALTER DEFAULT PRIVILEGES` gives on blue. The orchestrator runs this before each
+ * cutover; it only adds (owner changes, GRANTs, default privileges), it never revokes, and it skips
+ * roles green does not have (logins are not copied: create them on green first).
  */
 import { Client } from "pg";
+
+/** One ALTER DEFAULT PRIVILEGES entry of blue (pg_default_acl). */
+export interface DefaultPrivilege {
+  /** the role whose future objects it covers */
+  owner: string;
+  /** quoted schema, or null for every schema */
+  schema: string | null;
+  /** "TABLES", "SEQUENCES", "FUNCTIONS", "TYPES" or "SCHEMAS" */
+  on: string;
+  grantee: string;
+  privilege: string;
+  grantable: boolean;
+}
 
 export interface OwnershipObject {
   /** "schema", "table", "sequence", "view", "materialized view" or "type" */
@@ -22,9 +37,19 @@ export interface OwnershipObject {
 const qi = (s: string) => '"' + s.replace(/"/g, '""') + '"';
 
 /** Statements that give green's objects blue's owners and grants (pure, for tests). */
-export function ownershipStatements(objects: OwnershipObject[], greenRoles: Set<string>, present: Set<string>): { sql: string[]; skipped: string[] } {
+export function ownershipStatements(objects: OwnershipObject[], greenRoles: Set<string>, present: Set<string>, defaults: DefaultPrivilege[] = []): { sql: string[]; skipped: string[] } {
   const sql: string[] = [];
   const skipped: string[] = [];
+  for (const d of defaults) {
+    const missing = [d.owner, d.grantee].filter((r) => r !== "PUBLIC" && !greenRoles.has(r));
+    if (missing.length) {
+      skipped.push(`default privilege ${d.privilege} on ${d.on.toLowerCase()} of ${d.owner}: green has no role ${missing.join(", ")}`);
+      continue;
+    }
+    sql.push(
+      `ALTER DEFAULT PRIVILEGES FOR ROLE ${qi(d.owner)}${d.schema ? ` IN SCHEMA ${d.schema}` : ""} GRANT ${d.privilege} ON ${d.on} TO ${d.grantee === "PUBLIC" ? "PUBLIC" : qi(d.grantee)}${d.grantable ? " WITH GRANT OPTION" : ""}`,
+    );
+  }
   const alter: Record<string, string> = { schema: "SCHEMA", table: "TABLE", sequence: "SEQUENCE", view: "VIEW", "materialized view": "MATERIALIZED VIEW", type: "TYPE" };
   const on: Record<string, string> = { schema: "SCHEMA", table: "TABLE", sequence: "SEQUENCE", view: "TABLE", "materialized view": "TABLE", type: "TYPE" };
   for (const o of objects) {
@@ -70,6 +95,19 @@ async function objects(c: Client): Promise<OwnershipObject[]> {
   return rows.map((r) => ({ kind: r.kind, name: r.name, owner: r.owner, grants: r.grants }));
 }
 
+async function defaultPrivileges(c: Client): Promise<DefaultPrivilege[]> {
+  const on: Record<string, string> = { r: "TABLES", S: "SEQUENCES", f: "FUNCTIONS", T: "TYPES", n: "SCHEMAS" };
+  const rows = (
+    await c.query(`
+      SELECT pg_get_userbyid(d.defaclrole) AS owner, CASE WHEN d.defaclnamespace = 0 THEN NULL ELSE quote_ident(n.nspname) END AS schema,
+             d.defaclobjtype AS objtype, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END AS grantee,
+             a.privilege_type AS privilege, a.is_grantable AS grantable
+        FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace, aclexplode(d.defaclacl) a
+       WHERE a.grantee <> d.defaclrole`)
+  ).rows;
+  return rows.filter((r) => on[r.objtype]).map((r) => ({ owner: r.owner, schema: r.schema, on: on[r.objtype], grantee: r.grantee, privilege: r.privilege, grantable: r.grantable }));
+}
+
 async function presentOn(c: Client, objs: OwnershipObject[]): Promise<Set<string>> {
   const out = new Set<string>();
   for (const o of objs) {
@@ -94,7 +132,7 @@ export async function copyOwnership(blueUrl: string, greenUrl: string): Promise<
     try {
       const objs = await objects(blue);
       const roles = new Set<string>((await green.query("SELECT rolname FROM pg_roles")).rows.map((r) => r.rolname));
-      const { sql, skipped } = ownershipStatements(objs, roles, await presentOn(green, objs));
+      const { sql, skipped } = ownershipStatements(objs, roles, await presentOn(green, objs), await defaultPrivileges(blue));
       if (sql.length) {
         await green.query("BEGIN");
         try {
