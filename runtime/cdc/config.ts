@@ -97,6 +97,19 @@ export const CdcConfigSchema = z
         maxRows: z.number().int().min(1).default(200_000),
         /** Commit (and stop reading: backpressure) past this many buffered bytes. Defaults to 256 MiB. */
         maxBytes: z.number().int().min(1 << 20).default(256 << 20),
+        /**
+         * A table's pending write (an initial copy, one big source transaction) writes its rows out
+         * as data files of the coming commit past this many estimated bytes and keeps only their
+         * keys in memory; the commit is still one snapshot. Defaults to 256 MiB.
+         */
+        spillBytes: z.number().int().min(1024).default(256 << 20),
+        /**
+         * A source transaction's changes, buffered until its commit (also while Postgres streams it
+         * in progress), go to a temporary file past this many estimated bytes. Defaults to 64 MiB.
+         */
+        changeSpillBytes: z.number().int().min(1024).default(64 << 20),
+        /** Directory of those temporary files (removed on commit, abort and exit). Defaults to the OS temp directory. */
+        spillDir: z.string().min(1).optional(),
       })
       .default({}),
     snapshot: z

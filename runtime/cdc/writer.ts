@@ -24,6 +24,14 @@ import { copyColumns } from "./copy";
 import { currentNames, RowCounter, rowKey, trackLatest, tracksLatest } from "./rows";
 import { Table as IcebergTable } from "../iceberg";
 import { PreviousVersions } from "./toast";
+import { ChangeSpool } from "./spool";
+
+/** Estimated heap bytes of a tuple (text values). */
+function tupleBytes(t: Tuple): number {
+  let n = 16 + 8 * t.length;
+  for (const v of t) if (typeof v === "string") n += 24 + 2 * v.length;
+  return n;
+}
 
 /** A problem the writer cannot follow without losing data: it stops, naming the table and why. */
 export class CdcStopError extends Error {
@@ -77,9 +85,11 @@ interface Txn {
   xid: number;
   finalLsn: bigint;
   commitTime: bigint;
-  changes: Change[];
-  /** Subtransaction xid per change (streamed transactions), to drop aborted subtransactions. */
-  subXids?: number[];
+  /**
+   * Its changes until its commit: in memory up to commit.changeSpillBytes, then in a temp file
+   * (runtime/cdc/spool.ts). A subtransaction's abort drops that subtransaction's changes.
+   */
+  changes: ChangeSpool<Change>;
   /** An upgrade handoff written in this transaction (runtime/cdc/handoff.ts). */
   handoff?: Handoff;
 }
@@ -169,7 +179,7 @@ export class CdcWriter {
     }
     let table: Table;
     try {
-      table = await IcebergTable.load(this.deps.catalog, id);
+      table = await IcebergTable.load(this.deps.catalog, id, this.tableOptions());
     } catch (e) {
       if (!(e instanceof NoSuchTableError)) throw e;
       if (!(await this.deps.catalog.namespaceExists(id.namespace))) {
@@ -180,7 +190,7 @@ export class CdcWriter {
         columns: mode === "changelog" ? [...defs, ...CHANGELOG_COLUMNS] : defs,
         identifier: mode === "mirror" ? pk : [],
         properties: { "floe.source-table": key, "floe.mode": mode },
-      });
+      }, this.tableOptions());
       this.log.info("created Iceberg table", { table: key, target: `${id.namespace.join(".")}.${id.name}`, mode });
     }
     const state: TableState = { key, source: t, mode, id, table, columns, pk, lsn: new Map(), latest: new Map(), previous: new PreviousVersions(table) };
@@ -188,6 +198,17 @@ export class CdcWriter {
     this.checkSchemaMatches(state);
     this.tables.set(key, state);
     return state;
+  }
+
+  /** Options of the Iceberg tables this writer opens: pending writes spill past commit.spillBytes. */
+  private tableOptions(): { spillBytes: number } {
+    return { spillBytes: this.config.commit.spillBytes };
+  }
+
+  /** A source transaction, its changes buffered in a spool (memory, then a temp file). */
+  private newTxn(xid: number, finalLsn: bigint, commitTime: bigint): Txn {
+    const changes = new ChangeSpool<Change>({ spillBytes: this.config.commit.changeSpillBytes, dir: this.config.commit.spillDir, special: UNCHANGED });
+    return { xid, finalLsn, commitTime, changes };
   }
 
   /** Every `floe.lsn.*` of the table: the configured sources' and the servers they followed to. */
@@ -233,6 +254,7 @@ export class CdcWriter {
     const client = new Client({ ...src.clientConfig(), types: { getTypeParser: () => ident } } as never);
     await client.connect();
     let rows = 0;
+    let tx: WriteTransaction | undefined;
     try {
       await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
       await client.query(`SET TRANSACTION SNAPSHOT '${exported.snapshotName}'`);
@@ -240,22 +262,39 @@ export class CdcWriter {
       const { columns } = await this.describe(src, state.source);
       state.columns = columns;
       const list = columns.map((c) => quoteIdent(c.pg.name)).join(", ");
-      const tx = state.table.newWrite();
+      // Spills to data files past commit.spillBytes: memory stays bounded, the commit is still one snapshot.
+      const write = (tx = state.table.newWrite({ spillBytes: this.config.commit.spillBytes }));
+      const socket = (client as unknown as { connection: { stream: { pause(): void; resume(): void } } }).connection.stream;
+      let paused = false;
       const meta: Record<string, unknown> = { _op: "R", _lsn: exported.consistentPoint, _commit_time: BigInt(Date.now()) * 1000n, _xid: 0n, _source: src.name };
       const names = columns.map((c) => c.pg.name);
       const metaNames = Object.keys(meta);
       // COPY streams the rows in text form (the converters' input) straight into columns.
       rows = await copyColumns(client, `SELECT ${list} FROM ${quoteTable(state.source)}`, columns.map((c) => c.mapped.convert), ({ columns: cols, rowCount }) => {
-        if (state.mode === "mirror") tx.upsertColumns({ names, columns: cols, rowCount });
-        else tx.appendColumns({ names: [...names, ...metaNames], columns: [...cols, ...metaNames.map((k) => new Array(rowCount).fill(meta[k]))], rowCount });
+        if (state.mode === "mirror") write.upsertColumns({ names, columns: cols, rowCount });
+        else write.appendColumns({ names: [...names, ...metaNames], columns: [...cols, ...metaNames.map((k) => new Array(rowCount).fill(meta[k]))], rowCount });
+        if (write.pendingSpills > 1 && !paused) {
+          // Backpressure: the server waits while more than one spill is queued (else rows pile up in memory).
+          paused = true;
+          socket.pause();
+          const resume = () => {
+            paused = false;
+            socket.resume();
+          };
+          write.ready().then(resume, resume); // a spill error comes back from commit()
+        }
       });
       await client.query("COMMIT");
       state.lsn.set(src.key, exported.consistentPoint);
-      tx.setSummary({ ...this.lsnSummary(state), "floe.snapshot": src.name });
-      await tx.commit();
+      write.setSummary({ ...this.lsnSummary(state), "floe.snapshot": src.name });
+      tx = undefined; // commit() deletes its files itself when it fails
+      await write.commit();
       cdcMetrics.rows.inc({ table: state.key, op: "snapshot" }, rows);
       const secs = (Date.now() - started) / 1000;
       this.log.info("copied table", { table: state.key, rows, seconds: secs, rowsPerSecond: Math.round(rows / Math.max(secs, 0.001)), lsn: formatLsn(exported.consistentPoint) });
+    } catch (e) {
+      await tx?.abort().catch(() => undefined); // the copy failed before its commit: drop the files it spilled
+      throw e;
     } finally {
       await client.end().catch(() => undefined);
     }
@@ -420,12 +459,12 @@ export class CdcWriter {
     this.relations.set(src.name, rels);
     switch (msg.tag) {
       case "begin":
-        this.current.set(src.name, { xid: msg.xid, finalLsn: msg.finalLsn, commitTime: msg.commitTime, changes: [] });
+        this.current.set(src.name, this.newTxn(msg.xid, msg.finalLsn, msg.commitTime));
         return;
       case "stream_start": {
         const txns = this.streamed.get(src.name) ?? new Map<number, Txn>();
         this.streamed.set(src.name, txns);
-        if (!txns.has(msg.xid)) txns.set(msg.xid, { xid: msg.xid, finalLsn: 0n, commitTime: 0n, changes: [], subXids: [] });
+        if (!txns.has(msg.xid)) txns.set(msg.xid, this.newTxn(msg.xid, 0n, 0n));
         this.current.set(src.name, txns.get(msg.xid)!);
         return;
       }
@@ -435,12 +474,10 @@ export class CdcWriter {
       case "stream_abort": {
         const txn = this.streamed.get(src.name)?.get(msg.xid);
         if (!txn) return;
-        if (msg.subXid === msg.xid) this.streamed.get(src.name)!.delete(msg.xid);
-        else {
-          const keep = txn.changes.filter((_, i) => txn.subXids![i] !== msg.subXid);
-          txn.subXids = txn.subXids!.filter((x) => x !== msg.subXid);
-          txn.changes = keep;
-        }
+        if (msg.subXid === msg.xid) {
+          this.streamed.get(src.name)!.delete(msg.xid);
+          await txn.changes.close();
+        } else txn.changes.abortSub(msg.subXid);
         return;
       }
       case "relation": {
@@ -453,29 +490,34 @@ export class CdcWriter {
       case "truncate": {
         const txn = this.current.get(src.name);
         if (!txn) throw new Error(`pgoutput: ${msg.tag} outside a transaction`);
-        const add = (c: Change) => {
-          txn.changes.push(c);
-          txn.subXids?.push(msg.xid ?? txn.xid);
-        };
+        const subXid = msg.xid ?? txn.xid;
         if (msg.tag === "truncate") {
           for (const oid of msg.oids) {
             const rel = rels.get(oid);
-            if (rel?.state) add({ kind: "T", state: rel.state });
+            if (rel?.state) await txn.changes.add({ kind: "T", state: rel.state }, subXid, 0);
           }
           return;
         }
         const rel = rels.get(msg.oid);
         if (!rel) throw new Error(`pgoutput: change for unknown relation ${msg.oid}`);
         if (!rel.state) return; // not a table this writer replicates
-        if (msg.tag === "insert") add({ kind: "I", state: rel.state, columns: rel.columns, tuple: msg.newTuple });
-        else if (msg.tag === "update") add({ kind: "U", state: rel.state, columns: rel.columns, tuple: msg.newTuple, oldKey: msg.keyTuple ?? msg.oldTuple });
-        else add({ kind: "D", state: rel.state, columns: rel.columns, tuple: (msg.keyTuple ?? msg.oldTuple)! });
+        let c: Change;
+        if (msg.tag === "insert") c = { kind: "I", state: rel.state, columns: rel.columns, tuple: msg.newTuple };
+        else if (msg.tag === "update") c = { kind: "U", state: rel.state, columns: rel.columns, tuple: msg.newTuple, oldKey: msg.keyTuple ?? msg.oldTuple };
+        else c = { kind: "D", state: rel.state, columns: rel.columns, tuple: (msg.keyTuple ?? msg.oldTuple)! };
+        const spilling = txn.changes.add(c, subXid, tupleBytes(c.tuple) + (c.kind === "U" && c.oldKey ? tupleBytes(c.oldKey) : 0));
+        if (spilling) await spilling;
         return;
       }
       case "commit": {
         const txn = this.current.get(src.name);
         this.current.delete(src.name);
-        if (txn) await this.onCommit(src, txn, msg.commitLsn, msg.endLsn, msg.commitTime);
+        if (!txn) return;
+        try {
+          await this.onCommit(src, txn, msg.commitLsn, msg.endLsn, msg.commitTime);
+        } finally {
+          await txn.changes.close();
+        }
         return;
       }
       case "message": {
@@ -491,7 +533,11 @@ export class CdcWriter {
         if (txn) {
           txn.finalLsn = msg.commitLsn;
           txn.commitTime = msg.commitTime;
-          await this.onCommit(src, txn, msg.commitLsn, msg.endLsn, msg.commitTime);
+          try {
+            await this.onCommit(src, txn, msg.commitLsn, msg.endLsn, msg.commitTime);
+          } finally {
+            await txn.changes.close();
+          }
         }
         return;
       }
@@ -516,10 +562,10 @@ export class CdcWriter {
   }
 
   private async onCommit(src: ReplicationSource, txn: Txn, commitLsn: bigint, endLsn: bigint, commitTime: bigint): Promise<void> {
-    const truncating = txn.changes.some((c) => c.kind === "T");
+    const truncating = txn.changes.has("T");
     if (truncating) await this.flush();
     let applied = 0;
-    for (const change of txn.changes) {
+    for await (const change of txn.changes.changes()) {
       const state = change.state;
       const tableLsn = state.lsn.get(src.key);
       if (tableLsn !== undefined && commitLsn <= tableLsn) continue; // already in Iceberg
@@ -530,7 +576,7 @@ export class CdcWriter {
       await this.apply(src, txn, commitLsn, change);
       applied++;
     }
-    for (const state of new Set(txn.changes.map((c) => c.state))) {
+    for (const state of txn.changes.tables()) {
       const tableLsn = state.lsn.get(src.key);
       if (tableLsn === undefined || commitLsn > tableLsn) {
         state.lsn.set(src.key, commitLsn);
@@ -722,6 +768,9 @@ export class CdcWriter {
     );
     const key = this.keyOf(state, probe);
     if (state.latest.has(key)) return state.latest.get(key)!;
+    // rows of the pending write already spilled to its data files are newer than the table's
+    const spilled = await state.pending?.spilledVersion(probe);
+    if (spilled !== undefined) return spilled;
     return state.previous.lookup(probe);
   }
 
@@ -737,6 +786,7 @@ export class CdcWriter {
       (state.pending ??= state.table.newWrite()).append([{ ...nulls, _op: "T", _lsn: commitLsn, _commit_time: txn.commitTime, _xid: BigInt(txn.xid), _source: src.name }]);
       return;
     }
+    await state.pending?.abort(); // deletes the files it may have spilled
     state.pending = undefined;
     state.latest.clear();
     state.previous.clear();

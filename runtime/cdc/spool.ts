@@ -1,0 +1,212 @@
+/**
+ * A source transaction's changes, buffered until its commit: in memory up to a threshold, then in
+ * a temporary file (one JSON line per change, appended in order). A big transaction, including
+ * one Postgres streams in progress (pgoutput v2 stream_start / stream_stop, before its
+ * stream_commit), then costs the writer a file instead of heap.
+ *
+ * Aborts leave no trace: a whole transaction's abort drops the spool (close() deletes the file);
+ * a subtransaction's abort (ROLLBACK TO SAVEPOINT) drops its in-memory changes and records its
+ * xid, and replay skips the file's lines of that xid. Xids are never reused within a stream.
+ *
+ * Object references in a change (the table state, the relation's column layout) cannot go to a
+ * file: they are replaced by numbers into a per-spool table of the objects seen, and put back on
+ * replay, so a replayed change is the same change (same objects) as the one buffered.
+ */
+import { randomUUID } from "node:crypto";
+import { createReadStream, mkdirSync, rmSync } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+
+/**
+ * A change as the spool sees it: its values are references (objects, arrays of objects), tuples
+ * (arrays of text / null / the special marker) or scalars; `state` is the table it changes.
+ */
+export type SpoolChange = { kind: string; state: object };
+
+/** Temp files of every spool of this process, removed at exit even when nobody closes them. */
+const live = new Set<string>();
+let exitHook = false;
+function track(path: string): void {
+  live.add(path);
+  if (exitHook) return;
+  exitHook = true;
+  process.once("exit", () => {
+    for (const p of live) rmSync(p, { force: true });
+  });
+}
+
+/** Flushes the write buffer to the file past this many characters. */
+const WRITE_CHUNK = 1 << 20;
+
+export interface SpoolOptions {
+  /** Changes go to a file once their estimated size passes this many bytes. */
+  spillBytes: number;
+  /** Directory of the temp files. Defaults to os.tmpdir(). */
+  dir?: string;
+  /** A value that cannot be written as JSON (pgoutput's unchanged-TOAST marker): written as a marker and read back as this value. */
+  special?: unknown;
+}
+
+export class ChangeSpool<C extends SpoolChange> {
+  private mem: C[] = [];
+  private memSub: number[] = [];
+  private memBytes = 0;
+  private path?: string;
+  private file?: FileHandle;
+  private pending = "";
+  /** Changes in the file (including those of aborted subtransactions). */
+  private spilledCount = 0;
+  private readonly aborted = new Set<number>();
+  private readonly refs: unknown[] = [];
+  private readonly refIds = new Map<unknown, number>();
+  /** Per subtransaction xid: the tables (`state`) and change kinds seen. */
+  private readonly bySub = new Map<number, { states: Set<object>; kinds: Set<string> }>();
+  private closed = false;
+
+  constructor(private readonly options: SpoolOptions) {}
+
+  /** Whether changes went to a file. */
+  get spilled(): boolean {
+    return this.path !== undefined;
+  }
+
+  /** Changes buffered in memory (the rest are in the file). */
+  get inMemory(): number {
+    return this.mem.length;
+  }
+
+  /**
+   * Adds a change of (sub)transaction `subXid`, `bytes` its estimated size. Returns a promise
+   * (await it) only when the buffer goes to the file. Reference-valued fields are kept by identity.
+   */
+  add(change: C, subXid: number, bytes: number): Promise<void> | undefined {
+    if (this.closed) throw new Error("change spool: add() after close()");
+    let s = this.bySub.get(subXid);
+    if (!s) this.bySub.set(subXid, (s = { states: new Set(), kinds: new Set() }));
+    s.kinds.add(change.kind);
+    s.states.add(change.state);
+    this.mem.push(change);
+    this.memSub.push(subXid);
+    this.memBytes += bytes + 64;
+    return this.memBytes >= this.options.spillBytes ? this.spill() : undefined;
+  }
+
+  /** A subtransaction rolled back: its changes are dropped. */
+  abortSub(subXid: number): void {
+    this.aborted.add(subXid);
+    this.bySub.delete(subXid);
+    const keep: C[] = [];
+    const keepSub: number[] = [];
+    for (let i = 0; i < this.mem.length; i++) {
+      if (this.memSub[i] === subXid) continue;
+      keep.push(this.mem[i]);
+      keepSub.push(this.memSub[i]);
+    }
+    this.mem = keep;
+    this.memSub = keepSub;
+  }
+
+  /** The tables (`state`) of the changes not aborted. */
+  tables(): Set<C["state"]> {
+    const out = new Set<C["state"]>();
+    for (const s of this.bySub.values()) for (const v of s.states) out.add(v);
+    return out;
+  }
+
+  /** Whether a change of this kind (not aborted) is in the spool. */
+  has(kind: string): boolean {
+    for (const s of this.bySub.values()) if (s.kinds.has(kind)) return true;
+    return false;
+  }
+
+  /** Every change not aborted, in the order added: the file's first, then memory's. */
+  async *changes(): AsyncGenerator<C> {
+    if (this.path) {
+      await this.drain();
+      const lines = createInterface({ input: createReadStream(this.path, { encoding: "utf8" }), crlfDelay: Infinity });
+      for await (const line of lines) {
+        if (line.length === 0) continue;
+        const rec = JSON.parse(line) as { x: number; c: Record<string, unknown> };
+        if (this.aborted.has(rec.x)) continue;
+        yield this.decode(rec.c);
+      }
+    }
+    for (let i = 0; i < this.mem.length; i++) yield this.mem[i];
+  }
+
+  /** Drops everything and deletes the temp file. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.mem = [];
+    this.memSub = [];
+    await this.file?.close().catch(() => undefined);
+    this.file = undefined;
+    if (this.path) {
+      rmSync(this.path, { force: true });
+      live.delete(this.path);
+    }
+  }
+
+  private async spill(): Promise<void> {
+    if (!this.file) {
+      const dir = this.options.dir ?? tmpdir();
+      mkdirSync(dir, { recursive: true });
+      this.path = join(dir, `floe-changes-${process.pid}-${randomUUID()}.jsonl`);
+      track(this.path);
+      this.file = await open(this.path, "wx", 0o600);
+    }
+    for (let i = 0; i < this.mem.length; i++) {
+      this.pending += JSON.stringify({ x: this.memSub[i], c: this.encode(this.mem[i]) }) + "\n";
+      if (this.pending.length >= WRITE_CHUNK) await this.drain();
+    }
+    this.spilledCount += this.mem.length;
+    this.mem = [];
+    this.memSub = [];
+    this.memBytes = 0;
+    await this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    if (!this.file || this.pending.length === 0) return;
+    const text = this.pending;
+    this.pending = "";
+    await this.file.write(text);
+  }
+
+  private encode(change: C): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(change)) {
+      if (isRef(v)) {
+        let id = this.refIds.get(v);
+        if (id === undefined) {
+          id = this.refs.length;
+          this.refs.push(v);
+          this.refIds.set(v, id);
+        }
+        out[k] = { r: id };
+      } else if (Array.isArray(v)) out[k] = v.map((x) => (x === this.options.special && x !== undefined ? 0 : x));
+      else out[k] = v;
+    }
+    return out;
+  }
+
+  private decode(rec: Record<string, unknown>): C {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(rec)) {
+      if (v !== null && typeof v === "object" && !Array.isArray(v)) out[k] = this.refs[(v as { r: number }).r];
+      else if (Array.isArray(v)) out[k] = v.map((x) => (x === 0 ? this.options.special : x));
+      else out[k] = v;
+    }
+    return out as C;
+  }
+}
+
+/** An object kept by reference: anything but a tuple (array of text / null / the special marker) and scalars. */
+function isRef(v: unknown): boolean {
+  if (v === null || typeof v !== "object") return false;
+  if (!Array.isArray(v)) return true;
+  // a relation's column layout is an array of objects; a tuple holds strings, null or a symbol
+  return v.length > 0 && v.some((x) => x !== null && typeof x === "object");
+}

@@ -1,0 +1,88 @@
+/**
+ * The change spool: whatever the threshold (all in memory, all in the file, or split), replay
+ * gives the changes added, in order, as the same objects, minus those of aborted
+ * subtransactions; close() leaves no file.
+ */
+import fc from "fast-check";
+import { mkdtempSync, readdirSync, rmSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
+import { ChangeSpool } from "../../../runtime/cdc/spool";
+import { UNCHANGED, type Tuple } from "../../../runtime/cdc/pgoutput";
+
+type Change = { kind: "I" | "U" | "D"; state: { name: string }; columns: { pg: { name: string } }[]; tuple: Tuple; oldKey?: Tuple } | { kind: "T"; state: { name: string } };
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "floe-spool-unit-"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const states = [{ name: "a" }, { name: "b" }];
+const layouts = [[{ pg: { name: "id" } }, { pg: { name: "v" } }], [{ pg: { name: "id" } }]];
+
+const value = fc.oneof(fc.string(), fc.constant(null), fc.constant(UNCHANGED as unknown as string));
+const change: fc.Arbitrary<Change> = fc.oneof(
+  fc.record({ kind: fc.constantFrom("I" as const, "U" as const, "D" as const), s: fc.nat(1), l: fc.nat(1), tuple: fc.array(value, { maxLength: 3 }), old: fc.option(fc.array(value, { maxLength: 2 }), { nil: undefined }) }).map(
+    (x): Change => ({ kind: x.kind, state: states[x.s], columns: layouts[x.l], tuple: x.tuple as Tuple, ...(x.old ? { oldKey: x.old as Tuple } : {}) }),
+  ),
+  fc.nat(1).map((s): Change => ({ kind: "T", state: states[s] })),
+);
+
+async function all(spool: ChangeSpool<Change>): Promise<Change[]> {
+  const out: Change[] = [];
+  for await (const c of spool.changes()) out.push(c);
+  return out;
+}
+
+describe("ChangeSpool", () => {
+  it("replays the changes not aborted, in order, as the same objects (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ change, sub: fc.integer({ min: 100, max: 103 }) }), { maxLength: 60 }),
+        fc.array(fc.integer({ min: 101, max: 103 }), { maxLength: 2 }),
+        fc.integer({ min: 1, max: 400 }),
+        async (adds, aborts, spillBytes) => {
+          const spool = new ChangeSpool<Change>({ spillBytes, dir, special: UNCHANGED });
+          // aborts happen midway; an aborted subxact sends nothing after its abort (xids are not reused)
+          const half = Math.floor(adds.length / 2);
+          const sent = adds.filter((a, i) => i < half || !aborts.includes(a.sub));
+          try {
+            for (const [i, a] of sent.entries()) {
+              if (i === half) for (const x of aborts) spool.abortSub(x);
+              await spool.add(a.change, a.sub, 10);
+            }
+            if (sent.length <= half) for (const x of aborts) spool.abortSub(x);
+            const kept = sent.filter((a) => !aborts.includes(a.sub));
+            const want = kept.map((a) => a.change);
+            const got = await all(spool);
+            expect(got).toEqual(want);
+            got.forEach((c, i) => {
+              expect(c.state).toBe(want[i].state);
+              if (c.kind !== "T") expect(c.columns).toBe((want[i] as { columns: unknown }).columns);
+            });
+            expect(spool.tables()).toEqual(new Set(want.map((c) => c.state)));
+            expect(spool.has("T")).toBe(want.some((c) => c.kind === "T"));
+          } finally {
+            await spool.close();
+          }
+          expect(readdirSync(dir)).toEqual([]);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("goes to a file past the threshold, and a whole abort (close) deletes it", async () => {
+    const spool = new ChangeSpool<Change>({ spillBytes: 1000, dir, special: UNCHANGED });
+    for (let i = 0; i < 100; i++) await spool.add({ kind: "I", state: states[0], columns: layouts[0], tuple: [String(i), "x".repeat(20)] }, 7, 22);
+    expect(spool.spilled).toBe(true);
+    expect(spool.inMemory).toBeLessThan(100);
+    expect(readdirSync(dir)).toHaveLength(1);
+    expect(spool.has("I")).toBe(true);
+    expect(spool.has("T")).toBe(false);
+    expect((await all(spool)).map((c) => (c as { tuple: Tuple }).tuple[0])).toEqual(Array.from({ length: 100 }, (_, i) => String(i)));
+    await spool.close();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
