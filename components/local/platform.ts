@@ -245,7 +245,6 @@ export class LocalPlatform extends pulumi.ComponentResource {
               statePath: path.join(args.dataDir, "upgrade", `shard-${i}-to-${up.toVersion}.json`),
               budgetMs: up.budgetMs ?? 1000,
               cdc: { publication: shards[i].publication, slot: slotName({ name: `shard-${i}` } as Parameters<typeof slotName>[0]) },
-              cdcConfigFile: path.join(cdcDir, "cdc.json"),
               retireBlue: up.retireBlue === true,
             },
             { parent: this, dependsOn: prev ? [prev] : [] },

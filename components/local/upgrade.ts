@@ -25,8 +25,6 @@ export interface LocalUpgradeArgs {
   budgetMs?: pulumi.Input<number>;
   /** The CDC writer's publication and slot on blue: recreated on green before the pause, so the writer can follow. Defaults to none. */
   cdc?: pulumi.Input<{ publication: pulumi.Input<string>; slot: pulumi.Input<string> }>;
-  /** The CDC writer's config file: the cutover refuses to start while the writer reads blue with origin "any" (it would read green's writes twice). Defaults to none (not checked). */
-  cdcConfigFile?: pulumi.Input<string>;
   /**
    * Finish the upgrade: once green serves and the CDC writer has moved past the handoff, drop
    * every replication object on both sides (`floe upgrade cleanup`). Rollback is then impossible;
@@ -51,7 +49,6 @@ interface Inputs {
   statePath: string;
   budgetMs: number;
   cdc?: { publication: string; slot: string };
-  cdcConfigFile?: string;
   retireBlue: boolean;
 }
 
@@ -70,7 +67,7 @@ interface Outputs extends Inputs {
 }
 
 const REPLACE_KEYS: (keyof Inputs)[] = ["blueUrl", "greenUrl", "poolerDatabase", "statePath"];
-const UPDATE_KEYS: (keyof Inputs)[] = ["poolerDir", "poolerAdmin", "poolerAliases", "budgetMs", "cdc", "cdcConfigFile", "retireBlue"];
+const UPDATE_KEYS: (keyof Inputs)[] = ["poolerDir", "poolerAdmin", "poolerAliases", "budgetMs", "cdc", "retireBlue"];
 
 /** The marker a finished cutover leaves next to pgbouncer.ini; LocalPgBouncer refuses to repoint its entries back to blue while it says "upgraded". */
 export function markerName(poolerDatabase: string): string {
@@ -207,15 +204,6 @@ async function drive(i: Inputs): Promise<Outputs> {
   const log = engineLogger();
   try {
     const o = orchestrator(i, log);
-    if (i.cdcConfigFile && fs.existsSync(i.cdcConfigFile)) {
-      const anyOrigin = (JSON.parse(fs.readFileSync(i.cdcConfigFile, "utf8")).sources ?? []).filter((src: { origin?: string }) => src.origin !== "none");
-      if (anyOrigin.length) {
-        throw new Error(
-          `the CDC writer (${i.cdcConfigFile}) reads ${anyOrigin.map((x: { name: string }) => x.name).join(", ")} with origin "any": after the cutover it would read green's writes a second time, from blue's reverse replication. ` +
-            `Run pulumi up once without upgrade (the writer restarts with origin "none"), then add upgrade again.`,
-        );
-      }
-    }
     log.log("info", `floe upgrade [${i.poolerDatabase}]: blue ${targetOf(i.blueUrl).port} -> green ${o.green.port}; state ${i.statePath}, log ${o.logFile}`);
     const report = await o.up.run();
     if (report) {
@@ -419,7 +407,6 @@ export class LocalUpgrade extends pulumi.dynamic.Resource {
       statePath: args.statePath,
       budgetMs: args.budgetMs ?? 1000,
       cdc: args.cdc,
-      cdcConfigFile: args.cdcConfigFile,
       retireBlue: args.retireBlue ?? false,
       phase: undefined,
       poolerTarget: undefined,
