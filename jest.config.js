@@ -1,5 +1,5 @@
 // Three tiers: unit (mocks, seconds), integration (real Postgres, pgbouncer, chdb), e2e (pulumi up).
-const transform = { "^.+\\.ts$": ["ts-jest", { isolatedModules: true, diagnostics: false }] };
+const transform = { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.jest.json", diagnostics: false }] };
 const common = { preset: undefined, testEnvironment: "node", transform, moduleFileExtensions: ["ts", "js", "json"] };
 module.exports = {
   projects: [
