@@ -409,6 +409,7 @@ export class CdcWriter {
       await this.resolveFollows();
       for (const src of this.sources) starts.push(await this.prepareSource(src));
       await this.recordFollows();
+      await this.releaseLeftSlots();
     } catch (e) {
       this.settleReady(e);
       throw e;
@@ -575,6 +576,8 @@ export class CdcWriter {
       }
       await this.apply(src, txn, commitLsn, change);
       applied++;
+      // Backpressure: a big transaction waits for its table's spills rather than queueing rows in memory.
+      if (state.pending && state.pending.pendingSpills > 1) await state.pending.ready();
     }
     for (const state of txn.changes.tables()) {
       const tableLsn = state.lsn.get(src.key);
@@ -648,6 +651,36 @@ export class CdcWriter {
       for (const state of this.tables.values()) {
         if (parseFollowRecord(state.table.summaryProperty(followKey(name)))?.generation === rec.generation) continue;
         await state.table.newWrite().setSummary({ ...this.lsnSummary(state), [followKey(name)]: JSON.stringify(rec) }).commit();
+      }
+    }
+  }
+
+  /**
+   * A crash between recording a handoff and confirming the old slot past it leaves that slot
+   * behind the handoff, holding WAL that nothing will read (and `floe upgrade cleanup` waiting).
+   * On start, such a slot is advanced to where the source left it. Best effort: a server that is
+   * gone or a slot in use is left alone.
+   */
+  private async releaseLeftSlots(): Promise<void> {
+    for (const src of this.sources) {
+      const rec = this.follows.get(src.name);
+      if (!rec) continue;
+      const here = serverId(src.config.connectionString, src.slot);
+      for (const [id, lsn] of Object.entries(rec.left)) {
+        if (id === here) continue;
+        const m = /^(.*):(\d+)\/(.*)\/([^/]+)$/.exec(id);
+        if (!m) continue;
+        const old = new ReplicationSource({ ...src.config, connectionString: retarget(src.config.connectionString, { host: m[1].replace(/^\[|\]$/g, ""), port: Number(m[2]), dbname: m[3] }), slot: m[4] }, this.log);
+        try {
+          await old.withClient(async (c) => {
+            const r = await c.query("SELECT active_pid, confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1", [m[4]]);
+            if (!r.rowCount || r.rows[0].active_pid || !r.rows[0].lsn || parseLsn(r.rows[0].lsn) >= BigInt(lsn)) return;
+            await c.query("SELECT pg_replication_slot_advance($1, $2::pg_lsn)", [m[4], formatLsn(BigInt(lsn))]);
+            this.log.info("advanced the slot a handoff left behind to the handoff", { source: src.name, server: id, lsn: formatLsn(BigInt(lsn)) });
+          });
+        } catch (e) {
+          this.log.debug("could not check the slot a handoff left behind", { source: src.name, server: id, error: (e as Error).message });
+        }
       }
     }
   }
