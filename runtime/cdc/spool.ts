@@ -13,7 +13,7 @@
  * replay, so a replayed change is the same change (same objects) as the one buffered.
  */
 import { randomUUID } from "node:crypto";
-import { createReadStream, mkdirSync, rmSync } from "node:fs";
+import { createReadStream, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,6 +35,37 @@ function track(path: string): void {
   process.once("exit", () => {
     for (const p of live) rmSync(p, { force: true });
   });
+}
+
+const swept = new Set<string>();
+
+/**
+ * Removes the temp files of writers that are gone (killed: no exit hook ran), once per directory:
+ * a file is named after its process id, and a process that does not exist holds no spool.
+ */
+export function sweepStale(dir: string): void {
+  if (swept.has(dir)) return;
+  swept.add(dir);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^floe-changes-(\d+)-[0-9a-f-]+\.jsonl$/.exec(name);
+    if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+    rmSync(join(dir, name), { force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 /** Flushes the write buffer to the file past this many characters. */
@@ -153,6 +184,7 @@ export class ChangeSpool<C extends SpoolChange> {
     if (!this.file) {
       const dir = this.options.dir ?? tmpdir();
       mkdirSync(dir, { recursive: true });
+      sweepStale(dir);
       this.path = join(dir, `floe-changes-${process.pid}-${randomUUID()}.jsonl`);
       track(this.path);
       this.file = await open(this.path, "wx", 0o600);

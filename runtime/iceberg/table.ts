@@ -975,6 +975,16 @@ export class Table {
     return this.index;
   }
 
+  /**
+   * Takes `index` (a committed transaction's index of its own rows) as the table's index when the
+   * table's is empty: an initial copy then keeps one index of its keys, not two. False otherwise.
+   */
+  adoptIndex(index: PkIndex): boolean {
+    if (!this.index || this.index.size > 0 || this.index.files.size > 0 || this.index.numeric !== index.numeric) return false;
+    this.index = index;
+    return true;
+  }
+
   summaryTotals(addedData: DataFileRecord[], addedDeletes: DataFileRecord[]): Record<string, string> {
     const t = this.parentTotals();
     const addedRecords = addedData.reduce((a, f) => a + BigInt(f.record_count), 0n);
@@ -1569,6 +1579,8 @@ export class WriteTransaction {
         const idx = t.pkIndex;
         if (!idx) return;
         for (const d of plannedDeletes) idx.deletePosition(d.path, d.pos);
+        // An empty table (an initial copy) takes the transaction's index of its rows as it is.
+        if (own && t.adoptIndex(own)) return;
         // keys of rows replaced within the transaction are already cleared (own.deletePosition)
         for (const f of newFiles) idx.addFile(f.record.file_path, { keys: f.keys, partition: f.record.partition, specId: f.specId });
       }, this.permanent);

@@ -86,3 +86,20 @@ describe("ChangeSpool", () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 });
+
+describe("sweepStale", () => {
+  it("removes the temp files of processes that are gone, keeps live ones' and other files", async () => {
+    const { writeFileSync } = await import("fs");
+    const { sweepStale } = await import("../../../runtime/cdc/spool");
+    const d = mkdtempSync(join(tmpdir(), "floe-sweep-"));
+    try {
+      const dead = `floe-changes-999999999-${"a".repeat(8)}-0000.jsonl`;
+      const mine = `floe-changes-${process.pid}-${"b".repeat(8)}.jsonl`;
+      for (const f of [dead, mine, "other.txt"]) writeFileSync(join(d, f), "x");
+      sweepStale(d);
+      expect(readdirSync(d).sort()).toEqual([mine, "other.txt"].sort());
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,135 @@
+/**
+ * bench/cdc-memory — peak memory of the CDC writer with spilling (the defaults: commit.spillBytes
+ * 256 MiB, commit.changeSpillBytes 64 MiB, or FLOE_BENCH_MEM_SPILL_BYTES for both) against the
+ * unbounded writer (thresholds out of reach) in the same run, on the same data:
+ *
+ *  1. the initial copy of a table of FLOE_BENCH_MEM_COPY_ROWS rows (default 2,000,000), one commit;
+ *  2. one source transaction of FLOE_BENCH_MEM_STREAM_ROWS inserted rows (default 1,000,000, a
+ *     tenth of them updated again in the same transaction), streamed in progress by Postgres.
+ *
+ * Each case runs in a child process of its own (peak RSS only grows), sampling heapUsed every
+ * 20 ms; the parent prints peak RSS and peak heap per case and the ratio bounded / unbounded.
+ *
+ * Run: npm run build && node dist/bench/cdc-memory.js
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createLogger } from "../runtime/core/log";
+import { lsnKey, CdcWriter } from "../runtime/cdc/writer";
+import { parseCdcConfig } from "../runtime/cdc/config";
+import { parseLsn } from "../runtime/cdc/lsn";
+import { SqlCatalog } from "../runtime/iceberg";
+import { startPostgres } from "../test/helpers/postgres";
+
+const COPY_ROWS = Number(process.env.FLOE_BENCH_MEM_COPY_ROWS ?? 2_000_000);
+const STREAM_ROWS = Number(process.env.FLOE_BENCH_MEM_STREAM_ROWS ?? 1_000_000);
+const SPILL = process.env.FLOE_BENCH_MEM_SPILL_BYTES ? Number(process.env.FLOE_BENCH_MEM_SPILL_BYTES) : undefined;
+const UNBOUNDED = 2 ** 50;
+
+interface Measured {
+  maxRssMiB: number;
+  peakHeapMiB: number;
+  seconds: number;
+}
+
+/** One case, in this (child) process: prints a JSON line with what it measured. */
+async function child(kind: "copy" | "stream", mode: "bounded" | "unbounded", url: (db: string) => string): Promise<void> {
+  let peakHeap = 0;
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage();
+    peakHeap = Math.max(peakHeap, m.heapUsed + m.arrayBuffers);
+  }, 20);
+  const warehouse = mkdtempSync(join(tmpdir(), "floe-bench-mem-wh-"));
+  const name = `${kind}_${mode}`;
+  const commit = mode === "unbounded" ? { spillBytes: UNBOUNDED, changeSpillBytes: UNBOUNDED } : SPILL ? { spillBytes: SPILL, changeSpillBytes: SPILL } : {};
+  const config = parseCdcConfig({
+    sources: [{ name: name.replace(/_/g, "-"), connectionString: url("app") }],
+    catalog: { type: "sql", uri: url(`lake_${name}`) },
+    warehouse: `file://${warehouse}`,
+    tables: [{ source: kind === "copy" ? "public.copy_src" : `public.${name}` }],
+    commit,
+    http: { port: 0 },
+  });
+  const catalog = await SqlCatalog.connect({ name: "floe", url: url(`lake_${name}`), warehouse: `file://${warehouse}` });
+  const started = Date.now();
+  const writer = new CdcWriter(config, { catalog, log: createLogger({}, () => undefined) });
+  const done = writer.run();
+  try {
+    await writer.ready;
+    if (kind === "stream") {
+      const { Client } = await import("pg");
+      const c = new Client({ connectionString: url("app") });
+      await c.connect();
+      await c.query(
+        `BEGIN; INSERT INTO ${name} SELECT g, g % 1000, 'row ' || g || repeat('x', 40), now(), g / 7.0 FROM generate_series(1, ${STREAM_ROWS}) g;
+         UPDATE ${name} SET a = -a WHERE id % 10 = 0; COMMIT;`,
+      );
+      const end = parseLsn((await c.query("SELECT pg_current_wal_lsn()::text AS l")).rows[0].l);
+      await c.end();
+      for (;;) {
+        if (writer.status.state === "failed") await done;
+        const m = (await catalog.loadTable({ namespace: ["floe"], name })).metadata;
+        const id = m["current-snapshot-id"];
+        const lsn = m.snapshots.find((s) => id !== null && id !== undefined && BigInt(s["snapshot-id"]) === BigInt(id))?.summary[lsnKey(name.replace(/_/g, "-"))];
+        if (lsn && BigInt(lsn) >= end - 4096n) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    const seconds = (Date.now() - started) / 1000;
+    clearInterval(sampler);
+    const out: Measured = { maxRssMiB: process.resourceUsage().maxRSS / 1024, peakHeapMiB: peakHeap / 2 ** 20, seconds };
+    console.log(JSON.stringify(out));
+  } finally {
+    await writer.stop();
+    await done.catch(() => undefined);
+    await catalog.close();
+    rmSync(warehouse, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  if (process.argv[2] === "--child") {
+    const [, , , kind, mode, base] = process.argv;
+    await child(kind as "copy" | "stream", mode as "bounded" | "unbounded", (db) => `${base}/${db}`);
+    return;
+  }
+  const pg = await startPostgres({ major: 17, settings: { max_wal_size: "4GB", checkpoint_timeout: "30min", logical_decoding_work_mem: "16MB" } });
+  const results: Record<string, Measured> = {};
+  try {
+    await pg.sql("CREATE DATABASE app");
+    const tables = ["stream_unbounded", "stream_bounded"].map((t) => `CREATE TABLE ${t} (id bigint PRIMARY KEY, a int, t text, ts timestamptz, n numeric(12,2));`).join("\n");
+    await pg.sql(
+      `CREATE TABLE copy_src (id bigint PRIMARY KEY, a int, t text, ts timestamptz, n numeric(12,2));
+       INSERT INTO copy_src SELECT g, g % 1000, 'row ' || g || repeat('x', 40), now(), g / 7.0 FROM generate_series(1, ${COPY_ROWS}) g;
+       ${tables}
+       CHECKPOINT;`,
+      [],
+      "app",
+    );
+    const base = pg.url("app").replace(/\/app$/, "");
+    for (const kind of ["copy", "stream"] as const) {
+      for (const mode of ["unbounded", "bounded"] as const) {
+        await pg.sql(`CREATE DATABASE lake_${kind}_${mode}`);
+        const r = spawnSync(process.execPath, [__filename, "--child", kind, mode, base], { encoding: "utf8", maxBuffer: 1 << 26 });
+        if (r.status !== 0) throw new Error(`${kind} ${mode} failed: ${r.stderr}`);
+        const line = r.stdout.trim().split("\n").pop()!;
+        results[`${kind}_${mode}`] = JSON.parse(line) as Measured;
+        const m = results[`${kind}_${mode}`];
+        console.log(`${kind} ${mode}: peak RSS ${m.maxRssMiB.toFixed(0)} MiB, peak heap ${m.peakHeapMiB.toFixed(0)} MiB, ${m.seconds.toFixed(1)} s`);
+      }
+      const u = results[`${kind}_unbounded`];
+      const b = results[`${kind}_bounded`];
+      console.log(`${kind}: bounded / unbounded peak RSS ${(b.maxRssMiB / u.maxRssMiB).toFixed(3)}, peak heap ${(b.peakHeapMiB / u.peakHeapMiB).toFixed(3)}, time ${(b.seconds / u.seconds).toFixed(3)}`);
+    }
+  } finally {
+    await pg.stop();
+  }
+  console.log(JSON.stringify({ bench: "cdc-memory", copyRows: COPY_ROWS, streamRows: STREAM_ROWS, spillBytes: SPILL ?? "defaults", ...results }));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
