@@ -40,6 +40,8 @@ const latestTracked = new WeakSet<object>();
 
 export interface PendingRows {
   forEachPending(fn: (row: Record<string, unknown>, deleted: boolean) => void): void;
+  /** Called when the pending rows are written out of memory (see WriteTransaction.onSpill). */
+  onSpill?(fn: () => void): void;
 }
 
 /** Whether `latest` is kept up to date for this pending transaction. */
@@ -51,6 +53,9 @@ export function tracksLatest(tx: object): boolean {
 export function trackLatest(tx: PendingRows, pk: readonly string[], latest: Map<string, Record<string, unknown> | null>): void {
   if (latestTracked.has(tx)) return;
   tx.forEachPending((row, deleted) => latest.set(rowKey(pk, row), deleted ? null : row));
+  // Once spilled, those rows are found in the transaction's files (spilledVersion): the map holds
+  // only what is still buffered, so it stays as bounded as the buffer.
+  tx.onSpill?.(() => latest.clear());
   latestTracked.add(tx);
 }
 

@@ -20,10 +20,11 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 
 /**
- * A change as the spool sees it: its values are references (objects, arrays of objects), tuples
- * (arrays of text / null / the special marker) or scalars; `state` is the table it changes.
+ * A change as the spool sees it: `state` (the table it changes) and `columns` (the relation's
+ * layout) are kept by reference; `tuple` and `oldKey` hold text values, null, or the special
+ * marker (pgoutput's unchanged TOAST value).
  */
-export type SpoolChange = { kind: string; state: object };
+export type SpoolChange = { kind: string; state: object; columns?: object; tuple?: unknown[]; oldKey?: unknown[] };
 
 /** Temp files of every spool of this process, removed at exit even when nobody closes them. */
 const live = new Set<string>();
@@ -159,9 +160,9 @@ export class ChangeSpool<C extends SpoolChange> {
       const lines = createInterface({ input: createReadStream(this.path, { encoding: "utf8" }), crlfDelay: Infinity });
       for await (const line of lines) {
         if (line.length === 0) continue;
-        const rec = JSON.parse(line) as { x: number; c: Record<string, unknown> };
-        if (this.aborted.has(rec.x)) continue;
-        yield this.decode(rec.c);
+        const { subXid, change } = this.decode(line);
+        if (this.aborted.has(subXid)) continue;
+        yield change;
       }
     }
     for (let i = 0; i < this.mem.length; i++) yield this.mem[i];
@@ -190,7 +191,7 @@ export class ChangeSpool<C extends SpoolChange> {
       this.file = await open(this.path, "wx", 0o600);
     }
     for (let i = 0; i < this.mem.length; i++) {
-      this.pending += JSON.stringify({ x: this.memSub[i], c: this.encode(this.mem[i]) }) + "\n";
+      this.pending += this.encode(this.memSub[i], this.mem[i]) + "\n";
       if (this.pending.length >= WRITE_CHUNK) await this.drain();
     }
     this.spilledCount += this.mem.length;
@@ -207,38 +208,41 @@ export class ChangeSpool<C extends SpoolChange> {
     await this.file.write(text);
   }
 
-  private encode(change: C): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(change)) {
-      if (isRef(v)) {
-        let id = this.refIds.get(v);
-        if (id === undefined) {
-          id = this.refs.length;
-          this.refs.push(v);
-          this.refIds.set(v, id);
-        }
-        out[k] = { r: id };
-      } else if (Array.isArray(v)) out[k] = v.map((x) => (x === this.options.special && x !== undefined ? 0 : x));
-      else out[k] = v;
+  private ref(v: object | undefined): number {
+    if (v === undefined) return -1;
+    let id = this.refIds.get(v);
+    if (id === undefined) {
+      id = this.refs.length;
+      this.refs.push(v);
+      this.refIds.set(v, id);
     }
-    return out;
+    return id;
   }
 
-  private decode(rec: Record<string, unknown>): C {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(rec)) {
-      if (v !== null && typeof v === "object" && !Array.isArray(v)) out[k] = this.refs[(v as { r: number }).r];
-      else if (Array.isArray(v)) out[k] = v.map((x) => (x === 0 ? this.options.special : x));
-      else out[k] = v;
-    }
-    return out as C;
+  /** A tuple for JSON: the special marker becomes 0 (text values are strings, so 0 is free). */
+  private tupleOut(t: unknown[] | undefined): unknown[] | null {
+    if (!t) return null;
+    const special = this.options.special;
+    return special !== undefined && t.includes(special) ? t.map((x) => (x === special ? 0 : x)) : t;
   }
-}
 
-/** An object kept by reference: anything but a tuple (array of text / null / the special marker) and scalars. */
-function isRef(v: unknown): boolean {
-  if (v === null || typeof v !== "object") return false;
-  if (!Array.isArray(v)) return true;
-  // a relation's column layout is an array of objects; a tuple holds strings, null or a symbol
-  return v.length > 0 && v.some((x) => x !== null && typeof x === "object");
+  private tupleIn(t: unknown[] | null): unknown[] | undefined {
+    if (!t) return undefined;
+    const special = this.options.special;
+    return t.includes(0) ? t.map((x) => (x === 0 ? special : x)) : t;
+  }
+
+  /** One line: [subXid, kind, state, columns, tuple, oldKey], references as numbers. */
+  private encode(subXid: number, c: C): string {
+    return JSON.stringify([subXid, c.kind, this.ref(c.state), this.ref(c.columns), this.tupleOut(c.tuple), this.tupleOut(c.oldKey)]);
+  }
+
+  private decode(line: string): { subXid: number; change: C } {
+    const [subXid, kind, state, columns, tuple, oldKey] = JSON.parse(line) as [number, string, number, number, unknown[] | null, unknown[] | null];
+    const c: SpoolChange = { kind, state: this.refs[state] as object };
+    if (columns >= 0) c.columns = this.refs[columns] as object;
+    if (tuple) c.tuple = this.tupleIn(tuple);
+    if (oldKey) c.oldKey = this.tupleIn(oldKey);
+    return { subXid, change: c as C };
+  }
 }

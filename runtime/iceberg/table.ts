@@ -1241,6 +1241,7 @@ export class WriteTransaction {
   /** Every file the spills wrote: deleted if the transaction does not commit. */
   private readonly permanent: string[] = [];
   private readCache?: { path: string; columns: Map<number, unknown[] | undefined> };
+  private readonly spillListeners: (() => void)[] = [];
 
   constructor(table: Table, limits: { spillBytes?: number; spillRows?: number } = {}) {
     this.table = table;
@@ -1255,6 +1256,15 @@ export class WriteTransaction {
   /** Spill chunks handed over and not written yet (a producer may wait for ready() above 1). */
   get pendingSpills(): number {
     return this.queued;
+  }
+
+  /**
+   * Calls `fn` whenever the buffered rows are handed to the spill queue (synchronously, inside
+   * the call that passed the threshold): a cache of buffered rows can drop them then, since
+   * spilledVersion() answers for them from there on.
+   */
+  onSpill(fn: () => void): void {
+    this.spillListeners.push(fn);
   }
 
   /** Resolves once every spill handed over so far is written (rejects with a spill's error). */
@@ -1375,6 +1385,7 @@ export class WriteTransaction {
     const chunk = this.take();
     this.chunks++;
     this.queued++;
+    for (const fn of this.spillListeners) fn();
     this.spilling = this.spilling.then(async () => {
       try {
         if (this.spillError === undefined) await this.writeChunk(chunk);

@@ -66,6 +66,8 @@ describe("CDC writer with spilling (tiny thresholds)", () => {
          UPDATE docs SET body = repeat('new body ' || id, 400) WHERE id <= 100;
          INSERT INTO big SELECT g, 'filler ' || g, g FROM generate_series(300001, 320000) g;
          UPDATE docs SET title = 'retitled' WHERE id <= 150;
+         UPDATE docs SET body = repeat('newer body ' || id, 400) WHERE id > 150 AND id <= 180;
+         UPDATE docs SET title = title || '!' WHERE id > 140 AND id <= 180;
          SAVEPOINT s1;
          INSERT INTO big SELECT g, 'doomed', g FROM generate_series(400001, 420000) g;
          UPDATE big SET v = 'doomed' WHERE id % 5 = 0;
@@ -94,6 +96,7 @@ describe("CDC writer with spilling (tiny thresholds)", () => {
     expect(d.ice).toEqual(d.pg);
     const bodies = d.ice.map((l) => JSON.parse(l) as { id: number; title: string; body: string });
     expect(bodies.filter((b) => b.title === "retitled" && b.body.startsWith("new body")).length).toBe(100);
+    expect(bodies.filter((b) => b.title.endsWith("!") && b.body.startsWith("newer body")).length).toBe(30);
     // Postgres streamed it in progress, the writer's change spool went to a file, and removed it
     const streamed = await pg.sql(`SELECT sum(stream_txns)::int AS n FROM pg_stat_replication_slots`);
     expect(streamed[0].n).toBeGreaterThan(0);
