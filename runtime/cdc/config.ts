@@ -100,7 +100,9 @@ export const CdcConfigSchema = z
         /**
          * A table's pending write (an initial copy, one big source transaction) writes its rows out
          * as data files of the coming commit past this many estimated bytes and keeps only their
-         * keys in memory; the commit is still one snapshot. Defaults to 256 MiB.
+         * keys in memory; the commit is still one snapshot. The writer's peak memory is a few times
+         * this (the buffer, its normalized columns, the Parquet being encoded: about 3x measured on a
+         * narrow table) plus the primary-key index. Defaults to 256 MiB.
          */
         spillBytes: z.number().int().min(1024).default(256 << 20),
         /**

@@ -17,7 +17,6 @@ import { createReadStream, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 
 /**
  * A change as the spool sees it: `state` (the table it changes) and `columns` (the relation's
@@ -68,6 +67,9 @@ function alive(pid: number): boolean {
     return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }
+
+/** Bytes read from the file at a time on replay. */
+const READ_CHUNK = 1 << 20;
 
 /** Flushes the write buffer to the file past this many characters. */
 const WRITE_CHUNK = 1 << 20;
@@ -157,13 +159,23 @@ export class ChangeSpool<C extends SpoolChange> {
   async *changes(): AsyncGenerator<C> {
     if (this.path) {
       await this.drain();
-      const lines = createInterface({ input: createReadStream(this.path, { encoding: "utf8" }), crlfDelay: Infinity });
-      for await (const line of lines) {
-        if (line.length === 0) continue;
-        const { subXid, change } = this.decode(line);
-        if (this.aborted.has(subXid)) continue;
-        yield change;
+      // Read a chunk at a time (the stream pauses while we apply): a line reader would read ahead
+      // without bound and hold the whole file as strings.
+      let rest = "";
+      for await (const chunk of createReadStream(this.path, { encoding: "utf8", highWaterMark: READ_CHUNK })) {
+        const text = rest + (chunk as string);
+        let start = 0;
+        for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", start)) {
+          const line = text.slice(start, nl);
+          start = nl + 1;
+          if (line.length === 0) continue;
+          const { subXid, change } = this.decode(line);
+          if (this.aborted.has(subXid)) continue;
+          yield change;
+        }
+        rest = text.slice(start);
       }
+      if (rest.length > 0) throw new Error(`change spool ${this.path}: the file ends in the middle of a line`);
     }
     for (let i = 0; i < this.mem.length; i++) yield this.mem[i];
   }

@@ -1409,6 +1409,11 @@ export class WriteTransaction {
   private async writeChunk(chunk: Buffered): Promise<void> {
     const t = this.table;
     const p = this.prepare(chunk);
+    // The rows live on in p's columns only: let the buffered batches go while the files are encoded.
+    chunk.ops = [];
+    chunk.appended = [];
+    chunk.upsertBatches = [];
+    chunk.appendBatches = [];
     const pk = t.hasPrimaryKey;
     let own: PkIndex | undefined;
     if (pk) {

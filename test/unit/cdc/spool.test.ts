@@ -85,6 +85,19 @@ describe("ChangeSpool", () => {
     await spool.close();
     expect(readdirSync(dir)).toEqual([]);
   });
+
+  it("replays a file of many read chunks (multi-byte characters across chunk edges)", async () => {
+    const spool = new ChangeSpool<Change>({ spillBytes: 1 << 16, dir, special: UNCHANGED });
+    const n = 30_000;
+    for (let i = 0; i < n; i++) await spool.add({ kind: "U", state: states[i % 2], columns: layouts[0], tuple: [String(i), "é𝄞".repeat(i % 37), UNCHANGED] }, 7, 100);
+    let i = 0;
+    for await (const c of spool.changes()) {
+      expect(c).toEqual({ kind: "U", state: states[i % 2], columns: layouts[0], tuple: [String(i), "é𝄞".repeat(i % 37), UNCHANGED] });
+      i++;
+    }
+    expect(i).toBe(n);
+    await spool.close();
+  });
 });
 
 describe("sweepStale", () => {
