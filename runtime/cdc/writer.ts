@@ -434,6 +434,7 @@ export class CdcWriter {
     } finally {
       clearInterval(timer);
       for (const s of this.sources) await s.stop();
+      for (const s of this.sources) await this.dropInFlight(s.name);
     }
     if (this.failure) throw this.failure;
   }
@@ -655,6 +656,14 @@ export class CdcWriter {
     }
   }
 
+  /** Forgets a source's uncommitted transactions (their spool files go with them): the stream will send them again. */
+  private async dropInFlight(source: string): Promise<void> {
+    const txns = new Set([this.current.get(source), ...(this.streamed.get(source)?.values() ?? [])]);
+    this.current.delete(source);
+    this.streamed.delete(source);
+    for (const txn of txns) await txn?.changes.close().catch(() => undefined);
+  }
+
   /**
    * A crash between recording a handoff and confirming the old slot past it leaves that slot
    * behind the handoff, holding WAL that nothing will read (and `floe upgrade cleanup` waiting).
@@ -716,7 +725,8 @@ export class CdcWriter {
     const next = this.followedSource(base, rec);
     const i = this.sources.indexOf(src);
     this.sources[i] = next;
-    for (const m of [this.relations, this.current, this.streamed]) m.delete(base.name);
+    await this.dropInFlight(base.name);
+    this.relations.delete(base.name);
     void src.stop(); // not awaited: its stream is the one delivering this message
     const from = await this.prepareSource(next);
     // lastCommitTime stays: it is still the newest source commit in Iceberg. LSNs are the new server's from here on.
