@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { MemoryCatalog, Table, fileUri, type TableIdentifier } from "../../../runtime/iceberg";
-import { readManifest, readManifestList } from "../../../runtime/iceberg/manifests";
-import { encodeStrings, readColumnsById, readPositionDeletes } from "../../../runtime/iceberg/parquet";
+import { readTable } from "../../helpers/iceberg-read";
+import { encodeStrings } from "../../../runtime/iceberg/parquet";
 
 process.env.FLOE_LOG_LEVEL = "error";
 let dir: string;
@@ -19,20 +19,6 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function readTable(t: Table, fieldIds: number[]): Promise<unknown[][]> {
-  const snap = t.currentSnapshot();
-  if (!snap) return [];
-  const io = t.catalog.fileIO({ "metadata-location": t.metadataLocation, metadata: t.metadata });
-  const entries = (await Promise.all((await readManifestList(io, snap["manifest-list"])).map((m) => readManifest(io, m)))).flat().filter((e) => e.status !== 2);
-  const deleted = new Set<string>();
-  for (const e of entries.filter((x) => x.file.content === 1)) for (const d of await readPositionDeletes(await io.read(e.file.file_path), "d")) deleted.add(`${d.path}#${d.pos}`);
-  const rows: unknown[][] = [];
-  for (const e of entries.filter((x) => x.file.content === 0)) {
-    const cols = await readColumnsById(await io.read(e.file.file_path), fieldIds, "f");
-    for (let i = 0; i < cols[0].length; i++) if (!deleted.has(`${e.file.file_path}#${i}`)) rows.push(cols.map((c) => (typeof c[i] === "object" && c[i] !== null ? Buffer.from(c[i] as Uint8Array).toString() : c[i])));
-  }
-  return rows;
-}
 
 let n = 0;
 async function newTable(composite: boolean, rowsPerFile = 1000): Promise<{ cat: MemoryCatalog; id: TableIdentifier; t: Table }> {
@@ -77,7 +63,7 @@ describe("column batches", () => {
               else for (const r of o.rows) model.set(key(r.k, r.s), [r.k, r.s, r.v]);
             }
           }
-          const rows = await readTable(t, [1, 2, 3]);
+          const rows = await readTable(t, [1, 2, 3], { bytesAsText: true });
           const scaled = (v: string | null) => (v === null ? null : BigInt(Math.round(Number(v) * 100)));
           const got = new Map(rows.map((r) => [key(Number(r[0]), r[1] as string), [Number(r[0]), r[1], r[2] === null ? null : BigInt(r[2] as number | bigint)]]));
           expect(rows.length).toBe(model.size);
@@ -99,7 +85,7 @@ describe("column batches", () => {
     const edge = [2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, -(2n ** 53n), -(2n ** 63n), 2n ** 63n - 1n, 0n, -1n];
     await t.newWrite().upsertColumns({ names: ["k", "v"], columns: [edge, edge.map(String)], rowCount: edge.length }).commit();
     await t.newWrite().upsert(edge.slice(0, 4).map((k) => ({ k, v: `new ${k}` }))).delete([{ k: 0n }]).commit();
-    const rows = await readTable(t, [1, 2]);
+    const rows = await readTable(t, [1, 2], { bytesAsText: true });
     expect(rows.length).toBe(edge.length - 1);
     expect(new Map(rows.map((r) => [r[0], r[1]]))).toEqual(new Map(edge.filter((k) => k !== 0n).map((k) => [k, edge.indexOf(k) < 4 ? `new ${k}` : String(k)])));
     for (const k of edge.filter((x) => x !== 0n)) expect(t.pkIndex!.get(String(k))).toEqual(t.pkIndex!.get(t.keyOf({ k })));
@@ -109,7 +95,7 @@ describe("column batches", () => {
     await w.newWrite().upsert([1, 2, 3].map((k) => ({ k, v: "int" }))).commit();
     await w.updateSchema().updateColumnType("k", "long").commit();
     await w.newWrite().upsertColumns({ names: ["k", "v"], columns: [[2n, 3n, 4n], ["long", "long", "long"]], rowCount: 3 }).commit();
-    const after = await readTable(w, [1, 2]);
+    const after = await readTable(w, [1, 2], { bytesAsText: true });
     expect(new Map(after.map((r) => [Number(r[0]), r[1]]))).toEqual(new Map([[1, "int"], [2, "long"], [3, "long"], [4, "long"]]));
     expect(after.length).toBe(4);
     expect(new Map((await Table.load(cat, { namespace: ["db"], name: "widened" })).pkIndex!.entries())).toEqual(new Map(w.pkIndex!.entries()));
@@ -121,7 +107,7 @@ describe("column batches", () => {
     const t = await Table.create(cat, { namespace: ["db"], name: "log" }, { columns: [{ name: "a", type: "long", required: true }, { name: "b", type: "string" }] });
     const tx = t.newWrite().append([{ a: 1n, b: "x" }]).appendColumns({ names: ["a", "b"], columns: [[2n, 3n], ["y", null]], rowCount: 2 }).appendColumns({ names: ["a"], columns: [[4n]], rowCount: 1 });
     expect((await tx.commit()).addedRows).toBe(4);
-    expect((await readTable(t, [1, 2])).sort((x, y) => Number(x[0]) - Number(y[0]))).toEqual([[1n, "x"], [2n, "y"], [3n, null], [4n, null]]);
+    expect((await readTable(t, [1, 2], { bytesAsText: true })).sort((x, y) => Number(x[0]) - Number(y[0]))).toEqual([[1n, "x"], [2n, "y"], [3n, null], [4n, null]]);
     await expect(t.newWrite().appendColumns({ names: ["a", "zz"], columns: [[1n], [1]], rowCount: 1 }).commit()).rejects.toThrow(/"zz", which is not in the table schema/);
     await expect(t.newWrite().appendColumns({ names: ["b"], columns: [["q"]], rowCount: 1 }).commit()).rejects.toThrow(/column "a" is required/);
     expect(() => t.newWrite().upsertColumns({ names: ["a"], columns: [[1n]], rowCount: 1 })).toThrow(/needs identifier fields/);

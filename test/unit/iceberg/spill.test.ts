@@ -10,9 +10,8 @@ import { mkdtempSync, readdirSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { MemoryCatalog, Table, fileUri, type TableIdentifier } from "../../../runtime/iceberg";
+import { readTable } from "../../helpers/iceberg-read";
 import { localPath } from "../../../runtime/iceberg/io";
-import { readManifest, readManifestList } from "../../../runtime/iceberg/manifests";
-import { readColumnsById, readPositionDeletes } from "../../../runtime/iceberg/parquet";
 import type { WriteTransaction } from "../../../runtime/iceberg/table";
 
 process.env.FLOE_LOG_LEVEL = "error";
@@ -22,21 +21,6 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Independent read: live data files minus position deletes, columns by field id. */
-async function readTable(t: Table, fieldIds: number[]): Promise<unknown[][]> {
-  const snap = t.currentSnapshot();
-  if (!snap) return [];
-  const io = t.catalog.fileIO({ "metadata-location": t.metadataLocation, metadata: t.metadata });
-  const entries = (await Promise.all((await readManifestList(io, snap["manifest-list"])).map((m) => readManifest(io, m)))).flat().filter((e) => e.status !== 2);
-  const deleted = new Set<string>();
-  for (const e of entries.filter((x) => x.file.content === 1)) for (const d of await readPositionDeletes(await io.read(e.file.file_path), "d")) deleted.add(`${d.path}#${d.pos}`);
-  const rows: unknown[][] = [];
-  for (const e of entries.filter((x) => x.file.content === 0)) {
-    const cols = await readColumnsById(await io.read(e.file.file_path), fieldIds, "f");
-    for (let i = 0; i < cols[0].length; i++) if (!deleted.has(`${e.file.file_path}#${i}`)) rows.push(cols.map((c) => c[i]));
-  }
-  return rows;
-}
 
 let n = 0;
 const columns = [{ name: "k", type: "int", required: true }, { name: "s", type: "string", required: true }, { name: "v", type: "long" }];
