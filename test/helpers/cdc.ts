@@ -2,7 +2,8 @@
  * A CDC test bed: a real source Postgres, the SQL catalog in a second database of the same
  * server, a temp warehouse, and a writer running in-process (or as a `floe cdc run` child).
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "../../runtime/core/log";
@@ -112,3 +113,35 @@ export async function startCdcBed(opts: { major?: number; pg?: TestPostgres } = 
 }
 
 export { lsnKey };
+
+const CLI = join(__dirname, "../../dist/runtime/cli.js");
+
+/** `floe cdc run --config FILE` as a child process (the built CLI: npm test builds it first). */
+export function spawnWriter(configFile: string): ChildProcess {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first (npm test does)`);
+  return spawn(process.execPath, [CLI, "cdc", "run", "--config", configFile], { stdio: ["ignore", "ignore", process.env.FLOE_TEST_LOG ? "inherit" : "ignore"] });
+}
+
+/** Starts the writer and kills it with SIGKILL after minMs..minMs+spreadMs, `kills` times. */
+export async function killRepeatedly(configFile: string, kills: number, minMs: number, spreadMs: number): Promise<void> {
+  for (let i = 0; i < kills; i++) {
+    const child = spawnWriter(configFile);
+    await new Promise((r) => setTimeout(r, minMs + Math.random() * spreadMs));
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+  }
+}
+
+/** An append-only changelog table holds every row of its source exactly once (no duplicate id, as many as in Postgres). */
+export async function expectEveryRowOnce(bed: CdcBed, table: string, timeoutMs = 30_000): Promise<void> {
+  const [{ n }] = await bed.pg.sql(`SELECT count(*)::int AS n FROM ${table}`, [], "app");
+  const deadline = Date.now() + timeoutMs;
+  let ids: unknown[] = [];
+  for (;;) {
+    ids = (await bed.icebergRows(table)).map((l) => JSON.parse(l).id);
+    if (ids.length >= n || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  expect(new Set(ids).size).toBe(ids.length);
+  expect(ids.length).toBe(n);
+}

@@ -3,19 +3,14 @@
  * clients keep writing; after each kill it is restarted. At the end Iceberg equals Postgres, and
  * the append-only changelog table holds every insert exactly once.
  */
-import { ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { CdcBed, startCdcBed } from "../../helpers/cdc";
+import { CdcBed, expectEveryRowOnce, killRepeatedly, spawnWriter, startCdcBed } from "../../helpers/cdc";
 
 jest.setTimeout(300_000);
-const CLI = join(__dirname, "../../../dist/runtime/cli.js");
 const KILLS = Number(process.env.FLOE_CRASH_KILLS ?? 20);
 
 describe("CDC writer crash safety", () => {
   let bed: CdcBed;
   beforeAll(async () => {
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first (npm test does)`);
     bed = await startCdcBed();
   });
   afterAll(async () => bed?.stop());
@@ -56,33 +51,16 @@ describe("CDC writer crash safety", () => {
       }
     })();
 
-    const run = (): ChildProcess => spawn(process.execPath, [CLI, "cdc", "run", "--config", file], { stdio: ["ignore", "ignore", process.env.FLOE_TEST_LOG ? "inherit" : "ignore"] });
-    for (let i = 0; i < KILLS; i++) {
-      const child = run();
-      await new Promise((r) => setTimeout(r, 300 + Math.random() * 1200));
-      child.kill("SIGKILL");
-      await new Promise((r) => child.once("exit", r));
-    }
+    await killRepeatedly(file, KILLS, 300, 1200);
     writing = false;
     await load;
     expect(txns).toBeGreaterThan(50);
 
-    const final = run();
+    const final = spawnWriter(file);
     try {
       const accounts = await bed.waitForEqual("accounts", { timeoutMs: 60_000 });
       expect(accounts.ice).toEqual(accounts.pg);
-      const events = await bed.icebergRows("events");
-      const [{ n }] = await bed.pg.sql("SELECT count(*)::int AS n FROM events", [], "app");
-      // every insert exactly once: no duplicate ids, and as many as in Postgres
-      const ids = events.map((l) => JSON.parse(l).id);
-      expect(new Set(ids).size).toBe(ids.length);
-      const deadline = Date.now() + 30_000;
-      let count = ids.length;
-      while (count < n && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 200));
-        count = (await bed.icebergRows("events")).length;
-      }
-      expect(count).toBe(n);
+      await expectEveryRowOnce(bed, "events");
     } finally {
       final.kill("SIGTERM");
       await new Promise((r) => final.once("exit", r));

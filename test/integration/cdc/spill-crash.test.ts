@@ -6,21 +6,18 @@
  * reads them all back to rebuild the index: too slow for CI.) At the end Iceberg equals Postgres, the changelog holds every
  * insert exactly once, and no change-spool file is left behind.
  */
-import { ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CdcBed, startCdcBed } from "../../helpers/cdc";
+import { CdcBed, expectEveryRowOnce, killRepeatedly, spawnWriter, startCdcBed } from "../../helpers/cdc";
 
 jest.setTimeout(240_000);
-const CLI = join(__dirname, "../../../dist/runtime/cli.js");
 const KILLS = Number(process.env.FLOE_SPILL_CRASH_KILLS ?? 4);
 
 describe("CDC writer crash safety with spilling", () => {
   let bed: CdcBed;
   let spillDir: string;
   beforeAll(async () => {
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first (npm test does)`);
     bed = await startCdcBed();
     spillDir = mkdtempSync(join(tmpdir(), "floe-spill-crash-"));
   });
@@ -72,18 +69,12 @@ describe("CDC writer crash safety with spilling", () => {
       }
     })();
 
-    const run = (): ChildProcess => spawn(process.execPath, [CLI, "cdc", "run", "--config", file], { stdio: ["ignore", "ignore", process.env.FLOE_TEST_LOG ? "inherit" : "ignore"] });
-    for (let i = 0; i < KILLS; i++) {
-      const child = run();
-      await new Promise((r) => setTimeout(r, 400 + Math.random() * 1200));
-      child.kill("SIGKILL");
-      await new Promise((r) => child.once("exit", r));
-    }
+    await killRepeatedly(file, KILLS, 400, 1200);
     writing = false;
     await load;
     expect(txns).toBeGreaterThan(20);
 
-    const final = run();
+    const final = spawnWriter(file);
     try {
       const accounts = await bed.waitForEqual("accounts", { timeoutMs: 60_000 });
       if (JSON.stringify(accounts.ice) !== JSON.stringify(accounts.pg)) {
@@ -92,17 +83,7 @@ describe("CDC writer crash safety with spilling", () => {
         console.log("only in iceberg", accounts.ice.filter((l) => !pgSet.has(l)).slice(0, 5), "only in pg", accounts.pg.filter((l) => !iceSet.has(l)).slice(0, 5), accounts.ice.length, accounts.pg.length);
       }
       expect(accounts.ice).toEqual(accounts.pg);
-      const events = await bed.icebergRows("events");
-      const [{ n }] = await bed.pg.sql("SELECT count(*)::int AS n FROM events", [], "app");
-      const ids = events.map((l) => JSON.parse(l).id);
-      expect(new Set(ids).size).toBe(ids.length);
-      const deadline = Date.now() + 30_000;
-      let count = ids.length;
-      while (count < n && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 200));
-        count = (await bed.icebergRows("events")).length;
-      }
-      expect(count).toBe(n);
+      await expectEveryRowOnce(bed, "events");
       // one more big transaction: the running writer spools it, which sweeps the killed writers' files
       await bed.pg.sql("UPDATE accounts SET note = 'final'", [], "app");
       const again = await bed.waitForEqual("accounts", { timeoutMs: 60_000 });
