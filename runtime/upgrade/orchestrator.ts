@@ -244,6 +244,7 @@ export class Upgrade {
         throw new Error(`creating the schema on green failed: ${(e as Error).message}`);
       }
     });
+    await this.carryOwnership(); // now, while nothing writes to green yet
     s.blueTarget = await this.o.pooler.target(this.poolerDb);
     s.blueMajor = pf.blueMajor;
     s.greenMajor = pf.greenMajor;
@@ -434,11 +435,7 @@ export class Upgrade {
       await c.query(`CREATE PUBLICATION ${qi(this.rev)} FOR TABLE ${s.tables.join(", ")}`);
       if (earlySlot) await this.ensureSlot(c, this.rev);
     });
-    if (this.o.ownership) {
-      const r = await copyOwnership(this.o.blueUrl, this.o.greenUrl);
-      this.log.info("gave green blue's owners and privileges", { statements: r.statements });
-      for (const skipped of r.skipped) this.log.warn(`not carried to green: ${skipped}`);
-    }
+    await this.carryOwnership(); // again: roles made on green since setup, and anything changed on blue
     const cdc = this.o.cdc;
     if (cdc) {
       if (!earlySlot) throw new Error(`the CDC handoff needs blue on Postgres 16 or newer (pgoutput's origin option); blue is ${s.blueMajor}`);
@@ -454,6 +451,13 @@ export class Upgrade {
     }
     await this.finishCutover(s);
     return report;
+  }
+
+  private async carryOwnership(): Promise<void> {
+    if (!this.o.ownership) return;
+    const r = await copyOwnership(this.o.blueUrl, this.o.greenUrl);
+    this.log.info("gave green blue's owners and privileges", { statements: r.statements });
+    for (const skipped of r.skipped) this.log.warn(`not carried to green: ${skipped}`);
   }
 
   /** The CDC writer's publication and slot on green, before the pause (see UpgradeOptions.cdc). */

@@ -123,6 +123,12 @@ async function presentOn(c: Client, objs: OwnershipObject[]): Promise<Set<string
 }
 
 /** Give green's objects blue's owners and grants; returns what it did and what it skipped. */
+/**
+ * Give green's objects blue's owners, grants and default privileges; returns what it changed and
+ * what it skipped. Only what green lacks is run, one statement at a time: each ALTER takes a
+ * table lock, and the forward subscription's apply worker is writing to those tables (a deadlock
+ * or a lock wait past 2 s is retried).
+ */
 export async function copyOwnership(blueUrl: string, greenUrl: string): Promise<{ statements: number; skipped: string[] }> {
   const blue = new Client({ connectionString: blueUrl });
   const green = new Client({ connectionString: greenUrl });
@@ -133,17 +139,26 @@ export async function copyOwnership(blueUrl: string, greenUrl: string): Promise<
       const objs = await objects(blue);
       const roles = new Set<string>((await green.query("SELECT rolname FROM pg_roles")).rows.map((r) => r.rolname));
       const { sql, skipped } = ownershipStatements(objs, roles, await presentOn(green, objs), await defaultPrivileges(blue));
-      if (sql.length) {
-        await green.query("BEGIN");
-        try {
-          for (const s of sql) await green.query(s);
-          await green.query("COMMIT");
-        } catch (e) {
-          await green.query("ROLLBACK").catch(() => undefined);
-          throw new Error(`giving green blue's owners and privileges failed: ${(e as Error).message}`);
+      const mine = await objects(green);
+      const have = new Set(ownershipStatements(mine, roles, new Set(mine.map((o) => `${o.kind}:${o.name}`)), await defaultPrivileges(green)).sql);
+      const todo = sql.filter((q) => !have.has(q));
+      await green.query("SET lock_timeout = '2s'");
+      for (const q of todo) {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await green.query(q);
+            break;
+          } catch (e) {
+            const code = (e as { code?: string }).code;
+            if ((code === "40P01" || code === "55P03") && attempt < 10) {
+              await new Promise((r) => setTimeout(r, 50 * attempt));
+              continue;
+            }
+            throw new Error(`giving green blue's owners and privileges failed at "${q}": ${(e as Error).message}`);
+          }
         }
       }
-      return { statements: sql.length, skipped };
+      return { statements: todo.length, skipped };
     } finally {
       await green.end().catch(() => undefined);
     }
