@@ -6,6 +6,7 @@ import { ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Client } from "pg";
 import { createLogger } from "../../runtime/core/log";
 import { CdcConfig, CdcConfigInput, parseCdcConfig } from "../../runtime/cdc/config";
 import { CdcWriter, lsnKey } from "../../runtime/cdc/writer";
@@ -144,4 +145,44 @@ export async function expectEveryRowOnce(bed: CdcBed, table: string, timeoutMs =
   }
   expect(new Set(ids).size).toBe(ids.length);
   expect(ids.length).toBe(n);
+}
+
+/**
+ * One client making transfers between `accounts` accounts (two updates and two `events` rows per
+ * transaction); every `every`-th transaction also runs `extra`, then deletes and re-inserts an
+ * account. stop() ends it and returns the number of committed transactions.
+ */
+export function startTransfers(bed: CdcBed, accounts: number, every: number, extra?: (c: Client, txn: number) => Promise<void>): { stop(): Promise<number> } {
+  let writing = true;
+  let txns = 0;
+  const load = (async () => {
+    const c = await bed.pg.connect("app");
+    try {
+      while (writing) {
+        const a = 1 + Math.floor(Math.random() * accounts);
+        const b = 1 + Math.floor(Math.random() * accounts);
+        const amt = Math.floor(Math.random() * 50);
+        await c.query("BEGIN");
+        await c.query("UPDATE accounts SET balance = balance - $2, note = 'tx' || $3 WHERE id = $1", [a, amt, txns]);
+        await c.query("UPDATE accounts SET balance = balance + $2 WHERE id = $1", [b, amt]);
+        await c.query("INSERT INTO events (account, delta) VALUES ($1, $2), ($3, $4)", [a, -amt, b, amt]);
+        if (txns % every === 0) {
+          await extra?.(c, txns);
+          await c.query("DELETE FROM accounts WHERE id = $1", [a]);
+          await c.query("INSERT INTO accounts VALUES ($1, 1000, 'reborn')", [a]);
+        }
+        await c.query("COMMIT");
+        txns++;
+      }
+    } finally {
+      await c.end();
+    }
+  })();
+  return {
+    async stop() {
+      writing = false;
+      await load;
+      return txns;
+    },
+  };
 }

@@ -3,7 +3,7 @@
  * clients keep writing; after each kill it is restarted. At the end Iceberg equals Postgres, and
  * the append-only changelog table holds every insert exactly once.
  */
-import { CdcBed, expectEveryRowOnce, killRepeatedly, spawnWriter, startCdcBed } from "../../helpers/cdc";
+import { CdcBed, expectEveryRowOnce, killRepeatedly, spawnWriter, startCdcBed, startTransfers } from "../../helpers/cdc";
 
 jest.setTimeout(300_000);
 const KILLS = Number(process.env.FLOE_CRASH_KILLS ?? 20);
@@ -26,35 +26,10 @@ describe("CDC writer crash safety", () => {
     const file = bed.configFile({ tables: [{ source: "public.accounts" }, { source: "public.events", mode: "changelog" }], commit: { intervalMs: 50 } });
 
     // Continuous writers: transfers (two updates + one event each), occasional deletes/re-inserts.
-    let writing = true;
-    let txns = 0;
-    const load = (async () => {
-      const c = await bed.pg.connect("app");
-      try {
-        while (writing) {
-          const a = 1 + Math.floor(Math.random() * 200);
-          const b = 1 + Math.floor(Math.random() * 200);
-          const amt = Math.floor(Math.random() * 50);
-          await c.query("BEGIN");
-          await c.query("UPDATE accounts SET balance = balance - $2, note = 'tx' || $3 WHERE id = $1", [a, amt, txns]);
-          await c.query("UPDATE accounts SET balance = balance + $2 WHERE id = $1", [b, amt]);
-          await c.query("INSERT INTO events (account, delta) VALUES ($1, $2), ($3, $4)", [a, -amt, b, amt]);
-          if (txns % 25 === 0) {
-            await c.query("DELETE FROM accounts WHERE id = $1", [a]);
-            await c.query("INSERT INTO accounts VALUES ($1, 1000, 'reborn')", [a]);
-          }
-          await c.query("COMMIT");
-          txns++;
-        }
-      } finally {
-        await c.end();
-      }
-    })();
+    const load = startTransfers(bed, 200, 25);
 
     await killRepeatedly(file, KILLS, 300, 1200);
-    writing = false;
-    await load;
-    expect(txns).toBeGreaterThan(50);
+    expect(await load.stop()).toBeGreaterThan(50);
 
     const final = spawnWriter(file);
     try {

@@ -9,7 +9,7 @@
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CdcBed, expectEveryRowOnce, killRepeatedly, spawnWriter, startCdcBed } from "../../helpers/cdc";
+import { CdcBed, expectEveryRowOnce, killRepeatedly, spawnWriter, startCdcBed, startTransfers } from "../../helpers/cdc";
 
 jest.setTimeout(240_000);
 const KILLS = Number(process.env.FLOE_SPILL_CRASH_KILLS ?? 4);
@@ -39,40 +39,16 @@ describe("CDC writer crash safety with spilling", () => {
       commit: { intervalMs: 50, spillBytes: 64 * 1024, changeSpillBytes: 8 * 1024, spillDir },
     });
 
-    let writing = true;
-    let txns = 0;
-    const load = (async () => {
-      const c = await bed.pg.connect("app");
-      try {
-        while (writing) {
-          const a = 1 + Math.floor(Math.random() * 3000);
-          const b = 1 + Math.floor(Math.random() * 3000);
-          const amt = Math.floor(Math.random() * 50);
-          await c.query("BEGIN");
-          await c.query("UPDATE accounts SET balance = balance - $2, note = 'tx' || $3 WHERE id = $1", [a, amt, txns]);
-          await c.query("UPDATE accounts SET balance = balance + $2 WHERE id = $1", [b, amt]);
-          await c.query("INSERT INTO events (account, delta) VALUES ($1, $2), ($3, $4)", [a, -amt, b, amt]);
-          if (txns % 20 === 0) {
-            // a bigger transaction: its changes and its pending write spill; a savepoint rolled back
-            await c.query("UPDATE accounts SET note = 'bulk' || $1 WHERE id % 10 = $2", [txns, txns % 10]);
-            await c.query("SAVEPOINT s");
-            await c.query("DELETE FROM accounts WHERE id % 7 = 0");
-            await c.query("ROLLBACK TO SAVEPOINT s");
-            await c.query("DELETE FROM accounts WHERE id = $1", [a]);
-            await c.query("INSERT INTO accounts VALUES ($1, 1000, 'reborn')", [a]);
-          }
-          await c.query("COMMIT");
-          txns++;
-        }
-      } finally {
-        await c.end();
-      }
-    })();
+    const load = startTransfers(bed, 3000, 20, async (c, txn) => {
+      // a bigger transaction: its changes and its pending write spill; a savepoint rolled back
+      await c.query("UPDATE accounts SET note = 'bulk' || $1 WHERE id % 10 = $2", [txn, txn % 10]);
+      await c.query("SAVEPOINT s");
+      await c.query("DELETE FROM accounts WHERE id % 7 = 0");
+      await c.query("ROLLBACK TO SAVEPOINT s");
+    });
 
     await killRepeatedly(file, KILLS, 400, 1200);
-    writing = false;
-    await load;
-    expect(txns).toBeGreaterThan(20);
+    expect(await load.stop()).toBeGreaterThan(20);
 
     const final = spawnWriter(file);
     try {
