@@ -11,6 +11,7 @@
 import { Client } from "pg";
 import type { Logger } from "../core/log";
 import { Catalog, NoSuchNamespaceError, NoSuchTableError, TableIdentifier } from "../iceberg/catalog";
+import { currentSnapshot } from "../iceberg/metadata";
 import { Table, WriteTransaction } from "../iceberg/table";
 import { canPromote, ColumnDef } from "../iceberg/types";
 import { CdcConfig, CdcSource } from "./config";
@@ -627,10 +628,7 @@ export class CdcWriter {
       if (!(e instanceof NoSuchNamespaceError)) throw e;
     }
     const summaries = await Promise.all(
-      ids.map(async (id): Promise<Record<string, string>> => {
-        const m = (await this.deps.catalog.loadTable(id)).metadata;
-        return m.snapshots?.find((x) => BigInt(x["snapshot-id"]) === BigInt(m["current-snapshot-id"] ?? -1))?.summary ?? {};
-      }),
+      ids.map(async (id): Promise<Record<string, string>> => currentSnapshot((await this.deps.catalog.loadTable(id)).metadata)?.summary ?? {}),
     );
     this.config.sources.forEach((base, i) => {
       let last: FollowRecord | undefined;

@@ -6,7 +6,7 @@
  */
 import { randomBytes, randomUUID } from "crypto";
 import { CommitConflictError, CorruptMetadataError, ValidationError, type CreateTableRequest, type TableRequirement, type TableUpdate } from "./catalog";
-import { parseIcebergJson, type PartitionSpec, type Schema, type SortOrder, type TableMetadata } from "./spec";
+import { parseIcebergJson, type PartitionSpec, type Schema, type Snapshot, type SortOrder, type TableMetadata } from "./spec";
 import { assertWritableSchema, maxFieldId } from "./types";
 
 /** A random positive 63-bit snapshot id. */
@@ -218,4 +218,11 @@ export function parseMetadata(text: string, location: string): TableMetadata {
   m.properties ??= {};
   if (m["current-snapshot-id"] === -1n || (m["current-snapshot-id"] as unknown) === -1) m["current-snapshot-id"] = null;
   return m;
+}
+
+/** The table's current snapshot (main), or undefined for a table without one. */
+export function currentSnapshot(m: TableMetadata): Snapshot | undefined {
+  const id = m["current-snapshot-id"];
+  if (id === null || id === undefined) return undefined;
+  return m.snapshots?.find((s) => BigInt(s["snapshot-id"]) === BigInt(id));
 }

@@ -34,7 +34,7 @@ import {
   type ManifestEntryRecord,
   type ManifestFileRecord,
 } from "./manifests";
-import { newSnapshotId } from "./metadata";
+import { currentSnapshot, newSnapshotId } from "./metadata";
 import { icebergMetrics } from "./metrics";
 import { DELETE_FILE_PATH_ID, DELETE_POS_ID, readColumnsById, readColumnsByIdOptional, readPositionDeletes, writeDataFile, writePositionDeleteFile } from "./parquet";
 import { PkIndex, isNumericKey, joinKey, keyPartFromNormalized, keyPartFromPhysical, numericKey, type IndexKey } from "./pkindex";
@@ -246,9 +246,7 @@ export class Table {
   }
 
   currentSnapshot(): Snapshot | undefined {
-    const id = this.metadata["current-snapshot-id"];
-    if (id === null || id === undefined) return undefined;
-    return this.metadata.snapshots.find((s) => BigInt(s["snapshot-id"]) === BigInt(id));
+    return currentSnapshot(this.metadata);
   }
 
   /** A property of the current snapshot's summary (e.g. the CDC writer's LSN), or undefined. */
