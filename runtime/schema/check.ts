@@ -128,7 +128,7 @@ async function snapshot(c: Client, castBack?: Map<number, Map<number, string>>):
 
 /** Whether every statement of a file can run inside one transaction block. */
 async function transactional(text: string, file: string): Promise<{ ok: boolean; statements: string[] }> {
-  const stmts = (await parseMigration(text, file)).filter((s) => !s.inDoBlock);
+  const stmts = (await parseMigration(text, file)).filter((s) => !s.nested);
   const ok = !stmts.some(
     (s) =>
       s.kind === "TransactionStmt" ||

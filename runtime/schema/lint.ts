@@ -90,7 +90,7 @@ export async function lintText(text: string, file: string, policy: Policy = defa
   const emit = (rule: Rule, level: Exclude<Severity, "off">, s: Statement, message: string) => {
     const reason = s.allow.get(rule.id);
     if (reason !== undefined) suppressed.push({ rule: rule.id, line: s.line, reason });
-    else findings.push({ rule: rule.id, severity: level, line: s.line, column: s.column, message, hint: rule.hint, statement: s.text.split("\n")[0].slice(0, 120) });
+    else findings.push({ rule: rule.id, severity: level, line: s.line, column: s.column, message: s.via ? `${message} (${s.via})` : message, hint: rule.hint, statement: s.text.split("\n")[0].slice(0, 120) });
   };
   const enabled = rules.map((rule) => ({ rule, level: policy[rule.id] ?? rule.defaultSeverity })).filter((x): x is { rule: Rule; level: Exclude<Severity, "off"> } => x.level !== "off");
   for (const s of statements) {
@@ -99,7 +99,7 @@ export async function lintText(text: string, file: string, policy: Policy = defa
   }
   for (const { rule, level } of enabled) for (const { at, message } of rule.atEnd?.(ctx) ?? []) emit(rule, level, at, message);
   findings.sort((a, b) => a.line - b.line || a.column - b.column);
-  return { file, statements: statements.filter((s) => !s.inDoBlock).length, findings, suppressed };
+  return { file, statements: statements.filter((s) => !s.nested).length, findings, suppressed };
 }
 
 /** Expands directories to their *.sql files (sorted); files are kept as given. */

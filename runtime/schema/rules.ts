@@ -4,7 +4,7 @@
  * data-dependent, concurrent-index), squawk's Postgres rules, and floe's own CDC rules (changes the
  * CDC writer and the upgrade cutover cannot follow).
  */
-import type { Statement } from "./parse";
+import { Statement, UNVERIFIABLE } from "./parse";
 
 export type Severity = "error" | "warn" | "off";
 
@@ -24,7 +24,7 @@ export interface FileContext {
 
 export interface Rule {
   id: string;
-  family: "destructive" | "backward-incompatible" | "data-dependent" | "concurrent-index" | "locking" | "types" | "transactions" | "cdc";
+  family: "destructive" | "backward-incompatible" | "data-dependent" | "concurrent-index" | "locking" | "types" | "transactions" | "unverifiable" | "cdc";
   /** Severity under the default policy. */
   defaultSeverity: Exclude<Severity, "off">;
   summary: string;
@@ -346,7 +346,7 @@ export const RULES: Rule[] = [
     summary: "locking statement on an existing table without SET lock_timeout",
     hint: "Start the migration with SET lock_timeout = '2s' so a blocked ALTER does not queue every other query behind it.",
     check: (s, ctx) => {
-      if (ctx.lockTimeoutSet || ctx.lockTimeoutReported || s.inDoBlock || !LOCKING_KINDS.has(s.kind)) return [];
+      if (ctx.lockTimeoutSet || ctx.lockTimeoutReported || s.nested || !LOCKING_KINDS.has(s.kind)) return [];
       if ((s.kind === "IndexStmt" || s.kind === "DropStmt") && s.node.concurrent) return [];
       if (s.kind === "DropStmt" && !["OBJECT_TABLE", "OBJECT_INDEX"].includes(s.node.removeType)) return [];
       if (s.kind === "AlterTableStmt" && s.node.objtype !== "OBJECT_TABLE") return [];
@@ -446,18 +446,16 @@ export const RULES: Rule[] = [
     check: () => [],
     atEnd: (ctx) => (ctx.openBegin ? [{ at: ctx.openBegin, message: "the transaction opened here is never committed" }] : []),
   },
+  // What the gate cannot see: a statement it cannot check could be any of the above.
   {
-    id: "do-block-dynamic-sql",
-    family: "transactions",
-    defaultSeverity: "warn",
-    summary: "DO block with dynamic SQL (EXECUTE) or a body that cannot be checked",
-    hint: "Write the statements as plain SQL so the gate can check them, or opt out with a reason.",
-    check: (s) => {
-      if (s.kind === "DoStmt" && s.doParseError) return [`DO block not checked: ${s.doParseError}`];
-      if (s.kind !== "DynamicSql") return [];
-      const q = String(s.node.query);
-      return [`EXECUTE ${q.length > 60 ? q.slice(0, 57) + "..." : q} cannot be checked statically`];
-    },
+    id: "dynamic-sql",
+    family: "unverifiable",
+    defaultSeverity: "error",
+    summary: "SQL the gate cannot verify: EXECUTE of a string built at run time, a DO block or called function in another language or that does not parse",
+    hint:
+      "Write the statement as plain SQL (or EXECUTE a constant string) so the gate can check it. If it must stay dynamic, " +
+      "opt out with a reason (-- floe:allow dynamic-sql <reason>) on the EXECUTE line or before the DO block / CREATE FUNCTION, and let `floe schema check` try it on a branch.",
+    check: (s) => (s.kind === UNVERIFIABLE ? [`cannot verify ${s.node.what}: ${s.node.detail}`] : []),
   },
   // floe CDC rules: what the CDC writer and the upgrade cutover cannot follow
   {

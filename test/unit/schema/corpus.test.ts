@@ -19,7 +19,7 @@ const PROMISED_RULES = [
   "type-change-may-truncate", "require-concurrent-index-creation", "require-concurrent-index-deletion",
   "ban-concurrent-index-creation-in-transaction", "constraint-missing-not-valid", "adding-field-with-volatile-default",
   "require-lock-timeout", "prefer-bigint-over-int", "ban-char-field", "prefer-text-field", "prefer-timestamptz",
-  "ban-create-domain-with-constraint", "ban-alter-domain-with-add-constraint", "transaction-nesting", "do-block-dynamic-sql",
+  "ban-create-domain-with-constraint", "ban-alter-domain-with-add-constraint", "transaction-nesting", "dynamic-sql",
   "ban-uncommitted-transaction", "prefer-identity",
   "cdc-primary-key-change", "cdc-replica-identity", "cdc-publication-change", "cdc-type-change", "cdc-replication-slot", "cdc-truncate", "cdc-unlogged-table",
 ];
