@@ -18,6 +18,8 @@ export const DEFAULT_TARGET = "local";
 export interface BuildContext<A> {
   /** The component's name; children are named `${name}-<suffix>`. */
   name: string;
+  /** The target this builder is for (validated). */
+  target: string;
   args: A;
   /** The component; pass it as `parent` so providers, aliases and protect flow down. */
   parent: pulumi.ComponentResource;
@@ -57,7 +59,18 @@ export function dispatch<A, R>(
 ): R {
   const v = new Validator(component, name);
   const t = v.oneOf("target", target, DEFAULT_TARGET, TARGETS) as keyof BuilderTable<A, R>;
-  return builders[t]({ name, args, parent, childOpts: { parent }, v });
+  return builders[t]({ name, target: t, args, parent, childOpts: { parent }, v });
+}
+
+/**
+ * Fails when settings for another target are set (`{ kubernetes: {…} }` with target "aws"): they
+ * would be silently ignored. `keys` are the args' per-target blocks.
+ */
+export function rejectOtherTargets<A>(ctx: BuildContext<A>, keys: readonly string[] = TARGETS): void {
+  const args = ctx.args as Record<string, unknown>;
+  for (const other of keys) {
+    if (other !== ctx.target && args[other] !== undefined) ctx.v.fail(other, "{…}", `is set but target is "${ctx.target}"`, `remove it or set target to "${other}"`);
+  }
 }
 
 /** Validates a target string without building (used by DataPlatform before it creates anything). */

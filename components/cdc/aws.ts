@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { BuildContext } from "../target";
-import { DEFAULT_IMAGE, type CdcWriterArgs, type CdcWriterBuildResult } from "./cdcWriter";
+import { DEFAULT_IMAGE, type CdcWriterArgs, type CdcWriterBuildResult } from "./args";
 import { checkCdcConfig, renderCdcConfig } from "./config";
 
 const HEALTH_PORT = 9187;

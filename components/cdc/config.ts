@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parseCdcConfig, type CdcConfigInput } from "../../runtime/cdc/config";
 import type { Validator } from "../errors";
-import type { CdcSourceArgs, CdcWriterArgs } from "./cdcWriter";
+import type { CdcSourceArgs, CdcWriterArgs } from "./args";
 
 interface Resolved {
   host: string;

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { BuildContext } from "../target";
-import { DEFAULT_IMAGE, type CdcWriterArgs, type CdcWriterBuildResult } from "./cdcWriter";
+import { DEFAULT_IMAGE, type CdcWriterArgs, type CdcWriterBuildResult } from "./args";
 import { checkCdcConfig, renderCdcConfig } from "./config";
 import { labels } from "../util";
 

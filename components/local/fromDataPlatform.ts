@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import type { DataPlatformArgs } from "../platform/dataPlatform";
+import type { DataPlatformArgs } from "../platform/args";
 import type { LocalPlatformArgs } from "./platform";
 
 /**

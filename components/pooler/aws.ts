@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { BuildContext } from "../target";
-import type { PoolerArgs, PoolerBuildResult } from "./pooler";
+import type { PoolerArgs, PoolerBuildResult } from "./args";
 
 export function buildAwsPooler(ctx: BuildContext<PoolerArgs>): PoolerBuildResult {
   const { name, args, v, childOpts } = ctx;

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { BuildContext } from "../target";
-import { POOL_MODES, type PoolerArgs, type PoolerBuildResult } from "./pooler";
+import { POOL_MODES, type PoolerArgs, type PoolerBuildResult } from "./args";
 import { deepMerge, labels } from "../util";
 import { buildPgbouncerDeployment } from "./pgbouncerKubernetes";
 

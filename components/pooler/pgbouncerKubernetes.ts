@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { BuildContext } from "../target";
-import { POOL_MODES, type PoolerArgs, type PoolerBuildResult, type PoolerKubernetesArgs } from "./pooler";
+import { POOL_MODES, type PoolerArgs, type PoolerBuildResult, type PoolerKubernetesArgs } from "./args";
 import { labels, password } from "../util";
 
 const ADMIN_USER = "floe_pooler_admin";

@@ -6,8 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { BuildContext } from "../target";
-import type { PostgresClusterArgs } from "./postgresCluster";
-import type { PostgresBuildResult } from "./types";
+import type { PostgresClusterArgs, PostgresBuildResult } from "./args";
 import { password } from "../util";
 
 const ADMIN_USER = "floe_admin";

@@ -10,8 +10,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { BuildContext } from "../target";
-import type { PostgresClusterArgs } from "./postgresCluster";
-import type { PostgresBuildResult, PostgresSource } from "./types";
+import type { PostgresClusterArgs, PostgresBuildResult, PostgresSource } from "./args";
 import { deepMerge, labels, password } from "../util";
 
 const CNPG_REPO = "https://cloudnative-pg.github.io/charts";

@@ -1,122 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as k8s from "@pulumi/kubernetes";
 import { dispatch, localNotYetAvailable } from "../target";
 import { DatabaseRoles } from "./databaseRoles";
 import { buildKubernetesPostgres } from "./kubernetes";
 import { buildAwsPostgres } from "./aws";
-import type { PostgresBuildResult, PostgresSource } from "./types";
+import type { PostgresBuildResult, PostgresClusterArgs, PostgresSource } from "./args";
 import { pgUrl } from "../util";
 
-/** Roles and objects created inside Postgres (see DatabaseRoles). */
-export interface PostgresRolesArgs {
-  /** Create the roles and the publication through @pulumi/postgresql. Defaults to true. */
-  manage?: boolean;
-  /** Application role. Defaults to "app". */
-  appUsername?: string;
-  /** CDC writer's replication role. Defaults to "floe_replication". */
-  replicationUsername?: string;
-  /** Publication the CDC writer reads. Defaults to "floe". */
-  publication?: string;
-  /** Tables in the publication as "schema.table". Defaults to every table. */
-  publicationTables?: string[];
-  /** Extra databases with an owner role each (the platform adds the catalog's). Defaults to none. */
-  extraDatabases?: string[];
-  /**
-   * Host through which Pulumi reaches the primary to manage roles (a port-forward, a bastion, a
-   * load balancer). Defaults to the cluster's own primary endpoint.
-   */
-  adminHost?: pulumi.Input<string>;
-  /** Port that goes with `adminHost`. Defaults to 5432. */
-  adminPort?: pulumi.Input<number>;
-}
-
-/** Backups of the CNPG clusters to an S3-compatible object store (barman-cloud). */
-export interface PostgresBackupArgs {
-  /** Base path, e.g. "s3://my-bucket/backups"; each cluster writes under its own name. Required. */
-  destinationPath: pulumi.Input<string>;
-  /** S3 endpoint URL for MinIO and other non-AWS stores. Defaults to AWS S3. */
-  endpointUrl?: pulumi.Input<string>;
-  /** Secret (same namespace) with keys ACCESS_KEY_ID and ACCESS_SECRET_KEY. Required. */
-  credentialsSecretName: pulumi.Input<string>;
-  /** Barman retention policy. Defaults to "30d". */
-  retentionPolicy?: pulumi.Input<string>;
-  /** Six-field cron schedule of the base backup. Defaults to "0 0 3 * * *" (daily 03:00). */
-  schedule?: pulumi.Input<string>;
-}
-
-export interface PostgresKubernetesArgs {
-  /** Namespace of the Cluster resources (must exist). Defaults to "floe". */
-  namespace?: string;
-  /** Install the CloudNativePG operator (Helm). Set false when the operator already runs. Defaults to true. */
-  installOperator?: boolean;
-  /** Version of the cloudnative-pg Helm chart. Defaults to "0.26.1". */
-  operatorChartVersion?: pulumi.Input<string>;
-  /** Postgres image. Defaults to "ghcr.io/cloudnative-pg/postgresql:<version>". */
-  imageName?: pulumi.Input<string>;
-  /**
-   * CNPG-compatible Postgres image with the citus extension. Required when shards > 1 (there is no
-   * official one: build FROM ghcr.io/cloudnative-pg/postgresql and add the citus packages).
-   */
-  citusImage?: pulumi.Input<string>;
-  /** StorageClass of the data volumes. Defaults to the cluster's default class. */
-  storageClass?: pulumi.Input<string>;
-  /** Size of each instance's data volume. Defaults to "20Gi". */
-  storageSize?: pulumi.Input<string>;
-  /** Resources of each instance. Defaults to requests cpu 500m / memory 1Gi, limit memory 2Gi. */
-  resources?: pulumi.Input<k8s.types.input.core.v1.ResourceRequirements>;
-  /** Backups to an object store. Defaults to none (DataPlatform wires its object storage here). */
-  backup?: PostgresBackupArgs;
-  /** Secret with the server certificate (kubernetes.io/tls). Defaults to a CNPG-issued certificate. */
-  serverTLSSecret?: pulumi.Input<string>;
-  /** Secret with the CA of `serverTLSSecret`. Defaults to the CNPG-generated CA. */
-  serverCASecret?: pulumi.Input<string>;
-  /** Escape hatch merged last into every Cluster's `spec`. Defaults to none. */
-  spec?: Record<string, unknown>;
-}
-
-export interface PostgresAwsArgs {
-  /** Existing VPC. Defaults to a new VPC with two private subnets (then `subnetIds` must be unset). */
-  vpcId?: pulumi.Input<string>;
-  /** Existing subnets (at least two, in different AZs). Required with `vpcId`. */
-  subnetIds?: pulumi.Input<string>[];
-  /** CIDR of the VPC floe creates. Defaults to "10.42.0.0/16". */
-  vpcCidr?: string;
-  /** CIDRs allowed to reach Postgres on 5432. Defaults to the VPC's CIDR. 0.0.0.0/0 is refused. */
-  allowedCidrBlocks?: string[];
-  /** Instance class of the Aurora instances. Defaults to "db.r6g.large". */
-  instanceClass?: pulumi.Input<string>;
-  /** Aurora engine version. Defaults to "16.6" ("16.6-limitless" when sharded). */
-  engineVersion?: pulumi.Input<string>;
-  /** KMS key for storage and the credentials secret. Defaults to the AWS-managed keys. */
-  kmsKeyId?: pulumi.Input<string>;
-  /** Days of automated backups. Defaults to 7. */
-  backupRetentionDays?: number;
-  /** Protect the cluster from deletion. Defaults to true. */
-  deletionProtection?: pulumi.Input<boolean>;
-  /** Maximum ACUs of the Limitless shard group (sharded only; at least 16). Defaults to 64. */
-  limitlessMaxAcu?: number;
-}
-
-export interface PostgresClusterArgs {
-  /** Where it runs: "kubernetes", "aws" or "local". Defaults to "local". */
-  target?: string;
-  /** Postgres major version (14–17). Defaults to 16. */
-  version?: number;
-  /** Number of shards; 1 means not sharded (Citus on kubernetes, Aurora Limitless on aws). Defaults to 1. */
-  shards?: number;
-  /** Instances per cluster (primary + standbys; on kubernetes per shard). Defaults to 2. */
-  instances?: number;
-  /** Application database. Defaults to "app". */
-  database?: string;
-  /** Logical replication slots to size the server for (CDC writers, upgrades). Defaults to 8. */
-  replicationSlots?: number;
-  /** Roles, publication and extra databases. Defaults to managed, with the defaults of PostgresRolesArgs. */
-  roles?: PostgresRolesArgs;
-  /** Kubernetes-only settings. Defaults to the defaults of PostgresKubernetesArgs. */
-  kubernetes?: PostgresKubernetesArgs;
-  /** AWS-only settings. Defaults to the defaults of PostgresAwsArgs (a new VPC). */
-  aws?: PostgresAwsArgs;
-}
+export * from "./args";
 
 /**
  * A Postgres cluster ready for logical replication (wal_level=logical, slots and WAL senders sized

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { BuildContext } from "../target";
-import type { QueryEnginesArgs, QueryEnginesBuildResult } from "./queryEngines";
+import type { QueryEnginesArgs, QueryEnginesBuildResult } from "./args";
 import { catalogProperties, trinoRelease } from "./trino";
 
 export function buildAwsQueryEngines(ctx: BuildContext<QueryEnginesArgs>): QueryEnginesBuildResult {

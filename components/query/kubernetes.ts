@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { BuildContext } from "../target";
-import type { QueryEnginesArgs, QueryEnginesBuildResult } from "./queryEngines";
+import type { QueryEnginesArgs, QueryEnginesBuildResult } from "./args";
 import { catalogProperties, trinoRelease } from "./trino";
 import { deepMerge, labels, password } from "../util";
 

@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { localBranchProvider } from "../../../components/schema/database-branch";
+import { localBranchProvider } from "../../../components/branch/local";
 import { startPostgres, TestPostgres } from "../../helpers/postgres";
 
 const ROOT = resolve(__dirname, "../../..");

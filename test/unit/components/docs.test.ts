@@ -5,7 +5,8 @@ import * as path from "node:path";
 import * as ts from "typescript";
 
 const root = path.join(__dirname, "../../../components");
-const dirs = ["postgres", "pooler", "lake", "query", "cdc", "platform", "upgrade", "local"];
+// every piece folder (postgres, pooler, storage, catalog, query, cdc, branch, upgrade, platform, local, …)
+const dirs = fs.readdirSync(root, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
 
 function exportedArgsInterfaces() {
   const out: { file: string; decl: ts.InterfaceDeclaration }[] = [];

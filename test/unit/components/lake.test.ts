@@ -1,5 +1,5 @@
-import { ObjectStorage } from "../../../components/lake/objectStorage";
-import { IcebergCatalog } from "../../../components/lake/icebergCatalog";
+import { ObjectStorage } from "../../../components/storage/objectStorage";
+import { IcebergCatalog } from "../../../components/catalog/icebergCatalog";
 import type { FloeMocks } from "../../../components/testing";
 import { countsUnder, installFloeMocks, isSecret, only, valueOf } from "./helpers";
 

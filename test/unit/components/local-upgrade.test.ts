@@ -32,7 +32,7 @@ pulumi.runtime.setMocks(
 
 import { LocalPlatform } from "../../../components/local/platform";
 import { DataPlatform } from "../../../components/platform/dataPlatform";
-import { BlueGreenUpgrade } from "../../../components/upgrade/blue-green-upgrade";
+import { BlueGreenUpgrade } from "../../../components/upgrade/blueGreenUpgrade";
 import { localPostgresServerProvider, majorChangeError } from "../../../components/local/postgresServer";
 import { localPgBouncerProvider, upgradeGuard } from "../../../components/local/pgBouncer";
 import { GroupedPoolerControl, PoolerControl } from "../../../runtime/upgrade/pooler";

@@ -11,10 +11,9 @@ beforeAll(async () => {
 });
 
 async function synth(name: string, args: DataPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
-  const t0 = Date.now();
   const p = new DataPlatform(name, args, opts);
   await m.settled(p.connectionString, p.connectionSecret, p.cdc!.writers, p.catalogUri, p.poolerEndpoint, p.trinoEndpoint, p.clickhouseEndpoint, p.athenaWorkgroup);
-  return { p, ms: Date.now() - t0 };
+  return { p };
 }
 
 const K8S_COMMON = {
@@ -69,8 +68,8 @@ const AWS_COMMON = {
 };
 
 describe("DataPlatform on kubernetes", () => {
-  test("not sharded: the exact set of resources, synthesized in a few seconds", async () => {
-    const { ms } = await synth("pk", { target: "kubernetes" });
+  test("not sharded: the exact set of resources", async () => {
+    await synth("pk", { target: "kubernetes" });
     expect(countsUnder(m, "pk")).toEqual({
       ...K8S_COMMON,
       "kubernetes:postgresql.cnpg.io/v1:Cluster": 1,
@@ -81,8 +80,6 @@ describe("DataPlatform on kubernetes", () => {
       "kubernetes:batch/v1:Job": 1,
       "kubernetes:apps/v1:Deployment": 1,
     });
-    console.log(`kubernetes platform synthesis: ${ms} ms`);
-    expect(ms).toBeLessThan(10_000);
   });
 
   test("sharded (3): Citus clusters, registration Job, one CDC writer per shard", async () => {
@@ -174,8 +171,8 @@ describe("DataPlatform on kubernetes", () => {
 });
 
 describe("DataPlatform on aws", () => {
-  test("not sharded, network created: the exact set of resources, synthesized in a few seconds", async () => {
-    const { ms, p } = await synth("pa", { target: "aws" });
+  test("not sharded, network created: the exact set of resources", async () => {
+    const { p } = await synth("pa", { target: "aws" });
     expect(countsUnder(m, "pa")).toEqual({
       ...AWS_COMMON,
       "aws:ec2/vpc:Vpc": 1,
@@ -191,8 +188,6 @@ describe("DataPlatform on aws", () => {
       // proxy cutover, catalog access.
       "aws:iam/policy:Policy": 2,
     });
-    console.log(`aws platform synthesis: ${ms} ms`);
-    expect(ms).toBeLessThan(10_000);
     expect(await valueOf(p.poolerEndpoint)).toMatch(/^pa-pooler-proxy\.proxy-.*:5432$/);
     expect(await valueOf(p.catalogUri)).toBe("https://glue.us-east-1.amazonaws.com/iceberg");
     expect(await valueOf(p.athenaWorkgroup)).toBe("pa-query-athena");

@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import { installFloeMocks, isKnown, valueOf, only } from "../components/helpers";
 import type { FloeMocks } from "../../../components/testing";
-import { DatabaseBranch } from "../../../components/schema/database-branch";
+import { DatabaseBranch } from "../../../components/branch/databaseBranch";
 import { SchemaMigration } from "../../../components/schema/schema-migration";
 
 let m: FloeMocks;

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { join } from "node:path";
 import { installFloeMocks, isSecret, valueOf, all, only } from "../components/helpers";
 import type { FloeMocks } from "../../../components/testing";
-import { DatabaseBranch } from "../../../components/schema/database-branch";
+import { DatabaseBranch } from "../../../components/branch/databaseBranch";
 import { lintMigration, SchemaMigration } from "../../../components/schema/schema-migration";
 import { defaultPolicy } from "../../../runtime/schema/lint";
 import { readFileSync } from "node:fs";

@@ -1,6 +1,6 @@
 // `pulumi preview`: the generated password and Aurora endpoint are unknown; the component keeps its
 // shape, its URLs stay unknown and secret, and nothing is rendered with a placeholder.
-import { BlueGreenUpgrade } from "../../../components/upgrade/blue-green-upgrade";
+import { BlueGreenUpgrade } from "../../../components/upgrade/blueGreenUpgrade";
 import type { FloeMocks } from "../../../components/testing";
 import { countsUnder, installFloeMocks, isKnown, isSecret } from "../components/helpers";
 
@@ -10,7 +10,7 @@ beforeAll(async () => {
 });
 
 test("kubernetes and aws preview with unknown values", async () => {
-  const k = new BlueGreenUpgrade("pk", { toVersion: 17, blueUrl: "postgresql://u:p@b/app", poolerAdminUrl: "postgresql://a@p/pgbouncer", kubernetes: { poolerConfigClaim: "c" } });
+  const k = new BlueGreenUpgrade("pk", { target: "kubernetes", toVersion: 17, blueUrl: "postgresql://u:p@b/app", poolerAdminUrl: "postgresql://a@p/pgbouncer", kubernetes: { poolerConfigClaim: "c" } });
   const a = new BlueGreenUpgrade("pa", { target: "aws", toVersion: 17, blueUrl: "postgresql://u:p@b/app", poolerAdminUrl: "postgresql://a@p/pgbouncer", aws: { vpcId: "v", subnetIds: ["a", "b"], securityGroupIds: ["s"] } });
   await m.settled(k.greenUrl, a.greenUrl, a.runTaskCommand);
   expect(countsUnder(m, "pk")["kubernetes:batch/v1:Job"]).toBe(1);

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { BuildContext } from "../target";
-import type { IcebergCatalogArgs, IcebergCatalogBuildResult } from "./icebergCatalog";
+import type { IcebergCatalogArgs, IcebergCatalogBuildResult } from "./args";
 import { deepMerge, labels, password } from "../util";
 
 export function buildKubernetesCatalog(ctx: BuildContext<IcebergCatalogArgs>): IcebergCatalogBuildResult {

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { BuildContext } from "../target";
-import type { IcebergCatalogArgs, IcebergCatalogBuildResult } from "./icebergCatalog";
+import type { IcebergCatalogArgs, IcebergCatalogBuildResult } from "./args";
 
 export const CATALOG_FLAVORS = ["glue", "s3tables"] as const;
 

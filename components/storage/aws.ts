@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { BuildContext } from "../target";
-import type { ObjectStorageArgs, ObjectStorageBuildResult } from "./objectStorage";
+import type { ObjectStorageArgs, ObjectStorageBuildResult } from "./args";
 
 export function buildAwsObjectStorage(ctx: BuildContext<ObjectStorageArgs>): ObjectStorageBuildResult {
   const { name, args, v, childOpts, parent } = ctx;

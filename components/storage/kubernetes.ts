@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { BuildContext } from "../target";
-import type { ObjectStorageArgs, ObjectStorageBuildResult } from "./objectStorage";
+import type { ObjectStorageArgs, ObjectStorageBuildResult } from "./args";
 import { deepMerge, labels, password } from "../util";
 
 export function buildKubernetesObjectStorage(ctx: BuildContext<ObjectStorageArgs>): ObjectStorageBuildResult {

@@ -1,0 +1,125 @@
+/** The args of CdcWriter and what every target's builder returns. */
+import type * as pulumi from "@pulumi/pulumi";
+import type * as k8s from "@pulumi/kubernetes";
+
+/** Default image of the floe runtime (the `floe` CLI; `floe cdc run --config FILE`). */
+export const DEFAULT_IMAGE = "ghcr.io/floe-data/floe:0.1.0";
+
+/** One Postgres source; one writer (one logical slot) runs per source. */
+export interface CdcSourceArgs {
+  /** Stable name, part of the LSN key stored in Iceberg (e.g. "primary", "shard-0"). Required. */
+  name: string;
+  /** Host of the source (direct, not through pgBouncer: replication cannot be pooled). Required. */
+  host: pulumi.Input<string>;
+  /** Defaults to 5432. */
+  port?: pulumi.Input<number>;
+  /** Replication slot. Defaults to floe_<name>. */
+  slot?: string;
+}
+
+/** A table to replicate. */
+export interface CdcTableArgs {
+  /** "schema.table". Required. */
+  source: string;
+  /** "mirror" (the Iceberg table equals the Postgres table) or "changelog" (append-only). Defaults to "mirror". */
+  mode?: string;
+  /** Iceberg table name. Defaults to the source table's name. */
+  target?: string;
+}
+
+export interface CdcCatalogArgs {
+  /** REST catalog base URI. Required. */
+  uri: pulumi.Input<string>;
+  /** Warehouse identifier. Defaults to none. */
+  warehouse?: pulumi.Input<string>;
+  /** SigV4 signing service for AWS catalogs ("glue" or "s3tables"). Defaults to none (no signing). */
+  sigv4Service?: string;
+  /** Region for SigV4. Defaults to "us-east-1". */
+  region?: pulumi.Input<string>;
+  /** OAuth2 "client_id:client_secret" (pass a secret). Defaults to none. */
+  credential?: pulumi.Input<string>;
+}
+
+export interface CdcStorageArgs {
+  /** S3 endpoint for MinIO etc. Defaults to AWS S3. */
+  endpoint?: pulumi.Input<string>;
+  /** Defaults to "us-east-1". */
+  region?: pulumi.Input<string>;
+  /** Path-style addressing (MinIO). Defaults to false. */
+  forcePathStyle?: boolean;
+  /** kubernetes: access key. Defaults to the pod's ambient credentials. */
+  accessKeyId?: pulumi.Input<string>;
+  /** kubernetes: secret key (pass a secret). Defaults to the pod's ambient credentials. */
+  secretAccessKey?: pulumi.Input<string>;
+}
+
+export interface CdcWriterKubernetesArgs {
+  /** Namespace (must exist). Defaults to "floe". */
+  namespace?: string;
+  /** Resources of each writer. Defaults to requests cpu 1 / memory 1Gi, limit memory 2Gi (the pipeline needs one core). */
+  resources?: pulumi.Input<k8s.types.input.core.v1.ResourceRequirements>;
+  /** TCP ports the writer may reach (Postgres, catalog, object store, DNS). Defaults to 5432, 8181, 9000, 443, 53. */
+  egressPorts?: number[];
+}
+
+export interface CdcWriterAwsArgs {
+  /** VPC of the tasks. Required. */
+  vpcId: pulumi.Input<string>;
+  /** Private subnets of the tasks. Required. */
+  subnetIds: pulumi.Input<pulumi.Input<string>[]>;
+  /** ARN of the warehouse bucket; the task role gets access to it only. Required. */
+  bucketArn: pulumi.Input<string>;
+  /** IAM policy with the catalog access (IcebergCatalog.accessPolicyArn). Defaults to none. */
+  catalogPolicyArn?: pulumi.Input<string>;
+  /** Existing ECS cluster. Defaults to a new cluster. */
+  clusterArn?: pulumi.Input<string>;
+  /** CIDRs of the Postgres sources (egress 5432). Defaults to the VPC's CIDR. */
+  postgresCidrBlocks?: string[];
+  /** Fargate CPU units. Defaults to 2048. */
+  cpu?: number;
+  /** Fargate memory (MiB). Defaults to 4096. */
+  memory?: number;
+  /** Days of CloudWatch logs. Defaults to 30. */
+  logRetentionDays?: number;
+}
+
+export interface CdcWriterArgs {
+  /** Where it runs: "kubernetes", "aws" or "local". Defaults to "local". */
+  target?: string;
+  /** Runtime image. Defaults to DEFAULT_IMAGE. */
+  image?: pulumi.Input<string>;
+  /** Sources, one writer each. Required: at least one, names unique. */
+  sources: CdcSourceArgs[];
+  /** Source database. Required. */
+  database: pulumi.Input<string>;
+  /** Replication role. Required. */
+  replicationUsername: pulumi.Input<string>;
+  /** Its password (pass a secret). Required. */
+  replicationPassword: pulumi.Input<string>;
+  /** libpq sslmode to the sources. Defaults to "require". */
+  sslmode?: string;
+  /** Publication read. Defaults to "floe". */
+  publication?: string;
+  /** Tables. Defaults to every table in the publication, as mirror tables. */
+  tables?: CdcTableArgs[];
+  /** The REST catalog. Required. */
+  catalog: CdcCatalogArgs;
+  /** s3://bucket/prefix of the warehouse. Required. */
+  warehouseLocation: pulumi.Input<string>;
+  /** Object storage access. Defaults to AWS S3 with ambient credentials. */
+  storage?: CdcStorageArgs;
+  /** Iceberg namespace. Defaults to "floe". */
+  namespace?: string;
+  /** Longest time a change waits before commit (ms). Defaults to 1000. */
+  commitIntervalMs?: number;
+  /** Kubernetes-only settings. Defaults to the defaults of CdcWriterKubernetesArgs. */
+  kubernetes?: CdcWriterKubernetesArgs;
+  /** AWS-only settings. Required on target "aws". */
+  aws?: CdcWriterAwsArgs;
+}
+
+export interface CdcWriterBuildResult {
+  writers: pulumi.Output<string[]>;
+  serviceAccountName: pulumi.Output<string | undefined>;
+  taskRoleArn: pulumi.Output<string | undefined>;
+}

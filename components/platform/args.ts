@@ -1,0 +1,130 @@
+/** The args of DataPlatform (no code: the platform, its per-target wiring and the local mapping import this). */
+import type * as pulumi from "@pulumi/pulumi";
+import type { PostgresClusterArgs } from "../postgres/args";
+import type { ObjectStorageArgs } from "../storage/args";
+import type { QueryEnginesAwsArgs, QueryEnginesKubernetesArgs } from "../query/args";
+import type { CdcTableArgs } from "../cdc/args";
+
+export interface DataPlatformPoolerArgs {
+  /** "transaction", "session" or "statement". Defaults to "transaction". */
+  poolMode?: string;
+  /** Defaults to 1000. */
+  maxClientConnections?: number;
+  /** Defaults to 20. */
+  defaultPoolSize?: number;
+  /** pgBouncer instances (kubernetes "cnpg"). Defaults to 2. */
+  instances?: number;
+  /**
+   * kubernetes: "cnpg" (a CNPG Pooler) or "pgbouncer" (a pgBouncer Deployment with its config on a
+   * ReadWriteMany claim and an admin console: what BlueGreenUpgrade drives). Defaults to "cnpg".
+   */
+  implementation?: string;
+  /** kubernetes "pgbouncer": ReadWriteMany StorageClass of the config claim. Defaults to the cluster default. */
+  configStorageClass?: pulumi.Input<string>;
+}
+
+export interface DataPlatformCatalogArgs {
+  /** Use an existing Iceberg REST catalog instead of creating one: its base URI. Defaults to creating one. */
+  existingUri?: pulumi.Input<string>;
+  /** Warehouse identifier of the existing catalog. Required with existingUri. */
+  existingWarehouse?: pulumi.Input<string>;
+  /** SigV4 signing service of the existing catalog ("glue" or "s3tables"). Defaults to none (no signing). */
+  existingSigv4Service?: string;
+  /** aws: IAM policy granting access to the existing catalog; attached to the CDC writer's task role. Defaults to none. */
+  existingAccessPolicyArn?: pulumi.Input<string>;
+  /** Warehouse name. Defaults to "floe". */
+  warehouse?: string;
+  /** Iceberg namespace of the replicated tables. Defaults to "floe". */
+  namespace?: string;
+  /** aws: "glue" or "s3tables". Defaults to "glue". */
+  awsFlavor?: string;
+  /** kubernetes: Lakekeeper replicas. Defaults to 2. */
+  replicas?: number;
+  /** kubernetes: escape hatch merged into the Lakekeeper values. Defaults to none. */
+  helmValues?: Record<string, unknown>;
+}
+
+export interface DataPlatformQueryArgs {
+  /** Defaults to true on kubernetes, false on aws. */
+  trino?: boolean;
+  /** kubernetes only. Defaults to true on kubernetes. */
+  clickhouse?: boolean;
+  /** aws only. Defaults to true on aws. */
+  athena?: boolean;
+  /** Kubernetes-only engine settings. Defaults to the defaults of QueryEnginesKubernetesArgs. */
+  kubernetes?: QueryEnginesKubernetesArgs;
+  /** AWS-only engine settings. Defaults to the defaults of QueryEnginesAwsArgs. */
+  aws?: QueryEnginesAwsArgs;
+}
+
+export interface DataPlatformCdcArgs {
+  /** Runtime image. Defaults to the floe image of this version. */
+  image?: pulumi.Input<string>;
+  /** Tables. Defaults to every table of the publication, as mirror tables. */
+  tables?: CdcTableArgs[];
+  /** Defaults to 1000 ms. */
+  commitIntervalMs?: number;
+  /** aws: Fargate CPU units. Defaults to 2048. */
+  cpu?: number;
+  /** aws: Fargate memory (MiB). Defaults to 4096. */
+  memory?: number;
+  /** aws: existing ECS cluster. Defaults to a new cluster. */
+  ecsClusterArn?: pulumi.Input<string>;
+}
+
+export interface DataPlatformUpgradeArgs {
+  /**
+   * The new Postgres major. `postgres.version` stays the running (old) major: changing it directly
+   * would re-create the database, which floe refuses on the local target. Required.
+   */
+  toVersion: number;
+  /** Hard budget (ms) for green to apply blue's final LSN while the pooler is paused; past it the cutover resumes on blue. Defaults to 1000. */
+  budgetMs?: number;
+  /** kubernetes and aws: whether the orchestrator runs now (false creates green only). The local target always runs it. Defaults to true. */
+  run?: boolean;
+  /**
+   * local: finish the upgrade once green serves: drop the replication objects, move the SQL
+   * catalog to green, stop and delete blue (no rollback afterwards; cannot be undone). On
+   * kubernetes and aws, blue is the platform's own cluster and stays. Defaults to false.
+   */
+  retireBlue?: boolean;
+  /**
+   * aws: admin console URL of a pgBouncer in front of the Aurora cluster (RDS Proxy cannot PAUSE, so
+   * the cutover needs pgBouncer). Kept secret. Required on aws.
+   */
+  poolerAdminUrl?: pulumi.Input<string>;
+  /** aws: EFS file system holding that pgBouncer's pgbouncer.ini (mounted by the orchestrator task). Required on aws. */
+  efsFileSystemId?: pulumi.Input<string>;
+  /** kubernetes and aws: runtime image of the orchestrator. Defaults to the floe image of this version. */
+  image?: pulumi.Input<string>;
+}
+
+export interface DataPlatformArgs {
+  /** Where it runs: "kubernetes", "aws" or "local". Defaults to "local". */
+  target?: string;
+  /** kubernetes: namespace of every piece. Defaults to "floe". */
+  namespace?: string;
+  /** kubernetes: create the namespace. Set false when it exists. Defaults to true. */
+  createNamespace?: boolean;
+  /** The Postgres cluster (its `target` must be unset; the platform's applies). Defaults to PostgresClusterArgs' defaults. */
+  postgres?: PostgresClusterArgs;
+  /** pgBouncer / RDS Proxy. Defaults to transaction pooling with the defaults of DataPlatformPoolerArgs. */
+  pooler?: DataPlatformPoolerArgs;
+  /** Object storage (its `target` must be unset). Defaults to MinIO on kubernetes, a new S3 bucket on aws. */
+  storage?: ObjectStorageArgs;
+  /** The Iceberg catalog. Defaults to Lakekeeper on kubernetes, Glue on aws. */
+  catalog?: DataPlatformCatalogArgs;
+  /** Query engines. Defaults to Trino + ClickHouse on kubernetes, Athena on aws. */
+  query?: DataPlatformQueryArgs;
+  /** The CDC writer. Defaults to every table of the publication, as mirror tables, one writer per shard. */
+  cdc?: DataPlatformCdcArgs;
+  /**
+   * A zero-downtime major upgrade to `toVersion` (docs/upgrade.md): a green cluster at the new
+   * major, logical replication, a budgeted cutover behind pgBouncer, reverse replication for
+   * rollback, the CDC writer following by itself. Local: run by `pulumi up`, every shard. Kubernetes
+   * (pooler.implementation "pgbouncer", unsharded) and aws (your pgBouncer, unsharded): a
+   * BlueGreenUpgrade child wired from the platform's outputs. Keep it set after the cutover.
+   * Defaults to none (no upgrade).
+   */
+  upgrade?: DataPlatformUpgradeArgs;
+}

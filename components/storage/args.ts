@@ -1,0 +1,60 @@
+/** The args of ObjectStorage and what every target's builder returns. */
+import type * as pulumi from "@pulumi/pulumi";
+import type * as k8s from "@pulumi/kubernetes";
+
+export interface ObjectStorageKubernetesArgs {
+  /** Namespace (must exist). Defaults to "floe". */
+  namespace?: string;
+  /** Use an existing S3-compatible endpoint instead of deploying MinIO, e.g. "https://s3.example.com". Defaults to deploying MinIO. */
+  existingEndpoint?: pulumi.Input<string>;
+  /** Access key for `existingEndpoint`. Required with it. */
+  existingAccessKeyId?: pulumi.Input<string>;
+  /** Secret key for `existingEndpoint` (pass a secret). Required with it. */
+  existingSecretAccessKey?: pulumi.Input<string>;
+  /** Version of the MinIO Helm chart (charts.min.io). Defaults to "5.4.0". */
+  chartVersion?: pulumi.Input<string>;
+  /** Size of the MinIO volume. Defaults to "50Gi". */
+  storageSize?: pulumi.Input<string>;
+  /** StorageClass of the MinIO volume. Defaults to the cluster's default class. */
+  storageClass?: pulumi.Input<string>;
+  /** Resources of the MinIO pod. Defaults to requests cpu 250m / memory 1Gi. */
+  resources?: pulumi.Input<k8s.types.input.core.v1.ResourceRequirements>;
+  /** Escape hatch merged last into the MinIO chart values. Defaults to none. */
+  helmValues?: Record<string, unknown>;
+}
+
+export interface ObjectStorageAwsArgs {
+  /** Use an existing bucket (floe then creates nothing and changes none of its settings). Defaults to a new bucket. */
+  existingBucketName?: pulumi.Input<string>;
+  /** KMS key for SSE-KMS. Defaults to the AWS-managed key for S3 ("aws:kms" without a key id). */
+  kmsKeyArn?: pulumi.Input<string>;
+  /** Allow `pulumi destroy` to delete a non-empty bucket. Defaults to false. */
+  forceDestroy?: boolean;
+}
+
+export interface ObjectStorageArgs {
+  /** Where it runs: "kubernetes", "aws" or "local". Defaults to "local". */
+  target?: string;
+  /** Bucket name. Defaults to "floe-lake" on kubernetes and to a generated unique name on aws. */
+  bucketName?: string;
+  /** Prefix of the Iceberg warehouse inside the bucket. Defaults to "warehouse". */
+  warehousePrefix?: string;
+  /** Days before noncurrent object versions (files Iceberg maintenance deleted) are expired. Defaults to 7. */
+  noncurrentVersionDays?: number;
+  /** Kubernetes-only settings. Defaults to MinIO with the defaults of ObjectStorageKubernetesArgs. */
+  kubernetes?: ObjectStorageKubernetesArgs;
+  /** AWS-only settings. Defaults to a new bucket with the defaults of ObjectStorageAwsArgs. */
+  aws?: ObjectStorageAwsArgs;
+}
+
+export interface ObjectStorageBuildResult {
+  bucket: pulumi.Output<string>;
+  endpoint: pulumi.Output<string | undefined>;
+  region: pulumi.Output<string>;
+  forcePathStyle: boolean;
+  warehouseLocation: pulumi.Output<string>;
+  credentialsSecretName: pulumi.Output<string | undefined>;
+  accessKeyId: pulumi.Output<string | undefined>;
+  secretAccessKey: pulumi.Output<string | undefined>;
+  bucketArn: pulumi.Output<string | undefined>;
+}
