@@ -16,7 +16,7 @@ import { readFileSync } from "node:fs";
 import { Client } from "pg";
 import { createLogger } from "../core/log";
 import { createBranch, deleteBranch, redact } from "./branch";
-import { expandPaths, formatText as formatLintText, lintFiles, LintReport, Policy } from "./lint";
+import { formatText as formatLintText, lintFiles, LintReport, migrationFiles, Policy } from "./lint";
 import { parseMigration } from "./parse";
 import { Message, PgoutputDecoder, Tuple } from "../cdc/pgoutput";
 import { COLUMNS_SQL, mapColumn, PgColumn } from "../cdc/types";
@@ -341,7 +341,7 @@ export async function checkMigrations(opts: CheckOptions): Promise<CheckResult> 
       const before = await snapshot(c);
       const preexisting = await invalidObjects(c);
       const broken = await failingBefore(c, before);
-      for (const file of expandPaths(opts.files)) {
+      for (const file of migrationFiles(opts.files)) {
         const text = readFileSync(file, "utf8");
         const plan = await transactional(text, file);
         try {

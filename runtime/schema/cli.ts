@@ -2,7 +2,7 @@
  * `floe schema lint|check|rules`: the schema policy gate.
  * Exit codes: 0 allowed, 1 refused (violations or failed validation), 2 bad usage or unparsable SQL.
  */
-import { formatGithub, formatJson, formatText, lintFiles, loadPolicy, Policy, defaultPolicy } from "./lint";
+import { formatGithub, formatJson, formatText, lintFiles, loadPolicy, MigrationInputError, Policy, defaultPolicy } from "./lint";
 import { RULES } from "./rules";
 
 export const usage = `usage:
@@ -20,7 +20,9 @@ rules  lists the rules with their default severity.
 Policy file (JSON): {"rules": {"drop-column": "error", "prefer-text-field": "off", ...}}.
 Per-statement opt-out, in a comment before the statement or on its line:
   -- floe:allow drop-column the column has been unused since v42
-Exit codes: 0 allowed, 1 refused, 2 bad usage or unparsable SQL.`;
+A directory is linted with its subfolders (files in path order); a path that does not exist, or a
+directory without any .sql file, is an error (exit 2), never a pass.
+Exit codes: 0 allowed, 1 refused, 2 bad usage, a path with nothing to lint, or unparsable SQL.`;
 
 export interface ParsedArgs {
   command: string;
@@ -85,7 +87,14 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (args.command === "lint") {
-    const report = await lintFiles(args.files, policy);
+    let report;
+    try {
+      report = await lintFiles(args.files, policy);
+    } catch (e) {
+      if (!(e instanceof MigrationInputError)) throw e;
+      process.stderr.write(`floe schema lint: nothing to lint at ${e.problems.length === 1 ? "this path" : "these paths"}:\n${e.problems.map((p) => `  ${p}`).join("\n")}\n`);
+      return 2;
+    }
     const out = args.format === "json" ? formatJson(report) : args.format === "github" ? formatGithub(report) : formatText(report);
     process.stdout.write(out + "\n");
     return report.exitCode;

@@ -2,7 +2,7 @@
  * The schema policy gate's linter: parse, run every rule the policy enables, honour per-statement
  * opt-outs, and render the result as text, JSON or GitHub annotations.
  */
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { readFileSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { MigrationParseError, parseMigration, Statement } from "./parse";
@@ -102,32 +102,77 @@ export async function lintText(text: string, file: string, policy: Policy = defa
   return { file, statements: statements.filter((s) => !s.nested).length, findings, suppressed };
 }
 
-/** Expands directories to their *.sql files (sorted); files are kept as given. */
-export function expandPaths(paths: string[]): string[] {
+/** The *.sql files under a directory, depth first, entries in byte order of their names (subfolders in place by name). */
+function sqlFilesUnder(dir: string, seen = new Set<string>()): string[] {
+  const real = realpathSync(dir);
+  if (seen.has(real)) return []; // a symlink back up the tree
+  seen.add(real);
   const out: string[] = [];
-  for (const p of paths) {
+  for (const name of readdirSync(dir).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const p = join(dir, name);
     let st;
     try {
       st = statSync(p);
     } catch {
-      out.push(p); // reported as unreadable by lintFiles
-      continue;
+      continue; // a dangling symlink
     }
-    if (st.isDirectory()) {
-      out.push(
-        ...readdirSync(p)
-          .filter((f) => f.endsWith(".sql"))
-          .sort()
-          .map((f) => join(p, f)),
-      );
-    } else out.push(p);
+    if (st.isDirectory()) out.push(...sqlFilesUnder(p, seen));
+    else if (name.endsWith(".sql")) out.push(p);
   }
   return out;
 }
 
+/** Expands directories to their *.sql files, subfolders included (stable order); other paths are kept as given. */
+export function expandPaths(paths: string[]): string[] {
+  return paths.flatMap((p) => {
+    try {
+      return statSync(p).isDirectory() ? sqlFilesUnder(p) : [p];
+    } catch {
+      return [p]; // reported as unreadable by whoever reads it
+    }
+  });
+}
+
+/** A lint path that cannot be linted: it does not exist, or it is a directory holding no *.sql file. */
+export class MigrationInputError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join("; "));
+    this.name = "MigrationInputError";
+  }
+}
+
+/**
+ * The migration files the given paths name, in order: each directory's *.sql files (recursively),
+ * each file as given. Throws MigrationInputError naming every path that does not exist or is a
+ * directory without any *.sql file: linting nothing is not a pass.
+ */
+export function migrationFiles(paths: string[]): string[] {
+  const problems: string[] = [];
+  const files: string[] = [];
+  for (const p of paths) {
+    let st;
+    try {
+      st = statSync(p);
+    } catch (e) {
+      problems.push((e as NodeJS.ErrnoException).code === "ENOENT" ? `${p}: not found (no such file or directory)` : `${p}: cannot be read (${(e as Error).message})`);
+      continue;
+    }
+    if (!st.isDirectory()) {
+      files.push(p);
+      continue;
+    }
+    const under = sqlFilesUnder(p);
+    if (under.length) files.push(...under);
+    else problems.push(`${p}: no .sql file in this directory or its subfolders`);
+  }
+  if (problems.length) throw new MigrationInputError(problems);
+  return files;
+}
+
+/** Lints the migrations the paths name (see migrationFiles: throws MigrationInputError for a path with nothing to lint). */
 export async function lintFiles(paths: string[], policy: Policy = defaultPolicy()): Promise<LintReport> {
   const files: FileResult[] = [];
-  for (const file of expandPaths(paths)) {
+  for (const file of migrationFiles(paths)) {
     let text: string;
     try {
       text = readFileSync(file, "utf8");

@@ -1,5 +1,5 @@
 /** `floe schema lint`: policy file, output formats and exit codes, through the CLI entry point. */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../../../runtime/schema/cli";
@@ -91,6 +91,60 @@ describe("floe schema lint", () => {
     const rules = await run(["rules"]);
     expect(rules.code).toBe(0);
     expect(rules.out).toMatch(/^cdc-replica-identity\s+error/m);
+  });
+});
+
+describe("lint paths", () => {
+  it("a path that does not exist is reported as not found (exit 2), not as unparsable", async () => {
+    const missing = join(dir, "migrations");
+    const r = await run(["lint", missing]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`${missing}: not found`);
+    expect(r.out).not.toMatch(/could not be parsed/);
+  });
+
+  it("a directory without any .sql file is exit 2 with a clear message, not a pass", async () => {
+    const empty = join(dir, "empty");
+    mkdirSync(join(empty, "sub"), { recursive: true });
+    writeFileSync(join(empty, "sub", "notes.txt"), "DROP TABLE users;");
+    const r = await run(["lint", empty]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`${empty}: no .sql file in this directory or its subfolders`);
+    // one bad path among good ones still refuses to pass
+    expect((await run(["lint", join(FIX, "002_safe_add_nullable_column.sql"), empty])).code).toBe(2);
+  });
+
+  it("lints a directory recursively, in a stable path order, and survives a symlink loop", async () => {
+    const root = join(dir, "tree");
+    for (const d of ["2024", "2025/q1", "2025/q2"]) mkdirSync(join(root, d), { recursive: true });
+    const files = ["001_init.sql", "2024/010_a.sql", "2024/002_b.sql", "2025/q2/030_d.sql", "2025/q1/020_c.sql", "2025/README.md", "100_last.sql"];
+    for (const f of files) writeFileSync(join(root, f), "CREATE TABLE IF NOT EXISTS t (id bigint);\n");
+    writeFileSync(join(root, "2025/q2/030_d.sql"), "ALTER TABLE t DROP COLUMN id;\n");
+    symlinkSync(root, join(root, "2025", "loop"));
+    const r = await run(["lint", "--json", root]);
+    expect(r.code).toBe(1); // the drop in the deepest folder was seen
+    expect(JSON.parse(r.out).files.map((f: any) => f.file.slice(root.length + 1))).toEqual([
+      "001_init.sql", "100_last.sql", "2024/002_b.sql", "2024/010_a.sql", "2025/q1/020_c.sql", "2025/q2/030_d.sql",
+    ]);
+  });
+
+  it("the README's and the example's lint commands work as printed", async () => {
+    const root = join(__dirname, "../../..");
+    const asPrinted = async (cwd: string, line: string) => {
+      const argv = line.replace(/^npx floe schema /, "").replace(/\s+#.*$/, "").trim().split(/\s+/);
+      return run(argv.map((a, i) => (i > 0 && !a.startsWith("-") && argv[i - 1] !== "--format" ? join(cwd, a) : a)));
+    };
+    const readme = /^npx floe schema lint .*$/m.exec(readFileSync(join(root, "README.md"), "utf8"))?.[0];
+    expect(readme).toBeDefined();
+    const r = await asPrinted(root, readme!);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/[1-9]\d* file\(s\): 0 error\(s\)/);
+    const exampleLine = /^\s*(npx floe schema lint .*)$/m.exec(readFileSync(join(root, "examples/schema-gate/README.md"), "utf8"))?.[1];
+    expect(exampleLine).toBeDefined();
+    const ex = await asPrinted(join(root, "examples/schema-gate"), exampleLine!);
+    expect(ex.code).toBe(0);
+    expect(ex.out).toMatch(/[1-9]\d* file\(s\)/);
   });
 });
 
