@@ -1,6 +1,6 @@
 /**
  * Heap-size estimates of buffered rows, for a write transaction's spill threshold (see
- * WriteTransaction in table.ts). Rough on purpose: a few rows of each call are measured and the
+ * WriteTransaction in transaction.ts). Rough on purpose: a few rows of each call are measured and the
  * average stands for all of them, so the cost per row stays a counter increment.
  */
 

@@ -1,0 +1,107 @@
+/**
+ * SchemaUpdate: schema evolution as one metadata commit (no snapshot): add an optional column,
+ * drop, rename, and the type widenings Iceberg allows (int->long, float->double, decimal
+ * precision). Field ids are never reused; a conflict re-applies the changes to the latest schema.
+ */
+import { CommitConflictError, ValidationError } from "./catalog";
+import type { NestedField, Schema } from "./spec";
+import type { TableOps } from "./table-ops";
+import { canPromote, isPrimitive, maxFieldId, parsePrimitive, toIcebergType, type ColumnType } from "./types";
+
+/** Commits a new current schema (no snapshot); requirements pin the base schema and field ids. */
+async function commitSchema(ops: TableOps, s: Schema, lastColumnId: number): Promise<void> {
+  const m = ops.metadata;
+  ops.loaded = await ops.catalog.commitTable(ops.id, [
+    { type: "assert-table-uuid", uuid: m["table-uuid"] },
+    { type: "assert-current-schema-id", "current-schema-id": m["current-schema-id"] },
+    { type: "assert-last-assigned-field-id", "last-assigned-field-id": m["last-column-id"] },
+  ], [
+    { action: "add-schema", schema: s, "last-column-id": lastColumnId },
+    { action: "set-current-schema", "schema-id": -1 },
+  ]);
+}
+
+export class SchemaUpdate {
+  private readonly ops: TableOps;
+  private readonly refresh: () => Promise<void>;
+  private readonly changes: ((s: Schema, nextId: () => number) => void)[] = [];
+
+  /** `refresh` reloads the table and catches its index up (after a conflict). */
+  constructor(ops: TableOps, refresh: () => Promise<void>) {
+    this.ops = ops;
+    this.refresh = refresh;
+  }
+
+  /** Adds an optional column (new field id; existing rows read it as null). */
+  addColumn(name: string, type: ColumnType, options: { required?: false; doc?: string } = {}): this {
+    if (options.required) throw new ValidationError(`column "${name}": a new column must be optional (existing rows have no value)`);
+    this.changes.push((s, nextId) => {
+      if (s.fields.some((f) => f.name === name)) throw new ValidationError(`cannot add column "${name}": it already exists`);
+      const id = nextId();
+      let t = toIcebergType(type, `column "${name}"`, 0);
+      if (typeof t.type !== "string") t = toIcebergType(type, `column "${name}"`, nextId());
+      s.fields.push({ id, name, required: false, type: t.type, ...(options.doc ? { doc: options.doc } : {}) });
+    });
+    return this;
+  }
+
+  dropColumn(name: string): this {
+    this.changes.push((s) => {
+      const f = this.find(s, name);
+      if ((s["identifier-field-ids"] ?? []).includes(f.id)) throw new ValidationError(`cannot drop column "${name}": it is part of the primary key`);
+      const spec = this.ops.spec();
+      if (spec.fields.some((p) => p["source-id"] === f.id)) throw new ValidationError(`cannot drop column "${name}": the table is partitioned by it`);
+      s.fields = s.fields.filter((x) => x.id !== f.id);
+    });
+    return this;
+  }
+
+  renameColumn(from: string, to: string): this {
+    this.changes.push((s) => {
+      const f = this.find(s, from);
+      if (s.fields.some((x) => x.name === to)) throw new ValidationError(`cannot rename "${from}" to "${to}": "${to}" already exists`);
+      f.name = to;
+    });
+    return this;
+  }
+
+  /** Widen: int->long, float->double, decimal(p,s)->decimal(P,s) with P >= p. */
+  updateColumnType(name: string, type: string): this {
+    this.changes.push((s) => {
+      const f = this.find(s, name);
+      if (!isPrimitive(f.type)) throw new ValidationError(`cannot change the type of list column "${name}"`);
+      const target = parsePrimitive(type, `column "${name}"`);
+      const targetName = target.kind === "decimal" ? `decimal(${target.precision}, ${target.scale})` : type;
+      if (!canPromote(f.type, targetName)) throw new ValidationError(`cannot change column "${name}" from ${f.type} to ${type}: Iceberg allows int->long, float->double and decimal precision increases only`);
+      f.type = targetName;
+    });
+    return this;
+  }
+
+  private find(s: Schema, name: string): NestedField {
+    const f = s.fields.find((x) => x.name === name);
+    if (!f) throw new ValidationError(`column "${name}" does not exist; columns are ${s.fields.map((x) => x.name).join(", ")}`);
+    return f;
+  }
+
+  /** Commits the new schema (retrying on conflicts by re-applying the changes to the latest schema). */
+  async commit(): Promise<Schema> {
+    const t = this.ops;
+    return t.serialize(async () => {
+      for (let n = 1; ; n++) {
+        const m = t.metadata;
+        const s: Schema = structuredClone(t.schema());
+        let last = Math.max(m["last-column-id"], maxFieldId(s));
+        for (const c of this.changes) c(s, () => ++last);
+        try {
+          await commitSchema(t, s, last);
+          return t.schema();
+        } catch (e) {
+          if (!(e instanceof CommitConflictError) || n >= 8) throw e;
+          await new Promise((r) => setTimeout(r, 20 * 2 ** n * Math.random()));
+          await this.refresh();
+        }
+      }
+    });
+  }
+}

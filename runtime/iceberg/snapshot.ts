@@ -1,0 +1,262 @@
+/**
+ * The snapshot producer: turns one operation (a write, truncate, compaction) into one committed
+ * snapshot. `commit` is the optimistic commit loop: per attempt the operation writes its files and
+ * manifests against the current base, the producer writes the manifest list (merging small carried
+ * manifests past `maxManifests`), and the catalog compare-and-swaps the snapshot in; on a conflict
+ * the files of the attempt are deleted, the table is reloaded, the index caught up, and the
+ * operation runs again against the new base. Also the snapshot summary (totals from the parent,
+ * custom properties carried forward) and the cleanup of metadata files that fell off the log.
+ */
+import { randomUUID } from "crypto";
+import { CommitConflictError, CommitStateUnknownError, type TableRequirement, type TableUpdate } from "./catalog";
+import {
+  CONTENT_DATA,
+  STATUS_ADDED,
+  STATUS_DELETED,
+  STATUS_EXISTING,
+  readManifest,
+  readManifestList,
+  writeManifest,
+  writeManifestList,
+  type DataFileRecord,
+  type LiveEntry,
+  type ManifestEntryRecord,
+  type ManifestFileRecord,
+} from "./manifests";
+import { newSnapshotId } from "./metadata";
+import { icebergMetrics } from "./metrics";
+import type { Snapshot, TableMetadata } from "./spec";
+import type { TableIndex } from "./table-index";
+import type { CommitResult, TableOps } from "./table-ops";
+
+/** Snapshot summary keys written by Iceberg itself; every other key is carried forward. */
+export const STANDARD_SUMMARY = /^(operation|added-|deleted-|removed-|total-|changed-partition-count|replace-partitions|engine-|iceberg-version|app-id|spark\.)/;
+
+/** What one attempt of an operation produced: the new snapshot's manifests and summary. */
+export interface SnapshotParts {
+  manifests: ManifestFileRecord[];
+  summary: Record<string, string>;
+  addedRows: number;
+  deletedRows: number;
+  /** Carry the parent snapshot's manifests into the new snapshot (writes); else `manifests` is the whole table. */
+  keepBaseManifests?: boolean;
+}
+
+/**
+ * One attempt of an operation against `base`: writes its files (pushing every path on `files`, so
+ * a failed attempt can delete them) and returns the new snapshot's parts.
+ */
+export type SnapshotAttempt = (base: TableMetadata, snapshotId: bigint, seq: bigint, files: string[]) => Promise<SnapshotParts>;
+
+export class SnapshotProducer {
+  constructor(
+    private readonly ops: TableOps,
+    private readonly index: TableIndex,
+  ) {}
+
+  /**
+   * The optimistic commit loop. `attempt` writes this attempt's files and returns the new
+   * manifests and summary; on conflict the table is reloaded, the index caught up, and `attempt`
+   * runs again against the new base. `onSuccess` updates the index after the commit landed.
+   * `permanentFiles` (written before the loop, e.g. a transaction's data files) are deleted when
+   * the loop fails for good; an attempt's own files are deleted when that attempt fails.
+   */
+  async commit(label: string, attempt: SnapshotAttempt, onSuccess: () => Promise<void>, permanentFiles: string[] = []): Promise<CommitResult> {
+    const ops = this.ops;
+    const snapshotId = newSnapshotId();
+    let lastError: Error | undefined;
+    for (let n = 1; n <= ops.options.maxCommitAttempts; n++) {
+      const base = ops.metadata;
+      const parent = ops.currentSnapshot();
+      const parentId = parent ? BigInt(parent["snapshot-id"]) : null;
+      const seq = BigInt(base["last-sequence-number"]) + 1n;
+      const files: string[] = [];
+      try {
+        const r = await attempt(base, snapshotId, seq, files);
+        const snapshot = await this.writeSnapshot(r, base, parent, snapshotId, seq, n, files);
+        const requirements: TableRequirement[] = [
+          { type: "assert-table-uuid", uuid: base["table-uuid"] },
+          { type: "assert-ref-snapshot-id", ref: "main", "snapshot-id": parentId },
+        ];
+        const updates: TableUpdate[] = [
+          { action: "add-snapshot", snapshot },
+          { action: "set-snapshot-ref", "ref-name": "main", "snapshot-id": snapshotId, type: "branch" },
+        ];
+        const before = ops.metadata["metadata-log"];
+        try {
+          ops.loaded = await ops.catalog.commitTable(ops.id, requirements, updates);
+          await this.deleteExpiredMetadataFiles(before);
+        } catch (e) {
+          if (!(e instanceof CommitStateUnknownError)) throw e;
+          // Find out: did our snapshot land?
+          const now = await ops.catalog.loadTable(ops.id);
+          if (!now.metadata.snapshots.some((s) => BigInt(s["snapshot-id"]) === snapshotId)) throw new CommitConflictError(`commit state unknown, snapshot not found: ${e.message}`);
+          ops.loaded = now;
+        }
+        await onSuccess();
+        this.index.snapshotId = snapshotId;
+        icebergMetrics.commitAttempts.inc({ table: ops.name, op: label, outcome: "committed" });
+        const pk = this.index.pkIndex;
+        if (pk) icebergMetrics.indexRows.set({ table: ops.name }, pk.size);
+        ops.log.info("committed", { op: label, snapshot: snapshotId, seq, attempts: n, added: r.addedRows, deleted: r.deletedRows });
+        return { snapshotId, sequenceNumber: Number(seq), metadataLocation: ops.metadataLocation, attempts: n, addedRows: r.addedRows, deletedRows: r.deletedRows };
+      } catch (e) {
+        await ops.deleteQuietly(files);
+        icebergMetrics.commitAttempts.inc({ table: ops.name, op: label, outcome: e instanceof CommitConflictError ? "conflict" : "failed" });
+        if (!(e instanceof CommitConflictError)) {
+          await ops.deleteQuietly(permanentFiles);
+          throw e;
+        }
+        lastError = e;
+        ops.log.info("commit conflict, retrying", { op: label, attempt: n, reason: e.message });
+        const delay = ops.options.retryBaseMs * 2 ** (n - 1) * (0.5 + Math.random());
+        await new Promise((r) => setTimeout(r, Math.min(delay, 5000)));
+        try {
+          await ops.reload();
+          await this.index.catchUp();
+        } catch (re) {
+          await ops.deleteQuietly(permanentFiles);
+          throw re;
+        }
+      }
+    }
+    await ops.deleteQuietly(permanentFiles);
+    throw new CommitConflictError(`${ops.name}: ${label} gave up after ${ops.options.maxCommitAttempts} conflicting attempts: ${lastError?.message}`);
+  }
+
+  /** Writes the manifest list of an attempt (parent manifests carried when asked, merged past maxManifests) and returns the snapshot. */
+  private async writeSnapshot(r: SnapshotParts, base: TableMetadata, parent: Snapshot | undefined, snapshotId: bigint, seq: bigint, n: number, files: string[]): Promise<Snapshot> {
+    const ops = this.ops;
+    const parentId = parent ? BigInt(parent["snapshot-id"]) : null;
+    let carried = r.keepBaseManifests && parent ? await readManifestList(ops.io, parent["manifest-list"]) : [];
+    if (carried.length + r.manifests.length > ops.options.maxManifests) carried = await this.mergeManifests(carried, base, snapshotId, seq, files);
+    const manifestList = `${ops.location}/metadata/snap-${snapshotId}-${n}-${randomUUID()}.avro`;
+    files.push(manifestList);
+    await writeManifestList(ops.io, manifestList, snapshotId, parentId, seq, [...r.manifests, ...carried]);
+    return {
+      "snapshot-id": snapshotId,
+      ...(parentId !== null ? { "parent-snapshot-id": parentId } : {}),
+      "sequence-number": Number(seq),
+      "timestamp-ms": Math.max(Date.now(), base["last-updated-ms"] + 1),
+      "manifest-list": manifestList,
+      summary: r.summary as Snapshot["summary"],
+      "schema-id": base["current-schema-id"],
+    };
+  }
+
+  /**
+   * Merges carried manifests that share content, partition spec and schema into one manifest
+   * per group (live entries become EXISTING with explicit sequence numbers; DELETED entries are
+   * dropped). Data and delete files are untouched; readers see exactly the same table.
+   */
+  private async mergeManifests(carried: ManifestFileRecord[], base: TableMetadata, snapshotId: bigint, seq: bigint, files: string[]): Promise<ManifestFileRecord[]> {
+    const ops = this.ops;
+    const withEntries = await Promise.all(carried.map(async (m) => ({ m, entries: await readManifest(ops.io, m) })));
+    const groups = new Map<string, { m: ManifestFileRecord; entries: LiveEntry[] }[]>();
+    for (const x of withEntries) {
+      const key = `${x.m.content}|${x.m.partition_spec_id}|${x.entries[0]?.schemaId ?? "?"}`;
+      groups.set(key, [...(groups.get(key) ?? []), x]);
+    }
+    const out: ManifestFileRecord[] = [];
+    for (const group of groups.values()) {
+      if (group.length === 1) {
+        out.push(group[0].m);
+        continue;
+      }
+      const live = group.flatMap((g) => g.entries).filter((e) => e.status !== STATUS_DELETED);
+      if (live.length === 0) continue;
+      const first = group[0];
+      const schema = base.schemas.find((x) => x["schema-id"] === first.entries[0]?.schemaId) ?? ops.schema();
+      const loc = `${ops.location}/metadata/${randomUUID()}-m0.avro`;
+      files.push(loc);
+      out.push(await writeManifest(ops.io, {
+        location: loc,
+        schema,
+        spec: base["partition-specs"].find((x) => x["spec-id"] === first.m.partition_spec_id) ?? ops.spec(),
+        content: first.m.content === CONTENT_DATA ? "data" : "deletes",
+        snapshotId,
+        sequenceNumber: seq,
+        entries: live.map((e) => ({ status: STATUS_EXISTING, snapshot_id: e.snapshotId, sequence_number: e.dataSequenceNumber, file_sequence_number: e.fileSequenceNumber, data_file: e.file })),
+      }, () => null));
+    }
+    ops.log.debug("merged manifests", { before: carried.length, after: out.length });
+    return out;
+  }
+
+  /** Manifests (one per partition spec) listing `recs` as ADDED in this snapshot. */
+  async writeManifests(content: "data" | "deletes", recs: { record: DataFileRecord; specId: number }[], snapshotId: bigint, seq: bigint, files: string[]): Promise<ManifestFileRecord[]> {
+    const ops = this.ops;
+    const bySpec = new Map<number, DataFileRecord[]>();
+    for (const r of recs) bySpec.set(r.specId, [...(bySpec.get(r.specId) ?? []), r.record]);
+    const out: ManifestFileRecord[] = [];
+    for (const [specId, list] of bySpec) {
+      const loc = `${ops.location}/metadata/${randomUUID()}-m0.avro`;
+      files.push(loc);
+      const entries: ManifestEntryRecord[] = list.map((f) => ({ status: STATUS_ADDED, snapshot_id: snapshotId, sequence_number: null, file_sequence_number: null, data_file: f }));
+      out.push(await writeManifest(ops.io, {
+        location: loc,
+        schema: ops.schema(),
+        spec: ops.metadata["partition-specs"].find((s) => s["spec-id"] === specId) ?? ops.spec(),
+        content,
+        snapshotId,
+        sequenceNumber: seq,
+        entries,
+      }, () => null));
+    }
+    return out;
+  }
+
+  /** With write.metadata.delete-after-commit.enabled, deletes metadata files that fell off the log. */
+  private async deleteExpiredMetadataFiles(before: { "metadata-file": string }[]): Promise<void> {
+    const ops = this.ops;
+    if (!ops.catalog.writesMetadataFiles || ops.metadata.properties["write.metadata.delete-after-commit.enabled"] !== "true") return;
+    const kept = new Set(ops.metadata["metadata-log"].map((e) => e["metadata-file"]));
+    kept.add(ops.metadataLocation);
+    await ops.deleteQuietly(before.map((e) => e["metadata-file"]).filter((f) => !kept.has(f)));
+  }
+
+  /** Custom summary properties of the current snapshot, carried into the next one. */
+  carriedSummary(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(this.ops.currentSnapshot()?.summary ?? {})) if (!STANDARD_SUMMARY.test(k)) out[k] = v;
+    return out;
+  }
+
+  private parentTotals(): Record<string, bigint> {
+    const s: Record<string, string> = this.ops.currentSnapshot()?.summary ?? {};
+    const get = (k: string) => BigInt(s[k] ?? "0");
+    return {
+      records: get("total-records"),
+      size: get("total-files-size"),
+      dataFiles: get("total-data-files"),
+      deleteFiles: get("total-delete-files"),
+      posDeletes: get("total-position-deletes"),
+      eqDeletes: get("total-equality-deletes"),
+    };
+  }
+
+  /** The added-* and total-* summary keys of a snapshot that adds these data and delete files to the parent. */
+  summaryTotals(addedData: DataFileRecord[], addedDeletes: DataFileRecord[]): Record<string, string> {
+    const t = this.parentTotals();
+    const addedRecords = addedData.reduce((a, f) => a + BigInt(f.record_count), 0n);
+    const addedSize = [...addedData, ...addedDeletes].reduce((a, f) => a + BigInt(f.file_size_in_bytes), 0n);
+    const posDeletes = addedDeletes.reduce((a, f) => a + BigInt(f.record_count), 0n);
+    const out: Record<string, string> = {
+      "added-data-files": String(addedData.length),
+      "added-records": String(addedRecords),
+      "added-files-size": String(addedSize),
+      "total-records": String(t.records + addedRecords),
+      "total-files-size": String(t.size + addedSize),
+      "total-data-files": String(t.dataFiles + BigInt(addedData.length)),
+      "total-delete-files": String(t.deleteFiles + BigInt(addedDeletes.length)),
+      "total-position-deletes": String(t.posDeletes + posDeletes),
+      "total-equality-deletes": String(t.eqDeletes),
+    };
+    if (addedDeletes.length > 0) {
+      out["added-delete-files"] = String(addedDeletes.length);
+      out["added-position-delete-files"] = String(addedDeletes.length);
+      out["added-position-deletes"] = String(posDeletes);
+    }
+    return out;
+  }
+}
