@@ -3,7 +3,8 @@
 #   - pgbouncer and the Postgres client tools (pg_recvlogical for bench/cdc) from Debian
 #   - the unprivileged user that Postgres and pgBouncer run as when floe runs as root
 #   - npm dependencies (Postgres 16/17 binaries, chdb, Pulumi SDKs ...) and the TypeScript build
-#   - optional extras: FLOE_SETUP_PULUMI=1 builds the Pulumi CLI, FLOE_SETUP_ICEBERG_REST=1 the REST catalog fixture
+#   - optional extras: FLOE_SETUP_PULUMI=1 builds the Pulumi CLI, FLOE_SETUP_ICEBERG_REST=1 the REST catalog fixture,
+#     FLOE_SETUP_K8S_SCHEMAS=1 the Kubernetes/CloudNativePG schemas, the MinIO chart and helm (scripts/install-k8s-schemas.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,5 +46,6 @@ say "building TypeScript"
 npx tsc -p tsconfig.json
 
 if [ "${FLOE_SETUP_ICEBERG_REST:-0}" = 1 ] && [ -f scripts/install-iceberg-rest.sh ]; then bash scripts/install-iceberg-rest.sh; fi
+if [ "${FLOE_SETUP_K8S_SCHEMAS:-0}" = 1 ]; then bash scripts/install-k8s-schemas.sh >/dev/null; fi
 if [ "${FLOE_SETUP_PULUMI:-0}" = 1 ] && [ -f scripts/install-pulumi.sh ]; then bash scripts/install-pulumi.sh; fi
 say "ready"

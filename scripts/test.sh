@@ -3,7 +3,7 @@
 # unit (mocks), integration (real Postgres, pgBouncer, chdb, REST catalog), e2e (pulumi up local).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FLOE_SETUP_PULUMI=1 FLOE_SETUP_ICEBERG_REST=1 bash scripts/setup.sh
+FLOE_SETUP_PULUMI=1 FLOE_SETUP_ICEBERG_REST=1 FLOE_SETUP_K8S_SCHEMAS=1 bash scripts/setup.sh
 export PATH="$HOME/.cache/floe/pulumi/bin:$PATH"
 status=0
 for tier in unit integration e2e; do

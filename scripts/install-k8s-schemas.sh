@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Installs what scripts/k8s-validate.ts checks floe's kubernetes objects against, idempotently, and
+# prints the directory on stdout (logs go to stderr):
+#
+#   dir="$(bash scripts/install-k8s-schemas.sh)"
+#
+# Everything comes from Go modules through the Go module proxy (`go mod download`), pinned here:
+#   - the Kubernetes OpenAPI v3 schemas of each version in K8S_VERSIONS (k8s.io/kubernetes,
+#     api/openapi-spec/v3): the oldest release CloudNativePG 1.27 supports and the newest served;
+#   - the CloudNativePG CRDs (github.com/cloudnative-pg/cloudnative-pg, config/crd/bases), the
+#     release that the operator chart floe installs by default (0.26.1) deploys;
+#   - the MinIO Helm chart (github.com/minio/minio, helm/minio; the proxy serves one version of
+#     that module: chart 5.4.0, floe's default, plus later template fixes);
+#   - Helm itself (helm.sh/helm/v4/cmd/helm, built once; a few minutes on 2 cores), for
+#     `helm template`.
+# The other charts floe installs (cloudnative-pg, lakekeeper, trino, bitnami clickhouse) are not
+# published to any registry this project can use; see docs/kubernetes-schemas.md.
+#
+# Layout: $FLOE_CACHE/k8s-schemas (FLOE_CACHE defaults to ~/.cache/floe)
+#   kubernetes-<v>/*.json  cnpg-<v>/*.yaml  charts/minio/  bin/helm  versions.json
+# Needs: go (1.25+).
+set -euo pipefail
+
+K8S_VERSIONS=(v1.31.14 v1.37.2)
+CNPG_VERSION=v1.27.1
+MINIO_MODULE=v0.0.0-20260212201848-7aac2a2c5b7c
+HELM_VERSION=v4.3.2
+
+DIR="${FLOE_CACHE:-$HOME/.cache/floe}/k8s-schemas"
+log() { echo "install-k8s-schemas: $*" >&2; }
+WANT="k8s=${K8S_VERSIONS[*]} cnpg=$CNPG_VERSION minio=$MINIO_MODULE helm=$HELM_VERSION"
+STAMP="$DIR/.installed"
+
+if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]]; then
+  echo "$DIR"
+  exit 0
+fi
+if ! command -v go >/dev/null 2>&1; then
+  log "needs a Go toolchain (1.25+) to fetch the schemas and build helm from the Go module proxy"
+  exit 1
+fi
+mkdir -p "$DIR"
+exec 9>"$DIR/.lock"
+flock 9 # parallel test workers: one installs, the others wait and reuse it
+if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]]; then
+  echo "$DIR"
+  exit 0
+fi
+export GOTOOLCHAIN=local GOFLAGS="-trimpath -buildvcs=false" CGO_ENABLED=0
+start=$(date +%s)
+
+# module@version -> its extracted directory in the module cache
+moddir() {
+  go mod download -json "$1" | node -e '
+    let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+      const j = JSON.parse(s); if (j.Error) { console.error(j.Error); process.exit(1); } console.log(j.Dir);
+    });'
+}
+# copy <src dir> <dest dir> atomically (dest appears whole or not at all)
+place() {
+  rm -rf "$2.tmp" && mkdir -p "$2.tmp" && cp -R "$1"/. "$2.tmp"/ && chmod -R u+w "$2.tmp" && rm -rf "$2" && mv "$2.tmp" "$2"
+}
+
+for v in "${K8S_VERSIONS[@]}"; do
+  if [[ ! -f "$DIR/kubernetes-$v/api__v1_openapi.json" ]]; then
+    log "Kubernetes $v OpenAPI v3 schemas (k8s.io/kubernetes@$v)"
+    place "$(moddir "k8s.io/kubernetes@$v")/api/openapi-spec/v3" "$DIR/kubernetes-$v"
+  fi
+done
+if [[ ! -f "$DIR/cnpg-$CNPG_VERSION/postgresql.cnpg.io_clusters.yaml" ]]; then
+  log "CloudNativePG $CNPG_VERSION CRDs (github.com/cloudnative-pg/cloudnative-pg@$CNPG_VERSION)"
+  place "$(moddir "github.com/cloudnative-pg/cloudnative-pg@$CNPG_VERSION")/config/crd/bases" "$DIR/cnpg-$CNPG_VERSION"
+fi
+if [[ ! -f "$DIR/charts/minio-$MINIO_MODULE/Chart.yaml" ]]; then
+  log "MinIO Helm chart (github.com/minio/minio@$MINIO_MODULE, helm/minio)"
+  place "$(moddir "github.com/minio/minio@$MINIO_MODULE")/helm/minio" "$DIR/charts/minio-$MINIO_MODULE"
+fi
+if [[ ! -x "$DIR/bin/helm-$HELM_VERSION" ]]; then
+  log "building helm $HELM_VERSION from helm.sh/helm/v4 (a few minutes on 2 cores)"
+  rm -rf "$DIR/gobin.tmp"
+  GOBIN="$DIR/gobin.tmp" nice -n "${FLOE_BUILD_NICE:-10}" go install -ldflags "-s -w" "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" >&2
+  mkdir -p "$DIR/bin" && mv "$DIR/gobin.tmp/helm" "$DIR/bin/helm-$HELM_VERSION" && rm -rf "$DIR/gobin.tmp"
+fi
+ln -sfn "helm-$HELM_VERSION" "$DIR/bin/helm"
+
+node -e '
+  const [dir, cnpg, minio, helm, ...k8s] = process.argv.slice(1);
+  const versions = {
+    kubernetes: k8s.map((v) => ({ version: v, dir: `kubernetes-${v}`, module: `k8s.io/kubernetes@${v}` })),
+    cnpg: { version: cnpg, dir: `cnpg-${cnpg}`, module: `github.com/cloudnative-pg/cloudnative-pg@${cnpg}` },
+    charts: { minio: { dir: `charts/minio-${minio}`, module: `github.com/minio/minio@${minio}` } },
+    helm: { version: helm, bin: "bin/helm", module: `helm.sh/helm/v4@${helm}` },
+  };
+  require("fs").writeFileSync(`${dir}/versions.json`, JSON.stringify(versions, null, 2) + "\n");
+' "$DIR" "$CNPG_VERSION" "$MINIO_MODULE" "$HELM_VERSION" "${K8S_VERSIONS[@]}"
+echo "$WANT" > "$STAMP"
+log "ready in $DIR ($(( $(date +%s) - start ))s)"
+echo "$DIR"
