@@ -86,13 +86,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
 };
 
 function alive(pid: number): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  return require(RT + "/local/process.js").isAlive(pid);
 }
 
 async function start(inputs: Inputs, previousHttpPort: number): Promise<Outputs> {
@@ -139,33 +133,9 @@ async function start(inputs: Inputs, previousHttpPort: number): Promise<Outputs>
   return { ...inputs, pid, httpPort, configFile, logFile };
 }
 
+/** Stops the supervisor and the writer (one process group, detached): SIGTERM, then SIGKILL after 15 s. */
 async function stop(pid: number): Promise<void> {
-  if (!alive(pid)) return;
-  const group = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, sig); // the supervisor and the writer: one process group (detached)
-    } catch {
-      /* already gone */
-    }
-  };
-  const groupAlive = () => {
-    try {
-      process.kill(-pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  group("SIGTERM");
-  const deadline = Date.now() + 15_000;
-  while (groupAlive()) {
-    if (Date.now() > deadline) {
-      group("SIGKILL");
-      await new Promise((r) => setTimeout(r, 200));
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await require(RT + "/local/process.js").stopProcess(pid, [["SIGTERM", 15_000], ["SIGKILL", 2_000]], "the CDC writer and its supervisor", true);
 }
 
 /**

@@ -98,7 +98,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
   },
 
   async create(inputs: Inputs) {
-    const pgb = require(RT + "/local/pgbouncer.js");
+    const pgb = require(RT + "/pgbouncer/process.js");
     const proc = require(RT + "/local/process.js");
     const port = inputs.requestedPort || (await proc.freePort());
     const pid = await pgb.startPgBouncer({ ...inputs, port });
@@ -106,12 +106,12 @@ const provider: pulumi.dynamic.ResourceProvider = {
   },
 
   async read(id: string, props: Outputs) {
-    const pgb = require(RT + "/local/pgbouncer.js");
+    const pgb = require(RT + "/pgbouncer/process.js");
     return { id, props: { ...props, pid: pgb.runningPid(props.dir) ?? 0 } };
   },
 
   async diff(_id: string, olds: Outputs, news: Inputs) {
-    const pgb = require(RT + "/local/pgbouncer.js");
+    const pgb = require(RT + "/pgbouncer/process.js");
     const changed = INPUT_KEYS.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
     const dead = !pgb.runningPid(olds.dir);
     return {
@@ -123,7 +123,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
   },
 
   async update(_id: string, olds: Outputs, news: Inputs) {
-    const pgb = require(RT + "/local/pgbouncer.js");
+    const pgb = require(RT + "/pgbouncer/process.js");
     const spec = { ...news, port: olds.port };
     let pid = pgb.runningPid(olds.dir);
     if (pid) pgb.reloadPgBouncer(spec);
@@ -132,7 +132,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
   },
 
   async delete(_id: string, props: Outputs) {
-    const pgb = require(RT + "/local/pgbouncer.js");
+    const pgb = require(RT + "/pgbouncer/process.js");
     await pgb.stopPgBouncer(props.dir);
     require("node:fs").rmSync(props.dir, { recursive: true, force: true });
   },

@@ -9,14 +9,9 @@ import * as k8s from "@pulumi/kubernetes";
 import type { BuildContext } from "../target";
 import { POOL_MODES, type PoolerArgs, type PoolerBuildResult, type PoolerKubernetesArgs } from "./args";
 import { labels, password } from "../util";
+import { renderIni, renderUserlist } from "../../runtime/pgbouncer/config";
 
 const ADMIN_USER = "floe_pooler_admin";
-
-/** userlist.txt: `"user" "password"` lines (plain passwords let pgBouncer do SCRAM both ways). */
-function userlist(users: { username: string; password: string }[]): string {
-  const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
-  return users.map((u) => `${q(u.username)} ${q(u.password)}`).join("\n") + "\n";
-}
 
 export function buildPgbouncerDeployment(ctx: BuildContext<PoolerArgs>, ka: PoolerKubernetesArgs): PoolerBuildResult {
   const { name, args, v, childOpts } = ctx;
@@ -40,29 +35,28 @@ export function buildPgbouncerDeployment(ctx: BuildContext<PoolerArgs>, ka: Pool
     `${name}-userlist`,
     {
       metadata: { name: `${name}-userlist`, namespace: ns, labels: lbl },
-      stringData: { "userlist.txt": pulumi.secret(users.apply((us) => userlist(us.map(([username, pw]) => ({ username, password: pw }))))) },
+      stringData: { "userlist.txt": pulumi.secret(users.apply((us) => renderUserlist(us.map(([name, pw]) => ({ name, password: pw }))))) },
     },
     childOpts,
   );
 
-  const params: Record<string, string> = {
-    listen_addr: "0.0.0.0",
-    listen_port: "5432",
-    auth_type: "scram-sha-256",
-    auth_file: "/etc/pgbouncer/userlist.txt",
-    admin_users: ADMIN_USER,
-    pool_mode: poolMode,
-    max_client_conn: String(maxClient),
-    default_pool_size: String(poolSize),
-    query_wait_timeout: String(wait),
-    server_tls_sslmode: "require",
-    ignore_startup_parameters: "extra_float_digits",
-    ...(ka.parameters ?? {}),
-  };
-  // The initial pgbouncer.ini; copied to the claim once, then owned by the upgrade orchestrator.
-  const ini = pulumi
-    .all([ka.host!, ka.port ?? 5432])
-    .apply(([h, p]) => [`[databases]`, `${database} = host=${h} port=${p} dbname=${database}`, ``, `[pgbouncer]`, ...Object.entries(params).map(([k, val]) => `${k} = ${val}`), ``].join("\n"));
+  // The initial pgbouncer.ini (runtime/pgbouncer/config.ts, the renderer every target uses); copied
+  // to the claim once, then owned by the upgrade orchestrator.
+  const ini = pulumi.all([ka.host!, ka.port ?? 5432]).apply(([h, p]) =>
+    renderIni({
+      databases: [{ name: database, host: h, port: p }],
+      listenAddr: "0.0.0.0",
+      listenPort: 5432,
+      authFile: "/etc/pgbouncer/userlist.txt",
+      adminUsers: [ADMIN_USER],
+      poolMode,
+      maxClientConnections: maxClient,
+      defaultPoolSize: poolSize,
+      queryWaitTimeout: wait,
+      serverTlsSslmode: "require",
+      parameters: ka.parameters,
+    }),
+  );
   const initial = new k8s.core.v1.ConfigMap(`${name}-initial-config`, { metadata: { name: `${name}-initial-config`, namespace: ns, labels: lbl }, data: { "pgbouncer.ini": ini } }, childOpts);
   const claim = new k8s.core.v1.PersistentVolumeClaim(
     `${name}-config`,

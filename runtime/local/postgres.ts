@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { handOver, runAsServer } from "./process";
+import { handOver, isAlive, runAsServer, waitForExit } from "./process";
 
 export const SUPPORTED_MAJORS = [14, 15, 16, 17, 18];
 
@@ -101,12 +101,7 @@ export function runningPid(dataDir: string): number | null {
   const pidFile = join(dataDir, "postmaster.pid");
   if (!existsSync(pidFile)) return null;
   const pid = Number(readFileSync(pidFile, "utf8").split("\n")[0]);
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return null;
-  }
+  return isAlive(pid) ? pid : null;
 }
 
 export const isRunning = (dataDir: string): boolean => runningPid(dataDir) !== null;
@@ -129,17 +124,6 @@ export async function stopAndRemove(spec: Pick<ClusterSpec, "major" | "dataDir">
     if (pid) process.kill(pid, "SIGKILL");
     else throw e;
   }
-  const alive = (p: number) => {
-    try {
-      process.kill(p, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  for (const deadline = Date.now() + timeoutMs; pid && alive(pid); ) {
-    if (Date.now() > deadline) throw new Error(`Postgres (pid ${pid}, ${spec.dataDir}) did not exit within ${timeoutMs} ms of pg_ctl stop`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  if (pid) await waitForExit(pid, timeoutMs, `Postgres in ${spec.dataDir}, after pg_ctl stop,`);
   require("node:fs").rmSync(spec.dataDir, { recursive: true, force: true });
 }

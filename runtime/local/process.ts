@@ -71,3 +71,43 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** Whether a process (or, with `group`, any process of the group `pid` leads) exists. 0 is never alive. */
+export function isAlive(pid: number, group = false): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(group ? -pid : pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until the process has exited; throws naming `what` past `timeoutMs`. */
+export async function waitForExit(pid: number, timeoutMs: number, what = `process ${pid}`, group = false): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; isAlive(pid, group); ) {
+    if (Date.now() > deadline) throw new Error(`${what} (pid ${pid}) did not exit within ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+/**
+ * Stops a process: each step sends its signal and waits up to its time for the process to exit
+ * before the next step; throws naming `what` when it still runs after the last one. `group` signals
+ * the whole process group `pid` leads (a detached supervisor and its child). A process already gone
+ * (or pid 0) is fine.
+ */
+export async function stopProcess(pid: number, steps: [NodeJS.Signals, number][], what = `process ${pid}`, group = false): Promise<void> {
+  for (const [signal, waitMs] of steps) {
+    if (!isAlive(pid, group)) return;
+    try {
+      process.kill(group ? -pid : pid, signal);
+    } catch {
+      return; // gone meanwhile
+    }
+    for (const until = Date.now() + waitMs; isAlive(pid, group) && Date.now() < until; ) await sleep(50);
+  }
+  if (isAlive(pid, group)) throw new Error(`${what} (pid ${pid}) did not stop after ${steps.map(([s, ms]) => `${s} + ${ms} ms`).join(", ")}`);
+}

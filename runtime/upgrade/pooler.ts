@@ -1,11 +1,11 @@
 /**
  * pgBouncer control for the cutover: the admin console (PAUSE / RESUME / RELOAD / SET / SHOW) and
- * the [databases] entry in pgbouncer.ini that RELOAD re-reads. Starting and stopping a local
- * pgBouncer is runtime/local/pgbouncer.ts (the local target, the tests and the bench use it).
+ * the [databases] entry in pgbouncer.ini that RELOAD re-reads, both through floe's one pgBouncer
+ * module (runtime/pgbouncer: config.ts, admin.ts; a local pgBouncer process is process.ts).
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { Client } from "pg";
-import { databaseEntry, DbTarget, parseConnString, repointDatabase } from "./plan";
+import { PgBouncerAdmin } from "../pgbouncer/admin";
+import { entryTarget, repointDatabase, type DbTarget } from "../pgbouncer/config";
 
 export interface PoolerControl {
   /** PAUSE one database; resolves when every server connection is released. Rejects after timeoutMs (and then RESUMEs). */
@@ -23,85 +23,51 @@ export interface PoolerControl {
 }
 
 export class PgBouncerControl implements PoolerControl {
+  private readonly admin: PgBouncerAdmin;
+
   constructor(
     /** admin console URL, e.g. postgres://pgbouncer@127.0.0.1:6432/pgbouncer */
-    private readonly adminUrl: string,
+    adminUrl: string,
     /** pgbouncer.ini that RELOAD re-reads */
     private readonly iniPath: string,
-  ) {}
-
-  private async admin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
-    const c = new Client({ connectionString: this.adminUrl });
-    c.on("error", () => undefined);
-    await c.connect();
-    try {
-      return await fn(c);
-    } finally {
-      await c.end().catch(() => undefined);
-    }
+  ) {
+    this.admin = new PgBouncerAdmin(adminUrl);
   }
 
-  async command(sql: string): Promise<any[]> {
-    return this.admin(async (c) => (await c.query(sql)).rows);
+  command(sql: string): Promise<Record<string, any>[]> {
+    return this.admin.command(sql);
   }
 
-  async pause(db: string, timeoutMs: number): Promise<void> {
-    const c = new Client({ connectionString: this.adminUrl });
-    c.on("error", () => undefined);
-    await c.connect();
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        c.query(`PAUSE ${db}`),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`PAUSE ${db} did not complete within ${timeoutMs} ms: a client holds a server connection (long transaction?)`)), timeoutMs);
-        }),
-      ]);
-    } catch (e) {
-      await this.resume(db).catch(() => undefined);
-      throw e;
-    } finally {
-      clearTimeout(timer);
-      await c.end().catch(() => undefined);
-    }
+  pause(db: string, timeoutMs: number): Promise<void> {
+    return this.admin.pause(db, timeoutMs);
   }
 
-  async resume(db: string): Promise<void> {
-    try {
-      await this.command(`RESUME ${db}`);
-    } catch (e) {
-      // "database X is not paused" is what we want anyway
-      if (!/not paused/i.test((e as Error).message)) throw e;
-    }
+  resume(db: string): Promise<void> {
+    return this.admin.resume(db);
   }
 
   async getQueryWaitTimeout(): Promise<number> {
-    const rows = await this.command("SHOW CONFIG");
-    const r = rows.find((x) => x.key === "query_wait_timeout");
-    if (!r) throw new Error("pgBouncer SHOW CONFIG has no query_wait_timeout");
-    return Number(r.value);
+    return Number(await this.admin.setting("query_wait_timeout"));
   }
 
   async setQueryWaitTimeout(seconds: number): Promise<void> {
-    await this.command(`SET query_wait_timeout = ${Math.max(0, Math.round(seconds))}`);
+    await this.admin.set("query_wait_timeout", Math.max(0, Math.round(seconds)));
   }
 
   async target(db: string): Promise<DbTarget> {
-    const entry = databaseEntry(readFileSync(this.iniPath, "utf8"), db);
-    if (entry === null) throw new Error(`${this.iniPath} has no [databases] entry "${db}"`);
-    const kv = parseConnString(entry);
-    return { host: kv.host ?? "127.0.0.1", port: Number(kv.port ?? 5432), dbname: kv.dbname ?? db, user: kv.user };
+    const t = entryTarget(readFileSync(this.iniPath, "utf8"), db);
+    if (t === null) throw new Error(`${this.iniPath} has no [databases] entry "${db}"`);
+    return t;
   }
 
   async repoint(db: string, target: DbTarget): Promise<void> {
     const text = readFileSync(this.iniPath, "utf8");
     writeFileSync(this.iniPath, repointDatabase(text, db, target));
-    await this.command("RELOAD");
+    await this.admin.reload();
   }
 
-  async paused(): Promise<string[]> {
-    const rows = await this.command("SHOW DATABASES");
-    return rows.filter((r) => Number(r.paused) === 1).map((r) => r.name);
+  paused(): Promise<string[]> {
+    return this.admin.pausedDatabases();
   }
 }
 

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
-import { startPgBouncer, stopPgBouncer } from "../../../runtime/local/pgbouncer";
+import { startPgBouncer, stopPgBouncer } from "../../../runtime/pgbouncer/process";
 import { freePort, handOver } from "../../../runtime/local/process";
 import { PgBouncerControl } from "../../../runtime/upgrade/pooler";
 import { startPostgres, TestPostgres } from "../../helpers/postgres";
@@ -32,7 +32,7 @@ CREATE TABLE tickets (id bigint PRIMARY KEY DEFAULT nextval('tickets_seq'), item
 ALTER SEQUENCE tickets_seq OWNED BY tickets.id;
 `;
 
-/** pgBouncer in front of blue, started the way the local target starts it (runtime/local/pgbouncer.ts). */
+/** pgBouncer in front of blue, started the way the local target starts it (runtime/pgbouncer/process.ts). */
 export interface Bouncer {
   port: number;
   iniPath: string;

@@ -1,5 +1,4 @@
 import { rewriteSql } from "../../../runtime/query/cli";
-import { renderIni, renderUserlist } from "../../../runtime/local/pgbouncer";
 
 describe("floe query: table references", () => {
   const tables = new Map([
@@ -26,28 +25,5 @@ describe("floe query: table references", () => {
   it("names the known tables when a table is missing", () => {
     expect(() => rewriteSql("SELECT * FROM floe.nope", "floe", tables)).toThrow("no table floe.nope in the catalog (tables: orders, o'brien)");
     expect(() => rewriteSql("SELECT * FROM floe.nope", "floe", new Map())).toThrow("(tables: none yet)");
-  });
-});
-
-describe("local pgBouncer config", () => {
-  const spec = {
-    dir: "/d",
-    port: 6543,
-    databases: [{ name: "app", host: "127.0.0.1", port: 5433, dbname: "app" }, { name: "app_shard1", host: "127.0.0.1", port: 5434, dbname: "app" }],
-    users: [{ name: "app", password: 'p"w' }],
-    adminUsers: ["postgres"],
-  };
-
-  it("listens on 127.0.0.1 only, with SCRAM and one line per database", () => {
-    const ini = renderIni(spec);
-    expect(ini).toContain("listen_addr = 127.0.0.1\nlisten_port = 6543");
-    expect(ini).toContain("auth_type = scram-sha-256");
-    expect(ini).toContain("app = host=127.0.0.1 port=5433 dbname=app\napp_shard1 = host=127.0.0.1 port=5434 dbname=app");
-    expect(ini).toContain("pool_mode = transaction");
-    expect(ini).toContain("pidfile = /d/pgbouncer.pid");
-  });
-
-  it("quotes userlist entries", () => {
-    expect(renderUserlist(spec)).toBe('"app" "p""w"\n');
   });
 });

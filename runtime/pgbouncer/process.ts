@@ -1,8 +1,8 @@
 /**
- * pgBouncer from the OS package (`apt-get install pgbouncer`), run as the unprivileged server user
- * when we are root (it refuses root). Used by the local target (components/local) and by anything
- * that needs to drive a local pooler: start / stop / reload, and the admin console (PAUSE, RESUME,
- * RELOAD, SHOW ...).
+ * A local pgBouncer process from the OS package (`apt-get install pgbouncer`), run as the
+ * unprivileged server user when we are root (it refuses root): start, reload, stop. Used by the
+ * local target's pooler, the integration tests and the benches. Its config is rendered by
+ * ./config.ts; its admin console is ./admin.ts.
  *
  * Everything lives in one directory: pgbouncer.ini, userlist.txt, pgbouncer.pid, pgbouncer.log.
  * The process daemonizes (-d), so it outlives whoever started it.
@@ -10,17 +10,8 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Client } from "pg";
-import { handOver, runAsServer } from "./process";
-
-export interface PgBouncerDatabase {
-  /** Name clients connect to. */
-  name: string;
-  host: string;
-  port: number;
-  /** Database on the server. Defaults to `name`. */
-  dbname?: string;
-}
+import { handOver, isAlive, runAsServer, stopProcess } from "../local/process";
+import { renderIni, renderUserlist, type PgBouncerDatabase } from "./config";
 
 export interface PgBouncerSpec {
   /** Directory holding the config, pid file and log. Created if missing. */
@@ -56,38 +47,25 @@ export function pgbouncerBinary(): string {
   }
 }
 
-const quote = (s: string) => `"${s.replace(/"/g, '""')}"`;
-
-/** The pgbouncer.ini text (pure, for tests). */
-export function renderIni(spec: PgBouncerSpec): string {
-  const dbs = spec.databases.map((d) => `${d.name} = host=${d.host} port=${d.port} dbname=${d.dbname ?? d.name}`);
-  return [
-    "[databases]",
-    ...dbs,
-    "",
-    "[pgbouncer]",
-    `listen_addr = ${spec.host ?? "127.0.0.1"}`,
-    `listen_port = ${spec.port}`,
-    `unix_socket_dir = ${spec.dir}`,
-    `auth_type = scram-sha-256`,
-    `auth_file = ${join(spec.dir, "userlist.txt")}`,
-    `admin_users = ${spec.adminUsers.join(",")}`,
-    `stats_users = ${spec.adminUsers.join(",")}`,
-    `pool_mode = ${spec.poolMode ?? "transaction"}`,
-    `max_client_conn = ${spec.maxClientConnections ?? 1000}`,
-    `default_pool_size = ${spec.defaultPoolSize ?? 20}`,
-    `query_wait_timeout = ${spec.queryWaitTimeout ?? 120}`,
-    ...(spec.serverLoginRetry !== undefined ? [`server_login_retry = ${spec.serverLoginRetry}`] : []),
-    `pidfile = ${join(spec.dir, "pgbouncer.pid")}`,
-    `logfile = ${join(spec.dir, "pgbouncer.log")}`,
-    // Tools (psql, drivers) send these startup parameters; accept them instead of failing.
-    "ignore_startup_parameters = extra_float_digits,options,search_path",
-    "",
-  ].join("\n");
+/** The pgbouncer.ini of a local pgBouncer (pure, for tests). */
+export function localIni(spec: PgBouncerSpec): string {
+  return renderIni({
+    databases: spec.databases,
+    listenAddr: spec.host ?? "127.0.0.1",
+    listenPort: spec.port,
+    dir: spec.dir,
+    authFile: join(spec.dir, "userlist.txt"),
+    adminUsers: spec.adminUsers,
+    poolMode: spec.poolMode,
+    maxClientConnections: spec.maxClientConnections,
+    defaultPoolSize: spec.defaultPoolSize,
+    queryWaitTimeout: spec.queryWaitTimeout,
+    serverLoginRetry: spec.serverLoginRetry,
+  });
 }
 
-export function renderUserlist(spec: PgBouncerSpec): string {
-  return spec.users.map((u) => `${quote(u.name)} ${quote(u.password)}`).join("\n") + "\n";
+export function localUserlist(spec: PgBouncerSpec): string {
+  return renderUserlist(spec.users);
 }
 
 /** Writes pgbouncer.ini and userlist.txt (0600, owned by the server user). */
@@ -96,8 +74,8 @@ export function writeConfig(spec: PgBouncerSpec): string {
   handOver(spec.dir);
   const ini = join(spec.dir, "pgbouncer.ini");
   const users = join(spec.dir, "userlist.txt");
-  writeFileSync(ini, renderIni(spec), { mode: 0o600 });
-  writeFileSync(users, renderUserlist(spec), { mode: 0o600 });
+  writeFileSync(ini, localIni(spec), { mode: 0o600 });
+  writeFileSync(users, localUserlist(spec), { mode: 0o600 });
   handOver(ini);
   handOver(users);
   return ini;
@@ -108,13 +86,7 @@ export function runningPid(dir: string): number | null {
   const f = join(dir, "pgbouncer.pid");
   if (!existsSync(f)) return null;
   const pid = Number(readFileSync(f, "utf8").trim());
-  if (!Number.isInteger(pid) || pid <= 0) return null;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return null;
-  }
+  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : null;
 }
 
 export function logTail(dir: string, lines = 30): string {
@@ -165,45 +137,7 @@ export function reloadPgBouncer(spec: PgBouncerSpec): void {
 export async function stopPgBouncer(dir: string, timeoutMs = 10_000, immediate = false): Promise<void> {
   const pid = runningPid(dir);
   if (!pid) return;
-  const deadline = Date.now() + timeoutMs;
   const signals: NodeJS.Signals[] = immediate ? ["SIGTERM", "SIGKILL"] : ["SIGINT", "SIGTERM", "SIGKILL"];
-  let step = 0;
-  process.kill(pid, signals[step]);
-  let nextSignal = Date.now() + timeoutMs / 3;
-  while (isAlive(pid)) {
-    if (Date.now() > deadline) throw new Error(`pgbouncer (pid ${pid}) did not stop within ${timeoutMs} ms`);
-    if (Date.now() > nextSignal && step < signals.length - 1) {
-      process.kill(pid, signals[++step]);
-      nextSignal = Date.now() + timeoutMs / 3;
-    }
-    await sleep(50);
-  }
+  await stopProcess(pid, signals.map((s) => [s, timeoutMs / 3]), "pgbouncer");
   rmSync(join(dir, "pgbouncer.pid"), { force: true });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Runs one admin console command (PAUSE, RESUME, RELOAD, SHOW POOLS, ...) and returns its rows.
- * The console speaks the simple query protocol only, which node-postgres uses for plain queries.
- */
-export async function adminCommand(
-  target: { host?: string; port: number; user: string; password: string },
-  command: string,
-): Promise<Record<string, unknown>[]> {
-  const client = new Client({ host: target.host ?? "127.0.0.1", port: target.port, user: target.user, password: target.password, database: "pgbouncer" });
-  await client.connect();
-  try {
-    const res = await client.query(command);
-    return res.rows ?? [];
-  } finally {
-    await client.end();
-  }
 }
