@@ -110,7 +110,7 @@ export interface CdcWriterArgs {
   storage?: CdcStorageArgs;
   /** Iceberg namespace. Defaults to "floe". */
   namespace?: string;
-  /** Longest time a change waits before commit (ms). Defaults to 1000. */
+  /** Longest time a change waits before commit (ms). Defaults to the runtime's (500 ms, runtime/cdc/config.ts). */
   commitIntervalMs?: number;
   /** Kubernetes-only settings. Defaults to the defaults of CdcWriterKubernetesArgs. */
   kubernetes?: CdcWriterKubernetesArgs;

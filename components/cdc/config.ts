@@ -1,12 +1,14 @@
 /**
- * Renders the CDC writer's config through the shared contract (runtime/cdc/config.ts).
+ * The CDC writer's config, rendered in one place for every target through the shared contract
+ * (runtime/cdc/config.ts). `cdcConfig` assembles it and leaves every unset part out, so that the
+ * runtime's zod contract owns the defaults (commit interval, publication, namespace, table mode, …).
  * `checkCdcConfig` validates at construction with the values known then (Outputs replaced by
  * well-formed placeholders); `renderCdcConfig` renders and re-validates the real, secret JSON.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { parseCdcConfig, type CdcConfigInput } from "../../runtime/cdc/config";
 import type { Validator } from "../errors";
-import type { CdcSourceArgs, CdcWriterArgs } from "./args";
+import type { CdcSourceArgs, CdcTableArgs, CdcWriterArgs } from "./args";
 
 interface Resolved {
   host: string;
@@ -25,31 +27,66 @@ interface Resolved {
   secretAccessKey?: string;
 }
 
+type Catalog = CdcConfigInput["catalog"];
+type Source = CdcConfigInput["sources"][number];
+
+/** What a writer's config is made of; what is unset is left to the runtime's defaults. */
+export interface CdcConfigParts {
+  sources: { name: string; connectionString: string; slot?: string; publication?: string; origin?: string }[];
+  tables?: CdcTableArgs[];
+  catalog: Catalog;
+  warehouse: string;
+  storage?: CdcConfigInput["storage"];
+  namespace?: string;
+  commitIntervalMs?: number;
+  http: { host: string; port: number };
+}
+
+const defined = <T extends Record<string, unknown>>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+
+/** The CDC writer's config (runtime/cdc/config.ts) for every target: one renderer, the runtime's defaults. */
+export function cdcConfig(p: CdcConfigParts): CdcConfigInput {
+  return defined({
+    sources: p.sources.map((s) => defined({ name: s.name, connectionString: s.connectionString, slot: s.slot, publication: s.publication, origin: s.origin as Source["origin"] })),
+    tables: p.tables?.map((t) => defined({ source: t.source, mode: t.mode as "mirror" | "changelog" | undefined, target: t.target })),
+    catalog: p.catalog,
+    warehouse: p.warehouse,
+    storage: p.storage,
+    namespace: p.namespace,
+    commit: p.commitIntervalMs !== undefined ? { intervalMs: p.commitIntervalMs } : undefined,
+    http: p.http,
+  });
+}
+
+/** A libpq URL (the CDC writer's connection to a source). */
+export function sourceUrl(user: string, password: string, host: string, port: number, database: string, sslmode?: string): string {
+  return `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${encodeURIComponent(database)}${sslmode ? `?sslmode=${sslmode}` : ""}`;
+}
+
 function build(args: CdcWriterArgs, source: CdcSourceArgs, r: Resolved): CdcConfigInput {
-  const url = `postgresql://${encodeURIComponent(r.user)}:${encodeURIComponent(r.password)}@${r.host}:${r.port}/${encodeURIComponent(r.database)}?sslmode=${args.sslmode ?? "require"}`;
-  return {
-    sources: [{ name: source.name, connectionString: url, ...(source.slot ? { slot: source.slot } : {}), publication: args.publication ?? "floe" }],
-    tables: (args.tables ?? []).map((t) => ({ source: t.source, mode: (t.mode ?? "mirror") as "mirror" | "changelog", ...(t.target ? { target: t.target } : {}) })),
-    catalog: {
-      type: "rest",
+  return cdcConfig({
+    sources: [{ name: source.name, connectionString: sourceUrl(r.user, r.password, r.host, r.port, r.database, args.sslmode ?? "require"), slot: source.slot, publication: args.publication }],
+    tables: args.tables,
+    catalog: defined({
+      type: "rest" as const,
       uri: r.catalogUri,
-      ...(r.warehouse ? { warehouse: r.warehouse } : {}),
-      ...(r.credential ? { credential: r.credential } : {}),
-      ...(args.catalog.sigv4Service ? { sigv4: { region: r.region, service: args.catalog.sigv4Service } } : {}),
-    },
+      warehouse: r.warehouse || undefined,
+      credential: r.credential || undefined,
+      sigv4: args.catalog.sigv4Service ? { region: r.region, service: args.catalog.sigv4Service } : undefined,
+    }),
     warehouse: r.warehouseLocation,
-    storage: {
-      ...(r.endpoint ? { endpoint: r.endpoint } : {}),
+    storage: defined({
+      endpoint: r.endpoint || undefined,
       region: r.storageRegion,
       forcePathStyle: args.storage?.forcePathStyle ?? false,
-      ...(r.accessKeyId ? { accessKeyId: r.accessKeyId } : {}),
-      ...(r.secretAccessKey ? { secretAccessKey: r.secretAccessKey } : {}),
-    },
-    namespace: args.namespace ?? "floe",
-    commit: { intervalMs: args.commitIntervalMs ?? 1000 },
+      accessKeyId: r.accessKeyId || undefined,
+      secretAccessKey: r.secretAccessKey || undefined,
+    }),
+    namespace: args.namespace,
+    commitIntervalMs: args.commitIntervalMs,
     // Listen on all interfaces so the probes / health checks reach /healthz.
     http: { host: "0.0.0.0", port: 9187 },
-  };
+  });
 }
 
 const known = <T>(x: pulumi.Input<T> | undefined, placeholder: T): T | undefined =>

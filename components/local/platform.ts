@@ -10,6 +10,7 @@ import { LocalUpgrade } from "./upgrade";
 import { LocalRetiredServers } from "./retire";
 import { CLI_PATH } from "./runtime";
 import { slotName } from "../../runtime/cdc/config";
+import { cdcConfig } from "../cdc/config";
 
 export interface LocalPostgresArgs {
   /** Postgres major version; the `pg<major>` npm alias must be installed (pg16 and pg17 are). Defaults to 16. */
@@ -53,7 +54,7 @@ export interface LocalCdcTableArgs {
 export interface LocalCdcArgs {
   /** Tables to replicate. Defaults to every table of the publication, as mirror tables. */
   tables?: LocalCdcTableArgs[];
-  /** Longest time a change waits before it is committed to Iceberg. Defaults to 1000 ms. */
+  /** Longest time a change waits before it is committed to Iceberg. Defaults to the runtime's (500 ms, runtime/cdc/config.ts). */
   commitIntervalMs?: number;
   /** Port of the writer's /healthz and /metrics. Defaults to any free port, chosen once. */
   httpPort?: number;
@@ -267,7 +268,7 @@ export class LocalPlatform extends pulumi.ComponentResource {
     const c = args.cdc ?? {};
     // origin "none" (Postgres 16+): the writer reads only writes made on a server, not what
     // replication applied to it, which is what lets it follow a blue/green upgrade without duplicates.
-    const origin = major >= 16 ? ("none" as const) : ("any" as const);
+    const origin = major >= 16 ? "none" : "any";
     const sources = home.map((s, i) => ({
       name: `shard-${i}`,
       connectionString: gate(pulumi.interpolate`postgresql://${s.replicationUsername}:${s.replicationPassword}@127.0.0.1:${s.port}/${database}`),
@@ -278,15 +279,16 @@ export class LocalPlatform extends pulumi.ComponentResource {
       {
         dir: cdcDir,
         config: pulumi.all([pulumi.all(sources.map((s) => pulumi.all([s.connectionString, s.publication]))), this.catalog.uri, this.warehouseDir.location]).apply(
-          ([srcs, uri, warehouse]) => ({
-            sources: srcs.map(([connectionString, publication], i) => ({ name: `shard-${i}`, connectionString, publication, origin })),
-            tables: (c.tables ?? []).map((t) => ({ source: t.source, mode: (t.mode ?? "mirror") as "mirror" | "changelog", ...(t.target ? { target: t.target } : {}) })),
-            catalog: { type: "sql" as const, uri, name: "floe" },
-            warehouse,
-            namespace,
-            commit: { intervalMs: c.commitIntervalMs ?? 1000 },
-            http: { host: "127.0.0.1", port: c.httpPort ?? 0 },
-          }),
+          ([srcs, uri, warehouse]) =>
+            cdcConfig({
+              sources: srcs.map(([connectionString, publication], i) => ({ name: `shard-${i}`, connectionString, publication, origin })),
+              tables: c.tables,
+              catalog: { type: "sql", uri, name: "floe" },
+              warehouse,
+              namespace,
+              commitIntervalMs: c.commitIntervalMs,
+              http: { host: "127.0.0.1", port: c.httpPort ?? 0 },
+            }),
         ),
       },
       { parent: this, dependsOn: [this.catalog] },

@@ -62,7 +62,7 @@ export interface DataPlatformCdcArgs {
   image?: pulumi.Input<string>;
   /** Tables. Defaults to every table of the publication, as mirror tables. */
   tables?: CdcTableArgs[];
-  /** Defaults to 1000 ms. */
+  /** Longest time a change waits before commit (ms). Defaults to the runtime's (500 ms, runtime/cdc/config.ts). */
   commitIntervalMs?: number;
   /** aws: Fargate CPU units. Defaults to 2048. */
   cpu?: number;

@@ -115,3 +115,29 @@ describe("CdcWriter validation (through the runtime's config contract)", () => {
     expect(() => new CdcWriter("wv", { target: "kubernetes", ...base, ...over })).toThrow(message);
   });
 });
+
+describe("one CDC config renderer, the runtime's defaults", () => {
+  const { cdcConfig } = require("../../../components/cdc/config");
+  const { CdcConfigSchema } = require("../../../runtime/cdc/config");
+  const minimal = { sources: [{ name: "s", connectionString: "postgresql://u@h/db" }], catalog: { type: "sql", uri: "postgresql://u@h/c" }, warehouse: "file:///w", http: { host: "127.0.0.1", port: 0 } };
+
+  test("unset parts are left out, so the runtime's zod contract fills them (commit interval, publication, namespace, table mode)", () => {
+    const cfg = cdcConfig({ ...minimal, tables: [{ source: "public.t" }] });
+    expect(cfg).toEqual({ ...minimal, tables: [{ source: "public.t" }] });
+    const parsed = parseCdcConfig(cfg);
+    const runtimeDefaults = CdcConfigSchema.parse(minimal);
+    expect(parsed.commit.intervalMs).toBe(runtimeDefaults.commit.intervalMs);
+    expect(parsed.commit.intervalMs).toBe(500);
+    expect(parsed.sources[0].publication).toBe("floe");
+    expect(parsed.tables[0].mode).toBe("mirror");
+  });
+
+  test("a kubernetes writer without commitIntervalMs commits at the runtime's interval; a set one is carried", async () => {
+    const w = new CdcWriter("wdef", { target: "kubernetes", ...base, sources: [{ name: "primary", host: "pg" }] });
+    const w2 = new CdcWriter("wset", { target: "kubernetes", ...base, commitIntervalMs: 2500, sources: [{ name: "primary", host: "pg" }] });
+    await m.settled(w.writers, w2.writers);
+    const cfg = (n: string) => parseCdcConfig(JSON.parse(m.named(n).inputs.stringData["config.json"]));
+    expect(cfg("wdef-primary-config").commit.intervalMs).toBe(500);
+    expect(cfg("wset-primary-config").commit.intervalMs).toBe(2500);
+  });
+});

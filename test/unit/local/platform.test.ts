@@ -46,7 +46,8 @@ describe("LocalPlatform", () => {
     expect(cdc.inputs.config.sources.map((s: any) => s.name)).toEqual(["shard-0", "shard-1"]);
     expect(cdc.inputs.config.catalog).toMatchObject({ type: "sql", name: "floe" });
     expect(cdc.inputs.config.warehouse).toBe("file:///var/floe/warehouse");
-    expect(cdc.inputs.config.tables).toEqual([{ source: "public.orders", mode: "mirror" }]);
+    expect(cdc.inputs.config.tables).toEqual([{ source: "public.orders" }]); // mode: the runtime default (mirror)
+    expect(cdc.inputs.config.commit).toBeUndefined(); // the runtime default (runtime/cdc/config.ts)
     expect(await value(p.poolerEndpoint)).toBe("127.0.0.1:56432");
   });
 
