@@ -7,25 +7,29 @@
  * table skips the transactions at or below its own LSN, so a crash anywhere replays nothing twice
  * and loses nothing. Flushes happen only at transaction boundaries: a source transaction is never
  * half-visible in a table.
+ *
+ * This file is the pipeline: start, stream, batch, commit. Its steps live in their own modules:
+ * tables and schema following (tables.ts), the initial copy (snapshot.ts), the state they share
+ * (state.ts).
  */
-import { Client } from "pg";
 import type { Logger } from "../core/log";
-import { Catalog, NoSuchNamespaceError, NoSuchTableError, TableIdentifier } from "../iceberg/catalog";
+import { NoSuchNamespaceError, TableIdentifier } from "../iceberg/catalog";
 import { currentSnapshot } from "../iceberg/metadata";
-import { Table, WriteTransaction } from "../iceberg/table";
-import { canPromote, ColumnDef } from "../iceberg/types";
 import { CdcConfig, CdcSource } from "./config";
-import { FollowRecord, followKey, generationKey, Handoff, HANDOFF_PREFIX, isNewer, lineageOf, parseFollowRecord, parseHandoff, retarget, serverId } from "./handoff";
+import { FollowRecord, followKey, generationKey, Handoff, HANDOFF_PREFIX, isNewer, parseFollowRecord, parseHandoff, retarget, serverId } from "./handoff";
 import { formatLsn, parseLsn } from "./lsn";
 import { cdcMetrics } from "./metrics";
 import { Message, Tuple, UNCHANGED } from "./pgoutput";
-import { ExportedSnapshot, qualified, quoteIdent, quoteTable, ReplicationSource, SourceTable } from "./source";
-import { COLUMNS_SQL, MappedType, mapColumn, PgColumn, PRIMARY_KEY_SQL } from "./types";
-import { copyColumns } from "./copy";
+import { qualified, ReplicationSource } from "./source";
 import { currentNames, RowCounter, rowKey, trackLatest, tracksLatest } from "./rows";
-import { Table as IcebergTable } from "../iceberg";
-import { PreviousVersions } from "./toast";
 import { ChangeSpool } from "./spool";
+import { InitialCopy } from "./snapshot";
+import { CdcStopError, Change, Column, lsnSummary, TableState, Txn, WriterDeps, WriterStatus } from "./state";
+import { Tables } from "./tables";
+
+export { CdcStopError, lsnKey } from "./state";
+export type { WriterDeps, WriterStatus } from "./state";
+export { CHANGELOG_COLUMNS } from "./tables";
 
 /** Estimated heap bytes of a tuple (text values). */
 function tupleBytes(t: Tuple): number {
@@ -34,89 +38,12 @@ function tupleBytes(t: Tuple): number {
   return n;
 }
 
-/** A problem the writer cannot follow without losing data: it stops, naming the table and why. */
-export class CdcStopError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "CdcStopError";
-  }
-}
-
-export const lsnKey = (source: string): string => `floe.lsn.${source}`;
-
 /** Row counts of apply(), handed to cdcMetrics.rows once per event-loop turn. */
 const rowCounter = new RowCounter(cdcMetrics.rows);
 
-/** Changelog tables get these columns after the source columns. */
-export const CHANGELOG_COLUMNS: ColumnDef[] = [
-  { name: "_op", type: "string", required: true, doc: "I insert, U update, D delete, T truncate, R initial snapshot" },
-  { name: "_lsn", type: "long", required: true, doc: "commit LSN of the source transaction" },
-  { name: "_commit_time", type: "timestamptz", required: true, doc: "commit time of the source transaction" },
-  { name: "_xid", type: "long", required: true, doc: "source transaction id" },
-  { name: "_source", type: "string", required: true, doc: "floe source name" },
-];
-
-interface Column {
-  pg: PgColumn;
-  mapped: MappedType;
-}
-
-interface TableState {
-  key: string;
-  source: SourceTable;
-  mode: "mirror" | "changelog";
-  id: TableIdentifier;
-  table: Table;
-  columns: Column[];
-  pk: string[];
-  /** Per source: LSN of the last transaction committed to this table. */
-  lsn: Map<string, bigint>;
-  pending?: WriteTransaction;
-  /** Latest row version per key written in the pending batch (for unchanged TOAST values). */
-  latest: Map<string, Record<string, unknown> | null>;
-  previous: PreviousVersions;
-}
-
-type Change =
-  | { kind: "I" | "U"; state: TableState; columns: Column[]; tuple: Tuple; oldKey?: Tuple }
-  | { kind: "D"; state: TableState; columns: Column[]; tuple: Tuple }
-  | { kind: "T"; state: TableState };
-
-interface Txn {
-  xid: number;
-  finalLsn: bigint;
-  commitTime: bigint;
-  /**
-   * Its changes until its commit: in memory up to commit.changeSpillBytes, then in a temp file
-   * (runtime/cdc/spool.ts). A subtransaction's abort drops that subtransaction's changes.
-   */
-  changes: ChangeSpool<Change>;
-  /** An upgrade handoff written in this transaction (runtime/cdc/handoff.ts). */
-  handoff?: Handoff;
-}
-
-export interface WriterDeps {
-  catalog: Catalog;
-  log: Logger;
-}
-
-export interface WriterStatus {
-  state: "starting" | "snapshotting" | "streaming" | "stopped" | "failed";
-  error?: string;
-  /** Per source; `server` and `generation` appear once it followed an upgrade (generation 1 = first new primary). */
-  sources: Record<string, { confirmedLsn?: string; lastCommitTime?: string; server?: string; generation?: number }>;
-}
-
-const ident = (s: string) => s;
-
-/** "schema.table" (schema defaults to public) as a SourceTable. */
-const sourceTable = (text: string): SourceTable => {
-  const [schema, name] = text.includes(".") ? text.split(".", 2) : ["public", text];
-  return { schema, name };
-};
-
 export class CdcWriter {
-  private readonly tables = new Map<string, TableState>();
+  private readonly tables: Tables;
+  private readonly initialCopy: InitialCopy;
   /** The server each configured source is read from now (it changes when the source follows an upgrade). */
   private readonly sources: ReplicationSource[];
   /** Per source name: the last upgrade handoff it followed. */
@@ -130,80 +57,12 @@ export class CdcWriter {
   constructor(private readonly config: CdcConfig, private readonly deps: WriterDeps) {
     this.ready.catch(() => undefined); // callers that never await it must not see an unhandled rejection
     this.sources = config.sources.map((s) => new ReplicationSource(s, deps.log.child({ source: s.name })));
+    this.tables = new Tables(config, deps);
+    this.initialCopy = new InitialCopy(config, deps.log, this.status);
   }
 
   private get log(): Logger {
     return this.deps.log;
-  }
-
-  // ---- table setup ------------------------------------------------------------------------------
-
-  private tableConfig(t: SourceTable) {
-    return this.config.tables.find((c) => {
-      const want = sourceTable(c.source);
-      return want.schema === t.schema && want.name === t.name;
-    });
-  }
-
-  private wanted(t: SourceTable): boolean {
-    return this.config.tables.length === 0 || this.tableConfig(t) !== undefined;
-  }
-
-  private configuredTables(): SourceTable[] {
-    return this.config.tables.map((c) => sourceTable(c.source));
-  }
-
-  async describe(src: ReplicationSource, t: SourceTable): Promise<{ columns: Column[]; pk: string[] }> {
-    return src.withClient(async (c) => {
-      const rel = quoteTable(t);
-      const cols = (await c.query(COLUMNS_SQL, [rel])).rows as PgColumn[];
-      const pk = (await c.query(PRIMARY_KEY_SQL, [rel])).rows.map((r) => r.name as string);
-      const columns = cols.map((pg) => ({ pg, mapped: mapColumn(pg, qualified(t)) }));
-      return { columns, pk };
-    });
-  }
-
-  /** Loads (or creates) the Iceberg table for a source table. */
-  private async ensureTable(src: ReplicationSource, t: SourceTable): Promise<TableState> {
-    const key = qualified(t);
-    const existing = this.tables.get(key);
-    if (existing) return existing;
-    const cfg = this.tableConfig(t);
-    const mode = cfg?.mode ?? "mirror";
-    const id: TableIdentifier = { namespace: [this.config.namespace], name: cfg?.target ?? t.name };
-    const { columns, pk } = await this.describe(src, t);
-    if (mode === "mirror" && pk.length === 0) {
-      throw new CdcStopError(
-        `${key} has no primary key: a mirror table needs one to turn updates and deletes into position deletes; ` +
-          `add a primary key, or set mode "changelog" for this table in the CDC config`,
-      );
-    }
-    let table: Table;
-    try {
-      table = await IcebergTable.load(this.deps.catalog, id, this.tableOptions());
-    } catch (e) {
-      if (!(e instanceof NoSuchTableError)) throw e;
-      if (!(await this.deps.catalog.namespaceExists(id.namespace))) {
-        await this.deps.catalog.createNamespace(id.namespace).catch(() => undefined);
-      }
-      const defs: ColumnDef[] = columns.map((c) => ({ name: c.pg.name, type: c.mapped.iceberg, required: mode === "mirror" && pk.includes(c.pg.name) }));
-      table = await IcebergTable.create(this.deps.catalog, id, {
-        columns: mode === "changelog" ? [...defs, ...CHANGELOG_COLUMNS] : defs,
-        identifier: mode === "mirror" ? pk : [],
-        properties: { "floe.source-table": key, "floe.mode": mode },
-      }, this.tableOptions());
-      this.log.info("created Iceberg table", { table: key, target: `${id.namespace.join(".")}.${id.name}`, mode });
-    }
-    const state: TableState = { key, source: t, mode, id, table, columns, pk, lsn: new Map(), latest: new Map(), previous: new PreviousVersions(table) };
-    this.readLsns(state);
-    this.checkSchemaMatches(state);
-    this.tables.set(key, state);
-    return state;
-  }
-
-  /** Options of the Iceberg tables this writer opens: pending writes spill past commit.spillBytes. */
-  private tableOptions(): { spillBytes: number } {
-    return { spillBytes: this.config.commit.spillBytes };
   }
 
   /** A source transaction, its changes buffered in a spool (memory, then a temp file). */
@@ -212,157 +71,12 @@ export class CdcWriter {
     return { xid, finalLsn, commitTime, changes };
   }
 
-  /** Every `floe.lsn.*` of the table: the configured sources' and the servers they followed to. */
-  private readLsns(state: TableState): void {
-    const summary: Record<string, string> = state.table.currentSnapshot()?.summary ?? {};
-    for (const [k, v] of Object.entries(summary)) {
-      if (k.startsWith("floe.lsn.") && /^\d+$/.test(v)) state.lsn.set(k.slice("floe.lsn.".length), BigInt(v));
-    }
-  }
-
-  /** The Iceberg table must hold every source column (by name); differences are resolved by relation messages. */
-  private checkSchemaMatches(state: TableState): void {
-    const names = new Set(state.table.schema().fields.map((f) => f.name));
-    const missing = state.columns.filter((c) => !names.has(c.pg.name)).map((c) => c.pg.name);
-    if (missing.length) {
-      throw new CdcStopError(
-        `${state.key}: columns ${missing.join(", ")} exist in Postgres but not in Iceberg table ${state.id.name}; ` +
-          `the schema changed while the writer was not running in a way it cannot map by name`,
-      );
-    }
-  }
-
-  private lsnSummary(state: TableState): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const [name, lsn] of state.lsn) out[lsnKey(name)] = lsn.toString();
-    return out;
-  }
-
-  // ---- initial snapshot -------------------------------------------------------------------------
-
-  /** Copies tables at an exported snapshot; each table lands in one commit with the snapshot's LSN. */
-  private async copyTables(src: ReplicationSource, exported: ExportedSnapshot, states: TableState[]): Promise<void> {
-    this.status.state = "snapshotting";
-    const queue = [...states];
-    const workers = Array.from({ length: Math.min(this.config.snapshot.parallelism, queue.length) }, async () => {
-      for (let s = queue.shift(); s; s = queue.shift()) await this.copyTable(src, exported, s);
-    });
-    await Promise.all(workers);
-  }
-
-  private async copyTable(src: ReplicationSource, exported: ExportedSnapshot, state: TableState): Promise<void> {
-    const started = Date.now();
-    const client = new Client({ ...src.clientConfig(), types: { getTypeParser: () => ident } } as never);
-    await client.connect();
-    let rows = 0;
-    let tx: WriteTransaction | undefined;
-    try {
-      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-      await client.query(`SET TRANSACTION SNAPSHOT '${exported.snapshotName}'`);
-      // The table's columns at the snapshot (a DDL may have run since we described it).
-      const { columns } = await this.describe(src, state.source);
-      state.columns = columns;
-      const list = columns.map((c) => quoteIdent(c.pg.name)).join(", ");
-      // Spills to data files past commit.spillBytes: memory stays bounded, the commit is still one snapshot.
-      const write = (tx = state.table.newWrite({ spillBytes: this.config.commit.spillBytes }));
-      const socket = (client as unknown as { connection: { stream: { pause(): void; resume(): void } } }).connection.stream;
-      let paused = false;
-      const meta: Record<string, unknown> = { _op: "R", _lsn: exported.consistentPoint, _commit_time: BigInt(Date.now()) * 1000n, _xid: 0n, _source: src.name };
-      const names = columns.map((c) => c.pg.name);
-      const metaNames = Object.keys(meta);
-      // COPY streams the rows in text form (the converters' input) straight into columns.
-      rows = await copyColumns(client, `SELECT ${list} FROM ${quoteTable(state.source)}`, columns.map((c) => c.mapped.convert), ({ columns: cols, rowCount }) => {
-        if (state.mode === "mirror") write.upsertColumns({ names, columns: cols, rowCount });
-        else write.appendColumns({ names: [...names, ...metaNames], columns: [...cols, ...metaNames.map((k) => new Array(rowCount).fill(meta[k]))], rowCount });
-        if (write.pendingSpills > 1 && !paused) {
-          // Backpressure: the server waits while more than one spill is queued (else rows pile up in memory).
-          paused = true;
-          socket.pause();
-          const resume = () => {
-            paused = false;
-            socket.resume();
-          };
-          write.ready().then(resume, resume); // a spill error comes back from commit()
-        }
-      });
-      await client.query("COMMIT");
-      state.lsn.set(src.key, exported.consistentPoint);
-      write.setSummary({ ...this.lsnSummary(state), "floe.snapshot": src.name });
-      tx = undefined; // commit() deletes its files itself when it fails
-      await write.commit();
-      cdcMetrics.rows.inc({ table: state.key, op: "snapshot" }, rows);
-      const secs = (Date.now() - started) / 1000;
-      this.log.info("copied table", { table: state.key, rows, seconds: secs, rowsPerSecond: Math.round(rows / Math.max(secs, 0.001)), lsn: formatLsn(exported.consistentPoint) });
-    } catch (e) {
-      await tx?.abort().catch(() => undefined); // the copy failed before its commit: drop the files it spilled
-      throw e;
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  }
-
-  /** Whether tables new to this source get their existing rows copied from it. */
-  private copies(src: ReplicationSource): boolean {
-    return this.config.snapshot.enabled && src.config.initialCopy;
-  }
-
   // ---- start ------------------------------------------------------------------------------------
 
   /** Publication, tables, slot and initial copy for one source; returns where streaming starts. */
   private async prepareSource(src: ReplicationSource): Promise<bigint> {
-    await src.ensurePublication(this.configuredTables());
-    const published = (await src.publishedTables()).filter((t) => this.wanted(t));
-    const missing = this.configuredTables().filter((t) => !published.some((p) => p.schema === t.schema && p.name === t.name));
-    if (missing.length) {
-      throw new CdcStopError(`source ${src.name}: tables ${missing.map(qualified).join(", ")} are configured but not in publication ${src.config.publication}`);
-    }
-    const states: TableState[] = [];
-    for (const t of published) states.push(await this.ensureTable(src, t));
-
-    let position = await src.slotPosition();
-    let exported: (ExportedSnapshot & { slot: string }) | undefined;
-    let toCopy: TableState[];
-    if (position === null && src.key !== src.name) {
-      throw new CdcStopError(
-        `source ${src.name} followed an upgrade to ${src.config.connectionString.replace(/\/\/[^@]*@/, "//")}, but its slot ${src.slot} there is missing: ` +
-          `the changes made there since the switchover cannot be read. Recreate the Iceberg tables from the current primary (drop them and restart the writer)`,
-      );
-    }
-    if (position === null) {
-      const resync = states.filter((s) => s.lsn.has(src.key));
-      const shared = resync.filter((s) => [...s.lsn.keys()].some((other) => lineageOf(other) !== src.name));
-      if (shared.length && this.copies(src)) {
-        // Re-copying means emptying the table first, which would also drop the other sources' rows.
-        throw new CdcStopError(
-          `source ${src.name}: replication slot ${src.slot} is missing, and tables ${shared.map((s) => s.key).join(", ")} are also fed by other sources; ` +
-            `floe cannot re-copy one source into a shared table without losing the others' rows. Recreate the tables from every source ` +
-            `(drop the Iceberg tables and restart the writer), or restore the slot`,
-        );
-      }
-      if (resync.length) {
-        this.log.warn("replication slot is missing although tables hold data from it: re-copying those tables (changes in between cannot be read from WAL any more)", {
-          slot: src.slot,
-          tables: resync.map((s) => s.key),
-        });
-        cdcMetrics.errors.inc({ kind: "slot_lost" });
-      }
-      exported = await src.createSlot({ temporary: false });
-      position = exported.consistentPoint;
-      toCopy = this.copies(src) ? states : [];
-      for (const s of resync) {
-        s.lsn.delete(src.key);
-        if (!this.copies(src)) continue;
-        await s.table.truncate(this.lsnSummary(s));
-      }
-    } else {
-      toCopy = this.copies(src) ? states.filter((s) => !s.lsn.has(src.key)) : [];
-      if (toCopy.length) exported = await src.createSlot({ temporary: true });
-    }
-    try {
-      if (exported && toCopy.length) await this.copyTables(src, exported, toCopy);
-    } finally {
-      await exported?.close().catch(() => undefined);
-    }
+    const states = await this.tables.open(src);
+    let position = await this.initialCopy.start(src, states);
     // Back on a server this source left before (a rollback): never before its handoff there.
     const floor = this.follows.get(src.name)?.left[serverId(src.config.connectionString, src.slot)];
     if (src.key !== src.name && floor !== undefined && BigInt(floor) > position) position = BigInt(floor);
@@ -596,7 +310,7 @@ export class CdcWriter {
     cdcMetrics.lagSeconds.set({ source: src.name }, Math.max(0, Date.now() / 1000 - Number(commitTime / 1000n) / 1000));
     if (txn.handoff) await this.follow(src, txn.handoff, endLsn);
     else if (this.batch.rows >= this.config.commit.maxRows || this.batch.bytes >= this.config.commit.maxBytes) await this.flush();
-    else if (this.batch.rows === 0 && applied === 0 && !this.hasPending()) await this.flush();
+    else if (this.batch.rows === 0 && applied === 0 && !this.tables.hasPending()) await this.flush();
   }
 
   // ---- following a blue/green upgrade -----------------------------------------------------------
@@ -649,7 +363,7 @@ export class CdcWriter {
     for (const [name, rec] of this.follows) {
       for (const state of this.tables.values()) {
         if (parseFollowRecord(state.table.summaryProperty(followKey(name)))?.generation === rec.generation) continue;
-        await state.table.newWrite().setSummary({ ...this.lsnSummary(state), [followKey(name)]: JSON.stringify(rec) }).commit();
+        await state.table.newWrite().setSummary({ ...lsnSummary(state), [followKey(name)]: JSON.stringify(rec) }).commit();
       }
     }
   }
@@ -733,10 +447,7 @@ export class CdcWriter {
     this.log.info("followed the upgrade handoff: reading the new primary", { source: base.name, kind: h.kind, to: h.to, slot: h.slot, generation: rec.generation, from: formatLsn(from) });
   }
 
-  private hasPending(): boolean {
-    for (const s of this.tables.values()) if (s.pending) return true;
-    return false;
-  }
+
 
   private keyOf(state: TableState, row: Record<string, unknown>): string {
     return rowKey(state.pk, row);
@@ -832,12 +543,13 @@ export class CdcWriter {
     state.latest.clear();
     state.previous.clear();
     // The old LSN stays on the truncate commit: replaying the transaction empties the table again.
-    await state.table.truncate(this.lsnSummary(state));
+    await state.table.truncate(lsnSummary(state));
   }
+
 
   private async onRelation(src: ReplicationSource, rels: Map<number, { state?: TableState; columns: Column[] }>, msg: Extract<Message, { tag: "relation" }>): Promise<void> {
     const t = { schema: msg.schema, name: msg.name };
-    if (!this.wanted(t)) {
+    if (!this.tables.wanted(t)) {
       rels.set(msg.oid, { columns: [] });
       return;
     }
@@ -845,104 +557,15 @@ export class CdcWriter {
     if (!state) {
       // A table new to this writer (e.g. just added to the publication): copy it at a fresh snapshot.
       await this.flush();
-      state = await this.ensureTable(src, t);
-      if (this.copies(src) && !state.lsn.has(src.key)) {
-        const exported = await src.createSlot({ temporary: true });
-        try {
-          await this.copyTables(src, exported, [state]);
-        } finally {
-          await exported.close().catch(() => undefined);
-          this.status.state = "streaming";
-        }
-      }
+      state = await this.tables.ensure(src, t);
+      await this.initialCopy.copyNew(src, state);
     }
     const names = msg.columns.map((c) => c.name);
-    const known = state.columns.map((c) => c.pg.name);
-    if (names.join("\u0000") !== known.join("\u0000")) await this.evolve(src, state, names);
-    else {
-      // Same names: a type change keeps names; compare type oids through the catalog.
-      const { columns } = await this.describe(src, t);
-      if (columns.some((c, i) => c.pg.declared !== state!.columns[i]?.pg.declared)) await this.evolve(src, state, names);
+    if (await this.tables.relationChanged(src, state, names)) {
+      await this.flush();
+      await this.tables.evolve(src, state, names);
     }
     rels.set(msg.oid, { state, columns: state.columns });
-  }
-
-  /** Follows a schema change by attnum: renames, drops, adds and widenings, one Iceberg schema commit. */
-  private async evolve(src: ReplicationSource, state: TableState, relationNames: string[]): Promise<void> {
-    await this.flush();
-    let { columns: now } = await this.describe(src, state.source);
-    if (now.map((c) => c.pg.name).join("\u0000") !== relationNames.join("\u0000")) {
-      // Several DDL statements in one transaction: the stream shows an intermediate layout. Adds
-      // and drops alone are unambiguous by name; anything involving a rename is not.
-      const inferred = this.inferLayout(state, relationNames, now);
-      if (inferred) now = inferred;
-    }
-    if (now.map((c) => c.pg.name).join("\u0000") !== relationNames.join("\u0000")) {
-      throw new CdcStopError(
-        `${state.key}: the table's columns changed again before the writer caught up (stream: ${relationNames.join(", ")}; catalog: ${now.map((c) => c.pg.name).join(", ")}); ` +
-          `restart the writer once DDL on this table has settled`,
-      );
-    }
-    const update = state.table.updateSchema();
-    const changes: string[] = [];
-    const byAttnum = new Map(now.map((c) => [c.pg.attnum, c]));
-    for (const old of state.columns) {
-      const cur = byAttnum.get(old.pg.attnum);
-      if (!cur) {
-        if (state.pk.includes(old.pg.name)) throw new CdcStopError(`${state.key}: primary key column ${old.pg.name} was dropped; the mirror table cannot follow`);
-        update.dropColumn(old.pg.name);
-        changes.push(`drop ${old.pg.name}`);
-        continue;
-      }
-      if (cur.pg.name !== old.pg.name) {
-        update.renameColumn(old.pg.name, cur.pg.name);
-        changes.push(`rename ${old.pg.name} -> ${cur.pg.name}`);
-      }
-      const from = JSON.stringify(old.mapped.iceberg);
-      const to = JSON.stringify(cur.mapped.iceberg);
-      if (from !== to) {
-        if (typeof cur.mapped.iceberg !== "string" || typeof old.mapped.iceberg !== "string") {
-          throw new CdcStopError(`${state.key}.${cur.pg.name}: type changed from ${old.pg.declared} to ${cur.pg.declared}, which Iceberg cannot follow`);
-        }
-        if (!canPromote(old.mapped.iceberg, cur.mapped.iceberg)) {
-          throw new CdcStopError(
-            `${state.key}.${cur.pg.name}: type changed from ${old.pg.declared} to ${cur.pg.declared}, which Iceberg cannot follow ` +
-              `(it allows int->long, float->double and a larger decimal precision); replicate the new column under a new name instead`,
-          );
-        }
-        update.updateColumnType(cur.pg.name, cur.mapped.iceberg);
-        changes.push(`widen ${cur.pg.name} ${old.mapped.iceberg} -> ${cur.mapped.iceberg}`);
-      }
-    }
-    const oldAttnums = new Set(state.columns.map((c) => c.pg.attnum));
-    const existingNames = new Set(state.table.schema().fields.map((f) => f.name));
-    for (const c of now) {
-      if (oldAttnums.has(c.pg.attnum)) continue;
-      if (existingNames.has(c.pg.name) && !state.columns.some((o) => o.pg.name === c.pg.name)) {
-        throw new CdcStopError(`${state.key}.${c.pg.name}: a new column reuses the name of an Iceberg column; drop or rename it in Iceberg first`);
-      }
-      update.addColumn(c.pg.name, c.mapped.iceberg);
-      changes.push(`add ${c.pg.name}`);
-    }
-    await update.commit();
-    state.columns = now;
-    this.log.info("followed schema change", { table: state.key, changes });
-  }
-
-  /**
-   * The layout a relation message shows when the catalog has moved on (more DDL in the same
-   * transaction): columns known by name keep their attnum, names new to us come from the catalog
-   * by name. Undefined when that is ambiguous (a name neither known nor in the catalog: a rename).
-   */
-  private inferLayout(state: TableState, names: string[], catalog: Column[]): Column[] | undefined {
-    const out: Column[] = [];
-    for (const name of names) {
-      const known = state.columns.find((c) => c.pg.name === name) ?? catalog.find((c) => c.pg.name === name);
-      if (!known) return undefined;
-      const fresh = catalog.find((c) => c.pg.attnum === known.pg.attnum);
-      out.push(fresh && fresh.pg.name === name ? fresh : known);
-    }
-    return out;
   }
 
   // ---- flush ------------------------------------------------------------------------------------
@@ -952,7 +575,7 @@ export class CdcWriter {
     for (const state of this.tables.values()) {
       if (!state.pending) continue;
       const tx = state.pending;
-      tx.setSummary(this.lsnSummary(state));
+      tx.setSummary(lsnSummary(state));
       const started = process.hrtime.bigint();
       // A failed commit leaves nothing behind (the table writer deletes its files) and the slot
       // unconfirmed: the error goes to the supervisor, which restarts from what Iceberg holds.
@@ -973,4 +596,3 @@ export class CdcWriter {
     cdcMetrics.bufferedRows.set(0);
   }
 }
-

@@ -1,0 +1,94 @@
+/**
+ * What the CDC writer's pipeline (runtime/cdc/writer.ts) and its modules share: the state of each
+ * replicated table, the changes of a source transaction, the writer's status, and the error that
+ * stops it. Types and small pure helpers only; every other module of the writer may import this one,
+ * and it imports none of them.
+ */
+import type { Logger } from "../core/log";
+import type { Catalog, TableIdentifier } from "../iceberg/catalog";
+import type { Table, WriteTransaction } from "../iceberg/table";
+import type { Handoff } from "./handoff";
+import type { Tuple } from "./pgoutput";
+import type { SourceTable } from "./source";
+import type { ChangeSpool } from "./spool";
+import type { PreviousVersions } from "./toast";
+import type { MappedType, PgColumn } from "./types";
+
+/** A problem the writer cannot follow without losing data: it stops, naming the table and why. */
+export class CdcStopError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CdcStopError";
+  }
+}
+
+/** The snapshot summary key holding, per source, the commit LSN of the last transaction a table holds. */
+export const lsnKey = (source: string): string => `floe.lsn.${source}`;
+
+export interface WriterDeps {
+  catalog: Catalog;
+  log: Logger;
+}
+
+export interface WriterStatus {
+  state: "starting" | "snapshotting" | "streaming" | "stopped" | "failed";
+  error?: string;
+  /** Per source; `server` and `generation` appear once it followed an upgrade (generation 1 = first new primary). */
+  sources: Record<string, { confirmedLsn?: string; lastCommitTime?: string; server?: string; generation?: number }>;
+}
+
+/** A source column: as Postgres describes it, and how it maps to Iceberg. */
+export interface Column {
+  pg: PgColumn;
+  mapped: MappedType;
+}
+
+/** One replicated table: its Iceberg table, its current source layout and what is pending for it. */
+export interface TableState {
+  /** "schema.table" of the source table. */
+  key: string;
+  source: SourceTable;
+  mode: "mirror" | "changelog";
+  id: TableIdentifier;
+  table: Table;
+  /** The source columns as the writer follows them now (replaced, never changed in place). */
+  columns: Column[];
+  pk: string[];
+  /** Per source: LSN of the last transaction committed to this table. */
+  lsn: Map<string, bigint>;
+  /** The write collecting the table's changes until the next flush. */
+  pending?: WriteTransaction;
+  /** Latest row version per key written in the pending batch (for unchanged TOAST values). */
+  latest: Map<string, Record<string, unknown> | null>;
+  previous: PreviousVersions;
+}
+
+/** The summary entries that record a table's per-source LSNs (written with every commit to it). */
+export function lsnSummary(state: TableState): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, lsn] of state.lsn) out[lsnKey(name)] = lsn.toString();
+  return out;
+}
+
+/** A change of a source transaction, with the column layout its relation message announced. */
+export type Change =
+  | { kind: "I" | "U"; state: TableState; columns: Column[]; tuple: Tuple; oldKey?: Tuple }
+  | { kind: "D"; state: TableState; columns: Column[]; tuple: Tuple }
+  | { kind: "T"; state: TableState };
+
+/** A change that carries a row (everything but a truncate). */
+export type RowChange = Exclude<Change, { kind: "T" }>;
+
+/** A source transaction as read from the stream, until its commit. */
+export interface Txn {
+  xid: number;
+  finalLsn: bigint;
+  commitTime: bigint;
+  /**
+   * Its changes until its commit: in memory up to commit.changeSpillBytes, then in a temp file
+   * (runtime/cdc/spool.ts). A subtransaction's abort drops that subtransaction's changes.
+   */
+  changes: ChangeSpool<Change>;
+  /** An upgrade handoff written in this transaction (runtime/cdc/handoff.ts). */
+  handoff?: Handoff;
+}
