@@ -1,31 +1,26 @@
 #!/usr/bin/env bash
+# usage: bash scripts/setup.sh [up|test]   (default up)
 # Installs everything floe needs on this machine, idempotently; a second run takes seconds.
-#   - pgbouncer and the Postgres client tools (pg_recvlogical for bench/cdc) from Debian
+#   - the machine's prerequisites, checked up front (scripts/prereqs.sh: pgbouncer and the Postgres
+#     client tools from Debian; for test also a JDK, Maven and python3 with venv; Go when the Pulumi
+#     CLI has to be built), with one message naming whatever is missing
+#   - a supported Node.js (scripts/node-env.sh: the one on PATH if 22+, else Node 24 from npm)
 #   - the unprivileged user that Postgres and pgBouncer run as when floe runs as root
 #   - npm dependencies (Postgres 16/17 binaries, chdb, Pulumi SDKs ...) and the TypeScript build
-#   - optional extras: FLOE_SETUP_PULUMI=1 builds the Pulumi CLI, FLOE_SETUP_ICEBERG_REST=1 the REST catalog fixture,
-#     FLOE_SETUP_K8S_SCHEMAS=1 the Kubernetes/CloudNativePG schemas, the MinIO chart and helm (scripts/install-k8s-schemas.sh)
+#   - the Pulumi CLI (scripts/install-pulumi.sh); for test also the REST catalog fixture
+#     (scripts/install-iceberg-rest.sh) and the Kubernetes/CloudNativePG schemas, the MinIO chart and
+#     helm (scripts/install-k8s-schemas.sh)
+# It never stops or reconfigures a service of the machine: floe's own servers use free ports.
 set -euo pipefail
+MODE="${1:-up}"
 cd "$(dirname "$0")/.."
 
 say() { printf '\033[1m[floe setup]\033[0m %s\n' "$*" >&2; }
 
-need_apt=()
-command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need_apt+=(pgbouncer)
-command -v pg_recvlogical >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_recvlogical >/dev/null 2>&1 || need_apt+=(postgresql-client postgresql)
-command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    say "missing Debian packages: ${need_apt[*]} (run as root, or: sudo apt-get install ${need_apt[*]})"; exit 1
-  fi
-  say "installing ${need_apt[*]} from Debian"
-  apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
-# Debian starts a cluster and a pgbouncer service on install; floe runs its own on free ports.
+bash scripts/prereqs.sh "$MODE"
+source scripts/node-env.sh
+
 if [ "$(id -u)" -eq 0 ]; then
-  command -v pg_ctlcluster >/dev/null 2>&1 && for c in /etc/postgresql/*/main; do [ -d "$c" ] && pg_ctlcluster "$(basename "$(dirname "$c")")" main stop >/dev/null 2>&1 || true; done
-  pkill -x pgbouncer -u postgres >/dev/null 2>&1 || true
   user="${FLOE_RUN_AS:-floe}"
   if ! id "$user" >/dev/null 2>&1; then
     say "creating the unprivileged user $user (Postgres and pgBouncer refuse to run as root)"
@@ -45,7 +40,9 @@ fi
 say "building TypeScript"
 npx tsc -p tsconfig.json
 
-if [ "${FLOE_SETUP_ICEBERG_REST:-0}" = 1 ] && [ -f scripts/install-iceberg-rest.sh ]; then bash scripts/install-iceberg-rest.sh; fi
-if [ "${FLOE_SETUP_K8S_SCHEMAS:-0}" = 1 ]; then bash scripts/install-k8s-schemas.sh >/dev/null; fi
-if [ "${FLOE_SETUP_PULUMI:-0}" = 1 ] && [ -f scripts/install-pulumi.sh ]; then bash scripts/install-pulumi.sh; fi
-say "ready"
+bash scripts/install-pulumi.sh >/dev/null
+if [ "$MODE" = test ]; then
+  bash scripts/install-iceberg-rest.sh >/dev/null
+  bash scripts/install-k8s-schemas.sh >/dev/null
+fi
+say "ready (node $(node --version))"

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# The README's test command (npm test) and what CI runs: set up, type-check, then every tier:
+# The README's test command (npm test) and what CI runs: set up, then every tier:
 # unit (mocks), integration (real Postgres, pgBouncer, chdb, REST catalog), e2e (pulumi up local).
+#   FLOE_TIERS="unit integration"  runs only those tiers (default: all three)
+#   FLOE_NODE=22                   runs them on that Node.js major (scripts/node-env.sh)
+# Extra arguments go to jest (npm test -- test/unit/iceberg).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FLOE_SETUP_PULUMI=1 FLOE_SETUP_ICEBERG_REST=1 FLOE_SETUP_K8S_SCHEMAS=1 bash scripts/setup.sh
-export PATH="$HOME/.cache/floe/pulumi/bin:$PATH"
+source scripts/node-env.sh
+bash scripts/setup.sh test
+export PATH="$(bash scripts/install-pulumi.sh):$PATH"
 status=0
-for tier in unit integration e2e; do
-  echo "::group::$tier tests"
+for tier in ${FLOE_TIERS:-unit integration e2e}; do
+  echo "::group::$tier tests (node $(node --version))"
+  start=$(date +%s)
   npx jest --ci --selectProjects "$tier" --passWithNoTests --maxWorkers=2 "$@" || status=1
-  echo "::endgroup::"
+  echo "::endgroup:: $tier tests: $(( $(date +%s) - start ))s on node $(node --version)"
 done
 exit $status

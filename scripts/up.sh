@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
 # `npm run up`: the whole floe platform on this machine, through a real `pulumi up` of examples/local.
-#   1. installs what is missing (scripts/setup.sh): npm dependencies, pgbouncer (apt-get), the
-#      unprivileged user `floe` that Postgres and pgBouncer run as when we are root, the TypeScript
-#      build, and the Pulumi CLI (scripts/install-pulumi.sh: the one on PATH, else built once from
-#      its Go modules and cached);
+#   1. installs what is missing (scripts/setup.sh up): the machine's prerequisites checked up front
+#      (pgbouncer and the Postgres client tools from Debian, Go when the Pulumi CLI must be built),
+#      a supported Node.js, the unprivileged user `floe` that Postgres and pgBouncer run as when we
+#      are root, npm dependencies, the TypeScript build, and the Pulumi CLI
+#      (scripts/install-pulumi.sh: the one on PATH, else built once from its Go modules and cached);
 #   2. `pulumi up --yes` of examples/local (file backend in examples/local/.pulumi-state, stack "local");
-#   3. prints the pooler URL, where the Iceberg tables are, and a one-line demo.
+#   3. prints the pooler URL, where the Iceberg tables are, and a demo that can be run again and again.
 # Environment: PULUMI_CONFIG_PASSPHRASE (default "floe-local", see docs/local.md), FLOE_STACK (default local).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 say() { printf '\033[1m[floe up]\033[0m %s\n' "$*" >&2; }
 
-# The same idempotent install steps as npm test: Debian packages, the unprivileged user, npm
-# dependencies, the TypeScript build, and the Pulumi CLI (built once from its Go modules if none is on PATH).
-FLOE_SETUP_PULUMI=1 bash scripts/setup.sh
+source scripts/node-env.sh
+bash scripts/setup.sh up
 PULUMI_BIN="$(bash scripts/install-pulumi.sh)"
 export PATH="$PULUMI_BIN:$PATH"
 source scripts/pulumi-env.sh
@@ -32,7 +32,8 @@ out() { pulumi stack output "$1" --show-secrets; }
 URL="$(out connectionString)"
 CATALOG="$(out catalogUri)"
 WAREHOUSE="$(out warehouseLocation)"
-FLOE="node $ROOT/dist/runtime/cli.js"
+# The node that runs the platform, spelled out when it is not the one on the user's PATH.
+FLOE="${FLOE_NODE_BIN:+$FLOE_NODE_BIN/}node $ROOT/dist/runtime/cli.js"
 cat <<MSG
 
 floe is up (stack "$STACK"; state in examples/local/.pulumi-state; files in $(out dataDir)).
@@ -42,10 +43,11 @@ floe is up (stack "$STACK"; state in examples/local/.pulumi-state; files in $(ou
   Query them (chdb):     export FLOE_CATALOG_URI='$CATALOG'
                          $FLOE query "SELECT count() FROM floe.demo"
   CDC writer:            $(out cdcHealthUrl)/healthz   log: $(out cdcLog)
+  Pulumi, for this stack: npm run -s pulumi -- stack output   (any pulumi command; see docs/local.md)
 
-Demo: insert a row in Postgres, see it in Iceberg about a second later:
+Demo: insert a row in Postgres, see it in Iceberg about a second later (run it as often as you like):
 
-  psql '$URL' -c "CREATE TABLE IF NOT EXISTS demo (id int PRIMARY KEY, note text); INSERT INTO demo VALUES (1, 'hello iceberg')" && sleep 3 && FLOE_CATALOG_URI='$CATALOG' $FLOE query "SELECT * FROM floe.demo"
+  psql '$URL' -c "CREATE TABLE IF NOT EXISTS demo (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, note text, at timestamptz DEFAULT now()); INSERT INTO demo (note) VALUES ('hello iceberg')"; sleep 3; FLOE_CATALOG_URI='$CATALOG' $FLOE query "SELECT * FROM floe.demo ORDER BY id"
 
-Stop and remove everything: npm run down (bash scripts/down.sh)
+Stop and remove the platform: npm run down (the stack's state stays; npm run down -- --remove drops it too)
 MSG

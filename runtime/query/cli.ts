@@ -16,8 +16,9 @@ Queries the platform's Iceberg tables with chdb (ClickHouse in-process). <namesp
 a table of the SQL catalog; it is rewritten to icebergLocal('<its location>').
 
 options:
-  --catalog URI     Postgres URL of the SQL catalog. Defaults to $FLOE_CATALOG_URI
-                    (scripts/up.sh prints it; \`pulumi stack output catalogUri --show-secrets\`).
+  --catalog URI     Postgres URL of the SQL catalog. Defaults to $FLOE_CATALOG_URI. For the
+                    local stack, npm run up prints it, and from the repo root:
+                    export FLOE_CATALOG_URI="$(npm run -s pulumi -- stack output catalogUri --show-secrets)"
   --catalog-name N  catalog_name in the catalog tables. Defaults to floe.
   --namespace NS    Iceberg namespace. Defaults to floe.
   --tables          list the tables and their locations instead of querying
