@@ -9,10 +9,11 @@
  * half-visible in a table.
  *
  * This file is the pipeline: start, stream, batch, commit. Its steps live in their own modules:
- * tables and schema following (tables.ts), the initial copy (snapshot.ts), the state they share
- * (state.ts).
+ * tables and schema following (tables.ts), the initial copy (snapshot.ts), applying committed
+ * transactions (apply.ts), the state they share (state.ts).
  */
 import type { Logger } from "../core/log";
+import { applyTransaction } from "./apply";
 import { NoSuchNamespaceError, TableIdentifier } from "../iceberg/catalog";
 import { currentSnapshot } from "../iceberg/metadata";
 import { CdcConfig, CdcSource } from "./config";
@@ -21,7 +22,6 @@ import { formatLsn, parseLsn } from "./lsn";
 import { cdcMetrics } from "./metrics";
 import { Message, Tuple, UNCHANGED } from "./pgoutput";
 import { qualified, ReplicationSource } from "./source";
-import { currentNames, RowCounter, rowKey, trackLatest, tracksLatest } from "./rows";
 import { ChangeSpool } from "./spool";
 import { InitialCopy } from "./snapshot";
 import { CdcStopError, Change, Column, lsnSummary, TableState, Txn, WriterDeps, WriterStatus } from "./state";
@@ -37,9 +37,6 @@ function tupleBytes(t: Tuple): number {
   for (const v of t) if (typeof v === "string") n += 24 + 2 * v.length;
   return n;
 }
-
-/** Row counts of apply(), handed to cdcMetrics.rows once per event-loop turn. */
-const rowCounter = new RowCounter(cdcMetrics.rows);
 
 export class CdcWriter {
   private readonly tables: Tables;
@@ -279,38 +276,18 @@ export class CdcWriter {
   }
 
   private async onCommit(src: ReplicationSource, txn: Txn, commitLsn: bigint, endLsn: bigint, commitTime: bigint): Promise<void> {
-    const truncating = txn.changes.has("T");
-    if (truncating) await this.flush();
-    let applied = 0;
-    for await (const change of txn.changes.changes()) {
-      const state = change.state;
-      const tableLsn = state.lsn.get(src.key);
-      if (tableLsn !== undefined && commitLsn <= tableLsn) continue; // already in Iceberg
-      if (change.kind === "T") {
-        await this.truncate(src, txn, commitLsn, state);
-        continue;
-      }
-      await this.apply(src, txn, commitLsn, change);
-      applied++;
-      // Backpressure: a big transaction waits for its table's spills rather than queueing rows in memory.
-      if (state.pending && state.pending.pendingSpills > 1) await state.pending.ready();
-    }
-    for (const state of txn.changes.tables()) {
-      const tableLsn = state.lsn.get(src.key);
-      if (tableLsn === undefined || commitLsn > tableLsn) {
-        state.lsn.set(src.key, commitLsn);
-        if (!state.pending) state.pending = state.table.newWrite();
-      }
-    }
+    if (txn.changes.has("T")) await this.flush(); // a truncate of a mirror table commits alone
+    const applied = await applyTransaction(src, txn, commitLsn);
     cdcMetrics.transactions.inc({ source: src.name });
     if (this.batch.sources.size === 0 && this.batch.rows === 0) this.batch.since = Date.now();
     this.batch.sources.set(src.name, { commitLsn, endLsn, commitTime });
-    this.batch.rows += applied;
+    this.batch.rows += applied.rows;
+    this.batch.bytes += applied.bytes;
     cdcMetrics.bufferedRows.set(this.batch.rows);
     cdcMetrics.lagSeconds.set({ source: src.name }, Math.max(0, Date.now() / 1000 - Number(commitTime / 1000n) / 1000));
     if (txn.handoff) await this.follow(src, txn.handoff, endLsn);
     else if (this.batch.rows >= this.config.commit.maxRows || this.batch.bytes >= this.config.commit.maxBytes) await this.flush();
-    else if (this.batch.rows === 0 && applied === 0 && !this.tables.hasPending()) await this.flush();
+    else if (this.batch.rows === 0 && applied.rows === 0 && !this.tables.hasPending()) await this.flush();
   }
 
   // ---- following a blue/green upgrade -----------------------------------------------------------
@@ -446,106 +423,6 @@ export class CdcWriter {
     await this.startStream(next, from);
     this.log.info("followed the upgrade handoff: reading the new primary", { source: base.name, kind: h.kind, to: h.to, slot: h.slot, generation: rec.generation, from: formatLsn(from) });
   }
-
-
-
-  private keyOf(state: TableState, row: Record<string, unknown>): string {
-    return rowKey(state.pk, row);
-  }
-
-  private toRow(columns: Column[], tuple: Tuple, state: TableState, fill?: Record<string, unknown> | null): Record<string, unknown> {
-    const row: Record<string, unknown> = {};
-    const names = currentNames(columns, state.columns);
-    let bytes = 0;
-    for (let i = 0; i < columns.length; i++) {
-      const c = columns[i];
-      const v = tuple[i];
-      const name = names[i];
-      if (name === undefined) continue; // dropped since
-      if (v === UNCHANGED) {
-        if (!fill || !(name in fill)) {
-          throw new CdcStopError(
-            `${state.key}.${name}: pgoutput sent no value for an unchanged TOAST column and the previous row version is not available`,
-          );
-        }
-        row[name] = fill[name];
-      } else row[name] = v === null ? null : c.mapped.convert(v);
-      bytes += v && v !== UNCHANGED ? v.length : 1;
-    }
-    this.batch.bytes += bytes;
-    return row;
-  }
-
-  private async apply(src: ReplicationSource, txn: Txn, commitLsn: bigint, change: Exclude<Change, { kind: "T" }>): Promise<void> {
-    const state = change.state;
-    const tx = (state.pending ??= state.table.newWrite());
-    if (state.mode === "changelog") {
-      const row = this.toRow(change.columns, change.tuple.map((v) => (v === UNCHANGED ? null : v)), state);
-      tx.append([{ ...row, _op: change.kind, _lsn: commitLsn, _commit_time: txn.commitTime, _xid: BigInt(txn.xid), _source: src.name }]);
-      rowCounter.add(state.key, change.kind);
-      return;
-    }
-    // state.latest is filled only once an update needs it (see rows.ts trackLatest).
-    if (change.kind === "D") {
-      const keyRow = this.toRow(change.columns, change.tuple, state);
-      tx.delete([keyRow]);
-      if (tracksLatest(tx)) state.latest.set(this.keyOf(state, keyRow), null);
-      rowCounter.add(state.key, "D");
-      return;
-    }
-    let fill: Record<string, unknown> | null | undefined;
-    if (change.kind === "U" && change.tuple.includes(UNCHANGED)) {
-      trackLatest(tx, state.pk, state.latest);
-      fill = await this.previousVersion(state, change);
-    }
-    const row = this.toRow(change.columns, change.tuple, state, fill);
-    if (change.kind === "U" && change.oldKey) {
-      const oldKey = this.toRow(change.columns, change.oldKey, state);
-      if (this.keyOf(state, oldKey) !== this.keyOf(state, row)) {
-        tx.delete([oldKey]);
-        if (tracksLatest(tx)) state.latest.set(this.keyOf(state, oldKey), null);
-      }
-    }
-    tx.upsert([row]);
-    if (tracksLatest(tx)) state.latest.set(this.keyOf(state, row), row);
-    rowCounter.add(state.key, change.kind);
-  }
-
-  /** The row version before an update, for columns pgoutput left out (unchanged TOAST). */
-  private async previousVersion(state: TableState, change: Exclude<Change, { kind: "T" }>): Promise<Record<string, unknown> | null> {
-    const probe = this.toRow(
-      change.columns,
-      change.tuple.map((v, i) => (v === UNCHANGED && !state.pk.includes(change.columns[i].pg.name) ? null : v)),
-      state,
-    );
-    const key = this.keyOf(state, probe);
-    if (state.latest.has(key)) return state.latest.get(key)!;
-    // rows of the pending write already spilled to its data files are newer than the table's
-    const spilled = await state.pending?.spilledVersion(probe);
-    if (spilled !== undefined) return spilled;
-    return state.previous.lookup(probe);
-  }
-
-  /**
-   * A mirror table is emptied in a commit of its own (the rest of the transaction lands in the next
-   * one); a changelog keeps its history and gets a T row. The transaction's earlier changes to a
-   * mirror table are dropped with it: the batch holds nothing else (onCommit flushed before).
-   */
-  private async truncate(src: ReplicationSource, txn: Txn, commitLsn: bigint, state: TableState): Promise<void> {
-    cdcMetrics.rows.inc({ table: state.key, op: "T" });
-    if (state.mode === "changelog") {
-      const nulls = Object.fromEntries(state.columns.map((c) => [c.pg.name, null]));
-      (state.pending ??= state.table.newWrite()).append([{ ...nulls, _op: "T", _lsn: commitLsn, _commit_time: txn.commitTime, _xid: BigInt(txn.xid), _source: src.name }]);
-      return;
-    }
-    await state.pending?.abort(); // deletes the files it may have spilled
-    state.pending = undefined;
-    state.latest.clear();
-    state.previous.clear();
-    // The old LSN stays on the truncate commit: replaying the transaction empties the table again.
-    await state.table.truncate(lsnSummary(state));
-  }
-
 
   private async onRelation(src: ReplicationSource, rels: Map<number, { state?: TableState; columns: Column[] }>, msg: Extract<Message, { tag: "relation" }>): Promise<void> {
     const t = { schema: msg.schema, name: msg.name };

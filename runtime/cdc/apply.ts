@@ -1,0 +1,153 @@
+/**
+ * Applying a committed source transaction to the pending writes of its tables.
+ *
+ * Mirror tables turn inserts and updates into upserts and deletes into position deletes (located
+ * through the table's primary-key index by the Iceberg writer); an update that moves a row's key
+ * deletes the old key. Changelog tables append one row per change with its op, commit LSN, commit
+ * time, xid and source. A table skips the transactions at or below its own LSN for the source (they
+ * are in Iceberg already) and takes the transaction's commit LSN, so the next flush records it.
+ *
+ * Unchanged TOAST values (pgoutput leaves them out of an update) are filled from the row's previous
+ * version: the pending batch's, then the pending write's spilled files, then the table's data files
+ * (runtime/cdc/toast.ts). Nothing is committed here: runtime/cdc/writer.ts flushes.
+ */
+import { cdcMetrics } from "./metrics";
+import { Tuple, UNCHANGED } from "./pgoutput";
+import { currentNames, RowCounter, rowKey, trackLatest, tracksLatest } from "./rows";
+import type { ReplicationSource } from "./source";
+import { CdcStopError, Column, lsnSummary, RowChange, TableState, Txn } from "./state";
+
+/** Row counts of apply(), handed to cdcMetrics.rows once per event-loop turn. */
+const rowCounter = new RowCounter(cdcMetrics.rows);
+
+/** What one transaction added to the pending writes: changes applied and their estimated size, for the flush triggers. */
+export interface Applied {
+  rows: number;
+  bytes: number;
+}
+
+/**
+ * Applies a transaction's changes to its tables' pending writes, in order. A truncate of a mirror
+ * table commits on its own (the caller flushes the batch before a transaction that truncates).
+ */
+export async function applyTransaction(src: ReplicationSource, txn: Txn, commitLsn: bigint): Promise<Applied> {
+  const applied: Applied = { rows: 0, bytes: 0 };
+  for await (const change of txn.changes.changes()) {
+    const state = change.state;
+    const tableLsn = state.lsn.get(src.key);
+    if (tableLsn !== undefined && commitLsn <= tableLsn) continue; // already in Iceberg
+    if (change.kind === "T") {
+      await truncate(src, txn, commitLsn, state);
+      continue;
+    }
+    await apply(src, txn, commitLsn, change, applied);
+    applied.rows++;
+    // Backpressure: a big transaction waits for its table's spills rather than queueing rows in memory.
+    if (state.pending && state.pending.pendingSpills > 1) await state.pending.ready();
+  }
+  for (const state of txn.changes.tables()) {
+    const tableLsn = state.lsn.get(src.key);
+    if (tableLsn === undefined || commitLsn > tableLsn) {
+      state.lsn.set(src.key, commitLsn);
+      if (!state.pending) state.pending = state.table.newWrite();
+    }
+  }
+  return applied;
+}
+
+const keyOf = (state: TableState, row: Record<string, unknown>): string => rowKey(state.pk, row);
+
+/** A tuple as a row of the table's current column names (dropped columns left out); counts its size into `applied`. */
+function toRow(columns: Column[], tuple: Tuple, state: TableState, applied: Applied, fill?: Record<string, unknown> | null): Record<string, unknown> {
+  const row: Record<string, unknown> = {};
+  const names = currentNames(columns, state.columns);
+  let bytes = 0;
+  for (let i = 0; i < columns.length; i++) {
+    const c = columns[i];
+    const v = tuple[i];
+    const name = names[i];
+    if (name === undefined) continue; // dropped since
+    if (v === UNCHANGED) {
+      if (!fill || !(name in fill)) {
+        throw new CdcStopError(
+          `${state.key}.${name}: pgoutput sent no value for an unchanged TOAST column and the previous row version is not available`,
+        );
+      }
+      row[name] = fill[name];
+    } else row[name] = v === null ? null : c.mapped.convert(v);
+    bytes += v && v !== UNCHANGED ? v.length : 1;
+  }
+  applied.bytes += bytes;
+  return row;
+}
+
+async function apply(src: ReplicationSource, txn: Txn, commitLsn: bigint, change: RowChange, applied: Applied): Promise<void> {
+  const state = change.state;
+  const tx = (state.pending ??= state.table.newWrite());
+  if (state.mode === "changelog") {
+    const row = toRow(change.columns, change.tuple.map((v) => (v === UNCHANGED ? null : v)), state, applied);
+    tx.append([{ ...row, _op: change.kind, _lsn: commitLsn, _commit_time: txn.commitTime, _xid: BigInt(txn.xid), _source: src.name }]);
+    rowCounter.add(state.key, change.kind);
+    return;
+  }
+  // state.latest is filled only once an update needs it (see rows.ts trackLatest).
+  if (change.kind === "D") {
+    const keyRow = toRow(change.columns, change.tuple, state, applied);
+    tx.delete([keyRow]);
+    if (tracksLatest(tx)) state.latest.set(keyOf(state, keyRow), null);
+    rowCounter.add(state.key, "D");
+    return;
+  }
+  let fill: Record<string, unknown> | null | undefined;
+  if (change.kind === "U" && change.tuple.includes(UNCHANGED)) {
+    trackLatest(tx, state.pk, state.latest);
+    fill = await previousVersion(state, change, applied);
+  }
+  const row = toRow(change.columns, change.tuple, state, applied, fill);
+  if (change.kind === "U" && change.oldKey) {
+    const oldKey = toRow(change.columns, change.oldKey, state, applied);
+    if (keyOf(state, oldKey) !== keyOf(state, row)) {
+      tx.delete([oldKey]);
+      if (tracksLatest(tx)) state.latest.set(keyOf(state, oldKey), null);
+    }
+  }
+  tx.upsert([row]);
+  if (tracksLatest(tx)) state.latest.set(keyOf(state, row), row);
+  rowCounter.add(state.key, change.kind);
+}
+
+/** The row version before an update, for columns pgoutput left out (unchanged TOAST). */
+async function previousVersion(state: TableState, change: RowChange, applied: Applied): Promise<Record<string, unknown> | null> {
+  const probe = toRow(
+    change.columns,
+    change.tuple.map((v, i) => (v === UNCHANGED && !state.pk.includes(change.columns[i].pg.name) ? null : v)),
+    state,
+    applied,
+  );
+  const key = keyOf(state, probe);
+  if (state.latest.has(key)) return state.latest.get(key)!;
+  // rows of the pending write already spilled to its data files are newer than the table's
+  const spilled = await state.pending?.spilledVersion(probe);
+  if (spilled !== undefined) return spilled;
+  return state.previous.lookup(probe);
+}
+
+/**
+ * A mirror table is emptied in a commit of its own (the rest of the transaction lands in the next
+ * one); a changelog keeps its history and gets a T row. The transaction's earlier changes to a
+ * mirror table are dropped with it: the batch holds nothing else (the caller flushed before).
+ */
+async function truncate(src: ReplicationSource, txn: Txn, commitLsn: bigint, state: TableState): Promise<void> {
+  cdcMetrics.rows.inc({ table: state.key, op: "T" });
+  if (state.mode === "changelog") {
+    const nulls = Object.fromEntries(state.columns.map((c) => [c.pg.name, null]));
+    (state.pending ??= state.table.newWrite()).append([{ ...nulls, _op: "T", _lsn: commitLsn, _commit_time: txn.commitTime, _xid: BigInt(txn.xid), _source: src.name }]);
+    return;
+  }
+  await state.pending?.abort(); // deletes the files it may have spilled
+  state.pending = undefined;
+  state.latest.clear();
+  state.previous.clear();
+  // The old LSN stays on the truncate commit: replaying the transaction empties the table again.
+  await state.table.truncate(lsnSummary(state));
+}
