@@ -1,0 +1,352 @@
+/**
+ * bench/growth — does a mirror table stay fast under a steady update workload?
+ *
+ * The real CDC writer (`floe cdc run`, a child process) mirrors a 100k-row table (bigint pk, int,
+ * text, timestamptz, numeric) while one client updates 200 random rows per transaction and waits
+ * for each transaction to be committed to Iceberg before the next (one writer commit per source
+ * transaction). At checkpoints (commit counts) the workload pauses and the bench prints:
+ *
+ * - snapshots in the metadata, metadata.json bytes, live data / delete files, files under the
+ *   table location, warehouse bytes / Postgres bytes (`pg_total_relation_size`);
+ * - writer CPU per commit since the previous checkpoint (utime + stime of the child, /proc);
+ * - a full-scan read (`count`, `sum(a)`, a hash of every column) by independent readers (chdb in a
+ *   child process; DuckDB when `scripts/install-engines.sh` has installed it), as CPU seconds of the
+ *   query, and as a ratio to the same rows written fresh in the same run (an initial copy of the
+ *   table as it is at the checkpoint into another namespace, read the same way). The read is checked
+ *   against Postgres (row count and sum(a)).
+ * - bench CPU-seconds (this process, the writer and the readers) and the load average.
+ *
+ * Run: npm run build && node dist/bench/growth.js
+ * Env: FLOE_BENCH_ROWS (100000), FLOE_BENCH_UPDATE (200 rows per transaction), FLOE_BENCH_COMMITS
+ * (2000), FLOE_BENCH_CHECKPOINTS ("1,250,500,1000,1500,2000"), FLOE_BENCH_INTERVAL_MS (commit
+ * interval, 20), FLOE_BENCH_READERS ("chdb,duckdb"), FLOE_BENCH_READ_TIMEOUT_S (a read slower than
+ * this is reported as "> N s" and the reader is not asked again: 120), FLOE_BENCH_WRITER_CONFIG
+ * (JSON merged into the writer's config, e.g. '{"maintenance":{"enabled":false}}').
+ * Prints one JSON line at the end.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseCdcConfig } from "../runtime/cdc/config";
+import { formatLsn, parseLsn } from "../runtime/cdc/lsn";
+import { CdcWriter } from "../runtime/cdc/writer";
+import { createLogger } from "../runtime/core/log";
+import { SqlCatalog } from "../runtime/iceberg";
+import { localPath } from "../runtime/iceberg/io";
+import { startPostgres, type TestPostgres } from "../test/helpers/postgres";
+
+const ROWS = Number(process.env.FLOE_BENCH_ROWS ?? 100_000);
+const UPDATE = Number(process.env.FLOE_BENCH_UPDATE ?? 200);
+const COMMITS = Number(process.env.FLOE_BENCH_COMMITS ?? 2000);
+const CHECKPOINTS = (process.env.FLOE_BENCH_CHECKPOINTS ?? "1,250,500,1000,1500,2000").split(",").map(Number).filter((n) => n <= COMMITS);
+const INTERVAL_MS = Number(process.env.FLOE_BENCH_INTERVAL_MS ?? 20);
+const READERS = (process.env.FLOE_BENCH_READERS ?? "chdb,duckdb").split(",").filter(Boolean);
+const READ_TIMEOUT_S = Number(process.env.FLOE_BENCH_READ_TIMEOUT_S ?? 120);
+const WRITER_CONFIG = JSON.parse(process.env.FLOE_BENCH_WRITER_CONFIG ?? "{}") as Record<string, unknown>;
+const CLI = join(__dirname, "../runtime/cli.js");
+const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"]).stdout?.toString().trim() || 100);
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+function procCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/** Files and bytes under a directory, by kind. */
+function inventory(dir: string): { files: number; bytes: number; data: number; deletes: number; puffin: number; metadata: number } {
+  const out = { files: 0, bytes: 0, data: 0, deletes: 0, puffin: 0, metadata: 0 };
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) {
+        out.files++;
+        out.bytes += statSync(p).size;
+        if (p.includes("/metadata/")) out.metadata++;
+        else if (p.endsWith(".puffin")) out.puffin++;
+        else if (p.endsWith("-deletes.parquet")) out.deletes++;
+        else if (p.endsWith(".parquet")) out.data++;
+      }
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return out;
+}
+
+interface ReadResult {
+  cpu?: number;
+  wall?: number;
+  n?: number;
+  sumA?: string;
+  error?: string;
+}
+
+/** The DuckDB install of scripts/install-engines.sh (a venv with duckdb and its iceberg extension), if any. */
+function enginesPython(): string | undefined {
+  const script = join(__dirname, "../../scripts/install-engines.sh");
+  let dir = process.env.FLOE_ENGINES_DIR;
+  if (!dir && existsSync(script)) {
+    const r = spawnSync("bash", [script], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+    if (r.status === 0) dir = r.stdout.trim().split("\n").pop();
+  }
+  const py = dir ? join(dir, "venv/bin/python") : undefined;
+  return py && existsSync(py) ? py : undefined;
+}
+
+const CHDB_SCRIPT = `
+const chdb = require(process.argv[1]);
+const dir = process.argv[2];
+const reps = Number(process.argv[3]);
+process.chdir(dir);
+const out = [];
+for (let i = 0; i < reps; i++) {
+  const c0 = process.cpuUsage(); const t0 = Date.now();
+  const r = chdb.query("SELECT count() AS cnt, toString(sum(a)) AS sa, sum(cityHash64(id, a, t, ts, n)) AS h FROM icebergLocal('" + dir + "')", "JSONEachRow");
+  const c = process.cpuUsage(c0);
+  const row = JSON.parse(r.trim().split("\\n")[0]);
+  out.push({ cpu: (c.user + c.system) / 1e6, wall: (Date.now() - t0) / 1000, n: Number(row.cnt), sumA: row.sa });
+  if ((c.user + c.system) / 1e6 > 5) break;
+}
+process.stdout.write(JSON.stringify(out));
+`;
+
+const DUCKDB_SCRIPT = `
+import duckdb, duckdb_extension_avro, duckdb_extension_iceberg, glob, json, os, sys, time
+meta, reps = sys.argv[1], int(sys.argv[2])
+con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+for mod, name in ((duckdb_extension_avro, "avro"), (duckdb_extension_iceberg, "iceberg")):
+    con.execute("LOAD '" + glob.glob(os.path.join(os.path.dirname(mod.__file__), "extensions", "*", name + ".duckdb_extension"))[0] + "'")
+out = []
+for i in range(reps):
+    c0, t0 = time.process_time(), time.time()
+    n, sa, h = con.execute("SELECT count(*), CAST(sum(a) AS VARCHAR), sum(hash(id, a, t, ts, n)) FROM iceberg_scan('" + meta + "')").fetchone()
+    c = time.process_time() - c0
+    out.append({"cpu": c, "wall": time.time() - t0, "n": n, "sumA": sa})
+    if c > 5: break
+print(json.dumps(out))
+`;
+
+/** One reader's full scan of a table: the fastest of up to 3 runs (CPU seconds of the query). */
+function readTable(reader: string, location: string, metadataLocation: string, python: string | undefined): ReadResult {
+  let r;
+  if (reader === "chdb") {
+    r = spawnSync(process.execPath, ["-e", CHDB_SCRIPT, require.resolve("chdb"), localPath(location), "3"], { encoding: "utf8", timeout: READ_TIMEOUT_S * 1000, maxBuffer: 1 << 24 });
+  } else if (reader === "duckdb") {
+    if (!python) return { error: "not installed (scripts/install-engines.sh)" };
+    r = spawnSync(python, ["-c", DUCKDB_SCRIPT, localPath(metadataLocation), "3"], { encoding: "utf8", timeout: READ_TIMEOUT_S * 1000, maxBuffer: 1 << 24 });
+  } else return { error: `unknown reader ${reader}` };
+  if (r.error && (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT") return { error: `> ${READ_TIMEOUT_S} s` };
+  if (r.status !== 0) {
+    const lines = (r.stderr || String(r.error)).trim().split("\n");
+    return { error: (lines.find((l) => /DB::Exception|^\w*Error: /.test(l)) ?? lines[lines.length - 1]).trim().slice(0, 300) };
+  }
+  const runs = JSON.parse(r.stdout) as ReadResult[];
+  return runs.reduce((a, b) => ((b.cpu ?? Infinity) < (a.cpu ?? Infinity) ? b : a));
+}
+
+interface Checkpoint {
+  commits: number;
+  snapshots: number;
+  metadataBytes: number;
+  dataFiles: number;
+  deleteFiles: number;
+  tableFiles: number;
+  warehouseBytes: number;
+  storageRatio: number;
+  writerCpuPerCommitMs?: number;
+  reads: Record<string, { cpu?: number; freshCpu?: number; ratio?: number; error?: string }>;
+  cpuSeconds: number;
+  load1: number;
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: npm run build first`);
+  const log = createLogger({}, () => undefined);
+  process.env.FLOE_LOG_LEVEL ??= "warn"; // the fresh copies' table writer logs each commit otherwise
+  const pg: TestPostgres = await startPostgres({ major: 17, settings: { max_wal_size: "4GB" } });
+  const warehouse = mkdtempSync(join(tmpdir(), "floe-bench-growth-"));
+  const python = READERS.includes("duckdb") ? enginesPython() : undefined;
+  let child: ChildProcess | undefined;
+  const checkpoints: Checkpoint[] = [];
+  const readerCpu = { total: 0 };
+  const benchCpu0 = process.cpuUsage();
+  // Ctrl-C / SIGTERM: stop what this bench started (the writer, Postgres) and remove its files.
+  const interrupted = new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  let stopping = false;
+  void interrupted.then(async () => {
+    stopping = true;
+    process.on("uncaughtException", () => undefined); // connections to the Postgres being stopped
+    child?.kill("SIGKILL");
+    rmSync(warehouse, { recursive: true, force: true });
+    await pg.stop().catch(() => undefined);
+    process.exit(130);
+  });
+  try {
+    await pg.sql("CREATE DATABASE app");
+    await pg.sql("CREATE DATABASE lake");
+    await pg.sql(
+      `CREATE TABLE items (id bigint PRIMARY KEY, a int NOT NULL, t text, ts timestamptz, n numeric(12,2));
+       INSERT INTO items SELECT g, g % 1000, 'row number ' || g, now(), g / 7.0 FROM generate_series(1, ${ROWS}) g;`,
+      [],
+      "app",
+    );
+    await pg.sql("VACUUM ANALYZE items", [], "app");
+    const httpPort = await freePort();
+    const config = {
+      sources: [{ name: "pg", connectionString: pg.url("app") }],
+      tables: [{ source: "public.items" }],
+      catalog: { type: "sql", uri: pg.url("lake") },
+      warehouse: `file://${warehouse}`,
+      commit: { intervalMs: INTERVAL_MS },
+      http: { port: httpPort },
+      ...WRITER_CONFIG,
+    };
+    const configFile = join(warehouse, "cdc.json");
+    writeFileSync(configFile, JSON.stringify(config));
+    child = spawn(process.execPath, [CLI, "cdc", "run", "--config", configFile], { stdio: ["ignore", "ignore", process.env.FLOE_BENCH_LOG ? "inherit" : "ignore"] });
+    const exited = new Promise<number | null>((r) => child!.once("exit", r));
+    const status = async (): Promise<{ state: string; sources: Record<string, { confirmedLsn?: string }> } | undefined> => {
+      try {
+        return (await (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).json()) as never;
+      } catch {
+        return undefined;
+      }
+    };
+    const waitConfirmed = async (lsn: bigint, what: string) => {
+      const deadline = Date.now() + 600_000;
+      for (;;) {
+        const s = await status();
+        if (s?.state === "failed") throw new Error(`writer failed while waiting for ${what}: ${JSON.stringify(s)}`);
+        const c = s?.sources.pg?.confirmedLsn;
+        if (c && parseLsn(c) >= lsn) return;
+        if (child!.exitCode !== null) throw new Error(`writer exited (${child!.exitCode}) while waiting for ${what}`);
+        if (Date.now() > deadline) throw new Error(`writer did not confirm ${formatLsn(lsn)} (${what}) within 10 min; last status ${JSON.stringify(s)}`);
+        await new Promise((r) => setTimeout(r, 3));
+      }
+    };
+    const lsnNow = async (c: { query: (q: string) => Promise<{ rows: { l: string }[] }> }) => parseLsn((await c.query("SELECT pg_current_wal_lsn()::text AS l")).rows[0].l);
+    const load = await pg.connect("app");
+    await waitConfirmed(await lsnNow(load), "the initial copy");
+    const catalog = await SqlCatalog.connect({ name: "floe", url: pg.url("lake"), warehouse: `file://${warehouse}` });
+    const id = { namespace: ["floe"], name: "items" };
+    const [{ bytes: pgBytes }] = await pg.sql("SELECT pg_total_relation_size('items')::bigint AS bytes", [], "app");
+
+    let cpuMark = procCpuSeconds(child.pid!);
+    let commitMark = 0;
+    const measure = async (commits: number) => {
+      const loaded = await catalog.loadTable(id);
+      const m = loaded.metadata;
+      const snap = m.snapshots.find((s) => BigInt(s["snapshot-id"]) === BigInt(m["current-snapshot-id"] ?? -1));
+      const inv = inventory(localPath(m.location));
+      const cpu = procCpuSeconds(child!.pid!);
+      const perCommit = commits > commitMark ? ((cpu - cpuMark) / (commits - commitMark)) * 1000 : undefined;
+      cpuMark = cpu;
+      commitMark = commits;
+      // the same rows written fresh: an initial copy into another namespace, by the same writer code
+      const ns = `fresh${commits}`;
+      const slot = `fresh_${commits}`;
+      const fresh = new CdcWriter(parseCdcConfig({ ...config, ...WRITER_CONFIG, namespace: ns, sources: [{ name: "pg", connectionString: pg.url("app"), slot }], http: { port: 0 } }), { catalog, log });
+      const done = fresh.run();
+      await fresh.ready;
+      await fresh.stop();
+      await done;
+      await pg.sql("SELECT pg_drop_replication_slot($1)", [slot], "app");
+      const freshTable = await catalog.loadTable({ namespace: [ns], name: "items" });
+      const [{ n: pgN, sa: pgSumA }] = await pg.sql("SELECT count(*)::int AS n, sum(a)::text AS sa FROM items", [], "app");
+      const reads: Checkpoint["reads"] = {};
+      for (const reader of READERS) {
+        const prev = checkpoints[checkpoints.length - 1]?.reads[reader];
+        if (prev?.error?.startsWith(">")) {
+          reads[reader] = { error: prev.error };
+          continue;
+        }
+        const t = readTable(reader, m.location, loaded["metadata-location"], python);
+        const f = readTable(reader, freshTable.metadata.location, freshTable["metadata-location"], python);
+        readerCpu.total += (t.cpu ?? 0) + (f.cpu ?? 0);
+        if (!t.error && (t.n !== pgN || t.sumA !== pgSumA)) t.error = `WRONG READ: ${t.n} rows, sum(a) ${t.sumA}; Postgres has ${pgN} rows, sum(a) ${pgSumA}`;
+        reads[reader] = { cpu: t.cpu, freshCpu: f.cpu, ratio: t.cpu !== undefined && f.cpu ? t.cpu / f.cpu : undefined, error: t.error ?? f.error };
+      }
+      const b = process.cpuUsage(benchCpu0);
+      const cp: Checkpoint = {
+        commits,
+        snapshots: m.snapshots.length,
+        metadataBytes: statSync(localPath(loaded["metadata-location"])).size,
+        dataFiles: Number(snap?.summary["total-data-files"] ?? 0),
+        deleteFiles: Number(snap?.summary["total-delete-files"] ?? 0),
+        tableFiles: inv.files,
+        warehouseBytes: inv.bytes,
+        storageRatio: inv.bytes / Number(pgBytes),
+        writerCpuPerCommitMs: perCommit,
+        reads,
+        cpuSeconds: (b.user + b.system) / 1e6 + cpu + readerCpu.total,
+        load1: loadavg()[0],
+      };
+      checkpoints.push(cp);
+      const readText = Object.entries(reads)
+        .map(([r, x]) => `${r} ${x.error ? x.error : `${x.cpu!.toFixed(3)} s (fresh ${x.freshCpu!.toFixed(3)} s, ${x.ratio!.toFixed(2)}x)`}`)
+        .join("; ");
+      console.log(
+        `commits ${commits}: snapshots ${cp.snapshots}, metadata.json ${(cp.metadataBytes / 1024).toFixed(1)} KiB, data/delete files ${cp.dataFiles}/${cp.deleteFiles}, ` +
+          `${cp.tableFiles} files, warehouse ${(cp.warehouseBytes / 2 ** 20).toFixed(1)} MiB = ${cp.storageRatio.toFixed(2)}x Postgres, ` +
+          `writer CPU/commit ${perCommit === undefined ? "-" : perCommit.toFixed(1) + " ms"}; read CPU: ${readText}; bench CPU ${cp.cpuSeconds.toFixed(0)} s, load ${cp.load1.toFixed(1)}`,
+      );
+    };
+
+    const ids = new BigInt64Array(UPDATE);
+    for (let commit = 1; commit <= COMMITS && !stopping; commit++) {
+      for (let i = 0; i < UPDATE; i++) ids[i] = BigInt(1 + Math.floor(Math.random() * ROWS));
+      await load.query("UPDATE items SET a = a + 1, t = 'updated ' || $2::int, ts = now() WHERE id = ANY($1::bigint[])", [Array.from(ids, String), commit]);
+      await waitConfirmed(await lsnNow(load), `commit ${commit}`);
+      if (CHECKPOINTS.includes(commit)) await measure(commit);
+    }
+    await load.end();
+    await catalog.close();
+    child.kill("SIGTERM");
+    await exited;
+    child = undefined;
+  } finally {
+    if (child && child.exitCode === null) {
+      child.kill("SIGKILL");
+      await new Promise((r) => child!.once("exit", r));
+    }
+    await pg.stop();
+    rmSync(warehouse, { recursive: true, force: true });
+  }
+  const first = checkpoints.find((c) => c.writerCpuPerCommitMs !== undefined && c.commits >= 250);
+  const last = checkpoints[checkpoints.length - 1];
+  const summary = {
+    bench: "growth",
+    rows: ROWS,
+    updatePerCommit: UPDATE,
+    commits: COMMITS,
+    intervalMs: INTERVAL_MS,
+    writerConfig: WRITER_CONFIG,
+    maxReadRatio: Object.fromEntries(READERS.map((r) => [r, Math.max(...checkpoints.map((c) => c.reads[r]?.ratio ?? (c.reads[r]?.error ? Infinity : 0)))])),
+    maxStorageRatio: Math.max(...checkpoints.filter((c) => c.commits >= 250).map((c) => c.storageRatio)),
+    metadataEndOverStart: first && last ? last.metadataBytes / first.metadataBytes : undefined,
+    cpuPerCommitEndOverStart: first?.writerCpuPerCommitMs && last?.writerCpuPerCommitMs ? last.writerCpuPerCommitMs / first.writerCpuPerCommitMs : undefined,
+    checkpoints,
+  };
+  console.log(JSON.stringify(summary));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
