@@ -321,7 +321,13 @@ export function parseManifests(text: string): Manifest[] {
     .filter((x): x is Manifest => x !== null && x !== undefined);
 }
 
-/** `helm template` of a chart directory with these values; returns the rendered objects. */
+/** Kinds that live outside namespaces (Helm leaves them without one). */
+const CLUSTER_SCOPED = new Set(["Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PersistentVolume", "StorageClass", "PriorityClass", "IngressClass", "APIService", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "SecurityContextConstraints"]);
+
+/**
+ * `helm template` of a chart directory with these values; returns the rendered objects, each
+ * namespaced one in the release namespace as `helm install` would place it.
+ */
 export function renderChart(helmBin: string, chartDir: string, release: { name: string; namespace: string; values: unknown }, kubernetesVersion: string): Manifest[] {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "floe-helm-"));
   try {
@@ -333,7 +339,9 @@ export function renderChart(helmBin: string, chartDir: string, release: { name: 
       env: { ...process.env, HELM_CACHE_HOME: path.join(tmp, "cache"), HELM_CONFIG_HOME: path.join(tmp, "config"), HELM_DATA_HOME: path.join(tmp, "data") },
       maxBuffer: 64 * 1024 * 1024,
     });
-    return parseManifests(out);
+    const objects = parseManifests(out);
+    for (const m of objects) if (!CLUSTER_SCOPED.has(m.kind) && !m.metadata?.namespace) m.metadata = { ...(m.metadata ?? {}), namespace: release.namespace };
+    return objects;
   } catch (e) {
     const err = e as { stderr?: string; message: string };
     throw new Error(`helm template ${release.name} ${chartDir} failed: ${err.stderr || err.message}`);
@@ -378,12 +386,103 @@ export function chartVersion(chartDir: string): string {
   return String(YAML.parse(fs.readFileSync(path.join(chartDir, "Chart.yaml"), "utf8")).version);
 }
 
+/** A reference from one object to another in its namespace, e.g. a Pod template's Secret volume. */
+export interface Reference {
+  from: string;
+  path: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  /** For Secret / ConfigMap key references. */
+  key?: string;
+}
+
+/** The Secrets, ConfigMaps, claims, ServiceAccounts, Roles and CNPG objects an object refers to. */
+export function references(m: Manifest): Reference[] {
+  const ns = m.metadata?.namespace ?? "default";
+  const from = describe(m);
+  const out: Reference[] = [];
+  const add = (path: string, kind: string, name: unknown, key?: unknown, namespace = ns) => {
+    if (typeof name === "string" && name) out.push({ from, path, kind, namespace, name, ...(typeof key === "string" ? { key } : {}) });
+  };
+  const o = m as Record<string, any>;
+  const pod = m.kind === "Pod" ? o.spec : ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"].includes(m.kind) ? o.spec?.template?.spec : undefined;
+  if (pod) {
+    add("/spec/…/serviceAccountName", "ServiceAccount", pod.serviceAccountName);
+    (pod.volumes ?? []).forEach((v: any, i: number) => {
+      const at = `/spec/…/volumes/${i}`;
+      if (v.secret && !v.secret.optional) add(`${at}/secret`, "Secret", v.secret.secretName);
+      if (v.configMap && !v.configMap.optional) add(`${at}/configMap`, "ConfigMap", v.configMap.name);
+      if (v.persistentVolumeClaim) add(`${at}/persistentVolumeClaim`, "PersistentVolumeClaim", v.persistentVolumeClaim.claimName);
+      (v.projected?.sources ?? []).forEach((src: any, j: number) => {
+        if (src.secret && !src.secret.optional) for (const it of src.secret.items ?? [{}]) add(`${at}/projected/sources/${j}/secret`, "Secret", src.secret.name, it.key);
+        if (src.configMap && !src.configMap.optional) for (const it of src.configMap.items ?? [{}]) add(`${at}/projected/sources/${j}/configMap`, "ConfigMap", src.configMap.name, it.key);
+      });
+    });
+    for (const [list, cs] of [["initContainers", pod.initContainers], ["containers", pod.containers]] as const) {
+      (cs ?? []).forEach((c: any, i: number) => {
+        (c.envFrom ?? []).forEach((e: any, j: number) => {
+          if (e.secretRef && !e.secretRef.optional) add(`/spec/…/${list}/${i}/envFrom/${j}`, "Secret", e.secretRef.name);
+          if (e.configMapRef && !e.configMapRef.optional) add(`/spec/…/${list}/${i}/envFrom/${j}`, "ConfigMap", e.configMapRef.name);
+        });
+        (c.env ?? []).forEach((e: any, j: number) => {
+          const s = e.valueFrom?.secretKeyRef;
+          const cm = e.valueFrom?.configMapKeyRef;
+          if (s && !s.optional) add(`/spec/…/${list}/${i}/env/${j}`, "Secret", s.name, s.key);
+          if (cm && !cm.optional) add(`/spec/…/${list}/${i}/env/${j}`, "ConfigMap", cm.name, cm.key);
+        });
+      });
+    }
+  }
+  if (m.kind === "RoleBinding") {
+    if (o.roleRef?.kind === "Role") add("/roleRef", "Role", o.roleRef.name);
+    (o.subjects ?? []).forEach((sub: any, i: number) => sub.kind === "ServiceAccount" && add(`/subjects/${i}`, "ServiceAccount", sub.name, undefined, sub.namespace ?? ns));
+  }
+  if (m.apiVersion === "postgresql.cnpg.io/v1") {
+    const sp = o.spec ?? {};
+    if (m.kind === "Cluster") {
+      add("/spec/superuserSecret", "Secret", sp.superuserSecret?.name);
+      const s3 = sp.backup?.barmanObjectStore?.s3Credentials ?? {};
+      for (const k of ["accessKeyId", "secretAccessKey", "sessionToken", "region"]) add(`/spec/backup/barmanObjectStore/s3Credentials/${k}`, "Secret", s3[k]?.name, s3[k]?.key);
+      add("/spec/certificates/serverTLSSecret", "Secret", sp.certificates?.serverTLSSecret);
+      add("/spec/certificates/serverCASecret", "Secret", sp.certificates?.serverCASecret);
+      (sp.managed?.roles ?? []).forEach((r: any, i: number) => add(`/spec/managed/roles/${i}/passwordSecret`, "Secret", r.passwordSecret?.name));
+      add("/spec/bootstrap/recovery/backup", "Backup", sp.bootstrap?.recovery?.backup?.name);
+      add("/spec/bootstrap/recovery/volumeSnapshots/storage", "VolumeSnapshot", sp.bootstrap?.recovery?.volumeSnapshots?.storage?.name);
+    }
+    if (m.kind === "Pooler" || m.kind === "ScheduledBackup") add("/spec/cluster", "Cluster", sp.cluster?.name);
+  }
+  return out;
+}
+
+/**
+ * References that no object in `objects` satisfies (same namespace, kind and name; for a Secret or
+ * ConfigMap key, the key is in its data or stringData). `external` lists what the user brings,
+ * as "Kind/name" (any namespace). The "default" ServiceAccount always exists.
+ */
+export function unresolvedReferences(objects: Manifest[], external: string[] = []): Problem[] {
+  const index = new Map<string, Manifest>();
+  for (const m of objects) index.set(`${m.kind}/${m.metadata?.namespace ?? "default"}/${m.metadata?.name}`, m);
+  const out: Problem[] = [];
+  for (const ref of objects.flatMap(references)) {
+    if (external.includes(`${ref.kind}/${ref.name}`) || (ref.kind === "ServiceAccount" && ref.name === "default")) continue;
+    const target = index.get(`${ref.kind}/${ref.namespace}/${ref.name}`) as (Manifest & { data?: object; stringData?: object }) | undefined;
+    if (!target) out.push({ object: ref.from, path: ref.path, message: `refers to ${ref.kind} ${ref.namespace}/${ref.name}, which nothing declares` });
+    else if (ref.key !== undefined && !(ref.key in { ...(target.data ?? {}), ...(target.stringData ?? {}) })) {
+      out.push({ object: ref.from, path: ref.path, message: `refers to key "${ref.key}" of ${ref.kind} ${ref.namespace}/${ref.name}, which has ${Object.keys({ ...(target.data ?? {}), ...(target.stringData ?? {}) }).join(", ") || "no keys"}` });
+    }
+  }
+  return out;
+}
+
 /** A resource as recorded by `floe/testing`'s mocks (only what is read here). */
 export interface RecordedK8sResource {
   type: string;
   name: string;
   custom: boolean;
   inputs: Record<string, any>;
+  /** The state the (mock) provider returned: the auto-generated metadata.name, when there is one. */
+  state?: Record<string, any>;
 }
 
 export interface HelmRelease {
@@ -399,8 +498,8 @@ export interface HelmRelease {
 
 /**
  * The Kubernetes objects and Helm releases a Pulumi program declared, from the inputs the mocks
- * recorded. An object without metadata.name gets the name the Kubernetes provider would give it
- * (the resource name plus a suffix). A `kubernetes:` type this function does not know (a Chart or
+ * recorded. An object without metadata.name gets the one the provider returned for it (the name
+ * the other objects reference), else the resource name plus a suffix, as the provider auto-names. A `kubernetes:` type this function does not know (a Chart or
  * ConfigGroup rendered on the client) is an error rather than a silent skip.
  */
 export function manifestsFromResources(resources: RecordedK8sResource[]): { manifests: { resource: string; manifest: Manifest }[]; releases: HelmRelease[] } {
@@ -419,7 +518,7 @@ export function manifestsFromResources(resources: RecordedK8sResource[]): { mani
     const manifest = JSON.parse(JSON.stringify(r.inputs)) as Manifest;
     if (manifest.apiVersion !== apiVersion || manifest.kind !== m[3]) throw new Error(`${r.type} (${r.name}): inputs say ${manifest.apiVersion} ${manifest.kind}`);
     manifest.metadata = { ...(manifest.metadata ?? {}) };
-    if (manifest.metadata.name === undefined) manifest.metadata.name = `${r.name}-${suffix(r.name)}`;
+    if (manifest.metadata.name === undefined) manifest.metadata.name = r.state?.metadata?.name ?? `${r.name}-${suffix(r.name)}`;
     manifests.push({ resource: r.name, manifest });
   }
   return { manifests, releases };

@@ -16,6 +16,8 @@ import {
   manifestsFromResources,
   renderChart,
   unknownValues,
+  references,
+  unresolvedReferences,
   type HelmRelease,
   type Manifest,
   type Problem,
@@ -30,6 +32,8 @@ const UNOBTAINABLE_CHARTS = ["cloudnative-pg", "lakekeeper", "trino", "oci://reg
 interface Scenario {
   name: string;
   build(name: string): pulumi.Input<unknown>[];
+  /** What the user brings, as "Kind/name": the references to it are not expected to resolve. */
+  external?: string[];
 }
 
 function platform(args: DataPlatformArgs): Scenario["build"] {
@@ -59,6 +63,7 @@ const SCENARIOS: Scenario[] = [
       storage: { kubernetes: EXTERNAL_S3 },
       catalog: { existingUri: "https://catalog.example.com/catalog", existingWarehouse: "lake" },
     }),
+    external: ["Secret/backup-credentials"],
   },
   {
     name: "upgrade",
@@ -90,6 +95,7 @@ const SCENARIOS: Scenario[] = [
       cdc: { image: "registry.example.com/floe:1.2.3", commitIntervalMs: 500, tables: [{ source: "public.orders" }, { source: "public.events", mode: "changelog" }] },
       query: { kubernetes: { trinoWorkers: 4 } },
     }),
+    external: ["Secret/pg-server-tls", "Secret/pg-server-ca"],
   },
   {
     name: "postgres-alone",
@@ -102,6 +108,7 @@ const SCENARIOS: Scenario[] = [
       });
       return [a.host, a.adminSecretName, b.host, b.adminSecretName];
     },
+    external: ["Secret/aws-creds"],
   },
   {
     name: "pooler-alone",
@@ -109,6 +116,7 @@ const SCENARIOS: Scenario[] = [
       const p = new Pooler(name, { target: "kubernetes", kubernetes: { clusterName: "pg", parameters: { server_idle_timeout: "300" } } });
       return [p.host, p.cutoverServiceAccount];
     },
+    external: ["Cluster/pg"],
   },
   {
     name: "branches",
@@ -117,6 +125,7 @@ const SCENARIOS: Scenario[] = [
       const b = new DatabaseBranch(`${name}-backup`, { target: "kubernetes", branchName: "feature-x", kubernetes: { backupName: "pg-daily-20260101", database: "orders", storageSize: "20Gi" } });
       return [s.connectionString, b.connectionString];
     },
+    external: ["VolumeSnapshot/pg-1-snapshot", "Backup/pg-daily-20260101"],
   },
   {
     name: "upgrade-alone",
@@ -131,6 +140,7 @@ const SCENARIOS: Scenario[] = [
       });
       return [u.greenHost, u.jobName];
     },
+    external: ["PersistentVolumeClaim/pooler-config"],
   },
   {
     name: "cdc-alone",
@@ -233,6 +243,36 @@ describe("the kubernetes target's objects against the Kubernetes and CloudNative
   });
 });
 
+const renderCache = new Map<string, Manifest[]>();
+/** The MinIO chart rendered for one release (cached: several tests read it). */
+function renderMinio(r: HelmRelease, kubernetesVersion: string): Manifest[] {
+  const key = `${JSON.stringify(r)}|${kubernetesVersion}`;
+  if (!renderCache.has(key)) renderCache.set(key, renderChart(`${dir}/${versions.helm.bin}`, `${dir}/${versions.charts.minio.dir}`, r, kubernetesVersion));
+  return renderCache.get(key)!;
+}
+
+describe("references between the objects", () => {
+  test.each(SCENARIOS.map((s) => s.name))("%s: every Secret, ConfigMap, claim, ServiceAccount, Role and CNPG object referred to is declared (or brought by the user)", (name) => {
+    const d = declared.get(name)!;
+    const newest = validators[validators.length - 1].kubernetesVersion;
+    const objects = [...d.manifests.map((x) => x.manifest), ...d.releases.filter((r) => r.chart === "minio").flatMap((r) => renderMinio(r, newest))];
+    if (name !== "aws-trino-on-eks") expect(objects.flatMap(references).length).toBeGreaterThan(0);
+    const problems = unresolvedReferences(objects, SCENARIOS.find((s) => s.name === name)!.external);
+    if (problems.length) throw new Error(report(problems));
+  });
+
+  test("a reference to a Secret key that does not exist fails", () => {
+    const c = JSON.parse(JSON.stringify(declared.get("default")!.manifests.find(({ manifest: m }) => m.kind === "Cluster")!.manifest));
+    c.spec.backup.barmanObjectStore.s3Credentials.secretAccessKey.key = "SECRET_ACCESS_KEY";
+    c.spec.superuserSecret.name = "k0-postgres-superuserr";
+    const others = declared.get("default")!.manifests.map((x) => x.manifest).filter((m) => m.kind !== "Cluster");
+    expect(unresolvedReferences([...others, c]).map((p) => p.message)).toEqual([
+      "refers to Secret floe/k0-postgres-superuserr, which nothing declares",
+      expect.stringMatching(/^refers to key "SECRET_ACCESS_KEY" of Secret floe\/k0-storage-credentials, which has ACCESS_KEY_ID, ACCESS_SECRET_KEY/),
+    ]);
+  });
+});
+
 describe("Helm charts: rendered with the values floe passes, output validated", () => {
   const releases = () => [...declared.entries()].flatMap(([s, d]) => d.releases.map((r) => ({ scenario: s, ...r })));
 
@@ -247,17 +287,26 @@ describe("Helm charts: rendered with the values floe passes, output validated", 
     const chartDir = `${dir}/${versions.charts.minio.dir}`;
     const minio = releases().filter((r) => r.chart === "minio");
     expect(minio.length).toBeGreaterThanOrEqual(5);
-    const helm = `${dir}/${versions.helm.bin}`;
     let objects = 0;
     const problems: Problem[] = [];
     for (const r of minio) {
       expect({ release: r.resource, version: r.version }).toEqual({ release: r.resource, version: chartVersion(chartDir) });
       problems.push(...unknownValues(chartDir, r.values, "minio").map((p) => ({ ...p, object: `${r.scenario}: ${p.object}` })));
       for (const v of validators) {
-        const rendered = renderChart(helm, chartDir, r, v.kubernetesVersion);
+        const rendered = renderMinio(r, v.kubernetesVersion);
         expect(rendered.map((m) => m.kind)).toEqual(expect.arrayContaining(["Deployment", "Service", "PersistentVolumeClaim", "Job"]));
         objects += rendered.length;
         for (const m of rendered) problems.push(...v.validate(m).map((p) => ({ ...p, object: `${r.scenario}: minio (Kubernetes ${v.kubernetesVersion}): ${p.object}` })));
+        // floe's assumptions about the chart: the endpoint it hands out (here the backup's) is the
+        // release's Service on port 9000, and the bucket user's secret key comes from floe's Secret
+        const svc = rendered.find((m) => m.kind === "Service" && m.metadata?.name === r.name) as (Manifest & { spec: { ports: { port: number }[] } }) | undefined;
+        expect(svc?.spec.ports.map((p) => p.port)).toContain(9000);
+        const cluster = declared.get(r.scenario)!.manifests.find(({ manifest: m }) => m.kind === "Cluster")?.manifest as Record<string, any> | undefined;
+        expect(cluster?.spec.backup.barmanObjectStore.endpointURL).toBe(`http://${r.name}.${r.namespace}.svc.cluster.local:9000`);
+        const user = (r.values.users as { existingSecret: string; existingSecretKey: string }[])[0];
+        const job = rendered.find((m) => m.kind === "Job") as Record<string, any>;
+        const sources = job.spec.template.spec.volumes.flatMap((vol: { projected?: { sources: unknown[] } }) => vol.projected?.sources ?? []);
+        expect(sources).toContainEqual({ secret: { name: user.existingSecret, items: [expect.objectContaining({ key: user.existingSecretKey })] } });
       }
     }
     if (problems.length) throw new Error(report(problems));
