@@ -8,44 +8,51 @@
  * and loses nothing. Flushes happen only at transaction boundaries: a source transaction is never
  * half-visible in a table.
  *
- * This file is the pipeline: start, stream, batch, commit. Its steps live in their own modules:
- * tables and schema following (tables.ts), the initial copy (snapshot.ts), applying committed
- * transactions (apply.ts), the state they share (state.ts).
+ * This file is the pipeline: start each source, read its stream, batch committed transactions,
+ * flush (commit every table, then confirm the slots). Its steps live in their own modules:
+ *   tables.ts        the tables replicated, their Iceberg tables, following schema changes
+ *   snapshot.ts      where a stream starts: the slot and the initial copy
+ *   transactions.ts  one source's stream between commits: relations and uncommitted transactions
+ *   apply.ts         a committed transaction into its tables' pending writes
+ *   follow.ts        following a blue/green upgrade to the new primary
+ *   state.ts         what they share (TableState, Txn, Change, WriterStatus, CdcStopError)
  */
 import type { Logger } from "../core/log";
 import { applyTransaction } from "./apply";
-import { NoSuchNamespaceError, TableIdentifier } from "../iceberg/catalog";
-import { currentSnapshot } from "../iceberg/metadata";
-import { CdcConfig, CdcSource } from "./config";
-import { FollowRecord, followKey, generationKey, Handoff, HANDOFF_PREFIX, isNewer, parseFollowRecord, parseHandoff, retarget, serverId } from "./handoff";
+import type { CdcConfig } from "./config";
+import { FollowPipeline, Upgrades } from "./follow";
 import { formatLsn, parseLsn } from "./lsn";
 import { cdcMetrics } from "./metrics";
-import { Message, Tuple, UNCHANGED } from "./pgoutput";
-import { qualified, ReplicationSource } from "./source";
-import { ChangeSpool } from "./spool";
+import type { Message } from "./pgoutput";
 import { InitialCopy } from "./snapshot";
-import { CdcStopError, Change, Column, lsnSummary, TableState, Txn, WriterDeps, WriterStatus } from "./state";
+import { qualified, ReplicationSource } from "./source";
+import { CdcStopError, lsnSummary, Txn, WriterDeps, WriterStatus } from "./state";
 import { Tables } from "./tables";
+import { SourceStream } from "./transactions";
 
 export { CdcStopError, lsnKey } from "./state";
 export type { WriterDeps, WriterStatus } from "./state";
 export { CHANGELOG_COLUMNS } from "./tables";
 
-/** Estimated heap bytes of a tuple (text values). */
-function tupleBytes(t: Tuple): number {
-  let n = 16 + 8 * t.length;
-  for (const v of t) if (typeof v === "string") n += 24 + 2 * v.length;
-  return n;
+/** Committed source transactions not yet flushed: per source, the last one's position; and the batch's size. */
+interface Batch {
+  sources: Map<string, { commitLsn: bigint; endLsn: bigint; commitTime: bigint }>;
+  rows: number;
+  bytes: number;
+  /** When the batch's first transaction came (ms since the epoch): commit.intervalMs counts from here. */
+  since: number;
 }
 
 export class CdcWriter {
-  private readonly tables: Tables;
-  private readonly initialCopy: InitialCopy;
   /** The server each configured source is read from now (it changes when the source follows an upgrade). */
   private readonly sources: ReplicationSource[];
-  /** Per source name: the last upgrade handoff it followed. */
-  private readonly follows = new Map<string, FollowRecord>();
   readonly status: WriterStatus = { state: "starting", sources: {} };
+  private readonly tables: Tables;
+  private readonly initialCopy: InitialCopy;
+  private readonly upgrades: Upgrades;
+  /** Per source name: its stream between commits. */
+  private readonly streams = new Map<string, SourceStream>();
+  private batch: Batch = { sources: new Map(), rows: 0, bytes: 0, since: 0 };
   private stopped = false;
   private settleReady!: (error?: unknown) => void;
   /** Resolves once the initial copy is done and the writer streams; rejects if it failed before. */
@@ -56,16 +63,11 @@ export class CdcWriter {
     this.sources = config.sources.map((s) => new ReplicationSource(s, deps.log.child({ source: s.name })));
     this.tables = new Tables(config, deps);
     this.initialCopy = new InitialCopy(config, deps.log, this.status);
+    this.upgrades = new Upgrades(config, deps, this.tables, this.status);
   }
 
   private get log(): Logger {
     return this.deps.log;
-  }
-
-  /** A source transaction, its changes buffered in a spool (memory, then a temp file). */
-  private newTxn(xid: number, finalLsn: bigint, commitTime: bigint): Txn {
-    const changes = new ChangeSpool<Change>({ spillBytes: this.config.commit.changeSpillBytes, dir: this.config.commit.spillDir, special: UNCHANGED });
-    return { xid, finalLsn, commitTime, changes };
   }
 
   // ---- start ------------------------------------------------------------------------------------
@@ -73,19 +75,12 @@ export class CdcWriter {
   /** Publication, tables, slot and initial copy for one source; returns where streaming starts. */
   private async prepareSource(src: ReplicationSource): Promise<bigint> {
     const states = await this.tables.open(src);
-    let position = await this.initialCopy.start(src, states);
-    // Back on a server this source left before (a rollback): never before its handoff there.
-    const floor = this.follows.get(src.name)?.left[serverId(src.config.connectionString, src.slot)];
-    if (src.key !== src.name && floor !== undefined && BigInt(floor) > position) position = BigInt(floor);
-    return position;
+    const position = await this.initialCopy.start(src, states);
+    return this.upgrades.notBeforeHandoff(src, position);
   }
 
   // ---- streaming --------------------------------------------------------------------------------
 
-  private relations = new Map<string, Map<number, { state?: TableState; columns: Column[] }>>();
-  private current = new Map<string, Txn>();
-  private streamed = new Map<string, Map<number, Txn>>();
-  private batch = { sources: new Map<string, { commitLsn: bigint; endLsn: bigint; commitTime: bigint }>(), rows: 0, bytes: 0, since: 0 };
   private chain: Promise<void> = Promise.resolve();
   private failure?: Error;
 
@@ -118,10 +113,10 @@ export class CdcWriter {
     this.status.state = "starting";
     const starts: bigint[] = [];
     try {
-      await this.resolveFollows();
+      await this.upgrades.resolve(this.sources);
       for (const src of this.sources) starts.push(await this.prepareSource(src));
-      await this.recordFollows();
-      await this.releaseLeftSlots();
+      await this.upgrades.record();
+      await this.upgrades.releaseLeftSlots(this.sources);
     } catch (e) {
       this.settleReady(e);
       throw e;
@@ -146,7 +141,7 @@ export class CdcWriter {
     } finally {
       clearInterval(timer);
       for (const s of this.sources) await s.stop();
-      for (const s of this.sources) await this.dropInFlight(s.name);
+      for (const s of this.sources) await this.streams.get(s.name)?.drop();
     }
     if (this.failure) throw this.failure;
   }
@@ -167,97 +162,62 @@ export class CdcWriter {
     this.wake?.();
   }
 
+  private streamOf(name: string): SourceStream {
+    let stream = this.streams.get(name);
+    if (!stream) this.streams.set(name, (stream = new SourceStream(this.config.commit)));
+    return stream;
+  }
+
   private async onMessage(src: ReplicationSource, msg: Message): Promise<void> {
     if (this.failure || !this.sources.includes(src)) return; // a server this writer has moved away from
-    const rels = this.relations.get(src.name) ?? new Map();
-    this.relations.set(src.name, rels);
+    const stream = this.streamOf(src.name);
     switch (msg.tag) {
       case "begin":
-        this.current.set(src.name, this.newTxn(msg.xid, msg.finalLsn, msg.commitTime));
-        return;
-      case "stream_start": {
-        const txns = this.streamed.get(src.name) ?? new Map<number, Txn>();
-        this.streamed.set(src.name, txns);
-        if (!txns.has(msg.xid)) txns.set(msg.xid, this.newTxn(msg.xid, 0n, 0n));
-        this.current.set(src.name, txns.get(msg.xid)!);
-        return;
-      }
+        return stream.begin(msg.xid, msg.finalLsn, msg.commitTime);
+      case "stream_start":
+        return stream.streamStart(msg.xid);
       case "stream_stop":
-        this.current.delete(src.name);
-        return;
-      case "stream_abort": {
-        const txn = this.streamed.get(src.name)?.get(msg.xid);
-        if (!txn) return;
-        if (msg.subXid === msg.xid) {
-          this.streamed.get(src.name)!.delete(msg.xid);
-          await txn.changes.close();
-        } else txn.changes.abortSub(msg.subXid);
-        return;
-      }
-      case "relation": {
-        await this.onRelation(src, rels, msg);
-        return;
-      }
+        return stream.streamStop();
+      case "stream_abort":
+        return stream.streamAbort(msg.xid, msg.subXid);
+      case "relation":
+        return this.onRelation(src, stream, msg);
       case "insert":
       case "update":
       case "delete":
-      case "truncate": {
-        const txn = this.current.get(src.name);
-        if (!txn) throw new Error(`pgoutput: ${msg.tag} outside a transaction`);
-        const subXid = msg.xid ?? txn.xid;
-        if (msg.tag === "truncate") {
-          for (const oid of msg.oids) {
-            const rel = rels.get(oid);
-            if (rel?.state) await txn.changes.add({ kind: "T", state: rel.state }, subXid, 0);
-          }
-          return;
-        }
-        const rel = rels.get(msg.oid);
-        if (!rel) throw new Error(`pgoutput: change for unknown relation ${msg.oid}`);
-        if (!rel.state) return; // not a table this writer replicates
-        let c: Change;
-        if (msg.tag === "insert") c = { kind: "I", state: rel.state, columns: rel.columns, tuple: msg.newTuple };
-        else if (msg.tag === "update") c = { kind: "U", state: rel.state, columns: rel.columns, tuple: msg.newTuple, oldKey: msg.keyTuple ?? msg.oldTuple };
-        else c = { kind: "D", state: rel.state, columns: rel.columns, tuple: (msg.keyTuple ?? msg.oldTuple)! };
-        const spilling = txn.changes.add(c, subXid, tupleBytes(c.tuple) + (c.kind === "U" && c.oldKey ? tupleBytes(c.oldKey) : 0));
-        if (spilling) await spilling;
-        return;
-      }
-      case "commit": {
-        const txn = this.current.get(src.name);
-        this.current.delete(src.name);
-        if (!txn) return;
-        try {
-          await this.onCommit(src, txn, msg.commitLsn, msg.endLsn, msg.commitTime);
-        } finally {
-          await txn.changes.close();
-        }
-        return;
-      }
-      case "message": {
-        if (msg.prefix !== HANDOFF_PREFIX) return;
-        const txn = this.current.get(src.name);
-        if (!msg.transactional || !txn) throw new Error(`pgoutput: a ${HANDOFF_PREFIX} message must be transactional`);
-        txn.handoff = parseHandoff(msg.content);
-        return;
-      }
-      case "stream_commit": {
-        const txn = this.streamed.get(src.name)?.get(msg.xid);
-        this.streamed.get(src.name)?.delete(msg.xid);
-        if (txn) {
-          txn.finalLsn = msg.commitLsn;
-          txn.commitTime = msg.commitTime;
-          try {
-            await this.onCommit(src, txn, msg.commitLsn, msg.endLsn, msg.commitTime);
-          } finally {
-            await txn.changes.close();
-          }
-        }
-        return;
-      }
+      case "truncate":
+        return stream.add(msg);
+      case "message":
+        return stream.message(msg);
+      case "commit":
+        return this.commit(src, stream.commit(), msg.commitLsn, msg.endLsn, msg.commitTime);
+      case "stream_commit":
+        return this.commit(src, stream.streamCommit(msg.xid, msg.commitLsn, msg.commitTime), msg.commitLsn, msg.endLsn, msg.commitTime);
       default:
         return;
     }
+  }
+
+  /** A relation message: a table new to the writer is set up (and copied); a changed layout is followed. */
+  private async onRelation(src: ReplicationSource, stream: SourceStream, msg: Extract<Message, { tag: "relation" }>): Promise<void> {
+    const t = { schema: msg.schema, name: msg.name };
+    if (!this.tables.wanted(t)) {
+      stream.relations.set(msg.oid, { columns: [] });
+      return;
+    }
+    let state = this.tables.get(qualified(t));
+    if (!state) {
+      // A table new to this writer (e.g. just added to the publication): copy it at a fresh snapshot.
+      await this.flush();
+      state = await this.tables.ensure(src, t);
+      await this.initialCopy.copyNew(src, state);
+    }
+    const names = msg.columns.map((c) => c.name);
+    if (await this.tables.relationChanged(src, state, names)) {
+      await this.flush(); // the changes read so far were written in the old layout
+      await this.tables.evolve(src, state, names);
+    }
+    stream.relations.set(msg.oid, { state, columns: state.columns });
   }
 
   /**
@@ -269,10 +229,20 @@ export class CdcWriter {
     if (!this.sources.includes(src)) return;
     const confirmed = this.status.sources[src.name]?.confirmedLsn;
     cdcMetrics.lagBytes.set({ source: src.name }, confirmed ? Math.max(0, Number(walEnd - parseLsn(confirmed))) : 0);
-    const inFlight = this.current.has(src.name) || (this.streamed.get(src.name)?.size ?? 0) > 0 || this.batch.sources.has(src.name);
+    const inFlight = this.streams.get(src.name)?.inFlight() || this.batch.sources.has(src.name);
     if (!drained || inFlight || this.failure) return;
     src.confirm(walEnd);
     this.status.sources[src.name] = { ...this.status.sources[src.name], confirmedLsn: formatLsn(walEnd) };
+  }
+
+  /** A committed transaction (none when its begin was not read) joins the batch; its spool closes whatever happens. */
+  private async commit(src: ReplicationSource, txn: Txn | undefined, commitLsn: bigint, endLsn: bigint, commitTime: bigint): Promise<void> {
+    if (!txn) return;
+    try {
+      await this.onCommit(src, txn, commitLsn, endLsn, commitTime);
+    } finally {
+      await txn.changes.close();
+    }
   }
 
   private async onCommit(src: ReplicationSource, txn: Txn, commitLsn: bigint, endLsn: bigint, commitTime: bigint): Promise<void> {
@@ -285,165 +255,23 @@ export class CdcWriter {
     this.batch.bytes += applied.bytes;
     cdcMetrics.bufferedRows.set(this.batch.rows);
     cdcMetrics.lagSeconds.set({ source: src.name }, Math.max(0, Date.now() / 1000 - Number(commitTime / 1000n) / 1000));
-    if (txn.handoff) await this.follow(src, txn.handoff, endLsn);
+    if (txn.handoff) await this.upgrades.follow(this.pipeline, src, txn.handoff, endLsn);
     else if (this.batch.rows >= this.config.commit.maxRows || this.batch.bytes >= this.config.commit.maxBytes) await this.flush();
     else if (this.batch.rows === 0 && applied.rows === 0 && !this.tables.hasPending()) await this.flush();
   }
 
-  // ---- following a blue/green upgrade -----------------------------------------------------------
-
-  /** The configured source a server belongs to. */
-  private configOf(src: ReplicationSource): CdcSource {
-    return this.config.sources.find((s) => s.name === src.name)!;
-  }
-
-  /** The server a source follows to: same user and password, the new primary's host, port, database, slot. */
-  private followedSource(base: CdcSource, rec: FollowRecord): ReplicationSource {
-    const config: CdcSource = {
-      ...base,
-      connectionString: retarget(base.connectionString, rec.to),
-      slot: rec.slot,
-      publication: rec.publication,
-      origin: "none",
-      initialCopy: false,
-    };
-    return new ReplicationSource(config, this.deps.log.child({ source: base.name, follows: `${rec.to.host}:${rec.to.port}/${rec.to.dbname}` }), generationKey(base.name, rec.generation));
-  }
-
-  /** On start: a source that followed an upgrade before goes on from where it followed to. */
-  private async resolveFollows(): Promise<void> {
-    let ids: TableIdentifier[] = [];
-    try {
-      ids = await this.deps.catalog.listTables([this.config.namespace]);
-    } catch (e) {
-      if (!(e instanceof NoSuchNamespaceError)) throw e;
-    }
-    const summaries = await Promise.all(
-      ids.map(async (id): Promise<Record<string, string>> => currentSnapshot((await this.deps.catalog.loadTable(id)).metadata)?.summary ?? {}),
-    );
-    this.config.sources.forEach((base, i) => {
-      let last: FollowRecord | undefined;
-      for (const summary of summaries) {
-        const rec = parseFollowRecord(summary[followKey(base.name)]);
-        if (rec && (!last || rec.generation > last.generation)) last = rec;
-      }
-      if (!last) return;
-      this.follows.set(base.name, last);
-      this.sources[i] = this.followedSource(base, last);
-      this.status.sources[base.name] = { ...this.status.sources[base.name], server: `${last.to.host}:${last.to.port}/${last.to.dbname}`, generation: last.generation };
-      this.log.info("source follows an earlier upgrade handoff", { source: base.name, to: last.to, slot: last.slot, generation: last.generation });
-    });
-  }
-
-  /** Writes each source's follow record into the tables that lack it (a crash cut the last switch short). */
-  private async recordFollows(): Promise<void> {
-    for (const [name, rec] of this.follows) {
-      for (const state of this.tables.values()) {
-        if (parseFollowRecord(state.table.summaryProperty(followKey(name)))?.generation === rec.generation) continue;
-        await state.table.newWrite().setSummary({ ...lsnSummary(state), [followKey(name)]: JSON.stringify(rec) }).commit();
-      }
-    }
-  }
-
-  /** Forgets a source's uncommitted transactions (their spool files go with them): the stream will send them again. */
-  private async dropInFlight(source: string): Promise<void> {
-    const txns = new Set([this.current.get(source), ...(this.streamed.get(source)?.values() ?? [])]);
-    this.current.delete(source);
-    this.streamed.delete(source);
-    for (const txn of txns) await txn?.changes.close().catch(() => undefined);
-  }
-
-  /**
-   * A crash between recording a handoff and confirming the old slot past it leaves that slot
-   * behind the handoff, holding WAL that nothing will read (and `floe upgrade cleanup` waiting).
-   * On start, such a slot is advanced to where the source left it. Best effort: a server that is
-   * gone or a slot in use is left alone.
-   */
-  private async releaseLeftSlots(): Promise<void> {
-    for (const src of this.sources) {
-      const rec = this.follows.get(src.name);
-      if (!rec) continue;
-      const here = serverId(src.config.connectionString, src.slot);
-      for (const [id, lsn] of Object.entries(rec.left)) {
-        if (id === here) continue;
-        const m = /^(.*):(\d+)\/(.*)\/([^/]+)$/.exec(id);
-        if (!m) continue;
-        const old = new ReplicationSource({ ...src.config, connectionString: retarget(src.config.connectionString, { host: m[1].replace(/^\[|\]$/g, ""), port: Number(m[2]), dbname: m[3] }), slot: m[4] }, this.log);
-        try {
-          await old.withClient(async (c) => {
-            const r = await c.query("SELECT active_pid, confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1", [m[4]]);
-            if (!r.rowCount || r.rows[0].active_pid || !r.rows[0].lsn || parseLsn(r.rows[0].lsn) >= BigInt(lsn)) return;
-            await c.query("SELECT pg_replication_slot_advance($1, $2::pg_lsn)", [m[4], formatLsn(BigInt(lsn))]);
-            this.log.info("advanced the slot a handoff left behind to the handoff", { source: src.name, server: id, lsn: formatLsn(BigInt(lsn)) });
-          });
-        } catch (e) {
-          this.log.debug("could not check the slot a handoff left behind", { source: src.name, server: id, error: (e as Error).message });
-        }
-      }
-    }
-  }
-
-  /**
-   * A switchover moved the primary: everything read so far is committed, the switch is recorded in
-   * every table, and the source goes on from the new primary's slot. The old server's stream stops;
-   * its slot stays (a rollback may come back to it) until `floe upgrade cleanup`.
-   */
-  private async follow(src: ReplicationSource, h: Handoff, endLsn: bigint): Promise<void> {
-    const base = this.configOf(src);
-    const last = this.follows.get(base.name);
-    if (!base.followUpgrades) {
-      await this.flush();
-      this.log.warn("upgrade handoff ignored (followUpgrades is false): this source's server is no longer the primary", { source: base.name, to: h.to, kind: h.kind });
-      return;
-    }
-    if (!isNewer(h, last)) {
-      await this.flush();
-      this.log.info("upgrade handoff already followed: ignored", { source: base.name, upgrade: h.upgrade, seq: h.seq });
-      return;
-    }
-    // Commit everything before the handoff, but confirm the old slot past it only once the switch
-    // is recorded: a crash in between must leave either the record or the message to read again.
-    this.batch.sources.delete(src.name);
-    await this.flush();
-    const left = { ...(last?.left ?? {}), [serverId(src.config.connectionString, src.slot)]: endLsn.toString() };
-    const rec: FollowRecord = { ...h, generation: (last?.generation ?? 0) + 1, left };
-    this.follows.set(base.name, rec);
-    await this.recordFollows();
-    src.confirm(endLsn);
-    cdcMetrics.handoffs.inc({ source: base.name, kind: h.kind });
-    const next = this.followedSource(base, rec);
-    const i = this.sources.indexOf(src);
-    this.sources[i] = next;
-    await this.dropInFlight(base.name);
-    this.relations.delete(base.name);
-    void src.stop(); // not awaited: its stream is the one delivering this message
-    const from = await this.prepareSource(next);
-    // lastCommitTime stays: it is still the newest source commit in Iceberg. LSNs are the new server's from here on.
-    this.status.sources[base.name] = { ...this.status.sources[base.name], confirmedLsn: formatLsn(from), server: `${h.to.host}:${h.to.port}/${h.to.dbname}`, generation: rec.generation };
-    await this.startStream(next, from);
-    this.log.info("followed the upgrade handoff: reading the new primary", { source: base.name, kind: h.kind, to: h.to, slot: h.slot, generation: rec.generation, from: formatLsn(from) });
-  }
-
-  private async onRelation(src: ReplicationSource, rels: Map<number, { state?: TableState; columns: Column[] }>, msg: Extract<Message, { tag: "relation" }>): Promise<void> {
-    const t = { schema: msg.schema, name: msg.name };
-    if (!this.tables.wanted(t)) {
-      rels.set(msg.oid, { columns: [] });
-      return;
-    }
-    let state = this.tables.get(qualified(t));
-    if (!state) {
-      // A table new to this writer (e.g. just added to the publication): copy it at a fresh snapshot.
-      await this.flush();
-      state = await this.tables.ensure(src, t);
-      await this.initialCopy.copyNew(src, state);
-    }
-    const names = msg.columns.map((c) => c.name);
-    if (await this.tables.relationChanged(src, state, names)) {
-      await this.flush();
-      await this.tables.evolve(src, state, names);
-    }
-    rels.set(msg.oid, { state, columns: state.columns });
-  }
+  /** The steps following an upgrade takes from the pipeline (runtime/cdc/follow.ts). */
+  private readonly pipeline: FollowPipeline = {
+    flush: () => this.flush(),
+    unbatch: (source) => void this.batch.sources.delete(source),
+    switchSource: async (old, next) => {
+      this.sources[this.sources.indexOf(old)] = next;
+      await this.streams.get(old.name)?.drop();
+      this.streams.delete(old.name);
+    },
+    prepareSource: (src) => this.prepareSource(src),
+    startStream: (src, from) => this.startStream(src, from),
+  };
 
   // ---- flush ------------------------------------------------------------------------------------
 

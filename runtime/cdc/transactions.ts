@@ -1,0 +1,129 @@
+/**
+ * One source's stream between commits, as the CDC writer reads it: the relations it announced, the
+ * transaction being read, and the streamed (in-progress) transactions Postgres sends before they
+ * commit. pgoutput's row messages become Changes in their transaction's spool (memory, then a temp
+ * file: runtime/cdc/spool.ts); a transaction leaves here at its commit (runtime/cdc/apply.ts applies
+ * it) or its abort. Uncommitted transactions are dropped when the stream goes away: the slot sends
+ * them again.
+ */
+import type { CdcConfig } from "./config";
+import { HANDOFF_PREFIX, parseHandoff } from "./handoff";
+import { Message, Tuple, UNCHANGED } from "./pgoutput";
+import { ChangeSpool } from "./spool";
+import type { Change, Column, TableState, Txn } from "./state";
+
+/** What a relation message told about a table: the table (none when not replicated) and the column layout of its next changes. */
+export interface Relation {
+  state?: TableState;
+  columns: Column[];
+}
+
+type RowMessage = Extract<Message, { tag: "insert" | "update" | "delete" | "truncate" }>;
+
+/** Estimated heap bytes of a tuple (text values). */
+function tupleBytes(t: Tuple): number {
+  let n = 16 + 8 * t.length;
+  for (const v of t) if (typeof v === "string") n += 24 + 2 * v.length;
+  return n;
+}
+
+export class SourceStream {
+  /** Relation messages seen on this stream, by relation oid. */
+  readonly relations = new Map<number, Relation>();
+  /** The transaction whose changes arrive now: a plain one, or a streamed one between stream_start and stream_stop. */
+  private current?: Txn;
+  /** Streamed transactions by xid, until their stream_commit or stream_abort. */
+  private readonly streamed = new Map<number, Txn>();
+
+  constructor(private readonly spool: Pick<CdcConfig["commit"], "changeSpillBytes" | "spillDir">) {}
+
+  /** A source transaction, its changes buffered in a spool (memory, then a temp file). */
+  private newTxn(xid: number, finalLsn: bigint, commitTime: bigint): Txn {
+    const changes = new ChangeSpool<Change>({ spillBytes: this.spool.changeSpillBytes, dir: this.spool.spillDir, special: UNCHANGED });
+    return { xid, finalLsn, commitTime, changes };
+  }
+
+  begin(xid: number, finalLsn: bigint, commitTime: bigint): void {
+    this.current = this.newTxn(xid, finalLsn, commitTime);
+  }
+
+  streamStart(xid: number): void {
+    if (!this.streamed.has(xid)) this.streamed.set(xid, this.newTxn(xid, 0n, 0n));
+    this.current = this.streamed.get(xid)!;
+  }
+
+  streamStop(): void {
+    this.current = undefined;
+  }
+
+  /** A streamed transaction rolled back (its spool closes), or one of its subtransactions (its changes go). */
+  async streamAbort(xid: number, subXid: number): Promise<void> {
+    const txn = this.streamed.get(xid);
+    if (!txn) return;
+    if (subXid === xid) {
+      this.streamed.delete(xid);
+      await txn.changes.close();
+    } else txn.changes.abortSub(subXid);
+  }
+
+  /** An insert, update, delete or truncate of the current transaction, for the tables the writer replicates. */
+  async add(msg: RowMessage): Promise<void> {
+    const txn = this.current;
+    if (!txn) throw new Error(`pgoutput: ${msg.tag} outside a transaction`);
+    const subXid = msg.xid ?? txn.xid;
+    if (msg.tag === "truncate") {
+      for (const oid of msg.oids) {
+        const rel = this.relations.get(oid);
+        if (rel?.state) await txn.changes.add({ kind: "T", state: rel.state }, subXid, 0);
+      }
+      return;
+    }
+    const rel = this.relations.get(msg.oid);
+    if (!rel) throw new Error(`pgoutput: change for unknown relation ${msg.oid}`);
+    if (!rel.state) return; // not a table this writer replicates
+    let c: Change;
+    if (msg.tag === "insert") c = { kind: "I", state: rel.state, columns: rel.columns, tuple: msg.newTuple };
+    else if (msg.tag === "update") c = { kind: "U", state: rel.state, columns: rel.columns, tuple: msg.newTuple, oldKey: msg.keyTuple ?? msg.oldTuple };
+    else c = { kind: "D", state: rel.state, columns: rel.columns, tuple: (msg.keyTuple ?? msg.oldTuple)! };
+    const spilling = txn.changes.add(c, subXid, tupleBytes(c.tuple) + (c.kind === "U" && c.oldKey ? tupleBytes(c.oldKey) : 0));
+    if (spilling) await spilling;
+  }
+
+  /** A logical decoding message: an upgrade handoff (runtime/cdc/handoff.ts) joins the current transaction; others are ignored. */
+  message(msg: Extract<Message, { tag: "message" }>): void {
+    if (msg.prefix !== HANDOFF_PREFIX) return;
+    const txn = this.current;
+    if (!msg.transactional || !txn) throw new Error(`pgoutput: a ${HANDOFF_PREFIX} message must be transactional`);
+    txn.handoff = parseHandoff(msg.content);
+  }
+
+  /** The plain transaction that commits now (none when its begin was not read). */
+  commit(): Txn | undefined {
+    const txn = this.current;
+    this.current = undefined;
+    return txn;
+  }
+
+  /** The streamed transaction that commits now, with its commit LSN and time. */
+  streamCommit(xid: number, commitLsn: bigint, commitTime: bigint): Txn | undefined {
+    const txn = this.streamed.get(xid);
+    this.streamed.delete(xid);
+    if (!txn) return undefined;
+    txn.finalLsn = commitLsn;
+    txn.commitTime = commitTime;
+    return txn;
+  }
+
+  /** Whether a transaction is being read or waits for its commit. */
+  inFlight(): boolean {
+    return this.current !== undefined || this.streamed.size > 0;
+  }
+
+  /** Forgets the uncommitted transactions (their spool files go with them): the stream will send them again. */
+  async drop(): Promise<void> {
+    const txns = new Set([this.current, ...this.streamed.values()]);
+    this.current = undefined;
+    this.streamed.clear();
+    for (const txn of txns) await txn?.changes.close().catch(() => undefined);
+  }
+}
