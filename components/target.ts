@@ -2,8 +2,9 @@
  * The target seam. A target is a plain string ("kubernetes", "aws" or "local") so that the public
  * args stay free of union types (see docs/components.md, multi-language consumption). Each piece
  * registers one builder per target, each in its own file; `dispatch` is the only place where a
- * target string is turned into code. Adding the local target means filling the `local` slot of
- * each piece's builder table, nothing else.
+ * target string is turned into code. A piece's builders live in
+ * `components/<piece>/{kubernetes,aws,local}.ts`; adding a target means a builder file per piece
+ * and one entry in each piece's builder table.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { Validator } from "./errors";
@@ -35,17 +36,6 @@ export interface BuilderTable<A, R> {
   kubernetes: Builder<A, R>;
   aws: Builder<A, R>;
   local: Builder<A, R>;
-}
-
-/** The slot for the local target until its issue lands: fails with a clear message. */
-export function localNotYetAvailable<A, R>(component: string): Builder<A, R> {
-  return (ctx) =>
-    ctx.v.fail(
-      "target",
-      "local",
-      `is not yet available for ${component} (the local target is built in a separate issue)`,
-      `set target to "kubernetes" or "aws" for now`,
-    );
 }
 
 /** Turns the target string into the builder's result. The one dispatcher. */

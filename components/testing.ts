@@ -167,6 +167,23 @@ function computed(type: string, name: string, inputs: Record<string, any>, regio
     case "kubernetes:helm.sh/v3:Release":
       return { id: `${inputs.namespace ?? "default"}/${inputs.name ?? name}`, extra: { name: inputs.name ?? name, status: { name: inputs.name ?? name, namespace: inputs.namespace ?? "default", status: "deployed", revision: 1, chart: inputs.chart, version: inputs.version } } };
   }
+  // The local target's processes (dynamic resources): the outputs their providers return at create.
+  const port = 40000 + (parseInt(h, 16) % 20000);
+  switch (type) {
+    case "pulumi-nodejs:dynamic/floe:LocalPostgresServer": {
+      const given = inputs.passwords ?? {};
+      const pw = (k: string) => given[k] ?? mockPassword(`${name}-${k}`, 24);
+      return { id: inputs.dataDir, extra: { port: inputs.requestedPort || port, pid: 1000 + (port % 1000), adminUsername: "postgres", adminPassword: pw("admin"), appPassword: pw("app"), replicationPassword: pw("replication") } };
+    }
+    case "pulumi-nodejs:dynamic/floe:LocalPgBouncer":
+      return { id: inputs.dir, extra: { port: inputs.requestedPort || port, pid: 2000 + (port % 1000) } };
+    case "pulumi-nodejs:dynamic/floe:LocalDirectory":
+      return { id: inputs.path, extra: { location: `file://${inputs.path}` } };
+    case "pulumi-nodejs:dynamic/floe:LocalCdcWriter":
+      return { id: inputs.dir, extra: { pid: 3000 + (port % 1000), httpPort: port, configFile: `${inputs.dir}/cdc.json`, logFile: `${inputs.dir}/cdc.log` } };
+    case "pulumi-nodejs:dynamic/floe:LocalSqlCatalog":
+      return { id: inputs.name ?? name, extra: {} };
+  }
   if (type.startsWith("kubernetes:")) {
     const md = inputs.metadata ?? {};
     const mdName = md.name ?? `${name}-${h}`;
@@ -213,6 +230,7 @@ export async function installFloeMocks(options: FloeMockOptions = {}): Promise<F
         const inputs = unwrapSecrets(args.inputs) as Record<string, any>;
         const { id, extra } = computed(args.type, args.name, inputs, region, account);
         if (args.type === "random:index/randomPassword:RandomPassword") passwords.push(extra.result as string);
+        if (args.type === "pulumi-nodejs:dynamic/floe:LocalPostgresServer" && !inputs.passwords) passwords.push(...(["adminPassword", "appPassword", "replicationPassword"] as const).map((k) => extra[k] as string));
         // In preview only what was passed in is known: ids, endpoints, ARNs and generated passwords stay unknown.
         const state = preview ? { ...args.inputs } : { ...args.inputs, ...extra };
         const parentUrn = meta?.parent || undefined;

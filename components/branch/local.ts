@@ -5,7 +5,7 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { BuildContext } from "../target";
-import { RUNTIME_DIR } from "../local/runtime";
+import { RUNTIME_DIR, runtimeModule } from "../runtime";
 import type { DatabaseBranchArgs, DatabaseBranchBuildResult } from "./args";
 
 /** Inputs of the local branch dynamic resource. */
@@ -19,11 +19,12 @@ interface LocalBranchInputs {
 
 /**
  * The local dynamic provider. Pulumi serializes these functions; they only use their inputs and
- * `require` by absolute path (the compiled runtime in dist/runtime, see components/local/runtime.ts).
+ * load the compiled runtime by absolute path (runtimeModule, components/runtime.ts). `runtimeDir` stays an
+ * input for the stacks that recorded it.
  */
 export const localBranchProvider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: LocalBranchInputs) {
-    const branch = require(require("path").join(inputs.runtimeDir, "schema", "branch.js"));
+    const branch = runtimeModule("schema/branch");
     const b = await branch.createBranch(inputs.parentUrl, { name: inputs.branchName, terminateConnections: inputs.terminateConnections, timeoutMs: inputs.timeoutSeconds * 1000 });
     return { id: b.name, outs: { ...inputs, url: b.url, host: new URL(b.url).hostname, port: Number(new URL(b.url).port || 5432), database: b.name } };
   },
@@ -32,7 +33,7 @@ export const localBranchProvider: pulumi.dynamic.ResourceProvider = {
     return { changes: replaces.length > 0, replaces, deleteBeforeReplace: true };
   },
   async delete(id: string, props: LocalBranchInputs) {
-    const branch = require(require("path").join(props.runtimeDir, "schema", "branch.js"));
+    const branch = runtimeModule("schema/branch");
     await branch.deleteBranch(props.parentUrl, id);
   },
 };

@@ -15,6 +15,8 @@ export interface CatalogStorageArgs {
   credentialsSecretName?: pulumi.Input<string>;
   /** aws: bucket ARN, for the IAM policy. Required on aws. */
   bucketArn?: pulumi.Input<string>;
+  /** local: file:///… of the warehouse (ObjectStorage.warehouseLocation). Required on local. */
+  warehouseLocation?: pulumi.Input<string>;
 }
 
 /** The Postgres database Lakekeeper stores the catalog in. */
@@ -51,6 +53,13 @@ export interface IcebergCatalogAwsArgs {
   flavor?: string;
 }
 
+export interface IcebergCatalogLocalArgs {
+  /** Postgres URL of the database holding Iceberg's JDBC catalog tables (pass a secret). Required. */
+  uri: pulumi.Input<string>;
+  /** catalog_name of the tables. Defaults to "floe". */
+  name?: string;
+}
+
 export interface IcebergCatalogArgs {
   /** Where it runs: "kubernetes", "aws" or "local". Defaults to "local". */
   target?: string;
@@ -64,9 +73,13 @@ export interface IcebergCatalogArgs {
   kubernetes?: IcebergCatalogKubernetesArgs;
   /** AWS-only settings. Defaults to flavor "glue". */
   aws?: IcebergCatalogAwsArgs;
+  /** Local-only settings. Required on that target (the database that holds the catalog). */
+  local?: IcebergCatalogLocalArgs;
 }
 
 export interface IcebergCatalogBuildResult {
+  /** "rest" (kubernetes, aws) or "sql" (local: Iceberg's JDBC catalog schema in Postgres). */
+  type: string;
   uri: pulumi.Output<string>;
   warehouse: pulumi.Output<string>;
   namespace: string;

@@ -68,6 +68,7 @@ export function buildAwsCatalog(ctx: BuildContext<IcebergCatalogArgs>): IcebergC
   }
   const accessPolicy = new aws.iam.Policy(`${name}-access`, { description: `floe ${name}: Iceberg catalog (${flavor}) and warehouse access`, policy }, childOpts);
   return {
+    type: "rest",
     uri,
     warehouse,
     namespace: icebergNs,

@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { dispatch, localNotYetAvailable } from "../target";
+import { dispatch } from "../target";
 import { buildKubernetesCatalog } from "./kubernetes";
 import { buildAwsCatalog } from "./aws";
+import { buildLocalCatalog } from "./local";
 import type { IcebergCatalogArgs, IcebergCatalogBuildResult } from "./args";
 
 export * from "./args";
@@ -16,7 +17,9 @@ export * from "./args";
  *   writer needs (attach it to the CDC writer's and engines' roles).
  */
 export class IcebergCatalog extends pulumi.ComponentResource {
-  /** REST catalog base URI. */
+  /** "rest" (kubernetes, aws) or "sql" (local). */
+  readonly type: string;
+  /** REST catalog base URI; local: the Postgres URL of the SQL catalog (secret). */
   readonly uri: pulumi.Output<string>;
   /** Warehouse identifier to pass to /v1/config. */
   readonly warehouse: pulumi.Output<string>;
@@ -33,8 +36,9 @@ export class IcebergCatalog extends pulumi.ComponentResource {
     const r: IcebergCatalogBuildResult = dispatch("IcebergCatalog", this, name, args.target, args, {
       kubernetes: buildKubernetesCatalog,
       aws: buildAwsCatalog,
-      local: localNotYetAvailable("IcebergCatalog"),
+      local: buildLocalCatalog,
     });
+    this.type = r.type;
     this.uri = r.uri;
     this.warehouse = r.warehouse;
     this.namespace = r.namespace;

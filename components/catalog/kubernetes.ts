@@ -106,6 +106,7 @@ curl -s -o /dev/null -X POST -H 'Content-Type: application/json' ${base}/catalog
   );
 
   return {
+    type: "rest",
     uri: chart.status.apply(() => `${base}/catalog`),
     warehouse: pulumi.output(warehouse),
     namespace: icebergNs,

@@ -15,6 +15,11 @@ export interface CdcSourceArgs {
   port?: pulumi.Input<number>;
   /** Replication slot. Defaults to floe_<name>. */
   slot?: string;
+  /**
+   * "none" reads only writes made on this source, not what replication applied to it (Postgres 16+,
+   * what lets the writer follow a blue/green upgrade without duplicates) or "any". Defaults to the runtime's ("any").
+   */
+  origin?: string;
 }
 
 /** A table to replicate. */
@@ -28,8 +33,12 @@ export interface CdcTableArgs {
 }
 
 export interface CdcCatalogArgs {
-  /** REST catalog base URI. Required. */
+  /** "rest" (an Iceberg REST catalog) or "sql" (Iceberg's JDBC catalog schema in Postgres, the local target's). Defaults to "rest". */
+  type?: string;
+  /** REST catalog base URI, or the SQL catalog's Postgres URL (pass a secret). Required. */
   uri: pulumi.Input<string>;
+  /** sql: catalog_name of the tables. Defaults to "floe". */
+  name?: string;
   /** Warehouse identifier. Defaults to none. */
   warehouse?: pulumi.Input<string>;
   /** SigV4 signing service for AWS catalogs ("glue" or "s3tables"). Defaults to none (no signing). */
@@ -83,6 +92,13 @@ export interface CdcWriterAwsArgs {
   logRetentionDays?: number;
 }
 
+export interface CdcWriterLocalArgs {
+  /** Directory for the rendered config, the pid file and the log. Defaults to `.floe-<stack>/<name>` in the program's working directory. */
+  dir?: string;
+  /** Port of the writer's /healthz and /metrics on 127.0.0.1. Defaults to any free port, chosen once. */
+  httpPort?: number;
+}
+
 export interface CdcWriterArgs {
   /** Where it runs: "kubernetes", "aws" or "local". Defaults to "local". */
   target?: string;
@@ -116,9 +132,15 @@ export interface CdcWriterArgs {
   kubernetes?: CdcWriterKubernetesArgs;
   /** AWS-only settings. Required on target "aws". */
   aws?: CdcWriterAwsArgs;
+  /** Local-only settings. Defaults to the defaults of CdcWriterLocalArgs. */
+  local?: CdcWriterLocalArgs;
 }
 
 export interface CdcWriterBuildResult {
+  /** local: http://127.0.0.1:<port> of the writer's /healthz and /metrics. */
+  healthUrl: pulumi.Output<string | undefined>;
+  /** local: the writer's log file. */
+  logFile: pulumi.Output<string | undefined>;
   writers: pulumi.Output<string[]>;
   serviceAccountName: pulumi.Output<string | undefined>;
   taskRoleArn: pulumi.Output<string | undefined>;

@@ -138,5 +138,5 @@ export function buildAwsCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcWriterBu
     return svc.name;
   });
 
-  return { writers: pulumi.all(writers), serviceAccountName: pulumi.output(undefined), taskRoleArn: taskRole.arn.apply((a) => a as string | undefined) };
+  return { writers: pulumi.all(writers), serviceAccountName: pulumi.output(undefined), taskRoleArn: taskRole.arn.apply((a) => a as string | undefined), healthUrl: pulumi.output(undefined), logFile: pulumi.output(undefined) };
 }

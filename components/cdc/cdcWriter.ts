@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { dispatch, localNotYetAvailable } from "../target";
+import { dispatch } from "../target";
 import { buildKubernetesCdcWriter } from "./kubernetes";
 import { buildAwsCdcWriter } from "./aws";
+import { buildLocalCdcWriter } from "./local";
 import type { CdcWriterArgs, CdcWriterBuildResult } from "./args";
 
 export * from "./args";
@@ -22,17 +23,23 @@ export class CdcWriter extends pulumi.ComponentResource {
   readonly serviceAccountName: pulumi.Output<string | undefined>;
   /** aws: task role ARN. */
   readonly taskRoleArn: pulumi.Output<string | undefined>;
+  /** local: http://127.0.0.1:<port> of the writer's /healthz and /metrics. */
+  readonly healthUrl: pulumi.Output<string | undefined>;
+  /** local: the writer's log file. */
+  readonly logFile: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: CdcWriterArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("floe:index:CdcWriter", name, {}, opts);
     const r: CdcWriterBuildResult = dispatch("CdcWriter", this, name, args.target, args, {
       kubernetes: buildKubernetesCdcWriter,
       aws: buildAwsCdcWriter,
-      local: localNotYetAvailable("CdcWriter"),
+      local: buildLocalCdcWriter,
     });
     this.writers = r.writers;
     this.serviceAccountName = r.serviceAccountName;
     this.taskRoleArn = r.taskRoleArn;
-    this.registerOutputs({ writers: this.writers, serviceAccountName: this.serviceAccountName, taskRoleArn: this.taskRoleArn });
+    this.healthUrl = r.healthUrl;
+    this.logFile = r.logFile;
+    this.registerOutputs({ writers: this.writers, serviceAccountName: this.serviceAccountName, taskRoleArn: this.taskRoleArn, healthUrl: this.healthUrl, logFile: this.logFile });
   }
 }

@@ -92,8 +92,8 @@ function build(args: CdcWriterArgs, source: CdcSourceArgs, r: Resolved): CdcConf
 const known = <T>(x: pulumi.Input<T> | undefined, placeholder: T): T | undefined =>
   x === undefined ? undefined : pulumi.Output.isInstance(x) || x instanceof Promise ? placeholder : (x as T);
 
-/** Validates every source's config with what is known at construction. Throws a FloeArgError. */
-export function checkCdcConfig(args: CdcWriterArgs, v: Validator): void {
+/** The sources are listed, their names unique and usable, the table modes known. Throws a FloeArgError. */
+export function checkSources(args: CdcWriterArgs, v: Validator): void {
   if (!args.sources?.length) v.fail("sources", args.sources, "is empty", "pass at least one source (PostgresCluster.sources: one per shard)");
   const names = new Set<string>();
   for (const s of args.sources) {
@@ -102,6 +102,12 @@ export function checkCdcConfig(args: CdcWriterArgs, v: Validator): void {
     v.dnsLabel(`sources[${s.name}].name`, s.name, 40);
   }
   for (const t of args.tables ?? []) v.oneOf(`tables[${t.source}].mode`, t.mode, "mirror", ["mirror", "changelog"]);
+}
+
+/** Validates every source's (REST catalog) config with what is known at construction. Throws a FloeArgError. */
+export function checkCdcConfig(args: CdcWriterArgs, v: Validator): void {
+  checkSources(args, v);
+  if (args.catalog.type !== undefined && args.catalog.type !== "rest") v.fail("catalog.type", args.catalog.type, "is not available on this target (only the local target has a SQL catalog)", 'leave catalog.type unset ("rest")');
   for (const s of args.sources) {
     const r: Resolved = {
       host: known(s.host, "placeholder.invalid")!,

@@ -98,6 +98,5 @@ export function buildKubernetesCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcW
   return {
     writers: pulumi.all(writers),
     serviceAccountName: sa.metadata.apply((m) => m.name as string | undefined),
-    taskRoleArn: pulumi.output(undefined),
-  };
+    taskRoleArn: pulumi.output(undefined), healthUrl: pulumi.output(undefined), logFile: pulumi.output(undefined) };
 }

@@ -1,5 +1,5 @@
-import { LocalPlatform } from "../local/platform";
-import { localPlatformArgs } from "../local/fromDataPlatform";
+import { LocalPlatform } from "./localPlatform";
+import { localPlatformArgs } from "./local";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as aws from "@pulumi/aws";

@@ -56,6 +56,19 @@ export interface PoolerAwsArgs {
   maxConnectionsPercent?: number;
 }
 
+export interface PoolerLocalArgs {
+  /** Directory of pgbouncer.ini, userlist.txt, the pid file and the log. Defaults to `.floe-<stack>/<name>` in the program's working directory. */
+  dir?: string;
+  /** Port on 127.0.0.1. Defaults to any free port, chosen once. */
+  port?: pulumi.Input<number>;
+  /** Databases clients connect to, each mapped to a server (e.g. one per shard of a local PostgresCluster). Required. */
+  databases: pulumi.Input<pulumi.Input<{ name: pulumi.Input<string>; host: pulumi.Input<string>; port: pulumi.Input<number>; dbname?: pulumi.Input<string> }>[]>;
+  /** Users and passwords pgBouncer authenticates (SCRAM) and logs in to the servers with; pass secrets. Required. */
+  users: pulumi.Input<pulumi.Input<{ name: pulumi.Input<string>; password: pulumi.Input<string> }>[]>;
+  /** Users allowed on the admin console (PAUSE / RESUME / RELOAD); the first one's password is in `adminUrl`. Required. */
+  adminUsers: string[];
+}
+
 export interface PoolerArgs {
   /** Where it runs: "kubernetes", "aws" or "local". Defaults to "local". */
   target?: string;
@@ -73,6 +86,8 @@ export interface PoolerArgs {
   kubernetes?: PoolerKubernetesArgs;
   /** AWS-only settings. Required on that target. */
   aws?: PoolerAwsArgs;
+  /** Local-only settings. Required on that target. */
+  local?: PoolerLocalArgs;
 }
 
 export interface PoolerBuildResult {
@@ -85,4 +100,6 @@ export interface PoolerBuildResult {
   cutoverPolicyArn: pulumi.Output<string | undefined>;
   adminUrl: pulumi.Output<string | undefined>;
   configClaim: pulumi.Output<string | undefined>;
+  /** local: the directory holding pgbouncer.ini (what a local BlueGreenUpgrade's `local.poolerDir` takes). */
+  configDir: pulumi.Output<string | undefined>;
 }

@@ -81,5 +81,6 @@ export function buildAwsPooler(ctx: BuildContext<PoolerArgs>): PoolerBuildResult
     cutoverPolicyArn: cutover.arn.apply((a) => a as string | undefined),
     adminUrl: pulumi.output(undefined),
     configClaim: pulumi.output(undefined),
+    configDir: pulumi.output(undefined),
   };
 }

@@ -84,5 +84,6 @@ export function buildKubernetesPooler(ctx: BuildContext<PoolerArgs>): PoolerBuil
     cutoverPolicyArn: pulumi.output(undefined),
     adminUrl: pulumi.output(undefined),
     configClaim: pulumi.output(undefined),
+    configDir: pulumi.output(undefined),
   };
 }

@@ -135,5 +135,6 @@ export function buildPgbouncerDeployment(ctx: BuildContext<PoolerArgs>, ka: Pool
     cutoverPolicyArn: pulumi.output(undefined),
     adminUrl: pulumi.secret(pulumi.all([adminPw.result, host]).apply(([pw, h]) => `postgres://${ADMIN_USER}:${encodeURIComponent(pw)}@${h}:5432/pgbouncer` as string | undefined)),
     configClaim: claim.metadata.apply((m) => m.name as string | undefined),
+    configDir: pulumi.output(undefined),
   };
 }

@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { dispatch, localNotYetAvailable } from "../target";
+import { dispatch } from "../target";
 import { buildKubernetesPooler } from "./kubernetes";
 import { buildAwsPooler } from "./aws";
+import { buildLocalPooler } from "./local";
 import type { PoolerArgs, PoolerBuildResult } from "./args";
 
 export * from "./args";
@@ -36,13 +37,15 @@ export class Pooler extends pulumi.ComponentResource {
   readonly adminUrl: pulumi.Output<string | undefined>;
   /** kubernetes "pgbouncer": PersistentVolumeClaim holding pgbouncer.ini. */
   readonly configClaim: pulumi.Output<string | undefined>;
+  /** local: directory holding pgbouncer.ini. */
+  readonly configDir: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: PoolerArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("floe:index:Pooler", name, {}, opts);
     const r: PoolerBuildResult = dispatch("Pooler", this, name, args.target, args, {
       kubernetes: buildKubernetesPooler,
       aws: buildAwsPooler,
-      local: localNotYetAvailable("Pooler"),
+      local: buildLocalPooler,
     });
     this.host = r.host;
     this.port = r.port;
@@ -53,9 +56,11 @@ export class Pooler extends pulumi.ComponentResource {
     this.cutoverPolicyArn = r.cutoverPolicyArn;
     this.adminUrl = pulumi.secret(r.adminUrl);
     this.configClaim = r.configClaim;
+    this.configDir = r.configDir;
     this.registerOutputs({
       adminUrl: this.adminUrl,
       configClaim: this.configClaim,
+      configDir: this.configDir,
       host: this.host,
       port: this.port,
       poolMode: this.poolMode,

@@ -1,6 +1,7 @@
 /** The args of PostgresCluster and what every target's builder returns (no code: builders and the component import this). */
 import type * as pulumi from "@pulumi/pulumi";
 import type * as k8s from "@pulumi/kubernetes";
+import type { LocalPostgresServer } from "./localServer";
 
 /** Roles and objects created inside Postgres (see DatabaseRoles). */
 export interface PostgresRolesArgs {
@@ -92,6 +93,23 @@ export interface PostgresAwsArgs {
   limitlessMaxAcu?: number;
 }
 
+export interface PostgresLocalArgs {
+  /**
+   * Absolute directory of the servers' data directories (`postgres-<shard>` inside). Defaults to
+   * `.floe-<stack>/<name>` in the program's working directory.
+   */
+  dataDir?: string;
+  /** Port of the first shard (the next shards take the next ports). Defaults to any free port, chosen once. */
+  port?: number;
+  /** Extra postgresql.conf settings; a change restarts the servers in place. Defaults to none. */
+  settings?: Record<string, string>;
+  /**
+   * Blue of a finished local upgrade, retired (`upgrade.retireBlue` of the platform): the servers
+   * are never started again, they keep their outputs. Defaults to false.
+   */
+  retired?: boolean;
+}
+
 export interface PostgresClusterArgs {
   /** Where it runs: "kubernetes", "aws" or "local". Defaults to "local". */
   target?: string;
@@ -111,6 +129,8 @@ export interface PostgresClusterArgs {
   kubernetes?: PostgresKubernetesArgs;
   /** AWS-only settings. Defaults to the defaults of PostgresAwsArgs (a new VPC). */
   aws?: PostgresAwsArgs;
+  /** Local-only settings. Defaults to the defaults of PostgresLocalArgs. */
+  local?: PostgresLocalArgs;
 }
 
 /** A CDC source: one logical slot is read per source (one per shard). */
@@ -142,4 +162,21 @@ export interface PostgresBuildResult {
   subnetIds: pulumi.Output<string[] | undefined>;
   securityGroupId: pulumi.Output<string | undefined>;
   rdsReplication: boolean;
+  /** The roles when the target creates them itself (local: every server has them); else DatabaseRoles makes them. */
+  roles?: PostgresRoles;
+  /** local: the servers, one per shard. */
+  localServers?: LocalPostgresServer[];
+}
+
+/** The roles inside Postgres (what DatabaseRoles creates, or what the local servers were created with). */
+export interface PostgresRoles {
+  readonly appUsername: pulumi.Output<string>;
+  /** Secret. */
+  readonly appPassword: pulumi.Output<string>;
+  readonly replicationUsername: pulumi.Output<string>;
+  /** Secret. */
+  readonly replicationPassword: pulumi.Output<string>;
+  readonly publication: pulumi.Output<string>;
+  /** Extra database name → { username, password (secret) }. */
+  readonly extraDatabases: pulumi.Output<Record<string, { username: string; password: string }>>;
 }

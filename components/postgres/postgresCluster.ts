@@ -1,9 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
-import { dispatch, localNotYetAvailable } from "../target";
+import { dispatch } from "../target";
 import { DatabaseRoles } from "./databaseRoles";
 import { buildKubernetesPostgres } from "./kubernetes";
 import { buildAwsPostgres } from "./aws";
-import type { PostgresBuildResult, PostgresClusterArgs, PostgresSource } from "./args";
+import { buildLocalPostgres } from "./local";
+import type { LocalPostgresServer } from "./localServer";
+import type { PostgresBuildResult, PostgresClusterArgs, PostgresRoles, PostgresSource } from "./args";
 import { pgUrl } from "../util";
 
 export * from "./args";
@@ -29,8 +31,10 @@ export class PostgresCluster extends pulumi.ComponentResource {
   readonly adminPassword: pulumi.Output<string>;
   /** One CDC source per shard (the primary when not sharded). */
   readonly sources: pulumi.Output<PostgresSource[]>;
-  /** Roles inside Postgres; undefined when `roles.manage` is false. */
-  readonly roles?: DatabaseRoles;
+  /** Roles inside Postgres (a DatabaseRoles child, or the local servers' own); undefined when `roles.manage` is false. */
+  readonly roles?: PostgresRoles;
+  /** local: the servers, one per shard (empty on kubernetes and aws). */
+  readonly localServers: LocalPostgresServer[];
   /** Application connection string (direct), secret; undefined when roles are not managed. */
   readonly connectionString: pulumi.Output<string | undefined>;
   /** kubernetes: CNPG Cluster of the primary / coordinator. */
@@ -54,7 +58,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
     const r: PostgresBuildResult = dispatch("PostgresCluster", this, name, args.target, args, {
       kubernetes: buildKubernetesPostgres,
       aws: buildAwsPostgres,
-      local: localNotYetAvailable("PostgresCluster"),
+      local: buildLocalPostgres,
     });
     this.engine = r.engine;
     this.host = r.host;
@@ -73,9 +77,13 @@ export class PostgresCluster extends pulumi.ComponentResource {
     this.subnetIds = r.subnetIds;
     this.securityGroupId = r.securityGroupId;
 
+    this.localServers = r.localServers ?? [];
     const ro = args.roles ?? {};
-    if (ro.manage ?? true) {
-      this.roles = new DatabaseRoles(
+    if (r.roles) {
+      this.roles = r.roles;
+      this.connectionString = pgUrl(r.roles.appUsername, r.roles.appPassword, r.host, r.port, r.database, "disable");
+    } else if (ro.manage ?? true) {
+      const roles = new DatabaseRoles(
         `${name}-roles`,
         {
           host: ro.adminHost ?? r.adminHost,
@@ -92,7 +100,8 @@ export class PostgresCluster extends pulumi.ComponentResource {
         },
         { parent: this },
       );
-      this.connectionString = pgUrl(this.roles.appUsername, this.roles.appPassword, r.host, r.port, r.database);
+      this.roles = roles;
+      this.connectionString = pgUrl(roles.appUsername, roles.appPassword, r.host, r.port, r.database);
     } else {
       this.connectionString = pulumi.output(undefined);
     }

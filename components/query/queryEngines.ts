@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { dispatch, localNotYetAvailable } from "../target";
+import { dispatch } from "../target";
 import { buildKubernetesQueryEngines } from "./kubernetes";
 import { buildAwsQueryEngines } from "./aws";
+import { buildLocalQueryEngines } from "./local";
 import type { QueryEnginesArgs, QueryEnginesBuildResult } from "./args";
 
 export * from "./args";
@@ -29,7 +30,7 @@ export class QueryEngines extends pulumi.ComponentResource {
     const r: QueryEnginesBuildResult = dispatch("QueryEngines", this, name, args.target, args, {
       kubernetes: buildKubernetesQueryEngines,
       aws: buildAwsQueryEngines,
-      local: localNotYetAvailable("QueryEngines"),
+      local: buildLocalQueryEngines,
     });
     this.trinoEndpoint = r.trinoEndpoint;
     this.clickhouseEndpoint = r.clickhouseEndpoint;

@@ -32,6 +32,11 @@ export interface ObjectStorageAwsArgs {
   forceDestroy?: boolean;
 }
 
+export interface ObjectStorageLocalArgs {
+  /** Absolute directory holding the warehouse (`<warehousePrefix>` inside). Defaults to `.floe-<stack>/<name>` in the program's working directory. */
+  path?: string;
+}
+
 export interface ObjectStorageArgs {
   /** Where it runs: "kubernetes", "aws" or "local". Defaults to "local". */
   target?: string;
@@ -45,6 +50,8 @@ export interface ObjectStorageArgs {
   kubernetes?: ObjectStorageKubernetesArgs;
   /** AWS-only settings. Defaults to a new bucket with the defaults of ObjectStorageAwsArgs. */
   aws?: ObjectStorageAwsArgs;
+  /** Local-only settings. Defaults to the defaults of ObjectStorageLocalArgs. */
+  local?: ObjectStorageLocalArgs;
 }
 
 export interface ObjectStorageBuildResult {

@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { dispatch, localNotYetAvailable } from "../target";
+import { dispatch } from "../target";
 import { buildKubernetesObjectStorage } from "./kubernetes";
 import { buildAwsObjectStorage } from "./aws";
+import { buildLocalObjectStorage } from "./local";
 import type { ObjectStorageArgs, ObjectStorageBuildResult } from "./args";
 
 export * from "./args";
@@ -38,7 +39,7 @@ export class ObjectStorage extends pulumi.ComponentResource {
     const r: ObjectStorageBuildResult = dispatch("ObjectStorage", this, name, args.target, args, {
       kubernetes: buildKubernetesObjectStorage,
       aws: buildAwsObjectStorage,
-      local: localNotYetAvailable("ObjectStorage"),
+      local: buildLocalObjectStorage,
     });
     this.bucket = r.bucket;
     this.endpoint = r.endpoint;

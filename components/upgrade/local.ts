@@ -6,8 +6,8 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { BuildContext } from "../target";
-import { LocalPostgresServer } from "../local/postgresServer";
-import { LocalUpgrade } from "../local/upgrade";
+import { LocalPostgresServer } from "../postgres/localServer";
+import { LocalUpgrade } from "./localUpgrade";
 import type { BlueGreenUpgradeArgs, BlueGreenUpgradeBuildResult } from "./args";
 import { checkUpgradeArgs } from "./common";
 

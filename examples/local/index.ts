@@ -3,7 +3,7 @@
 // can find the compiled runtime they drive.
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { LocalPlatform } from "../../dist/components/local/platform";
+import { LocalPlatform } from "../../dist/components";
 
 const config = new pulumi.Config();
 const stack = pulumi.getStack();

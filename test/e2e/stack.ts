@@ -19,7 +19,7 @@ export class E2eStack {
   readonly timings: Record<string, number> = {};
 
   constructor(readonly stack: string) {
-    if (!existsSync(CLI) || !existsSync(join(ROOT, "dist", "components", "local", "platform.js"))) {
+    if (!existsSync(CLI) || !existsSync(join(ROOT, "dist", "components", "index.js"))) {
       throw new Error("the build is missing: run npm run build (scripts/setup.sh does)");
     }
     const bin = execFileSync("bash", [join(ROOT, "scripts", "install-pulumi.sh")], { encoding: "utf8" }).trim();

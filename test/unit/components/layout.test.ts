@@ -80,3 +80,12 @@ test("the checker finds a circle when there is one", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("every package.json export has its source (floe, floe/testing, floe/runtime)", () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
+  const missing = Object.entries(pkg.exports as Record<string, string>)
+    .map(([k, js]) => [k, js.replace(/^\.\/dist\//, "").replace(/\.js$/, ".ts")])
+    .filter(([, src]) => !fs.existsSync(path.join(ROOT, src)))
+    .map(([k, src]) => `${k} -> ${src}`);
+  expect(missing).toEqual([]);
+});

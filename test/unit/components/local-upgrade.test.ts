@@ -30,13 +30,13 @@ pulumi.runtime.setMocks(
   false,
 );
 
-import { LocalPlatform } from "../../../components/local/platform";
+import { LocalPlatform } from "../../../components/platform/localPlatform";
 import { DataPlatform } from "../../../components/platform/dataPlatform";
 import { BlueGreenUpgrade } from "../../../components/upgrade/blueGreenUpgrade";
-import { localPostgresServerProvider, majorChangeError } from "../../../components/local/postgresServer";
-import { localPgBouncerProvider, upgradeGuard } from "../../../components/local/pgBouncer";
+import { localPostgresServerProvider, majorChangeError } from "../../../components/postgres/localServer";
+import { localPgBouncerProvider, upgradeGuard } from "../../../components/pooler/localPgBouncer";
 import { GroupedPoolerControl, PoolerControl } from "../../../runtime/upgrade/pooler";
-import { localUpgradeProvider } from "../../../components/local/upgrade";
+import { localUpgradeProvider } from "../../../components/upgrade/localUpgrade";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -180,7 +180,7 @@ describe("PostgresCluster on aws", () => {
 describe("PostgresCluster validation", () => {
   const cases: [string, ConstructorParameters<typeof PostgresCluster>[1], RegExp][] = [
     ["bad target", { target: "gcp" }, /PostgresCluster "v1": target = "gcp" is not one of "kubernetes", "aws", "local"\. Fix: set target to one of/],
-    ["local not yet", {}, /target = "local" is not yet available for PostgresCluster .*Fix: set target to "kubernetes" or "aws"/],
+    ["local (the default) shards range", { shards: 17 }, /shards = 17 is not an integer between 1 and 16/],
     ["citus image", { target: "kubernetes", shards: 2 }, /kubernetes\.citusImage = undefined is required when shards = 2\. Fix: pass a CloudNativePG-compatible Postgres image/],
     ["shards range", { target: "kubernetes", shards: 0 }, /shards = 0 is not an integer between 1 and 64/],
     ["byo subnets", { target: "aws", aws: { vpcId: "vpc-1" } }, /aws\.subnetIds = undefined must list at least two subnets when aws\.vpcId is set/],

@@ -19,7 +19,7 @@ pulumi.runtime.setMocks(
   false,
 );
 
-import { LocalPlatform } from "../../../components/local/platform";
+import { LocalPlatform } from "../../../components/platform/localPlatform";
 import { DataPlatform } from "../../../components/platform/dataPlatform";
 
 const value = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
@@ -66,7 +66,7 @@ describe("LocalPlatform", () => {
 
 describe("localPlatformArgs (DataPlatform with target local)", () => {
   it("carries the shared settings over and resolves the data directory", () => {
-    const { localPlatformArgs } = require("../../../components/local/fromDataPlatform");
+    const { localPlatformArgs } = require("../../../components/platform/local");
     const a = localPlatformArgs(
       { target: "local", postgres: { version: 17, shards: 2, database: "shop", roles: { publication: "pub" } }, pooler: { poolMode: "session" }, catalog: { namespace: "lake" }, cdc: { tables: [{ source: "public.orders" }], commitIntervalMs: 250 } },
       "/var/floe",

@@ -1,8 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { PG_MODULE, RUNTIME_DIR } from "./runtime";
+import { pgModule, runtimeModule } from "../runtime";
 
-const RT = RUNTIME_DIR;
-const PG = PG_MODULE;
 
 export interface LocalSqlCatalogArgs {
   /** Postgres URL of the database holding the catalog tables (Iceberg's JDBC catalog schema). Kept secret. Required. */
@@ -24,7 +22,7 @@ interface Inputs {
 
 const provider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: Inputs) {
-    const { SqlCatalog } = require(RT + "/iceberg/sql-catalog.js");
+    const { SqlCatalog } = runtimeModule("iceberg/sql-catalog");
     const catalog = await SqlCatalog.connect({ name: inputs.name, url: inputs.uri, warehouse: inputs.warehouse });
     try {
       if (!(await catalog.namespaceExists([inputs.namespace]))) await catalog.createNamespace([inputs.namespace], {});
@@ -44,7 +42,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
   async delete(_id: string, props: Inputs) {
     // Forget the catalog's tables (their files go with the warehouse directory). A server that is
     // already gone has nothing left to forget.
-    const { Client } = require(PG);
+    const { Client } = pgModule();
     const c = new Client({ connectionString: props.uri });
     try {
       await c.connect();

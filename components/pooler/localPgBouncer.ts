@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { RUNTIME_DIR } from "./runtime";
+import { runtimeModule } from "../runtime";
 
-const RT = RUNTIME_DIR;
 
 export interface LocalPgBouncerDatabase {
   /** Name clients connect to. Required. */
@@ -52,7 +51,7 @@ const INPUT_KEYS: (keyof Inputs)[] = ["dir", "requestedPort", "databases", "user
 
 /**
  * Entries a blue/green upgrade moved to green that `news` would point elsewhere (pure, for tests).
- * A finished cutover leaves a marker (components/local/upgrade.ts) next to pgbouncer.ini; while its
+ * A finished cutover leaves a marker (components/upgrade/localUpgrade.ts) next to pgbouncer.ini; while its
  * state file says "upgraded", green is the primary and repointing to blue (e.g. after `upgrade` was
  * removed from the config) would send clients to a server that no longer gets their writes.
  */
@@ -98,20 +97,20 @@ const provider: pulumi.dynamic.ResourceProvider = {
   },
 
   async create(inputs: Inputs) {
-    const pgb = require(RT + "/pgbouncer/process.js");
-    const proc = require(RT + "/local/process.js");
+    const pgb = runtimeModule("pgbouncer/process");
+    const proc = runtimeModule("local/process");
     const port = inputs.requestedPort || (await proc.freePort());
     const pid = await pgb.startPgBouncer({ ...inputs, port });
     return { id: inputs.dir, outs: { ...inputs, port, pid } };
   },
 
   async read(id: string, props: Outputs) {
-    const pgb = require(RT + "/pgbouncer/process.js");
+    const pgb = runtimeModule("pgbouncer/process");
     return { id, props: { ...props, pid: pgb.runningPid(props.dir) ?? 0 } };
   },
 
   async diff(_id: string, olds: Outputs, news: Inputs) {
-    const pgb = require(RT + "/pgbouncer/process.js");
+    const pgb = runtimeModule("pgbouncer/process");
     const changed = INPUT_KEYS.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
     const dead = !pgb.runningPid(olds.dir);
     return {
@@ -123,7 +122,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
   },
 
   async update(_id: string, olds: Outputs, news: Inputs) {
-    const pgb = require(RT + "/pgbouncer/process.js");
+    const pgb = runtimeModule("pgbouncer/process");
     const spec = { ...news, port: olds.port };
     let pid = pgb.runningPid(olds.dir);
     if (pid) pgb.reloadPgBouncer(spec);
@@ -132,7 +131,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
   },
 
   async delete(_id: string, props: Outputs) {
-    const pgb = require(RT + "/pgbouncer/process.js");
+    const pgb = runtimeModule("pgbouncer/process");
     await pgb.stopPgBouncer(props.dir);
     require("node:fs").rmSync(props.dir, { recursive: true, force: true });
   },

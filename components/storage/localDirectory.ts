@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { RUNTIME_DIR } from "./runtime";
+import { runtimeModule } from "../runtime";
 
-const RT = RUNTIME_DIR;
 
 export interface LocalDirectoryArgs {
   /** Absolute path. Created (with parents) on create; removed with everything in it on delete. Required. */
@@ -15,7 +14,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
     if (!p.isAbsolute(inputs.path)) throw new Error(`LocalDirectory: path must be absolute, got "${inputs.path}"`);
     fs.mkdirSync(inputs.path, { recursive: true, mode: 0o755 });
     fs.chmodSync(inputs.path, 0o755);
-    require(RT + "/local/process.js").handOver(inputs.path);
+    runtimeModule("local/process").handOver(inputs.path);
     return { id: inputs.path, outs: { path: inputs.path, location: "file://" + inputs.path } };
   },
   async read(id: string, props: { path: string; location: string }) {
@@ -29,7 +28,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
   },
   async update(_id: string, _olds: { path: string }, news: { path: string }) {
     require("node:fs").mkdirSync(news.path, { recursive: true, mode: 0o755 });
-    require(RT + "/local/process.js").handOver(news.path);
+    runtimeModule("local/process").handOver(news.path);
     return { outs: { path: news.path, location: "file://" + news.path } };
   },
   async delete(_id: string, props: { path: string }) {

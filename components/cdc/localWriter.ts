@@ -1,8 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { CdcConfigInput } from "../../runtime/cdc/config";
-import { CLI_PATH, RUNTIME_DIR } from "./runtime";
+import { CLI_PATH, runtimeModule } from "../runtime";
 
-const RT = RUNTIME_DIR;
 const CLI = CLI_PATH;
 
 export interface LocalCdcWriterArgs {
@@ -37,7 +36,7 @@ const SUPERVISOR = `while :; do "$0" "$1" cdc run --config "$2"; code=$?; case $
 
 const provider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: Inputs, news: Inputs) {
-    const { parseCdcConfig } = require(RT + "/cdc/config.js");
+    const { parseCdcConfig } = runtimeModule("cdc/config");
     try {
       parseCdcConfig(news.config, "LocalCdcWriter config");
     } catch (e) {
@@ -73,7 +72,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
     const from = olds.config.catalog as { type: string; uri?: string; name?: string };
     const to = news.config.catalog as { type: string; uri?: string; name?: string };
     if (from.type === "sql" && to.type === "sql" && from.uri && to.uri && from.uri !== to.uri && (from.name ?? "floe") === (to.name ?? "floe")) {
-      const { moveSqlCatalog } = require(RT + "/local/catalog-move.js");
+      const { moveSqlCatalog } = runtimeModule("local/catalog-move");
       await moveSqlCatalog(from.uri, to.uri, to.name ?? "floe", news.config.warehouse);
     }
     return { outs: await start(news, olds.httpPort) };
@@ -86,15 +85,15 @@ const provider: pulumi.dynamic.ResourceProvider = {
 };
 
 function alive(pid: number): boolean {
-  return require(RT + "/local/process.js").isAlive(pid);
+  return runtimeModule("local/process").isAlive(pid);
 }
 
 async function start(inputs: Inputs, previousHttpPort: number): Promise<Outputs> {
   const fs = require("node:fs");
   const path = require("node:path");
   const { spawn } = require("node:child_process");
-  const { parseCdcConfig } = require(RT + "/cdc/config.js");
-  const proc = require(RT + "/local/process.js");
+  const { parseCdcConfig } = runtimeModule("cdc/config");
+  const proc = runtimeModule("local/process");
   const requested = inputs.config.http?.port ?? 0;
   const httpPort = requested || previousHttpPort || (await proc.freePort());
   const config = parseCdcConfig({ ...inputs.config, http: { host: "127.0.0.1", ...inputs.config.http, port: httpPort } }, "LocalCdcWriter config");
@@ -135,7 +134,7 @@ async function start(inputs: Inputs, previousHttpPort: number): Promise<Outputs>
 
 /** Stops the supervisor and the writer (one process group, detached): SIGTERM, then SIGKILL after 15 s. */
 async function stop(pid: number): Promise<void> {
-  await require(RT + "/local/process.js").stopProcess(pid, [["SIGTERM", 15_000], ["SIGKILL", 2_000]], "the CDC writer and its supervisor", true);
+  await runtimeModule("local/process").stopProcess(pid, [["SIGTERM", 15_000], ["SIGKILL", 2_000]], "the CDC writer and its supervisor", true);
 }
 
 /**

@@ -1,8 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { PG_MODULE, RUNTIME_DIR } from "./runtime";
+import { pgModule, runtimeModule } from "../runtime";
 
-const RT = RUNTIME_DIR;
-const PG = PG_MODULE;
 
 export interface LocalPostgresServerArgs {
   /** Data directory (initdb'd on create, removed on delete). Its parent must exist and be traversable by the server user. Required. */
@@ -87,8 +85,8 @@ const provider: pulumi.dynamic.ResourceProvider = {
   },
 
   async create(inputs: Inputs) {
-    const pg = require(RT + "/local/postgres.js");
-    const proc = require(RT + "/local/process.js");
+    const pg = runtimeModule("local/postgres");
+    const proc = runtimeModule("local/process");
     const crypto = require("node:crypto");
     const pw = () => crypto.randomBytes(18).toString("base64url");
     const port = inputs.requestedPort || (await proc.freePort());
@@ -110,7 +108,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
     return { id: inputs.dataDir, outs };
 
     async function setup(o: Outputs) {
-      const { Client } = require(PG);
+      const { Client } = pgModule();
       const admin = async (db: string, fn: (c: any) => Promise<void>) => {
         const c = new Client({ host: "127.0.0.1", port: o.port, user: o.adminUsername, password: o.adminPassword, database: db });
         await c.connect();
@@ -137,12 +135,12 @@ const provider: pulumi.dynamic.ResourceProvider = {
   },
 
   async read(id: string, props: Outputs) {
-    const pg = require(RT + "/local/postgres.js");
+    const pg = runtimeModule("local/postgres");
     return { id, props: { ...props, pid: pg.runningPid(props.dataDir) ?? 0 } };
   },
 
   async diff(_id: string, olds: Outputs, news: Inputs) {
-    const pg = require(RT + "/local/postgres.js");
+    const pg = runtimeModule("local/postgres");
     const same = (k: keyof Inputs) => JSON.stringify(olds[k]) === JSON.stringify(news[k]);
     // a retired server is never replaced, and being stopped is what it should be
     const replaces = news.retired ? [] : REPLACE_KEYS.filter((k) => !same(k));
@@ -157,8 +155,8 @@ const provider: pulumi.dynamic.ResourceProvider = {
   },
 
   async update(_id: string, olds: Outputs, news: Inputs) {
-    const pg = require(RT + "/local/postgres.js");
-    const { Client } = require(PG);
+    const pg = runtimeModule("local/postgres");
+    const { Client } = pgModule();
     if (olds.major !== news.major) throw new Error(majorChangeError(olds.dataDir, olds.major, news.major)); // check() refuses it first
     const outs: Outputs = { ...olds, ...news };
     if (news.retired) return { outs: { ...outs, pid: pg.runningPid(outs.dataDir) ?? 0 } }; // stopped by LocalRetiredServers, never started again
@@ -192,7 +190,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
   },
 
   async delete(_id: string, props: Outputs) {
-    await require(RT + "/local/postgres.js").stopAndRemove({ major: props.major, dataDir: props.dataDir });
+    await runtimeModule("local/postgres").stopAndRemove({ major: props.major, dataDir: props.dataDir });
   },
 };
 

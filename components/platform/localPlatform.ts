@@ -1,14 +1,14 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { Validator } from "../errors";
-import { LocalCdcWriter } from "./cdcWriter";
-import { LocalDirectory } from "./directory";
-import { LocalPgBouncer } from "./pgBouncer";
-import { LocalPostgresServer } from "./postgresServer";
-import { LocalSqlCatalog } from "./sqlCatalog";
-import { LocalUpgrade } from "./upgrade";
-import { LocalRetiredServers } from "./retire";
-import { CLI_PATH } from "./runtime";
+import { LocalCdcWriter } from "../cdc/localWriter";
+import { LocalDirectory } from "../storage/localDirectory";
+import { LocalPgBouncer } from "../pooler/localPgBouncer";
+import { LocalPostgresServer } from "../postgres/localServer";
+import { LocalSqlCatalog } from "../catalog/localSqlCatalog";
+import { LocalUpgrade } from "../upgrade/localUpgrade";
+import { LocalRetiredServers } from "../upgrade/localRetired";
+import { CLI_PATH } from "../runtime";
 import { slotName } from "../../runtime/cdc/config";
 import { cdcConfig } from "../cdc/config";
 

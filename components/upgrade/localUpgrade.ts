@@ -1,10 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { CLI_PATH, ENGINE_PROTO, PG_MODULE, RUNTIME_DIR } from "./runtime";
+import { CLI_PATH, ENGINE_PROTO, pgModule, runtimeModule } from "../runtime";
 
-const RT = RUNTIME_DIR;
 const CLI = CLI_PATH;
 const PROTO = ENGINE_PROTO;
-const PG = PG_MODULE;
 
 export interface LocalUpgradeArgs {
   /** Blue (the old major): superuser URL including the application database. Kept secret. Required. */
@@ -117,9 +115,9 @@ function engineLogger(): { log(severity: string, message: string): void; flush()
 function orchestrator(i: Inputs, log: { log(severity: string, message: string): void }, needPooler = true) {
   const fs = require("node:fs");
   const path = require("node:path");
-  const { Upgrade } = require(RT + "/upgrade/orchestrator.js");
-  const { GroupedPoolerControl, PgBouncerControl } = require(RT + "/upgrade/pooler.js");
-  const { createLogger } = require(RT + "/core/log.js");
+  const { Upgrade } = runtimeModule("upgrade/orchestrator");
+  const { GroupedPoolerControl, PgBouncerControl } = runtimeModule("upgrade/pooler");
+  const { createLogger } = runtimeModule("core/log");
   const ini = path.join(i.poolerDir, "pgbouncer.ini");
   const iniExists = fs.existsSync(ini);
   if (!iniExists && needPooler) {
@@ -178,7 +176,7 @@ function orchestrator(i: Inputs, log: { log(severity: string, message: string): 
 
 /** Outputs from the state file as it is now. */
 function outputsFrom(i: Inputs, logFile: string, rollbackCommand: string): Outputs {
-  const { loadState } = require(RT + "/upgrade/state.js");
+  const { loadState } = runtimeModule("upgrade/state");
   const s = loadState(i.statePath);
   const green = targetOf(i.greenUrl);
   const blue = s?.blueTarget ? { host: s.blueTarget.host, port: s.blueTarget.port, dbname: s.blueTarget.dbname } : targetOf(i.blueUrl);
@@ -230,15 +228,15 @@ async function drive(i: Inputs): Promise<Outputs> {
  * blue (else blue's slot still holds changes it must read), then drop every replication object.
  */
 async function retire(i: Inputs, o: ReturnType<typeof orchestrator>, log: { log(severity: string, message: string): void }): Promise<Outputs> {
-  const { loadState } = require(RT + "/upgrade/state.js");
-  const { Client } = require(PG);
+  const { loadState } = runtimeModule("upgrade/state");
+  const { Client } = pgModule();
   const s = loadState(i.statePath);
   const onGreen = s && (s.phase === "upgraded" || (s.phase === "cleaned" && s.lastCutover?.kind === "cutover"));
   if (!onGreen) throw new Error(`retireBlue needs green to serve the pooler, but the upgrade of "${i.poolerDatabase}" is "${s?.phase ?? "not started"}" (state file ${i.statePath})`);
   if (s.phase !== "cleaned") {
     const sent = s.handoffSent;
     if (i.cdc && sent && sent.on === "blue") {
-      const { parseLsn: lsn } = require(RT + "/upgrade/plan.js");
+      const { parseLsn: lsn } = runtimeModule("upgrade/plan");
       const deadline = Date.now() + 120_000;
       for (let logged = 0; ; ) {
         const c = new Client({ connectionString: i.blueUrl });
@@ -248,7 +246,7 @@ async function retire(i: Inputs, o: ReturnType<typeof orchestrator>, log: { log(
         let exists = false;
         try {
           const r = await c.query("SELECT confirmed_flush_lsn::text AS l FROM pg_replication_slots WHERE slot_name = $1", [i.cdc.slot]);
-          exists = r.rowCount > 0;
+          exists = (r.rowCount ?? 0) > 0;
           confirmed = exists ? r.rows[0].l : null;
         } finally {
           await c.end().catch(() => undefined);
@@ -307,7 +305,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
   },
 
   async diff(_id: string, olds: Outputs, news: Inputs) {
-    const { loadState } = require(RT + "/upgrade/state.js");
+    const { loadState } = runtimeModule("upgrade/state");
     const same = (k: keyof Inputs) => JSON.stringify(olds[k]) === JSON.stringify(news[k]);
     const replaces = REPLACE_KEYS.filter((k) => !same(k));
     const changed = UPDATE_KEYS.filter((k) => !same(k));
@@ -328,7 +326,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
   },
 
   async update(_id: string, olds: Outputs, news: Inputs) {
-    const { loadState } = require(RT + "/upgrade/state.js");
+    const { loadState } = runtimeModule("upgrade/state");
     const phase = loadState(news.statePath)?.phase ?? "planned";
     // Not cut over yet (an aborted run): resume. Otherwise the state file is the truth.
     if (["planned", "schema-copied", "replicating", "cutover"].includes(phase)) return { outs: await drive(news) };
@@ -352,7 +350,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
     // Drop the replication objects while both servers still run (best effort, bounded: on destroy
     // the servers go right after, and a stopped server has nothing left to drop).
     const log = engineLogger();
-    const { loadState } = require(RT + "/upgrade/state.js");
+    const { loadState } = runtimeModule("upgrade/state");
     let cleaned = false;
     try {
       cleaned = loadState(props.statePath)?.phase === "cleaned";

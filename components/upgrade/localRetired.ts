@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { RUNTIME_DIR } from "./runtime";
+import { runtimeModule } from "../runtime";
 
-const RT = RUNTIME_DIR;
 
 export interface LocalRetiredServersArgs {
   /** The servers to stop and remove for good (blue of a finished upgrade): data directory and major. Required. */
@@ -18,7 +17,7 @@ interface Inputs {
 /** Refuses unless every upgrade finished with green as the primary; then stops and removes the servers. */
 async function retireAll(i: Inputs): Promise<Inputs> {
   const fs = require("node:fs");
-  const pg = require(RT + "/local/postgres.js");
+  const pg = runtimeModule("local/postgres");
   for (const p of i.statePaths) {
     const s = fs.existsSync(p) ? JSON.parse(fs.readFileSync(p, "utf8")) : null;
     if (!(s && s.phase === "cleaned" && s.lastCutover?.kind === "cutover")) {

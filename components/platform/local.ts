@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { DataPlatformArgs } from "../platform/args";
-import type { LocalPlatformArgs } from "./platform";
+import type { LocalPlatformArgs } from "./localPlatform";
 
 /**
  * DataPlatformArgs -> LocalPlatformArgs: how `new DataPlatform(name, { target: "local", ... })`
