@@ -2,7 +2,8 @@
  * `floe branch create|list|delete`: database branches on the local target (a running Postgres).
  * Exit codes: 0 ok, 1 the operation failed, 2 bad usage.
  */
-import { createBranch, deleteBranch, listBranches, redact } from "./branch";
+import { BranchInterrupted, createBranch, deleteBranch, listBranches, redact } from "./branch";
+import { onSignals } from "./interrupt";
 
 export const usage = `usage:
   floe branch create --from POSTGRES_URL [--name NAME] [--terminate-connections]
@@ -13,6 +14,9 @@ export const usage = `usage:
 create copies the database named in POSTGRES_URL (CREATE DATABASE ... TEMPLATE) and prints the
 branch's URL. Postgres needs the parent free of other sessions while it copies: create waits for
 them (--timeout, default 30 s) or, with --terminate-connections, blocks and terminates them.
+Ctrl-C / SIGTERM stop a create cleanly (copy cancelled, parent re-opened; exit 130 / 143). If a
+create dies where it cannot clean up (kill -9), the next create, list or delete re-opens the parent
+and marks the half-made branch "interrupted" so that delete can drop it.
 delete only drops databases created by floe branch create.`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -37,12 +41,23 @@ export async function main(argv: string[]): Promise<number> {
       if (strategy && strategy !== "file_copy" && strategy !== "wal_log") return fail(`--strategy must be file_copy or wal_log (got "${strategy}")`);
       const timeout = flags.timeout === undefined ? undefined : Number(flags.timeout);
       if (timeout !== undefined && !(timeout > 0)) return fail(`--timeout must be a positive number of seconds (got "${flags.timeout}")`);
-      const b = await createBranch(flags.from, {
-        name: flags.name as string | undefined,
-        terminateConnections: flags["terminate-connections"] === true,
-        strategy: strategy as "file_copy" | "wal_log" | undefined,
-        timeoutMs: timeout === undefined ? undefined : timeout * 1000,
-      });
+      const stop = onSignals("floe branch create");
+      let b;
+      try {
+        b = await createBranch(flags.from, {
+          name: flags.name as string | undefined,
+          terminateConnections: flags["terminate-connections"] === true,
+          strategy: strategy as "file_copy" | "wal_log" | undefined,
+          timeoutMs: timeout === undefined ? undefined : timeout * 1000,
+          signal: stop.signal,
+        });
+      } catch (e) {
+        if (!(e instanceof BranchInterrupted)) throw e;
+        process.stderr.write(`floe branch create: ${e.message}; the copy was stopped and the parent re-opened\n`);
+        return stop.exitCode();
+      } finally {
+        stop.dispose();
+      }
       process.stdout.write(json ? JSON.stringify({ ...b, url: redact(b.url) }, null, 2) + "\n" : `created branch ${b.name} of ${b.parent} in ${b.elapsedMs} ms (${b.strategy})\n${redact(b.url)}\n`);
       return 0;
     }
@@ -51,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
       const list = await listBranches(flags.server);
       if (json) process.stdout.write(JSON.stringify(list.map((b) => ({ ...b, url: redact(b.url) })), null, 2) + "\n");
       else if (!list.length) process.stdout.write("no branches\n");
-      else for (const b of list) process.stdout.write(`${b.name.padEnd(40)} parent=${b.parent} created=${b.created} size=${b.sizeBytes}\n`);
+      else for (const b of list) process.stdout.write(`${b.name.padEnd(40)} parent=${b.parent} created=${b.created} size=${b.sizeBytes}${b.interrupted ? " interrupted (delete it)" : ""}\n`);
       return 0;
     }
     if (command === "delete") {

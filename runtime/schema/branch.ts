@@ -8,12 +8,28 @@
  * (SQLSTATE 55006). By default we wait (bounded) for the parent's other sessions to finish,
  * reporting who is connected; with `terminateConnections` we block new connections to the parent
  * (ALLOW_CONNECTIONS false), terminate the existing ones (this includes a CDC writer's walsender,
- * which reconnects and resumes from its slot), copy, and re-open the parent in all cases.
+ * which reconnects and resumes from its slot), copy, and re-open the parent.
  * On Postgres 15+ the copy strategy can be chosen: FILE_COPY (checkpoint + copy the files; fast for
  * big databases, the default here) or WAL_LOG (writes every block to WAL; cheaper for tiny ones).
  * Copy time grows with the parent's size: production-size branches belong to the kubernetes (CNPG
  * from a VolumeSnapshot) and aws (Aurora copy-on-write clone) targets.
+ *
+ * Never leaving the parent closed, whatever stops a create:
+ *   - an error, or an abort (`signal`: the CLI aborts on SIGINT/SIGTERM) cancels the running
+ *     statement (pg_cancel_backend from a second session: Postgres removes a half-copied
+ *     database), drops a branch this run made but did not finish, and re-opens the parent;
+ *   - before it closes anything, create records a marker on the parent, a per-database setting
+ *     `floe.branch_<hash>` (pg_db_role_setting; never copied to the branch), holding the branch
+ *     name, the parent's original datallowconn and the creating session (pid + backend_start).
+ *     If the process dies where nothing can run (kill -9, a lost machine), the next create, list or
+ *     delete finds the marker of a session that is gone, re-opens the parent when the marker says
+ *     it was open, marks a branch database made after the marker (its pg_database xmin is newer)
+ *     as an interrupted floe branch so that delete can drop it, and removes the marker;
+ *   - the creating session sets client_connection_check_interval (Postgres 14+) and TCP
+ *     keepalives, so that a CREATE DATABASE whose client died is cancelled by the server instead of
+ *     running on (and holding the marker "in progress") until it finishes.
  */
+import { createHash } from "node:crypto";
 import { Client } from "pg";
 import { createLogger } from "../core/log";
 
@@ -28,6 +44,8 @@ export interface BranchInfo {
   /** Connection URL of the branch database. */
   url: string;
   sizeBytes?: number;
+  /** Made by a create that was interrupted before it finished (found and marked by a later command): delete it. */
+  interrupted?: boolean;
 }
 
 export interface CreateBranchOptions {
@@ -39,6 +57,8 @@ export interface CreateBranchOptions {
   timeoutMs?: number;
   /** CREATE DATABASE copy strategy on Postgres 15+. Defaults to "file_copy". */
   strategy?: "file_copy" | "wal_log";
+  /** Stops the create: the running statement is cancelled, a half-made branch dropped, the parent re-opened; rejects with BranchInterrupted. */
+  signal?: AbortSignal;
 }
 
 export interface CreatedBranch extends BranchInfo {
@@ -93,27 +113,187 @@ async function otherSessions(c: Client, db: string): Promise<{ pid: number; appl
   return r.rows;
 }
 
+/** A create that was stopped by its AbortSignal (the CLI: SIGINT / SIGTERM). */
+export class BranchInterrupted extends Error {
+  constructor(
+    message: string,
+    /** What was going on when it was stopped: "waiting", "copying" or "finishing" (create); "checking" (schema check). */
+    readonly during: string,
+  ) {
+    super(message);
+    this.name = "BranchInterrupted";
+  }
+}
+
+const MARKER_PREFIX = "floe.branch_";
+
+/** The in-progress marker of one create: stored as the value of a per-database setting on the parent. */
+interface Marker {
+  branch: string;
+  parent: string;
+  /** The parent's datallowconn to restore (the value before any floe create closed it). */
+  allowConnections: boolean;
+  /** This create set ALLOW_CONNECTIONS false on the parent. */
+  closes: boolean;
+  /** The creating session: alive while pg_stat_activity has this pid with this backend_start. */
+  pid: number;
+  backendStart: string;
+  /** txid_current() when the marker was written: a branch database with a newer xmin was made by this create. */
+  xid: string;
+  started: string;
+}
+
+/** The setting that holds a branch's marker (hashed: a setting name is at most 63 characters). */
+const markerSetting = (branch: string) => MARKER_PREFIX + createHash("sha256").update(branch).digest("hex").slice(0, 16);
+
+async function markers(c: Client): Promise<(Marker & { setting: string; alive: boolean })[]> {
+  const r = await c.query(
+    `SELECT d.datname, cfg FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase, unnest(s.setconfig) cfg
+      WHERE s.setrole = 0 AND cfg LIKE $1`,
+    [MARKER_PREFIX.replace(/_/g, "\\_") + "%"],
+  );
+  const out: (Marker & { setting: string; alive: boolean })[] = [];
+  for (const row of r.rows) {
+    const eq = String(row.cfg).indexOf("=");
+    const setting = String(row.cfg).slice(0, eq);
+    let m: Marker;
+    try {
+      m = JSON.parse(String(row.cfg).slice(eq + 1));
+    } catch {
+      log.warn("ignoring an unreadable branch marker", { parent: row.datname, setting });
+      continue;
+    }
+    // backend_start is NULL for other roles' sessions without pg_read_all_stats: the pid decides then.
+    const alive = await c.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND (backend_start = $2::timestamptz OR backend_start IS NULL)", [m.pid, m.backendStart]);
+    out.push({ ...m, parent: row.datname, setting, alive: (alive.rowCount ?? 0) > 0 });
+  }
+  return out;
+}
+
+/**
+ * Repairs what interrupted creates left (their creating session is gone): re-opens a parent they
+ * closed, marks a branch database they made as an interrupted floe branch, removes their markers.
+ * Every floe branch command runs this first. Returns what it repaired, for the log.
+ */
+export async function repairInterrupted(c: Client): Promise<string[]> {
+  const all = await markers(c);
+  const done: string[] = [];
+  for (const m of all.filter((x) => !x.alive)) {
+    const db = await c.query(
+      `SELECT datallowconn, shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`,
+      [m.parent],
+    );
+    const othersClosing = all.some((x) => x.alive && x.closes && x.parent === m.parent);
+    if (m.closes && m.allowConnections && db.rows[0] && !db.rows[0].datallowconn && !othersClosing) {
+      await c.query(`ALTER DATABASE ${ident(m.parent)} ALLOW_CONNECTIONS true`);
+      done.push(`re-opened "${m.parent}" to connections (closed by an interrupted create of branch "${m.branch}")`);
+    }
+    // One statement: txid_current() first, so that age() counts from the same transaction.
+    const branch = await c.query(
+      `SELECT txid_current() - $2::bigint AS since, age(xmin) AS age, shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`,
+      [m.branch, m.xid],
+    );
+    const b = branch.rows[0];
+    if (b && !String(b.comment ?? "").startsWith(MARK) && Number(b.age) <= Number(b.since)) {
+      await c.query(`COMMENT ON DATABASE ${ident(m.branch)} IS ${literal(MARK + JSON.stringify({ parent: m.parent, created: m.started, interrupted: true }))}`);
+      done.push(`marked "${m.branch}" as an interrupted branch of "${m.parent}": delete it with floe branch delete`);
+    }
+    await c.query(`ALTER DATABASE ${ident(m.parent)} RESET ${ident(m.setting)}`);
+  }
+  if (done.length) log.warn("repaired what an interrupted floe branch create left", { repaired: done });
+  return done;
+}
+
+/** Sleeps, waking early (and throwing) when the signal aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(done, ms);
+    function done() {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }
+    function onAbort() {
+      clearTimeout(t);
+      reject(signal!.reason);
+    }
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Cancels the statement a session runs, from a session on the server's maintenance database (not `avoid`). Never throws. */
+export async function cancelBackend(url: string, pid: number, avoid?: string): Promise<void> {
+  try {
+    const k = await maintenance(url, avoid);
+    try {
+      await k.query("SELECT pg_cancel_backend($1)", [pid]);
+    } finally {
+      await k.end();
+    }
+  } catch (e) {
+    log.error("could not cancel the running statement", { pid, error: e });
+  }
+}
+
+/** Runs a statement on `c`; when `signal` aborts meanwhile, cancels it from a second session. */
+async function cancellable(c: Client, pid: number, url: string, avoid: string, sql: string, signal?: AbortSignal): Promise<void> {
+  const cancel = () => void cancelBackend(url, pid, avoid);
+  signal?.addEventListener("abort", cancel, { once: true });
+  try {
+    await c.query(sql);
+  } finally {
+    signal?.removeEventListener("abort", cancel);
+  }
+}
+
 export async function createBranch(parentUrl: string, opts: CreateBranchOptions = {}): Promise<CreatedBranch> {
   const parent = databaseOf(parentUrl);
   const name = opts.name ?? `${parent.toLowerCase().replace(/[^a-z0-9_]/g, "_").slice(0, 40)}_br_${Math.random().toString(36).slice(2, 10)}`;
   validateBranchName(name);
   const timeoutMs = opts.timeoutMs ?? 30_000;
+  const signal = opts.signal;
   const c = await maintenance(parentUrl, parent);
   const started = Date.now();
   let terminated = 0;
-  let reopened = true;
+  let stage = "waiting";
+  let marker: Marker | undefined;
+  let created = false;
+  let finished = false;
+  let ver = 0;
+  const stopped = () => {
+    if (!signal?.aborted) return;
+    throw new BranchInterrupted(`interrupted (${String(signal.reason?.message ?? signal.reason ?? "aborted")}) while ${stage}`, stage);
+  };
   try {
-    const ver = Number((await c.query("SHOW server_version_num")).rows[0].server_version_num);
-    const exists = await c.query("SELECT 1 FROM pg_database WHERE datname = $1", [parent]);
+    await repairInterrupted(c);
+    ver = Number((await c.query("SHOW server_version_num")).rows[0].server_version_num);
+    // A CREATE DATABASE whose client died is cancelled by the server (Linux, 14+), not run to the end.
+    if (ver >= 140000) await c.query("SET client_connection_check_interval = '1s'");
+    await c.query("SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3");
+    const exists = await c.query("SELECT datallowconn FROM pg_database WHERE datname = $1", [parent]);
     if (!exists.rowCount) throw new Error(`parent database "${parent}" does not exist on ${redact(parentUrl)}`);
+    if ((await c.query("SELECT 1 FROM pg_database WHERE datname = $1", [name])).rowCount) throw new Error(`a database named "${name}" already exists on ${redact(parentUrl)}: choose another branch name`);
+    const live = (await markers(c)).filter((m) => m.parent === parent && m.closes && m.alive);
+    const me = (await c.query("SELECT pg_backend_pid() AS pid, backend_start::text AS start, txid_current()::text AS xid FROM pg_stat_activity WHERE pid = pg_backend_pid()")).rows[0];
+    marker = {
+      branch: name,
+      parent,
+      // Another create closing the parent right now knows the real original; so do we, through its marker.
+      allowConnections: exists.rows[0].datallowconn || live.some((m) => m.allowConnections),
+      closes: !!opts.terminateConnections,
+      pid: me.pid,
+      backendStart: me.start,
+      xid: me.xid,
+      started: new Date().toISOString(),
+    };
+    stopped();
+    await c.query(`ALTER DATABASE ${ident(parent)} SET ${ident(markerSetting(name))} = ${literal(JSON.stringify(marker))}`);
     const strategy = ver >= 150000 ? (opts.strategy ?? "file_copy") : "default";
     const sql = `CREATE DATABASE ${ident(name)} TEMPLATE ${ident(parent)}${ver >= 150000 ? ` STRATEGY ${strategy.toUpperCase()}` : ""}`;
-    if (opts.terminateConnections) {
-      reopened = false;
-      await c.query(`ALTER DATABASE ${ident(parent)} ALLOW_CONNECTIONS false`);
-    }
+    if (opts.terminateConnections) await c.query(`ALTER DATABASE ${ident(parent)} ALLOW_CONNECTIONS false`);
     const deadline = Date.now() + timeoutMs;
     for (let attempt = 1; ; attempt++) {
+      stopped();
       const others = await otherSessions(c, parent);
       if (others.length && opts.terminateConnections) {
         const r = await c.query("SELECT count(*)::int AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()) t", [parent]);
@@ -121,11 +301,16 @@ export async function createBranch(parentUrl: string, opts: CreateBranchOptions 
         log.warn("terminated sessions on the branch parent", { parent, sessions: others.map((o) => `${o.pid}:${o.backend_type}:${o.application_name}`) });
       }
       if (!others.length || opts.terminateConnections) {
+        stage = "copying";
         try {
-          await c.query(sql);
+          await cancellable(c, marker.pid, parentUrl, parent, sql, signal);
+          created = true;
           break;
         } catch (e) {
+          stopped();
           if ((e as any).code !== "55006") throw e; // object_in_use: someone connected in between
+        } finally {
+          stage = created ? "finishing" : "waiting";
         }
       }
       if (Date.now() > deadline) {
@@ -136,22 +321,58 @@ export async function createBranch(parentUrl: string, opts: CreateBranchOptions 
         );
       }
       log.info("waiting for the branch parent to have no other sessions", { parent, attempt, sessions: others.length });
-      await new Promise((r) => setTimeout(r, Math.min(1000, 50 * attempt)));
+      await sleep(Math.min(1000, 50 * attempt), signal).catch(() => stopped());
     }
-    const created = new Date().toISOString();
-    await c.query(`COMMENT ON DATABASE ${ident(name)} IS ${literal(MARK + JSON.stringify({ parent, created }))}`);
+    stopped();
+    const createdAt = new Date().toISOString();
+    await c.query(`COMMENT ON DATABASE ${ident(name)} IS ${literal(MARK + JSON.stringify({ parent, created: createdAt }))}`);
+    stopped();
+    finished = true;
     const elapsedMs = Date.now() - started;
     log.info("branch created", { parent, branch: name, elapsedMs, strategy });
-    return { name, parent, created, url: databaseUrl(parentUrl, name), elapsedMs, strategy, terminated };
+    return { name, parent, created: createdAt, url: databaseUrl(parentUrl, name), elapsedMs, strategy, terminated };
   } finally {
-    if (!reopened) await c.query(`ALTER DATABASE ${ident(parent)} ALLOW_CONNECTIONS true`).catch((e) => log.error("could not re-open the parent database", { parent, error: e }));
-    await c.end();
+    await cleanUp(c, ver, parent, name, marker, created && !finished);
+    await c.end().catch(() => undefined);
   }
+}
+
+/**
+ * After a create, whatever happened: drop the branch it made but did not finish, re-open the parent
+ * it closed, then remove its marker. The marker stays when a step fails, so the next floe branch
+ * command repairs it.
+ */
+async function cleanUp(c: Client, ver: number, parent: string, name: string, marker: Marker | undefined, dropHalfMade: boolean): Promise<void> {
+  if (!marker) return;
+  let clean = true;
+  if (dropHalfMade) {
+    await c.query(`DROP DATABASE IF EXISTS ${ident(name)}${ver >= 130000 ? " WITH (FORCE)" : ""}`).then(
+      () => log.warn("dropped the branch of an interrupted create", { parent, branch: name }),
+      (e) => {
+        clean = false;
+        log.error("could not drop the branch of an interrupted create", { parent, branch: name, error: e });
+      },
+    );
+  }
+  if (marker.closes && marker.allowConnections) {
+    // Another create closing the same parent right now re-opens it when it ends.
+    const others = await markers(c).then(
+      (ms) => ms.some((m) => m.alive && m.closes && m.parent === parent && m.branch !== name),
+      () => false,
+    );
+    if (!others)
+      await c.query(`ALTER DATABASE ${ident(parent)} ALLOW_CONNECTIONS true`).catch((e) => {
+        clean = false;
+        log.error("could not re-open the parent database: the next floe branch command will", { parent, error: e });
+      });
+  }
+  if (clean) await c.query(`ALTER DATABASE ${ident(parent)} RESET ${ident(markerSetting(name))}`).catch((e) => log.error("could not remove the branch marker: the next floe branch command will", { parent, error: e }));
 }
 
 export async function listBranches(serverUrl: string): Promise<BranchInfo[]> {
   const c = await maintenance(serverUrl);
   try {
+    await repairInterrupted(c);
     const r = await c.query(
       `SELECT d.datname, shobj_description(d.oid, 'pg_database') AS comment, pg_database_size(d.oid)::bigint AS size
          FROM pg_database d WHERE shobj_description(d.oid, 'pg_database') LIKE $1 ORDER BY d.datname`,
@@ -159,7 +380,7 @@ export async function listBranches(serverUrl: string): Promise<BranchInfo[]> {
     );
     return r.rows.map((row) => {
       const meta = JSON.parse(String(row.comment).slice(MARK.length));
-      return { name: row.datname, parent: meta.parent, created: meta.created, url: databaseUrl(serverUrl, row.datname), sizeBytes: Number(row.size) };
+      return { name: row.datname, parent: meta.parent, created: meta.created, url: databaseUrl(serverUrl, row.datname), sizeBytes: Number(row.size), ...(meta.interrupted ? { interrupted: true } : {}) };
     });
   } finally {
     await c.end();
@@ -171,6 +392,9 @@ export async function deleteBranch(serverUrl: string, name: string): Promise<voi
   validateBranchName(name);
   const c = await maintenance(serverUrl, name);
   try {
+    await repairInterrupted(c);
+    const creating = (await markers(c)).find((m) => m.branch === name && m.alive);
+    if (creating) throw new Error(`branch "${name}" is being created right now (session pid ${creating.pid} since ${creating.started}): wait for that floe branch create to end, or stop it`);
     const r = await c.query("SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1", [name]);
     if (!r.rowCount) throw new Error(`branch "${name}" does not exist on ${redact(serverUrl)}`);
     if (!String(r.rows[0].comment ?? "").startsWith(MARK)) throw new Error(`database "${name}" is not a floe branch (no "${MARK.trim()}" comment): refusing to drop it`);

@@ -15,7 +15,7 @@
 import { readFileSync } from "node:fs";
 import { Client } from "pg";
 import { createLogger } from "../core/log";
-import { createBranch, deleteBranch, redact } from "./branch";
+import { BranchInterrupted, cancelBackend, createBranch, deleteBranch, redact } from "./branch";
 import { formatText as formatLintText, lintFiles, LintReport, migrationFiles, Policy } from "./lint";
 import { parseMigration } from "./parse";
 import { Message, PgoutputDecoder, Tuple } from "../cdc/pgoutput";
@@ -32,6 +32,8 @@ export interface CheckOptions {
   keepBranch?: boolean;
   /** Passed to createBranch. Defaults to false (wait for the parent's sessions). */
   terminateConnections?: boolean;
+  /** Stops the check: the running statement on the branch is cancelled, the branch deleted; rejects with BranchInterrupted. */
+  signal?: AbortSignal;
 }
 
 export interface Validation {
@@ -331,13 +333,22 @@ export async function checkMigrations(opts: CheckOptions): Promise<CheckResult> 
   const lint = await lintFiles(opts.files, opts.policy);
   const result: CheckResult = { lint, branchDeleted: false, applied: [], validations: [], exitCode: lint.exitCode };
   if (lint.exitCode !== 0) return result;
-  const branch = await createBranch(opts.url, { terminateConnections: opts.terminateConnections });
+  const signal = opts.signal;
+  const branch = await createBranch(opts.url, { terminateConnections: opts.terminateConnections, signal });
   result.branch = branch.name;
   result.branchMs = branch.elapsedMs;
+  const stopped = () => {
+    if (signal?.aborted) throw new BranchInterrupted(`interrupted (${String(signal.reason?.message ?? signal.reason)}) while checking on branch ${branch.name}`, "checking");
+  };
+  let cancel: (() => void) | undefined;
   try {
     const c = new Client({ connectionString: branch.url });
     await c.connect();
+    const pid = (await c.query("SELECT pg_backend_pid() AS pid")).rows[0].pid;
+    cancel = () => void cancelBackend(opts.url, pid, branch.name);
+    signal?.addEventListener("abort", cancel, { once: true });
     try {
+      stopped();
       const before = await snapshot(c);
       const preexisting = await invalidObjects(c);
       const broken = await failingBefore(c, before);
@@ -358,9 +369,11 @@ export async function checkMigrations(opts: CheckOptions): Promise<CheckResult> 
           result.applied.push({ file, transactional: plan.ok, ok: true });
         } catch (e) {
           result.applied.push({ file, transactional: plan.ok, ok: false, error: (e as Error).message });
+          stopped(); // a cancelled statement is the interruption, not the migration's failure
           result.validations.push({ check: "apply", severity: "error", message: `${file} fails on the branch: ${(e as Error).message}` });
           break;
         }
+        stopped();
       }
       if (result.applied.every((a) => a.ok)) {
         // Compare each surviving column with its original; retyped columns are cast back first.
@@ -388,10 +401,15 @@ export async function checkMigrations(opts: CheckOptions): Promise<CheckResult> 
         result.validations.push(...(await validateConstraints(c, preexisting)));
         result.validations.push(...(await validateDecoding(c, now, broken)));
       }
+      stopped();
+    } catch (e) {
+      stopped(); // whatever a cancelled validation query threw, the cause is the interruption
+      throw e;
     } finally {
       await c.end();
     }
   } finally {
+    if (cancel) signal?.removeEventListener("abort", cancel);
     if (opts.keepBranch) log.warn("keeping the branch", { branch: branch.name, url: redact(branch.url) });
     else {
       await deleteBranch(opts.url, branch.name);

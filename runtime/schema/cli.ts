@@ -3,6 +3,7 @@
  * Exit codes: 0 allowed, 1 refused (violations or failed validation), 2 bad usage or unparsable SQL.
  */
 import { formatGithub, formatJson, formatText, lintFiles, loadPolicy, MigrationInputError, Policy, defaultPolicy } from "./lint";
+import { onSignals } from "./interrupt";
 import { RULES } from "./rules";
 
 export const usage = `usage:
@@ -104,13 +105,21 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const { checkMigrations, formatCheckText } = await import("./check");
+  const { BranchInterrupted } = await import("./branch");
   let result;
+  const stop = onSignals("floe schema check");
   try {
-    result = await checkMigrations({ url: args.against, files: args.files, policy, keepBranch: args.keepBranch, terminateConnections: args.terminateConnections });
+    result = await checkMigrations({ url: args.against, files: args.files, policy, keepBranch: args.keepBranch, terminateConnections: args.terminateConnections, signal: stop.signal });
   } catch (e) {
+    if (e instanceof BranchInterrupted) {
+      process.stderr.write(`floe schema check: ${e.message}; ${args.keepBranch ? "the branch was kept" : "the branch was deleted"}, the parent re-opened\n`);
+      return stop.exitCode();
+    }
     // Could not branch or reach the database: the gate cannot decide, which is not an "allowed".
     process.stderr.write(`floe schema check: ${(e as Error).message}\n`);
     return 2;
+  } finally {
+    stop.dispose();
   }
   process.stdout.write((args.format === "json" ? JSON.stringify(result, null, 2) : formatCheckText(result)) + "\n");
   return result.exitCode;
