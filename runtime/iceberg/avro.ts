@@ -149,8 +149,13 @@ const intMap = (id: number, kid: number, vid: number, valueType: string) => ({
   },
 });
 
-/** manifest_entry schema (v2) with the given partition struct schema. */
-export function manifestEntrySchema(partition: unknown): unknown {
+/**
+ * manifest_entry schema of a format version (2 or 3) with the given partition struct schema. v2
+ * and v3 carry referenced_data_file (143, optional); v3 adds first_row_id (142, row lineage) and
+ * the deletion-vector blob location content_offset / content_size_in_bytes (144, 145).
+ */
+export function manifestEntrySchema(partition: unknown, formatVersion = 2): unknown {
+  const v3 = formatVersion >= 3;
   return {
     type: "record",
     name: "manifest_entry",
@@ -182,11 +187,24 @@ export function manifestEntrySchema(partition: unknown): unknown {
             { name: "split_offsets", type: opt({ type: "array", items: "long", "element-id": 133 }), default: null, "field-id": 132 },
             { name: "equality_ids", type: opt({ type: "array", items: "int", "element-id": 136 }), default: null, "field-id": 135 },
             { name: "sort_order_id", type: opt("int"), default: null, "field-id": 140 },
+            ...(v3 ? [{ name: "first_row_id", type: opt("long"), default: null, "field-id": 142 }] : []),
+            { name: "referenced_data_file", type: opt("string"), default: null, "field-id": 143 },
+            ...(v3
+              ? [
+                  { name: "content_offset", type: opt("long"), default: null, "field-id": 144 },
+                  { name: "content_size_in_bytes", type: opt("long"), default: null, "field-id": 145 },
+                ]
+              : []),
           ],
         },
       },
     ],
   };
+}
+
+/** manifest_file schema (one row of a manifest list) of a format version: v3 adds first_row_id (520). */
+export function manifestFileSchema(formatVersion = 2): unknown {
+  return formatVersion >= 3 ? { ...MANIFEST_FILE_SCHEMA, fields: [...MANIFEST_FILE_SCHEMA.fields, { name: "first_row_id", type: opt("long"), default: null, "field-id": 520 }] } : MANIFEST_FILE_SCHEMA;
 }
 
 export const MANIFEST_FILE_SCHEMA = {

@@ -77,6 +77,7 @@ export function compact(ops: TableOps, index: TableIndex, producer: SnapshotProd
         const loc = `${ops.location}/metadata/${randomUUID()}-m0.avro`;
         files.push(loc);
         out.push(await writeManifest(ops.io, {
+          formatVersion: ops.formatVersion,
           location: loc,
           schema: schemaForManifest,
           spec: base["partition-specs"].find((x) => x["spec-id"] === m.partition_spec_id) ?? ops.spec(),

@@ -1,9 +1,11 @@
 /**
  * Reading and writing manifests and manifest lists (the Avro layer of a snapshot), with the
  * spec's sequence-number inheritance: ADDED entries are written with null sequence numbers and
- * inherit the manifest's sequence number from the manifest list.
+ * inherit the manifest's sequence number from the manifest list. Format v3 adds row lineage: a
+ * data manifest gets a first_row_id when a manifest list first lists it, and its data files
+ * without one inherit it (plus the record counts of the files before them) when read.
  */
-import { MANIFEST_FILE_SCHEMA, manifestEntrySchema, partitionAvroSchema, readAvroFile, writeAvroFile } from "./avro";
+import { manifestEntrySchema, manifestFileSchema, partitionAvroSchema, readAvroFile, writeAvroFile } from "./avro";
 import type { FileIO } from "./io";
 import { stringifyIcebergJson, type PartitionSpec, type Schema } from "./spec";
 
@@ -34,6 +36,13 @@ export interface DataFileRecord {
   split_offsets: bigint[] | null;
   equality_ids: number[] | null;
   sort_order_id: number | null;
+  /** v3: the _row_id of the file's first row (null in new files: inherited from the manifest). */
+  first_row_id?: bigint | null;
+  /** The data file every delete of this delete file targets (required for deletion vectors). */
+  referenced_data_file?: string | null;
+  /** v3 deletion vectors: offset and length of the blob in its Puffin file. */
+  content_offset?: bigint | null;
+  content_size_in_bytes?: bigint | null;
 }
 
 export interface ManifestEntryRecord {
@@ -61,6 +70,8 @@ export interface ManifestFileRecord {
   deleted_rows_count: bigint;
   partitions: { contains_null: boolean; contains_nan: boolean | null; lower_bound: Buffer | null; upper_bound: Buffer | null }[] | null;
   key_metadata: Buffer | null;
+  /** v3 data manifests: the first _row_id of the rows its files without one inherit (assigned by the manifest list that first lists it). */
+  first_row_id?: bigint | null;
 }
 
 /** A manifest entry with inherited sequence numbers resolved. */
@@ -85,11 +96,19 @@ export async function readManifestList(io: FileIO, location: string): Promise<Ma
   }));
 }
 
-/** Reads a manifest's entries, resolving null sequence numbers / snapshot ids by inheritance. */
+/**
+ * Reads a manifest's entries, resolving null sequence numbers / snapshot ids by inheritance, and
+ * (v3) null first_row_id of live data files from the manifest's first_row_id.
+ */
 export async function readManifest(io: FileIO, mf: ManifestFileRecord): Promise<LiveEntry[]> {
   const { records, metadata } = readAvroFile(await io.read(mf.manifest_path), `manifest ${mf.manifest_path}`);
   const schemaId = metadata["schema-id"] !== undefined ? Number(metadata["schema-id"]) : undefined;
+  let nextRowId = mf.content === 0 && mf.first_row_id !== undefined && mf.first_row_id !== null ? BigInt(mf.first_row_id) : undefined;
   return (records as ManifestEntryRecord[]).map((e) => {
+    if (nextRowId !== undefined && e.status !== STATUS_DELETED && (e.data_file.first_row_id === null || e.data_file.first_row_id === undefined)) {
+      e.data_file.first_row_id = nextRowId;
+      nextRowId += BigInt(e.data_file.record_count);
+    }
     const inherit = e.status === STATUS_ADDED;
     const seq = e.sequence_number ?? (inherit ? mf.sequence_number : 0n);
     return {
@@ -105,6 +124,8 @@ export async function readManifest(io: FileIO, mf: ManifestFileRecord): Promise<
 }
 
 export interface ManifestWrite {
+  /** The table's format version (2 or 3). Defaults to 2. */
+  formatVersion?: number;
   location: string;
   schema: Schema;
   spec: PartitionSpec;
@@ -116,13 +137,13 @@ export interface ManifestWrite {
 
 /** Writes a manifest and returns its manifest-list record. */
 export async function writeManifest(io: FileIO, w: ManifestWrite, partitionBounds: (entries: ManifestEntryRecord[]) => ManifestFileRecord["partitions"]): Promise<ManifestFileRecord> {
-  const schema = manifestEntrySchema(partitionAvroSchema(w.spec, w.schema));
+  const schema = manifestEntrySchema(partitionAvroSchema(w.spec, w.schema), w.formatVersion ?? 2);
   const bytes = writeAvroFile(schema, w.entries, {
     schema: stringifyIcebergJson(w.schema),
     "schema-id": String(w.schema["schema-id"]),
     "partition-spec": JSON.stringify(w.spec.fields),
     "partition-spec-id": String(w.spec["spec-id"]),
-    "format-version": "2",
+    "format-version": String(w.formatVersion ?? 2),
     content: w.content,
   });
   await io.write(w.location, bytes);
@@ -165,12 +186,27 @@ export async function writeManifest(io: FileIO, w: ManifestWrite, partitionBound
   };
 }
 
-export async function writeManifestList(io: FileIO, location: string, snapshotId: bigint, parentId: bigint | null, sequenceNumber: bigint, manifests: ManifestFileRecord[]): Promise<void> {
-  const bytes = writeAvroFile(MANIFEST_FILE_SCHEMA, manifests, {
+/**
+ * Writes a manifest list. With `firstRowId` (format v3: the table's next-row-id) every data manifest
+ * without a first_row_id gets one, counting on from it by each such manifest's added and existing
+ * rows (the spec's simple assignment); returns the row ids assigned (the snapshot's added-rows).
+ */
+export async function writeManifestList(io: FileIO, location: string, snapshotId: bigint, parentId: bigint | null, sequenceNumber: bigint, manifests: ManifestFileRecord[], firstRowId?: bigint): Promise<{ addedRows: bigint }> {
+  let next = firstRowId;
+  const records = next === undefined ? manifests : manifests.map((m) => {
+    if (m.content !== 0 || (m.first_row_id !== undefined && m.first_row_id !== null)) return m;
+    const assigned = { ...m, first_row_id: next! };
+    next = next! + BigInt(m.added_rows_count) + BigInt(m.existing_rows_count);
+    return assigned;
+  });
+  const v3 = firstRowId !== undefined;
+  const bytes = writeAvroFile(manifestFileSchema(v3 ? 3 : 2), records, {
     "snapshot-id": snapshotId.toString(),
     "parent-snapshot-id": parentId === null ? "null" : parentId.toString(),
     "sequence-number": sequenceNumber.toString(),
-    "format-version": "2",
+    ...(v3 ? { "first-row-id": firstRowId.toString() } : {}),
+    "format-version": v3 ? "3" : "2",
   });
   await io.write(location, bytes);
+  return { addedRows: next === undefined || firstRowId === undefined ? 0n : next - firstRowId };
 }

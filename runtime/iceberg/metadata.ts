@@ -20,14 +20,30 @@ export function newSnapshotId(): bigint {
 export const UNPARTITIONED: PartitionSpec = { "spec-id": 0, fields: [] };
 export const UNSORTED: SortOrder = { "order-id": 0, fields: [] };
 
+/** Format versions this library reads and writes (3: deletion vectors and row lineage). */
+export const FORMAT_VERSIONS = [2, 3] as const;
+
+/**
+ * The format version a create request asks for: the reserved table property "format-version" (as
+ * in Java Iceberg and the REST spec), 2 when absent. The property itself is not stored.
+ */
+export function requestedFormatVersion(properties: Record<string, string> | undefined): 2 | 3 {
+  const v = properties?.["format-version"];
+  if (v === undefined) return 2;
+  if (v === "2" || v === "3") return Number(v) as 2 | 3;
+  throw new ValidationError(`table property format-version is "${v}": this writer creates format version 2 or 3 tables`);
+}
+
 /** The first metadata of a new table (REST CreateTableRequest semantics). */
 export function newTableMetadata(request: CreateTableRequest, location: string, now = Date.now()): TableMetadata {
   assertWritableSchema(request.schema);
+  const formatVersion = requestedFormatVersion(request.properties);
+  const { "format-version": _fv, ...properties } = request.properties ?? {};
   const schema: Schema = { ...request.schema, "schema-id": 0 };
   const spec: PartitionSpec = { ...(request["partition-spec"] ?? UNPARTITIONED), "spec-id": 0 };
   const order: SortOrder = request["write-order"] && request["write-order"].fields.length > 0 ? { ...request["write-order"], "order-id": 1 } : UNSORTED;
   return {
-    "format-version": 2,
+    "format-version": formatVersion,
     "table-uuid": randomUUID(),
     location: location.replace(/\/+$/, ""),
     "last-sequence-number": 0,
@@ -38,7 +54,7 @@ export function newTableMetadata(request: CreateTableRequest, location: string, 
     "partition-specs": [spec],
     "default-spec-id": 0,
     "last-partition-id": spec.fields.reduce((m, f) => Math.max(m, f["field-id"]), 999),
-    properties: { ...(request.properties ?? {}) },
+    properties,
     "current-snapshot-id": null,
     snapshots: [],
     "snapshot-log": [],
@@ -46,6 +62,7 @@ export function newTableMetadata(request: CreateTableRequest, location: string, 
     "sort-orders": order["order-id"] === 0 ? [UNSORTED] : [UNSORTED, order],
     "default-sort-order-id": order["order-id"],
     refs: {},
+    ...(formatVersion >= 3 ? { "next-row-id": 0 } : {}),
   };
 }
 
@@ -101,7 +118,8 @@ export function applyUpdates(base: TableMetadata, updates: TableUpdate[], baseMe
         m["table-uuid"] = u.uuid;
         break;
       case "upgrade-format-version":
-        if (u["format-version"] !== 2) throw new ValidationError(`format version ${u["format-version"]} is not supported by this writer (v2 only)`);
+        // The format is chosen when a table is created: some engines break on a table upgraded in place.
+        if (u["format-version"] !== m["format-version"]) throw new ValidationError(`cannot change format version ${m["format-version"]} to ${u["format-version"]}: the format version is fixed when a table is created`);
         break;
       case "add-schema": {
         assertWritableSchema(u.schema);
@@ -140,6 +158,15 @@ export function applyUpdates(base: TableMetadata, updates: TableUpdate[], baseMe
         if (m.snapshots.some((x) => BigInt(x["snapshot-id"]) === BigInt(s["snapshot-id"]))) throw new CommitConflictError(`snapshot ${s["snapshot-id"]} already exists`);
         if (s["sequence-number"] <= m["last-sequence-number"] && s["sequence-number"] !== 0) {
           throw new CommitConflictError(`snapshot sequence number ${s["sequence-number"]} is not above the table's last sequence number ${m["last-sequence-number"]}`);
+        }
+        if (m["format-version"] >= 3) {
+          // row lineage: the snapshot's row ids start at the table's next-row-id (or above)
+          const next = m["next-row-id"] ?? 0;
+          if (s["first-row-id"] === undefined || s["first-row-id"] === null || s["added-rows"] === undefined || s["added-rows"] === null) {
+            throw new ValidationError(`snapshot ${s["snapshot-id"]} of a format version 3 table needs first-row-id and added-rows`);
+          }
+          if (Number(s["first-row-id"]) < next) throw new CommitConflictError(`snapshot first-row-id ${s["first-row-id"]} is behind the table's next-row-id ${next}`);
+          m["next-row-id"] = Number(s["first-row-id"]) + Number(s["added-rows"]);
         }
         m.snapshots.push(s);
         m["last-sequence-number"] = Math.max(m["last-sequence-number"], s["sequence-number"]);
@@ -208,9 +235,10 @@ export function parseMetadata(text: string, location: string): TableMetadata {
   } catch (e) {
     throw new CorruptMetadataError(`metadata file ${location} is not valid JSON: ${(e as Error).message}`);
   }
-  if (!m || typeof m !== "object" || m["format-version"] !== 2 || !Array.isArray(m.schemas) || typeof m.location !== "string") {
-    throw new CorruptMetadataError(`metadata file ${location} is not Iceberg v2 table metadata (format-version ${(m as any)?.["format-version"]})`);
+  if (!m || typeof m !== "object" || !FORMAT_VERSIONS.includes(m["format-version"]) || !Array.isArray(m.schemas) || typeof m.location !== "string") {
+    throw new CorruptMetadataError(`metadata file ${location} is not Iceberg v2 or v3 table metadata (format-version ${(m as any)?.["format-version"]})`);
   }
+  if (m["format-version"] >= 3) m["next-row-id"] ??= 0;
   m.snapshots ??= [];
   m["snapshot-log"] ??= [];
   m["metadata-log"] ??= [];

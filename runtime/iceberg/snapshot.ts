@@ -132,7 +132,9 @@ export class SnapshotProducer {
     if (carried.length + r.manifests.length > ops.options.maxManifests) carried = await this.mergeManifests(carried, base, snapshotId, seq, files);
     const manifestList = `${ops.location}/metadata/snap-${snapshotId}-${n}-${randomUUID()}.avro`;
     files.push(manifestList);
-    await writeManifestList(ops.io, manifestList, snapshotId, parentId, seq, [...r.manifests, ...carried]);
+    // v3 row lineage: new data manifests get row ids from the table's next-row-id on
+    const firstRowId = base["format-version"] >= 3 ? BigInt(base["next-row-id"] ?? 0) : undefined;
+    const { addedRows } = await writeManifestList(ops.io, manifestList, snapshotId, parentId, seq, [...r.manifests, ...carried], firstRowId);
     return {
       "snapshot-id": snapshotId,
       ...(parentId !== null ? { "parent-snapshot-id": parentId } : {}),
@@ -141,6 +143,7 @@ export class SnapshotProducer {
       "manifest-list": manifestList,
       summary: r.summary as Snapshot["summary"],
       "schema-id": base["current-schema-id"],
+      ...(firstRowId !== undefined ? { "first-row-id": Number(firstRowId), "added-rows": Number(addedRows) } : {}),
     };
   }
 
@@ -170,6 +173,7 @@ export class SnapshotProducer {
       const loc = `${ops.location}/metadata/${randomUUID()}-m0.avro`;
       files.push(loc);
       out.push(await writeManifest(ops.io, {
+        formatVersion: ops.formatVersion,
         location: loc,
         schema,
         spec: base["partition-specs"].find((x) => x["spec-id"] === first.m.partition_spec_id) ?? ops.spec(),
@@ -194,6 +198,7 @@ export class SnapshotProducer {
       files.push(loc);
       const entries: ManifestEntryRecord[] = list.map((f) => ({ status: STATUS_ADDED, snapshot_id: snapshotId, sequence_number: null, file_sequence_number: null, data_file: f }));
       out.push(await writeManifest(ops.io, {
+        formatVersion: ops.formatVersion,
         location: loc,
         schema: ops.schema(),
         spec: ops.metadata["partition-specs"].find((s) => s["spec-id"] === specId) ?? ops.spec(),

@@ -1,5 +1,5 @@
 /**
- * Iceberg v2 table metadata as it appears in metadata JSON and in REST catalog payloads
+ * Iceberg v2 / v3 table metadata as it appears in metadata JSON and in REST catalog payloads
  * (kebab-case names, exactly as in the Iceberg table spec and the REST OpenAPI spec).
  * Pure data types, no I/O: shared by the table writer, the SQL catalog and the REST catalog.
  */
@@ -77,6 +77,10 @@ export interface Snapshot {
   "manifest-list": string;
   summary: { operation: "append" | "replace" | "overwrite" | "delete"; [key: string]: string };
   "schema-id"?: number;
+  /** v3 (row lineage): the table's next-row-id when the snapshot was committed. */
+  "first-row-id"?: number;
+  /** v3: row ids the snapshot's manifest list assigned (next-row-id moves on by this much). */
+  "added-rows"?: number;
 }
 
 export interface SnapshotRef {
@@ -98,7 +102,8 @@ export interface MetadataLogEntry {
 }
 
 export interface TableMetadata {
-  "format-version": 2;
+  /** 2, or 3 (deletion vectors, row lineage); fixed when the table is created. */
+  "format-version": 2 | 3;
   "table-uuid": string;
   location: string;
   "last-sequence-number": number;
@@ -117,6 +122,8 @@ export interface TableMetadata {
   "sort-orders": SortOrder[];
   "default-sort-order-id": number;
   refs: Record<string, SnapshotRef>;
+  /** v3: higher than every row id assigned so far; the next snapshot's first-row-id. */
+  "next-row-id"?: number;
 }
 
 // ---- JSON with 64-bit ids -------------------------------------------------------------------

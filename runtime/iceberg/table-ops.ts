@@ -114,6 +114,11 @@ export class TableOps {
     return this.metadata.location;
   }
 
+  /** 2, or 3 (deletion vectors, row lineage): fixed when the table was created. */
+  get formatVersion(): number {
+    return this.metadata["format-version"];
+  }
+
   /** Reloads the metadata from the catalog. */
   async reload(): Promise<void> {
     this.loaded = await this.catalog.loadTable(this.id);

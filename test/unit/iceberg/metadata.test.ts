@@ -98,6 +98,6 @@ describe("table metadata", () => {
 
   it("reports unreadable metadata by location", () => {
     expect(() => parseMetadata("{", "file:///m.json")).toThrow(CorruptMetadataError);
-    expect(() => parseMetadata('{"format-version": 1}', "file:///m.json")).toThrow(/file:\/\/\/m.json is not Iceberg v2 table metadata/);
+    expect(() => parseMetadata('{"format-version": 1}', "file:///m.json")).toThrow(/file:\/\/\/m.json is not Iceberg v2 or v3 table metadata/);
   });
 });
