@@ -18,23 +18,24 @@
  *   - an error, or an abort (`signal`: the CLI aborts on SIGINT/SIGTERM) cancels the running
  *     statement (pg_cancel_backend from a second session: Postgres removes a half-copied
  *     database), drops a branch this run made but did not finish, and re-opens the parent;
- *   - before it closes anything, create records a marker on the parent, a per-database setting
- *     `floe.branch_<hash>` (pg_db_role_setting; never copied to the branch), holding the branch
- *     name, the parent's original datallowconn and the creating session (pid + backend_start).
- *     If the process dies where nothing can run (kill -9, a lost machine), the next create, list or
- *     delete finds the marker of a session that is gone, re-opens the parent when the marker says
- *     it was open, marks a branch database made after the marker (its pg_database xmin is newer)
- *     as an interrupted floe branch so that delete can drop it, and removes the marker;
+ *   - before it closes anything, create records a marker on the parent (branch-marker.ts: a
+ *     per-database setting, or a line of the parent's comment for a non-superuser owner) holding
+ *     the branch name, the parent's original datallowconn and the creating session (pid +
+ *     backend_start). If the process dies where nothing can run (kill -9, a lost machine), the
+ *     next create, list or delete finds the marker of a session that is gone, re-opens the parent
+ *     when the marker says it was open, marks a branch database made after the marker (its
+ *     pg_database xmin is newer) as an interrupted floe branch so that delete can drop it, and
+ *     removes the marker;
  *   - the creating session sets client_connection_check_interval (Postgres 14+) and TCP
  *     keepalives, so that a CREATE DATABASE whose client died is cancelled by the server instead of
  *     running on (and holding the marker "in progress") until it finishes.
  */
-import { createHash } from "node:crypto";
 import { Client } from "pg";
 import { createLogger } from "../core/log";
+import { ident, literal, Marker, MARK, readMarkers, removeMarker, repairInterrupted, Store, writeMarker } from "./branch-marker";
 
+export { repairInterrupted };
 const log = createLogger({ component: "schema-branch" });
-const MARK = "floe-branch ";
 const NAME_RE = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export interface BranchInfo {
@@ -90,8 +91,6 @@ export function redact(url: string): string {
   }
 }
 
-const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
-const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 /** A session on the server's maintenance database (never the parent: that would block the copy). */
 async function maintenance(url: string, avoid?: string): Promise<Client> {
@@ -123,85 +122,6 @@ export class BranchInterrupted extends Error {
     super(message);
     this.name = "BranchInterrupted";
   }
-}
-
-const MARKER_PREFIX = "floe.branch_";
-
-/** The in-progress marker of one create: stored as the value of a per-database setting on the parent. */
-interface Marker {
-  branch: string;
-  parent: string;
-  /** The parent's datallowconn to restore (the value before any floe create closed it). */
-  allowConnections: boolean;
-  /** This create set ALLOW_CONNECTIONS false on the parent. */
-  closes: boolean;
-  /** The creating session: alive while pg_stat_activity has this pid with this backend_start. */
-  pid: number;
-  backendStart: string;
-  /** txid_current() when the marker was written: a branch database with a newer xmin was made by this create. */
-  xid: string;
-  started: string;
-}
-
-/** The setting that holds a branch's marker (hashed: a setting name is at most 63 characters). */
-const markerSetting = (branch: string) => MARKER_PREFIX + createHash("sha256").update(branch).digest("hex").slice(0, 16);
-
-async function markers(c: Client): Promise<(Marker & { setting: string; alive: boolean })[]> {
-  const r = await c.query(
-    `SELECT d.datname, cfg FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase, unnest(s.setconfig) cfg
-      WHERE s.setrole = 0 AND cfg LIKE $1`,
-    [MARKER_PREFIX.replace(/_/g, "\\_") + "%"],
-  );
-  const out: (Marker & { setting: string; alive: boolean })[] = [];
-  for (const row of r.rows) {
-    const eq = String(row.cfg).indexOf("=");
-    const setting = String(row.cfg).slice(0, eq);
-    let m: Marker;
-    try {
-      m = JSON.parse(String(row.cfg).slice(eq + 1));
-    } catch {
-      log.warn("ignoring an unreadable branch marker", { parent: row.datname, setting });
-      continue;
-    }
-    // backend_start is NULL for other roles' sessions without pg_read_all_stats: the pid decides then.
-    const alive = await c.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND (backend_start = $2::timestamptz OR backend_start IS NULL)", [m.pid, m.backendStart]);
-    out.push({ ...m, parent: row.datname, setting, alive: (alive.rowCount ?? 0) > 0 });
-  }
-  return out;
-}
-
-/**
- * Repairs what interrupted creates left (their creating session is gone): re-opens a parent they
- * closed, marks a branch database they made as an interrupted floe branch, removes their markers.
- * Every floe branch command runs this first. Returns what it repaired, for the log.
- */
-export async function repairInterrupted(c: Client): Promise<string[]> {
-  const all = await markers(c);
-  const done: string[] = [];
-  for (const m of all.filter((x) => !x.alive)) {
-    const db = await c.query(
-      `SELECT datallowconn, shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`,
-      [m.parent],
-    );
-    const othersClosing = all.some((x) => x.alive && x.closes && x.parent === m.parent);
-    if (m.closes && m.allowConnections && db.rows[0] && !db.rows[0].datallowconn && !othersClosing) {
-      await c.query(`ALTER DATABASE ${ident(m.parent)} ALLOW_CONNECTIONS true`);
-      done.push(`re-opened "${m.parent}" to connections (closed by an interrupted create of branch "${m.branch}")`);
-    }
-    // One statement: txid_current() first, so that age() counts from the same transaction.
-    const branch = await c.query(
-      `SELECT txid_current() - $2::bigint AS since, age(xmin) AS age, shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`,
-      [m.branch, m.xid],
-    );
-    const b = branch.rows[0];
-    if (b && !String(b.comment ?? "").startsWith(MARK) && Number(b.age) <= Number(b.since)) {
-      await c.query(`COMMENT ON DATABASE ${ident(m.branch)} IS ${literal(MARK + JSON.stringify({ parent: m.parent, created: m.started, interrupted: true }))}`);
-      done.push(`marked "${m.branch}" as an interrupted branch of "${m.parent}": delete it with floe branch delete`);
-    }
-    await c.query(`ALTER DATABASE ${ident(m.parent)} RESET ${ident(m.setting)}`);
-  }
-  if (done.length) log.warn("repaired what an interrupted floe branch create left", { repaired: done });
-  return done;
 }
 
 /** Sleeps, waking early (and throwing) when the signal aborts. */
@@ -257,6 +177,7 @@ export async function createBranch(parentUrl: string, opts: CreateBranchOptions 
   let terminated = 0;
   let stage = "waiting";
   let marker: Marker | undefined;
+  let store: Store | undefined;
   let created = false;
   let finished = false;
   let ver = 0;
@@ -273,7 +194,7 @@ export async function createBranch(parentUrl: string, opts: CreateBranchOptions 
     const exists = await c.query("SELECT datallowconn FROM pg_database WHERE datname = $1", [parent]);
     if (!exists.rowCount) throw new Error(`parent database "${parent}" does not exist on ${redact(parentUrl)}`);
     if ((await c.query("SELECT 1 FROM pg_database WHERE datname = $1", [name])).rowCount) throw new Error(`a database named "${name}" already exists on ${redact(parentUrl)}: choose another branch name`);
-    const live = (await markers(c)).filter((m) => m.parent === parent && m.closes && m.alive);
+    const live = (await readMarkers(c)).filter((m) => m.parent === parent && m.closes && m.alive);
     const me = (await c.query("SELECT pg_backend_pid() AS pid, backend_start::text AS start, txid_current()::text AS xid FROM pg_stat_activity WHERE pid = pg_backend_pid()")).rows[0];
     marker = {
       branch: name,
@@ -287,7 +208,7 @@ export async function createBranch(parentUrl: string, opts: CreateBranchOptions 
       started: new Date().toISOString(),
     };
     stopped();
-    await c.query(`ALTER DATABASE ${ident(parent)} SET ${ident(markerSetting(name))} = ${literal(JSON.stringify(marker))}`);
+    store = await writeMarker(c, marker);
     const strategy = ver >= 150000 ? (opts.strategy ?? "file_copy") : "default";
     const sql = `CREATE DATABASE ${ident(name)} TEMPLATE ${ident(parent)}${ver >= 150000 ? ` STRATEGY ${strategy.toUpperCase()}` : ""}`;
     if (opts.terminateConnections) await c.query(`ALTER DATABASE ${ident(parent)} ALLOW_CONNECTIONS false`);
@@ -332,7 +253,7 @@ export async function createBranch(parentUrl: string, opts: CreateBranchOptions 
     log.info("branch created", { parent, branch: name, elapsedMs, strategy });
     return { name, parent, created: createdAt, url: databaseUrl(parentUrl, name), elapsedMs, strategy, terminated };
   } finally {
-    await cleanUp(c, ver, parent, name, marker, created && !finished);
+    if (marker && store) await cleanUp(c, ver, marker, store, created && !finished);
     await c.end().catch(() => undefined);
   }
 }
@@ -342,8 +263,8 @@ export async function createBranch(parentUrl: string, opts: CreateBranchOptions 
  * it closed, then remove its marker. The marker stays when a step fails, so the next floe branch
  * command repairs it.
  */
-async function cleanUp(c: Client, ver: number, parent: string, name: string, marker: Marker | undefined, dropHalfMade: boolean): Promise<void> {
-  if (!marker) return;
+async function cleanUp(c: Client, ver: number, marker: Marker, store: Store, dropHalfMade: boolean): Promise<void> {
+  const { parent, branch: name } = marker;
   let clean = true;
   if (dropHalfMade) {
     await c.query(`DROP DATABASE IF EXISTS ${ident(name)}${ver >= 130000 ? " WITH (FORCE)" : ""}`).then(
@@ -356,7 +277,7 @@ async function cleanUp(c: Client, ver: number, parent: string, name: string, mar
   }
   if (marker.closes && marker.allowConnections) {
     // Another create closing the same parent right now re-opens it when it ends.
-    const others = await markers(c).then(
+    const others = await readMarkers(c).then(
       (ms) => ms.some((m) => m.alive && m.closes && m.parent === parent && m.branch !== name),
       () => false,
     );
@@ -366,7 +287,7 @@ async function cleanUp(c: Client, ver: number, parent: string, name: string, mar
         log.error("could not re-open the parent database: the next floe branch command will", { parent, error: e });
       });
   }
-  if (clean) await c.query(`ALTER DATABASE ${ident(parent)} RESET ${ident(markerSetting(name))}`).catch((e) => log.error("could not remove the branch marker: the next floe branch command will", { parent, error: e }));
+  if (clean) await removeMarker(c, { parent, branch: name, store }).catch((e) => log.error("could not remove the branch marker: the next floe branch command will", { parent, error: e }));
 }
 
 export async function listBranches(serverUrl: string): Promise<BranchInfo[]> {
@@ -379,7 +300,8 @@ export async function listBranches(serverUrl: string): Promise<BranchInfo[]> {
       [MARK + "%"],
     );
     return r.rows.map((row) => {
-      const meta = JSON.parse(String(row.comment).slice(MARK.length));
+      // The first line: a branch that is itself being branched carries a pending marker line below it.
+      const meta = JSON.parse(String(row.comment).split("\n")[0].slice(MARK.length));
       return { name: row.datname, parent: meta.parent, created: meta.created, url: databaseUrl(serverUrl, row.datname), sizeBytes: Number(row.size), ...(meta.interrupted ? { interrupted: true } : {}) };
     });
   } finally {
@@ -393,7 +315,7 @@ export async function deleteBranch(serverUrl: string, name: string): Promise<voi
   const c = await maintenance(serverUrl, name);
   try {
     await repairInterrupted(c);
-    const creating = (await markers(c)).find((m) => m.branch === name && m.alive);
+    const creating = (await readMarkers(c)).find((m) => m.branch === name && m.alive);
     if (creating) throw new Error(`branch "${name}" is being created right now (session pid ${creating.pid} since ${creating.started}): wait for that floe branch create to end, or stop it`);
     const r = await c.query("SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1", [name]);
     if (!r.rowCount) throw new Error(`branch "${name}" does not exist on ${redact(serverUrl)}`);

@@ -24,7 +24,7 @@ const CLI = join(__dirname, "../../../dist/runtime/cli.js");
 const PARENT_ROWS = Number(process.env.FLOE_TEST_BRANCH_ROWS ?? 300_000);
 
 let pg: TestPostgres;
-const faults = { sigterm: 0, sigint: 0, kill9MidCopy: 0, kill9BeforeMark: 0, sigtermDuringCheck: 0 };
+const faults = { sigterm: 0, sigint: 0, kill9MidCopy: 0, kill9BeforeMark: 0, sigtermDuringCheck: 0, ownerSigterm: 0, ownerKill9: 0 };
 
 interface Run {
   child: ChildProcess;
@@ -63,7 +63,14 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ali
 
 const allowsConnections = async (db = "big") => (await pg.sql("SELECT datallowconn FROM pg_database WHERE datname = $1", [db]))[0]?.datallowconn as boolean;
 const exists = async (db: string) => (await pg.sql("SELECT 1 FROM pg_database WHERE datname = $1", [db])).length > 0;
-const markers = async () => (await pg.sql("SELECT cfg FROM pg_db_role_setting s, unnest(s.setconfig) cfg WHERE cfg LIKE 'floe.branch%'")).map((r) => String(r.cfg));
+/** floe's in-progress markers: per-database settings, and lines of database comments (a non-superuser's create). */
+const markers = async () => [
+  ...(await pg.sql("SELECT cfg FROM pg_db_role_setting s, unnest(s.setconfig) cfg WHERE cfg LIKE 'floe.branch%'")).map((r) => String(r.cfg)),
+  ...(await pg.sql("SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE shobj_description(oid, 'pg_database') LIKE '%floe-branch-pending%'")).map((r) => String(r.c)),
+];
+const comment = async (db: string) => (await pg.sql("SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = $1", [db]))[0]?.c as string | null;
+/** A URL as another role (the test cluster trusts local connections). */
+const as = (user: string, db: string) => pg.url(db).replace("//postgres@", `//${user}@`);
 /** The backend running a statement that starts with `prefix`, with its state and wait event. */
 const running = async (prefix: string) =>
   (await pg.sql("SELECT pid, state, wait_event_type FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()", [prefix + "%"]))[0] as
@@ -71,22 +78,24 @@ const running = async (prefix: string) =>
     | undefined;
 
 /** A session on the parent, as an application would hold one (create --terminate-connections ends it). */
-async function holdParent(): Promise<Client> {
-  const c = await pg.connect("big");
+async function holdParent(url = pg.url("big")): Promise<Client> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
   c.on("error", () => undefined);
   await c.query("SET application_name = 'busy-app'");
   return c;
 }
 
 /** Starts create, waits until its CREATE DATABASE copies while the parent is closed; returns the run. */
-async function createMidCopy(name: string): Promise<Run> {
-  const held = await holdParent();
-  const run = floe(["branch", "create", "--from", pg.url("big"), "--name", name, "--terminate-connections", "--strategy", "wal_log"]);
+async function createMidCopy(name: string, parentUrl = pg.url("big")): Promise<Run> {
+  const parent = new URL(parentUrl).pathname.slice(1);
+  const held = await holdParent(parentUrl);
+  const run = floe(["branch", "create", "--from", parentUrl, "--name", name, "--terminate-connections", "--strategy", "wal_log"]);
   let exited = false;
   run.exit.then(() => (exited = true));
   const copy = await waitFor(`the CREATE DATABASE of ${name} to run`, () => running(`CREATE DATABASE "${name}"`).then((r) => (r?.state === "active" ? r : undefined)), () => (exited ? `floe exited early: ${run.stderr()}` : true));
   expect(copy.state).toBe("active");
-  expect(await allowsConnections()).toBe(false); // the parent is closed while it copies: the fault lands there
+  expect(await allowsConnections(parent)).toBe(false); // the parent is closed while it copies: the fault lands there
   await expect(held.query("SELECT 1")).rejects.toThrow(); // its session was terminated
   await held.end().catch(() => undefined);
   return run;
@@ -228,6 +237,37 @@ describe("an interrupted floe branch create never leaves the parent closed", () 
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }, 300_000);
+
+  it("a parent owner that is not superuser: the marker is a comment line, and the parent's own comment comes back", async () => {
+    await pg.sql("CREATE ROLE app_owner LOGIN CREATEDB");
+    await pg.sql("CREATE DATABASE owned TEMPLATE big OWNER app_owner STRATEGY FILE_COPY");
+    await pg.sql("COMMENT ON DATABASE owned IS 'orders, owned by the app team'");
+    const parentUrl = as("app_owner", "owned");
+
+    const term = await createMidCopy("own_br_term", parentUrl);
+    expect(await comment("owned")).toMatch(/^orders, owned by the app team\nfloe-branch-pending \{"branch":"own_br_term"/);
+    term.child.kill("SIGTERM");
+    faults.ownerSigterm++;
+    expect((await term.exit).code).toBe(143);
+    expect(term.stderr()).toContain("interrupted (SIGTERM) while copying");
+    expect(await allowsConnections("owned")).toBe(true);
+    expect(await comment("owned")).toBe("orders, owned by the app team");
+
+    const killed = await createMidCopy("own_br_kill", parentUrl);
+    killed.child.kill("SIGKILL");
+    faults.ownerKill9++;
+    await killed.exit;
+    await waitFor("the server to end the orphaned CREATE DATABASE", async () => ((await running('CREATE DATABASE "own_br_kill"')) ? undefined : true));
+    expect(await allowsConnections("owned")).toBe(false);
+    expect(await markers()).toHaveLength(1);
+    const list = await floeDone(["branch", "list", "--server", as("app_owner", "postgres")]);
+    expect(list.code).toBe(0);
+    expect(list.err).toContain(`re-opened \\"owned\\" to connections`);
+    expect(await allowsConnections("owned")).toBe(true);
+    expect(await comment("owned")).toBe("orders, owned by the app team");
+    expect(await markers()).toEqual([]);
+    expect(await exists("own_br_kill")).toBe(false);
   }, 300_000);
 
   it("repair marks only a database made after the marker, and re-opens only a parent that was open", async () => {
