@@ -12,23 +12,26 @@
 #   - the MinIO Helm chart (github.com/minio/minio, helm/minio; the proxy serves one version of
 #     that module: chart 5.4.0, floe's default, plus later template fixes);
 #   - Helm itself (helm.sh/helm/v4/cmd/helm, built once; a few minutes on 2 cores), for
-#     `helm template`.
+#     `helm template`;
+#   - and from PyPI, into a venv: kubernetes-validate (strict JSON schemas of every Kubernetes minor
+#     release), an independent validator the test compares k8s-validate.ts's verdicts with.
 # The other charts floe installs (cloudnative-pg, lakekeeper, trino, bitnami clickhouse) are not
 # published to any registry this project can use; see docs/kubernetes-schemas.md.
 #
 # Layout: $FLOE_CACHE/k8s-schemas (FLOE_CACHE defaults to ~/.cache/floe)
-#   kubernetes-<v>/*.json  cnpg-<v>/*.yaml  charts/minio/  bin/helm  versions.json
-# Needs: go (1.25+).
+#   kubernetes-<v>/*.json  cnpg-<v>/*.yaml  charts/minio/  bin/helm  kubernetes-validate-<v>/  versions.json
+# Needs: go (1.25+), python3 with venv.
 set -euo pipefail
 
 K8S_VERSIONS=(v1.31.14 v1.37.2)
 CNPG_VERSION=v1.27.1
 MINIO_MODULE=v0.0.0-20260212201848-7aac2a2c5b7c
 HELM_VERSION=v4.3.2
+KUBERNETES_VALIDATE=1.37.0
 
 DIR="${FLOE_CACHE:-$HOME/.cache/floe}/k8s-schemas"
 log() { echo "install-k8s-schemas: $*" >&2; }
-WANT="k8s=${K8S_VERSIONS[*]} cnpg=$CNPG_VERSION minio=$MINIO_MODULE helm=$HELM_VERSION"
+WANT="k8s=${K8S_VERSIONS[*]} cnpg=$CNPG_VERSION minio=$MINIO_MODULE helm=$HELM_VERSION kubernetes-validate=$KUBERNETES_VALIDATE"
 STAMP="$DIR/.installed"
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]]; then
@@ -82,17 +85,25 @@ if [[ ! -x "$DIR/bin/helm-$HELM_VERSION" ]]; then
   mkdir -p "$DIR/bin" && mv "$DIR/gobin.tmp/helm" "$DIR/bin/helm-$HELM_VERSION" && rm -rf "$DIR/gobin.tmp"
 fi
 ln -sfn "helm-$HELM_VERSION" "$DIR/bin/helm"
+KV="$DIR/kubernetes-validate-$KUBERNETES_VALIDATE"
+if [[ ! -f "$KV/.installed" ]]; then
+  log "kubernetes-validate $KUBERNETES_VALIDATE from PyPI (a venv)"
+  rm -rf "$KV" && python3 -m venv "$KV" >&2
+  "$KV/bin/pip" install -q --disable-pip-version-check "kubernetes-validate==$KUBERNETES_VALIDATE" >&2
+  touch "$KV/.installed"
+fi
 
 node -e '
-  const [dir, cnpg, minio, helm, ...k8s] = process.argv.slice(1);
+  const [dir, cnpg, minio, helm, kv, ...k8s] = process.argv.slice(1);
   const versions = {
     kubernetes: k8s.map((v) => ({ version: v, dir: `kubernetes-${v}`, module: `k8s.io/kubernetes@${v}` })),
     cnpg: { version: cnpg, dir: `cnpg-${cnpg}`, module: `github.com/cloudnative-pg/cloudnative-pg@${cnpg}` },
     charts: { minio: { dir: `charts/minio-${minio}`, module: `github.com/minio/minio@${minio}` } },
     helm: { version: helm, bin: "bin/helm", module: `helm.sh/helm/v4@${helm}` },
+    peer: { name: "kubernetes-validate", version: kv, bin: `kubernetes-validate-${kv}/bin/kubernetes-validate` },
   };
   require("fs").writeFileSync(`${dir}/versions.json`, JSON.stringify(versions, null, 2) + "\n");
-' "$DIR" "$CNPG_VERSION" "$MINIO_MODULE" "$HELM_VERSION" "${K8S_VERSIONS[@]}"
+' "$DIR" "$CNPG_VERSION" "$MINIO_MODULE" "$HELM_VERSION" "$KUBERNETES_VALIDATE" "${K8S_VERSIONS[@]}"
 echo "$WANT" > "$STAMP"
 log "ready in $DIR ($(( $(date +%s) - start ))s)"
 echo "$DIR"

@@ -45,6 +45,8 @@ export interface SchemaVersions {
   cnpg: { version: string; dir: string; module: string };
   charts: Record<string, { dir: string; module: string }>;
   helm: { version: string; bin: string; module: string };
+  /** An independent validator (kubernetes-validate from PyPI) to compare verdicts with. */
+  peer: { name: string; version: string; bin: string };
 }
 
 const QUANTITY = "^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$";

@@ -6,6 +6,11 @@
  * rendered with the values floe passes, and their output validated too; the values keys floe
  * passes must exist in the chart. A misspelt field anywhere fails (see the last describe block).
  */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { spawnSync } from "node:child_process";
+import * as YAML from "yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { BlueGreenUpgrade, CdcWriter, DataPlatform, DatabaseBranch, Pooler, PostgresCluster, QueryEngines, type DataPlatformArgs } from "../../../components";
 import { installFloeMocks, type FloeMocks, type RecordedResource } from "../../../components/testing";
@@ -250,6 +255,48 @@ function renderMinio(r: HelmRelease, kubernetesVersion: string): Manifest[] {
   if (!renderCache.has(key)) renderCache.set(key, renderChart(`${dir}/${versions.helm.bin}`, `${dir}/${versions.charts.minio.dir}`, r, kubernetesVersion));
   return renderCache.get(key)!;
 }
+
+/** kubernetes-validate --strict on these objects for Kubernetes vX.Y: its exit code and per-object verdict lines. */
+function peerValidate(objects: Manifest[], kubernetesVersion: string): { status: number | null; passed: number; failures: string[]; output: string } {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "floe-kv-"));
+  try {
+    const file = path.join(tmp, "objects.yaml");
+    fs.writeFileSync(file, objects.map((m) => YAML.stringify(m)).join("---\n"));
+    const minor = kubernetesVersion.replace(/^v(\d+\.\d+)\..*$/, "$1.0");
+    const r = spawnSync(`${dir}/${versions.peer.bin}`, ["--strict", "-k", minor, file], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+    const output = `${r.stdout}${r.stderr}`;
+    const lines = output.split("\n");
+    return { status: r.status, passed: lines.filter((l) => / passed for resource /.test(l)).length, failures: lines.filter((l) => /^(ERROR|WARN)/.test(l)), output };
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+describe("an independent validator agrees (kubernetes-validate from PyPI, strict, on the built-in kinds)", () => {
+  const builtins = () => {
+    const newest = validators[validators.length - 1].kubernetesVersion;
+    return [...declared.values()].flatMap((d) => [
+      ...d.manifests.map((x) => x.manifest),
+      ...d.releases.filter((r) => r.chart === "minio").flatMap((r) => renderMinio(r, newest)),
+    ]).filter((m) => !m.apiVersion.includes(".cnpg.io/"));
+  };
+
+  test.each(["v1.31.14", "v1.37.2"])("Kubernetes %s: every object passes", (v) => {
+    const objects = builtins();
+    expect(objects.length).toBeGreaterThan(100);
+    const r = peerValidate(objects, v);
+    if (r.status !== 0 || r.failures.length || r.passed !== objects.length) throw new Error(`${versions.peer.name} ${versions.peer.version}: exit ${r.status}, ${r.passed}/${objects.length} passed\n${r.failures.join("\n") || r.output.slice(0, 2000)}`);
+  });
+
+  test("and fails the misspelt field k8s-validate.ts fails", () => {
+    const d = JSON.parse(JSON.stringify(declared.get("default")!.manifests.find(({ manifest: m }) => m.kind === "Deployment")!.manifest));
+    d.spec.template.spec.containers[0].imagePullPolicyy = "Always";
+    const r = peerValidate([d], "v1.37.2");
+    expect(r.status).not.toBe(0);
+    expect(r.failures).toEqual([expect.stringContaining("'imagePullPolicyy' was unexpected")]);
+    expect(validators[validators.length - 1].validate(d)).toEqual([expect.objectContaining({ message: 'unknown field "imagePullPolicyy"' })]);
+  });
+});
 
 describe("references between the objects", () => {
   test.each(SCENARIOS.map((s) => s.name))("%s: every Secret, ConfigMap, claim, ServiceAccount, Role and CNPG object referred to is declared (or brought by the user)", (name) => {
