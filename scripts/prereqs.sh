@@ -79,14 +79,20 @@ collect() {
   fi
 }
 
+# the Debian packages that provide what is missing
+debian_packages() {
+  apt_pkgs=()
+  local m pkg
+  for m in "${missing[@]}"; do
+    pkg="${m##*|}"
+    [[ -n "$pkg" ]] && apt_pkgs+=($pkg)
+  done
+  return 0
+}
+
 collect
 ((${#missing[@]} == 0)) && exit 0
-
-apt_pkgs=()
-for m in "${missing[@]}"; do
-  pkg="${m##*|}"
-  [[ -n "$pkg" ]] && apt_pkgs+=($pkg)
-done
+debian_packages
 
 sudo_cmd=()
 can_install=false
@@ -105,11 +111,7 @@ if $can_install; then
   hash -r
   collect
   ((${#missing[@]} == 0)) && exit 0
-  apt_pkgs=()
-  for m in "${missing[@]}"; do
-    pkg="${m##*|}"
-    [[ -n "$pkg" ]] && apt_pkgs+=($pkg)
-  done
+  debian_packages
 fi
 
 {
