@@ -9,7 +9,8 @@
 #   - npm dependencies (Postgres 16/17 binaries, chdb, Pulumi SDKs ...) and the TypeScript build
 #   - the Pulumi CLI (scripts/install-pulumi.sh); for test also the REST catalog fixture
 #     (scripts/install-iceberg-rest.sh) and the Kubernetes/CloudNativePG schemas, the MinIO chart and
-#     helm (scripts/install-k8s-schemas.sh)
+#     helm (scripts/install-k8s-schemas.sh), and the independent readers of the engine test tier
+#     (scripts/install-engines.sh: pyiceberg, DuckDB, Spark, polars)
 # It never stops or reconfigures a service of the machine: floe's own servers use free ports.
 set -euo pipefail
 MODE="${1:-up}"
@@ -44,5 +45,6 @@ bash scripts/install-pulumi.sh >/dev/null
 if [ "$MODE" = test ]; then
   bash scripts/install-iceberg-rest.sh >/dev/null
   bash scripts/install-k8s-schemas.sh >/dev/null
+  bash scripts/install-engines.sh >/dev/null
 fi
 say "ready (node $(node --version))"

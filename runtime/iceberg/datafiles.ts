@@ -102,12 +102,14 @@ export async function writeColumns(ops: TableOps, codecs: FieldCodec[], typedCol
         dirs.push(`${encodeURIComponent(pf.name)}=${v === null ? "null" : encodeURIComponent(p.transform.toPath(p.result, v))}`);
       });
       const path = `${ops.location}/data/${dirs.map((d) => d + "/").join("")}${randomUUID()}.parquet`;
-      const written = writeDataFile(codecs, cols, chunk.length, { annotateTime: ops.metadata.properties["floe.parquet.annotate-time"] === "true" });
+      const written = writeDataFile(codecs, cols, chunk.length);
       files.push(path);
       await ops.io.write(path, written.bytes);
       icebergMetrics.filesWritten.inc({ table: ops.name, content: "data" });
       const record = dataFileRecord(CONTENT_DATA, path, partition, chunk.length, written.bytes.length, codecs, cols);
       record.sort_order_id = sortOrderId;
+      record.column_sizes = written.columnSizes;
+      record.split_offsets = written.splitOffsets;
       out.push({ record, keys: keys ? (all ? keys : chunk.map((r) => keys[r])) : [], specId: spec["spec-id"] });
     }
   }

@@ -115,6 +115,8 @@ class PositionDeleteFiles implements DeleteFiles {
       icebergMetrics.filesWritten.inc({ table: this.ops.name, content: "position-deletes" });
       const n = BigInt(sorted.length);
       const rec = emptyDataFile(CONTENT_POSITION_DELETES, path, g.partition, sorted.length, written.bytes.length);
+      rec.column_sizes = written.columnSizes;
+      rec.split_offsets = written.splitOffsets;
       rec.value_counts = [{ key: DELETE_FILE_PATH_ID, value: n }, { key: DELETE_POS_ID, value: n }];
       rec.null_value_counts = [{ key: DELETE_FILE_PATH_ID, value: 0n }, { key: DELETE_POS_ID, value: 0n }];
       // Full paths (not truncated): engines match delete files to data files by these bounds.

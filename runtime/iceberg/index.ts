@@ -110,9 +110,8 @@
  *
  * - A row key that is not a column of the current schema is a ValidationError (nothing is
  *   dropped silently): evolve the schema first.
- * - `time` columns are written as plain INT64 microseconds (ClickHouse casts Parquet TIME to
- *   whole seconds); table property `floe.parquet.annotate-time=true` restores the TIME
- *   annotation. Every other type uses the spec's Parquet mapping, with field ids.
+ * - Every type uses the spec's Parquet mapping (physical and logical type), with field ids, in
+ *   encodings every major reader accepts (see parquet.ts writeDataFile; docs/engines.md).
  * - New tables get `write.metadata.delete-after-commit.enabled=true` and
  *   `write.metadata.previous-versions-max=100`: old metadata JSON files are deleted (SQL and
  *   memory catalogs; a REST server manages its own).

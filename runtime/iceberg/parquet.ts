@@ -36,17 +36,13 @@ interface SchemaElement {
   field_id?: number;
 }
 
-export interface ParquetWriteOptions {
-  /**
-   * Annotate `time` columns as TIME(MICROS). Off by default: ClickHouse reads annotated TIME as
-   * DateTime64 and casts it to the Iceberg schema's Int64 in whole seconds, losing the
-   * microseconds; a plain INT64 holds the same micros and every reader that maps columns by the
-   * Iceberg schema reads it as time. Table property `floe.parquet.annotate-time=true` turns it on.
-   */
-  annotateTime?: boolean;
-}
-
-function leafElement(p: Primitive, name: string, required: boolean, fieldId: number, opts: ParquetWriteOptions = {}): SchemaElement {
+/**
+ * The Parquet physical and logical type of one Iceberg primitive, as the spec's Parquet table
+ * requires ("Appendix A: Format-specific Requirements"): time is INT64 TIME(MICROS, not adjusted to
+ * UTC), timestamp INT64 TIMESTAMP(MICROS, not adjusted), timestamptz TIMESTAMP(MICROS, adjusted),
+ * decimals in the smallest of INT32 / INT64 / minimal FIXED_LEN_BYTE_ARRAY, uuid FIXED[16] UUID.
+ */
+function leafElement(p: Primitive, name: string, required: boolean, fieldId: number): SchemaElement {
   const base = { name, repetition_type: required ? "REQUIRED" : "OPTIONAL", field_id: fieldId };
   switch (p.kind) {
     case "boolean":
@@ -68,7 +64,6 @@ function leafElement(p: Primitive, name: string, required: boolean, fieldId: num
     case "date":
       return { ...base, type: "INT32", converted_type: "DATE", logical_type: { type: "DATE" } };
     case "time":
-      if (!opts.annotateTime) return { ...base, type: "INT64" };
       return { ...base, type: "INT64", converted_type: "TIME_MICROS", logical_type: { type: "TIME", isAdjustedToUTC: false, unit: "MICROS" } };
     case "timestamp":
       return { ...base, type: "INT64", logical_type: { type: "TIMESTAMP", isAdjustedToUTC: false, unit: "MICROS" } };
@@ -86,15 +81,15 @@ function leafElement(p: Primitive, name: string, required: boolean, fieldId: num
 }
 
 /** Parquet schema elements (flattened, root first) for the given fields. */
-export function parquetSchema(codecs: FieldCodec[], opts: ParquetWriteOptions = {}): SchemaElement[] {
+export function parquetSchema(codecs: FieldCodec[]): SchemaElement[] {
   const out: SchemaElement[] = [{ name: "table", num_children: codecs.length }];
   for (const c of codecs) {
     if (!c.isList) {
-      out.push(leafElement(c.primitive, c.field.name, c.field.required, c.field.id, opts));
+      out.push(leafElement(c.primitive, c.field.name, c.field.required, c.field.id));
     } else {
       out.push({ name: c.field.name, repetition_type: c.field.required ? "REQUIRED" : "OPTIONAL", num_children: 1, converted_type: "LIST", logical_type: { type: "LIST" }, field_id: c.field.id });
       out.push({ name: "list", repetition_type: "REPEATED", num_children: 1 });
-      out.push(leafElement(c.primitive, "element", c.elementRequired, c.elementId!, opts));
+      out.push(leafElement(c.primitive, "element", c.elementRequired, c.elementId!));
     }
   }
   return out;
@@ -110,6 +105,39 @@ function parquetValue(p: Primitive): ((v: any) => any) | undefined {
 export interface WrittenFile {
   bytes: Uint8Array;
   rowCount: number;
+  /** Compressed bytes per leaf column, by field id (a list's element id): the manifest's column_sizes. */
+  columnSizes: { key: number; value: bigint }[];
+  /** Where each row group starts: the manifest's split_offsets (engines split reads there). */
+  splitOffsets: bigint[];
+}
+
+/** The column sizes and row-group offsets of a Parquet file, from its footer. */
+export function fileLayout(bytes: Uint8Array): Pick<WrittenFile, "columnSizes" | "splitOffsets"> {
+  const meta = reader().parquetMetadata(asyncBuffer(bytes));
+  const schema = meta.schema as SchemaElement[];
+  // path_in_schema -> field id of the leaf
+  const ids = new Map<string, number>();
+  const walk = (i: number, path: string[]): number => {
+    const el = schema[i];
+    const p = i === 0 ? [] : [...path, el.name];
+    let next = i + 1;
+    for (let c = 0; c < (el.num_children ?? 0); c++) next = walk(next, p);
+    if (!el.num_children && el.field_id !== undefined && el.field_id !== null) ids.set(p.join("\u0000"), Number(el.field_id));
+    return next;
+  };
+  walk(0, []);
+  const sizes = new Map<number, bigint>();
+  const splitOffsets: bigint[] = [];
+  for (const rg of meta.row_groups as { columns: { meta_data: { path_in_schema: string[]; total_compressed_size: bigint; dictionary_page_offset?: bigint; data_page_offset: bigint } }[] }[]) {
+    const first = rg.columns[0]?.meta_data;
+    if (first) splitOffsets.push(BigInt(first.dictionary_page_offset ?? first.data_page_offset));
+    for (const c of rg.columns) {
+      const id = ids.get(c.meta_data.path_in_schema.join("\u0000"));
+      if (id === undefined) continue;
+      sizes.set(id, (sizes.get(id) ?? 0n) + BigInt(c.meta_data.total_compressed_size));
+    }
+  }
+  return { columnSizes: [...sizes].map(([key, value]) => ({ key, value })), splitOffsets };
 }
 
 /**
@@ -157,17 +185,20 @@ function mostlyDistinct(values: unknown[]): boolean {
 }
 
 /** Encodes normalized columns as a Parquet file (one row group, snappy). */
-export function writeDataFile(codecs: FieldCodec[], columns: unknown[][], rowCount: number, opts: ParquetWriteOptions = {}): WrittenFile {
-  const schema = parquetSchema(codecs, opts);
+export function writeDataFile(codecs: FieldCodec[], columns: unknown[][], rowCount: number): WrittenFile {
+  const schema = parquetSchema(codecs);
   const columnData = codecs.map((c, i) => {
     const conv = parquetValue(c.primitive);
     let data = columns[i];
     if (conv) data = c.isList ? data.map((l) => (l === null ? null : (l as unknown[]).map(conv))) : Array.from(data, conv);
     else if (c.primitive.kind === "string" && !c.isList && mostlyDistinct(data)) data = encodeStrings(data);
-    return { name: c.field.name, data };
+    // Booleans PLAIN (bit-packed): hyparquet-writer's default RLE is valid Parquet, but the
+    // vectorized readers of Iceberg's Spark and Flink integrations refuse it.
+    return c.primitive.kind === "boolean" ? { name: c.field.name, data, encoding: "PLAIN" } : { name: c.field.name, data };
   });
   const buf: ArrayBuffer = writer().parquetWriteBuffer({ columnData, schema, statistics: false, rowGroupSize: Math.max(rowCount, 1), createdBy: "floe iceberg writer" });
-  return { bytes: new Uint8Array(buf), rowCount };
+  const bytes = new Uint8Array(buf);
+  return { bytes, rowCount, ...fileLayout(bytes) };
 }
 
 /** UTF-8 bytes per distinct string, shared by every repeat (delete files repeat one path). */
@@ -198,7 +229,8 @@ export function writePositionDeleteFile(entries: { path: string; pos: number }[]
     rowGroupSize: Math.max(sorted.length, 1),
     createdBy: "floe iceberg writer",
   });
-  return { bytes: new Uint8Array(buf), rowCount: sorted.length };
+  const bytes = new Uint8Array(buf);
+  return { bytes, rowCount: sorted.length, ...fileLayout(bytes) };
 }
 
 function asyncBuffer(bytes: Uint8Array) {
