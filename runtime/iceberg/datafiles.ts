@@ -136,6 +136,7 @@ export function emptyDataFile(content: number, path: string, partition: Record<s
     split_offsets: null,
     equality_ids: null,
     sort_order_id: null,
+    referenced_data_file: null,
   };
 }
 

@@ -77,52 +77,40 @@ class PositionDeleteFiles implements DeleteFiles {
     return readPositionDeletes(await this.ops.io.read(entry.file.file_path), `delete file ${entry.file.file_path}`);
   }
 
-  /** One position delete file per (spec, directory) of the targeted data files, sorted by path and position. */
+  /**
+   * One position delete file per targeted data file, next to it, with `referenced_data_file` set:
+   * what v3 requires of deletion vectors and what the strictest readers accept (polars refuses a
+   * delete file spanning several data files). Positions sorted.
+   */
   async write(deletes: RowLocation[], files: string[], locate: LocateDataFile): Promise<WrittenDeleteFile[]> {
-    // positions per data file, then data files per (spec, directory)
     const byFile = new Map<string, number[]>();
     for (const d of deletes) {
       const list = byFile.get(d.path);
       if (list) list.push(d.pos);
       else byFile.set(d.path, [d.pos]);
     }
-    const groups = new Map<string, { partition: Record<string, unknown>; specId: number; paths: string[]; dir: string }>();
-    for (const path of byFile.keys()) {
-      const f = locate(path);
-      if (!f) throw new CorruptMetadataError(`primary-key index points at ${path}, which it does not know`);
-      const dir = path.slice(0, path.lastIndexOf("/"));
-      const g = `${f.specId}|${dir}`;
-      let e = groups.get(g);
-      if (!e) groups.set(g, (e = { partition: f.partition, specId: f.specId, paths: [], dir }));
-      e.paths.push(path);
-    }
     const out: WrittenDeleteFile[] = [];
-    for (const g of groups.values()) {
-      g.paths.sort();
-      const sorted: RowLocation[] = [];
-      let minPos = Infinity;
-      let maxPos = -Infinity;
-      for (const p of g.paths) {
-        const poss = byFile.get(p)!.sort((a, b) => a - b);
-        if (poss[0] < minPos) minPos = poss[0];
-        if (poss[poss.length - 1] > maxPos) maxPos = poss[poss.length - 1];
-        for (const pos of poss) sorted.push({ path: p, pos });
-      }
-      const path = `${g.dir}/${randomUUID()}-deletes.parquet`;
+    for (const dataFile of [...byFile.keys()].sort()) {
+      const f = locate(dataFile);
+      if (!f) throw new CorruptMetadataError(`primary-key index points at ${dataFile}, which it does not know`);
+      const poss = byFile.get(dataFile)!.sort((a, b) => a - b);
+      const sorted: RowLocation[] = poss.map((pos) => ({ path: dataFile, pos }));
+      const path = `${dataFile.slice(0, dataFile.lastIndexOf("/"))}/${randomUUID()}-deletes.parquet`;
       const written = writePositionDeleteFile(sorted, true);
       files.push(path);
       await this.ops.io.write(path, written.bytes);
       icebergMetrics.filesWritten.inc({ table: this.ops.name, content: "position-deletes" });
       const n = BigInt(sorted.length);
-      const rec = emptyDataFile(CONTENT_POSITION_DELETES, path, g.partition, sorted.length, written.bytes.length);
+      const rec = emptyDataFile(CONTENT_POSITION_DELETES, path, f.partition, sorted.length, written.bytes.length);
       rec.column_sizes = written.columnSizes;
       rec.split_offsets = written.splitOffsets;
+      rec.referenced_data_file = dataFile;
       rec.value_counts = [{ key: DELETE_FILE_PATH_ID, value: n }, { key: DELETE_POS_ID, value: n }];
       rec.null_value_counts = [{ key: DELETE_FILE_PATH_ID, value: 0n }, { key: DELETE_POS_ID, value: 0n }];
       // Full paths (not truncated): engines match delete files to data files by these bounds.
-      rec.lower_bounds = [{ key: DELETE_FILE_PATH_ID, value: Buffer.from(g.paths[0]) }, { key: DELETE_POS_ID, value: Buffer.from(toBound({ kind: "long" }, BigInt(minPos))) }];
-      rec.upper_bounds = [{ key: DELETE_FILE_PATH_ID, value: Buffer.from(g.paths[g.paths.length - 1]) }, { key: DELETE_POS_ID, value: Buffer.from(toBound({ kind: "long" }, BigInt(maxPos))) }];
-      out.push({ record: rec, specId: g.specId });
+      rec.lower_bounds = [{ key: DELETE_FILE_PATH_ID, value: Buffer.from(dataFile) }, { key: DELETE_POS_ID, value: Buffer.from(toBound({ kind: "long" }, BigInt(poss[0]))) }];
+      rec.upper_bounds = [{ key: DELETE_FILE_PATH_ID, value: Buffer.from(dataFile) }, { key: DELETE_POS_ID, value: Buffer.from(toBound({ kind: "long" }, BigInt(poss[poss.length - 1]))) }];
+      out.push({ record: rec, specId: f.specId });
     }
     return out;
   }
