@@ -31,7 +31,6 @@ import traceback
 import uuid
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 DEFAULT_ENGINES = ["pyiceberg", "duckdb", "spark", "polars"]
 SESSION = "-c DateStyle=ISO,YMD -c TimeZone=UTC -c IntervalStyle=iso_8601 -c extra_float_digits=3 -c bytea_output=hex"
@@ -66,12 +65,9 @@ def iceberg_kind(t):
 
 
 def canon_decimal(d):
-    if isinstance(d, str):
-        d = decimal.Decimal(d)
-    if d == 0:
-        return "0"
-    s = format(d.normalize(), "f")
-    return s
+    """The exact value without trailing zeros or exponent ("-0" is "0")."""
+    d = decimal.Decimal(d) if isinstance(d, str) else d
+    return "0" if d == 0 else format(d.normalize(), "f")
 
 
 UNITS = {"s": 1_000_000, "ms": 1000, "us": 1, "ns": None}
@@ -295,7 +291,7 @@ class Engines:
     def read_duckdb(self, req, columns):
         sel = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
         loc = local_path(req["metadata"]).replace("'", "''")
-        return self.duckdb().execute(f"SELECT {sel} FROM iceberg_scan('{loc}')").fetch_arrow_table()
+        return self.duckdb().execute(f"SELECT {sel} FROM iceberg_scan('{loc}')").to_arrow_table()
 
     # Spark: JdbcCatalog on the same Postgres tables, default reader settings (vectorized)
     def spark_session(self):
@@ -452,7 +448,7 @@ def sql(engines, req):
     engine = req["engine"]
     if engine == "duckdb":
         loc = local_path(req["metadata"]).replace("'", "''")
-        table = engines.duckdb().execute(req["sql"].replace("$TABLE", f"iceberg_scan('{loc}')")).fetch_arrow_table()
+        table = engines.duckdb().execute(req["sql"].replace("$TABLE", f"iceberg_scan('{loc}')")).to_arrow_table()
     elif engine == "spark":
         s = engines.spark(req["catalog"])
         name = f"`{req['catalog']['name']}`." + ".".join(f"`{p}`" for p in req["table"].split("."))
