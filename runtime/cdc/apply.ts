@@ -116,11 +116,16 @@ async function apply(src: ReplicationSource, txn: Txn, commitLsn: bigint, change
   rowCounter.add(state.key, change.kind);
 }
 
-/** The row version before an update, for columns pgoutput left out (unchanged TOAST). */
+/**
+ * The row version before an update, for columns pgoutput left out (unchanged TOAST). An update
+ * that moves the key carries the old key (its 'K' or 'O' tuple): the previous version is found
+ * under that key, not the new one.
+ */
 async function previousVersion(state: TableState, change: RowChange, applied: Applied): Promise<Record<string, unknown> | null> {
+  const before = change.kind === "U" && change.oldKey ? change.oldKey : change.tuple;
   const probe = toRow(
     change.columns,
-    change.tuple.map((v, i) => (v === UNCHANGED && !state.pk.includes(change.columns[i].pg.name) ? null : v)),
+    before.map((v, i) => (v === UNCHANGED && !state.pk.includes(change.columns[i].pg.name) ? null : v)),
     state,
     applied,
   );

@@ -22,8 +22,11 @@ export interface CdcBed {
   /** Starts an in-process writer; resolves once it streams. */
   startWriter(overrides?: Partial<CdcConfigInput>): Promise<RunningWriter>;
   catalog(): Promise<SqlCatalog>;
-  /** Waits until the Iceberg table equals the Postgres table (bounded), returns both sides. */
-  waitForEqual(table: string, opts?: { timeoutMs?: number; target?: string; source?: string }): Promise<{ pg: string[]; ice: string[] }>;
+  /**
+   * Waits until the Iceberg table equals the Postgres table (bounded), returns both sides. With
+   * `writer`, a writer that failed meanwhile ends the wait at once with its error.
+   */
+  waitForEqual(table: string, opts?: { timeoutMs?: number; target?: string; source?: string; writer?: RunningWriter }): Promise<{ pg: string[]; ice: string[] }>;
   icebergRows(target: string): Promise<string[]>;
   stop(): Promise<void>;
 }
@@ -99,6 +102,7 @@ export async function startCdcBed(opts: { major?: number; pg?: TestPostgres } = 
         }
         last = { pg: pgRows, ice };
         if (JSON.stringify(pgRows) === JSON.stringify(ice)) return last;
+        if (o.writer?.writer.status.state === "failed") throw new Error(`the writer failed while waiting for ${table}: ${o.writer.writer.status.error}`);
         if (Date.now() > deadline) return last;
         await new Promise((r) => setTimeout(r, 100));
       }
