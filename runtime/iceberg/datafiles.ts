@@ -11,7 +11,7 @@ import { decimalBytes } from "./avro";
 import { CONTENT_DATA, type DataFileRecord } from "./manifests";
 import { icebergMetrics } from "./metrics";
 import { writeDataFile } from "./parquet";
-import { keyPartFromNormalized, type IndexKey } from "./pkindex";
+import { isNumericKey, joinKey, keyPartFromNormalized, numericKey, type IndexKey } from "./pkindex";
 import type { Row, TableOps } from "./table-ops";
 import { parseTransform } from "./transforms";
 import { parsePrimitive, type Primitive } from "./types";
@@ -36,7 +36,7 @@ export async function writeDataFiles(ops: TableOps, rows: Row[], keys: IndexKey[
  * A column may be a BigInt64Array (int64-valued, no nulls): everything below only indexes and
  * iterates columns, so it is handled as an array.
  */
-export async function writeColumns(ops: TableOps, codecs: FieldCodec[], typedColumns: (unknown[] | BigInt64Array)[], rowCount: number, keys: IndexKey[] | undefined, files: string[]): Promise<NewDataFile[]> {
+export async function writeColumns(ops: TableOps, codecs: FieldCodec[], typedColumns: (unknown[] | BigInt64Array)[], rowCount: number, keys: IndexKey[] | undefined, files: string[], rowsPerFile = ops.options.rowsPerFile): Promise<NewDataFile[]> {
   if (rowCount === 0) return [];
   const columns = typedColumns as unknown[][];
   const schema = ops.schema();
@@ -89,8 +89,8 @@ export async function writeColumns(ops: TableOps, codecs: FieldCodec[], typedCol
   }
   const out: NewDataFile[] = [];
   for (const idxs of groups.values()) {
-    for (let start = 0; start < idxs.length; start += ops.options.rowsPerFile) {
-      const chunk = idxs.slice(start, start + ops.options.rowsPerFile);
+    for (let start = 0; start < idxs.length; start += rowsPerFile) {
+      const chunk = idxs.slice(start, start + rowsPerFile);
       const all = chunk.length === rowCount && sortCols.length === 0;
       const cols = all ? columns : columns.map((c) => chunk.map((r) => c[r]));
       const partition: Record<string, unknown> = {};
@@ -116,6 +116,15 @@ export async function writeColumns(ops: TableOps, codecs: FieldCodec[], typedCol
   return out;
 }
 
+/** The index keys of normalized columns (`codecs` order: the current schema's fields first), row by row. */
+export function columnKeys(ops: TableOps, codecs: FieldCodec[], columns: ArrayLike<unknown>[], rowCount: number): { keys: IndexKey[]; keyCols: { primitive: Primitive; values: ArrayLike<unknown> }[] } {
+  const keyCols = ops.keyCodecs().map((k) => ({ primitive: k.primitive, values: columns[codecs.findIndex((c) => c.field.id === k.field.id)] }));
+  const keys = new Array<IndexKey>(rowCount);
+  if (keyCols.length === 1 && isNumericKey(keyCols[0].primitive)) for (let r = 0; r < rowCount; r++) keys[r] = numericKey(keyCols[0].values[r]);
+  else if (keyCols.length === 1) for (let r = 0; r < rowCount; r++) keys[r] = keyPartFromNormalized(keyCols[0].primitive, keyCols[0].values[r]);
+  else for (let r = 0; r < rowCount; r++) keys[r] = joinKey(keyCols.map((k) => keyPartFromNormalized(k.primitive, k.values[r])));
+  return { keys, keyCols };
+}
 
 /** A data_file record without column stats. */
 export function emptyDataFile(content: number, path: string, partition: Record<string, unknown>, rows: number, size: number): DataFileRecord {

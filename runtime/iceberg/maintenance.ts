@@ -1,195 +1,479 @@
 /**
- * Table maintenance: compaction (rewrite data files that have deletes, drop the delete files, one
- * "replace" snapshot), snapshot expiry (drop old snapshots and the files only they referenced),
- * and orphan file removal (files under the table location nothing references). Each runs through
- * the table's commit queue.
+ * Table maintenance that rewrites files: compaction (size-tiered bin-packing, data files rewritten
+ * without their deletes once enough of them are deleted, fully deleted files dropped, v2 position
+ * delete files merged to at most a few per data file) and manifest rewriting, each one "replace"
+ * snapshot through the table's commit queue. Planning is pure (maintenance-plan.ts); snapshot
+ * expiry and orphan removal are in expire.ts.
+ *
+ * Concurrency: each commit attempt plans again against its base, so a compaction that lost the
+ * race to another writer (the CDC writer, or another engine) never drops that writer's deletes;
+ * readers and the primary-key index see exactly the same rows before and after.
  */
 import { randomUUID } from "crypto";
 import { ValidationError } from "./catalog";
-import { writeDataFiles, type NewDataFile } from "./datafiles";
-import { deletedPositions } from "./deletes";
+import { columnKeys, normalizeBatches, writeColumns, type NewDataFile } from "./datafiles";
+import { deleteFilesFor, type WrittenDeleteFile } from "./deletes";
 import {
   CONTENT_DATA,
   CONTENT_EQUALITY_DELETES,
-  CONTENT_POSITION_DELETES,
   STATUS_DELETED,
   STATUS_EXISTING,
   readManifest,
   readManifestList,
   writeManifest,
   type DataFileRecord,
+  type LiveEntry,
+  type ManifestEntryRecord,
+  type ManifestFileRecord,
 } from "./manifests";
+import { expireSnapshots, removeOrphanFiles, type ExpiryResult } from "./expire";
+import { planCompaction, type CompactionPlan, type DataFileStats, type MaintenancePolicy } from "./maintenance-plan";
+import { icebergMetrics } from "./metrics";
 import { readColumnsByIdOptional } from "./parquet";
+import type { RowLocation } from "./pkindex";
 import type { SnapshotProducer } from "./snapshot";
-import type { Snapshot } from "./spec";
+import type { NestedField, Snapshot, TableMetadata } from "./spec";
 import type { TableIndex } from "./table-index";
-import type { CommitResult, Row, TableOps } from "./table-ops";
-import { canonicalFromPhysical } from "./values";
+import { mapLimit, type CommitResult, type TableOps } from "./table-ops";
+import { canonicalFromPhysical, fieldCodec, type FieldCodec } from "./values";
+
+/** Row lineage columns (v3): kept when compaction moves a row to another file. */
+export const ROW_ID_FIELD: NestedField = { id: 2147483540, name: "_row_id", required: false, type: "long" };
+export const LAST_UPDATED_SEQ_FIELD: NestedField = { id: 2147483539, name: "_last_updated_sequence_number", required: false, type: "long" };
+
+/** A delete file's identity in a snapshot: its path, and for a deletion vector its blob offset. */
+export function deleteKey(f: DataFileRecord): string {
+  return f.content_offset !== undefined && f.content_offset !== null ? `${f.file_path}#${f.content_offset}` : f.file_path;
+}
+
+/** Manifests and row locations of delete files, cached per table: both never change once written. */
+interface Caches {
+  manifests: Map<string, LiveEntry[]>;
+  deletes: Map<string, RowLocation[]>;
+}
+const caches = new WeakMap<TableOps, Caches>();
+function cachesOf(ops: TableOps): Caches {
+  let c = caches.get(ops);
+  if (!c) caches.set(ops, (c = { manifests: new Map(), deletes: new Map() }));
+  return c;
+}
+
+/** A snapshot's manifests with their entries, and its live data and delete files. */
+export interface SnapshotFiles {
+  manifests: { record: ManifestFileRecord; entries: LiveEntry[] }[];
+  data: LiveEntry[];
+  deletes: LiveEntry[];
+}
+
+/** Reads a snapshot's manifests (each once, cached) and splits its live entries. */
+export async function snapshotFiles(ops: TableOps, snapshot: Snapshot): Promise<SnapshotFiles> {
+  const cache = cachesOf(ops).manifests;
+  const list = await readManifestList(ops.io, snapshot["manifest-list"]);
+  const manifests = await mapLimit(list, 8, async (record) => {
+    let entries = cache.get(record.manifest_path);
+    if (!entries) cache.set(record.manifest_path, (entries = await readManifest(ops.io, record)));
+    return { record, entries };
+  });
+  const keep = new Set(list.map((m) => m.manifest_path));
+  for (const k of cache.keys()) if (!keep.has(k)) cache.delete(k);
+  const live = manifests.flatMap((m) => m.entries.filter((e) => e.status !== STATUS_DELETED));
+  return { manifests, data: live.filter((e) => e.file.content === CONTENT_DATA), deletes: live.filter((e) => e.file.content !== CONTENT_DATA) };
+}
+
+/** Row locations each live delete file deletes (cached by delete key). */
+async function deleteTargets(ops: TableOps, deletes: LiveEntry[]): Promise<Map<string, RowLocation[]>> {
+  const cache = cachesOf(ops).deletes;
+  const out = new Map<string, RowLocation[]>();
+  if (deletes.length === 0) return out;
+  const format = deleteFilesFor(ops);
+  await mapLimit(deletes, 8, async (e) => {
+    const k = deleteKey(e.file);
+    let locs = cache.get(k);
+    if (!locs) cache.set(k, (locs = await format.read(e)));
+    out.set(k, locs);
+  });
+  for (const k of cache.keys()) if (!out.has(k)) cache.delete(k);
+  return out;
+}
+
+const partitionKey = (e: LiveEntry): string => `${e.specId}|${JSON.stringify(e.file.partition, (_k, v) => (typeof v === "bigint" ? v.toString() : Buffer.isBuffer(v) ? v.toString("hex") : v))}`;
+
+/** Per data file: its deleted positions and the delete files that target it. */
+interface DeleteMap {
+  positions: Map<string, Set<number>>;
+  byData: Map<string, string[]>;
+  targets: Map<string, RowLocation[]>;
+}
+
+async function deleteMap(ops: TableOps, deletes: LiveEntry[]): Promise<DeleteMap> {
+  const targets = await deleteTargets(ops, deletes);
+  const positions = new Map<string, Set<number>>();
+  const byData = new Map<string, string[]>();
+  for (const [k, locs] of targets) {
+    const seen = new Set<string>();
+    for (const l of locs) {
+      let s = positions.get(l.path);
+      if (!s) positions.set(l.path, (s = new Set()));
+      s.add(l.pos);
+      if (!seen.has(l.path)) {
+        seen.add(l.path);
+        const list = byData.get(l.path);
+        if (list) list.push(k);
+        else byData.set(l.path, [k]);
+      }
+    }
+  }
+  return { positions, byData, targets };
+}
+
+export type CompactionMode = "policy" | "deletes" | "all";
+
+export interface CompactionResult extends CommitResult {
+  /** Data files rewritten into `addedDataFiles`, and files dropped because every row was deleted. */
+  rewrittenDataFiles: number;
+  droppedDataFiles: number;
+  addedDataFiles: number;
+  /** Delete files / deletion vectors removed, and v2 position delete files written to replace them. */
+  removedDeleteFiles: number;
+  addedDeleteFiles: number;
+  rewrittenRows: number;
+  reasons: CompactionPlan["reasons"];
+}
+
+/** Thrown inside a commit attempt when the plan turned out empty against that attempt's base. */
+class NothingToDo extends Error {}
+
+/** What a compaction of `files` would do under `mode`, and the deletes it must carry or drop. */
+function plan(files: SnapshotFiles, dm: DeleteMap, mode: CompactionMode, policy: MaintenancePolicy, formatVersion: number): { plan: CompactionPlan; removedData: Set<string>; dirty: Set<string> } {
+  const stats: DataFileStats[] = files.data.map((e) => ({
+    path: e.file.file_path,
+    partitionKey: partitionKey(e),
+    sizeBytes: Number(e.file.file_size_in_bytes),
+    records: Number(e.file.record_count),
+    deleted: dm.positions.get(e.file.file_path)?.size ?? 0,
+    deleteFiles: dm.byData.get(e.file.file_path)?.length ?? 0,
+  }));
+  let p: CompactionPlan;
+  if (mode === "policy") p = planCompaction(stats, policy);
+  else {
+    p = { rewrite: [], drop: [], reasons: { tiers: 0, deleteRatio: 0, allDeleted: 0 } };
+    const groups = new Map<string, DataFileStats[]>();
+    for (const f of stats) {
+      if (f.records > 0 && f.deleted >= f.records) {
+        p.drop.push(f);
+        p.reasons.allDeleted++;
+      } else if (mode === "all" || f.deleted > 0) groups.set(f.partitionKey, [...(groups.get(f.partitionKey) ?? []), f]);
+    }
+    p.rewrite = [...groups.values()];
+    p.reasons.deleteRatio = p.rewrite.reduce((a, g) => a + g.length, 0);
+  }
+  const removedData = new Set([...p.rewrite.flat(), ...p.drop].map((f) => f.path));
+  // Delete files to remove: those targeting a removed data file; in v2 also every delete file of a
+  // data file with too many of them (merged into one), closed over data files they share.
+  const dirty = new Set<string>();
+  for (const path of removedData) for (const k of dm.byData.get(path) ?? []) dirty.add(k);
+  if (formatVersion < 3) {
+    if (mode === "policy") for (const [path, ks] of dm.byData) if (!removedData.has(path) && ks.length > policy.maxDeleteFilesPerDataFile) for (const k of ks) dirty.add(k);
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const k of [...dirty]) {
+        for (const l of dm.targets.get(k) ?? []) {
+          if (removedData.has(l.path)) continue;
+          for (const other of dm.byData.get(l.path) ?? []) {
+            if (dirty.has(other)) continue;
+            dirty.add(other);
+            grew = true;
+          }
+        }
+      }
+    }
+  }
+  return { plan: p, removedData, dirty };
+}
+
+/** The live rows of a data file (its deleted positions skipped) as canonical columns of `fields`. */
+async function liveColumns(ops: TableOps, e: LiveEntry, deleted: Set<number> | undefined, fields: NestedField[], lineage: boolean): Promise<{ columns: unknown[][]; rows: number }> {
+  const ids = fields.map((f) => f.id);
+  const read = await readColumnsByIdOptional(await ops.io.read(e.file.file_path), lineage ? [...ids, ROW_ID_FIELD.id, LAST_UPDATED_SEQ_FIELD.id] : ids, `data file ${e.file.file_path}`);
+  const n = Number(e.file.record_count);
+  const keep: number[] = [];
+  for (let i = 0; i < n; i++) if (!deleted?.has(i)) keep.push(i);
+  const columns = fields.map((f, c) => {
+    const col = read[c];
+    return col ? keep.map((i) => canonicalFromPhysical(f.type, col[i])) : keep.map(() => null);
+  });
+  if (lineage) {
+    // v3: a moved row keeps its _row_id (explicit, or first_row_id + position) and its
+    // _last_updated_sequence_number (explicit, or the file's data sequence number)
+    const rowIds = read[ids.length];
+    const seqs = read[ids.length + 1];
+    const first = e.file.first_row_id;
+    columns.push(keep.map((i) => (rowIds?.[i] !== undefined && rowIds[i] !== null ? BigInt(rowIds[i] as bigint) : first !== undefined && first !== null ? BigInt(first) + BigInt(i) : null)));
+    columns.push(keep.map((i) => (seqs?.[i] !== undefined && seqs[i] !== null ? BigInt(seqs[i] as bigint) : e.dataSequenceNumber)));
+  }
+  return { columns, rows: keep.length };
+}
 
 /**
- * Rewrites the live rows of every data file that has position deletes (all data files with
- * `all: true`) into new data files and drops every position delete file, in one "replace"
- * snapshot. Readers see exactly the same rows, from fewer files. Mirror tables fed by CDC
- * collect delete files with every update: compact when the snapshot summary's
- * total-delete-files grows. Returns undefined when there is nothing to do.
+ * Rewrites the snapshot's manifests around `removed` (keys of data and delete files leaving the
+ * table): every manifest group (content, partition spec, schema) holding a removed file, or every
+ * group when the snapshot would have more than `maxManifests` manifests, becomes one manifest with
+ * its live files EXISTING and the removed ones DELETED (so expiry finds what this snapshot removed);
+ * other manifests are carried as they are.
  */
-export function compact(ops: TableOps, index: TableIndex, producer: SnapshotProducer, options: { all?: boolean } = {}): Promise<CommitResult | undefined> {
+async function rewriteManifestGroups(ops: TableOps, base: TableMetadata, files: SnapshotFiles, removed: Set<string>, maxManifests: number, added: number, snapshotId: bigint, seq: bigint, written: string[]): Promise<{ manifests: ManifestFileRecord[]; merged: number }> {
+  const groups = new Map<string, SnapshotFiles["manifests"]>();
+  for (const m of files.manifests) {
+    const key = `${m.record.content}|${m.record.partition_spec_id}|${m.entries[0]?.schemaId ?? "?"}`;
+    groups.set(key, [...(groups.get(key) ?? []), m]);
+  }
+  const mergeAll = files.manifests.length + added > maxManifests;
+  const out: ManifestFileRecord[] = [];
+  let merged = 0;
+  for (const group of groups.values()) {
+    const touched = group.some((m) => m.entries.some((e) => e.status !== STATUS_DELETED && removed.has(e.file.content === CONTENT_DATA ? e.file.file_path : deleteKey(e.file))));
+    if (!touched && !(mergeAll && group.length > 1)) {
+      out.push(...group.map((m) => m.record));
+      continue;
+    }
+    const entries: ManifestEntryRecord[] = [];
+    for (const m of group) {
+      for (const e of m.entries) {
+        if (e.status === STATUS_DELETED) continue; // removed by an earlier snapshot
+        const gone = removed.has(e.file.content === CONTENT_DATA ? e.file.file_path : deleteKey(e.file));
+        entries.push({ status: gone ? STATUS_DELETED : STATUS_EXISTING, snapshot_id: gone ? snapshotId : e.snapshotId, sequence_number: e.dataSequenceNumber, file_sequence_number: e.fileSequenceNumber, data_file: e.file });
+      }
+    }
+    merged += group.length;
+    if (entries.length === 0) continue;
+    const first = group[0];
+    const loc = `${ops.location}/metadata/${randomUUID()}-m0.avro`;
+    written.push(loc);
+    out.push(await writeManifest(ops.io, {
+      formatVersion: ops.formatVersion,
+      location: loc,
+      schema: base.schemas.find((x) => x["schema-id"] === first.entries[0]?.schemaId) ?? ops.schema(),
+      spec: base["partition-specs"].find((x) => x["spec-id"] === first.record.partition_spec_id) ?? ops.spec(),
+      content: first.record.content === CONTENT_DATA ? "data" : "deletes",
+      snapshotId,
+      sequenceNumber: seq,
+      entries,
+    }, () => null));
+  }
+  return { manifests: out, merged };
+}
+
+const isDv = (f: DataFileRecord) => f.content_offset !== undefined && f.content_offset !== null;
+
+/** The summary of a "replace" snapshot that leaves `remaining` live and removed / added these. */
+function replaceSummary(carried: Record<string, string>, remaining: DataFileRecord[], removed: DataFileRecord[], added: DataFileRecord[]): Record<string, string> {
+  const sum = (list: DataFileRecord[], f: (x: DataFileRecord) => bigint) => String(list.reduce((a, x) => a + f(x), 0n));
+  const rows = (x: DataFileRecord) => BigInt(x.record_count);
+  const size = (x: DataFileRecord) => BigInt(x.file_size_in_bytes);
+  const data = (l: DataFileRecord[]) => l.filter((x) => x.content === CONTENT_DATA);
+  const dels = (l: DataFileRecord[]) => l.filter((x) => x.content !== CONTENT_DATA);
+  const out: Record<string, string> = {
+    ...carried,
+    operation: "replace",
+    "added-data-files": String(data(added).length),
+    "added-records": sum(data(added), rows),
+    "added-files-size": sum(added, size),
+    "deleted-data-files": String(data(removed).length),
+    "deleted-records": sum(data(removed), rows),
+    "removed-files-size": sum(removed, size),
+    "removed-delete-files": String(dels(removed).length),
+    "removed-position-deletes": sum(dels(removed), rows),
+    "total-records": sum(data(remaining), rows),
+    "total-files-size": sum(remaining, size),
+    "total-data-files": String(data(remaining).length),
+    "total-delete-files": String(dels(remaining).length),
+    "total-position-deletes": sum(dels(remaining), rows),
+    "total-equality-deletes": "0",
+  };
+  const addedDeletes = dels(added);
+  if (addedDeletes.length) {
+    out["added-delete-files"] = String(addedDeletes.length);
+    out["added-position-delete-files"] = String(addedDeletes.filter((x) => !isDv(x)).length);
+    out["added-position-deletes"] = sum(addedDeletes, rows);
+  }
+  const removedDvs = dels(removed).filter(isDv).length;
+  if (removedDvs) out["removed-dvs"] = String(removedDvs);
+  const removedPos = dels(removed).length - removedDvs;
+  if (removedPos) out["removed-position-delete-files"] = String(removedPos);
+  return out;
+}
+
+/**
+ * Compacts the table in one "replace" snapshot, or returns undefined when there is nothing to do.
+ * `policy` mode follows the plan of maintenance-plan.ts; `deletes` rewrites every data file that
+ * has deletes; `all` rewrites every data file (one output per partition, split at the target size).
+ */
+export function compact(ops: TableOps, index: TableIndex, producer: SnapshotProducer, mode: CompactionMode, policy: MaintenancePolicy): Promise<CompactionResult | undefined> {
   return ops.serialize(async () => {
-    if (!ops.currentSnapshot()) return undefined;
-    const first = await ops.liveEntries(ops.currentSnapshot()!);
-    if (!options.all && !first.some((e) => e.file.content === CONTENT_POSITION_DELETES)) return undefined;
-    let removedPaths = new Set<string>();
+    const current = ops.currentSnapshot();
+    if (!current) return undefined;
+    {
+      // a cheap look first (manifests and delete files are cached): nothing to do, no commit
+      const files = await snapshotFiles(ops, current);
+      if (files.deletes.some((e) => e.file.content === CONTENT_EQUALITY_DELETES)) throw new ValidationError(`${ops.name}: compaction of tables with equality deletes is not supported`);
+      const p = plan(files, await deleteMap(ops, files.deletes), mode, policy, ops.formatVersion);
+      if (p.plan.rewrite.length === 0 && p.plan.drop.length === 0 && p.dirty.size === 0) return undefined;
+    }
+    let removedData = new Set<string>();
     let newFiles: NewDataFile[] = [];
-    return producer.commit("compact", async (base, snapshotId, seq, files) => {
-      const parent = ops.currentSnapshot()!;
-      const manifests = await readManifestList(ops.io, parent["manifest-list"]);
-      const withEntries = await Promise.all(manifests.map(async (m) => ({ m, entries: (await readManifest(ops.io, m)).filter((e) => e.status !== STATUS_DELETED) })));
-      const live = withEntries.flatMap((x) => x.entries);
-      if (live.some((e) => e.file.content === CONTENT_EQUALITY_DELETES)) throw new ValidationError("compact: tables with equality deletes are not supported");
-      const deleteFiles = live.filter((e) => e.file.content === CONTENT_POSITION_DELETES);
-      const deleted = await deletedPositions(ops, deleteFiles, 1);
-      const rewrite = live.filter((e) => e.file.content === CONTENT_DATA && (options.all || deleted.has(e.file.file_path)));
-      removedPaths = new Set([...rewrite, ...deleteFiles].map((e) => e.file.file_path));
-      // Read the live rows of the rewritten files in the current schema (by field id).
-      const schema = ops.schema();
-      const rows: Row[] = [];
-      for (const e of rewrite) {
-        const cols = await readColumnsByIdOptional(await ops.io.read(e.file.file_path), schema.fields.map((f) => f.id), `data file ${e.file.file_path}`);
-        const n = Number(e.file.record_count);
-        const dels = deleted.get(e.file.file_path);
-        for (let i = 0; i < n; i++) {
-          if (dels?.has(i)) continue;
-          const row: Row = {};
-          schema.fields.forEach((f, c) => (row[f.name] = cols[c] ? canonicalFromPhysical(f.type, cols[c]![i]) : null));
-          rows.push(row);
+    let stats = { rewrittenDataFiles: 0, droppedDataFiles: 0, addedDataFiles: 0, removedDeleteFiles: 0, addedDeleteFiles: 0, rewrittenRows: 0, reasons: { tiers: 0, deleteRatio: 0, allDeleted: 0 } };
+    try {
+      const r = await producer.commit("compact", async (base, snapshotId, seq, written) => {
+        const parent = ops.currentSnapshot();
+        if (!parent) throw new NothingToDo();
+        const files = await snapshotFiles(ops, parent);
+        if (files.deletes.some((e) => e.file.content === CONTENT_EQUALITY_DELETES)) throw new ValidationError(`${ops.name}: compaction of tables with equality deletes is not supported`);
+        const dm = await deleteMap(ops, files.deletes);
+        const p = plan(files, dm, mode, policy, ops.formatVersion);
+        if (p.plan.rewrite.length === 0 && p.plan.drop.length === 0 && p.dirty.size === 0) throw new NothingToDo();
+        removedData = p.removedData;
+        const dataByPath = new Map(files.data.map((e) => [e.file.file_path, e]));
+        // rewrite each group's live rows (current schema by field id; v3: with their row lineage)
+        const schema = ops.schema();
+        const lineage = ops.formatVersion >= 3;
+        const fields = lineage ? [...schema.fields, ROW_ID_FIELD, LAST_UPDATED_SEQ_FIELD] : schema.fields;
+        const codecs: FieldCodec[] = fields.map(fieldCodec);
+        newFiles = [];
+        let rewrittenRows = 0;
+        for (const group of p.plan.rewrite) {
+          const parts: { columns: unknown[][]; rows: number }[] = [];
+          let bytes = 0, records = 0;
+          for (const f of group) {
+            const e = dataByPath.get(f.path)!;
+            parts.push(await liveColumns(ops, e, dm.positions.get(f.path), schema.fields, lineage));
+            bytes += f.sizeBytes;
+            records += f.records;
+          }
+          const rowCount = parts.reduce((a, x) => a + x.rows, 0);
+          if (rowCount === 0) continue;
+          const batch = { names: fields.map((f) => f.name), columns: fields.map((_, c) => parts.flatMap((x) => x.columns[c])), rowCount };
+          const { columns } = normalizeBatches(codecs, [batch]);
+          const keys = ops.hasPrimaryKey ? columnKeys(ops, codecs, columns as ArrayLike<unknown>[], rowCount).keys : undefined;
+          const rowsPerFile = Math.max(1, Math.min(ops.options.rowsPerFile, Math.floor(policy.targetFileBytes / Math.max(1, bytes / Math.max(1, records)))));
+          newFiles.push(...(await writeColumns(ops, codecs, columns, rowCount, keys, written, rowsPerFile)));
+          rewrittenRows += rowCount;
         }
-      }
-      const keys = ops.hasPrimaryKey ? rows.map((r) => ops.keyOf(r)) : undefined;
-      newFiles = await writeDataFiles(ops, rows, keys, files);
-      // New manifests: the compacted files, then every old manifest with removed files marked DELETED.
-      const out = await producer.writeManifests("data", newFiles.map((f) => ({ record: f.record, specId: f.specId })), snapshotId, seq, files);
-      for (const { m, entries } of withEntries) {
-        if (!entries.some((e) => removedPaths.has(e.file.file_path))) {
-          out.push(m);
-          continue;
+        // v2: the deletes of remaining data files that shared a removed delete file, one file per data file
+        const replacements: WrittenDeleteFile[] = [];
+        if (ops.formatVersion < 3 && p.dirty.size > 0) {
+          const keep = new Map<string, RowLocation[]>();
+          for (const k of p.dirty) for (const l of dm.targets.get(k) ?? []) if (!removedData.has(l.path)) keep.set(l.path, [...(keep.get(l.path) ?? []), l]);
+          const format = deleteFilesFor(ops);
+          for (const [path, locs] of keep) {
+            const unique = [...new Set(locs.map((l) => l.pos))].map((pos) => ({ path, pos }));
+            replacements.push(...(await format.write(unique, written, (x) => {
+              const e = dataByPath.get(x);
+              return e ? { partition: e.file.partition, specId: e.specId } : undefined;
+            })));
+          }
         }
-        const schemaForManifest = base.schemas.find((x) => x["schema-id"] === entries[0]?.schemaId) ?? schema;
-        const loc = `${ops.location}/metadata/${randomUUID()}-m0.avro`;
-        files.push(loc);
-        out.push(await writeManifest(ops.io, {
-          formatVersion: ops.formatVersion,
-          location: loc,
-          schema: schemaForManifest,
-          spec: base["partition-specs"].find((x) => x["spec-id"] === m.partition_spec_id) ?? ops.spec(),
-          content: m.content === CONTENT_DATA ? "data" : "deletes",
-          snapshotId,
-          sequenceNumber: seq,
-          entries: entries.map((e) => ({
-            status: removedPaths.has(e.file.file_path) ? STATUS_DELETED : STATUS_EXISTING,
-            snapshot_id: removedPaths.has(e.file.file_path) ? snapshotId : e.snapshotId,
-            sequence_number: e.dataSequenceNumber,
-            file_sequence_number: e.fileSequenceNumber,
-            data_file: e.file,
-          })),
-        }, () => null));
-      }
-      const remaining = [...live.filter((e) => !removedPaths.has(e.file.file_path)).map((e) => e.file), ...newFiles.map((f) => f.record)];
-      const sum = (list: DataFileRecord[]) => list.reduce((a, f) => a + BigInt(f.record_count), 0n);
-      const size = (list: DataFileRecord[]) => list.reduce((a, f) => a + BigInt(f.file_size_in_bytes), 0n);
-      const rData = remaining.filter((f) => f.content === CONTENT_DATA);
-      const rDel = remaining.filter((f) => f.content === CONTENT_POSITION_DELETES);
-      const summary: Record<string, string> = {
-        ...producer.carriedSummary(),
-        operation: "replace",
-        "added-data-files": String(newFiles.length),
-        "added-records": String(rows.length),
-        "deleted-data-files": String(rewrite.length),
-        "deleted-records": String(sum(rewrite.map((e) => e.file))),
-        "removed-delete-files": String(deleteFiles.length),
-        "removed-position-deletes": String(sum(deleteFiles.map((e) => e.file))),
-        "total-records": String(sum(rData)),
-        "total-files-size": String(size(remaining)),
-        "total-data-files": String(rData.length),
-        "total-delete-files": String(rDel.length),
-        "total-position-deletes": String(sum(rDel)),
-        "total-equality-deletes": "0",
-      };
-      return { manifests: out, summary, addedRows: rows.length, deletedRows: 0 };
-    }, async () => {
-      const idx = index.pkIndex;
-      if (!idx) return;
-      for (const p of removedPaths) idx.removeFile(p);
-      for (const f of newFiles) idx.addFile(f.record.file_path, { keys: f.keys, partition: f.record.partition, specId: f.specId });
-    });
+        const removed = new Set<string>([...removedData, ...p.dirty]);
+        const addedManifests = [
+          ...(await producer.writeManifests("data", newFiles.map((f) => ({ record: f.record, specId: f.specId })), snapshotId, seq, written)),
+          ...(await producer.writeManifests("deletes", replacements, snapshotId, seq, written)),
+        ];
+        const { manifests } = await rewriteManifestGroups(ops, base, files, removed, policy.maxManifests, addedManifests.length, snapshotId, seq, written);
+        const live = [...files.data, ...files.deletes];
+        const removedRecords = live.filter((e) => removed.has(e.file.content === CONTENT_DATA ? e.file.file_path : deleteKey(e.file))).map((e) => e.file);
+        const addedRecords = [...newFiles.map((f) => f.record), ...replacements.map((f) => f.record)];
+        const remaining = [...live.filter((e) => !removed.has(e.file.content === CONTENT_DATA ? e.file.file_path : deleteKey(e.file))).map((e) => e.file), ...addedRecords];
+        stats = {
+          rewrittenDataFiles: p.plan.rewrite.reduce((a, g) => a + g.length, 0),
+          droppedDataFiles: p.plan.drop.length,
+          addedDataFiles: newFiles.length,
+          removedDeleteFiles: p.dirty.size,
+          addedDeleteFiles: replacements.length,
+          rewrittenRows,
+          reasons: p.plan.reasons,
+        };
+        return { manifests: [...addedManifests, ...manifests], summary: replaceSummary(producer.carriedSummary(), remaining, removedRecords, addedRecords), addedRows: rewrittenRows, deletedRows: 0 };
+      }, async () => {
+        const idx = index.pkIndex;
+        if (!idx) return;
+        for (const path of removedData) idx.removeFile(path);
+        for (const f of newFiles) idx.addFile(f.record.file_path, { keys: f.keys, partition: f.record.partition, specId: f.specId });
+      });
+      ops.log.info("compacted", { mode, ...stats, reasons: stats.reasons });
+      return { ...r, ...stats };
+    } catch (e) {
+      if (e instanceof NothingToDo) return undefined;
+      throw e;
+    }
   });
 }
 
 /**
- * Deletes files under the table location that no snapshot, metadata file or metadata log
- * references and that are older than `olderThanMs` (default: 1 day ago), e.g. files left by a
- * writer that crashed between writing and committing. Needs a FileIO with `list`.
+ * Merges the current snapshot's manifests into one per content, partition spec and schema in a
+ * "replace" snapshot when there are more than `maxManifests` (no data or delete file changes).
+ * Returns undefined when there are not.
  */
-export function removeOrphanFiles(ops: TableOps, options: { olderThanMs?: number } = {}): Promise<string[]> {
+export function rewriteManifests(ops: TableOps, producer: SnapshotProducer, maxManifests: number): Promise<CommitResult | undefined> {
   return ops.serialize(async () => {
-    if (!ops.io.list) throw new ValidationError("removeOrphanFiles: this table's FileIO cannot list files");
-    const cutoff = options.olderThanMs ?? Date.now() - 24 * 3600 * 1000;
-    const reachable = new Set<string>([ops.metadataLocation, ...ops.metadata["metadata-log"].map((e) => e["metadata-file"])]);
-    for (const s of ops.metadata.snapshots) {
-      reachable.add(s["manifest-list"]);
-      for (const mf of await readManifestList(ops.io, s["manifest-list"])) {
-        reachable.add(mf.manifest_path);
-        for (const e of await readManifest(ops.io, mf)) reachable.add(e.file.file_path);
-      }
+    const current = ops.currentSnapshot();
+    if (!current) return undefined;
+    if ((await readManifestList(ops.io, current["manifest-list"])).length <= maxManifests) return undefined;
+    try {
+      return await producer.commit("rewrite-manifests", async (base, snapshotId, seq, written) => {
+        const parent = ops.currentSnapshot()!;
+        const files = await snapshotFiles(ops, parent);
+        if (files.manifests.length <= maxManifests) throw new NothingToDo();
+        const { manifests } = await rewriteManifestGroups(ops, base, files, new Set(), 0, 0, snapshotId, seq, written);
+        const live = [...files.data, ...files.deletes].map((e) => e.file);
+        return { manifests, summary: { ...replaceSummary(producer.carriedSummary(), live, [], []), "manifests-replaced": String(files.manifests.length), "manifests-created": String(manifests.length) }, addedRows: 0, deletedRows: 0 };
+      }, async () => undefined);
+    } catch (e) {
+      if (e instanceof NothingToDo) return undefined;
+      throw e;
     }
-    const files = await ops.io.list(ops.location);
-    const orphans = files.filter((f) => !reachable.has(f.location) && f.modifiedMs < cutoff && !f.location.endsWith(".tmp")).map((f) => f.location);
-    await ops.deleteQuietly(orphans);
-    ops.log.info("removed orphan files", { files: orphans.length });
-    return orphans;
   });
 }
 
+export interface MaintenanceReport {
+  table: string;
+  startedAt: number;
+  durationMs: number;
+  compaction?: CompactionResult;
+  manifests?: CommitResult;
+  expiry?: ExpiryResult;
+  /** Orphan files deleted (when the orphan scan ran). */
+  orphans?: number;
+}
+
 /**
- * Removes old snapshots from the table metadata (keeping the current one, every ref, and the
- * `retainLast` newest) and deletes the files only they referenced: manifest lists, manifests,
- * data and delete files. Returns what was removed.
+ * One maintenance pass over a table under `policy`: compaction, manifest rewriting, snapshot
+ * expiry when past keepSnapshots / maxSnapshotAgeMs, and (with `orphans`) orphan removal. Each
+ * step is its own commit through the table's commit queue; a step with nothing to do commits
+ * nothing. Updates the table's maintenance metrics.
  */
-export function expireSnapshots(ops: TableOps, options: { olderThanMs?: number; retainLast?: number } = {}): Promise<{ snapshots: number; files: number }> {
-  return ops.serialize(async () => {
-    const olderThan = options.olderThanMs ?? Date.now() - 5 * 24 * 3600 * 1000;
-    const retainLast = Math.max(1, options.retainLast ?? 1);
-    const m = ops.metadata;
-    const keep = new Set<string>(Object.values(m.refs).map((r) => String(r["snapshot-id"])));
-    const newest = [...m.snapshots].sort((a, b) => b["timestamp-ms"] - a["timestamp-ms"]).slice(0, retainLast);
-    for (const s of newest) keep.add(String(s["snapshot-id"]));
-    const expire = m.snapshots.filter((s) => !keep.has(String(s["snapshot-id"])) && s["timestamp-ms"] < olderThan);
-    if (expire.length === 0) return { snapshots: 0, files: 0 };
-    const retained = m.snapshots.filter((s) => !expire.includes(s));
-    const reachable = new Set<string>();
-    const collect = async (snaps: Snapshot[], into: Set<string>) => {
-      for (const s of snaps) {
-        into.add(s["manifest-list"]);
-        for (const mf of await readManifestList(ops.io, s["manifest-list"])) {
-          into.add(mf.manifest_path);
-          for (const e of await readManifest(ops.io, mf)) if (e.status !== STATUS_DELETED) into.add(e.file.file_path);
-        }
-      }
-    };
-    await collect(retained, reachable);
-    const candidates = new Set<string>();
-    for (const s of expire) {
-      candidates.add(s["manifest-list"]);
-      for (const mf of await readManifestList(ops.io, s["manifest-list"]).catch(() => [])) {
-        candidates.add(mf.manifest_path);
-        for (const e of await readManifest(ops.io, mf).catch(() => [])) candidates.add(e.file.file_path);
-      }
-    }
-    ops.loaded = await ops.catalog.commitTable(ops.id, [{ type: "assert-table-uuid", uuid: m["table-uuid"] }, { type: "assert-ref-snapshot-id", ref: "main", "snapshot-id": (m["current-snapshot-id"] ?? null) as bigint | null }], [
-      { action: "remove-snapshots", "snapshot-ids": expire.map((s) => BigInt(s["snapshot-id"])) },
-    ]);
-    const doomed = [...candidates].filter((f) => !reachable.has(f));
-    await ops.deleteQuietly(doomed);
-    ops.log.info("expired snapshots", { snapshots: expire.length, files: doomed.length });
-    return { snapshots: expire.length, files: doomed.length };
-  });
+export async function maintain(ops: TableOps, index: TableIndex, producer: SnapshotProducer, policy: MaintenancePolicy, options: { orphans?: boolean; now?: number } = {}): Promise<MaintenanceReport> {
+  const startedAt = Date.now();
+  const report: MaintenanceReport = { table: ops.name, startedAt, durationMs: 0 };
+  report.compaction = await compact(ops, index, producer, "policy", policy);
+  report.manifests = await rewriteManifests(ops, producer, policy.maxManifests);
+  const now = options.now ?? Date.now();
+  const snaps = ops.metadata.snapshots;
+  if (snaps.length > policy.keepSnapshots || snaps.some((s) => now - s["timestamp-ms"] > policy.maxSnapshotAgeMs)) report.expiry = await expireSnapshots(ops, policy, now);
+  if (options.orphans) report.orphans = (await removeOrphanFiles(ops, now - policy.orphanMinAgeMs)).length;
+  report.durationMs = Date.now() - startedAt;
+  recordTableMetrics(ops, report);
+  return report;
+}
+
+/** Files, delete files, snapshots and bytes of the table, and its last maintenance (Prometheus). */
+export function recordTableMetrics(ops: TableOps, report?: MaintenanceReport): void {
+  const s = ops.currentSnapshot()?.summary ?? ({} as Record<string, string>);
+  const table = ops.name;
+  icebergMetrics.tableFiles.set({ table, content: "data" }, Number(s["total-data-files"] ?? 0));
+  icebergMetrics.tableFiles.set({ table, content: "deletes" }, Number(s["total-delete-files"] ?? 0));
+  icebergMetrics.tableBytes.set({ table }, Number(s["total-files-size"] ?? 0));
+  icebergMetrics.tableSnapshots.set({ table }, ops.metadata.snapshots.length);
+  if (report) {
+    icebergMetrics.maintenanceLast.set({ table }, (report.startedAt + report.durationMs) / 1000);
+    icebergMetrics.maintenanceSeconds.set({ table }, report.durationMs / 1000);
+  }
 }

@@ -254,3 +254,37 @@ export function currentSnapshot(m: TableMetadata): Snapshot | undefined {
   if (id === null || id === undefined) return undefined;
   return m.snapshots?.find((s) => BigInt(s["snapshot-id"]) === BigInt(id));
 }
+
+/**
+ * Custom snapshot summary keys with this prefix are table state (the CDC writer's LSNs, follow
+ * records): every floe snapshot carries them forward, and they are found through the snapshot
+ * ancestry when the current snapshot was written by an engine that does not carry them (a Spark
+ * or pyiceberg compaction, S3 Tables maintenance).
+ */
+export const STATE_PREFIX = "floe.";
+
+const carriesState = (s: Snapshot): boolean => Object.keys(s.summary ?? {}).some((k) => k.startsWith(STATE_PREFIX));
+
+const snapshotIndex = new WeakMap<TableMetadata, Map<bigint, Snapshot>>();
+
+/** The snapshot with this id (a map built once per metadata object). */
+export function snapshotById(m: TableMetadata, id: bigint | number | null | undefined): Snapshot | undefined {
+  if (id === null || id === undefined) return undefined;
+  let byId = snapshotIndex.get(m);
+  if (!byId) snapshotIndex.set(m, (byId = new Map(m.snapshots.map((s) => [BigInt(s["snapshot-id"]), s]))));
+  return byId.get(BigInt(id));
+}
+
+/**
+ * The newest ancestor of main (the current snapshot included) whose summary carries state keys
+ * (STATE_PREFIX), or undefined when no retained ancestor does.
+ */
+export function stateSnapshot(m: TableMetadata): Snapshot | undefined {
+  for (let s = currentSnapshot(m); s; s = snapshotById(m, s["parent-snapshot-id"])) if (carriesState(s)) return s;
+  return undefined;
+}
+
+/** Whether a snapshot's summary carries state keys (STATE_PREFIX). */
+export function snapshotCarriesState(s: Snapshot): boolean {
+  return carriesState(s);
+}

@@ -12,6 +12,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
   S3ClientConfig,
@@ -126,6 +127,26 @@ export class S3FileIO implements FileIO {
       if (isNotFound(e)) return;
       throw new Error(`cannot delete ${location}: ${(e as Error).name}: ${(e as Error).message}`);
     }
+  }
+
+  /** Every object under a location prefix (ListObjectsV2, page by page), for orphan file removal. */
+  async list(prefix: string): Promise<{ location: string; modifiedMs: number }[]> {
+    const m = /^(s3[an]?):\/\/([^/]+)\/?(.*)$/.exec(prefix);
+    if (!m) throw new Error(`"${prefix}" is not an S3 location (expected s3://bucket/prefix)`);
+    const [, scheme, bucket, key] = m;
+    const out: { location: string; modifiedMs: number }[] = [];
+    let token: string | undefined;
+    do {
+      let res;
+      try {
+        res = await this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key, ContinuationToken: token }));
+      } catch (e) {
+        throw new Error(`cannot list ${prefix}: ${(e as Error).name}: ${(e as Error).message}`);
+      }
+      for (const o of res.Contents ?? []) if (o.Key) out.push({ location: `${scheme}://${bucket}/${o.Key}`, modifiedMs: o.LastModified?.getTime() ?? 0 });
+      token = res.IsTruncated ? res.NextContinuationToken : undefined;
+    } while (token);
+    return out;
   }
 
   /** Closes the client's sockets. */

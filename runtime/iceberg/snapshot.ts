@@ -23,7 +23,7 @@ import {
   type ManifestEntryRecord,
   type ManifestFileRecord,
 } from "./manifests";
-import { newSnapshotId } from "./metadata";
+import { STATE_PREFIX, newSnapshotId, snapshotCarriesState, stateSnapshot } from "./metadata";
 import { icebergMetrics } from "./metrics";
 import type { Snapshot, TableMetadata } from "./spec";
 import type { TableIndex } from "./table-index";
@@ -213,17 +213,19 @@ export class SnapshotProducer {
 
   /** With write.metadata.delete-after-commit.enabled, deletes metadata files that fell off the log. */
   private async deleteExpiredMetadataFiles(before: { "metadata-file": string }[]): Promise<void> {
-    const ops = this.ops;
-    if (!ops.catalog.writesMetadataFiles || ops.metadata.properties["write.metadata.delete-after-commit.enabled"] !== "true") return;
-    const kept = new Set(ops.metadata["metadata-log"].map((e) => e["metadata-file"]));
-    kept.add(ops.metadataLocation);
-    await ops.deleteQuietly(before.map((e) => e["metadata-file"]).filter((f) => !kept.has(f)));
+    await this.ops.deleteDroppedMetadataFiles(before);
   }
 
-  /** Custom summary properties of the current snapshot, carried into the next one. */
+  /**
+   * Custom summary properties carried into the next snapshot: those of the current snapshot, or
+   * when another engine wrote it without them, the state keys (floe.*) of the newest ancestor that
+   * has them (metadata.ts stateSnapshot).
+   */
   carriedSummary(): Record<string, string> {
     const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(this.ops.currentSnapshot()?.summary ?? {})) if (!STANDARD_SUMMARY.test(k)) out[k] = v;
+    const current = this.ops.currentSnapshot();
+    const from = current && snapshotCarriesState(current) ? current : stateSnapshot(this.ops.metadata);
+    for (const [k, v] of Object.entries(from?.summary ?? {})) if (!STANDARD_SUMMARY.test(k) && (from === current || k.startsWith(STATE_PREFIX))) out[k] = v;
     return out;
   }
 

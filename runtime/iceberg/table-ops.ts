@@ -154,6 +154,17 @@ export class TableOps {
     return run;
   }
 
+  /**
+   * After a commit: with write.metadata.delete-after-commit.enabled, deletes the metadata files that
+   * fell off the metadata log (`before` is the log of the base). REST catalogs own theirs.
+   */
+  async deleteDroppedMetadataFiles(before: { "metadata-file": string }[]): Promise<void> {
+    if (!this.catalog.writesMetadataFiles || this.metadata.properties["write.metadata.delete-after-commit.enabled"] !== "true") return;
+    const kept = new Set(this.metadata["metadata-log"].map((e) => e["metadata-file"]));
+    kept.add(this.metadataLocation);
+    await this.deleteQuietly(before.map((e) => e["metadata-file"]).filter((f) => !kept.has(f)));
+  }
+
   async deleteQuietly(files: string[]): Promise<void> {
     await Promise.all(files.map((f) => this.io.delete(f).catch(() => undefined)));
   }

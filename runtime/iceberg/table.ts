@@ -11,11 +11,13 @@
  */
 import { randomUUID } from "crypto";
 import { ValidationError, tableIdString, type Catalog, type TableIdentifier } from "./catalog";
-import { compact, expireSnapshots, removeOrphanFiles } from "./maintenance";
+import { expireSnapshots, removeOrphanFiles, type ExpiryResult } from "./expire";
+import { compact, maintain, rewriteManifests, type CompactionResult, type MaintenanceReport } from "./maintenance";
+import { maintenancePolicy, type MaintenancePolicy } from "./maintenance-plan";
 import { CONTENT_DATA, CONTENT_EQUALITY_DELETES, CONTENT_POSITION_DELETES, STATUS_DELETED, writeManifest, type LiveEntry, type ManifestFileRecord } from "./manifests";
 import type { IndexKey, PkIndex } from "./pkindex";
 import { SchemaUpdate } from "./schema-update";
-import { SnapshotProducer } from "./snapshot";
+import { STANDARD_SUMMARY, SnapshotProducer } from "./snapshot";
 import type { PartitionSpec, Schema, Snapshot, SortOrder, TableMetadata } from "./spec";
 import { TableIndex } from "./table-index";
 import { TableOps, type CommitResult, type RowKey, type TableOptions } from "./table-ops";
@@ -168,9 +170,18 @@ export class Table {
     return this.ops.currentSnapshot();
   }
 
-  /** A property of the current snapshot's summary (e.g. the CDC writer's LSN), or undefined. */
+  /**
+   * A property of the current snapshot's summary, or undefined. A custom property (e.g. the CDC
+   * writer's LSN) is the one the next floe commit carries: found through the snapshot ancestry
+   * when another engine's maintenance wrote the current snapshot without it.
+   */
   summaryProperty(key: string): string | undefined {
-    return this.currentSnapshot()?.summary[key];
+    return STANDARD_SUMMARY.test(key) ? this.currentSnapshot()?.summary[key] : this.producer.carriedSummary()[key];
+  }
+
+  /** The custom summary properties the next commit carries (see summaryProperty). */
+  carriedSummary(): Record<string, string> {
+    return this.producer.carriedSummary();
   }
 
   /** Reloads metadata from the catalog and catches the index up with other writers' commits. */
@@ -248,31 +259,42 @@ export class Table {
   }
 
   /**
-   * Rewrites the live rows of every data file that has position deletes (all data files with
-   * `all: true`) into new data files and drops every position delete file, in one "replace"
-   * snapshot. Readers see exactly the same rows, from fewer files. Mirror tables fed by CDC
-   * collect delete files with every update: compact when the snapshot summary's
-   * total-delete-files grows. Returns undefined when there is nothing to do.
+   * Compacts the table in one "replace" snapshot; readers see exactly the same rows, from fewer
+   * files. By default follows the maintenance policy (size-tiered bin-packing, files past the
+   * delete ratio rewritten, fully deleted files dropped, v2 delete files merged per data file; see
+   * maintenance-plan.ts). `deletes: true` rewrites every data file that has deletes and drops every
+   * delete file; `all: true` rewrites every data file. Returns undefined when there is nothing to do.
    */
-  compact(options: { all?: boolean } = {}): Promise<CommitResult | undefined> {
-    return compact(this.ops, this.index, this.producer, options);
+  compact(options: { all?: boolean; deletes?: boolean; policy?: Partial<MaintenancePolicy> } = {}): Promise<CompactionResult | undefined> {
+    const mode = options.all ? "all" : options.deletes ? "deletes" : "policy";
+    return compact(this.ops, this.index, this.producer, mode, maintenancePolicy(options.policy));
+  }
+
+  /** Merges the manifests when the current snapshot has more than `maxManifests` (default from the policy). */
+  rewriteManifests(options: { maxManifests?: number } = {}): Promise<CommitResult | undefined> {
+    return rewriteManifests(this.ops, this.producer, maintenancePolicy({ maxManifests: options.maxManifests }).maxManifests);
   }
 
   /**
-   * Deletes files under the table location that no snapshot, metadata file or metadata log
-   * references and that are older than `olderThanMs` (default: 1 day ago), e.g. files left by a
-   * writer that crashed between writing and committing. Needs a FileIO with `list`.
+   * Deletes files under the table location that nothing references and that were last modified
+   * before `olderThanMs` (a timestamp; default: the policy's orphanMinAgeMs ago), e.g. files left
+   * by a writer killed between writing and committing. Needs a FileIO that can list.
    */
   removeOrphanFiles(options: { olderThanMs?: number } = {}): Promise<string[]> {
-    return removeOrphanFiles(this.ops, options);
+    return removeOrphanFiles(this.ops, options.olderThanMs ?? Date.now() - maintenancePolicy().orphanMinAgeMs);
   }
 
   /**
-   * Removes old snapshots from the table metadata (keeping the current one, every ref, and the
-   * `retainLast` newest) and deletes the files only they referenced: manifest lists, manifests,
-   * data and delete files. Returns what was removed.
+   * Removes old snapshots from the metadata, keeping the newest `keepSnapshots` younger than
+   * `maxSnapshotAgeMs` (the current one, branches and tags, and the newest snapshot carrying floe
+   * state always), and deletes the files only they referenced, reading only what it removes.
    */
-  expireSnapshots(options: { olderThanMs?: number; retainLast?: number } = {}): Promise<{ snapshots: number; files: number }> {
-    return expireSnapshots(this.ops, options);
+  expireSnapshots(options: { keepSnapshots?: number; maxSnapshotAgeMs?: number; now?: number } = {}): Promise<ExpiryResult> {
+    return expireSnapshots(this.ops, maintenancePolicy({ keepSnapshots: options.keepSnapshots, maxSnapshotAgeMs: options.maxSnapshotAgeMs }), options.now);
+  }
+
+  /** One maintenance pass under `policy` (defaults: maintenance-plan.ts); `orphans` adds the orphan scan. */
+  maintain(policy: Partial<MaintenancePolicy> = {}, options: { orphans?: boolean; now?: number } = {}): Promise<MaintenanceReport> {
+    return maintain(this.ops, this.index, this.producer, maintenancePolicy(policy), options);
   }
 }

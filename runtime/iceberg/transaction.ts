@@ -6,10 +6,10 @@
  * delete-file seam (deletes.ts).
  */
 import { ValidationError } from "./catalog";
-import { batchRows, normalizeBatches, writeColumns, type ColumnBatch, type NewDataFile } from "./datafiles";
+import { batchRows, columnKeys, normalizeBatches, writeColumns, type ColumnBatch, type NewDataFile } from "./datafiles";
 import { deleteFilesFor, type WrittenDeleteFile } from "./deletes";
 import { readColumnsByIdOptional } from "./parquet";
-import { PkIndex, isNumericKey, joinKey, keyPartFromNormalized, numericKey, type IndexKey } from "./pkindex";
+import { PkIndex, type IndexKey } from "./pkindex";
 import { dedupe, planWrite, type Op } from "./plan";
 import { STANDARD_SUMMARY, type SnapshotParts, type SnapshotProducer } from "./snapshot";
 import { columnsBytes, rowsBytes } from "./spill";
@@ -316,12 +316,7 @@ export class WriteTransaction {
     const codecs = t.schema().fields.map(fieldCodec);
     if (b.upsertBatches.length > 0) {
       const { columns, rowCount } = normalizeBatches(codecs, b.upsertBatches, true);
-      const keyCodecs = t.keyCodecs();
-      const keyCols = keyCodecs.map((k) => ({ primitive: k.primitive, values: columns[codecs.findIndex((c) => c.field.id === k.field.id)] as ArrayLike<unknown> }));
-      const keys = new Array<IndexKey>(rowCount);
-      if (keyCols.length === 1 && isNumericKey(keyCols[0].primitive)) for (let r = 0; r < rowCount; r++) keys[r] = numericKey(keyCols[0].values[r]);
-      else if (keyCols.length === 1) for (let r = 0; r < rowCount; r++) keys[r] = keyPartFromNormalized(keyCols[0].primitive, keyCols[0].values[r]);
-      else for (let r = 0; r < rowCount; r++) keys[r] = joinKey(keyCols.map((k) => keyPartFromNormalized(k.primitive, k.values[r])));
+      const { keys, keyCols } = columnKeys(t, codecs, columns as ArrayLike<unknown>[], rowCount);
       if (!hasDuplicateKeys(keyCols, keys)) {
         return {
           codecs,

@@ -208,7 +208,7 @@ describe("mirror table through the SQL catalog, read back by chdb", () => {
 
     // compaction rewrites the files with deletes (written under older schemas) and drops the delete files
     expect(Number(again.currentSnapshot()!.summary["total-delete-files"])).toBeGreaterThan(0);
-    const c = await again.compact();
+    const c = await again.compact({ deletes: true });
     expect(c).toBeDefined();
     expect(again.currentSnapshot()!.summary).toMatchObject({ operation: "replace", "total-delete-files": "0", "total-position-deletes": "0", "total-records": String(model.size) });
     expect(readBack(again.location)).toEqual(expected());

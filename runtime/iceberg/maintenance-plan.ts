@@ -1,0 +1,194 @@
+/**
+ * Pure planning of table maintenance (no I/O, table-tested): the maintenance policy and its
+ * defaults, which data files a compaction rewrites, and which snapshots an expiry removes.
+ *
+ * Compaction is size-tiered. Files are bucketed by their live bytes (rows not deleted) in tiers
+ * that grow by `minInputFiles` (tier 0: under `tierBaseBytes`, tier 1: under 4x that, …); a tier
+ * holding `minInputFiles` files is merged into one file of the next tier, and the merge cascades.
+ * A steady stream of small commits therefore keeps at most `minInputFiles - 1` files per tier
+ * (a handful in all), and each row is rewritten about log_k(table / commit) times, not once per
+ * commit. Files at or above `targetFileBytes` leave the tiers. Separately, a data file whose
+ * deleted rows reach `deleteRatio` is rewritten with its deletes applied (alone, or with its tier),
+ * and a file whose rows are all deleted is dropped without rewriting anything.
+ */
+
+/** When and how a table is maintained. Every field has a default (DEFAULT_MAINTENANCE_POLICY, docs/maintenance.md). */
+export interface MaintenancePolicy {
+  /** Compacted files aim at this size; bigger files are not merged further. Defaults to 128 MiB. */
+  targetFileBytes: number;
+  /** Files merged at once per size tier (the tier fan-in). Defaults to 4. */
+  minInputFiles: number;
+  /** Live bytes that make tier 0. Defaults to 1 MiB. */
+  tierBaseBytes: number;
+  /** A data file whose deleted rows reach this fraction of its rows is rewritten without them. Defaults to 0.1. */
+  deleteRatio: number;
+  /** v2 tables: a data file with more position delete files than this gets them merged into one. Defaults to 1. */
+  maxDeleteFilesPerDataFile: number;
+  /** A snapshot with more manifests than this gets them merged (one per content and partition spec). Defaults to 16. */
+  maxManifests: number;
+  /** Snapshots kept, newest first (the current one always). Defaults to 100. */
+  keepSnapshots: number;
+  /** Snapshots older than this are expired even within keepSnapshots (the current one never). Defaults to 7 days. */
+  maxSnapshotAgeMs: number;
+  /** Files nothing references are deleted once older than this. Defaults to 3 days. */
+  orphanMinAgeMs: number;
+  /** Time between orphan scans (they list the whole table location). Defaults to 1 day. */
+  orphanIntervalMs: number;
+}
+
+export const DEFAULT_MAINTENANCE_POLICY: MaintenancePolicy = {
+  targetFileBytes: 128 * 2 ** 20,
+  minInputFiles: 4,
+  tierBaseBytes: 2 ** 20,
+  deleteRatio: 0.1,
+  maxDeleteFilesPerDataFile: 1,
+  maxManifests: 16,
+  keepSnapshots: 100,
+  maxSnapshotAgeMs: 7 * 24 * 3600 * 1000,
+  orphanMinAgeMs: 3 * 24 * 3600 * 1000,
+  orphanIntervalMs: 24 * 3600 * 1000,
+};
+
+/** A policy with `overrides` applied, checked (a ValidationError-like message names the field). */
+export function maintenancePolicy(overrides: Partial<MaintenancePolicy> = {}): MaintenancePolicy {
+  const p = { ...DEFAULT_MAINTENANCE_POLICY, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
+  const positive = (k: keyof MaintenancePolicy, min: number) => {
+    if (!Number.isFinite(p[k]) || p[k] < min) throw new RangeError(`maintenance policy ${k} is ${p[k]}: it must be a number >= ${min}`);
+  };
+  positive("targetFileBytes", 1);
+  positive("minInputFiles", 2);
+  positive("tierBaseBytes", 1);
+  positive("maxDeleteFilesPerDataFile", 1);
+  positive("maxManifests", 1);
+  positive("keepSnapshots", 1);
+  positive("maxSnapshotAgeMs", 0);
+  positive("orphanMinAgeMs", 0);
+  positive("orphanIntervalMs", 0);
+  if (!(p.deleteRatio > 0 && p.deleteRatio <= 1)) throw new RangeError(`maintenance policy deleteRatio is ${p.deleteRatio}: it must be in (0, 1]`);
+  return p;
+}
+
+/** What compaction planning needs to know of one live data file. */
+export interface DataFileStats {
+  path: string;
+  /** Files are only merged with files of the same partition spec and partition tuple. */
+  partitionKey: string;
+  sizeBytes: number;
+  records: number;
+  /** Rows deleted by delete files / deletion vectors. */
+  deleted: number;
+  /** Delete files (or deletion vectors) that target it. */
+  deleteFiles: number;
+}
+
+export interface CompactionPlan {
+  /** Each group is rewritten into new files (its live rows); groups never mix partitions. */
+  rewrite: DataFileStats[][];
+  /** Files whose rows are all deleted: removed without rewriting. */
+  drop: DataFileStats[];
+  /** Why, for logs and `floe maintain`: counts by reason. */
+  reasons: { tiers: number; deleteRatio: number; allDeleted: number };
+}
+
+const liveBytes = (f: DataFileStats): number => (f.records > 0 ? (f.sizeBytes * (f.records - f.deleted)) / f.records : 0);
+
+/** The size tier of `bytes` live bytes (0 below tierBaseBytes, then one more per factor of minInputFiles). */
+export function sizeTier(bytes: number, policy: Pick<MaintenancePolicy, "tierBaseBytes" | "minInputFiles">): number {
+  if (bytes < policy.tierBaseBytes) return 0;
+  return 1 + Math.floor(Math.log(bytes / policy.tierBaseBytes) / Math.log(policy.minInputFiles));
+}
+
+/** Which files to rewrite or drop (see the file head). */
+export function planCompaction(files: DataFileStats[], policy: MaintenancePolicy): CompactionPlan {
+  const plan: CompactionPlan = { rewrite: [], drop: [], reasons: { tiers: 0, deleteRatio: 0, allDeleted: 0 } };
+  const byPartition = new Map<string, DataFileStats[]>();
+  for (const f of files) {
+    if (f.records > 0 && f.deleted >= f.records) {
+      plan.drop.push(f);
+      plan.reasons.allDeleted++;
+      continue;
+    }
+    const list = byPartition.get(f.partitionKey);
+    if (list) list.push(f);
+    else byPartition.set(f.partitionKey, [f]);
+  }
+  for (const list of byPartition.values()) {
+    const chosen = new Set<DataFileStats>();
+    for (const f of list) if (f.records > 0 && f.deleted / f.records >= policy.deleteRatio) chosen.add(f);
+    // Size tiers over the files below the target size, merging cascades: a merged group lands in
+    // the tier of its total and counts there as one file.
+    const tiers = new Map<number, { files: DataFileStats[]; bytes: number }[]>();
+    const put = (unit: { files: DataFileStats[]; bytes: number }) => {
+      if (unit.bytes >= policy.targetFileBytes) return;
+      const t = sizeTier(unit.bytes, policy);
+      const at = tiers.get(t);
+      if (at) at.push(unit);
+      else tiers.set(t, [unit]);
+    };
+    for (const f of list) if (f.sizeBytes < policy.targetFileBytes) put({ files: [f], bytes: liveBytes(f) });
+    const merged: DataFileStats[][] = [];
+    for (let t = 0; t <= Math.max(0, ...tiers.keys()); t++) {
+      const units = tiers.get(t);
+      if (!units || units.length < policy.minInputFiles) continue;
+      tiers.delete(t);
+      const unit = { files: units.flatMap((u) => u.files), bytes: units.reduce((a, u) => a + u.bytes, 0) };
+      merged.push(unit.files);
+      put(unit);
+    }
+    // a group that cascaded contains the files of the lower merge: keep only maximal groups
+    const groups = merged.filter((g) => !merged.some((h) => h !== g && h.length > g.length && g.every((f) => h.includes(f))));
+    for (const g of groups) plan.reasons.tiers += g.length;
+    // delete-heavy files join their tier's group when it has one, else are rewritten alone; a
+    // tier-0 file waits for its tier's next merge (rewriting a tiny file alone gains nothing)
+    for (const f of chosen) {
+      if (groups.some((g) => g.includes(f))) continue;
+      if (f.sizeBytes < policy.targetFileBytes && sizeTier(liveBytes(f), policy) === 0) continue;
+      groups.push([f]);
+      plan.reasons.deleteRatio++;
+    }
+    plan.rewrite.push(...groups);
+  }
+  return plan;
+}
+
+/** What expiry planning needs of a snapshot. */
+export interface SnapshotInfo {
+  id: bigint;
+  parentId?: bigint;
+  timestampMs: number;
+  /** Carries floe's custom summary keys (a writer's LSN): the newest such ancestor of main is kept. */
+  carriesState: boolean;
+}
+
+/**
+ * The snapshots to expire: every snapshot that is not the current one, not referenced by a branch
+ * or tag, not the newest main ancestor carrying custom summary state (the writer resumes from its
+ * keys when a later snapshot was written by an engine that does not carry them), and not among the
+ * newest `keepSnapshots` unless older than `maxSnapshotAgeMs`. Expired main ancestors always form
+ * the oldest part of the history (a prefix): nothing newer than a kept ancestor is expired.
+ */
+export function planExpiry(snapshots: SnapshotInfo[], currentId: bigint | undefined, refIds: bigint[], policy: Pick<MaintenancePolicy, "keepSnapshots" | "maxSnapshotAgeMs">, now: number): { expire: bigint[]; ancestorsOnly: boolean } {
+  const byId = new Map(snapshots.map((s) => [s.id, s]));
+  const ancestry: SnapshotInfo[] = [];
+  for (let s = currentId === undefined ? undefined : byId.get(currentId); s; s = s.parentId === undefined ? undefined : byId.get(s.parentId)) ancestry.push(s);
+  const keep = new Set<bigint>(refIds);
+  if (currentId !== undefined) keep.add(currentId);
+  const state = ancestry.find((s) => s.carriesState);
+  // main ancestors: keep the newest keepSnapshots younger than maxSnapshotAgeMs, and everything
+  // down to the state carrier
+  let cut = ancestry.length; // ancestry[cut..] are expired
+  for (let i = 0; i < ancestry.length; i++) {
+    const s = ancestry[i];
+    const withinCount = i < policy.keepSnapshots;
+    const young = now - s.timestampMs <= policy.maxSnapshotAgeMs;
+    if (keep.has(s.id) || (state && ancestry.indexOf(state) >= i)) continue;
+    if (!withinCount || !young) {
+      cut = i;
+      break;
+    }
+  }
+  const keptAncestors = new Set(ancestry.slice(0, cut).map((s) => s.id));
+  const expire = snapshots.filter((s) => !keep.has(s.id) && !keptAncestors.has(s.id)).map((s) => s.id);
+  const ancestorIds = new Set(ancestry.map((s) => s.id));
+  return { expire, ancestorsOnly: refIds.every((r) => r === currentId) && expire.every((id) => ancestorIds.has(id)) };
+}
