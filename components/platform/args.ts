@@ -128,3 +128,85 @@ export interface DataPlatformArgs {
    */
   upgrade?: DataPlatformUpgradeArgs;
 }
+
+// ---------------------------------------------------------------- LocalPlatform
+
+export interface LocalPostgresArgs {
+  /** Postgres major version; the `pg<major>` npm alias must be installed (pg16 and pg17 are). Defaults to 16. */
+  version?: number;
+  /** Shards: one Postgres process each, each a CDC source. Defaults to 1. */
+  shards?: number;
+  /** Application database. Defaults to "app". */
+  database?: string;
+  /** Port of the first shard (the next shards take the next ports). Defaults to any free port, chosen once. */
+  port?: number;
+  /** Application role. Defaults to "app". */
+  appUsername?: string;
+  /** Replication role of the CDC writer. Defaults to "floe_replication". */
+  replicationUsername?: string;
+  /** Publication (FOR ALL TABLES) the CDC writer reads. Defaults to "floe". */
+  publication?: string;
+  /** Extra postgresql.conf settings; a change restarts the servers in place. Defaults to none. */
+  settings?: Record<string, string>;
+}
+
+export interface LocalPoolerArgs {
+  /** Port of pgBouncer on 127.0.0.1. Defaults to any free port, chosen once. */
+  port?: number;
+  /** "transaction", "session" or "statement". Defaults to "transaction". */
+  poolMode?: string;
+  /** Defaults to 1000. */
+  maxClientConnections?: number;
+  /** Defaults to 20. */
+  defaultPoolSize?: number;
+}
+
+export interface LocalCdcArgs {
+  /** Tables to replicate. Defaults to every table of the publication, as mirror tables. */
+  tables?: CdcTableArgs[];
+  /** Longest time a change waits before it is committed to Iceberg. Defaults to the runtime's (500 ms, runtime/cdc/config.ts). */
+  commitIntervalMs?: number;
+  /** Port of the writer's /healthz and /metrics. Defaults to any free port, chosen once. */
+  httpPort?: number;
+}
+
+export interface LocalPlatformUpgradeArgs {
+  /**
+   * The new Postgres major (its `pg<major>` npm alias must be installed), newer than
+   * `postgres.version`, which stays the old major. Required.
+   */
+  toVersion: number;
+  /** Hard budget (ms) for green to apply blue's final LSN while pgBouncer is paused; past it the cutover resumes on blue and `pulumi up` fails with the reason. Defaults to 1000. */
+  budgetMs?: number;
+  /**
+   * Finish the upgrade: once every shard's cutover is done and the CDC writer has followed green,
+   * drop the replication objects, move the SQL catalog to green's shard 0, and stop and delete
+   * blue. Rollback is impossible afterwards, and this cannot be undone. Defaults to false (blue
+   * keeps running with reverse replication, rollback stays possible).
+   */
+  retireBlue?: boolean;
+}
+
+export interface LocalPlatformArgs {
+  /**
+   * Absolute directory that holds everything the platform keeps on disk (Postgres data, pgBouncer
+   * config, the Iceberg warehouse, the writer's config and log). Created on up, removed on destroy.
+   * Its parent must be traversable by the server user when running as root. Required.
+   */
+  dataDir: string;
+  /** The Postgres servers. Defaults to LocalPostgresArgs' defaults (one Postgres 16 server). */
+  postgres?: LocalPostgresArgs;
+  /** pgBouncer. Defaults to LocalPoolerArgs' defaults. */
+  pooler?: LocalPoolerArgs;
+  /** Iceberg namespace of the replicated tables. Defaults to "floe". */
+  namespace?: string;
+  /** The CDC writer. Defaults to LocalCdcArgs' defaults (every table, mirror mode). */
+  cdc?: LocalCdcArgs;
+  /**
+   * A zero-downtime major upgrade of every shard, run by `pulumi up` (docs/upgrade.md, "The local
+   * target"): a green server per shard at `toVersion`, logical replication, a budgeted cutover
+   * behind pgBouncer, reverse replication for rollback. Keep it set afterwards: blue keeps running
+   * (and holds the SQL catalog). Defaults to none (no upgrade).
+   */
+  upgrade?: LocalPlatformUpgradeArgs;
+}

@@ -68,6 +68,19 @@ export interface BlueGreenUpgradeLocalArgs {
   replicationUsername?: string;
   /** Extra postgresql.conf settings of green. Defaults to none. */
   settings?: Record<string, string>;
+  /** Green's data directory. Defaults to `<dataDir>/green-<toVersion>`. */
+  greenDataDir?: string;
+  /** The orchestrator's state file. Defaults to `<dataDir>/upgrade-to-<toVersion>.json`. */
+  statePath?: string;
+  /** The pgbouncer.ini [databases] entry that moves to green. Defaults to `database`. */
+  poolerDatabase?: string;
+  /** Extra databases created on green, owned by the superuser (the platform's SQL catalog moves there when blue is retired). Defaults to none. */
+  extraDatabases?: string[];
+  /**
+   * Finish the upgrade once green serves and the CDC writer has moved past the handoff: drop the
+   * replication objects on both sides (rollback is impossible afterwards). Defaults to false.
+   */
+  retireBlue?: boolean;
 }
 
 export interface BlueGreenUpgradeArgs {
@@ -117,4 +130,6 @@ export interface BlueGreenUpgradeBuildResult {
   statePath: pulumi.Output<string | undefined>;
   poolerPort: pulumi.Output<number | undefined>;
   rollbackCommand: pulumi.Output<string | undefined>;
+  /** local: the orchestrator's phase ("upgraded" once green serves). */
+  phase: pulumi.Output<string | undefined>;
 }

@@ -142,5 +142,5 @@ export function buildAwsUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>): BlueGr
           `aws ecs run-task --launch-type FARGATE --cluster ${c} --task-definition ${t} --network-configuration 'awsvpcConfiguration={subnets=[${s.join(",")}],securityGroups=[${g.join(",")}],assignPublicIp=DISABLED}'`,
       );
   }
-  return { greenHost, greenUrl, jobName: pulumi.output(undefined) as pulumi.Output<string | undefined>, taskDefinitionArn, runTaskCommand, statePath: pulumi.output(undefined), poolerPort: pulumi.output(undefined), rollbackCommand: pulumi.output(undefined) };
+  return { greenHost, greenUrl, jobName: pulumi.output(undefined) as pulumi.Output<string | undefined>, taskDefinitionArn, runTaskCommand, statePath: pulumi.output(undefined), poolerPort: pulumi.output(undefined), rollbackCommand: pulumi.output(undefined), phase: pulumi.output(undefined) };
 }

@@ -48,6 +48,8 @@ export class BlueGreenUpgrade extends pulumi.ComponentResource {
   readonly poolerPort: pulumi.Output<number | undefined>;
   /** local: the complete `floe upgrade rollback` command (secret: it holds passwords). */
   readonly rollbackCommand: pulumi.Output<string | undefined>;
+  /** local: the orchestrator's phase ("upgraded" once green serves the pooler). */
+  readonly phase: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: BlueGreenUpgradeArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("floe:index:BlueGreenUpgrade", name, {}, opts);
@@ -64,6 +66,7 @@ export class BlueGreenUpgrade extends pulumi.ComponentResource {
     this.statePath = built.statePath;
     this.poolerPort = built.poolerPort;
     this.rollbackCommand = built.rollbackCommand;
+    this.phase = built.phase;
     this.registerOutputs({
       greenHost: this.greenHost,
       greenUrl: this.greenUrl,
@@ -73,6 +76,7 @@ export class BlueGreenUpgrade extends pulumi.ComponentResource {
       statePath: this.statePath,
       poolerPort: this.poolerPort,
       rollbackCommand: this.rollbackCommand,
+      phase: this.phase,
     });
   }
 }

@@ -122,5 +122,5 @@ export function buildKubernetesUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>):
     jobName = job.metadata.name;
   }
   const none = pulumi.output(undefined);
-  return { greenHost, greenUrl, jobName, taskDefinitionArn: none, runTaskCommand: none, statePath: none, poolerPort: none, rollbackCommand: none };
+  return { greenHost, greenUrl, jobName, taskDefinitionArn: none, runTaskCommand: none, statePath: none, poolerPort: none, rollbackCommand: none, phase: none };
 }

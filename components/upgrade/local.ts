@@ -22,9 +22,10 @@ export function buildLocalUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>): Blue
   const green = new LocalPostgresServer(
     `${name}-green`,
     {
-      dataDir: path.join(la.dataDir, `green-${args.toVersion}`),
+      dataDir: la.greenDataDir ?? path.join(la.dataDir, `green-${args.toVersion}`),
       major: args.toVersion,
       database,
+      extraDatabases: la.extraDatabases,
       appUsername: la.appUsername,
       replicationUsername: la.replicationUsername,
       publication: args.cdc ? args.cdc.publication : undefined,
@@ -36,7 +37,7 @@ export function buildLocalUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>): Blue
   const greenUrl = pulumi.secret(pulumi.interpolate`postgresql://${green.adminUsername}:${green.adminPassword}@127.0.0.1:${green.port}/${database}`);
   const none = pulumi.output(undefined);
   if (!(args.run ?? true)) {
-    return { greenHost: pulumi.output("127.0.0.1"), greenUrl, jobName: none, taskDefinitionArn: none, runTaskCommand: none, statePath: none, poolerPort: none, rollbackCommand: none };
+    return { greenHost: pulumi.output("127.0.0.1"), greenUrl, jobName: none, taskDefinitionArn: none, runTaskCommand: none, statePath: none, poolerPort: none, rollbackCommand: none, phase: none };
   }
   const admin = pulumi.output(args.poolerAdminUrl).apply((u) => {
     const url = new URL(u);
@@ -49,11 +50,12 @@ export function buildLocalUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>): Blue
       greenUrl,
       poolerDir: la.poolerDir,
       poolerAdmin: pulumi.secret(admin),
-      poolerDatabase: database,
+      poolerDatabase: la.poolerDatabase ?? database,
       poolerAliases: la.poolerAliases ?? [],
-      statePath: path.join(la.dataDir, `upgrade-to-${args.toVersion}.json`),
+      statePath: la.statePath ?? path.join(la.dataDir, `upgrade-to-${args.toVersion}.json`),
       budgetMs,
       cdc: args.cdc,
+      retireBlue: la.retireBlue,
     },
     { ...childOpts, dependsOn: [green] },
   );
@@ -66,5 +68,6 @@ export function buildLocalUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>): Blue
     statePath: run.statePath as pulumi.Output<string | undefined>,
     poolerPort: run.poolerTarget.apply((t) => t.port as number | undefined),
     rollbackCommand: run.rollbackCommand as pulumi.Output<string | undefined>,
+    phase: run.phase as pulumi.Output<string | undefined>,
   };
 }

@@ -89,3 +89,22 @@ test("every package.json export has its source (floe, floe/testing, floe/runtime
     .map(([k, src]) => `${k} -> ${src}`);
   expect(missing).toEqual([]);
 });
+
+test("a target string becomes code only in components/target.ts (dispatch)", () => {
+  const offenders = componentFiles
+    .filter((f) => f !== path.join("components", "target.ts"))
+    .flatMap((f) =>
+      fs
+        .readFileSync(path.join(ROOT, f), "utf8")
+        .split("\n")
+        .map((line, i) => ({ line, at: `${f}:${i + 1}` }))
+        .filter(({ line }) => /target ===|target ==|target !==/.test(line))
+        .map(({ at, line }) => `${at}: ${line.trim()}`),
+    );
+  expect(offenders).toEqual([]);
+});
+
+test("no file in components/ is over 600 lines", () => {
+  const long = componentFiles.map((f) => [f, fs.readFileSync(path.join(ROOT, f), "utf8").split("\n").length] as const).filter(([, n]) => n > 600);
+  expect(long).toEqual([]);
+});

@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as aws from "@pulumi/aws";
-import { BlueGreenUpgrade, DEFAULT_UPGRADE_IMAGE } from "../../../components/upgrade/blueGreenUpgrade";
-import type { FloeMocks } from "../../../components/testing";
-import { all, countsUnder, installFloeMocks, isSecret, only, underRoot, valueOf } from "../components/helpers";
+import { BlueGreenUpgrade, DEFAULT_UPGRADE_IMAGE } from "../../../../components/upgrade/blueGreenUpgrade";
+import type { FloeMocks } from "../../../../components/testing";
+import { all, countsUnder, installFloeMocks, isSecret, only, underRoot, valueOf } from "../helpers";
 
 let m: FloeMocks;
 beforeAll(async () => {

@@ -1,8 +1,8 @@
 // `pulumi preview` of a platform with `upgrade`: green's endpoint, the pooler's admin URL and the
 // roles' passwords are unknown; the upgrade still builds the same shape and keeps secrets secret.
-import { DataPlatform } from "../../../components/platform/dataPlatform";
-import type { FloeMocks } from "../../../components/testing";
-import { countsUnder, installFloeMocks, isKnown, isSecret } from "./helpers";
+import { DataPlatform } from "../../../../components/platform/dataPlatform";
+import type { FloeMocks } from "../../../../components/testing";
+import { countsUnder, installFloeMocks, isKnown, isSecret } from "../helpers";
 
 let m: FloeMocks;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
-import { CdcWriter, DEFAULT_IMAGE } from "../../../components/cdc/cdcWriter";
-import { parseCdcConfig } from "../../../runtime/cdc/config";
-import type { FloeMocks } from "../../../components/testing";
-import { all, countsUnder, installFloeMocks, only, valueOf } from "./helpers";
+import { CdcWriter, DEFAULT_IMAGE } from "../../../../components/cdc/cdcWriter";
+import { parseCdcConfig } from "../../../../runtime/cdc/config";
+import type { FloeMocks } from "../../../../components/testing";
+import { all, countsUnder, installFloeMocks, only, valueOf } from "../helpers";
 
 let m: FloeMocks;
 beforeAll(async () => {
@@ -117,8 +117,8 @@ describe("CdcWriter validation (through the runtime's config contract)", () => {
 });
 
 describe("one CDC config renderer, the runtime's defaults", () => {
-  const { cdcConfig } = require("../../../components/cdc/config");
-  const { CdcConfigSchema } = require("../../../runtime/cdc/config");
+  const { cdcConfig } = require("../../../../components/cdc/config");
+  const { CdcConfigSchema } = require("../../../../runtime/cdc/config");
   const minimal = { sources: [{ name: "s", connectionString: "postgresql://u@h/db" }], catalog: { type: "sql", uri: "postgresql://u@h/c" }, warehouse: "file:///w", http: { host: "127.0.0.1", port: 0 } };
 
   test("unset parts are left out, so the runtime's zod contract fills them (commit interval, publication, namespace, table mode)", () => {

@@ -19,8 +19,8 @@ pulumi.runtime.setMocks(
   false,
 );
 
-import { LocalPlatform } from "../../../components/platform/localPlatform";
-import { DataPlatform } from "../../../components/platform/dataPlatform";
+import { LocalPlatform } from "../../../../components/platform/localPlatform";
+import { DataPlatform } from "../../../../components/platform/dataPlatform";
 
 const value = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
 
@@ -32,7 +32,10 @@ describe("LocalPlatform", () => {
     await value(p.cdcHealthUrl);
     const types = created.map((c) => c.type.split(":").pop());
     expect(types.sort()).toEqual(
-      ["LocalPlatform", "LocalDirectory", "LocalDirectory", "LocalPostgresServer", "LocalPostgresServer", "LocalPgBouncer", "LocalSqlCatalog", "LocalCdcWriter"].sort(),
+      [
+        ...["LocalPlatform", "PostgresCluster", "ObjectStorage", "IcebergCatalog", "QueryEngines", "CdcWriter", "Pooler"],
+        ...["LocalDirectory", "LocalDirectory", "LocalPostgresServer", "LocalPostgresServer", "LocalPgBouncer", "LocalSqlCatalog", "LocalCdcWriter"],
+      ].sort(),
     );
     expect(created.some((c) => /kubernetes|aws|random|postgresql:/.test(c.type))).toBe(false);
     const shards = created.filter((c) => c.type.endsWith("LocalPostgresServer")).sort((a, b) => a.name.localeCompare(b.name));
@@ -66,7 +69,7 @@ describe("LocalPlatform", () => {
 
 describe("localPlatformArgs (DataPlatform with target local)", () => {
   it("carries the shared settings over and resolves the data directory", () => {
-    const { localPlatformArgs } = require("../../../components/platform/local");
+    const { localPlatformArgs } = require("../../../../components/platform/local");
     const a = localPlatformArgs(
       { target: "local", postgres: { version: 17, shards: 2, database: "shop", roles: { publication: "pub" } }, pooler: { poolMode: "session" }, catalog: { namespace: "lake" }, cdc: { tables: [{ source: "public.orders" }], commitIntervalMs: 250 } },
       "/var/floe",
@@ -85,21 +88,42 @@ describe("localPlatformArgs (DataPlatform with target local)", () => {
 describe("DataPlatform with target local (the default)", () => {
   beforeEach(() => created.splice(0));
 
-  it("builds the local platform from the same typed config, with the same outputs", async () => {
+  it("composes the pieces' local builders from the same typed config, with the same outputs", async () => {
     const p = new DataPlatform("lake", { postgres: { shards: 2, version: 17 }, cdc: { tables: [{ source: "public.orders" }] } });
     expect(p.target).toBe("local");
-    expect(p.local).toBeDefined();
-    expect(p.postgres).toBeUndefined();
-    await value(p.local!.cdcHealthUrl);
+    expect(p.postgres.engine).toBe("local");
+    await value(p.cdc.healthUrl);
     expect(await value(p.poolerEndpoint)).toBe("127.0.0.1:56432");
     expect(await value(p.warehouseLocation)).toMatch(/^file:\/\/\/.+\/warehouse$/);
     const types = created.map((c) => c.type.split(":").pop()).sort();
     expect(types).toEqual(
-      ["DataPlatform", "LocalPlatform", "LocalDirectory", "LocalDirectory", "LocalPostgresServer", "LocalPostgresServer", "LocalPgBouncer", "LocalSqlCatalog", "LocalCdcWriter"].sort(),
+      ["DataPlatform", "PostgresCluster", "ObjectStorage", "IcebergCatalog", "QueryEngines", "CdcWriter", "Pooler", "LocalDirectory", "LocalDirectory", "LocalPostgresServer", "LocalPostgresServer", "LocalPgBouncer", "LocalSqlCatalog", "LocalCdcWriter"].sort(),
     );
     const shard = created.find((c) => c.type.endsWith("LocalPostgresServer"))!;
-    expect(shard.inputs.version ?? shard.inputs.major).toBe(17);
+    expect(shard.inputs.major).toBe(17);
     const writer = created.find((c) => c.type.endsWith("LocalCdcWriter"))!;
     expect(JSON.stringify(writer.inputs)).toContain("public.orders");
+  });
+});
+
+describe("the local processes keep their names and parents from before the pieces (aliases)", () => {
+  const { legacyName } = require("../../../../components/platform/local");
+  const asLocalPlatform = { parent: "urn:…LocalPlatform::floe", base: "floe" };
+  const asDataPlatform = { parent: "urn:…DataPlatform$floe:index:LocalPlatform::lake-local", base: "lake-local" };
+
+  it.each([
+    ["floe-postgres-1", "floe", asLocalPlatform, "floe-postgres-1"],
+    ["floe-pooler-pgbouncer", "floe", asLocalPlatform, "floe-pooler"],
+    ["floe-storage-warehouse", "floe", asLocalPlatform, "floe-warehouse"],
+    ["floe-catalog-sql", "floe", asLocalPlatform, "floe-catalog"],
+    ["floe-cdc-writer", "floe", asLocalPlatform, "floe-cdc"],
+    ["floe-upgrade-1-green", "floe", asLocalPlatform, "floe-postgres-1-v17"],
+    ["floe-upgrade-1-run", "floe", asLocalPlatform, "floe-upgrade-1"],
+    ["lake-postgres-0", "lake", asDataPlatform, "lake-local-postgres-0"],
+    ["lake-root", "lake", asDataPlatform, "lake-local-root"],
+    ["lake-pooler-pgbouncer", "lake", asDataPlatform, "lake-local-pooler"],
+    ["lake-something-else", "lake", asDataPlatform, undefined],
+  ])("%s (platform %s) was %s", (name, base, legacy, old) => {
+    expect(legacyName(name, base, legacy, 17)).toBe(old);
   });
 });

@@ -1,6 +1,6 @@
-import { QueryEngines } from "../../../components/query/queryEngines";
-import type { FloeMocks } from "../../../components/testing";
-import { countsUnder, installFloeMocks, isSecret, only, valueOf } from "./helpers";
+import { QueryEngines } from "../../../../components/query/queryEngines";
+import type { FloeMocks } from "../../../../components/testing";
+import { countsUnder, installFloeMocks, isSecret, only, valueOf } from "../helpers";
 
 let m: FloeMocks;
 beforeAll(async () => {

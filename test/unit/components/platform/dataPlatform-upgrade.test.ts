@@ -1,9 +1,9 @@
 // DataPlatform's upgrade setting on kubernetes and aws: a BlueGreenUpgrade child wired from the
 // platform's own outputs (blue URL, the pgBouncer's admin URL and config claim, the VPC, the CDC
 // writer's publication and slot), and the settings it refuses, with their messages.
-import { DataPlatform, type DataPlatformArgs } from "../../../components/platform/dataPlatform";
-import type { FloeMocks } from "../../../components/testing";
-import { installFloeMocks, underRoot, valueOf } from "./helpers";
+import { DataPlatform, type DataPlatformArgs } from "../../../../components/platform/dataPlatform";
+import type { FloeMocks } from "../../../../components/testing";
+import { installFloeMocks, underRoot, valueOf } from "../helpers";
 
 let m: FloeMocks;
 beforeAll(async () => {

@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
-import { DataPlatform, type DataPlatformArgs } from "../../../components/platform/dataPlatform";
-import type { FloeMocks } from "../../../components/testing";
-import { countsUnder, installFloeMocks, isSecret, underRoot, valueOf } from "./helpers";
+import { DataPlatform, type DataPlatformArgs } from "../../../../components/platform/dataPlatform";
+import type { FloeMocks } from "../../../../components/testing";
+import { countsUnder, installFloeMocks, isSecret, underRoot, valueOf } from "../helpers";
 
 let m: FloeMocks;
 beforeAll(async () => {

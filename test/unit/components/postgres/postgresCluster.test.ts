@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { PostgresCluster } from "../../../components/postgres/postgresCluster";
-import type { FloeMocks } from "../../../components/testing";
-import { all, countsUnder, installFloeMocks, isSecret, only, valueOf } from "./helpers";
+import { PostgresCluster } from "../../../../components/postgres/postgresCluster";
+import type { FloeMocks } from "../../../../components/testing";
+import { all, countsUnder, installFloeMocks, isSecret, only, valueOf } from "../helpers";
 
 let m: FloeMocks;
 beforeAll(async () => {

@@ -1,14 +1,14 @@
 /** DatabaseBranch and SchemaMigration with Pulumi mocks. */
 import * as pulumi from "@pulumi/pulumi";
 import { join } from "node:path";
-import { installFloeMocks, isSecret, valueOf, all, only } from "../components/helpers";
-import type { FloeMocks } from "../../../components/testing";
-import { DatabaseBranch } from "../../../components/branch/databaseBranch";
-import { lintMigration, SchemaMigration } from "../../../components/schema/schema-migration";
-import { defaultPolicy } from "../../../runtime/schema/lint";
+import { installFloeMocks, isSecret, valueOf, all, only } from "../helpers";
+import type { FloeMocks } from "../../../../components/testing";
+import { DatabaseBranch } from "../../../../components/branch/databaseBranch";
+import { lintMigration, SchemaMigration } from "../../../../components/schema/schema-migration";
+import { defaultPolicy } from "../../../../runtime/schema/lint";
 import { readFileSync } from "node:fs";
 
-const FIX = join(__dirname, "../../fixtures/migrations");
+const FIX = join(__dirname, "../../../fixtures/migrations");
 let m: FloeMocks;
 beforeAll(async () => {
   m = await installFloeMocks();

@@ -1,6 +1,6 @@
-import { Pooler } from "../../../components/pooler/pooler";
-import type { FloeMocks } from "../../../components/testing";
-import { countsUnder, installFloeMocks, isSecret, only, valueOf } from "./helpers";
+import { Pooler } from "../../../../components/pooler/pooler";
+import type { FloeMocks } from "../../../../components/testing";
+import { countsUnder, installFloeMocks, isSecret, only, valueOf } from "../helpers";
 
 let m: FloeMocks;
 beforeAll(async () => {

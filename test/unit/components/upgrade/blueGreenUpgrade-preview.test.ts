@@ -1,8 +1,8 @@
 // `pulumi preview`: the generated password and Aurora endpoint are unknown; the component keeps its
 // shape, its URLs stay unknown and secret, and nothing is rendered with a placeholder.
-import { BlueGreenUpgrade } from "../../../components/upgrade/blueGreenUpgrade";
-import type { FloeMocks } from "../../../components/testing";
-import { countsUnder, installFloeMocks, isKnown, isSecret } from "../components/helpers";
+import { BlueGreenUpgrade } from "../../../../components/upgrade/blueGreenUpgrade";
+import type { FloeMocks } from "../../../../components/testing";
+import { countsUnder, installFloeMocks, isKnown, isSecret } from "../helpers";
 
 let m: FloeMocks;
 beforeAll(async () => {

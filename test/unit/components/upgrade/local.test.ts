@@ -11,7 +11,7 @@ pulumi.runtime.setMocks(
       const state: Record<string, unknown> = { ...a.inputs };
       if (a.type.includes("LocalPostgresServer")) {
         const green = /-v\d+$|-green$/.test(a.name);
-        Object.assign(state, { port: green ? 57000 + Number(/postgres-(\d+)/.exec(a.name)?.[1] ?? 9) : 55432, pid: 1, adminUsername: "postgres", adminPassword: "a", appPassword: "b", replicationPassword: "c" });
+        Object.assign(state, { port: green ? 57000 + Number(/(?:postgres|upgrade)-(\d+)/.exec(a.name)?.[1] ?? 9) : 55432, pid: 1, adminUsername: "postgres", adminPassword: "a", appPassword: "b", replicationPassword: "c" });
       }
       if (a.type.includes("LocalPgBouncer")) Object.assign(state, { port: 56432, pid: 2 });
       if (a.type.includes("LocalDirectory")) Object.assign(state, { location: "file://" + a.inputs.path });
@@ -30,13 +30,13 @@ pulumi.runtime.setMocks(
   false,
 );
 
-import { LocalPlatform } from "../../../components/platform/localPlatform";
-import { DataPlatform } from "../../../components/platform/dataPlatform";
-import { BlueGreenUpgrade } from "../../../components/upgrade/blueGreenUpgrade";
-import { localPostgresServerProvider, majorChangeError } from "../../../components/postgres/localServer";
-import { localPgBouncerProvider, upgradeGuard } from "../../../components/pooler/localPgBouncer";
-import { GroupedPoolerControl, PoolerControl } from "../../../runtime/upgrade/pooler";
-import { localUpgradeProvider } from "../../../components/upgrade/localUpgrade";
+import { LocalPlatform } from "../../../../components/platform/localPlatform";
+import { DataPlatform } from "../../../../components/platform/dataPlatform";
+import { BlueGreenUpgrade } from "../../../../components/upgrade/blueGreenUpgrade";
+import { localPostgresServerProvider, majorChangeError } from "../../../../components/postgres/localServer";
+import { localPgBouncerProvider, upgradeGuard } from "../../../../components/pooler/localPgBouncer";
+import { GroupedPoolerControl, PoolerControl } from "../../../../runtime/upgrade/pooler";
+import { localUpgradeProvider } from "../../../../components/upgrade/localUpgrade";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -53,12 +53,14 @@ describe("LocalPlatform with upgrade", () => {
     await value(p.upgradeStatePaths);
     const count = (t: string) => created.filter((c) => c.type.endsWith(t)).length;
     expect({ servers: count("LocalPostgresServer"), upgrades: count("LocalUpgrade"), poolers: count("LocalPgBouncer"), writers: count("LocalCdcWriter") }).toEqual({ servers: 4, upgrades: 2, poolers: 1, writers: 1 });
-    const servers = created.filter((c) => c.type.endsWith("LocalPostgresServer")).sort((a, b) => a.name.localeCompare(b.name));
+    // names: blue is the PostgresCluster's, green and the cutover each shard's BlueGreenUpgrade's
+    // (aliased to the names LocalPlatform gave them before: floe-postgres-0-v17, floe-upgrade-0)
+    const servers = created.filter((c) => c.type.endsWith("LocalPostgresServer")).sort((a, b) => a.inputs.dataDir.localeCompare(b.inputs.dataDir));
     expect(servers.map((s) => [s.name, s.inputs.major, s.inputs.dataDir])).toEqual([
       ["floe-postgres-0", 16, "/var/floe/postgres-0"],
-      ["floe-postgres-0-v17", 17, "/var/floe/postgres-0-v17"],
+      ["floe-upgrade-0-green", 17, "/var/floe/postgres-0-v17"],
       ["floe-postgres-1", 16, "/var/floe/postgres-1"],
-      ["floe-postgres-1-v17", 17, "/var/floe/postgres-1-v17"],
+      ["floe-upgrade-1-green", 17, "/var/floe/postgres-1-v17"],
     ]);
     // green reuses blue's passwords (clients, pgBouncer's user list and the writer keep theirs), secret
     const g0 = servers[1];
@@ -68,8 +70,8 @@ describe("LocalPlatform with upgrade", () => {
 
     const ups = created.filter((c) => c.type.endsWith("LocalUpgrade")).sort((a, b) => a.name.localeCompare(b.name));
     expect(ups.map((u) => [u.name, u.inputs.poolerDatabase, u.inputs.poolerAliases, u.inputs.statePath, u.inputs.budgetMs, u.inputs.cdc])).toEqual([
-      ["floe-upgrade-0", "app", ["app_shard0"], "/var/floe/upgrade/shard-0-to-17.json", 2500, { publication: "floe", slot: "floe_shard_0" }],
-      ["floe-upgrade-1", "app_shard1", [], "/var/floe/upgrade/shard-1-to-17.json", 2500, { publication: "floe", slot: "floe_shard_1" }],
+      ["floe-upgrade-0-run", "app", ["app_shard0"], "/var/floe/upgrade/shard-0-to-17.json", 2500, { publication: "floe", slot: "floe_shard_0" }],
+      ["floe-upgrade-1-run", "app_shard1", [], "/var/floe/upgrade/shard-1-to-17.json", 2500, { publication: "floe", slot: "floe_shard_1" }],
     ]);
     expect(ups[0].inputs.poolerDir).toBe("/var/floe/pgbouncer");
     expect(unsecret(ups[0].inputs.blueUrl)).toBe("postgresql://postgres:a@127.0.0.1:55432/app");
@@ -98,12 +100,12 @@ describe("LocalPlatform with upgrade", () => {
     const p = new LocalPlatform("floe", { dataDir: "/var/floe", postgres: { shards: 2 }, upgrade: { toVersion: 17, retireBlue: true } });
     await value(p.catalogUri);
     await value(p.cdcHealthUrl);
-    const servers = created.filter((c) => c.type.endsWith("LocalPostgresServer")).sort((a, b) => a.name.localeCompare(b.name));
+    const servers = created.filter((c) => c.type.endsWith("LocalPostgresServer")).sort((a, b) => a.inputs.dataDir.localeCompare(b.inputs.dataDir));
     expect(servers.map((s) => [s.name, s.inputs.retired ?? false, s.inputs.extraDatabases])).toEqual([
       ["floe-postgres-0", true, ["floe_catalog"]],
-      ["floe-postgres-0-v17", false, ["floe_catalog"]],
+      ["floe-upgrade-0-green", false, ["floe_catalog"]],
       ["floe-postgres-1", true, []],
-      ["floe-postgres-1-v17", false, []],
+      ["floe-upgrade-1-green", false, []],
     ]);
     expect(created.filter((c) => c.type.endsWith("LocalUpgrade")).map((u) => u.inputs.retireBlue)).toEqual([true, true]);
     const retired = created.filter((c) => c.type.endsWith("LocalRetiredServers"));
@@ -129,7 +131,7 @@ describe("LocalPlatform with upgrade", () => {
   it("without upgrade: no green server, no cutover, the pooler on blue", async () => {
     const p = new LocalPlatform("floe", { dataDir: "/var/floe" });
     await value(p.poolerEndpoint);
-    expect(created.filter((c) => /LocalUpgrade|-v\d+$/.test(c.type + c.name))).toEqual([]);
+    expect(created.filter((c) => /LocalUpgrade|BlueGreenUpgrade|-green$/.test(c.type + c.name))).toEqual([]);
     expect(created.find((c) => c.type.endsWith("LocalPgBouncer"))!.inputs.databases.map((d: any) => d.port)).toEqual([55432, 55432]);
     expect(await value(p.upgradeStatePaths)).toEqual([]);
   });
@@ -143,11 +145,11 @@ describe("LocalPlatform with upgrade", () => {
     expect(() => new LocalPlatform("bad", { dataDir: "/var/floe", ...(extra as any) })).toThrow(message);
   });
 
-  it("DataPlatform (local) carries upgrade over to LocalPlatform", async () => {
+  it("DataPlatform (local) carries upgrade over to the same local composition", async () => {
     const p = new DataPlatform("dp", { upgrade: { toVersion: 17, budgetMs: 3000 } });
     await value(p.upgradeStatePaths);
     const u = created.find((c) => c.type.endsWith("LocalUpgrade"))!;
-    expect([u.name, u.inputs.budgetMs]).toEqual(["dp-local-upgrade-0", 3000]);
+    expect([u.name, u.inputs.budgetMs]).toEqual(["dp-upgrade-0-run", 3000]);
     expect((await value(p.upgradeStatePaths))[0]).toMatch(/\.floe-test\/upgrade\/shard-0-to-17\.json$/);
   });
 });

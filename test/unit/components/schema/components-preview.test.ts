@@ -1,9 +1,9 @@
 /** DatabaseBranch and SchemaMigration under `pulumi preview` (computed values unknown). */
 import { join } from "node:path";
-import { installFloeMocks, isKnown, valueOf, only } from "../components/helpers";
-import type { FloeMocks } from "../../../components/testing";
-import { DatabaseBranch } from "../../../components/branch/databaseBranch";
-import { SchemaMigration } from "../../../components/schema/schema-migration";
+import { installFloeMocks, isKnown, valueOf, only } from "../helpers";
+import type { FloeMocks } from "../../../../components/testing";
+import { DatabaseBranch } from "../../../../components/branch/databaseBranch";
+import { SchemaMigration } from "../../../../components/schema/schema-migration";
 
 let m: FloeMocks;
 beforeAll(async () => {
@@ -20,7 +20,7 @@ it("an Aurora branch previews with its endpoint unknown, the clone settings know
 });
 
 it("SchemaMigration lints during preview", async () => {
-  const s = new SchemaMigration("pv-m", { files: [join(__dirname, "../../fixtures/migrations/002_safe_add_nullable_column.sql")] });
+  const s = new SchemaMigration("pv-m", { files: [join(__dirname, "../../../fixtures/migrations/002_safe_add_nullable_column.sql")] });
   expect(await isKnown(s.report)).toBe(true);
   expect(await valueOf(s.report)).toMatchObject({ files: 1, errors: 0 });
 });

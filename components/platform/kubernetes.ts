@@ -1,0 +1,169 @@
+/**
+ * DataPlatform on kubernetes: a namespace, MinIO (or your S3 endpoint), CloudNativePG with the
+ * catalog's database, a CNPG Pooler or a pgBouncer Deployment, Lakekeeper (or your catalog), Trino
+ * and ClickHouse, the CDC writer, the application connection Secret, and with `upgrade` a
+ * BlueGreenUpgrade driving the pgBouncer Deployment.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import type { BuildContext } from "../target";
+import { labels, pgUrl } from "../util";
+import type { DataPlatformArgs } from "./args";
+import { cdcCommon, checkCloudArgs, primarySlot, type CatalogView } from "./common";
+import type { PlatformBuild, PlatformPieces } from "./pieces";
+
+export function wireKubernetes(ctx: BuildContext<DataPlatformArgs>, make: PlatformPieces): PlatformBuild {
+  const { name, args, v, parent } = ctx;
+  checkCloudArgs(v, "kubernetes", args);
+  if (args.upgrade && args.pooler?.implementation !== "pgbouncer") {
+    v.fail("pooler.implementation", args.pooler?.implementation, 'is not "pgbouncer": the cutover PAUSEs pgBouncer and rewrites its pgbouncer.ini, which the CNPG Pooler does not expose', 'set pooler.implementation: "pgbouncer" (a pgBouncer Deployment with its config on a ReadWriteMany claim) before adding upgrade');
+  }
+  const pgArgs = args.postgres ?? {};
+  const ro = pgArgs.roles ?? {};
+  const q = args.query ?? {};
+  const cat = args.catalog ?? {};
+  const byoCatalog = cat.existingUri !== undefined;
+  const ns = v.dnsLabel("namespace", args.namespace ?? "floe");
+  const nsRes = args.createNamespace ?? true ? new k8s.core.v1.Namespace(`${name}-ns`, { metadata: { name: ns, labels: labels("platform", name) } }, { parent }) : undefined;
+  const ko = { dependsOn: nsRes ? [nsRes] : [] };
+
+  const storage = make.storage({ ...args.storage, kubernetes: { ...args.storage?.kubernetes, namespace: ns } }, ko);
+  const postgres = make.postgres(
+    {
+      ...pgArgs,
+      roles: { ...ro, extraDatabases: [...(ro.extraDatabases ?? []), ...(byoCatalog ? [] : ["lakekeeper"])] },
+      kubernetes: {
+        ...pgArgs.kubernetes,
+        namespace: ns,
+        backup: pgArgs.kubernetes?.backup ?? {
+          destinationPath: pulumi.interpolate`s3://${storage.bucket}/backups`,
+          endpointUrl: storage.endpoint as pulumi.Output<string>,
+          credentialsSecretName: storage.credentialsSecretName as pulumi.Output<string>,
+        },
+      },
+    },
+    ko,
+  );
+  const roles = postgres.roles!;
+  const { implementation, configStorageClass, ...p } = args.pooler ?? {};
+  const pooler = make.pooler(
+    {
+      ...p,
+      kubernetes: {
+        namespace: ns,
+        implementation,
+        configStorageClass,
+        clusterName: postgres.clusterName as pulumi.Output<string>,
+        ...(implementation === "pgbouncer" ? { host: postgres.host, database: pgArgs.database ?? "app", users: [{ username: roles.appUsername, password: roles.appPassword }] } : {}),
+      },
+    },
+    ko,
+  );
+  let cv: CatalogView;
+  let catalog;
+  if (byoCatalog) {
+    cv = { uri: pulumi.output(cat.existingUri!), warehouse: pulumi.output(cat.existingWarehouse!), sigv4Service: cat.existingSigv4Service };
+  } else {
+    const lk = roles.extraDatabases.apply((d) => d["lakekeeper"]);
+    catalog = make.catalog(
+      {
+        warehouse: cat.warehouse,
+        namespace: cat.namespace,
+        storage: { bucket: storage.bucket, endpoint: storage.endpoint as pulumi.Output<string>, region: storage.region, credentialsSecretName: storage.credentialsSecretName as pulumi.Output<string> },
+        kubernetes: {
+          namespace: ns,
+          replicas: cat.replicas,
+          helmValues: cat.helmValues,
+          database: { host: postgres.host, port: postgres.port, database: "lakekeeper", username: lk.apply((x) => x.username), password: pulumi.secret(lk.apply((x) => x.password)) },
+        },
+      },
+      ko,
+    );
+    cv = { uri: catalog.uri, warehouse: catalog.warehouse };
+  }
+  const query = make.query(
+    {
+      trino: q.trino,
+      clickhouse: q.clickhouse,
+      athena: q.athena,
+      catalog: { uri: cv.uri, warehouse: cv.warehouse, name: "floe" },
+      storage: {
+        bucket: storage.bucket,
+        endpoint: storage.endpoint as pulumi.Output<string>,
+        region: storage.region,
+        credentialsSecretName: storage.credentialsSecretName as pulumi.Output<string>,
+        accessKeyId: storage.accessKeyId as pulumi.Output<string>,
+        secretAccessKey: storage.secretAccessKey as pulumi.Output<string>,
+      },
+      kubernetes: { ...q.kubernetes, namespace: ns },
+      aws: q.aws,
+    },
+    ko,
+  );
+  const cdc = make.cdc(
+    {
+      ...cdcCommon(postgres, storage, pgArgs.shards ?? 1, args.cdc ?? {}, ro.publication ?? "floe"),
+      storage: {
+        endpoint: storage.endpoint as pulumi.Output<string>,
+        region: storage.region,
+        forcePathStyle: true,
+        accessKeyId: storage.accessKeyId as pulumi.Output<string>,
+        secretAccessKey: storage.secretAccessKey as pulumi.Output<string>,
+      },
+      catalog: { uri: cv.uri, warehouse: cv.warehouse, sigv4Service: cv.sigv4Service },
+      kubernetes: { namespace: ns },
+    },
+    ko,
+  );
+  const connectionString = pgUrl(roles.appUsername, roles.appPassword, pooler.host, pooler.port, postgres.database);
+  const secret = new k8s.core.v1.Secret(
+    `${name}-app-connection`,
+    {
+      metadata: { name: `${name}-app-connection`, namespace: ns, labels: labels("platform", name) },
+      stringData: { uri: connectionString, host: pooler.host, port: pooler.port.apply(String), database: postgres.database, username: roles.appUsername, password: roles.appPassword },
+    },
+    { parent, ...ko },
+  );
+  const upgrades = [];
+  const up = args.upgrade;
+  if (up) {
+    const db = pgArgs.database ?? "app";
+    upgrades.push(
+      make.upgrade(
+        {
+          toVersion: up.toVersion,
+          database: db,
+          blueUrl: pgUrl(postgres.adminUsername, postgres.adminPassword, postgres.host, postgres.port, db),
+          poolerAdminUrl: pooler.adminUrl as pulumi.Output<string>,
+          budgetMs: up.budgetMs,
+          run: up.run,
+          image: up.image,
+          cdc: { publication: ro.publication ?? "floe", slot: primarySlot() },
+          // the pooler logs in to green as the app role, the CDC writer as the replication role
+          roles: [
+            { username: roles.appUsername, password: roles.appPassword },
+            { username: roles.replicationUsername, password: roles.replicationPassword, replication: true },
+          ],
+          kubernetes: { namespace: args.namespace ?? "floe", poolerConfigClaim: pooler.configClaim as pulumi.Output<string> },
+        },
+        { dependsOn: [cdc] },
+      ),
+    );
+  }
+  return {
+    postgres,
+    pooler,
+    storage,
+    catalog,
+    query,
+    cdc,
+    upgrades,
+    poolerEndpoint: pulumi.interpolate`${pooler.host}:${pooler.port}`,
+    connectionString,
+    connectionSecret: secret.metadata.name,
+    catalogUri: cv.uri,
+    warehouse: cv.warehouse,
+    warehouseLocation: storage.warehouseLocation,
+    upgradeStatePaths: pulumi.output(up ? ["/state/floe-upgrade-state.json"] : []),
+  };
+}
