@@ -10,8 +10,11 @@ import type { Client } from "pg";
 import { createLogger } from "../../runtime/core/log";
 import { CdcConfig, CdcConfigInput, parseCdcConfig } from "../../runtime/cdc/config";
 import { CdcWriter, lsnKey } from "../../runtime/cdc/writer";
+import { parseLsn } from "../../runtime/cdc/lsn";
+import { currentSnapshot } from "../../runtime/iceberg/metadata";
 import { SqlCatalog, Table } from "../../runtime/iceberg";
 import { lines, readIceberg, readPostgres } from "./compare";
+import { waitFor } from "./faults";
 import { startPostgres, TestPostgres } from "./postgres";
 
 export interface CdcBed {
@@ -22,6 +25,8 @@ export interface CdcBed {
   /** Starts an in-process writer; resolves once it streams. */
   startWriter(overrides?: Partial<CdcConfigInput>): Promise<RunningWriter>;
   catalog(): Promise<SqlCatalog>;
+  /** One catalog connection pool for the test's own reads (closed by stop()). */
+  sharedCatalog(): Promise<SqlCatalog>;
   /**
    * Waits until the Iceberg table equals the Postgres table (bounded), returns both sides. With
    * `writer`, a writer that failed meanwhile ends the wait at once with its error.
@@ -62,8 +67,10 @@ export async function startCdcBed(opts: { major?: number; pg?: TestPostgres } = 
     catalogs.push(c);
     return c;
   };
+  let shared: Promise<SqlCatalog> | undefined;
+  const sharedCatalog = () => (shared ??= catalog());
   const icebergRows = async (target: string) => {
-    const t = await Table.load(await catalog(), { namespace: ["floe"], name: target });
+    const t = await Table.load(await sharedCatalog(), { namespace: ["floe"], name: target });
     return lines(readIceberg(t.metadata.location, t.schema().fields));
   };
   const bed: CdcBed = {
@@ -76,6 +83,7 @@ export async function startCdcBed(opts: { major?: number; pg?: TestPostgres } = 
       return f;
     },
     catalog,
+    sharedCatalog,
     async startWriter(overrides) {
       // One writer at a time per bed: a slot serves one reader (an earlier test may have failed before stopping its own).
       for (const w of writers.splice(0)) await w.stop().catch(() => undefined);
@@ -119,74 +127,215 @@ export async function startCdcBed(opts: { major?: number; pg?: TestPostgres } = 
 
 export { lsnKey };
 
-const CLI = join(__dirname, "../../dist/runtime/cli.js");
+/** The built CLI (npm test builds it first); FLOE_TEST_CLI points the tests at another build (a deliberately broken writer). */
+const CLI = process.env.FLOE_TEST_CLI ?? join(__dirname, "../../dist/runtime/cli.js");
 
-/** `floe cdc run --config FILE` as a child process (the built CLI: npm test builds it first). */
+/** `floe cdc run --config FILE` as a child process. */
 export function spawnWriter(configFile: string): ChildProcess {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first (npm test does)`);
   return spawn(process.execPath, [CLI, "cdc", "run", "--config", configFile], { stdio: ["ignore", "ignore", process.env.FLOE_TEST_LOG ? "inherit" : "ignore"] });
 }
 
-/** Starts the writer and kills it with SIGKILL after minMs..minMs+spreadMs, `kills` times. */
-export async function killRepeatedly(configFile: string, kills: number, minMs: number, spreadMs: number): Promise<void> {
-  for (let i = 0; i < kills; i++) {
-    const child = spawnWriter(configFile);
-    await new Promise((r) => setTimeout(r, minMs + Math.random() * spreadMs));
-    child.kill("SIGKILL");
-    await new Promise((r) => child.once("exit", r));
-  }
+/** The workload's tables: accounts (mirror), events (inserts) and counters (one row per client, +1 per transaction). */
+export async function createWorkloadTables(bed: CdcBed, opts: { accounts: number; clients: number }): Promise<void> {
+  await bed.pg.sql(
+    `CREATE TABLE accounts (id int PRIMARY KEY, balance bigint NOT NULL, note text);
+     CREATE TABLE events (id bigserial PRIMARY KEY, account int NOT NULL, delta bigint NOT NULL);
+     CREATE TABLE counters (client int PRIMARY KEY, n bigint NOT NULL);
+     INSERT INTO accounts SELECT g, 1000, 'start' FROM generate_series(1, ${opts.accounts}) g;
+     INSERT INTO counters SELECT g, 0 FROM generate_series(1, ${opts.clients}) g;`,
+    [],
+    "app",
+  );
 }
 
-/** An append-only changelog table holds every row of its source exactly once (no duplicate id, as many as in Postgres). */
-export async function expectEveryRowOnce(bed: CdcBed, table: string, timeoutMs = 30_000): Promise<void> {
-  const [{ n }] = await bed.pg.sql(`SELECT count(*)::int AS n FROM ${table}`, [], "app");
-  const deadline = Date.now() + timeoutMs;
-  let ids: unknown[] = [];
-  for (;;) {
-    ids = (await bed.icebergRows(table)).map((l) => JSON.parse(l).id);
-    if (ids.length >= n || Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  expect(new Set(ids).size).toBe(ids.length);
-  expect(ids.length).toBe(n);
+/** CDC table configs for the workload: accounts mirrored, events and counters as changelogs (every change a row). */
+export const WORKLOAD_TARGETS = [
+  { source: "public.accounts" },
+  { source: "public.events", mode: "changelog" as const },
+  { source: "public.counters", mode: "changelog" as const },
+];
+
+export interface Workload {
+  /** Transactions committed so far, all clients. */
+  readonly committed: number;
+  /**
+   * A lower bound of the commit LSN of the last committed transaction: pg_current_wal_insert_lsn()
+   * inside it, before its COMMIT. A table whose floe.lsn is at or below it lacks that transaction.
+   */
+  readonly lastCommitLsn: bigint;
+  /** Ends the clients; returns each client's final counter (= its committed transactions). */
+  stop(): Promise<number[]>;
 }
 
 /**
- * One client making transfers between `accounts` accounts (two updates and two `events` rows per
- * transaction); every `every`-th transaction also runs `extra`, then deletes and re-inserts an
- * account. stop() ends it and returns the number of committed transactions.
+ * `clients` concurrent clients making transfers between `accounts` accounts. Each transaction:
+ * two account updates, two events rows, and its client's counter + 1; every `every`-th also runs
+ * `extra`, then deletes and re-inserts an account.
  */
-export function startTransfers(bed: CdcBed, accounts: number, every: number, extra?: (c: Client, txn: number) => Promise<void>): { stop(): Promise<number> } {
+export function startWorkload(bed: CdcBed, opts: { clients: number; accounts: number; every: number; extra?: (c: Client, txn: number) => Promise<void> }): Workload {
   let writing = true;
-  let txns = 0;
-  const load = (async () => {
+  let committed = 0;
+  let lastCommitLsn = 0n;
+  const finals: number[] = new Array(opts.clients).fill(0);
+  const clients = Array.from({ length: opts.clients }, async (_, i) => {
+    const client = i + 1;
     const c = await bed.pg.connect("app");
     try {
-      while (writing) {
-        const a = 1 + Math.floor(Math.random() * accounts);
-        const b = 1 + Math.floor(Math.random() * accounts);
+      for (let txn = 0; writing; txn++) {
+        const a = 1 + Math.floor(Math.random() * opts.accounts);
+        const b = 1 + Math.floor(Math.random() * opts.accounts);
         const amt = Math.floor(Math.random() * 50);
         await c.query("BEGIN");
-        await c.query("UPDATE accounts SET balance = balance - $2, note = 'tx' || $3 WHERE id = $1", [a, amt, txns]);
+        await c.query("UPDATE accounts SET balance = balance - $2, note = 'tx' || $3 WHERE id = $1", [a, amt, `${client}.${txn}`]);
         await c.query("UPDATE accounts SET balance = balance + $2 WHERE id = $1", [b, amt]);
         await c.query("INSERT INTO events (account, delta) VALUES ($1, $2), ($3, $4)", [a, -amt, b, amt]);
-        if (txns % every === 0) {
-          await extra?.(c, txns);
+        if (txn % opts.every === 0) {
+          await opts.extra?.(c, txn);
           await c.query("DELETE FROM accounts WHERE id = $1", [a]);
           await c.query("INSERT INTO accounts VALUES ($1, 1000, 'reborn')", [a]);
         }
+        const r = await c.query("UPDATE counters SET n = n + 1 WHERE client = $1 RETURNING n, pg_current_wal_insert_lsn()::text AS lsn", [client]);
         await c.query("COMMIT");
-        txns++;
+        finals[i] = Number(r.rows[0].n);
+        const lsn = parseLsn(r.rows[0].lsn);
+        if (lsn > lastCommitLsn) lastCommitLsn = lsn;
+        committed++;
       }
     } finally {
       await c.end();
     }
-  })();
+  });
   return {
+    get committed() {
+      return committed;
+    },
+    get lastCommitLsn() {
+      return lastCommitLsn;
+    },
     async stop() {
       writing = false;
-      await load;
-      return txns;
+      await Promise.all(clients);
+      return finals;
     },
   };
 }
+
+/** floe.lsn.<source> of a table's current snapshot (0 when it has none). */
+export async function icebergLsn(bed: CdcBed, target: string, source = "pg"): Promise<bigint> {
+  const loaded = await (await bed.sharedCatalog()).loadTable({ namespace: ["floe"], name: target });
+  const lsn = currentSnapshot(loaded.metadata)?.summary[lsnKey(source)];
+  return lsn ? BigInt(lsn) : 0n;
+}
+
+export interface KillReport {
+  /** Writers started and killed. */
+  kills: number;
+  /** Kills that landed after the killed writer had committed, while Postgres held transactions it had not yet committed to Iceberg. */
+  midStream: number;
+  /** Per kill: snapshots the killed writer committed (table metadata changes seen), and whether it was mid-stream. */
+  detail: { commits: number; midStream: boolean; pid: number }[];
+}
+
+/**
+ * kill -9 of `floe cdc run` that lands only after the killed writer has committed: each writer is
+ * started, the catalog is watched until that writer has committed at least one snapshot, then it
+ * is killed at a random moment up to `spreadMs` later. A kill counts as mid-stream when Postgres
+ * had then committed a transaction the writer had not yet committed to Iceberg (`watch`'s
+ * floe.lsn at or below the workload's last commit). Goes on until `kills` mid-stream kills landed
+ * (at most 3 × kills writers).
+ */
+export async function killAfterCommits(bed: CdcBed, configFile: string, load: Workload, opts: { kills: number; spreadMs: number; watch: string }): Promise<KillReport> {
+  await bed.sharedCatalog(); // creates the catalog tables when missing
+  const lake = await bed.pg.connect("lake");
+  const report: KillReport = { kills: 0, midStream: 0, detail: [] };
+  try {
+    const locations = async () => {
+      const r = await lake.query("SELECT table_name, metadata_location FROM iceberg_tables WHERE catalog_name = 'floe'");
+      return new Map<string, string>(r.rows.map((x) => [x.table_name as string, x.metadata_location as string]));
+    };
+    while (report.midStream < opts.kills && report.kills < opts.kills * 3) {
+      const before = await locations();
+      const child = spawnWriter(configFile);
+      const exited = new Promise<void>((r) => child.once("exit", () => r()));
+      let commits = 0;
+      try {
+        commits = await waitFor(`writer ${report.kills + 1} (pid ${child.pid}) to commit a snapshot after it started`, async () => {
+          if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the writer exited by itself (code ${child.exitCode}, signal ${child.signalCode})`);
+          const now = await locations();
+          const changed = [...now].filter(([t, loc]) => before.get(t) !== loc).length;
+          return changed > 0 ? changed : undefined;
+        }, 120_000);
+        await sleep(Math.random() * opts.spreadMs);
+      } finally {
+        child.kill("SIGKILL");
+        await exited;
+      }
+      const pending = load.lastCommitLsn;
+      const midStream = (await icebergLsn(bed, opts.watch)) <= pending;
+      report.kills++;
+      if (midStream) report.midStream++;
+      report.detail.push({ commits, midStream, pid: child.pid! });
+    }
+  } finally {
+    await lake.end();
+  }
+  return report;
+}
+
+export interface OnceReport {
+  /** Changelog rows checked (events + counters). */
+  changes: number;
+  /** Changes missing: events ids ("events:17") and counter values ("counters 2:41"). */
+  lost: string[];
+  /** Changes that appear more than once. */
+  duplicated: string[];
+}
+
+/**
+ * Every change exactly once, read by chdb: the events changelog holds every events row of Postgres
+ * once, and the counters changelog holds, per client, one row for its copied value and one update
+ * row for every value after it up to its final value, each exactly once (a lost intermediate
+ * update, which a mirror comparison cannot see, shows as a missing value). Waits until the
+ * changelogs have caught up with the final counters, then asserts nothing lost, nothing duplicated.
+ */
+export async function expectExactlyOnce(bed: CdcBed, finals: number[], timeoutMs = 60_000): Promise<OnceReport> {
+  let rows: { client: number; n: number; op: string }[] = [];
+  await waitFor(`the counters changelog to reach the final counters ${JSON.stringify(finals)}`, async () => {
+    rows = (await bed.icebergRows("counters")).map((l) => JSON.parse(l)).map((r) => ({ client: Number(r.client), n: Number(r.n), op: String(r._op) }));
+    return finals.every((f, i) => rows.some((r) => r.client === i + 1 && r.n >= f));
+  }, timeoutMs, 500);
+  const lost: string[] = [];
+  const duplicated: string[] = [];
+  // events: Postgres ids against Iceberg ids (the counters caught up, so every events row is due)
+  const pgIds = (await bed.pg.sql("SELECT id::text AS id FROM events", [], "app")).map((r) => String(r.id));
+  const iceIds = new Map<string, number>();
+  for (const l of await bed.icebergRows("events")) {
+    const id = String(JSON.parse(l).id);
+    iceIds.set(id, (iceIds.get(id) ?? 0) + 1);
+  }
+  for (const id of pgIds) if (!iceIds.has(id)) lost.push(`events:${id}`);
+  for (const [id, k] of iceIds) if (k > 1) duplicated.push(`events:${id} x${k}`);
+  const pgSet = new Set(pgIds);
+  for (const id of iceIds.keys()) if (!pgSet.has(id)) duplicated.push(`events:${id} (not in Postgres)`);
+  finals.forEach((final, i) => {
+    const client = i + 1;
+    const mine = rows.filter((r) => r.client === client);
+    const copied = mine.filter((r) => r.op === "R").map((r) => r.n);
+    if (copied.length !== 1) duplicated.push(`counters ${client}: ${copied.length} copy rows`);
+    const from = copied.length ? Math.min(...copied) : 0;
+    const seen = new Map<number, number>();
+    for (const r of mine) seen.set(r.n, (seen.get(r.n) ?? 0) + 1);
+    for (let n = from; n <= final; n++) {
+      const k = seen.get(n) ?? 0;
+      if (k === 0) lost.push(`counters ${client}:${n}`);
+      if (k > 1) duplicated.push(`counters ${client}:${n} x${k}`);
+    }
+    for (const n of seen.keys()) if (n < from || n > final) duplicated.push(`counters ${client}:${n} (outside ${from}..${final})`);
+  });
+  const report = { changes: [...iceIds.values()].reduce((a, b) => a + b, 0) + rows.length, lost, duplicated };
+  expect({ lost: lost.length, duplicated: duplicated.length, examples: [...lost.slice(0, 5), ...duplicated.slice(0, 5)] }).toEqual({ lost: 0, duplicated: 0, examples: [] });
+  return report;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
