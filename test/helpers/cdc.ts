@@ -231,9 +231,11 @@ export function startWorkload(bed: CdcBed, opts: { clients: number; accounts: nu
   };
 }
 
-/** floe.lsn.<source> of a table's current snapshot (0 when it has none). */
+/** floe.lsn.<source> of a table's current snapshot (0 when it has none, or does not exist yet). */
 export async function icebergLsn(bed: CdcBed, target: string, source = "pg"): Promise<bigint> {
-  const loaded = await (await bed.sharedCatalog()).loadTable({ namespace: ["floe"], name: target });
+  const catalog = await bed.sharedCatalog();
+  if (!(await catalog.tableExists({ namespace: ["floe"], name: target }))) return 0n;
+  const loaded = await catalog.loadTable({ namespace: ["floe"], name: target });
   const lsn = currentSnapshot(loaded.metadata)?.summary[lsnKey(source)];
   return lsn ? BigInt(lsn) : 0n;
 }
@@ -243,7 +245,7 @@ export interface KillReport {
   kills: number;
   /** Kills that landed after the killed writer had committed, while Postgres held transactions it had not yet committed to Iceberg. */
   midStream: number;
-  /** Per kill: snapshots the killed writer committed (table metadata changes seen), and whether it was mid-stream. */
+  /** Per kill: tables whose current snapshot the killed writer had changed when it was killed, and whether it was mid-stream. */
   detail: { commits: number; midStream: boolean; pid: number }[];
 }
 
@@ -256,24 +258,30 @@ export interface KillReport {
  * (at most 3 × kills writers).
  */
 export async function killAfterCommits(bed: CdcBed, configFile: string, load: Workload, opts: { kills: number; spreadMs: number; watch: string }): Promise<KillReport> {
-  await bed.sharedCatalog(); // creates the catalog tables when missing
+  const catalog = await bed.sharedCatalog(); // creates the catalog tables when missing
   const lake = await bed.pg.connect("lake");
   const report: KillReport = { kills: 0, midStream: 0, detail: [] };
   try {
-    const locations = async () => {
-      const r = await lake.query("SELECT table_name, metadata_location FROM iceberg_tables WHERE catalog_name = 'floe'");
-      return new Map<string, string>(r.rows.map((x) => [x.table_name as string, x.metadata_location as string]));
+    /** Per table: its current snapshot id ("" before the first). */
+    const snapshots = async () => {
+      const r = await lake.query("SELECT table_namespace, table_name FROM iceberg_tables WHERE catalog_name = 'floe'");
+      const out = new Map<string, string>();
+      for (const x of r.rows) {
+        const m = (await catalog.loadTable({ namespace: String(x.table_namespace).split("."), name: x.table_name })).metadata;
+        out.set(x.table_name, String(m["current-snapshot-id"] ?? ""));
+      }
+      return out;
     };
     while (report.midStream < opts.kills && report.kills < opts.kills * 3) {
-      const before = await locations();
+      const before = await snapshots();
       const child = spawnWriter(configFile);
       const exited = new Promise<void>((r) => child.once("exit", () => r()));
       let commits = 0;
       try {
         commits = await waitFor(`writer ${report.kills + 1} (pid ${child.pid}) to commit a snapshot after it started`, async () => {
           if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the writer exited by itself (code ${child.exitCode}, signal ${child.signalCode})`);
-          const now = await locations();
-          const changed = [...now].filter(([t, loc]) => before.get(t) !== loc).length;
+          const now = await snapshots();
+          const changed = [...now].filter(([t, id]) => id !== "" && before.get(t) !== id).length;
           return changed > 0 ? changed : undefined;
         }, 120_000);
         await sleep(Math.random() * opts.spreadMs);
