@@ -50,7 +50,12 @@ const layoutKey = (names: string[]): string => names.join("\u0000");
 export class Tables {
   private readonly states = new Map<string, TableState>();
 
-  constructor(private readonly config: CdcConfig, private readonly deps: WriterDeps) {}
+  constructor(
+    private readonly config: CdcConfig,
+    private readonly deps: WriterDeps,
+    /** Aborted when the writer stops (see TableOptions.signal). */
+    private readonly signal?: AbortSignal,
+  ) {}
 
   get(key: string): TableState | undefined {
     return this.states.get(key);
@@ -133,9 +138,12 @@ export class Tables {
     return state;
   }
 
-  /** Options of the Iceberg tables this writer opens: pending writes spill past commit.spillBytes. */
-  private tableOptions(): { spillBytes: number } {
-    return { spillBytes: this.config.commit.spillBytes };
+  /**
+   * Options of the Iceberg tables this writer opens: pending writes spill past commit.spillBytes; a
+   * commit whose outcome is unknown waits for the catalog until the writer stops.
+   */
+  private tableOptions(): { spillBytes: number; signal?: AbortSignal } {
+    return { spillBytes: this.config.commit.spillBytes, signal: this.signal };
   }
 
   // ---- following schema changes -----------------------------------------------------------------

@@ -54,6 +54,8 @@ export class CdcWriter {
   private readonly streams = new Map<string, SourceStream>();
   private batch: Batch = { sources: new Map(), rows: 0, bytes: 0, since: 0 };
   private stopped = false;
+  /** Aborted by stop(): a commit waiting to learn its outcome from an unreachable catalog gives up waiting (its files are kept). */
+  private readonly stopping = new AbortController();
   private settleReady!: (error?: unknown) => void;
   /** Resolves once the initial copy is done and the writer streams; rejects if it failed before. */
   readonly ready = new Promise<void>((resolve, reject) => (this.settleReady = (e) => (e === undefined ? resolve() : reject(e))));
@@ -61,7 +63,7 @@ export class CdcWriter {
   constructor(private readonly config: CdcConfig, private readonly deps: WriterDeps) {
     this.ready.catch(() => undefined); // callers that never await it must not see an unhandled rejection
     this.sources = config.sources.map((s) => new ReplicationSource(s, deps.log.child({ source: s.name })));
-    this.tables = new Tables(config, deps);
+    this.tables = new Tables(config, deps, this.stopping.signal);
     this.initialCopy = new InitialCopy(config, deps.log, this.status);
     this.upgrades = new Upgrades(config, deps, this.tables, this.status);
   }
@@ -158,6 +160,7 @@ export class CdcWriter {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     this.status.state = "stopped";
     this.wake?.();
   }

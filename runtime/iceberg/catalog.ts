@@ -8,11 +8,14 @@
  * - `commitTable` either applies every update (after checking every requirement against the
  *   catalog's *current* metadata) or throws `CommitConflictError` (a requirement failed / the
  *   compare-and-swap lost: the caller reloads and retries) or another error (state unknown only
- *   if it is `CommitStateUnknownError`; anything else means nothing was committed).
+ *   if it is `CommitStateUnknownError`; anything else means nothing was committed). Sending the
+ *   same commit again is safe: its requirements fail once it has landed. A caller that got
+ *   `CommitStateUnknownError` does exactly that until the answer is definite (SnapshotProducer).
  * - `loadTable` of a table that does not exist throws `NoSuchTableError`.
  * - Catalogs that apply updates client-side (SQL) use `applyUpdates` from metadata.ts so every
  *   catalog produces the same metadata for the same commit.
  */
+import { randomBytes } from "node:crypto";
 import type { FileIO } from "./io";
 import type { PartitionSpec, Schema, Snapshot, SnapshotRef, SortOrder, TableMetadata } from "./spec";
 
@@ -76,6 +79,25 @@ export interface CreateTableRequest {
   properties?: Record<string, string>;
 }
 
+/** How one commit is sent. */
+export interface CommitOptions {
+  /**
+   * One key per logical commit, the same on every re-send of it (REST: the `Idempotency-Key`
+   * header, sent when the catalog advertises support). A UUIDv7 (`idempotencyKey()`).
+   */
+  idempotencyKey?: string;
+}
+
+/** A UUIDv7 (RFC 9562): 48-bit Unix milliseconds, then random bits; what the REST spec asks for as Idempotency-Key. */
+export function idempotencyKey(nowMs = Date.now()): string {
+  const b = randomBytes(16);
+  b.writeUIntBE(nowMs, 0, 6);
+  b[6] = (b[6] & 0x0f) | 0x70; // version 7
+  b[8] = (b[8] & 0x3f) | 0x80; // variant 10
+  const h = b.toString("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
 /** REST LoadTableResult. */
 export interface LoadTableResult {
   "metadata-location": string;
@@ -103,7 +125,7 @@ export interface Catalog {
    * Atomically checks `requirements` against the current metadata and applies `updates`.
    * Throws `CommitConflictError` when a requirement fails or another writer won the race.
    */
-  commitTable(id: TableIdentifier, requirements: TableRequirement[], updates: TableUpdate[]): Promise<LoadTableResult>;
+  commitTable(id: TableIdentifier, requirements: TableRequirement[], updates: TableUpdate[], options?: CommitOptions): Promise<LoadTableResult>;
   /** Removes the table from the catalog; with `purge`, also deletes its files where supported. */
   dropTable(id: TableIdentifier, purge?: boolean): Promise<void>;
 
@@ -132,7 +154,7 @@ export class TableAlreadyExistsError extends IcebergError {}
 export class NamespaceAlreadyExistsError extends IcebergError {}
 /** A requirement failed or a concurrent commit won: reload, rebase and retry. */
 export class CommitConflictError extends IcebergError {}
-/** The commit may or may not have landed (e.g. timeout after send): do not delete its files. */
+/** The commit may or may not have landed (a lost reply, a timeout, a 5xx): its files must not be deleted. */
 export class CommitStateUnknownError extends IcebergError {}
 /** A schema/type the writer does not support, or a value that does not fit its column. */
 export class ValidationError extends IcebergError {}

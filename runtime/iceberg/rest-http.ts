@@ -3,13 +3,17 @@
  * OAuth2 token provider), SigV4 signing when configured, a per-request timeout, retries, and the
  * mapping of HTTP answers to the catalog's errors.
  *
- * - Idempotent calls (GET, HEAD, DELETE) are retried with exponential backoff and full jitter on
- *   429, 5xx and network errors; every call retries 429/503 (the server did not act on them).
+ * - Idempotent calls (GET, HEAD, DELETE), and mutations sent with an `Idempotency-Key` (the
+ *   server replays the first answer instead of acting twice), are retried with exponential backoff
+ *   and full jitter on 429, 5xx and network errors, with the same key; other calls retry 429/503
+ *   (the server did not act on them).
  * - A 401 (or Iceberg's 419 "AuthenticationTimeout") with OAuth2 fetches one fresh token and
  *   tries again; then it is `NotAuthorizedError`.
  * - 404 / 409 become NoSuchTable / NoSuchNamespace / TableAlreadyExists / NamespaceAlreadyExists /
- *   CommitConflict errors depending on the call; a commit whose request may have reached the
- *   server (network error, 500/502/504) is `CommitStateUnknownError`.
+ *   CommitConflict errors depending on the call. A commit is sent once: a 409 is a definite
+ *   conflict, and a commit whose request may have reached the server (a network error or timeout,
+ *   any 5xx: the REST spec's 500/502/504 "commit state unknown", and 503 as Iceberg's Java client
+ *   reads it) is `CommitStateUnknownError`, which its caller settles by sending it again.
  *
  * The catalog operations (paths, bodies, config) are in rest.ts.
  */
@@ -100,6 +104,8 @@ export interface CallOptions {
   /** Return null for 404 instead of throwing (HEAD existence checks). */
   allow404?: boolean;
   headers?: Record<string, string>;
+  /** Sent as `Idempotency-Key` on every attempt of this call (only where the catalog advertises support). */
+  idempotencyKey?: string;
 }
 
 /** Sends REST catalog calls (see the file head). */
@@ -132,6 +138,9 @@ export class RestHttpClient {
     const base = retry.baseDelayMs ?? 100;
     const maxDelay = retry.maxDelayMs ?? 5_000;
     const idempotent = IDEMPOTENT.has(method);
+    // the server acts at most once on requests with the same key: repeating them is safe
+    const repeatable = idempotent || call.idempotencyKey !== undefined;
+    const commit = call.conflict === "commit";
     let reauthed = false;
     let lastError: Error | undefined;
 
@@ -148,6 +157,7 @@ export class RestHttpClient {
         ...(await this.authHeaders()),
       };
       if (body !== undefined) headers["content-type"] = "application/json";
+      if (call.idempotencyKey !== undefined) headers["idempotency-key"] = call.idempotencyKey;
       if (this.opts.signer) headers = await this.opts.signer.sign({ method, url: url.toString(), headers, body });
 
       let res: Response;
@@ -160,12 +170,12 @@ export class RestHttpClient {
         });
       } catch (e) {
         const msg = `${this.opts.name}: ${call.what}: ${method} ${url.origin}${url.pathname} failed: ${(e as Error).message}`;
-        if (call.conflict === "commit") {
+        if (commit) {
           // the request may have reached the server: the commit's fate is unknown
           throw new CommitStateUnknownError(msg);
         }
         lastError = new RestCatalogError(msg, 0);
-        if (idempotent) continue;
+        if (repeatable) continue;
         throw lastError;
       }
 
@@ -236,11 +246,11 @@ export class RestHttpClient {
           continue;
         }
       }
-      const retryable = status === 429 || status === 503 || (idempotent && status >= 500);
-      lastError = new RestCatalogError(`${prefix}: HTTP ${status}${typ}${detail}`, status, model.type);
-      if (call.conflict === "commit" && (status === 500 || status === 502 || status === 504)) {
+      if (commit && status >= 500) {
         throw new CommitStateUnknownError(`${prefix}: HTTP ${status}, the commit state is unknown${typ}${detail}`);
       }
+      const retryable = status === 429 || status === 503 || (repeatable && status >= 500);
+      lastError = new RestCatalogError(`${prefix}: HTTP ${status}${typ}${detail}`, status, model.type);
       if (!retryable) throw lastError;
     }
     throw lastError ?? new RestCatalogError(`${this.opts.name}: ${call.what}: failed`, 0);

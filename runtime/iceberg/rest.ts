@@ -8,13 +8,18 @@
  *   wire) or the server's `namespace-separator`.
  * - Commits are `POST /v1/{prefix}/namespaces/{ns}/tables/{table}` with requirements and
  *   updates; 409 (CommitFailedException) becomes `CommitConflictError`, which the table writer
- *   retries after a reload; 500/502/504 and lost connections become `CommitStateUnknownError`
- *   (the writer must not delete the commit's files).
+ *   retries after a reload; any 5xx, a timeout and a lost connection become
+ *   `CommitStateUnknownError` (the writer keeps the commit's files and sends the same commit again
+ *   until the answer is definite).
+ * - Where the server's config advertises `idempotency-key-lifetime` (REST spec, Iceberg 1.11),
+ *   mutations carry an `Idempotency-Key` (UUIDv7): one per call, reused by its retries; a commit's
+ *   key is the caller's, the same on every re-send of that commit, renewed past the lifetime.
  * - Auth: a static bearer token; OAuth2 client credentials (`POST /v1/oauth/tokens` or
  *   `oauth2ServerUri`), refreshed before expiry and once on a 401; SigV4 for AWS Glue (`glue`)
  *   and S3 Tables (`s3tables`).
- * - Idempotent calls (GET, HEAD, DELETE) are retried with exponential backoff and jitter on
- *   429, 5xx and network errors; every call retries 429/503 (the server did not act on them).
+ * - Idempotent calls (GET, HEAD, DELETE, and mutations with an Idempotency-Key) are retried with
+ *   exponential backoff and jitter on 429, 5xx and network errors; every call retries 429/503
+ *   (the server did not act on them) except a commit.
  *
  * This file holds the catalog operations and config; HTTP calls, retries and error mapping are in
  * rest-http.ts, OAuth2 in rest-auth.ts, SigV4 in sigv4.ts.
@@ -22,7 +27,9 @@
 import { fileURLToPath } from "url";
 import {
   Catalog,
+  CommitOptions,
   CreateTableRequest,
+  idempotencyKey,
   LoadTableResult,
   TableIdentifier,
   TableRequirement,
@@ -85,6 +92,8 @@ interface ConfigResponse {
   defaults?: Record<string, string>;
   overrides?: Record<string, string>;
   endpoints?: string[];
+  /** ISO-8601 duration (REST spec, Iceberg 1.11): present when the server honours `Idempotency-Key` on mutations. */
+  "idempotency-key-lifetime"?: string;
 }
 
 function trimSlash(s: string): string {
@@ -102,6 +111,11 @@ export class RestCatalog implements Catalog {
   private separator = "\u001f";
   /** Endpoints the server announced in /v1/config (undefined: it did not say, assume all). */
   private endpoints?: Set<string>;
+  /**
+   * How long the server keeps an Idempotency-Key (its config's `idempotency-key-lifetime`);
+   * undefined when it does not advertise idempotency, and no key is sent.
+   */
+  idempotencyLifetimeMs?: number;
   /** One S3 client per distinct table config (clients hold connection pools). */
   private readonly s3Clients = new Map<string, S3FileIO>();
   /** Merged catalog properties (defaults < client < overrides) from /v1/config. */
@@ -194,6 +208,8 @@ export class RestCatalog implements Catalog {
     const prefix = this.opts.prefix ?? this.properties.prefix ?? "";
     this.prefix = prefix ? `/${prefix.replace(/^\/+|\/+$/g, "")}` : "";
     if (Array.isArray(cfg.endpoints)) this.endpoints = new Set(cfg.endpoints.map((e) => e.replace(/\s+/g, " ").trim()));
+    const lifetime = cfg["idempotency-key-lifetime"];
+    this.idempotencyLifetimeMs = typeof lifetime === "string" && lifetime.trim() ? isoDurationMs(lifetime.trim()) : undefined;
     if (this.properties["namespace-separator"]) this.separator = decodeURIComponent(this.properties["namespace-separator"]);
   }
 
@@ -216,6 +232,7 @@ export class RestCatalog implements Catalog {
       what: `create namespace ${namespace.join(".")}`,
       conflict: "namespace-exists",
       body: { namespace, properties },
+      idempotencyKey: this.mutationKey(),
     });
   }
 
@@ -268,6 +285,7 @@ export class RestCatalog implements Catalog {
     await this.http.request("DELETE", `/v1${this.prefix}/namespaces/${this.nsPath(namespace)}`, {
       what: `drop namespace ${namespace.join(".")}`,
       notFound: "namespace",
+      idempotencyKey: this.mutationKey(),
     });
   }
 
@@ -305,6 +323,7 @@ export class RestCatalog implements Catalog {
       conflict: "table-exists",
       body: { ...request, "stage-create": false },
       headers: this.delegationHeader(),
+      idempotencyKey: this.mutationKey(),
     });
     return this.loadResult(res, id);
   }
@@ -319,13 +338,14 @@ export class RestCatalog implements Catalog {
     return this.loadResult(res, id);
   }
 
-  async commitTable(id: TableIdentifier, requirements: TableRequirement[], updates: TableUpdate[]): Promise<LoadTableResult> {
+  async commitTable(id: TableIdentifier, requirements: TableRequirement[], updates: TableUpdate[], options: CommitOptions = {}): Promise<LoadTableResult> {
     await this.init();
     const res = await this.http.request("POST", this.tablePath(id), {
       what: `commit to table ${tableIdString(id)}`,
       notFound: "table",
       conflict: "commit",
       body: { identifier: { namespace: id.namespace, name: id.name }, requirements, updates },
+      idempotencyKey: this.mutationKey(options.idempotencyKey),
     });
     return this.loadResult(res, id);
   }
@@ -336,6 +356,7 @@ export class RestCatalog implements Catalog {
       what: `drop table ${tableIdString(id)}`,
       notFound: "table",
       query: { purgeRequested: purge ? "true" : undefined },
+      idempotencyKey: this.mutationKey(),
     });
   }
 
@@ -354,6 +375,17 @@ export class RestCatalog implements Catalog {
     }
     if (location.startsWith("file:") || location.startsWith("/")) return new LocalFileIO();
     throw new Error(`RestCatalog: no FileIO for table location "${location}"; pass options.fileIO`);
+  }
+
+  /**
+   * The Idempotency-Key for a mutation, where the server advertises support: `key` (one logical
+   * commit's key, the same on every re-send) while it is younger than the server's lifetime, else a
+   * new one (the spec's rule: a key is not reused past its lifetime).
+   */
+  private mutationKey(key?: string): string | undefined {
+    if (this.idempotencyLifetimeMs === undefined) return undefined;
+    if (key && Date.now() - uuidv7Millis(key) < this.idempotencyLifetimeMs) return key;
+    return idempotencyKey();
   }
 
   private delegationHeader(): Record<string, string> | undefined {
@@ -393,4 +425,18 @@ export function storageCredentialsFor(table: LoadTableResult, location: string):
 /** `file:/x` or `/x` -> `/x` (REST servers backed by Hadoop write `file:/x`). */
 export function restLocationPath(location: string): string {
   return location.startsWith("file:") ? fileURLToPath(location) : location;
+}
+
+/** The Unix milliseconds of a UUIDv7 (its first 48 bits); 0 for anything else. */
+export function uuidv7Millis(key: string): number {
+  const hex = key.replace(/-/g, "");
+  return /^[0-9a-f]{12}7/i.test(hex) ? parseInt(hex.slice(0, 12), 16) : 0;
+}
+
+/** An ISO-8601 duration (PnDTnHnMnS, as the REST spec's idempotency-key-lifetime) in ms; throws on anything else. */
+export function isoDurationMs(text: string): number {
+  const m = /^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(text);
+  if (!m || text === "P" || text.endsWith("T")) throw new Error(`REST catalog config: idempotency-key-lifetime "${text}" is not an ISO-8601 duration such as PT30M`);
+  const [d, h, min, sec] = m.slice(1).map((x) => (x === undefined ? 0 : Number(x)));
+  return (((d * 24 + h) * 60 + min) * 60 + sec) * 1000;
 }

@@ -4,11 +4,12 @@
  * manifests against the current base, the producer writes the manifest list (merging small carried
  * manifests past `maxManifests`), and the catalog compare-and-swaps the snapshot in; on a conflict
  * the files of the attempt are deleted, the table is reloaded, the index caught up, and the
- * operation runs again against the new base. Also the snapshot summary (totals from the parent,
+ * operation runs again against the new base. A commit whose outcome is unknown is never taken for
+ * failed: it is settled with the catalog before anything is deleted. Also the snapshot summary (totals from the parent,
  * custom properties carried forward) and the cleanup of metadata files that fell off the log.
  */
 import { randomUUID } from "crypto";
-import { CommitConflictError, CommitStateUnknownError, type TableRequirement, type TableUpdate } from "./catalog";
+import { CommitConflictError, CommitStateUnknownError, idempotencyKey, type LoadTableResult, type TableRequirement, type TableUpdate } from "./catalog";
 import {
   CONTENT_DATA,
   STATUS_ADDED,
@@ -31,6 +32,18 @@ import type { CommitResult, TableOps } from "./table-ops";
 
 /** Snapshot summary keys written by Iceberg itself; every other key is carried forward. */
 export const STANDARD_SUMMARY = /^(operation|added-|deleted-|removed-|total-|changed-partition-count|replace-partitions|engine-|iceberg-version|app-id|spark\.)/;
+
+/** Backoff while settling a commit whose outcome is unknown: 200 ms doubling up to 10 s, with jitter. */
+const SETTLE_BASE_DELAY_MS = 200;
+const SETTLE_MAX_DELAY_MS = 10_000;
+
+/**
+ * Whether the table holds a snapshot: among its snapshots, or as the parent of one (a snapshot
+ * expired since still has its child pointing at it).
+ */
+export function holdsSnapshot(m: TableMetadata, snapshotId: bigint): boolean {
+  return (m.snapshots ?? []).some((s) => BigInt(s["snapshot-id"]) === snapshotId || (s["parent-snapshot-id"] !== undefined && s["parent-snapshot-id"] !== null && BigInt(s["parent-snapshot-id"]) === snapshotId));
+}
 
 /** What one attempt of an operation produced: the new snapshot's manifests and summary. */
 export interface SnapshotParts {
@@ -60,6 +73,11 @@ export class SnapshotProducer {
    * runs again against the new base. `onSuccess` updates the index after the commit landed.
    * `permanentFiles` (written before the loop, e.g. a transaction's data files) are deleted when
    * the loop fails for good; an attempt's own files are deleted when that attempt fails.
+   *
+   * Files are deleted only when the catalog has definitely not committed the snapshot. A commit
+   * whose outcome is unknown (a lost reply, a timeout, a 5xx) is settled with the catalog itself
+   * first (`settle`); if that is cut short by the table's stop signal, the loop throws
+   * CommitStateUnknownError and keeps every file (whatever stays unreferenced is orphan cleanup's).
    */
   async commit(label: string, attempt: SnapshotAttempt, onSuccess: () => Promise<void>, permanentFiles: string[] = []): Promise<CommitResult> {
     const ops = this.ops;
@@ -71,6 +89,8 @@ export class SnapshotProducer {
       const parentId = parent ? BigInt(parent["snapshot-id"]) : null;
       const seq = BigInt(base["last-sequence-number"]) + 1n;
       const files: string[] = [];
+      /** Set once the catalog holds the snapshot, or may hold it: from then on nothing is deleted. */
+      let sent = false;
       try {
         const r = await attempt(base, snapshotId, seq, files);
         const snapshot = await this.writeSnapshot(r, base, parent, snapshotId, seq, n, files);
@@ -83,16 +103,23 @@ export class SnapshotProducer {
           { action: "set-snapshot-ref", "ref-name": "main", "snapshot-id": snapshotId, type: "branch" },
         ];
         const before = ops.metadata["metadata-log"];
+        const key = idempotencyKey();
+        let landed: LoadTableResult;
         try {
-          ops.loaded = await ops.catalog.commitTable(ops.id, requirements, updates);
-          await this.deleteExpiredMetadataFiles(before);
+          landed = await ops.catalog.commitTable(ops.id, requirements, updates, { idempotencyKey: key });
         } catch (e) {
           if (!(e instanceof CommitStateUnknownError)) throw e;
-          // Find out: did our snapshot land?
-          const now = await ops.catalog.loadTable(ops.id);
-          if (!now.metadata.snapshots.some((s) => BigInt(s["snapshot-id"]) === snapshotId)) throw new CommitConflictError(`commit state unknown, snapshot not found: ${e.message}`);
-          ops.loaded = now;
+          sent = true;
+          const settled = await this.settle(label, snapshotId, requirements, updates, key, e);
+          if (!settled) {
+            sent = false;
+            throw new CommitConflictError(`${ops.name}: the catalog did not commit snapshot ${snapshotId} (its outcome was unknown: ${e.message})`);
+          }
+          landed = settled;
         }
+        sent = true;
+        ops.loaded = landed;
+        await this.deleteExpiredMetadataFiles(before);
         await onSuccess();
         this.index.snapshotId = snapshotId;
         icebergMetrics.commitAttempts.inc({ table: ops.name, op: label, outcome: "committed" });
@@ -101,6 +128,8 @@ export class SnapshotProducer {
         ops.log.info("committed", { op: label, snapshot: snapshotId, seq, attempts: n, added: r.addedRows, deleted: r.deletedRows });
         return { snapshotId, sequenceNumber: Number(seq), metadataLocation: ops.metadataLocation, attempts: n, addedRows: r.addedRows, deletedRows: r.deletedRows };
       } catch (e) {
+        // committed (or maybe committed, and the settling was stopped): every file may be referenced
+        if (sent) throw e;
         await ops.deleteQuietly(files);
         icebergMetrics.commitAttempts.inc({ table: ops.name, op: label, outcome: e instanceof CommitConflictError ? "conflict" : "failed" });
         if (!(e instanceof CommitConflictError)) {
@@ -122,6 +151,63 @@ export class SnapshotProducer {
     }
     await ops.deleteQuietly(permanentFiles);
     throw new CommitConflictError(`${ops.name}: ${label} gave up after ${ops.options.maxCommitAttempts} conflicting attempts: ${lastError?.message}`);
+  }
+
+  /**
+   * Settles a commit whose outcome is unknown with the catalog itself: the same commit (same
+   * snapshot, same requirements, same idempotency key) is sent again, with backoff, for as long as
+   * it takes. Applied now, or replayed by an idempotent catalog: committed. A conflict: the table is
+   * loaded, and holds the snapshot (committed earlier) or not — then it never will, because its
+   * requirement names a parent the table has left. Anything else (unreachable, unknown again):
+   * ask again. Returns the table holding the snapshot, or undefined when it is definitely not
+   * committed. The table's stop signal ends the wait with CommitStateUnknownError.
+   */
+  private async settle(label: string, snapshotId: bigint, requirements: TableRequirement[], updates: TableUpdate[], key: string, first: Error): Promise<LoadTableResult | undefined> {
+    const ops = this.ops;
+    icebergMetrics.commitAttempts.inc({ table: ops.name, op: label, outcome: "unknown" });
+    ops.log.warn("commit outcome unknown: its files are kept until the catalog says", { op: label, snapshot: snapshotId, error: first.message });
+    let last: Error = first;
+    for (let n = 1; ; n++) {
+      await this.pause(Math.min(SETTLE_MAX_DELAY_MS, SETTLE_BASE_DELAY_MS * 2 ** Math.min(n - 1, 10)) * (0.5 + Math.random() / 2), () => {
+        return new CommitStateUnknownError(`${ops.name}: stopped while the outcome of commit ${snapshotId} was unknown (${last.message}); its files are kept`);
+      });
+      try {
+        const landed = await ops.catalog.commitTable(ops.id, requirements, updates, { idempotencyKey: key });
+        ops.log.info("commit outcome settled: committed", { op: label, snapshot: snapshotId, asked: n });
+        return landed;
+      } catch (e) {
+        if (e instanceof CommitConflictError) {
+          try {
+            const now = await ops.catalog.loadTable(ops.id);
+            const held = holdsSnapshot(now.metadata, snapshotId);
+            ops.log.info(`commit outcome settled: ${held ? "committed" : "not committed"}`, { op: label, snapshot: snapshotId, asked: n });
+            return held ? now : undefined;
+          } catch (le) {
+            last = le as Error;
+            continue;
+          }
+        }
+        last = e as Error;
+        if (n === 1 || n % 10 === 0) ops.log.warn("commit outcome still unknown, asking the catalog again", { op: label, snapshot: snapshotId, asked: n, error: last.message });
+      }
+    }
+  }
+
+  /** Waits `ms`; the table's stop signal ends the wait with the error `stopped` makes. */
+  private pause(ms: number, stopped: () => Error): Promise<void> {
+    const signal = this.ops.signal;
+    if (signal?.aborted) return Promise.reject(stopped());
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(stopped());
+      };
+      const timer = setTimeout(() => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      }, ms);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
   }
 
   /** Writes the manifest list of an attempt (parent manifests carried when asked, merged past maxManifests) and returns the snapshot. */

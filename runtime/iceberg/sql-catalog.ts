@@ -6,7 +6,9 @@
  *   iceberg_namespace_properties(catalog_name, namespace, property_key, property_value)
  * A commit writes a new metadata file and then swaps metadata_location with a conditional
  * UPDATE (compare-and-swap); losing the race raises CommitConflictError and the new file is
- * deleted.
+ * deleted. A lost answer to the UPDATE raises CommitStateUnknownError and keeps the file: sending
+ * the same commit again settles it (its requirements fail once it has landed, and a late copy of
+ * the first UPDATE can no longer match: metadata locations are never reused).
  */
 import { Pool, type PoolConfig } from "pg";
 import {
@@ -217,7 +219,12 @@ export class SqlCatalog implements Catalog {
       );
       swapped = r.rowCount ?? 0;
     } catch (e) {
-      // The UPDATE may or may not have been applied (e.g. connection lost after sending).
+      // The server answered with an error that rolled the statement back: nothing was committed.
+      if (definitelyFailed(e)) {
+        await this.io.delete(nextLocation).catch(() => undefined);
+        throw e;
+      }
+      // The UPDATE may or may not have been applied (the connection was lost after sending it).
       throw new CommitStateUnknownError(`commit to ${tableIdString(id)}: ${(e as Error).message}`);
     }
     if (swapped !== 1) {
@@ -231,6 +238,17 @@ export class SqlCatalog implements Catalog {
     const r = await this.pool.query("DELETE FROM iceberg_tables WHERE catalog_name=$1 AND table_namespace=$2 AND table_name=$3", [this.name, id.namespace.join(NS_SEP), id.name]);
     if (!r.rowCount) throw new NoSuchTableError(`table ${tableIdString(id)} does not exist in catalog ${this.name}`);
   }
+}
+
+/**
+ * An error the server answered for a statement that it therefore did not commit: SQLSTATE classes
+ * 22 (data), 23 (constraint), 28 (authorization), 3D/3F (no such database/schema), 40 (rolled
+ * back), 42 (syntax, permission, undefined object). Anything else (a lost connection, an
+ * administrator's shutdown, an internal error) leaves the outcome unknown.
+ */
+function definitelyFailed(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return typeof code === "string" && /^(22|23|28|3D|3F|40|42)[0-9A-Z]{3}$/.test(code);
 }
 
 /** Metadata JSON as written to disk (no current snapshot is written as -1, as Java Iceberg does). */

@@ -43,6 +43,11 @@ export interface TableOptions {
   /** Same, counted in buffered rows and deletes. Defaults to no limit (bytes decide). */
   spillRows?: number;
   logger?: Logger;
+  /**
+   * Stops waiting on a commit whose outcome is unknown (its files are kept, see
+   * SnapshotProducer): the owner is shutting down. Defaults to waiting as long as it takes.
+   */
+  signal?: AbortSignal;
 }
 
 export interface CommitResult {
@@ -75,8 +80,10 @@ export class TableOps {
   /** The table as last loaded or committed through this object. */
   loaded: LoadTableResult;
   readonly io: FileIO;
-  readonly options: Required<Omit<TableOptions, "logger">>;
+  readonly options: Required<Omit<TableOptions, "logger" | "signal">>;
   readonly log: Logger;
+  /** Aborted when the owner stops (TableOptions.signal). */
+  readonly signal?: AbortSignal;
   /** Serializes commits issued through this Table object. */
   private queue: Promise<unknown> = Promise.resolve();
   private keyCodecCache?: { schemaId: number; codecs: FieldCodec[] };
@@ -95,6 +102,7 @@ export class TableOps {
       spillRows: options.spillRows ?? Infinity,
     };
     this.log = (options.logger ?? createLogger({ component: "iceberg" })).child({ table: tableIdString(id) });
+    this.signal = options.signal;
   }
 
   /** "namespace.name", for logs, metrics and errors. */

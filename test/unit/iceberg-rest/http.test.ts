@@ -5,8 +5,8 @@
  */
 import { createServer, IncomingMessage, Server, ServerResponse } from "node:http";
 import { AddressInfo } from "node:net";
-import { CommitConflictError, CommitStateUnknownError, NoSuchTableError } from "../../../runtime/iceberg/catalog";
-import { ForbiddenError, NotAuthorizedError, OAuth2Error, RestCatalog, RestCatalogError, storageCredentialsFor } from "../../../runtime/iceberg/rest";
+import { CommitConflictError, CommitStateUnknownError, idempotencyKey, NoSuchTableError } from "../../../runtime/iceberg/catalog";
+import { ForbiddenError, isoDurationMs, NotAuthorizedError, OAuth2Error, RestCatalog, RestCatalogError, storageCredentialsFor, uuidv7Millis } from "../../../runtime/iceberg/rest";
 import { S3FileIO } from "../../../runtime/iceberg/s3";
 
 interface Seen {
@@ -189,7 +189,7 @@ test("config: warehouse is sent, server prefix and multi-level namespaces shape 
   await expect(c.loadTable({ namespace: ["a"], name: "t" })).rejects.toBeInstanceOf(NoSuchTableError);
 });
 
-test("retries: idempotent GETs retry 5xx with backoff; a commit is not retried on 500 and reports unknown state", async () => {
+test("retries: idempotent GETs retry 5xx with backoff; a commit is not retried on 500 or 503 and reports unknown state", async () => {
   let n = 0;
   handler = (req, res) => {
     if (req.path === "/v1/config") return json(res, 200, {});
@@ -223,10 +223,13 @@ test("retries: idempotent GETs retry 5xx with backoff; a commit is not retried o
   expect(seen[0].body).toContain('"requirements":[{"type":"assert-ref-snapshot-id","ref":"main","snapshot-id":5}]');
   expect(JSON.parse(seen[0].body).identifier).toEqual({ namespace: ["db"], name: "conflict" });
 
+  // a 503 to a commit: Iceberg's Java client reads it as "commit state unknown" too; not re-sent here (the table writer settles it)
   n = 0;
-  const busy = await c.commitTable({ namespace: ["db"], name: "busy" }, [], []);
-  expect(busy.metadata["current-snapshot-id"]).toBe(7n);
-  expect(n).toBe(2);
+  seen = [];
+  await expect(c.commitTable({ namespace: ["db"], name: "busy" }, [], [])).rejects.toBeInstanceOf(CommitStateUnknownError);
+  expect(seen).toHaveLength(1);
+  // no Idempotency-Key: this server's config does not advertise idempotency-key-lifetime
+  expect(seen[0].headers["idempotency-key"]).toBeUndefined();
 
   // a GET that keeps failing gives up after `attempts` with the last error
   handler = (req, res) => (req.path === "/v1/config" ? json(res, 200, {}) : error(res, 500, "RuntimeException", "always"));
@@ -271,4 +274,52 @@ test("servers that announce endpoints without HEAD get GET for existence checks"
   expect(await c.tableExists({ namespace: ["db"], name: "t" })).toBe(true);
   expect(await c.tableExists({ namespace: ["db"], name: "u" })).toBe(false);
   expect(seen.slice(1).map((s) => s.method)).toEqual(["GET", "GET", "GET"]);
+});
+
+test("Idempotency-Key where the config advertises idempotency-key-lifetime: a UUIDv7 per mutation, kept by its retries; a commit sends the caller's key until the lifetime is over", async () => {
+  let failures = 0;
+  handler = (req, res) => {
+    if (req.path === "/v1/config") return json(res, 200, { defaults: {}, overrides: {}, "idempotency-key-lifetime": "PT30M" });
+    if (req.method === "POST" && req.path === "/v1/namespaces" && failures++ < 1) return error(res, 502, "BadGateway", "lost");
+    if (req.method === "POST" && req.path === "/v1/namespaces") return json(res, 200, { namespace: ["db"], properties: {} });
+    if (req.method === "DELETE") return res.writeHead(204).end();
+    if (req.method === "POST") return res.writeHead(200, { "content-type": "application/json" }).end(tableResult("3"));
+    error(res, 404, "NoSuchTableException", "none");
+  };
+  const c = await RestCatalog.connect({ uri: base, retry: { attempts: 3, baseDelayMs: 1 } });
+  expect(c.idempotencyLifetimeMs).toBe(30 * 60_000);
+  seen = [];
+  // a create that got a 502 is retried (the server acts at most once per key), with the same key
+  await c.createNamespace(["db"]);
+  expect(seen.map((x) => x.method)).toEqual(["POST", "POST"]);
+  const key = String(seen[0].headers["idempotency-key"]);
+  expect(key).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  expect(Math.abs(uuidv7Millis(key) - Date.now())).toBeLessThan(60_000);
+  expect(seen[1].headers["idempotency-key"]).toBe(key);
+  // another mutation: another key; reads carry none
+  seen = [];
+  await c.dropTable({ namespace: ["db"], name: "t" });
+  await c.loadTable({ namespace: ["db"], name: "missing" }).catch(() => undefined);
+  expect(seen[0].headers["idempotency-key"]).toMatch(/^[0-9a-f-]{36}$/);
+  expect(seen[0].headers["idempotency-key"]).not.toBe(key);
+  expect(seen[1].headers["idempotency-key"]).toBeUndefined();
+  // a commit: the caller's key, the same on a re-send of the same commit
+  const commitKey = idempotencyKey();
+  seen = [];
+  await c.commitTable({ namespace: ["db"], name: "t" }, [], [], { idempotencyKey: commitKey });
+  await c.commitTable({ namespace: ["db"], name: "t" }, [], [], { idempotencyKey: commitKey });
+  expect(seen.map((x) => x.headers["idempotency-key"])).toEqual([commitKey, commitKey]);
+  // past the advertised lifetime a key is not reused: a fresh one
+  const old = idempotencyKey(Date.now() - 31 * 60_000);
+  seen = [];
+  await c.commitTable({ namespace: ["db"], name: "t" }, [], [], { idempotencyKey: old });
+  expect(seen[0].headers["idempotency-key"]).not.toBe(old);
+  expect(uuidv7Millis(String(seen[0].headers["idempotency-key"]))).toBeGreaterThan(uuidv7Millis(old));
+});
+
+test("idempotency-key-lifetime: ISO-8601 durations; anything else is refused with the value named", () => {
+  expect(isoDurationMs("PT30M")).toBe(1_800_000);
+  expect(isoDurationMs("PT24H")).toBe(86_400_000);
+  expect(isoDurationMs("P1DT1.5S")).toBe(86_401_500);
+  for (const bad of ["30m", "P", "PT", "P1H"]) expect(() => isoDurationMs(bad)).toThrow(new RegExp(`"${bad}" is not an ISO-8601 duration`));
 });
