@@ -153,7 +153,7 @@ W="$CACHE/src/pulumi"
 CLI_PKG="github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"
 targets=(./pulumi-language-nodejs)
 [[ -x "$BIN/pulumi" ]] || targets=("$CLI_PKG" ./pulumi-language-nodejs)
-log "building the Pulumi CLI v$VERSION and floe's Node.js language host from Go modules (${targets[*]}): about 10 minutes on 2 idle cores the first time, with progress every ${EVERY}s"
+log "building the Pulumi CLI v$VERSION and floe's Node.js language host from Go modules (${targets[*]}): about 350 CPU-seconds, a few minutes on 2 idle cores and much longer on a busy machine; progress every ${EVERY}s"
 
 rm -rf "$W" && mkdir -p "$W/pulumi-language-nodejs" && cd "$W"
 cp "$HOST_SRC" pulumi-language-nodejs/main.go
@@ -174,8 +174,9 @@ go mod edit -json "$pkgmod" | node -e '
     }
   });' | xargs -r go mod edit
 
-# 1. fetch every module the CLI imports (the language host imports a subset of them)
-"${NICE[@]}" go get "$CLI_PKG@v$VERSION" 2>&1 | download_progress
+# 1. fetch every module the CLI imports (the language host imports a subset of them); not under
+#    nice: it mostly waits on the network, and a busy machine stretched it from 1 to 9 minutes
+go get "$CLI_PKG@v$VERSION" 2>&1 | download_progress
 
 # 2. compile: the library packages go build will compile (not in the build cache yet), weighted by their
 #    source size in KiB, for the progress estimate
