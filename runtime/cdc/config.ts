@@ -1,14 +1,16 @@
 /**
  * The CDC writer's config contract, shared by the runtime (`floe cdc run --config FILE`) and the
  * components that deploy it (they render this object into a Secret / task definition / local file).
- * Validated with zod; `${ENV_VAR}` references in strings are expanded by the loader.
+ * Validated with zod; `${ENV_VAR}` references in strings are expanded by the loader. Every object
+ * is strict: an unknown key is an error naming its path and the nearest valid key, never ignored
+ * (a misspelt `tables` would otherwise replicate every table).
  */
 import { z } from "zod";
 import { loadConfigFile, parseConfig } from "../core/config";
 
 const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]*$/, "must be a plain SQL identifier (letters, digits, _ and $)");
 
-export const CdcSourceSchema = z.object({
+export const CdcSourceSchema = z.strictObject({
   /** Stable name of the source (e.g. "shard-0"); part of the LSN key stored in Iceberg. */
   name: z.string().regex(/^[a-z0-9][a-z0-9-_]*$/, "lower-case letters, digits, - and _"),
   /** libpq connection string for the replication role (not through pgBouncer). */
@@ -35,7 +37,7 @@ export const CdcSourceSchema = z.object({
   followUpgrades: z.boolean().default(true),
 });
 
-export const CdcTableSchema = z.object({
+export const CdcTableSchema = z.strictObject({
   /** Source table as schema.table (schema defaults to public). */
   source: z.string().min(1),
   /** "mirror" (the Iceberg table equals the Postgres table, default) or "changelog" (append-only). */
@@ -44,7 +46,7 @@ export const CdcTableSchema = z.object({
   target: identifier.optional(),
 });
 
-export const SqlCatalogSchema = z.object({
+export const SqlCatalogSchema = z.strictObject({
   type: z.literal("sql"),
   /** Postgres URL of the database that holds the Iceberg JDBC catalog tables. */
   uri: z.string().startsWith("postgres"),
@@ -52,7 +54,7 @@ export const SqlCatalogSchema = z.object({
   name: z.string().default("floe"),
 });
 
-export const RestCatalogSchema = z.object({
+export const RestCatalogSchema = z.strictObject({
   type: z.literal("rest"),
   /** Base URI of the REST catalog (e.g. http://lakekeeper:8181/catalog). */
   uri: z.string().url(),
@@ -66,10 +68,10 @@ export const RestCatalogSchema = z.object({
   /** Static bearer token. */
   token: z.string().optional(),
   /** SigV4 signing for AWS Glue / S3 Tables. */
-  sigv4: z.object({ region: z.string(), service: z.string().default("glue") }).optional(),
+  sigv4: z.strictObject({ region: z.string(), service: z.string().default("glue") }).optional(),
 });
 
-export const StorageSchema = z.object({
+export const StorageSchema = z.strictObject({
   /** Custom S3 endpoint (MinIO etc.). */
   endpoint: z.string().url().optional(),
   region: z.string().default("us-east-1"),
@@ -79,7 +81,7 @@ export const StorageSchema = z.object({
 });
 
 export const CdcConfigSchema = z
-  .object({
+  .strictObject({
     sources: z.array(CdcSourceSchema).min(1, "at least one source is required"),
     /** Tables to replicate. Empty = every table in the publication, as mirror tables. */
     tables: z.array(CdcTableSchema).default([]),
@@ -90,7 +92,7 @@ export const CdcConfigSchema = z
     /** Iceberg namespace for the replicated tables. Defaults to "floe". */
     namespace: identifier.default("floe"),
     commit: z
-      .object({
+      .strictObject({
         /** Longest time a change waits before it is committed. Defaults to 500 ms (p99 freshness under 1 s). */
         intervalMs: z.number().int().min(10).max(3_600_000).default(500),
         /** Commit as soon as this many changes are buffered. Defaults to 200000. */
@@ -115,7 +117,7 @@ export const CdcConfigSchema = z
       })
       .default({}),
     snapshot: z
-      .object({
+      .strictObject({
         /** Copy existing rows when a table is first seen. Defaults to true. */
         enabled: z.boolean().default(true),
         /** Tables copied at once. Defaults to 2. */
@@ -123,7 +125,7 @@ export const CdcConfigSchema = z
       })
       .default({}),
     http: z
-      .object({
+      .strictObject({
         host: z.string().default("127.0.0.1"),
         /** Port for /healthz and /metrics; 0 disables. Defaults to 9187. */
         port: z.number().int().min(0).max(65535).default(9187),
