@@ -9,7 +9,7 @@ import * as aws from "@pulumi/aws";
 import type { BuildContext } from "../target";
 import { pgUrl } from "../util";
 import type { DataPlatformArgs } from "./args";
-import { cdcCommon, checkCloudArgs, primarySlot, type CatalogView } from "./common";
+import { cdcCommon, checkCloudArgs, cloudUpgradeArgs, type CatalogView } from "./common";
 import type { PlatformBuild, PlatformPieces } from "./pieces";
 
 export function wireAws(ctx: BuildContext<DataPlatformArgs>, make: PlatformPieces): PlatformBuild {
@@ -95,18 +95,8 @@ export function wireAws(ctx: BuildContext<DataPlatformArgs>, make: PlatformPiece
     upgrades.push(
       make.upgrade(
         {
-          toVersion: up.toVersion,
-          database: db,
-          blueUrl: pgUrl(postgres.adminUsername, postgres.adminPassword, postgres.host, postgres.port, db),
+          ...cloudUpgradeArgs(postgres, up, db, ro.publication ?? "floe"),
           poolerAdminUrl: up.poolerAdminUrl!,
-          budgetMs: up.budgetMs,
-          run: up.run,
-          image: up.image,
-          cdc: { publication: ro.publication ?? "floe", slot: primarySlot() },
-          roles: [
-            { username: roles.appUsername, password: roles.appPassword },
-            { username: roles.replicationUsername, password: roles.replicationPassword, replication: true },
-          ],
           aws: {
             vpcId: postgres.vpcId as pulumi.Output<string>,
             subnetIds: postgres.subnetIds as pulumi.Output<string[]>,

@@ -4,7 +4,8 @@ import type { Validator } from "../errors";
 import type { PostgresCluster } from "../postgres/postgresCluster";
 import type { ObjectStorage } from "../storage/objectStorage";
 import { slotName } from "../../runtime/cdc/config";
-import type { DataPlatformArgs, DataPlatformCdcArgs } from "./args";
+import { pgUrl } from "../util";
+import type { DataPlatformArgs, DataPlatformCdcArgs, DataPlatformUpgradeArgs } from "./args";
 
 /** The catalog the writer and the engines use: created by the platform or brought by the user. */
 export interface CatalogView {
@@ -62,3 +63,23 @@ export function cdcCommon(postgres: PostgresCluster, storage: ObjectStorage, sha
 
 /** The CDC slot of an unsharded cluster's one source ("primary"), which an upgrade hands over. */
 export const primarySlot = (): string => slotName({ name: "primary" } as Parameters<typeof slotName>[0]);
+
+/** A cloud BlueGreenUpgrade's args that do not depend on the target: blue, the budget, the writer's handoff, the roles green needs. */
+export function cloudUpgradeArgs(postgres: PostgresCluster, up: DataPlatformUpgradeArgs, database: string, publication: string) {
+  const roles = postgres.roles!;
+  return {
+    toVersion: up.toVersion,
+    database,
+    blueUrl: pgUrl(postgres.adminUsername, postgres.adminPassword, postgres.host, postgres.port, database),
+    budgetMs: up.budgetMs,
+    run: up.run,
+    image: up.image,
+    // the writer's one source on an unsharded cluster is "primary" (cdcCommon)
+    cdc: { publication, slot: primarySlot() },
+    // the pooler logs in to green as the app role, the CDC writer as the replication role
+    roles: [
+      { username: roles.appUsername, password: roles.appPassword },
+      { username: roles.replicationUsername, password: roles.replicationPassword, replication: true },
+    ],
+  };
+}

@@ -9,7 +9,7 @@ import * as k8s from "@pulumi/kubernetes";
 import type { BuildContext } from "../target";
 import { labels, pgUrl } from "../util";
 import type { DataPlatformArgs } from "./args";
-import { cdcCommon, checkCloudArgs, primarySlot, type CatalogView } from "./common";
+import { cdcCommon, checkCloudArgs, cloudUpgradeArgs, type CatalogView } from "./common";
 import type { PlatformBuild, PlatformPieces } from "./pieces";
 
 export function wireKubernetes(ctx: BuildContext<DataPlatformArgs>, make: PlatformPieces): PlatformBuild {
@@ -131,19 +131,8 @@ export function wireKubernetes(ctx: BuildContext<DataPlatformArgs>, make: Platfo
     upgrades.push(
       make.upgrade(
         {
-          toVersion: up.toVersion,
-          database: db,
-          blueUrl: pgUrl(postgres.adminUsername, postgres.adminPassword, postgres.host, postgres.port, db),
+          ...cloudUpgradeArgs(postgres, up, db, ro.publication ?? "floe"),
           poolerAdminUrl: pooler.adminUrl as pulumi.Output<string>,
-          budgetMs: up.budgetMs,
-          run: up.run,
-          image: up.image,
-          cdc: { publication: ro.publication ?? "floe", slot: primarySlot() },
-          // the pooler logs in to green as the app role, the CDC writer as the replication role
-          roles: [
-            { username: roles.appUsername, password: roles.appPassword },
-            { username: roles.replicationUsername, password: roles.replicationPassword, replication: true },
-          ],
           kubernetes: { namespace: args.namespace ?? "floe", poolerConfigClaim: pooler.configClaim as pulumi.Output<string> },
         },
         { dependsOn: [cdc] },
