@@ -120,7 +120,7 @@ describe("a local platform upgraded from Postgres 16 to 17 through its config", 
 
     expect(writers.errors).toEqual([]);
     SHARD_DBS.forEach((d, i) => expect(writers.acked[d].length).toBeGreaterThan(countAtStart[i] + 10)); // they wrote during the up
-    expect(r.out).toMatch(/\+\s+4 created/); // two green servers, two cutovers
+    expect(r.out).toMatch(/\+\s+6 created/); // per shard a BlueGreenUpgrade (component), its green server and its cutover
     expect(r.out).not.toMatch(/\d+ (deleted|replaced)|deleting|replacing/);
     // progress reached the Pulumi log
     expect(r.out).toMatch(/floe upgrade \[app\]: green serves the pooler \(paused \d+ ms/);
@@ -227,7 +227,7 @@ describe("a local platform upgraded from Postgres 16 to 17 through its config", 
     const plan = st.pulumi(["preview", "--diff"], { allowFail: true });
     st.pulumi(["config", "set", "upgradeTo", "17"]);
     expect({ code: plan.code, tail: plan.code === 0 ? "" : plan.out.slice(-3000) }).toEqual({ code: 0, tail: "" });
-    expect(plan.out).toMatch(/4 to delete/);
+    expect(plan.out).toMatch(/6 to delete/); // the two BlueGreenUpgrades with their green servers and cutovers
     expect(plan.out).not.toMatch(/LocalPgBouncer[^\n]*\n[^\n]*~|to update|to replace/);
     st.pulumi(["preview", "--expect-no-changes"]);
   });
