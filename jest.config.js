@@ -1,7 +1,12 @@
 // Tiers: unit (mocks, seconds), integration (real Postgres, pgbouncer, chdb), e2e (pulumi up), engines (independent readers).
 const transform = { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.jest.json", diagnostics: false }] };
+// Jest's per-test timeout is a last resort, not the judge: on a loaded 2-core machine a correct test
+// may run many times slower. Tests wait on progress (test/helpers/wait.ts) and fail, naming what
+// they waited for, when nothing advanced for a while; this only ends a test that hangs outright.
+const testTimeout = 30 * 60_000;
 const common = { preset: undefined, testEnvironment: "node", transform, moduleFileExtensions: ["ts", "js", "json"] };
 module.exports = {
+  testTimeout,
   projects: [
     { ...common, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts"] },
     { ...common, displayName: "integration", testMatch: ["<rootDir>/test/integration/**/*.test.ts"] },

@@ -48,10 +48,21 @@ class FloePgoutput extends AbstractPlugin<{ publication: string; protoVersion: n
   }
 }
 
+/**
+ * How often to send standby status while streaming: a third of the server's wal_sender_timeout
+ * (so two may be lost or late), at most every 10 s (as pg_recvlogical), at least every 100 ms.
+ */
+export function statusIntervalMs(senderTimeoutMs: number): number {
+  if (!(senderTimeoutMs > 0)) return 10_000;
+  return Math.max(100, Math.min(10_000, Math.floor(senderTimeoutMs / 3)));
+}
+
 export class ReplicationSource {
   readonly slot: string;
   private service?: LogicalReplicationService;
   private serverVersion = 0;
+  /** The server's wal_sender_timeout in ms (0: disabled), read with the version. */
+  private senderTimeoutMs = 60_000;
 
   /**
    * @param key names this server's LSN space in Iceberg (`floe.lsn.<key>`): the source's name, or
@@ -89,7 +100,11 @@ export class ReplicationSource {
 
   async version(): Promise<number> {
     if (!this.serverVersion) {
-      this.serverVersion = await this.withClient(async (c) => Number((await c.query("SHOW server_version_num")).rows[0].server_version_num));
+      await this.withClient(async (c) => {
+        const r = await c.query("SELECT current_setting('server_version_num')::int AS v, (SELECT setting::int FROM pg_settings WHERE name = 'wal_sender_timeout') AS t");
+        this.serverVersion = Number(r.rows[0].v);
+        this.senderTimeoutMs = Number(r.rows[0].t ?? 60_000); // in ms (pg_settings' unit for it)
+      });
     }
     return this.serverVersion;
   }
@@ -212,8 +227,16 @@ export class ReplicationSource {
       onKeepalive(parseLsn(lsn), !internals._processing && (internals._messageQueue?.length ?? 0) === 0);
       if (shouldRespond) this.sendStatus();
     });
+    // Standby status on a timer too, not only in answer to keepalives: while one transaction is
+    // applied the stream is paused (backpressure), keepalives wait unread, and a server that hears
+    // nothing for wal_sender_timeout drops the connection (a long apply would then restart forever).
+    clearInterval(this.statusTimer);
+    this.statusTimer = setInterval(() => this.service === service && !service.isStop() && this.sendStatus(), statusIntervalMs(this.senderTimeoutMs));
+    this.statusTimer.unref();
     service.subscribe(plugin, this.slot, formatLsn(from)).catch((e: Error) => onError(e));
   }
+
+  private statusTimer?: NodeJS.Timeout;
 
   private confirmed = 0n;
   /** Tells the server everything up to `lsn` is durably in Iceberg (it may recycle that WAL). */
@@ -225,6 +248,7 @@ export class ReplicationSource {
   /**
    * Standby status update with write = flush = apply = the confirmed LSN, exactly (the library's
    * acknowledge() reports lsn + 1, which a walsender in fast shutdown never sees as caught up).
+   * Never more than confirm() was given: only what is committed in Iceberg.
    */
   private sendStatus(): void {
     const conn = (this.service as unknown as { _connection?: { sendCopyFromChunk(b: Buffer): void } } | undefined)?._connection;
@@ -244,6 +268,7 @@ export class ReplicationSource {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.statusTimer);
     const s = this.service;
     this.service = undefined;
     if (!s) return;
