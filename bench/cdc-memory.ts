@@ -8,7 +8,9 @@
  *     tenth of them updated again in the same transaction), streamed in progress by Postgres.
  *
  * Each case runs in a child process of its own (peak RSS only grows), sampling heapUsed every
- * 20 ms; the parent prints peak RSS and peak heap per case and the ratio bounded / unbounded.
+ * 20 ms; the parent prints peak RSS and peak heap per case and the ratio bounded / unbounded, and
+ * per case rows/s and the child's CPU-seconds per 1M rows (the writer, plus the catalog polling of
+ * the stream case) with the load average before and after (bench/efficiency.ts).
  *
  * Run: npm run build && node dist/bench/cdc-memory.js
  *
@@ -29,6 +31,7 @@ import { parseCdcConfig } from "../runtime/cdc/config";
 import { parseLsn } from "../runtime/cdc/lsn";
 import { SqlCatalog } from "../runtime/iceberg";
 import { startPostgres } from "../test/helpers/postgres";
+import { describe, loadAverage, stopwatch, summary } from "./efficiency";
 
 const COPY_ROWS = Number(process.env.FLOE_BENCH_MEM_COPY_ROWS ?? 2_000_000);
 const STREAM_ROWS = Number(process.env.FLOE_BENCH_MEM_STREAM_ROWS ?? 1_000_000);
@@ -39,6 +42,8 @@ interface Measured {
   maxRssMiB: number;
   peakHeapMiB: number;
   seconds: number;
+  rows: number;
+  cpuSeconds: number;
 }
 
 /** One case, in this (child) process: prints a JSON line with what it measured. */
@@ -60,7 +65,7 @@ async function child(kind: "copy" | "stream", mode: "bounded" | "unbounded", url
     http: { port: 0 },
   });
   const catalog = await SqlCatalog.connect({ name: "floe", url: url(`lake_${name}`), warehouse: `file://${warehouse}` });
-  const started = Date.now();
+  const clock = stopwatch();
   const writer = new CdcWriter(config, { catalog, log: createLogger({}, () => undefined) });
   const done = writer.run();
   try {
@@ -84,9 +89,11 @@ async function child(kind: "copy" | "stream", mode: "bounded" | "unbounded", url
         await new Promise((r) => setTimeout(r, 50));
       }
     }
-    const seconds = (Date.now() - started) / 1000;
+    const seconds = clock.seconds();
+    const cpuSeconds = clock.cpuSeconds();
     clearInterval(sampler);
-    const out: Measured = { maxRssMiB: process.resourceUsage().maxRSS / 1024, peakHeapMiB: peakHeap / 2 ** 20, seconds };
+    const rows = kind === "copy" ? COPY_ROWS : STREAM_ROWS;
+    const out: Measured = { maxRssMiB: process.resourceUsage().maxRSS / 1024, peakHeapMiB: peakHeap / 2 ** 20, seconds, rows, cpuSeconds };
     console.log(JSON.stringify(out));
   } finally {
     await writer.stop();
@@ -103,7 +110,7 @@ async function main(): Promise<void> {
     return;
   }
   const pg = await startPostgres({ major: 17, settings: { max_wal_size: "4GB", checkpoint_timeout: "30min", logical_decoding_work_mem: "16MB" } });
-  const results: Record<string, Measured> = {};
+  const results: Record<string, unknown> = {};
   try {
     await pg.sql("CREATE DATABASE app");
     const tables = ["stream_unbounded", "stream_bounded"].map((t) => `CREATE TABLE ${t} (id bigint PRIMARY KEY, a int, t text, ts timestamptz, n numeric(12,2));`).join("\n");
@@ -117,18 +124,29 @@ async function main(): Promise<void> {
     );
     const base = pg.url("app").replace(/\/app$/, "");
     for (const kind of ["copy", "stream"] as const) {
+      const m: Partial<Record<"unbounded" | "bounded", Measured>> = {};
+      const loadBefore = loadAverage();
       for (const mode of ["unbounded", "bounded"] as const) {
         await pg.sql(`CREATE DATABASE lake_${kind}_${mode}`);
         const r = spawnSync(process.execPath, [__filename, "--child", kind, mode, base], { encoding: "utf8", maxBuffer: 1 << 26 });
         if (r.status !== 0) throw new Error(`${kind} ${mode} failed: ${r.stderr}`);
         const line = r.stdout.trim().split("\n").pop()!;
-        results[`${kind}_${mode}`] = JSON.parse(line) as Measured;
-        const m = results[`${kind}_${mode}`];
-        console.log(`${kind} ${mode}: peak RSS ${m.maxRssMiB.toFixed(0)} MiB, peak heap ${m.peakHeapMiB.toFixed(0)} MiB, ${m.seconds.toFixed(1)} s`);
+        const x = (m[mode] = JSON.parse(line) as Measured);
+        results[`${kind}_${mode}`] = x;
+        console.log(`${kind} ${mode}: peak RSS ${x.maxRssMiB.toFixed(0)} MiB, peak heap ${x.peakHeapMiB.toFixed(0)} MiB, ${x.seconds.toFixed(1)} s`);
       }
-      const u = results[`${kind}_unbounded`];
-      const b = results[`${kind}_bounded`];
+      const u = m.unbounded!;
+      const b = m.bounded!;
       console.log(`${kind}: bounded / unbounded peak RSS ${(b.maxRssMiB / u.maxRssMiB).toFixed(3)}, peak heap ${(b.peakHeapMiB / u.peakHeapMiB).toFixed(3)}, time ${(b.seconds / u.seconds).toFixed(3)}`);
+      const c = {
+        name: `${kind} efficiency`,
+        writer: { label: "bounded", rows: b.rows, seconds: b.seconds, cpuSeconds: b.cpuSeconds },
+        baseline: { label: "unbounded", rows: u.rows, seconds: u.seconds, cpuSeconds: u.cpuSeconds },
+        loadBefore,
+        loadAfter: loadAverage(),
+      };
+      console.log(describe(c));
+      results[`${kind}_efficiency`] = summary(c);
     }
   } finally {
     await pg.stop();

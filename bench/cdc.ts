@@ -7,24 +7,32 @@
  *     /dev/null from a second slot created at the same point;
  *  3. freshness p50/p99 (source COMMIT -> visible in Iceberg) at a steady 10k rows/s.
  *
+ * The writer runs alone in a child process (bench/writer-child.ts): its CPU-seconds per 1M rows
+ * are its own (user + system, all threads), from the moment it starts (modules loaded) to the end
+ * of the copy, and from the moment it streams to the moment the backlog is in Iceberg. Each
+ * comparison prints rows/s, the ratio, CPU per 1M rows and the load average before and after
+ * (bench/efficiency.ts); on a busy machine compare the CPU numbers, not the rates.
+ *
  * Run: npm run build && node dist/bench/cdc.js   (FLOE_BENCH_ROWS, FLOE_BENCH_STREAM_ROWS,
- * FLOE_BENCH_FRESH_SECONDS tune the sizes). Prints one JSON line at the end too.
+ * FLOE_BENCH_FRESH_SECONDS tune the sizes; FLOE_BENCH_PARALLELISM the copy's snapshot.parallelism;
+ * FLOE_BENCH_WRITER_ARGS extra node flags for the writer child, e.g. "--cpu-prof"). Prints one
+ * JSON line at the end too.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
-import { createLogger } from "../runtime/core/log";
 import { formatLsn, parseLsn } from "../runtime/cdc/lsn";
-import { CdcWriter, lsnKey } from "../runtime/cdc/writer";
-import { parseCdcConfig } from "../runtime/cdc/config";
+import { lsnKey } from "../runtime/cdc/writer";
 import { SqlCatalog } from "../runtime/iceberg";
 import { startPostgres } from "../test/helpers/postgres";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Comparison, describe, loadAverage, summary, WriterChild } from "./efficiency";
 
 const ROWS = Number(process.env.FLOE_BENCH_ROWS ?? 1_000_000);
 const STREAM_ROWS = Number(process.env.FLOE_BENCH_STREAM_ROWS ?? 500_000);
 const FRESH_SECONDS = Number(process.env.FLOE_BENCH_FRESH_SECONDS ?? 10);
+const PARALLELISM = process.env.FLOE_BENCH_PARALLELISM ? Number(process.env.FLOE_BENCH_PARALLELISM) : undefined;
 
 function pgBin(name: string): string {
   const dirs = existsSync("/usr/lib/postgresql") ? readdirSync("/usr/lib/postgresql").sort().reverse() : [];
@@ -40,19 +48,17 @@ const mark = (phase: string) => {
   if (process.env.FLOE_BENCH_MARKS) console.log(`mark ${phase} ${process.hrtime.bigint() / 1000n}`);
 };
 
-/** CPU seconds of this process (the writer; Postgres runs elsewhere): steadier than wall time on a shared machine. */
-const cpuSeconds = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
-
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
 
 async function main(): Promise<void> {
-  const log = createLogger({}, () => undefined);
   const pg = await startPostgres({ major: 17, settings: { max_wal_size: "4GB", checkpoint_timeout: "30min" } });
   const warehouse = mkdtempSync(join(tmpdir(), "floe-bench-wh-"));
-  const results: Record<string, number> = {};
+  const results: Record<string, unknown> = {};
+  const writerEnv = process.env.FLOE_BENCH_WRITER_ARGS ? { NODE_OPTIONS: process.env.FLOE_BENCH_WRITER_ARGS } : {};
+  let writer: WriterChild | undefined;
   try {
     await pg.sql("CREATE DATABASE app");
     await pg.sql("CREATE DATABASE lake");
@@ -63,76 +69,86 @@ async function main(): Promise<void> {
       [],
       "app",
     );
+    await pg.sql("VACUUM ANALYZE bench", [], "app"); // visibility map and statistics set, as on a settled table
 
     // 1. snapshot vs COPY
-    let t0 = Date.now();
+    let loadBefore = loadAverage();
+    let t0 = process.hrtime.bigint();
     execFileSync(pgBin("psql"), [pg.url("app"), "-qAt", "-c", "COPY bench TO STDOUT (FORMAT binary)"], { stdio: ["ignore", "ignore", "inherit"], maxBuffer: 1 << 30 });
-    const copySecs = (Date.now() - t0) / 1000;
-    const config = parseCdcConfig({
+    const copySecs = Number(process.hrtime.bigint() - t0) / 1e9;
+    const rawConfig = {
       sources: [{ name: "pg", connectionString: pg.url("app") }],
       catalog: { type: "sql", uri: pg.url("lake") },
       warehouse: `file://${warehouse}`,
       http: { port: 0 },
-    });
+      ...(PARALLELISM ? { snapshot: { parallelism: PARALLELISM } } : {}),
+    };
     const catalog = await SqlCatalog.connect({ name: "floe", url: pg.url("lake"), warehouse: `file://${warehouse}` });
-    t0 = Date.now();
     mark("snapshot-start");
-    let cpu0 = process.cpuUsage();
-    let writer = new CdcWriter(config, { catalog, log });
-    let done = writer.run();
-    await writer.ready;
-    const snapSecs = (Date.now() - t0) / 1000;
+    writer = new WriterChild(rawConfig, writerEnv);
+    const started = await writer.started();
+    const readyCpu = await writer.ready();
+    const snapSecs = Number(process.hrtime.bigint() - started.at) / 1e9;
     mark("snapshot-end");
-    results.snapshotCpuSeconds = cpuSeconds(process.cpuUsage(cpu0));
-    results.snapshotRowsPerSec = ROWS / snapSecs;
-    results.copyRowsPerSec = ROWS / copySecs;
-    results.snapshotRatio = results.snapshotRowsPerSec / results.copyRowsPerSec;
-    console.log(`snapshot: floe ${Math.round(results.snapshotRowsPerSec)} rows/s, COPY binary ${Math.round(results.copyRowsPerSec)} rows/s, ratio ${results.snapshotRatio.toFixed(3)}; writer CPU ${results.snapshotCpuSeconds.toFixed(2)} s`);
+    const snapshot: Comparison = {
+      name: "initial copy",
+      writer: { label: "floe", rows: ROWS, seconds: snapSecs, cpuSeconds: readyCpu - started.cpuSeconds },
+      baseline: { label: "COPY (FORMAT binary)", rows: ROWS, seconds: copySecs },
+      loadBefore,
+      loadAfter: loadAverage(),
+    };
+    console.log(describe(snapshot));
+    results.snapshot = summary(snapshot);
     await writer.stop();
-    await done;
+    writer = undefined;
 
     // 2. streaming vs pg_recvlogical from a second slot at the same point
     await pg.sql("SELECT pg_create_logical_replication_slot('bench_recv', 'pgoutput')", [], "app");
     await pg.sql(`INSERT INTO bench SELECT g, g % 1000, 'row ' || g, now(), g / 7.0 FROM generate_series(${ROWS + 1}, ${ROWS + STREAM_ROWS}) g`, [], "app");
     const [{ end }] = await pg.sql("SELECT pg_current_wal_lsn()::text AS end", [], "app");
-    t0 = Date.now();
+    loadBefore = loadAverage();
+    t0 = process.hrtime.bigint();
     const recv = spawnSync(
       pgBin("pg_recvlogical"),
       ["-d", pg.url("app"), "-S", "bench_recv", "--start", "-E", end, "-f", "/dev/null", "-o", "proto_version=2", "-o", "publication_names=floe", "--no-loop"],
       { stdio: ["ignore", "ignore", "pipe"] },
     );
     if (recv.status !== 0) throw new Error(`pg_recvlogical failed: ${recv.stderr}`);
-    const recvSecs = (Date.now() - t0) / 1000;
+    const recvSecs = Number(process.hrtime.bigint() - t0) / 1e9;
     await pg.sql("SELECT pg_drop_replication_slot('bench_recv')", [], "app");
-    t0 = Date.now();
+    // The clock starts once the writer streams (its table loaded, its key index built).
+    writer = new WriterChild(rawConfig, writerEnv);
+    const streamCpu0 = await writer.ready();
+    t0 = process.hrtime.bigint();
     mark("stream-start");
-    cpu0 = process.cpuUsage();
-    writer = new CdcWriter(config, { catalog, log });
-    done = writer.run();
-    // Polls metadata only: a Table object would rebuild and catch up its own primary-key index
-    // in this process, on the writer's event loop, and be measured as the writer's time.
+    // Polls metadata only, in this process: the writer child's CPU is the writer's alone.
     const committedLsn = async (): Promise<string | undefined> => {
       const m = (await catalog.loadTable({ namespace: ["floe"], name: "bench" })).metadata;
       const id = m["current-snapshot-id"];
       return m.snapshots.find((s) => id !== null && id !== undefined && BigInt(s["snapshot-id"]) === BigInt(id))?.summary[lsnKey("pg")];
     };
     const target = parseLsn(end);
+    let streamCpu = 0;
     for (;;) {
-      if (writer.status.state === "failed") await done;
+      if (writer.failure) throw new Error(`writer failed: ${writer.failure}`);
       const v = await committedLsn();
       if (v && BigInt(v) >= target - 1024n) {
-        const [{ n }] = await pg.sql("SELECT count(*)::int AS n FROM bench", [], "app");
-        if (n === ROWS + STREAM_ROWS) break;
+        streamCpu = writer.cpuSeconds() - streamCpu0;
+        break;
       }
       await new Promise((r) => setTimeout(r, 20));
     }
-    const streamSecs = (Date.now() - t0) / 1000;
+    const streamSecs = Number(process.hrtime.bigint() - t0) / 1e9;
     mark("stream-end");
-    results.streamCpuSeconds = cpuSeconds(process.cpuUsage(cpu0));
-    results.streamRowsPerSec = STREAM_ROWS / streamSecs;
-    results.recvlogicalRowsPerSec = STREAM_ROWS / recvSecs;
-    results.streamRatio = results.streamRowsPerSec / results.recvlogicalRowsPerSec;
-    console.log(`streaming: floe ${Math.round(results.streamRowsPerSec)} rows/s into Iceberg, pg_recvlogical ${Math.round(results.recvlogicalRowsPerSec)} rows/s to /dev/null, ratio ${results.streamRatio.toFixed(3)} (up to ${formatLsn(target)}); writer CPU ${results.streamCpuSeconds.toFixed(2)} s`);
+    const streaming: Comparison = {
+      name: `streaming (up to ${formatLsn(target)})`,
+      writer: { label: "floe into Iceberg", rows: STREAM_ROWS, seconds: streamSecs, cpuSeconds: streamCpu },
+      baseline: { label: "pg_recvlogical to /dev/null", rows: STREAM_ROWS, seconds: recvSecs },
+      loadBefore,
+      loadAfter: loadAverage(),
+    };
+    console.log(describe(streaming));
+    results.streaming = summary(streaming);
 
     // 3. freshness at a steady 10k rows/s: 100 transactions of 100 rows per second
     const load = await pg.connect("app");
@@ -164,11 +180,12 @@ async function main(): Promise<void> {
     await load.end();
     results.freshnessP50 = pct(fresh, 50);
     results.freshnessP99 = pct(fresh, 99);
-    console.log(`freshness at 10k rows/s: p50 ${results.freshnessP50.toFixed(3)} s, p99 ${results.freshnessP99.toFixed(3)} s over ${fresh.length} transactions`);
+    console.log(`freshness at 10k rows/s: p50 ${pct(fresh, 50).toFixed(3)} s, p99 ${pct(fresh, 99).toFixed(3)} s over ${fresh.length} transactions; load average ${loadAverage().join(" ")}`);
     await writer.stop();
-    await done;
+    writer = undefined;
     await catalog.close();
   } finally {
+    await writer?.stop();
     await pg.stop();
     rmSync(warehouse, { recursive: true, force: true });
   }

@@ -9,9 +9,9 @@
  *
  * Run: npm run build && node dist/bench/iceberg-write.js
  *   FLOE_BENCH_ROWS (default 1,000,000), FLOE_BENCH_MODE=upsert|append (default upsert).
- * Prints wall-clock rows/s (the ratio), the CPU seconds of each side (this process: the writer,
- * and chdb, which runs in-process; the machine is shared, so CPU time is the steadier number),
- * and one JSON line at the end.
+ * Prints rows/s and the CPU-seconds per 1M rows of each side (this process: the writer alone, then
+ * chdb, which runs in-process), the ratio by CPU per row (chdb / floe: the goal is >= 0.5) and by
+ * rows/s, the load average before and after (bench/efficiency.ts), and one JSON line at the end.
  */
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { RestCatalog, restLocationPath } from "../runtime/iceberg/rest";
 import { Row, Table } from "../runtime/iceberg/table";
 import { startRestCatalog } from "../test/helpers/iceberg-rest";
+import { describe, loadAverage, summary, type Comparison } from "./efficiency";
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const chdb = require("chdb") as { query(sql: string, format?: string): string };
@@ -69,6 +70,7 @@ async function main(): Promise<void> {
 
     // rows are built before the clock starts: the CDC writer receives them decoded
     const rows = makeRows(ROWS);
+    const loadBefore = loadAverage();
     const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     const tx = table.newWrite();
@@ -107,12 +109,22 @@ async function main(): Promise<void> {
     const baseRps = ROWS / baseSec;
 
     const ratio = writerRps / baseRps;
+    const loadAfter = loadAverage();
     console.log(`rows: ${ROWS}, mode: ${MODE}, catalog: REST (Iceberg fixture)`);
     console.log(`floe writer (Parquet + manifests + REST commit): ${writerSec.toFixed(2)} s, ${Math.round(writerRps).toLocaleString("en")} rows/s, ${writerCpu.toFixed(2)} s CPU, attempts ${result.attempts}`);
     console.log(`baseline chdb -> Parquet file:                  ${baseSec.toFixed(2)} s, ${Math.round(baseRps).toLocaleString("en")} rows/s, ${baseCpu.toFixed(2)} s CPU (${statSync(out).size} bytes)`);
-    console.log(`ratio writer / baseline: ${ratio.toFixed(3)}`);
+    console.log(`ratio writer / baseline by rows/s: ${ratio.toFixed(3)}`);
+    const byCpu: Comparison = {
+      name: "Iceberg write",
+      writer: { label: "floe (Parquet + manifests + commit)", rows: ROWS, seconds: writerSec, cpuSeconds: writerCpu },
+      baseline: { label: "chdb -> Parquet file", rows: ROWS, seconds: baseSec, cpuSeconds: baseCpu },
+      by: "cpu",
+      loadBefore,
+      loadAfter,
+    };
+    console.log(describe(byCpu));
     console.log(
-      JSON.stringify({ bench: "iceberg-write", rows: ROWS, mode: MODE, writer_rows_per_s: Math.round(writerRps), baseline_rows_per_s: Math.round(baseRps), writer_cpu_s: Number(writerCpu.toFixed(3)), baseline_cpu_s: Number(baseCpu.toFixed(3)), ratio: Number(ratio.toFixed(4)) }),
+      JSON.stringify({ bench: "iceberg-write", rows: ROWS, mode: MODE, writer_rows_per_s: Math.round(writerRps), baseline_rows_per_s: Math.round(baseRps), writer_cpu_s: Number(writerCpu.toFixed(3)), baseline_cpu_s: Number(baseCpu.toFixed(3)), ratio: Number(ratio.toFixed(4)), byCpu: summary(byCpu) }),
     );
   } finally {
     await server.stop();

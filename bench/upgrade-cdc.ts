@@ -20,6 +20,7 @@ import { createLogger } from "../runtime/core/log";
 import { SqlCatalog } from "../runtime/iceberg";
 import { followConfig, followUpgrade } from "../test/integration/upgrade/follow";
 import { percentile, startWorld, Workload } from "../test/integration/upgrade/workload";
+import { loadAverage, selfCpuSeconds } from "./efficiency";
 
 const CLIENTS = Number(process.env.FLOE_BENCH_CLIENTS ?? 4);
 const INTERVAL = Number(process.env.FLOE_BENCH_INTERVAL_MS ?? 500);
@@ -40,6 +41,8 @@ async function main(): Promise<void> {
   let sampling = true;
   try {
     await writer.ready;
+    const loadBefore = loadAverage();
+    const cpu0 = selfCpuSeconds();
     load.start();
     const sampler = (async () => {
       while (sampling) {
@@ -69,6 +72,8 @@ async function main(): Promise<void> {
     console.log(`  around the cutover:  p50 ${f(percentile(around, 50))}  p99 ${f(percentile(around, 99))}  max ${f(Math.max(...around))}  (${around.length} samples; pooler paused ${report?.pausedMs} ms)`);
     console.log(`  ratio max(around) / max(before): ${(Math.max(...around) / Math.max(...baseline)).toFixed(2)}`);
     console.log(`  writer now: ${JSON.stringify(follows)}`);
+    // The writer shares this process with the clients and the orchestrator: an upper bound of its CPU.
+    console.log(`  this process (writer + clients + orchestrator): ${(selfCpuSeconds() - cpu0).toFixed(2)} CPU-s for ${load.acked.size} transactions; load average ${loadBefore.join(" ")} -> ${loadAverage().join(" ")}`);
   } finally {
     sampling = false;
     await load.stop();
