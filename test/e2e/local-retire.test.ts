@@ -131,7 +131,7 @@ describe("finishing a local upgrade: retireBlue", () => {
 
     const out = st.outputs();
     expect(out.catalogUri).not.toBe(catalogBefore);
-    const greenPort = st.resources().find((x) => /postgres-0-v17$/.test(x.urn)).outputs.port;
+    const greenPort = st.resources().find((x) => /upgrade-0-green$/.test(x.urn)).outputs.port;
     expect(out.catalogUri).toMatch(new RegExp(`@127\\.0\\.0\\.1:${greenPort}/floe_catalog$`));
     // the writer, restarted on the moved catalog, keeps following green: rows from after the retirement too
     await writeFor(500, urls);
