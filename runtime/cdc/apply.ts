@@ -57,10 +57,15 @@ export async function applyTransaction(src: ReplicationSource, txn: Txn, commitL
 
 const keyOf = (state: TableState, row: Record<string, unknown>): string => rowKey(state.pk, row);
 
-/** A tuple as a row of the table's current column names (dropped columns left out); counts its size into `applied`. */
-function toRow(columns: Column[], tuple: Tuple, state: TableState, applied: Applied, fill?: Record<string, unknown> | null): Record<string, unknown> {
+/**
+ * A tuple as a row of the table's current column names (dropped columns left out), each value
+ * decoded with the type of the layout it was sent in (`columns`); counts its size into `applied`.
+ */
+function toRow(src: ReplicationSource, columns: Column[], tuple: Tuple, state: TableState, applied: Applied, fill?: Record<string, unknown> | null): Record<string, unknown> {
   const row: Record<string, unknown> = {};
-  const names = currentNames(columns, state.columns);
+  const current = state.layouts.get(src.key);
+  if (!current) throw new Error(`${state.key}: no column layout for source ${src.key}`);
+  const names = currentNames(columns, current);
   let bytes = 0;
   for (let i = 0; i < columns.length; i++) {
     const c = columns[i];
@@ -85,14 +90,14 @@ async function apply(src: ReplicationSource, txn: Txn, commitLsn: bigint, change
   const state = change.state;
   const tx = (state.pending ??= state.table.newWrite());
   if (state.mode === "changelog") {
-    const row = toRow(change.columns, change.tuple.map((v) => (v === UNCHANGED ? null : v)), state, applied);
+    const row = toRow(src, change.columns, change.tuple.map((v) => (v === UNCHANGED ? null : v)), state, applied);
     tx.append([{ ...row, _op: change.kind, _lsn: commitLsn, _commit_time: txn.commitTime, _xid: BigInt(txn.xid), _source: src.name }]);
     rowCounter.add(state.key, change.kind);
     return;
   }
   // state.latest is filled only once an update needs it (see rows.ts trackLatest).
   if (change.kind === "D") {
-    const keyRow = toRow(change.columns, change.tuple, state, applied);
+    const keyRow = toRow(src, change.columns, change.tuple, state, applied);
     tx.delete([keyRow]);
     if (tracksLatest(tx)) state.latest.set(keyOf(state, keyRow), null);
     rowCounter.add(state.key, "D");
@@ -101,11 +106,11 @@ async function apply(src: ReplicationSource, txn: Txn, commitLsn: bigint, change
   let fill: Record<string, unknown> | null | undefined;
   if (change.kind === "U" && change.tuple.includes(UNCHANGED)) {
     trackLatest(tx, state.pk, state.latest);
-    fill = await previousVersion(state, change, applied);
+    fill = await previousVersion(src, state, change, applied);
   }
-  const row = toRow(change.columns, change.tuple, state, applied, fill);
+  const row = toRow(src, change.columns, change.tuple, state, applied, fill);
   if (change.kind === "U" && change.oldKey) {
-    const oldKey = toRow(change.columns, change.oldKey, state, applied);
+    const oldKey = toRow(src, change.columns, change.oldKey, state, applied);
     if (keyOf(state, oldKey) !== keyOf(state, row)) {
       tx.delete([oldKey]);
       if (tracksLatest(tx)) state.latest.set(keyOf(state, oldKey), null);
@@ -121,9 +126,10 @@ async function apply(src: ReplicationSource, txn: Txn, commitLsn: bigint, change
  * that moves the key carries the old key (its 'K' or 'O' tuple): the previous version is found
  * under that key, not the new one.
  */
-async function previousVersion(state: TableState, change: RowChange, applied: Applied): Promise<Record<string, unknown> | null> {
+async function previousVersion(src: ReplicationSource, state: TableState, change: RowChange, applied: Applied): Promise<Record<string, unknown> | null> {
   const before = change.kind === "U" && change.oldKey ? change.oldKey : change.tuple;
   const probe = toRow(
+    src,
     change.columns,
     before.map((v, i) => (v === UNCHANGED && !state.pk.includes(change.columns[i].pg.name) ? null : v)),
     state,
@@ -145,7 +151,7 @@ async function previousVersion(state: TableState, change: RowChange, applied: Ap
 async function truncate(src: ReplicationSource, txn: Txn, commitLsn: bigint, state: TableState): Promise<void> {
   cdcMetrics.rows.inc({ table: state.key, op: "T" });
   if (state.mode === "changelog") {
-    const nulls = Object.fromEntries(state.columns.map((c) => [c.pg.name, null]));
+    const nulls = Object.fromEntries((state.layouts.get(src.key) ?? []).map((c) => [c.pg.name, null]));
     (state.pending ??= state.table.newWrite()).append([{ ...nulls, _op: "T", _lsn: commitLsn, _commit_time: txn.commitTime, _xid: BigInt(txn.xid), _source: src.name }]);
     return;
   }

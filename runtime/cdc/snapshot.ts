@@ -17,12 +17,12 @@ import { formatLsn } from "./lsn";
 import { cdcMetrics } from "./metrics";
 import { ExportedSnapshot, quoteIdent, quoteTable, ReplicationSource } from "./source";
 import { CdcStopError, lsnSummary, TableState, WriterStatus } from "./state";
-import { describe } from "./tables";
+import { describeWith, sameLayout, type Tables } from "./tables";
 
 const ident = (s: string) => s;
 
 export class InitialCopy {
-  constructor(private readonly config: CdcConfig, private readonly log: Logger, private readonly status: WriterStatus) {}
+  constructor(private readonly config: CdcConfig, private readonly log: Logger, private readonly status: WriterStatus, private readonly tables: Tables) {}
 
   /** Whether tables new to this source get their existing rows copied from it. */
   private copies(src: ReplicationSource): boolean {
@@ -103,6 +103,23 @@ export class InitialCopy {
     await Promise.all(workers);
   }
 
+  /**
+   * Locks the table against DDL for the copy, and refuses a snapshot older than a rewrite of the
+   * table (ALTER … TYPE, a volatile default, VACUUM FULL, TRUNCATE after the snapshot): a rewritten
+   * table reads as empty at a snapshot taken before the rewrite. The writer restarts and copies at
+   * a new snapshot.
+   */
+  private async lockUnrewritten(client: Client, state: TableState): Promise<void> {
+    const rel = quoteTable(state.source);
+    await client.query(`LOCK TABLE ${rel} IN ACCESS SHARE MODE`);
+    // pg_class as of the snapshot, against the relation's file now (pg_relation_filenode reads the current catalog).
+    const r = await client.query(`SELECT c.relfilenode::text AS then, pg_relation_filenode(c.oid)::text AS now FROM pg_class c WHERE c.oid = $1::regclass`, [rel]);
+    const row = r.rows[0];
+    if (row && row.then !== "0" && row.then !== row.now) {
+      throw new Error(`${state.key} was rewritten (or truncated) after the snapshot of its copy was taken; the copy is retried at a new snapshot`);
+    }
+  }
+
   private async copyTable(src: ReplicationSource, exported: ExportedSnapshot, state: TableState): Promise<void> {
     const started = Date.now();
     const client = new Client({ ...src.clientConfig(), types: { getTypeParser: () => ident } } as never);
@@ -112,9 +129,12 @@ export class InitialCopy {
     try {
       await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
       await client.query(`SET TRANSACTION SNAPSHOT '${exported.snapshotName}'`);
-      // The table's columns at the snapshot (a DDL may have run since we described it).
-      const { columns } = await describe(src, state.source);
-      state.columns = columns;
+      await this.lockUnrewritten(client, state);
+      // The table's columns at the snapshot (DDL may have run since the table was described): the
+      // Iceberg table follows them before the copy, and the stream goes on from this layout.
+      const { columns } = await describeWith(client, state.source);
+      if (!sameLayout(columns, this.tables.layout(state, src))) await this.tables.evolve(src, state, columns);
+      else state.layouts.set(src.key, columns);
       const list = columns.map((c) => quoteIdent(c.pg.name)).join(", ");
       // Spills to data files past commit.spillBytes: memory stays bounded, the commit is still one snapshot.
       const write = (tx = state.table.newWrite({ spillBytes: this.config.commit.spillBytes }));

@@ -37,7 +37,10 @@ export interface WriterStatus {
   sources: Record<string, { confirmedLsn?: string; lastCommitTime?: string; server?: string; generation?: number }>;
 }
 
-/** A source column: as Postgres describes it, and how it maps to Iceberg. */
+/**
+ * A source column: as Postgres describes it (attnum 0 when not known: a table loaded from Iceberg
+ * before the writer recorded it), and how it maps to Iceberg.
+ */
 export interface Column {
   pg: PgColumn;
   mapped: MappedType;
@@ -51,8 +54,11 @@ export interface TableState {
   mode: "mirror" | "changelog";
   id: TableIdentifier;
   table: Table;
-  /** The source columns as the writer follows them now (replaced, never changed in place). */
-  columns: Column[];
+  /**
+   * Per source (by key, see ReplicationSource.key): the table's columns as the writer follows them
+   * now, with that server's attnums and the Iceberg names (replaced, never changed in place).
+   */
+  layouts: Map<string, Column[]>;
   pk: string[];
   /** Per source: LSN of the last transaction committed to this table. */
   lsn: Map<string, bigint>;
@@ -91,4 +97,6 @@ export interface Txn {
   changes: ChangeSpool<Change>;
   /** An upgrade handoff written in this transaction (runtime/cdc/handoff.ts). */
   handoff?: Handoff;
+  /** Per table it changes: the column layout of its last change (the one its tables follow before it applies). */
+  layouts: Map<TableState, Column[]>;
 }

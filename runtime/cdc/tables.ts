@@ -2,19 +2,28 @@
  * The CDC writer's tables: which source tables it replicates, their Iceberg tables (loaded, or
  * created from the source's columns), and following the source's schema changes.
  *
- * Columns are followed by attnum (stable across renames, never reused after a drop): a relation
- * message whose layout differs from the one the writer holds becomes one Iceberg schema commit of
- * renames, drops, adds and type widenings. What Iceberg cannot follow (a dropped primary-key
- * column, a narrowing or unrelated type change, a new column reusing an Iceberg name) stops the
- * writer with a CdcStopError naming the table and column.
+ * Schema changes are followed from the stream, in WAL order, whatever happened while the writer
+ * was down: the layout the writer holds comes from the Iceberg table (with the attnums it recorded
+ * there, per source, in the table property `floe.attnums.<source>`), never from the live catalog,
+ * which may be ahead of the stream. Each relation message's columns are placed on attnums
+ * (runtime/cdc/layout.ts; attnums are stable across renames and never reused) and typed as the
+ * message says. Before a transaction applies, each table it changes follows the layout of the
+ * transaction's last change to it: one Iceberg schema commit of drops, renames, widenings and adds
+ * (with the attnums), after the changes read before it are committed. What Iceberg cannot follow (a
+ * dropped primary-key column, a narrowing or unrelated type change, a new column reusing an Iceberg
+ * name) stops the writer with a CdcStopError naming the table and column.
  */
+import type { Client } from "pg";
 import { NoSuchTableError, TableIdentifier } from "../iceberg/catalog";
 import { Table as IcebergTable } from "../iceberg";
+import type { IcebergType } from "../iceberg/spec";
 import type { Table } from "../iceberg/table";
-import { canPromote, ColumnDef } from "../iceberg/types";
+import { canPromote, ColumnDef, ColumnType, parsePrimitive, primitiveName } from "../iceberg/types";
 import type { CdcConfig } from "./config";
+import { ATTRIBUTES_SQL, attnumsByName, CatalogAttribute, relationLayout, resolveAttnums, TypeCache } from "./layout";
+import type { Message } from "./pgoutput";
 import { qualified, quoteTable, ReplicationSource, SourceTable } from "./source";
-import { CdcStopError, Column, TableState, WriterDeps } from "./state";
+import { CdcStopError, Column, TableState, Txn, WriterDeps } from "./state";
 import { PreviousVersions } from "./toast";
 import { COLUMNS_SQL, mapColumn, PgColumn, PRIMARY_KEY_SQL } from "./types";
 
@@ -33,22 +42,57 @@ const sourceTable = (text: string): SourceTable => {
   return { schema, name };
 };
 
-/** A table's live columns (mapped to Iceberg types) and primary key, read from the source's catalog. */
-export async function describe(src: ReplicationSource, t: SourceTable): Promise<{ columns: Column[]; pk: string[] }> {
-  return src.withClient(async (c) => {
-    const rel = quoteTable(t);
-    const cols = (await c.query(COLUMNS_SQL, [rel])).rows as PgColumn[];
-    const pk = (await c.query(PRIMARY_KEY_SQL, [rel])).rows.map((r) => r.name as string);
-    const columns = cols.map((pg) => ({ pg, mapped: mapColumn(pg, qualified(t)) }));
-    return { columns, pk };
-  });
+/** A table's columns (mapped to Iceberg types) and primary key, read through `c` (in a snapshot transaction: as of that snapshot). */
+export async function describeWith(c: Client, t: SourceTable): Promise<{ columns: Column[]; pk: string[] }> {
+  const rel = quoteTable(t);
+  // A client may return every value as text (the copy's does): numbers and booleans are normalised.
+  const cols = (await c.query(COLUMNS_SQL, [rel])).rows.map(
+    (r): PgColumn => ({ ...r, attnum: Number(r.attnum), typeMod: Number(r.typeMod), notNull: r.notNull === true || r.notNull === "t", elemTypeName: r.elemTypeName ?? undefined, elemTypType: r.elemTypType ?? undefined }),
+  );
+  const pk = (await c.query(PRIMARY_KEY_SQL, [rel])).rows.map((r) => r.name as string);
+  const columns = cols.map((pg) => ({ pg, mapped: mapColumn(pg, qualified(t)) }));
+  return { columns, pk };
 }
 
-const layoutKey = (names: string[]): string => names.join("\u0000");
+/** A table's live columns and primary key, read from the source's catalog now. */
+export function describe(src: ReplicationSource, t: SourceTable): Promise<{ columns: Column[]; pk: string[] }> {
+  return src.withClient((c) => describeWith(c, t));
+}
+
+/** The table property holding, for one source (by key), the attnum of each column by its Iceberg name. */
+export const attnumsProperty = (sourceKey: string): string => `floe.attnums.${sourceKey}`;
+
+/** A layout's attnums by column name, as recorded in attnumsProperty (unknown attnums left out). */
+const attnumsJson = (layout: readonly Column[]): string => JSON.stringify(Object.fromEntries(layout.filter((c) => c.pg.attnum > 0).map((c) => [c.pg.name, c.pg.attnum])));
+
+/** A type as one comparable string ("decimal(10, 2)" and "decimal(10,2)" alike; lists by element). */
+function typeKey(t: ColumnType | IcebergType): string {
+  if (typeof t === "string") return primitiveName(parsePrimitive(t));
+  if ("list" in t) return `list<${typeKey(t.list)}>`;
+  if (t.type === "list") return `list<${typeKey(t.element)}>`;
+  return JSON.stringify(t);
+}
+
+/** An Iceberg field type as the writer's column type. */
+function columnType(t: IcebergType): ColumnType {
+  if (typeof t === "string") return t;
+  if (t.type === "list" && typeof t.element === "string") return { list: t.element };
+  throw new CdcStopError(`Iceberg type ${JSON.stringify(t)} is not one the CDC writer maps Postgres columns to`);
+}
+
+/** Whether two layouts have the same columns (attnum, name, Iceberg type) in the same order. */
+export function sameLayout(a: readonly Column[], b: readonly Column[]): boolean {
+  return a.length === b.length && a.every((c, i) => c.pg.attnum === b[i].pg.attnum && c.pg.name === b[i].pg.name && typeKey(c.mapped.iceberg) === typeKey(b[i].mapped.iceberg));
+}
+
+/** Layouts whose attnums could not be placed for certain (see resolveAttnums), with why. */
+const ambiguity = new WeakMap<readonly Column[], string>();
 
 /** The tables one writer replicates, by source table ("schema.table"), whatever source feeds them. */
 export class Tables {
   private readonly states = new Map<string, TableState>();
+  /** Types per server (source key), by oid and modifier. */
+  private readonly types = new Map<string, TypeCache>();
 
   constructor(
     private readonly config: CdcConfig,
@@ -100,26 +144,25 @@ export class Tables {
     return states;
   }
 
-  /** Loads (or creates) the Iceberg table for a source table. */
+  /** Loads (or creates) the Iceberg table for a source table, and the layout the writer holds for this source. */
   async ensure(src: ReplicationSource, t: SourceTable): Promise<TableState> {
     const key = qualified(t);
     const existing = this.states.get(key);
-    if (existing) return existing;
+    if (existing) {
+      if (!existing.layouts.has(src.key)) existing.layouts.set(src.key, await this.heldLayout(src, existing));
+      return existing;
+    }
     const cfg = this.tableConfig(t);
     const mode = cfg?.mode ?? "mirror";
     const id: TableIdentifier = { namespace: [this.config.namespace], name: cfg?.target ?? t.name };
-    const { columns, pk } = await describe(src, t);
-    if (mode === "mirror" && pk.length === 0) {
-      throw new CdcStopError(
-        `${key} has no primary key: a mirror table needs one to turn updates and deletes into position deletes; ` +
-          `add a primary key, or set mode "changelog" for this table in the CDC config`,
-      );
-    }
     let table: Table;
+    let created: { columns: Column[]; pk: string[] } | undefined;
     try {
       table = await IcebergTable.load(this.deps.catalog, id, this.tableOptions());
     } catch (e) {
       if (!(e instanceof NoSuchTableError)) throw e;
+      const { columns, pk } = (created = await describe(src, t));
+      if (mode === "mirror" && pk.length === 0) throw noPrimaryKey(key);
       if (!(await this.deps.catalog.namespaceExists(id.namespace))) {
         await this.deps.catalog.createNamespace(id.namespace).catch(() => undefined);
       }
@@ -127,15 +170,53 @@ export class Tables {
       table = await IcebergTable.create(this.deps.catalog, id, {
         columns: mode === "changelog" ? [...defs, ...CHANGELOG_COLUMNS] : defs,
         identifier: mode === "mirror" ? pk : [],
-        properties: { "floe.source-table": key, "floe.mode": mode },
+        properties: { "floe.source-table": key, "floe.mode": mode, [attnumsProperty(src.key)]: attnumsJson(columns) },
       }, this.tableOptions());
       this.deps.log.info("created Iceberg table", { table: key, target: `${id.namespace.join(".")}.${id.name}`, mode });
     }
-    const state: TableState = { key, source: t, mode, id, table, columns, pk, lsn: new Map(), latest: new Map(), previous: new PreviousVersions(table) };
+    const schema = table.schema();
+    const pk = created?.pk ?? (schema["identifier-field-ids"] ?? []).map((fid) => schema.fields.find((f) => f.id === fid)!.name);
+    if (mode === "mirror" && pk.length === 0) throw noPrimaryKey(key);
+    const state: TableState = { key, source: t, mode, id, table, layouts: new Map(), pk, lsn: new Map(), latest: new Map(), previous: new PreviousVersions(table) };
+    state.layouts.set(src.key, created?.columns ?? (await this.heldLayout(src, state)));
     readLsns(state);
-    checkSchemaMatches(state);
     this.states.set(key, state);
     return state;
+  }
+
+  /**
+   * The layout held for a source of a table the writer did not create just now: the Iceberg
+   * table's source columns, with the attnums recorded for that source (a table the writer never
+   * recorded them in, or a source new to it, takes them from the live catalog by name; unknown
+   * ones stay 0 and are placed by the next relation message).
+   */
+  private async heldLayout(src: ReplicationSource, state: TableState): Promise<Column[]> {
+    const meta = new Set(state.mode === "changelog" ? CHANGELOG_COLUMNS.map((c) => c.name) : []);
+    const fields = state.table.schema().fields.filter((f) => !meta.has(f.name));
+    let attnums: Record<string, number> = {};
+    const recorded = state.table.metadata.properties[attnumsProperty(src.key)];
+    if (recorded) attnums = JSON.parse(recorded);
+    else {
+      const { columns } = await describe(src, state.source);
+      attnums = Object.fromEntries(columns.map((c) => [c.pg.name, c.pg.attnum]));
+      this.deps.log.info("no attnums recorded for this source in the Iceberg table: taking them from the catalog by name", { table: state.key, source: src.key });
+    }
+    const layout = fields.map((f): Column => {
+      const iceberg = columnType(f.type);
+      const pg: PgColumn = { name: f.name, attnum: attnums[f.name] ?? 0, typeName: "", typType: "b", typeMod: -1, notNull: f.required, declared: typeKey(iceberg) };
+      const convert = () => {
+        throw new Error(`${state.key}.${f.name}: no relation message has typed this column yet`);
+      };
+      return { pg, mapped: { iceberg, convert } };
+    });
+    return layout.every((c) => c.pg.attnum > 0) ? layout.sort((a, b) => a.pg.attnum - b.pg.attnum) : layout;
+  }
+
+  /** The layout the writer holds for a source of a table. */
+  layout(state: TableState, src: ReplicationSource): Column[] {
+    const layout = state.layouts.get(src.key);
+    if (!layout) throw new Error(`${state.key}: no column layout for source ${src.key}`);
+    return layout;
   }
 
   /**
@@ -149,80 +230,130 @@ export class Tables {
   // ---- following schema changes -----------------------------------------------------------------
 
   /**
-   * Whether a relation message's column names, or the types the catalog gives them now, differ
-   * from the layout the writer holds: then the table must evolve before its next change.
+   * The layout of a relation message: its columns placed on attnums against `reference` (the
+   * layout this stream showed for the table before, or the one held) and the catalog now, typed
+   * as the message says.
    */
-  async relationChanged(src: ReplicationSource, state: TableState, relationNames: string[]): Promise<boolean> {
-    if (layoutKey(relationNames) !== layoutKey(state.columns.map((c) => c.pg.name))) return true;
-    // Same names: a type change keeps names; compare type oids through the catalog.
-    const { columns } = await describe(src, state.source);
-    return columns.some((c, i) => c.pg.declared !== state.columns[i]?.pg.declared);
+  async relationLayout(src: ReplicationSource, state: TableState, msg: Extract<Message, { tag: "relation" }>, reference: readonly Column[]): Promise<Column[]> {
+    let types = this.types.get(src.key);
+    if (!types) this.types.set(src.key, (types = new TypeCache()));
+    const cache = types;
+    return src.withClient(async (c) => {
+      const catalog = (await c.query(ATTRIBUTES_SQL, [msg.oid])).rows as CatalogAttribute[];
+      const names = msg.columns.map((x) => x.name);
+      const ref = reference.map((r) => ({ name: r.pg.name, attnum: r.pg.attnum > 0 ? r.pg.attnum : undefined }));
+      const placed = resolveAttnums(ref, names, catalog);
+      const attnums = placed.ambiguous ? attnumsByName(ref, names, catalog) : placed.attnums;
+      const layout = await relationLayout(state.key, msg.columns, attnums, cache, async () => c);
+      if (placed.ambiguous) ambiguity.set(layout, placed.reason);
+      return layout;
+    });
   }
 
   /**
-   * Follows a schema change by attnum: renames, drops, adds and widenings, one Iceberg schema
-   * commit. The caller commits what is pending first: the new layout holds from here on.
+   * Before a transaction applies: each table it changes (and has not applied yet) follows the
+   * layout of the transaction's last change to it. `flush` commits the changes read before, once,
+   * before the first schema change: they were read in the old layout.
    */
-  async evolve(src: ReplicationSource, state: TableState, relationNames: string[]): Promise<void> {
-    let { columns: now } = await describe(src, state.source);
-    if (layoutKey(now.map((c) => c.pg.name)) !== layoutKey(relationNames)) {
-      // Several DDL statements in one transaction: the stream shows an intermediate layout. Adds
-      // and drops alone are unambiguous by name; anything involving a rename is not.
-      const inferred = inferLayout(state, relationNames, now);
-      if (inferred) now = inferred;
+  async follow(src: ReplicationSource, txn: Txn, commitLsn: bigint, flush: () => Promise<void>): Promise<void> {
+    let flushed = false;
+    for (const [state, layout] of txn.layouts) {
+      const tableLsn = state.lsn.get(src.key);
+      if (tableLsn !== undefined && commitLsn <= tableLsn) continue; // already in Iceberg
+      if (sameLayout(layout, this.layout(state, src))) continue;
+      if (!flushed) await flush();
+      flushed = true;
+      const doubt = ambiguity.get(layout);
+      if (doubt) this.deps.log.warn("schema change followed by column name: the stream's columns could not be placed on attnums for certain", { table: state.key, reason: doubt });
+      await this.evolve(src, state, layout);
     }
-    if (layoutKey(now.map((c) => c.pg.name)) !== layoutKey(relationNames)) {
-      throw new CdcStopError(
-        `${state.key}: the table's columns changed again before the writer caught up (stream: ${relationNames.join(", ")}; catalog: ${now.map((c) => c.pg.name).join(", ")}); ` +
-          `restart the writer once DDL on this table has settled`,
-      );
+  }
+
+  /**
+   * Makes the Iceberg table follow `target` (a layout of this source) from the layout held, by
+   * attnum: drops, renames, widenings and adds in one schema commit, with the attnums recorded.
+   * The caller commits what is pending first: the new layout holds from here on.
+   */
+  async evolve(src: ReplicationSource, state: TableState, target: Column[]): Promise<void> {
+    const held = this.layout(state, src);
+    const fields = new Map(state.table.schema().fields.map((f) => [f.name, f]));
+    const byAttnum = new Map(target.filter((c) => c.pg.attnum > 0).map((c) => [c.pg.attnum, c]));
+    const drops: string[] = [];
+    const renames: [string, string][] = [];
+    /** Each target column's Iceberg field before the change (by its old name), and its type then. */
+    const before = new Map<Column, { name: string; declared: string }>();
+    for (const old of held) {
+      const cur = old.pg.attnum > 0 ? byAttnum.get(old.pg.attnum) : target.find((c) => c.pg.name === old.pg.name);
+      if (!cur) {
+        if (state.pk.includes(old.pg.name)) throw new CdcStopError(`${state.key}: primary key column ${old.pg.name} was dropped; the mirror table cannot follow`);
+        if (fields.has(old.pg.name)) drops.push(old.pg.name);
+        continue;
+      }
+      if (!fields.has(old.pg.name)) continue; // another source of the table changed it: added below by name
+      before.set(cur, { name: old.pg.name, declared: old.pg.typeName ? old.pg.declared : `${old.pg.declared} (in Iceberg)` });
+      if (cur.pg.name !== old.pg.name) renames.push([old.pg.name, cur.pg.name]);
+    }
+    const leaving = new Set([...drops, ...renames.map(([from]) => from)]);
+    const adds: Column[] = [];
+    for (const c of target) {
+      if (before.has(c)) continue;
+      if (fields.has(c.pg.name) && !leaving.has(c.pg.name)) {
+        // The same name in Iceberg: a column another source of the table added, or a clash.
+        const shared = [...state.layouts].some(([k, l]) => k !== src.key && l.some((o) => o.pg.name === c.pg.name));
+        if (!shared) throw new CdcStopError(`${state.key}.${c.pg.name}: a new column reuses the name of an Iceberg column; drop or rename it in Iceberg first`);
+        before.set(c, { name: c.pg.name, declared: `${typeKey(fields.get(c.pg.name)!.type)} (in Iceberg)` });
+        continue;
+      }
+      adds.push(c);
+    }
+    for (const [, to] of renames) {
+      if (fields.has(to) && !leaving.has(to)) throw new CdcStopError(`${state.key}: column renamed to ${to}, which the Iceberg table already has`);
     }
     const update = state.table.updateSchema();
     const changes: string[] = [];
-    const byAttnum = new Map(now.map((c) => [c.pg.attnum, c]));
-    for (const old of state.columns) {
-      const cur = byAttnum.get(old.pg.attnum);
-      if (!cur) {
-        if (state.pk.includes(old.pg.name)) throw new CdcStopError(`${state.key}: primary key column ${old.pg.name} was dropped; the mirror table cannot follow`);
-        update.dropColumn(old.pg.name);
-        changes.push(`drop ${old.pg.name}`);
-        continue;
-      }
-      if (cur.pg.name !== old.pg.name) {
-        update.renameColumn(old.pg.name, cur.pg.name);
-        changes.push(`rename ${old.pg.name} -> ${cur.pg.name}`);
-      }
-      const from = JSON.stringify(old.mapped.iceberg);
-      const to = JSON.stringify(cur.mapped.iceberg);
-      if (from !== to) {
-        if (typeof cur.mapped.iceberg !== "string" || typeof old.mapped.iceberg !== "string") {
-          throw new CdcStopError(`${state.key}.${cur.pg.name}: type changed from ${old.pg.declared} to ${cur.pg.declared}, which Iceberg cannot follow`);
-        }
-        if (!canPromote(old.mapped.iceberg, cur.mapped.iceberg)) {
-          throw new CdcStopError(
-            `${state.key}.${cur.pg.name}: type changed from ${old.pg.declared} to ${cur.pg.declared}, which Iceberg cannot follow ` +
-              `(it allows int->long, float->double and a larger decimal precision); replicate the new column under a new name instead`,
-          );
-        }
-        update.updateColumnType(cur.pg.name, cur.mapped.iceberg);
-        changes.push(`widen ${cur.pg.name} ${old.mapped.iceberg} -> ${cur.mapped.iceberg}`);
-      }
+    for (const name of drops) {
+      update.dropColumn(name);
+      changes.push(`drop ${name}`);
     }
-    const oldAttnums = new Set(state.columns.map((c) => c.pg.attnum));
-    const existingNames = new Set(state.table.schema().fields.map((f) => f.name));
-    for (const c of now) {
-      if (oldAttnums.has(c.pg.attnum)) continue;
-      if (existingNames.has(c.pg.name) && !state.columns.some((o) => o.pg.name === c.pg.name)) {
-        throw new CdcStopError(`${state.key}.${c.pg.name}: a new column reuses the name of an Iceberg column; drop or rename it in Iceberg first`);
+    // A rename onto a name another rename frees (a swap) goes through a temporary name.
+    const swap = renames.some(([, to]) => leaving.has(to));
+    if (swap) for (const [from] of renames) update.renameColumn(from, `${from}__floe_renaming`);
+    for (const [from, to] of renames) {
+      update.renameColumn(swap ? `${from}__floe_renaming` : from, to);
+      changes.push(`rename ${from} -> ${to}`);
+    }
+    for (const [c, old] of before) {
+      const from = fields.get(old.name)!.type;
+      const to = c.mapped.iceberg;
+      if (typeKey(from) === typeKey(to)) continue;
+      if (typeof to !== "string" || typeof from !== "string") {
+        throw new CdcStopError(`${state.key}.${c.pg.name}: type changed from ${old.declared} to ${c.pg.declared}, which Iceberg cannot follow`);
       }
+      if (!canPromote(from, to)) {
+        throw new CdcStopError(
+          `${state.key}.${c.pg.name}: type changed from ${old.declared} to ${c.pg.declared}, which Iceberg cannot follow ` +
+            `(it allows int->long, float->double and a larger decimal precision); replicate the new column under a new name instead`,
+        );
+      }
+      update.updateColumnType(c.pg.name, to);
+      changes.push(`widen ${c.pg.name} ${typeKey(from)} -> ${typeKey(to)}`);
+    }
+    for (const c of adds) {
       update.addColumn(c.pg.name, c.mapped.iceberg);
       changes.push(`add ${c.pg.name}`);
     }
+    update.setProperties({ [attnumsProperty(src.key)]: attnumsJson(target) });
     await update.commit();
-    state.columns = now;
-    this.deps.log.info("followed schema change", { table: state.key, changes });
+    state.layouts.set(src.key, target);
+    if (changes.length) this.deps.log.info("followed schema change", { table: state.key, source: src.key, changes });
   }
 }
+
+const noPrimaryKey = (key: string) =>
+  new CdcStopError(
+    `${key} has no primary key: a mirror table needs one to turn updates and deletes into position deletes; ` +
+      `add a primary key, or set mode "changelog" for this table in the CDC config`,
+  );
 
 /** Every `floe.lsn.*` of the table: the configured sources' and the servers they followed to. */
 function readLsns(state: TableState): void {
@@ -230,32 +361,4 @@ function readLsns(state: TableState): void {
   for (const [k, v] of Object.entries(summary)) {
     if (k.startsWith("floe.lsn.") && /^\d+$/.test(v)) state.lsn.set(k.slice("floe.lsn.".length), BigInt(v));
   }
-}
-
-/** The Iceberg table must hold every source column (by name); differences are resolved by relation messages. */
-function checkSchemaMatches(state: TableState): void {
-  const names = new Set(state.table.schema().fields.map((f) => f.name));
-  const missing = state.columns.filter((c) => !names.has(c.pg.name)).map((c) => c.pg.name);
-  if (missing.length) {
-    throw new CdcStopError(
-      `${state.key}: columns ${missing.join(", ")} exist in Postgres but not in Iceberg table ${state.id.name}; ` +
-        `the schema changed while the writer was not running in a way it cannot map by name`,
-    );
-  }
-}
-
-/**
- * The layout a relation message shows when the catalog has moved on (more DDL in the same
- * transaction): columns known by name keep their attnum, names new to us come from the catalog
- * by name. Undefined when that is ambiguous (a name neither known nor in the catalog: a rename).
- */
-function inferLayout(state: TableState, names: string[], catalog: Column[]): Column[] | undefined {
-  const out: Column[] = [];
-  for (const name of names) {
-    const known = state.columns.find((c) => c.pg.name === name) ?? catalog.find((c) => c.pg.name === name);
-    if (!known) return undefined;
-    const fresh = catalog.find((c) => c.pg.attnum === known.pg.attnum);
-    out.push(fresh && fresh.pg.name === name ? fresh : known);
-  }
-  return out;
 }

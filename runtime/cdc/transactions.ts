@@ -28,19 +28,43 @@ function tupleBytes(t: Tuple): number {
 }
 
 export class SourceStream {
-  /** Relation messages seen on this stream, by relation oid. */
-  readonly relations = new Map<number, Relation>();
+  /** Relation messages seen on this stream, by relation oid (those of streamed transactions once they commit). */
+  private readonly relations = new Map<number, Relation>();
   /** The transaction whose changes arrive now: a plain one, or a streamed one between stream_start and stream_stop. */
   private current?: Txn;
+  /** Whether `current` is a streamed transaction. */
+  private inStream = false;
   /** Streamed transactions by xid, until their stream_commit or stream_abort. */
   private readonly streamed = new Map<number, Txn>();
+  /**
+   * Relation messages read inside a streamed transaction: they hold for its own changes now and
+   * for every transaction once it commits (pgoutput sends a streamed transaction its own relation
+   * messages and counts them as sent to everyone only at its commit).
+   */
+  private readonly streamedRelations = new Map<Txn, Map<number, Relation>>();
 
   constructor(private readonly spool: Pick<CdcConfig["commit"], "changeSpillBytes" | "spillDir">) {}
 
   /** A source transaction, its changes buffered in a spool (memory, then a temp file). */
   private newTxn(xid: number, finalLsn: bigint, commitTime: bigint): Txn {
     const changes = new ChangeSpool<Change>({ spillBytes: this.spool.changeSpillBytes, dir: this.spool.spillDir, special: UNCHANGED });
-    return { xid, finalLsn, commitTime, changes };
+    return { xid, finalLsn, commitTime, changes, layouts: new Map() };
+  }
+
+  /** Records a relation message: for the streamed transaction being read, or for the stream. */
+  setRelation(oid: number, rel: Relation): void {
+    const txn = this.current;
+    if (txn && this.inStream) {
+      let own = this.streamedRelations.get(txn);
+      if (!own) this.streamedRelations.set(txn, (own = new Map()));
+      own.set(oid, rel);
+    } else this.relations.set(oid, rel);
+  }
+
+  /** The relation a change of the transaction being read refers to. */
+  relation(oid: number): Relation | undefined {
+    const txn = this.current;
+    return (txn && this.streamedRelations.get(txn)?.get(oid)) ?? this.relations.get(oid);
   }
 
   begin(xid: number, finalLsn: bigint, commitTime: bigint): void {
@@ -50,10 +74,12 @@ export class SourceStream {
   streamStart(xid: number): void {
     if (!this.streamed.has(xid)) this.streamed.set(xid, this.newTxn(xid, 0n, 0n));
     this.current = this.streamed.get(xid)!;
+    this.inStream = true;
   }
 
   streamStop(): void {
     this.current = undefined;
+    this.inStream = false;
   }
 
   /** A streamed transaction rolled back (its spool closes), or one of its subtransactions (its changes go). */
@@ -62,6 +88,7 @@ export class SourceStream {
     if (!txn) return;
     if (subXid === xid) {
       this.streamed.delete(xid);
+      this.streamedRelations.delete(txn);
       await txn.changes.close();
     } else txn.changes.abortSub(subXid);
   }
@@ -73,14 +100,15 @@ export class SourceStream {
     const subXid = msg.xid ?? txn.xid;
     if (msg.tag === "truncate") {
       for (const oid of msg.oids) {
-        const rel = this.relations.get(oid);
+        const rel = this.relation(oid);
         if (rel?.state) await txn.changes.add({ kind: "T", state: rel.state }, subXid, 0);
       }
       return;
     }
-    const rel = this.relations.get(msg.oid);
+    const rel = this.relation(msg.oid);
     if (!rel) throw new Error(`pgoutput: change for unknown relation ${msg.oid}`);
     if (!rel.state) return; // not a table this writer replicates
+    txn.layouts.set(rel.state, rel.columns);
     let c: Change;
     if (msg.tag === "insert") c = { kind: "I", state: rel.state, columns: rel.columns, tuple: msg.newTuple };
     else if (msg.tag === "update") c = { kind: "U", state: rel.state, columns: rel.columns, tuple: msg.newTuple, oldKey: msg.keyTuple ?? msg.oldTuple };
@@ -109,6 +137,8 @@ export class SourceStream {
     const txn = this.streamed.get(xid);
     this.streamed.delete(xid);
     if (!txn) return undefined;
+    for (const [oid, rel] of this.streamedRelations.get(txn) ?? []) this.relations.set(oid, rel);
+    this.streamedRelations.delete(txn);
     txn.finalLsn = commitLsn;
     txn.commitTime = commitTime;
     return txn;
@@ -123,7 +153,9 @@ export class SourceStream {
   async drop(): Promise<void> {
     const txns = new Set([this.current, ...this.streamed.values()]);
     this.current = undefined;
+    this.inStream = false;
     this.streamed.clear();
+    this.streamedRelations.clear();
     for (const txn of txns) await txn?.changes.close().catch(() => undefined);
   }
 }

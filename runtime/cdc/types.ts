@@ -51,6 +51,12 @@ const toLong: Converter = (t) => BigInt(t);
 const toText: Converter = (t) => t;
 const toBool: Converter = (t) => t === "t" || t === "true";
 const toFloat: Converter = (t) => (t === "NaN" ? NaN : t === "Infinity" ? Infinity : t === "-Infinity" ? -Infinity : Number(t));
+/**
+ * A real is a float4: its text (shortest-exact for float4) parsed as a double is not the float4
+ * value. Rounded to float4 here, it widens exactly when the column later becomes double precision
+ * (as Postgres widens it: -16856.154 is held as -16856.154296875).
+ */
+const toFloat4: Converter = (t) => Math.fround(toFloat(t) as number);
 const toBytes: Converter = (t) => {
   if (!t.startsWith("\\x")) throw new Error(`bytea value is not in hex form (bytea_output=hex expected): ${t.slice(0, 20)}`);
   return new Uint8Array(Buffer.from(t.slice(2), "hex"));
@@ -184,7 +190,7 @@ const SCALARS: Record<string, MappedType> = {
   int4: { iceberg: "int", convert: toInt },
   int8: { iceberg: "long", convert: toLong },
   oid: { iceberg: "long", convert: toLong },
-  float4: { iceberg: "float", convert: toFloat },
+  float4: { iceberg: "float", convert: toFloat4 },
   float8: { iceberg: "double", convert: toFloat },
   bool: { iceberg: "boolean", convert: toBool },
   text: { iceberg: "string", convert: toText },

@@ -64,7 +64,7 @@ export class CdcWriter {
     this.ready.catch(() => undefined); // callers that never await it must not see an unhandled rejection
     this.sources = config.sources.map((s) => new ReplicationSource(s, deps.log.child({ source: s.name })));
     this.tables = new Tables(config, deps, this.stopping.signal);
-    this.initialCopy = new InitialCopy(config, deps.log, this.status);
+    this.initialCopy = new InitialCopy(config, deps.log, this.status, this.tables);
     this.upgrades = new Upgrades(config, deps, this.tables, this.status);
   }
 
@@ -201,11 +201,15 @@ export class CdcWriter {
     }
   }
 
-  /** A relation message: a table new to the writer is set up (and copied); a changed layout is followed. */
+  /**
+   * A relation message: a table new to the writer is set up (and copied); the message's layout
+   * (attnums placed, types as sent) holds for the changes after it. Its tables follow it when a
+   * transaction using it applies (onCommit), in commit order.
+   */
   private async onRelation(src: ReplicationSource, stream: SourceStream, msg: Extract<Message, { tag: "relation" }>): Promise<void> {
     const t = { schema: msg.schema, name: msg.name };
     if (!this.tables.wanted(t)) {
-      stream.relations.set(msg.oid, { columns: [] });
+      stream.setRelation(msg.oid, { columns: [] });
       return;
     }
     let state = this.tables.get(qualified(t));
@@ -214,13 +218,9 @@ export class CdcWriter {
       await this.flush();
       state = await this.tables.ensure(src, t);
       await this.initialCopy.copyNew(src, state);
-    }
-    const names = msg.columns.map((c) => c.name);
-    if (await this.tables.relationChanged(src, state, names)) {
-      await this.flush(); // the changes read so far were written in the old layout
-      await this.tables.evolve(src, state, names);
-    }
-    stream.relations.set(msg.oid, { state, columns: state.columns });
+    } else if (!state.layouts.has(src.key)) await this.tables.ensure(src, t);
+    const reference = stream.relation(msg.oid)?.columns ?? this.tables.layout(state, src);
+    stream.setRelation(msg.oid, { state, columns: await this.tables.relationLayout(src, state, msg, reference) });
   }
 
   /**
@@ -250,6 +250,7 @@ export class CdcWriter {
 
   private async onCommit(src: ReplicationSource, txn: Txn, commitLsn: bigint, endLsn: bigint, commitTime: bigint): Promise<void> {
     if (txn.changes.has("T")) await this.flush(); // a truncate of a mirror table commits alone
+    await this.tables.follow(src, txn, commitLsn, () => this.flush());
     const applied = await applyTransaction(src, txn, commitLsn);
     cdcMetrics.transactions.inc({ source: src.name });
     if (this.batch.sources.size === 0 && this.batch.rows === 0) this.batch.since = Date.now();

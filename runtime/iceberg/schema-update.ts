@@ -1,30 +1,38 @@
 /**
  * SchemaUpdate: schema evolution as one metadata commit (no snapshot): add an optional column,
  * drop, rename, and the type widenings Iceberg allows (int->long, float->double, decimal
- * precision). Field ids are never reused; a conflict re-applies the changes to the latest schema.
+ * precision), with table properties set in the same commit. Field ids are never reused; a
+ * conflict re-applies the changes to the latest schema.
  */
-import { CommitConflictError, ValidationError } from "./catalog";
+import { CommitConflictError, ValidationError, type TableRequirement, type TableUpdate } from "./catalog";
 import type { NestedField, Schema } from "./spec";
 import type { TableOps } from "./table-ops";
 import { canPromote, isPrimitive, maxFieldId, parsePrimitive, toIcebergType, type ColumnType } from "./types";
 
-/** Commits a new current schema (no snapshot); requirements pin the base schema and field ids. */
-async function commitSchema(ops: TableOps, s: Schema, lastColumnId: number): Promise<void> {
+/**
+ * Commits a new current schema (no snapshot) and table properties, in one metadata commit;
+ * requirements pin the base schema and field ids. Without schema changes only the properties move.
+ */
+async function commitSchema(ops: TableOps, s: Schema | undefined, lastColumnId: number, properties: Record<string, string>): Promise<void> {
   const m = ops.metadata;
-  ops.loaded = await ops.catalog.commitTable(ops.id, [
-    { type: "assert-table-uuid", uuid: m["table-uuid"] },
-    { type: "assert-current-schema-id", "current-schema-id": m["current-schema-id"] },
-    { type: "assert-last-assigned-field-id", "last-assigned-field-id": m["last-column-id"] },
-  ], [
-    { action: "add-schema", schema: s, "last-column-id": lastColumnId },
-    { action: "set-current-schema", "schema-id": -1 },
-  ]);
+  const requirements: TableRequirement[] = [{ type: "assert-table-uuid", uuid: m["table-uuid"] }];
+  const updates: TableUpdate[] = [];
+  if (s) {
+    requirements.push(
+      { type: "assert-current-schema-id", "current-schema-id": m["current-schema-id"] },
+      { type: "assert-last-assigned-field-id", "last-assigned-field-id": m["last-column-id"] },
+    );
+    updates.push({ action: "add-schema", schema: s, "last-column-id": lastColumnId }, { action: "set-current-schema", "schema-id": -1 });
+  }
+  if (Object.keys(properties).length) updates.push({ action: "set-properties", updates: properties });
+  if (updates.length) ops.loaded = await ops.catalog.commitTable(ops.id, requirements, updates);
 }
 
 export class SchemaUpdate {
   private readonly ops: TableOps;
   private readonly refresh: () => Promise<void>;
   private readonly changes: ((s: Schema, nextId: () => number) => void)[] = [];
+  private properties: Record<string, string> = {};
 
   /** `refresh` reloads the table and catches its index up (after a conflict). */
   constructor(ops: TableOps, refresh: () => Promise<void>) {
@@ -78,6 +86,13 @@ export class SchemaUpdate {
     return this;
   }
 
+  /** Table properties set in the same metadata commit as the schema change (e.g. a writer's own bookkeeping). */
+  setProperties(props: Record<string, string>): this {
+    for (const [k, v] of Object.entries(props)) if (typeof v !== "string") throw new ValidationError(`table property "${k}" must be a string`);
+    this.properties = { ...this.properties, ...props };
+    return this;
+  }
+
   private find(s: Schema, name: string): NestedField {
     const f = s.fields.find((x) => x.name === name);
     if (!f) throw new ValidationError(`column "${name}" does not exist; columns are ${s.fields.map((x) => x.name).join(", ")}`);
@@ -94,7 +109,7 @@ export class SchemaUpdate {
         let last = Math.max(m["last-column-id"], maxFieldId(s));
         for (const c of this.changes) c(s, () => ++last);
         try {
-          await commitSchema(t, s, last);
+          await commitSchema(t, this.changes.length ? s : undefined, last, this.properties);
           return t.schema();
         } catch (e) {
           if (!(e instanceof CommitConflictError) || n >= 8) throw e;

@@ -4,6 +4,7 @@
  * while it is down, and during its initial copy; defaults of added columns; values decoded with
  * the type Postgres sent them in; primary-key updates of rows with unchanged TOAST values.
  */
+import { Table } from "../../../runtime/iceberg";
 import { CdcBed, startCdcBed } from "../../helpers/cdc";
 
 jest.setTimeout(180_000);
@@ -40,5 +41,113 @@ describe("CDC writer: schema changes and key changes, checked against Postgres t
     expect(bodies["4"]).toBe("toasted body 5".repeat(1000));
     expect(bodies["5"]).toBe("toasted body 4".repeat(1000));
     await w.stop();
+  });
+
+  it("decodes a value with the type Postgres sent it in, then widens it (real -> double precision)", async () => {
+    await sql(`CREATE TABLE widen (id int PRIMARY KEY, v real, r real); INSERT INTO widen VALUES (1, 1.5, 1.5), (2, 2.5, 2.5);`);
+    const w = await bed.startWriter({ tables: [{ source: "public.widen" }] });
+    await bed.waitForEqual("widen", { writer: w });
+    // Updated as a real and widened in the same transaction: the update arrives as float4 text.
+    await sql(`BEGIN; UPDATE widen SET v = -16856.154 WHERE id = 1; ALTER TABLE widen ALTER COLUMN v TYPE double precision; INSERT INTO widen VALUES (3, 0.1, 0.1); COMMIT`);
+    let r = await bed.waitForEqual("widen", { writer: w });
+    expect(r.ice).toEqual(r.pg);
+    const v = Object.fromEntries(r.ice.map((l) => JSON.parse(l)).map((row) => [row.id, row.v]));
+    expect(v).toEqual({ "1": "-16856.154296875", "2": "2.5", "3": "0.1" });
+    // The same while the writer is down: the update's relation message says real, the catalog says double.
+    await w.stop();
+    await sql(`UPDATE widen SET r = -16856.154 WHERE id = 2; ALTER TABLE widen ALTER COLUMN r TYPE double precision; UPDATE widen SET r = 0.1 WHERE id = 1`);
+    const w2 = await bed.startWriter({ tables: [{ source: "public.widen" }] });
+    r = await bed.waitForEqual("widen", { writer: w2 });
+    expect(r.ice).toEqual(r.pg);
+    const rs = Object.fromEntries(r.ice.map((l) => JSON.parse(l)).map((row) => [row.id, row.r]));
+    expect(rs).toEqual({ "1": "0.1", "2": "-16856.154296875", "3": "0.10000000149011612" });
+    await w2.stop();
+  });
+
+  /** The Iceberg table's fields: name -> field id. */
+  let catalog: Awaited<ReturnType<CdcBed["catalog"]>> | undefined;
+  const fieldIds = async (name: string) => {
+    const t = await Table.load((catalog ??= await bed.catalog()), { namespace: ["floe"], name });
+    return Object.fromEntries(t.schema().fields.map((f) => [f.name, f.id]));
+  };
+
+  it("follows schema changes made while the writer was down, from the stream in WAL order, then more after the restart", async () => {
+    await sql(`CREATE TABLE down (id int PRIMARY KEY, a int, b text, c real, d date); INSERT INTO down SELECT g, g, 'b' || g, g / 2.0, '2024-01-01'::date + g FROM generate_series(1, 5) g;`);
+    let w = await bed.startWriter({ tables: [{ source: "public.down" }] });
+    await bed.waitForEqual("down", { writer: w });
+    const ids0 = await fieldIds("down");
+    await w.stop();
+    // While down: each change followed by writes that use it (so the stream shows every layout in between).
+    for (const stmt of [
+      "ALTER TABLE down ADD COLUMN e text",
+      "INSERT INTO down VALUES (6, 6, 'b6', 3, '2024-02-01', 'e6')",
+      "UPDATE down SET e = 'e1' WHERE id = 1",
+      "ALTER TABLE down RENAME COLUMN b TO label",
+      "UPDATE down SET label = label || '!' WHERE id <= 2",
+      "ALTER TABLE down DROP COLUMN c",
+      "INSERT INTO down VALUES (7, 7, 'b7', '2024-02-02', 'e7')",
+      "ALTER TABLE down DROP COLUMN d",
+      "ALTER TABLE down ADD COLUMN d numeric(10,2)", // the name of a dropped column, a new column
+      "INSERT INTO down VALUES (8, 8, 'b8', 'e8', 8.25)",
+      "ALTER TABLE down ALTER COLUMN a TYPE bigint",
+      "UPDATE down SET a = 5000000000 WHERE id = 3",
+      // several changes before the next write, and one in the same transaction as writes
+      "ALTER TABLE down ADD COLUMN f int; ALTER TABLE down RENAME COLUMN e TO e2",
+      "BEGIN; INSERT INTO down VALUES (9, 9, 'b9', 'e9', 9.5, 9); ALTER TABLE down ADD COLUMN g boolean; UPDATE down SET g = true WHERE id = 9; COMMIT",
+    ]) await sql(stmt);
+    w = await bed.startWriter({ tables: [{ source: "public.down" }] });
+    let r = await bed.waitForEqual("down", { writer: w });
+    expect(r.ice).toEqual(r.pg);
+    const ids1 = await fieldIds("down");
+    expect(Object.keys(ids1).sort()).toEqual(["a", "d", "e2", "f", "g", "id", "label"]);
+    expect(ids1.label).toBe(ids0.b); // a rename keeps the field id
+    expect(ids1.a).toBe(ids0.a);
+    expect(ids1.d).not.toBe(ids0.d); // a new column of a dropped column's name is a new field
+    // More changes after the restart, while it runs.
+    await sql(`ALTER TABLE down RENAME COLUMN e2 TO e3; UPDATE down SET e3 = 'again' WHERE id = 6; ALTER TABLE down DROP COLUMN f; INSERT INTO down VALUES (10, 10, 'b10', 'e10', 10, false)`);
+    r = await bed.waitForEqual("down", { writer: w });
+    expect(r.ice).toEqual(r.pg);
+    expect((await fieldIds("down")).e3).toBe(ids1.e2);
+    // And down again, with only DDL (no write uses the new layout before the restart).
+    await w.stop();
+    await sql(`ALTER TABLE down ADD COLUMN h text; ALTER TABLE down DROP COLUMN g`);
+    w = await bed.startWriter({ tables: [{ source: "public.down" }] });
+    await sql(`UPDATE down SET h = 'h' || id WHERE id > 8`);
+    r = await bed.waitForEqual("down", { writer: w });
+    expect(r.ice).toEqual(r.pg);
+    await w.stop();
+  });
+
+  it("follows a column added or dropped while the initial copy waits for its snapshot", async () => {
+    await sql(`CREATE TABLE copying (id int PRIMARY KEY, v text, gone int); INSERT INTO copying SELECT g, 'v' || g, g FROM generate_series(1, 50) g;`);
+    // A transaction with an xid is open when the writer starts: the writer describes the table and
+    // creates its Iceberg table, then its slot waits for that transaction, which changes the table
+    // meanwhile and commits: the slot's snapshot (the copy's) has the new layout, Iceberg the old.
+    const ddl = await bed.pg.connect("app");
+    try {
+      await ddl.query(`BEGIN; SELECT txid_current()`);
+      const starting = bed.startWriter({ tables: [{ source: "public.copying" }] });
+      starting.catch(() => undefined);
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const waiting = await bed.pg.sql(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'walsender' AND wait_event_type = 'Lock'`);
+        if (waiting[0].n > 0) break;
+        if (Date.now() > deadline) throw new Error("the writer's slot did not wait for the open transaction within 60 s");
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      // The fault is in place: the Iceberg table exists in the layout before the DDL.
+      expect(Object.keys(await fieldIds("copying")).sort()).toEqual(["gone", "id", "v"]);
+      await ddl.query(`ALTER TABLE copying ADD COLUMN extra int; ALTER TABLE copying DROP COLUMN gone; UPDATE copying SET extra = id * 10; COMMIT`);
+      const w = await starting;
+      const r = await bed.waitForEqual("copying", { writer: w });
+      expect(r.ice).toEqual(r.pg);
+      expect(r.ice).toHaveLength(50);
+      expect(Object.keys(await fieldIds("copying")).sort()).toEqual(["extra", "id", "v"]);
+      await sql(`INSERT INTO copying VALUES (51, 'v51', 510)`);
+      expect((await bed.waitForEqual("copying", { writer: w })).ice).toHaveLength(51);
+      await w.stop();
+    } finally {
+      await ddl.end();
+    }
   });
 });

@@ -63,6 +63,9 @@ describe("Postgres -> Iceberg type mapping", () => {
     expect(mapColumn(col("float8"), "t").convert("NaN")).toBeNaN();
     expect(mapColumn(col("float8"), "t").convert("-Infinity")).toBe(-Infinity);
     expect(mapColumn(col("float4"), "t").convert("1.25")).toBe(1.25);
+    // float4 text parsed as a double is not the float4 value; widening to double must see the float4 value
+    expect(mapColumn(col("float4"), "t").convert("-16856.154")).toBe(-16856.154296875);
+    expect(mapColumn(col("float8"), "t").convert("-16856.154")).toBe(-16856.154);
     expect(mapColumn(col("bool"), "t").convert("t")).toBe(true);
     expect(mapColumn(col("bytea"), "t").convert("\\x00ff10")).toEqual(new Uint8Array([0, 255, 16]));
     const dec = mapColumn(col("numeric", { typeMod: numericMod(10, 2) }), "t");
