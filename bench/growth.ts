@@ -35,6 +35,7 @@ import { CdcWriter } from "../runtime/cdc/writer";
 import { createLogger } from "../runtime/core/log";
 import { SqlCatalog } from "../runtime/iceberg";
 import { localPath } from "../runtime/iceberg/io";
+import { serverLogTail } from "../runtime/local/postgres";
 import { startPostgres, type TestPostgres } from "../test/helpers/postgres";
 
 const ROWS = Number(process.env.FLOE_BENCH_ROWS ?? 100_000);
@@ -73,8 +74,14 @@ function inventory(dir: string): { files: number; bytes: number; data: number; d
       const p = join(d, e.name);
       if (e.isDirectory()) walk(p);
       else if (e.isFile()) {
+        let size: number;
+        try {
+          size = statSync(p).size;
+        } catch {
+          continue; // deleted while listed (an old metadata file, or maintenance)
+        }
         out.files++;
-        out.bytes += statSync(p).size;
+        out.bytes += size;
         if (p.includes("/metadata/")) out.metadata++;
         else if (p.endsWith(".puffin")) out.puffin++;
         else if (p.endsWith("-deletes.parquet")) out.deletes++;
@@ -242,6 +249,7 @@ async function main(): Promise<void> {
     };
     const lsnNow = async (c: { query: (q: string) => Promise<{ rows: { l: string }[] }> }) => parseLsn((await c.query("SELECT pg_current_wal_lsn()::text AS l")).rows[0].l);
     const load = await pg.connect("app");
+    load.on("error", (e) => console.error(`workload connection: ${e.message}\nPostgres log:\n${serverLogTail(pg.dataDir, 60)}`));
     await waitConfirmed(await lsnNow(load), "the initial copy");
     const catalog = await SqlCatalog.connect({ name: "floe", url: pg.url("lake"), warehouse: `file://${warehouse}` });
     const id = { namespace: ["floe"], name: "items" };
@@ -320,6 +328,9 @@ async function main(): Promise<void> {
     child.kill("SIGTERM");
     await exited;
     child = undefined;
+  } catch (e) {
+    console.error(`bench failed at checkpoint ${checkpoints.length}: ${(e as Error).stack ?? e}\nPostgres log:\n${serverLogTail(pg.dataDir, 60)}`);
+    throw e;
   } finally {
     if (child && child.exitCode === null) {
       child.kill("SIGKILL");

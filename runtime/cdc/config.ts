@@ -37,6 +37,29 @@ export const CdcSourceSchema = z.strictObject({
   followUpgrades: z.boolean().default(true),
 });
 
+/**
+ * Table maintenance (runtime/iceberg/maintenance-plan.ts): every field is optional and defaults to
+ * DEFAULT_MAINTENANCE_POLICY (docs/maintenance.md states the defaults and why).
+ */
+export const MaintenancePolicySchema = z
+  .strictObject({
+    /** Run maintenance inside the writer, between its commits. Defaults to true, and to false when the catalog is S3 Tables (which maintains its tables itself). */
+    enabled: z.boolean().optional(),
+    targetFileBytes: z.number().int().min(1 << 16).optional(),
+    minInputFiles: z.number().int().min(2).optional(),
+    tierBaseBytes: z.number().int().min(1).optional(),
+    deleteRatio: z.number().gt(0).max(1).optional(),
+    maxDeleteFilesPerDataFile: z.number().int().min(1).optional(),
+    maxManifests: z.number().int().min(1).optional(),
+    keepSnapshots: z.number().int().min(1).optional(),
+    maxSnapshotAgeMs: z.number().int().min(0).optional(),
+    orphanMinAgeMs: z.number().int().min(0).optional(),
+    orphanIntervalMs: z.number().int().min(0).optional(),
+  });
+
+/** Iceberg format version of the tables the writer creates: 2 (position delete files) or 3 (deletion vectors). Fixed at creation. */
+const formatVersion = z.union([z.literal(2), z.literal(3)]);
+
 export const CdcTableSchema = z.strictObject({
   /** Source table as schema.table (schema defaults to public). */
   source: z.string().min(1),
@@ -44,6 +67,10 @@ export const CdcTableSchema = z.strictObject({
   mode: z.enum(["mirror", "changelog"]).default("mirror"),
   /** Iceberg table name inside the namespace. Defaults to the source table's name. */
   target: identifier.optional(),
+  /** Format version when the writer creates this table. Defaults to the config's formatVersion. */
+  formatVersion: formatVersion.optional(),
+  /** Maintenance overrides for this table, on top of the config's maintenance. */
+  maintenance: MaintenancePolicySchema.optional(),
 });
 
 export const SqlCatalogSchema = z.strictObject({
@@ -91,6 +118,10 @@ export const CdcConfigSchema = z
     storage: StorageSchema.default({}),
     /** Iceberg namespace for the replicated tables. Defaults to "floe". */
     namespace: identifier.default("floe"),
+    /** Format version of the tables the writer creates (existing tables keep theirs). Defaults to 2 (see docs/maintenance.md for which engines read v3). */
+    formatVersion: formatVersion.default(2),
+    /** Maintenance of every table (compaction, manifest rewriting, snapshot expiry, orphan removal) between commits. */
+    maintenance: MaintenancePolicySchema.default({}),
     commit: z
       .strictObject({
         /** Longest time a change waits before it is committed. Defaults to 500 ms (p99 freshness under 1 s). */

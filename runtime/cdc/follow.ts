@@ -11,7 +11,7 @@
  */
 import type { Logger } from "../core/log";
 import { NoSuchNamespaceError, TableIdentifier } from "../iceberg/catalog";
-import { currentSnapshot } from "../iceberg/metadata";
+import { stateSnapshot } from "../iceberg/metadata";
 import type { CdcConfig, CdcSource } from "./config";
 import { FollowRecord, followKey, generationKey, Handoff, isNewer, parseFollowRecord, retarget, serverId } from "./handoff";
 import { formatLsn, parseLsn } from "./lsn";
@@ -78,7 +78,7 @@ export class Upgrades {
       if (!(e instanceof NoSuchNamespaceError)) throw e;
     }
     const summaries = await Promise.all(
-      ids.map(async (id): Promise<Record<string, string>> => currentSnapshot((await this.deps.catalog.loadTable(id)).metadata)?.summary ?? {}),
+      ids.map(async (id): Promise<Record<string, string>> => stateSnapshot((await this.deps.catalog.loadTable(id)).metadata)?.summary ?? {}),
     );
     this.config.sources.forEach((base, i) => {
       let last: FollowRecord | undefined;

@@ -21,6 +21,7 @@ import type { Table } from "../iceberg/table";
 import { canPromote, ColumnDef, ColumnType, parsePrimitive, primitiveName } from "../iceberg/types";
 import type { CdcConfig } from "./config";
 import { ATTRIBUTES_SQL, attnumsByName, CatalogAttribute, relationLayout, resolveAttnums, TypeCache } from "./layout";
+import { tablePolicy } from "./maintenance";
 import type { Message } from "./pgoutput";
 import { qualified, quoteTable, ReplicationSource, SourceTable } from "./source";
 import { CdcStopError, Column, TableState, Txn, WriterDeps } from "./state";
@@ -158,7 +159,7 @@ export class Tables {
     let table: Table;
     let created: { columns: Column[]; pk: string[] } | undefined;
     try {
-      table = await IcebergTable.load(this.deps.catalog, id, this.tableOptions());
+      table = await IcebergTable.load(this.deps.catalog, id, this.tableOptions(id.name));
     } catch (e) {
       if (!(e instanceof NoSuchTableError)) throw e;
       const { columns, pk } = (created = await describe(src, t));
@@ -171,7 +172,8 @@ export class Tables {
         columns: mode === "changelog" ? [...defs, ...CHANGELOG_COLUMNS] : defs,
         identifier: mode === "mirror" ? pk : [],
         properties: { "floe.source-table": key, "floe.mode": mode, [attnumsProperty(src.key)]: attnumsJson(columns) },
-      }, this.tableOptions());
+        formatVersion: cfg?.formatVersion ?? this.config.formatVersion,
+      }, this.tableOptions(id.name));
       this.deps.log.info("created Iceberg table", { table: key, target: `${id.namespace.join(".")}.${id.name}`, mode });
     }
     const schema = table.schema();
@@ -221,10 +223,11 @@ export class Tables {
 
   /**
    * Options of the Iceberg tables this writer opens: pending writes spill past commit.spillBytes; a
-   * commit whose outcome is unknown waits for the catalog until the writer stops.
+   * commit whose outcome is unknown waits for the catalog until the writer stops; each commit merges
+   * the manifests past the table's maintenance maxManifests.
    */
-  private tableOptions(): { spillBytes: number; signal?: AbortSignal } {
-    return { spillBytes: this.config.commit.spillBytes, signal: this.signal };
+  private tableOptions(target: string): { spillBytes: number; signal?: AbortSignal; maxManifests?: number } {
+    return { spillBytes: this.config.commit.spillBytes, signal: this.signal, maxManifests: tablePolicy(this.config, target)?.maxManifests };
   }
 
   // ---- following schema changes -----------------------------------------------------------------
@@ -355,9 +358,13 @@ const noPrimaryKey = (key: string) =>
       `add a primary key, or set mode "changelog" for this table in the CDC config`,
   );
 
-/** Every `floe.lsn.*` of the table: the configured sources' and the servers they followed to. */
+/**
+ * Every `floe.lsn.*` of the table: the configured sources' and the servers they followed to. Read
+ * from the summary the next commit carries: the current snapshot's, or when another engine's
+ * maintenance wrote it without floe's keys, the newest ancestor's that has them.
+ */
 function readLsns(state: TableState): void {
-  const summary: Record<string, string> = state.table.currentSnapshot()?.summary ?? {};
+  const summary: Record<string, string> = state.table.carriedSummary();
   for (const [k, v] of Object.entries(summary)) {
     if (k.startsWith("floe.lsn.") && /^\d+$/.test(v)) state.lsn.set(k.slice("floe.lsn.".length), BigInt(v));
   }

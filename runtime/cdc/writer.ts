@@ -15,12 +15,14 @@
  *   transactions.ts  one source's stream between commits: relations and uncommitted transactions
  *   apply.ts         a committed transaction into its tables' pending writes
  *   follow.ts        following a blue/green upgrade to the new primary
+ *   maintenance.ts   compaction, manifest rewriting, snapshot expiry and orphan removal between commits
  *   state.ts         what they share (TableState, Txn, Change, WriterStatus, CdcStopError)
  */
 import type { Logger } from "../core/log";
 import { applyTransaction } from "./apply";
 import type { CdcConfig } from "./config";
 import { FollowPipeline, Upgrades } from "./follow";
+import { WriterMaintenance } from "./maintenance";
 import { formatLsn, parseLsn } from "./lsn";
 import { cdcMetrics } from "./metrics";
 import type { Message } from "./pgoutput";
@@ -50,6 +52,7 @@ export class CdcWriter {
   private readonly tables: Tables;
   private readonly initialCopy: InitialCopy;
   private readonly upgrades: Upgrades;
+  private readonly maintenance: WriterMaintenance;
   /** Per source name: its stream between commits. */
   private readonly streams = new Map<string, SourceStream>();
   private batch: Batch = { sources: new Map(), rows: 0, bytes: 0, since: 0 };
@@ -66,6 +69,7 @@ export class CdcWriter {
     this.tables = new Tables(config, deps, this.stopping.signal);
     this.initialCopy = new InitialCopy(config, deps.log, this.status, this.tables);
     this.upgrades = new Upgrades(config, deps, this.tables, this.status);
+    this.maintenance = new WriterMaintenance(config, deps.log);
   }
 
   private get log(): Logger {
@@ -142,6 +146,7 @@ export class CdcWriter {
       if (!this.failure) await this.serial(() => this.flush());
     } finally {
       clearInterval(timer);
+      await this.maintenance.stop();
       for (const s of this.sources) await s.stop();
       for (const s of this.sources) await this.streams.get(s.name)?.drop();
     }
@@ -293,6 +298,7 @@ export class CdcWriter {
       state.pending = undefined;
       state.latest.clear();
       state.previous.clear();
+      this.maintenance.afterCommit(state.table, state.id.name);
     }
     const now = Date.now();
     for (const [name, pos] of this.batch.sources) {

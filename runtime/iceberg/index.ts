@@ -113,7 +113,7 @@
  * - Every type uses the spec's Parquet mapping (physical and logical type), with field ids, in
  *   encodings every major reader accepts (see parquet.ts writeDataFile; docs/engines.md).
  * - New tables get `write.metadata.delete-after-commit.enabled=true` and
- *   `write.metadata.previous-versions-max=100`: old metadata JSON files are deleted (SQL and
+ *   `write.metadata.previous-versions-max=10`: old metadata JSON files are deleted (SQL and
  *   memory catalogs; a REST server manages its own).
  * - Rows are written in the table's sort order (`sortBy`), files carry `sort_order_id`.
  * - Files of a failed commit are deleted; a crash between writing files and committing can leave

@@ -8,8 +8,9 @@
  * A steady stream of small commits therefore keeps at most `minInputFiles - 1` files per tier
  * (a handful in all), and each row is rewritten about log_k(table / commit) times, not once per
  * commit. Files at or above `targetFileBytes` leave the tiers. Separately, a data file whose
- * deleted rows reach `deleteRatio` is rewritten with its deletes applied (alone, or with its tier),
- * and a file whose rows are all deleted is dropped without rewriting anything.
+ * deleted rows reach `deleteRatio` is rewritten with its deletes applied, together with every
+ * smaller file of its partition, and a file whose rows are all deleted is dropped without
+ * rewriting anything.
  */
 
 /** When and how a table is maintained. Every field has a default (DEFAULT_MAINTENANCE_POLICY, docs/maintenance.md). */
@@ -138,15 +139,21 @@ export function planCompaction(files: DataFileStats[], policy: MaintenancePolicy
     // a group that cascaded contains the files of the lower merge: keep only maximal groups
     const groups = merged.filter((g) => !merged.some((h) => h !== g && h.length > g.length && g.every((f) => h.includes(f))));
     for (const g of groups) plan.reasons.tiers += g.length;
-    // delete-heavy files join their tier's group when it has one, else are rewritten alone; a
-    // tier-0 file waits for its tier's next merge (rewriting a tiny file alone gains nothing)
-    for (const f of chosen) {
-      if (groups.some((g) => g.includes(f))) continue;
-      if (f.sizeBytes < policy.targetFileBytes && sizeTier(liveBytes(f), policy) === 0) continue;
-      groups.push([f]);
-      plan.reasons.deleteRatio++;
-    }
-    plan.rewrite.push(...groups);
+    // Files past the delete ratio are rewritten, and every smaller file of the partition (below the
+    // target size) joins them: the rewrite reads the big file anyway, and the small files it
+    // absorbs would otherwise be merged again soon. A tier-0 file past the ratio waits for its
+    // tier's next merge (rewriting a tiny file alone gains nothing).
+    const heavy = [...chosen].filter((f) => !groups.some((g) => g.includes(f)) && !(f.sizeBytes < policy.targetFileBytes && sizeTier(liveBytes(f), policy) === 0));
+    if (heavy.length > 0) {
+      const largest = Math.max(...heavy.map(liveBytes));
+      const joined = new Set<DataFileStats>(heavy);
+      for (const f of list) if (f.sizeBytes < policy.targetFileBytes && liveBytes(f) <= largest) joined.add(f);
+      plan.reasons.deleteRatio += heavy.length;
+      plan.reasons.tiers += [...joined].filter((f) => !heavy.includes(f) && !groups.some((g) => g.includes(f))).length;
+      const merged = groups.filter((g) => g.some((f) => joined.has(f)));
+      for (const g of merged) for (const f of g) joined.add(f);
+      plan.rewrite.push(...groups.filter((g) => !merged.includes(g)), [...joined]);
+    } else plan.rewrite.push(...groups);
   }
   return plan;
 }

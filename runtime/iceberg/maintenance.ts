@@ -11,7 +11,7 @@
  */
 import { randomUUID } from "crypto";
 import { ValidationError } from "./catalog";
-import { columnKeys, normalizeBatches, writeColumns, type NewDataFile } from "./datafiles";
+import { columnKeys, writeColumns, type NewDataFile } from "./datafiles";
 import { deleteFilesFor, type WrittenDeleteFile } from "./deletes";
 import {
   CONTENT_DATA,
@@ -30,6 +30,7 @@ import { expireSnapshots, removeOrphanFiles, type ExpiryResult } from "./expire"
 import { planCompaction, type CompactionPlan, type DataFileStats, type MaintenancePolicy } from "./maintenance-plan";
 import { icebergMetrics } from "./metrics";
 import { readColumnsByIdOptional } from "./parquet";
+import { deleteKey, deleteTargets, snapshotFiles, type SnapshotFiles } from "./live-files";
 import type { RowLocation } from "./pkindex";
 import type { SnapshotProducer } from "./snapshot";
 import type { NestedField, Snapshot, TableMetadata } from "./spec";
@@ -40,61 +41,6 @@ import { canonicalFromPhysical, fieldCodec, type FieldCodec } from "./values";
 /** Row lineage columns (v3): kept when compaction moves a row to another file. */
 export const ROW_ID_FIELD: NestedField = { id: 2147483540, name: "_row_id", required: false, type: "long" };
 export const LAST_UPDATED_SEQ_FIELD: NestedField = { id: 2147483539, name: "_last_updated_sequence_number", required: false, type: "long" };
-
-/** A delete file's identity in a snapshot: its path, and for a deletion vector its blob offset. */
-export function deleteKey(f: DataFileRecord): string {
-  return f.content_offset !== undefined && f.content_offset !== null ? `${f.file_path}#${f.content_offset}` : f.file_path;
-}
-
-/** Manifests and row locations of delete files, cached per table: both never change once written. */
-interface Caches {
-  manifests: Map<string, LiveEntry[]>;
-  deletes: Map<string, RowLocation[]>;
-}
-const caches = new WeakMap<TableOps, Caches>();
-function cachesOf(ops: TableOps): Caches {
-  let c = caches.get(ops);
-  if (!c) caches.set(ops, (c = { manifests: new Map(), deletes: new Map() }));
-  return c;
-}
-
-/** A snapshot's manifests with their entries, and its live data and delete files. */
-export interface SnapshotFiles {
-  manifests: { record: ManifestFileRecord; entries: LiveEntry[] }[];
-  data: LiveEntry[];
-  deletes: LiveEntry[];
-}
-
-/** Reads a snapshot's manifests (each once, cached) and splits its live entries. */
-export async function snapshotFiles(ops: TableOps, snapshot: Snapshot): Promise<SnapshotFiles> {
-  const cache = cachesOf(ops).manifests;
-  const list = await readManifestList(ops.io, snapshot["manifest-list"]);
-  const manifests = await mapLimit(list, 8, async (record) => {
-    let entries = cache.get(record.manifest_path);
-    if (!entries) cache.set(record.manifest_path, (entries = await readManifest(ops.io, record)));
-    return { record, entries };
-  });
-  const keep = new Set(list.map((m) => m.manifest_path));
-  for (const k of cache.keys()) if (!keep.has(k)) cache.delete(k);
-  const live = manifests.flatMap((m) => m.entries.filter((e) => e.status !== STATUS_DELETED));
-  return { manifests, data: live.filter((e) => e.file.content === CONTENT_DATA), deletes: live.filter((e) => e.file.content !== CONTENT_DATA) };
-}
-
-/** Row locations each live delete file deletes (cached by delete key). */
-async function deleteTargets(ops: TableOps, deletes: LiveEntry[]): Promise<Map<string, RowLocation[]>> {
-  const cache = cachesOf(ops).deletes;
-  const out = new Map<string, RowLocation[]>();
-  if (deletes.length === 0) return out;
-  const format = deleteFilesFor(ops);
-  await mapLimit(deletes, 8, async (e) => {
-    const k = deleteKey(e.file);
-    let locs = cache.get(k);
-    if (!locs) cache.set(k, (locs = await format.read(e)));
-    out.set(k, locs);
-  });
-  for (const k of cache.keys()) if (!out.has(k)) cache.delete(k);
-  return out;
-}
 
 const partitionKey = (e: LiveEntry): string => `${e.specId}|${JSON.stringify(e.file.partition, (_k, v) => (typeof v === "bigint" ? v.toString() : Buffer.isBuffer(v) ? v.toString("hex") : v))}`;
 
@@ -191,27 +137,82 @@ function plan(files: SnapshotFiles, dm: DeleteMap, mode: CompactionMode, policy:
   return { plan: p, removedData, dirty };
 }
 
-/** The live rows of a data file (its deleted positions skipped) as canonical columns of `fields`. */
-async function liveColumns(ops: TableOps, e: LiveEntry, deleted: Set<number> | undefined, fields: NestedField[], lineage: boolean): Promise<{ columns: unknown[][]; rows: number }> {
-  const ids = fields.map((f) => f.id);
-  const read = await readColumnsByIdOptional(await ops.io.read(e.file.file_path), lineage ? [...ids, ROW_ID_FIELD.id, LAST_UPDATED_SEQ_FIELD.id] : ids, `data file ${e.file.file_path}`);
-  const n = Number(e.file.record_count);
-  const keep: number[] = [];
-  for (let i = 0; i < n; i++) if (!deleted?.has(i)) keep.push(i);
-  const columns = fields.map((f, c) => {
-    const col = read[c];
-    return col ? keep.map((i) => canonicalFromPhysical(f.type, col[i])) : keep.map(() => null);
-  });
-  if (lineage) {
-    // v3: a moved row keeps its _row_id (explicit, or first_row_id + position) and its
-    // _last_updated_sequence_number (explicit, or the file's data sequence number)
-    const rowIds = read[ids.length];
-    const seqs = read[ids.length + 1];
-    const first = e.file.first_row_id;
-    columns.push(keep.map((i) => (rowIds?.[i] !== undefined && rowIds[i] !== null ? BigInt(rowIds[i] as bigint) : first !== undefined && first !== null ? BigInt(first) + BigInt(i) : null)));
-    columns.push(keep.map((i) => (seqs?.[i] !== undefined && seqs[i] !== null ? BigInt(seqs[i] as bigint) : e.dataSequenceNumber)));
+function signedBytes(b: Uint8Array): bigint {
+  if (b.length === 0) return 0n;
+  let v = 0n;
+  for (const x of b) v = (v << 8n) | BigInt(x);
+  return b[0] & 0x80 ? v - (1n << BigInt(8 * b.length)) : v;
+}
+
+/** Physical Parquet value (parquet.ts readColumnsById) -> the normalized value writeColumns takes, per codec. */
+function fromPhysical(codec: FieldCodec): (v: unknown) => unknown {
+  const p = codec.primitive;
+  if (codec.isList) return (v) => (v === null || v === undefined ? null : codec.normalize(canonicalFromPhysical(codec.field.type, v), codec.field.name));
+  switch (p.kind) {
+    case "int":
+    case "date":
+    case "float":
+    case "double":
+      return (v) => (v === null || v === undefined ? null : Number(v));
+    case "long":
+    case "time":
+    case "timestamp":
+    case "timestamptz":
+      return (v) => (v === null || v === undefined ? null : typeof v === "bigint" ? v : BigInt(v as number));
+    case "decimal":
+      return (v) => (v === null || v === undefined ? null : v instanceof Uint8Array ? signedBytes(v) : BigInt(v as number | bigint));
+    case "string":
+      return (v) => (v === null || v === undefined ? null : typeof v === "string" ? v : Buffer.from(v as Uint8Array).toString("utf8"));
+    default:
+      return (v) => (v === null || v === undefined ? null : codec.normalize(canonicalFromPhysical(codec.field.type, v), codec.field.name));
   }
-  return { columns, rows: keep.length };
+}
+
+/**
+ * The live rows of a group of data files (their deleted positions skipped) as normalized columns
+ * of `codecs` (the current schema by field id; v3: then the row lineage columns, a moved row
+ * keeping its _row_id — explicit, or first_row_id + position — and _last_updated_sequence_number —
+ * explicit, or the file's data sequence number).
+ */
+async function liveColumns(ops: TableOps, entries: LiveEntry[], deleted: (path: string) => Set<number> | undefined, codecs: FieldCodec[], lineage: boolean): Promise<{ columns: unknown[][]; rows: number }> {
+  const keeps = entries.map((e) => {
+    const dels = deleted(e.file.file_path);
+    const n = Number(e.file.record_count);
+    const keep: number[] = [];
+    for (let i = 0; i < n; i++) if (!dels?.has(i)) keep.push(i);
+    return keep;
+  });
+  const rows = keeps.reduce((a, k) => a + k.length, 0);
+  const columns = codecs.map(() => new Array<unknown>(rows));
+  const convs = codecs.map(fromPhysical);
+  const dataCount = lineage ? codecs.length - 2 : codecs.length;
+  let at = 0;
+  for (let f = 0; f < entries.length; f++) {
+    const e = entries[f];
+    const keep = keeps[f];
+    if (keep.length === 0) continue;
+    const read = await readColumnsByIdOptional(await ops.io.read(e.file.file_path), codecs.map((c) => c.field.id), `data file ${e.file.file_path}`);
+    for (let c = 0; c < dataCount; c++) {
+      const col = read[c];
+      const out = columns[c];
+      const conv = convs[c];
+      if (!col) for (let i = 0; i < keep.length; i++) out[at + i] = null;
+      else for (let i = 0; i < keep.length; i++) out[at + i] = conv(col[keep[i]]);
+    }
+    if (lineage) {
+      const [rowIds, seqs] = [read[dataCount], read[dataCount + 1]];
+      const first = e.file.first_row_id;
+      for (let i = 0; i < keep.length; i++) {
+        const pos = keep[i];
+        const id = rowIds?.[pos];
+        columns[dataCount][at + i] = id !== undefined && id !== null ? BigInt(id as bigint) : first !== undefined && first !== null ? BigInt(first) + BigInt(pos) : null;
+        const seq = seqs?.[pos];
+        columns[dataCount + 1][at + i] = seq !== undefined && seq !== null ? BigInt(seq as bigint) : e.dataSequenceNumber;
+      }
+    }
+    at += keep.length;
+  }
+  return { columns, rows };
 }
 
 /**
@@ -341,18 +342,10 @@ export function compact(ops: TableOps, index: TableIndex, producer: SnapshotProd
         newFiles = [];
         let rewrittenRows = 0;
         for (const group of p.plan.rewrite) {
-          const parts: { columns: unknown[][]; rows: number }[] = [];
-          let bytes = 0, records = 0;
-          for (const f of group) {
-            const e = dataByPath.get(f.path)!;
-            parts.push(await liveColumns(ops, e, dm.positions.get(f.path), schema.fields, lineage));
-            bytes += f.sizeBytes;
-            records += f.records;
-          }
-          const rowCount = parts.reduce((a, x) => a + x.rows, 0);
+          const bytes = group.reduce((a, f) => a + f.sizeBytes, 0);
+          const records = group.reduce((a, f) => a + f.records, 0);
+          const { columns, rows: rowCount } = await liveColumns(ops, group.map((f) => dataByPath.get(f.path)!), (path) => dm.positions.get(path), codecs, lineage);
           if (rowCount === 0) continue;
-          const batch = { names: fields.map((f) => f.name), columns: fields.map((_, c) => parts.flatMap((x) => x.columns[c])), rowCount };
-          const { columns } = normalizeBatches(codecs, [batch]);
           const keys = ops.hasPrimaryKey ? columnKeys(ops, codecs, columns as ArrayLike<unknown>[], rowCount).keys : undefined;
           const rowsPerFile = Math.max(1, Math.min(ops.options.rowsPerFile, Math.floor(policy.targetFileBytes / Math.max(1, bytes / Math.max(1, records)))));
           newFiles.push(...(await writeColumns(ops, codecs, columns, rowCount, keys, written, rowsPerFile)));
@@ -366,10 +359,11 @@ export function compact(ops: TableOps, index: TableIndex, producer: SnapshotProd
           const format = deleteFilesFor(ops);
           for (const [path, locs] of keep) {
             const unique = [...new Set(locs.map((l) => l.pos))].map((pos) => ({ path, pos }));
-            replacements.push(...(await format.write(unique, written, (x) => {
+            const { written: files } = await format.write(unique, written, (x) => {
               const e = dataByPath.get(x);
               return e ? { partition: e.file.partition, specId: e.specId } : undefined;
-            })));
+            });
+            replacements.push(...files);
           }
         }
         const removed = new Set<string>([...removedData, ...p.dirty]);

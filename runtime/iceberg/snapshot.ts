@@ -25,6 +25,7 @@ import {
   type ManifestFileRecord,
 } from "./manifests";
 import { STATE_PREFIX, newSnapshotId, snapshotCarriesState, stateSnapshot } from "./metadata";
+import { dropFromManifests } from "./live-files";
 import { icebergMetrics } from "./metrics";
 import type { Snapshot, TableMetadata } from "./spec";
 import type { TableIndex } from "./table-index";
@@ -53,6 +54,8 @@ export interface SnapshotParts {
   deletedRows: number;
   /** Carry the parent snapshot's manifests into the new snapshot (writes); else `manifests` is the whole table. */
   keepBaseManifests?: boolean;
+  /** Files (live-files.ts entryKey) the snapshot removes from the carried manifests, e.g. deletion vectors a write replaced. */
+  removed?: Set<string>;
 }
 
 /**
@@ -215,6 +218,7 @@ export class SnapshotProducer {
     const ops = this.ops;
     const parentId = parent ? BigInt(parent["snapshot-id"]) : null;
     let carried = r.keepBaseManifests && parent ? await readManifestList(ops.io, parent["manifest-list"]) : [];
+    if (r.removed?.size) carried = await dropFromManifests(ops, base, carried, r.removed, snapshotId, seq, files);
     if (carried.length + r.manifests.length > ops.options.maxManifests) carried = await this.mergeManifests(carried, base, snapshotId, seq, files);
     const manifestList = `${ops.location}/metadata/snap-${snapshotId}-${n}-${randomUUID()}.avro`;
     files.push(manifestList);
@@ -328,27 +332,43 @@ export class SnapshotProducer {
     };
   }
 
-  /** The added-* and total-* summary keys of a snapshot that adds these data and delete files to the parent. */
-  summaryTotals(addedData: DataFileRecord[], addedDeletes: DataFileRecord[]): Record<string, string> {
+  /**
+   * The added-* / removed-* and total-* summary keys of a snapshot that adds these data and delete
+   * files to the parent and removes `removedDeletes` (deletion vectors it replaced).
+   */
+  summaryTotals(addedData: DataFileRecord[], addedDeletes: DataFileRecord[], removedDeletes: DataFileRecord[] = []): Record<string, string> {
     const t = this.parentTotals();
-    const addedRecords = addedData.reduce((a, f) => a + BigInt(f.record_count), 0n);
-    const addedSize = [...addedData, ...addedDeletes].reduce((a, f) => a + BigInt(f.file_size_in_bytes), 0n);
-    const posDeletes = addedDeletes.reduce((a, f) => a + BigInt(f.record_count), 0n);
+    const rows = (l: DataFileRecord[]) => l.reduce((a, f) => a + BigInt(f.record_count), 0n);
+    const size = (l: DataFileRecord[]) => l.reduce((a, f) => a + BigInt(f.file_size_in_bytes), 0n);
+    const isDv = (f: DataFileRecord) => f.content_offset !== undefined && f.content_offset !== null;
+    const addedRecords = rows(addedData);
+    const addedSize = size(addedData) + size(addedDeletes);
+    const posDeletes = rows(addedDeletes);
     const out: Record<string, string> = {
       "added-data-files": String(addedData.length),
       "added-records": String(addedRecords),
       "added-files-size": String(addedSize),
       "total-records": String(t.records + addedRecords),
-      "total-files-size": String(t.size + addedSize),
+      "total-files-size": String(t.size + addedSize - size(removedDeletes)),
       "total-data-files": String(t.dataFiles + BigInt(addedData.length)),
-      "total-delete-files": String(t.deleteFiles + BigInt(addedDeletes.length)),
-      "total-position-deletes": String(t.posDeletes + posDeletes),
+      "total-delete-files": String(t.deleteFiles + BigInt(addedDeletes.length - removedDeletes.length)),
+      "total-position-deletes": String(t.posDeletes + posDeletes - rows(removedDeletes)),
       "total-equality-deletes": String(t.eqDeletes),
     };
     if (addedDeletes.length > 0) {
+      const dvs = addedDeletes.filter(isDv).length;
       out["added-delete-files"] = String(addedDeletes.length);
-      out["added-position-delete-files"] = String(addedDeletes.length);
+      if (addedDeletes.length > dvs) out["added-position-delete-files"] = String(addedDeletes.length - dvs);
+      if (dvs) out["added-dvs"] = String(dvs);
       out["added-position-deletes"] = String(posDeletes);
+    }
+    if (removedDeletes.length > 0) {
+      const dvs = removedDeletes.filter(isDv).length;
+      out["removed-delete-files"] = String(removedDeletes.length);
+      if (removedDeletes.length > dvs) out["removed-position-delete-files"] = String(removedDeletes.length - dvs);
+      if (dvs) out["removed-dvs"] = String(dvs);
+      out["removed-position-deletes"] = String(rows(removedDeletes));
+      out["removed-files-size"] = String(size(removedDeletes));
     }
     return out;
   }

@@ -99,9 +99,10 @@ export class Table {
       "write-order": order.fields.length ? order : undefined,
       properties: {
         "write.format.default": "parquet",
-        // a CDC table commits often: keep the last 100 metadata files, delete older ones
+        // a CDC table commits often: keep the last 10 metadata files, delete older ones (each is
+        // a copy of the whole metadata: 100 of them cost more storage than a small table's data)
         "write.metadata.delete-after-commit.enabled": "true",
-        "write.metadata.previous-versions-max": "100",
+        "write.metadata.previous-versions-max": "10",
         ...(options.properties ?? {}),
         ...(options.formatVersion !== undefined ? { "format-version": String(options.formatVersion) } : {}),
       },

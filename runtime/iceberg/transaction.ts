@@ -7,9 +7,11 @@
  */
 import { ValidationError } from "./catalog";
 import { batchRows, columnKeys, normalizeBatches, writeColumns, type ColumnBatch, type NewDataFile } from "./datafiles";
-import { deleteFilesFor, type WrittenDeleteFile } from "./deletes";
+import { deleteFilesFor, type LocateDataFile, type PreviousDeletes, type WrittenDeleteFile } from "./deletes";
+import { deleteKey, deleteTargets, snapshotFiles } from "./live-files";
+import type { LiveEntry } from "./manifests";
 import { readColumnsByIdOptional } from "./parquet";
-import { PkIndex, type IndexKey } from "./pkindex";
+import { PkIndex, type IndexKey, type RowLocation } from "./pkindex";
 import { dedupe, planWrite, type Op } from "./plan";
 import { STANDARD_SUMMARY, type SnapshotParts, type SnapshotProducer } from "./snapshot";
 import { columnsBytes, rowsBytes } from "./spill";
@@ -392,7 +394,7 @@ export class WriteTransaction {
         // against the index as of this attempt's base (caught up with other writers on conflict)
         const index = this.index.pkIndex;
         plannedDeletes = index ? deletes(index) : [];
-        const deleteFiles = plannedDeletes.length ? await deleteFilesFor(t).write(plannedDeletes, files, (p) => index?.files.get(p)) : [];
+        const deleteFiles = await this.writeDeletes(plannedDeletes, files, (p) => index?.files.get(p));
         return this.snapshotParts(newFiles, deleteFiles, snapshotId, seq, files, rowCount, plannedDeletes.length);
       }, async () => {
         const idx = this.index.pkIndex;
@@ -403,8 +405,37 @@ export class WriteTransaction {
     });
   }
 
+  /**
+   * The delete files of one attempt (the seam of deletes.ts). Deletion vectors (v3) replace the
+   * targeted data files' previous vectors: those are read from the base snapshot (cached) and
+   * returned as `replaced`, for the snapshot to remove.
+   */
+  private async writeDeletes(deletes: RowLocation[], files: string[], locate: LocateDataFile): Promise<{ written: WrittenDeleteFile[]; replaced: LiveEntry[] }> {
+    if (deletes.length === 0) return { written: [], replaced: [] };
+    const t = this.ops;
+    const format = deleteFilesFor(t);
+    let previous: PreviousDeletes | undefined;
+    const parent = t.currentSnapshot();
+    if (format.replacesPrevious && parent) {
+      const touched = new Set(deletes.map((d) => d.path));
+      const prev = (await snapshotFiles(t, parent)).deletes.filter((e) => e.file.referenced_data_file && touched.has(e.file.referenced_data_file));
+      const targets = await deleteTargets(t, prev);
+      const byData = new Map<string, { entries: LiveEntry[]; positions: number[] }>();
+      for (const e of prev) {
+        const path = e.file.referenced_data_file!;
+        let x = byData.get(path);
+        if (!x) byData.set(path, (x = { entries: [], positions: [] }));
+        x.entries.push(e);
+        for (const l of targets.get(deleteKey(e.file)) ?? []) if (l.path === path) x.positions.push(l.pos);
+      }
+      previous = (p) => byData.get(p);
+    }
+    return format.write(deletes, files, locate, previous);
+  }
+
   /** Manifests and summary of a write snapshot. */
-  private async snapshotParts(newFiles: NewDataFile[], deleteFiles: WrittenDeleteFile[], snapshotId: bigint, seq: bigint, files: string[], addedRows: number, deletedRows: number): Promise<SnapshotParts> {
+  private async snapshotParts(newFiles: NewDataFile[], deletes: { written: WrittenDeleteFile[]; replaced: LiveEntry[] }, snapshotId: bigint, seq: bigint, files: string[], addedRows: number, deletedRows: number): Promise<SnapshotParts> {
+    const deleteFiles = deletes.written;
     const manifests = [
       ...(await this.producer.writeManifests("data", newFiles.map((f) => ({ record: f.record, specId: f.specId })), snapshotId, seq, files)),
       ...(await this.producer.writeManifests("deletes", deleteFiles, snapshotId, seq, files)),
@@ -414,9 +445,10 @@ export class WriteTransaction {
       ...this.producer.carriedSummary(),
       ...this.summary,
       operation: op,
-      ...this.producer.summaryTotals(newFiles.map((f) => f.record), deleteFiles.map((f) => f.record)),
+      ...this.producer.summaryTotals(newFiles.map((f) => f.record), deleteFiles.map((f) => f.record), deletes.replaced.map((e) => e.file)),
     };
-    return { manifests, summary, addedRows, deletedRows, keepBaseManifests: true };
+    const removed = deletes.replaced.length ? new Set(deletes.replaced.map((e) => deleteKey(e.file))) : undefined;
+    return { manifests, summary, addedRows, deletedRows, keepBaseManifests: true, removed };
   }
 
   /** The commit of a transaction that spilled: the rest of the buffer spills too, then one snapshot of all its files. */
@@ -448,7 +480,7 @@ export class WriteTransaction {
           for (const key of this.gone) probe(key);
         }
         const all = this.ownDeletes.length ? [...plannedDeletes, ...this.ownDeletes] : plannedDeletes;
-        const deleteFiles = all.length ? await deleteFilesFor(t).write(all, files, (p) => index?.files.get(p) ?? ownFiles.get(p)) : [];
+        const deleteFiles = await this.writeDeletes(all, files, (p) => index?.files.get(p) ?? ownFiles.get(p));
         return this.snapshotParts(newFiles, deleteFiles, snapshotId, seq, files, this.spilledRows - this.ownDeletes.length, plannedDeletes.length);
       }, async () => {
         const idx = this.index.pkIndex;

@@ -38,6 +38,17 @@ describe("planCompaction", () => {
     expect(plan.reasons).toEqual({ tiers: 0, deleteRatio: 1, allDeleted: 1 });
   });
 
+  it("a rewrite for deletes absorbs the smaller files of its partition, not bigger or other partitions' ones", () => {
+    const heavy = file(20 * MiB, { deleted: 150 });
+    const smalls = [file(100_000), file(3 * MiB), file(15 * MiB)];
+    const bigger = file(40 * MiB);
+    const elsewhere = file(1000, { partitionKey: "q" });
+    const plan = planCompaction([heavy, ...smalls, bigger, elsewhere], policy);
+    expect(plan.rewrite).toHaveLength(1);
+    expect(new Set(plan.rewrite[0])).toEqual(new Set([heavy, ...smalls]));
+    expect(plan.reasons).toEqual({ tiers: 3, deleteRatio: 1, allDeleted: 0 });
+  });
+
   it("lets a tiny file past the delete ratio wait for its tier's next merge", () => {
     expect(planCompaction([file(10_000, { deleted: 500 })], policy).rewrite).toEqual([]);
   });

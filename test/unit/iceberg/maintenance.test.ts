@@ -28,12 +28,12 @@ const columns = [
 ];
 let n = 0;
 
-async function newTable(catalog?: (inner: MemoryCatalog) => Catalog): Promise<{ cat: Catalog; id: TableIdentifier; t: Table }> {
+async function newTable(catalog?: (inner: MemoryCatalog) => Catalog, formatVersion: 2 | 3 = 2): Promise<{ cat: Catalog; id: TableIdentifier; t: Table }> {
   const inner = new MemoryCatalog(fileUri(join(dir, `w${n}`)));
   const cat = catalog ? catalog(inner) : inner;
   await cat.createNamespace(["db"]);
   const id = { namespace: ["db"], name: `t${n++}` };
-  const t = await Table.create(cat, id, { columns, identifier: ["id"] });
+  const t = await Table.create(cat, id, { columns, identifier: ["id"], formatVersion });
   return { cat, id, t };
 }
 
@@ -51,14 +51,15 @@ async function liveFiles(t: Table): Promise<{ data: string[]; deletes: Map<strin
   const deletes = new Map<string, number>();
   const { readPositionDeletes } = await import("../../../runtime/iceberg/parquet");
   for (const e of entries.filter((x) => x.file.content !== CONTENT_DATA)) {
-    for (const p of new Set((await readPositionDeletes(await io.read(e.file.file_path), "d")).map((d) => d.path))) deletes.set(p, (deletes.get(p) ?? 0) + 1);
+    const targets = e.file.referenced_data_file ? [e.file.referenced_data_file] : new Set((await readPositionDeletes(await io.read(e.file.file_path), "d")).map((d) => d.path));
+    for (const p of targets) deletes.set(p, (deletes.get(p) ?? 0) + 1);
   }
   return { data: entries.filter((e) => e.file.content === CONTENT_DATA).map((e) => e.file.file_path), deletes };
 }
 
 describe("maintenance", () => {
-  it("keeps a randomly updated table right, its index in step, and its files and snapshots bounded", async () => {
-    const { cat, id, t } = await newTable();
+  it.each([2, 3] as const)("keeps a randomly updated v%i table right, its index in step, and its files and snapshots bounded", async (version) => {
+    const { cat, id, t } = await newTable(undefined, version);
     const model = new Map<bigint, string>();
     const all = Array.from({ length: 3000 }, (_, i) => ({ id: BigInt(i), v: `v${i}` }));
     await t.newWrite().upsert(all).commit();
@@ -85,7 +86,7 @@ describe("maintenance", () => {
       expect(t.indexedRows).toBe(model.size);
       const live = await liveFiles(t);
       maxData = Math.max(maxData, live.data.length);
-      for (const count of live.deletes.values()) expect(count).toBeLessThanOrEqual(1); // v2: merged per data file
+      for (const count of live.deletes.values()) expect(count).toBeLessThanOrEqual(1); // one delete file / vector per data file
       expect(t.metadata.snapshots.length).toBeLessThanOrEqual(5);
     }
     expect(compactions).toBeGreaterThan(5);
@@ -106,6 +107,36 @@ describe("maintenance", () => {
       }
     }
   }, 120_000);
+
+  it("v3: a compaction keeps each moved row's _row_id and _last_updated_sequence_number", async () => {
+    const { cat, t } = await newTable(undefined, 3);
+    await t.newWrite().upsert(Array.from({ length: 50 }, (_, i) => ({ id: BigInt(i), v: `a${i}` }))).commit();
+    await t.newWrite().upsert(Array.from({ length: 50 }, (_, i) => ({ id: BigInt(50 + i), v: `b${i}` }))).commit();
+    await t.newWrite().upsert([{ id: 7n, v: "changed" }]).delete([{ id: 60n }]).commit();
+    // lineage before: _row_id = the file's first_row_id + position, sequence = the file's data sequence number
+    const io = cat.fileIO({ "metadata-location": t.metadataLocation, metadata: t.metadata });
+    const lineage = async () => {
+      const out = new Map<bigint, [bigint, bigint]>();
+      const all = (await Promise.all((await readManifestList(io, t.currentSnapshot()!["manifest-list"])).map((m) => readManifest(io, m)))).flat().filter((e) => e.status !== 2);
+      const { readColumnsByIdOptional } = await import("../../../runtime/iceberg/parquet");
+      const live = new Set((await readTable(t, [1])).map((r) => r[0] as bigint));
+      for (const [key, loc] of t.pkIndex!.entries()) {
+        const e = all.find((x) => x.file.file_path === loc.path)!;
+        const [ids, rowIds, seqs] = await readColumnsByIdOptional(await io.read(e.file.file_path), [1, 2147483540, 2147483539], "d");
+        expect(ids![loc.pos]).toBe(BigInt(key));
+        expect(live.has(BigInt(key))).toBe(true);
+        out.set(BigInt(key), [rowIds ? (rowIds[loc.pos] as bigint) : BigInt(e.file.first_row_id!) + BigInt(loc.pos), seqs ? (seqs[loc.pos] as bigint) : e.dataSequenceNumber]);
+      }
+      return out;
+    };
+    const before = await lineage();
+    expect(before.size).toBe(99);
+    expect(before.get(7n)![1]).toBe(3n); // the update gave row 7 a new row (sequence 3)
+    const r = await t.compact({ all: true });
+    expect(r!.addedDataFiles).toBe(1);
+    expect(t.currentSnapshot()!.summary["total-delete-files"]).toBe("0");
+    expect(await lineage()).toEqual(before);
+  });
 
   it("expiry reads only what it removes: a long history costs no more to expire a little of", async () => {
     const { t } = await newTable();
