@@ -34,6 +34,11 @@ export interface ClusterSpec {
   password?: string;
   /** Extra postgresql.conf settings (win over the defaults). */
   settings?: Record<string, string | number>;
+  /**
+   * Archive every finished WAL segment into this directory (created, given to the server user):
+   * what point-in-time branches recover from (walArchiveSettings). Defaults to no archiving.
+   */
+  walArchive?: string;
 }
 
 /** Defaults every floe cluster needs: logical decoding with room for CDC slots and upgrades. */
@@ -47,6 +52,39 @@ export const DEFAULT_SETTINGS: Record<string, string | number> = {
   shared_buffers: "128MB",
   max_slot_wal_keep_size: "4GB",
 };
+
+/** Characters a path in floe's archive and restore commands may not hold (the commands quote it with "). */
+const UNSAFE_PATH = /["'`$\\\n]/;
+
+function checkCommandPath(what: string, dir: string): void {
+  if (UNSAFE_PATH.test(dir) || !dir.startsWith("/")) throw new Error(`${what} "${dir}" must be an absolute path without quotes, $, \` or backslashes (it goes into a shell command)`);
+}
+
+/**
+ * Continuous WAL archiving into a local directory (for point-in-time branches): every finished
+ * WAL segment is copied there (under a temporary name, then renamed, so a half-copied segment is
+ * never taken for a whole one), never overwritten. floe reads the directory back from the
+ * archive_command (archiveDirOf), so keep the command as written here.
+ */
+export function walArchiveSettings(archiveDir: string): Record<string, string> {
+  checkCommandPath("the WAL archive directory", archiveDir);
+  return {
+    archive_mode: "on",
+    archive_command: `test ! -f "${archiveDir}/%f" && cp "%p" "${archiveDir}/%f.part" && mv "${archiveDir}/%f.part" "${archiveDir}/%f"`,
+  };
+}
+
+/** The directory an archive_command written by walArchiveSettings archives to; undefined for any other command. */
+export function archiveDirOf(archiveCommand: string): string | undefined {
+  const m = /^test ! -f "([^"]+)\/%f" && cp "%p" "\1\/%f\.part" && mv "\1\/%f\.part" "\1\/%f"$/.exec(archiveCommand.trim());
+  return m?.[1];
+}
+
+/** The restore_command that reads segments from such an archive (a missing file fails, as recovery expects). */
+export function restoreCommand(archiveDir: string): string {
+  checkCommandPath("the WAL archive directory", archiveDir);
+  return `cp "${archiveDir}/%f" "%p"`;
+}
 
 export async function initCluster(spec: ClusterSpec): Promise<void> {
   const bin = postgresBinDir(spec.major);
@@ -78,16 +116,27 @@ export async function initCluster(spec: ClusterSpec): Promise<void> {
 }
 
 function settingsArgs(spec: ClusterSpec): string {
-  const all = { ...DEFAULT_SETTINGS, port: spec.port, unix_socket_directories: spec.dataDir, ...(spec.settings ?? {}) };
+  const archive = spec.walArchive ? walArchiveSettings(spec.walArchive) : {};
+  const all = { ...DEFAULT_SETTINGS, port: spec.port, unix_socket_directories: spec.dataDir, ...archive, ...(spec.settings ?? {}) };
   return Object.entries(all)
     .map(([k, v]) => `-c ${k}=${typeof v === "string" && /[\s']/.test(v) ? `'${v}'` : v}`)
     .join(" ");
 }
 
-export async function startCluster(spec: ClusterSpec): Promise<void> {
+/**
+ * Starts the server (pg_ctl, detached) and waits until it accepts connections (60 s at most).
+ * `wait: false` returns once the postmaster is launched: a server that replays a long stretch of WAL
+ * first (a branch) is waited for by its caller.
+ */
+export async function startCluster(spec: ClusterSpec, opts: { wait?: boolean } = {}): Promise<void> {
   const bin = postgresBinDir(spec.major);
   const logFile = join(spec.dataDir, "server.log");
-  await runAsServer(join(bin, "pg_ctl"), ["-D", spec.dataDir, "-l", logFile, "-w", "-t", "60", "-o", settingsArgs(spec), "start"]);
+  if (spec.walArchive && !existsSync(spec.walArchive)) {
+    mkdirSync(spec.walArchive, { recursive: true, mode: 0o700 });
+    handOver(spec.walArchive);
+  }
+  const wait = opts.wait ?? true;
+  await runAsServer(join(bin, "pg_ctl"), ["-D", spec.dataDir, "-l", logFile, ...(wait ? ["-w", "-t", "60"] : ["-W"]), "-o", settingsArgs(spec), "start"]);
 }
 
 export async function stopCluster(spec: Pick<ClusterSpec, "major" | "dataDir">, mode: "fast" | "immediate" = "fast"): Promise<void> {

@@ -15,7 +15,7 @@
 import { readFileSync } from "node:fs";
 import { Client } from "pg";
 import { createLogger } from "../core/log";
-import { BranchInterrupted, cancelBackend, createBranch, deleteBranch, redact } from "./branch";
+import { BranchInterrupted, BranchStrategy, cancelBackend, createBranch, deleteBranch, redact } from "./branch";
 import { formatText as formatLintText, lintFiles, LintReport, migrationFiles, Policy } from "./lint";
 import { parseMigration } from "./parse";
 import { Message, PgoutputDecoder, Tuple } from "../cdc/pgoutput";
@@ -30,7 +30,9 @@ export interface CheckOptions {
   policy?: Policy;
   /** Keep the branch for inspection. Defaults to false (always deleted). */
   keepBranch?: boolean;
-  /** Passed to createBranch. Defaults to false (wait for the parent's sessions). */
+  /** How the branch is made (createBranch). Defaults to "instance" (never touches the parent's sessions), or "file_copy" with terminateConnections. */
+  strategy?: BranchStrategy;
+  /** Template strategies: terminate the parent's sessions instead of waiting for them. Defaults to false. */
   terminateConnections?: boolean;
   /** Stops the check: the running statement on the branch is cancelled, the branch deleted; rejects with BranchInterrupted. */
   signal?: AbortSignal;
@@ -49,6 +51,10 @@ export interface CheckResult {
   branch?: string;
   branchDeleted: boolean;
   branchMs?: number;
+  /** "instance", "file_copy" or "wal_log". */
+  branchStrategy?: string;
+  /** Instance branches: the branch holds the parent's WAL before this LSN. */
+  branchLsn?: string;
   applied: { file: string; transactional: boolean; ok: boolean; error?: string }[];
   validations: Validation[];
   /** 0 allowed, 1 refused (lint or validation), 2 unparsable input. */
@@ -334,9 +340,11 @@ export async function checkMigrations(opts: CheckOptions): Promise<CheckResult> 
   const result: CheckResult = { lint, branchDeleted: false, applied: [], validations: [], exitCode: lint.exitCode };
   if (lint.exitCode !== 0) return result;
   const signal = opts.signal;
-  const branch = await createBranch(opts.url, { terminateConnections: opts.terminateConnections, signal });
+  const branch = await createBranch(opts.url, { strategy: opts.strategy, terminateConnections: opts.terminateConnections, signal });
   result.branch = branch.name;
   result.branchMs = branch.elapsedMs;
+  result.branchStrategy = branch.strategy;
+  if (branch.lsn) result.branchLsn = branch.lsn;
   const stopped = () => {
     if (signal?.aborted) throw new BranchInterrupted(`interrupted (${String(signal.reason?.message ?? signal.reason)}) while checking on branch ${branch.name}`, "checking");
   };
@@ -345,7 +353,8 @@ export async function checkMigrations(opts: CheckOptions): Promise<CheckResult> 
     const c = new Client({ connectionString: branch.url });
     await c.connect();
     const pid = (await c.query("SELECT pg_backend_pid() AS pid")).rows[0].pid;
-    cancel = () => void cancelBackend(opts.url, pid, branch.name);
+    // from the branch's own server: an instance branch is not on the parent's
+    cancel = () => void cancelBackend(branch.url, pid, new URL(branch.url).pathname.slice(1));
     signal?.addEventListener("abort", cancel, { once: true });
     try {
       stopped();
@@ -426,7 +435,7 @@ export function formatCheckText(r: CheckResult): string {
     lines.push("not applied to a branch: the policy refused the migration");
     return lines.join("\n");
   }
-  lines.push(`branch ${r.branch} created in ${r.branchMs} ms, ${r.branchDeleted ? "deleted afterwards" : "kept"}`);
+  lines.push(`branch ${r.branch} (${r.branchStrategy}${r.branchLsn ? `, the parent's WAL before ${r.branchLsn}` : ""}) created in ${r.branchMs} ms, ${r.branchDeleted ? "deleted afterwards" : "kept"}`);
   for (const a of r.applied) lines.push(`applied ${a.file} ${a.transactional ? "in one transaction" : "statement by statement"}: ${a.ok ? "ok" : `FAILED: ${a.error}`}`);
   for (const v of r.validations) lines.push(`${v.severity.padEnd(5)} [${v.check}] ${v.message}`);
   lines.push(r.exitCode === 0 ? "check passed: allowed" : "check failed: refused");

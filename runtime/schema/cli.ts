@@ -5,17 +5,22 @@
 import { formatGithub, formatJson, formatText, lintFiles, loadPolicy, MigrationInputError, Policy, defaultPolicy } from "./lint";
 import { onSignals } from "./interrupt";
 import { RULES } from "./rules";
+import { BranchStrategy, STRATEGIES } from "./branch-common";
 
 export const usage = `usage:
   floe schema lint  [--policy FILE] [--json | --format text|json|github] FILES|DIRS...
   floe schema check --against POSTGRES_URL [--policy FILE] [--json] [--keep-branch]
-                    [--terminate-connections] FILES|DIRS...
+                    [--strategy instance|file_copy|wal_log] [--terminate-connections] FILES|DIRS...
   floe schema rules [--json]
 
 lint   parses each migration with the Postgres parser and checks it against the policy.
 check  lints, then applies the migrations to a branch of the database at POSTGRES_URL and validates
        them (no rows lost, no values nulled or changed, constraints valid, publication intact,
        changes still decode through pgoutput); the branch is always deleted afterwards.
+       The branch is a new server from a physical copy of the running one (--strategy instance, the
+       default: the parent's sessions are never touched; needs a superuser URL and the server on
+       this machine), or a CREATE DATABASE ... TEMPLATE copy (file_copy, wal_log: waits for the
+       parent to be free of other sessions, or --terminate-connections, which implies file_copy).
 rules  lists the rules with their default severity.
 
 Policy file (JSON): {"rules": {"drop-column": "error", "prefer-text-field": "off", ...}}.
@@ -33,6 +38,7 @@ export interface ParsedArgs {
   against?: string;
   keepBranch: boolean;
   terminateConnections: boolean;
+  strategy?: BranchStrategy;
 }
 
 export function parseArgs(argv: string[]): ParsedArgs {
@@ -58,6 +64,11 @@ export function parseArgs(argv: string[]): ParsedArgs {
     else if (a === "--against") out.against = value();
     else if (a === "--keep-branch") out.keepBranch = true;
     else if (a === "--terminate-connections") out.terminateConnections = true;
+    else if (a === "--strategy") {
+      const v = value();
+      if (!STRATEGIES.includes(v as BranchStrategy)) throw new Error(`--strategy must be ${STRATEGIES.join(", ")} (got "${v}")`);
+      out.strategy = v as BranchStrategy;
+    }
     else if (a.startsWith("--")) throw new Error(`unknown option ${a}`);
     else out.files.push(a);
   }
@@ -109,7 +120,7 @@ export async function main(argv: string[]): Promise<number> {
   let result;
   const stop = onSignals("floe schema check");
   try {
-    result = await checkMigrations({ url: args.against, files: args.files, policy, keepBranch: args.keepBranch, terminateConnections: args.terminateConnections, signal: stop.signal });
+    result = await checkMigrations({ url: args.against, files: args.files, policy, keepBranch: args.keepBranch, strategy: args.strategy, terminateConnections: args.terminateConnections, signal: stop.signal });
   } catch (e) {
     if (e instanceof BranchInterrupted) {
       process.stderr.write(`floe schema check: ${e.message}; ${args.keepBranch ? "the branch was kept" : "the branch was deleted"}, the parent re-opened\n`);

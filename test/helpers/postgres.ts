@@ -2,7 +2,7 @@
  * Integration-test harness: a real Postgres cluster (embedded binaries, run as an unprivileged
  * user when we are root) on a free 127.0.0.1 port in a temp dir; stop() removes everything.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
@@ -15,6 +15,8 @@ export interface TestPostgres {
   port: number;
   user: string;
   dataDir: string;
+  /** The WAL archive directory (walArchive: true), else undefined. */
+  walArchive?: string;
   /** Connection URL for a database (default postgres). */
   url(database?: string): string;
   /** A connected pg Client (caller ends it). */
@@ -25,12 +27,12 @@ export interface TestPostgres {
   stop(): Promise<void>;
 }
 
-export async function startPostgres(opts: { major?: number; settings?: ClusterSpec["settings"] } = {}): Promise<TestPostgres> {
+export async function startPostgres(opts: { major?: number; settings?: ClusterSpec["settings"]; walArchive?: boolean } = {}): Promise<TestPostgres> {
   const major = opts.major ?? 17;
   const root = mkdtempSync(join(tmpdir(), `floe-pg${major}-`));
   handOver(root);
   const port = await freePort();
-  const spec: ClusterSpec = { major, dataDir: join(root, "data"), port, settings: { fsync: "off", ...(opts.settings ?? {}) } };
+  const spec: ClusterSpec = { major, dataDir: join(root, "data"), port, settings: { fsync: "off", ...(opts.settings ?? {}) }, ...(opts.walArchive ? { walArchive: join(root, "wal-archive") } : {}) };
   await initCluster(spec);
   await startCluster(spec);
   const url = (database = "postgres") => `postgres://postgres@127.0.0.1:${port}/${database}`;
@@ -45,6 +47,7 @@ export async function startPostgres(opts: { major?: number; settings?: ClusterSp
     port,
     user: "postgres",
     dataDir: spec.dataDir,
+    walArchive: spec.walArchive,
     url,
     connect,
     async sql(text, params, database) {
@@ -61,6 +64,12 @@ export async function startPostgres(opts: { major?: number; settings?: ClusterSp
     },
     async stop() {
       try {
+        // instance branches a test left (data.branches/<name>/data): their servers too
+        const store = `${spec.dataDir}.branches`;
+        for (const name of existsSync(store) ? readdirSync(store) : []) {
+          const dataDir = join(store, name, "data");
+          if (existsSync(join(dataDir, "PG_VERSION"))) await stopCluster({ major, dataDir }, "immediate").catch(() => undefined);
+        }
         await stopCluster(spec, "immediate");
       } finally {
         rmSync(root, { recursive: true, force: true });

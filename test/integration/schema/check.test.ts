@@ -46,8 +46,9 @@ afterAll(async () => {
 });
 
 describe("database branches", () => {
-  it("copies the parent, never shares writes, lists and deletes only floe branches", async () => {
-    const b = await createBranch(pg.url("app"), { name: "app_br_test" });
+  it("template strategy: copies the parent, never shares writes, lists and deletes only floe branches", async () => {
+    const b = await createBranch(pg.url("app"), { name: "app_br_test", strategy: "file_copy" });
+    expect(b).toMatchObject({ kind: "template", strategy: "file_copy" });
     expect(b.elapsedMs).toBeGreaterThanOrEqual(0);
     const [{ n }] = await pg.sql("SELECT count(*)::int AS n FROM orders", [], "app_br_test");
     expect(n).toBe(500);
@@ -76,22 +77,35 @@ describe("database branches", () => {
     await deleteBranch(pg.url(), b.name);
   }, 60_000);
 
-  it("floe branch create|list|delete", async () => {
+  it("floe branch create|list|reset|delete (instance by default, template with --strategy)", async () => {
     const out: string[] = [];
     const spy = jest.spyOn(process.stdout, "write").mockImplementation((c: any) => (out.push(String(c)), true));
     try {
       expect(await branchMain(["create", "--from", pg.url("app"), "--name", "app_br_cli", "--json"])).toBe(0);
-      expect(JSON.parse(out.join("")).name).toBe("app_br_cli");
+      const made = JSON.parse(out.join(""));
+      expect(made).toMatchObject({ name: "app_br_cli", kind: "instance", strategy: "instance", lsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/) });
+      const c = new (require("pg").Client)({ connectionString: made.url.replace("***@", "@") });
+      await c.connect();
+      expect((await c.query("SELECT count(*)::int AS n FROM orders")).rows).toEqual([{ n: 500 }]);
+      await c.end();
+      out.length = 0;
+      expect(await branchMain(["create", "--from", pg.url("app"), "--name", "app_br_tpl", "--strategy", "file_copy", "--json"])).toBe(0);
+      expect(JSON.parse(out.join(""))).toMatchObject({ name: "app_br_tpl", kind: "template" });
       out.length = 0;
       expect(await branchMain(["list", "--server", pg.url(), "--json"])).toBe(0);
-      expect(JSON.parse(out.join("")).map((b: any) => b.name)).toEqual(["app_br_cli"]);
-      expect(await branchMain(["delete", "--server", pg.url(), "app_br_cli"])).toBe(0);
+      expect(JSON.parse(out.join("")).map((b: any) => [b.name, b.kind])).toEqual([["app_br_cli", "instance"], ["app_br_tpl", "template"]]);
+      out.length = 0;
+      expect(await branchMain(["reset", "--server", pg.url(), "app_br_cli", "--json"])).toBe(0);
+      expect(JSON.parse(out.join("")).url).toBe(made.url);
+      expect(await branchMain(["reset", "--server", pg.url(), "app_br_tpl"])).toBe(0);
+      expect(await branchMain(["delete", "--server", pg.url(), "app_br_cli", "app_br_tpl"])).toBe(0);
       expect(await branchMain(["create"])).toBe(2);
     } finally {
       spy.mockRestore();
     }
-    expect(await databases()).not.toContain("app_br_cli");
-  }, 60_000);
+    expect(await databases()).not.toContain("app_br_tpl");
+    expect(await listBranches(pg.url())).toEqual([]);
+  }, 120_000);
 });
 
 describe("floe schema check", () => {

@@ -1,5 +1,5 @@
 /** Pure helpers: branch URLs and names, opt-out comments, line/column, CLI argument parsing. */
-import { databaseOf, databaseUrl, redact, validateBranchName } from "../../../runtime/schema/branch";
+import { databaseOf, databaseUrl, redact, serverUrl, strategyOf, validateBranchName } from "../../../runtime/schema/branch";
 import { lineCol, parseAllows, parseMigration, MigrationParseError } from "../../../runtime/schema/parse";
 import { parseArgs } from "../../../runtime/schema/cli";
 import { main as branchMain } from "../../../runtime/schema/branch-cli";
@@ -11,6 +11,14 @@ describe("branch helpers", () => {
     expect(databaseOf(u)).toBe("app");
     expect(redact(u)).toBe("postgres://app:***@db.internal:5433/app?sslmode=require");
     expect(() => databaseOf("postgres://h:5432")).toThrow(/names no database/);
+  });
+
+  it("an instance branch's URL is the parent's on the branch's port; template options alone pick file_copy", () => {
+    expect(serverUrl("postgres://app:s3cret@localhost:5433/app?sslmode=disable", 40001)).toBe("postgres://app:s3cret@127.0.0.1:40001/app?sslmode=disable");
+    expect(strategyOf({})).toBe("instance");
+    expect(strategyOf({ terminateConnections: true })).toBe("file_copy");
+    expect(strategyOf({ timeoutMs: 1000 })).toBe("file_copy");
+    expect(strategyOf({ strategy: "wal_log" })).toBe("wal_log");
   });
 
   it("accepts only plain lower-case branch names", () => {
@@ -26,6 +34,14 @@ describe("branch helpers", () => {
       expect(await branchMain(["delete", "--server", "postgres://h/x"])).toBe(2);
       expect(await branchMain(["list"])).toBe(2);
       expect(await branchMain(["fork"])).toBe(2);
+      expect(await branchMain(["create", "--from", "postgres://h/app", "--at", "yesterday"])).toBe(2);
+      expect(await branchMain(["create", "--from", "postgres://h/app", "--copy", "rsync"])).toBe(2);
+      expect(await branchMain(["create", "--from", "postgres://h/app", "--port", "70000"])).toBe(2);
+      // template-only options with the instance strategy, instance-only options with a template one
+      expect(await branchMain(["create", "--from", "postgres://h/app", "--strategy", "instance", "--terminate-connections"])).toBe(2);
+      expect(await branchMain(["create", "--from", "postgres://h/app", "--strategy", "file_copy", "--at", "0/3000000"])).toBe(2);
+      expect(await branchMain(["reset", "--server", "postgres://h/x"])).toBe(2);
+      expect(await branchMain(["backup", "--server", "postgres://h/x", "--keep", "0"])).toBe(2);
     } finally {
       err.mockRestore();
     }
