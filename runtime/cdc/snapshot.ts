@@ -14,6 +14,7 @@ import type { CdcConfig } from "./config";
 import { copyColumns } from "./copy";
 import { lineageOf } from "./handoff";
 import { formatLsn } from "./lsn";
+import { withOrigin } from "./errors";
 import { cdcMetrics } from "./metrics";
 import { ExportedSnapshot, quoteIdent, quoteTable, ReplicationSource } from "./source";
 import { CdcStopError, lsnSummary, TableState, WriterStatus } from "./state";
@@ -123,7 +124,7 @@ export class InitialCopy {
   private async copyTable(src: ReplicationSource, exported: ExportedSnapshot, state: TableState): Promise<void> {
     const started = Date.now();
     const client = new Client({ ...src.clientConfig(), types: { getTypeParser: () => ident } } as never);
-    await client.connect();
+    await withOrigin(src.origin, () => client.connect());
     let rows = 0;
     let tx: WriteTransaction | undefined;
     try {
@@ -144,7 +145,7 @@ export class InitialCopy {
       const names = columns.map((c) => c.pg.name);
       const metaNames = Object.keys(meta);
       // COPY streams the rows in text form (the converters' input) straight into columns.
-      rows = await copyColumns(client, `SELECT ${list} FROM ${quoteTable(state.source)}`, columns.map((c) => c.mapped.convert), ({ columns: cols, rowCount }) => {
+      rows = await withOrigin(src.origin, () => copyColumns(client, `SELECT ${list} FROM ${quoteTable(state.source)}`, columns.map((c) => c.mapped.convert), ({ columns: cols, rowCount }) => {
         if (state.mode === "mirror") write.upsertColumns({ names, columns: cols, rowCount });
         else write.appendColumns({ names: [...names, ...metaNames], columns: [...cols, ...metaNames.map((k) => new Array(rowCount).fill(meta[k]))], rowCount });
         if (write.pendingSpills > 1 && !paused) {
@@ -157,7 +158,7 @@ export class InitialCopy {
           };
           write.ready().then(resume, resume); // a spill error comes back from commit()
         }
-      });
+      }));
       await client.query("COMMIT");
       state.lsn.set(src.key, exported.consistentPoint);
       write.setSummary({ ...lsnSummary(state), "floe.snapshot": src.name });
