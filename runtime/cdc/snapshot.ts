@@ -128,12 +128,15 @@ export class InitialCopy {
     let rows = 0;
     let tx: WriteTransaction | undefined;
     try {
-      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-      await client.query(`SET TRANSACTION SNAPSHOT '${exported.snapshotName}'`);
-      await this.lockUnrewritten(client, state);
+      // (Errors of the source's own statements name the source: runtime/cdc/errors.ts.)
+      await withOrigin(src.origin, async () => {
+        await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        await client.query(`SET TRANSACTION SNAPSHOT '${exported.snapshotName}'`);
+        await this.lockUnrewritten(client, state);
+      });
       // The table's columns at the snapshot (DDL may have run since the table was described): the
       // Iceberg table follows them before the copy, and the stream goes on from this layout.
-      const { columns } = await describeWith(client, state.source);
+      const { columns } = await withOrigin(src.origin, () => describeWith(client, state.source));
       if (!sameLayout(columns, this.tables.layout(state, src))) await this.tables.evolve(src, state, columns);
       else state.layouts.set(src.key, columns);
       const list = columns.map((c) => quoteIdent(c.pg.name)).join(", ");
