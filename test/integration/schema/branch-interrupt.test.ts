@@ -107,7 +107,7 @@ beforeAll(async () => {
   await pg.sql("CREATE TABLE filler (id bigint PRIMARY KEY, s text)", [], "big");
   await pg.sql("INSERT INTO filler SELECT g, repeat(md5(g::text), 30) FROM generate_series(1, $1::int) g", [PARENT_ROWS], "big");
   await pg.sql("CHECKPOINT");
-}, 300_000);
+});
 afterAll(async () => {
   await pg?.stop();
   // Every fault this file injects, counted: each was asserted to land mid-copy (or before the mark).
@@ -137,7 +137,7 @@ describe("an interrupted floe branch create never leaves the parent closed", () 
     expect(await exists(name)).toBe(false);
     expect(await markers()).toEqual([]);
     expect(await running(`CREATE DATABASE "${name}"`)).toBeUndefined();
-  }, 300_000);
+  });
 
   it("kill -9 while copying: the next list re-opens the parent; a re-run of create repairs and succeeds", async () => {
     const run = await createMidCopy("br_kill_list");
@@ -170,7 +170,7 @@ describe("an interrupted floe branch create never leaves the parent closed", () 
     expect(await markers()).toEqual([]);
     expect((await listBranches(pg.url())).map((b) => [b.name, b.interrupted ?? false])).toEqual([["br_kill_rerun", false]]);
     expect((await floeDone(["branch", "delete", "--server", pg.url(), "br_kill_rerun"])).code).toBe(0);
-  }, 300_000);
+  });
 
   it("kill -9 after the copy, before the branch is marked: list re-opens the parent and shows it, delete drops it", async () => {
     // Hold writes to pg_shdescription so the create's COMMENT ON DATABASE (the floe-branch mark) waits.
@@ -206,7 +206,7 @@ describe("an interrupted floe branch create never leaves the parent closed", () 
     expect(del.code).toBe(0);
     expect(del.out).toContain("deleted branch br_half");
     expect(await exists("br_half")).toBe(false);
-  }, 300_000);
+  });
 
   it("SIGTERM during floe schema check: the running migration is cancelled and the branch deleted", async () => {
     const dir = mkdtempSync(join(tmpdir(), "floe-check-int-"));
@@ -237,7 +237,7 @@ describe("an interrupted floe branch create never leaves the parent closed", () 
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 300_000);
+  });
 
   it("a parent owner that is not superuser: the marker is a comment line, and the parent's own comment comes back", async () => {
     await pg.sql("CREATE ROLE app_owner LOGIN CREATEDB");
@@ -268,7 +268,7 @@ describe("an interrupted floe branch create never leaves the parent closed", () 
     expect(await comment("owned")).toBe("orders, owned by the app team");
     expect(await markers()).toEqual([]);
     expect(await exists("own_br_kill")).toBe(false);
-  }, 300_000);
+  });
 
   it("repair marks only a database made after the marker, and re-opens only a parent that was open", async () => {
     // A marker left by a create whose session is gone (pid 1 with another start time), naming a
@@ -289,5 +289,5 @@ describe("an interrupted floe branch create never leaves the parent closed", () 
     const del = await floeDone(["branch", "delete", "--server", pg.url(), "not_a_branch"]);
     expect(del.code).toBe(1);
     expect(del.err).toMatch(/not a floe branch/);
-  }, 120_000);
+  });
 });
