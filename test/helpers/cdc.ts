@@ -153,7 +153,7 @@ export { lsnKey };
  * the warehouse (data, delete and metadata files being written), and with `pid` the CPU time of a
  * writer process.
  */
-export async function cdcProgress(server: Client, warehouse: string, pid?: number): Promise<Progress> {
+export async function cdcProgress(server: Parameters<typeof walProgress>[0], warehouse: string, pid?: number): Promise<Progress> {
   return {
     ...(await walProgress(server)),
     applied: await cdcApplied(),
