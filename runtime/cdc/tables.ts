@@ -16,17 +16,20 @@
 import type { Client } from "pg";
 import { NoSuchTableError, TableIdentifier } from "../iceberg/catalog";
 import { Table as IcebergTable } from "../iceberg";
+import type { IndexKey } from "../iceberg/pkindex";
+import type { StagedSchema } from "../iceberg/schema-update";
 import type { IcebergType } from "../iceberg/spec";
+import { fieldCodec } from "../iceberg/values";
 import type { Table } from "../iceberg/table";
 import { canPromote, ColumnDef, ColumnType, parsePrimitive, primitiveName } from "../iceberg/types";
-import { PermanentError } from "../core/errors";
 import type { CdcConfig } from "./config";
 import { ATTRIBUTES_SQL, attnumsByName, CatalogAttribute, relationLayout, resolveAttnums, TypeCache } from "./layout";
 import { tablePolicy } from "./maintenance";
 import type { Message } from "./pgoutput";
 import { qualified, quoteTable, ReplicationSource, SourceTable } from "./source";
-import { CdcStopError, Column, TableState, Txn, WriterDeps } from "./state";
+import { CdcStopError, Column, lsnSummary, TableState, Txn, WriterDeps } from "./state";
 import { PreviousVersions } from "./toast";
+import { existingRows, liveValues, type ExistingRows } from "./defaults";
 import { COLUMNS_SQL, mapColumn, PgColumn, PRIMARY_KEY_SQL } from "./types";
 
 /** Changelog tables get these columns after the source columns. */
@@ -139,12 +142,7 @@ export class Tables {
     const published = (await src.publishedTables()).filter((t) => this.wanted(t));
     const missing = this.configuredTables().filter((t) => !published.some((p) => p.schema === t.schema && p.name === t.name));
     if (missing.length) {
-      // A config the source does not match: a person has to fix one or the other (exit 2, not a retry).
-      throw new PermanentError(
-        "publication",
-        `source ${src.name}: tables ${missing.map(qualified).join(", ")} are configured but not in publication ${src.config.publication}: ` +
-          `create them, add them as the tables' owner (ALTER PUBLICATION ${src.config.publication} ADD TABLE ${missing.map(qualified).join(", ")}), or remove them from tables`,
-      );
+      throw new CdcStopError(`source ${src.name}: tables ${missing.map(qualified).join(", ")} are configured but not in publication ${src.config.publication}`);
     }
     const states: TableState[] = [];
     for (const t of published) states.push(await this.ensure(src, t));
@@ -283,7 +281,7 @@ export class Tables {
    * attnum: drops, renames, widenings and adds in one schema commit, with the attnums recorded.
    * The caller commits what is pending first: the new layout holds from here on.
    */
-  async evolve(src: ReplicationSource, state: TableState, target: Column[]): Promise<void> {
+  async evolve(src: ReplicationSource, state: TableState, target: Column[], options: { backfill?: boolean } = {}): Promise<void> {
     const held = this.layout(state, src);
     const fields = new Map(state.table.schema().fields.map((f) => [f.name, f]));
     const byAttnum = new Map(target.filter((c) => c.pg.attnum > 0).map((c) => [c.pg.attnum, c]));
@@ -347,14 +345,52 @@ export class Tables {
       update.updateColumnType(c.pg.name, to);
       changes.push(`widen ${c.pg.name} ${typeKey(from)} -> ${typeKey(to)}`);
     }
+    // What the rows already in the table hold in each added column (defaults.ts): a mirror
+    // table's rows are rewritten with it in the schema change's commit.
+    const backfill = (options.backfill ?? true) && state.mode === "mirror" && adds.length > 0 && Number(state.table.summaryProperty("total-records") ?? 0) > 0;
+    const existing = new Map<Column, ExistingRows>();
+    if (backfill) await src.withClient(async (client) => {
+      for (const c of adds) existing.set(c, await existingRows(client, state.source, c));
+    });
+    const v3 = state.table.metadata["format-version"] >= 3;
     for (const c of adds) {
-      update.addColumn(c.pg.name, c.mapped.iceberg);
-      changes.push(`add ${c.pg.name}`);
+      const old = existing.get(c);
+      update.addColumn(c.pg.name, c.mapped.iceberg, old?.kind === "value" && v3 ? { initialDefault: old.value } : {});
+      changes.push(old?.kind === "value" ? `add ${c.pg.name} (existing rows: ${old.text})` : old?.kind === "live" ? `add ${c.pg.name} (existing rows: read from the table, ${old.why})` : `add ${c.pg.name}`);
     }
     update.setProperties({ [attnumsProperty(src.key)]: attnumsJson(target) });
-    await update.commit();
+    const fills = [...existing].filter(([, e]) => e.kind !== "null");
+    if (fills.length === 0) await update.commit();
+    else await this.rewriteWith(src, state, update.stage(), target, fills);
     state.layouts.set(src.key, target);
     if (changes.length) this.deps.log.info("followed schema change", { table: state.key, source: src.key, changes });
+  }
+
+  /**
+   * Commits a staged schema change together with every live row of the table rewritten in it, each
+   * added column in `fills` holding what that row holds in Postgres (one snapshot: readers see the
+   * old schema and rows, then the new ones with the values, never nulls in between).
+   */
+  private async rewriteWith(src: ReplicationSource, state: TableState, staged: StagedSchema, layout: Column[], fills: [Column, ExistingRows][]): Promise<void> {
+    const live = new Map<Column, Map<IndexKey, unknown>>();
+    for (const [c, e] of fills) {
+      if (e.kind === "live") live.set(c, await src.withClient((client) => liveValues(client, state.source, state.table, staged, layout, state.pk, c)));
+    }
+    const ids = new Set(staged.schema["identifier-field-ids"] ?? []);
+    const keyCodecs = staged.schema.fields.filter((f) => ids.has(f.id)).map(fieldCodec);
+    const tx = state.table.newWrite({ schema: staged, replace: true, spillBytes: this.config.commit.spillBytes });
+    tx.setSummary(lsnSummary(state));
+    let rows = 0;
+    for await (const batch of state.table.rows(staged.schema.fields)) {
+      for (const row of batch) {
+        const key = live.size ? state.table.keyOf(row, keyCodecs) : undefined;
+        for (const [c, e] of fills) row[c.pg.name] = e.kind === "value" ? e.value : (live.get(c)!.get(key!) ?? null);
+      }
+      tx.upsert(batch);
+      rows += batch.length;
+    }
+    await tx.commit();
+    this.deps.log.info("rewrote the table's rows with the values of added columns", { table: state.key, rows, columns: fills.map(([c]) => c.pg.name) });
   }
 }
 

@@ -4,6 +4,7 @@
  * version; that row's columns are read back from the Parquet file by field id. Files read are
  * cached (a few, most recent first) because TOAST updates tend to come in runs.
  */
+import { initialDefault } from "../iceberg/defaults";
 import { readColumnsByIdOptional } from "../iceberg/parquet";
 import type { Table } from "../iceberg/table";
 import { canonicalFromPhysical } from "../iceberg/values";
@@ -31,7 +32,7 @@ export class PreviousVersions {
     if (!columns) {
       const io = this.table.catalog.fileIO({ "metadata-location": this.table.metadataLocation, metadata: this.table.metadata });
       const ids = fields.map((f) => f.id);
-      // A column added after this file was written is missing from it: it reads as null, as Iceberg defines.
+      // A column added after this file was written is missing from it: it reads as its initial-default (v3) or null, as Iceberg defines.
       const read = await readColumnsByIdOptional(await io.read(loc.path), ids, `data file ${loc.path}`);
       columns = new Map(ids.map((id, i) => [id, read[i]]));
       this.cache.set(loc.path, columns);
@@ -40,7 +41,7 @@ export class PreviousVersions {
     const row: Record<string, unknown> = {};
     for (const f of fields) {
       const col = columns.get(f.id);
-      row[f.name] = col ? canonicalFromPhysical(f.type, col[loc.pos]) : null;
+      row[f.name] = col ? canonicalFromPhysical(f.type, col[loc.pos]) : initialDefault(f);
     }
     return row;
   }

@@ -39,15 +39,15 @@ export async function writeDataFiles(ops: TableOps, rows: Row[], keys: IndexKey[
 export async function writeColumns(ops: TableOps, codecs: FieldCodec[], typedColumns: (unknown[] | BigInt64Array)[], rowCount: number, keys: IndexKey[] | undefined, files: string[], rowsPerFile = ops.options.rowsPerFile): Promise<NewDataFile[]> {
   if (rowCount === 0) return [];
   const columns = typedColumns as unknown[][];
-  const schema = ops.schema();
   const spec = ops.spec();
-  // Group row indexes by partition tuple.
+  // Group row indexes by partition tuple. Columns are found by field id among `codecs` (the schema
+  // written, which may be a staged one: see WriteOptions.schema).
   const parts = spec.fields.map((pf) => {
-    const c = schema.fields.findIndex((f) => f.id === pf["source-id"]);
+    const c = codecs.findIndex((x) => x.field.id === pf["source-id"]);
     if (c < 0) throw new CorruptMetadataError(`partition field ${pf.name}: source column ${pf["source-id"]} is not in the current schema`);
     const source = codecs[c].primitive;
     const transform = parseTransform(pf.transform, source, `partition field ${pf.name}`);
-    return { c, source, transform, result: parsePrimitive(transform.resultType(schema.fields[c].type as string)) };
+    return { c, source, transform, result: parsePrimitive(transform.resultType(codecs[c].field.type as string)) };
   });
   // partition value of each row, per partition field
   const pvals = parts.map((p) => Array.from(columns[p.c], (v) => (v === null ? null : p.transform.apply(p.source, v))));
@@ -67,7 +67,7 @@ export async function writeColumns(ops: TableOps, codecs: FieldCodec[], typedCol
   const order = ops.metadata["sort-orders"].find((o) => o["order-id"] === ops.metadata["default-sort-order-id"]);
   const sortCols = (order?.fields ?? [])
     .filter((f) => f.transform === "identity")
-    .map((f) => ({ c: schema.fields.findIndex((x) => x.id === f["source-id"]), desc: f.direction === "desc", nullsFirst: f["null-order"] === "nulls-first" }))
+    .map((f) => ({ c: codecs.findIndex((x) => x.field.id === f["source-id"]), desc: f.direction === "desc", nullsFirst: f["null-order"] === "nulls-first" }))
     .filter((x) => x.c >= 0 && !codecs[x.c].isList);
   const sortOrderId = order && sortCols.length === order.fields.length && sortCols.length > 0 ? order["order-id"] : null;
   if (sortCols.length > 0) {

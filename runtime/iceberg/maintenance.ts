@@ -29,6 +29,7 @@ import {
 import { expireSnapshots, removeOrphanFiles, type ExpiryResult } from "./expire";
 import { planCompaction, type CompactionPlan, type DataFileStats, type MaintenancePolicy } from "./maintenance-plan";
 import { icebergMetrics } from "./metrics";
+import { initialDefault } from "./defaults";
 import { readColumnsByIdOptional } from "./parquet";
 import { deleteKey, deleteTargets, snapshotFiles, type SnapshotFiles } from "./live-files";
 import type { RowLocation } from "./pkindex";
@@ -185,6 +186,10 @@ async function liveColumns(ops: TableOps, entries: LiveEntry[], deleted: (path: 
   const rows = keeps.reduce((a, k) => a + k.length, 0);
   const columns = codecs.map(() => new Array<unknown>(rows));
   const convs = codecs.map(fromPhysical);
+  const fills = codecs.map((c) => {
+    const d = initialDefault(c.field);
+    return d === null ? null : c.normalize(d, `initial-default of column "${c.field.name}"`);
+  });
   const dataCount = lineage ? codecs.length - 2 : codecs.length;
   let at = 0;
   for (let f = 0; f < entries.length; f++) {
@@ -196,8 +201,11 @@ async function liveColumns(ops: TableOps, entries: LiveEntry[], deleted: (path: 
       const col = read[c];
       const out = columns[c];
       const conv = convs[c];
-      if (!col) for (let i = 0; i < keep.length; i++) out[at + i] = null;
-      else for (let i = 0; i < keep.length; i++) out[at + i] = conv(col[keep[i]]);
+      if (!col) {
+        // a field added after this file was written: its initial-default (v3), else null
+        const fill = fills[c];
+        for (let i = 0; i < keep.length; i++) out[at + i] = fill;
+      } else for (let i = 0; i < keep.length; i++) out[at + i] = conv(col[keep[i]]);
     }
     if (lineage) {
       const [rowIds, seqs] = [read[dataCount], read[dataCount + 1]];

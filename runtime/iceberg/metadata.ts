@@ -66,6 +66,16 @@ export function newTableMetadata(request: CreateTableRequest, location: string, 
   };
 }
 
+/** Same fields and identifier fields: the same schema. */
+function sameSchema(a: Schema, b: Schema): boolean {
+  return JSON.stringify(a.fields) === JSON.stringify(b.fields) && JSON.stringify(a["identifier-field-ids"] ?? []) === JSON.stringify(b["identifier-field-ids"] ?? []);
+}
+
+/** The id a schema gets when added: an identical existing schema's (as Java Iceberg reuses it), else one above every id. */
+export function schemaIdFor(schemas: readonly Schema[], s: Schema): number {
+  return schemas.find((x) => sameSchema(x, s))?.["schema-id"] ?? Math.max(-1, ...schemas.map((x) => x["schema-id"])) + 1;
+}
+
 /** Throws CommitConflictError naming the first requirement `base` does not meet. */
 export function checkRequirements(base: TableMetadata | undefined, requirements: TableRequirement[]): void {
   for (const r of requirements) {
@@ -123,9 +133,13 @@ export function applyUpdates(base: TableMetadata, updates: TableUpdate[], baseMe
         break;
       case "add-schema": {
         assertWritableSchema(u.schema);
-        const id = Math.max(-1, ...m.schemas.map((s) => s["schema-id"])) + 1;
+        const withDefault = u.schema.fields.find((f) => f["initial-default"] !== undefined || f["write-default"] !== undefined);
+        if (withDefault && m["format-version"] < 3) {
+          throw new ValidationError(`column "${withDefault.name}" has a default value: initial-default and write-default need format version 3 (this table is ${m["format-version"]})`);
+        }
+        const id = schemaIdFor(m.schemas, u.schema);
         const schema = { ...u.schema, "schema-id": id };
-        m.schemas.push(schema);
+        if (!m.schemas.some((s) => s["schema-id"] === id)) m.schemas.push(schema);
         m["last-column-id"] = Math.max(m["last-column-id"], u["last-column-id"] ?? 0, maxFieldId(schema));
         lastAddedSchemaId = id;
         break;

@@ -7,6 +7,8 @@
 import { CommitConflictError, ValidationError, type TableRequirement, type TableUpdate } from "./catalog";
 import type { NestedField, Schema } from "./spec";
 import type { TableOps } from "./table-ops";
+import { defaultToJson } from "./defaults";
+import { schemaIdFor } from "./metadata";
 import { canPromote, isPrimitive, maxFieldId, parsePrimitive, toIcebergType, type ColumnType } from "./types";
 
 /**
@@ -28,6 +30,16 @@ async function commitSchema(ops: TableOps, s: Schema | undefined, lastColumnId: 
   if (updates.length) ops.loaded = await ops.catalog.commitTable(ops.id, requirements, updates);
 }
 
+/** A schema change staged for a write that commits it with its snapshot (SchemaUpdate.stage). */
+export interface StagedSchema {
+  schema: Schema;
+  lastColumnId: number;
+  /** The table's current schema id and last column id the change was made against. */
+  baseSchemaId: number;
+  baseLastColumnId: number;
+  properties: Record<string, string>;
+}
+
 export class SchemaUpdate {
   private readonly ops: TableOps;
   private readonly refresh: () => Promise<void>;
@@ -40,15 +52,27 @@ export class SchemaUpdate {
     this.refresh = refresh;
   }
 
-  /** Adds an optional column (new field id; existing rows read it as null). */
-  addColumn(name: string, type: ColumnType, options: { required?: false; doc?: string } = {}): this {
+  /**
+   * Adds an optional column (new field id). Existing rows read it as null, or, on a format
+   * version 3 table, as `initialDefault` (a canonical JS value of the type, see index.ts; stored
+   * as the field's initial-default; `writeDefault`, the value a writer stores when it supplies
+   * none, as its write-default).
+   */
+  addColumn(name: string, type: ColumnType, options: { required?: false; doc?: string; initialDefault?: unknown; writeDefault?: unknown } = {}): this {
     if (options.required) throw new ValidationError(`column "${name}": a new column must be optional (existing rows have no value)`);
+    const withDefault = (options.initialDefault ?? null) !== null || (options.writeDefault ?? null) !== null;
+    if (withDefault && this.ops.formatVersion < 3) {
+      throw new ValidationError(`column "${name}": a default value for existing rows (initial-default) needs format version 3; ${this.ops.name} is version ${this.ops.formatVersion}, so its existing rows must be rewritten instead`);
+    }
     this.changes.push((s, nextId) => {
       if (s.fields.some((f) => f.name === name)) throw new ValidationError(`cannot add column "${name}": it already exists`);
       const id = nextId();
       let t = toIcebergType(type, `column "${name}"`, 0);
       if (typeof t.type !== "string") t = toIcebergType(type, `column "${name}"`, nextId());
-      s.fields.push({ id, name, required: false, type: t.type, ...(options.doc ? { doc: options.doc } : {}) });
+      const field: NestedField = { id, name, required: false, type: t.type, ...(options.doc ? { doc: options.doc } : {}) };
+      if ((options.initialDefault ?? null) !== null) field["initial-default"] = defaultToJson(field, options.initialDefault);
+      if ((options.writeDefault ?? null) !== null) field["write-default"] = defaultToJson(field, options.writeDefault);
+      s.fields.push(field);
     });
     return this;
   }
@@ -99,15 +123,32 @@ export class SchemaUpdate {
     return f;
   }
 
+  /** The changes applied to the current schema: the new schema (with the id it will get) and the last field id. */
+  private apply(): { schema: Schema; lastColumnId: number } {
+    const m = this.ops.metadata;
+    const s: Schema = structuredClone(this.ops.schema());
+    let last = Math.max(m["last-column-id"], maxFieldId(s));
+    for (const c of this.changes) c(s, () => ++last);
+    s["schema-id"] = schemaIdFor(m.schemas, s);
+    return { schema: s, lastColumnId: last };
+  }
+
+  /**
+   * The new schema without committing it, for a write that commits it together with its snapshot
+   * (`table.newWrite({ schema })`: the write's data files are written in it; the commit fails if
+   * the table's schema moved meanwhile). Properties set here go with that commit too.
+   */
+  stage(): StagedSchema {
+    const m = this.ops.metadata;
+    return { ...this.apply(), baseSchemaId: m["current-schema-id"], baseLastColumnId: m["last-column-id"], properties: { ...this.properties } };
+  }
+
   /** Commits the new schema (retrying on conflicts by re-applying the changes to the latest schema). */
   async commit(): Promise<Schema> {
     const t = this.ops;
     return t.serialize(async () => {
       for (let n = 1; ; n++) {
-        const m = t.metadata;
-        const s: Schema = structuredClone(t.schema());
-        let last = Math.max(m["last-column-id"], maxFieldId(s));
-        for (const c of this.changes) c(s, () => ++last);
+        const { schema: s, lastColumnId: last } = this.apply();
         try {
           await commitSchema(t, this.changes.length ? s : undefined, last, this.properties);
           return t.schema();

@@ -12,6 +12,8 @@ import { randomUUID } from "crypto";
 import { CommitConflictError, CommitStateUnknownError, idempotencyKey, type LoadTableResult, type TableRequirement, type TableUpdate } from "./catalog";
 import {
   CONTENT_DATA,
+  CONTENT_EQUALITY_DELETES,
+  CONTENT_POSITION_DELETES,
   STATUS_ADDED,
   STATUS_DELETED,
   STATUS_EXISTING,
@@ -24,12 +26,22 @@ import {
   type ManifestEntryRecord,
   type ManifestFileRecord,
 } from "./manifests";
-import { STATE_PREFIX, newSnapshotId, snapshotCarriesState, stateSnapshot } from "./metadata";
+import { STATE_PREFIX, newSnapshotId, schemaIdFor, snapshotCarriesState, stateSnapshot } from "./metadata";
 import { dropFromManifests } from "./live-files";
 import { icebergMetrics } from "./metrics";
-import type { Snapshot, TableMetadata } from "./spec";
+import type { StagedSchema } from "./schema-update";
+import type { Schema, Snapshot, TableMetadata } from "./spec";
 import type { TableIndex } from "./table-index";
 import type { CommitResult, TableOps } from "./table-ops";
+
+/** What removeAll() marked DELETED: its manifests, and the files and rows they held. */
+export interface RemovedFiles {
+  manifests: ManifestFileRecord[];
+  dataFiles: number;
+  rows: bigint;
+  deleteFiles: number;
+  positionDeletes: bigint;
+}
 
 /** Snapshot summary keys written by Iceberg itself; every other key is carried forward. */
 export const STANDARD_SUMMARY = /^(operation|added-|deleted-|removed-|total-|changed-partition-count|replace-partitions|engine-|iceberg-version|app-id|spark\.)/;
@@ -56,6 +68,11 @@ export interface SnapshotParts {
   keepBaseManifests?: boolean;
   /** Files (live-files.ts entryKey) the snapshot removes from the carried manifests, e.g. deletion vectors a write replaced. */
   removed?: Set<string>;
+  /**
+   * A schema change committed with the snapshot, in the same catalog commit (the snapshot's data
+   * files are written in that schema): readers see the old schema and rows, then the new ones.
+   */
+  schema?: StagedSchema;
 }
 
 /**
@@ -105,6 +122,14 @@ export class SnapshotProducer {
           { action: "add-snapshot", snapshot },
           { action: "set-snapshot-ref", "ref-name": "main", "snapshot-id": snapshotId, type: "branch" },
         ];
+        if (r.schema) {
+          requirements.push(
+            { type: "assert-current-schema-id", "current-schema-id": r.schema.baseSchemaId },
+            { type: "assert-last-assigned-field-id", "last-assigned-field-id": r.schema.baseLastColumnId },
+          );
+          updates.unshift({ action: "add-schema", schema: r.schema.schema, "last-column-id": r.schema.lastColumnId }, { action: "set-current-schema", "schema-id": -1 });
+          if (Object.keys(r.schema.properties).length) updates.push({ action: "set-properties", updates: r.schema.properties });
+        }
         const before = ops.metadata["metadata-log"];
         const key = idempotencyKey();
         let landed: LoadTableResult;
@@ -232,7 +257,7 @@ export class SnapshotProducer {
       "timestamp-ms": Math.max(Date.now(), base["last-updated-ms"] + 1),
       "manifest-list": manifestList,
       summary: r.summary as Snapshot["summary"],
-      "schema-id": base["current-schema-id"],
+      "schema-id": r.schema ? schemaIdFor(base.schemas, r.schema.schema) : base["current-schema-id"],
       ...(firstRowId !== undefined ? { "first-row-id": Number(firstRowId), "added-rows": Number(addedRows) } : {}),
     };
   }
@@ -278,7 +303,7 @@ export class SnapshotProducer {
   }
 
   /** Manifests (one per partition spec) listing `recs` as ADDED in this snapshot. */
-  async writeManifests(content: "data" | "deletes", recs: { record: DataFileRecord; specId: number }[], snapshotId: bigint, seq: bigint, files: string[]): Promise<ManifestFileRecord[]> {
+  async writeManifests(content: "data" | "deletes", recs: { record: DataFileRecord; specId: number }[], snapshotId: bigint, seq: bigint, files: string[], schema: Schema = this.ops.schema()): Promise<ManifestFileRecord[]> {
     const ops = this.ops;
     const bySpec = new Map<number, DataFileRecord[]>();
     for (const r of recs) bySpec.set(r.specId, [...(bySpec.get(r.specId) ?? []), r.record]);
@@ -290,13 +315,53 @@ export class SnapshotProducer {
       out.push(await writeManifest(ops.io, {
         formatVersion: ops.formatVersion,
         location: loc,
-        schema: ops.schema(),
+        schema,
         spec: ops.metadata["partition-specs"].find((s) => s["spec-id"] === specId) ?? ops.spec(),
         content,
         snapshotId,
         sequenceNumber: seq,
         entries,
       }, () => null));
+    }
+    return out;
+  }
+
+  /**
+   * Manifests listing every live file of `parent` (data and delete files) as DELETED in this
+   * snapshot: a snapshot made of these and its own new manifests holds nothing of its parent
+   * (truncate, and writes that replace the whole table). With the counts for the summary.
+   */
+  async removeAll(parent: Snapshot | undefined, base: TableMetadata, snapshotId: bigint, seq: bigint, files: string[]): Promise<RemovedFiles> {
+    const ops = this.ops;
+    const out: RemovedFiles = { manifests: [], dataFiles: 0, rows: 0n, deleteFiles: 0, positionDeletes: 0n };
+    if (!parent) return out;
+    const entries = await ops.liveEntries(parent);
+    for (const content of [CONTENT_DATA, CONTENT_POSITION_DELETES, CONTENT_EQUALITY_DELETES]) {
+      const bySpec = new Map<number, LiveEntry[]>();
+      for (const e of entries.filter((x) => x.file.content === content)) bySpec.set(e.specId, [...(bySpec.get(e.specId) ?? []), e]);
+      for (const [specId, list] of bySpec) {
+        const loc = `${ops.location}/metadata/${randomUUID()}-m0.avro`;
+        files.push(loc);
+        out.manifests.push(await writeManifest(ops.io, {
+          formatVersion: ops.formatVersion,
+          location: loc,
+          schema: ops.schema(),
+          spec: base["partition-specs"].find((x) => x["spec-id"] === specId) ?? ops.spec(),
+          content: content === CONTENT_DATA ? "data" : "deletes",
+          snapshotId,
+          sequenceNumber: seq,
+          entries: list.map((e) => ({ status: STATUS_DELETED, snapshot_id: snapshotId, sequence_number: e.dataSequenceNumber, file_sequence_number: e.fileSequenceNumber, data_file: e.file })),
+        }, () => null));
+        for (const e of list) {
+          if (content === CONTENT_DATA) {
+            out.dataFiles++;
+            out.rows += BigInt(e.file.record_count);
+          } else {
+            out.deleteFiles++;
+            out.positionDeletes += BigInt(e.file.record_count);
+          }
+        }
+      }
     }
     return out;
   }

@@ -36,6 +36,13 @@ export interface NestedField {
   required: boolean;
   type: IcebergType;
   doc?: string;
+  /**
+   * v3: the value of this field in rows written before the field was added (data files without
+   * it), in JSON single-value form (runtime/iceberg/defaults.ts). Fixed once the field exists.
+   */
+  "initial-default"?: unknown;
+  /** v3: the value a writer stores when it supplies none, in JSON single-value form. */
+  "write-default"?: unknown;
 }
 
 export interface Schema extends StructType {

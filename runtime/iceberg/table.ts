@@ -9,18 +9,17 @@
  * (WriteTransaction), schema-update.ts (SchemaUpdate), maintenance.ts (compact, expiry, orphans),
  * datafiles.ts (data file writing) and deletes.ts (the delete-file seam, by format version).
  */
-import { randomUUID } from "crypto";
 import { ValidationError, tableIdString, type Catalog, type TableIdentifier } from "./catalog";
 import { expireSnapshots, removeOrphanFiles, type ExpiryResult } from "./expire";
 import { compact, maintain, rewriteManifests, type CompactionResult, type MaintenanceReport } from "./maintenance";
 import { maintenancePolicy, type MaintenancePolicy } from "./maintenance-plan";
-import { CONTENT_DATA, CONTENT_EQUALITY_DELETES, CONTENT_POSITION_DELETES, STATUS_DELETED, writeManifest, type LiveEntry, type ManifestFileRecord } from "./manifests";
 import type { IndexKey, PkIndex } from "./pkindex";
+import { liveRows } from "./scan";
 import { SchemaUpdate } from "./schema-update";
 import { STANDARD_SUMMARY, SnapshotProducer } from "./snapshot";
-import type { PartitionSpec, Schema, Snapshot, SortOrder, TableMetadata } from "./spec";
+import type { NestedField, PartitionSpec, Schema, Snapshot, SortOrder, TableMetadata } from "./spec";
 import { TableIndex } from "./table-index";
-import { TableOps, type CommitResult, type RowKey, type TableOptions } from "./table-ops";
+import { TableOps, type CommitResult, type Row, type RowKey, type TableOptions } from "./table-ops";
 import { WriteTransaction, type WriteOptions } from "./transaction";
 import { parsePartitionExpr, parseTransform, partitionFieldName } from "./transforms";
 import { buildSchema, isPrimitive, parsePrimitive, type ColumnDef } from "./types";
@@ -191,56 +190,28 @@ export class Table {
     await this.index.catchUp();
   }
 
-  /** Starts a write: buffer upserts / deletes / appends, then `commit()` as one snapshot. */
+  /**
+   * Starts a write: buffer upserts / deletes / appends, then `commit()` as one snapshot. With
+   * `schema` (SchemaUpdate.stage()) the schema change lands in the same commit; with `replace`
+   * the snapshot holds only this write's rows.
+   */
   newWrite(options: WriteOptions = {}): WriteTransaction {
     const o = this.ops.options;
-    return new WriteTransaction(this.ops, this.index, this.producer, { spillBytes: options.spillBytes ?? o.spillBytes, spillRows: options.spillRows ?? o.spillRows });
+    return new WriteTransaction(this.ops, this.index, this.producer, { ...options, spillBytes: options.spillBytes ?? o.spillBytes, spillRows: options.spillRows ?? o.spillRows });
   }
 
   /** Deletes every row in one snapshot (summary properties optional). */
   truncate(summary: Record<string, string> = {}): Promise<CommitResult> {
     return this.ops.serialize(() => this.producer.commit("truncate", async (base, snapshotId, seq, files) => {
-      const parent = this.ops.currentSnapshot();
-      const manifests: ManifestFileRecord[] = [];
-      let deletedRows = 0n, deletedDataFiles = 0, removedDeleteFiles = 0, removedPosDeletes = 0n;
-      if (parent) {
-        const entries = await this.ops.liveEntries(parent);
-        for (const content of [CONTENT_DATA, CONTENT_POSITION_DELETES, CONTENT_EQUALITY_DELETES]) {
-          const bySpec = new Map<number, LiveEntry[]>();
-          for (const e of entries.filter((x) => x.file.content === content)) bySpec.set(e.specId, [...(bySpec.get(e.specId) ?? []), e]);
-          for (const [specId, list] of bySpec) {
-            const loc = `${this.ops.location}/metadata/${randomUUID()}-m0.avro`;
-            files.push(loc);
-            manifests.push(await writeManifest(this.ops.io, {
-              formatVersion: this.ops.formatVersion,
-              location: loc,
-              schema: this.ops.schema(),
-              spec: base["partition-specs"].find((s) => s["spec-id"] === specId) ?? this.ops.spec(),
-              content: content === CONTENT_DATA ? "data" : "deletes",
-              snapshotId,
-              sequenceNumber: seq,
-              entries: list.map((e) => ({ status: STATUS_DELETED, snapshot_id: snapshotId, sequence_number: e.dataSequenceNumber, file_sequence_number: e.fileSequenceNumber, data_file: e.file })),
-            }, () => null));
-            for (const e of list) {
-              if (content === CONTENT_DATA) {
-                deletedDataFiles++;
-                deletedRows += BigInt(e.file.record_count);
-              } else {
-                removedDeleteFiles++;
-                removedPosDeletes += BigInt(e.file.record_count);
-              }
-            }
-          }
-        }
-      }
+      const removed = await this.producer.removeAll(this.ops.currentSnapshot(), base, snapshotId, seq, files);
       const snapshotSummary: Record<string, string> = {
         ...this.producer.carriedSummary(),
         ...summary,
         operation: "delete",
-        "deleted-data-files": String(deletedDataFiles),
-        "deleted-records": String(deletedRows),
-        "removed-delete-files": String(removedDeleteFiles),
-        "removed-position-deletes": String(removedPosDeletes),
+        "deleted-data-files": String(removed.dataFiles),
+        "deleted-records": String(removed.rows),
+        "removed-delete-files": String(removed.deleteFiles),
+        "removed-position-deletes": String(removed.positionDeletes),
         "total-records": "0",
         "total-files-size": "0",
         "total-data-files": "0",
@@ -248,10 +219,19 @@ export class Table {
         "total-position-deletes": "0",
         "total-equality-deletes": "0",
       };
-      return { manifests, summary: snapshotSummary, addedRows: 0, deletedRows: Number(deletedRows) };
+      return { manifests: removed.manifests, summary: snapshotSummary, addedRows: 0, deletedRows: Number(removed.rows) };
     }, async () => {
       this.index.pkIndex?.clear();
     }));
+  }
+
+  /**
+   * The live rows of the current snapshot (deletes applied), one batch per data file, with the
+   * columns of `fields` (default: the current schema's) found by field id; a column a file lacks
+   * reads as its initial-default, else null (scan.ts).
+   */
+  rows(fields?: readonly NestedField[]): AsyncGenerator<Row[]> {
+    return liveRows(this.ops, fields);
   }
 
   /** Starts a schema change; `commit()` adds one new schema and makes it current. */

@@ -13,7 +13,9 @@ import type { LiveEntry } from "./manifests";
 import { readColumnsByIdOptional } from "./parquet";
 import { PkIndex, type IndexKey, type RowLocation } from "./pkindex";
 import { dedupe, planWrite, type Op } from "./plan";
+import type { StagedSchema } from "./schema-update";
 import { STANDARD_SUMMARY, type SnapshotParts, type SnapshotProducer } from "./snapshot";
+import type { Schema, TableMetadata } from "./spec";
 import { columnsBytes, rowsBytes } from "./spill";
 import type { TableIndex } from "./table-index";
 import type { CommitResult, Row, RowKey, TableOps } from "./table-ops";
@@ -24,6 +26,14 @@ import { canonicalFromPhysical, fieldCodec, toColumns, type FieldCodec } from ".
 export interface WriteOptions {
   spillBytes?: number;
   spillRows?: number;
+  /**
+   * A schema change (SchemaUpdate.stage()) committed with this write's snapshot, in one catalog
+   * commit: the rows are written in the new schema. The commit fails if the table's schema moved
+   * since the change was staged.
+   */
+  schema?: StagedSchema;
+  /** The snapshot holds only this write's rows: every row of the table before it is removed (in the same snapshot). */
+  replace?: boolean;
 }
 
 /** Whether any key repeats. Single integer-like keys sort a typed array instead of hashing strings. */
@@ -108,11 +118,24 @@ export class WriteTransaction {
   private readCache?: { path: string; columns: Map<number, unknown[] | undefined> };
   private readonly spillListeners: (() => void)[] = [];
 
-  constructor(ops: TableOps, index: TableIndex, producer: SnapshotProducer, limits: { spillBytes?: number; spillRows?: number } = {}) {
+  private readonly staged?: StagedSchema;
+  private readonly replace: boolean;
+
+  constructor(ops: TableOps, index: TableIndex, producer: SnapshotProducer, limits: WriteOptions = {}) {
     this.ops = ops;
     this.index = index;
     this.producer = producer;
     this.limits = { spillBytes: limits.spillBytes ?? 256 * 1024 * 1024, spillRows: limits.spillRows ?? Infinity };
+    this.staged = limits.schema;
+    this.replace = limits.replace ?? false;
+    if (this.staged && this.staged.baseSchemaId !== ops.metadata["current-schema-id"]) {
+      throw new ValidationError(`${ops.name}: the staged schema change was made against schema ${this.staged.baseSchemaId}, the table is at schema ${ops.metadata["current-schema-id"]}`);
+    }
+  }
+
+  /** The schema rows are written in: the staged one, or the table's. */
+  private schema(): Schema {
+    return this.staged?.schema ?? this.ops.schema();
   }
 
   /** Whether some of this transaction's rows were written out to data files already. */
@@ -195,7 +218,7 @@ export class WriteTransaction {
     if (this.gone.has(k)) return null;
     const loc = this.own?.get(k);
     if (!loc) return undefined;
-    const fields = t.schema().fields;
+    const fields = this.schema().fields;
     if (this.readCache?.path !== loc.path) {
       const io = t.catalog.fileIO({ "metadata-location": t.metadataLocation, metadata: t.metadata });
       const ids = fields.map((f) => f.id);
@@ -315,7 +338,7 @@ export class WriteTransaction {
    */
   private prepare(b: Buffered): { codecs: FieldCodec[]; columns: (unknown[] | BigInt64Array)[]; rowCount: number; keys?: IndexKey[]; deletedKeys: IndexKey[]; deletes: (index: PkIndex) => { path: string; pos: number; key: IndexKey }[] } {
     const t = this.ops;
-    const codecs = t.schema().fields.map(fieldCodec);
+    const codecs = this.schema().fields.map(fieldCodec);
     if (b.upsertBatches.length > 0) {
       const { columns, rowCount } = normalizeBatches(codecs, b.upsertBatches, true);
       const { keys, keyCols } = columnKeys(t, codecs, columns as ArrayLike<unknown>[], rowCount);
@@ -374,7 +397,7 @@ export class WriteTransaction {
     this.committed = true;
     if (this.chunks > 0) return this.commitSpilled();
     const t = this.ops;
-    if (isEmptyBuffer(this.buf) && Object.keys(this.summary).length === 0) {
+    if (isEmptyBuffer(this.buf) && Object.keys(this.summary).length === 0 && !this.staged && !this.replace) {
       // Nothing to write and nothing to record: no snapshot.
       const snap = t.currentSnapshot();
       return Promise.resolve({ snapshotId: snap ? BigInt(snap["snapshot-id"]) : 0n, sequenceNumber: snap?.["sequence-number"] ?? 0, metadataLocation: t.metadataLocation, attempts: 0, addedRows: 0, deletedRows: 0 });
@@ -390,15 +413,16 @@ export class WriteTransaction {
         throw e;
       }
       let plannedDeletes: { path: string; pos: number; key: IndexKey }[] = [];
-      return this.producer.commit("write", async (_base, snapshotId, seq, files) => {
+      return this.producer.commit("write", async (base, snapshotId, seq, files) => {
         // against the index as of this attempt's base (caught up with other writers on conflict)
         const index = this.index.pkIndex;
-        plannedDeletes = index ? deletes(index) : [];
+        plannedDeletes = index && !this.replace ? deletes(index) : [];
         const deleteFiles = await this.writeDeletes(plannedDeletes, files, (p) => index?.files.get(p));
-        return this.snapshotParts(newFiles, deleteFiles, snapshotId, seq, files, rowCount, plannedDeletes.length);
+        return this.snapshotParts(base, newFiles, deleteFiles, snapshotId, seq, files, rowCount, plannedDeletes.length);
       }, async () => {
         const idx = this.index.pkIndex;
         if (!idx) return;
+        if (this.replace) idx.clear();
         for (const d of plannedDeletes) idx.deletePosition(d.path, d.pos);
         for (const f of newFiles) idx.addFile(f.record.file_path, { keys: f.keys, partition: f.record.partition, specId: f.specId });
       }, permanent);
@@ -433,22 +457,43 @@ export class WriteTransaction {
     return format.write(deletes, files, locate, previous);
   }
 
-  /** Manifests and summary of a write snapshot. */
-  private async snapshotParts(newFiles: NewDataFile[], deletes: { written: WrittenDeleteFile[]; replaced: LiveEntry[] }, snapshotId: bigint, seq: bigint, files: string[], addedRows: number, deletedRows: number): Promise<SnapshotParts> {
+  /** Manifests and summary of a write snapshot (with the staged schema change, and the removal of every earlier row when replacing). */
+  private async snapshotParts(base: TableMetadata, newFiles: NewDataFile[], deletes: { written: WrittenDeleteFile[]; replaced: LiveEntry[] }, snapshotId: bigint, seq: bigint, files: string[], addedRows: number, deletedRows: number): Promise<SnapshotParts> {
+    if (this.staged && (base["current-schema-id"] !== this.staged.baseSchemaId || base["last-column-id"] !== this.staged.baseLastColumnId)) {
+      throw new ValidationError(`${this.ops.name}: the table's schema changed since this write's schema change was staged; stage it again`);
+    }
     const deleteFiles = deletes.written;
+    const schema = this.schema();
     const manifests = [
-      ...(await this.producer.writeManifests("data", newFiles.map((f) => ({ record: f.record, specId: f.specId })), snapshotId, seq, files)),
-      ...(await this.producer.writeManifests("deletes", deleteFiles, snapshotId, seq, files)),
+      ...(await this.producer.writeManifests("data", newFiles.map((f) => ({ record: f.record, specId: f.specId })), snapshotId, seq, files, schema)),
+      ...(await this.producer.writeManifests("deletes", deleteFiles, snapshotId, seq, files, schema)),
     ];
-    const op = newFiles.length && deleteFiles.length ? "overwrite" : deleteFiles.length ? "delete" : "append";
-    const summary = {
-      ...this.producer.carriedSummary(),
-      ...this.summary,
-      operation: op,
-      ...this.producer.summaryTotals(newFiles.map((f) => f.record), deleteFiles.map((f) => f.record), deletes.replaced.map((e) => e.file)),
-    };
-    const removed = deletes.replaced.length ? new Set(deletes.replaced.map((e) => deleteKey(e.file))) : undefined;
-    return { manifests, summary, addedRows, deletedRows, keepBaseManifests: true, removed };
+    const totals = this.producer.summaryTotals(newFiles.map((f) => f.record), deleteFiles.map((f) => f.record), deletes.replaced.map((e) => e.file));
+    let op = newFiles.length && deleteFiles.length ? "overwrite" : deleteFiles.length ? "delete" : "append";
+    if (this.replace) {
+      const removed = await this.producer.removeAll(this.ops.currentSnapshot(), base, snapshotId, seq, files);
+      manifests.push(...removed.manifests);
+      if (removed.dataFiles > 0) op = "overwrite";
+      const sum = (list: { record_count: number | bigint; file_size_in_bytes: number | bigint }[], k: "record_count" | "file_size_in_bytes") => list.reduce((a, f) => a + BigInt(f[k]), 0n);
+      const data = newFiles.map((f) => f.record);
+      const dels = deleteFiles.map((f) => f.record);
+      Object.assign(totals, {
+        "deleted-data-files": String(removed.dataFiles),
+        "deleted-records": String(removed.rows),
+        "removed-delete-files": String(removed.deleteFiles),
+        "removed-position-deletes": String(removed.positionDeletes),
+        "total-records": String(sum(data, "record_count") - sum(dels, "record_count")),
+        "total-files-size": String(sum([...data, ...dels], "file_size_in_bytes")),
+        "total-data-files": String(data.length),
+        "total-delete-files": String(dels.length),
+        "total-position-deletes": String(sum(dels, "record_count")),
+        "total-equality-deletes": "0",
+      });
+      deletedRows += Number(removed.rows);
+    }
+    const summary = { ...this.producer.carriedSummary(), ...this.summary, operation: op, ...totals };
+    const removed = !this.replace && deletes.replaced.length ? new Set(deletes.replaced.map((e) => deleteKey(e.file))) : undefined;
+    return { manifests, summary, addedRows, deletedRows, keepBaseManifests: !this.replace, removed, schema: this.staged };
   }
 
   /** The commit of a transaction that spilled: the rest of the buffer spills too, then one snapshot of all its files. */
@@ -466,12 +511,12 @@ export class WriteTransaction {
       const ownFiles = new Map(newFiles.map((f) => [f.record.file_path, { partition: f.record.partition, specId: f.specId }]));
       const own = this.own;
       let plannedDeletes: { path: string; pos: number; key: IndexKey }[] = [];
-      return this.producer.commit("write", async (_base, snapshotId, seq, files) => {
+      return this.producer.commit("write", async (base, snapshotId, seq, files) => {
         // Keys this transaction touched that existed before it: against the index as of this
         // attempt's base (caught up with other writers on conflict), as without spilling.
         const index = this.index.pkIndex;
         plannedDeletes = [];
-        if (index && index.size > 0 && own) {
+        if (index && index.size > 0 && own && !this.replace) {
           const probe = (key: IndexKey) => {
             const loc = index.get(key);
             if (loc) plannedDeletes.push({ ...loc, key });
@@ -481,10 +526,11 @@ export class WriteTransaction {
         }
         const all = this.ownDeletes.length ? [...plannedDeletes, ...this.ownDeletes] : plannedDeletes;
         const deleteFiles = await this.writeDeletes(all, files, (p) => index?.files.get(p) ?? ownFiles.get(p));
-        return this.snapshotParts(newFiles, deleteFiles, snapshotId, seq, files, this.spilledRows - this.ownDeletes.length, plannedDeletes.length);
+        return this.snapshotParts(base, newFiles, deleteFiles, snapshotId, seq, files, this.spilledRows - this.ownDeletes.length, plannedDeletes.length);
       }, async () => {
         const idx = this.index.pkIndex;
         if (!idx) return;
+        if (this.replace) idx.clear();
         for (const d of plannedDeletes) idx.deletePosition(d.path, d.pos);
         // An empty table (an initial copy) takes the transaction's index of its rows as it is.
         if (own && this.index.adopt(own)) return;

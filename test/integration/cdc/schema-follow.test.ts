@@ -7,6 +7,8 @@
 import { Table } from "../../../runtime/iceberg";
 import { CdcBed, startCdcBed } from "../../helpers/cdc";
 
+jest.setTimeout(180_000);
+
 describe("CDC writer: schema changes and key changes, checked against Postgres through chdb", () => {
   let bed: CdcBed;
   beforeAll(async () => {
@@ -15,6 +17,7 @@ describe("CDC writer: schema changes and key changes, checked against Postgres t
   afterAll(async () => bed?.stop());
 
   const sql = (text: string) => bed.pg.sql(text, [], "app");
+  let catalog: Awaited<ReturnType<CdcBed["catalog"]>> | undefined;
 
   it("carries an unchanged TOAST value over a primary-key update (the old row is found under the old key)", async () => {
     await sql(
@@ -62,8 +65,76 @@ describe("CDC writer: schema changes and key changes, checked against Postgres t
     await w2.stop();
   });
 
+  /** Rows of a waitForEqual result by id: column -> value (as the comparison reads them). */
+  const byId = (lines: string[]): Record<string, Record<string, unknown>> => Object.fromEntries(lines.map((l) => JSON.parse(l)).map((row) => [row.id, row]));
+
+  it("gives the rows that existed before ADD COLUMN … DEFAULT the default, as Postgres does (constant, NOT NULL, volatile; while running and while down)", async () => {
+    await sql(`CREATE TABLE dflt (id int PRIMARY KEY, v text); INSERT INTO dflt SELECT g, 'v' || g FROM generate_series(1, 40) g; DELETE FROM dflt WHERE id % 10 = 0`);
+    let w = await bed.startWriter({ tables: [{ source: "public.dflt" }] });
+    await bed.waitForEqual("dflt", { writer: w });
+    // Constant defaults of several types: Postgres keeps them in the catalog and writes no row.
+    await sql(`ALTER TABLE dflt ADD COLUMN n int DEFAULT 3, ADD COLUMN t text DEFAULT 'it''s, "quoted"', ADD COLUMN b boolean DEFAULT true,
+                 ADD COLUMN ts timestamptz DEFAULT '2024-02-29 12:34:56.789012+02', ADD COLUMN num numeric(12,3) DEFAULT -12.5, ADD COLUMN nn int NOT NULL DEFAULT 7,
+                 ADD COLUMN nothing int, ADD COLUMN d date DEFAULT '1999-12-31', ADD COLUMN arr int[] DEFAULT '{1,NULL,3}'`);
+    await sql(`INSERT INTO dflt (id, v) VALUES (100, 'new')`); // a write shows the new layout to the stream
+    let r = await bed.waitForEqual("dflt", { writer: w });
+    expect(r.ice).toEqual(r.pg);
+    let rows = byId(r.ice);
+    expect(Object.keys(rows)).toHaveLength(37);
+    expect(rows["1"]).toMatchObject({ n: "3", t: 'it\'s, "quoted"', b: "true", num: "-12.5", nn: "7", nothing: null, d: "10956" }); // days since 1970
+    expect(rows["1"].ts).toBe(r.pg.map((l) => JSON.parse(l)).find((x) => x.id === "1").ts);
+    expect(rows["1"].ts).not.toBeNull();
+    // A volatile default: Postgres rewrites the table (logical decoding sends nothing for that);
+    // each old row has its own value, read back from the table.
+    // What logical decoding sends for that rewrite, seen through a slot of its own: no row.
+    await sql(`SELECT pg_create_logical_replication_slot('dflt_peek', 'test_decoding')`);
+    await sql(`ALTER TABLE dflt ADD COLUMN rnd double precision DEFAULT random(), ADD COLUMN seq bigint GENERATED ALWAYS AS IDENTITY`);
+    const decoded = (await bed.pg.sql(`SELECT data FROM pg_logical_slot_get_changes('dflt_peek', NULL, NULL)`, [], "app")).map((x) => x.data as string);
+    await sql(`SELECT pg_drop_replication_slot('dflt_peek')`);
+    expect(decoded.some((d) => d.startsWith("BEGIN"))).toBe(true);
+    expect(decoded.filter((d) => d.startsWith("table "))).toEqual([]);
+    await sql(`UPDATE dflt SET v = 'touched' WHERE id = 2`);
+    r = await bed.waitForEqual("dflt", { writer: w });
+    expect(r.ice).toEqual(r.pg);
+    rows = byId(r.ice);
+    expect(new Set(Object.values(rows).map((x) => x.rnd)).size).toBe(37);
+    expect(Object.values(rows).every((x) => x.seq !== null)).toBe(true);
+    // While the writer is down: a constant default, writes, a volatile default, and a rename of the first.
+    await w.stop();
+    await sql(`ALTER TABLE dflt ADD COLUMN late text NOT NULL DEFAULT 'late'`);
+    await sql(`INSERT INTO dflt (id, v) VALUES (101, 'while down'); UPDATE dflt SET late = 'changed' WHERE id = 3; DELETE FROM dflt WHERE id = 4`);
+    await sql(`ALTER TABLE dflt ADD COLUMN stamp timestamptz DEFAULT clock_timestamp()`);
+    await sql(`ALTER TABLE dflt RENAME COLUMN late TO later; UPDATE dflt SET v = 'after' WHERE id = 5`);
+    w = await bed.startWriter({ tables: [{ source: "public.dflt" }] });
+    r = await bed.waitForEqual("dflt", { writer: w });
+    expect(r.ice).toEqual(r.pg);
+    rows = byId(r.ice);
+    expect(rows["1"].later).toBe("late");
+    expect(rows["3"].later).toBe("changed");
+    expect(rows["101"].later).toBe("late");
+    expect(rows["4"]).toBeUndefined();
+    expect(rows["1"].stamp).not.toBeNull();
+    await w.stop();
+  });
+
+  it("records a constant default as the field's initial-default on a format version 3 table, and rewrites its rows too", async () => {
+    await sql(`CREATE TABLE dflt3 (id int PRIMARY KEY, v text); INSERT INTO dflt3 SELECT g, 'v' || g FROM generate_series(1, 20) g`);
+    const w = await bed.startWriter({ tables: [{ source: "public.dflt3", formatVersion: 3 }] });
+    await bed.waitForEqual("dflt3", { writer: w });
+    await sql(`ALTER TABLE dflt3 ADD COLUMN n numeric(8,2) NOT NULL DEFAULT 1.5, ADD COLUMN ts timestamp DEFAULT '2001-02-03 04:05:06.7'; INSERT INTO dflt3 VALUES (21, 'x', 2)`);
+    // (inserts only: chdb does not read deletion vectors)
+    const r = await bed.waitForEqual("dflt3", { writer: w });
+    expect(r.ice).toEqual(r.pg);
+    expect(byId(r.ice)["2"]).toMatchObject({ n: "1.5", ts: "981173106700000" }); // µs since 1970
+    const t = await Table.load((catalog ??= await bed.catalog()), { namespace: ["floe"], name: "dflt3" });
+    const fields = Object.fromEntries(t.schema().fields.map((f) => [f.name, f]));
+    expect(fields.n["initial-default"]).toBe("1.50");
+    expect(fields.ts["initial-default"]).toBe("2001-02-03T04:05:06.700000");
+    expect(fields.n["write-default"]).toBeUndefined();
+    await w.stop();
+  });
+
   /** The Iceberg table's fields: name -> field id. */
-  let catalog: Awaited<ReturnType<CdcBed["catalog"]>> | undefined;
   const fieldIds = async (name: string) => {
     const t = await Table.load((catalog ??= await bed.catalog()), { namespace: ["floe"], name });
     return Object.fromEntries(t.schema().fields.map((f) => [f.name, f.id]));

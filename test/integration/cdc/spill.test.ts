@@ -12,6 +12,8 @@ import { CdcBed, startCdcBed } from "../../helpers/cdc";
 import { startPostgres, TestPostgres } from "../../helpers/postgres";
 import { Table } from "../../../runtime/iceberg";
 
+jest.setTimeout(180_000);
+
 describe("CDC writer with spilling (tiny thresholds)", () => {
   let pg: TestPostgres;
   let bed: CdcBed;
@@ -40,7 +42,7 @@ describe("CDC writer with spilling (tiny thresholds)", () => {
       "app",
     );
     const w = await bed.startWriter({ tables: [{ source: "public.big" }, { source: "public.docs" }], commit: commit() });
-    let r = await bed.waitForEqual("big", { writer: w });
+    let r = await bed.waitForEqual("big", { timeoutMs: 60_000 });
     expect(r.ice).toHaveLength(200_000);
     expect(r.ice).toEqual(r.pg);
     // one snapshot, written as several spill chunks (without spilling: one file of 200k rows)
@@ -79,7 +81,7 @@ describe("CDC writer with spilling (tiny thresholds)", () => {
         [],
         "app",
       );
-      r = await bed.waitForEqual("big", { writer: w });
+      r = await bed.waitForEqual("big", { timeoutMs: 90_000 });
     } finally {
       clearInterval(poll);
     }
@@ -90,7 +92,7 @@ describe("CDC writer with spilling (tiny thresholds)", () => {
     const after = await Table.load(await bed.catalog(), { namespace: ["floe"], name: "big" });
     expect(after.metadata.snapshots).toHaveLength(2);
     expect(Number(after.currentSnapshot()!.summary["added-data-files"])).toBeGreaterThanOrEqual(2);
-    const d = await bed.waitForEqual("docs", { writer: w });
+    const d = await bed.waitForEqual("docs", { timeoutMs: 30_000 });
     expect(d.ice).toEqual(d.pg);
     const bodies = d.ice.map((l) => JSON.parse(l) as { id: number; title: string; body: string });
     expect(bodies.filter((b) => b.title === "retitled" && b.body.startsWith("new body")).length).toBe(100);

@@ -35,3 +35,4 @@ export async function settle(m: FloeMocks, ...outs: pulumi.Input<unknown>[]): Pr
   await m.settled(...outs);
 }
 
+jest.setTimeout(60_000);
