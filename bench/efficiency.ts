@@ -7,7 +7,7 @@
  * CPU-seconds hold under load where wall-clock rates do not: on a shared machine compare those.
  */
 import { fork, spawnSync, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 
 const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"]).stdout?.toString().trim() || 100);
@@ -17,6 +17,31 @@ export function procCpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/**
+ * CPU seconds a Postgres server has used so far: its postmaster (own plus reaped children: backends
+ * that ended, the startup process after recovery) and the children alive now, found by parent pid.
+ * The postmaster's pid is the first line of postmaster.pid in its data directory.
+ */
+export function serverCpuSeconds(dataDir: string): number {
+  const pm = Number(readFileSync(`${dataDir}/postmaster.pid`, "utf8").split("\n")[0]);
+  const fields = (pid: number) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  };
+  const own = fields(pm);
+  let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const f = fields(Number(entry));
+      if (Number(f[1]) === pm) ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // gone meanwhile: its time is in the postmaster's reaped-children total
+    }
+  }
+  return ticks / CLK_TCK;
 }
 
 /** CPU seconds (user + system, all threads) of this process so far. */

@@ -47,7 +47,11 @@ export interface PostgresKubernetesArgs {
   installOperator?: boolean;
   /** Version of the cloudnative-pg Helm chart. Defaults to "0.26.1". */
   operatorChartVersion?: pulumi.Input<string>;
-  /** Postgres image. Defaults to "ghcr.io/cloudnative-pg/postgresql:<version>". */
+  /**
+   * Postgres image. Defaults to "ghcr.io/cloudnative-pg/postgresql:<version>" up to 17 and
+   * "ghcr.io/cloudnative-pg/postgresql:18-standard-trixie" for 18 (which has no barman-cloud: with
+   * `backup` on 18, pass an image that has it).
+   */
   imageName?: pulumi.Input<string>;
   /**
    * CNPG-compatible Postgres image with the citus extension. Required when shards > 1 (there is no
@@ -81,7 +85,10 @@ export interface PostgresAwsArgs {
   allowedCidrBlocks?: string[];
   /** Instance class of the Aurora instances. Defaults to "db.r6g.large". */
   instanceClass?: pulumi.Input<string>;
-  /** Aurora engine version. Defaults to "16.6" ("16.6-limitless" when sharded). */
+  /**
+   * Aurora engine version. Defaults to the version floe has pinned for the major (16.6 for 16,
+   * "16.6-limitless" when sharded); required for 18, for which floe pins none.
+   */
   engineVersion?: pulumi.Input<string>;
   /** KMS key for storage and the credentials secret. Defaults to the AWS-managed keys. */
   kmsKeyId?: pulumi.Input<string>;
@@ -113,7 +120,7 @@ export interface PostgresLocalArgs {
 export interface PostgresClusterArgs {
   /** Where it runs: "kubernetes", "aws" or "local". Defaults to "local". */
   target?: string;
-  /** Postgres major version (14–17). Defaults to 16. */
+  /** Postgres major version (14–18; on aws 18 needs `aws.engineVersion`). Defaults to 16. */
   version?: number;
   /** Number of shards; 1 means not sharded (Citus on kubernetes, Aurora Limitless on aws). Defaults to 1. */
   shards?: number;

@@ -15,7 +15,7 @@ const DEFAULT_ENGINE: Record<number, string> = { 14: "14.15", 15: "15.10", 16: "
 export function buildAwsPostgres(ctx: BuildContext<PostgresClusterArgs>): PostgresBuildResult {
   const { name, args, v, childOpts, parent } = ctx;
   const aa = args.aws ?? {};
-  const version = v.int("version", args.version, 16, 14, 17);
+  const version = v.int("version", args.version, 16, 14, 18);
   const shards = v.int("shards", args.shards, 1, 1, 64);
   const instances = v.int("instances", args.instances, 2, 1, 15);
   const slots = v.int("replicationSlots", args.replicationSlots, 8, 1, 200);
@@ -24,6 +24,11 @@ export function buildAwsPostgres(ctx: BuildContext<PostgresClusterArgs>): Postgr
   if (args.kubernetes) v.fail("kubernetes", "{…}", 'is set but target is "aws"', 'move these settings under "aws" or set target to "kubernetes"');
   const limitless = shards > 1;
   if (limitless && version !== 16) v.fail("version", version, "is not supported by Aurora Limitless (sharded on aws)", "set version to 16 or shards to 1");
+  // @pulumi/aws types engineVersion as a free string (no list of majors); whether a region offers
+  // Aurora PostgreSQL 18 is only known to `aws rds describe-db-engine-versions`, so floe pins no 18.
+  if (!DEFAULT_ENGINE[version] && aa.engineVersion === undefined && !limitless) {
+    v.fail("aws.engineVersion", undefined, `is required with version ${version}: floe pins no Aurora PostgreSQL ${version} engine version`, `pass the one your region offers (aws rds describe-db-engine-versions --engine aurora-postgresql --query "DBEngineVersions[?starts_with(EngineVersion, '${version}.')].EngineVersion")`);
+  }
   const maxAcu = v.int("aws.limitlessMaxAcu", aa.limitlessMaxAcu, 64, 16, 6144);
   if (aa.vpcId !== undefined && (aa.subnetIds?.length ?? 0) < 2) {
     v.fail("aws.subnetIds", aa.subnetIds, "must list at least two subnets when aws.vpcId is set", "pass two or more private subnet ids in different availability zones, or unset aws.vpcId to let floe create the network");

@@ -16,10 +16,20 @@ import { deepMerge, labels, password } from "../util";
 const CNPG_REPO = "https://cloudnative-pg.github.io/charts";
 const ADMIN_USER = "postgres";
 
+/**
+ * The CloudNativePG community image of a Postgres major. Up to 17 the "system" images (the plain
+ * major tag), which carry barman-cloud for the in-tree `barmanObjectStore` backups; CNPG builds
+ * 18 only as "minimal" and "standard" images (no barman-cloud: backups go through the Barman Cloud
+ * plugin), so 18 takes the standard image.
+ */
+export function cnpgImage(major: number): string {
+  return major >= 18 ? `ghcr.io/cloudnative-pg/postgresql:${major}-standard-trixie` : `ghcr.io/cloudnative-pg/postgresql:${major}`;
+}
+
 export function buildKubernetesPostgres(ctx: BuildContext<PostgresClusterArgs>): PostgresBuildResult {
   const { name, args, v, childOpts } = ctx;
   const ka = args.kubernetes ?? {};
-  const version = v.int("version", args.version, 16, 14, 17);
+  const version = v.int("version", args.version, 16, 14, 18);
   const shards = v.int("shards", args.shards, 1, 1, 64);
   const instances = v.int("instances", args.instances, 2, 1, 9);
   const slots = v.int("replicationSlots", args.replicationSlots, 8, 1, 200);
@@ -27,6 +37,14 @@ export function buildKubernetesPostgres(ctx: BuildContext<PostgresClusterArgs>):
   const ns = v.dnsLabel("kubernetes.namespace", ka.namespace ?? "floe");
   v.dnsLabel("name", name, 40);
   if (args.aws) v.fail("aws", "{…}", 'is set but target is "kubernetes"', 'move these settings under "kubernetes" or set target to "aws"');
+  if (version >= 18 && ka.backup && ka.imageName === undefined && !(shards > 1)) {
+    v.fail(
+      "kubernetes.imageName",
+      undefined,
+      `is required with version ${version} and kubernetes.backup: CloudNativePG's images for ${version} (${cnpgImage(version)}) have no barman-cloud, which the in-tree barmanObjectStore backup runs`,
+      "pass an image of that major with barman-cloud installed, or remove kubernetes.backup (on DataPlatform the object store backup is the default: pass postgres.kubernetes.imageName)",
+    );
+  }
   if (shards > 1 && !ka.citusImage) {
     v.fail("kubernetes.citusImage", undefined, `is required when shards = ${shards}`, "pass a CloudNativePG-compatible Postgres image with the citus extension (FROM ghcr.io/cloudnative-pg/postgresql plus citus), or set shards to 1");
   }
@@ -73,7 +91,7 @@ export function buildKubernetesPostgres(ctx: BuildContext<PostgresClusterArgs>):
     if (citus) parameters["citus.enable_change_data_capture"] = "on";
     const spec: Record<string, unknown> = {
       instances,
-      imageName: citus ? ka.citusImage : ka.imageName ?? `ghcr.io/cloudnative-pg/postgresql:${version}`,
+      imageName: citus ? ka.citusImage : ka.imageName ?? cnpgImage(version),
       enableSuperuserAccess: true,
       superuserSecret: { name: superSecretName },
       bootstrap: {

@@ -9,7 +9,7 @@ export interface BlueGreenUpgradeKubernetesArgs {
   namespace?: string;
   /** Green instances (primary + replicas). Defaults to 2. */
   instances?: number;
-  /** Green's Postgres image. Defaults to ghcr.io/cloudnative-pg/postgresql:<toVersion>. */
+  /** Green's Postgres image. Defaults to ghcr.io/cloudnative-pg/postgresql:<toVersion> (18: the 18-standard-trixie image). */
   imageName?: string;
   /** Green's volume size. Defaults to "20Gi". */
   storageSize?: string;

@@ -12,6 +12,7 @@ import type { BuildContext } from "../target";
 import { deepMerge, labels, password, pgUrl } from "../util";
 import { DEFAULT_UPGRADE_IMAGE, type BlueGreenUpgradeArgs, type BlueGreenUpgradeBuildResult } from "./args";
 import { cdcFlags, checkUpgradeArgs, orchestratorEnv } from "./common";
+import { cnpgImage } from "../postgres/kubernetes";
 
 export function buildKubernetesUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>): BlueGreenUpgradeBuildResult {
   const { name, args, v, childOpts, parent } = ctx;
@@ -48,7 +49,7 @@ export function buildKubernetesUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>):
   const spec = {
     ...(managedRoles.length ? { managed: { roles: pulumi.all(managedRoles) } } : {}),
     instances,
-    imageName: ka.imageName ?? `ghcr.io/cloudnative-pg/postgresql:${args.toVersion}`,
+    imageName: ka.imageName ?? cnpgImage(args.toVersion),
     enableSuperuserAccess: true,
     superuserSecret: { name: `${green}-superuser` },
     bootstrap: { initdb: { database, owner: `${database}_owner` } },

@@ -7,6 +7,27 @@
  */
 import { z } from "zod";
 import { loadConfigFile, parseConfig } from "../core/config";
+import { resolveTls, SSL_MODES } from "../core/postgres-tls";
+
+/**
+ * TLS to a Postgres server, with libpq's meanings (runtime/core/postgres-tls.ts): may also be given
+ * as the connection string's `sslmode` / `sslrootcert` parameters (both at once must agree).
+ */
+const tlsFields = {
+  /**
+   * disable, require (encrypted, the server's certificate not checked: a warning at start; with
+   * sslrootcert, the CA is checked), verify-ca (the CA) or verify-full (the CA and the host name).
+   * prefer/allow are refused: they silently fall back to plain text. Defaults to disable for a
+   * loopback host or Unix socket, verify-full for any other host.
+   */
+  sslmode: z.enum(SSL_MODES).optional(),
+  /**
+   * The CA certificates to trust: a PEM file path (kubernetes: CloudNativePG's `<cluster>-ca`
+   * secret mounted), "aws-rds" (the RDS / Aurora CA bundle shipped with floe) or "system" (the
+   * public CAs). Defaults to the public CAs.
+   */
+  sslrootcert: z.string().min(1).optional(),
+};
 
 const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]*$/, "must be a plain SQL identifier (letters, digits, _ and $)");
 
@@ -15,6 +36,7 @@ export const CdcSourceSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9-_]*$/, "lower-case letters, digits, - and _"),
   /** libpq connection string for the replication role (not through pgBouncer). */
   connectionString: z.string().startsWith("postgres", "must be a postgres:// or postgresql:// URL"),
+  ...tlsFields,
   /** Logical replication slot; created if missing. Defaults to floe_<name>. */
   slot: identifier.optional(),
   /** Publication the writer reads; created if missing (FOR ALL TABLES unless `tables` is set). Defaults to floe. */
@@ -79,6 +101,7 @@ export const SqlCatalogSchema = z.strictObject({
   uri: z.string().startsWith("postgres"),
   /** catalog_name column value. Defaults to floe. */
   name: z.string().default("floe"),
+  ...tlsFields,
 });
 
 export const RestCatalogSchema = z.strictObject({
@@ -168,8 +191,18 @@ export const CdcConfigSchema = z
     cfg.sources.forEach((s, i) => {
       if (names.has(s.name)) ctx.addIssue({ code: "custom", path: ["sources", i, "name"], message: `duplicate source name ${s.name}` });
       names.add(s.name);
+      checkTls(ctx, ["sources", i, "connectionString"], s.connectionString, s);
     });
+    if (cfg.catalog.type === "sql") checkTls(ctx, ["catalog", "uri"], cfg.catalog.uri, cfg.catalog);
   });
+
+function checkTls(ctx: z.RefinementCtx, path: (string | number)[], url: string, explicit: { sslmode?: string; sslrootcert?: string }): void {
+  try {
+    resolveTls(url, explicit, "TLS");
+  } catch (e) {
+    ctx.addIssue({ code: "custom", path, message: (e as Error).message.replace(/^TLS: /, "") });
+  }
+}
 
 export type CdcConfigInput = z.input<typeof CdcConfigSchema>;
 export type CdcConfig = z.output<typeof CdcConfigSchema>;

@@ -14,6 +14,7 @@ import type { CdcConfig } from "./config";
 import { copyColumns } from "./copy";
 import { lineageOf } from "./handoff";
 import { formatLsn } from "./lsn";
+import { withOrigin } from "./errors";
 import { cdcMetrics } from "./metrics";
 import { ExportedSnapshot, quoteIdent, quoteTable, ReplicationSource } from "./source";
 import { CdcStopError, lsnSummary, TableState, WriterStatus } from "./state";
@@ -123,16 +124,19 @@ export class InitialCopy {
   private async copyTable(src: ReplicationSource, exported: ExportedSnapshot, state: TableState): Promise<void> {
     const started = Date.now();
     const client = new Client({ ...src.clientConfig(), types: { getTypeParser: () => ident } } as never);
-    await client.connect();
+    await withOrigin(src.origin, () => client.connect());
     let rows = 0;
     let tx: WriteTransaction | undefined;
     try {
-      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-      await client.query(`SET TRANSACTION SNAPSHOT '${exported.snapshotName}'`);
-      await this.lockUnrewritten(client, state);
+      // (Errors of the source's own statements name the source: runtime/cdc/errors.ts.)
+      await withOrigin(src.origin, async () => {
+        await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        await client.query(`SET TRANSACTION SNAPSHOT '${exported.snapshotName}'`);
+        await this.lockUnrewritten(client, state);
+      });
       // The table's columns at the snapshot (DDL may have run since the table was described): the
       // Iceberg table follows them before the copy, and the stream goes on from this layout.
-      const { columns } = await describeWith(client, state.source);
+      const { columns } = await withOrigin(src.origin, () => describeWith(client, state.source));
       if (!sameLayout(columns, this.tables.layout(state, src))) await this.tables.evolve(src, state, columns, { backfill: false }); // the copy brings every row's values
       else state.layouts.set(src.key, columns);
       const list = columns.map((c) => quoteIdent(c.pg.name)).join(", ");
@@ -144,7 +148,7 @@ export class InitialCopy {
       const names = columns.map((c) => c.pg.name);
       const metaNames = Object.keys(meta);
       // COPY streams the rows in text form (the converters' input) straight into columns.
-      rows = await copyColumns(client, `SELECT ${list} FROM ${quoteTable(state.source)}`, columns.map((c) => c.mapped.convert), ({ columns: cols, rowCount }) => {
+      rows = await withOrigin(src.origin, () => copyColumns(client, `SELECT ${list} FROM ${quoteTable(state.source)}`, columns.map((c) => c.mapped.convert), ({ columns: cols, rowCount }) => {
         if (state.mode === "mirror") write.upsertColumns({ names, columns: cols, rowCount });
         else write.appendColumns({ names: [...names, ...metaNames], columns: [...cols, ...metaNames.map((k) => new Array(rowCount).fill(meta[k]))], rowCount });
         if (write.pendingSpills > 1 && !paused) {
@@ -157,7 +161,7 @@ export class InitialCopy {
           };
           write.ready().then(resume, resume); // a spill error comes back from commit()
         }
-      });
+      }));
       await client.query("COMMIT");
       state.lsn.set(src.key, exported.consistentPoint);
       write.setSummary({ ...lsnSummary(state), "floe.snapshot": src.name });

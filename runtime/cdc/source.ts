@@ -8,8 +8,10 @@ import { Client, ClientConfig } from "pg";
 import { LogicalReplicationService } from "pg-logical-replication";
 import { AbstractPlugin } from "pg-logical-replication/dist/output-plugins/abstract.plugin";
 import type { Logger } from "../core/log";
+import { pgConfig } from "../core/postgres-tls";
 import type { CdcSource } from "./config";
 import { slotName } from "./config";
+import { ErrorOrigin, postgresOrigin, tagOrigin, withOrigin } from "./errors";
 import { formatLsn, parseLsn } from "./lsn";
 import { Message, PG_EPOCH_MICROS, PgoutputDecoder } from "./pgoutput";
 import { SESSION_OPTIONS } from "./types";
@@ -70,29 +72,37 @@ export class ReplicationSource {
    */
   constructor(readonly config: CdcSource, private readonly log: Logger, readonly key: string = config.name) {
     this.slot = slotName(config);
+    this.origin = postgresOrigin(`source "${config.name}"`, `the connectionString of source "${config.name}"`, config.connectionString);
   }
+
+  /** Where this source's errors come from (runtime/cdc/errors.ts names it and the setting to fix). */
+  readonly origin: ErrorOrigin;
 
   get name(): string {
     return this.config.name;
   }
 
+  /** node-postgres config: TLS with libpq's sslmode meanings (runtime/core/postgres-tls.ts). */
   clientConfig(replication = false): ClientConfig {
-    const cfg: ClientConfig = { connectionString: this.config.connectionString, options: SESSION_OPTIONS };
+    const tls = pgConfig(this.config.connectionString, this.config, `source "${this.name}"`);
+    const cfg: ClientConfig = { ...tls, options: SESSION_OPTIONS };
     if (replication) (cfg as ClientConfig & { replication: string }).replication = "database";
     return cfg;
   }
 
   async connect(): Promise<Client> {
-    const c = new Client(this.clientConfig());
-    c.on("error", (e) => this.log.warn("source connection error", { source: this.name, error: e }));
-    await c.connect();
-    return c;
+    return withOrigin(this.origin, async () => {
+      const c = new Client(this.clientConfig());
+      c.on("error", (e) => this.log.warn("source connection error", { source: this.name, error: e }));
+      await c.connect();
+      return c;
+    });
   }
 
   async withClient<T>(fn: (c: Client) => Promise<T>): Promise<T> {
     const c = await this.connect();
     try {
-      return await fn(c);
+      return await withOrigin(this.origin, () => fn(c));
     } finally {
       await c.end().catch(() => undefined);
     }
@@ -124,8 +134,9 @@ export class ReplicationSource {
           this.log.info("added tables to publication", { source: this.name, publication: pub, tables: missing.map(qualified) });
         } catch (e) {
           throw new Error(
-            `source ${this.name}: tables ${missing.map(qualified).join(", ")} are configured but not in publication ${pub}, ` +
+            `tables ${missing.map(qualified).join(", ")} are configured but not in publication ${pub}, ` +
               `and adding them failed (${(e as Error).message}); as the tables' owner run: ALTER PUBLICATION ${pub} ADD TABLE ${missing.map(quoteTable).join(", ")}`,
+            { cause: e },
           );
         }
         return;
@@ -136,10 +147,9 @@ export class ReplicationSource {
         this.log.info("created publication", { source: this.name, publication: pub, target });
       } catch (e) {
         if ((e as { code?: string }).code === "42710") return; // created concurrently
-        throw new Error(
-          `source ${this.name}: publication ${pub} does not exist and cannot be created (${(e as Error).message}); ` +
-            `create it as the tables' owner: CREATE PUBLICATION ${pub} ${target}`,
-        );
+        throw new Error(`publication ${pub} does not exist and cannot be created (${(e as Error).message}); create it as the tables' owner: CREATE PUBLICATION ${pub} ${target}`, {
+          cause: e,
+        });
       }
     });
   }
@@ -171,7 +181,7 @@ export class ReplicationSource {
     const slot = opts.temporary ? `${this.slot}_copy_${process.pid}_${Date.now() % 1e6}` : this.slot;
     const repl = new Client(this.clientConfig(true));
     repl.on("error", (e) => this.log.warn("snapshot connection error", { source: this.name, error: e }));
-    await repl.connect();
+    await withOrigin(this.origin, () => repl.connect());
     const temp = opts.temporary ? " TEMPORARY" : "";
     const sql =
       version >= 150000
@@ -184,7 +194,7 @@ export class ReplicationSource {
       return { slot, consistentPoint: parseLsn(row.consistent_point), snapshotName: row.snapshot_name, close: () => repl.end() };
     } catch (e) {
       await repl.end().catch(() => undefined);
-      throw new Error(`source ${this.name}: cannot create replication slot ${slot}: ${(e as Error).message}`);
+      throw tagOrigin(new Error(`cannot create replication slot ${slot}: ${(e as Error).message}`, { cause: e }), this.origin);
     }
   }
 
@@ -220,7 +230,7 @@ export class ReplicationSource {
       messages: version >= 140000, // logical decoding messages carry the upgrade handoff
     });
     service.on("data", (lsn: string, msg: Message) => handler(msg, parseLsn(lsn)));
-    service.on("error", (e: Error) => onError(e));
+    service.on("error", (e: Error) => onError(tagOrigin(e, this.origin)));
     service.on("heartbeat", (lsn: string, _ts: number, shouldRespond: boolean) => {
       // Keepalives bypass the library's message queue: only "drained" when nothing is queued behind.
       const internals = service as unknown as { _messageQueue?: unknown[]; _processing?: boolean };
@@ -233,7 +243,7 @@ export class ReplicationSource {
     clearInterval(this.statusTimer);
     this.statusTimer = setInterval(() => this.service === service && !service.isStop() && this.sendStatus(), statusIntervalMs(this.senderTimeoutMs));
     this.statusTimer.unref();
-    service.subscribe(plugin, this.slot, formatLsn(from)).catch((e: Error) => onError(e));
+    service.subscribe(plugin, this.slot, formatLsn(from)).catch((e: Error) => onError(tagOrigin(e, this.origin)));
   }
 
   private statusTimer?: NodeJS.Timeout;

@@ -22,6 +22,7 @@ import type { IcebergType } from "../iceberg/spec";
 import { fieldCodec } from "../iceberg/values";
 import type { Table } from "../iceberg/table";
 import { canPromote, ColumnDef, ColumnType, parsePrimitive, primitiveName } from "../iceberg/types";
+import { PermanentError } from "../core/errors";
 import type { CdcConfig } from "./config";
 import { ATTRIBUTES_SQL, attnumsByName, CatalogAttribute, relationLayout, resolveAttnums, TypeCache } from "./layout";
 import { tablePolicy } from "./maintenance";
@@ -142,7 +143,12 @@ export class Tables {
     const published = (await src.publishedTables()).filter((t) => this.wanted(t));
     const missing = this.configuredTables().filter((t) => !published.some((p) => p.schema === t.schema && p.name === t.name));
     if (missing.length) {
-      throw new CdcStopError(`source ${src.name}: tables ${missing.map(qualified).join(", ")} are configured but not in publication ${src.config.publication}`);
+      // A config the source does not match: a person has to fix one or the other (exit 2, not a retry).
+      throw new PermanentError(
+        "publication",
+        `source ${src.name}: tables ${missing.map(qualified).join(", ")} are configured but not in publication ${src.config.publication}: ` +
+          `create them, add them as the tables' owner (ALTER PUBLICATION ${src.config.publication} ADD TABLE ${missing.map(qualified).join(", ")}), or remove them from tables`,
+      );
     }
     const states: TableState[] = [];
     for (const t of published) states.push(await this.ensure(src, t));

@@ -102,7 +102,6 @@ export class CdcWriter {
       this.failure = e;
       this.status.state = "failed";
       this.status.error = e.message;
-      cdcMetrics.errors.inc({ kind: e instanceof CdcStopError ? "stop" : "fault" });
       this.log.error("writer failed", { error: e.message });
     }
     this.wake?.();

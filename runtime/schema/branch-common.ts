@@ -33,6 +33,8 @@ export interface BranchInfo {
   asOf?: string;
   /** Instance branches: whether its server runs. */
   running?: boolean;
+  /** Instance branches: how the files were made, "clone" (reflinks) or "copy". */
+  method?: "clone" | "copy";
   /** Instance branches: the branch server's data directory. */
   dataDir?: string;
 }

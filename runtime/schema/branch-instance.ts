@@ -299,6 +299,7 @@ function info(meta: InstanceMeta, dir: string, parentUrl: string): BranchInfo {
     lsn: meta.lsn,
     ...(meta.asOf ? { asOf: meta.asOf } : {}),
     running: runningPid(dataDir) !== null,
+    method: meta.method,
     dataDir,
   };
 }

@@ -11,8 +11,6 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { Client } from "pg";
 import { alive, E2eStack, pollUntil, portFree, query, withClient } from "./stack";
 
-jest.setTimeout(15 * 60_000);
-
 const DBS = ["app", "app_shard1"];
 const ID_START: Record<string, number> = { app: 1, app_shard1: 1_000_000_000 };
 let st: E2eStack;

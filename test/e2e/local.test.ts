@@ -12,8 +12,6 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { alive, CLI, E2eStack, pollUntil, portFree, query, withClient } from "./stack";
 
-jest.setTimeout(15 * 60_000);
-
 let st: E2eStack;
 type Outputs = Record<string, string>;
 const pulumi = (args: string[], opts: { allowFail?: boolean } = {}) => st.pulumi(args, opts);

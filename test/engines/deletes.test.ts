@@ -9,8 +9,6 @@ import { readManifest, readManifestList } from "../../runtime/iceberg/manifests"
 import { CdcBed, RunningWriter, startCdcBed } from "../helpers/cdc";
 import { compareEngines, expectIdentical } from "../helpers/engines";
 
-jest.setTimeout(900_000);
-
 describe("position delete files, read by every engine", () => {
   let bed: CdcBed;
   let writer: RunningWriter;

@@ -8,8 +8,6 @@ import { Table } from "../../runtime/iceberg";
 import { CdcBed, RunningWriter, startCdcBed } from "../helpers/cdc";
 import { ask, catalogOf } from "../helpers/engines";
 
-jest.setTimeout(900_000);
-
 type Row = Record<string, any>;
 
 describe("manifest fields, read by pyiceberg's and Spark's metadata tables", () => {
@@ -25,10 +23,10 @@ describe("manifest fields, read by pyiceberg's and Spark's metadata tables", () 
       "app",
     );
     writer = await bed.startWriter({ tables: [{ source: "public.items" }] });
-    await bed.waitForEqual("items", { timeoutMs: 60_000 });
+    await bed.waitForEqual("items");
     // a second commit with position deletes (updates and deletes of copied rows)
     await bed.pg.sql(`UPDATE items SET name = name || '!' WHERE id % 3 = 0; DELETE FROM items WHERE id % 7 = 0`, [], "app");
-    await bed.waitForEqual("items", { timeoutMs: 60_000 });
+    await bed.waitForEqual("items");
   });
   afterAll(async () => {
     await writer?.stop();

@@ -7,8 +7,6 @@
 import { CdcBed, RunningWriter, startCdcBed } from "../helpers/cdc";
 import { compareEngines, expectIdentical, verdicts } from "../helpers/engines";
 
-jest.setTimeout(900_000);
-
 const WITHOUT_SPARK = ["pyiceberg", "duckdb", "polars", "chdb"] as const;
 
 describe("Parquet types and encodings, read by pyiceberg, DuckDB, Spark, polars and chdb", () => {
@@ -59,9 +57,9 @@ describe("Parquet types and encodings, read by pyiceberg, DuckDB, Spark, polars 
       "app",
     );
     writer = await bed.startWriter({ tables: [{ source: "public.alltypes" }, { source: "public.prims" }, { source: "public.clock" }] });
-    await bed.waitForEqual("alltypes", { timeoutMs: 60_000 });
-    await bed.waitForEqual("prims", { timeoutMs: 60_000 });
-    await bed.waitForEqual("clock", { timeoutMs: 60_000 });
+    await bed.waitForEqual("alltypes");
+    await bed.waitForEqual("prims");
+    await bed.waitForEqual("clock");
   });
   afterAll(async () => {
     await writer?.stop();
@@ -96,9 +94,9 @@ describe("Parquet types and encodings, read by pyiceberg, DuckDB, Spark, polars 
       [],
       "app",
     );
-    await bed.waitForEqual("alltypes", { timeoutMs: 60_000 });
-    await bed.waitForEqual("clock", { timeoutMs: 60_000 });
-    await bed.waitForEqual("prims", { timeoutMs: 60_000 });
+    await bed.waitForEqual("alltypes");
+    await bed.waitForEqual("clock");
+    await bed.waitForEqual("prims");
     expectIdentical(await compareEngines(bed, "public.alltypes"));
     expectIdentical(await compareEngines(bed, "public.prims"));
     expectIdentical(await compareEngines(bed, "public.clock"), WITHOUT_SPARK);

@@ -10,8 +10,6 @@
 import { CdcBed, RunningWriter, startCdcBed } from "../helpers/cdc";
 import { compareEngines, Engine, ENGINES, expectIdentical, verdicts } from "../helpers/engines";
 
-jest.setTimeout(1_800_000);
-
 const TABLES = ["customers", "orders", "order_lines", "inventory", "shifts"];
 /** Spark has no time type: Iceberg's Spark integration refuses the shifts table (docs/engines.md). */
 const readers = (table: string): Engine[] => (table === "shifts" ? ENGINES.filter((e) => e !== "spark") : [...ENGINES]);

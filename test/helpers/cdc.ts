@@ -14,8 +14,8 @@ import { parseLsn } from "../../runtime/cdc/lsn";
 import { currentSnapshot } from "../../runtime/iceberg/metadata";
 import { SqlCatalog, Table } from "../../runtime/iceberg";
 import { lines, readIceberg, readPostgres } from "./compare";
-import { waitFor } from "./faults";
 import { startPostgres, TestPostgres } from "./postgres";
+import { cdcApplied, directoryBytes, GiveUp, processCpuMs, Progress, waitUntil, walProgress } from "./wait";
 
 export interface CdcBed {
   pg: TestPostgres;
@@ -28,10 +28,12 @@ export interface CdcBed {
   /** One catalog connection pool for the test's own reads (closed by stop()). */
   sharedCatalog(): Promise<SqlCatalog>;
   /**
-   * Waits until the Iceberg table equals the Postgres table (bounded), returns both sides. With
-   * `writer`, a writer that failed meanwhile ends the wait at once with its error.
+   * Waits until the Iceberg table equals the Postgres table, returns both sides. Fails when the
+   * writer made no progress for `idleMs` (cdcProgress; default 120 s), saying how the tables
+   * differ. With `writer`, a writer that failed meanwhile ends the wait at once with its error;
+   * `pid` (a `floe cdc run` child) adds that process's CPU time to the progress measures.
    */
-  waitForEqual(table: string, opts?: { timeoutMs?: number; target?: string; source?: string; writer?: RunningWriter }): Promise<{ pg: string[]; ice: string[] }>;
+  waitForEqual(table: string, opts?: { idleMs?: number; target?: string; source?: string; writer?: RunningWriter; pid?: number }): Promise<{ pg: string[]; ice: string[] }>;
   icebergRows(target: string): Promise<string[]>;
   stop(): Promise<void>;
 }
@@ -98,21 +100,38 @@ export async function startCdcBed(opts: { major?: number; pg?: TestPostgres } = 
     icebergRows,
     async waitForEqual(table, o = {}) {
       const target = o.target ?? table.split(".").pop()!;
-      const deadline = Date.now() + (o.timeoutMs ?? 20_000);
       let last = { pg: [] as string[], ice: [] as string[] };
-      for (;;) {
-        const pgRows = lines(await readPostgres(pg.url(o.source ?? "app"), table));
-        let ice: string[] = [];
-        try {
-          ice = await icebergRows(target);
-        } catch (e) {
-          if (Date.now() > deadline) throw e; // not created yet, or unreadable: say why at the end
-        }
-        last = { pg: pgRows, ice };
-        if (JSON.stringify(pgRows) === JSON.stringify(ice)) return last;
-        if (o.writer?.writer.status.state === "failed") throw new Error(`the writer failed while waiting for ${table}: ${o.writer.writer.status.error}`);
-        if (Date.now() > deadline) return last;
-        await new Promise((r) => setTimeout(r, 100));
+      let iceError: unknown;
+      let snapshot = "";
+      const server = await pg.connect();
+      try {
+        return await waitUntil(
+          `Iceberg ${target} to equal Postgres ${table}`,
+          async () => {
+            const pgRows = lines(await readPostgres(pg.url(o.source ?? "app"), table));
+            let ice: string[] = [];
+            try {
+              const t = await Table.load(await sharedCatalog(), { namespace: ["floe"], name: target });
+              snapshot = String(t.metadata["current-snapshot-id"] ?? "");
+              ice = lines(readIceberg(t.metadata.location, t.schema().fields));
+              iceError = undefined;
+            } catch (e) {
+              iceError = e; // not created yet, or unreadable: said when giving up
+            }
+            last = { pg: pgRows, ice };
+            if (JSON.stringify(pgRows) === JSON.stringify(ice)) return last;
+            if (o.writer?.writer.status.state === "failed") throw new GiveUp(`the writer failed: ${o.writer.writer.status.error}`);
+            return undefined;
+          },
+          {
+            idleMs: o.idleMs,
+            everyMs: 200,
+            progress: async () => ({ snapshot, ...(await cdcProgress(server, warehouse, o.pid)) }),
+            explain: () => `${differences(last.pg, last.ice)}${iceError ? `; reading Iceberg: ${(iceError as Error).message}` : ""}`,
+          },
+        );
+      } finally {
+        await server.end().catch(() => undefined);
       }
     },
     async stop() {
@@ -126,6 +145,35 @@ export async function startCdcBed(opts: { major?: number; pg?: TestPostgres } = 
 }
 
 export { lsnKey };
+
+/**
+ * What a CDC writer advancing looks like, for waits: the source server's walsenders (sent and
+ * confirmed LSNs: a transaction being decoded and streamed, a commit confirmed), the changes an
+ * in-process writer applied (floe_cdc_rows_total, floe_cdc_transactions_total), the bytes under
+ * the warehouse (data, delete and metadata files being written), and with `pid` the CPU time of a
+ * writer process.
+ */
+export async function cdcProgress(server: Parameters<typeof walProgress>[0], warehouse: string, pid?: number): Promise<Progress> {
+  return {
+    ...(await walProgress(server)),
+    applied: await cdcApplied(),
+    warehouseBytes: directoryBytes(warehouse),
+    writerCpuMs: processCpuMs(pid),
+  };
+}
+
+/** How two sorted row lists differ, in a line: counts and the first rows present on one side only. */
+export function differences(pg: string[], ice: string[]): string {
+  const iceSet = new Set(ice);
+  const pgSet = new Set(pg);
+  const missing = pg.filter((l) => !iceSet.has(l));
+  const extra = ice.filter((l) => !pgSet.has(l));
+  const cut = (l: string) => (l.length > 200 ? l.slice(0, 200) + "…" : l);
+  return (
+    `Postgres ${pg.length} rows, Iceberg ${ice.length}; ${missing.length} only in Postgres${missing.length ? ` (first: ${cut(missing[0])})` : ""}, ` +
+    `${extra.length} only in Iceberg${extra.length ? ` (first: ${cut(extra[0])})` : ""}`
+  );
+}
 
 /** The built CLI (npm test builds it first); FLOE_TEST_CLI points the tests at another build (a deliberately broken writer). */
 const CLI = process.env.FLOE_TEST_CLI ?? join(__dirname, "../../dist/runtime/cli.js");
@@ -262,28 +310,13 @@ export async function killAfterCommits(bed: CdcBed, configFile: string, load: Wo
   const lake = await bed.pg.connect("lake");
   const report: KillReport = { kills: 0, midStream: 0, detail: [] };
   try {
-    /** Per table: its current snapshot id ("" before the first). */
-    const snapshots = async () => {
-      const r = await lake.query("SELECT table_namespace, table_name FROM iceberg_tables WHERE catalog_name = 'floe'");
-      const out = new Map<string, string>();
-      for (const x of r.rows) {
-        const m = (await catalog.loadTable({ namespace: String(x.table_namespace).split("."), name: x.table_name })).metadata;
-        out.set(x.table_name, String(m["current-snapshot-id"] ?? ""));
-      }
-      return out;
-    };
     while (report.midStream < opts.kills && report.kills < opts.kills * 3) {
-      const before = await snapshots();
+      const before = await tableSnapshots(catalog, lake);
       const child = spawnWriter(configFile);
       const exited = new Promise<void>((r) => child.once("exit", () => r()));
       let commits = 0;
       try {
-        commits = await waitFor(`writer ${report.kills + 1} (pid ${child.pid}) to commit a snapshot after it started`, async () => {
-          if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the writer exited by itself (code ${child.exitCode}, signal ${child.signalCode})`);
-          const now = await snapshots();
-          const changed = [...now].filter(([t, id]) => id !== "" && before.get(t) !== id).length;
-          return changed > 0 ? changed : undefined;
-        }, 120_000);
+        commits = await waitForCommitSince(`writer ${report.kills + 1}`, child, before, catalog, lake, () => cdcProgress(lake, bed.warehouse, child.pid));
         await sleep(Math.random() * opts.spreadMs);
       } finally {
         child.kill("SIGKILL");
@@ -299,6 +332,44 @@ export async function killAfterCommits(bed: CdcBed, configFile: string, load: Wo
     await lake.end();
   }
   return report;
+}
+
+/** Per table of a SQL catalog (`lake`: a client on its database): its current snapshot id ("" before the first). */
+export async function tableSnapshots(catalog: SqlCatalog, lake: Client): Promise<Map<string, string>> {
+  const r = await lake.query("SELECT table_namespace, table_name FROM iceberg_tables WHERE catalog_name = $1", [catalog.name]);
+  const out = new Map<string, string>();
+  for (const x of r.rows) {
+    const m = (await catalog.loadTable({ namespace: String(x.table_namespace).split("."), name: x.table_name })).metadata;
+    out.set(x.table_name, String(m["current-snapshot-id"] ?? ""));
+  }
+  return out;
+}
+
+/**
+ * Waits until a writer process has committed a snapshot since `before` (tableSnapshots() taken
+ * before it started): returns how many tables it changed. Ends at once when the process exits or
+ * `stop()` says so (then returns 0); fails when `progress` did not advance for the default idle time.
+ */
+export async function waitForCommitSince(
+  name: string,
+  child: ChildProcess,
+  before: Map<string, string>,
+  catalog: SqlCatalog,
+  lake: Client,
+  progress: () => Promise<Progress>,
+  stop: () => boolean = () => false,
+): Promise<number> {
+  return waitUntil(
+    `${name} (pid ${child.pid}) to commit a snapshot after it started`,
+    async () => {
+      if (child.exitCode !== null || child.signalCode !== null) throw new GiveUp(`the writer exited by itself (code ${child.exitCode}, signal ${child.signalCode})`);
+      if (stop()) return 0;
+      const now = await tableSnapshots(catalog, lake);
+      const changed = [...now].filter(([t, id]) => id !== "" && before.get(t) !== id).length;
+      return changed > 0 ? changed : undefined;
+    },
+    { progress, everyMs: 50 },
+  );
 }
 
 export interface OnceReport {
@@ -317,12 +388,21 @@ export interface OnceReport {
  * update, which a mirror comparison cannot see, shows as a missing value). Waits until the
  * changelogs have caught up with the final counters, then asserts nothing lost, nothing duplicated.
  */
-export async function expectExactlyOnce(bed: CdcBed, finals: number[], timeoutMs = 60_000): Promise<OnceReport> {
+export async function expectExactlyOnce(bed: CdcBed, finals: number[], opts: { pid?: number } = {}): Promise<OnceReport> {
   let rows: { client: number; n: number; op: string }[] = [];
-  await waitFor(`the counters changelog to reach the final counters ${JSON.stringify(finals)}`, async () => {
-    rows = (await bed.icebergRows("counters")).map((l) => JSON.parse(l)).map((r) => ({ client: Number(r.client), n: Number(r.n), op: String(r._op) }));
-    return finals.every((f, i) => rows.some((r) => r.client === i + 1 && r.n >= f));
-  }, timeoutMs, 500);
+  const server = await bed.pg.connect();
+  try {
+    await waitUntil(
+      `the counters changelog to reach the final counters ${JSON.stringify(finals)}`,
+      async () => {
+        rows = (await bed.icebergRows("counters")).map((l) => JSON.parse(l)).map((r) => ({ client: Number(r.client), n: Number(r.n), op: String(r._op) }));
+        return finals.every((f, i) => rows.some((r) => r.client === i + 1 && r.n >= f));
+      },
+      { everyMs: 500, progress: async () => ({ changelogRows: rows.length, ...(await cdcProgress(server, bed.warehouse, opts.pid)) }) },
+    );
+  } finally {
+    await server.end().catch(() => undefined);
+  }
   const lost: string[] = [];
   const duplicated: string[] = [];
   // events: Postgres ids against Iceberg ids (the counters caught up, so every events row is due)

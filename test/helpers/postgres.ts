@@ -27,15 +27,20 @@ export interface TestPostgres {
   stop(): Promise<void>;
 }
 
-export async function startPostgres(opts: { major?: number; settings?: ClusterSpec["settings"]; walArchive?: boolean } = {}): Promise<TestPostgres> {
+/**
+ * @param opts.password the superuser's password: TCP connections then need it (scram-sha-256)
+ *   and url() carries it; without, every connection is trusted.
+ */
+export async function startPostgres(opts: { major?: number; settings?: ClusterSpec["settings"]; walArchive?: boolean; password?: string } = {}): Promise<TestPostgres> {
   const major = opts.major ?? 17;
   const root = mkdtempSync(join(tmpdir(), `floe-pg${major}-`));
   handOver(root);
   const port = await freePort();
-  const spec: ClusterSpec = { major, dataDir: join(root, "data"), port, settings: { fsync: "off", ...(opts.settings ?? {}) }, ...(opts.walArchive ? { walArchive: join(root, "wal-archive") } : {}) };
+  const spec: ClusterSpec = { major, dataDir: join(root, "data"), port, password: opts.password, settings: { fsync: "off", ...(opts.settings ?? {}) }, ...(opts.walArchive ? { walArchive: join(root, "wal-archive") } : {}) };
   await initCluster(spec);
   await startCluster(spec);
-  const url = (database = "postgres") => `postgres://postgres@127.0.0.1:${port}/${database}`;
+  const auth = opts.password ? `postgres:${encodeURIComponent(opts.password)}` : "postgres";
+  const url = (database = "postgres") => `postgres://${auth}@127.0.0.1:${port}/${database}`;
   const connect = async (database?: string) => {
     const c = new Client({ connectionString: url(database) });
     await c.connect();

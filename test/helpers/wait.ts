@@ -13,6 +13,7 @@
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { registry } from "../../runtime/core/metrics";
 
 export type Measure = number | bigint | string | boolean | undefined | null;
 export type Progress = Record<string, Measure>;
@@ -24,6 +25,8 @@ export interface WaitOptions {
   idleMs?: number;
   /** Poll interval (default 100 ms). */
   everyMs?: number;
+  /** Progress is read at most this often (default 1 s). */
+  progressEveryMs?: number;
   /** More to say when failing (e.g. the last rows compared). */
   explain?: () => string;
 }
@@ -47,6 +50,7 @@ export async function waitUntil<T>(what: string, check: () => Promise<T | undefi
   const started = Date.now();
   const tracker = new ProgressTracker();
   let lastAdvance = started;
+  let lastRead = 0;
   let lastError: unknown;
   for (;;) {
     try {
@@ -56,7 +60,8 @@ export async function waitUntil<T>(what: string, check: () => Promise<T | undefi
       if (e instanceof GiveUp) throw new GiveUp(`gave up waiting for ${what}: ${e.message}`);
       lastError = e;
     }
-    if (opts.progress) {
+    if (opts.progress && Date.now() - lastRead >= (opts.progressEveryMs ?? 1000)) {
+      lastRead = Date.now();
       try {
         if (tracker.update(await opts.progress())) lastAdvance = Date.now();
       } catch (e) {
@@ -148,20 +153,42 @@ export function directoryBytes(dir: string): number {
   return total;
 }
 
-/** A query runner: a pg Client or anything with its query(). */
-interface Queryable {
-  query(sql: string, params?: unknown[]): Promise<{ rows: any[] }>;
+/** A pg Client, or a TestPostgres (its sql()). */
+type Server = { query(sql: string, params?: unknown[]): Promise<{ rows: any[] }> } | { sql(text: string, params?: unknown[]): Promise<any[]> };
+
+async function rowsOf(s: Server, sql: string, params: unknown[]): Promise<any[]> {
+  return "query" in s ? (await s.query(sql, params)).rows : s.sql(sql, params);
 }
 
 /**
- * What a server's walsenders have sent and been confirmed, as numbers: the highest sent_lsn of the
- * logical walsenders (a transaction being decoded and streamed moves it), and the highest
- * confirmed_flush_lsn of the slots.
+ * How far a server's logical slots (names LIKE `slots`, default all) have got, as numbers: the
+ * highest sent_lsn of the walsenders reading them (a transaction being decoded and streamed moves
+ * it) and the highest confirmed_flush_lsn (a commit confirmed).
  */
-export async function walProgress(c: Queryable): Promise<Progress> {
-  const r = await c.query(
-    `SELECT (SELECT max(sent_lsn - '0/0') FROM pg_stat_replication)::text AS sent,
-            (SELECT max(confirmed_flush_lsn - '0/0') FROM pg_replication_slots)::text AS confirmed`,
+export async function walProgress(s: Server, slots = "%"): Promise<Progress> {
+  const [r] = await rowsOf(
+    s,
+    `SELECT (max(r.sent_lsn - '0/0'))::text AS sent, (max(s.confirmed_flush_lsn - '0/0'))::text AS confirmed
+       FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid
+      WHERE s.slot_type = 'logical' AND s.slot_name LIKE $1`,
+    [slots],
   );
-  return { walSent: r.rows[0].sent === null ? undefined : BigInt(r.rows[0].sent), slotConfirmed: r.rows[0].confirmed === null ? undefined : BigInt(r.rows[0].confirmed) };
+  return { walSent: r.sent === null ? undefined : BigInt(r.sent), slotConfirmed: r.confirmed === null ? undefined : BigInt(r.confirmed) };
+}
+
+/** The measures of `p` with their names prefixed (several servers in one progress reading). */
+export function prefixed(prefix: string, p: Progress): Progress {
+  return Object.fromEntries(Object.entries(p).map(([k, v]) => [`${prefix}.${k}`, v]));
+}
+
+/** Sum of a counter's values on this process's metrics registry, 0 if absent. */
+async function counterTotal(name: string): Promise<number> {
+  const m = registry.getSingleMetric(name);
+  if (!m) return 0;
+  return (await m.get()).values.reduce((a, v) => a + Number(v.value), 0);
+}
+
+/** Changes and transactions applied by the CDC writers running in this process (their metrics). */
+export async function cdcApplied(): Promise<number> {
+  return (await counterTotal("floe_cdc_rows_total")) + (await counterTotal("floe_cdc_transactions_total"));
 }

@@ -5,7 +5,9 @@
  * position inside the transaction, after its changes: the commit record starts at or after it) and
  * `after` (read once COMMIT returned: the commit record ends at or before it). So for a branch that
  * holds the parent's WAL before LSN X: after <= X means the commit must be in the branch, before >=
- * X means it must not be; in between, either. Each transaction's latency is kept with its end time.
+ * X means it must not be; in between, either. Each transaction's latency is kept with its end time
+ * (with `reconnect`, a transaction retried after its session was terminated counts from its first
+ * attempt: the time an application retrying it waits).
  */
 import { Client } from "pg";
 import { parseLsn } from "../../runtime/cdc/lsn";
@@ -33,7 +35,15 @@ export class WriteLoad {
   private loops: Promise<void>[] = [];
   private clients: Client[] = [];
 
-  constructor(private readonly url: string, private readonly n = 4, private readonly pauseMs = 0) {}
+  /** Failed transactions, when `reconnect` keeps clients going after an error. */
+  failures = 0;
+
+  /**
+   * `reconnect`: a client whose transaction fails (its session terminated, the database closed)
+   * counts the failure, reconnects (retrying every 50 ms) and goes on; without it the error is kept
+   * and the client stops.
+   */
+  constructor(private readonly url: string, private readonly n = 4, private readonly pauseMs = 0, private readonly reconnect = false) {}
 
   async start(): Promise<void> {
     const setup = new Client({ connectionString: this.url });
@@ -47,7 +57,8 @@ export class WriteLoad {
     for (let i = 0; i < this.n; i++) {
       const c = new Client({ connectionString: this.url, application_name: `load-${i}` });
       await c.connect();
-      c.on("error", (e) => this.errors.push(e));
+      // with reconnect, a terminated session is a counted failure of the query it was running, not an error
+      c.on("error", (e) => (this.reconnect ? undefined : this.errors.push(e)));
       this.clients.push(c);
       this.pids.push((await c.query("SELECT pg_backend_pid() AS pid")).rows[0].pid);
       const start = Number((await c.query("SELECT coalesce(max(seq), 0) AS s FROM branch_log WHERE client = $1", [i])).rows[0].s);
@@ -55,7 +66,24 @@ export class WriteLoad {
     }
   }
 
+  private async connectClient(client: number): Promise<Client> {
+    for (;;) {
+      const c = new Client({ connectionString: this.url, application_name: `load-${client}` });
+      c.on("error", () => undefined);
+      try {
+        await c.connect();
+        return c;
+      } catch {
+        await c.end().catch(() => undefined);
+        if (this.stopping) throw new Error("stopped");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
   private async loop(c: Client, client: number, from: number): Promise<void> {
+    // with reconnect: when the first failed attempt of the transaction now retried began
+    let failedAt: number | undefined;
     for (let seq = from + 1; !this.stopping; seq++) {
       const t0 = performance.now();
       try {
@@ -64,14 +92,32 @@ export class WriteLoad {
           `BEGIN; INSERT INTO branch_log VALUES (${client}, ${seq}, md5('${client}-${seq}') || repeat('x', 100));
            UPDATE branch_counters SET n = n + 1 WHERE client = ${client} RETURNING pg_current_wal_insert_lsn()::text AS before; COMMIT`,
         );
-        const ms = performance.now() - t0;
+        // a retried transaction's latency runs from its first attempt: what an application retrying it waits
+        const ms = performance.now() - (failedAt ?? t0);
+        failedAt = undefined;
         const at = Date.now();
         const before = parseLsn((r as any[])[2].rows[0].before);
         const after = parseLsn((await c.query("SELECT pg_current_wal_insert_lsn()::text AS lsn")).rows[0].lsn);
         this.commits.push({ client, seq, before, after, at, ms });
       } catch (e) {
-        this.errors.push(e as Error);
-        return;
+        if (!this.reconnect) {
+          this.errors.push(e as Error);
+          return;
+        }
+        this.failures++;
+        failedAt ??= t0;
+        await c.end().catch(() => undefined);
+        try {
+          c = await this.connectClient(client);
+          // the failed transaction may have committed before its session went: go on after what is there
+          seq = Number((await c.query("SELECT coalesce(max(seq), 0) AS s FROM branch_log WHERE client = $1", [client])).rows[0].s);
+        } catch {
+          if (this.stopping) return;
+          seq--;
+          continue;
+        }
+        this.clients[client] = c;
+        continue;
       }
       if (this.pauseMs) await new Promise((r) => setTimeout(r, this.pauseMs));
     }

@@ -8,8 +8,6 @@ import { FaultProxy, waitFor } from "../helpers/faults";
 import { startPostgres, TestPostgres } from "../helpers/postgres";
 import { INSTALL_TIMEOUT_MS, MotoS3Server, startMotoS3 } from "../helpers/iceberg-rest";
 
-jest.setTimeout(120_000);
-
 describe("fault proxy: Postgres", () => {
   let pg: TestPostgres;
   let proxy: FaultProxy;

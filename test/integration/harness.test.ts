@@ -4,7 +4,7 @@ describe("postgres harness", () => {
   let pg: TestPostgres;
   beforeAll(async () => {
     pg = await startPostgres({ major: 16 });
-  }, 120_000);
+  });
   afterAll(async () => pg?.stop());
 
   it("runs the requested major with logical decoding on a loopback port", async () => {

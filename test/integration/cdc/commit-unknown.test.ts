@@ -20,8 +20,6 @@ import { lines, readIceberg, readPostgres } from "../../helpers/compare";
 import { FaultProxy, waitFor } from "../../helpers/faults";
 import { INSTALL_TIMEOUT_MS, RestCatalogServer, startRestCatalog } from "../../helpers/iceberg-rest";
 
-jest.setTimeout(300_000);
-
 /** Files the current snapshot references (manifest list, manifests, data and delete files) that do not exist. */
 async function missingFiles(catalog: Catalog, name: string): Promise<string[]> {
   const loaded = await catalog.loadTable({ namespace: ["floe"], name });

@@ -7,10 +7,10 @@ import { ChildProcess, spawn } from "node:child_process";
 import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort } from "../../../runtime/local/process";
-import { CdcBed, startCdcBed } from "../../helpers/cdc";
+import { CdcBed, cdcProgress, startCdcBed } from "../../helpers/cdc";
 import { startPostgres, TestPostgres } from "../../helpers/postgres";
+import { waitUntil } from "../../helpers/wait";
 
-jest.setTimeout(240_000);
 const CLI = join(__dirname, "../../../dist/runtime/cli.js");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -38,28 +38,34 @@ describe("CDC writer under faults", () => {
   });
 
   const equal = async (what: string) => {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const pgRows = (await bed.pg.sql("SELECT id, v FROM t", [], "app")).map((r) => `${r.id}:${r.v}`).sort();
-      let ice: string[] = [];
-      try {
-        const { Table, SqlCatalog } = await import("../../../runtime/iceberg");
-        const cat = await SqlCatalog.connect({ name: "floe", url: catalogPg.url("lake"), warehouse: `file://${bed.warehouse}` });
+    let pgRows: string[] = [];
+    let ice: string[] = [];
+    await waitUntil(
+      `Iceberg t to equal Postgres after the ${what}`,
+      async () => {
+        pgRows = (await bed.pg.sql("SELECT id, v FROM t", [], "app")).map((r) => `${r.id}:${r.v}`).sort();
         try {
-          const table = await Table.load(cat, { namespace: ["floe"], name: "t" });
-          const { readIceberg } = await import("../../helpers/compare");
-          ice = readIceberg(table.metadata.location, table.schema().fields).map((r) => `${r.id}:${r.v}`).sort();
-        } finally {
-          await cat.close();
+          const { Table, SqlCatalog } = await import("../../../runtime/iceberg");
+          const cat = await SqlCatalog.connect({ name: "floe", url: catalogPg.url("lake"), warehouse: `file://${bed.warehouse}` });
+          try {
+            const table = await Table.load(cat, { namespace: ["floe"], name: "t" });
+            const { readIceberg } = await import("../../helpers/compare");
+            ice = readIceberg(table.metadata.location, table.schema().fields).map((r) => `${r.id}:${r.v}`).sort();
+          } finally {
+            await cat.close();
+          }
+        } catch {
+          /* catalog down or table not there yet */
         }
-      } catch {
-        /* catalog down or table not there yet */
-      }
-      if (JSON.stringify(ice) === JSON.stringify(pgRows)) return;
-      if (Date.now() > deadline) throw new Error(`${what}: Iceberg (${ice.length} rows) never matched Postgres (${pgRows.length} rows)\n${stderr.slice(-3000)}`);
-      await sleep(200);
-    }
+        return JSON.stringify(ice) === JSON.stringify(pgRows);
+      },
+      { everyMs: 200, progress: writerProgress, explain: () => `Iceberg ${ice.length} rows, Postgres ${pgRows.length}\n${stderr.slice(-3000)}` },
+    );
   };
+  /** The writer at work: its slot, files written, its CPU time. */
+  const writerProgress = () => cdcProgress(bed.pg, bed.warehouse, child.pid);
+  /** Waits until the writer has counted an error since `before` (the fault hit it). */
+  const errorSeen = (before: number, what: string) => waitUntil(`the writer to hit the ${what}`, async () => (await metric("floe_cdc_errors_total")) > before, { progress: writerProgress });
   const metric = async (name: string) => {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     return text.split("\n").filter((l) => l.startsWith(name)).reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
@@ -90,18 +96,19 @@ describe("CDC writer under faults", () => {
     const { stopCluster, startCluster } = await import("../../../runtime/local/postgres");
     await stopCluster({ major: 17, dataDir: catalogPg.dataDir });
     await bed.pg.sql("INSERT INTO t VALUES (2001, 'while the catalog is down'); UPDATE t SET v = 'changed' WHERE id = 2", [], "app");
-    await sleep(2500);
+    await errorSeen(errorsBefore, "catalog outage");
     await startCluster({ major: 17, dataDir: catalogPg.dataDir, port: catalogPg.port, settings: { fsync: "off" } });
     await equal("catalog outage");
     expect(await metric("floe_cdc_errors_total")).toBeGreaterThan(errorsBefore);
   });
 
   it("waits out object storage errors", async () => {
+    const errorsBefore = await metric("floe_cdc_errors_total");
     const data = join(bed.warehouse, "floe", "t", "data");
     renameSync(data, data + ".away");
     writeFileSync(data, "not a directory"); // every data file write now fails, even for root
     await bed.pg.sql("INSERT INTO t VALUES (3001, 'while storage fails')", [], "app");
-    await sleep(2000);
+    await errorSeen(errorsBefore, "storage outage");
     rmSync(data);
     renameSync(data + ".away", data);
     await equal("storage outage");

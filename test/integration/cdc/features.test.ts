@@ -2,8 +2,6 @@ import { lines, readIceberg, readPostgres } from "../../helpers/compare";
 import { CdcBed, startCdcBed } from "../../helpers/cdc";
 import { Table } from "../../../runtime/iceberg";
 
-jest.setTimeout(120_000);
-
 describe("CDC writer features, each checked against Postgres through chdb", () => {
   let bed: CdcBed;
   beforeAll(async () => {

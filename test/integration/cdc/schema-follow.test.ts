@@ -7,8 +7,6 @@
 import { Table } from "../../../runtime/iceberg";
 import { CdcBed, startCdcBed } from "../../helpers/cdc";
 
-jest.setTimeout(180_000);
-
 describe("CDC writer: schema changes and key changes, checked against Postgres through chdb", () => {
   let bed: CdcBed;
   beforeAll(async () => {

@@ -13,7 +13,6 @@ import { join } from "node:path";
 import type { Client } from "pg";
 import { CdcBed, createWorkloadTables, KillReport, expectExactlyOnce, killAfterCommits, spawnWriter, startCdcBed, startWorkload, WORKLOAD_TARGETS } from "../../helpers/cdc";
 
-jest.setTimeout(600_000);
 const KILLS = Number(process.env.FLOE_SPILL_CRASH_KILLS ?? 6);
 
 describe("CDC writer crash safety with spilling", () => {
@@ -60,13 +59,13 @@ describe("CDC writer crash safety with spilling", () => {
 
     const final = spawnWriter(file);
     try {
-      const accounts = await bed.waitForEqual("accounts", { timeoutMs: 120_000 });
+      const accounts = await bed.waitForEqual("accounts", { pid: final.pid });
       expect(accounts.ice).toEqual(accounts.pg);
-      const once = await expectExactlyOnce(bed, finals, 120_000);
+      const once = await expectExactlyOnce(bed, finals, { pid: final.pid });
       console.log(`spill-crash: ${report.kills} kills (${report.midStream} mid-stream), ${finals.reduce((a, b) => a + b, 0)} transactions, ${once.changes} changelog rows, lost ${once.lost.length}, duplicated ${once.duplicated.length}`);
       // one more big transaction: the running writer spools it, which sweeps the killed writers' files
       await bed.pg.sql("UPDATE accounts SET note = 'final'", [], "app");
-      const again = await bed.waitForEqual("accounts", { timeoutMs: 120_000 });
+      const again = await bed.waitForEqual("accounts", { pid: final.pid });
       expect(again.ice).toEqual(again.pg);
       expect(readdirSync(spillDir).filter((f) => !f.includes(`-${final.pid}-`))).toEqual([]);
     } finally {

@@ -12,8 +12,6 @@ import { CdcBed, startCdcBed } from "../../helpers/cdc";
 import { startPostgres, TestPostgres } from "../../helpers/postgres";
 import { Table } from "../../../runtime/iceberg";
 
-jest.setTimeout(180_000);
-
 describe("CDC writer with spilling (tiny thresholds)", () => {
   let pg: TestPostgres;
   let bed: CdcBed;
@@ -42,7 +40,7 @@ describe("CDC writer with spilling (tiny thresholds)", () => {
       "app",
     );
     const w = await bed.startWriter({ tables: [{ source: "public.big" }, { source: "public.docs" }], commit: commit() });
-    let r = await bed.waitForEqual("big", { timeoutMs: 60_000 });
+    let r = await bed.waitForEqual("big", { writer: w });
     expect(r.ice).toHaveLength(200_000);
     expect(r.ice).toEqual(r.pg);
     // one snapshot, written as several spill chunks (without spilling: one file of 200k rows)
@@ -81,7 +79,7 @@ describe("CDC writer with spilling (tiny thresholds)", () => {
         [],
         "app",
       );
-      r = await bed.waitForEqual("big", { timeoutMs: 90_000 });
+      r = await bed.waitForEqual("big", { writer: w });
     } finally {
       clearInterval(poll);
     }
@@ -92,7 +90,7 @@ describe("CDC writer with spilling (tiny thresholds)", () => {
     const after = await Table.load(await bed.catalog(), { namespace: ["floe"], name: "big" });
     expect(after.metadata.snapshots).toHaveLength(2);
     expect(Number(after.currentSnapshot()!.summary["added-data-files"])).toBeGreaterThanOrEqual(2);
-    const d = await bed.waitForEqual("docs", { timeoutMs: 30_000 });
+    const d = await bed.waitForEqual("docs", { writer: w });
     expect(d.ice).toEqual(d.pg);
     const bodies = d.ice.map((l) => JSON.parse(l) as { id: number; title: string; body: string });
     expect(bodies.filter((b) => b.title === "retitled" && b.body.startsWith("new body")).length).toBe(100);

@@ -17,8 +17,6 @@ import { NotAuthorizedError, RestCatalog, RestCatalogError, parseRestJson, restL
 import { Schema } from "../../../runtime/iceberg/spec";
 import { INSTALL_TIMEOUT_MS, RestCatalogServer, startRestCatalog } from "../../helpers/iceberg-rest";
 
-jest.setTimeout(120_000);
-
 const schema: Schema = {
   type: "struct",
   "schema-id": 0,

@@ -13,8 +13,6 @@ import { INSTALL_TIMEOUT_MS, MotoS3Server, RestCatalogServer, s3CatalogEnv, star
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const chdb = require("chdb") as { query(sql: string, format: string): string };
 
-jest.setTimeout(180_000);
-
 const KEY = "floe-test-key";
 const SECRET = "floe-test-secret";
 let moto: MotoS3Server;

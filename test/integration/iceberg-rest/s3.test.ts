@@ -6,8 +6,6 @@ import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { S3FileIO, parseS3Location } from "../../../runtime/iceberg/s3";
 import { INSTALL_TIMEOUT_MS, MotoS3Server, startMotoS3 } from "../../helpers/iceberg-rest";
 
-jest.setTimeout(120_000);
-
 let moto: MotoS3Server;
 let io: S3FileIO;
 

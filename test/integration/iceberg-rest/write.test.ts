@@ -10,8 +10,6 @@ import { INSTALL_TIMEOUT_MS, RestCatalogServer, startRestCatalog } from "../../h
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const chdb = require("chdb") as { query(sql: string, format: string): string };
 
-jest.setTimeout(180_000);
-
 let server: RestCatalogServer;
 let catalog: RestCatalog;
 

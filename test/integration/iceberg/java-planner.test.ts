@@ -105,5 +105,5 @@ describe("Iceberg Java plans scans of floe tables", () => {
     const after = await plan(t.metadataLocation);
     expect(after.every((x) => x.deletes.length === 0)).toBe(true);
     expect(after.reduce((a, x) => a + x.records, 0)).toBe(model.size);
-  }, 60_000);
+  });
 });

@@ -37,7 +37,7 @@ beforeAll(async () => {
   warehouse = mkdtempSync(join(tmpdir(), "floe-iceberg-"));
   const c = await catalog();
   await c.createNamespace(["db"]);
-}, 120_000);
+});
 
 afterAll(async () => {
   for (const c of catalogs) await c.close().catch(() => undefined);
@@ -218,7 +218,7 @@ describe("mirror table through the SQL catalog, read back by chdb", () => {
     model.delete(43n);
     expect(readBack(again.location)).toEqual(expected());
     expect(again.summaryProperty("floe.lsn.shard-0")).toBe(`0/${lsn.toString(16)}`);
-  }, 60_000);
+  });
 
   it("truncate removes every row in one snapshot and the table keeps working", async () => {
     const table = await Table.load(await catalog(), id);
@@ -235,7 +235,7 @@ describe("mirror table through the SQL catalog, read back by chdb", () => {
     const reloaded = await Table.load(await catalog(), id);
     expect(reloaded.indexedRows).toBe(1);
     expect(reloaded.summaryProperty("floe.lsn.shard-0")).toBe("0/FFFF");
-  }, 30_000);
+  });
 });
 
 describe("concurrent writers", () => {
@@ -276,7 +276,7 @@ describe("concurrent writers", () => {
     expect(final.summaryProperty("floe.lsn.a")).toBe("5");
     expect(final.summaryProperty("floe.lsn.b")).toBe("5");
     expect(ax + bx).toBeGreaterThanOrEqual(12);
-  }, 60_000);
+  });
 
   it("a writer with a stale base rebases: reload, re-plan deletes against the other writer's rows", async () => {
     const id: TableIdentifier = { namespace: ["db"], name: "stale" };
@@ -289,7 +289,7 @@ describe("concurrent writers", () => {
     const r = await b.newWrite().upsert([{ k: 1, v: "b1" }]).delete([{ k: 2 }]).commit();
     expect(r.attempts).toBe(2);
     expect(chdbRows(b.location, "k, v", "ORDER BY k")).toEqual([{ k: 1, v: "b1" }]);
-  }, 30_000);
+  });
 });
 
 describe("SQL catalog API (Iceberg JDBC catalog schema)", () => {

@@ -29,8 +29,6 @@ import {
   type SchemaVersions,
 } from "../../../scripts/k8s-validate";
 
-jest.setTimeout(20 * 60_000); // a cold install builds helm from the Go module proxy
-
 /** Charts floe installs that no registry reachable here publishes (docs/kubernetes-schemas.md). */
 const UNOBTAINABLE_CHARTS = ["cloudnative-pg", "lakekeeper", "trino", "oci://registry-1.docker.io/bitnamicharts/clickhouse"];
 

@@ -39,7 +39,7 @@ beforeAll(async () => {
     [],
     "app",
   );
-}, 120_000);
+});
 afterAll(async () => {
   await pg?.stop();
   rmSync(dir, { recursive: true, force: true });
@@ -62,7 +62,7 @@ describe("database branches", () => {
     await deleteBranch(pg.url(), "app_br_test");
     expect(await databases()).not.toContain("app_br_test");
     expect(await pg.sql("SELECT slot_name FROM pg_replication_slots")).toEqual([]);
-  }, 60_000);
+  });
 
   it("waits for the parent's sessions (bounded, naming them) or terminates them when asked", async () => {
     const held = await pg.connect("app");
@@ -75,7 +75,7 @@ describe("database branches", () => {
     const [{ datallowconn }] = await pg.sql("SELECT datallowconn FROM pg_database WHERE datname = 'app'");
     expect(datallowconn).toBe(true);
     await deleteBranch(pg.url(), b.name);
-  }, 60_000);
+  });
 
   it("floe branch create|list|reset|delete (instance by default, template with --strategy)", async () => {
     const out: string[] = [];
@@ -105,7 +105,7 @@ describe("database branches", () => {
     }
     expect(await databases()).not.toContain("app_br_tpl");
     expect(await listBranches(pg.url())).toEqual([]);
-  }, 120_000);
+  });
 });
 
 describe("floe schema check", () => {
@@ -137,7 +137,7 @@ ALTER TABLE orders ALTER COLUMN code TYPE varchar(3) USING left(code, 3);
     }
     expect(out).toMatch(/error \[values\] public\.orders\.code: the type change text -> character varying\(3\) changed stored values/);
     expect(out).toMatch(/check failed: refused/);
-  }, 60_000);
+  });
 
   it("refuses numeric rounding and a migration that breaks UPDATE decoding", async () => {
     const round = file("002_round.sql", `SET lock_timeout = '2s';\nALTER TABLE orders ALTER COLUMN amount TYPE numeric(10,0); -- floe:allow changing-column-type,type-change-may-truncate rounding is fine\n`);
@@ -149,7 +149,7 @@ ALTER TABLE orders ALTER COLUMN code TYPE varchar(3) USING left(code, 3);
     expect(r2.validations).toContainEqual(expect.objectContaining({ check: "decode", severity: "error", table: "public.events" }));
     expect(r2.validations.find((v) => v.check === "decode")!.message).toMatch(/replica identity/);
     expect(await listBranches(pg.url())).toEqual([]);
-  }, 60_000);
+  });
 
   it("refuses a new column type the CDC writer cannot map", async () => {
     const f = file("003b_pair.sql", `SET lock_timeout = '2s';\nCREATE TYPE pair AS (a bigint, b bigint);\nALTER TABLE events ADD COLUMN location pair;\n`);
@@ -159,7 +159,7 @@ ALTER TABLE orders ALTER COLUMN code TYPE varchar(3) USING left(code, 3);
     expect(r.validations.filter((v) => v.severity === "error")).toEqual([
       expect.objectContaining({ check: "decode", table: "public.events", column: "location", message: expect.stringMatching(/has type pair, which floe cannot map to Iceberg/) }),
     ]);
-  }, 60_000);
+  });
 
   it("refuses values nulled, publications shrunk and constraints that do not hold", async () => {
     const f = file(
@@ -176,7 +176,7 @@ ALTER TABLE orders ADD CONSTRAINT small_amount CHECK (amount < 100) NOT VALID;
     // the sample UPDATE on orders hits the violated constraint too: updates of old rows would fail
     expect(errors).toEqual(["constraints", "decode", "nulls", "publication"]);
     expect(r.validations.find((v) => v.check === "decode")!.message).toMatch(/violates check constraint "small_amount"/);
-  }, 60_000);
+  });
 
   it("passes a safe migration (transactional and CONCURRENTLY files) and decodes through pgoutput", async () => {
     const a = file("005_add_column.sql", `SET lock_timeout = '2s';\nALTER TABLE orders ADD COLUMN region text;\nALTER TABLE orders ADD CONSTRAINT amount_positive CHECK (amount > 0) NOT VALID;\nALTER TABLE orders ALTER COLUMN amount TYPE numeric(14,2);\nALTER TABLE orders ALTER COLUMN code TYPE varchar(40);\n`);
@@ -192,7 +192,7 @@ ALTER TABLE orders ADD CONSTRAINT small_amount CHECK (amount < 100) NOT VALID;
     // the parent is untouched
     const cols = await pg.sql("SELECT column_name FROM information_schema.columns WHERE table_name = 'orders' ORDER BY ordinal_position", [], "app");
     expect(cols.map((c) => c.column_name)).toEqual(["id", "code", "amount", "note"]);
-  }, 60_000);
+  });
 
   it("does not branch when lint refuses, and reports apply failures", async () => {
     const bad = file("007_drop.sql", `ALTER TABLE orders DROP COLUMN note;\n`);
@@ -204,7 +204,7 @@ ALTER TABLE orders ADD CONSTRAINT small_amount CHECK (amount < 100) NOT VALID;
     expect(r2.exitCode).toBe(1);
     expect(r2.applied[0]).toMatchObject({ ok: false, error: expect.stringMatching(/contains null values/) });
     expect(await listBranches(pg.url())).toEqual([]);
-  }, 60_000);
+  });
 });
 
 describe("floe schema check without logical decoding", () => {
@@ -213,7 +213,7 @@ describe("floe schema check without logical decoding", () => {
     replica = await startPostgres({ major: 17, settings: { wal_level: "replica" } });
     await replica.sql("CREATE DATABASE app");
     await replica.sql("CREATE TABLE t (id bigint PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a'); CREATE PUBLICATION p FOR TABLE t", [], "app");
-  }, 120_000);
+  });
   afterAll(async () => replica?.stop());
 
   it("says the decode step was not checked instead of passing it silently", async () => {
@@ -221,5 +221,5 @@ describe("floe schema check without logical decoding", () => {
     const r = await checkMigrations({ url: replica.url("app"), files: [f] });
     expect(r.exitCode).toBe(0);
     expect(r.validations).toEqual([{ check: "decode", severity: "warn", message: "decoding not checked: wal_level is replica on the branch's server (logical decoding needs wal_level = logical)" }]);
-  }, 60_000);
+  });
 });

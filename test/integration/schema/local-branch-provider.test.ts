@@ -21,7 +21,7 @@ beforeAll(async () => {
   pg = await startPostgres({ major: 17 });
   await pg.sql("CREATE DATABASE app");
   await pg.sql("CREATE TABLE t (id bigint PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 10)", [], "app");
-}, 120_000);
+});
 afterAll(async () => {
   await pg?.stop();
   if (runtimeDir) rmSync(runtimeDir, { recursive: true, force: true });
@@ -40,4 +40,4 @@ it("creates the branch database on create and drops it on delete", async () => {
   const dbs = (await pg.sql("SELECT datname FROM pg_database")).map((r) => r.datname);
   expect(dbs).not.toContain("pr_9");
   expect(dbs).toContain("app");
-}, 60_000);
+});

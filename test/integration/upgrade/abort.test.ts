@@ -11,8 +11,6 @@ import { Upgrade, UpgradeAborted } from "../../../runtime/upgrade/orchestrator";
 import { loadState, saveState } from "../../../runtime/upgrade/state";
 import { contentOf, startWorld, waitFor, Workload, World } from "./workload";
 
-jest.setTimeout(180_000);
-
 describe("floe upgrade: budget exceeded, then a crashed run re-run", () => {
   let w: World;
   let load: Workload;

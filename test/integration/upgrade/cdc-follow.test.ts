@@ -16,9 +16,8 @@ import { registry } from "../../../runtime/core/metrics";
 import { SqlCatalog } from "../../../runtime/iceberg";
 import { loadState } from "../../../runtime/upgrade/state";
 import { expectEachCounterValueOnce, expectMirrorsEqual, followConfig, followRecord, followUpgrade, loadTable } from "./follow";
-import { startWorld, waitFor, Workload, World } from "./workload";
+import { startWorld, waitFor, Workload, World, worldProgress } from "./workload";
 
-jest.setTimeout(240_000);
 const quiet = createLogger({}, (l) => process.env.FLOE_TEST_LOG && process.stderr.write(l + "\n"));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -61,19 +60,20 @@ describe("CDC writer across a blue/green upgrade and its rollback", () => {
   });
 
   it("moves to green at the cutover, stays there across a restart, and back to blue at the rollback", async () => {
+    const moving = { progress: worldProgress(w, warehouse) };
     let current = await start();
     load.start();
     await sleep(500);
 
     // Cutover: the running writer switches to green by itself.
     await upgrade().run();
-    await waitFor("the writer to follow the cutover", async () => (await follow())?.generation === 1, 30_000);
+    await waitFor("the writer to follow the cutover", async () => (await follow())?.generation === 1, moving);
     const first = await follow();
     expect(first).toMatchObject({ kind: "cutover", seq: 1, slot: "floe_cdc", to: { port: w.green.port, dbname: "app" } });
-    await waitFor("the writer's status to name green", async () => current.writer.status.sources.blue?.generation === 1);
+    await waitFor("the writer's status to name green", async () => current.writer.status.sources.blue?.generation === 1, moving);
     expect(current.writer.status.sources.blue).toMatchObject({ server: `127.0.0.1:${w.green.port}/app`, generation: 1 });
     expect(await registry.getSingleMetricAsString("floe_cdc_handoffs_total")).toMatch(/floe_cdc_handoffs_total\{source="blue",kind="cutover"\} 1/);
-    await waitFor("green's own writes in Iceberg", async () => (await loadTable(catalog, "items")).summaryProperty("floe.lsn.blue~1") !== undefined, 30_000);
+    await waitFor("green's own writes in Iceberg", async () => (await loadTable(catalog, "items")).summaryProperty("floe.lsn.blue~1") !== undefined, moving);
 
     // A restart with the same (blue-only) config goes on from green.
     await current.writer.stop();
@@ -81,27 +81,27 @@ describe("CDC writer across a blue/green upgrade and its rollback", () => {
     const before = load.acked.size;
     await sleep(300); // writes meanwhile wait in green's slot
     current = await start();
-    await waitFor("writes after the restart", async () => load.acked.size > before + 20);
+    await waitFor("writes after the restart", async () => load.acked.size > before + 20, moving);
 
     // At rest on green: Iceberg equals green, the new primary.
     await load.stop();
-    await expectMirrorsEqual(catalog, w.green);
+    await expectMirrorsEqual(catalog, w.green, moving.progress);
     load.start();
     await sleep(300);
 
     // Rollback: the writer goes back to blue.
     await upgrade().rollback();
-    await waitFor("the writer to follow the rollback", async () => (await follow())?.generation === 2, 30_000);
-    await waitFor("the writer's status to name blue", async () => current.writer.status.sources.blue?.generation === 2);
+    await waitFor("the writer to follow the rollback", async () => (await follow())?.generation === 2, moving);
+    await waitFor("the writer's status to name blue", async () => current.writer.status.sources.blue?.generation === 2, moving);
     expect(current.writer.status.sources.blue).toMatchObject({ server: `127.0.0.1:${w.blue.port}/app`, generation: 2 });
     expect(await follow()).toMatchObject({ kind: "rollback", seq: 2, to: { port: w.blue.port, dbname: "app" } });
     await sleep(600);
     await load.stop();
     expect(load.errors).toEqual([]);
 
-    await expectMirrorsEqual(catalog, w.blue);
+    await expectMirrorsEqual(catalog, w.blue, moving.progress);
     // Exactly once, across both switches and the restart.
-    await expectEachCounterValueOnce(catalog, load);
+    await expectEachCounterValueOnce(catalog, load, moving.progress);
 
     // Cleanup drops the writer's slot on green (the writer has moved past the handoff there).
     await upgrade().cleanup();

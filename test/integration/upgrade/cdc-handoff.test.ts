@@ -12,8 +12,6 @@ import { loadState } from "../../../runtime/upgrade/state";
 import type { TestPostgres } from "../../helpers/postgres";
 import { contentOf, startWorld, waitFor, Workload, World } from "./workload";
 
-jest.setTimeout(180_000);
-
 /** Client inserts into items in a slot's stream (peeked, not consumed), with their commit LSNs. */
 async function streamedItems(pg: TestPostgres, slot: string, originNone: boolean): Promise<{ id: string; commitEnd: bigint }[]> {
   const opts = ["'proto_version', '1'", "'publication_names', 'floe'", ...(originNone ? ["'origin', 'none'"] : [])].join(", ");

@@ -9,8 +9,6 @@ import { databaseEntry } from "../../../runtime/upgrade/plan";
 import { main } from "../../../runtime/upgrade/cli";
 import { contentOf, startWorld, waitFor, Workload, World } from "./workload";
 
-jest.setTimeout(180_000);
-
 describe("floe upgrade run and rollback, 16 -> 17 behind pgBouncer under writes", () => {
   let w: World;
   let load: Workload;

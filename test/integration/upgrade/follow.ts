@@ -12,6 +12,7 @@ import { Upgrade } from "../../../runtime/upgrade/orchestrator";
 import { chdbRows } from "../../helpers/chdb";
 import { lines, readIceberg, readPostgres } from "../../helpers/compare";
 import type { TestPostgres } from "../../helpers/postgres";
+import type { Progress } from "../../helpers/wait";
 import { waitFor, Workload, World } from "./workload";
 
 export function followConfig(w: World, warehouse: string): CdcConfigInput {
@@ -44,7 +45,7 @@ export async function followRecord(catalog: SqlCatalog): Promise<{ generation: n
   return JSON.parse((await loadTable(catalog, "items")).summaryProperty(followKey("blue")) ?? "null");
 }
 
-export async function expectMirrorsEqual(catalog: SqlCatalog, pg: TestPostgres): Promise<void> {
+export async function expectMirrorsEqual(catalog: SqlCatalog, pg: TestPostgres, progress?: () => Promise<Progress>): Promise<void> {
   for (const name of ["items", "tickets"]) {
     let want: string[] = [];
     let got: string[] = [];
@@ -56,13 +57,13 @@ export async function expectMirrorsEqual(catalog: SqlCatalog, pg: TestPostgres):
         got = lines(readIceberg(t.metadata.location, t.schema().fields));
         return JSON.stringify(want) === JSON.stringify(got);
       },
-      60_000,
+      { progress },
     ).catch(() => undefined);
     expect(got).toEqual(want);
   }
 }
 
-export async function expectEachCounterValueOnce(catalog: SqlCatalog, load: Workload): Promise<void> {
+export async function expectEachCounterValueOnce(catalog: SqlCatalog, load: Workload, progress?: () => Promise<Progress>): Promise<void> {
   let byClient = new Map<number, number[]>();
   await waitFor(
     "the changelog to hold every counter update",
@@ -75,7 +76,7 @@ export async function expectEachCounterValueOnce(catalog: SqlCatalog, load: Work
       }
       return [...load.counters].every(([c, n]) => (byClient.get(c)?.length ?? 0) >= n);
     },
-    60_000,
+    { progress },
   ).catch(() => undefined);
   expect(load.counters.size).toBeGreaterThan(0);
   for (const [client, n] of load.counters) {

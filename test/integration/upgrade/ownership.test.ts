@@ -7,8 +7,6 @@ import { join } from "node:path";
 import { Upgrade } from "../../../runtime/upgrade/orchestrator";
 import { startWorld, World } from "./workload";
 
-jest.setTimeout(120_000);
-
 describe("owners and privileges across the upgrade", () => {
   let w: World;
   beforeAll(async () => {

@@ -11,6 +11,7 @@ import { startPgBouncer, stopPgBouncer } from "../../../runtime/pgbouncer/proces
 import { freePort, handOver } from "../../../runtime/local/process";
 import { PgBouncerControl } from "../../../runtime/upgrade/pooler";
 import { startPostgres, TestPostgres } from "../../helpers/postgres";
+import { cdcApplied, directoryBytes, prefixed, Progress, waitUntil, WaitOptions, walProgress } from "../../helpers/wait";
 
 export const SCHEMA = `
 CREATE TYPE mood AS ENUM ('ok', 'meh', 'it''s fine');
@@ -175,13 +176,23 @@ export async function contentOf(pg: TestPostgres): Promise<{ ids: string[]; tick
   return { ids, tickets: n, counters, dupSeq: d };
 }
 
-export async function waitFor(what: string, fn: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** Waits until `fn` is true; fails when `opts.progress` (default: the world's slots) did not advance for a while (test/helpers/wait.ts). */
+export async function waitFor(what: string, fn: () => Promise<boolean>, opts: WaitOptions = {}): Promise<void> {
+  await waitUntil(what, fn, opts);
 }
+
+/**
+ * A world's replication advancing: every logical slot on blue and green (a CDC writer's, blue ->
+ * green and back), what in-process CDC writers applied, and the bytes under a warehouse.
+ */
+export const worldProgress =
+  (w: World, warehouse?: string) =>
+  async (): Promise<Progress> => ({
+    ...prefixed("blue", await walProgress(w.blue)),
+    ...prefixed("green", await walProgress(w.green)),
+    applied: await cdcApplied(),
+    warehouseBytes: warehouse ? directoryBytes(warehouse) : undefined,
+  });
 
 export function percentile(xs: number[], p: number): number {
   if (!xs.length) return NaN;

@@ -35,4 +35,3 @@ export async function settle(m: FloeMocks, ...outs: pulumi.Input<unknown>[]): Pr
   await m.settled(...outs);
 }
 
-jest.setTimeout(60_000);

@@ -74,7 +74,7 @@ describe("column batches", () => {
         }),
         { numRuns: 25 },
       );
-    }, 60_000);
+    });
   }
 
   it("number keys: values beyond 2^53 stay exact, strings still find rows, an int -> long widening keeps keys equal", async () => {

@@ -15,7 +15,6 @@ import { readManifest, readManifestList } from "../../../runtime/iceberg/manifes
 import { readTable } from "../../helpers/iceberg-read";
 
 process.env.FLOE_LOG_LEVEL = "error";
-jest.setTimeout(30_000);
 let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "floe-commit-unknown-"));

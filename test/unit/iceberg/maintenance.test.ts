@@ -106,7 +106,7 @@ describe("maintenance", () => {
         for (const e of await readManifest(io, m)) if (e.status !== 2) expect(present.has(e.file.file_path)).toBe(true);
       }
     }
-  }, 120_000);
+  });
 
   it("v3: a compaction keeps each moved row's _row_id and _last_updated_sequence_number", async () => {
     const { cat, t } = await newTable(undefined, 3);

@@ -102,7 +102,7 @@ describe("spilling write transaction", () => {
       }),
       { numRuns: 40 },
     );
-  }, 60_000);
+  });
 
   it("spills by estimated bytes: the buffer is written out while rows are still being added", async () => {
     const cat = await newCatalog();

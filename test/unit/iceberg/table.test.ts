@@ -75,7 +75,7 @@ describe("Table on a local directory", () => {
       }),
       { numRuns: 15 },
     );
-  }, 30_000);
+  });
 
   it("records column stats and counts in manifests and totals in the snapshot summary", async () => {
     const { t } = await newTable();

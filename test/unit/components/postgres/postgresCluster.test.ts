@@ -102,6 +102,22 @@ describe("PostgresCluster on kubernetes", () => {
     expect((await valueOf(pg.sources))!.map((s) => s.name)).toEqual(["shard-0", "shard-1", "shard-2"]);
   });
 
+  test("Postgres 18: CloudNativePG's standard image for 18; the older majors keep their system images", async () => {
+    await build("pg18", { target: "kubernetes", version: 18, kubernetes: { installOperator: false } });
+    expect(only(m, "kubernetes:postgresql.cnpg.io/v1:Cluster", "pg18").inputs.spec.imageName).toBe("ghcr.io/cloudnative-pg/postgresql:18-standard-trixie");
+    await build("pg17", { target: "kubernetes", version: 17, kubernetes: { installOperator: false } });
+    expect(only(m, "kubernetes:postgresql.cnpg.io/v1:Cluster", "pg17").inputs.spec.imageName).toBe("ghcr.io/cloudnative-pg/postgresql:17");
+    // with backups, an image carrying barman-cloud (the user's) is accepted
+    await build("pg18b", {
+      target: "kubernetes",
+      version: 18,
+      kubernetes: { installOperator: false, imageName: "registry.example/pg:18-barman", backup: { destinationPath: "s3://lake/backups", credentialsSecretName: "creds" } },
+    });
+    const spec = only(m, "kubernetes:postgresql.cnpg.io/v1:Cluster", "pg18b").inputs.spec;
+    expect(spec.imageName).toBe("registry.example/pg:18-barman");
+    expect(spec.backup.barmanObjectStore.destinationPath).toBe("s3://lake/backups");
+  });
+
   test("escape hatch: spec overrides are merged last", async () => {
     await build("pgesc", { target: "kubernetes", kubernetes: { installOperator: false, spec: { instances: 5, postgresql: { parameters: { work_mem: "64MB" } } } } });
     const spec = only(m, "kubernetes:postgresql.cnpg.io/v1:Cluster", "pgesc").inputs.spec;
@@ -152,6 +168,15 @@ describe("PostgresCluster on aws", () => {
     expect(only(m, "aws:ec2/securityGroup:SecurityGroup", "pgav").inputs.ingress[0].cidrBlocks).toEqual(["10.0.0.0/16"]);
   });
 
+  test("Postgres 18: the engine version the user passes, the aurora-postgresql18 parameter family", async () => {
+    await build("pga18", { target: "aws", version: 18, aws: { engineVersion: "18.1" } });
+    expect(only(m, "aws:rds/cluster:Cluster", "pga18").inputs.engineVersion).toBe("18.1");
+    for (const pg of [...all(m, "aws:rds/clusterParameterGroup:ClusterParameterGroup", "pga18"), ...all(m, "aws:rds/parameterGroup:ParameterGroup", "pga18")]) {
+      expect(pg.inputs.family).toBe("aurora-postgresql18");
+    }
+    expect(all(m, "aws:rds/clusterParameterGroup:ClusterParameterGroup", "pga18").length).toBe(1);
+  });
+
   test("sharded: Aurora Limitless cluster + ShardGroup, no instances", async () => {
     const pg = await build("pgl", { target: "aws", shards: 4, aws: { vpcId: "vpc-1", subnetIds: ["s-1", "s-2"] } });
     const counts = countsUnder(m, "pgl");
@@ -182,6 +207,14 @@ describe("PostgresCluster validation", () => {
     ["bad target", { target: "gcp" }, /PostgresCluster "v1": target = "gcp" is not one of "kubernetes", "aws", "local"\. Fix: set target to one of/],
     ["local (the default) shards range", { shards: 17 }, /shards = 17 is not an integer between 1 and 16/],
     ["citus image", { target: "kubernetes", shards: 2 }, /kubernetes\.citusImage = undefined is required when shards = 2\. Fix: pass a CloudNativePG-compatible Postgres image/],
+    ["version 19", { target: "kubernetes", version: 19 }, /version = 19 is not an integer between 14 and 18/],
+    ["aws version 19", { target: "aws", version: 19 }, /version = 19 is not an integer between 14 and 18/],
+    ["aws 18 without an engine version", { target: "aws", version: 18 }, /aws\.engineVersion = undefined is required with version 18: floe pins no Aurora PostgreSQL 18 engine version\. Fix: pass the one your region offers/],
+    [
+      "18 with backups on CNPG's image",
+      { target: "kubernetes", version: 18, kubernetes: { backup: { destinationPath: "s3://b/x", credentialsSecretName: "c" } } },
+      /kubernetes\.imageName = undefined is required with version 18 and kubernetes\.backup: CloudNativePG's images for 18 \(ghcr\.io\/cloudnative-pg\/postgresql:18-standard-trixie\) have no barman-cloud/,
+    ],
     ["shards range", { target: "kubernetes", shards: 0 }, /shards = 0 is not an integer between 1 and 64/],
     ["byo subnets", { target: "aws", aws: { vpcId: "vpc-1" } }, /aws\.subnetIds = undefined must list at least two subnets when aws\.vpcId is set/],
     ["open cidr", { target: "aws", aws: { allowedCidrBlocks: ["0.0.0.0/0"] } }, /aws\.allowedCidrBlocks = "0\.0\.0\.0\/0" would open Postgres to the internet\. Fix: list only your VPC/],

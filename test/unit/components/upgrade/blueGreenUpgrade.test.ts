@@ -60,6 +60,7 @@ describe("BlueGreenUpgrade on kubernetes", () => {
     const spec = only(m, "kubernetes:postgresql.cnpg.io/v1:Cluster", "bgonly").inputs.spec;
     expect(spec.instances).toBe(3);
     expect(spec.postgresql.parameters).toMatchObject({ wal_level: "logical", work_mem: "64MB" });
+    expect(spec.imageName).toBe("ghcr.io/cloudnative-pg/postgresql:18-standard-trixie");
   });
 
   test("an explicit kubernetes provider flows to every child", async () => {
