@@ -1,8 +1,9 @@
 /**
- * The CDC writer follows a blue/green major upgrade by itself (Postgres 16 -> 17 behind pgBouncer,
- * clients writing the whole time). The writer is configured with blue only; the orchestrator's
- * handoff message moves it to green at the cutover, a restart keeps it on green, and a rollback
- * moves it back to blue. `counters` is replicated as a changelog: every client transaction adds 1
+ * The CDC writer follows a blue/green major upgrade by itself (Postgres 16 -> 17, 17 -> 18 and
+ * 16 -> 18 behind pgBouncer, clients writing the whole time; after the cutover the writer decodes
+ * green's pgoutput, Postgres 18's for the last two; Iceberg is read back by chdb). The writer is
+ * configured with blue only; the orchestrator's handoff message moves it to green at the cutover,
+ * a restart keeps it on green, and a rollback moves it back to blue. `counters` is replicated as a changelog: every client transaction adds 1
  * to its client's counter, so the changelog must hold each value 1..n exactly once per client — a
  * duplicated or lost transaction anywhere across the switches shows up as a repeat or a gap.
  */
@@ -21,7 +22,11 @@ import { startWorld, waitFor, Workload, World, worldProgress } from "./workload"
 const quiet = createLogger({}, (l) => process.env.FLOE_TEST_LOG && process.stderr.write(l + "\n"));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe("CDC writer across a blue/green upgrade and its rollback", () => {
+describe.each([
+  [16, 17],
+  [17, 18],
+  [16, 18],
+])("CDC writer across a blue/green upgrade %i -> %i and its rollback", (blueMajor, greenMajor) => {
   let w: World;
   let load: Workload;
   let warehouse: string;
@@ -41,7 +46,8 @@ describe("CDC writer across a blue/green upgrade and its rollback", () => {
   const follow = () => followRecord(catalog);
 
   beforeAll(async () => {
-    w = await startWorld({ preloadRows: 1000, clients: 3 });
+    w = await startWorld({ preloadRows: 1000, clients: 3, blueMajor, greenMajor });
+    expect([Number((await w.blue.sql("SHOW server_version_num"))[0].server_version_num) / 10000 | 0, Number((await w.green.sql("SHOW server_version_num"))[0].server_version_num) / 10000 | 0]).toEqual([blueMajor, greenMajor]);
     await w.blue.sql("CREATE DATABASE lake");
     warehouse = mkdtempSync(join(tmpdir(), "floe-follow-wh-"));
     catalog = await SqlCatalog.connect({ name: "floe", url: w.blue.url("lake"), warehouse: `file://${warehouse}` });
@@ -60,6 +66,7 @@ describe("CDC writer across a blue/green upgrade and its rollback", () => {
   });
 
   it("moves to green at the cutover, stays there across a restart, and back to blue at the rollback", async () => {
+    registry.resetMetrics(); // one registry for the whole file: count this upgrade's handoffs only
     const moving = { progress: worldProgress(w, warehouse) };
     let current = await start();
     load.start();

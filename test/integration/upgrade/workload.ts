@@ -1,5 +1,5 @@
 /**
- * The upgrade tests' and bench's world: blue (16) and green (17) clusters with an `app` database,
+ * The upgrade tests' and bench's world: blue (16) and green (17) clusters, or other majors, with an `app` database,
  * a pgBouncer in front of blue, and clients writing through the pooler, each remembering exactly
  * what was acknowledged (ids, counters) and every transaction's latency.
  */
@@ -81,8 +81,9 @@ export interface World {
   stop(): Promise<void>;
 }
 
-export async function startWorld(opts: { preloadRows?: number; clients?: number } = {}): Promise<World> {
-  const [blue, green] = await Promise.all([startPostgres({ major: 16 }), startPostgres({ major: 17 })]);
+/** blueMajor / greenMajor: the majors upgraded from and to (default 16 -> 17). */
+export async function startWorld(opts: { preloadRows?: number; clients?: number; blueMajor?: number; greenMajor?: number } = {}): Promise<World> {
+  const [blue, green] = await Promise.all([startPostgres({ major: opts.blueMajor ?? 16 }), startPostgres({ major: opts.greenMajor ?? 17 })]);
   await Promise.all([blue.sql("CREATE DATABASE app"), green.sql("CREATE DATABASE app")]);
   const clients = opts.clients ?? 4;
   await blue.sql(
