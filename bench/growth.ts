@@ -21,7 +21,8 @@
  * (2000), FLOE_BENCH_CHECKPOINTS ("1,250,500,1000,1500,2000"), FLOE_BENCH_INTERVAL_MS (commit
  * interval, 20), FLOE_BENCH_READERS ("chdb,duckdb"), FLOE_BENCH_READ_TIMEOUT_S (a read slower than
  * this is reported as "> N s" and the reader is not asked again: 120), FLOE_BENCH_WRITER_CONFIG
- * (JSON merged into the writer's config, e.g. '{"maintenance":{"enabled":false}}').
+ * (JSON merged into the writer's config, e.g. '{"maintenance":{"enabled":false}}'),
+ * FLOE_BENCH_WRITER_NODE_ARGS (node flags for the writer, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
  * Prints one JSON line at the end.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -226,7 +227,8 @@ async function main(): Promise<void> {
     };
     const configFile = join(warehouse, "cdc.json");
     writeFileSync(configFile, JSON.stringify(config));
-    child = spawn(process.execPath, [CLI, "cdc", "run", "--config", configFile], { stdio: ["ignore", "ignore", process.env.FLOE_BENCH_LOG ? "inherit" : "ignore"] });
+    const nodeArgs = (process.env.FLOE_BENCH_WRITER_NODE_ARGS ?? "").split(" ").filter(Boolean); // e.g. --cpu-prof
+    child = spawn(process.execPath, [...nodeArgs, CLI, "cdc", "run", "--config", configFile], { stdio: ["ignore", "ignore", process.env.FLOE_BENCH_LOG ? "inherit" : "ignore"] });
     const exited = new Promise<number | null>((r) => child!.once("exit", r));
     const status = async (): Promise<{ state: string; sources: Record<string, { confirmedLsn?: string }> } | undefined> => {
       try {

@@ -8,6 +8,7 @@ type Group = { summary: string; load: () => Promise<{ main(argv: string[]): Prom
 
 const GROUPS: Record<string, Group> = {
   cdc: { summary: "run the CDC writer (Postgres logical replication -> Iceberg)", load: () => import("./cdc/cli") },
+  maintain: { summary: "show or run Iceberg table maintenance (compaction, manifests, snapshot expiry, orphans)", load: () => import("./cdc/maintain-cli") },
   schema: { summary: "lint and check schema migrations against policy and a database branch", load: () => import("./schema/cli") },
   branch: { summary: "create, list and delete database branches", load: () => import("./schema/branch-cli") },
   upgrade: { summary: "zero-downtime major upgrade: blue/green behind pgBouncer (plan|run|status|rollback|cleanup)", load: () => import("./upgrade/cli") },

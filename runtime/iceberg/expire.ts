@@ -107,19 +107,25 @@ async function reachable(reader: ManifestReader, snapshots: Snapshot[]): Promise
  * Expires snapshots by count and age (see the file head) and deletes the files only they
  * referenced. Retried on a lost compare-and-swap; never conflicts with a writer's commit.
  */
+/** Which snapshots an expiry under `policy` would remove now (maintenance-plan.ts planExpiry on the table's metadata). */
+export function expiryPlan(ops: TableOps, policy: Pick<MaintenancePolicy, "keepSnapshots" | "maxSnapshotAgeMs">, now: number): { expire: bigint[]; ancestorsOnly: boolean } {
+  const m = ops.metadata;
+  const current = m["current-snapshot-id"] === null || m["current-snapshot-id"] === undefined ? undefined : BigInt(m["current-snapshot-id"]);
+  const infos = m.snapshots.map((s) => ({
+    id: BigInt(s["snapshot-id"]),
+    parentId: s["parent-snapshot-id"] === undefined || s["parent-snapshot-id"] === null ? undefined : BigInt(s["parent-snapshot-id"]),
+    timestampMs: s["timestamp-ms"],
+    carriesState: snapshotCarriesState(s),
+  }));
+  const refIds = Object.values(m.refs).map((r) => BigInt(r["snapshot-id"]));
+  return planExpiry(infos, current, refIds, policy, now);
+}
+
 export function expireSnapshots(ops: TableOps, policy: Pick<MaintenancePolicy, "keepSnapshots" | "maxSnapshotAgeMs">, now = Date.now()): Promise<ExpiryResult> {
   return ops.serialize(async () => {
     for (let attempt = 1; ; attempt++) {
       const m = ops.metadata;
-      const current = m["current-snapshot-id"] === null || m["current-snapshot-id"] === undefined ? undefined : BigInt(m["current-snapshot-id"]);
-      const infos = m.snapshots.map((s) => ({
-        id: BigInt(s["snapshot-id"]),
-        parentId: s["parent-snapshot-id"] === undefined || s["parent-snapshot-id"] === null ? undefined : BigInt(s["parent-snapshot-id"]),
-        timestampMs: s["timestamp-ms"],
-        carriesState: snapshotCarriesState(s),
-      }));
-      const refIds = Object.values(m.refs).map((r) => BigInt(r["snapshot-id"]));
-      const { expire, ancestorsOnly } = planExpiry(infos, current, refIds, policy, now);
+      const { expire, ancestorsOnly } = expiryPlan(ops, policy, now);
       if (expire.length === 0) return { snapshots: 0, files: 0, filesRead: 0 };
       const expiredSet = new Set(expire);
       const expired = expire.map((id) => snapshotById(m, id)!);

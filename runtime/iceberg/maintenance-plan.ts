@@ -25,9 +25,9 @@ export interface MaintenancePolicy {
   deleteRatio: number;
   /** v2 tables: a data file with more position delete files than this gets them merged into one. Defaults to 1. */
   maxDeleteFilesPerDataFile: number;
-  /** A snapshot with more manifests than this gets them merged (one per content and partition spec). Defaults to 16. */
+  /** A snapshot with more manifests than this gets them merged (one per content and partition spec). Defaults to 4. */
   maxManifests: number;
-  /** Snapshots kept, newest first (the current one always). Defaults to 100. */
+  /** Snapshots kept, newest first (the current one always). Defaults to 30. */
   keepSnapshots: number;
   /** Snapshots older than this are expired even within keepSnapshots (the current one never). Defaults to 7 days. */
   maxSnapshotAgeMs: number;
@@ -43,8 +43,8 @@ export const DEFAULT_MAINTENANCE_POLICY: MaintenancePolicy = {
   tierBaseBytes: 2 ** 20,
   deleteRatio: 0.1,
   maxDeleteFilesPerDataFile: 1,
-  maxManifests: 16,
-  keepSnapshots: 100,
+  maxManifests: 4,
+  keepSnapshots: 30,
   maxSnapshotAgeMs: 7 * 24 * 3600 * 1000,
   orphanMinAgeMs: 3 * 24 * 3600 * 1000,
   orphanIntervalMs: 24 * 3600 * 1000,

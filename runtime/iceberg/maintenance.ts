@@ -26,7 +26,7 @@ import {
   type ManifestEntryRecord,
   type ManifestFileRecord,
 } from "./manifests";
-import { expireSnapshots, removeOrphanFiles, type ExpiryResult } from "./expire";
+import { expireSnapshots, expiryPlan, removeOrphanFiles, type ExpiryResult } from "./expire";
 import { planCompaction, type CompactionPlan, type DataFileStats, type MaintenancePolicy } from "./maintenance-plan";
 import { icebergMetrics } from "./metrics";
 import { initialDefault } from "./defaults";
@@ -478,4 +478,60 @@ export function recordTableMetrics(ops: TableOps, report?: MaintenanceReport): v
     icebergMetrics.maintenanceLast.set({ table }, (report.startedAt + report.durationMs) / 1000);
     icebergMetrics.maintenanceSeconds.set({ table }, report.durationMs / 1000);
   }
+}
+
+/** The state of a table as maintenance sees it, and what a pass would do now (nothing is written). */
+export interface MaintenanceStatus {
+  table: string;
+  formatVersion: number;
+  snapshots: number;
+  oldestSnapshotMs?: number;
+  dataFiles: number;
+  /** Position delete files and deletion vectors. */
+  deleteFiles: number;
+  deletionVectors: number;
+  deletedRows: number;
+  records: number;
+  manifests: number;
+  bytes: number;
+  /** Commit time of the newest "replace" snapshot kept (a compaction or manifest rewrite, floe's or another engine's). */
+  lastReplaceMs?: number;
+  /** What a pass would do now. */
+  plan: { rewriteFiles: number; dropFiles: number; removeDeleteFiles: number; rewriteManifests: boolean; expireSnapshots: number; reasons: CompactionPlan["reasons"] };
+}
+
+export async function maintenanceStatus(ops: TableOps, policy: MaintenancePolicy, now = Date.now()): Promise<MaintenanceStatus> {
+  const m = ops.metadata;
+  const current = ops.currentSnapshot();
+  const status: MaintenanceStatus = {
+    table: ops.name,
+    formatVersion: ops.formatVersion,
+    snapshots: m.snapshots.length,
+    oldestSnapshotMs: m.snapshots.length ? Math.min(...m.snapshots.map((s) => s["timestamp-ms"])) : undefined,
+    dataFiles: 0,
+    deleteFiles: 0,
+    deletionVectors: 0,
+    deletedRows: 0,
+    records: 0,
+    manifests: 0,
+    bytes: 0,
+    lastReplaceMs: Math.max(...m.snapshots.filter((s) => s.summary.operation === "replace").map((s) => s["timestamp-ms"]), -1),
+    plan: { rewriteFiles: 0, dropFiles: 0, removeDeleteFiles: 0, rewriteManifests: false, expireSnapshots: 0, reasons: { tiers: 0, deleteRatio: 0, allDeleted: 0 } },
+  };
+  if (status.lastReplaceMs === -1) status.lastReplaceMs = undefined;
+  if (current) {
+    const files = await snapshotFiles(ops, current);
+    const dm = await deleteMap(ops, files.deletes);
+    const p = plan(files, dm, "policy", policy, ops.formatVersion);
+    status.dataFiles = files.data.length;
+    status.deleteFiles = files.deletes.length;
+    status.deletionVectors = files.deletes.filter((e) => isDv(e.file)).length;
+    status.deletedRows = [...dm.positions.values()].reduce((a, s) => a + s.size, 0);
+    status.records = files.data.reduce((a, e) => a + Number(e.file.record_count), 0);
+    status.manifests = files.manifests.length;
+    status.bytes = [...files.data, ...files.deletes].reduce((a, e) => a + Number(e.file.file_size_in_bytes), 0);
+    status.plan = { rewriteFiles: p.plan.rewrite.reduce((a, g) => a + g.length, 0), dropFiles: p.plan.drop.length, removeDeleteFiles: p.dirty.size, rewriteManifests: files.manifests.length > policy.maxManifests, expireSnapshots: 0, reasons: p.plan.reasons };
+  }
+  status.plan.expireSnapshots = expiryPlan(ops, policy, now).expire.length;
+  return status;
 }

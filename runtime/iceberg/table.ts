@@ -11,7 +11,7 @@
  */
 import { ValidationError, tableIdString, type Catalog, type TableIdentifier } from "./catalog";
 import { expireSnapshots, removeOrphanFiles, type ExpiryResult } from "./expire";
-import { compact, maintain, rewriteManifests, type CompactionResult, type MaintenanceReport } from "./maintenance";
+import { compact, maintain, maintenanceStatus, rewriteManifests, type CompactionResult, type MaintenanceReport, type MaintenanceStatus } from "./maintenance";
 import { maintenancePolicy, type MaintenancePolicy } from "./maintenance-plan";
 import type { IndexKey, PkIndex } from "./pkindex";
 import { liveRows } from "./scan";
@@ -272,6 +272,11 @@ export class Table {
    */
   expireSnapshots(options: { keepSnapshots?: number; maxSnapshotAgeMs?: number; now?: number } = {}): Promise<ExpiryResult> {
     return expireSnapshots(this.ops, maintenancePolicy({ keepSnapshots: options.keepSnapshots, maxSnapshotAgeMs: options.maxSnapshotAgeMs }), options.now);
+  }
+
+  /** The table's files and snapshots as maintenance sees them, and what a pass under `policy` would do now. */
+  maintenanceStatus(policy: Partial<MaintenancePolicy> = {}, now?: number): Promise<MaintenanceStatus> {
+    return maintenanceStatus(this.ops, maintenancePolicy(policy), now);
   }
 
   /** One maintenance pass under `policy` (defaults: maintenance-plan.ts); `orphans` adds the orphan scan. */
