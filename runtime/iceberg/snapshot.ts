@@ -244,7 +244,17 @@ export class SnapshotProducer {
     const parentId = parent ? BigInt(parent["snapshot-id"]) : null;
     let carried = r.keepBaseManifests && parent ? await readManifestList(ops.io, parent["manifest-list"]) : [];
     if (r.removed?.size) carried = await dropFromManifests(ops, base, carried, r.removed, snapshotId, seq, files);
-    if (carried.length + r.manifests.length > ops.options.maxManifests) carried = await this.mergeManifests(carried, base, snapshotId, seq, files);
+    if (carried.length + r.manifests.length > ops.options.maxManifests) {
+      const before = carried;
+      carried = await this.mergeManifests(carried, base, snapshotId, seq, files);
+      // manifests this attempt wrote (dropFromManifests) that the merge replaced: nothing will reference them
+      const kept = new Set(carried.map((m) => m.manifest_path));
+      const replaced = new Set(before.map((m) => m.manifest_path).filter((p) => !kept.has(p) && files.includes(p)));
+      if (replaced.size) {
+        await ops.deleteQuietly([...replaced]);
+        files.splice(0, files.length, ...files.filter((f) => !replaced.has(f)));
+      }
+    }
     const manifestList = `${ops.location}/metadata/snap-${snapshotId}-${n}-${randomUUID()}.avro`;
     files.push(manifestList);
     // v3 row lineage: new data manifests get row ids from the table's next-row-id on
@@ -264,8 +274,10 @@ export class SnapshotProducer {
 
   /**
    * Merges carried manifests that share content, partition spec and schema into one manifest
-   * per group (live entries become EXISTING with explicit sequence numbers; DELETED entries are
-   * dropped). Data and delete files are untouched; readers see exactly the same table.
+   * per group (live entries become EXISTING with explicit sequence numbers; DELETED entries of
+   * earlier snapshots are dropped, this snapshot's own are kept: expiry finds the files to delete
+   * from them, and without them the files this commit replaced would stay for ever). Data and
+   * delete files are untouched; readers see exactly the same table.
    */
   private async mergeManifests(carried: ManifestFileRecord[], base: TableMetadata, snapshotId: bigint, seq: bigint, files: string[]): Promise<ManifestFileRecord[]> {
     const ops = this.ops;
@@ -281,7 +293,7 @@ export class SnapshotProducer {
         out.push(group[0].m);
         continue;
       }
-      const live = group.flatMap((g) => g.entries).filter((e) => e.status !== STATUS_DELETED);
+      const live = group.flatMap((g) => g.entries).filter((e) => e.status !== STATUS_DELETED || e.snapshotId === snapshotId);
       if (live.length === 0) continue;
       const first = group[0];
       const schema = base.schemas.find((x) => x["schema-id"] === first.entries[0]?.schemaId) ?? ops.schema();
@@ -295,7 +307,7 @@ export class SnapshotProducer {
         content: first.m.content === CONTENT_DATA ? "data" : "deletes",
         snapshotId,
         sequenceNumber: seq,
-        entries: live.map((e) => ({ status: STATUS_EXISTING, snapshot_id: e.snapshotId, sequence_number: e.dataSequenceNumber, file_sequence_number: e.fileSequenceNumber, data_file: e.file })),
+        entries: live.map((e) => ({ status: e.status === STATUS_DELETED ? STATUS_DELETED : STATUS_EXISTING, snapshot_id: e.snapshotId, sequence_number: e.dataSequenceNumber, file_sequence_number: e.fileSequenceNumber, data_file: e.file })),
       }, () => null));
     }
     ops.log.debug("merged manifests", { before: carried.length, after: out.length });

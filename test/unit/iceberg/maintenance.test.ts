@@ -28,12 +28,12 @@ const columns = [
 ];
 let n = 0;
 
-async function newTable(catalog?: (inner: MemoryCatalog) => Catalog, formatVersion: 2 | 3 = 2): Promise<{ cat: Catalog; id: TableIdentifier; t: Table }> {
+async function newTable(catalog?: (inner: MemoryCatalog) => Catalog, formatVersion: 2 | 3 = 2, maxManifests?: number): Promise<{ cat: Catalog; id: TableIdentifier; t: Table }> {
   const inner = new MemoryCatalog(fileUri(join(dir, `w${n}`)));
   const cat = catalog ? catalog(inner) : inner;
   await cat.createNamespace(["db"]);
   const id = { namespace: ["db"], name: `t${n++}` };
-  const t = await Table.create(cat, id, { columns, identifier: ["id"], formatVersion });
+  const t = await Table.create(cat, id, { columns, identifier: ["id"], formatVersion }, { maxManifests });
   return { cat, id, t };
 }
 
@@ -106,6 +106,20 @@ describe("maintenance", () => {
         for (const e of await readManifest(io, m)) if (e.status !== 2) expect(present.has(e.file.file_path)).toBe(true);
       }
     }
+  });
+
+  it.each([2, 3] as const)("v%i: expiry deletes the delete files a commit replaced when that commit also merged its manifests (the CDC writer's commits merge past maxManifests)", async (version) => {
+    // each commit replaces the delete file / vector of the data files it touches (DELETED entries)
+    // and merges its manifests past 2: the merge must keep this commit's DELETED entries, or
+    // expiry, which finds what to delete from them, leaves the replaced files behind for ever
+    const { t } = await newTable(undefined, version, 2);
+    await t.newWrite().upsert(Array.from({ length: 500 }, (_, i) => ({ id: BigInt(i), v: `v${i}` }))).commit();
+    for (let c = 0; c < 30; c++) {
+      await t.newWrite().upsert([{ id: BigInt((c * 7) % 500), v: `c${c}` }]).setSummary({ "floe.lsn.pg": String(c) }).commit();
+      if (c % 5 === 4) await t.expireSnapshots({ keepSnapshots: 2 });
+    }
+    await t.expireSnapshots({ keepSnapshots: 1 });
+    expect(await t.removeOrphanFiles({ olderThanMs: Date.now() + 60_000 })).toEqual([]);
   });
 
   it("v3: a compaction keeps each moved row's _row_id and _last_updated_sequence_number", async () => {
