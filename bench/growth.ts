@@ -28,7 +28,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { loadavg, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseCdcConfig } from "../runtime/cdc/config";
 import { formatLsn, parseLsn } from "../runtime/cdc/lsn";
@@ -38,6 +38,7 @@ import { SqlCatalog } from "../runtime/iceberg";
 import { localPath } from "../runtime/iceberg/io";
 import { serverLogTail } from "../runtime/local/postgres";
 import { startPostgres, type TestPostgres } from "../test/helpers/postgres";
+import { loadAverage } from "./efficiency";
 
 const ROWS = Number(process.env.FLOE_BENCH_ROWS ?? 100_000);
 const UPDATE = Number(process.env.FLOE_BENCH_UPDATE ?? 200);
@@ -177,13 +178,16 @@ interface Checkpoint {
   writerCpuPerCommitMs?: number;
   reads: Record<string, { cpu?: number; freshCpu?: number; ratio?: number; error?: string }>;
   cpuSeconds: number;
-  load1: number;
+  /** 1, 5 and 15 minute load averages when the checkpoint was measured. */
+  load: number[];
 }
 
 async function main(): Promise<void> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: npm run build first`);
   const log = createLogger({}, () => undefined);
   process.env.FLOE_LOG_LEVEL ??= "warn"; // the fresh copies' table writer logs each commit otherwise
+  const loadBefore = loadAverage();
+  console.log(`growth: ${ROWS} rows, ${UPDATE} updated per commit, ${COMMITS} commits, writer config ${JSON.stringify(WRITER_CONFIG)}; load average ${loadBefore.join(" ")} (2-core machines: above 2 the numbers are slowed by others)`);
   const pg: TestPostgres = await startPostgres({ major: 17, settings: { max_wal_size: "4GB" } });
   const warehouse = mkdtempSync(join(tmpdir(), "floe-bench-growth-"));
   const python = READERS.includes("duckdb") ? enginesPython() : undefined;
@@ -305,7 +309,7 @@ async function main(): Promise<void> {
         writerCpuPerCommitMs: perCommit,
         reads,
         cpuSeconds: (b.user + b.system) / 1e6 + cpu + readerCpu.total,
-        load1: loadavg()[0],
+        load: loadAverage(),
       };
       checkpoints.push(cp);
       const readText = Object.entries(reads)
@@ -314,7 +318,7 @@ async function main(): Promise<void> {
       console.log(
         `commits ${commits}: snapshots ${cp.snapshots}, metadata.json ${(cp.metadataBytes / 1024).toFixed(1)} KiB, data/delete files ${cp.dataFiles}/${cp.deleteFiles}, ` +
           `${cp.tableFiles} files, warehouse ${(cp.warehouseBytes / 2 ** 20).toFixed(1)} MiB = ${cp.storageRatio.toFixed(2)}x Postgres, ` +
-          `writer CPU/commit ${perCommit === undefined ? "-" : perCommit.toFixed(1) + " ms"}; read CPU: ${readText}; bench CPU ${cp.cpuSeconds.toFixed(0)} s, load ${cp.load1.toFixed(1)}`,
+          `writer CPU/commit ${perCommit === undefined ? "-" : perCommit.toFixed(1) + " ms"}; read CPU: ${readText}; bench CPU ${cp.cpuSeconds.toFixed(0)} s, load ${cp.load.join(" ")}`,
       );
     };
 
@@ -354,8 +358,20 @@ async function main(): Promise<void> {
     maxStorageRatio: Math.max(...checkpoints.filter((c) => c.commits >= 250).map((c) => c.storageRatio)),
     metadataEndOverStart: first && last ? last.metadataBytes / first.metadataBytes : undefined,
     cpuPerCommitEndOverStart: first?.writerCpuPerCommitMs && last?.writerCpuPerCommitMs ? last.writerCpuPerCommitMs / first.writerCpuPerCommitMs : undefined,
+    loadBefore,
+    loadAfter: loadAverage(),
     checkpoints,
   };
+  // the issue's goals, with maintenance at its defaults: read <= 1.5x fresh at every checkpoint,
+  // storage <= 2x Postgres in steady state, metadata and CPU per commit end / start <= 1.2x
+  const verdict = (ok: boolean | undefined) => (ok === undefined ? "n/a" : ok ? "ok" : "MISSED");
+  console.log(
+    `goals: read <= 1.5x ${READERS.map((r) => `${r} ${summary.maxReadRatio[r].toFixed(2)}x ${verdict(summary.maxReadRatio[r] <= 1.5)}`).join(", ")}; ` +
+      `storage <= 2x ${summary.maxStorageRatio.toFixed(2)}x ${verdict(summary.maxStorageRatio <= 2)}; ` +
+      `metadata end/start ${summary.metadataEndOverStart?.toFixed(2)} ${verdict(summary.metadataEndOverStart === undefined ? undefined : summary.metadataEndOverStart <= 1.2)}; ` +
+      `CPU/commit end/start ${summary.cpuPerCommitEndOverStart?.toFixed(2)} ${verdict(summary.cpuPerCommitEndOverStart === undefined ? undefined : summary.cpuPerCommitEndOverStart <= 1.2)}; ` +
+      `load ${summary.loadBefore.join(" ")} -> ${summary.loadAfter.join(" ")}`,
+  );
   console.log(JSON.stringify(summary));
 }
 
