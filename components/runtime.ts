@@ -40,6 +40,7 @@ export interface RuntimeModules {
   "local/catalog-move": typeof import("../runtime/local/catalog-move");
   "local/postgres": typeof import("../runtime/local/postgres");
   "local/process": typeof import("../runtime/local/process");
+  "local/rest-catalog": typeof import("../runtime/local/rest-catalog");
   "pgbouncer/config": typeof import("../runtime/pgbouncer/config");
   "pgbouncer/process": typeof import("../runtime/pgbouncer/process");
   "schema/branch": typeof import("../runtime/schema/branch");

@@ -183,6 +183,11 @@ function computed(type: string, name: string, inputs: Record<string, any>, regio
       return { id: inputs.dir, extra: { pid: 3000 + (port % 1000), httpPort: port, configFile: `${inputs.dir}/cdc.json`, logFile: `${inputs.dir}/cdc.log` } };
     case "pulumi-nodejs:dynamic/floe:LocalSqlCatalog":
       return { id: inputs.name ?? name, extra: {} };
+    case "pulumi-nodejs:dynamic/floe:LocalRestCatalogServer": {
+      const p = inputs.requestedPort || port;
+      const credential = inputs.requestedCredential || `floe:${mockPassword(`${name}-credential`, 32)}`;
+      return { id: inputs.dir, extra: { port: p, pid: 4000 + (port % 1000), uri: `http://127.0.0.1:${p}`, logFile: `${inputs.dir}/server.log`, credential } };
+    }
   }
   if (type.startsWith("kubernetes:")) {
     const md = inputs.metadata ?? {};
@@ -231,6 +236,7 @@ export async function installFloeMocks(options: FloeMockOptions = {}): Promise<F
         const { id, extra } = computed(args.type, args.name, inputs, region, account);
         if (args.type === "random:index/randomPassword:RandomPassword") passwords.push(extra.result as string);
         if (args.type === "pulumi-nodejs:dynamic/floe:LocalPostgresServer" && !inputs.passwords) passwords.push(...(["adminPassword", "appPassword", "replicationPassword"] as const).map((k) => extra[k] as string));
+        if (args.type === "pulumi-nodejs:dynamic/floe:LocalRestCatalogServer" && !inputs.requestedCredential) passwords.push((extra.credential as string).split(":")[1]);
         // In preview only what was passed in is known: ids, endpoints, ARNs and generated passwords stay unknown.
         const state = preview ? { ...args.inputs } : { ...args.inputs, ...extra };
         const parentUrn = meta?.parent || undefined;

@@ -58,6 +58,20 @@ export interface IcebergCatalogLocalArgs {
   uri: pulumi.Input<string>;
   /** catalog_name of the tables. Defaults to "floe". */
   name?: string;
+  /**
+   * Whether to also run an Iceberg REST catalog server over the same tables: Apache Iceberg's own
+   * (a JdbcCatalog on `uri`), on 127.0.0.1 behind OAuth2 client credentials, that engines attach to
+   * as they would in production (`restUri`, `restCredential`). Needs a JDK 17+ and Maven on the
+   * machine (its jars come from Maven Central, cached). Defaults to false: the SQL catalog alone,
+   * nothing needs Java, and `restUri` is undefined.
+   */
+  rest?: boolean;
+  /** Port of the REST catalog server on 127.0.0.1; 0 picks a free one at create, kept after. Defaults to 0. */
+  restPort?: number;
+  /** The REST server's client credentials, "client_id:client_secret" (secret). Defaults to client id "floe" with a secret generated at create. */
+  restCredential?: pulumi.Input<string>;
+  /** Directory of the REST catalog server's files (removed on destroy). Defaults to `.floe-<stack>/<name>` in the working directory. */
+  dir?: string;
 }
 
 export interface IcebergCatalogArgs {
@@ -86,4 +100,8 @@ export interface IcebergCatalogBuildResult {
   sigv4Service: string | undefined;
   region: pulumi.Output<string>;
   accessPolicyArn: pulumi.Output<string | undefined>;
+  /** local: the REST server's endpoint (undefined unless `local.rest`). Defaults to `uri` when `type` is "rest". */
+  restUri?: pulumi.Output<string | undefined>;
+  /** local: "client_id:client_secret" for the REST server (OAuth2 client credentials), secret. Defaults to undefined. */
+  restCredential?: pulumi.Output<string | undefined>;
 }

@@ -15,12 +15,19 @@ export * from "./args";
  * - aws: the Glue Iceberg REST endpoint (a Glue database as the namespace) or an S3 Tables table
  *   bucket with a namespace; plus an IAM policy with exactly the catalog and bucket access a
  *   writer needs (attach it to the CDC writer's and engines' roles).
+ * - local: Iceberg's JDBC catalog schema in the local Postgres (the SQL catalog: `uri`); with
+ *   `local.rest`, also Apache Iceberg's own REST server over the same tables (`restUri`, OAuth2
+ *   client credentials `restCredential`), a supervised Java process on 127.0.0.1.
  */
 export class IcebergCatalog extends pulumi.ComponentResource {
-  /** "rest" (kubernetes, aws) or "sql" (local). */
+  /** "rest" (kubernetes, aws) or "sql" (local: what `uri` is; the REST endpoint is `restUri`). */
   readonly type: string;
   /** REST catalog base URI; local: the Postgres URL of the SQL catalog (secret). */
   readonly uri: pulumi.Output<string>;
+  /** The Iceberg REST endpoint engines attach to: `uri` on kubernetes and aws; local: http://127.0.0.1:<port> of the REST server (undefined without `local.rest`). */
+  readonly restUri: pulumi.Output<string | undefined>;
+  /** local: "client_id:client_secret" of the REST server (OAuth2 client credentials; secret). Undefined elsewhere: those catalogs authenticate their own way. */
+  readonly restCredential: pulumi.Output<string | undefined>;
   /** Warehouse identifier to pass to /v1/config. */
   readonly warehouse: pulumi.Output<string>;
   /** Iceberg namespace of the replicated tables. */
@@ -45,6 +52,8 @@ export class IcebergCatalog extends pulumi.ComponentResource {
     this.sigv4Service = r.sigv4Service;
     this.region = r.region;
     this.accessPolicyArn = r.accessPolicyArn;
-    this.registerOutputs({ uri: this.uri, warehouse: this.warehouse, namespace: this.namespace, region: this.region, accessPolicyArn: this.accessPolicyArn });
+    this.restUri = r.restUri ?? (r.type === "rest" ? r.uri.apply((u) => u as string | undefined) : pulumi.output(undefined));
+    this.restCredential = r.restCredential ?? pulumi.output(undefined);
+    this.registerOutputs({ uri: this.uri, warehouse: this.warehouse, namespace: this.namespace, region: this.region, accessPolicyArn: this.accessPolicyArn, restUri: this.restUri, restCredential: this.restCredential });
   }
 }

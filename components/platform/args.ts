@@ -161,6 +161,20 @@ export interface LocalPoolerArgs {
   defaultPoolSize?: number;
 }
 
+export interface LocalCatalogArgs {
+  /**
+   * Also run an Iceberg REST catalog server (Apache Iceberg's own, a JdbcCatalog over the SQL
+   * catalog's tables in the local Postgres) on 127.0.0.1 behind OAuth2 client credentials, that
+   * engines attach to as in production and the CDC writer commits through. Needs a JDK 17+ and
+   * Maven (its jars come from Maven Central, cached), a JVM of about 150 MB and a few seconds at
+   * start. Defaults to false: the SQL catalog alone (the writer commits to it directly) and nothing
+   * needs Java.
+   */
+  rest?: boolean;
+  /** Port of the REST catalog server on 127.0.0.1. Defaults to any free port, chosen once. */
+  port?: number;
+}
+
 export interface LocalCdcArgs {
   /** Tables to replicate. Defaults to every table of the publication, as mirror tables. */
   tables?: CdcTableArgs[];
@@ -200,6 +214,8 @@ export interface LocalPlatformArgs {
   pooler?: LocalPoolerArgs;
   /** Iceberg namespace of the replicated tables. Defaults to "floe". */
   namespace?: string;
+  /** The Iceberg catalog's REST server. Defaults to LocalCatalogArgs' defaults (the SQL catalog alone, no REST server). */
+  catalog?: LocalCatalogArgs;
   /** The CDC writer. Defaults to LocalCdcArgs' defaults (every table, mirror mode). */
   cdc?: LocalCdcArgs;
   /**

@@ -40,7 +40,12 @@ export class DataPlatform extends pulumi.ComponentResource {
   readonly connectionString: pulumi.Output<string>;
   /** Where that connection string is stored: a Kubernetes Secret name or a Secrets Manager ARN. */
   readonly connectionSecret: pulumi.Output<string>;
+  /** The catalog's URI: its REST endpoint on kubernetes and aws; local: the SQL catalog's Postgres URL (secret). */
   readonly catalogUri: pulumi.Output<string>;
+  /** The Iceberg REST endpoint engines attach to: `catalogUri` on kubernetes and aws; local: http://127.0.0.1:<port> of the REST server (undefined without the local REST server). */
+  readonly restCatalogUri: pulumi.Output<string | undefined>;
+  /** local: the REST server's OAuth2 client credentials, "client_id:client_secret" (secret). Undefined on kubernetes and aws. */
+  readonly restCatalogCredential: pulumi.Output<string | undefined>;
   readonly warehouse: pulumi.Output<string>;
   /** s3://bucket/prefix of the Iceberg warehouse. */
   readonly warehouseLocation: pulumi.Output<string>;
@@ -77,6 +82,8 @@ export class DataPlatform extends pulumi.ComponentResource {
     this.connectionString = b.connectionString;
     this.connectionSecret = b.connectionSecret;
     this.catalogUri = b.catalogUri;
+    this.restCatalogUri = b.restCatalogUri ?? b.catalogUri.apply((u) => u as string | undefined);
+    this.restCatalogCredential = b.restCatalogCredential ?? pulumi.output(undefined);
     this.warehouse = b.warehouse;
     this.warehouseLocation = b.warehouseLocation;
     this.trinoEndpoint = b.query.trinoEndpoint;
@@ -88,6 +95,8 @@ export class DataPlatform extends pulumi.ComponentResource {
       connectionString: this.connectionString,
       connectionSecret: this.connectionSecret,
       catalogUri: this.catalogUri,
+      restCatalogUri: this.restCatalogUri,
+      restCatalogCredential: this.restCatalogCredential,
       warehouse: this.warehouse,
       warehouseLocation: this.warehouseLocation,
       trinoEndpoint: this.trinoEndpoint,

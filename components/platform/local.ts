@@ -1,9 +1,11 @@
 /**
  * The platform on the local target, composed from the pieces' local builders: a data directory,
  * PostgresCluster (a server per shard), with `upgrade` a BlueGreenUpgrade per shard (one after the
- * other), ObjectStorage (the warehouse directory), IcebergCatalog (the SQL catalog on shard 0),
- * QueryEngines (chdb through `floe query`: nothing to deploy), CdcWriter (one supervised process
- * reading every shard) and a Pooler (pgBouncer) whose entries follow each shard's cutover.
+ * other), ObjectStorage (the warehouse directory), IcebergCatalog (the SQL catalog on shard 0 and,
+ * with `catalog.rest`, Apache Iceberg's REST catalog server over it), QueryEngines (chdb through
+ * `floe query`: nothing to deploy), CdcWriter (one supervised process reading every shard,
+ * committing through the REST server when there is one) and a Pooler (pgBouncer) whose entries
+ * follow each shard's cutover.
  * DataPlatform (target "local") and LocalPlatform both compose it here.
  *
  * Names and parents are public contract: before the pieces existed, these processes were direct
@@ -65,6 +67,10 @@ export interface LocalBuild extends PlatformBuild {
   namespace: pulumi.Output<string>;
   cdcHealthUrl: pulumi.Output<string>;
   upgradeRollbackCommands: pulumi.Output<string[]>;
+  /** http://127.0.0.1:<port> of the Iceberg REST catalog (undefined without `catalog.rest`). */
+  restCatalogUri: pulumi.Output<string | undefined>;
+  /** Its OAuth2 client credentials, "client_id:client_secret" (secret). */
+  restCatalogCredential: pulumi.Output<string | undefined>;
 }
 
 /** The old name of a process the pieces now make (see the file comment), or undefined. */
@@ -76,6 +82,7 @@ export function legacyName(newName: string, base: string, legacy: LocalLegacy, t
   if ((m = /^postgres-(\d+)$/.exec(rest))) return `${o}-postgres-${m[1]}`;
   if ((m = /^upgrade-(\d+)-green$/.exec(rest))) return `${o}-postgres-${m[1]}-v${toVersion}`;
   if ((m = /^upgrade-(\d+)-run$/.exec(rest))) return `${o}-upgrade-${m[1]}`;
+  // catalog-rest is new (no old name)
   const fixed: Record<string, string> = { "pooler-pgbouncer": "pooler", "storage-warehouse": "warehouse", "catalog-sql": "catalog", "cdc-writer": "cdc", root: "root", "retired-blue": "retired-blue" };
   return fixed[rest] !== undefined ? `${o}-${fixed[rest]}` : undefined;
 }
@@ -186,7 +193,8 @@ export function composeLocal(make: PlatformPieces, v: Validator, args: LocalPlat
     }
   }
   // Retiring blue: the catalog and the writer's sources move to green once every cutover is
-  // finished (the outputs gate them, so the writer moves the catalog after the cleanups).
+  // finished (the outputs gate them, so the catalog moves after the cleanups: by the REST server,
+  // stopped meanwhile, or without it by the writer, the SQL catalog's only committer).
   const retire = up?.retireBlue === true;
   const finished = pulumi.all(upgrades.map((u) => u.phase));
   const gate = <T>(o: pulumi.Output<T>): pulumi.Output<T> => (retire ? pulumi.all([finished, o]).apply(([, x]) => x as T) : o);
@@ -195,7 +203,18 @@ export function composeLocal(make: PlatformPieces, v: Validator, args: LocalPlat
 
   const storage = make.storage({ local: { path: args.dataDir } }, children());
   const catalogUri = pulumi.secret(gate(pulumi.interpolate`postgresql://${first.adminUsername}:${first.adminPassword}@127.0.0.1:${homePort(0)}/${catalogDb}`));
-  const catalog = make.catalog({ namespace, storage: { bucket: storage.bucket, warehouseLocation: storage.warehouseLocation }, local: { uri: catalogUri, name: "floe" } }, children());
+  const ca = args.catalog ?? {};
+  const rest = ca.rest ?? false;
+  if (typeof rest !== "boolean") v.fail("catalog.rest", rest, "must be true or false", "pass true to run the Iceberg REST catalog server, or leave it unset for the SQL catalog alone");
+  const restPort = v.int("catalog.port", ca.port, 0, 0, 65535);
+  const catalog = make.catalog(
+    {
+      namespace,
+      storage: { bucket: storage.bucket, warehouseLocation: storage.warehouseLocation },
+      local: { uri: catalogUri, name: "floe", rest, restPort, dir: path.join(args.dataDir, "catalog") },
+    },
+    children(),
+  );
   const query = make.query({ catalog: { uri: catalog.uri, warehouse: catalog.warehouse }, storage: { bucket: storage.bucket } });
 
   const c = args.cdc ?? {};
@@ -211,7 +230,8 @@ export function composeLocal(make: PlatformPieces, v: Validator, args: LocalPlat
       // explicit (the runtime's default is the same): the writer's config stays what it was before the pieces
       publication: pg.publication ?? "floe",
       tables: c.tables,
-      catalog: { type: "sql", uri: catalog.uri, name: "floe" },
+      // through the REST server, as in production (the SQL catalog's rows are the same)
+      catalog: rest ? { type: "rest", uri: catalog.restUri as pulumi.Output<string>, credential: catalog.restCredential as pulumi.Output<string> } : { type: "sql", uri: catalog.uri, name: "floe" },
       warehouseLocation: storage.warehouseLocation,
       namespace,
       commitIntervalMs: c.commitIntervalMs,
@@ -272,6 +292,8 @@ export function composeLocal(make: PlatformPieces, v: Validator, args: LocalPlat
     adminConnectionString: pulumi.secret(pulumi.interpolate`postgresql://${first.adminUsername}:${first.adminPassword}@127.0.0.1:${servingPort}/${database}`),
     namespace: pulumi.output(namespace),
     cdcHealthUrl: cdc.healthUrl as pulumi.Output<string>,
+    restCatalogUri: catalog.restUri,
+    restCatalogCredential: pulumi.secret(catalog.restCredential),
     upgradeStatePaths: pulumi.all(upgrades.map((u) => u.statePath as pulumi.Output<string>)),
     upgradeRollbackCommands: pulumi.secret(pulumi.all(upgrades.map((u) => u.rollbackCommand as pulumi.Output<string>))),
   };

