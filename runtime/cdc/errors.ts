@@ -185,6 +185,12 @@ export function classify(e: unknown): Classified {
 /** The grant a permission error asks for. */
 function permissionFix(msg: string, origin: ErrorOrigin | undefined): string {
   const user = origin?.user ?? "<user>";
+  if (origin?.setting.startsWith("catalog")) {
+    // The SQL catalog creates and migrates its own tables (iceberg_tables, iceberg_namespace_properties).
+    const table = /of (?:table|relation) (\S+)/.exec(msg)?.[1];
+    if (table) return `the catalog's tables must belong to the role in catalog.uri: ALTER TABLE ${table} OWNER TO ${user} (as their owner), or connect as their owner in catalog.uri`;
+    return `GRANT CREATE ON SCHEMA public TO ${user} in the catalog's database, or connect as a role that may create the catalog's tables in catalog.uri`;
+  }
   if (/WAL sender|walsender|replication role|REPLICATION attribute/i.test(msg)) return `give the role the REPLICATION attribute: ALTER ROLE ${user} REPLICATION`;
   const table = /for (?:table|relation) (\S+)/.exec(msg)?.[1];
   if (table) return `GRANT SELECT ON ${table} TO ${user} (the initial copy reads every replicated table)`;

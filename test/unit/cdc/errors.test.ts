@@ -19,6 +19,8 @@ describe("CDC error classification", () => {
       [tagOrigin(pgError("42704", 'publication "floe" does not exist'), source), "publication", /CREATE PUBLICATION/],
       [tagOrigin(pgError("42501", "permission denied to start WAL sender"), source), "permission", /ALTER ROLE floe_cdc REPLICATION/],
       [tagOrigin(pgError("42501", "permission denied for table orders"), source), "permission", /GRANT SELECT ON orders TO floe_cdc/],
+      [tagOrigin(pgError("42501", "must be owner of table iceberg_tables"), catalog), "permission", /the SQL catalog: must be owner of table iceberg_tables: .*ALTER TABLE iceberg_tables OWNER TO cat/],
+      [tagOrigin(pgError("42501", "permission denied for schema public"), catalog), "permission", /GRANT CREATE ON SCHEMA public TO cat in the catalog's database/],
       [tagOrigin(pgError("55000", "logical decoding requires wal_level >= logical"), source), "server_config", /wal_level = logical/],
       [tagOrigin(pgError("DEPTH_ZERO_SELF_SIGNED_CERT", "self-signed certificate"), source), "tls", /not signed by a CA the writer trusts.*sslrootcert/],
       [tagOrigin(pgError("ERR_TLS_CERT_ALTNAME_INVALID", "Hostname/IP does not match certificate's altnames"), source), "tls", /does not name the host.*verify-ca/],
