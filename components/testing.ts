@@ -133,7 +133,9 @@ function computed(type: string, name: string, inputs: Record<string, any>, regio
     case "aws:rds/clusterParameterGroup:ClusterParameterGroup":
       return { id: name, extra: { name: inputs.name ?? `${name}-${h}`, arn: `arn:aws:rds:${region}:${account}:pg:${name}` } };
     case "aws:ec2/vpc:Vpc":
-      return { id: `vpc-${h}`, extra: { arn: `arn:aws:ec2:${region}:${account}:vpc/vpc-${h}` } };
+      return { id: `vpc-${h}`, extra: { arn: `arn:aws:ec2:${region}:${account}:vpc/vpc-${h}`, mainRouteTableId: `rtb-${h}` } };
+    case "aws:ec2/vpcEndpoint:VpcEndpoint":
+      return { id: `vpce-${h}`, extra: { arn: `arn:aws:ec2:${region}:${account}:vpc-endpoint/vpce-${h}`, ...(inputs.vpcEndpointType === "Gateway" ? { prefixListId: `pl-${h.slice(0, 8)}` } : {}) } };
     case "aws:ec2/subnet:Subnet":
       return { id: `subnet-${h}`, extra: { arn: `arn:aws:ec2:${region}:${account}:subnet/subnet-${h}` } };
     case "aws:ec2/securityGroup:SecurityGroup":
@@ -210,7 +212,9 @@ function callResult(token: string, inputs: Record<string, any>, region: string, 
     case "aws:index/getAvailabilityZones:getAvailabilityZones":
       return { id: region, names: ["a", "b", "c"].map((z) => `${region}${z}`), zoneIds: ["1", "2", "3"].map((z) => `use1-az${z}`) };
     case "aws:ec2/getVpc:getVpc":
-      return { id: inputs.id ?? "vpc-existing", cidrBlock: "10.0.0.0/16", arn: `arn:aws:ec2:${region}:${account}:vpc/${inputs.id}` };
+      return { id: inputs.id ?? "vpc-existing", cidrBlock: "10.0.0.0/16", arn: `arn:aws:ec2:${region}:${account}:vpc/${inputs.id}`, mainRouteTableId: "rtb-main" };
+    case "aws:ec2/getPrefixList:getPrefixList":
+      return { id: `pl-${(inputs.name ?? "x").length}s3`, name: inputs.name, cidrBlocks: ["52.216.0.0/15"] };
   }
   return inputs;
 }

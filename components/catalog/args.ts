@@ -51,6 +51,13 @@ export interface IcebergCatalogKubernetesArgs {
 export interface IcebergCatalogAwsArgs {
   /** "glue" (the Glue Iceberg REST endpoint over the account's Glue catalog) or "s3tables" (an S3 Tables table bucket). Defaults to "glue". */
   flavor?: string;
+  /**
+   * The warehouse location is registered with Lake Formation, whose credential vending the readers
+   * use: adds `lakeformation:GetDataAccess` to the access policy. That action has no resource type
+   * in IAM, so it can only be granted on "*" (Lake Formation's own grants then scope it).
+   * Defaults to false (IAM access to the bucket prefix, no Lake Formation permission at all).
+   */
+  lakeFormation?: boolean;
 }
 
 export interface IcebergCatalogLocalArgs {

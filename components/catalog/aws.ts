@@ -19,6 +19,8 @@ export function buildAwsCatalog(ctx: BuildContext<IcebergCatalogArgs>): IcebergC
   const account = aws.getCallerIdentityOutput({}, { parent }).accountId;
   const partition = aws.getPartitionOutput({}, { parent }).partition;
   const prefix = args.storage.prefix ?? "warehouse";
+  const lakeFormation = aa.lakeFormation ?? false;
+  if (lakeFormation && flavor !== "glue") v.fail("aws.lakeFormation", true, `is only used with flavor "glue" (it is "${flavor}")`, "remove aws.lakeFormation");
 
   let uri: pulumi.Output<string>;
   let warehouse: pulumi.Output<string>;
@@ -43,7 +45,10 @@ export function buildAwsCatalog(ctx: BuildContext<IcebergCatalogArgs>): IcebergC
           },
           { Sid: "WarehouseList", Effect: "Allow", Action: ["s3:ListBucket", "s3:GetBucketLocation"], Resource: [bucketArn], Condition: { StringLike: { "s3:prefix": [`${prefix}/*`, prefix] } } },
           { Sid: "WarehouseObjects", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"], Resource: [`${bucketArn}/${prefix}/*`] },
-          { Sid: "LakeFormationData", Effect: "Allow", Action: ["lakeformation:GetDataAccess"], Resource: ["*"] },
+          // lakeformation:GetDataAccess has no resource type in IAM (the Service Authorization
+          // Reference lists none, so only "*" is accepted); what it vends is scoped by the Lake
+          // Formation grants on the table. Only for warehouses registered with Lake Formation.
+          ...(lakeFormation ? [{ Sid: "LakeFormationData", Effect: "Allow", Action: ["lakeformation:GetDataAccess"], Resource: ["*"] }] : []),
         ],
       }),
     );

@@ -90,6 +90,17 @@ export interface CdcWriterAwsArgs {
   memory?: number;
   /** Days of CloudWatch logs. Defaults to 30. */
   logRetentionDays?: number;
+  /**
+   * How the tasks reach the AWS APIs on 443: "create" (floe creates an S3 gateway endpoint and
+   * interface endpoints for Glue, STS, Secrets Manager, CloudWatch Logs and ECR in `subnetIds`, and
+   * egress on 443 goes only to them), "existing" (the VPC already has those endpoints: egress on 443
+   * to the VPC's CIDR and to the S3 prefix list), or "internet" (egress on 443 to 0.0.0.0/0 through
+   * your NAT). With "create" or "existing" the image must come from ECR in the same region (a
+   * pull-through cache or a copy): the tasks cannot reach another registry. Defaults to "create".
+   */
+  vpcEndpoints?: string;
+  /** Route tables the S3 gateway endpoint is added to ("create"). Defaults to the VPC's main route table. */
+  routeTableIds?: pulumi.Input<pulumi.Input<string>[]>;
 }
 
 export interface CdcWriterLocalArgs {

@@ -5,6 +5,9 @@ import { DEFAULT_IMAGE, type CdcWriterArgs, type CdcWriterBuildResult } from "./
 import { checkCdcConfig, renderCdcConfig } from "./config";
 
 const HEALTH_PORT = 9187;
+export const VPC_ENDPOINT_MODES = ["create", "existing", "internet"] as const;
+/** The interface endpoints a Fargate CDC writer needs: the catalog (Glue), STS, its config (Secrets Manager), its logs and its image (ECR). */
+export const CDC_INTERFACE_ENDPOINTS = ["glue", "sts", "secretsmanager", "logs", "ecr.api", "ecr.dkr"] as const;
 const assume = (service: string) => JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" }] });
 
 export function buildAwsCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcWriterBuildResult {
@@ -21,21 +24,58 @@ export function buildAwsCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcWriterBu
   const memory = v.int("aws.memory", aa.memory, 4096, 512, 122880);
   const logDays = v.int("aws.logRetentionDays", aa.logRetentionDays, 30, 1, 3653);
   for (const c of aa.postgresCidrBlocks ?? []) if (c === "0.0.0.0/0") v.fail("aws.postgresCidrBlocks", c, "is not a Postgres network", "list the CIDRs of your Postgres subnets");
+  const endpointMode = v.oneOf("aws.vpcEndpoints", aa.vpcEndpoints, "create", VPC_ENDPOINT_MODES);
+  if (aa.routeTableIds !== undefined && endpointMode !== "create") v.fail("aws.routeTableIds", "(set)", `is only used with aws.vpcEndpoints "create" (it is "${endpointMode}")`, 'remove aws.routeTableIds or set aws.vpcEndpoints to "create"');
   const region = aws.getRegionOutput({}, { parent }).region;
 
   const clusterArn = aa.clusterArn !== undefined ? pulumi.output(aa.clusterArn) : new aws.ecs.Cluster(`${name}-cluster`, { settings: [{ name: "containerInsights", value: "enabled" }] }, childOpts).arn;
   const logs = new aws.cloudwatch.LogGroup(`${name}-logs`, { name: `/floe/${name}`, retentionInDays: logDays }, childOpts);
 
-  const pgCidrs = aa.postgresCidrBlocks ? pulumi.output(aa.postgresCidrBlocks) : aws.ec2.getVpcOutput({ id: aa.vpcId }, { parent }).cidrBlock.apply((c) => [c]);
+  const vpc = aws.ec2.getVpcOutput({ id: aa.vpcId }, { parent });
+  const pgCidrs = aa.postgresCidrBlocks ? pulumi.output(aa.postgresCidrBlocks) : vpc.cidrBlock.apply((c) => [c]);
+  // 443: the AWS APIs through VPC endpoints (no route to the internet needed), or the internet when asked.
+  let apiEgress: aws.types.input.ec2.SecurityGroupEgress[];
+  if (endpointMode === "create") {
+    const endpointSg = new aws.ec2.SecurityGroup(
+      `${name}-endpoints`,
+      {
+        vpcId: aa.vpcId,
+        description: `floe CDC writer ${name}: AWS API interface endpoints, 443 from the VPC`,
+        ingress: [{ protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: vpc.cidrBlock.apply((c) => [c]), description: "HTTPS from the VPC" }],
+      },
+      childOpts,
+    );
+    for (const svc of CDC_INTERFACE_ENDPOINTS) {
+      new aws.ec2.VpcEndpoint(
+        `${name}-${svc.replace(".", "-")}`,
+        { vpcId: aa.vpcId, serviceName: pulumi.interpolate`com.amazonaws.${region}.${svc}`, vpcEndpointType: "Interface", privateDnsEnabled: true, subnetIds: aa.subnetIds, securityGroupIds: [endpointSg.id] },
+        childOpts,
+      );
+    }
+    const s3 = new aws.ec2.VpcEndpoint(
+      `${name}-s3`,
+      { vpcId: aa.vpcId, serviceName: pulumi.interpolate`com.amazonaws.${region}.s3`, vpcEndpointType: "Gateway", routeTableIds: aa.routeTableIds ?? vpc.mainRouteTableId.apply((r) => [r]) },
+      childOpts,
+    );
+    apiEgress = [
+      { protocol: "tcp", fromPort: 443, toPort: 443, securityGroups: [endpointSg.id], description: "Glue, STS, Secrets Manager, Logs, ECR interface endpoints" },
+      { protocol: "tcp", fromPort: 443, toPort: 443, prefixListIds: [s3.prefixListId], description: "S3 gateway endpoint" },
+    ];
+  } else if (endpointMode === "existing") {
+    const s3List = aws.ec2.getPrefixListOutput({ name: pulumi.interpolate`com.amazonaws.${region}.s3` }, { parent });
+    apiEgress = [
+      { protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: vpc.cidrBlock.apply((c) => [c]), description: "AWS API interface endpoints in the VPC" },
+      { protocol: "tcp", fromPort: 443, toPort: 443, prefixListIds: [s3List.id], description: "S3 gateway endpoint" },
+    ];
+  } else {
+    apiEgress = [{ protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"], description: "AWS APIs through the internet (aws.vpcEndpoints internet)" }];
+  }
   const sg = new aws.ec2.SecurityGroup(
     `${name}-sg`,
     {
       vpcId: aa.vpcId,
       description: `floe CDC writer ${name}: no ingress; egress to Postgres and AWS APIs`,
-      egress: [
-        { protocol: "tcp", fromPort: 5432, toPort: 5432, cidrBlocks: pgCidrs, description: "Postgres sources" },
-        { protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"], description: "S3, Glue, Secrets Manager, ECR APIs" },
-      ],
+      egress: [{ protocol: "tcp", fromPort: 5432, toPort: 5432, cidrBlocks: pgCidrs, description: "Postgres sources" }, ...apiEgress],
     },
     childOpts,
   );

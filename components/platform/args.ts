@@ -38,6 +38,8 @@ export interface DataPlatformCatalogArgs {
   namespace?: string;
   /** aws: "glue" or "s3tables". Defaults to "glue". */
   awsFlavor?: string;
+  /** aws, glue: the warehouse is registered with Lake Formation (adds lakeformation:GetDataAccess, which IAM only grants on "*"). Defaults to false. */
+  awsLakeFormation?: boolean;
   /** kubernetes: Lakekeeper replicas. Defaults to 2. */
   replicas?: number;
   /** kubernetes: escape hatch merged into the Lakekeeper values. Defaults to none. */
@@ -70,6 +72,13 @@ export interface DataPlatformCdcArgs {
   memory?: number;
   /** aws: existing ECS cluster. Defaults to a new cluster. */
   ecsClusterArn?: pulumi.Input<string>;
+  /**
+   * aws: how the writer reaches the AWS APIs: "create" (floe's VPC endpoints), "existing" (your
+   * VPC's), or "internet" (your NAT); see CdcWriterAwsArgs.vpcEndpoints. Defaults to "create".
+   */
+  vpcEndpoints?: string;
+  /** aws: route tables of the S3 gateway endpoint ("create"). Defaults to the VPC's main route table. */
+  routeTableIds?: pulumi.Input<pulumi.Input<string>[]>;
 }
 
 export interface DataPlatformUpgradeArgs {

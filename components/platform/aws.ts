@@ -54,7 +54,7 @@ export function wireAws(ctx: BuildContext<DataPlatformArgs>, make: PlatformPiece
   if (cat.existingUri !== undefined) {
     cv = { uri: pulumi.output(cat.existingUri), warehouse: pulumi.output(cat.existingWarehouse!), sigv4Service: cat.existingSigv4Service, region: storage.region, accessPolicyArn: cat.existingAccessPolicyArn };
   } else {
-    catalog = make.catalog({ warehouse: cat.warehouse, namespace: cat.namespace, storage: { bucket: storage.bucket, bucketArn: storage.bucketArn as pulumi.Output<string>, region: storage.region }, aws: { flavor: cat.awsFlavor } });
+    catalog = make.catalog({ warehouse: cat.warehouse, namespace: cat.namespace, storage: { bucket: storage.bucket, bucketArn: storage.bucketArn as pulumi.Output<string>, region: storage.region }, aws: { flavor: cat.awsFlavor, lakeFormation: cat.awsLakeFormation } });
     cv = { uri: catalog.uri, warehouse: catalog.warehouse, sigv4Service: catalog.sigv4Service, region: catalog.region, accessPolicyArn: catalog.accessPolicyArn as pulumi.Output<string> };
   }
   const query = make.query({ trino: q.trino, clickhouse: q.clickhouse, athena: q.athena, catalog: { uri: cv.uri, warehouse: cv.warehouse }, storage: { bucket: storage.bucket, region: storage.region }, aws: q.aws });
@@ -71,6 +71,8 @@ export function wireAws(ctx: BuildContext<DataPlatformArgs>, make: PlatformPiece
       cpu: cdcArgs.cpu,
       memory: cdcArgs.memory,
       postgresCidrBlocks: pgArgs.aws?.allowedCidrBlocks,
+      vpcEndpoints: cdcArgs.vpcEndpoints,
+      routeTableIds: cdcArgs.routeTableIds,
     },
   });
   const host = pooler ? pooler.host : postgres.host;

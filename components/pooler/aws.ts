@@ -60,11 +60,12 @@ export function buildAwsPooler(ctx: BuildContext<PoolerArgs>): PoolerBuildResult
     `${name}-cutover`,
     {
       description: `floe ${name}: repoint RDS Proxy during an upgrade cutover`,
-      policy: proxy.arn.apply((arn) =>
+      // This proxy and its target group, by their ARNs (not every target group of the account).
+      policy: pulumi.all([proxy.arn, group.arn]).apply(([proxyArn, groupArn]) =>
         JSON.stringify({
           Version: "2012-10-17",
           Statement: [
-            { Effect: "Allow", Action: ["rds:RegisterDBProxyTargets", "rds:DeregisterDBProxyTargets", "rds:ModifyDBProxyTargetGroup", "rds:DescribeDBProxyTargets", "rds:DescribeDBProxyTargetGroups"], Resource: [arn, arn.replace(":db-proxy:", ":target-group:").replace(/:prx-[^:]*$/, ":*")] },
+            { Effect: "Allow", Action: ["rds:RegisterDBProxyTargets", "rds:DeregisterDBProxyTargets", "rds:ModifyDBProxyTargetGroup", "rds:DescribeDBProxyTargets", "rds:DescribeDBProxyTargetGroups"], Resource: [proxyArn, groupArn] },
           ],
         }),
       ),

@@ -41,6 +41,18 @@ describe("IcebergCatalog", () => {
     const policy = JSON.parse(only(m, "aws:iam/policy:Policy", "cg").inputs.policy);
     expect(policy.Statement[0].Resource).toContain("arn:aws:glue:us-east-1:123456789012:table/floe/*");
     expect(policy.Statement[2].Resource).toEqual(["arn:aws:s3:::lake/warehouse/*"]);
+    // every resource is an ARN floe knows: no "*" unless Lake Formation is asked for
+    expect(policy.Statement.flatMap((st: any) => st.Resource)).not.toContain("*");
+    expect(policy.Statement.map((st: any) => st.Sid)).toEqual(["IcebergCatalog", "WarehouseList", "WarehouseObjects"]);
+  });
+
+  test("aws glue with Lake Formation: lakeformation:GetDataAccess, the one action IAM only grants on *", async () => {
+    const c = new IcebergCatalog("clf", { target: "aws", storage: { bucket: "lake", bucketArn: "arn:aws:s3:::lake" }, aws: { lakeFormation: true } });
+    await m.settled(c.accessPolicyArn);
+    const policy = JSON.parse(only(m, "aws:iam/policy:Policy", "clf").inputs.policy);
+    const star = policy.Statement.filter((st: any) => st.Resource.includes("*"));
+    expect(star).toEqual([{ Sid: "LakeFormationData", Effect: "Allow", Action: ["lakeformation:GetDataAccess"], Resource: ["*"] }]);
+    expect(() => new IcebergCatalog("clf2", { target: "aws", storage: { bucket: "lake" }, aws: { flavor: "s3tables", lakeFormation: true } })).toThrow(/aws\.lakeFormation = true is only used with flavor "glue" \(it is "s3tables"\)/);
   });
 
   test("aws s3tables: a table bucket and namespace", async () => {

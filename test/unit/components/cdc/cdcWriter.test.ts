@@ -76,7 +76,10 @@ describe("CdcWriter on aws", () => {
     expect(countsUnder(m, "wa")).toEqual({
       "aws:ecs/cluster:Cluster": 1,
       "aws:cloudwatch/logGroup:LogGroup": 1,
-      "aws:ec2/securityGroup:SecurityGroup": 1,
+      // the writer's and the interface endpoints'
+      "aws:ec2/securityGroup:SecurityGroup": 2,
+      // glue, sts, secretsmanager, logs, ecr.api, ecr.dkr + the S3 gateway
+      "aws:ec2/vpcEndpoint:VpcEndpoint": 7,
       "aws:iam/role:Role": 2,
       "aws:iam/rolePolicy:RolePolicy": 2,
       "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 2,
@@ -99,8 +102,63 @@ describe("CdcWriter on aws", () => {
     expect(containers[0].command[0]).toContain("exec node /opt/floe/dist/runtime/cli.js cdc run --config /tmp/cdc.json");
     expect(JSON.stringify(containers)).not.toContain("repl-password-xyz");
     expect(m.secretLeaks(["repl-password-xyz"])).toEqual([]);
-    const sg = only(m, "aws:ec2/securityGroup:SecurityGroup", "wa").inputs;
+    const sg = m.named("wa-sg").inputs;
     expect(sg.ingress).toBeUndefined();
+  });
+
+  const awsBase = (name: string, aws: Record<string, unknown> = {}) =>
+    new CdcWriter(name, {
+      target: "aws",
+      ...base,
+      sources: [{ name: "primary", host: "db.cluster.rds" }],
+      catalog: { uri: "https://glue.us-east-1.amazonaws.com/iceberg", warehouse: "123456789012", sigv4Service: "glue", region: "us-east-1" },
+      aws: { vpcId: "vpc-1", subnetIds: ["s-1", "s-2"], bucketArn: "arn:aws:s3:::lake", ...aws },
+    });
+  /** Every egress rule of the writer's group as "port -> destination". */
+  const egress = (name: string) =>
+    m.named(`${name}-sg`).inputs.egress.flatMap((r: any) => [
+      ...(r.cidrBlocks ?? []).map((c: string) => `${r.fromPort}-${r.toPort} -> ${c}`),
+      ...(r.securityGroups ?? []).map((g: string) => `${r.fromPort}-${r.toPort} -> sg ${g}`),
+      ...(r.prefixListIds ?? []).map((p: string) => `${r.fromPort}-${r.toPort} -> prefix list ${p}`),
+    ]);
+
+  test("egress on 443 goes only to the VPC endpoints floe creates: interface endpoints for Glue, STS, Secrets Manager, Logs, ECR, and the S3 gateway", async () => {
+    const w = awsBase("wep");
+    await m.settled(w.writers);
+    const endpoints = all(m, "aws:ec2/vpcEndpoint:VpcEndpoint", "wep");
+    const iface = endpoints.filter((e) => e.inputs.vpcEndpointType === "Interface");
+    expect(iface.map((e) => e.inputs.serviceName).sort()).toEqual(["glue", "sts", "secretsmanager", "logs", "ecr.api", "ecr.dkr"].map((x) => `com.amazonaws.us-east-1.${x}`).sort());
+    const epSg = m.named("wep-endpoints");
+    for (const e of iface) expect(e.inputs).toMatchObject({ vpcId: "vpc-1", privateDnsEnabled: true, subnetIds: ["s-1", "s-2"], securityGroupIds: [epSg.state.id ?? expect.any(String)] });
+    expect(epSg.inputs.ingress).toEqual([{ protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["10.0.0.0/16"], description: "HTTPS from the VPC" }]);
+    const s3 = endpoints.find((e) => e.inputs.vpcEndpointType === "Gateway")!;
+    expect(s3.inputs).toMatchObject({ serviceName: "com.amazonaws.us-east-1.s3", routeTableIds: ["rtb-main"] });
+    const epSgId = iface[0].inputs.securityGroupIds[0];
+    expect(epSgId).toMatch(/^sg-/);
+    expect(egress("wep").sort()).toEqual(["5432-5432 -> 10.0.0.0/16", `443-443 -> sg ${epSgId}`, `443-443 -> prefix list ${s3.state.prefixListId}`].sort());
+    expect(s3.state.prefixListId).toMatch(/^pl-/);
+  });
+
+  test('"existing" endpoints: 443 to the VPC and the region\'s S3 prefix list, nothing created; "internet" is the explicit opt-out', async () => {
+    const w = awsBase("wex", { vpcEndpoints: "existing" });
+    await m.settled(w.writers);
+    expect(all(m, "aws:ec2/vpcEndpoint:VpcEndpoint", "wex")).toHaveLength(0);
+    const pl = m.calls.filter((c) => c.token === "aws:ec2/getPrefixList:getPrefixList").map((c) => c.inputs.name);
+    expect(pl).toContain("com.amazonaws.us-east-1.s3");
+    expect(egress("wex").sort()).toEqual(["443-443 -> 10.0.0.0/16", "443-443 -> prefix list pl-26s3", "5432-5432 -> 10.0.0.0/16"]);
+    const wi = awsBase("win", { vpcEndpoints: "internet" });
+    await m.settled(wi.writers);
+    expect(egress("win").sort()).toEqual(["443-443 -> 0.0.0.0/0", "5432-5432 -> 10.0.0.0/16"]);
+    const wr = awsBase("wrt", { routeTableIds: ["rtb-1", "rtb-2"] });
+    await m.settled(wr.writers);
+    expect(m.named("wrt-s3").inputs.routeTableIds).toEqual(["rtb-1", "rtb-2"]);
+  });
+
+  test.each([
+    ["a mode that does not exist", { vpcEndpoints: "nat" }, /aws\.vpcEndpoints = "nat" is not one of "create", "existing", "internet"/],
+    ["route tables without created endpoints", { vpcEndpoints: "existing", routeTableIds: ["rtb-1"] }, /aws\.routeTableIds = "\(set\)" is only used with aws\.vpcEndpoints "create" \(it is "existing"\)\. Fix: remove aws\.routeTableIds/],
+  ])("validation: %s", (_, over, message) => {
+    expect(() => awsBase("wbad", over)).toThrow(message);
   });
 });
 

@@ -52,8 +52,10 @@ const AWS_COMMON = {
   "aws:secretsmanager/secret:Secret": 3,
   "aws:secretsmanager/secretVersion:SecretVersion": 3,
   "random:index/randomPassword:RandomPassword": 3,
-  // Postgres + CDC writer.
-  "aws:ec2/securityGroup:SecurityGroup": 2,
+  // Postgres, CDC writer, the CDC writer's interface endpoints.
+  "aws:ec2/securityGroup:SecurityGroup": 3,
+  // the CDC writer's AWS API endpoints: 6 interface + the S3 gateway
+  "aws:ec2/vpcEndpoint:VpcEndpoint": 7,
   "aws:glue/catalogDatabase:CatalogDatabase": 1,
   "aws:athena/workgroup:Workgroup": 1,
   "aws:ecs/cluster:Cluster": 1,
@@ -224,7 +226,7 @@ describe("DataPlatform on aws", () => {
     await synth("pr", { target: "aws" }, { providers: { aws: prov } });
     const ref = `${await valueOf(prov.urn)}::`;
     const ares = m.resources.filter((r) => r.custom && r.type.startsWith("aws:") && underRoot(m, r, "pr"));
-    expect(ares.length).toBe(42);
+    expect(ares.length).toBe(50);
     expect(ares.filter((r) => !r.provider?.startsWith(ref)).map((r) => r.name)).toEqual([]);
     const invokes = m.calls.filter((c) => c.provider?.startsWith(ref));
     expect(new Set(invokes.map((c) => c.token))).toEqual(

@@ -64,6 +64,13 @@ describe("Pooler on aws", () => {
     expect(only(m, "aws:rds/proxyTarget:ProxyTarget", "pa").inputs.dbClusterIdentifier).toBe("db-1");
     expect(await valueOf(p.host)).toMatch(/^pa-proxy\.proxy-/);
     expect(await valueOf(p.cutoverPolicyArn)).toMatch(/^arn:aws:iam::123456789012:policy\//);
+    // The cutover may repoint this proxy's target group only: both by their real ARNs, no wildcard.
+    const cutover = JSON.parse(only(m, "aws:iam/policy:Policy", "pa").inputs.policy);
+    const proxyArn = only(m, "aws:rds/proxy:Proxy", "pa").state.arn;
+    const groupArn = only(m, "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup", "pa").state.arn;
+    expect(groupArn).toMatch(/:target-group:prx-tg-/);
+    expect(cutover.Statement).toHaveLength(1);
+    expect(cutover.Statement[0].Resource).toEqual([proxyArn, groupArn]);
   });
 });
 
