@@ -68,6 +68,7 @@ async function child(kind: "copy" | "stream", mode: "bounded" | "unbounded", url
   const clock = stopwatch();
   const writer = new CdcWriter(config, { catalog, log: createLogger({}, () => undefined) });
   const done = writer.run();
+  done.catch(() => undefined); // a failure is awaited below (writer.status / await done), never left unhandled
   try {
     await writer.ready;
     if (kind === "stream") {

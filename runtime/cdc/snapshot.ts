@@ -124,6 +124,9 @@ export class InitialCopy {
   private async copyTable(src: ReplicationSource, exported: ExportedSnapshot, state: TableState): Promise<void> {
     const started = Date.now();
     const client = new Client({ ...src.clientConfig(), types: { getTypeParser: () => ident } } as never);
+    // A connection lost while idle (during the Iceberg commit below) is an 'error' event: without a
+    // listener it would end the process. A query in flight gets the error anyway.
+    client.on("error", (e) => this.log.warn("copy connection error", { source: src.name, table: state.key, error: e.message }));
     await withOrigin(src.origin, () => client.connect());
     let rows = 0;
     let tx: WriteTransaction | undefined;

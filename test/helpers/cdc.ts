@@ -31,9 +31,10 @@ export interface CdcBed {
    * Waits until the Iceberg table equals the Postgres table, returns both sides. Fails when the
    * writer made no progress for `idleMs` (cdcProgress; default 120 s), saying how the tables
    * differ. With `writer`, a writer that failed meanwhile ends the wait at once with its error;
-   * `pid` (a `floe cdc run` child) adds that process's CPU time to the progress measures.
+   * `pid` (a `floe cdc run` child) adds that process's CPU time to the progress measures; `child`
+   * does too, and its exit ends the wait at once.
    */
-  waitForEqual(table: string, opts?: { idleMs?: number; target?: string; source?: string; writer?: RunningWriter; pid?: number }): Promise<{ pg: string[]; ice: string[] }>;
+  waitForEqual(table: string, opts?: { idleMs?: number; target?: string; source?: string; writer?: RunningWriter; pid?: number; child?: ChildProcess }): Promise<{ pg: string[]; ice: string[] }>;
   icebergRows(target: string): Promise<string[]>;
   stop(): Promise<void>;
 }
@@ -121,12 +122,13 @@ export async function startCdcBed(opts: { major?: number; pg?: TestPostgres } = 
             last = { pg: pgRows, ice };
             if (JSON.stringify(pgRows) === JSON.stringify(ice)) return last;
             if (o.writer?.writer.status.state === "failed") throw new GiveUp(`the writer failed: ${o.writer.writer.status.error}`);
+            if (o.child && (o.child.exitCode !== null || o.child.signalCode !== null)) throw new GiveUp(`the writer process exited (code ${o.child.exitCode}, signal ${o.child.signalCode})`);
             return undefined;
           },
           {
             idleMs: o.idleMs,
             everyMs: 200,
-            progress: async () => ({ snapshot, ...(await cdcProgress(server, warehouse, o.pid)) }),
+            progress: async () => ({ snapshot, ...(await cdcProgress(server, warehouse, o.pid ?? o.child?.pid)) }),
             explain: () => `${differences(last.pg, last.ice)}${iceError ? `; reading Iceberg: ${(iceError as Error).message}` : ""}`,
           },
         );

@@ -395,8 +395,9 @@ class Conn {
     this.sentRequests++;
     const action = m.armed.rule.action;
     if (action === "stall") {
+      // the request is already queued for the server; from here on everything is held (release() delivers it)
+      this.stall();
       this.proxy.record(m.armed, { action, request: m.request });
-      this.chain = this.chain.then(() => this.stall());
       return;
     }
     if (action === "reset-after") {
