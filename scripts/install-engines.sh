@@ -2,8 +2,8 @@
 # Installs the independent Iceberg readers of the engine test tier (test/engines/), from PyPI and
 # Maven Central only, into one cached directory; idempotent (a second run takes milliseconds).
 #   - a Python venv with pyiceberg (SqlCatalog on Postgres), DuckDB with its iceberg and avro
-#     extensions as PyPI ships them (loaded from the venv: nothing is downloaded at run time),
-#     pyspark and polars
+#     extensions as PyPI ships them (loaded from the venv: nothing is downloaded at run time), and
+#     httpfs (what DuckDB's iceberg ATTACH to a REST catalog speaks HTTP with), pyspark and polars
 #   - the Iceberg Spark runtime and the Postgres JDBC driver jars, for Spark's JdbcCatalog
 # chdb is the npm package floe already depends on. Prints the install directory on stdout.
 # Needs python3 (3.10+), java (17+) and mvn.
@@ -27,7 +27,12 @@ mkdir -p "$CACHE"
 exec 9>"$CACHE/.install-engines.lock"
 flock 9
 
+# DuckDB's httpfs extension came after the first installs: added to an existing venv in place
+HTTPFS="duckdb-extension-httpfs==$DUCKDB_VERSION"
 if [[ -f "$STAMP" ]]; then
+  if ! compgen -G "$DIR/venv/lib/python3*/site-packages/duckdb_extension_httpfs" >/dev/null; then
+    "$DIR/venv/bin/pip" install -q --disable-pip-version-check "$HTTPFS" >&2
+  fi
   echo "$DIR"
   exit 0
 fi
@@ -44,10 +49,10 @@ start=$(date +%s)
 rm -rf "$DIR.tmp"
 mkdir -p "$DIR.tmp/jars"
 
-say "Python readers into a venv (duckdb $DUCKDB_VERSION + iceberg/avro extensions, pyiceberg $PYICEBERG_VERSION, pyspark $PYSPARK_VERSION, polars $POLARS_VERSION)"
+say "Python readers into a venv (duckdb $DUCKDB_VERSION + iceberg/avro/httpfs extensions, pyiceberg $PYICEBERG_VERSION, pyspark $PYSPARK_VERSION, polars $POLARS_VERSION)"
 python3 -m venv "$DIR.tmp/venv" >&2
 "$DIR.tmp/venv/bin/pip" install -q --disable-pip-version-check \
-  "duckdb==$DUCKDB_VERSION" "duckdb-extension-iceberg==$DUCKDB_VERSION" "duckdb-extension-avro==$DUCKDB_VERSION" \
+  "duckdb==$DUCKDB_VERSION" "duckdb-extension-iceberg==$DUCKDB_VERSION" "duckdb-extension-avro==$DUCKDB_VERSION" "$HTTPFS" \
   "pyiceberg[sql-postgres,pyarrow]==$PYICEBERG_VERSION" "pyspark==$PYSPARK_VERSION" "polars==$POLARS_VERSION" >&2
 
 say "Spark jars from Maven Central (iceberg-spark-runtime-${SPARK_MINOR}_2.13 $ICEBERG_VERSION, postgresql $PGJDBC_VERSION)"

@@ -3,7 +3,8 @@
  * server over a JdbcCatalog in a real Postgres, sharing floe's SQL catalog rows, behind OAuth2
  * client credentials, supervised (a kill -9 of the JVM brings it back on the same port), as the
  * server user when we are root. floe's REST client commits through it; floe's SQL catalog and the
- * server see the same tables.
+ * server see the same tables; a table floe's CDC writer makes through it is read by pyiceberg and
+ * DuckDB attached to it as users attach them (test/integration/local/rest-attach.py).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,8 +14,24 @@ import { RestCatalog } from "../../../runtime/iceberg/rest";
 import { Table } from "../../../runtime/iceberg/table";
 import { freePort, handOver, isAlive } from "../../../runtime/local/process";
 import { installRestServer, probe, serverPid, startRestServer, stopRestServer, type RestServerSpec, type StartedServer } from "../../../runtime/local/rest-catalog";
+import { execFile } from "node:child_process";
+import { parseCdcConfig } from "../../../runtime/cdc/config";
+import { openCatalog } from "../../../runtime/cdc/catalog";
+import { CdcWriter } from "../../../runtime/cdc/writer";
+import { createLogger } from "../../../runtime/core/log";
+import { lines, readIceberg, readPostgres } from "../../helpers/compare";
 import { startPostgres, type TestPostgres } from "../../helpers/postgres";
-import { waitUntil } from "../../helpers/wait";
+import { GiveUp, waitUntil } from "../../helpers/wait";
+
+/** The engine tier's readers (scripts/install-engines.sh, cached): pyiceberg, DuckDB with its extensions. */
+function installEngines(): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    execFile("bash", [join(__dirname, "..", "..", "..", "scripts", "install-engines.sh")], { encoding: "utf8", timeout: 30 * 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`scripts/install-engines.sh failed: ${err.message}\n${stderr.slice(-4000)}`));
+      else resolvePromise(stdout.trim().split("\n").pop()!);
+    });
+  });
+}
 
 let pg: TestPostgres;
 let root: string;
@@ -23,9 +40,28 @@ let server: StartedServer | undefined;
 let installDir: string;
 
 const credential = "floe:s3cr3t-for-the-test";
+let enginesDir: string;
+
+type Row = [number, string | null, string | null, number | null];
+interface Attached {
+  pyiceberg: Row[];
+  duckdb: Row[];
+  pyicebergWithoutCredential: string;
+  duckdbWithoutCredential: string;
+}
+
+/** pyiceberg and DuckDB attached to the REST catalog as docs/engines.md says (rest-attach.py, the engine tier's venv). */
+function attachEngines(uri: string, cred: string, namespace: string, table: string): Promise<Attached> {
+  return new Promise((resolvePromise, reject) => {
+    execFile(join(enginesDir, "venv", "bin", "python"), [join(__dirname, "rest-attach.py"), uri, cred, namespace, table], { encoding: "utf8", timeout: 10 * 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`rest-attach.py failed: ${err.message}\n${stderr.slice(-4000)}`));
+      else resolvePromise(JSON.parse(stdout.trim().split("\n").pop()!));
+    });
+  });
+}
 
 beforeAll(async () => {
-  [pg, installDir] = await Promise.all([startPostgres({ major: 17 }), installRestServer()]);
+  [pg, installDir, enginesDir] = await Promise.all([startPostgres({ major: 17 }), installRestServer(), installEngines()]);
   await pg.sql("CREATE DATABASE floe_catalog");
   root = mkdtempSync(join(tmpdir(), "floe-rest-server-"));
   handOver(root);
@@ -79,6 +115,68 @@ test("starts behind client credentials and shares the SQL catalog's tables both 
   }
   const rows = await pg.sql("SELECT catalog_name, table_namespace, table_name FROM iceberg_tables", [], "floe_catalog");
   expect(rows).toEqual([{ catalog_name: "floe", table_namespace: "floe", table_name: "orders" }]);
+});
+
+test("a table floe's CDC writer makes through the server reads the same in pyiceberg and DuckDB attached to it with the client credentials, and neither gets in without", async () => {
+  await pg.sql("CREATE DATABASE app");
+  await pg.sql(
+    `CREATE TABLE accounts (id bigint PRIMARY KEY, note text, amount numeric(12,2), "at" timestamptz);
+     INSERT INTO accounts SELECT g, 'copied ' || g, g * 1.25, timestamptz '2026-01-01 00:00:00.123456+00' + g * interval '1 hour' FROM generate_series(1, 40) g;
+     CREATE PUBLICATION floe_rest FOR TABLE accounts`,
+    [],
+    "app",
+  );
+  const config = parseCdcConfig({
+    sources: [{ name: "pg", connectionString: pg.url("app"), publication: "floe_rest" }],
+    catalog: { type: "rest", uri: server!.uri, credential },
+    warehouse: spec.warehouse,
+    commit: { intervalMs: 100 },
+    http: { port: 0 },
+  });
+  // the catalog the CLI's `floe cdc run` opens for this config: floe's REST client, OAuth2
+  const catalog = await openCatalog(config);
+  const writer = new CdcWriter(config, { catalog, log: createLogger({}, () => undefined) });
+  const done = writer.run();
+  done.catch(() => undefined);
+  try {
+    await writer.ready;
+    // streamed changes after the initial copy: updates, deletes (position deletes), inserts, a NULL
+    await pg.sql(
+      `UPDATE accounts SET note = 'updated ' || id, amount = amount + 0.01 WHERE id % 3 = 0;
+       DELETE FROM accounts WHERE id % 5 = 0;
+       INSERT INTO accounts VALUES (100, 'streamed', NULL, now()), (101, NULL, -7.5, timestamptz '1999-12-31 23:59:59.999999+00')`,
+      [],
+      "app",
+    );
+    const expected = (await pg.sql(`SELECT id::text, note, amount::text, (extract(epoch FROM "at") * 1000000)::bigint::text AS micros FROM accounts`, [], "app"))
+      .map((r) => [Number(r.id), r.note, r.amount, r.micros === null ? null : Number(r.micros)])
+      .sort((a, b) => (a[0] as number) - (b[0] as number));
+    const id = { namespace: ["floe"], name: "accounts" };
+    const pgLines = lines(await readPostgres(pg.url("app"), "public.accounts"));
+    // floe's own read of what the server serves equals Postgres: the writer is done with the changes
+    await waitUntil(
+      "floe.accounts through the REST server equal to Postgres",
+      async () => {
+        if (writer.status.state === "failed") throw new GiveUp(`the writer failed: ${writer.status.error}`);
+        const t = await Table.load(catalog, id);
+        return JSON.stringify(lines(readIceberg(t.metadata.location, t.schema().fields))) === JSON.stringify(pgLines);
+      },
+      { everyMs: 500, progress: async () => ({ snapshot: String((await Table.load(catalog, id)).currentSnapshot()?.["snapshot-id"]) }) },
+    );
+    const engines = await attachEngines(server!.uri, credential, "floe", "accounts");
+    expect(engines.pyiceberg).toEqual(expected);
+    expect(engines.duckdb).toEqual(expected);
+    expect(expected).toHaveLength(34); // 40 copied, 8 deleted, 2 inserted
+    expect(engines.pyicebergWithoutCredential).toMatch(/UnauthorizedError|NotAuthorized/);
+    expect(engines.duckdbWithoutCredential).toMatch(/401|Unauthorized/);
+    // the table is in the SQL catalog's rows too (one set of tables, two doors)
+    const rows = await pg.sql("SELECT table_name FROM iceberg_tables WHERE catalog_name = 'floe' ORDER BY 1", [], "floe_catalog");
+    expect(rows.map((r) => r.table_name)).toEqual(["accounts", "orders"]);
+  } finally {
+    await writer.stop();
+    await done.catch(() => undefined);
+    (catalog as { close?: () => void }).close?.();
+  }
 });
 
 test("a kill -9 of the JVM: the supervisor starts it again on the same port and clients carry on", async () => {
