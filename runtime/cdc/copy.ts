@@ -1,6 +1,8 @@
 /**
- * The initial copy's data path: `COPY (SELECT …) TO STDOUT` in text format, decoded straight into
- * columns of canonical values (runtime/cdc/types.ts converters), without a row object per row.
+ * The initial copy's data path. copyColumnsBinary: `COPY (SELECT …) TO STDOUT (FORMAT binary)`
+ * decoded into columns of normalized values (runtime/cdc/copy-binary.ts), the default.
+ * copyColumns: `COPY (SELECT …) TO STDOUT` in text format, decoded straight into columns of
+ * canonical values (runtime/cdc/types.ts converters), without a row object per row.
  *
  * COPY's text format carries each value in its type's output form, exactly as a cursor FETCH in
  * text mode does (same session settings, same output functions), so the converters see the same
@@ -9,6 +11,7 @@
  * https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.2
  */
 import type { Client } from "pg";
+import { CopyBinaryDecoder, columnPlan, type BinaryColumnType } from "./copy-binary";
 import type { Converter } from "./types";
 
 /**
@@ -217,5 +220,65 @@ export async function copyColumns(client: Client, select: string, converters: Co
   const reported = await copyOut(client, `COPY (${select}) TO STDOUT`, (data) => decoder.push(data));
   decoder.flush();
   if (reported !== decoder.total) throw new Error(`COPY reported ${reported} rows but ${decoder.total} arrived`);
+  return decoder.total;
+}
+
+/** A column to copy: its name and how it decodes (runtime/cdc/copy-binary.ts). */
+export interface CopyColumn extends BinaryColumnType {
+  name: string;
+}
+
+/** Per column, the Iceberg type copyColumnsBinary's values are normalized for (undefined: canonical, from the text converter). */
+export function normalizedTypes(columns: CopyColumn[]): (string | undefined)[] {
+  return columns.map((c) => (columnPlan(c).kind === "text" || typeof c.iceberg !== "string" ? undefined : c.iceberg));
+}
+
+const quote = (s: string): string => `"${s.replace(/"/g, '""')}"`;
+
+/**
+ * Copies `columns` of `from` (a quoted table name; `where` an optional condition) as binary COPY
+ * into chunks of normalized columns; returns the row count. A column without a binary decoder is
+ * selected through its type's output function (its text form, as text COPY sends it).
+ */
+export async function copyColumnsBinary(
+  client: Client,
+  from: string,
+  columns: CopyColumn[],
+  emit: (chunk: ColumnChunk) => void,
+  opts: { where?: string; chunkRows?: number; onProgress?: (rows: number, bytes: number) => void } = {},
+): Promise<number> {
+  const textual = columns.filter((c) => columnPlan(c).kind === "text");
+  const output = new Map<string, string>();
+  if (textual.length) {
+    const r = await client.query(
+      `SELECT a.attname AS name, t.typoutput::regproc::text AS out FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+       WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped`,
+      [from],
+    );
+    for (const row of r.rows as { name: string; out: string }[]) output.set(row.name, row.out);
+  }
+  const list = columns
+    .map((c) => {
+      if (columnPlan(c).kind !== "text") return quote(c.name);
+      const out = output.get(c.name);
+      if (!out) throw new Error(`COPY: column ${c.name} of ${from} has no output function`);
+      return `${out}(${quote(c.name)})`;
+    })
+    .join(", ");
+  const decoder = new CopyBinaryDecoder(columns, emit, opts.chunkRows);
+  let reported = 0;
+  const select = `SELECT ${list} FROM ${from}${opts.where ? ` WHERE ${opts.where}` : ""}`;
+  let lastProgress = 0;
+  reported = await copyOut(client, `COPY (${select}) TO STDOUT (FORMAT binary)`, (data) => {
+    decoder.push(data);
+    if (opts.onProgress && decoder.total - lastProgress >= 65536) {
+      lastProgress = decoder.total;
+      opts.onProgress(decoder.total, decoder.bytes);
+    }
+  });
+  decoder.flush();
+  if (!decoder.complete) throw new Error("COPY binary: the stream ended without its trailer");
+  if (reported !== decoder.total) throw new Error(`COPY reported ${reported} rows but ${decoder.total} arrived`);
+  opts.onProgress?.(decoder.total, decoder.bytes);
   return decoder.total;
 }

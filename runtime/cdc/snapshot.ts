@@ -11,16 +11,20 @@ import { Client } from "pg";
 import type { Logger } from "../core/log";
 import type { WriteTransaction } from "../iceberg/table";
 import type { CdcConfig } from "./config";
-import { copyColumns } from "./copy";
+import { copyColumnsBinary, normalizedTypes, type CopyColumn } from "./copy";
 import { lineageOf } from "./handoff";
 import { formatLsn } from "./lsn";
 import { withOrigin } from "./errors";
 import { cdcMetrics } from "./metrics";
-import { ExportedSnapshot, quoteIdent, quoteTable, ReplicationSource } from "./source";
-import { CdcStopError, lsnSummary, TableState, WriterStatus } from "./state";
+import { ExportedSnapshot, quoteTable, ReplicationSource } from "./source";
+import { CdcStopError, Column, lsnSummary, TableState, WriterStatus } from "./state";
 import { describeWith, sameLayout, type Tables } from "./tables";
 
 const ident = (s: string) => s;
+
+/** How the copy decodes each source column (runtime/cdc/copy-binary.ts). */
+const copyColumnsOf = (columns: Column[]): CopyColumn[] =>
+  columns.map((c) => ({ name: c.pg.name, typeName: c.pg.typeName, typType: c.pg.typType, elemTypeName: c.pg.elemTypeName, iceberg: c.mapped.iceberg, convert: c.mapped.convert }));
 
 export class InitialCopy {
   constructor(private readonly config: CdcConfig, private readonly log: Logger, private readonly status: WriterStatus, private readonly tables: Tables) {}
@@ -142,7 +146,6 @@ export class InitialCopy {
       const { columns } = await withOrigin(src.origin, () => describeWith(client, state.source));
       if (!sameLayout(columns, this.tables.layout(state, src))) await this.tables.evolve(src, state, columns, { backfill: false }); // the copy brings every row's values
       else state.layouts.set(src.key, columns);
-      const list = columns.map((c) => quoteIdent(c.pg.name)).join(", ");
       // Spills to data files past commit.spillBytes: memory stays bounded, the commit is still one snapshot.
       const write = (tx = state.table.newWrite({ spillBytes: this.config.commit.spillBytes }));
       const socket = (client as unknown as { connection: { stream: { pause(): void; resume(): void } } }).connection.stream;
@@ -150,10 +153,12 @@ export class InitialCopy {
       const meta: Record<string, unknown> = { _op: "R", _lsn: exported.consistentPoint, _commit_time: BigInt(Date.now()) * 1000n, _xid: 0n, _source: src.name };
       const names = columns.map((c) => c.pg.name);
       const metaNames = Object.keys(meta);
-      // COPY streams the rows in text form (the converters' input) straight into columns.
-      rows = await withOrigin(src.origin, () => copyColumns(client, `SELECT ${list} FROM ${quoteTable(state.source)}`, columns.map((c) => c.mapped.convert), ({ columns: cols, rowCount }) => {
-        if (state.mode === "mirror") write.upsertColumns({ names, columns: cols, rowCount });
-        else write.appendColumns({ names: [...names, ...metaNames], columns: [...cols, ...metaNames.map((k) => new Array(rowCount).fill(meta[k]))], rowCount });
+      const copyCols = copyColumnsOf(columns);
+      const normalized = normalizedTypes(copyCols);
+      // Binary COPY streams the rows straight into columns of normalized values.
+      rows = await withOrigin(src.origin, () => copyColumnsBinary(client, quoteTable(state.source), copyCols, ({ columns: cols, rowCount }) => {
+        if (state.mode === "mirror") write.upsertColumns({ names, columns: cols, rowCount, normalized });
+        else write.appendColumns({ names: [...names, ...metaNames], columns: [...cols, ...metaNames.map((k) => new Array(rowCount).fill(meta[k]))], rowCount, normalized: [...normalized, ...metaNames.map(() => undefined)] });
         if (write.pendingSpills > 1 && !paused) {
           // Backpressure: the server waits while more than one spill is queued (else rows pile up in memory).
           paused = true;

@@ -15,7 +15,8 @@ import { isNumericKey, joinKey, keyPartFromNormalized, numericKey, type IndexKey
 import type { Row, TableOps } from "./table-ops";
 import { parseTransform } from "./transforms";
 import { parsePrimitive, type Primitive } from "./types";
-import { bigIntToMinBytes, columnStats, comparator, fieldCodec, toColumns, uuidToBytes, type FieldCodec } from "./values";
+import type { IcebergType } from "./spec";
+import { bigIntToMinBytes, canonicalFromPhysical, columnStats, comparator, fieldCodec, toColumns, uuidToBytes, type FieldCodec } from "./values";
 
 /** A data file written for a commit: its manifest record, the keys of its rows (primary-key tables) and its spec. */
 export interface NewDataFile {
@@ -210,6 +211,24 @@ export interface ColumnBatch {
   /** Plain arrays, or typed arrays (e.g. a BigInt64Array of a long column without nulls). */
   columns: ArrayLike<unknown>[];
   rowCount: number;
+  /**
+   * Set when the values are already *normalized* (values.ts: decimals as unscaled bigints, dates
+   * as days ...) rather than canonical: per column, the Iceberg type they are normalized for
+   * (undefined: that column is canonical). A column whose type is the table's passes through
+   * without a per-value conversion.
+   */
+  normalized?: (IcebergType | undefined)[];
+}
+
+/** Whether two types are the same ("decimal(12,2)" is "decimal(12, 2)"). */
+function sameType(a: IcebergType, b: IcebergType): boolean {
+  if (a === b) return true;
+  if (typeof a !== "string" || typeof b !== "string") return JSON.stringify(a) === JSON.stringify(b);
+  try {
+    return JSON.stringify(parsePrimitive(a)) === JSON.stringify(parsePrimitive(b));
+  } catch {
+    return false;
+  }
 }
 
 const INT64_MIN = -(2n ** 63n);
@@ -221,12 +240,22 @@ function int64Valued(c: FieldCodec): boolean {
   return !c.isList && (k === "long" || k === "time" || k === "timestamp" || k === "timestamptz" || (k === "decimal" && c.primitive.precision <= 18));
 }
 
+/** Normalized values of a type back to canonical ones (values.ts canonicalFromPhysical, which takes normalized values too). */
+function canonicalOf(t: IcebergType): (v: unknown) => unknown {
+  return (v) => canonicalFromPhysical(t, v);
+}
+
 /** The rows of column batches as row objects (canonical values). */
 export function batchRows(batch: ColumnBatch): Row[] {
   const rows: Row[] = new Array(batch.rowCount);
+  const types = batch.normalized;
   for (let r = 0; r < batch.rowCount; r++) {
     const row: Row = {};
-    for (let c = 0; c < batch.names.length; c++) row[batch.names[c]] = batch.columns[c][r];
+    for (let c = 0; c < batch.names.length; c++) {
+      const v = batch.columns[c][r];
+      const t = types?.[c];
+      row[batch.names[c]] = t === undefined ? v : canonicalFromPhysical(t, v);
+    }
     rows[r] = row;
   }
   return rows;
@@ -259,12 +288,22 @@ export function normalizeBatches(codecs: FieldCodec[], batches: ColumnBatch[], t
     for (const b of batches) {
       const i = b.names.indexOf(name);
       const col = i < 0 ? undefined : b.columns[i];
+      const from = i < 0 ? undefined : b.normalized?.[i];
+      // already normalized for this very type: no per-value conversion
+      const pass = from !== undefined && sameType(from, codec.field.type);
+      if (pass && big && col instanceof BigInt64Array) {
+        big.set(col.subarray(0, b.rowCount), at);
+        at += b.rowCount;
+        continue;
+      }
+      const canonical = from === undefined || pass ? undefined : canonicalOf(from);
       for (let r = 0; r < b.rowCount; r++, at++) {
         const v = col ? col[r] : null;
         let nv: unknown = null;
         if (v === null || v === undefined) {
           if (codec.field.required) throw new ValidationError(`column "${name}" is required but row ${at} has no value`);
-        } else nv = codec.normalize(v, where);
+        } else if (pass) nv = v;
+        else nv = codec.normalize(canonical ? canonical(v) : v, where);
         if (big) {
           if (typeof nv === "bigint" && nv >= INT64_MIN && nv <= INT64_MAX) {
             big[at] = nv;

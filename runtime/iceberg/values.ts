@@ -286,8 +286,35 @@ export interface ColumnStats {
   upper?: Uint8Array;
 }
 
+/** Min and max of an int64 column held in a BigInt64Array, compared on its 32-bit halves (no bigint per value). */
+function int64Bounds(a: BigInt64Array): [bigint, bigint] {
+  const h = new Int32Array(a.buffer, a.byteOffset, a.length * 2);
+  let minHi = h[1];
+  let minLo = h[0] >>> 0;
+  let maxHi = minHi;
+  let maxLo = minLo;
+  for (let i = 1; i < a.length; i++) {
+    const hi = h[2 * i + 1];
+    const lo = h[2 * i] >>> 0;
+    if (hi < minHi || (hi === minHi && lo < minLo)) {
+      minHi = hi;
+      minLo = lo;
+    }
+    if (hi > maxHi || (hi === maxHi && lo > maxLo)) {
+      maxHi = hi;
+      maxLo = lo;
+    }
+  }
+  return [BigInt(minHi) * 4294967296n + BigInt(minLo), BigInt(maxHi) * 4294967296n + BigInt(maxLo)];
+}
+
 /** Computes Iceberg stats of one primitive column from normalized values (null = null). */
 export function columnStats(p: Primitive, values: readonly unknown[]): ColumnStats {
+  if ((values as unknown) instanceof BigInt64Array && values.length > 0 && p.kind !== "int") {
+    // int64 values without nulls (long, time, timestamps, decimals up to 18 digits)
+    const [min, max] = int64Bounds(values as unknown as BigInt64Array);
+    return { valueCount: values.length, nullCount: 0, lower: toBound(p, min), upper: toBound(p, max) };
+  }
   const cmp = comparator(p);
   const isFloat = p.kind === "float" || p.kind === "double";
   let nulls = 0;
