@@ -32,6 +32,9 @@ out() { pulumi stack output "$1" --show-secrets; }
 URL="$(out connectionString)"
 CATALOG="$(out catalogUri)"
 WAREHOUSE="$(out warehouseLocation)"
+# the REST catalog server (config restCatalog true): no such output when it is off
+REST_URI="$(out restCatalogUri 2>/dev/null || true)"
+REST_CREDENTIAL="$(out restCatalogCredential 2>/dev/null || true)"
 # The node that runs the platform, spelled out when it is not the one on the user's PATH.
 FLOE="${FLOE_NODE_BIN:+$FLOE_NODE_BIN/}node $ROOT/dist/runtime/cli.js"
 cat <<MSG
@@ -51,3 +54,19 @@ Demo: insert a row in Postgres, see it in Iceberg about a second later (run it a
 
 Stop and remove the platform: npm run down (the stack's state stays; npm run down -- --remove drops it too)
 MSG
+if [ -n "$REST_URI" ]; then
+  cat <<MSG
+
+Iceberg REST catalog: $REST_URI  (OAuth2 client credentials '$REST_CREDENTIAL'; docs/engines.md)
+  pyiceberg:  RestCatalog("floe", uri="$REST_URI", credential="$REST_CREDENTIAL").load_table("floe.demo").scan().to_arrow()
+  DuckDB:     LOAD httpfs; LOAD iceberg;
+              CREATE SECRET floe_rest (TYPE iceberg, CLIENT_ID '${REST_CREDENTIAL%%:*}', CLIENT_SECRET '${REST_CREDENTIAL#*:}', OAUTH2_SERVER_URI '$REST_URI/v1/oauth/tokens');
+              ATTACH '' AS lake (TYPE iceberg, ENDPOINT '$REST_URI', SECRET floe_rest); SELECT * FROM lake.floe.demo;
+MSG
+else
+  cat <<MSG
+
+Iceberg REST catalog: off. For engines that attach to a REST catalog (pyiceberg, DuckDB, Spark, Trino),
+  npm run -s pulumi -- config set restCatalog true && npm run up   (needs a JDK 17+ and Maven; docs/local.md)
+MSG
+fi

@@ -17,6 +17,9 @@ const platform = new LocalPlatform("floe", {
     port: config.getNumber("postgresPort"),
   },
   pooler: { port: config.getNumber("poolerPort"), poolMode: config.get("poolMode") },
+  // An Iceberg REST catalog server over the same tables (needs a JDK 17+ and Maven), for engines
+  // to attach as in production: `pulumi config set restCatalog true`. The writer then commits through it.
+  catalog: { rest: config.getBoolean("restCatalog") ?? false, port: config.getNumber("restCatalogPort") },
   cdc: {
     // e.g. `pulumi config set --path 'tables[0]' public.orders`; empty = every table.
     tables: (config.getObject<string[]>("tables") ?? []).map((source) => ({ source })),
@@ -33,6 +36,8 @@ export const poolerEndpoint = platform.poolerEndpoint;
 export const connectionString = platform.connectionString;
 export const adminConnectionString = platform.adminConnectionString;
 export const catalogUri = platform.catalogUri;
+export const restCatalogUri = platform.restCatalogUri;
+export const restCatalogCredential = platform.restCatalogCredential;
 export const warehouseLocation = platform.warehouseLocation;
 export const namespace = platform.namespace;
 export const cdcHealthUrl = platform.cdcHealthUrl;
