@@ -2,10 +2,12 @@ import { lines, readIceberg, readPostgres } from "../../helpers/compare";
 import { CdcBed, startCdcBed } from "../../helpers/cdc";
 import { Table } from "../../../runtime/iceberg";
 
-describe("CDC writer features, each checked against Postgres through chdb", () => {
+// Postgres 17 and 18: the same pgoutput stream from either, into Iceberg, read back by chdb.
+describe.each([17, 18])("CDC writer features on Postgres %i, each checked against Postgres through chdb", (major) => {
   let bed: CdcBed;
   beforeAll(async () => {
-    bed = await startCdcBed();
+    bed = await startCdcBed({ major });
+    expect(Math.floor(Number((await bed.pg.sql("SHOW server_version_num"))[0].server_version_num) / 10000)).toBe(major);
   });
   afterAll(async () => bed?.stop());
 

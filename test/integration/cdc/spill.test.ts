@@ -4,6 +4,7 @@
  * Postgres: logical_decoding_work_mem at its 64 kB minimum) goes through the change spool's temp
  * file and a spilling pending write, with updates of rows it inserted itself, unchanged TOAST
  * values of rows it changed earlier, and a ROLLBACK TO SAVEPOINT. Iceberg must equal Postgres.
+ * On Postgres 17 and 18 (streamed transactions, pgoutput protocol 2, from either).
  */
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,12 +13,12 @@ import { CdcBed, startCdcBed } from "../../helpers/cdc";
 import { startPostgres, TestPostgres } from "../../helpers/postgres";
 import { Table } from "../../../runtime/iceberg";
 
-describe("CDC writer with spilling (tiny thresholds)", () => {
+describe.each([17, 18])("CDC writer with spilling (tiny thresholds) on Postgres %i", (major) => {
   let pg: TestPostgres;
   let bed: CdcBed;
   let spillDir: string;
   beforeAll(async () => {
-    pg = await startPostgres({ settings: { logical_decoding_work_mem: "64kB" } });
+    pg = await startPostgres({ major, settings: { logical_decoding_work_mem: "64kB" } });
     bed = await startCdcBed({ pg });
     spillDir = mkdtempSync(join(tmpdir(), "floe-spill-"));
   });
