@@ -15,19 +15,18 @@ import {
   formatLsn,
   parseLsn,
   preflight,
-  progress,
   Progress,
   ql,
   qi,
   schemaDdl,
   sequenceSync,
-  TableCheck,
   TableInfo,
   verifyMismatches,
   SchemaSnapshot,
   qn,
 } from "./plan";
 import { copyOwnership } from "./ownership";
+import { connect, slotPosition, sleep, subscriptionProgress, targetFromUrl, using, verifyTables, waitCaughtUp } from "./replication";
 import { PoolerControl } from "./pooler";
 import { loadState, newState, Phase, record, saveState, UpgradeState } from "./state";
 
@@ -97,29 +96,6 @@ export interface CutoverReport {
 export class UpgradeAborted extends Error {
   constructor(message: string, readonly report: CutoverReport) {
     super(message);
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function targetFromUrl(url: string): DbTarget {
-  const u = new URL(url);
-  return { host: u.hostname, port: Number(u.port || 5432), dbname: decodeURIComponent(u.pathname.slice(1)) || "postgres", user: u.username ? decodeURIComponent(u.username) : undefined };
-}
-
-async function connect(url: string): Promise<Client> {
-  const c = new Client({ connectionString: url });
-  c.on("error", () => undefined);
-  await c.connect();
-  return c;
-}
-
-async function using<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
-  const c = await connect(url);
-  try {
-    return await fn(c);
-  } finally {
-    await c.end().catch(() => undefined);
   }
 }
 
@@ -222,7 +198,7 @@ export class Upgrade {
     if (s.phase === "rolled-back" || s.phase === "cleaned") throw new Error(`the upgrade is ${s.phase}: run "floe upgrade cleanup" and start over with a fresh state file and an empty green`);
     if (s.phase === "planned") await this.setup(s);
     if (s.phase === "schema-copied") await this.startReplication(s);
-    await this.waitCaughtUp(this.o.blueUrl, this.o.greenUrl, this.fwd, "forward");
+    await waitCaughtUp(this.o.blueUrl, this.o.greenUrl, this.fwd, "forward", { ...this.o, log: this.log });
     return this.cutover(s);
   }
 
@@ -268,52 +244,6 @@ export class Upgrade {
     record(this.o.statePath, s, "replicating", "publication on blue, subscription on green: initial copy started");
   }
 
-  /** Progress of a subscription: relation states on the subscriber, lag from the publisher's slot. */
-  async progress(pubUrl: string, subUrl: string, sub: string): Promise<Progress> {
-    const rels = await using(subUrl, async (c) =>
-      (
-        await c.query(
-          `SELECT r.srrelid::regclass::text AS t, r.srsubstate AS s FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = $1`,
-          [sub],
-        )
-      ).rows.map((r) => ({ table: r.t, state: r.s })),
-    );
-    const { lsn, flushed } = await using(pubUrl, (c) => this.slotPosition(c, sub));
-    return progress(rels, lsn, flushed, BigInt(this.o.maxLagBytes));
-  }
-
-  private async slotPosition(c: Client, slot: string): Promise<{ lsn: bigint; flushed: bigint | null }> {
-    const r = (
-      await c.query(
-        `SELECT pg_current_wal_lsn()::text AS lsn,
-           (SELECT GREATEST(s.confirmed_flush_lsn, (SELECT max(flush_lsn) FROM pg_stat_replication WHERE application_name = $1))::text
-              FROM pg_replication_slots s WHERE s.slot_name = $1) AS flushed`,
-        [slot],
-      )
-    ).rows[0];
-    return { lsn: parseLsn(r.lsn), flushed: r.flushed ? parseLsn(r.flushed) : null };
-  }
-
-  private async waitCaughtUp(pubUrl: string, subUrl: string, sub: string, what: string): Promise<void> {
-    const deadline = Date.now() + this.o.catchUpTimeoutMs;
-    let lastLog = 0;
-    for (;;) {
-      this.o.signal?.throwIfAborted();
-      const p = await this.progress(pubUrl, subUrl, sub);
-      if (Date.now() - lastLog > 2000 || p.caughtUp) {
-        this.log.info(p.caughtUp ? `${what} replication caught up` : `waiting for ${what} replication: initial copy and catch-up`, {
-          tablesReady: `${p.ready}/${p.tables}`,
-          copying: p.copying.slice(0, 5),
-          lagBytes: p.lagBytes.toString(),
-        });
-        lastLog = Date.now();
-      }
-      if (p.caughtUp) return;
-      if (Date.now() > deadline) throw new Error(`${what} replication did not catch up within ${this.o.catchUpTimeoutMs} ms (${p.ready}/${p.tables} tables ready, lag ${p.lagBytes} bytes)`);
-      await sleep(100);
-    }
-  }
-
   // ------------------------------------------------------------ switchover (cutover and rollback)
 
   /**
@@ -342,7 +272,7 @@ export class Upgrade {
       report.finalLsn = final;
       const finalLsn = parseLsn(final);
       const waitStart = Date.now();
-      let pos = await this.slotPosition(from, slot);
+      let pos = await slotPosition(from, slot);
       while (!applied(finalLsn, pos.flushed)) {
         if (Date.now() - waitStart >= this.o.budgetMs) {
           report.lagBytesAtAbort = (pos.flushed === null ? finalLsn : finalLsn - pos.flushed).toString();
@@ -352,13 +282,13 @@ export class Upgrade {
           );
         }
         await sleep(2);
-        pos = await this.slotPosition(from, slot);
+        pos = await slotPosition(from, slot);
       }
       report.waitMs = Date.now() - waitStart;
       const seqs = sequenceSync(await sequenceValues(from));
       if (seqs.length) await dest.query(seqs.join(";\n"));
       report.sequences = seqs.length;
-      const checks = await this.verify(from, dest, s.tables);
+      const checks = await verifyTables(from, dest, s.tables, this.o);
       report.verifiedTables = checks.length;
       const bad = verifyMismatches(checks);
       if (bad.length) throw new Error(`verification failed: ${bad.join("; ")}`);
@@ -391,39 +321,6 @@ export class Upgrade {
       await from.end().catch(() => undefined);
       await dest.end().catch(() => undefined);
     }
-  }
-
-  /** Row counts (small tables) and a checksum of the rows with the highest primary keys, on both sides. */
-  private async verify(a: Client, b: Client, tables: string[]): Promise<TableCheck[]> {
-    const meta = (
-      await a.query(
-        `SELECT c.oid::regclass::text AS t, c.reltuples::float8 AS est,
-            (SELECT pg_get_constraintdef(k.oid) FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p') AS pk
-           FROM pg_class c WHERE c.oid = ANY($1::regclass[])`,
-        [tables],
-      )
-    ).rows;
-    const queries = meta.map((m) => {
-      const pk = m.pk ? /^PRIMARY KEY \(([^)]*)\)/.exec(m.pk)?.[1] : undefined;
-      const count = Number(m.est) < this.o.exactCountBelow ? `(SELECT count(*) FROM ${m.t})::text` : "NULL::text";
-      const sample = pk
-        ? `(SELECT md5(string_agg(x::text, '|' ORDER BY ${pk})) FROM (SELECT * FROM ${m.t} ORDER BY ${pk
-            .split(",")
-            .map((c: string) => `${c.trim()} DESC`)
-            .join(", ")} LIMIT ${this.o.sampleRows}) x)`
-        : "NULL::text";
-      return { table: m.t as string, sql: `SELECT ${count} AS n, ${sample} AS h` };
-    });
-    const run = async (c: Client) => {
-      const out: { n: number | null; h: string | null }[] = [];
-      for (const q of queries) {
-        const r = (await c.query(q.sql)).rows[0];
-        out.push({ n: r.n === null ? null : Number(r.n), h: r.h });
-      }
-      return out;
-    };
-    const [ra, rb] = await Promise.all([run(a), run(b)]);
-    return queries.map((q, i) => ({ table: q.table, blueCount: ra[i].n, greenCount: rb[i].n, blueSample: ra[i].h, greenSample: rb[i].h }));
   }
 
   private async cutover(s: UpgradeState): Promise<CutoverReport> {
@@ -532,7 +429,7 @@ export class Upgrade {
     if (s.phase === "rolled-back") return null;
     if (s.phase !== "upgraded") throw new Error(`nothing to roll back: the upgrade is "${s.phase}" (rollback needs a finished cutover)`);
     if (!s.blueTarget) throw new Error("the state file does not say where the pooler pointed before the upgrade");
-    await this.waitCaughtUp(this.o.greenUrl, this.o.blueUrl, this.rev, "reverse");
+    await waitCaughtUp(this.o.greenUrl, this.o.blueUrl, this.rev, "reverse", { ...this.o, log: this.log });
     const report = await this.switchover(s, "rollback", this.o.greenUrl, this.o.blueUrl, this.rev, s.blueTarget);
     await this.finishRollback(s);
     return report;
@@ -556,8 +453,8 @@ export class Upgrade {
     const target = await this.o.pooler.target(state.poolerDatabase);
     const paused = (await this.o.pooler.paused()).includes(state.poolerDatabase);
     let p: Progress | undefined;
-    if (state.phase === "replicating") p = await this.progress(this.o.blueUrl, this.o.greenUrl, this.fwd);
-    if (state.phase === "upgraded") p = await this.progress(this.o.greenUrl, this.o.blueUrl, this.rev);
+    if (state.phase === "replicating") p = await subscriptionProgress(this.o.blueUrl, this.o.greenUrl, this.fwd, this.o.maxLagBytes);
+    if (state.phase === "upgraded") p = await subscriptionProgress(this.o.greenUrl, this.o.blueUrl, this.rev, this.o.maxLagBytes);
     return { state, pooler: { target, paused }, progress: p };
   }
 
