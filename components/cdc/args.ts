@@ -69,6 +69,11 @@ export interface CdcWriterKubernetesArgs {
   resources?: pulumi.Input<k8s.types.input.core.v1.ResourceRequirements>;
   /** TCP ports the writer may reach (Postgres, catalog, object store, DNS). Defaults to 5432, 8181, 9000, 443, 53. */
   egressPorts?: number[];
+  /**
+   * Declare the writer's own NetworkPolicy (egress on `egressPorts` to any address). Set false when
+   * the namespace's policies are managed elsewhere (DataPlatform declares exact ones). Defaults to true.
+   */
+  networkPolicy?: boolean;
 }
 
 export interface CdcWriterAwsArgs {

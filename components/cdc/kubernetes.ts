@@ -23,7 +23,7 @@ export function buildKubernetesCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcW
     { metadata: { name, namespace: ns, labels: podLabels }, automountServiceAccountToken: false },
     childOpts,
   );
-  new k8s.networking.v1.NetworkPolicy(
+  if (ka.networkPolicy ?? true) new k8s.networking.v1.NetworkPolicy(
     `${name}-netpol`,
     {
       metadata: { name, namespace: ns, labels: podLabels },

@@ -23,6 +23,27 @@ export interface DataPlatformPoolerArgs {
   configStorageClass?: pulumi.Input<string>;
 }
 
+/**
+ * kubernetes: default deny in the namespaces floe creates (the platform's, and cnpg-system when it
+ * installs the operator), then one policy per piece allowing exactly the paths it needs.
+ */
+export interface DataPlatformNetworkPolicyArgs {
+  /** Declare them. Defaults to true. */
+  enabled?: boolean;
+  /**
+   * CIDRs of the Kubernetes API server's endpoints, which CloudNativePG's instance manager and
+   * operator call (TCP 443 and 6443). Defaults to ["0.0.0.0/0"] on those two ports only: narrow it
+   * to your control plane's addresses.
+   */
+  apiServerCidrs?: string[];
+  /**
+   * Namespaces whose pods may reach the platform's front doors: the pooler (5432), Trino (8080),
+   * ClickHouse (8123, 9000), the catalog (8181) and the CDC writer's metrics (9187). Defaults to
+   * every namespace.
+   */
+  clientNamespaces?: string[];
+}
+
 export interface DataPlatformCatalogArgs {
   /** Use an existing Iceberg REST catalog instead of creating one: its base URI. Defaults to creating one. */
   existingUri?: pulumi.Input<string>;
@@ -115,6 +136,8 @@ export interface DataPlatformArgs {
   namespace?: string;
   /** kubernetes: create the namespace. Set false when it exists. Defaults to true. */
   createNamespace?: boolean;
+  /** kubernetes: NetworkPolicies of every piece. Defaults to the defaults of DataPlatformNetworkPolicyArgs (on). */
+  networkPolicies?: DataPlatformNetworkPolicyArgs;
   /** The Postgres cluster (its `target` must be unset; the platform's applies). Defaults to PostgresClusterArgs' defaults. */
   postgres?: PostgresClusterArgs;
   /** pgBouncer / RDS Proxy. Defaults to transaction pooling with the defaults of DataPlatformPoolerArgs. */

@@ -11,6 +11,13 @@ import { labels, pgUrl } from "../util";
 import type { DataPlatformArgs } from "./args";
 import { cdcCommon, checkCloudArgs, cloudUpgradeArgs, type CatalogView } from "./common";
 import type { PlatformBuild, PlatformPieces } from "./pieces";
+import { platformNetworkPolicies } from "./networkPolicies";
+
+/** The port of an endpoint URL (its scheme's default when it names none). */
+function urlPort(url: string): number {
+  const u = new URL(url);
+  return u.port ? Number(u.port) : u.protocol === "https:" ? 443 : 80;
+}
 
 export function wireKubernetes(ctx: BuildContext<DataPlatformArgs>, make: PlatformPieces): PlatformBuild {
   const { name, args, v, parent } = ctx;
@@ -24,6 +31,7 @@ export function wireKubernetes(ctx: BuildContext<DataPlatformArgs>, make: Platfo
   const cat = args.catalog ?? {};
   const byoCatalog = cat.existingUri !== undefined;
   const ns = v.dnsLabel("namespace", args.namespace ?? "floe");
+  const netpol = args.networkPolicies?.enabled ?? true;
   const nsRes = args.createNamespace ?? true ? new k8s.core.v1.Namespace(`${name}-ns`, { metadata: { name: ns, labels: labels("platform", name) } }, { parent }) : undefined;
   const ko = { dependsOn: nsRes ? [nsRes] : [] };
 
@@ -111,10 +119,40 @@ export function wireKubernetes(ctx: BuildContext<DataPlatformArgs>, make: Platfo
         secretAccessKey: storage.secretAccessKey as pulumi.Output<string>,
       },
       catalog: { uri: cv.uri, warehouse: cv.warehouse, sigv4Service: cv.sigv4Service },
-      kubernetes: { namespace: ns },
+      kubernetes: { namespace: ns, networkPolicy: !netpol },
     },
     ko,
   );
+  if (netpol) {
+    const np = args.networkPolicies ?? {};
+    const installOperator = pgArgs.kubernetes?.installOperator ?? true;
+    const byoStorage = args.storage?.kubernetes?.existingEndpoint !== undefined;
+    for (const c of np.apiServerCidrs ?? []) if (!/^[0-9a-f.:]+\/\d+$/i.test(c)) v.fail("networkPolicies.apiServerCidrs", c, "is not a CIDR", 'write it as an address and a prefix length, e.g. "172.20.0.10/32"');
+    for (const n of np.clientNamespaces ?? []) v.dnsLabel("networkPolicies.clientNamespaces", n);
+    platformNetworkPolicies(
+      name,
+      {
+        namespace: ns,
+        ownedNamespaces: [...(nsRes ? [ns] : []), ...(installOperator ? ["cnpg-system"] : [])],
+        operatorNamespace: installOperator ? "cnpg-system" : undefined,
+        storageRelease: byoStorage ? undefined : `${make.name}-storage-minio`,
+        externalStoragePort: byoStorage ? pulumi.output(args.storage!.kubernetes!.existingEndpoint!).apply(urlPort) : undefined,
+        catalogRelease: byoCatalog ? undefined : `${make.name}-catalog-lakekeeper`,
+        catalogBootstrap: byoCatalog ? undefined : `${make.name}-catalog`,
+        externalCatalogPort: byoCatalog ? pulumi.output(cat.existingUri!).apply(urlPort) : undefined,
+        trinoRelease: q.trino ?? true ? `${make.name}-query-trino` : undefined,
+        clickhouseRelease: q.clickhouse ?? true ? `${make.name}-query-clickhouse` : undefined,
+        cdcName: `${make.name}-cdc`,
+        pooler: { implementation: implementation ?? "cnpg", name: `${make.name}-pooler` },
+        citusJob: (pgArgs.shards ?? 1) > 1 ? `${make.name}-postgres` : undefined,
+        upgradeJob: args.upgrade && (args.upgrade.run ?? true) ? `${make.name}-upgrade` : undefined,
+        apiServerCidrs: np.apiServerCidrs ?? ["0.0.0.0/0"],
+        clientNamespaces: np.clientNamespaces ?? [],
+      },
+      { parent, ...ko },
+      { parent, dependsOn: [postgres] },
+    );
+  }
   const connectionString = pgUrl(roles.appUsername, roles.appPassword, pooler.host, pooler.port, postgres.database);
   const secret = new k8s.core.v1.Secret(
     `${name}-app-connection`,

@@ -24,7 +24,9 @@ const K8S_COMMON = {
   "kubernetes:core/v1:ServiceAccount": 2,
   // CNPG operator, MinIO, Lakekeeper, Trino, ClickHouse.
   "kubernetes:helm.sh/v3:Release": 5,
-  "kubernetes:networking.k8s.io/v1:NetworkPolicy": 1,
+  // default deny in floe and cnpg-system; postgres, pooler, CDC, MinIO, its job, Lakekeeper, its
+  // bootstrap, Trino, ClickHouse, the operator (networkPolicies.test.ts checks what they allow).
+  "kubernetes:networking.k8s.io/v1:NetworkPolicy": 12,
   "kubernetes:rbac.authorization.k8s.io/v1:Role": 1,
   "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 1,
   "kubernetes:postgresql.cnpg.io/v1:Pooler": 1,
@@ -93,6 +95,8 @@ describe("DataPlatform on kubernetes", () => {
       "kubernetes:core/v1:Secret": 10,
       "kubernetes:batch/v1:Job": 2,
       "kubernetes:apps/v1:Deployment": 3,
+      // + the Citus registration Job's
+      "kubernetes:networking.k8s.io/v1:NetworkPolicy": 13,
     });
     expect(await valueOf(p.cdc!.writers)).toEqual(["ps-cdc-shard-0", "ps-cdc-shard-1", "ps-cdc-shard-2"]);
   });
@@ -151,7 +155,7 @@ describe("DataPlatform on kubernetes", () => {
     await synth("pv", { target: "kubernetes" }, { providers: { kubernetes: prov } });
     const ref = `${await valueOf(prov.urn)}::`;
     const kres = m.resources.filter((r) => r.custom && r.type.startsWith("kubernetes:") && underRoot(m, r, "pv"));
-    expect(kres.length).toBe(24);
+    expect(kres.length).toBe(35);
     for (const r of kres) expect(`${r.name}: ${r.provider ?? "default provider"}`).toBe(`${r.name}: ${r.provider?.startsWith(ref) ? r.provider : ref + "…"}`);
     const pgProv = m.named("pv-postgres-roles-provider");
     for (const r of m.resources.filter((x) => x.type.startsWith("postgresql:") && underRoot(m, x, "pv"))) expect(r.provider?.startsWith(`${pgProv.urn}::`)).toBe(true);
