@@ -353,7 +353,7 @@ export class Tables {
     }
     // What the rows already in the table hold in each added column (defaults.ts): a mirror
     // table's rows are rewritten with it in the schema change's commit.
-    const backfill = (options.backfill ?? true) && state.mode === "mirror" && adds.length > 0 && Number(state.table.summaryProperty("total-records") ?? 0) > 0;
+    const backfill = (options.backfill ?? true) && state.mode === "mirror" && adds.length > 0 && state.table.currentSnapshot() !== undefined;
     const existing = new Map<Column, ExistingRows>();
     if (backfill) await src.withClient(async (client) => {
       for (const c of adds) existing.set(c, await existingRows(client, state.source, c));
