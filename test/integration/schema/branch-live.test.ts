@@ -2,10 +2,10 @@
  * Instance branches of a live database: four clients write to the parent all along (one
  * transaction each at a time, every commit recorded with the LSNs that bracket its commit record).
  *   - A branch made under that load: no client error, every client's session the same at the end
- *     (nothing terminated), every client committed while the branch was being made (nothing
- *     waited for the branch), and the branch equal to the parent at the LSN the branch reports:
- *     every commit known to end before it is there, none known to start after it is, counters
- *     equal their rows.
+ *     (nothing terminated), every client committed while the branch was being made and none was
+ *     ever seen waiting on a lock meanwhile (nothing waited for the branch), and the branch equal
+ *     to the parent at the LSN the branch reports: every commit known to end before it is there,
+ *     none known to start after it is, counters equal their rows.
  *   - Point-in-time branches (WAL archive + a base backup taken under the load): as of an LSN (the
  *     WAL before it, checked the same way) and as of a time (exactly the rows whose commit
  *     timestamp on the parent is at or before it: track_commit_timestamp).
@@ -50,9 +50,27 @@ describe.each([17, 18])("instance branches of a live Postgres %i", (major) => {
 
   it("branches under continuous writes without touching the parent's sessions, equal to the parent at the LSN it reports", async () => {
     const perClientBefore = [0, 1, 2, 3].map((i) => load.commits.filter((c) => c.client === i).length);
+    // a monitor session samples, all through the create, whether any client waits on a lock (they
+    // never do on their own: each writes its own rows)
+    const monitor = await pg.connect("app");
+    let creating = true;
+    const waits: string[] = [];
+    let samples = 0;
+    const watching = (async () => {
+      while (creating) {
+        const r = await monitor.query("SELECT application_name AS app, wait_event FROM pg_stat_activity WHERE application_name LIKE 'load-%' AND wait_event_type = 'Lock'");
+        samples++;
+        for (const x of r.rows) waits.push(`${x.app} waiting on ${x.wait_event}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
     const start = Date.now();
-    const b = await createBranch(pg.url("app"), { name: "live" });
+    const b = await createBranch(pg.url("app"), { name: "live" }).finally(() => (creating = false));
     const end = Date.now();
+    await watching;
+    await monitor.end();
+    expect(waits).toEqual([]);
+    expect(samples).toBeGreaterThan(3); // the monitor looked while the branch was made
     const perClientAfter = [0, 1, 2, 3].map((i) => load.commits.filter((c) => c.client === i).length);
     await load.progress(50); // writes go on after the branch point: some commits must be absent from the branch
     expect(load.errors).toEqual([]);
