@@ -164,6 +164,10 @@ function computed(type: string, name: string, inputs: Record<string, any>, regio
       return { id: `${account}:${inputs.name}`, extra: { arn: `arn:aws:glue:${region}:${account}:database/${inputs.name}`, catalogId: account } };
     case "aws:s3tables/tableBucket:TableBucket":
       return { id: name, extra: { arn: `arn:aws:s3tables:${region}:${account}:bucket/${inputs.name ?? name}` } };
+    case "random:index/randomBytes:RandomBytes": {
+      const bytes = Buffer.from(mockPassword(name, (inputs.length ?? 32) * 2)).subarray(0, inputs.length ?? 32);
+      return { id: "none", extra: { base64: bytes.toString("base64"), hex: bytes.toString("hex") } };
+    }
     case "random:index/randomPassword:RandomPassword":
       return { id: "none", extra: { result: mockPassword(name, inputs.length ?? 32), bcryptHash: `$2a$10$${h}` } };
     case "kubernetes:helm.sh/v3:Release":
@@ -239,6 +243,7 @@ export async function installFloeMocks(options: FloeMockOptions = {}): Promise<F
         const inputs = unwrapSecrets(args.inputs) as Record<string, any>;
         const { id, extra } = computed(args.type, args.name, inputs, region, account);
         if (args.type === "random:index/randomPassword:RandomPassword") passwords.push(extra.result as string);
+        if (args.type === "random:index/randomBytes:RandomBytes") passwords.push(extra.base64 as string);
         if (args.type === "pulumi-nodejs:dynamic/floe:LocalPostgresServer" && !inputs.passwords) passwords.push(...(["adminPassword", "appPassword", "replicationPassword"] as const).map((k) => extra[k] as string));
         if (args.type === "pulumi-nodejs:dynamic/floe:LocalRestCatalogServer" && !inputs.requestedCredential) passwords.push((extra.credential as string).split(":")[1]);
         // In preview only what was passed in is known: ids, endpoints, ARNs and generated passwords stay unknown.

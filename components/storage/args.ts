@@ -19,6 +19,13 @@ export interface ObjectStorageKubernetesArgs {
   storageClass?: pulumi.Input<string>;
   /** Resources of the MinIO pod. Defaults to requests cpu 250m / memory 1Gi. */
   resources?: pulumi.Input<k8s.types.input.core.v1.ResourceRequirements>;
+  /**
+   * Encrypt every object MinIO stores (SSE-S3 by MinIO's built-in KMS: `MINIO_KMS_SECRET_KEY`
+   * with a 256-bit key floe generates and keeps in a Secret, `MINIO_KMS_AUTO_ENCRYPTION=on`).
+   * Losing that Secret loses the data: back it up. For a key held outside the cluster, set false
+   * and configure MinIO KES through `helmValues`. Defaults to true.
+   */
+  encryptAtRest?: boolean;
   /** Escape hatch merged last into the MinIO chart values. Defaults to none. */
   helmValues?: Record<string, unknown>;
 }

@@ -1,8 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
+import * as random from "@pulumi/random";
 import type { BuildContext } from "../target";
 import type { ObjectStorageArgs, ObjectStorageBuildResult } from "./args";
 import { deepMerge, labels, password } from "../util";
+
+/** Name of the key MinIO's built-in KMS encrypts objects with. */
+export const KMS_KEY_NAME = "floe-sse";
 
 export function buildKubernetesObjectStorage(ctx: BuildContext<ObjectStorageArgs>): ObjectStorageBuildResult {
   const { name, args, v, childOpts } = ctx;
@@ -51,9 +55,26 @@ export function buildKubernetesObjectStorage(ctx: BuildContext<ObjectStorageArgs
       { metadata: { name: `${name}-minio-root`, namespace: ns, labels: labels("object-storage", name) }, stringData: { rootUser: "floe-root", rootPassword: rootPw.result } },
       childOpts,
     );
+    // Encryption at rest: MinIO reads this env file (chart value extraSecret -> MINIO_CONFIG_ENV_FILE).
+    const encrypt = ka.encryptAtRest ?? true;
+    const envSecrets: k8s.core.v1.Secret[] = [];
+    if (encrypt) {
+      const key = new random.RandomBytes(`${name}-kms-key`, { length: 32 }, childOpts);
+      envSecrets.push(
+        new k8s.core.v1.Secret(
+          `${name}-minio-env`,
+          {
+            metadata: { name: `${name}-minio-env`, namespace: ns, labels: labels("object-storage", name) },
+            stringData: { "config.env": pulumi.secret(key.base64.apply((k) => `export MINIO_KMS_SECRET_KEY=${KMS_KEY_NAME}:${k}\nexport MINIO_KMS_AUTO_ENCRYPTION=on\n`)) },
+          },
+          childOpts,
+        ),
+      );
+    }
     const values = deepMerge(
       {
         mode: "standalone",
+        ...(encrypt ? { extraSecret: `${name}-minio-env` } : {}),
         replicas: 1,
         existingSecret: `${name}-minio-root`,
         persistence: { enabled: true, size: ka.storageSize ?? "50Gi", ...(ka.storageClass ? { storageClass: ka.storageClass } : {}) },
@@ -86,7 +107,7 @@ export function buildKubernetesObjectStorage(ctx: BuildContext<ObjectStorageArgs
         namespace: ns,
         values,
       },
-      { ...childOpts, dependsOn: [root, creds] },
+      { ...childOpts, dependsOn: [root, creds, ...envSecrets] },
     );
   }
 

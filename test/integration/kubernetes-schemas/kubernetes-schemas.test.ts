@@ -352,6 +352,22 @@ describe("Helm charts: rendered with the values floe passes, output validated", 
         const job = rendered.find((m) => m.kind === "Job") as Record<string, any>;
         const sources = job.spec.template.spec.volumes.flatMap((vol: { projected?: { sources: unknown[] } }) => vol.projected?.sources ?? []);
         expect(sources).toContainEqual({ secret: { name: user.existingSecret, items: [expect.objectContaining({ key: user.existingSecretKey })] } });
+        // encryption at rest: the server reads floe's KMS env file
+        const deployment = rendered.find((m) => m.kind === "Deployment") as Record<string, any>;
+        const server = deployment.spec.template.spec.containers[0];
+        if (r.values.extraSecret) {
+          expect(server.env).toContainEqual({ name: "MINIO_CONFIG_ENV_FILE", value: "/tmp/minio-config-env/config.env" });
+          expect(deployment.spec.template.spec.volumes).toContainEqual({ name: "extra-secret", secret: { secretName: r.values.extraSecret } });
+        }
+        // the platform's NetworkPolicies select the chart's pods by the labels the chart gives them
+        const policies = declared.get(r.scenario)!.manifests.map((x) => x.manifest as Record<string, any>).filter((m) => m.kind === "NetworkPolicy");
+        if (policies.length) {
+          const selects = (name: string, pod: Record<string, string>) =>
+            Object.entries(policies.find((p) => p.metadata.name === name)!.spec.podSelector.matchLabels as Record<string, string>).every(([k, val]) => pod[k] === val);
+          expect(selects("floe-minio", deployment.spec.template.metadata.labels)).toBe(true);
+          expect(selects("floe-minio-job", job.spec.template.metadata.labels)).toBe(true);
+          expect(selects("floe-minio", job.spec.template.metadata.labels)).toBe(false);
+        }
       }
     }
     if (problems.length) throw new Error(report(problems));

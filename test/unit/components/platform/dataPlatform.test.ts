@@ -18,6 +18,8 @@ async function synth(name: string, args: DataPlatformArgs, opts?: pulumi.Compone
 
 const K8S_COMMON = {
   "kubernetes:core/v1:Namespace": 1,
+  // MinIO's KMS key (encryption at rest)
+  "random:index/randomBytes:RandomBytes": 1,
   // MinIO secret key + root, superuser, app, replication, lakekeeper role, lakekeeper encryption key, ClickHouse.
   "random:index/randomPassword:RandomPassword": 8,
   // Pooler cutover + CDC writer.
@@ -78,8 +80,8 @@ describe("DataPlatform on kubernetes", () => {
       ...K8S_COMMON,
       "kubernetes:postgresql.cnpg.io/v1:Cluster": 1,
       "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup": 1,
-      // storage credentials, MinIO root, superuser, Lakekeeper db, ClickHouse init + auth, 1 CDC config, app connection.
-      "kubernetes:core/v1:Secret": 8,
+      // storage credentials, MinIO root, MinIO KMS env, superuser, Lakekeeper db, ClickHouse init + auth, 1 CDC config, app connection.
+      "kubernetes:core/v1:Secret": 9,
       // Lakekeeper bootstrap.
       "kubernetes:batch/v1:Job": 1,
       "kubernetes:apps/v1:Deployment": 1,
@@ -92,7 +94,7 @@ describe("DataPlatform on kubernetes", () => {
       ...K8S_COMMON,
       "kubernetes:postgresql.cnpg.io/v1:Cluster": 4,
       "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup": 4,
-      "kubernetes:core/v1:Secret": 10,
+      "kubernetes:core/v1:Secret": 11,
       "kubernetes:batch/v1:Job": 2,
       "kubernetes:apps/v1:Deployment": 3,
       // + the Citus registration Job's
@@ -155,7 +157,7 @@ describe("DataPlatform on kubernetes", () => {
     await synth("pv", { target: "kubernetes" }, { providers: { kubernetes: prov } });
     const ref = `${await valueOf(prov.urn)}::`;
     const kres = m.resources.filter((r) => r.custom && r.type.startsWith("kubernetes:") && underRoot(m, r, "pv"));
-    expect(kres.length).toBe(35);
+    expect(kres.length).toBe(36);
     for (const r of kres) expect(`${r.name}: ${r.provider ?? "default provider"}`).toBe(`${r.name}: ${r.provider?.startsWith(ref) ? r.provider : ref + "…"}`);
     const pgProv = m.named("pv-postgres-roles-provider");
     for (const r of m.resources.filter((x) => x.type.startsWith("postgresql:") && underRoot(m, x, "pv"))) expect(r.provider?.startsWith(`${pgProv.urn}::`)).toBe(true);

@@ -46,9 +46,11 @@ describe("ObjectStorage on kubernetes", () => {
     const s = new ObjectStorage("sk", { target: "kubernetes" });
     await m.settled(s.endpoint, s.secretAccessKey, s.credentialsSecretName);
     expect(countsUnder(m, "sk")).toEqual({
-      "kubernetes:core/v1:Secret": 2,
+      // credentials, root, the KMS env file
+      "kubernetes:core/v1:Secret": 3,
       "kubernetes:helm.sh/v3:Release": 1,
       "random:index/randomPassword:RandomPassword": 2,
+      "random:index/randomBytes:RandomBytes": 1,
     });
     const values = only(m, "kubernetes:helm.sh/v3:Release", "sk").inputs.values;
     expect(values.buckets).toEqual([{ name: "floe-lake", policy: "none", purge: false, versioning: true }]);
@@ -57,6 +59,30 @@ describe("ObjectStorage on kubernetes", () => {
     expect(await valueOf(s.endpoint)).toBe("http://sk-minio.floe.svc.cluster.local:9000");
     expect(await isSecret(s.secretAccessKey)).toBe(true);
     expect(m.secretLeaks()).toEqual([]);
+  });
+
+  test("encryption at rest: MinIO's KMS key (256 bits, generated, secret) and auto-encryption, read from an env file the chart mounts", async () => {
+    const s = new ObjectStorage("sx", { target: "kubernetes" });
+    await m.settled(s.endpoint);
+    const values = only(m, "kubernetes:helm.sh/v3:Release", "sx").inputs.values;
+    expect(values.extraSecret).toBe("sx-minio-env");
+    const env = m.named("sx-minio-env", "kubernetes:core/v1:Secret");
+    expect(env.inputs.metadata).toMatchObject({ name: "sx-minio-env", namespace: "floe" });
+    const lines = String(env.inputs.stringData["config.env"]).trim().split("\n");
+    expect(lines).toHaveLength(2);
+    const [, keyName, key] = /^export MINIO_KMS_SECRET_KEY=([a-z0-9-]+):([A-Za-z0-9+/=]+)$/.exec(lines[0])!;
+    expect(keyName).toBe("floe-sse");
+    expect(Buffer.from(key, "base64")).toHaveLength(32);
+    expect(lines[1]).toBe("export MINIO_KMS_AUTO_ENCRYPTION=on");
+    expect(m.named("sx-kms-key", "random:index/randomBytes:RandomBytes").inputs.length).toBe(32);
+    // the key never appears outside a secret
+    expect(m.passwords).toContain(key);
+    expect(m.secretLeaks()).toEqual([]);
+    // off: no env file, no KMS
+    new ObjectStorage("sy", { target: "kubernetes", kubernetes: { encryptAtRest: false } });
+    await m.settled();
+    expect(only(m, "kubernetes:helm.sh/v3:Release", "sy").inputs.values.extraSecret).toBeUndefined();
+    expect(countsUnder(m, "sy")["random:index/randomBytes:RandomBytes"]).toBeUndefined();
   });
 
   test("an existing endpoint: only the credentials Secret", async () => {
