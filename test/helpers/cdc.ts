@@ -19,6 +19,8 @@ import { cdcApplied, directoryBytes, GiveUp, processCpuMs, Progress, waitUntil, 
 
 export interface CdcBed {
   pg: TestPostgres;
+  /** The server holding the SQL catalog's database "lake" (the source's unless startCdcBed got catalogPg). */
+  catalogPg: TestPostgres;
   warehouse: string;
   config(overrides?: Partial<CdcConfigInput>): CdcConfig;
   configFile(overrides?: Partial<CdcConfigInput>): string;
@@ -49,24 +51,29 @@ const quietLog = createLogger({}, (line) => {
   if (process.env.FLOE_TEST_LOG) process.stderr.write(line + "\n");
 });
 
-export async function startCdcBed(opts: { major?: number; pg?: TestPostgres } = {}): Promise<CdcBed> {
+/**
+ * `catalogPg`: the SQL catalog's database "lake" lives on that server instead of the source's (so
+ * the source can restart without a catalog outage, and the other way round).
+ */
+export async function startCdcBed(opts: { major?: number; pg?: TestPostgres; catalogPg?: TestPostgres } = {}): Promise<CdcBed> {
   const pg = opts.pg ?? (await startPostgres({ major: opts.major ?? 17 }));
+  const lakePg = opts.catalogPg ?? pg;
   await pg.sql("CREATE DATABASE app");
-  await pg.sql("CREATE DATABASE lake");
+  await lakePg.sql("CREATE DATABASE lake");
   const warehouse = mkdtempSync(join(tmpdir(), "floe-wh-"));
   const catalogs: SqlCatalog[] = [];
   const writers: RunningWriter[] = [];
   const config = (overrides: Partial<CdcConfigInput> = {}) =>
     parseCdcConfig({
       sources: [{ name: "pg", connectionString: pg.url("app") }],
-      catalog: { type: "sql", uri: pg.url("lake") },
+      catalog: { type: "sql", uri: lakePg.url("lake") },
       warehouse: `file://${warehouse}`,
       commit: { intervalMs: 100 },
       http: { port: 0 },
       ...overrides,
     });
   const catalog = async () => {
-    const c = await SqlCatalog.connect({ name: "floe", url: pg.url("lake"), warehouse: `file://${warehouse}` });
+    const c = await SqlCatalog.connect({ name: "floe", url: lakePg.url("lake"), warehouse: `file://${warehouse}` });
     catalogs.push(c);
     return c;
   };
@@ -78,6 +85,7 @@ export async function startCdcBed(opts: { major?: number; pg?: TestPostgres } = 
   };
   const bed: CdcBed = {
     pg,
+    catalogPg: lakePg,
     warehouse,
     config,
     configFile(overrides) {
@@ -309,7 +317,7 @@ export interface KillReport {
  */
 export async function killAfterCommits(bed: CdcBed, configFile: string, load: Workload, opts: { kills: number; spreadMs: number; watch: string }): Promise<KillReport> {
   const catalog = await bed.sharedCatalog(); // creates the catalog tables when missing
-  const lake = await bed.pg.connect("lake");
+  const lake = await bed.catalogPg.connect("lake");
   const report: KillReport = { kills: 0, midStream: 0, detail: [] };
   try {
     while (report.midStream < opts.kills && report.kills < opts.kills * 3) {
