@@ -186,12 +186,38 @@ export function differences(pg: string[], ice: string[]): string {
 }
 
 /** The built CLI (npm test builds it first); FLOE_TEST_CLI points the tests at another build (a deliberately broken writer). */
-const CLI = process.env.FLOE_TEST_CLI ?? join(__dirname, "../../dist/runtime/cli.js");
+const CLI =
+  process.env.FLOE_TEST_CLI ??
+  // from test/helpers (ts-jest) or dist/test/helpers (compiled benches)
+  [join(__dirname, "../../dist/runtime/cli.js"), join(__dirname, "../../runtime/cli.js")].find((f) => existsSync(f)) ??
+  join(__dirname, "../../dist/runtime/cli.js");
 
-/** `floe cdc run --config FILE` as a child process. */
-export function spawnWriter(configFile: string): ChildProcess {
+export type WriterProcess = ChildProcess & {
+  /** The last lines the writer logged (for failure messages); FLOE_TEST_LOG also copies them to stderr. */
+  logTail(lines?: number): string;
+  /** How many lines it has logged (a progress measure: it logs what it does). */
+  readonly logLines: number;
+};
+
+/** `floe cdc run --config FILE` as a child process; its last 200 log lines are kept. */
+export function spawnWriter(configFile: string): WriterProcess {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first (npm test does)`);
-  return spawn(process.execPath, [CLI, "cdc", "run", "--config", configFile], { stdio: ["ignore", "ignore", process.env.FLOE_TEST_LOG ? "inherit" : "ignore"] });
+  const child = spawn(process.execPath, [CLI, "cdc", "run", "--config", configFile], { stdio: ["ignore", "ignore", "pipe"] }) as WriterProcess;
+  const kept: string[] = [];
+  let partial = "";
+  let logged = 0;
+  child.stderr!.setEncoding("utf8");
+  child.stderr!.on("data", (chunk: string) => {
+    if (process.env.FLOE_TEST_LOG) process.stderr.write(chunk);
+    const parts = (partial + chunk).split("\n");
+    partial = parts.pop()!;
+    kept.push(...parts);
+    logged += parts.length;
+    if (kept.length > 200) kept.splice(0, kept.length - 200);
+  });
+  child.logTail = (n = 20) => [...kept, partial].filter(Boolean).slice(-n).join("\n");
+  Object.defineProperty(child, "logLines", { get: () => logged });
+  return child;
 }
 
 /** The workload's tables: accounts (mirror), events (inserts) and counters (one row per client, +1 per transaction). */

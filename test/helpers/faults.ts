@@ -11,8 +11,10 @@
  *   - `reset-before`: reset the connection instead of forwarding the request (the server never sees it);
  *   - `reset-after`: forward the request, then reset at once (the server may or may not act);
  *   - `stall`: forward the request, then hold every byte of that connection until `release()`.
- *   A rule may also start refusing new connections the moment it fires (`thenRefuse`), so that the
- *   client's re-check finds the server unreachable.
+ *   A rule may also make the server unreachable the moment it fires (`thenRefuse`): new
+ *   connections are refused and every other open connection is reset (a client's pooled keep-alive
+ *   connection would otherwise carry its re-check to the server), so that the client's re-check
+ *   finds the server unreachable.
  * - `refuse()` / `accept()`: new connections are reset on accept (counted in `refused`) or, with
  *   `{ close: true }`, the port stops listening (ECONNREFUSED).
  * - `resetAll()`: resets every open connection. `stallAll()` / `release()`: hold / deliver traffic.
@@ -40,7 +42,10 @@ export interface FaultRule {
   skip?: number;
   /** Fire on a match with this probability (default 1): chaos runs. */
   probability?: number;
-  /** Start refusing new connections (reset on accept) when the rule fires, before the reset. */
+  /**
+   * Make the server unreachable when the rule fires: refuse new connections (reset on accept) and
+   * reset every other open connection, before this one's own fault plays out.
+   */
   thenRefuse?: boolean;
 }
 
@@ -375,7 +380,7 @@ class Conn {
         continue;
       }
       const request = frame.request!;
-      if (armed.rule.thenRefuse) this.proxy.refuse();
+      if (armed.rule.thenRefuse) this.proxy.unreachable(this);
       if (armed.rule.action === "reset-before") {
         this.proxy.record(armed, { action: "reset-before", request });
         this.kill(true);
@@ -651,6 +656,12 @@ export class FaultProxy {
       this.closedListener = true;
       this.server.close();
     }
+  }
+
+  /** New connections are refused and every open connection but `except` is reset. */
+  unreachable(except?: object): void {
+    this.refuse();
+    for (const c of [...this.conns]) if (c !== except) c.kill(true);
   }
 
   /** Accepts new connections again (listening again on the same port after `refuse({ close: true })`). */

@@ -80,10 +80,13 @@ describe("fault proxy: Postgres", () => {
     expect(proxy.faults[0].reply).toBeUndefined();
   });
 
-  it("thenRefuse: after the fault, new connections are reset on accept and counted, until accept()", async () => {
+  it("thenRefuse: after the fault, other open connections are reset, new ones are reset on accept and counted, until accept()", async () => {
     const c = await through();
+    const idle = await through(); // a pooled connection must not carry the client's re-check to the server
+    await idle.query("SELECT 1");
     proxy.arm({ name: "cas", match: /^UPDATE t /, action: "drop-reply", thenRefuse: true });
     await expect(c.query("UPDATE t SET v = v + 1 WHERE id = 1")).rejects.toThrow();
+    await expect(idle.query("SELECT 1")).rejects.toThrow();
     await expect(through()).rejects.toThrow(/ECONNRESET|terminated|Connection/);
     await expect(through()).rejects.toThrow();
     expect(proxy.refused).toBe(2);

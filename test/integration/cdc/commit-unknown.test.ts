@@ -15,10 +15,33 @@ import { readManifest, readManifestList } from "../../../runtime/iceberg/manifes
 import { currentSnapshot } from "../../../runtime/iceberg/metadata";
 import { RestCatalog } from "../../../runtime/iceberg/rest";
 import { SqlCatalog } from "../../../runtime/iceberg";
-import { CdcBed, spawnWriter, startCdcBed } from "../../helpers/cdc";
+import { CdcBed, spawnWriter, startCdcBed, WriterProcess } from "../../helpers/cdc";
 import { lines, readIceberg, readPostgres } from "../../helpers/compare";
-import { FaultProxy, waitFor } from "../../helpers/faults";
+import { FaultProxy } from "../../helpers/faults";
 import { INSTALL_TIMEOUT_MS, RestCatalogServer, startRestCatalog } from "../../helpers/iceberg-rest";
+import { GiveUp, waitUntil } from "../../helpers/wait";
+
+const RECHECKS = 5;
+
+/**
+ * Waits until the writer has tried the unreachable catalog RECHECKS times (each try is a new
+ * connection the proxy refuses). Progress: refusals and connections (not the writer's CPU or log:
+ * a writer that got through some other way and idles would advance those forever); its exit ends
+ * the wait at once; a failure shows the writer's last log lines.
+ */
+async function waitForRechecks(proxy: FaultProxy, child: WriterProcess): Promise<void> {
+  await waitUntil(
+    `the writer to try the unreachable catalog ${RECHECKS} times`,
+    () => {
+      if (child.exitCode !== null || child.signalCode !== null) throw new GiveUp(`the writer exited (code ${child.exitCode}, signal ${child.signalCode})`);
+      return proxy.refused >= RECHECKS;
+    },
+    {
+      progress: () => ({ refused: proxy.refused, connections: proxy.connections }),
+      explain: () => `refused ${proxy.refused}, open ${proxy.openConnections}; the writer's last log lines:\n${child.logTail()}`,
+    },
+  );
+}
 
 /** Files the current snapshot references (manifest list, manifests, data and delete files) that do not exist. */
 async function missingFiles(catalog: Catalog, name: string): Promise<string[]> {
@@ -40,23 +63,28 @@ async function missingFiles(catalog: Catalog, name: string): Promise<string[]> {
 }
 
 /** Waits until the table, read by chdb, equals Postgres; says why not (unreadable, missing files, rows) when it never does. */
-async function expectEqual(bed: CdcBed, catalog: Catalog, what: string): Promise<void> {
+async function expectEqual(bed: CdcBed, catalog: Catalog, what: string, child: WriterProcess): Promise<void> {
   let last = "";
-  await waitFor(`${what}: Iceberg table t equal to Postgres`, async () => {
+  let icebergRows = 0;
+  await waitUntil(`${what}: Iceberg table t equal to Postgres`, async () => {
+    if (child.exitCode !== null || child.signalCode !== null) throw new GiveUp(`the writer exited (code ${child.exitCode}, signal ${child.signalCode})`);
     const pg = lines(await readPostgres(bed.pg.url("app"), "public.t"));
     try {
       const loaded = await catalog.loadTable({ namespace: ["floe"], name: "t" });
       const fields = loaded.metadata.schemas.find((s) => s["schema-id"] === loaded.metadata["current-schema-id"])!.fields;
       const ice = lines(readIceberg(loaded.metadata.location, fields));
       last = `Iceberg ${ice.length} rows, Postgres ${pg.length}`;
+      icebergRows = ice.length;
       return JSON.stringify(ice) === JSON.stringify(pg);
     } catch (e) {
       const missing = await missingFiles(catalog, "t").catch(() => []);
       last = `unreadable: ${(e as Error).message.slice(0, 300)}; missing files: ${missing.join(", ")}`;
       return false;
     }
-  }, 120_000, 250).catch((e) => {
-    throw new Error(`${(e as Error).message}; last: ${last}`);
+  }, {
+    everyMs: 250,
+    progress: () => ({ icebergRows, writerLogLines: child.logLines }),
+    explain: () => `last: ${last}; the writer's last log lines:\n${child.logTail()}`,
   });
   expect(await missingFiles(catalog, "t")).toEqual([]);
 }
@@ -81,21 +109,21 @@ describe("a lost commit reply with the catalog unreachable on the re-check", () 
   it("SQL catalog: the snapshot the catalog committed keeps its files, the table stays readable and catches up", async () => {
     const proxy = await FaultProxy.start({ name: "catalog", protocol: "postgres", target: { port: bed.pg.port } });
     const direct = await SqlCatalog.connect({ name: "floe", url: bed.pg.url("lake"), warehouse: `file://${bed.warehouse}` });
-    let child: ChildProcess | undefined;
+    let child: WriterProcess | undefined;
     try {
       const file = bed.configFile({ catalog: { type: "sql", uri: proxy.pgUrl("lake"), name: "floe" }, tables: [{ source: "public.t" }], commit: { intervalMs: 50 } });
       child = spawnWriter(file);
-      await expectEqual(bed, direct, "initial copy");
+      await expectEqual(bed, direct, "initial copy", child);
 
       const fault = proxy.arm({ name: "commit CAS", match: /^UPDATE iceberg_tables SET metadata_location/, action: "drop-reply", thenRefuse: true });
       await bed.pg.sql("INSERT INTO t SELECT g, 'new' || g FROM generate_series(51, 80) g; UPDATE t SET v = 'changed' WHERE id <= 5", [], "app");
       const hit = await fault.hit;
       expect(hit).toMatchObject({ action: "drop-reply", reply: "UPDATE 1" }); // the catalog applied the commit; the writer never heard
-      await waitFor("the writer to try the unreachable catalog 5 times", () => proxy.refused >= 5, 120_000);
+      await waitForRechecks(proxy, child);
       await proxy.accept();
 
       await bed.pg.sql("INSERT INTO t VALUES (1000, 'after the outage')", [], "app");
-      await expectEqual(bed, direct, "after the outage");
+      await expectEqual(bed, direct, "after the outage", child!);
       expect(proxy.faults).toHaveLength(1);
     } finally {
       await stopChild(child);
@@ -115,7 +143,7 @@ describe("a lost commit reply with the catalog unreachable on the re-check", () 
       await bed.pg.sql("CREATE PUBLICATION floe_rest FOR TABLE t", [], "app");
       const proxy = await FaultProxy.start({ name: "rest", protocol: "http", target: { port: Number(new URL(server.uri).port) } });
       const direct = await RestCatalog.connect({ uri: server.uri, warehouse: server.warehouse });
-      let child: ChildProcess | undefined;
+      let child: WriterProcess | undefined;
       try {
         const file = bed.configFile({
           sources: [{ name: "pg", connectionString: bed.pg.url("app"), slot: "floe_rest", publication: "floe_rest" }],
@@ -124,17 +152,17 @@ describe("a lost commit reply with the catalog unreachable on the re-check", () 
           commit: { intervalMs: 50 },
         });
         child = spawnWriter(file);
-        await expectEqual(bed, direct, "initial copy");
+        await expectEqual(bed, direct, "initial copy", child);
 
         const fault = proxy.arm({ name: "commit POST", match: /^POST \/v1\/(.+\/)?namespaces\/floe\/tables\/t(\?|$)/, action: "drop-reply", thenRefuse: true });
         await bed.pg.sql("INSERT INTO t SELECT g, 'rest' || g FROM generate_series(2001, 2030) g; UPDATE t SET v = 'rest-changed' WHERE id <= 5", [], "app");
         const hit = await fault.hit;
         expect(hit).toMatchObject({ action: "drop-reply", reply: "HTTP 200" });
-        await waitFor("the writer to try the unreachable catalog 5 times", () => proxy.refused >= 5, 120_000);
+        await waitForRechecks(proxy, child);
         await proxy.accept();
 
         await bed.pg.sql("INSERT INTO t VALUES (3000, 'after the REST outage')", [], "app");
-        await expectEqual(bed, direct, "after the outage");
+        await expectEqual(bed, direct, "after the outage", child!);
         expect(proxy.faults).toHaveLength(1);
       } finally {
         await stopChild(child);
