@@ -247,9 +247,15 @@ export async function main(argv: string[]): Promise<number> {
       if (e instanceof UsageError) return fail(e.message);
       throw e;
     }
-    if (ids.length === 0) progress(`floe maintain: no tables in namespace ${config.namespace}`);
+    if (ids.length === 0) progress(`floe maintain: no tables in namespace ${config.namespace}${opts.everyMs === undefined ? "" : " yet"}`);
     const tables = new Map<string, Table>();
     for (let pass = 1; ; pass++) {
+      // without --table, every pass takes the namespace's tables as they are now (the writer creates new ones)
+      if (pass > 1 && opts.tables.length === 0) {
+        const now = await tablesOf(catalog, config, []);
+        for (const id of now) if (!ids.some((x) => tableIdString(x) === tableIdString(id))) progress(`floe maintain: new table ${tableIdString(id)}`);
+        ids = now;
+      }
       const now = Date.now();
       const out: Record<string, unknown> = {};
       for (const id of ids) {
