@@ -30,6 +30,39 @@ export interface CdcTableArgs {
   mode?: string;
   /** Iceberg table name. Defaults to the source table's name. */
   target?: string;
+  /** Iceberg format version when the writer creates this table (2 or 3; fixed at creation). Defaults to the writer's formatVersion. */
+  formatVersion?: number;
+  /** Maintenance overrides for this table, on top of the writer's maintenance. Defaults to none. */
+  maintenance?: CdcMaintenanceArgs;
+}
+
+/**
+ * Table maintenance, run by the writer between its commits (docs/maintenance.md: the defaults and
+ * why). Every field defaults to the runtime's policy (runtime/iceberg/maintenance-plan.ts).
+ */
+export interface CdcMaintenanceArgs {
+  /** Run maintenance in the writer. Defaults to true, and to false when the catalog is S3 Tables (which maintains its tables itself). */
+  enabled?: boolean;
+  /** Compacted files aim at this size. Defaults to 128 MiB. */
+  targetFileBytes?: number;
+  /** Files merged at once per size tier. Defaults to 4. */
+  minInputFiles?: number;
+  /** Live bytes of the smallest size tier. Defaults to 1 MiB. */
+  tierBaseBytes?: number;
+  /** A data file is rewritten without its deleted rows once this fraction is deleted. Defaults to 0.1. */
+  deleteRatio?: number;
+  /** v2 tables: position delete files per data file before they are merged. Defaults to 1. */
+  maxDeleteFilesPerDataFile?: number;
+  /** Manifests of a snapshot before they are merged. Defaults to 4. */
+  maxManifests?: number;
+  /** Snapshots kept, newest first. Defaults to 30. */
+  keepSnapshots?: number;
+  /** Snapshots older than this (ms) are expired (never the current one). Defaults to 7 days. */
+  maxSnapshotAgeMs?: number;
+  /** Unreferenced files are deleted once older than this (ms). Defaults to 3 days. */
+  orphanMinAgeMs?: number;
+  /** Time between orphan scans (ms). Defaults to 1 day. */
+  orphanIntervalMs?: number;
 }
 
 export interface CdcCatalogArgs {
@@ -144,6 +177,10 @@ export interface CdcWriterArgs {
   namespace?: string;
   /** Longest time a change waits before commit (ms). Defaults to the runtime's (500 ms, runtime/cdc/config.ts). */
   commitIntervalMs?: number;
+  /** Iceberg format version of the tables the writer creates: 2 (position delete files) or 3 (deletion vectors; docs/maintenance.md says which engines read them). Defaults to 2. */
+  formatVersion?: number;
+  /** Table maintenance policy (compaction, manifest rewriting, snapshot expiry, orphan removal). Defaults to the runtime's policy. */
+  maintenance?: CdcMaintenanceArgs;
   /** Kubernetes-only settings. Defaults to the defaults of CdcWriterKubernetesArgs. */
   kubernetes?: CdcWriterKubernetesArgs;
   /** AWS-only settings. Required on target "aws". */

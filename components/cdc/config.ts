@@ -8,7 +8,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parseCdcConfig, type CdcConfigInput } from "../../runtime/cdc/config";
 import type { Validator } from "../errors";
-import type { CdcSourceArgs, CdcTableArgs, CdcWriterArgs } from "./args";
+import type { CdcMaintenanceArgs, CdcSourceArgs, CdcTableArgs, CdcWriterArgs } from "./args";
 
 interface Resolved {
   host: string;
@@ -39,6 +39,8 @@ export interface CdcConfigParts {
   storage?: CdcConfigInput["storage"];
   namespace?: string;
   commitIntervalMs?: number;
+  formatVersion?: number;
+  maintenance?: CdcMaintenanceArgs;
   http: { host: string; port: number };
 }
 
@@ -48,12 +50,14 @@ const defined = <T extends Record<string, unknown>>(o: T): T => Object.fromEntri
 export function cdcConfig(p: CdcConfigParts): CdcConfigInput {
   return defined({
     sources: p.sources.map((s) => defined({ name: s.name, connectionString: s.connectionString, slot: s.slot, publication: s.publication, origin: s.origin as Source["origin"] })),
-    tables: p.tables?.map((t) => defined({ source: t.source, mode: t.mode as "mirror" | "changelog" | undefined, target: t.target })),
+    tables: p.tables?.map((t) => defined({ source: t.source, mode: t.mode as "mirror" | "changelog" | undefined, target: t.target, formatVersion: t.formatVersion as 2 | 3 | undefined, maintenance: t.maintenance })),
     catalog: p.catalog,
     warehouse: p.warehouse,
     storage: p.storage,
     namespace: p.namespace,
     commit: p.commitIntervalMs !== undefined ? { intervalMs: p.commitIntervalMs } : undefined,
+    formatVersion: p.formatVersion as 2 | 3 | undefined,
+    maintenance: p.maintenance,
     http: p.http,
   });
 }
@@ -84,6 +88,8 @@ function build(args: CdcWriterArgs, source: CdcSourceArgs, r: Resolved): CdcConf
     }),
     namespace: args.namespace,
     commitIntervalMs: args.commitIntervalMs,
+    formatVersion: args.formatVersion,
+    maintenance: args.maintenance,
     // Listen on all interfaces so the probes / health checks reach /healthz.
     http: { host: "0.0.0.0", port: 9187 },
   });

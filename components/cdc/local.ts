@@ -54,6 +54,8 @@ export function buildLocalCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcWriter
       storage: p.endpoint || p.accessKeyId ? { endpoint: p.endpoint, region: p.storageRegion, forcePathStyle: st.forcePathStyle, accessKeyId: p.accessKeyId, secretAccessKey: p.secretAccessKey } : undefined,
       namespace: args.namespace,
       commitIntervalMs: args.commitIntervalMs,
+      formatVersion: args.formatVersion,
+      maintenance: args.maintenance,
       http: { host: "127.0.0.1", port: la.httpPort ?? 0 },
     }),
   );

@@ -3,7 +3,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { PostgresClusterArgs } from "../postgres/args";
 import type { ObjectStorageArgs } from "../storage/args";
 import type { QueryEnginesAwsArgs, QueryEnginesKubernetesArgs } from "../query/args";
-import type { CdcTableArgs } from "../cdc/args";
+import type { CdcMaintenanceArgs, CdcTableArgs } from "../cdc/args";
 
 export interface DataPlatformPoolerArgs {
   /** "transaction", "session" or "statement". Defaults to "transaction". */
@@ -87,6 +87,10 @@ export interface DataPlatformCdcArgs {
   tables?: CdcTableArgs[];
   /** Longest time a change waits before commit (ms). Defaults to the runtime's (500 ms, runtime/cdc/config.ts). */
   commitIntervalMs?: number;
+  /** Iceberg format version of new tables: 2 or 3 (deletion vectors; docs/maintenance.md). Defaults to 2. */
+  formatVersion?: number;
+  /** Table maintenance policy, run by the writer between commits (off by default with S3 Tables). Defaults to the runtime's policy. */
+  maintenance?: CdcMaintenanceArgs;
   /** aws: Fargate CPU units. Defaults to 2048. */
   cpu?: number;
   /** aws: Fargate memory (MiB). Defaults to 4096. */
@@ -212,6 +216,10 @@ export interface LocalCdcArgs {
   tables?: CdcTableArgs[];
   /** Longest time a change waits before it is committed to Iceberg. Defaults to the runtime's (500 ms, runtime/cdc/config.ts). */
   commitIntervalMs?: number;
+  /** Iceberg format version of new tables: 2 or 3 (deletion vectors; docs/maintenance.md). Defaults to 2. */
+  formatVersion?: number;
+  /** Table maintenance policy, run by the writer between commits. Defaults to the runtime's policy. */
+  maintenance?: CdcMaintenanceArgs;
   /** Port of the writer's /healthz and /metrics. Defaults to any free port, chosen once. */
   httpPort?: number;
 }

@@ -52,6 +52,8 @@ export function cdcCommon(postgres: PostgresCluster, storage: ObjectStorage, sha
     image: cdc.image,
     tables: cdc.tables,
     commitIntervalMs: cdc.commitIntervalMs,
+    formatVersion: cdc.formatVersion,
+    maintenance: cdc.maintenance,
     sources: names.map((n, i) => ({ name: n, host: postgres.sources.apply((s) => s[i].host), port: postgres.sources.apply((s) => s[i].port) })),
     database: postgres.database,
     replicationUsername: roles.replicationUsername,

@@ -45,7 +45,7 @@ export function localPlatformArgs(args: DataPlatformArgs, dataDir?: string): Loc
     },
     pooler: { poolMode: p.poolMode, maxClientConnections: p.maxClientConnections, defaultPoolSize: p.defaultPoolSize },
     namespace: args.catalog?.namespace,
-    cdc: { tables: cdc.tables, commitIntervalMs: cdc.commitIntervalMs },
+    cdc: { tables: cdc.tables, commitIntervalMs: cdc.commitIntervalMs, formatVersion: cdc.formatVersion, maintenance: cdc.maintenance },
     // the local upgrade always runs in `pulumi up`; run, poolerAdminUrl, efsFileSystemId and image are for kubernetes and aws
     upgrade: args.upgrade ? { toVersion: args.upgrade.toVersion, budgetMs: args.upgrade.budgetMs, retireBlue: args.upgrade.retireBlue } : undefined,
   };
@@ -235,6 +235,8 @@ export function composeLocal(make: PlatformPieces, v: Validator, args: LocalPlat
       warehouseLocation: storage.warehouseLocation,
       namespace,
       commitIntervalMs: c.commitIntervalMs,
+      formatVersion: c.formatVersion,
+      maintenance: c.maintenance,
       local: { dir: path.join(args.dataDir, "cdc"), httpPort: c.httpPort },
     },
     { dependsOn: [catalog], ...children(catalog) },

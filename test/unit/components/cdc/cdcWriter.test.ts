@@ -190,6 +190,23 @@ describe("one CDC config renderer, the runtime's defaults", () => {
     expect(parsed.tables[0].mode).toBe("mirror");
   });
 
+  test("the maintenance policy and format version reach the writer's config, per writer and per table; a bad one is refused at construction", async () => {
+    const w = new CdcWriter("wmaint", {
+      target: "kubernetes",
+      ...base,
+      formatVersion: 3,
+      maintenance: { keepSnapshots: 10, maxSnapshotAgeMs: 3_600_000 },
+      tables: [{ source: "public.orders", formatVersion: 2, maintenance: { deleteRatio: 0.2 } }],
+      sources: [{ name: "primary", host: "pg" }],
+    });
+    await m.settled(w.writers);
+    const cfg = parseCdcConfig(JSON.parse(m.named("wmaint-primary-config").inputs.stringData["config.json"]));
+    expect(cfg.formatVersion).toBe(3);
+    expect(cfg.maintenance).toEqual({ keepSnapshots: 10, maxSnapshotAgeMs: 3_600_000 });
+    expect(cfg.tables[0]).toMatchObject({ source: "public.orders", formatVersion: 2, maintenance: { deleteRatio: 0.2 } });
+    expect(() => new CdcWriter("wbad", { target: "kubernetes", ...base, maintenance: { keepSnapshots: 0 }, sources: [{ name: "primary", host: "pg" }] })).toThrow(/maintenance\.keepSnapshots/);
+  });
+
   test("a kubernetes writer without commitIntervalMs commits at the runtime's interval; a set one is carried", async () => {
     const w = new CdcWriter("wdef", { target: "kubernetes", ...base, sources: [{ name: "primary", host: "pg" }] });
     const w2 = new CdcWriter("wset", { target: "kubernetes", ...base, commitIntervalMs: 2500, sources: [{ name: "primary", host: "pg" }] });
