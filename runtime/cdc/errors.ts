@@ -14,7 +14,14 @@
 import { PermanentError } from "../core/errors";
 import { CommitConflictError, CommitStateUnknownError } from "../iceberg/catalog";
 import { ForbiddenError, NotAuthorizedError } from "../iceberg/rest-http";
-import { CdcStopError } from "./state";
+
+/** A problem the writer cannot follow without losing data: it stops, naming the table and why. */
+export class CdcStopError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CdcStopError";
+  }
+}
 
 /** Where an error came from: which connection, and the config setting that describes it. */
 export interface ErrorOrigin {

@@ -14,13 +14,7 @@ import type { ChangeSpool } from "./spool";
 import type { PreviousVersions } from "./toast";
 import type { MappedType, PgColumn } from "./types";
 
-/** A problem the writer cannot follow without losing data: it stops, naming the table and why. */
-export class CdcStopError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "CdcStopError";
-  }
-}
+export { CdcStopError } from "./errors";
 
 /** The snapshot summary key holding, per source, the commit LSN of the last transaction a table holds. */
 export const lsnKey = (source: string): string => `floe.lsn.${source}`;
