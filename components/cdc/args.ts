@@ -20,6 +20,13 @@ export interface CdcSourceArgs {
    * what lets the writer follow a blue/green upgrade without duplicates) or "any". Defaults to the runtime's ("any").
    */
   origin?: string;
+  /**
+   * kubernetes: a Secret in the writer's namespace whose `ca.crt` is the CA that signed this
+   * source's server certificate (CloudNativePG's `<cluster>-ca`, or the cluster's serverCASecret).
+   * Mounted read-only in the source's writer and used as its sslrootcert. Defaults to none (the
+   * CA then comes from `sslrootcert`, else the public CAs).
+   */
+  caSecretName?: pulumi.Input<string>;
 }
 
 /** A table to replicate. */
@@ -161,8 +168,21 @@ export interface CdcWriterArgs {
   replicationUsername: pulumi.Input<string>;
   /** Its password (pass a secret). Required. */
   replicationPassword: pulumi.Input<string>;
-  /** libpq sslmode to the sources. Defaults to "require". */
+  /**
+   * libpq sslmode to the sources: "verify-full" (the server's certificate is signed by the CA and
+   * names the host), "verify-ca" (signed by the CA: for certificates that do not name the host the
+   * writer connects to), "require" (encrypted, not verified: logged as a warning) or "disable".
+   * Defaults to "verify-full" on kubernetes and aws; on local, to the runtime's (disable for a
+   * loopback host, verify-full otherwise).
+   */
   sslmode?: string;
+  /**
+   * The CAs the writer trusts for the sources' certificates: a PEM file in the writer's container,
+   * "aws-rds" (the RDS / Aurora / RDS Proxy CAs shipped with floe) or "system" (the public CAs).
+   * Defaults to "aws-rds" on aws; on kubernetes to each source's mounted `caSecretName` (the public
+   * CAs for a source without one); none on local.
+   */
+  sslrootcert?: string;
   /** Publication read. Defaults to "floe". */
   publication?: string;
   /** Tables. Defaults to every table in the publication, as mirror tables. */

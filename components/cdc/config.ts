@@ -32,7 +32,7 @@ type Source = CdcConfigInput["sources"][number];
 
 /** What a writer's config is made of; what is unset is left to the runtime's defaults. */
 export interface CdcConfigParts {
-  sources: { name: string; connectionString: string; slot?: string; publication?: string; origin?: string }[];
+  sources: { name: string; connectionString: string; sslrootcert?: string; slot?: string; publication?: string; origin?: string }[];
   tables?: CdcTableArgs[];
   catalog: Catalog;
   warehouse: string;
@@ -49,7 +49,7 @@ const defined = <T extends Record<string, unknown>>(o: T): T => Object.fromEntri
 /** The CDC writer's config (runtime/cdc/config.ts) for every target: one renderer, the runtime's defaults. */
 export function cdcConfig(p: CdcConfigParts): CdcConfigInput {
   return defined({
-    sources: p.sources.map((s) => defined({ name: s.name, connectionString: s.connectionString, slot: s.slot, publication: s.publication, origin: s.origin as Source["origin"] })),
+    sources: p.sources.map((s) => defined({ name: s.name, connectionString: s.connectionString, sslrootcert: s.sslrootcert, slot: s.slot, publication: s.publication, origin: s.origin as Source["origin"] })),
     tables: p.tables?.map((t) => defined({ source: t.source, mode: t.mode as "mirror" | "changelog" | undefined, target: t.target, formatVersion: t.formatVersion as 2 | 3 | undefined, maintenance: t.maintenance })),
     catalog: p.catalog,
     warehouse: p.warehouse,
@@ -62,14 +62,42 @@ export function cdcConfig(p: CdcConfigParts): CdcConfigInput {
   });
 }
 
+/** kubernetes: where a source's CA Secret (`caSecretName`, key ca.crt) is mounted in its writer's pod. */
+// Not under /etc/floe: a mount point inside the read-only config volume cannot be created.
+export const CA_MOUNT_DIR = "/etc/floe-ca";
+export const CA_FILE = `${CA_MOUNT_DIR}/ca.crt`;
+
+/**
+ * The TLS settings of a source on a cloud target (runtime/core/postgres-tls.ts gives them libpq's
+ * meanings). The server's certificate is verified by default: verify-full against the CA of the
+ * source's `caSecretName` mounted in the pod (kubernetes: CloudNativePG's `<cluster>-ca`), or the
+ * RDS / Aurora CAs shipped with floe (aws: "aws-rds"). `sslmode` / `sslrootcert` override.
+ */
+export function sourceTls(args: CdcWriterArgs, source: CdcSourceArgs): { sslmode: string; sslrootcert?: string } {
+  const sslmode = args.sslmode ?? "verify-full";
+  if (sslmode === "disable") return { sslmode };
+  if (args.target === "kubernetes" && source.caSecretName !== undefined) return { sslmode, sslrootcert: CA_FILE };
+  return { sslmode, sslrootcert: args.sslrootcert ?? (args.target === "aws" ? "aws-rds" : undefined) };
+}
+
+/** The TLS inputs are coherent: a CA from one place only, no CA with sslmode disable. Throws a FloeArgError. */
+function checkTls(args: CdcWriterArgs, v: Validator): void {
+  v.oneOf("sslmode", args.sslmode, "verify-full", ["disable", "require", "verify-ca", "verify-full"]);
+  const withCa = args.sources.filter((s) => s.caSecretName !== undefined).map((s) => s.name);
+  if (withCa.length && args.target !== "kubernetes") v.fail(`sources[${withCa[0]}].caSecretName`, "(set)", `is a Kubernetes Secret, and target is "${args.target ?? "local"}"`, "remove it; set sslrootcert to the CA instead");
+  if (withCa.length && args.sslrootcert !== undefined) v.fail("sslrootcert", args.sslrootcert, `is set, and sources[${withCa[0]}].caSecretName too`, "keep one: caSecretName mounts the CA and points sslrootcert at it");
+  if (args.sslmode === "disable" && (args.sslrootcert !== undefined || withCa.length)) v.fail("sslmode", "disable", "turns TLS off, and a CA is given (sslrootcert / caSecretName)", 'remove the CA, or set sslmode to "verify-full"');
+}
+
 /** A libpq URL (the CDC writer's connection to a source). */
 export function sourceUrl(user: string, password: string, host: string, port: number, database: string, sslmode?: string): string {
   return `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${encodeURIComponent(database)}${sslmode ? `?sslmode=${sslmode}` : ""}`;
 }
 
 function build(args: CdcWriterArgs, source: CdcSourceArgs, r: Resolved): CdcConfigInput {
+  const tls = sourceTls(args, source);
   return cdcConfig({
-    sources: [{ name: source.name, connectionString: sourceUrl(r.user, r.password, r.host, r.port, r.database, args.sslmode ?? "require"), slot: source.slot, publication: args.publication }],
+    sources: [{ name: source.name, connectionString: sourceUrl(r.user, r.password, r.host, r.port, r.database, tls.sslmode), sslrootcert: tls.sslrootcert, slot: source.slot, publication: args.publication }],
     tables: args.tables,
     catalog: defined({
       type: "rest" as const,
@@ -98,7 +126,7 @@ function build(args: CdcWriterArgs, source: CdcSourceArgs, r: Resolved): CdcConf
 const known = <T>(x: pulumi.Input<T> | undefined, placeholder: T): T | undefined =>
   x === undefined ? undefined : pulumi.Output.isInstance(x) || x instanceof Promise ? placeholder : (x as T);
 
-/** The sources are listed, their names unique and usable, the table modes known. Throws a FloeArgError. */
+/** The sources are listed, their names unique and usable, the table modes known, the TLS inputs coherent. Throws a FloeArgError. */
 export function checkSources(args: CdcWriterArgs, v: Validator): void {
   if (!args.sources?.length) v.fail("sources", args.sources, "is empty", "pass at least one source (PostgresCluster.sources: one per shard)");
   const names = new Set<string>();
@@ -108,6 +136,7 @@ export function checkSources(args: CdcWriterArgs, v: Validator): void {
     v.dnsLabel(`sources[${s.name}].name`, s.name, 40);
   }
   for (const t of args.tables ?? []) v.oneOf(`tables[${t.source}].mode`, t.mode, "mirror", ["mirror", "changelog"]);
+  checkTls(args, v);
 }
 
 /** Validates every source's (REST catalog) config with what is known at construction. Throws a FloeArgError. */

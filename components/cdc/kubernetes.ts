@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { BuildContext } from "../target";
 import { DEFAULT_IMAGE, type CdcWriterArgs, type CdcWriterBuildResult } from "./args";
-import { checkCdcConfig, renderCdcConfig } from "./config";
+import { CA_MOUNT_DIR, checkCdcConfig, renderCdcConfig } from "./config";
 import { labels } from "../util";
 
 const HEALTH_PORT = 9187;
@@ -79,12 +79,16 @@ export function buildKubernetesCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcW
                   volumeMounts: [
                     { name: "config", mountPath: "/etc/floe", readOnly: true },
                     { name: "tmp", mountPath: "/tmp" },
+                    // The source's CA (sslrootcert, components/cdc/config.ts sourceTls): a whole-volume
+                    // mount, so a rotated CA reaches the pod; the writer reads it at every connection.
+                    ...(source.caSecretName !== undefined ? [{ name: "ca", mountPath: CA_MOUNT_DIR, readOnly: true }] : []),
                   ],
                 },
               ],
               volumes: [
                 { name: "config", secret: { secretName: secret.metadata.name } },
                 { name: "tmp", emptyDir: {} },
+                ...(source.caSecretName !== undefined ? [{ name: "ca", secret: { secretName: source.caSecretName, items: [{ key: "ca.crt", path: "ca.crt" }] } }] : []),
               ],
             },
           },

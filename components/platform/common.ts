@@ -54,7 +54,13 @@ export function cdcCommon(postgres: PostgresCluster, storage: ObjectStorage, sha
     commitIntervalMs: cdc.commitIntervalMs,
     formatVersion: cdc.formatVersion,
     maintenance: cdc.maintenance,
-    sources: names.map((n, i) => ({ name: n, host: postgres.sources.apply((s) => s[i].host), port: postgres.sources.apply((s) => s[i].port) })),
+    sources: names.map((n, i) => ({
+      name: n,
+      host: postgres.sources.apply((s) => s[i].host),
+      port: postgres.sources.apply((s) => s[i].port),
+      // CloudNativePG's CA, mounted in the writer: verify-full against it (components/cdc/config.ts sourceTls)
+      ...(postgres.engine.startsWith("cnpg") ? { caSecretName: postgres.sources.apply((s) => s[i].caSecretName!) } : {}),
+    })),
     database: postgres.database,
     replicationUsername: roles.replicationUsername,
     replicationPassword: roles.replicationPassword,

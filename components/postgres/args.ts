@@ -145,6 +145,8 @@ export interface PostgresSource {
   name: string;
   host: string;
   port: number;
+  /** kubernetes: the Secret whose `ca.crt` signed the server's certificate (CloudNativePG's `<cluster>-ca`, or serverCASecret). */
+  caSecretName?: string;
 }
 
 /** What every target's Postgres builder returns. */

@@ -200,11 +200,15 @@ export function buildKubernetesPostgres(ctx: BuildContext<PostgresClusterArgs>):
     );
   }
 
-  const sources: PostgresSource[] = (citus ? clusterNames.slice(1) : clusterNames).map((cn, i) => ({
-    name: citus ? `shard-${i}` : "primary",
-    host: svc(cn),
-    port: 5432,
-  }));
+  const sources = pulumi.output(ka.serverCASecret).apply((caSecret): PostgresSource[] =>
+    (citus ? clusterNames.slice(1) : clusterNames).map((cn, i) => ({
+      name: citus ? `shard-${i}` : "primary",
+      host: svc(cn),
+      port: 5432,
+      // CloudNativePG signs the server certificate with this CA (its own <cluster>-ca unless given one).
+      caSecretName: caSecret ?? `${cn}-ca`,
+    })),
+  );
   const host = clusters[0].metadata.apply(() => svc(name));
   const none = pulumi.output(undefined);
   return {
@@ -215,7 +219,7 @@ export function buildKubernetesPostgres(ctx: BuildContext<PostgresClusterArgs>):
     adminUsername: pulumi.output(ADMIN_USER),
     adminPassword: pulumi.secret(superPw.result),
     adminHost: host,
-    sources: pulumi.output(sources),
+    sources,
     clusterName: clusters[0].metadata.apply(() => name as string | undefined),
     namespace: pulumi.output(ns as string | undefined),
     adminSecretName: superSecret.metadata.apply((m) => m.name as string | undefined),

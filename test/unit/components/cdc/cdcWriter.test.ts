@@ -1,5 +1,7 @@
 import { CdcWriter, DEFAULT_IMAGE } from "../../../../components/cdc/cdcWriter";
+import { X509Certificate } from "node:crypto";
 import { parseCdcConfig } from "../../../../runtime/cdc/config";
+import { resolveTls, rootCertificates } from "../../../../runtime/core/postgres-tls";
 import type { FloeMocks } from "../../../../components/testing";
 import { all, countsUnder, installFloeMocks, only, valueOf } from "../helpers";
 
@@ -50,7 +52,8 @@ describe("CdcWriter on kubernetes", () => {
     const secret = m.named("wk-shard-1-config");
     expect(secret.inputs.immutable).toBe(true);
     const cfg = parseCdcConfig(JSON.parse(secret.inputs.stringData["config.json"]));
-    expect(cfg.sources).toEqual([{ name: "shard-1", connectionString: "postgresql://floe_replication:repl-password-xyz@pg-shard-1-rw:5432/app?sslmode=require", publication: "floe", origin: "any", initialCopy: true, followUpgrades: true }]);
+    // verified by default; no CA given here, so the public CAs (a source with caSecretName: below)
+    expect(cfg.sources).toEqual([{ name: "shard-1", connectionString: "postgresql://floe_replication:repl-password-xyz@pg-shard-1-rw:5432/app?sslmode=verify-full", publication: "floe", origin: "any", initialCopy: true, followUpgrades: true }]);
     expect(cfg.catalog).toMatchObject({ type: "rest", uri: "http://lk:8181/catalog", warehouse: "floe" });
     expect(cfg.storage).toMatchObject({ endpoint: "http://minio:9000", forcePathStyle: true, secretAccessKey: "storage-key-abc" });
     expect(cfg.http).toEqual({ host: "0.0.0.0", port: 9187 });
@@ -60,6 +63,60 @@ describe("CdcWriter on kubernetes", () => {
     expect(np.policyTypes).toEqual(["Ingress", "Egress"]);
     expect(np.ingress[0].ports).toEqual([{ protocol: "TCP", port: 9187 }]);
     expect(await valueOf(w.writers)).toEqual(["wk-shard-0", "wk-shard-1"]);
+  });
+});
+
+describe("CdcWriter TLS to the sources (issue 11 item 3)", () => {
+  const tls = (cfg: ReturnType<typeof parseCdcConfig>) => resolveTls(cfg.sources[0].connectionString, cfg.sources[0]);
+
+  test("kubernetes: the source's CA Secret (CloudNativePG's <cluster>-ca) is mounted and verified with verify-full", async () => {
+    const w = new CdcWriter("wt", { target: "kubernetes", ...base, sources: [{ name: "primary", host: "pg-rw.floe.svc.cluster.local", caSecretName: "pg-ca" }] });
+    await m.settled(w.writers);
+    const pod = m.named("wt-primary").inputs.spec.template.spec;
+    expect(pod.volumes).toContainEqual({ name: "ca", secret: { secretName: "pg-ca", items: [{ key: "ca.crt", path: "ca.crt" }] } });
+    // not under the read-only config volume, and a whole-volume mount (no subPath) so a rotated CA arrives
+    expect(pod.containers[0].volumeMounts).toContainEqual({ name: "ca", mountPath: "/etc/floe-ca", readOnly: true });
+    const cfg = parseCdcConfig(JSON.parse(m.named("wt-primary-config").inputs.stringData["config.json"]));
+    expect(cfg.sources[0].sslrootcert).toBe("/etc/floe-ca/ca.crt");
+    expect(tls(cfg)).toMatchObject({ sslmode: "verify-full", sslrootcert: "/etc/floe-ca/ca.crt", verifies: true });
+  });
+
+  test("kubernetes: verify-ca when asked (a certificate that does not name the service), still with the mounted CA", async () => {
+    const w = new CdcWriter("wtc", { target: "kubernetes", ...base, sslmode: "verify-ca", sources: [{ name: "primary", host: "pg-rw", caSecretName: "pg-ca" }] });
+    await m.settled(w.writers);
+    const cfg = parseCdcConfig(JSON.parse(m.named("wtc-primary-config").inputs.stringData["config.json"]));
+    expect(tls(cfg)).toMatchObject({ sslmode: "verify-ca", sslrootcert: "/etc/floe-ca/ca.crt", verifies: true });
+  });
+
+  test("aws: verify-full against the RDS CA bundle shipped with floe (aws-rds), which holds real certificates", async () => {
+    const w = new CdcWriter("wtaws", {
+      target: "aws",
+      ...base,
+      sources: [{ name: "primary", host: "db.cluster-abc.us-east-1.rds.amazonaws.com" }],
+      aws: { vpcId: "vpc-1", subnetIds: ["s-1"], bucketArn: "arn:aws:s3:::lake" },
+    });
+    await m.settled(w.writers);
+    const cfg = parseCdcConfig(JSON.parse(only(m, "aws:secretsmanager/secretVersion:SecretVersion", "wtaws").inputs.secretString));
+    expect(tls(cfg)).toMatchObject({ sslmode: "verify-full", sslrootcert: "aws-rds", verifies: true });
+    const ca = rootCertificates("aws-rds", "test") as string[];
+    // the RDS / Aurora regional CAs, and the public roots RDS Proxy's certificates chain to
+    const subjects = ca.map((c) => new X509Certificate(c).subject);
+    expect(subjects.filter((s) => /Amazon RDS .*Root CA/.test(s)).length).toBeGreaterThan(10);
+    expect(subjects.filter((s) => /CN=Amazon Root CA 1/.test(s))).toHaveLength(1);
+  });
+
+  test.each([
+    ["a downgrading sslmode", { sslmode: "prefer" }, [{ name: "a", host: "h" }], /sslmode = "prefer" is not one of "disable", "require", "verify-ca", "verify-full"/],
+    ["a CA from two places", { sslrootcert: "/ca.pem" }, [{ name: "a", host: "h", caSecretName: "pg-ca" }], /sslrootcert = "\/ca\.pem" is set, and sources\[a\]\.caSecretName too\. Fix: keep one/],
+    ["a CA with TLS off", { sslmode: "disable", sslrootcert: "/ca.pem" }, [{ name: "a", host: "h" }], /sslmode = "disable" turns TLS off, and a CA is given/],
+  ] as [string, any, any[], RegExp][])("kubernetes refuses %s", (_, over, sources, message) => {
+    expect(() => new CdcWriter("wtv", { target: "kubernetes", ...base, sources, ...over })).toThrow(message);
+  });
+
+  test("a Kubernetes CA Secret on aws is refused", () => {
+    expect(
+      () => new CdcWriter("wtv2", { target: "aws", ...base, sources: [{ name: "a", host: "h", caSecretName: "pg-ca" }], aws: { vpcId: "vpc-1", subnetIds: ["s-1"], bucketArn: "arn:aws:s3:::lake" } }),
+    ).toThrow(/sources\[a\]\.caSecretName = "\(set\)" is a Kubernetes Secret, and target is "aws"/);
   });
 });
 

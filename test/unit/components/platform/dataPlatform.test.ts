@@ -119,7 +119,12 @@ describe("DataPlatform on kubernetes", () => {
     const cfg = JSON.parse(m.named("pw-cdc-primary-config").inputs.stringData["config.json"]);
     expect(cfg.catalog.uri).toBe(catalogUri);
     expect(cfg.warehouse).toBe("s3://floe-lake/warehouse");
-    expect(cfg.sources[0].connectionString).toMatch(/^postgresql:\/\/floe_replication:.+@pw-postgres-rw\.data\.svc\.cluster\.local:5432\/app\?sslmode=require$/);
+    // TLS verified against CloudNativePG's CA, mounted from its <cluster>-ca secret (issue 11 item 3)
+    expect(cfg.sources[0].connectionString).toMatch(/^postgresql:\/\/floe_replication:.+@pw-postgres-rw\.data\.svc\.cluster\.local:5432\/app\?sslmode=verify-full$/);
+    expect(cfg.sources[0].sslrootcert).toBe("/etc/floe-ca/ca.crt");
+    const pod = m.named("pw-cdc-primary").inputs.spec.template.spec;
+    expect(pod.volumes).toContainEqual({ name: "ca", secret: { secretName: "pw-postgres-ca", items: [{ key: "ca.crt", path: "ca.crt" }] } });
+    expect(pod.containers[0].volumeMounts).toContainEqual({ name: "ca", mountPath: "/etc/floe-ca", readOnly: true });
     expect(m.named("pw-pooler-pooler").inputs.spec.cluster.name).toBe("pw-postgres");
     expect(await valueOf(p.poolerEndpoint)).toBe("pw-pooler.data.svc.cluster.local:5432");
     expect(await valueOf(p.warehouseLocation)).toBe("s3://floe-lake/warehouse");

@@ -45,7 +45,8 @@ describe("PostgresCluster on kubernetes", () => {
     expect(spec.backup).toBeUndefined();
     expect(only(m, "kubernetes:helm.sh/v3:Release", "pgk").inputs.chart).toBe("cloudnative-pg");
     expect(await valueOf(pg.host)).toBe("pgk-rw.floe.svc.cluster.local");
-    expect(await valueOf(pg.sources)).toEqual([{ name: "primary", host: "pgk-rw.floe.svc.cluster.local", port: 5432 }]);
+    // the CA CloudNativePG signs the server certificate with: what the CDC writer verifies against
+    expect(await valueOf(pg.sources)).toEqual([{ name: "primary", host: "pgk-rw.floe.svc.cluster.local", port: 5432, caSecretName: "pgk-ca" }]);
     expect(pg.engine).toBe("cnpg");
     expect(await isSecret(pg.adminPassword)).toBe(true);
     expect(await isSecret(pg.connectionString)).toBe(true);
@@ -99,7 +100,7 @@ describe("PostgresCluster on kubernetes", () => {
     const script: string = job.inputs.spec.template.spec.containers[0].command[2];
     for (let i = 0; i < 3; i++) expect(script).toContain(`citus_add_node('pgs-shard-${i}-rw.floe.svc.cluster.local', 5432)`);
     expect(pg.engine).toBe("cnpg-citus");
-    expect((await valueOf(pg.sources))!.map((s) => s.name)).toEqual(["shard-0", "shard-1", "shard-2"]);
+    expect((await valueOf(pg.sources))!.map((s) => [s.name, s.caSecretName])).toEqual([["shard-0", "pgs-shard-0-ca"], ["shard-1", "pgs-shard-1-ca"], ["shard-2", "pgs-shard-2-ca"]]);
   });
 
   test("Postgres 18: CloudNativePG's standard image for 18; the older majors keep their system images", async () => {
