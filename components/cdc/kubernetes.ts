@@ -2,10 +2,12 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { BuildContext } from "../target";
 import { DEFAULT_IMAGE, type CdcWriterArgs, type CdcWriterBuildResult } from "./args";
-import { CA_MOUNT_DIR, checkCdcConfig, renderCdcConfig } from "./config";
+import { CA_FILE, CA_MOUNT_DIR, checkCdcConfig, renderCdcConfig, type TargetTls } from "./config";
 import { labels } from "../util";
 
 const HEALTH_PORT = 9187;
+/** A source's caSecretName is mounted in its pod and verified against (components/cdc/config.ts sourceTls). */
+const TLS: TargetTls = { caFile: CA_FILE };
 
 export function buildKubernetesCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcWriterBuildResult {
   const { name, args, v, childOpts } = ctx;
@@ -13,7 +15,7 @@ export function buildKubernetesCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcW
   if (args.aws) v.fail("aws", "{…}", 'is set but target is "kubernetes"', 'remove it or set target to "aws"');
   const ns = v.dnsLabel("kubernetes.namespace", ka.namespace ?? "floe");
   v.dnsLabel("name", name, 40);
-  checkCdcConfig(args, v);
+  checkCdcConfig(args, v, TLS);
   const egressPorts = ka.egressPorts ?? [5432, 8181, 9000, 443, 53];
   for (const p of egressPorts) if (!Number.isInteger(p) || p < 1 || p > 65535) v.fail("kubernetes.egressPorts", p, "is not a TCP port", "list ports from 1 to 65535");
 
@@ -47,7 +49,7 @@ export function buildKubernetesCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcW
     // Immutable and auto-named: a config change replaces the Secret and rolls the Deployment.
     const secret = new k8s.core.v1.Secret(
       `${wname}-config`,
-      { metadata: { namespace: ns, labels: selector }, immutable: true, stringData: { "config.json": renderCdcConfig(args, source) } },
+      { metadata: { namespace: ns, labels: selector }, immutable: true, stringData: { "config.json": renderCdcConfig(args, source, TLS) } },
       childOpts,
     );
     const probe = { httpGet: { path: "/healthz", port: HEALTH_PORT } };

@@ -24,6 +24,7 @@ export function buildLocalCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcWriter
     pulumi.all([s.host, s.port ?? 5432, args.database, args.replicationUsername, args.replicationPassword]).apply(([host, port, database, user, password]) => ({
       name: s.name,
       connectionString: sourceUrl(user, password, host, port, database, args.sslmode),
+      sslrootcert: args.sslrootcert,
       slot: s.slot,
       publication: args.publication,
       origin: s.origin,
