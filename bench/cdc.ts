@@ -17,6 +17,11 @@
  * FLOE_BENCH_FRESH_SECONDS tune the sizes; FLOE_BENCH_PARALLELISM the copy's snapshot.parallelism;
  * FLOE_BENCH_WRITER_ARGS extra node flags for the writer child, e.g. "--cpu-prof"). Prints one
  * JSON line at the end too.
+ *
+ * FLOE_BENCH_OLD_DIST=<dist of another build> (e.g. of an older commit: git archive, npm run
+ * build) also runs that build's writer on the same data in the same run, with a catalog and a
+ * slot of its own (created with the new writer's, so both stream the same changes): its copy and
+ * its streaming are printed as the new code's baseline.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
@@ -33,6 +38,7 @@ const ROWS = Number(process.env.FLOE_BENCH_ROWS ?? 1_000_000);
 const STREAM_ROWS = Number(process.env.FLOE_BENCH_STREAM_ROWS ?? 500_000);
 const FRESH_SECONDS = Number(process.env.FLOE_BENCH_FRESH_SECONDS ?? 10);
 const PARALLELISM = process.env.FLOE_BENCH_PARALLELISM ? Number(process.env.FLOE_BENCH_PARALLELISM) : undefined;
+const OLD_DIST = process.env.FLOE_BENCH_OLD_DIST;
 
 function pgBin(name: string): string {
   const dirs = existsSync("/usr/lib/postgresql") ? readdirSync("/usr/lib/postgresql").sort().reverse() : [];
@@ -101,6 +107,30 @@ async function main(): Promise<void> {
     results.snapshot = summary(snapshot);
     await writer.stop();
     writer = undefined;
+    // The old build's copy of the same table, into its own catalog, from its own slot.
+    const oldScript = OLD_DIST ? join(OLD_DIST, "bench/writer-child.js") : undefined;
+    const oldWarehouse = oldScript ? mkdtempSync(join(tmpdir(), "floe-bench-wh-old-")) : "";
+    const oldConfig = { ...rawConfig, sources: [{ name: "pg", connectionString: pg.url("app"), slot: "floe_old" }], catalog: { type: "sql", uri: pg.url("lake_old") }, warehouse: `file://${oldWarehouse}` };
+    const oldCatalog = oldScript ? (await pg.sql("CREATE DATABASE lake_old"), await SqlCatalog.connect({ name: "floe", url: pg.url("lake_old"), warehouse: `file://${oldWarehouse}` })) : undefined;
+    if (oldScript) {
+      if (!existsSync(oldScript)) throw new Error(`FLOE_BENCH_OLD_DIST: ${oldScript} is missing (build that tree first)`);
+      loadBefore = loadAverage();
+      writer = new WriterChild(oldConfig, writerEnv, oldScript);
+      const s0 = await writer.started();
+      const cpu = (await writer.ready()) - s0.cpuSeconds;
+      const secs = Number(process.hrtime.bigint() - s0.at) / 1e9;
+      const old: Comparison = {
+        name: "initial copy, new code vs the old build",
+        writer: snapshot.writer,
+        baseline: { label: `old build (${OLD_DIST})`, rows: ROWS, seconds: secs, cpuSeconds: cpu },
+        loadBefore,
+        loadAfter: loadAverage(),
+      };
+      console.log(describe(old));
+      results.snapshotVsOld = summary(old);
+      await writer.stop();
+      writer = undefined;
+    }
 
     // 2. streaming vs pg_recvlogical from a second slot at the same point
     await pg.sql("SELECT pg_create_logical_replication_slot('bench_recv', 'pgoutput')", [], "app");
@@ -149,6 +179,41 @@ async function main(): Promise<void> {
     };
     console.log(describe(streaming));
     results.streaming = summary(streaming);
+    if (oldScript && oldCatalog) {
+      // The old build streams the same changes from its own slot (made with its copy, before them).
+      await writer.stop();
+      loadBefore = loadAverage();
+      writer = new WriterChild(oldConfig, writerEnv, oldScript);
+      const c0 = await writer.ready();
+      const t1 = process.hrtime.bigint();
+      let cpu = 0;
+      for (;;) {
+        if (writer.failure) throw new Error(`old writer failed: ${writer.failure}`);
+        const m = (await oldCatalog.loadTable({ namespace: ["floe"], name: "bench" })).metadata;
+        const id = m["current-snapshot-id"];
+        const v = m.snapshots.find((s) => id !== null && id !== undefined && BigInt(s["snapshot-id"]) === BigInt(id))?.summary[lsnKey("pg")];
+        if (v && BigInt(v) >= target - 1024n) {
+          cpu = writer.cpuSeconds() - c0;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const old: Comparison = {
+        name: "streaming, new code vs the old build",
+        writer: streaming.writer,
+        baseline: { label: `old build (${OLD_DIST})`, rows: STREAM_ROWS, seconds: Number(process.hrtime.bigint() - t1) / 1e9, cpuSeconds: cpu },
+        loadBefore,
+        loadAfter: loadAverage(),
+      };
+      console.log(describe(old));
+      results.streamingVsOld = summary(old);
+      await writer.stop();
+      await oldCatalog.close();
+      rmSync(oldWarehouse, { recursive: true, force: true });
+      // the freshness phase runs the new writer again
+      writer = new WriterChild(rawConfig, writerEnv);
+      await writer.ready();
+    }
 
     // 3. freshness at a steady 10k rows/s: 100 transactions of 100 rows per second
     const load = await pg.connect("app");

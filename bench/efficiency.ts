@@ -130,8 +130,9 @@ export class WriterChild {
   private exited: Promise<void>;
   failure?: string;
 
-  constructor(rawConfig: unknown, env: NodeJS.ProcessEnv = {}) {
-    this.child = fork(require.resolve("./writer-child"), [JSON.stringify(rawConfig)], { stdio: ["ignore", "inherit", "inherit", "ipc"], env: { ...process.env, ...env } });
+  /** `script`: another build's writer-child.js (a baseline of the same bench from older code). */
+  constructor(rawConfig: unknown, env: NodeJS.ProcessEnv = {}, script = require.resolve("./writer-child")) {
+    this.child = fork(script, [JSON.stringify(rawConfig)], { stdio: ["ignore", "inherit", "inherit", "ipc"], env: { ...process.env, ...env } });
     this.exited = new Promise((resolve) => this.child.once("exit", () => resolve()));
     let started: (v: { cpuSeconds: number; at: bigint }) => void = () => undefined;
     this.startedAt = new Promise((resolve) => (started = resolve));

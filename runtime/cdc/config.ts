@@ -174,8 +174,17 @@ export const CdcConfigSchema = z
       .strictObject({
         /** Copy existing rows when a table is first seen. Defaults to true. */
         enabled: z.boolean().default(true),
-        /** Tables copied at once. Defaults to 2. */
+        /**
+         * Connections copying at once: whole tables, or ranges of one large table (all at the same
+         * exported snapshot). Defaults to 2.
+         */
         parallelism: z.number().int().min(1).max(64).default(2),
+        /**
+         * A table larger than this (bytes on disk) is copied in ctid ranges of about this size,
+         * spread over the connections parallelism gives it; the ranges still land in one commit.
+         * Defaults to 64 MiB.
+         */
+        chunkBytes: z.number().int().min(8192).default(64 << 20),
       })
       .default({}),
     http: z

@@ -98,14 +98,36 @@ export class InitialCopy {
     }
   }
 
-  /** Copies tables at an exported snapshot; each table lands in one commit with the snapshot's LSN. */
+  /**
+   * Copies tables at an exported snapshot; each table lands in one commit with the snapshot's LSN.
+   * snapshot.parallelism connections in all: tables are copied side by side, and the connections
+   * no table is using (fewer tables than connections, or tables done) copy ctid ranges of the
+   * large tables, largest first.
+   */
   private async copyTables(src: ReplicationSource, exported: ExportedSnapshot, states: TableState[]): Promise<void> {
     this.status.state = "snapshotting";
-    const queue = [...states];
-    const workers = Array.from({ length: Math.min(this.config.snapshot.parallelism, queue.length) }, async () => {
-      for (let s = queue.shift(); s; s = queue.shift()) await this.copyTable(src, exported, s);
+    const queue = await this.largestFirst(src, states);
+    const lanes = Math.min(this.config.snapshot.parallelism, queue.length);
+    const pool = { free: this.config.snapshot.parallelism - lanes };
+    const workers = Array.from({ length: lanes }, async () => {
+      for (let s = queue.shift(); s; s = queue.shift()) await this.copyTable(src, exported, s, pool);
+      pool.free++; // this lane's connection, for another table's ranges
     });
     await Promise.all(workers);
+  }
+
+  /** The tables by their size on disk, largest first (the longest copies start first). */
+  private async largestFirst(src: ReplicationSource, states: TableState[]): Promise<TableState[]> {
+    if (states.length < 2) return [...states];
+    const client = new Client(src.clientConfig());
+    try {
+      await withOrigin(src.origin, () => client.connect());
+      const r = await withOrigin(src.origin, () => client.query(`SELECT coalesce(pg_relation_size(to_regclass(t)), 0)::float8 AS bytes FROM unnest($1::text[]) WITH ORDINALITY AS x(t, i) ORDER BY i`, [states.map((s) => quoteTable(s.source))]));
+      const size = new Map(states.map((s, i) => [s, Number(r.rows[i].bytes)]));
+      return [...states].sort((a, b) => size.get(b)! - size.get(a)!);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
   }
 
   /**
@@ -125,13 +147,68 @@ export class InitialCopy {
     }
   }
 
-  private async copyTable(src: ReplicationSource, exported: ExportedSnapshot, state: TableState): Promise<void> {
+  /**
+   * A connection in the exported snapshot (REPEATABLE READ, read only) holding the table's ACCESS
+   * SHARE lock; undefined when the lock is not free at once (a DDL waits for the first
+   * connection's lock: waiting behind it would wait for this copy itself) or the server takes no
+   * more connections. The copy then goes on with the connections it has.
+   */
+  private async joinSnapshot(src: ReplicationSource, exported: ExportedSnapshot, state: TableState): Promise<Client | undefined> {
+    const client = new Client({ ...src.clientConfig(), types: { getTypeParser: () => ident } } as never);
+    try {
+      await withOrigin(src.origin, async () => {
+        await client.connect();
+        await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        await client.query(`SET TRANSACTION SNAPSHOT '${exported.snapshotName}'`);
+        await client.query(`LOCK TABLE ${quoteTable(state.source)} IN ACCESS SHARE MODE NOWAIT`);
+      });
+      return client;
+    } catch (e) {
+      await client.end().catch(() => undefined);
+      const code = (e as { code?: string }).code;
+      if (code === "55P03" || code === "53300" || code === "53400") {
+        this.log.info("the copy goes on with fewer connections", { table: state.key, reason: (e as Error).message });
+        return undefined;
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * ctid ranges of about snapshot.chunkBytes covering the table (the last one open-ended: rows the
+   * snapshot sees lie in pages that existed when it was taken, and the table only grows while its
+   * lock is held); one range (undefined: the whole table) for a small table, a single connection,
+   * or a server before 14 (no TID range scans: every range would read the whole table).
+   */
+  private async ranges(src: ReplicationSource, client: Client, state: TableState, sessions: number): Promise<(string | undefined)[]> {
+    if (sessions < 2) return [undefined];
+    const r = await withOrigin(src.origin, () =>
+      client.query(`SELECT pg_relation_size($1::regclass)::text AS bytes, current_setting('block_size')::int AS block, current_setting('server_version_num')::int AS version`, [
+        quoteTable(state.source),
+      ]),
+    );
+    const { bytes, block, version } = r.rows[0] as { bytes: string; block: number; version: number };
+    const chunk = this.config.snapshot.chunkBytes;
+    if (version < 140000 || Number(bytes) <= chunk) return [undefined];
+    const pages = Math.ceil(Number(bytes) / block);
+    const per = Math.max(1, Math.floor(chunk / block));
+    const out: string[] = [];
+    for (let from = 0; from < pages; from += per) {
+      out.push(from + per >= pages ? `ctid >= '(${from},0)'::tid` : `ctid >= '(${from},0)'::tid AND ctid < '(${from + per},0)'::tid`);
+    }
+    return out;
+  }
+
+  /** Copies one table in one commit; with ranges, also on connections taken from `pool` (given back when done). */
+  private async copyTable(src: ReplicationSource, exported: ExportedSnapshot, state: TableState, pool: { free: number }): Promise<void> {
     const started = Date.now();
     const client = new Client({ ...src.clientConfig(), types: { getTypeParser: () => ident } } as never);
     // A connection lost while idle (during the Iceberg commit below) is an 'error' event: without a
     // listener it would end the process. A query in flight gets the error anyway.
     client.on("error", (e) => this.log.warn("copy connection error", { source: src.name, table: state.key, error: e.message }));
     await withOrigin(src.origin, () => client.connect());
+    const helpers: Client[] = [];
+    let taken = 0;
     let rows = 0;
     let tx: WriteTransaction | undefined;
     try {
@@ -146,43 +223,78 @@ export class InitialCopy {
       const { columns } = await withOrigin(src.origin, () => describeWith(client, state.source));
       if (!sameLayout(columns, this.tables.layout(state, src))) await this.tables.evolve(src, state, columns, { backfill: false }); // the copy brings every row's values
       else state.layouts.set(src.key, columns);
+      const ranges = await this.ranges(src, client, state, 1 + pool.free);
+      const chunks = ranges.length;
+      // More connections in the same snapshot for a table copied in ranges.
+      taken = Math.min(pool.free, ranges.length - 1);
+      pool.free -= taken;
+      for (const c of await Promise.all(Array.from({ length: taken }, () => this.joinSnapshot(src, exported, state)))) if (c) helpers.push(c);
       // Spills to data files past commit.spillBytes: memory stays bounded, the commit is still one snapshot.
       const write = (tx = state.table.newWrite({ spillBytes: this.config.commit.spillBytes }));
-      const socket = (client as unknown as { connection: { stream: { pause(): void; resume(): void } } }).connection.stream;
-      let paused = false;
       const meta: Record<string, unknown> = { _op: "R", _lsn: exported.consistentPoint, _commit_time: BigInt(Date.now()) * 1000n, _xid: 0n, _source: src.name };
       const names = columns.map((c) => c.pg.name);
       const metaNames = Object.keys(meta);
       const copyCols = copyColumnsOf(columns);
       const normalized = normalizedTypes(copyCols);
-      // Binary COPY streams the rows straight into columns of normalized values.
-      rows = await withOrigin(src.origin, () => copyColumnsBinary(client, quoteTable(state.source), copyCols, ({ columns: cols, rowCount }) => {
-        if (state.mode === "mirror") write.upsertColumns({ names, columns: cols, rowCount, normalized });
-        else write.appendColumns({ names: [...names, ...metaNames], columns: [...cols, ...metaNames.map((k) => new Array(rowCount).fill(meta[k]))], rowCount, normalized: [...normalized, ...metaNames.map(() => undefined)] });
-        if (write.pendingSpills > 1 && !paused) {
-          // Backpressure: the server waits while more than one spill is queued (else rows pile up in memory).
-          paused = true;
-          socket.pause();
-          const resume = () => {
-            paused = false;
-            socket.resume();
-          };
-          write.ready().then(resume, resume); // a spill error comes back from commit()
+      const rel = quoteTable(state.source);
+      const connections = [client, ...helpers];
+      let failed = false;
+      // Each connection takes the next range until none is left; every chunk goes to the one write.
+      const lanes = connections.map(async (conn) => {
+        const socket = (conn as unknown as { connection: { stream: { pause(): void; resume(): void; destroy(): void } } }).connection.stream;
+        let paused = false;
+        try {
+          while (ranges.length && !failed) {
+            const range = ranges.shift();
+            // Binary COPY streams the rows straight into columns of normalized values.
+            const n = await withOrigin(src.origin, () => copyColumnsBinary(conn, rel, copyCols, ({ columns: cols, rowCount }) => {
+              if (state.mode === "mirror") write.upsertColumns({ names, columns: cols, rowCount, normalized });
+              else write.appendColumns({ names: [...names, ...metaNames], columns: [...cols, ...metaNames.map((k) => new Array(rowCount).fill(meta[k]))], rowCount, normalized: [...normalized, ...metaNames.map(() => undefined)] });
+              if (write.pendingSpills > 1 && !paused) {
+                // Backpressure: the server waits while more than one spill is queued (else rows pile up in memory).
+                paused = true;
+                socket.pause();
+                const resume = () => {
+                  paused = false;
+                  socket.resume();
+                };
+                write.ready().then(resume, resume); // a spill error comes back from commit()
+              }
+            }, { where: range }));
+            rows += n;
+          }
+        } catch (e) {
+          // the other connections stop copying into a write that is about to be aborted
+          failed = true;
+          for (const other of connections) if (other !== conn) (other as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+          throw e;
         }
-      }));
-      await client.query("COMMIT");
+      });
+      const settled = await Promise.allSettled(lanes);
+      const failure = settled.find((x): x is PromiseRejectedResult => x.status === "rejected");
+      if (failure) throw failure.reason;
+      for (const c of connections) await withOrigin(src.origin, () => c.query("COMMIT"));
       state.lsn.set(src.key, exported.consistentPoint);
       write.setSummary({ ...lsnSummary(state), "floe.snapshot": src.name });
       tx = undefined; // commit() deletes its files itself when it fails
       await write.commit();
       cdcMetrics.rows.inc({ table: state.key, op: "snapshot" }, rows);
       const secs = (Date.now() - started) / 1000;
-      this.log.info("copied table", { table: state.key, rows, seconds: secs, rowsPerSecond: Math.round(rows / Math.max(secs, 0.001)), lsn: formatLsn(exported.consistentPoint) });
+      this.log.info("copied table", {
+        table: state.key,
+        rows,
+        seconds: secs,
+        rowsPerSecond: Math.round(rows / Math.max(secs, 0.001)),
+        connections: connections.length,
+        chunks,
+        lsn: formatLsn(exported.consistentPoint),
+      });
     } catch (e) {
       await tx?.abort().catch(() => undefined); // the copy failed before its commit: drop the files it spilled
       throw e;
     } finally {
-      await client.end().catch(() => undefined);
+      pool.free += taken;
+      for (const c of [client, ...helpers]) await c.end().catch(() => undefined);
     }
   }
 }
