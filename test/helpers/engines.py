@@ -308,6 +308,8 @@ class Engines:
             SparkSession.builder.master("local[2]")
             .appName("floe-engines")
             .config("spark.jars", ",".join(self.jars))
+            # CALL <catalog>.system.* procedures (rewrite_data_files: another engine's compaction)
+            .config("spark.sql.extensions", "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions")
             .config("spark.driver.host", "127.0.0.1")
             .config("spark.driver.bindAddress", "127.0.0.1")
             .config("spark.ui.enabled", "false")
