@@ -15,7 +15,7 @@ import { currentSnapshot } from "../../runtime/iceberg/metadata";
 import { SqlCatalog, Table } from "../../runtime/iceberg";
 import { lines, readIceberg, readPostgres } from "./compare";
 import { startPostgres, TestPostgres } from "./postgres";
-import { cdcApplied, directoryBytes, GiveUp, processCpuMs, Progress, waitUntil, walProgress } from "./wait";
+import { cdcApplied, directoryBytes, GiveUp, processCpuMs, Progress, waitUntil, WaitStalled, walProgress } from "./wait";
 
 export interface CdcBed {
   pg: TestPostgres;
@@ -255,17 +255,23 @@ export interface Workload {
 /**
  * `clients` concurrent clients making transfers between `accounts` accounts. Each transaction:
  * two account updates, two events rows, and its client's counter + 1; every `every`-th also runs
- * `extra`, then deletes and re-inserts an account.
+ * `extra`, then deletes and re-inserts an account. With `reconnect`, a client whose connection is
+ * lost (a server restart) connects again and goes on; whether its last COMMIT landed is then
+ * unknown, so stop() reads the final counters from Postgres (it always does: they are exact).
  */
-export function startWorkload(bed: CdcBed, opts: { clients: number; accounts: number; every: number; extra?: (c: Client, txn: number) => Promise<void> }): Workload {
+export function startWorkload(bed: CdcBed, opts: { clients: number; accounts: number; every: number; extra?: (c: Client, txn: number) => Promise<void>; reconnect?: boolean }): Workload {
   let writing = true;
   let committed = 0;
   let lastCommitLsn = 0n;
   const finals: number[] = new Array(opts.clients).fill(0);
-  const clients = Array.from({ length: opts.clients }, async (_, i) => {
-    const client = i + 1;
+  const open = async () => {
     const c = await bed.pg.connect("app");
     c.on("error", () => undefined); // a query in flight gets the error; an idle client must not crash the test
+    return c;
+  };
+  const clients = Array.from({ length: opts.clients }, async (_, i) => {
+    const client = i + 1;
+    let c = await open();
     try {
       for (let txn = 0; writing; txn++) {
         const a = 1 + Math.floor(Math.random() * opts.accounts);
@@ -289,8 +295,13 @@ export function startWorkload(bed: CdcBed, opts: { clients: number; accounts: nu
           committed++;
         } catch (e) {
           // clients deadlock on each other's accounts now and then: that transaction is rolled back, the next one goes on
-          if ((e as { code?: string }).code !== "40P01") throw e;
-          await c.query("ROLLBACK");
+          if ((e as { code?: string }).code === "40P01") {
+            await c.query("ROLLBACK");
+            continue;
+          }
+          if (!opts.reconnect || !lostConnection(e)) throw e;
+          await c.end().catch(() => undefined);
+          c = await reconnect(open, () => writing);
         }
       }
     } catch (e) {
@@ -310,9 +321,29 @@ export function startWorkload(bed: CdcBed, opts: { clients: number; accounts: nu
     async stop() {
       writing = false;
       await Promise.all(clients);
+      const rows = await bed.pg.sql("SELECT client, n FROM counters ORDER BY client", [], "app");
+      for (const r of rows) finals[Number(r.client) - 1] = Number(r.n);
       return finals;
     },
   };
+}
+
+/** A connection lost or refused (server shutting down, restarting, reset), not an SQL error. */
+function lostConnection(e: unknown): boolean {
+  const code = (e as { code?: string }).code ?? "";
+  return /^(57P0[1-3]|08)/.test(code) || /ECONNRESET|ECONNREFUSED|EPIPE|Connection terminated|not queryable|shutting down|starting up/i.test((e as Error).message ?? "");
+}
+
+/** Connects again until the server takes it (it is restarting), while `go()`. */
+async function reconnect(open: () => Promise<Client>, go: () => boolean): Promise<Client> {
+  for (;;) {
+    try {
+      return await open();
+    } catch (e) {
+      if (!go() || !lostConnection(e)) throw e;
+      await sleep(100);
+    }
+  }
 }
 
 /** floe.lsn.<source> of a table's current snapshot (0 when it has none, or does not exist yet). */
@@ -341,7 +372,18 @@ export interface KillReport {
  * floe.lsn at or below the workload's last commit). Goes on until `kills` mid-stream kills landed
  * (at most 3 × kills writers).
  */
-export async function killAfterCommits(bed: CdcBed, configFile: string, load: Workload, opts: { kills: number; spreadMs: number; watch: string }): Promise<KillReport> {
+export async function killAfterCommits(
+  bed: CdcBed,
+  configFile: string,
+  load: Workload,
+  opts: {
+    kills: number;
+    spreadMs: number;
+    watch: string;
+    /** Runs once the writer has committed, before the random wait and the kill (the chaos run's faults). */
+    afterCommit?: (writer: WriterProcess, kill: number) => Promise<void>;
+  },
+): Promise<KillReport> {
   const catalog = await bed.sharedCatalog(); // creates the catalog tables when missing
   const lake = await bed.catalogPg.connect("lake");
   const report: KillReport = { kills: 0, midStream: 0, detail: [] };
@@ -352,7 +394,8 @@ export async function killAfterCommits(bed: CdcBed, configFile: string, load: Wo
       const exited = new Promise<void>((r) => child.once("exit", () => r()));
       let commits = 0;
       try {
-        commits = await waitForCommitSince(`writer ${report.kills + 1}`, child, before, catalog, lake, () => cdcProgress(lake, bed.warehouse, child.pid));
+        commits = await waitForCommitSince(`writer ${report.kills + 1}`, child, before, catalog, lake, () => cdcProgress(bed.pg, bed.warehouse, child.pid));
+        await opts.afterCommit?.(child, report.kills + 1);
         await sleep(Math.random() * opts.spreadMs);
       } finally {
         child.kill("SIGKILL");
@@ -425,6 +468,14 @@ export interface OnceReport {
  * changelogs have caught up with the final counters, then asserts nothing lost, nothing duplicated.
  */
 export async function expectExactlyOnce(bed: CdcBed, finals: number[], opts: { pid?: number } = {}): Promise<OnceReport> {
+  const report = await checkExactlyOnce(bed, finals, opts);
+  const { lost, duplicated } = report;
+  expect({ lost: lost.length, duplicated: duplicated.length, examples: [...lost.slice(0, 5), ...duplicated.slice(0, 5)] }).toEqual({ lost: 0, duplicated: 0, examples: [] });
+  return report;
+}
+
+/** expectExactlyOnce's check, without jest: returns what was lost and duplicated (the chaos bench). */
+export async function checkExactlyOnce(bed: CdcBed, finals: number[], opts: { pid?: number } = {}): Promise<OnceReport> {
   let rows: { client: number; n: number; op: string }[] = [];
   const server = await bed.pg.connect();
   try {
@@ -441,13 +492,25 @@ export async function expectExactlyOnce(bed: CdcBed, finals: number[], opts: { p
   }
   const lost: string[] = [];
   const duplicated: string[] = [];
-  // events: Postgres ids against Iceberg ids (the counters caught up, so every events row is due)
+  // events: Postgres ids against Iceberg ids. Each table is its own Iceberg commit, so the events
+  // changelog may still be behind the counters': wait while it advances (a row that never comes
+  // is then reported lost).
   const pgIds = (await bed.pg.sql("SELECT id::text AS id FROM events", [], "app")).map((r) => String(r.id));
   const iceIds = new Map<string, number>();
-  for (const l of await bed.icebergRows("events")) {
-    const id = String(JSON.parse(l).id);
-    iceIds.set(id, (iceIds.get(id) ?? 0) + 1);
-  }
+  const readEvents = async () => {
+    iceIds.clear();
+    for (const l of await bed.icebergRows("events")) {
+      const id = String(JSON.parse(l).id);
+      iceIds.set(id, (iceIds.get(id) ?? 0) + 1);
+    }
+    return pgIds.every((id) => iceIds.has(id));
+  };
+  await waitUntil(`the events changelog to hold the ${pgIds.length} events rows of Postgres`, readEvents, {
+    everyMs: 500,
+    progress: () => ({ eventsIds: iceIds.size }),
+  }).catch((e) => {
+    if (!(e instanceof WaitStalled)) throw e; // stalled: what is missing is reported below
+  });
   for (const id of pgIds) if (!iceIds.has(id)) lost.push(`events:${id}`);
   for (const [id, k] of iceIds) if (k > 1) duplicated.push(`events:${id} x${k}`);
   const pgSet = new Set(pgIds);
@@ -467,9 +530,7 @@ export async function expectExactlyOnce(bed: CdcBed, finals: number[], opts: { p
     }
     for (const n of seen.keys()) if (n < from || n > final) duplicated.push(`counters ${client}:${n} (outside ${from}..${final})`);
   });
-  const report = { changes: [...iceIds.values()].reduce((a, b) => a + b, 0) + rows.length, lost, duplicated };
-  expect({ lost: lost.length, duplicated: duplicated.length, examples: [...lost.slice(0, 5), ...duplicated.slice(0, 5)] }).toEqual({ lost: 0, duplicated: 0, examples: [] });
-  return report;
+  return { changes: [...iceIds.values()].reduce((a, b) => a + b, 0) + rows.length, lost, duplicated };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
