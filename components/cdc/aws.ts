@@ -147,7 +147,7 @@ export function buildAwsCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcWriterBu
               secrets: [{ name: "FLOE_CDC_CONFIG", valueFrom: secretArn }],
               portMappings: [{ containerPort: HEALTH_PORT, protocol: "tcp" }],
               healthCheck: {
-                command: ["CMD-SHELL", `node -e "fetch('http://127.0.0.1:${HEALTH_PORT}/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"`],
+                command: ["CMD-SHELL", `node -e "fetch('http://127.0.0.1:${HEALTH_PORT}/livez').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"`],
                 interval: 15,
                 timeout: 5,
                 retries: 4,

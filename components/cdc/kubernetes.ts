@@ -74,7 +74,8 @@ export function buildKubernetesCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcW
                   image: args.image ?? DEFAULT_IMAGE,
                   args: ["cdc", "run", "--config", "/etc/floe/config.json"],
                   ports: [{ name: "http", containerPort: HEALTH_PORT }],
-                  livenessProbe: { ...probe, initialDelaySeconds: 15, periodSeconds: 10, failureThreshold: 6 },
+                  // liveness on /livez: a writer retrying an outage (503 on /healthz) is not restarted
+                  livenessProbe: { httpGet: { path: "/livez", port: HEALTH_PORT }, initialDelaySeconds: 15, periodSeconds: 10, failureThreshold: 6 },
                   readinessProbe: { ...probe, initialDelaySeconds: 5, periodSeconds: 5 },
                   resources: ka.resources ?? { requests: { cpu: "1", memory: "1Gi" }, limits: { memory: "2Gi" } },
                   securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },

@@ -1,4 +1,9 @@
-/** /healthz and /metrics for the CDC writer. */
+/**
+ * /healthz, /livez and /metrics for the CDC writer. /healthz is readiness (503 while it waits to
+ * retry: the writer is not replicating); /livez is liveness (503 only once it failed or stopped):
+ * a writer retrying a transient outage recovers by itself, and a restart by the orchestrator would
+ * only start the backoff over.
+ */
 import { createServer, Server } from "node:http";
 import { registry } from "../core/metrics";
 import type { WriterStatus } from "./writer";
@@ -21,22 +26,25 @@ export interface Health extends Omit<WriterStatus, "state"> {
   };
 }
 
-/** 200 while the writer starts, copies or streams; 503 once it failed, stopped or waits to retry. */
+/** /healthz: 200 while the writer starts, copies or streams; 503 once it failed, stopped or waits to retry. */
 export const healthCode = (h: Health): number => (h.state === "failed" || h.state === "stopped" || h.state === "retrying" ? 503 : 200);
+
+/** /livez: 200 while the process does its work, retrying included; 503 once it failed or stopped. */
+export const liveCode = (h: Health): number => (h.state === "failed" || h.state === "stopped" ? 503 : 200);
 
 export function serveHealth(host: string, port: number, status: () => Health): Promise<Server> {
   const server = createServer(async (req, res) => {
     if (req.url === "/metrics") {
       res.setHeader("content-type", registry.contentType);
       res.end(await registry.metrics());
-    } else if (req.url === "/healthz") {
+    } else if (req.url === "/healthz" || req.url === "/livez") {
       const s = status();
-      res.statusCode = healthCode(s);
+      res.statusCode = req.url === "/livez" ? liveCode(s) : healthCode(s);
       res.setHeader("content-type", "application/json");
       res.end(JSON.stringify(s));
     } else {
       res.statusCode = 404;
-      res.end("not found: try /healthz or /metrics\n");
+      res.end("not found: try /healthz, /livez or /metrics\n");
     }
   });
   return new Promise((resolve, reject) => {

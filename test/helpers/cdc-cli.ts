@@ -63,8 +63,8 @@ export async function runToExit(config: unknown, dir: string, timeoutMs = 60_000
   }
 }
 
-export async function healthz(port: number): Promise<{ status: number; body: any }> {
-  const r = await fetch(`http://127.0.0.1:${port}/healthz`);
+export async function healthz(port: number, path: "/healthz" | "/livez" = "/healthz"): Promise<{ status: number; body: any }> {
+  const r = await fetch(`http://127.0.0.1:${port}${path}`);
   return { status: r.status, body: await r.json() };
 }
 

@@ -139,6 +139,9 @@ describe("floe cdc run: permanent errors exit 2 with the fix, transient ones are
         return h && h.body.state === "retrying" ? h : undefined;
       });
       expect(seen.status).toBe(503);
+      // ... while liveness stays 200: an orchestrator must not restart a writer that retries by itself
+      const live = await healthz(port, "/livez");
+      expect([live.status, live.body.state]).toEqual([200, "retrying"]);
       expect(seen.body.retry).toEqual(expect.objectContaining({ kind: expect.stringMatching(/^(connection|server)$/), attempt: expect.any(Number), backoffMs: expect.any(Number), nextAttemptAt: expect.any(String) }));
       expect(await metric(port, "floe_cdc_retrying")).toBe(1);
       expect(await metric(port, `floe_cdc_errors_total{kind="${seen.body.retry.kind}"}`)).toBeGreaterThanOrEqual(1);

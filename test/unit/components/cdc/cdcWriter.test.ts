@@ -42,7 +42,7 @@ describe("CdcWriter on kubernetes", () => {
       expect(spec.strategy).toEqual({ type: "Recreate" });
       const c = spec.template.spec.containers[0];
       expect(c.image).toBe(DEFAULT_IMAGE);
-      expect(c.livenessProbe.httpGet).toEqual({ path: "/healthz", port: 9187 });
+      expect(c.livenessProbe.httpGet).toEqual({ path: "/livez", port: 9187 });
       expect(c.readinessProbe.httpGet).toEqual({ path: "/healthz", port: 9187 });
       expect(c.resources.requests).toEqual({ cpu: "1", memory: "1Gi" });
       expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
