@@ -9,6 +9,12 @@
 //     (a JSON document, a pg row) is allowed: it is honest about what is known.
 //   - eqeqeq (null comparisons allowed), prefer-const, no-var: the code's own habits, kept.
 //   - no-unused-vars with `_` for deliberately unused parameters and rest siblings.
+//   - no-require-imports, except in components/: a Pulumi dynamic provider's functions are
+//     serialized with their closures, so they require() what they use inside the function.
+//   Off, deliberately: preserve-caught-error (our wrappers put the cause's message in their own;
+//     attaching `cause` changes how runtime/cdc/errors.ts classifies, which walks the cause chain, so
+//     it is a choice per site, not a rule) and no-useless-assignment (it flags `let x = default`
+//     before a try that assigns it, a habit we keep for the catch path's benefit).
 //   - switch-exhaustiveness-check: a new catalog kind, target or change kind must be handled
 //     everywhere it is switched on, not fall through silently.
 import js from "@eslint/js";
@@ -30,9 +36,15 @@ export default tseslint.config(
       eqeqeq: ["error", "always", { null: "ignore" }],
       "@typescript-eslint/no-explicit-any": "off",
       "no-restricted-syntax": ["error", { selector: "TSAsExpression > TSAnyKeyword", message: "`as any` hides a type error: fix the type, or say in an eslint-disable comment which library's types are wrong" }],
+      "preserve-caught-error": "off",
+      "no-useless-assignment": "off",
       "prefer-const": "error",
       "no-var": "error",
     },
+  },
+  {
+    files: ["components/**/*.ts"],
+    rules: { "@typescript-eslint/no-require-imports": "off" },
   },
   {
     files: ["test/**/*.ts", "bench/**/*.ts"],

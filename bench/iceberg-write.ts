@@ -21,7 +21,7 @@ import { Row, Table } from "../runtime/iceberg/table";
 import { startRestCatalog } from "../test/helpers/iceberg-rest";
 import { describe, loadAverage, summary, type Comparison } from "./efficiency";
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+ 
 const chdb = require("chdb") as { query(sql: string, format?: string): string };
 
 const ROWS = Number(process.env.FLOE_BENCH_ROWS ?? 1_000_000);

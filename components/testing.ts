@@ -71,6 +71,7 @@ export interface FloeMocks {
 
 /** The value an output resolves to (works in tests: resolves undefined when unknown in preview). */
 export async function valueOf<T>(o: pulumi.Input<T>): Promise<T | undefined> {
+  // eslint-disable-next-line no-restricted-syntax -- Output.isKnown is the SDK's internal promise, absent from its public types
   const out = pulumi.output(o) as any;
   if (!(await out.isKnown)) return undefined;
   return (await out.promise()) as T;
@@ -78,11 +79,13 @@ export async function valueOf<T>(o: pulumi.Input<T>): Promise<T | undefined> {
 
 /** Whether the output is known (false for computed values in preview). */
 export async function isKnown(o: pulumi.Output<unknown>): Promise<boolean> {
+  // eslint-disable-next-line no-restricted-syntax -- Output.isKnown: internal to the SDK, not in its types
   return (o as any).isKnown as Promise<boolean>;
 }
 
 /** Whether the output is marked secret. */
 export async function isSecret(o: pulumi.Output<unknown>): Promise<boolean> {
+  // eslint-disable-next-line no-restricted-syntax -- Output.isSecret: internal to the SDK, not in its types
   return (o as any).isSecret as Promise<boolean>;
 }
 
@@ -274,6 +277,7 @@ export async function installFloeMocks(options: FloeMockOptions = {}): Promise<F
   );
 
   // Record what the SDK sends (parent, secret markers) by wrapping the mock monitor.
+  // eslint-disable-next-line no-restricted-syntax -- getMonitor() is typed as the gRPC client; the mock monitor's registerResource is replaced here
   const monitor = pulumi.runtime.getMonitor() as any;
   const original = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req: any, callback: (err: unknown, resp: unknown) => void) => {

@@ -60,6 +60,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
       changes: changed.length > 0 || dead,
       replaces: changed.includes("dir") ? ["dir"] : [],
       deleteBeforeReplace: true,
+      // eslint-disable-next-line no-restricted-syntax -- the dynamic provider passes detailedDiff through, but its DiffResult type has no detailedDiff (a kind is "update")
       detailedDiff: dead && changed.length === 0 ? { pid: { kind: "update" as any, inputDiff: false } } : undefined,
     };
   },

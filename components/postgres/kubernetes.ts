@@ -80,7 +80,7 @@ export function buildKubernetesPostgres(ctx: BuildContext<PostgresClusterArgs>):
 
   const maxSlots = slots + instances + 2;
   const citus = shards > 1;
-  const clusterSpec = (clusterName: string) => {
+  const clusterSpec = () => {
     const parameters: Record<string, string> = {
       wal_level: "logical",
       max_replication_slots: String(maxSlots),
@@ -138,7 +138,7 @@ export function buildKubernetesPostgres(ctx: BuildContext<PostgresClusterArgs>):
           apiVersion: "postgresql.cnpg.io/v1",
           kind: "Cluster",
           metadata: { name: cn, namespace: ns, labels: labels("postgres", name) },
-          spec: clusterSpec(cn),
+          spec: clusterSpec(),
         },
         { ...crOpts, dependsOn: [...(operator ? [operator] : []), superSecret] },
       ),

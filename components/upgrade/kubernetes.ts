@@ -15,7 +15,7 @@ import { cdcFlags, checkUpgradeArgs, orchestratorEnv } from "./common";
 import { cnpgImage } from "../postgres/kubernetes";
 
 export function buildKubernetesUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>): BlueGreenUpgradeBuildResult {
-  const { name, args, v, childOpts, parent } = ctx;
+  const { name, args, v, childOpts } = ctx;
   const { database, budgetMs } = checkUpgradeArgs(ctx);
   const ka = args.kubernetes;
   if (!ka) return v.fail("kubernetes", undefined, 'is required when target is "kubernetes"', "pass kubernetes: { poolerConfigClaim } (the claim holding pgbouncer.ini)");

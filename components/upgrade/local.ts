@@ -12,7 +12,7 @@ import type { BlueGreenUpgradeArgs, BlueGreenUpgradeBuildResult } from "./args";
 import { checkUpgradeArgs } from "./common";
 
 export function buildLocalUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>): BlueGreenUpgradeBuildResult {
-  const { name, args, v, childOpts, parent } = ctx;
+  const { name, args, v, childOpts } = ctx;
   const { database, budgetMs } = checkUpgradeArgs(ctx);
   const la = args.local;
   if (!la) return v.fail("local", undefined, 'is required when target is "local"', "pass local: { dataDir, poolerDir, passwords } (blue's passwords)");

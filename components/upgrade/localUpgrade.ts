@@ -321,6 +321,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
       changes: replaces.length > 0 || changed.length > 0 || drift,
       replaces,
       deleteBeforeReplace: true,
+      // eslint-disable-next-line no-restricted-syntax -- the dynamic provider passes detailedDiff through, but its DiffResult type has no detailedDiff (a kind is "update")
       detailedDiff: drift && !replaces.length && !changed.length ? { phase: { kind: "update" as any, inputDiff: false } } : undefined,
     };
   },

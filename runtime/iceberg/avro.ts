@@ -9,7 +9,9 @@ import { CorruptMetadataError } from "./catalog";
 import type { IcebergType, PartitionSpec, Schema } from "./spec";
 import { parsePrimitive } from "./types";
 import { parseTransform } from "./transforms";
+import { inflateRawSync } from "node:zlib";
 
+// eslint-disable-next-line no-restricted-syntax -- avsc documents LongType.__with but its typings omit it
 const bigLong = (avro.types.LongType as any).__with({
   fromBuffer: (buf: Buffer) => buf.readBigInt64LE(),
   toBuffer: (n: bigint | number) => {
@@ -24,7 +26,7 @@ const bigLong = (avro.types.LongType as any).__with({
 });
 
 export function avroType(schema: unknown): avro.Type {
-  return avro.Type.forSchema(schema as avro.Schema, { registry: { long: bigLong } as any, wrapUnions: false });
+  return avro.Type.forSchema(schema as avro.Schema, { registry: { long: bigLong }, wrapUnions: false });
 }
 
 const MAGIC = Buffer.from([0x4f, 0x62, 0x6a, 0x01]);
@@ -66,7 +68,7 @@ export function readAvroFile(data: Uint8Array, what: string): { records: any[]; 
       const size = Number(s.value);
       let block = buf.subarray(s.offset, s.offset + size);
       if (block.length !== size) throw new Error("truncated block");
-      if (codec === "deflate") block = require("zlib").inflateRawSync(block);
+      if (codec === "deflate") block = inflateRawSync(block);
       else if (codec !== "null") throw new Error(`unsupported Avro codec ${codec}`);
       let p = 0;
       for (let i = 0; i < count; i++) {

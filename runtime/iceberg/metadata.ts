@@ -250,7 +250,7 @@ export function parseMetadata(text: string, location: string): TableMetadata {
     throw new CorruptMetadataError(`metadata file ${location} is not valid JSON: ${(e as Error).message}`);
   }
   if (!m || typeof m !== "object" || !FORMAT_VERSIONS.includes(m["format-version"]) || !Array.isArray(m.schemas) || typeof m.location !== "string") {
-    throw new CorruptMetadataError(`metadata file ${location} is not Iceberg v2 or v3 table metadata (format-version ${(m as any)?.["format-version"]})`);
+    throw new CorruptMetadataError(`metadata file ${location} is not Iceberg v2 or v3 table metadata (format-version ${(m as { "format-version"?: unknown } | undefined)?.["format-version"]})`);
   }
   if (m["format-version"] >= 3) m["next-row-id"] ??= 0;
   m.snapshots ??= [];

@@ -10,7 +10,7 @@ import { uuidToBytes, type FieldCodec } from "./values";
 
 // hyparquet(-writer) are ESM-only. Node 20.19+ can require() them natively; Module._load
 // bypasses test runners' module registries that cannot (jest without VM modules).
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- Module._load is not on the typed import
 const NodeModule = require("module");
 function loadEsm(id: string): any {
   return NodeModule._load(require.resolve(id), null, false);

@@ -58,7 +58,7 @@ export function defaultAwsCredentials(): AwsCredentialsProvider {
     if (id && secret) return { accessKeyId: id, secretAccessKey: secret, sessionToken: process.env.AWS_SESSION_TOKEN || undefined };
     let chain: AwsCredentialsProvider;
     try {
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- the AWS credential chain is loaded only when no key is configured
       chain = require("@aws-sdk/credential-provider-node").defaultProvider();
     } catch {
       throw new Error(

@@ -52,7 +52,7 @@ export async function serverFacts(c: Client): Promise<ServerFacts> {
               (SELECT timeline_id FROM pg_control_checkpoint()) AS tli`,
     );
   } catch (e) {
-    if ((e as any).code === "42501") throw new Error(`a physical branch needs a superuser (or a role with pg_read_all_settings and pg_monitor) on the parent: ${(e as Error).message}`);
+    if ((e as { code?: string }).code === "42501") throw new Error(`a physical branch needs a superuser (or a role with pg_read_all_settings and pg_monitor) on the parent: ${(e as Error).message}`);
     throw e;
   }
   const row = r.rows[0];

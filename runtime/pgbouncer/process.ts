@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { join } from "node:path";
 import { handOver, isAlive, runAsServer, stopProcess } from "../local/process";
 import { renderIni, renderUserlist, type PgBouncerDatabase } from "./config";
+import { connect } from "node:net";
 
 export interface PgBouncerSpec {
   /** Directory holding the config, pid file and log. Created if missing. */
@@ -116,7 +117,7 @@ export async function startPgBouncer(spec: PgBouncerSpec, timeoutMs = 15_000): P
 
 function accepts(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = require("node:net").connect({ host, port });
+    const s = connect({ host, port });
     s.once("connect", () => (s.destroy(), resolve(true)));
     s.once("error", () => resolve(false));
   });

@@ -147,6 +147,7 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   // chdb is loaded only here: listing tables does not need it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- chdb is a large native module, loaded on demand
   const chdb = require("chdb") as { query(sql: string, format?: string): string };
   // chdb reads files only below its user_files_path, the working directory: run from the
   // deepest directory that holds every table (the warehouse root, usually).

@@ -20,7 +20,7 @@
  * an interrupted create stays on the parent: the backup and its WAL-holding slot end with the
  * copying session.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "pg";
 import { createLogger } from "../core/log";
@@ -91,7 +91,7 @@ function readJson<T>(path: string): T | undefined {
 
 function writeJson(path: string, value: unknown): void {
   writeFileSync(path + ".tmp", JSON.stringify(value, null, 2) + "\n", { mode: 0o600 });
-  require("node:fs").renameSync(path + ".tmp", path);
+  renameSync(path + ".tmp", path);
 }
 
 export async function createInstanceBranch(parentUrl: string, opts: InstanceBranchOptions = {}): Promise<CreatedBranch> {
@@ -267,7 +267,7 @@ async function waitPromoted(url: string, dataDir: string, signal?: AbortSignal):
         lastProgress = Date.now();
       }
     } catch (e) {
-      const code = (e as any).code;
+      const code = (e as { code?: string }).code;
       // not up yet (refused), starting up (57P03), or the password file is not read yet: keep waiting
       if (code !== "ECONNREFUSED" && code !== "57P03" && code !== "ENOENT") log.debug("waiting for the branch server", { error: (e as Error).message });
     } finally {

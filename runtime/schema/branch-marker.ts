@@ -55,7 +55,7 @@ export async function writeMarker(c: Client, m: Marker): Promise<Store> {
     await c.query(`ALTER DATABASE ${ident(m.parent)} SET ${ident(name)} = ${literal(JSON.stringify(m))}`);
     return { kind: "setting", name };
   } catch (e) {
-    if ((e as any).code !== "42501") throw e; // insufficient_privilege: not superuser
+    if ((e as { code?: string }).code !== "42501") throw e; // insufficient_privilege: not superuser
   }
   await editComment(c, m.parent, (lines) => [...lines, COMMENT_PREFIX + JSON.stringify(m)]);
   return { kind: "comment" };

@@ -133,7 +133,7 @@ export async function createTemplateBranch(parentUrl: string, opts: TemplateBran
           break;
         } catch (e) {
           stopped();
-          if ((e as any).code !== "55006") throw e; // object_in_use: someone connected in between
+          if ((e as { code?: string }).code !== "55006") throw e; // object_in_use: someone connected in between
         } finally {
           stage = created ? "finishing" : "waiting";
         }

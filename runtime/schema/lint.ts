@@ -54,7 +54,7 @@ const rulesSchema = z.record(severity);
 /** Merges a policy document ({"rules": {id: level}} or {id: level}) over the defaults; unknown ids are an error. */
 export function parsePolicy(doc: unknown, source = "policy"): Policy {
   const nested = !!doc && typeof doc === "object" && "rules" in doc;
-  const parsed = rulesSchema.safeParse(nested ? (doc as any).rules : doc);
+  const parsed = rulesSchema.safeParse(nested ? (doc as { rules?: unknown }).rules : doc);
   if (!parsed.success) {
     const where = (p: (string | number)[]) => [...(nested ? ["rules"] : []), ...p].join(".") || "(root)";
     throw new Error(`${source}: expected {"rules": {"rule-id": "error" | "warn" | "off"}}: ${parsed.error.issues.map((i) => `${where(i.path)}: ${i.message}`).join("; ")}`);

@@ -68,7 +68,7 @@ export class MigrationParseError extends Error {
 
 /** Converts UTF-8 byte offsets (what the parser reports) to string offsets. */
 function byteToChar(text: string): (b: number) => number {
-  if (/^[\x00-\x7f]*$/.test(text)) return (b) => b;
+  if (/^[\x00-\x7f]*$/.test(text)) return (b) => b; // eslint-disable-line no-control-regex -- ASCII only
   const buf = Buffer.from(text, "utf8");
   return (b) => buf.subarray(0, b).toString("utf8").length;
 }
@@ -129,7 +129,7 @@ export async function parseMigration(text: string, file = "<input>"): Promise<St
   try {
     result = pgq.parseSync(text);
   } catch (e) {
-    const details = (e as any).sqlDetails;
+    const details = (e as { sqlDetails?: { cursorPosition?: number } }).sqlDetails;
     // The parser's cursor is a 0-based count of characters (code points), unlike statement locations (bytes).
     const cp = Math.max(0, details?.cursorPosition ?? 0);
     const pos = Array.from(text).slice(0, cp).join("").length;

@@ -48,10 +48,11 @@ export function embeddedSql(fn: any): EmbeddedSql[] {
       if (k === "PLpgSQL_expr") expr(v, lineno, false);
       else if (DATUM_KEYS.has(k)) continue;
       else if (k in DYNAMIC && v && typeof v === "object") {
-        const st = v as any;
+        const st = v as { lineno?: unknown };
         const ln = typeof st.lineno === "number" && st.lineno > 0 ? st.lineno : lineno;
         for (const [f, fv] of Object.entries(st)) {
-          if (f === DYNAMIC[k] && (fv as any)?.PLpgSQL_expr) expr((fv as any).PLpgSQL_expr, ln, true);
+          const inner = (fv as { PLpgSQL_expr?: unknown } | null)?.PLpgSQL_expr;
+          if (f === DYNAMIC[k] && inner) expr(inner, ln, true);
           else walk(fv, ln);
         }
       } else walk(v, lineno);

@@ -480,7 +480,7 @@ export const RULES: Rule[] = [
     defaultSeverity: "error",
     summary: "ALTER TABLE ... REPLICA IDENTITY",
     hint: "Changing the replica identity changes what UPDATE/DELETE carry in the WAL; coordinate with the CDC writer (resnapshot) instead of changing it in a migration.",
-    check: (s) => cmds(s).filter((c) => c.subtype === "AT_ReplicaIdentity").map((c) => `sets replica identity ${({ d: "DEFAULT", f: "FULL", n: "NOTHING", i: "USING INDEX" } as any)[c.def?.ReplicaIdentityStmt?.identity_type] ?? "?"} on "${relName(s.node.relation)}"`),
+    check: (s) => cmds(s).filter((c) => c.subtype === "AT_ReplicaIdentity").map((c) => `sets replica identity ${({ d: "DEFAULT", f: "FULL", n: "NOTHING", i: "USING INDEX" } as Record<string, string>)[c.def?.ReplicaIdentityStmt?.identity_type] ?? "?"} on "${relName(s.node.relation)}"`),
   },
   {
     id: "cdc-publication-change",

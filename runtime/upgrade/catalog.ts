@@ -147,7 +147,7 @@ export async function schemaSnapshot(c: Client, excludeSchemas: string[] = []): 
 
 function pgArray(v: unknown): string[] {
   if (Array.isArray(v)) return v as string[];
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- postgres-array ships no types
   return require("postgres-array").parse(String(v));
 }
 

@@ -137,7 +137,7 @@ export async function main(argv: string[]): Promise<number> {
       ownership: !values["skip-ownership"],
     });
   } catch (e) {
-    if (e instanceof UsageError || (e as any).code?.startsWith?.("ERR_PARSE_ARGS")) {
+    if (e instanceof UsageError || String((e as { code?: unknown }).code ?? "").startsWith("ERR_PARSE_ARGS")) {
       err(`floe upgrade: ${(e as Error).message}\n\n${usage}`);
       return 2;
     }

@@ -9,7 +9,7 @@
  * Postgres row by row (see test/helpers/engines.py for the canonical values).
  */
 import { CdcBed, RunningWriter, startCdcBed } from "../helpers/cdc";
-import { compareEngines, Engine, ENGINES, expectIdentical, verdicts } from "../helpers/engines";
+import { compareEngines, Engine, ENGINES, verdicts } from "../helpers/engines";
 
 const TABLES = ["customers", "orders", "order_lines", "inventory", "shifts"];
 /** Spark has no time type: Iceberg's Spark integration refuses the shifts table (docs/engines.md). */

@@ -10,7 +10,7 @@ import { S3FileIO } from "../../../runtime/iceberg/s3";
 import { Table } from "../../../runtime/iceberg/table";
 import { INSTALL_TIMEOUT_MS, MotoS3Server, RestCatalogServer, s3CatalogEnv, startMotoS3, startRestCatalog } from "../../helpers/iceberg-rest";
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+ 
 const chdb = require("chdb") as { query(sql: string, format: string): string };
 
 const KEY = "floe-test-key";

@@ -7,7 +7,7 @@ import { RestCatalog, restLocationPath } from "../../../runtime/iceberg/rest";
 import { Row, Table } from "../../../runtime/iceberg/table";
 import { INSTALL_TIMEOUT_MS, RestCatalogServer, startRestCatalog } from "../../helpers/iceberg-rest";
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+ 
 const chdb = require("chdb") as { query(sql: string, format: string): string };
 
 let server: RestCatalogServer;

@@ -60,7 +60,7 @@ describe("mirror table through the SQL catalog, read back by chdb", () => {
   const id: TableIdentifier = { namespace: ["db"], name: "orders" };
   const model: Model = new Map();
   let names = { name: "name", flag: "flag" as string | null, note: null as string | null };
-  let amountScale = 3;
+  const amountScale = 3;
 
   const texts = ["plain", "ünïcödé ✓", "日本語テキスト", "emoji 🚀🎉", "", "quote ' and \" and \\ backslash", "a much longer string that exceeds sixteen characters 𝄞"];
   const uuids = ["123e4567-e89b-12d3-a456-426614174000", "00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"];

@@ -92,7 +92,7 @@ async function createMidCopy(name: string, parentUrl = pg.url("big")): Promise<R
   const held = await holdParent(parentUrl);
   const run = floe(["branch", "create", "--from", parentUrl, "--name", name, "--terminate-connections", "--strategy", "wal_log"]);
   let exited = false;
-  run.exit.then(() => (exited = true));
+  void run.exit.then(() => (exited = true));
   const copy = await waitFor(`the CREATE DATABASE of ${name} to run`, () => running(`CREATE DATABASE "${name}"`).then((r) => (r?.state === "active" ? r : undefined)), () => (exited ? `floe exited early: ${run.stderr()}` : true));
   expect(copy.state).toBe("active");
   expect(await allowsConnections(parent)).toBe(false); // the parent is closed while it copies: the fault lands there
@@ -209,7 +209,7 @@ describe("an interrupted floe branch create never leaves the parent closed", () 
     const held = await holdParent();
     const run = floe(["branch", "create", "--from", pg.url("big"), "--name", "br_half", "--terminate-connections", "--strategy", "file_copy"]);
     let exited = false;
-    run.exit.then(() => (exited = true));
+    void run.exit.then(() => (exited = true));
     const comment = await waitFor("the branch's COMMENT to wait on the lock", () => running('COMMENT ON DATABASE "br_half"').then((r) => (r?.wait_event_type === "Lock" ? r : undefined)), () => (exited ? `floe exited early: ${run.stderr()}` : true));
     expect(comment.wait_event_type).toBe("Lock");
     expect(await exists("br_half")).toBe(true);
@@ -244,7 +244,7 @@ describe("an interrupted floe branch create never leaves the parent closed", () 
       writeFileSync(file, "SELECT pg_sleep(600);\n");
       const run = floe(["schema", "check", "--against", pg.url("big"), "--terminate-connections", file]);
       let exited = false;
-      run.exit.then(() => (exited = true));
+      void run.exit.then(() => (exited = true));
       const [applying] = await waitFor(
         "the migration to run on the branch",
         async () => {

@@ -47,7 +47,7 @@ describe("floe maintain: command line", () => {
     } finally {
       o.mockRestore();
     }
-    expect(out).toMatch(/\n  maintain +show or run Iceberg table maintenance/);
+    expect(out).toMatch(/\n {2}maintain +show or run Iceberg table maintenance/);
   });
 
   it("bad usage exits 2 naming the flag and the value", async () => {

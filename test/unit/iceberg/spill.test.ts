@@ -40,7 +40,8 @@ async function newTable(cat: MemoryCatalog, options: { spillRows?: number; spill
 const files = (t: Table): string[] => {
   const out: string[] = [];
   const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) e.isDirectory() ? walk(join(d, e.name)) : out.push(join(d, e.name));
+    for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
+      else out.push(join(d, e.name));
   };
   try {
     walk(join(localPath(t.location), "data"));

@@ -213,11 +213,11 @@ describe("pgbouncer.ini repoint", () => {
 });
 
 describe("state file", () => {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+   
   const { mkdtempSync, writeFileSync, statSync } = require("node:fs");
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+   
   const { join } = require("node:path");
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+   
   const { loadState, newState, record } = require("../../../runtime/upgrade/state");
   const dir = mkdtempSync(join(require("node:os").tmpdir(), "floe-upgrade-state-"));
 

@@ -1,6 +1,6 @@
 import { IcebergCatalog } from "../../../../components/catalog/icebergCatalog";
 import type { FloeMocks } from "../../../../components/testing";
-import { countsUnder, installFloeMocks, isSecret, only, valueOf } from "../helpers";
+import { countsUnder, installFloeMocks, only, valueOf } from "../helpers";
 
 let m: FloeMocks;
 beforeAll(async () => {

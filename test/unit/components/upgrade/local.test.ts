@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 
 const created: { type: string; name: string; inputs: any }[] = [];
-pulumi.runtime.setMocks(
+void pulumi.runtime.setMocks(
   {
     newResource: (a) => {
       created.push({ type: a.type, name: a.name, inputs: a.inputs });
