@@ -62,7 +62,10 @@ function phase(load: WriteLoad, dataDir: string, m: Mark): Phase {
   const start = m.at;
   const end = Date.now();
   const lat = load.latencies(start, end);
-  const ats = load.commits.filter((c) => c.at >= start && c.at < end).map((c) => c.at).sort((a, b) => a - b);
+  const ats = load.commits
+    .filter((c) => c.at >= start && c.at < end)
+    .map((c) => c.at)
+    .sort((a, b) => a - b);
   let stall = 0;
   let prev = start;
   for (const t of [...ats, end]) {

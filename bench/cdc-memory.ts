@@ -85,7 +85,9 @@ async function child(kind: "copy" | "stream", mode: "bounded" | "unbounded", url
         if (writer.status.state === "failed") await done;
         const m = (await catalog.loadTable({ namespace: ["floe"], name })).metadata;
         const id = m["current-snapshot-id"];
-        const lsn = m.snapshots.find((s) => id !== null && id !== undefined && BigInt(s["snapshot-id"]) === BigInt(id))?.summary[lsnKey(name.replace(/_/g, "-"))];
+        const lsn = m.snapshots.find((s) => id !== null && id !== undefined && BigInt(s["snapshot-id"]) === BigInt(id))?.summary[
+          lsnKey(name.replace(/_/g, "-"))
+        ];
         if (lsn && BigInt(lsn) >= end - 4096n) break;
         await new Promise((r) => setTimeout(r, 50));
       }
@@ -114,7 +116,9 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = {};
   try {
     await pg.sql("CREATE DATABASE app");
-    const tables = ["stream_unbounded", "stream_bounded"].map((t) => `CREATE TABLE ${t} (id bigint PRIMARY KEY, a int, t text, ts timestamptz, n numeric(12,2));`).join("\n");
+    const tables = ["stream_unbounded", "stream_bounded"]
+      .map((t) => `CREATE TABLE ${t} (id bigint PRIMARY KEY, a int, t text, ts timestamptz, n numeric(12,2));`)
+      .join("\n");
     await pg.sql(
       `CREATE TABLE copy_src (id bigint PRIMARY KEY, a int, t text, ts timestamptz, n numeric(12,2));
        INSERT INTO copy_src SELECT g, g % 1000, 'row ' || g || repeat('x', 40), now(), g / 7.0 FROM generate_series(1, ${COPY_ROWS}) g;
@@ -138,7 +142,9 @@ async function main(): Promise<void> {
       }
       const u = m.unbounded!;
       const b = m.bounded!;
-      console.log(`${kind}: bounded / unbounded peak RSS ${(b.maxRssMiB / u.maxRssMiB).toFixed(3)}, peak heap ${(b.peakHeapMiB / u.peakHeapMiB).toFixed(3)}, time ${(b.seconds / u.seconds).toFixed(3)}`);
+      console.log(
+        `${kind}: bounded / unbounded peak RSS ${(b.maxRssMiB / u.maxRssMiB).toFixed(3)}, peak heap ${(b.peakHeapMiB / u.peakHeapMiB).toFixed(3)}, time ${(b.seconds / u.seconds).toFixed(3)}`,
+      );
       const c = {
         name: `${kind} efficiency`,
         writer: { label: "bounded", rows: b.rows, seconds: b.seconds, cpuSeconds: b.cpuSeconds },

@@ -80,7 +80,10 @@ async function main(): Promise<void> {
     // 1. snapshot vs COPY
     let loadBefore = loadAverage();
     let t0 = process.hrtime.bigint();
-    execFileSync(pgBin("psql"), [pg.url("app"), "-qAt", "-c", "COPY bench TO STDOUT (FORMAT binary)"], { stdio: ["ignore", "ignore", "inherit"], maxBuffer: 1 << 30 });
+    execFileSync(pgBin("psql"), [pg.url("app"), "-qAt", "-c", "COPY bench TO STDOUT (FORMAT binary)"], {
+      stdio: ["ignore", "ignore", "inherit"],
+      maxBuffer: 1 << 30,
+    });
     const copySecs = Number(process.hrtime.bigint() - t0) / 1e9;
     const rawConfig = {
       sources: [{ name: "pg", connectionString: pg.url("app") }],
@@ -110,8 +113,15 @@ async function main(): Promise<void> {
     // The old build's copy of the same table, into its own catalog, from its own slot.
     const oldScript = OLD_DIST ? join(OLD_DIST, "bench/writer-child.js") : undefined;
     const oldWarehouse = oldScript ? mkdtempSync(join(tmpdir(), "floe-bench-wh-old-")) : "";
-    const oldConfig = { ...rawConfig, sources: [{ name: "pg", connectionString: pg.url("app"), slot: "floe_old" }], catalog: { type: "sql", uri: pg.url("lake_old") }, warehouse: `file://${oldWarehouse}` };
-    const oldCatalog = oldScript ? (await pg.sql("CREATE DATABASE lake_old"), await SqlCatalog.connect({ name: "floe", url: pg.url("lake_old"), warehouse: `file://${oldWarehouse}` })) : undefined;
+    const oldConfig = {
+      ...rawConfig,
+      sources: [{ name: "pg", connectionString: pg.url("app"), slot: "floe_old" }],
+      catalog: { type: "sql", uri: pg.url("lake_old") },
+      warehouse: `file://${oldWarehouse}`,
+    };
+    const oldCatalog = oldScript
+      ? (await pg.sql("CREATE DATABASE lake_old"), await SqlCatalog.connect({ name: "floe", url: pg.url("lake_old"), warehouse: `file://${oldWarehouse}` }))
+      : undefined;
     if (oldScript) {
       if (!existsSync(oldScript)) throw new Error(`FLOE_BENCH_OLD_DIST: ${oldScript} is missing (build that tree first)`);
       loadBefore = loadAverage();
@@ -245,7 +255,9 @@ async function main(): Promise<void> {
     await load.end();
     results.freshnessP50 = pct(fresh, 50);
     results.freshnessP99 = pct(fresh, 99);
-    console.log(`freshness at 10k rows/s: p50 ${pct(fresh, 50).toFixed(3)} s, p99 ${pct(fresh, 99).toFixed(3)} s over ${fresh.length} transactions; load average ${loadAverage().join(" ")}`);
+    console.log(
+      `freshness at 10k rows/s: p50 ${pct(fresh, 50).toFixed(3)} s, p99 ${pct(fresh, 99).toFixed(3)} s over ${fresh.length} transactions; load average ${loadAverage().join(" ")}`,
+    );
     await writer.stop();
     writer = undefined;
     await catalog.close();

@@ -117,7 +117,8 @@ export function stopwatch(): { seconds(): number; cpuSeconds(): number } {
 }
 
 /** Messages a writer child (bench/writer-child.ts) sends: when it is ready (streaming) with its own CPU then, and when it failed. */
-export type ChildMessage = { started: true; cpuSeconds: number } | { ready: true; cpuSeconds: number } | { failed: string } | { stopped: true; cpuSeconds: number };
+export type ChildMessage =
+  { started: true; cpuSeconds: number } | { ready: true; cpuSeconds: number } | { failed: string } | { stopped: true; cpuSeconds: number };
 
 /**
  * The CDC writer in a child process of its own (bench/writer-child.ts), so its CPU is its alone:

@@ -43,7 +43,10 @@ import { loadAverage } from "./efficiency";
 const ROWS = Number(process.env.FLOE_BENCH_ROWS ?? 100_000);
 const UPDATE = Number(process.env.FLOE_BENCH_UPDATE ?? 200);
 const COMMITS = Number(process.env.FLOE_BENCH_COMMITS ?? 2000);
-const CHECKPOINTS = (process.env.FLOE_BENCH_CHECKPOINTS ?? "1,250,500,1000,1500,2000").split(",").map(Number).filter((n) => n <= COMMITS);
+const CHECKPOINTS = (process.env.FLOE_BENCH_CHECKPOINTS ?? "1,250,500,1000,1500,2000")
+  .split(",")
+  .map(Number)
+  .filter((n) => n <= COMMITS);
 const INTERVAL_MS = Number(process.env.FLOE_BENCH_INTERVAL_MS ?? 20);
 const READERS = (process.env.FLOE_BENCH_READERS ?? "chdb,duckdb").split(",").filter(Boolean);
 const READ_TIMEOUT_S = Number(process.env.FLOE_BENCH_READ_TIMEOUT_S ?? 120);
@@ -152,7 +155,11 @@ print(json.dumps(out))
 function readTable(reader: string, location: string, metadataLocation: string, python: string | undefined): ReadResult {
   let r;
   if (reader === "chdb") {
-    r = spawnSync(process.execPath, ["-e", CHDB_SCRIPT, require.resolve("chdb"), localPath(location), "3"], { encoding: "utf8", timeout: READ_TIMEOUT_S * 1000, maxBuffer: 1 << 24 });
+    r = spawnSync(process.execPath, ["-e", CHDB_SCRIPT, require.resolve("chdb"), localPath(location), "3"], {
+      encoding: "utf8",
+      timeout: READ_TIMEOUT_S * 1000,
+      maxBuffer: 1 << 24,
+    });
   } else if (reader === "duckdb") {
     if (!python) return { error: "not installed (scripts/install-engines.sh)" };
     r = spawnSync(python, ["-c", DUCKDB_SCRIPT, localPath(metadataLocation), "3"], { encoding: "utf8", timeout: READ_TIMEOUT_S * 1000, maxBuffer: 1 << 24 });
@@ -187,7 +194,9 @@ async function main(): Promise<void> {
   const log = createLogger({}, () => undefined);
   process.env.FLOE_LOG_LEVEL ??= "warn"; // the fresh copies' table writer logs each commit otherwise
   const loadBefore = loadAverage();
-  console.log(`growth: ${ROWS} rows, ${UPDATE} updated per commit, ${COMMITS} commits, writer config ${JSON.stringify(WRITER_CONFIG)}; load average ${loadBefore.join(" ")} (2-core machines: above 2 the numbers are slowed by others)`);
+  console.log(
+    `growth: ${ROWS} rows, ${UPDATE} updated per commit, ${COMMITS} commits, writer config ${JSON.stringify(WRITER_CONFIG)}; load average ${loadBefore.join(" ")} (2-core machines: above 2 the numbers are slowed by others)`,
+  );
   const pg: TestPostgres = await startPostgres({ major: 17, settings: { max_wal_size: "4GB" } });
   const warehouse = mkdtempSync(join(tmpdir(), "floe-bench-growth-"));
   const python = READERS.includes("duckdb") ? enginesPython() : undefined;
@@ -232,7 +241,9 @@ async function main(): Promise<void> {
     const configFile = join(warehouse, "cdc.json");
     writeFileSync(configFile, JSON.stringify(config));
     const nodeArgs = (process.env.FLOE_BENCH_WRITER_NODE_ARGS ?? "").split(" ").filter(Boolean); // e.g. --cpu-prof
-    child = spawn(process.execPath, [...nodeArgs, CLI, "cdc", "run", "--config", configFile], { stdio: ["ignore", "ignore", process.env.FLOE_BENCH_LOG ? "inherit" : "ignore"] });
+    child = spawn(process.execPath, [...nodeArgs, CLI, "cdc", "run", "--config", configFile], {
+      stdio: ["ignore", "ignore", process.env.FLOE_BENCH_LOG ? "inherit" : "ignore"],
+    });
     const exited = new Promise<number | null>((r) => child!.once("exit", r));
     const status = async (): Promise<{ state: string; sources: Record<string, { confirmedLsn?: string }> } | undefined> => {
       try {
@@ -253,7 +264,8 @@ async function main(): Promise<void> {
         await new Promise((r) => setTimeout(r, 3));
       }
     };
-    const lsnNow = async (c: { query: (q: string) => Promise<{ rows: { l: string }[] }> }) => parseLsn((await c.query("SELECT pg_current_wal_lsn()::text AS l")).rows[0].l);
+    const lsnNow = async (c: { query: (q: string) => Promise<{ rows: { l: string }[] }> }) =>
+      parseLsn((await c.query("SELECT pg_current_wal_lsn()::text AS l")).rows[0].l);
     const load = await pg.connect("app");
     load.on("error", (e) => console.error(`workload connection: ${e.message}\nPostgres log:\n${serverLogTail(pg.dataDir, 60)}`));
     await waitConfirmed(await lsnNow(load), "the initial copy");
@@ -275,7 +287,10 @@ async function main(): Promise<void> {
       // the same rows written fresh: an initial copy into another namespace, by the same writer code
       const ns = `fresh${commits}`;
       const slot = `fresh_${commits}`;
-      const fresh = new CdcWriter(parseCdcConfig({ ...config, ...WRITER_CONFIG, namespace: ns, sources: [{ name: "pg", connectionString: pg.url("app"), slot }], http: { port: 0 } }), { catalog, log });
+      const fresh = new CdcWriter(
+        parseCdcConfig({ ...config, ...WRITER_CONFIG, namespace: ns, sources: [{ name: "pg", connectionString: pg.url("app"), slot }], http: { port: 0 } }),
+        { catalog, log },
+      );
       const done = fresh.run();
       await fresh.ready;
       await fresh.stop();

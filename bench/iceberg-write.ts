@@ -21,7 +21,6 @@ import { Row, Table } from "../runtime/iceberg/table";
 import { startRestCatalog } from "../test/helpers/iceberg-rest";
 import { describe, loadAverage, summary, type Comparison } from "./efficiency";
 
- 
 const chdb = require("chdb") as { query(sql: string, format?: string): string };
 
 const ROWS = Number(process.env.FLOE_BENCH_ROWS ?? 1_000_000);
@@ -111,8 +110,12 @@ async function main(): Promise<void> {
     const ratio = writerRps / baseRps;
     const loadAfter = loadAverage();
     console.log(`rows: ${ROWS}, mode: ${MODE}, catalog: REST (Iceberg fixture)`);
-    console.log(`floe writer (Parquet + manifests + REST commit): ${writerSec.toFixed(2)} s, ${Math.round(writerRps).toLocaleString("en")} rows/s, ${writerCpu.toFixed(2)} s CPU, attempts ${result.attempts}`);
-    console.log(`baseline chdb -> Parquet file:                  ${baseSec.toFixed(2)} s, ${Math.round(baseRps).toLocaleString("en")} rows/s, ${baseCpu.toFixed(2)} s CPU (${statSync(out).size} bytes)`);
+    console.log(
+      `floe writer (Parquet + manifests + REST commit): ${writerSec.toFixed(2)} s, ${Math.round(writerRps).toLocaleString("en")} rows/s, ${writerCpu.toFixed(2)} s CPU, attempts ${result.attempts}`,
+    );
+    console.log(
+      `baseline chdb -> Parquet file:                  ${baseSec.toFixed(2)} s, ${Math.round(baseRps).toLocaleString("en")} rows/s, ${baseCpu.toFixed(2)} s CPU (${statSync(out).size} bytes)`,
+    );
     console.log(`ratio writer / baseline by rows/s: ${ratio.toFixed(3)}`);
     const byCpu: Comparison = {
       name: "Iceberg write",
@@ -124,7 +127,17 @@ async function main(): Promise<void> {
     };
     console.log(describe(byCpu));
     console.log(
-      JSON.stringify({ bench: "iceberg-write", rows: ROWS, mode: MODE, writer_rows_per_s: Math.round(writerRps), baseline_rows_per_s: Math.round(baseRps), writer_cpu_s: Number(writerCpu.toFixed(3)), baseline_cpu_s: Number(baseCpu.toFixed(3)), ratio: Number(ratio.toFixed(4)), byCpu: summary(byCpu) }),
+      JSON.stringify({
+        bench: "iceberg-write",
+        rows: ROWS,
+        mode: MODE,
+        writer_rows_per_s: Math.round(writerRps),
+        baseline_rows_per_s: Math.round(baseRps),
+        writer_cpu_s: Number(writerCpu.toFixed(3)),
+        baseline_cpu_s: Number(baseCpu.toFixed(3)),
+        ratio: Number(ratio.toFixed(4)),
+        byCpu: summary(byCpu),
+      }),
     );
   } finally {
     await server.stop();

@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const w = await startWorld({ preloadRows: 20_000, clients: CLIENTS });
   await w.blue.sql("CREATE DATABASE lake");
   const warehouse = mkdtempSync(join(tmpdir(), "floe-bench-upgrade-cdc-"));
-  const catalog = await SqlCatalog.connect({ name: "floe", url: w.blue.url("lake"), warehouse: `file://${warehouse}`});
+  const catalog = await SqlCatalog.connect({ name: "floe", url: w.blue.url("lake"), warehouse: `file://${warehouse}` });
   const config = parseCdcConfig({ ...followConfig(w, warehouse), commit: { intervalMs: INTERVAL } });
   const writer = new CdcWriter(config, { catalog, log: silent });
   const done = writer.run();
@@ -67,13 +67,21 @@ async function main(): Promise<void> {
     const follows = writer.status.sources.blue;
 
     const f = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-    console.log(`CDC staleness across a 16 -> 17 cutover (${CLIENTS} clients through pgBouncer, commit interval ${INTERVAL} ms, ${load.acked.size} transactions, ${load.errors.length} failed)`);
-    console.log(`  before the upgrade:  p50 ${f(percentile(baseline, 50))}  p99 ${f(percentile(baseline, 99))}  max ${f(Math.max(...baseline))}  (${baseline.length} samples)`);
-    console.log(`  around the cutover:  p50 ${f(percentile(around, 50))}  p99 ${f(percentile(around, 99))}  max ${f(Math.max(...around))}  (${around.length} samples; pooler paused ${report?.pausedMs} ms)`);
+    console.log(
+      `CDC staleness across a 16 -> 17 cutover (${CLIENTS} clients through pgBouncer, commit interval ${INTERVAL} ms, ${load.acked.size} transactions, ${load.errors.length} failed)`,
+    );
+    console.log(
+      `  before the upgrade:  p50 ${f(percentile(baseline, 50))}  p99 ${f(percentile(baseline, 99))}  max ${f(Math.max(...baseline))}  (${baseline.length} samples)`,
+    );
+    console.log(
+      `  around the cutover:  p50 ${f(percentile(around, 50))}  p99 ${f(percentile(around, 99))}  max ${f(Math.max(...around))}  (${around.length} samples; pooler paused ${report?.pausedMs} ms)`,
+    );
     console.log(`  ratio max(around) / max(before): ${(Math.max(...around) / Math.max(...baseline)).toFixed(2)}`);
     console.log(`  writer now: ${JSON.stringify(follows)}`);
     // The writer shares this process with the clients and the orchestrator: an upper bound of its CPU.
-    console.log(`  this process (writer + clients + orchestrator): ${(selfCpuSeconds() - cpu0).toFixed(2)} CPU-s for ${load.acked.size} transactions; load average ${loadBefore.join(" ")} -> ${loadAverage().join(" ")}`);
+    console.log(
+      `  this process (writer + clients + orchestrator): ${(selfCpuSeconds() - cpu0).toFixed(2)} CPU-s for ${load.acked.size} transactions; load average ${loadBefore.join(" ")} -> ${loadAverage().join(" ")}`,
+    );
   } finally {
     sampling = false;
     await load.stop();

@@ -74,8 +74,12 @@ async function main(): Promise<void> {
     console.log(`blue/green cutover 16 -> 17 behind pgBouncer, ${CLIENTS} clients, ${r.transactions} transactions, ${r.failed} failed`);
     console.log(`baseline (before):         p99 ${f(r.baselineP99)}`);
     console.log(`floor (PAUSE/RELOAD/RESUME): p100 ${f(r.floorP100)}  p99 ${f(r.floorP99)}  (pooler paused ${f(r.floorPausedMs)})`);
-    console.log(`cutover:                   p100 ${f(r.cutoverP100)}  p99 ${f(r.cutoverP99)}  (pooler paused ${r.cutoverPausedMs} ms, of which ${r.cutoverWaitMs} ms waiting for blue's final LSN)`);
-    console.log(`ratios: cutover p100 / floor p100 = ${(r.cutoverP100 / r.floorP100).toFixed(2)}x; cutover p100 / baseline p99 = ${(r.cutoverP100 / r.baselineP99).toFixed(1)}x; goal p100 <= 500 ms: ${r.cutoverP100 <= 500 ? "met" : "NOT met"}`);
+    console.log(
+      `cutover:                   p100 ${f(r.cutoverP100)}  p99 ${f(r.cutoverP99)}  (pooler paused ${r.cutoverPausedMs} ms, of which ${r.cutoverWaitMs} ms waiting for blue's final LSN)`,
+    );
+    console.log(
+      `ratios: cutover p100 / floor p100 = ${(r.cutoverP100 / r.floorP100).toFixed(2)}x; cutover p100 / baseline p99 = ${(r.cutoverP100 / r.baselineP99).toFixed(1)}x; goal p100 <= 500 ms: ${r.cutoverP100 <= 500 ? "met" : "NOT met"}`,
+    );
     console.log(JSON.stringify(r));
     if (r.failed) console.log(`first failures: ${load.errors.slice(0, 3).join(" | ")}`);
   } finally {

@@ -15,9 +15,7 @@ import * as path from "node:path";
 
 const here = __dirname;
 /** dist/runtime, whether this file runs compiled (dist/components) or from source (components, via ts-node or jest). */
-export const RUNTIME_DIR: string = here.split(path.sep).includes("dist")
-  ? path.resolve(here, "..", "runtime")
-  : path.resolve(here, "..", "dist", "runtime");
+export const RUNTIME_DIR: string = here.split(path.sep).includes("dist") ? path.resolve(here, "..", "runtime") : path.resolve(here, "..", "dist", "runtime");
 
 /** The compiled `floe` CLI the local CDC writer runs. */
 export const CLI_PATH: string = path.join(RUNTIME_DIR, "cli.js");

@@ -59,7 +59,8 @@ export function dispatch<A, R>(
 export function rejectOtherTargets<A>(ctx: BuildContext<A>, keys: readonly string[] = TARGETS): void {
   const args = ctx.args as Record<string, unknown>;
   for (const other of keys) {
-    if (other !== ctx.target && args[other] !== undefined) ctx.v.fail(other, "{…}", `is set but target is "${ctx.target}"`, `remove it or set target to "${other}"`);
+    if (other !== ctx.target && args[other] !== undefined)
+      ctx.v.fail(other, "{…}", `is set but target is "${ctx.target}"`, `remove it or set target to "${other}"`);
   }
 }
 

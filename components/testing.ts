@@ -123,11 +123,28 @@ function computed(type: string, name: string, inputs: Record<string, any>, regio
   const rds = `c${h}.${region}.rds.amazonaws.com`;
   switch (type) {
     case "aws:rds/cluster:Cluster":
-      return { id: name, extra: { clusterIdentifier: name, endpoint: `${name}.cluster-${rds}`, readerEndpoint: `${name}.cluster-ro-${rds}`, port: 5432, arn: `arn:aws:rds:${region}:${account}:cluster:${name}`, engineVersion: inputs.engineVersion } };
+      return {
+        id: name,
+        extra: {
+          clusterIdentifier: name,
+          endpoint: `${name}.cluster-${rds}`,
+          readerEndpoint: `${name}.cluster-ro-${rds}`,
+          port: 5432,
+          arn: `arn:aws:rds:${region}:${account}:cluster:${name}`,
+          engineVersion: inputs.engineVersion,
+        },
+      };
     case "aws:rds/clusterInstance:ClusterInstance":
       return { id: name, extra: { identifier: name, endpoint: `${name}.${rds}`, arn: `arn:aws:rds:${region}:${account}:db:${name}` } };
     case "aws:rds/shardGroup:ShardGroup":
-      return { id: inputs.dbShardGroupIdentifier ?? name, extra: { endpoint: `${inputs.dbShardGroupIdentifier ?? name}.limitless-${rds}`, arn: `arn:aws:rds:${region}:${account}:shard-group:${name}`, dbShardGroupResourceId: `shardgroup-${h}` } };
+      return {
+        id: inputs.dbShardGroupIdentifier ?? name,
+        extra: {
+          endpoint: `${inputs.dbShardGroupIdentifier ?? name}.limitless-${rds}`,
+          arn: `arn:aws:rds:${region}:${account}:shard-group:${name}`,
+          dbShardGroupResourceId: `shardgroup-${h}`,
+        },
+      };
     case "aws:rds/proxy:Proxy":
       return { id: name, extra: { name, endpoint: `${name}.proxy-${rds}`, arn: `arn:aws:rds:${region}:${account}:db-proxy:prx-${h}` } };
     case "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup":
@@ -138,7 +155,13 @@ function computed(type: string, name: string, inputs: Record<string, any>, regio
     case "aws:ec2/vpc:Vpc":
       return { id: `vpc-${h}`, extra: { arn: `arn:aws:ec2:${region}:${account}:vpc/vpc-${h}`, mainRouteTableId: `rtb-${h}` } };
     case "aws:ec2/vpcEndpoint:VpcEndpoint":
-      return { id: `vpce-${h}`, extra: { arn: `arn:aws:ec2:${region}:${account}:vpc-endpoint/vpce-${h}`, ...(inputs.vpcEndpointType === "Gateway" ? { prefixListId: `pl-${h.slice(0, 8)}` } : {}) } };
+      return {
+        id: `vpce-${h}`,
+        extra: {
+          arn: `arn:aws:ec2:${region}:${account}:vpc-endpoint/vpce-${h}`,
+          ...(inputs.vpcEndpointType === "Gateway" ? { prefixListId: `pl-${h.slice(0, 8)}` } : {}),
+        },
+      };
     case "aws:ec2/subnet:Subnet":
       return { id: `subnet-${h}`, extra: { arn: `arn:aws:ec2:${region}:${account}:subnet/subnet-${h}` } };
     case "aws:ec2/securityGroup:SecurityGroup":
@@ -152,7 +175,10 @@ function computed(type: string, name: string, inputs: Record<string, any>, regio
     case "aws:iam/policy:Policy":
       return { id: `arn:aws:iam::${account}:policy/${name}-${h}`, extra: { name: `${name}-${h}`, arn: `arn:aws:iam::${account}:policy/${name}-${h}` } };
     case "aws:secretsmanager/secret:Secret":
-      return { id: `arn:aws:secretsmanager:${region}:${account}:secret:${name}-${h.slice(0, 6)}`, extra: { arn: `arn:aws:secretsmanager:${region}:${account}:secret:${name}-${h.slice(0, 6)}`, name } };
+      return {
+        id: `arn:aws:secretsmanager:${region}:${account}:secret:${name}-${h.slice(0, 6)}`,
+        extra: { arn: `arn:aws:secretsmanager:${region}:${account}:secret:${name}-${h.slice(0, 6)}`, name },
+      };
     case "aws:ecs/cluster:Cluster":
       return { id: `arn:aws:ecs:${region}:${account}:cluster/${name}`, extra: { name, arn: `arn:aws:ecs:${region}:${account}:cluster/${name}` } };
     case "aws:ecs/taskDefinition:TaskDefinition":
@@ -174,7 +200,20 @@ function computed(type: string, name: string, inputs: Record<string, any>, regio
     case "random:index/randomPassword:RandomPassword":
       return { id: "none", extra: { result: mockPassword(name, inputs.length ?? 32), bcryptHash: `$2a$10$${h}` } };
     case "kubernetes:helm.sh/v3:Release":
-      return { id: `${inputs.namespace ?? "default"}/${inputs.name ?? name}`, extra: { name: inputs.name ?? name, status: { name: inputs.name ?? name, namespace: inputs.namespace ?? "default", status: "deployed", revision: 1, chart: inputs.chart, version: inputs.version } } };
+      return {
+        id: `${inputs.namespace ?? "default"}/${inputs.name ?? name}`,
+        extra: {
+          name: inputs.name ?? name,
+          status: {
+            name: inputs.name ?? name,
+            namespace: inputs.namespace ?? "default",
+            status: "deployed",
+            revision: 1,
+            chart: inputs.chart,
+            version: inputs.version,
+          },
+        },
+      };
   }
   // The local target's processes (dynamic resources): the outputs their providers return at create.
   const port = 40000 + (parseInt(h, 16) % 20000);
@@ -182,7 +221,17 @@ function computed(type: string, name: string, inputs: Record<string, any>, regio
     case "pulumi-nodejs:dynamic/floe:LocalPostgresServer": {
       const given = inputs.passwords ?? {};
       const pw = (k: string) => given[k] ?? mockPassword(`${name}-${k}`, 24);
-      return { id: inputs.dataDir, extra: { port: inputs.requestedPort || port, pid: 1000 + (port % 1000), adminUsername: "postgres", adminPassword: pw("admin"), appPassword: pw("app"), replicationPassword: pw("replication") } };
+      return {
+        id: inputs.dataDir,
+        extra: {
+          port: inputs.requestedPort || port,
+          pid: 1000 + (port % 1000),
+          adminUsername: "postgres",
+          adminPassword: pw("admin"),
+          appPassword: pw("app"),
+          replicationPassword: pw("replication"),
+        },
+      };
     }
     case "pulumi-nodejs:dynamic/floe:LocalPgBouncer":
       return { id: inputs.dir, extra: { port: inputs.requestedPort || port, pid: 2000 + (port % 1000) } };
@@ -219,7 +268,12 @@ function callResult(token: string, inputs: Record<string, any>, region: string, 
     case "aws:index/getAvailabilityZones:getAvailabilityZones":
       return { id: region, names: ["a", "b", "c"].map((z) => `${region}${z}`), zoneIds: ["1", "2", "3"].map((z) => `use1-az${z}`) };
     case "aws:ec2/getVpc:getVpc":
-      return { id: inputs.id ?? "vpc-existing", cidrBlock: "10.0.0.0/16", arn: `arn:aws:ec2:${region}:${account}:vpc/${inputs.id}`, mainRouteTableId: "rtb-main" };
+      return {
+        id: inputs.id ?? "vpc-existing",
+        cidrBlock: "10.0.0.0/16",
+        arn: `arn:aws:ec2:${region}:${account}:vpc/${inputs.id}`,
+        mainRouteTableId: "rtb-main",
+      };
     case "aws:ec2/getPrefixList:getPrefixList":
       return { id: `pl-${(inputs.name ?? "x").length}s3`, name: inputs.name, cidrBlocks: ["52.216.0.0/15"] };
   }
@@ -247,8 +301,10 @@ export async function installFloeMocks(options: FloeMockOptions = {}): Promise<F
         const { id, extra } = computed(args.type, args.name, inputs, region, account);
         if (args.type === "random:index/randomPassword:RandomPassword") passwords.push(extra.result as string);
         if (args.type === "random:index/randomBytes:RandomBytes") passwords.push(extra.base64 as string);
-        if (args.type === "pulumi-nodejs:dynamic/floe:LocalPostgresServer" && !inputs.passwords) passwords.push(...(["adminPassword", "appPassword", "replicationPassword"] as const).map((k) => extra[k] as string));
-        if (args.type === "pulumi-nodejs:dynamic/floe:LocalRestCatalogServer" && !inputs.requestedCredential) passwords.push((extra.credential as string).split(":")[1]);
+        if (args.type === "pulumi-nodejs:dynamic/floe:LocalPostgresServer" && !inputs.passwords)
+          passwords.push(...(["adminPassword", "appPassword", "replicationPassword"] as const).map((k) => extra[k] as string));
+        if (args.type === "pulumi-nodejs:dynamic/floe:LocalRestCatalogServer" && !inputs.requestedCredential)
+          passwords.push((extra.credential as string).split(":")[1]);
         // In preview only what was passed in is known: ids, endpoints, ARNs and generated passwords stay unknown.
         const state = preview ? { ...args.inputs } : { ...args.inputs, ...extra };
         const parentUrn = meta?.parent || undefined;

@@ -30,7 +30,12 @@ import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
 import { isCelError, run as runCel, type CelInput } from "@bufbuild/cel";
 import * as YAML from "yaml";
 
-export type Manifest = { apiVersion: string; kind: string; metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; [k: string]: unknown }; [k: string]: unknown };
+export type Manifest = {
+  apiVersion: string;
+  kind: string;
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; [k: string]: unknown };
+  [k: string]: unknown;
+};
 
 export interface Problem {
   /** kind/namespace/name of the object, or the chart and values path. */
@@ -63,7 +68,10 @@ const LABEL_NAMED = new Set(["v1/Namespace", "v1/Service"]);
 /** Runs scripts/install-k8s-schemas.sh (idempotent; builds helm the first time) and returns what it installed. */
 export function installSchemas(root = path.resolve(__dirname, "..")): { dir: string; versions: SchemaVersions } {
   const script = path.join(root.endsWith(`${path.sep}dist`) ? path.dirname(root) : root, "scripts", "install-k8s-schemas.sh");
-  const dir = execFileSync("bash", [script], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim().split("\n").pop()!;
+  const dir = execFileSync("bash", [script], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] })
+    .trim()
+    .split("\n")
+    .pop()!;
   return { dir, versions: JSON.parse(fs.readFileSync(path.join(dir, "versions.json"), "utf8")) as SchemaVersions };
 }
 
@@ -106,7 +114,10 @@ function strictCrd(s: unknown, k8sRef: string, rules: CelRule[], at: string[], r
     if (k.startsWith("x-kubernetes-")) continue;
     if (k === "properties") {
       out.properties = Object.fromEntries(
-        Object.entries(v as Schema).map(([p, ps]) => [p, root && p === "metadata" ? { $ref: `${k8sRef}#/definitions/${OBJECT_META}` } : strictCrd(ps, k8sRef, rules, [...at, p])]),
+        Object.entries(v as Schema).map(([p, ps]) => [
+          p,
+          root && p === "metadata" ? { $ref: `${k8sRef}#/definitions/${OBJECT_META}` } : strictCrd(ps, k8sRef, rules, [...at, p]),
+        ]),
       );
     } else if (k === "items") out.items = strictCrd(v, k8sRef, rules, [...at, "*"]);
     else if (k === "additionalProperties" && typeof v === "object") out.additionalProperties = strictCrd(v, k8sRef, rules, [...at, "*"]);
@@ -114,7 +125,12 @@ function strictCrd(s: unknown, k8sRef: string, rules: CelRule[], at: string[], r
   }
   if (src["x-kubernetes-int-or-string"] && !src.anyOf && !src.type) out.anyOf = [{ type: "integer" }, { type: "string" }];
   if (src["x-kubernetes-embedded-resource"]) {
-    out.properties = { apiVersion: { type: "string" }, kind: { type: "string" }, metadata: { $ref: `${k8sRef}#/definitions/${OBJECT_META}` }, ...(out.properties ?? {}) };
+    out.properties = {
+      apiVersion: { type: "string" },
+      kind: { type: "string" },
+      metadata: { $ref: `${k8sRef}#/definitions/${OBJECT_META}` },
+      ...(out.properties ?? {}),
+    };
   }
   const isObject = src.type === "object" || src.properties !== undefined;
   if (isObject && src.additionalProperties === undefined && !src["x-kubernetes-preserve-unknown-fields"]) out.additionalProperties = false;
@@ -153,7 +169,10 @@ export class K8sValidator {
 
     const defs: Schema = {};
     const kdir = path.join(dir, k.dir);
-    for (const f of fs.readdirSync(kdir).filter((x) => x.endsWith(".json")).sort()) {
+    for (const f of fs
+      .readdirSync(kdir)
+      .filter((x) => x.endsWith(".json"))
+      .sort()) {
       const doc = JSON.parse(fs.readFileSync(path.join(kdir, f), "utf8"));
       for (const [name, s] of Object.entries<Schema>(doc.components?.schemas ?? {})) {
         if (defs[name]) continue;
@@ -168,7 +187,10 @@ export class K8sValidator {
     this.ajv.addSchema({ $id: K8S_ID, definitions: defs });
 
     const cdir = path.join(dir, versions.cnpg.dir);
-    for (const f of fs.readdirSync(cdir).filter((x) => x.endsWith(".yaml")).sort()) {
+    for (const f of fs
+      .readdirSync(cdir)
+      .filter((x) => x.endsWith(".yaml"))
+      .sort()) {
       for (const crd of YAML.parseAllDocuments(fs.readFileSync(path.join(cdir, f), "utf8")).map((d) => d.toJS())) {
         if (crd?.kind !== "CustomResourceDefinition") continue;
         for (const v of crd.spec.versions as { name: string; served: boolean; schema?: { openAPIV3Schema: Schema } }[]) {
@@ -202,7 +224,14 @@ export class K8sValidator {
     }
     const gvk = `${m.apiVersion}/${m.kind}`;
     const ref = this.byGvk.get(gvk);
-    if (!ref) return [{ object: id, path: "/apiVersion", message: `no schema for ${gvk} in Kubernetes ${this.kubernetesVersion} or CloudNativePG ${this.cnpgVersion} (unknown kind, or its CRD is not one floe's schemas cover)` }];
+    if (!ref)
+      return [
+        {
+          object: id,
+          path: "/apiVersion",
+          message: `no schema for ${gvk} in Kubernetes ${this.kubernetesVersion} or CloudNativePG ${this.cnpgVersion} (unknown kind, or its CRD is not one floe's schemas cover)`,
+        },
+      ];
     let fn = this.compiled.get(ref);
     if (!fn) {
       fn = this.ajv.compile({ $ref: ref });
@@ -234,7 +263,13 @@ function celProblems(m: Manifest, id: string, r: CelRule): Problem[] {
     if (!rest.length) {
       const res = runCel(r.rule, { self: toCel(node) });
       if (res === true) return;
-      out.push({ object: id, path: at, message: isCelError(res) ? `CEL rule could not be evaluated (${String((res as Error).message)}): ${r.rule}` : `${r.message ?? "failed"} (CEL: ${r.rule})` });
+      out.push({
+        object: id,
+        path: at,
+        message: isCelError(res)
+          ? `CEL rule could not be evaluated (${String((res as Error).message)}): ${r.rule}`
+          : `${r.message ?? "failed"} (CEL: ${r.rule})`,
+      });
       return;
     }
     const [head, ...tail] = rest;
@@ -274,7 +309,8 @@ function simplify(errors: ErrorObject[]): ErrorObject[] {
     const branches = errors.filter((b) => unionOf(b) === e);
     const here = branches.filter((b) => b.instancePath === e.instancePath).map(explain);
     if (here.length) add({ ...e, message: [...new Set(here)].join(", or ") });
-    else if (branches.length) branches.forEach(add); // every branch failed deeper inside: report those
+    else if (branches.length)
+      branches.forEach(add); // every branch failed deeper inside: report those
     else add(e);
   }
   return out;
@@ -295,9 +331,16 @@ function metadataProblems(m: Manifest, id: string, labelNamed: boolean): Problem
   if (typeof name !== "string" || !name) {
     if (typeof md.generateName !== "string") out.push({ object: id, path: "/metadata/name", message: "is missing (and no generateName)" });
   } else if (labelNamed ? !(DNS1123_LABEL.test(name) && name.length <= 63) : !(DNS1123_SUBDOMAIN.test(name) && name.length <= 253)) {
-    out.push({ object: id, path: "/metadata/name", message: `"${name}" is not a DNS-1123 ${labelNamed ? "label (lower-case alphanumerics and '-', at most 63)" : "subdomain"}` });
+    out.push({
+      object: id,
+      path: "/metadata/name",
+      message: `"${name}" is not a DNS-1123 ${labelNamed ? "label (lower-case alphanumerics and '-', at most 63)" : "subdomain"}`,
+    });
   }
-  for (const [where, map] of [["labels", md.labels], ["annotations", md.annotations]] as const) {
+  for (const [where, map] of [
+    ["labels", md.labels],
+    ["annotations", md.annotations],
+  ] as const) {
     for (const [key, value] of Object.entries((map ?? {}) as Record<string, unknown>)) {
       const slash = key.lastIndexOf("/");
       const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
@@ -306,7 +349,11 @@ function metadataProblems(m: Manifest, id: string, labelNamed: boolean): Problem
         out.push({ object: id, path: `/metadata/${where}/${key.replace(/~/g, "~0").replace(/\//g, "~1")}`, message: `"${key}" is not a qualified name` });
       }
       if (where === "labels" && typeof value === "string" && value !== "" && !(QUALIFIED_NAME.test(value) && value.length <= 63)) {
-        out.push({ object: id, path: `/metadata/labels/${key.replace(/~/g, "~0").replace(/\//g, "~1")}`, message: `value "${value}" is not a valid label value (at most 63 alphanumerics, '-', '_', '.')` });
+        out.push({
+          object: id,
+          path: `/metadata/labels/${key.replace(/~/g, "~0").replace(/\//g, "~1")}`,
+          message: `value "${value}" is not a valid label value (at most 63 alphanumerics, '-', '_', '.')`,
+        });
       }
     }
   }
@@ -324,23 +371,45 @@ export function parseManifests(text: string): Manifest[] {
 }
 
 /** Kinds that live outside namespaces (Helm leaves them without one). */
-const CLUSTER_SCOPED = new Set(["Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PersistentVolume", "StorageClass", "PriorityClass", "IngressClass", "APIService", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "SecurityContextConstraints"]);
+const CLUSTER_SCOPED = new Set([
+  "Namespace",
+  "ClusterRole",
+  "ClusterRoleBinding",
+  "CustomResourceDefinition",
+  "PersistentVolume",
+  "StorageClass",
+  "PriorityClass",
+  "IngressClass",
+  "APIService",
+  "MutatingWebhookConfiguration",
+  "ValidatingWebhookConfiguration",
+  "SecurityContextConstraints",
+]);
 
 /**
  * `helm template` of a chart directory with these values; returns the rendered objects, each
  * namespaced one in the release namespace as `helm install` would place it.
  */
-export function renderChart(helmBin: string, chartDir: string, release: { name: string; namespace: string; values: unknown }, kubernetesVersion: string): Manifest[] {
+export function renderChart(
+  helmBin: string,
+  chartDir: string,
+  release: { name: string; namespace: string; values: unknown },
+  kubernetesVersion: string,
+): Manifest[] {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "floe-helm-"));
   try {
     const valuesFile = path.join(tmp, "values.json");
     fs.writeFileSync(valuesFile, JSON.stringify(release.values ?? {}));
-    const out = execFileSync(helmBin, ["template", release.name, chartDir, "--namespace", release.namespace, "--values", valuesFile, "--kube-version", kubernetesVersion.replace(/^v/, "")], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, HELM_CACHE_HOME: path.join(tmp, "cache"), HELM_CONFIG_HOME: path.join(tmp, "config"), HELM_DATA_HOME: path.join(tmp, "data") },
-      maxBuffer: 64 * 1024 * 1024,
-    });
+    const out = execFileSync(
+      helmBin,
+      ["template", release.name, chartDir, "--namespace", release.namespace, "--values", valuesFile, "--kube-version", kubernetesVersion.replace(/^v/, "")],
+      {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, HELM_CACHE_HOME: path.join(tmp, "cache"), HELM_CONFIG_HOME: path.join(tmp, "config"), HELM_DATA_HOME: path.join(tmp, "data") },
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
     const objects = parseManifests(out);
     for (const m of objects) if (!CLUSTER_SCOPED.has(m.kind) && !m.metadata?.namespace) m.metadata = { ...(m.metadata ?? {}), namespace: release.namespace };
     return objects;
@@ -356,7 +425,19 @@ export function renderChart(helmBin: string, chartDir: string, release: { name: 
  * Values the chart would pass straight into a Kubernetes object (`toYaml .Values.resources`): their
  * keys are the object's, not the chart's, and are checked when the rendered output is validated.
  */
-const PASSTHROUGH = new Set(["resources", "securityContext", "podSecurityContext", "containerSecurityContext", "affinity", "nodeSelector", "tolerations", "annotations", "labels", "podAnnotations", "podLabels"]);
+const PASSTHROUGH = new Set([
+  "resources",
+  "securityContext",
+  "podSecurityContext",
+  "containerSecurityContext",
+  "affinity",
+  "nodeSelector",
+  "tolerations",
+  "annotations",
+  "labels",
+  "podAnnotations",
+  "podLabels",
+]);
 
 /**
  * Values keys the chart does not have: a misspelt key is silently ignored by Helm (no chart here
@@ -371,7 +452,8 @@ export function unknownValues(chartDir: string, values: unknown, chart = path.ba
     if (!isMap(v) || !isMap(d)) return;
     if (Object.keys(d).length === 0) return; // free-form map (e.g. extraVolumes: {})
     for (const [k, sub] of Object.entries(v)) {
-      if (!(k in d)) out.push({ object: `chart ${chart} values`, path: `${at}/${k}`, message: `"${k}" is not a value of the chart (misspelt? Helm ignores it)` });
+      if (!(k in d))
+        out.push({ object: `chart ${chart} values`, path: `${at}/${k}`, message: `"${k}" is not a value of the chart (misspelt? Helm ignores it)` });
       else if (!PASSTHROUGH.has(k)) walk(sub, d[k], `${at}/${k}`);
     }
   };
@@ -417,11 +499,16 @@ export function references(m: Manifest): Reference[] {
       if (v.configMap && !v.configMap.optional) add(`${at}/configMap`, "ConfigMap", v.configMap.name);
       if (v.persistentVolumeClaim) add(`${at}/persistentVolumeClaim`, "PersistentVolumeClaim", v.persistentVolumeClaim.claimName);
       (v.projected?.sources ?? []).forEach((src: any, j: number) => {
-        if (src.secret && !src.secret.optional) for (const it of src.secret.items ?? [{}]) add(`${at}/projected/sources/${j}/secret`, "Secret", src.secret.name, it.key);
-        if (src.configMap && !src.configMap.optional) for (const it of src.configMap.items ?? [{}]) add(`${at}/projected/sources/${j}/configMap`, "ConfigMap", src.configMap.name, it.key);
+        if (src.secret && !src.secret.optional)
+          for (const it of src.secret.items ?? [{}]) add(`${at}/projected/sources/${j}/secret`, "Secret", src.secret.name, it.key);
+        if (src.configMap && !src.configMap.optional)
+          for (const it of src.configMap.items ?? [{}]) add(`${at}/projected/sources/${j}/configMap`, "ConfigMap", src.configMap.name, it.key);
       });
     });
-    for (const [list, cs] of [["initContainers", pod.initContainers], ["containers", pod.containers]] as const) {
+    for (const [list, cs] of [
+      ["initContainers", pod.initContainers],
+      ["containers", pod.containers],
+    ] as const) {
       (cs ?? []).forEach((c: any, i: number) => {
         (c.envFrom ?? []).forEach((e: any, j: number) => {
           if (e.secretRef && !e.secretRef.optional) add(`/spec/…/${list}/${i}/envFrom/${j}`, "Secret", e.secretRef.name);
@@ -438,14 +525,17 @@ export function references(m: Manifest): Reference[] {
   }
   if (m.kind === "RoleBinding") {
     if (o.roleRef?.kind === "Role") add("/roleRef", "Role", o.roleRef.name);
-    (o.subjects ?? []).forEach((sub: any, i: number) => sub.kind === "ServiceAccount" && add(`/subjects/${i}`, "ServiceAccount", sub.name, undefined, sub.namespace ?? ns));
+    (o.subjects ?? []).forEach(
+      (sub: any, i: number) => sub.kind === "ServiceAccount" && add(`/subjects/${i}`, "ServiceAccount", sub.name, undefined, sub.namespace ?? ns),
+    );
   }
   if (m.apiVersion === "postgresql.cnpg.io/v1") {
     const sp = o.spec ?? {};
     if (m.kind === "Cluster") {
       add("/spec/superuserSecret", "Secret", sp.superuserSecret?.name);
       const s3 = sp.backup?.barmanObjectStore?.s3Credentials ?? {};
-      for (const k of ["accessKeyId", "secretAccessKey", "sessionToken", "region"]) add(`/spec/backup/barmanObjectStore/s3Credentials/${k}`, "Secret", s3[k]?.name, s3[k]?.key);
+      for (const k of ["accessKeyId", "secretAccessKey", "sessionToken", "region"])
+        add(`/spec/backup/barmanObjectStore/s3Credentials/${k}`, "Secret", s3[k]?.name, s3[k]?.key);
       add("/spec/certificates/serverTLSSecret", "Secret", sp.certificates?.serverTLSSecret);
       add("/spec/certificates/serverCASecret", "Secret", sp.certificates?.serverCASecret);
       (sp.managed?.roles ?? []).forEach((r: any, i: number) => add(`/spec/managed/roles/${i}/passwordSecret`, "Secret", r.passwordSecret?.name));
@@ -471,7 +561,11 @@ export function unresolvedReferences(objects: Manifest[], external: string[] = [
     const target = index.get(`${ref.kind}/${ref.namespace}/${ref.name}`) as (Manifest & { data?: object; stringData?: object }) | undefined;
     if (!target) out.push({ object: ref.from, path: ref.path, message: `refers to ${ref.kind} ${ref.namespace}/${ref.name}, which nothing declares` });
     else if (ref.key !== undefined && !(ref.key in { ...(target.data ?? {}), ...(target.stringData ?? {}) })) {
-      out.push({ object: ref.from, path: ref.path, message: `refers to key "${ref.key}" of ${ref.kind} ${ref.namespace}/${ref.name}, which has ${Object.keys({ ...(target.data ?? {}), ...(target.stringData ?? {}) }).join(", ") || "no keys"}` });
+      out.push({
+        object: ref.from,
+        path: ref.path,
+        message: `refers to key "${ref.key}" of ${ref.kind} ${ref.namespace}/${ref.name}, which has ${Object.keys({ ...(target.data ?? {}), ...(target.stringData ?? {}) }).join(", ") || "no keys"}`,
+      });
     }
   }
   return out;
@@ -511,14 +605,24 @@ export function manifestsFromResources(resources: RecordedK8sResource[]): { mani
     if (!r.custom || !r.type.startsWith("kubernetes:")) continue;
     if (r.type === "kubernetes:helm.sh/v3:Release") {
       const i = r.inputs;
-      releases.push({ resource: r.name, name: i.name ?? r.name, namespace: i.namespace ?? "default", chart: i.chart, version: i.version, repo: i.repositoryOpts?.repo, values: i.values ?? {} });
+      releases.push({
+        resource: r.name,
+        name: i.name ?? r.name,
+        namespace: i.namespace ?? "default",
+        chart: i.chart,
+        version: i.version,
+        repo: i.repositoryOpts?.repo,
+        values: i.values ?? {},
+      });
       continue;
     }
     const m = /^kubernetes:(?:(.+)\/)?(v[0-9a-z]+):([A-Za-z0-9]+)$/.exec(r.type.replace(/^kubernetes:core\//, "kubernetes:"));
-    if (!m || m[3].endsWith("List") || r.type.includes(":yaml/") || r.type.includes("helm.sh/")) throw new Error(`${r.type} (${r.name}): not a single Kubernetes object; teach manifestsFromResources how to render it`);
+    if (!m || m[3].endsWith("List") || r.type.includes(":yaml/") || r.type.includes("helm.sh/"))
+      throw new Error(`${r.type} (${r.name}): not a single Kubernetes object; teach manifestsFromResources how to render it`);
     const apiVersion = m[1] ? `${m[1]}/${m[2]}` : m[2];
     const manifest = JSON.parse(JSON.stringify(r.inputs)) as Manifest;
-    if (manifest.apiVersion !== apiVersion || manifest.kind !== m[3]) throw new Error(`${r.type} (${r.name}): inputs say ${manifest.apiVersion} ${manifest.kind}`);
+    if (manifest.apiVersion !== apiVersion || manifest.kind !== m[3])
+      throw new Error(`${r.type} (${r.name}): inputs say ${manifest.apiVersion} ${manifest.kind}`);
     manifest.metadata = { ...(manifest.metadata ?? {}) };
     if (manifest.metadata.name === undefined) manifest.metadata.name = r.state?.metadata?.name ?? `${r.name}-${suffix(r.name)}`;
     manifests.push({ resource: r.name, manifest });

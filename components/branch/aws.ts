@@ -8,7 +8,8 @@ export function buildAwsBranch(ctx: BuildContext<DatabaseBranchArgs>): DatabaseB
   const { name, args, v, childOpts } = ctx;
   const a = args.aws;
   if (!a) return v.fail("aws", undefined, 'is required when target is "aws"', "set aws.sourceClusterIdentifier to the parent Aurora cluster");
-  if (args.kubernetes || args.local) v.fail(args.kubernetes ? "kubernetes" : "local", "{…}", 'is set but target is "aws"', 'move these settings under "aws" or change target');
+  if (args.kubernetes || args.local)
+    v.fail(args.kubernetes ? "kubernetes" : "local", "{…}", 'is set but target is "aws"', 'move these settings under "aws" or change target');
   const id = v.dnsLabel("branchName", args.branchName ?? name, 60);
   const database = v.sqlIdentifier("aws.database", a.database ?? "app");
   const instanceClass = a.instanceClass ?? "db.serverless";
@@ -32,7 +33,14 @@ export function buildAwsBranch(ctx: BuildContext<DatabaseBranchArgs>): DatabaseB
   );
   new aws.rds.ClusterInstance(
     `${name}-instance`,
-    { identifier: `${id}-1`, clusterIdentifier: cluster.id, engine: "aurora-postgresql", engineVersion: cluster.engineVersion, instanceClass, publiclyAccessible: false },
+    {
+      identifier: `${id}-1`,
+      clusterIdentifier: cluster.id,
+      engine: "aurora-postgresql",
+      engineVersion: cluster.engineVersion,
+      instanceClass,
+      publiclyAccessible: false,
+    },
     childOpts,
   );
   return {

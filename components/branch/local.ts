@@ -25,7 +25,11 @@ interface LocalBranchInputs {
 export const localBranchProvider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: LocalBranchInputs) {
     const branch = runtimeModule("schema/branch");
-    const b = await branch.createBranch(inputs.parentUrl, { name: inputs.branchName, terminateConnections: inputs.terminateConnections, timeoutMs: inputs.timeoutSeconds * 1000 });
+    const b = await branch.createBranch(inputs.parentUrl, {
+      name: inputs.branchName,
+      terminateConnections: inputs.terminateConnections,
+      timeoutMs: inputs.timeoutSeconds * 1000,
+    });
     return { id: b.name, outs: { ...inputs, url: b.url, host: new URL(b.url).hostname, port: Number(new URL(b.url).port || 5432), database: b.name } };
   },
   async diff(_id: string, olds: LocalBranchInputs, news: LocalBranchInputs) {
@@ -52,7 +56,8 @@ export function buildLocalBranch(ctx: BuildContext<DatabaseBranchArgs>): Databas
   const { name, args, v, childOpts } = ctx;
   const l = args.local;
   if (!l) return v.fail("local", undefined, 'is required when target is "local"', "set local.parentUrl to the URL of the database to branch");
-  if (args.kubernetes || args.aws) v.fail(args.kubernetes ? "kubernetes" : "aws", "{…}", 'is set but target is "local"', 'move these settings under "local" or change target');
+  if (args.kubernetes || args.aws)
+    v.fail(args.kubernetes ? "kubernetes" : "aws", "{…}", 'is set but target is "local"', 'move these settings under "local" or change target');
   const branchName = v.sqlIdentifier("branchName", args.branchName ?? name.toLowerCase().replace(/-/g, "_"));
   const timeoutSeconds = v.int("local.timeoutSeconds", l.timeoutSeconds, 30, 1, 3600);
   const res = new LocalBranch(

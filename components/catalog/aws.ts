@@ -13,7 +13,12 @@ export function buildAwsCatalog(ctx: BuildContext<IcebergCatalogArgs>): IcebergC
   const icebergNs = v.sqlIdentifier("namespace", args.namespace ?? "floe");
   const warehouseName = v.dnsLabel("warehouse", args.warehouse ?? "floe");
   if (flavor === "glue" && args.storage.bucketArn === undefined) {
-    v.fail("storage.bucketArn", undefined, 'is required on target "aws" with flavor "glue"', "pass the bucket's ARN (ObjectStorage.bucketArn) so the access policy can be scoped to it");
+    v.fail(
+      "storage.bucketArn",
+      undefined,
+      'is required on target "aws" with flavor "glue"',
+      "pass the bucket's ARN (ObjectStorage.bucketArn) so the access policy can be scoped to it",
+    );
   }
   const region = aws.getRegionOutput({}, { parent }).region;
   const account = aws.getCallerIdentityOutput({}, { parent }).accountId;
@@ -28,7 +33,11 @@ export function buildAwsCatalog(ctx: BuildContext<IcebergCatalogArgs>): IcebergC
   if (flavor === "glue") {
     const db = new aws.glue.CatalogDatabase(
       `${name}-namespace`,
-      { name: icebergNs, locationUri: pulumi.interpolate`s3://${args.storage.bucket}/${prefix}/${icebergNs}`, description: `floe ${name}: tables replicated by the CDC writer` },
+      {
+        name: icebergNs,
+        locationUri: pulumi.interpolate`s3://${args.storage.bucket}/${prefix}/${icebergNs}`,
+        description: `floe ${name}: tables replicated by the CDC writer`,
+      },
       childOpts,
     );
     uri = pulumi.interpolate`https://glue.${region}.amazonaws.com/iceberg`;
@@ -40,11 +49,31 @@ export function buildAwsCatalog(ctx: BuildContext<IcebergCatalogArgs>): IcebergC
           {
             Sid: "IcebergCatalog",
             Effect: "Allow",
-            Action: ["glue:GetCatalog", "glue:GetDatabase", "glue:GetDatabases", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable"],
+            Action: [
+              "glue:GetCatalog",
+              "glue:GetDatabase",
+              "glue:GetDatabases",
+              "glue:GetTable",
+              "glue:GetTables",
+              "glue:CreateTable",
+              "glue:UpdateTable",
+              "glue:DeleteTable",
+            ],
             Resource: [`arn:${p}:glue:${r}:${a}:catalog`, `arn:${p}:glue:${r}:${a}:database/${dbName}`, `arn:${p}:glue:${r}:${a}:table/${dbName}/*`],
           },
-          { Sid: "WarehouseList", Effect: "Allow", Action: ["s3:ListBucket", "s3:GetBucketLocation"], Resource: [bucketArn], Condition: { StringLike: { "s3:prefix": [`${prefix}/*`, prefix] } } },
-          { Sid: "WarehouseObjects", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"], Resource: [`${bucketArn}/${prefix}/*`] },
+          {
+            Sid: "WarehouseList",
+            Effect: "Allow",
+            Action: ["s3:ListBucket", "s3:GetBucketLocation"],
+            Resource: [bucketArn],
+            Condition: { StringLike: { "s3:prefix": [`${prefix}/*`, prefix] } },
+          },
+          {
+            Sid: "WarehouseObjects",
+            Effect: "Allow",
+            Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+            Resource: [`${bucketArn}/${prefix}/*`],
+          },
           // lakeformation:GetDataAccess has no resource type in IAM (the Service Authorization
           // Reference lists none, so only "*" is accepted); what it vends is scoped by the Lake
           // Formation grants on the table. Only for warehouses registered with Lake Formation.
@@ -64,14 +93,30 @@ export function buildAwsCatalog(ctx: BuildContext<IcebergCatalogArgs>): IcebergC
           {
             Sid: "S3Tables",
             Effect: "Allow",
-            Action: ["s3tables:GetTableBucket", "s3tables:GetNamespace", "s3tables:ListNamespaces", "s3tables:ListTables", "s3tables:GetTable", "s3tables:CreateTable", "s3tables:UpdateTableMetadataLocation", "s3tables:GetTableMetadataLocation", "s3tables:GetTableData", "s3tables:PutTableData", "s3tables:DeleteTable"],
+            Action: [
+              "s3tables:GetTableBucket",
+              "s3tables:GetNamespace",
+              "s3tables:ListNamespaces",
+              "s3tables:ListTables",
+              "s3tables:GetTable",
+              "s3tables:CreateTable",
+              "s3tables:UpdateTableMetadataLocation",
+              "s3tables:GetTableMetadataLocation",
+              "s3tables:GetTableData",
+              "s3tables:PutTableData",
+              "s3tables:DeleteTable",
+            ],
             Resource: [arn, `${arn}/table/*`],
           },
         ],
       }),
     );
   }
-  const accessPolicy = new aws.iam.Policy(`${name}-access`, { description: `floe ${name}: Iceberg catalog (${flavor}) and warehouse access`, policy }, childOpts);
+  const accessPolicy = new aws.iam.Policy(
+    `${name}-access`,
+    { description: `floe ${name}: Iceberg catalog (${flavor}) and warehouse access`, policy },
+    childOpts,
+  );
   return {
     type: "rest",
     uri,

@@ -54,6 +54,14 @@ export class IcebergCatalog extends pulumi.ComponentResource {
     this.accessPolicyArn = r.accessPolicyArn;
     this.restUri = r.restUri ?? (r.type === "rest" ? r.uri.apply((u) => u as string | undefined) : pulumi.output(undefined));
     this.restCredential = r.restCredential ?? pulumi.output(undefined);
-    this.registerOutputs({ uri: this.uri, warehouse: this.warehouse, namespace: this.namespace, region: this.region, accessPolicyArn: this.accessPolicyArn, restUri: this.restUri, restCredential: this.restCredential });
+    this.registerOutputs({
+      uri: this.uri,
+      warehouse: this.warehouse,
+      namespace: this.namespace,
+      region: this.region,
+      accessPolicyArn: this.accessPolicyArn,
+      restUri: this.restUri,
+      restCredential: this.restCredential,
+    });
   }
 }

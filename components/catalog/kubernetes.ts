@@ -7,10 +7,21 @@ import { deepMerge, labels, password } from "../util";
 export function buildKubernetesCatalog(ctx: BuildContext<IcebergCatalogArgs>): IcebergCatalogBuildResult {
   const { name, args, v, childOpts } = ctx;
   const ka = args.kubernetes;
-  if (!ka) return v.fail("kubernetes", undefined, 'is required when target is "kubernetes"', "pass kubernetes: { database: { host, database, username, password } } (the Postgres database Lakekeeper stores the catalog in)");
+  if (!ka)
+    return v.fail(
+      "kubernetes",
+      undefined,
+      'is required when target is "kubernetes"',
+      "pass kubernetes: { database: { host, database, username, password } } (the Postgres database Lakekeeper stores the catalog in)",
+    );
   if (args.aws) v.fail("aws", "{…}", 'is set but target is "kubernetes"', 'remove it or set target to "aws"');
   if (args.storage.credentialsSecretName === undefined) {
-    v.fail("storage.credentialsSecretName", undefined, 'is required on target "kubernetes"', "pass the Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (ObjectStorage.credentialsSecretName)");
+    v.fail(
+      "storage.credentialsSecretName",
+      undefined,
+      'is required on target "kubernetes"',
+      "pass the Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (ObjectStorage.credentialsSecretName)",
+    );
   }
   const ns = v.dnsLabel("kubernetes.namespace", ka.namespace ?? "floe");
   const warehouse = v.dnsLabel("warehouse", args.warehouse ?? "floe");
@@ -49,7 +60,14 @@ export function buildKubernetesCatalog(ctx: BuildContext<IcebergCatalogArgs>): I
   );
   const chart = new k8s.helm.v3.Release(
     `${name}-lakekeeper`,
-    { name: release, chart: "lakekeeper", repositoryOpts: { repo: "https://lakekeeper.github.io/lakekeeper-charts/" }, version: ka.chartVersion ?? "0.7.1", namespace: ns, values },
+    {
+      name: release,
+      chart: "lakekeeper",
+      repositoryOpts: { repo: "https://lakekeeper.github.io/lakekeeper-charts/" },
+      version: ka.chartVersion ?? "0.7.1",
+      namespace: ns,
+      values,
+    },
     { ...childOpts, dependsOn: [secret] },
   );
 

@@ -19,12 +19,30 @@ export function buildLocalCatalog(ctx: BuildContext<IcebergCatalogArgs>): Iceber
   const { name, args, v, childOpts } = ctx;
   rejectOtherTargets(ctx);
   const la = args.local;
-  if (!la) return v.fail("local", undefined, 'is required when target is "local"', "pass local: { uri } (the Postgres database that holds the catalog tables, e.g. a PostgresCluster's extra database)");
-  if (args.storage.warehouseLocation === undefined) v.fail("storage.warehouseLocation", undefined, 'is required on target "local"', "pass the warehouse directory's file:/// location (ObjectStorage.warehouseLocation)");
+  if (!la)
+    return v.fail(
+      "local",
+      undefined,
+      'is required when target is "local"',
+      "pass local: { uri } (the Postgres database that holds the catalog tables, e.g. a PostgresCluster's extra database)",
+    );
+  if (args.storage.warehouseLocation === undefined)
+    v.fail(
+      "storage.warehouseLocation",
+      undefined,
+      'is required on target "local"',
+      "pass the warehouse directory's file:/// location (ObjectStorage.warehouseLocation)",
+    );
   const namespace = v.sqlIdentifier("namespace", args.namespace ?? "floe");
   const catalogName = la.name ?? "floe";
   const rest = la.rest ?? false;
-  if (typeof rest !== "boolean") v.fail("local.rest", rest, "must be true or false", "pass true to run the REST catalog server over the SQL catalog, or leave it unset for the SQL catalog alone");
+  if (typeof rest !== "boolean")
+    v.fail(
+      "local.rest",
+      rest,
+      "must be true or false",
+      "pass true to run the REST catalog server over the SQL catalog, or leave it unset for the SQL catalog alone",
+    );
   const restPort = v.int("local.restPort", la.restPort, 0, 0, 65535);
   const dir = la.dir ?? defaultLocalDir(name);
   if (!path.isAbsolute(dir)) v.fail("local.dir", dir, "must be an absolute path", 'pass e.g. path.resolve(".floe/catalog")');
@@ -45,5 +63,9 @@ export function buildLocalCatalog(ctx: BuildContext<IcebergCatalogArgs>): Iceber
     // the SQL catalog makes the tables and the namespace the server's JdbcCatalog then finds
     { ...childOpts, dependsOn: [catalog] },
   );
-  return { ...common, restUri: server.uri.apply((u) => u as string | undefined), restCredential: pulumi.secret(server.credential).apply((c) => c as string | undefined) };
+  return {
+    ...common,
+    restUri: server.uri.apply((u) => u as string | undefined),
+    restCredential: pulumi.secret(server.credential).apply((c) => c as string | undefined),
+  };
 }

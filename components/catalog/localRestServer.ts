@@ -49,7 +49,10 @@ export const LOCAL_REST_CLIENT_ID = "floe";
 export function credentialFor(requested: string, previous?: string): string {
   if (requested) {
     const i = requested.indexOf(":");
-    if (i < 1 || i === requested.length - 1) throw new Error(`LocalRestCatalogServer credential must be "client_id:client_secret" (both non-empty), got ${i < 0 ? "no ':'" : "an empty client id or secret"}`);
+    if (i < 1 || i === requested.length - 1)
+      throw new Error(
+        `LocalRestCatalogServer credential must be "client_id:client_secret" (both non-empty), got ${i < 0 ? "no ':'" : "an empty client id or secret"}`,
+      );
     return requested;
   }
   return previous || `${LOCAL_REST_CLIENT_ID}:${require("node:crypto").randomBytes(24).toString("base64url")}`;
@@ -58,7 +61,10 @@ export function credentialFor(requested: string, previous?: string): string {
 async function start(inputs: Inputs, port: number, credential: string): Promise<Outputs> {
   const rest = runtimeModule("local/rest-catalog");
   const installDir = await rest.installRestServer();
-  const s = await rest.startRestServer({ dir: inputs.dir, port, catalogUrl: inputs.catalogUrl, name: inputs.name, warehouse: inputs.warehouse, credential, java: inputs.java || undefined }, installDir);
+  const s = await rest.startRestServer(
+    { dir: inputs.dir, port, catalogUrl: inputs.catalogUrl, name: inputs.name, warehouse: inputs.warehouse, credential, java: inputs.java || undefined },
+    installDir,
+  );
   return { ...inputs, credential, port, pid: s.pid, uri: s.uri, logFile: s.logFile };
 }
 

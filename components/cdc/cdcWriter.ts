@@ -40,6 +40,12 @@ export class CdcWriter extends pulumi.ComponentResource {
     this.taskRoleArn = r.taskRoleArn;
     this.healthUrl = r.healthUrl;
     this.logFile = r.logFile;
-    this.registerOutputs({ writers: this.writers, serviceAccountName: this.serviceAccountName, taskRoleArn: this.taskRoleArn, healthUrl: this.healthUrl, logFile: this.logFile });
+    this.registerOutputs({
+      writers: this.writers,
+      serviceAccountName: this.serviceAccountName,
+      taskRoleArn: this.taskRoleArn,
+      healthUrl: this.healthUrl,
+      logFile: this.logFile,
+    });
   }
 }

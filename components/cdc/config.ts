@@ -49,8 +49,25 @@ const defined = <T extends Record<string, unknown>>(o: T): T => Object.fromEntri
 /** The CDC writer's config (runtime/cdc/config.ts) for every target: one renderer, the runtime's defaults. */
 export function cdcConfig(p: CdcConfigParts): CdcConfigInput {
   return defined({
-    sources: p.sources.map((s) => defined({ name: s.name, connectionString: s.connectionString, sslrootcert: s.sslrootcert, slot: s.slot, publication: s.publication, origin: s.origin as Source["origin"] })),
-    tables: p.tables?.map((t) => defined({ source: t.source, mode: t.mode as "mirror" | "changelog" | undefined, target: t.target, formatVersion: t.formatVersion as 2 | 3 | undefined, maintenance: t.maintenance })),
+    sources: p.sources.map((s) =>
+      defined({
+        name: s.name,
+        connectionString: s.connectionString,
+        sslrootcert: s.sslrootcert,
+        slot: s.slot,
+        publication: s.publication,
+        origin: s.origin as Source["origin"],
+      }),
+    ),
+    tables: p.tables?.map((t) =>
+      defined({
+        source: t.source,
+        mode: t.mode as "mirror" | "changelog" | undefined,
+        target: t.target,
+        formatVersion: t.formatVersion as 2 | 3 | undefined,
+        maintenance: t.maintenance,
+      }),
+    ),
     catalog: p.catalog,
     warehouse: p.warehouse,
     storage: p.storage,
@@ -92,9 +109,22 @@ export function sourceTls(args: CdcWriterArgs, source: CdcSourceArgs, target: Ta
 function checkTls(args: CdcWriterArgs, v: Validator, target: TargetTls | undefined): void {
   v.oneOf("sslmode", args.sslmode, "verify-full", ["disable", "require", "verify-ca", "verify-full"]);
   const withCa = args.sources.filter((s) => s.caSecretName !== undefined).map((s) => s.name);
-  if (withCa.length && !target?.caFile) v.fail(`sources[${withCa[0]}].caSecretName`, "(set)", "is a Kubernetes Secret, which this target cannot mount", "remove it; set sslrootcert to the CA instead");
-  if (withCa.length && args.sslrootcert !== undefined) v.fail("sslrootcert", args.sslrootcert, `is set, and sources[${withCa[0]}].caSecretName too`, "keep one: caSecretName mounts the CA and points sslrootcert at it");
-  if (args.sslmode === "disable" && (args.sslrootcert !== undefined || withCa.length)) v.fail("sslmode", "disable", "turns TLS off, and a CA is given (sslrootcert / caSecretName)", 'remove the CA, or set sslmode to "verify-full"');
+  if (withCa.length && !target?.caFile)
+    v.fail(
+      `sources[${withCa[0]}].caSecretName`,
+      "(set)",
+      "is a Kubernetes Secret, which this target cannot mount",
+      "remove it; set sslrootcert to the CA instead",
+    );
+  if (withCa.length && args.sslrootcert !== undefined)
+    v.fail(
+      "sslrootcert",
+      args.sslrootcert,
+      `is set, and sources[${withCa[0]}].caSecretName too`,
+      "keep one: caSecretName mounts the CA and points sslrootcert at it",
+    );
+  if (args.sslmode === "disable" && (args.sslrootcert !== undefined || withCa.length))
+    v.fail("sslmode", "disable", "turns TLS off, and a CA is given (sslrootcert / caSecretName)", 'remove the CA, or set sslmode to "verify-full"');
 }
 
 /** A libpq URL (the CDC writer's connection to a source). */
@@ -105,7 +135,15 @@ export function sourceUrl(user: string, password: string, host: string, port: nu
 function build(args: CdcWriterArgs, source: CdcSourceArgs, r: Resolved, target: TargetTls): CdcConfigInput {
   const tls = sourceTls(args, source, target);
   return cdcConfig({
-    sources: [{ name: source.name, connectionString: sourceUrl(r.user, r.password, r.host, r.port, r.database, tls.sslmode), sslrootcert: tls.sslrootcert, slot: source.slot, publication: args.publication }],
+    sources: [
+      {
+        name: source.name,
+        connectionString: sourceUrl(r.user, r.password, r.host, r.port, r.database, tls.sslmode),
+        sslrootcert: tls.sslrootcert,
+        slot: source.slot,
+        publication: args.publication,
+      },
+    ],
     tables: args.tables,
     catalog: defined({
       type: "rest" as const,
@@ -153,7 +191,8 @@ export function checkSources(args: CdcWriterArgs, v: Validator, target?: TargetT
 /** Validates every source's (REST catalog) config with what is known at construction. Throws a FloeArgError. */
 export function checkCdcConfig(args: CdcWriterArgs, v: Validator, target: TargetTls): void {
   checkSources(args, v, target);
-  if (args.catalog.type !== undefined && args.catalog.type !== "rest") v.fail("catalog.type", args.catalog.type, "is not available on this target (only the local target has a SQL catalog)", 'leave catalog.type unset ("rest")');
+  if (args.catalog.type !== undefined && args.catalog.type !== "rest")
+    v.fail("catalog.type", args.catalog.type, "is not available on this target (only the local target has a SQL catalog)", 'leave catalog.type unset ("rest")');
   for (const s of args.sources) {
     const r: Resolved = {
       host: known(s.host, "placeholder.invalid")!,
@@ -171,7 +210,12 @@ export function checkCdcConfig(args: CdcWriterArgs, v: Validator, target: Target
     try {
       parseCdcConfig(build(args, s, r, target), `the CDC config of source "${s.name}"`);
     } catch (e) {
-      v.fail("(CDC config)", s.name, (e as Error).message.replace(/\n/g, " "), "correct the inputs named above (they map to the fields of runtime/cdc/config.ts)");
+      v.fail(
+        "(CDC config)",
+        s.name,
+        (e as Error).message.replace(/\n/g, " "),
+        "correct the inputs named above (they map to the fields of runtime/cdc/config.ts)",
+      );
     }
   }
 }

@@ -17,7 +17,8 @@ export function buildKubernetesCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcW
   v.dnsLabel("name", name, 40);
   checkCdcConfig(args, v, TLS);
   const egressPorts = ka.egressPorts ?? [5432, 8181, 9000, 443, 53];
-  for (const p of egressPorts) if (!Number.isInteger(p) || p < 1 || p > 65535) v.fail("kubernetes.egressPorts", p, "is not a TCP port", "list ports from 1 to 65535");
+  for (const p of egressPorts)
+    if (!Number.isInteger(p) || p < 1 || p > 65535) v.fail("kubernetes.egressPorts", p, "is not a TCP port", "list ports from 1 to 65535");
 
   const podLabels = { ...labels("cdc-writer", name), "floe.io/component": "cdc-writer" };
   const sa = new k8s.core.v1.ServiceAccount(
@@ -25,23 +26,21 @@ export function buildKubernetesCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcW
     { metadata: { name, namespace: ns, labels: podLabels }, automountServiceAccountToken: false },
     childOpts,
   );
-  if (ka.networkPolicy ?? true) new k8s.networking.v1.NetworkPolicy(
-    `${name}-netpol`,
-    {
-      metadata: { name, namespace: ns, labels: podLabels },
-      spec: {
-        podSelector: { matchLabels: { "app.kubernetes.io/instance": name, "floe.io/component": "cdc-writer" } },
-        policyTypes: ["Ingress", "Egress"],
-        // Metrics / health scraping from the same namespace only.
-        ingress: [{ from: [{ podSelector: {} }], ports: [{ protocol: "TCP", port: HEALTH_PORT }] }],
-        egress: [
-          { ports: egressPorts.map((port) => ({ protocol: "TCP", port })) },
-          { ports: [{ protocol: "UDP", port: 53 }] },
-        ],
+  if (ka.networkPolicy ?? true)
+    new k8s.networking.v1.NetworkPolicy(
+      `${name}-netpol`,
+      {
+        metadata: { name, namespace: ns, labels: podLabels },
+        spec: {
+          podSelector: { matchLabels: { "app.kubernetes.io/instance": name, "floe.io/component": "cdc-writer" } },
+          policyTypes: ["Ingress", "Egress"],
+          // Metrics / health scraping from the same namespace only.
+          ingress: [{ from: [{ podSelector: {} }], ports: [{ protocol: "TCP", port: HEALTH_PORT }] }],
+          egress: [{ ports: egressPorts.map((port) => ({ protocol: "TCP", port })) }, { ports: [{ protocol: "UDP", port: 53 }] }],
+        },
       },
-    },
-    childOpts,
-  );
+      childOpts,
+    );
 
   const writers = args.sources.map((source) => {
     const wname = `${name}-${source.name}`;
@@ -91,7 +90,9 @@ export function buildKubernetesCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcW
               volumes: [
                 { name: "config", secret: { secretName: secret.metadata.name } },
                 { name: "tmp", emptyDir: {} },
-                ...(source.caSecretName !== undefined ? [{ name: "ca", secret: { secretName: source.caSecretName, items: [{ key: "ca.crt", path: "ca.crt" }] } }] : []),
+                ...(source.caSecretName !== undefined
+                  ? [{ name: "ca", secret: { secretName: source.caSecretName, items: [{ key: "ca.crt", path: "ca.crt" }] } }]
+                  : []),
               ],
             },
           },
@@ -105,5 +106,8 @@ export function buildKubernetesCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcW
   return {
     writers: pulumi.all(writers),
     serviceAccountName: sa.metadata.apply((m) => m.name as string | undefined),
-    taskRoleArn: pulumi.output(undefined), healthUrl: pulumi.output(undefined), logFile: pulumi.output(undefined) };
+    taskRoleArn: pulumi.output(undefined),
+    healthUrl: pulumi.output(undefined),
+    logFile: pulumi.output(undefined),
+  };
 }

@@ -50,9 +50,18 @@ export function buildLocalCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcWriter
       catalog:
         catalogType === "sql"
           ? { type: "sql", uri: p.uri, name: c.name }
-          : { type: "rest", uri: p.uri, warehouse: p.warehouse, credential: p.credential, sigv4: c.sigv4Service ? { region: p.region, service: c.sigv4Service } : undefined },
+          : {
+              type: "rest",
+              uri: p.uri,
+              warehouse: p.warehouse,
+              credential: p.credential,
+              sigv4: c.sigv4Service ? { region: p.region, service: c.sigv4Service } : undefined,
+            },
       warehouse: p.warehouseLocation,
-      storage: p.endpoint || p.accessKeyId ? { endpoint: p.endpoint, region: p.storageRegion, forcePathStyle: st.forcePathStyle, accessKeyId: p.accessKeyId, secretAccessKey: p.secretAccessKey } : undefined,
+      storage:
+        p.endpoint || p.accessKeyId
+          ? { endpoint: p.endpoint, region: p.storageRegion, forcePathStyle: st.forcePathStyle, accessKeyId: p.accessKeyId, secretAccessKey: p.secretAccessKey }
+          : undefined,
       namespace: args.namespace,
       commitIntervalMs: args.commitIntervalMs,
       formatVersion: args.formatVersion,

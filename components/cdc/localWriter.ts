@@ -135,7 +135,15 @@ async function start(inputs: Inputs, previousHttpPort: number): Promise<Outputs>
 
 /** Stops the supervisor and the writer (one process group, detached): SIGTERM, then SIGKILL after 15 s. */
 async function stop(pid: number): Promise<void> {
-  await runtimeModule("local/process").stopProcess(pid, [["SIGTERM", 15_000], ["SIGKILL", 2_000]], "the CDC writer and its supervisor", true);
+  await runtimeModule("local/process").stopProcess(
+    pid,
+    [
+      ["SIGTERM", 15_000],
+      ["SIGKILL", 2_000],
+    ],
+    "the CDC writer and its supervisor",
+    true,
+  );
 }
 
 /**

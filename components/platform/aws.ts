@@ -19,8 +19,20 @@ export function wireAws(ctx: BuildContext<DataPlatformArgs>, make: PlatformPiece
   }
   checkCloudArgs(v, "aws", args);
   const up = args.upgrade;
-  if (up?.poolerAdminUrl === undefined && up) v.fail("upgrade.poolerAdminUrl", undefined, "is required on aws: RDS Proxy has no PAUSE, so the cutover needs a pgBouncer in front of Aurora", "pass the admin console URL of your pgBouncer (postgres://user:password@host:port/pgbouncer), or use RDS Blue/Green Deployments");
-  if (up && up.efsFileSystemId === undefined) v.fail("upgrade.efsFileSystemId", undefined, "is required on aws: the orchestrator task rewrites that pgBouncer's pgbouncer.ini", "pass the EFS file system that holds pgbouncer.ini");
+  if (up?.poolerAdminUrl === undefined && up)
+    v.fail(
+      "upgrade.poolerAdminUrl",
+      undefined,
+      "is required on aws: RDS Proxy has no PAUSE, so the cutover needs a pgBouncer in front of Aurora",
+      "pass the admin console URL of your pgBouncer (postgres://user:password@host:port/pgbouncer), or use RDS Blue/Green Deployments",
+    );
+  if (up && up.efsFileSystemId === undefined)
+    v.fail(
+      "upgrade.efsFileSystemId",
+      undefined,
+      "is required on aws: the orchestrator task rewrites that pgBouncer's pgbouncer.ini",
+      "pass the EFS file system that holds pgbouncer.ini",
+    );
   const pgArgs = args.postgres ?? {};
   const ro = pgArgs.roles ?? {};
   const cdcArgs = args.cdc ?? {};
@@ -36,7 +48,12 @@ export function wireAws(ctx: BuildContext<DataPlatformArgs>, make: PlatformPiece
   if (!limitless) {
     const { implementation, configStorageClass, ...p } = args.pooler ?? {};
     if (implementation !== undefined || configStorageClass !== undefined) {
-      v.fail("pooler.implementation", implementation, 'and pooler.configStorageClass apply to target "kubernetes" only', "remove them (on aws the pooler is RDS Proxy)");
+      v.fail(
+        "pooler.implementation",
+        implementation,
+        'and pooler.configStorageClass apply to target "kubernetes" only',
+        "remove them (on aws the pooler is RDS Proxy)",
+      );
     }
     pooler = make.pooler({
       ...p,
@@ -52,12 +69,36 @@ export function wireAws(ctx: BuildContext<DataPlatformArgs>, make: PlatformPiece
   let cv: CatalogView;
   let catalog;
   if (cat.existingUri !== undefined) {
-    cv = { uri: pulumi.output(cat.existingUri), warehouse: pulumi.output(cat.existingWarehouse!), sigv4Service: cat.existingSigv4Service, region: storage.region, accessPolicyArn: cat.existingAccessPolicyArn };
+    cv = {
+      uri: pulumi.output(cat.existingUri),
+      warehouse: pulumi.output(cat.existingWarehouse!),
+      sigv4Service: cat.existingSigv4Service,
+      region: storage.region,
+      accessPolicyArn: cat.existingAccessPolicyArn,
+    };
   } else {
-    catalog = make.catalog({ warehouse: cat.warehouse, namespace: cat.namespace, storage: { bucket: storage.bucket, bucketArn: storage.bucketArn as pulumi.Output<string>, region: storage.region }, aws: { flavor: cat.awsFlavor, lakeFormation: cat.awsLakeFormation } });
-    cv = { uri: catalog.uri, warehouse: catalog.warehouse, sigv4Service: catalog.sigv4Service, region: catalog.region, accessPolicyArn: catalog.accessPolicyArn as pulumi.Output<string> };
+    catalog = make.catalog({
+      warehouse: cat.warehouse,
+      namespace: cat.namespace,
+      storage: { bucket: storage.bucket, bucketArn: storage.bucketArn as pulumi.Output<string>, region: storage.region },
+      aws: { flavor: cat.awsFlavor, lakeFormation: cat.awsLakeFormation },
+    });
+    cv = {
+      uri: catalog.uri,
+      warehouse: catalog.warehouse,
+      sigv4Service: catalog.sigv4Service,
+      region: catalog.region,
+      accessPolicyArn: catalog.accessPolicyArn as pulumi.Output<string>,
+    };
   }
-  const query = make.query({ trino: q.trino, clickhouse: q.clickhouse, athena: q.athena, catalog: { uri: cv.uri, warehouse: cv.warehouse }, storage: { bucket: storage.bucket, region: storage.region }, aws: q.aws });
+  const query = make.query({
+    trino: q.trino,
+    clickhouse: q.clickhouse,
+    athena: q.athena,
+    catalog: { uri: cv.uri, warehouse: cv.warehouse },
+    storage: { bucket: storage.bucket, region: storage.region },
+    aws: q.aws,
+  });
   const cdc = make.cdc({
     ...cdcCommon(postgres, storage, pgArgs.shards ?? 1, cdcArgs, ro.publication ?? "floe"),
     storage: { region: storage.region },
@@ -78,7 +119,11 @@ export function wireAws(ctx: BuildContext<DataPlatformArgs>, make: PlatformPiece
   const host = pooler ? pooler.host : postgres.host;
   const port = pooler ? pooler.port : postgres.port;
   const connectionString = pgUrl(roles.appUsername, roles.appPassword, host, port, postgres.database);
-  const secret = new aws.secretsmanager.Secret(`${name}-app-connection`, { description: `floe ${name}: application connection (through the pooler)`, recoveryWindowInDays: 7 }, o);
+  const secret = new aws.secretsmanager.Secret(
+    `${name}-app-connection`,
+    { description: `floe ${name}: application connection (through the pooler)`, recoveryWindowInDays: 7 },
+    o,
+  );
   new aws.secretsmanager.SecretVersion(
     `${name}-app-connection`,
     {

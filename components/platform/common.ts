@@ -18,12 +18,21 @@ export interface CatalogView {
 
 /** The checks every cloud target makes before it creates anything. */
 export function checkCloudArgs(v: Validator, target: string, args: DataPlatformArgs): void {
-  for (const [k, a] of [["postgres", args.postgres], ["storage", args.storage]] as const) {
+  for (const [k, a] of [
+    ["postgres", args.postgres],
+    ["storage", args.storage],
+  ] as const) {
     const pieceTarget = a?.target;
-    if (pieceTarget !== undefined) v.fail(`${k}.target`, pieceTarget, "is set on a piece of the platform", `remove it; the platform's target ("${target}") applies to every piece`);
+    if (pieceTarget !== undefined)
+      v.fail(`${k}.target`, pieceTarget, "is set on a piece of the platform", `remove it; the platform's target ("${target}") applies to every piece`);
   }
   if (args.postgres?.roles?.manage === false) {
-    v.fail("postgres.roles.manage", false, "is not supported by the platform: the CDC writer needs the replication role and publication", "leave postgres.roles.manage unset, or compose the components yourself");
+    v.fail(
+      "postgres.roles.manage",
+      false,
+      "is not supported by the platform: the CDC writer needs the replication role and publication",
+      "leave postgres.roles.manage unset, or compose the components yourself",
+    );
   }
   const cat = args.catalog ?? {};
   if (cat.existingUri !== undefined && cat.existingWarehouse === undefined) {
@@ -33,13 +42,28 @@ export function checkCloudArgs(v: Validator, target: string, args: DataPlatformA
   if (!up) return;
   const from = args.postgres?.version ?? 16;
   if (!Number.isInteger(up.toVersion) || up.toVersion <= from) {
-    v.fail("upgrade.toVersion", up.toVersion, `is not newer than postgres.version (${from})`, `keep postgres.version at the running major and set upgrade.toVersion above it, e.g. ${from + 1}`);
+    v.fail(
+      "upgrade.toVersion",
+      up.toVersion,
+      `is not newer than postgres.version (${from})`,
+      `keep postgres.version at the running major and set upgrade.toVersion above it, e.g. ${from + 1}`,
+    );
   }
   if (up.retireBlue) {
-    v.fail("upgrade.retireBlue", true, `applies to the local target only (on ${target}, blue is the platform's own cluster)`, "remove it; retire blue yourself after `floe upgrade cleanup`");
+    v.fail(
+      "upgrade.retireBlue",
+      true,
+      `applies to the local target only (on ${target}, blue is the platform's own cluster)`,
+      "remove it; retire blue yourself after `floe upgrade cleanup`",
+    );
   }
   if ((args.postgres?.shards ?? 1) > 1) {
-    v.fail("upgrade", `{ toVersion: ${up.toVersion} }`, `is not supported for a sharded cluster on ${target} yet (Citus / Aurora Limitless upgrade through their own procedures)`, "remove upgrade, or upgrade each shard with `floe upgrade run`");
+    v.fail(
+      "upgrade",
+      `{ toVersion: ${up.toVersion} }`,
+      `is not supported for a sharded cluster on ${target} yet (Citus / Aurora Limitless upgrade through their own procedures)`,
+      "remove upgrade, or upgrade each shard with `floe upgrade run`",
+    );
   }
 }
 
@@ -47,7 +71,10 @@ export function checkCloudArgs(v: Validator, target: string, args: DataPlatformA
 export function cdcCommon(postgres: PostgresCluster, storage: ObjectStorage, shards: number, cdc: DataPlatformCdcArgs, publication: string) {
   const roles = postgres.roles!;
   // Source names are known at construction (one per shard); hosts come from the cluster.
-  const names = postgres.engine === "cnpg-citus" ? Array.from({ length: shards }, (_, i) => `shard-${i}`) : [postgres.engine === "aurora-limitless" ? "limitless" : "primary"];
+  const names =
+    postgres.engine === "cnpg-citus"
+      ? Array.from({ length: shards }, (_, i) => `shard-${i}`)
+      : [postgres.engine === "aurora-limitless" ? "limitless" : "primary"];
   return {
     image: cdc.image,
     tables: cdc.tables,

@@ -64,10 +64,11 @@ export class DataPlatform extends pulumi.ComponentResource {
     // The target decides how the pieces are wired (./kubernetes.ts, ./aws.ts, ./local.ts); each
     // piece is made once, by ./pieces.ts.
     let target = "";
-    const wire = (fn: (ctx: BuildContext<DataPlatformArgs>, make: ReturnType<typeof platformPieces>) => PlatformBuild) => (ctx: BuildContext<DataPlatformArgs>) => {
-      target = ctx.target;
-      return fn(ctx, platformPieces(this, name, ctx.target));
-    };
+    const wire =
+      (fn: (ctx: BuildContext<DataPlatformArgs>, make: ReturnType<typeof platformPieces>) => PlatformBuild) => (ctx: BuildContext<DataPlatformArgs>) => {
+        target = ctx.target;
+        return fn(ctx, platformPieces(this, name, ctx.target));
+      };
     const b = dispatch("DataPlatform", this, name, args.target, args, { kubernetes: wire(wireKubernetes), aws: wire(wireAws), local: wire(wireLocal) });
     this.target = target;
     this.postgres = b.postgres;

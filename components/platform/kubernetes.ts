@@ -23,7 +23,12 @@ export function wireKubernetes(ctx: BuildContext<DataPlatformArgs>, make: Platfo
   const { name, args, v, parent } = ctx;
   checkCloudArgs(v, "kubernetes", args);
   if (args.upgrade && args.pooler?.implementation !== "pgbouncer") {
-    v.fail("pooler.implementation", args.pooler?.implementation, 'is not "pgbouncer": the cutover PAUSEs pgBouncer and rewrites its pgbouncer.ini, which the CNPG Pooler does not expose', 'set pooler.implementation: "pgbouncer" (a pgBouncer Deployment with its config on a ReadWriteMany claim) before adding upgrade');
+    v.fail(
+      "pooler.implementation",
+      args.pooler?.implementation,
+      'is not "pgbouncer": the cutover PAUSEs pgBouncer and rewrites its pgbouncer.ini, which the CNPG Pooler does not expose',
+      'set pooler.implementation: "pgbouncer" (a pgBouncer Deployment with its config on a ReadWriteMany claim) before adding upgrade',
+    );
   }
   const pgArgs = args.postgres ?? {};
   const ro = pgArgs.roles ?? {};
@@ -32,7 +37,10 @@ export function wireKubernetes(ctx: BuildContext<DataPlatformArgs>, make: Platfo
   const byoCatalog = cat.existingUri !== undefined;
   const ns = v.dnsLabel("namespace", args.namespace ?? "floe");
   const netpol = args.networkPolicies?.enabled ?? true;
-  const nsRes = args.createNamespace ?? true ? new k8s.core.v1.Namespace(`${name}-ns`, { metadata: { name: ns, labels: labels("platform", name) } }, { parent }) : undefined;
+  const nsRes =
+    (args.createNamespace ?? true)
+      ? new k8s.core.v1.Namespace(`${name}-ns`, { metadata: { name: ns, labels: labels("platform", name) } }, { parent })
+      : undefined;
   const ko = { dependsOn: nsRes ? [nsRes] : [] };
 
   const storage = make.storage({ ...args.storage, kubernetes: { ...args.storage?.kubernetes, namespace: ns } }, ko);
@@ -62,7 +70,9 @@ export function wireKubernetes(ctx: BuildContext<DataPlatformArgs>, make: Platfo
         implementation,
         configStorageClass,
         clusterName: postgres.clusterName as pulumi.Output<string>,
-        ...(implementation === "pgbouncer" ? { host: postgres.host, database: pgArgs.database ?? "app", users: [{ username: roles.appUsername, password: roles.appPassword }] } : {}),
+        ...(implementation === "pgbouncer"
+          ? { host: postgres.host, database: pgArgs.database ?? "app", users: [{ username: roles.appUsername, password: roles.appPassword }] }
+          : {}),
       },
     },
     ko,
@@ -77,12 +87,23 @@ export function wireKubernetes(ctx: BuildContext<DataPlatformArgs>, make: Platfo
       {
         warehouse: cat.warehouse,
         namespace: cat.namespace,
-        storage: { bucket: storage.bucket, endpoint: storage.endpoint as pulumi.Output<string>, region: storage.region, credentialsSecretName: storage.credentialsSecretName as pulumi.Output<string> },
+        storage: {
+          bucket: storage.bucket,
+          endpoint: storage.endpoint as pulumi.Output<string>,
+          region: storage.region,
+          credentialsSecretName: storage.credentialsSecretName as pulumi.Output<string>,
+        },
         kubernetes: {
           namespace: ns,
           replicas: cat.replicas,
           helmValues: cat.helmValues,
-          database: { host: postgres.host, port: postgres.port, database: "lakekeeper", username: lk.apply((x) => x.username), password: pulumi.secret(lk.apply((x) => x.password)) },
+          database: {
+            host: postgres.host,
+            port: postgres.port,
+            database: "lakekeeper",
+            username: lk.apply((x) => x.username),
+            password: pulumi.secret(lk.apply((x) => x.password)),
+          },
         },
       },
       ko,
@@ -127,7 +148,9 @@ export function wireKubernetes(ctx: BuildContext<DataPlatformArgs>, make: Platfo
     const np = args.networkPolicies ?? {};
     const installOperator = pgArgs.kubernetes?.installOperator ?? true;
     const byoStorage = args.storage?.kubernetes?.existingEndpoint !== undefined;
-    for (const c of np.apiServerCidrs ?? []) if (!/^[0-9a-f.:]+\/\d+$/i.test(c)) v.fail("networkPolicies.apiServerCidrs", c, "is not a CIDR", 'write it as an address and a prefix length, e.g. "172.20.0.10/32"');
+    for (const c of np.apiServerCidrs ?? [])
+      if (!/^[0-9a-f.:]+\/\d+$/i.test(c))
+        v.fail("networkPolicies.apiServerCidrs", c, "is not a CIDR", 'write it as an address and a prefix length, e.g. "172.20.0.10/32"');
     for (const n of np.clientNamespaces ?? []) v.dnsLabel("networkPolicies.clientNamespaces", n);
     platformNetworkPolicies(
       name,
@@ -140,8 +163,8 @@ export function wireKubernetes(ctx: BuildContext<DataPlatformArgs>, make: Platfo
         catalogRelease: byoCatalog ? undefined : `${make.name}-catalog-lakekeeper`,
         catalogBootstrap: byoCatalog ? undefined : `${make.name}-catalog`,
         externalCatalogPort: byoCatalog ? pulumi.output(cat.existingUri!).apply(urlPort) : undefined,
-        trinoRelease: q.trino ?? true ? `${make.name}-query-trino` : undefined,
-        clickhouseRelease: q.clickhouse ?? true ? `${make.name}-query-clickhouse` : undefined,
+        trinoRelease: (q.trino ?? true) ? `${make.name}-query-trino` : undefined,
+        clickhouseRelease: (q.clickhouse ?? true) ? `${make.name}-query-clickhouse` : undefined,
         cdcName: `${make.name}-cdc`,
         pooler: { implementation: implementation ?? "cnpg", name: `${make.name}-pooler` },
         citusJob: (pgArgs.shards ?? 1) > 1 ? `${make.name}-postgres` : undefined,
@@ -158,7 +181,14 @@ export function wireKubernetes(ctx: BuildContext<DataPlatformArgs>, make: Platfo
     `${name}-app-connection`,
     {
       metadata: { name: `${name}-app-connection`, namespace: ns, labels: labels("platform", name) },
-      stringData: { uri: connectionString, host: pooler.host, port: pooler.port.apply(String), database: postgres.database, username: roles.appUsername, password: roles.appPassword },
+      stringData: {
+        uri: connectionString,
+        host: pooler.host,
+        port: pooler.port.apply(String),
+        database: postgres.database,
+        username: roles.appUsername,
+        password: roles.appPassword,
+      },
     },
     { parent, ...ko },
   );

@@ -83,7 +83,14 @@ export function legacyName(newName: string, base: string, legacy: LocalLegacy, t
   if ((m = /^upgrade-(\d+)-green$/.exec(rest))) return `${o}-postgres-${m[1]}-v${toVersion}`;
   if ((m = /^upgrade-(\d+)-run$/.exec(rest))) return `${o}-upgrade-${m[1]}`;
   // catalog-rest is new (no old name)
-  const fixed: Record<string, string> = { "pooler-pgbouncer": "pooler", "storage-warehouse": "warehouse", "catalog-sql": "catalog", "cdc-writer": "cdc", root: "root", "retired-blue": "retired-blue" };
+  const fixed: Record<string, string> = {
+    "pooler-pgbouncer": "pooler",
+    "storage-warehouse": "warehouse",
+    "catalog-sql": "catalog",
+    "cdc-writer": "cdc",
+    root: "root",
+    "retired-blue": "retired-blue",
+  };
   return fixed[rest] !== undefined ? `${o}-${fixed[rest]}` : undefined;
 }
 
@@ -102,10 +109,12 @@ function localChildren(base: string, legacy: LocalLegacy, dependsOn: pulumi.Reso
 
 /** Validation of the local platform's args (the same messages LocalPlatform always gave). */
 export function checkLocalArgs(v: Validator, args: LocalPlatformArgs): void {
-  if (typeof args.dataDir !== "string" || !path.isAbsolute(args.dataDir)) v.fail("dataDir", args.dataDir, "must be an absolute path", 'pass e.g. path.resolve(".floe")');
+  if (typeof args.dataDir !== "string" || !path.isAbsolute(args.dataDir))
+    v.fail("dataDir", args.dataDir, "must be an absolute path", 'pass e.g. path.resolve(".floe")');
   const pg = args.postgres ?? {};
   const shardCount = pg.shards ?? 1;
-  if (!Number.isInteger(shardCount) || shardCount < 1 || shardCount > 16) v.fail("postgres.shards", shardCount, "must be an integer from 1 to 16", "use 1 for an unsharded database");
+  if (!Number.isInteger(shardCount) || shardCount < 1 || shardCount > 16)
+    v.fail("postgres.shards", shardCount, "must be an integer from 1 to 16", "use 1 for an unsharded database");
   const major = pg.version ?? 16;
   const up = args.upgrade;
   if (up === undefined) return;
@@ -113,10 +122,20 @@ export function checkLocalArgs(v: Validator, args: LocalPlatformArgs): void {
     v.fail("upgrade.toVersion", up.toVersion, "is not a Postgres major floe supports (14 to 18)", `set upgrade.toVersion to the new major, e.g. ${major + 1}`);
   }
   if (up.toVersion <= major) {
-    v.fail("upgrade.toVersion", up.toVersion, `is not newer than postgres.version (${major})`, `keep postgres.version at the running major and set upgrade.toVersion above it, e.g. ${major + 1}; remove upgrade to stay on ${major}`);
+    v.fail(
+      "upgrade.toVersion",
+      up.toVersion,
+      `is not newer than postgres.version (${major})`,
+      `keep postgres.version at the running major and set upgrade.toVersion above it, e.g. ${major + 1}; remove upgrade to stay on ${major}`,
+    );
   }
   if (major < 16) {
-    v.fail("postgres.version", major, "is older than 16: the CDC writer cannot follow the cutover (pgoutput's origin option needs Postgres 16 on blue)", "upgrade with `floe upgrade run` and restart the writer yourself, or start the platform at 16 or newer");
+    v.fail(
+      "postgres.version",
+      major,
+      "is older than 16: the CDC writer cannot follow the cutover (pgoutput's origin option needs Postgres 16 on blue)",
+      "upgrade with `floe upgrade run` and restart the writer yourself, or start the platform at 16 or newer",
+    );
   }
   v.int("upgrade.budgetMs", up.budgetMs, 1000, 0, 600_000);
 }
@@ -157,7 +176,9 @@ export function composeLocal(make: PlatformPieces, v: Validator, args: LocalPlat
   // config, built last, follows where each cutover left its entries.
   const upgrades: BlueGreenUpgrade[] = [];
   if (up) {
-    const passwords = pulumi.all([first.adminPassword, first.appPassword, first.replicationPassword]).apply(([admin, app, replication]) => ({ admin, app, replication }));
+    const passwords = pulumi
+      .all([first.adminPassword, first.appPassword, first.replicationPassword])
+      .apply(([admin, app, replication]) => ({ admin, app, replication }));
     for (let i = 0; i < shardCount; i++) {
       const prev = upgrades[i - 1];
       upgrades.push(
@@ -205,7 +226,8 @@ export function composeLocal(make: PlatformPieces, v: Validator, args: LocalPlat
   const catalogUri = pulumi.secret(gate(pulumi.interpolate`postgresql://${first.adminUsername}:${first.adminPassword}@127.0.0.1:${homePort(0)}/${catalogDb}`));
   const ca = args.catalog ?? {};
   const rest = ca.rest ?? false;
-  if (typeof rest !== "boolean") v.fail("catalog.rest", rest, "must be true or false", "pass true to run the Iceberg REST catalog server, or leave it unset for the SQL catalog alone");
+  if (typeof rest !== "boolean")
+    v.fail("catalog.rest", rest, "must be true or false", "pass true to run the Iceberg REST catalog server, or leave it unset for the SQL catalog alone");
   const restPort = v.int("catalog.port", ca.port, 0, 0, 65535);
   const catalog = make.catalog(
     {
@@ -231,7 +253,9 @@ export function composeLocal(make: PlatformPieces, v: Validator, args: LocalPlat
       publication: pg.publication ?? "floe",
       tables: c.tables,
       // through the REST server, as in production (the SQL catalog's rows are the same)
-      catalog: rest ? { type: "rest", uri: catalog.restUri as pulumi.Output<string>, credential: catalog.restCredential as pulumi.Output<string> } : { type: "sql", uri: catalog.uri, name: "floe" },
+      catalog: rest
+        ? { type: "rest", uri: catalog.restUri as pulumi.Output<string>, credential: catalog.restCredential as pulumi.Output<string> }
+        : { type: "sql", uri: catalog.uri, name: "floe" },
       warehouseLocation: storage.warehouseLocation,
       namespace,
       commitIntervalMs: c.commitIntervalMs,
@@ -261,7 +285,12 @@ export function composeLocal(make: PlatformPieces, v: Validator, args: LocalPlat
         databases: shards.flatMap((s, i) => {
           const port = up ? (upgrades[i].poolerPort as pulumi.Output<number>) : s.port;
           const db = { host: "127.0.0.1", port, dbname: database };
-          return i === 0 ? [{ name: database, ...db }, { name: `${database}_shard${i}`, ...db }] : [{ name: `${database}_shard${i}`, ...db }];
+          return i === 0
+            ? [
+                { name: database, ...db },
+                { name: `${database}_shard${i}`, ...db },
+              ]
+            : [{ name: `${database}_shard${i}`, ...db }];
         }),
         users: pulumi.all([first.appUsername, first.appPassword, first.adminUsername, first.adminPassword]).apply(([au, ap, su, sp]) => [
           { name: au, password: ap },

@@ -117,4 +117,3 @@ export class LocalPlatform extends pulumi.ComponentResource {
 
 /** The `floe` CLI of this build (for `floe query`). */
 export const FLOE_CLI: string = CLI_PATH;
-

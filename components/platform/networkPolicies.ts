@@ -29,7 +29,17 @@ export interface NetworkPath {
 }
 
 const tcp = (...ports: number[]): Port[] => ports.map((port) => ({ protocol: "TCP", port }));
-export const PORTS = { postgres: 5432, cnpgStatus: 8000, minio: 9000, catalog: 8181, trino: 8080, clickhouseHttp: 8123, clickhouseNative: 9000, cdcMetrics: 9187, webhook: 9443 } as const;
+export const PORTS = {
+  postgres: 5432,
+  cnpgStatus: 8000,
+  minio: 9000,
+  catalog: 8181,
+  trino: 8080,
+  clickhouseHttp: 8123,
+  clickhouseNative: 9000,
+  cdcMetrics: 9187,
+  webhook: 9443,
+} as const;
 
 export interface PlatformNetworkInput {
   namespace: string;
@@ -60,7 +70,15 @@ export function platformPaths(p: PlatformNetworkInput): { groups: Record<string,
   const ns = p.namespace;
   const groups: Record<string, PodGroup> = {
     // CNPG instances and CNPG's own Jobs (initdb, join): every pod of a Cluster except Pooler pods.
-    postgres: { namespace: ns, podSelector: { matchExpressions: [{ key: "cnpg.io/cluster", operator: "Exists" }, { key: "cnpg.io/podRole", operator: "NotIn", values: ["pooler"] }] } },
+    postgres: {
+      namespace: ns,
+      podSelector: {
+        matchExpressions: [
+          { key: "cnpg.io/cluster", operator: "Exists" },
+          { key: "cnpg.io/podRole", operator: "NotIn", values: ["pooler"] },
+        ],
+      },
+    },
     pooler:
       p.pooler.implementation === "pgbouncer"
         ? { namespace: ns, podSelector: { matchLabels: { "app.kubernetes.io/name": "pooler", "app.kubernetes.io/instance": p.pooler.name } } }
@@ -82,7 +100,10 @@ export function platformPaths(p: PlatformNetworkInput): { groups: Record<string,
   } else groups["external-storage"] = { peer: { ipBlock: { cidr: "0.0.0.0/0" } } };
   if (p.catalogRelease) {
     // the catalog and its db-migration Job
-    groups.catalog = { namespace: ns, podSelector: { matchLabels: { "app.kubernetes.io/name": "lakekeeper", "app.kubernetes.io/instance": p.catalogRelease } } };
+    groups.catalog = {
+      namespace: ns,
+      podSelector: { matchLabels: { "app.kubernetes.io/name": "lakekeeper", "app.kubernetes.io/instance": p.catalogRelease } },
+    };
     groups["catalog-bootstrap"] = { namespace: ns, podSelector: { matchLabels: labels("catalog", p.catalogBootstrap!) } };
     add("catalog", "postgres", tcp(PORTS.postgres));
     add("catalog", objectStore, p.storageRelease ? tcp(PORTS.minio) : []);
@@ -107,7 +128,10 @@ export function platformPaths(p: PlatformNetworkInput): { groups: Record<string,
     add("clients", "trino", tcp(PORTS.trino));
   }
   if (p.clickhouseRelease) {
-    groups.clickhouse = { namespace: ns, podSelector: { matchLabels: { "app.kubernetes.io/name": "clickhouse", "app.kubernetes.io/instance": p.clickhouseRelease } } };
+    groups.clickhouse = {
+      namespace: ns,
+      podSelector: { matchLabels: { "app.kubernetes.io/name": "clickhouse", "app.kubernetes.io/instance": p.clickhouseRelease } },
+    };
     add("clickhouse", catalog, p.catalogRelease ? tcp(PORTS.catalog) : []);
     add("clickhouse", objectStore, p.storageRelease ? tcp(PORTS.minio) : []);
     add("clients", "clickhouse", tcp(PORTS.clickhouseHttp, PORTS.clickhouseNative));
@@ -166,7 +190,10 @@ export function platformNetworkPolicies(
     out.push(
       new k8s.networking.v1.NetworkPolicy(
         `${name}-deny-${owned}`,
-        { metadata: { name: "floe-default-deny", namespace: owned, labels: labels("platform", name) }, spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] } },
+        {
+          metadata: { name: "floe-default-deny", namespace: owned, labels: labels("platform", name) },
+          spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
+        },
         owned === p.operatorNamespace ? operatorOpts : opts,
       ),
     );

@@ -62,7 +62,9 @@ export interface PoolerLocalArgs {
   /** Port on 127.0.0.1. Defaults to any free port, chosen once. */
   port?: pulumi.Input<number>;
   /** Databases clients connect to, each mapped to a server (e.g. one per shard of a local PostgresCluster). Required. */
-  databases: pulumi.Input<pulumi.Input<{ name: pulumi.Input<string>; host: pulumi.Input<string>; port: pulumi.Input<number>; dbname?: pulumi.Input<string> }>[]>;
+  databases: pulumi.Input<
+    pulumi.Input<{ name: pulumi.Input<string>; host: pulumi.Input<string>; port: pulumi.Input<number>; dbname?: pulumi.Input<string> }>[]
+  >;
   /** Users and passwords pgBouncer authenticates (SCRAM) and logs in to the servers with; pass secrets. Required. */
   users: pulumi.Input<pulumi.Input<{ name: pulumi.Input<string>; password: pulumi.Input<string> }>[]>;
   /** Users allowed on the admin console (PAUSE / RESUME / RELOAD); the first one's password is in `adminUrl`. Required. */

@@ -9,7 +9,12 @@ export function buildAwsPooler(ctx: BuildContext<PoolerArgs>): PoolerBuildResult
   if (!aa) return v.fail("aws", undefined, 'is required when target is "aws"', "pass aws: { clusterIdentifier, secretArn, subnetIds, securityGroupIds }");
   const poolMode = args.poolMode ?? "transaction";
   if (poolMode !== "transaction") {
-    v.fail("poolMode", poolMode, "is not available on RDS Proxy (it multiplexes per transaction and pins sessions that need it)", 'leave poolMode unset or "transaction" on aws, or run pgBouncer on kubernetes');
+    v.fail(
+      "poolMode",
+      poolMode,
+      "is not available on RDS Proxy (it multiplexes per transaction and pins sessions that need it)",
+      'leave poolMode unset or "transaction" on aws, or run pgBouncer on kubernetes',
+    );
   }
   if (args.kubernetes) v.fail("kubernetes", "{…}", 'is set but target is "aws"', 'remove it or set target to "kubernetes"');
   const maxPct = v.int("aws.maxConnectionsPercent", aa.maxConnectionsPercent, 90, 1, 100);
@@ -18,7 +23,12 @@ export function buildAwsPooler(ctx: BuildContext<PoolerArgs>): PoolerBuildResult
 
   const role = new aws.iam.Role(
     `${name}-proxy`,
-    { assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "rds.amazonaws.com" }, Action: "sts:AssumeRole" }] }) },
+    {
+      assumeRolePolicy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Principal: { Service: "rds.amazonaws.com" }, Action: "sts:AssumeRole" }],
+      }),
+    },
     childOpts,
   );
   new aws.iam.RolePolicy(
@@ -52,7 +62,10 @@ export function buildAwsPooler(ctx: BuildContext<PoolerArgs>): PoolerBuildResult
   );
   const group = new aws.rds.ProxyDefaultTargetGroup(
     `${name}-targets`,
-    { dbProxyName: proxy.name, connectionPoolConfig: { maxConnectionsPercent: maxPct, maxIdleConnectionsPercent: Math.min(50, maxPct), connectionBorrowTimeout: wait } },
+    {
+      dbProxyName: proxy.name,
+      connectionPoolConfig: { maxConnectionsPercent: maxPct, maxIdleConnectionsPercent: Math.min(50, maxPct), connectionBorrowTimeout: wait },
+    },
     childOpts,
   );
   new aws.rds.ProxyTarget(`${name}-target`, { dbProxyName: proxy.name, targetGroupName: group.name, dbClusterIdentifier: aa.clusterIdentifier }, childOpts);
@@ -65,7 +78,17 @@ export function buildAwsPooler(ctx: BuildContext<PoolerArgs>): PoolerBuildResult
         JSON.stringify({
           Version: "2012-10-17",
           Statement: [
-            { Effect: "Allow", Action: ["rds:RegisterDBProxyTargets", "rds:DeregisterDBProxyTargets", "rds:ModifyDBProxyTargetGroup", "rds:DescribeDBProxyTargets", "rds:DescribeDBProxyTargetGroups"], Resource: [proxyArn, groupArn] },
+            {
+              Effect: "Allow",
+              Action: [
+                "rds:RegisterDBProxyTargets",
+                "rds:DeregisterDBProxyTargets",
+                "rds:ModifyDBProxyTargetGroup",
+                "rds:DescribeDBProxyTargets",
+                "rds:DescribeDBProxyTargetGroups",
+              ],
+              Resource: [proxyArn, groupArn],
+            },
           ],
         }),
       ),

@@ -14,7 +14,13 @@ export function buildKubernetesPooler(ctx: BuildContext<PoolerArgs>): PoolerBuil
   if (args.aws) v.fail("aws", "{…}", 'is set but target is "kubernetes"', 'remove it or set target to "aws"');
   const impl = v.oneOf("kubernetes.implementation", ka.implementation, "cnpg", K8S_POOLER_IMPLEMENTATIONS);
   if (impl === "pgbouncer") return buildPgbouncerDeployment(ctx, ka);
-  if (ka.clusterName === undefined) v.fail("kubernetes.clusterName", undefined, 'is required with implementation "cnpg"', "pass the name of the CNPG Cluster to pool (PostgresCluster.clusterName)");
+  if (ka.clusterName === undefined)
+    v.fail(
+      "kubernetes.clusterName",
+      undefined,
+      'is required with implementation "cnpg"',
+      "pass the name of the CNPG Cluster to pool (PostgresCluster.clusterName)",
+    );
   const poolMode = v.oneOf("poolMode", args.poolMode, "transaction", POOL_MODES);
   const instances = v.int("instances", args.instances, 2, 1, 20);
   const maxClient = v.int("maxClientConnections", args.maxClientConnections, 1000, 1, 100000);
@@ -52,7 +58,11 @@ export function buildKubernetesPooler(ctx: BuildContext<PoolerArgs>): PoolerBuil
   );
 
   // Least-privilege admin access for the cutover: get/patch this one Pooler, nothing else.
-  const sa = new k8s.core.v1.ServiceAccount(`${name}-cutover`, { metadata: { name: `${name}-cutover`, namespace: ns, labels: labels("pooler", name) } }, childOpts);
+  const sa = new k8s.core.v1.ServiceAccount(
+    `${name}-cutover`,
+    { metadata: { name: `${name}-cutover`, namespace: ns, labels: labels("pooler", name) } },
+    childOpts,
+  );
   const role = new k8s.rbac.v1.Role(
     `${name}-cutover`,
     {

@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { runtimeModule } from "../runtime";
 
-
 export interface LocalPgBouncerDatabase {
   /** Name clients connect to. Required. */
   name: pulumi.Input<string>;

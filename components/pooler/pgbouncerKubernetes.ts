@@ -17,15 +17,27 @@ export function buildPgbouncerDeployment(ctx: BuildContext<PoolerArgs>, ka: Pool
   const { name, args, v, childOpts } = ctx;
   const poolMode = v.oneOf("poolMode", args.poolMode, "transaction", POOL_MODES);
   if (args.instances !== undefined && args.instances !== 1) {
-    v.fail("instances", args.instances, 'must be 1 with kubernetes.implementation "pgbouncer" (the cutover PAUSE reaches one pgBouncer through the Service)', 'leave instances unset, or use implementation "cnpg" for several pgBouncer pods');
+    v.fail(
+      "instances",
+      args.instances,
+      'must be 1 with kubernetes.implementation "pgbouncer" (the cutover PAUSE reaches one pgBouncer through the Service)',
+      'leave instances unset, or use implementation "cnpg" for several pgBouncer pods',
+    );
   }
   const maxClient = v.int("maxClientConnections", args.maxClientConnections, 1000, 1, 100000);
   const poolSize = v.int("defaultPoolSize", args.defaultPoolSize, 20, 1, 10000);
   const wait = v.int("queryWaitTimeout", args.queryWaitTimeout, 120, 1, 3600);
   const ns = v.dnsLabel("kubernetes.namespace", ka.namespace ?? "floe");
   v.dnsLabel("name", name, 50);
-  if (ka.host === undefined) v.fail("kubernetes.host", undefined, 'is required with implementation "pgbouncer"', "pass the Postgres host to pool (PostgresCluster.host)");
-  if (!ka.users?.length) v.fail("kubernetes.users", ka.users, 'must list at least one user with implementation "pgbouncer"', "pass [{ username, password }] of the roles applications use (e.g. PostgresCluster.roles.appUsername / appPassword)");
+  if (ka.host === undefined)
+    v.fail("kubernetes.host", undefined, 'is required with implementation "pgbouncer"', "pass the Postgres host to pool (PostgresCluster.host)");
+  if (!ka.users?.length)
+    v.fail(
+      "kubernetes.users",
+      ka.users,
+      'must list at least one user with implementation "pgbouncer"',
+      "pass [{ username, password }] of the roles applications use (e.g. PostgresCluster.roles.appUsername / appPassword)",
+    );
   const database = v.sqlIdentifier("kubernetes.database", ka.database ?? "app");
   const lbl = labels("pooler", name);
 
@@ -57,12 +69,20 @@ export function buildPgbouncerDeployment(ctx: BuildContext<PoolerArgs>, ka: Pool
       parameters: ka.parameters,
     }),
   );
-  const initial = new k8s.core.v1.ConfigMap(`${name}-initial-config`, { metadata: { name: `${name}-initial-config`, namespace: ns, labels: lbl }, data: { "pgbouncer.ini": ini } }, childOpts);
+  const initial = new k8s.core.v1.ConfigMap(
+    `${name}-initial-config`,
+    { metadata: { name: `${name}-initial-config`, namespace: ns, labels: lbl }, data: { "pgbouncer.ini": ini } },
+    childOpts,
+  );
   const claim = new k8s.core.v1.PersistentVolumeClaim(
     `${name}-config`,
     {
       metadata: { name: `${name}-config`, namespace: ns, labels: lbl },
-      spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: "64Mi" } }, ...(ka.configStorageClass ? { storageClassName: ka.configStorageClass } : {}) },
+      spec: {
+        accessModes: ["ReadWriteMany"],
+        resources: { requests: { storage: "64Mi" } },
+        ...(ka.configStorageClass ? { storageClassName: ka.configStorageClass } : {}),
+      },
     },
     { ...childOpts, ignoreChanges: ["spec.resources"] },
   );
@@ -120,7 +140,10 @@ export function buildPgbouncerDeployment(ctx: BuildContext<PoolerArgs>, ka: Pool
     `${name}-service`,
     {
       metadata: { name, namespace: ns, labels: lbl },
-      spec: { selector: { "app.kubernetes.io/instance": name, "app.kubernetes.io/name": "pooler" }, ports: [{ name: "pgbouncer", port: 5432, targetPort: 5432 }] },
+      spec: {
+        selector: { "app.kubernetes.io/instance": name, "app.kubernetes.io/name": "pooler" },
+        ports: [{ name: "pgbouncer", port: 5432, targetPort: 5432 }],
+      },
     },
     { ...childOpts, dependsOn: [deployment] },
   );
@@ -133,7 +156,9 @@ export function buildPgbouncerDeployment(ctx: BuildContext<PoolerArgs>, ka: Pool
     cutoverServiceAccount: pulumi.output(undefined),
     proxyArn: pulumi.output(undefined),
     cutoverPolicyArn: pulumi.output(undefined),
-    adminUrl: pulumi.secret(pulumi.all([adminPw.result, host]).apply(([pw, h]) => `postgres://${ADMIN_USER}:${encodeURIComponent(pw)}@${h}:5432/pgbouncer` as string | undefined)),
+    adminUrl: pulumi.secret(
+      pulumi.all([adminPw.result, host]).apply(([pw, h]) => `postgres://${ADMIN_USER}:${encodeURIComponent(pw)}@${h}:5432/pgbouncer` as string | undefined),
+    ),
     configClaim: claim.metadata.apply((m) => m.name as string | undefined),
     configDir: pulumi.output(undefined),
   };

@@ -27,11 +27,21 @@ export function buildAwsPostgres(ctx: BuildContext<PostgresClusterArgs>): Postgr
   // @pulumi/aws types engineVersion as a free string (no list of majors); whether a region offers
   // Aurora PostgreSQL 18 is only known to `aws rds describe-db-engine-versions`, so floe pins no 18.
   if (!DEFAULT_ENGINE[version] && aa.engineVersion === undefined && !limitless) {
-    v.fail("aws.engineVersion", undefined, `is required with version ${version}: floe pins no Aurora PostgreSQL ${version} engine version`, `pass the one your region offers (aws rds describe-db-engine-versions --engine aurora-postgresql --query "DBEngineVersions[?starts_with(EngineVersion, '${version}.')].EngineVersion")`);
+    v.fail(
+      "aws.engineVersion",
+      undefined,
+      `is required with version ${version}: floe pins no Aurora PostgreSQL ${version} engine version`,
+      `pass the one your region offers (aws rds describe-db-engine-versions --engine aurora-postgresql --query "DBEngineVersions[?starts_with(EngineVersion, '${version}.')].EngineVersion")`,
+    );
   }
   const maxAcu = v.int("aws.limitlessMaxAcu", aa.limitlessMaxAcu, 64, 16, 6144);
   if (aa.vpcId !== undefined && (aa.subnetIds?.length ?? 0) < 2) {
-    v.fail("aws.subnetIds", aa.subnetIds, "must list at least two subnets when aws.vpcId is set", "pass two or more private subnet ids in different availability zones, or unset aws.vpcId to let floe create the network");
+    v.fail(
+      "aws.subnetIds",
+      aa.subnetIds,
+      "must list at least two subnets when aws.vpcId is set",
+      "pass two or more private subnet ids in different availability zones, or unset aws.vpcId to let floe create the network",
+    );
   }
   if (aa.vpcId === undefined && aa.subnetIds !== undefined) {
     v.fail("aws.vpcId", undefined, "is required when aws.subnetIds is set", "pass the id of the VPC those subnets belong to");
@@ -59,7 +69,13 @@ export function buildAwsPostgres(ctx: BuildContext<PostgresClusterArgs>): Postgr
       (i) =>
         new aws.ec2.Subnet(
           `${name}-private-${i}`,
-          { vpcId: vpc.id, cidrBlock: `${m![1]}.${m![2]}.${i * 16}.0/20`, availabilityZone: azs.names[i], mapPublicIpOnLaunch: false, tags: { Name: `${name}-private-${i}` } },
+          {
+            vpcId: vpc.id,
+            cidrBlock: `${m![1]}.${m![2]}.${i * 16}.0/20`,
+            availabilityZone: azs.names[i],
+            mapPublicIpOnLaunch: false,
+            tags: { Name: `${name}-private-${i}` },
+          },
           childOpts,
         ),
     );
@@ -110,10 +126,19 @@ export function buildAwsPostgres(ctx: BuildContext<PostgresClusterArgs>): Postgr
   if (limitless) {
     const role = new aws.iam.Role(
       `${name}-monitoring`,
-      { assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "monitoring.rds.amazonaws.com" }, Action: "sts:AssumeRole" }] }) },
+      {
+        assumeRolePolicy: JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [{ Effect: "Allow", Principal: { Service: "monitoring.rds.amazonaws.com" }, Action: "sts:AssumeRole" }],
+        }),
+      },
       childOpts,
     );
-    new aws.iam.RolePolicyAttachment(`${name}-monitoring`, { role: role.name, policyArn: "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole" }, childOpts);
+    new aws.iam.RolePolicyAttachment(
+      `${name}-monitoring`,
+      { role: role.name, policyArn: "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole" },
+      childOpts,
+    );
     monitoringRoleArn = role.arn;
   }
 
@@ -155,7 +180,13 @@ export function buildAwsPostgres(ctx: BuildContext<PostgresClusterArgs>): Postgr
   if (limitless) {
     const group = new aws.rds.ShardGroup(
       `${name}-shards`,
-      { dbClusterIdentifier: cluster.clusterIdentifier, dbShardGroupIdentifier: `${name}-shards`, maxAcu, computeRedundancy: instances > 1 ? 1 : 0, publiclyAccessible: false },
+      {
+        dbClusterIdentifier: cluster.clusterIdentifier,
+        dbShardGroupIdentifier: `${name}-shards`,
+        maxAcu,
+        computeRedundancy: instances > 1 ? 1 : 0,
+        publiclyAccessible: false,
+      },
       childOpts,
     );
     host = group.endpoint;
@@ -183,7 +214,9 @@ export function buildAwsPostgres(ctx: BuildContext<PostgresClusterArgs>): Postgr
     {
       secretId: secret.id,
       secretString: pulumi.secret(
-        pulumi.all([adminPw.result, host, cluster.port]).apply(([p, h, port]) => JSON.stringify({ username: ADMIN_USER, password: p, engine: "postgres", host: h, port, dbname: database })),
+        pulumi
+          .all([adminPw.result, host, cluster.port])
+          .apply(([p, h, port]) => JSON.stringify({ username: ADMIN_USER, password: p, engine: "postgres", host: h, port, dbname: database })),
       ),
     },
     childOpts,

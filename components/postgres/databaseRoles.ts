@@ -58,7 +58,8 @@ export class DatabaseRoles extends pulumi.ComponentResource {
     const pub = v.sqlIdentifier("publication", args.publication ?? "floe");
     if (appUser === replUser) v.fail("replicationUsername", replUser, "is the same as appUsername", "give the replication role its own name");
     for (const t of args.publicationTables ?? []) {
-      if (!/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/.test(t)) v.fail("publicationTables", t, 'is not "schema.table"', 'list tables as "schema.table", e.g. "public.orders"');
+      if (!/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/.test(t))
+        v.fail("publicationTables", t, 'is not "schema.table"', 'list tables as "schema.table", e.g. "public.orders"');
     }
     const extra = (args.extraDatabases ?? []).map((d) => v.sqlIdentifier("extraDatabases", d));
 
@@ -83,7 +84,11 @@ export class DatabaseRoles extends pulumi.ComponentResource {
     const app = new postgresql.Role(`${name}-app`, { name: appUser, login: true, password: appPw.result }, o);
     new postgresql.Grant(`${name}-app-connect`, { database: args.database, role: app.name, objectType: "database", privileges: ["CONNECT", "TEMPORARY"] }, o);
     // The application owns what it creates in schema public (Postgres 15+ no longer grants CREATE to PUBLIC).
-    new postgresql.Grant(`${name}-app-schema`, { database: args.database, role: app.name, schema: "public", objectType: "schema", privileges: ["USAGE", "CREATE"] }, o);
+    new postgresql.Grant(
+      `${name}-app-schema`,
+      { database: args.database, role: app.name, schema: "public", objectType: "schema", privileges: ["USAGE", "CREATE"] },
+      o,
+    );
 
     const replPw = password(`${name}-replication-password`, { parent: this });
     const repl = new postgresql.Role(
@@ -94,9 +99,17 @@ export class DatabaseRoles extends pulumi.ComponentResource {
       o,
     );
     new postgresql.Grant(`${name}-replication-connect`, { database: args.database, role: repl.name, objectType: "database", privileges: ["CONNECT"] }, o);
-    new postgresql.Grant(`${name}-replication-usage`, { database: args.database, role: repl.name, schema: "public", objectType: "schema", privileges: ["USAGE"] }, o);
+    new postgresql.Grant(
+      `${name}-replication-usage`,
+      { database: args.database, role: repl.name, schema: "public", objectType: "schema", privileges: ["USAGE"] },
+      o,
+    );
     // SELECT only, for the snapshot consistent with the slot; no write, no DDL.
-    new postgresql.Grant(`${name}-replication-select`, { database: args.database, role: repl.name, schema: "public", objectType: "table", objects: [], privileges: ["SELECT"] }, o);
+    new postgresql.Grant(
+      `${name}-replication-select`,
+      { database: args.database, role: repl.name, schema: "public", objectType: "table", objects: [], privileges: ["SELECT"] },
+      o,
+    );
 
     // ...and on the tables the application creates later.
     new postgresql.DefaultPrivileges(
@@ -108,7 +121,9 @@ export class DatabaseRoles extends pulumi.ComponentResource {
     const tables = args.publicationTables ?? [];
     const publication = new postgresql.Publication(
       `${name}-publication`,
-      tables.length ? { name: pub, database: args.database, tables, publishParams: ["insert", "update", "delete", "truncate"] } : { name: pub, database: args.database, allTables: true, publishParams: ["insert", "update", "delete", "truncate"] },
+      tables.length
+        ? { name: pub, database: args.database, tables, publishParams: ["insert", "update", "delete", "truncate"] }
+        : { name: pub, database: args.database, allTables: true, publishParams: ["insert", "update", "delete", "truncate"] },
       o,
     );
 

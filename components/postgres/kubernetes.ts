@@ -46,11 +46,16 @@ export function buildKubernetesPostgres(ctx: BuildContext<PostgresClusterArgs>):
     );
   }
   if (shards > 1 && !ka.citusImage) {
-    v.fail("kubernetes.citusImage", undefined, `is required when shards = ${shards}`, "pass a CloudNativePG-compatible Postgres image with the citus extension (FROM ghcr.io/cloudnative-pg/postgresql plus citus), or set shards to 1");
+    v.fail(
+      "kubernetes.citusImage",
+      undefined,
+      `is required when shards = ${shards}`,
+      "pass a CloudNativePG-compatible Postgres image with the citus extension (FROM ghcr.io/cloudnative-pg/postgresql plus citus), or set shards to 1",
+    );
   }
 
   const operator =
-    ka.installOperator ?? true
+    (ka.installOperator ?? true)
       ? new k8s.helm.v3.Release(
           `${name}-cnpg-operator`,
           {
@@ -91,7 +96,7 @@ export function buildKubernetesPostgres(ctx: BuildContext<PostgresClusterArgs>):
     if (citus) parameters["citus.enable_change_data_capture"] = "on";
     const spec: Record<string, unknown> = {
       instances,
-      imageName: citus ? ka.citusImage : ka.imageName ?? cnpgImage(version),
+      imageName: citus ? ka.citusImage : (ka.imageName ?? cnpgImage(version)),
       enableSuperuserAccess: true,
       superuserSecret: { name: superSecretName },
       bootstrap: {

@@ -23,8 +23,20 @@ export function buildLocalPostgres(ctx: BuildContext<PostgresClusterArgs>): Post
   const shards = v.int("shards", args.shards, 1, 1, 16);
   const database = v.sqlIdentifier("database", args.database ?? "app");
   const ro = args.roles ?? {};
-  if (ro.manage === false) v.fail("roles.manage", false, 'cannot be false on target "local": every local server is created with its roles and publication', "leave roles.manage unset");
-  if (ro.publicationTables !== undefined) v.fail("roles.publicationTables", ro.publicationTables, 'is not supported on target "local" (the publication is FOR ALL TABLES)', "remove it, or list the tables in the CDC writer's `tables`");
+  if (ro.manage === false)
+    v.fail(
+      "roles.manage",
+      false,
+      'cannot be false on target "local": every local server is created with its roles and publication',
+      "leave roles.manage unset",
+    );
+  if (ro.publicationTables !== undefined)
+    v.fail(
+      "roles.publicationTables",
+      ro.publicationTables,
+      'is not supported on target "local" (the publication is FOR ALL TABLES)',
+      "remove it, or list the tables in the CDC writer's `tables`",
+    );
   const dataDir = la.dataDir ?? defaultLocalDir(name);
   if (!path.isAbsolute(dataDir)) v.fail("local.dataDir", dataDir, "must be an absolute path", 'pass e.g. path.resolve(".floe")');
   const extraDatabases = (ro.extraDatabases ?? []).map((d, i) => v.sqlIdentifier(`roles.extraDatabases[${i}]`, d));
@@ -46,7 +58,9 @@ export function buildLocalPostgres(ctx: BuildContext<PostgresClusterArgs>): Post
           replicationUsername: ro.replicationUsername,
           publication: ro.publication,
           settings: la.settings,
-          passwords: s0 ? pulumi.all([s0.adminPassword, s0.appPassword, s0.replicationPassword]).apply(([admin, app, replication]) => ({ admin, app, replication })) : undefined,
+          passwords: s0
+            ? pulumi.all([s0.adminPassword, s0.appPassword, s0.replicationPassword]).apply(([admin, app, replication]) => ({ admin, app, replication }))
+            : undefined,
           retired: la.retired === true,
         },
         childOpts,
@@ -82,7 +96,9 @@ export function buildLocalPostgres(ctx: BuildContext<PostgresClusterArgs>): Post
       replicationPassword: pulumi.secret(first.replicationPassword),
       publication: first.publication,
       extraDatabases: pulumi.secret(
-        pulumi.all([first.adminUsername, first.adminPassword]).apply(([username, password]) => Object.fromEntries(extraDatabases.map((d) => [d, { username, password }]))),
+        pulumi
+          .all([first.adminUsername, first.adminPassword])
+          .apply(([username, password]) => Object.fromEntries(extraDatabases.map((d) => [d, { username, password }]))),
       ),
     },
     localServers: servers,

@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { pgModule, runtimeModule } from "../runtime";
 
-
 export interface LocalPostgresServerArgs {
   /** Data directory (initdb'd on create, removed on delete). Its parent must exist and be traversable by the server user. Required. */
   dataDir: pulumi.Input<string>;
@@ -57,7 +56,19 @@ interface Outputs extends Inputs {
   replicationPassword: string;
 }
 
-const INPUT_KEYS: (keyof Inputs)[] = ["dataDir", "major", "requestedPort", "database", "extraDatabases", "appUsername", "replicationUsername", "publication", "settings", "passwords", "retired"];
+const INPUT_KEYS: (keyof Inputs)[] = [
+  "dataDir",
+  "major",
+  "requestedPort",
+  "database",
+  "extraDatabases",
+  "appUsername",
+  "replicationUsername",
+  "publication",
+  "settings",
+  "passwords",
+  "retired",
+];
 // Not "major": a major version change of a server with data is refused (see check), never a replacement.
 const REPLACE_KEYS: (keyof Inputs)[] = ["dataDir", "requestedPort", "database", "appUsername", "replicationUsername", "passwords"];
 
@@ -162,7 +173,9 @@ const provider: pulumi.dynamic.ResourceProvider = {
     const outs: Outputs = { ...olds, ...news };
     if (news.retired) return { outs: { ...outs, pid: pg.runningPid(outs.dataDir) ?? 0 } }; // stopped by LocalRetiredServers, never started again
     if (!require("node:fs").existsSync(require("node:path").join(outs.dataDir, "PG_VERSION"))) {
-      throw new Error(`${outs.dataDir} holds no Postgres data directory any more: this server was retired after a blue/green upgrade. Keep upgrade.retireBlue: true (it cannot be undone).`);
+      throw new Error(
+        `${outs.dataDir} holds no Postgres data directory any more: this server was retired after a blue/green upgrade. Keep upgrade.retireBlue: true (it cannot be undone).`,
+      );
     }
     const spec = { major: outs.major, dataDir: outs.dataDir, port: outs.port, password: outs.adminPassword, settings: outs.settings };
     if (JSON.stringify(olds.settings) !== JSON.stringify(news.settings)) await pg.stopCluster(spec);
@@ -237,7 +250,14 @@ export class LocalPostgresServer extends pulumi.dynamic.Resource {
       appPassword: undefined,
       replicationPassword: undefined,
     };
-    super(provider, name, inputs, { ...opts, additionalSecretOutputs: ["adminPassword", "appPassword", "replicationPassword", "passwords"] }, "floe", "LocalPostgresServer");
+    super(
+      provider,
+      name,
+      inputs,
+      { ...opts, additionalSecretOutputs: ["adminPassword", "appPassword", "replicationPassword", "passwords"] },
+      "floe",
+      "LocalPostgresServer",
+    );
   }
 }
 

@@ -7,8 +7,10 @@ import { catalogProperties, trinoRelease } from "./trino";
 export function buildAwsQueryEngines(ctx: BuildContext<QueryEnginesArgs>): QueryEnginesBuildResult {
   const { name, args, v, childOpts } = ctx;
   const aa = args.aws ?? {};
-  if (args.kubernetes) v.fail("kubernetes", "{…}", 'is set but target is "aws"', 'remove it or set target to "kubernetes" (Trino on EKS is configured under aws)');
-  if (args.clickhouse) v.fail("clickhouse", true, 'is not available on target "aws"', 'remove it, or run QueryEngines with target "kubernetes" on your EKS cluster');
+  if (args.kubernetes)
+    v.fail("kubernetes", "{…}", 'is set but target is "aws"', 'remove it or set target to "kubernetes" (Trino on EKS is configured under aws)');
+  if (args.clickhouse)
+    v.fail("clickhouse", true, 'is not available on target "aws"', 'remove it, or run QueryEngines with target "kubernetes" on your EKS cluster');
   const catalogName = v.sqlIdentifier("catalog.name", args.catalog.name ?? "floe");
   const cutoff = v.int("aws.bytesScannedCutoffPerQuery", aa.bytesScannedCutoffPerQuery, 2 ** 40, 10 * 2 ** 20, Number.MAX_SAFE_INTEGER);
   v.dnsLabel("name", name, 50);
@@ -40,7 +42,12 @@ export function buildAwsQueryEngines(ctx: BuildContext<QueryEnginesArgs>): Query
   let trinoEndpoint: pulumi.Output<string | undefined> = pulumi.output(undefined);
   if (args.trino ?? false) {
     if (aa.trinoRoleArn === undefined) {
-      v.fail("aws.trinoRoleArn", undefined, "is required when trino is true on aws", "pass the IAM role Trino's ServiceAccount assumes on EKS (IRSA) with IcebergCatalog.accessPolicyArn attached, or set trino to false");
+      v.fail(
+        "aws.trinoRoleArn",
+        undefined,
+        "is required when trino is true on aws",
+        "pass the IAM role Trino's ServiceAccount assumes on EKS (IRSA) with IcebergCatalog.accessPolicyArn attached, or set trino to false",
+      );
     }
     const ns = v.dnsLabel("aws.trinoNamespace", aa.trinoNamespace ?? "floe");
     const region = args.storage.region ?? "us-east-1";

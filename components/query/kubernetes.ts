@@ -9,7 +9,7 @@ export function buildKubernetesQueryEngines(ctx: BuildContext<QueryEnginesArgs>)
   const { name, args, v, childOpts } = ctx;
   const ka = args.kubernetes ?? {};
   if (args.aws) v.fail("aws", "{…}", 'is set but target is "kubernetes"', 'remove it or set target to "aws"');
-  if (args.athena) v.fail("athena", true, 'is only available on target "aws"', "remove athena or set target to \"aws\"");
+  if (args.athena) v.fail("athena", true, 'is only available on target "aws"', 'remove athena or set target to "aws"');
   const ns = v.dnsLabel("kubernetes.namespace", ka.namespace ?? "floe");
   const catalogName = v.sqlIdentifier("catalog.name", args.catalog.name ?? "floe");
   const workers = v.int("kubernetes.trinoWorkers", ka.trinoWorkers, 2, 0, 100);
@@ -17,10 +17,20 @@ export function buildKubernetesQueryEngines(ctx: BuildContext<QueryEnginesArgs>)
   const wantTrino = args.trino ?? true;
   const wantClickhouse = args.clickhouse ?? true;
   if (wantTrino && args.storage.credentialsSecretName === undefined) {
-    v.fail("storage.credentialsSecretName", undefined, "is required for Trino on kubernetes", "pass the Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (ObjectStorage.credentialsSecretName), or set trino to false");
+    v.fail(
+      "storage.credentialsSecretName",
+      undefined,
+      "is required for Trino on kubernetes",
+      "pass the Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (ObjectStorage.credentialsSecretName), or set trino to false",
+    );
   }
   if (wantClickhouse && (args.storage.accessKeyId === undefined || args.storage.secretAccessKey === undefined)) {
-    v.fail("storage.accessKeyId", args.storage.accessKeyId === undefined ? undefined : "(set)", "and storage.secretAccessKey are required for ClickHouse on kubernetes", "pass ObjectStorage.accessKeyId / secretAccessKey, or set clickhouse to false");
+    v.fail(
+      "storage.accessKeyId",
+      args.storage.accessKeyId === undefined ? undefined : "(set)",
+      "and storage.secretAccessKey are required for ClickHouse on kubernetes",
+      "pass ObjectStorage.accessKeyId / secretAccessKey, or set clickhouse to false",
+    );
   }
   const region = args.storage.region ?? "us-east-1";
 
@@ -76,7 +86,10 @@ export function buildKubernetesQueryEngines(ctx: BuildContext<QueryEnginesArgs>)
       });
     const init = new k8s.core.v1.Secret(
       `${name}-clickhouse-init`,
-      { metadata: { name: `${name}-clickhouse-init`, namespace: ns, labels: labels("query", name) }, stringData: { "01-floe-iceberg.sql": pulumi.secret(initSql) } },
+      {
+        metadata: { name: `${name}-clickhouse-init`, namespace: ns, labels: labels("query", name) },
+        stringData: { "01-floe-iceberg.sql": pulumi.secret(initSql) },
+      },
       childOpts,
     );
     const auth = new k8s.core.v1.Secret(

@@ -12,7 +12,13 @@ export function buildLocalQueryEngines(ctx: BuildContext<QueryEnginesArgs>): Que
   const { args, v } = ctx;
   rejectOtherTargets(ctx);
   for (const engine of ["trino", "clickhouse", "athena"] as const) {
-    if (args[engine]) v.fail(engine, true, 'is not available on target "local" (the local engine is chdb in-process: `floe query`)', `remove ${engine}, or run QueryEngines on target "kubernetes" or "aws"`);
+    if (args[engine])
+      v.fail(
+        engine,
+        true,
+        'is not available on target "local" (the local engine is chdb in-process: `floe query`)',
+        `remove ${engine}, or run QueryEngines on target "kubernetes" or "aws"`,
+      );
   }
   const none = pulumi.output(undefined);
   return { trinoEndpoint: none, clickhouseEndpoint: none, clickhousePassword: none, athenaWorkgroup: none };

@@ -36,6 +36,11 @@ export class QueryEngines extends pulumi.ComponentResource {
     this.clickhouseEndpoint = r.clickhouseEndpoint;
     this.clickhousePassword = pulumi.secret(r.clickhousePassword);
     this.athenaWorkgroup = r.athenaWorkgroup;
-    this.registerOutputs({ trinoEndpoint: this.trinoEndpoint, clickhouseEndpoint: this.clickhouseEndpoint, clickhousePassword: this.clickhousePassword, athenaWorkgroup: this.athenaWorkgroup });
+    this.registerOutputs({
+      trinoEndpoint: this.trinoEndpoint,
+      clickhouseEndpoint: this.clickhouseEndpoint,
+      clickhousePassword: this.clickhousePassword,
+      athenaWorkgroup: this.athenaWorkgroup,
+    });
   }
 }

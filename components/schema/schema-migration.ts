@@ -40,12 +40,18 @@ export class SchemaMigration extends pulumi.ComponentResource {
   constructor(name: string, args: SchemaMigrationArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("floe:index:SchemaMigration", name, {}, opts);
     const v = new Validator("SchemaMigration", name);
-    if (!Array.isArray(args.files) || args.files.length === 0) v.fail("files", args.files, "is empty", "list the migration files (or a directory of *.sql files) to check");
+    if (!Array.isArray(args.files) || args.files.length === 0)
+      v.fail("files", args.files, "is empty", "list the migration files (or a directory of *.sql files) to check");
     let policy: Policy = defaultPolicy();
     try {
       policy = args.policy ? parsePolicy(args.policy, "policy") : args.policyFile ? loadPolicy(args.policyFile) : defaultPolicy();
     } catch (e) {
-      v.fail(args.policy ? "policy" : "policyFile", args.policy ?? args.policyFile, `is not a valid policy (${(e as Error).message})`, 'use {"rule-id": "error" | "warn" | "off"} with rule ids from `floe schema rules`');
+      v.fail(
+        args.policy ? "policy" : "policyFile",
+        args.policy ?? args.policyFile,
+        `is not a valid policy (${(e as Error).message})`,
+        'use {"rule-id": "error" | "warn" | "off"} with rule ids from `floe schema rules`',
+      );
     }
     const paths = expandPaths(args.files);
     if (paths.length === 0) v.fail("files", args.files, "contains no *.sql file", "point files at migration files or a directory holding them");
@@ -53,7 +59,12 @@ export class SchemaMigration extends pulumi.ComponentResource {
       try {
         return readFileSync(p, "utf8");
       } catch (e) {
-        return v.fail("files", p, `cannot be read (${(e as Error).message})`, "check the path (relative paths resolve from the Pulumi program's working directory)");
+        return v.fail(
+          "files",
+          p,
+          `cannot be read (${(e as Error).message})`,
+          "check the path (relative paths resolve from the Pulumi program's working directory)",
+        );
       }
     });
     const hash = createHash("sha256");

@@ -11,7 +11,12 @@ export function buildAwsObjectStorage(ctx: BuildContext<ObjectStorageArgs>): Obj
   const days = v.int("noncurrentVersionDays", args.noncurrentVersionDays, 7, 1, 3650);
   if (args.bucketName !== undefined) v.dnsLabel("bucketName", args.bucketName, 63);
   if (aa.existingBucketName !== undefined && args.bucketName !== undefined) {
-    v.fail("bucketName", args.bucketName, "cannot be combined with aws.existingBucketName", "set only one: bucketName to create a bucket, aws.existingBucketName to use yours");
+    v.fail(
+      "bucketName",
+      args.bucketName,
+      "cannot be combined with aws.existingBucketName",
+      "set only one: bucketName to create a bucket, aws.existingBucketName to use yours",
+    );
   }
   const region = aws.getRegionOutput({}, { parent }).region;
 
@@ -36,7 +41,12 @@ export function buildAwsObjectStorage(ctx: BuildContext<ObjectStorageArgs>): Obj
       `${name}-encryption`,
       {
         bucket: b.id,
-        rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", ...(aa.kmsKeyArn ? { kmsMasterKeyId: aa.kmsKeyArn } : {}) }, bucketKeyEnabled: true }],
+        rules: [
+          {
+            applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", ...(aa.kmsKeyArn ? { kmsMasterKeyId: aa.kmsKeyArn } : {}) },
+            bucketKeyEnabled: true,
+          },
+        ],
       },
       childOpts,
     );
@@ -46,7 +56,13 @@ export function buildAwsObjectStorage(ctx: BuildContext<ObjectStorageArgs>): Obj
       {
         bucket: b.id,
         rules: [
-          { id: "expire-noncurrent", status: "Enabled", filter: {}, noncurrentVersionExpiration: { noncurrentDays: days }, expiration: { expiredObjectDeleteMarker: true } },
+          {
+            id: "expire-noncurrent",
+            status: "Enabled",
+            filter: {},
+            noncurrentVersionExpiration: { noncurrentDays: days },
+            expiration: { expiredObjectDeleteMarker: true },
+          },
           { id: "abort-incomplete-uploads", status: "Enabled", filter: {}, abortIncompleteMultipartUpload: { daysAfterInitiation: 1 } },
         ],
       },
@@ -60,7 +76,16 @@ export function buildAwsObjectStorage(ctx: BuildContext<ObjectStorageArgs>): Obj
         policy: b.arn.apply((arn) =>
           JSON.stringify({
             Version: "2012-10-17",
-            Statement: [{ Sid: "DenyInsecureTransport", Effect: "Deny", Principal: "*", Action: "s3:*", Resource: [arn, `${arn}/*`], Condition: { Bool: { "aws:SecureTransport": "false" } } }],
+            Statement: [
+              {
+                Sid: "DenyInsecureTransport",
+                Effect: "Deny",
+                Principal: "*",
+                Action: "s3:*",
+                Resource: [arn, `${arn}/*`],
+                Condition: { Bool: { "aws:SecureTransport": "false" } },
+              },
+            ],
           }),
         ),
       },

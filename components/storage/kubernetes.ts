@@ -18,7 +18,12 @@ export function buildKubernetesObjectStorage(ctx: BuildContext<ObjectStorageArgs
   v.dnsLabel("name", name, 40);
   const byo = ka.existingEndpoint !== undefined;
   if (byo && (ka.existingAccessKeyId === undefined || ka.existingSecretAccessKey === undefined)) {
-    v.fail("kubernetes.existingAccessKeyId", ka.existingAccessKeyId === undefined ? undefined : "(set)", "and kubernetes.existingSecretAccessKey are both required with kubernetes.existingEndpoint", "pass the access key and (as a secret) the secret key of that endpoint");
+    v.fail(
+      "kubernetes.existingAccessKeyId",
+      ka.existingAccessKeyId === undefined ? undefined : "(set)",
+      "and kubernetes.existingSecretAccessKey are both required with kubernetes.existingEndpoint",
+      "pass the access key and (as a secret) the secret key of that endpoint",
+    );
   }
 
   const secretName = `${name}-credentials`;
@@ -52,7 +57,10 @@ export function buildKubernetesObjectStorage(ctx: BuildContext<ObjectStorageArgs
     const rootPw = password(`${name}-root-password`, childOpts, 40);
     const root = new k8s.core.v1.Secret(
       `${name}-root`,
-      { metadata: { name: `${name}-minio-root`, namespace: ns, labels: labels("object-storage", name) }, stringData: { rootUser: "floe-root", rootPassword: rootPw.result } },
+      {
+        metadata: { name: `${name}-minio-root`, namespace: ns, labels: labels("object-storage", name) },
+        stringData: { rootUser: "floe-root", rootPassword: rootPw.result },
+      },
       childOpts,
     );
     // Encryption at rest: MinIO reads this env file (chart value extraSecret -> MINIO_CONFIG_ENV_FILE).
@@ -65,7 +73,9 @@ export function buildKubernetesObjectStorage(ctx: BuildContext<ObjectStorageArgs
           `${name}-minio-env`,
           {
             metadata: { name: `${name}-minio-env`, namespace: ns, labels: labels("object-storage", name) },
-            stringData: { "config.env": pulumi.secret(key.base64.apply((k) => `export MINIO_KMS_SECRET_KEY=${KMS_KEY_NAME}:${k}\nexport MINIO_KMS_AUTO_ENCRYPTION=on\n`)) },
+            stringData: {
+              "config.env": pulumi.secret(key.base64.apply((k) => `export MINIO_KMS_SECRET_KEY=${KMS_KEY_NAME}:${k}\nexport MINIO_KMS_AUTO_ENCRYPTION=on\n`)),
+            },
           },
           childOpts,
         ),
@@ -86,7 +96,11 @@ export function buildKubernetesObjectStorage(ctx: BuildContext<ObjectStorageArgs
             name: "floe-lake",
             statements: [
               { effect: "Allow", resources: [`arn:aws:s3:::${bucket}`], actions: ["s3:ListBucket", "s3:GetBucketLocation"] },
-              { effect: "Allow", resources: [`arn:aws:s3:::${bucket}/*`], actions: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"] },
+              {
+                effect: "Allow",
+                resources: [`arn:aws:s3:::${bucket}/*`],
+                actions: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+              },
             ],
           },
         ],

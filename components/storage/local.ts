@@ -12,7 +12,8 @@ import { LocalDirectory } from "./localDirectory";
 export function buildLocalObjectStorage(ctx: BuildContext<ObjectStorageArgs>): ObjectStorageBuildResult {
   const { name, args, v, childOpts } = ctx;
   rejectOtherTargets(ctx);
-  if (args.bucketName !== undefined) v.fail("bucketName", args.bucketName, 'has no meaning on target "local" (the warehouse is a directory)', "remove it, or set local.path");
+  if (args.bucketName !== undefined)
+    v.fail("bucketName", args.bucketName, 'has no meaning on target "local" (the warehouse is a directory)', "remove it, or set local.path");
   const root = args.local?.path ?? defaultLocalDir(name);
   if (!path.isAbsolute(root)) v.fail("local.path", root, "must be an absolute path", 'pass e.g. path.resolve(".floe")');
   const prefix = args.warehousePrefix ?? "warehouse";

@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { runtimeModule } from "../runtime";
 
-
 export interface LocalDirectoryArgs {
   /** Absolute path. Created (with parents) on create; removed with everything in it on delete. Required. */
   path: pulumi.Input<string>;

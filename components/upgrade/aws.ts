@@ -20,7 +20,8 @@ export function buildAwsUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>): BlueGr
   const aa = args.aws;
   if (!aa) return v.fail("aws", undefined, 'is required when target is "aws"', "pass aws: { vpcId, subnetIds, securityGroupIds }");
   if (args.kubernetes) v.fail("kubernetes", "{…}", 'is set but target is "aws"', 'remove it or set target to "kubernetes"');
-  if (!aa.engineVersion && !AURORA_ENGINE[args.toVersion]) v.fail("toVersion", args.toVersion, "has no Aurora engine version known to floe", "set aws.engineVersion explicitly");
+  if (!aa.engineVersion && !AURORA_ENGINE[args.toVersion])
+    v.fail("toVersion", args.toVersion, "has no Aurora engine version known to floe", "set aws.engineVersion explicitly");
   const instances = v.int("aws.instances", aa.instances, 2, 1, 15);
 
   const subnets = new aws.rds.SubnetGroup(`${name}-green-subnets`, { subnetIds: aa.subnetIds }, childOpts);
@@ -62,11 +63,20 @@ export function buildAwsUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>): BlueGr
   );
   const instanceResources: aws.rds.ClusterInstance[] = [];
   for (let i = 0; i < instances; i++) {
-    instanceResources.push(new aws.rds.ClusterInstance(
-      `${name}-green-${i}`,
-      { clusterIdentifier: cluster.id, engine: "aurora-postgresql", engineVersion: cluster.engineVersion, instanceClass: aa.instanceClass ?? "db.r6g.large", dbSubnetGroupName: subnets.name, publiclyAccessible: false },
-      childOpts,
-    ));
+    instanceResources.push(
+      new aws.rds.ClusterInstance(
+        `${name}-green-${i}`,
+        {
+          clusterIdentifier: cluster.id,
+          engine: "aurora-postgresql",
+          engineVersion: cluster.engineVersion,
+          instanceClass: aa.instanceClass ?? "db.r6g.large",
+          dbSubnetGroupName: subnets.name,
+          publiclyAccessible: false,
+        },
+        childOpts,
+      ),
+    );
   }
   const greenHost = cluster.endpoint;
   const greenUrl = pgUrl("floe_admin", pw.result, greenHost, 5432, database);
@@ -91,18 +101,37 @@ export function buildAwsUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>): BlueGr
   if (args.run ?? true) {
     const region = aws.getRegionOutput({}, { parent }).name;
     const logs = new aws.cloudwatch.LogGroup(`${name}-logs`, { name: `/floe/${name}`, retentionInDays: 30 }, childOpts);
-    const env = new aws.secretsmanager.Secret(`${name}-env`, { description: `floe upgrade ${name}: orchestrator settings`, recoveryWindowInDays: 7 }, childOpts);
-    new aws.secretsmanager.SecretVersion(
+    const env = new aws.secretsmanager.Secret(
       `${name}-env`,
-      { secretId: env.id, secretString: orchestratorEnv(args, greenUrl, budgetMs, "/pooler/pgbouncer.ini", "/pooler/floe-upgrade-state.json").apply((e) => JSON.stringify(e)) },
+      { description: `floe upgrade ${name}: orchestrator settings`, recoveryWindowInDays: 7 },
       childOpts,
     );
-    const assume = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "ecs-tasks.amazonaws.com" }, Action: "sts:AssumeRole" }] });
+    new aws.secretsmanager.SecretVersion(
+      `${name}-env`,
+      {
+        secretId: env.id,
+        secretString: orchestratorEnv(args, greenUrl, budgetMs, "/pooler/pgbouncer.ini", "/pooler/floe-upgrade-state.json").apply((e) => JSON.stringify(e)),
+      },
+      childOpts,
+    );
+    const assume = JSON.stringify({
+      Version: "2012-10-17",
+      Statement: [{ Effect: "Allow", Principal: { Service: "ecs-tasks.amazonaws.com" }, Action: "sts:AssumeRole" }],
+    });
     const exec = new aws.iam.Role(`${name}-execution`, { assumeRolePolicy: assume }, childOpts);
-    new aws.iam.RolePolicyAttachment(`${name}-execution`, { role: exec.name, policyArn: "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy" }, childOpts);
+    new aws.iam.RolePolicyAttachment(
+      `${name}-execution`,
+      { role: exec.name, policyArn: "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy" },
+      childOpts,
+    );
     new aws.iam.RolePolicy(
       `${name}-execution-secret`,
-      { role: exec.id, policy: env.arn.apply((arn) => JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [arn] }] })) },
+      {
+        role: exec.id,
+        policy: env.arn.apply((arn) =>
+          JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [arn] }] }),
+        ),
+      },
       childOpts,
     );
     const keys = ["FLOE_UPGRADE_BLUE_URL", "FLOE_UPGRADE_GREEN_URL", "FLOE_UPGRADE_POOLER_ADMIN", "FLOE_UPGRADE_POOLER_INI", "FLOE_UPGRADE_STATE"];
@@ -116,20 +145,24 @@ export function buildAwsUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>): BlueGr
         memory: "1024",
         executionRoleArn: exec.arn,
         runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },
-        ...(aa.efsFileSystemId ? { volumes: [{ name: "pooler", efsVolumeConfiguration: { fileSystemId: aa.efsFileSystemId, transitEncryption: "ENABLED" } }] } : {}),
-        containerDefinitions: pulumi.all([pulumi.output(args.image ?? DEFAULT_UPGRADE_IMAGE), env.arn, logs.name, region, cdcFlags(args)]).apply(([image, arn, group, r, cdcFlags]) =>
-          JSON.stringify([
-            {
-              name: "upgrade",
-              image,
-              essential: true,
-              command: ["upgrade", "run", "--budget-ms", String(budgetMs), ...cdcFlags, "--json"],
-              secrets: keys.map((k) => ({ name: k, valueFrom: `${arn}:${k}::` })),
-              ...(aa.efsFileSystemId ? { mountPoints: [{ sourceVolume: "pooler", containerPath: "/pooler" }] } : {}),
-              logConfiguration: { logDriver: "awslogs", options: { "awslogs-group": group, "awslogs-region": r, "awslogs-stream-prefix": "upgrade" } },
-            },
-          ]),
-        ),
+        ...(aa.efsFileSystemId
+          ? { volumes: [{ name: "pooler", efsVolumeConfiguration: { fileSystemId: aa.efsFileSystemId, transitEncryption: "ENABLED" } }] }
+          : {}),
+        containerDefinitions: pulumi
+          .all([pulumi.output(args.image ?? DEFAULT_UPGRADE_IMAGE), env.arn, logs.name, region, cdcFlags(args)])
+          .apply(([image, arn, group, r, cdcFlags]) =>
+            JSON.stringify([
+              {
+                name: "upgrade",
+                image,
+                essential: true,
+                command: ["upgrade", "run", "--budget-ms", String(budgetMs), ...cdcFlags, "--json"],
+                secrets: keys.map((k) => ({ name: k, valueFrom: `${arn}:${k}::` })),
+                ...(aa.efsFileSystemId ? { mountPoints: [{ sourceVolume: "pooler", containerPath: "/pooler" }] } : {}),
+                logConfiguration: { logDriver: "awslogs", options: { "awslogs-group": group, "awslogs-region": r, "awslogs-stream-prefix": "upgrade" } },
+              },
+            ]),
+          ),
       },
       { ...childOpts, dependsOn: [cluster] },
     );
@@ -142,5 +175,15 @@ export function buildAwsUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>): BlueGr
           `aws ecs run-task --launch-type FARGATE --cluster ${c} --task-definition ${t} --network-configuration 'awsvpcConfiguration={subnets=[${s.join(",")}],securityGroups=[${g.join(",")}],assignPublicIp=DISABLED}'`,
       );
   }
-  return { greenHost, greenUrl, jobName: pulumi.output(undefined) as pulumi.Output<string | undefined>, taskDefinitionArn, runTaskCommand, statePath: pulumi.output(undefined), poolerPort: pulumi.output(undefined), rollbackCommand: pulumi.output(undefined), phase: pulumi.output(undefined) };
+  return {
+    greenHost,
+    greenUrl,
+    jobName: pulumi.output(undefined) as pulumi.Output<string | undefined>,
+    taskDefinitionArn,
+    runTaskCommand,
+    statePath: pulumi.output(undefined),
+    poolerPort: pulumi.output(undefined),
+    rollbackCommand: pulumi.output(undefined),
+    phase: pulumi.output(undefined),
+  };
 }

@@ -12,7 +12,8 @@ export const SUPPORTED_MAJORS = [14, 15, 16, 17, 18];
 /** Checks the args every target uses; returns the database and the budget with their defaults. */
 export function checkUpgradeArgs(ctx: BuildContext<BlueGreenUpgradeArgs>): { database: string; budgetMs: number } {
   const { name, args, v } = ctx;
-  if (!SUPPORTED_MAJORS.includes(args.toVersion)) v.fail("toVersion", args.toVersion, `is not one of ${SUPPORTED_MAJORS.join(", ")}`, "set toVersion to the new major version");
+  if (!SUPPORTED_MAJORS.includes(args.toVersion))
+    v.fail("toVersion", args.toVersion, `is not one of ${SUPPORTED_MAJORS.join(", ")}`, "set toVersion to the new major version");
   const database = v.sqlIdentifier("database", args.database ?? "app");
   const budgetMs = v.int("budgetMs", args.budgetMs, 1000, 0, 600_000);
   v.dnsLabel("name", name, 40);
@@ -26,7 +27,13 @@ export function cdcFlags(args: BlueGreenUpgradeArgs): pulumi.Output<string[]> {
   return pulumi.all([args.cdc.publication, args.cdc.slot]).apply(([p, s]) => ["--cdc-publication", p, "--cdc-slot", s]);
 }
 
-export function orchestratorEnv(args: BlueGreenUpgradeArgs, greenUrl: pulumi.Output<string>, budgetMs: number, iniPath: string, statePath: string): pulumi.Output<Record<string, string>> {
+export function orchestratorEnv(
+  args: BlueGreenUpgradeArgs,
+  greenUrl: pulumi.Output<string>,
+  budgetMs: number,
+  iniPath: string,
+  statePath: string,
+): pulumi.Output<Record<string, string>> {
   return pulumi.secret(
     pulumi.all([pulumi.output(args.blueUrl), greenUrl, pulumi.output(args.poolerAdminUrl)]).apply(([blue, green, admin]): Record<string, string> => ({
       FLOE_UPGRADE_BLUE_URL: blue,

@@ -18,7 +18,13 @@ export function buildKubernetesUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>):
   const { name, args, v, childOpts } = ctx;
   const { database, budgetMs } = checkUpgradeArgs(ctx);
   const ka = args.kubernetes;
-  if (!ka) return v.fail("kubernetes", undefined, 'is required when target is "kubernetes"', "pass kubernetes: { poolerConfigClaim } (the claim holding pgbouncer.ini)");
+  if (!ka)
+    return v.fail(
+      "kubernetes",
+      undefined,
+      'is required when target is "kubernetes"',
+      "pass kubernetes: { poolerConfigClaim } (the claim holding pgbouncer.ini)",
+    );
   if (args.aws) v.fail("aws", "{…}", 'is set but target is "kubernetes"', 'remove it or set target to "aws"');
   const ns = v.dnsLabel("kubernetes.namespace", ka.namespace ?? "floe");
   const instances = v.int("kubernetes.instances", ka.instances, 2, 1, 9);
@@ -28,14 +34,22 @@ export function buildKubernetesUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>):
   const pw = password(`${name}-green-superuser-password`, childOpts);
   new k8s.core.v1.Secret(
     `${name}-green-superuser`,
-    { metadata: { name: `${green}-superuser`, namespace: ns, labels: lbl }, type: "kubernetes.io/basic-auth", stringData: { username: "postgres", password: pw.result } },
+    {
+      metadata: { name: `${green}-superuser`, namespace: ns, labels: lbl },
+      type: "kubernetes.io/basic-auth",
+      stringData: { username: "postgres", password: pw.result },
+    },
     childOpts,
   );
   // blue's login roles, with their passwords, managed by CNPG on green (spec.managed.roles)
   const managedRoles = (args.roles ?? []).map((r, i) => {
     const secret = new k8s.core.v1.Secret(
       `${name}-green-role-${i}`,
-      { metadata: { name: `${green}-role-${i}`, namespace: ns, labels: lbl }, type: "kubernetes.io/basic-auth", stringData: { username: r.username, password: pulumi.secret(r.password) } },
+      {
+        metadata: { name: `${green}-role-${i}`, namespace: ns, labels: lbl },
+        type: "kubernetes.io/basic-auth",
+        stringData: { username: r.username, password: pulumi.secret(r.password) },
+      },
       childOpts,
     );
     return pulumi.all([pulumi.output(r.username), secret.metadata.name]).apply(([username, secretName]) => ({
@@ -55,14 +69,25 @@ export function buildKubernetesUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>):
     bootstrap: { initdb: { database, owner: `${database}_owner` } },
     postgresql: {
       // forward subscription on green, reverse slot for rollback, CDC writer slots after cutover
-      parameters: { wal_level: "logical", max_replication_slots: "16", max_wal_senders: "20", max_logical_replication_workers: "8", max_slot_wal_keep_size: "20GB" },
+      parameters: {
+        wal_level: "logical",
+        max_replication_slots: "16",
+        max_wal_senders: "20",
+        max_logical_replication_workers: "8",
+        max_slot_wal_keep_size: "20GB",
+      },
       pg_hba: ["hostssl all all all scram-sha-256"],
     },
     storage: { size: ka.storageSize ?? "20Gi", ...(ka.storageClass ? { storageClass: ka.storageClass } : {}) },
   };
   const cluster = new k8s.apiextensions.CustomResource(
     `${name}-green`,
-    { apiVersion: "postgresql.cnpg.io/v1", kind: "Cluster", metadata: { name: green, namespace: ns, labels: lbl }, spec: deepMerge(spec as Record<string, unknown>, ka.spec) },
+    {
+      apiVersion: "postgresql.cnpg.io/v1",
+      kind: "Cluster",
+      metadata: { name: green, namespace: ns, labels: lbl },
+      spec: deepMerge(spec as Record<string, unknown>, ka.spec),
+    },
     childOpts,
   );
   const greenHost = pulumi.output(`${green}-rw.${ns}.svc.cluster.local`);
@@ -78,7 +103,14 @@ export function buildKubernetesUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>):
     );
     const state = new k8s.core.v1.PersistentVolumeClaim(
       `${name}-state`,
-      { metadata: { namespace: ns, labels: lbl }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } }, ...(ka.storageClass ? { storageClassName: ka.storageClass } : {}) } },
+      {
+        metadata: { namespace: ns, labels: lbl },
+        spec: {
+          accessModes: ["ReadWriteOnce"],
+          resources: { requests: { storage: "1Gi" } },
+          ...(ka.storageClass ? { storageClassName: ka.storageClass } : {}),
+        },
+      },
       childOpts,
     );
     const sa = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: { namespace: ns, labels: lbl }, automountServiceAccountToken: false }, childOpts);

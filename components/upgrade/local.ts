@@ -16,9 +16,22 @@ export function buildLocalUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>): Blue
   const { database, budgetMs } = checkUpgradeArgs(ctx);
   const la = args.local;
   if (!la) return v.fail("local", undefined, 'is required when target is "local"', "pass local: { dataDir, poolerDir, passwords } (blue's passwords)");
-  if (typeof la.dataDir !== "string" || !path.isAbsolute(la.dataDir)) v.fail("local.dataDir", la.dataDir, "must be an absolute path", 'pass e.g. path.resolve(".floe-upgrade")');
-  if (args.roles !== undefined) v.fail("roles", "[…]", 'is not used on target "local": the green server has the platform\'s roles', "remove it; set local.appUsername / local.replicationUsername and local.passwords instead");
-  if (args.toVersion < 17) v.fail("toVersion", args.toVersion, "is older than 17: local blue/green upgrades start from Postgres 16 (the CDC handoff needs pgoutput's origin option)", "set toVersion to 17 or newer");
+  if (typeof la.dataDir !== "string" || !path.isAbsolute(la.dataDir))
+    v.fail("local.dataDir", la.dataDir, "must be an absolute path", 'pass e.g. path.resolve(".floe-upgrade")');
+  if (args.roles !== undefined)
+    v.fail(
+      "roles",
+      "[…]",
+      'is not used on target "local": the green server has the platform\'s roles',
+      "remove it; set local.appUsername / local.replicationUsername and local.passwords instead",
+    );
+  if (args.toVersion < 17)
+    v.fail(
+      "toVersion",
+      args.toVersion,
+      "is older than 17: local blue/green upgrades start from Postgres 16 (the CDC handoff needs pgoutput's origin option)",
+      "set toVersion to 17 or newer",
+    );
   const green = new LocalPostgresServer(
     `${name}-green`,
     {
@@ -37,7 +50,17 @@ export function buildLocalUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>): Blue
   const greenUrl = pulumi.secret(pulumi.interpolate`postgresql://${green.adminUsername}:${green.adminPassword}@127.0.0.1:${green.port}/${database}`);
   const none = pulumi.output(undefined);
   if (!(args.run ?? true)) {
-    return { greenHost: pulumi.output("127.0.0.1"), greenUrl, jobName: none, taskDefinitionArn: none, runTaskCommand: none, statePath: none, poolerPort: none, rollbackCommand: none, phase: none };
+    return {
+      greenHost: pulumi.output("127.0.0.1"),
+      greenUrl,
+      jobName: none,
+      taskDefinitionArn: none,
+      runTaskCommand: none,
+      statePath: none,
+      poolerPort: none,
+      rollbackCommand: none,
+      phase: none,
+    };
   }
   const admin = pulumi.output(args.poolerAdminUrl).apply((u) => {
     const url = new URL(u);

@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { runtimeModule } from "../runtime";
 
-
 export interface LocalRetiredServersArgs {
   /** The servers to stop and remove for good (blue of a finished upgrade): data directory and major. Required. */
   servers: pulumi.Input<pulumi.Input<{ dataDir: pulumi.Input<string>; major: pulumi.Input<number> }>[]>;

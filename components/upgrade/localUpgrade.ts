@@ -205,10 +205,14 @@ async function drive(i: Inputs): Promise<Outputs> {
     log.log("info", `floe upgrade [${i.poolerDatabase}]: blue ${targetOf(i.blueUrl).port} -> green ${o.green.port}; state ${i.statePath}, log ${o.logFile}`);
     const report = await o.up.run();
     if (report) {
-      log.log("info", `floe upgrade [${i.poolerDatabase}]: green serves the pooler (paused ${report.pausedMs} ms, waited ${report.waitMs} ms, ${report.sequences} sequence(s), ${report.verifiedTables} table(s) verified)`);
+      log.log(
+        "info",
+        `floe upgrade [${i.poolerDatabase}]: green serves the pooler (paused ${report.pausedMs} ms, waited ${report.waitMs} ms, ${report.sequences} sequence(s), ${report.verifiedTables} table(s) verified)`,
+      );
     }
     const outs = outputsFrom(i, o.logFile, o.rollbackCommand);
-    if (outs.phase !== "upgraded") throw new Error(`the upgrade of "${i.poolerDatabase}" ended in phase "${outs.phase}", not "upgraded" (state file ${i.statePath})`);
+    if (outs.phase !== "upgraded")
+      throw new Error(`the upgrade of "${i.poolerDatabase}" ended in phase "${outs.phase}", not "upgraded" (state file ${i.statePath})`);
     const marker = { statePath: i.statePath, entries: [i.poolerDatabase, ...i.poolerAliases], blue: outs.blueTarget, green: outs.greenTarget };
     fs.writeFileSync(path.join(i.poolerDir, markerName(i.poolerDatabase)), JSON.stringify(marker, null, 2) + "\n", { mode: 0o600 });
     return i.retireBlue ? await retire(i, o, log) : outs;
@@ -232,13 +236,16 @@ async function retire(i: Inputs, o: ReturnType<typeof orchestrator>, log: { log(
   const { Client } = pgModule();
   const s = loadState(i.statePath);
   const onGreen = s && (s.phase === "upgraded" || (s.phase === "cleaned" && s.lastCutover?.kind === "cutover"));
-  if (!onGreen) throw new Error(`retireBlue needs green to serve the pooler, but the upgrade of "${i.poolerDatabase}" is "${s?.phase ?? "not started"}" (state file ${i.statePath})`);
+  if (!onGreen)
+    throw new Error(
+      `retireBlue needs green to serve the pooler, but the upgrade of "${i.poolerDatabase}" is "${s?.phase ?? "not started"}" (state file ${i.statePath})`,
+    );
   if (s.phase !== "cleaned") {
     const sent = s.handoffSent;
     if (i.cdc && sent && sent.on === "blue") {
       const { parseLsn: lsn } = runtimeModule("upgrade/plan");
       const deadline = Date.now() + 120_000;
-      for (let logged = 0; ; ) {
+      for (let logged = 0; ;) {
         const c = new Client({ connectionString: i.blueUrl });
         c.on("error", () => undefined);
         await c.connect();
@@ -253,10 +260,15 @@ async function retire(i: Inputs, o: ReturnType<typeof orchestrator>, log: { log(
         }
         if (!exists || (confirmed && lsn(confirmed) > lsn(sent.lsn))) break;
         if (Date.now() > deadline) {
-          throw new Error(`the CDC writer has not moved past the upgrade handoff on blue within 120 s (slot ${i.cdc.slot} confirmed ${confirmed}, handoff at ${sent.lsn}): is it running? Its log says why; run pulumi up again once it has`);
+          throw new Error(
+            `the CDC writer has not moved past the upgrade handoff on blue within 120 s (slot ${i.cdc.slot} confirmed ${confirmed}, handoff at ${sent.lsn}): is it running? Its log says why; run pulumi up again once it has`,
+          );
         }
         if (Date.now() - logged > 5000) {
-          log.log("info", `floe upgrade [${i.poolerDatabase}]: waiting for the CDC writer to move past the handoff on blue (confirmed ${confirmed}, handoff ${sent.lsn})`);
+          log.log(
+            "info",
+            `floe upgrade [${i.poolerDatabase}]: waiting for the CDC writer to move past the handoff on blue (confirmed ${confirmed}, handoff ${sent.lsn})`,
+          );
           logged = Date.now();
         }
         await new Promise((r) => setTimeout(r, 250));
@@ -341,7 +353,8 @@ const provider: pulumi.dynamic.ResourceProvider = {
     }
     const o = orchestrator(news, { log: () => undefined }, false);
     const outs = outputsFrom(news, o.logFile, o.rollbackCommand);
-    if (outs.poolerTarget.port !== outs.greenTarget.port) require("node:fs").rmSync(require("node:path").join(news.poolerDir, markerName(news.poolerDatabase)), { force: true });
+    if (outs.poolerTarget.port !== outs.greenTarget.port)
+      require("node:fs").rmSync(require("node:path").join(news.poolerDir, markerName(news.poolerDatabase)), { force: true });
     return { outs: { ...outs, logFile: olds.logFile ?? outs.logFile } };
   },
 
@@ -362,9 +375,10 @@ const provider: pulumi.dynamic.ResourceProvider = {
       if (cleaned) return;
       const o = orchestrator(props, log, false);
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([o.up.cleanup(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("cleanup took longer than 30 s")), 30_000)))]).finally(() =>
-        clearTimeout(timer),
-      );
+      await Promise.race([
+        o.up.cleanup(),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("cleanup took longer than 30 s")), 30_000))),
+      ]).finally(() => clearTimeout(timer));
     } catch (e) {
       log.log("warn", `floe upgrade [${props.poolerDatabase}]: cleanup skipped: ${(e as Error).message}`);
     } finally {

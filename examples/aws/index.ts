@@ -5,7 +5,7 @@ import { DataPlatform } from "../../components";
 
 const config = new pulumi.Config();
 const awsConfig = new pulumi.Config("aws");
-const provider = new aws.Provider("aws", { region: awsConfig.get("region") as aws.Region | undefined ?? "us-east-1" });
+const provider = new aws.Provider("aws", { region: (awsConfig.get("region") as aws.Region | undefined) ?? "us-east-1" });
 
 const platform = new DataPlatform(
   "floe",

@@ -61,7 +61,14 @@ const keyOf = (state: TableState, row: Record<string, unknown>): string => rowKe
  * A tuple as a row of the table's current column names (dropped columns left out), each value
  * decoded with the type of the layout it was sent in (`columns`); counts its size into `applied`.
  */
-function toRow(src: ReplicationSource, columns: Column[], tuple: Tuple, state: TableState, applied: Applied, fill?: Record<string, unknown> | null): Record<string, unknown> {
+function toRow(
+  src: ReplicationSource,
+  columns: Column[],
+  tuple: Tuple,
+  state: TableState,
+  applied: Applied,
+  fill?: Record<string, unknown> | null,
+): Record<string, unknown> {
   const row: Record<string, unknown> = {};
   const current = state.layouts.get(src.key);
   if (!current) throw new Error(`${state.key}: no column layout for source ${src.key}`);
@@ -74,9 +81,7 @@ function toRow(src: ReplicationSource, columns: Column[], tuple: Tuple, state: T
     if (name === undefined) continue; // dropped since
     if (v === UNCHANGED) {
       if (!fill || !(name in fill)) {
-        throw new CdcStopError(
-          `${state.key}.${name}: pgoutput sent no value for an unchanged TOAST column and the previous row version is not available`,
-        );
+        throw new CdcStopError(`${state.key}.${name}: pgoutput sent no value for an unchanged TOAST column and the previous row version is not available`);
       }
       row[name] = fill[name];
     } else row[name] = v === null ? null : c.mapped.convert(v);
@@ -90,7 +95,13 @@ async function apply(src: ReplicationSource, txn: Txn, commitLsn: bigint, change
   const state = change.state;
   const tx = (state.pending ??= state.table.newWrite());
   if (state.mode === "changelog") {
-    const row = toRow(src, change.columns, change.tuple.map((v) => (v === UNCHANGED ? null : v)), state, applied);
+    const row = toRow(
+      src,
+      change.columns,
+      change.tuple.map((v) => (v === UNCHANGED ? null : v)),
+      state,
+      applied,
+    );
     tx.append([{ ...row, _op: change.kind, _lsn: commitLsn, _commit_time: txn.commitTime, _xid: BigInt(txn.xid), _source: src.name }]);
     rowCounter.add(state.key, change.kind);
     return;
@@ -152,7 +163,9 @@ async function truncate(src: ReplicationSource, txn: Txn, commitLsn: bigint, sta
   cdcMetrics.rows.inc({ table: state.key, op: "T" });
   if (state.mode === "changelog") {
     const nulls = Object.fromEntries((state.layouts.get(src.key) ?? []).map((c) => [c.pg.name, null]));
-    (state.pending ??= state.table.newWrite()).append([{ ...nulls, _op: "T", _lsn: commitLsn, _commit_time: txn.commitTime, _xid: BigInt(txn.xid), _source: src.name }]);
+    (state.pending ??= state.table.newWrite()).append([
+      { ...nulls, _op: "T", _lsn: commitLsn, _commit_time: txn.commitTime, _xid: BigInt(txn.xid), _source: src.name },
+    ]);
     return;
   }
   await state.pending?.abort(); // deletes the files it may have spilled

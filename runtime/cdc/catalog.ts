@@ -10,7 +10,9 @@ export async function openCatalog(config: CdcConfig): Promise<Catalog> {
   if (c.type === "sql") {
     // TLS to the catalog's Postgres with libpq's sslmode meanings, as for the sources.
     const origin = postgresOrigin("the SQL catalog", "catalog.uri", c.uri);
-    return withOrigin(origin, () => SqlCatalog.connect({ name: c.name, pool: { ...pgConfig(c.uri, c, "the SQL catalog"), max: 4 }, warehouse: config.warehouse }));
+    return withOrigin(origin, () =>
+      SqlCatalog.connect({ name: c.name, pool: { ...pgConfig(c.uri, c, "the SQL catalog"), max: 4 }, warehouse: config.warehouse }),
+    );
   }
   const rest = await import("../iceberg/rest");
   // config.storage: the defaults of the S3 FileIO for s3:// tables, under what the catalog says

@@ -53,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   let values;
   try {
-    ({ values } = parseArgs({ args: rest, options: { config: { type: "string" }} }));
+    ({ values } = parseArgs({ args: rest, options: { config: { type: "string" } } }));
   } catch (e) {
     process.stderr.write(`floe cdc run: ${(e as Error).message}\n\n${usage}\n`);
     return 2;
@@ -93,11 +93,14 @@ export async function main(argv: string[]): Promise<number> {
       try {
         catalog = await openCatalog(config);
         writer = new CdcWriter(config, { catalog, log });
-        writer.ready.then(() => {
-          streamingSince = Date.now();
-          retry = undefined;
-          cdcMetrics.retrying.set(0);
-        }, () => undefined);
+        writer.ready.then(
+          () => {
+            streamingSince = Date.now();
+            retry = undefined;
+            cdcMetrics.retrying.set(0);
+          },
+          () => undefined,
+        );
         await writer.run();
         return 0;
       } catch (e) {
@@ -117,7 +120,14 @@ export async function main(argv: string[]): Promise<number> {
         }
         if (streamingSince !== undefined && Date.now() - streamingSince > 30_000) attempt = 1; // it had been streaming: back off from the start
         const wait = backoffMs(attempt);
-        retry = { kind: c.kind, error: c.message, attempt, backoffMs: wait, nextAttemptAt: new Date(Date.now() + wait).toISOString(), since: retry?.since ?? new Date().toISOString() };
+        retry = {
+          kind: c.kind,
+          error: c.message,
+          attempt,
+          backoffMs: wait,
+          nextAttemptAt: new Date(Date.now() + wait).toISOString(),
+          since: retry?.since ?? new Date().toISOString(),
+        };
         status = { ...status, state: "retrying" };
         cdcMetrics.retrying.set(1);
         log.warn("writer fault, restarting from the committed state", { kind: c.kind, error: c.message, attempt, waitMs: wait });

@@ -63,21 +63,24 @@ export const CdcSourceSchema = z.strictObject({
  * Table maintenance (runtime/iceberg/maintenance-plan.ts): every field is optional and defaults to
  * DEFAULT_MAINTENANCE_POLICY (docs/maintenance.md states the defaults and why).
  */
-export const MaintenancePolicySchema = z
-  .strictObject({
-    /** Run maintenance inside the writer, between its commits. Defaults to true, and to false when the catalog is S3 Tables (which maintains its tables itself). */
-    enabled: z.boolean().optional(),
-    targetFileBytes: z.number().int().min(1 << 16).optional(),
-    minInputFiles: z.number().int().min(2).optional(),
-    tierBaseBytes: z.number().int().min(1).optional(),
-    deleteRatio: z.number().gt(0).max(1).optional(),
-    maxDeleteFilesPerDataFile: z.number().int().min(1).optional(),
-    maxManifests: z.number().int().min(1).optional(),
-    keepSnapshots: z.number().int().min(1).optional(),
-    maxSnapshotAgeMs: z.number().int().min(0).optional(),
-    orphanMinAgeMs: z.number().int().min(0).optional(),
-    orphanIntervalMs: z.number().int().min(0).optional(),
-  });
+export const MaintenancePolicySchema = z.strictObject({
+  /** Run maintenance inside the writer, between its commits. Defaults to true, and to false when the catalog is S3 Tables (which maintains its tables itself). */
+  enabled: z.boolean().optional(),
+  targetFileBytes: z
+    .number()
+    .int()
+    .min(1 << 16)
+    .optional(),
+  minInputFiles: z.number().int().min(2).optional(),
+  tierBaseBytes: z.number().int().min(1).optional(),
+  deleteRatio: z.number().gt(0).max(1).optional(),
+  maxDeleteFilesPerDataFile: z.number().int().min(1).optional(),
+  maxManifests: z.number().int().min(1).optional(),
+  keepSnapshots: z.number().int().min(1).optional(),
+  maxSnapshotAgeMs: z.number().int().min(0).optional(),
+  orphanMinAgeMs: z.number().int().min(0).optional(),
+  orphanIntervalMs: z.number().int().min(0).optional(),
+});
 
 /** Iceberg format version of the tables the writer creates: 2 (position delete files) or 3 (deletion vectors). Fixed at creation. */
 const formatVersion = z.union([z.literal(2), z.literal(3)]);
@@ -152,7 +155,11 @@ export const CdcConfigSchema = z
         /** Commit as soon as this many changes are buffered. Defaults to 200000. */
         maxRows: z.number().int().min(1).default(200_000),
         /** Commit (and stop reading: backpressure) past this many buffered bytes. Defaults to 256 MiB. */
-        maxBytes: z.number().int().min(1 << 20).default(256 << 20),
+        maxBytes: z
+          .number()
+          .int()
+          .min(1 << 20)
+          .default(256 << 20),
         /**
          * A table's pending write (an initial copy, one big source transaction) writes its rows out
          * as data files of the coming commit past this many estimated bytes and keeps only their
@@ -160,12 +167,20 @@ export const CdcConfigSchema = z
          * this (the buffer, its normalized columns, the Parquet being encoded: about 3x measured on a
          * narrow table) plus the primary-key index. Defaults to 256 MiB.
          */
-        spillBytes: z.number().int().min(1024).default(256 << 20),
+        spillBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(256 << 20),
         /**
          * A source transaction's changes, buffered until its commit (also while Postgres streams it
          * in progress), go to a temporary file past this many estimated bytes. Defaults to 64 MiB.
          */
-        changeSpillBytes: z.number().int().min(1024).default(64 << 20),
+        changeSpillBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(64 << 20),
         /** Directory of those temporary files (removed on commit, abort and exit). Defaults to the OS temp directory. */
         spillDir: z.string().min(1).optional(),
       })
@@ -184,7 +199,11 @@ export const CdcConfigSchema = z
          * spread over the connections parallelism gives it; the ranges still land in one commit.
          * Defaults to 64 MiB.
          */
-        chunkBytes: z.number().int().min(8192).default(64 << 20),
+        chunkBytes: z
+          .number()
+          .int()
+          .min(8192)
+          .default(64 << 20),
       })
       .default({}),
     http: z

@@ -36,7 +36,24 @@ export interface BinaryColumnType {
 /** How a column is decoded: its binary form, or text through its output function. */
 export type ColumnPlan = { kind: Exclude<Kind, "text"> } | { kind: "text"; convert: Converter };
 
-type Kind = "bool" | "int2" | "int4" | "int8" | "oid" | "float4" | "float8" | "string" | "jsonb" | "uuid" | "date" | "time" | "timestamp" | "bytea" | "decimal" | "numeric-text" | "text";
+type Kind =
+  | "bool"
+  | "int2"
+  | "int4"
+  | "int8"
+  | "oid"
+  | "float4"
+  | "float8"
+  | "string"
+  | "jsonb"
+  | "uuid"
+  | "date"
+  | "time"
+  | "timestamp"
+  | "bytea"
+  | "decimal"
+  | "numeric-text"
+  | "text";
 
 const STRING_TYPES = new Set(["text", "varchar", "bpchar", "name", "citext", "json"]);
 
@@ -79,7 +96,10 @@ class Sink {
   typed?: BigInt64Array;
   halves?: Int32Array;
   plain?: unknown[];
-  constructor(readonly int64: boolean, private readonly size: number) {
+  constructor(
+    readonly int64: boolean,
+    private readonly size: number,
+  ) {
     this.reset();
   }
   reset(): void {
@@ -382,7 +402,8 @@ export class CopyBinaryDecoder {
         return;
       case "date": {
         const d = b.readInt32BE(o);
-        if (d === 0x7fffffff || d === -0x80000000) throw new Error(`date value ${d > 0 ? "infinity" : "-infinity"} cannot be stored in Iceberg (infinite dates have no Iceberg form)`);
+        if (d === 0x7fffffff || d === -0x80000000)
+          throw new Error(`date value ${d > 0 ? "infinity" : "-infinity"} cannot be stored in Iceberg (infinite dates have no Iceberg form)`);
         sink.plain![r] = d + PG_EPOCH_DAYS;
         return;
       }

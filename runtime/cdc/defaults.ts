@@ -62,12 +62,24 @@ export async function existingRows(c: Client, table: SourceTable, column: Column
     return v === null ? { kind: "null" } : { kind: "value", value: column.mapped.convert(v), text: v };
   }
   if (a.hasMissing) return { kind: "live", why: "an array default" };
-  if (a.hasDefault || a.identity || a.generated) return { kind: "live", why: a.identity ? "an identity column" : a.generated ? "a generated column" : "a volatile default (or a rewrite since the column was added)" };
+  if (a.hasDefault || a.identity || a.generated)
+    return {
+      kind: "live",
+      why: a.identity ? "an identity column" : a.generated ? "a generated column" : "a volatile default (or a rewrite since the column was added)",
+    };
   return { kind: "null" };
 }
 
 /** Per primary key (as `table` keys rows of the staged schema), the live value of `column`, read now. */
-export async function liveValues(c: Client, source: SourceTable, table: Table, staged: StagedSchema, layout: readonly Column[], pk: readonly string[], column: Column): Promise<Map<IndexKey, unknown>> {
+export async function liveValues(
+  c: Client,
+  source: SourceTable,
+  table: Table,
+  staged: StagedSchema,
+  layout: readonly Column[],
+  pk: readonly string[],
+  column: Column,
+): Promise<Map<IndexKey, unknown>> {
   const keyCols = pk.map((name) => {
     const col = layout.find((x) => x.pg.name === name);
     if (!col) throw new Error(`${source.schema}.${source.name}: primary key column ${name} is not in the layout`);
@@ -76,7 +88,12 @@ export async function liveValues(c: Client, source: SourceTable, table: Table, s
   // Names now, by attnum (a later rename in Postgres is not in the layout yet).
   const attnums = [...keyCols, column].map((x) => x.pg.attnum);
   const names = new Map<number, string>(
-    (await c.query(`SELECT attnum, attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum = ANY($2::int[]) AND NOT attisdropped`, [quoteTable(source), attnums])).rows.map((r) => [Number(r.attnum), r.attname as string]),
+    (
+      await c.query(`SELECT attnum, attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum = ANY($2::int[]) AND NOT attisdropped`, [
+        quoteTable(source),
+        attnums,
+      ])
+    ).rows.map((r) => [Number(r.attnum), r.attname as string]),
   );
   const out = new Map<IndexKey, unknown>();
   if (!names.has(column.pg.attnum) || keyCols.some((k) => !names.has(k.pg.attnum))) return out; // dropped since

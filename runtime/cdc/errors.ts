@@ -110,7 +110,18 @@ const TLS_UNTRUSTED = new Set([
   "CERT_REJECTED",
 ]);
 const TLS_EXPIRED = new Set(["CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID"]);
-const NETWORK = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "ECONNABORTED", "ENETDOWN"]);
+const NETWORK = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ECONNABORTED",
+  "ENETDOWN",
+]);
 
 /**
  * Classifies an error that ended a run of the writer. Unknown errors are transient: the writer
@@ -130,27 +141,42 @@ export function classify(e: unknown): Classified {
   if (e instanceof CdcStopError) return { kind: "stop", permanent: true, message: msg };
   if (e instanceof CommitStateUnknownError || e instanceof CommitConflictError) return transient("catalog");
   if (e instanceof NotAuthorizedError || e instanceof ForbiddenError) {
-    return permanent("catalog_auth", `the REST catalog refused the writer's credentials (${msg}): fix catalog.credential / catalog.token (or the role's catalog policy on AWS)`);
+    return permanent(
+      "catalog_auth",
+      `the REST catalog refused the writer's credentials (${msg}): fix catalog.credential / catalog.token (or the role's catalog policy on AWS)`,
+    );
   }
 
   switch (code ?? "") {
     case "28P01":
-      return permanent("auth", `${who}: password authentication failed for user "${origin?.user ?? "?"}"${where}: fix the password in ${setting} (or the secret it comes from)`);
+      return permanent(
+        "auth",
+        `${who}: password authentication failed for user "${origin?.user ?? "?"}"${where}: fix the password in ${setting} (or the secret it comes from)`,
+      );
     case "28000":
       if (/role .* does not exist/.test(msg)) {
         return permanent("auth", `${who}: ${msg}${where}: create the role (floe's DatabaseRoles does) or fix the user in ${setting}`);
       }
-      return permanent("auth", `${who}: the server refused the connection${where}: ${msg}: add a matching pg_hba.conf line for this host, user and database, or set ${setting} (sslmode) to what the server requires`);
+      return permanent(
+        "auth",
+        `${who}: the server refused the connection${where}: ${msg}: add a matching pg_hba.conf line for this host, user and database, or set ${setting} (sslmode) to what the server requires`,
+      );
     case "3D000":
       if (origin?.setting.startsWith("catalog")) {
-        return permanent("catalog_database", `the SQL catalog's database "${origin.database ?? "?"}" does not exist${where}: create it (CREATE DATABASE ${origin.database ?? "<name>"}) or fix ${setting}`);
+        return permanent(
+          "catalog_database",
+          `the SQL catalog's database "${origin.database ?? "?"}" does not exist${where}: create it (CREATE DATABASE ${origin.database ?? "<name>"}) or fix ${setting}`,
+        );
       }
       return permanent("database", `${who}: database "${origin?.database ?? "?"}" does not exist${where}: create it or fix the database name in ${setting}`);
     case "42P01":
       return permanent("table", `${who}: ${rootMessage(e)}: create the table, or remove it from the config's tables`);
     case "42704":
       if (/publication .* does not exist/.test(msg)) {
-        return permanent("publication", `${who}: ${msg}: create it as the tables' owner (CREATE PUBLICATION <name> FOR TABLE ...), or let the writer create it by granting CREATE on the database`);
+        return permanent(
+          "publication",
+          `${who}: ${msg}: create it as the tables' owner (CREATE PUBLICATION <name> FOR TABLE ...), or let the writer create it by granting CREATE on the database`,
+        );
       }
       if (/replication slot .* does not exist/.test(msg)) return transient("slot"); // the next run creates it (snapshot.ts)
       return permanent("undefined_object", `${who}: ${msg}: create it or correct the config`);
@@ -159,7 +185,8 @@ export function classify(e: unknown): Classified {
       if (/not in publication|publication \S+ does not exist/.test(msg)) return permanent("publication", `${who}: ${msg}`);
       return permanent("permission", `${who}: ${msg}: ${permissionFix(msg, origin)}`);
     case "55000":
-      if (/wal_level/.test(msg)) return permanent("server_config", `${who}: ${msg}${where}: set wal_level = logical (aws: rds.logical_replication = 1) and restart the server`);
+      if (/wal_level/.test(msg))
+        return permanent("server_config", `${who}: ${msg}${where}: set wal_level = logical (aws: rds.logical_replication = 1) and restart the server`);
       return transient("server");
     case "53400":
       return permanent("server_config", `${who}: ${msg}${where}: raise max_replication_slots / max_wal_senders on the server, or drop unused slots`);
@@ -174,11 +201,17 @@ export function classify(e: unknown): Classified {
     );
   }
   if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
-    return permanent("tls", `${who}: the server's certificate does not name the host the writer connects to (${msg}): connect through a name the certificate lists, or use sslmode=verify-ca (checks the CA only)`);
+    return permanent(
+      "tls",
+      `${who}: the server's certificate does not name the host the writer connects to (${msg}): connect through a name the certificate lists, or use sslmode=verify-ca (checks the CA only)`,
+    );
   }
   if (code && TLS_EXPIRED.has(code)) return permanent("tls", `${who}: the server's certificate${where} is not valid now (${code}): renew it`);
   if (/server does not support SSL/i.test(msg)) {
-    return permanent("tls", `${who}: the server${where} does not accept TLS, and sslmode asks for it: turn ssl on in the server, or set sslmode=disable in ${setting} if plain text is acceptable`);
+    return permanent(
+      "tls",
+      `${who}: the server${where} does not accept TLS, and sslmode asks for it: turn ssl on in the server, or set sslmode=disable in ${setting} if plain text is acceptable`,
+    );
   }
   if (code && /^(08|57P|53|40|58)/.test(code)) return transient("server");
   if ((code && NETWORK.has(code)) || /Connection terminated|connection timeout|timeout expired|socket hang up/i.test(msg)) return transient("connection");
@@ -195,10 +228,12 @@ function permissionFix(msg: string, origin: ErrorOrigin | undefined): string {
   if (origin?.setting.startsWith("catalog")) {
     // The SQL catalog creates and migrates its own tables (iceberg_tables, iceberg_namespace_properties).
     const table = /of (?:table|relation) (\S+)/.exec(msg)?.[1];
-    if (table) return `the catalog's tables must belong to the role in catalog.uri: ALTER TABLE ${table} OWNER TO ${user} (as their owner), or connect as their owner in catalog.uri`;
+    if (table)
+      return `the catalog's tables must belong to the role in catalog.uri: ALTER TABLE ${table} OWNER TO ${user} (as their owner), or connect as their owner in catalog.uri`;
     return `GRANT CREATE ON SCHEMA public TO ${user} in the catalog's database, or connect as a role that may create the catalog's tables in catalog.uri`;
   }
-  if (/WAL sender|walsender|replication role|REPLICATION attribute/i.test(msg)) return `give the role the REPLICATION attribute: ALTER ROLE ${user} REPLICATION`;
+  if (/WAL sender|walsender|replication role|REPLICATION attribute/i.test(msg))
+    return `give the role the REPLICATION attribute: ALTER ROLE ${user} REPLICATION`;
   const table = /for (?:table|relation) (\S+)/.exec(msg)?.[1];
   if (table) return `GRANT SELECT ON ${table} TO ${user} (the initial copy reads every replicated table)`;
   if (/publication|must be owner/i.test(msg)) return `create the publication as the tables' owner, or make ${user} their owner`;

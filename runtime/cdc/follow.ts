@@ -63,7 +63,11 @@ export class Upgrades {
       origin: "none",
       initialCopy: false,
     };
-    return new ReplicationSource(config, this.deps.log.child({ source: base.name, follows: `${rec.to.host}:${rec.to.port}/${rec.to.dbname}` }), generationKey(base.name, rec.generation));
+    return new ReplicationSource(
+      config,
+      this.deps.log.child({ source: base.name, follows: `${rec.to.host}:${rec.to.port}/${rec.to.dbname}` }),
+      generationKey(base.name, rec.generation),
+    );
   }
 
   /**
@@ -89,7 +93,11 @@ export class Upgrades {
       if (!last) return;
       this.follows.set(base.name, last);
       sources[i] = this.followedSource(base, last);
-      this.status.sources[base.name] = { ...this.status.sources[base.name], server: `${last.to.host}:${last.to.port}/${last.to.dbname}`, generation: last.generation };
+      this.status.sources[base.name] = {
+        ...this.status.sources[base.name],
+        server: `${last.to.host}:${last.to.port}/${last.to.dbname}`,
+        generation: last.generation,
+      };
       this.log.info("source follows an earlier upgrade handoff", { source: base.name, to: last.to, slot: last.slot, generation: last.generation });
     });
   }
@@ -99,7 +107,10 @@ export class Upgrades {
     for (const [name, rec] of this.follows) {
       for (const state of this.tables.values()) {
         if (parseFollowRecord(state.table.summaryProperty(followKey(name)))?.generation === rec.generation) continue;
-        await state.table.newWrite().setSummary({ ...lsnSummary(state), [followKey(name)]: JSON.stringify(rec) }).commit();
+        await state.table
+          .newWrite()
+          .setSummary({ ...lsnSummary(state), [followKey(name)]: JSON.stringify(rec) })
+          .commit();
       }
     }
   }
@@ -126,7 +137,14 @@ export class Upgrades {
         if (id === here) continue;
         const m = /^(.*):(\d+)\/(.*)\/([^/]+)$/.exec(id);
         if (!m) continue;
-        const old = new ReplicationSource({ ...src.config, connectionString: retarget(src.config.connectionString, { host: m[1].replace(/^\[|\]$/g, ""), port: Number(m[2]), dbname: m[3] }), slot: m[4] }, this.log);
+        const old = new ReplicationSource(
+          {
+            ...src.config,
+            connectionString: retarget(src.config.connectionString, { host: m[1].replace(/^\[|\]$/g, ""), port: Number(m[2]), dbname: m[3] }),
+            slot: m[4],
+          },
+          this.log,
+        );
         try {
           await old.withClient(async (c) => {
             const r = await c.query("SELECT active_pid, confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1", [m[4]]);
@@ -151,7 +169,11 @@ export class Upgrades {
     const last = this.follows.get(base.name);
     if (!base.followUpgrades) {
       await pipeline.flush();
-      this.log.warn("upgrade handoff ignored (followUpgrades is false): this source's server is no longer the primary", { source: base.name, to: h.to, kind: h.kind });
+      this.log.warn("upgrade handoff ignored (followUpgrades is false): this source's server is no longer the primary", {
+        source: base.name,
+        to: h.to,
+        kind: h.kind,
+      });
       return;
     }
     if (!isNewer(h, last)) {
@@ -174,8 +196,20 @@ export class Upgrades {
     void src.stop(); // not awaited: its stream is the one delivering this message
     const from = await pipeline.prepareSource(next);
     // lastCommitTime stays: it is still the newest source commit in Iceberg. LSNs are the new server's from here on.
-    this.status.sources[base.name] = { ...this.status.sources[base.name], confirmedLsn: formatLsn(from), server: `${h.to.host}:${h.to.port}/${h.to.dbname}`, generation: rec.generation };
+    this.status.sources[base.name] = {
+      ...this.status.sources[base.name],
+      confirmedLsn: formatLsn(from),
+      server: `${h.to.host}:${h.to.port}/${h.to.dbname}`,
+      generation: rec.generation,
+    };
     await pipeline.startStream(next, from);
-    this.log.info("followed the upgrade handoff: reading the new primary", { source: base.name, kind: h.kind, to: h.to, slot: h.slot, generation: rec.generation, from: formatLsn(from) });
+    this.log.info("followed the upgrade handoff: reading the new primary", {
+      source: base.name,
+      kind: h.kind,
+      to: h.to,
+      slot: h.slot,
+      generation: rec.generation,
+      from: formatLsn(from),
+    });
   }
 }

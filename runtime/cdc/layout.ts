@@ -47,7 +47,10 @@ export function resolveAttnums(reference: readonly ReferenceColumn[], names: rea
       const now = byAttnum.get(r.attnum!);
       if (now && !now.dropped) continue;
       if (catalog.some((a) => !a.dropped && a.name === r.name && a.attnum > r.attnum!)) {
-        return { ambiguous: true, reason: `column ${r.name} (attnum ${r.attnum}) was dropped and a column of the same name added since; the stream cannot say which one it shows` };
+        return {
+          ambiguous: true,
+          reason: `column ${r.name} (attnum ${r.attnum}) was dropped and a column of the same name added since; the stream cannot say which one it shows`,
+        };
       }
     }
     return { attnums: reference.map((r) => r.attnum!), ambiguous: false };
@@ -86,13 +89,26 @@ export function resolveAttnums(reference: readonly ReferenceColumn[], names: rea
         options.push({ score: rest.score + gain, ways: rest.ways });
       }
       const score = Math.max(-Infinity, ...options.map((o) => o.score));
-      out = score === -Infinity ? NONE : { score, ways: Math.min(2, options.filter((o) => o.score === score).reduce((a, o) => a + o.ways, 0)) };
+      out =
+        score === -Infinity
+          ? NONE
+          : {
+              score,
+              ways: Math.min(
+                2,
+                options.filter((o) => o.score === score).reduce((a, o) => a + o.ways, 0),
+              ),
+            };
     }
     memo.set(k, out);
     return out;
   };
   const best = solve(0, 0, 0);
-  if (best.ways === 0) return { ambiguous: true, reason: `no placement of (${names.join(", ")}) on the catalog's attnums fits the layout held before (${reference.map((r) => r.name).join(", ")})` };
+  if (best.ways === 0)
+    return {
+      ambiguous: true,
+      reason: `no placement of (${names.join(", ")}) on the catalog's attnums fits the layout held before (${reference.map((r) => r.name).join(", ")})`,
+    };
   if (best.ways > 1) return { ambiguous: true, reason: `(${names.join(", ")}) can be placed on the catalog's attnums in more than one way` };
   const out: number[] = [];
   for (let i = 0, j = 0, f = 0; i < n; j++) {
@@ -150,7 +166,14 @@ export class TypeCache {
       const r = await c.query(TYPE_SQL, [oid, typeMod]);
       if (!r.rowCount) throw new Error(`type oid ${oid} of a replicated column is not in the catalog (dropped since?)`);
       const row = r.rows[0];
-      t = { typeName: row.typeName, typType: row.typType, typeMod: row.typeMod, elemTypeName: row.elemTypeName ?? undefined, elemTypType: row.elemTypType ?? undefined, declared: row.declared };
+      t = {
+        typeName: row.typeName,
+        typType: row.typType,
+        typeMod: row.typeMod,
+        elemTypeName: row.elemTypeName ?? undefined,
+        elemTypType: row.elemTypType ?? undefined,
+        declared: row.declared,
+      };
       this.types.set(k, t);
     }
     return t;

@@ -113,10 +113,14 @@ export function parseMaintainArgs(argv: string[]): MaintainOptions {
   try {
     maintenancePolicy(policy);
   } catch (e) {
-    throw new UsageError(`${(e as Error).message.replace(/^maintenance policy (\w+)/, (_m, k: string) => `--${Object.entries(POLICY_FLAGS).find(([, x]) => x === k)?.[0] ?? k}`)}`);
+    throw new UsageError(
+      `${(e as Error).message.replace(/^maintenance policy (\w+)/, (_m, k: string) => `--${Object.entries(POLICY_FLAGS).find(([, x]) => x === k)?.[0] ?? k}`)}`,
+    );
   }
   if (policy.orphanMinAgeMs !== undefined && policy.orphanMinAgeMs < MIN_ORPHAN_AGE_MS) {
-    throw new UsageError(`--orphan-min-age must be at least 1h (got "${v["orphan-min-age"]}"): a younger unreferenced file may belong to a commit in flight, and deleting it would lose that commit's data`);
+    throw new UsageError(
+      `--orphan-min-age must be at least 1h (got "${v["orphan-min-age"]}"): a younger unreferenced file may belong to a commit in flight, and deleting it would lose that commit's data`,
+    );
   }
   const everyMs = v.every === undefined ? undefined : parseDuration("--every", v.every as string);
   if (everyMs !== undefined && (everyMs < 1 || !v.run)) throw new UsageError(`--every needs --run and a duration of at least 1 ms (got "${v.every}")`);
@@ -167,7 +171,9 @@ async function tablesOf(catalog: Catalog, config: CdcConfig, names: string[]): P
   }
   for (const name of names) {
     if (!all.some((t) => t.name === name)) {
-      throw new UsageError(`--table ${name}: no such table in namespace ${config.namespace} (${all.length ? `its tables: ${all.map((t) => t.name).join(", ")}` : "it has no tables"})`);
+      throw new UsageError(
+        `--table ${name}: no such table in namespace ${config.namespace} (${all.length ? `its tables: ${all.map((t) => t.name).join(", ")}` : "it has no tables"})`,
+      );
     }
   }
   return names.length ? names.map((name) => ({ namespace: [config.namespace], name })) : all;
@@ -194,10 +200,30 @@ async function runPass(t: Table, policy: MaintenancePolicy, orphans: boolean, pr
     steps.push({ step: label, ms, result: result ?? null });
     progress(`${name}: ${label}: ${describe(result)} (${ms} ms)`);
   };
-  await step("compaction", () => t.compact({ policy }), (r) => (r ? `rewrote ${r.rewrittenDataFiles} data files into ${r.addedDataFiles}, dropped ${r.droppedDataFiles}, removed ${r.removedDeleteFiles} delete files, wrote ${r.addedDeleteFiles}` : "nothing to do"));
-  await step("manifests", () => t.rewriteManifests({ maxManifests: policy.maxManifests }), (r) => (r ? "merged" : "nothing to do"));
-  await step("expiry", () => t.expireSnapshots({ keepSnapshots: policy.keepSnapshots, maxSnapshotAgeMs: policy.maxSnapshotAgeMs }), (r) => `expired ${r.snapshots} snapshots, deleted ${r.files} files (read ${r.filesRead})`);
-  if (orphans) await step("orphans", () => t.removeOrphanFiles({ olderThanMs: Date.now() - policy.orphanMinAgeMs }), (r) => `deleted ${r.length} orphan files`);
+  await step(
+    "compaction",
+    () => t.compact({ policy }),
+    (r) =>
+      r
+        ? `rewrote ${r.rewrittenDataFiles} data files into ${r.addedDataFiles}, dropped ${r.droppedDataFiles}, removed ${r.removedDeleteFiles} delete files, wrote ${r.addedDeleteFiles}`
+        : "nothing to do",
+  );
+  await step(
+    "manifests",
+    () => t.rewriteManifests({ maxManifests: policy.maxManifests }),
+    (r) => (r ? "merged" : "nothing to do"),
+  );
+  await step(
+    "expiry",
+    () => t.expireSnapshots({ keepSnapshots: policy.keepSnapshots, maxSnapshotAgeMs: policy.maxSnapshotAgeMs }),
+    (r) => `expired ${r.snapshots} snapshots, deleted ${r.files} files (read ${r.filesRead})`,
+  );
+  if (orphans)
+    await step(
+      "orphans",
+      () => t.removeOrphanFiles({ olderThanMs: Date.now() - policy.orphanMinAgeMs }),
+      (r) => `deleted ${r.length} orphan files`,
+    );
   return steps;
 }
 
@@ -225,7 +251,11 @@ export async function main(argv: string[]): Promise<number> {
   const policies = new Map<string, MaintenancePolicy>();
   const policyOf = (table: string) => {
     let p = policies.get(table);
-    if (!p) policies.set(table, (p = maintenancePolicy({ ...tablePolicy({ ...config, maintenance: { ...config.maintenance, enabled: true } }, table), ...opts.policy })));
+    if (!p)
+      policies.set(
+        table,
+        (p = maintenancePolicy({ ...tablePolicy({ ...config, maintenance: { ...config.maintenance, enabled: true } }, table), ...opts.policy })),
+      );
     return p;
   };
   const progress = (line: string) => process.stderr.write(line + "\n");

@@ -47,7 +47,10 @@ export class WriterMaintenance {
   private readonly started = Date.now();
   private stopped = false;
 
-  constructor(private readonly config: CdcConfig, private readonly log: Logger) {}
+  constructor(
+    private readonly config: CdcConfig,
+    private readonly log: Logger,
+  ) {}
 
   /** After a flush committed to `table` (named `target` in the config): start a pass, or mark one to follow the running one. */
   afterCommit(table: Table, target: string): void {
@@ -82,7 +85,14 @@ export class WriterMaintenance {
         this.log.info("maintained table", {
           table: name,
           ms: r.durationMs,
-          ...(r.compaction ? { rewritten: r.compaction.rewrittenDataFiles, dropped: r.compaction.droppedDataFiles, added: r.compaction.addedDataFiles, removedDeletes: r.compaction.removedDeleteFiles } : {}),
+          ...(r.compaction
+            ? {
+                rewritten: r.compaction.rewrittenDataFiles,
+                dropped: r.compaction.droppedDataFiles,
+                added: r.compaction.addedDataFiles,
+                removedDeletes: r.compaction.removedDeleteFiles,
+              }
+            : {}),
           ...(r.manifests ? { manifestsRewritten: true } : {}),
           ...(r.expiry?.snapshots ? { expired: r.expiry.snapshots, deleted: r.expiry.files } : {}),
           ...(r.orphans ? { orphans: r.orphans } : {}),

@@ -24,10 +24,22 @@ const ident = (s: string) => s;
 
 /** How the copy decodes each source column (runtime/cdc/copy-binary.ts). */
 const copyColumnsOf = (columns: Column[]): CopyColumn[] =>
-  columns.map((c) => ({ name: c.pg.name, typeName: c.pg.typeName, typType: c.pg.typType, elemTypeName: c.pg.elemTypeName, iceberg: c.mapped.iceberg, convert: c.mapped.convert }));
+  columns.map((c) => ({
+    name: c.pg.name,
+    typeName: c.pg.typeName,
+    typType: c.pg.typType,
+    elemTypeName: c.pg.elemTypeName,
+    iceberg: c.mapped.iceberg,
+    convert: c.mapped.convert,
+  }));
 
 export class InitialCopy {
-  constructor(private readonly config: CdcConfig, private readonly log: Logger, private readonly status: WriterStatus, private readonly tables: Tables) {}
+  constructor(
+    private readonly config: CdcConfig,
+    private readonly log: Logger,
+    private readonly status: WriterStatus,
+    private readonly tables: Tables,
+  ) {}
 
   /** Whether tables new to this source get their existing rows copied from it. */
   private copies(src: ReplicationSource): boolean {
@@ -60,10 +72,13 @@ export class InitialCopy {
         );
       }
       if (resync.length) {
-        this.log.warn("replication slot is missing although tables hold data from it: re-copying those tables (changes in between cannot be read from WAL any more)", {
-          slot: src.slot,
-          tables: resync.map((s) => s.key),
-        });
+        this.log.warn(
+          "replication slot is missing although tables hold data from it: re-copying those tables (changes in between cannot be read from WAL any more)",
+          {
+            slot: src.slot,
+            tables: resync.map((s) => s.key),
+          },
+        );
         cdcMetrics.errors.inc({ kind: "slot_lost" });
       }
       exported = await src.createSlot({ temporary: false });
@@ -122,7 +137,11 @@ export class InitialCopy {
     const client = new Client(src.clientConfig());
     try {
       await withOrigin(src.origin, () => client.connect());
-      const r = await withOrigin(src.origin, () => client.query(`SELECT coalesce(pg_relation_size(to_regclass(t)), 0)::float8 AS bytes FROM unnest($1::text[]) WITH ORDINALITY AS x(t, i) ORDER BY i`, [states.map((s) => quoteTable(s.source))]));
+      const r = await withOrigin(src.origin, () =>
+        client.query(`SELECT coalesce(pg_relation_size(to_regclass(t)), 0)::float8 AS bytes FROM unnest($1::text[]) WITH ORDINALITY AS x(t, i) ORDER BY i`, [
+          states.map((s) => quoteTable(s.source)),
+        ]),
+      );
       const size = new Map(states.map((s, i) => [s, Number(r.rows[i].bytes)]));
       return [...states].sort((a, b) => size.get(b)! - size.get(a)!);
     } finally {
@@ -140,7 +159,9 @@ export class InitialCopy {
     const rel = quoteTable(state.source);
     await client.query(`LOCK TABLE ${rel} IN ACCESS SHARE MODE`);
     // pg_class as of the snapshot, against the relation's file now (pg_relation_filenode reads the current catalog).
-    const r = await client.query(`SELECT c.relfilenode::text AS then, pg_relation_filenode(c.oid)::text AS now FROM pg_class c WHERE c.oid = $1::regclass`, [rel]);
+    const r = await client.query(`SELECT c.relfilenode::text AS then, pg_relation_filenode(c.oid)::text AS now FROM pg_class c WHERE c.oid = $1::regclass`, [
+      rel,
+    ]);
     const row = r.rows[0];
     if (row && row.then !== "0" && row.then !== row.now) {
       throw new Error(`${state.key} was rewritten (or truncated) after the snapshot of its copy was taken; the copy is retried at a new snapshot`);
@@ -183,9 +204,10 @@ export class InitialCopy {
   private async ranges(src: ReplicationSource, client: Client, state: TableState, sessions: number): Promise<(string | undefined)[]> {
     if (sessions < 2) return [undefined];
     const r = await withOrigin(src.origin, () =>
-      client.query(`SELECT pg_relation_size($1::regclass)::text AS bytes, current_setting('block_size')::int AS block, current_setting('server_version_num')::int AS version`, [
-        quoteTable(state.source),
-      ]),
+      client.query(
+        `SELECT pg_relation_size($1::regclass)::text AS bytes, current_setting('block_size')::int AS block, current_setting('server_version_num')::int AS version`,
+        [quoteTable(state.source)],
+      ),
     );
     const { bytes, block, version } = r.rows[0] as { bytes: string; block: number; version: number };
     const chunk = this.config.snapshot.chunkBytes;
@@ -221,7 +243,8 @@ export class InitialCopy {
       // The table's columns at the snapshot (DDL may have run since the table was described): the
       // Iceberg table follows them before the copy, and the stream goes on from this layout.
       const { columns } = await withOrigin(src.origin, () => describeWith(client, state.source));
-      if (!sameLayout(columns, this.tables.layout(state, src))) await this.tables.evolve(src, state, columns, { backfill: false }); // the copy brings every row's values
+      if (!sameLayout(columns, this.tables.layout(state, src)))
+        await this.tables.evolve(src, state, columns, { backfill: false }); // the copy brings every row's values
       else state.layouts.set(src.key, columns);
       const ranges = await this.ranges(src, client, state, 1 + pool.free);
       const chunks = ranges.length;
@@ -247,26 +270,41 @@ export class InitialCopy {
           while (ranges.length && !failed) {
             const range = ranges.shift();
             // Binary COPY streams the rows straight into columns of normalized values.
-            const n = await withOrigin(src.origin, () => copyColumnsBinary(conn, rel, copyCols, ({ columns: cols, rowCount }) => {
-              if (state.mode === "mirror") write.upsertColumns({ names, columns: cols, rowCount, normalized });
-              else write.appendColumns({ names: [...names, ...metaNames], columns: [...cols, ...metaNames.map((k) => new Array(rowCount).fill(meta[k]))], rowCount, normalized: [...normalized, ...metaNames.map(() => undefined)] });
-              if (write.pendingSpills > 1 && !paused) {
-                // Backpressure: the server waits while more than one spill is queued (else rows pile up in memory).
-                paused = true;
-                socket.pause();
-                const resume = () => {
-                  paused = false;
-                  socket.resume();
-                };
-                write.ready().then(resume, resume); // a spill error comes back from commit()
-              }
-            }, { where: range }));
+            const n = await withOrigin(src.origin, () =>
+              copyColumnsBinary(
+                conn,
+                rel,
+                copyCols,
+                ({ columns: cols, rowCount }) => {
+                  if (state.mode === "mirror") write.upsertColumns({ names, columns: cols, rowCount, normalized });
+                  else
+                    write.appendColumns({
+                      names: [...names, ...metaNames],
+                      columns: [...cols, ...metaNames.map((k) => new Array(rowCount).fill(meta[k]))],
+                      rowCount,
+                      normalized: [...normalized, ...metaNames.map(() => undefined)],
+                    });
+                  if (write.pendingSpills > 1 && !paused) {
+                    // Backpressure: the server waits while more than one spill is queued (else rows pile up in memory).
+                    paused = true;
+                    socket.pause();
+                    const resume = () => {
+                      paused = false;
+                      socket.resume();
+                    };
+                    write.ready().then(resume, resume); // a spill error comes back from commit()
+                  }
+                },
+                { where: range },
+              ),
+            );
             rows += n;
           }
         } catch (e) {
           // the other connections stop copying into a write that is about to be aborted
           failed = true;
-          for (const other of connections) if (other !== conn) (other as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+          for (const other of connections)
+            if (other !== conn) (other as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
           throw e;
         }
       });

@@ -70,7 +70,11 @@ export class ReplicationSource {
    * @param key names this server's LSN space in Iceberg (`floe.lsn.<key>`): the source's name, or
    *   `<name>~<n>` for the n-th server it followed through a blue/green upgrade.
    */
-  constructor(readonly config: CdcSource, private readonly log: Logger, readonly key: string = config.name) {
+  constructor(
+    readonly config: CdcSource,
+    private readonly log: Logger,
+    readonly key: string = config.name,
+  ) {
     this.slot = slotName(config);
     this.origin = postgresOrigin(`source "${config.name}"`, `the connectionString of source "${config.name}"`, config.connectionString);
   }
@@ -111,7 +115,9 @@ export class ReplicationSource {
   async version(): Promise<number> {
     if (!this.serverVersion) {
       await this.withClient(async (c) => {
-        const r = await c.query("SELECT current_setting('server_version_num')::int AS v, (SELECT setting::int FROM pg_settings WHERE name = 'wal_sender_timeout') AS t");
+        const r = await c.query(
+          "SELECT current_setting('server_version_num')::int AS v, (SELECT setting::int FROM pg_settings WHERE name = 'wal_sender_timeout') AS t",
+        );
         this.serverVersion = Number(r.rows[0].v);
         this.senderTimeoutMs = Number(r.rows[0].t ?? 60_000); // in ms (pg_settings' unit for it)
       });
@@ -147,9 +153,12 @@ export class ReplicationSource {
         this.log.info("created publication", { source: this.name, publication: pub, target });
       } catch (e) {
         if ((e as { code?: string }).code === "42710") return; // created concurrently
-        throw new Error(`publication ${pub} does not exist and cannot be created (${(e as Error).message}); create it as the tables' owner: CREATE PUBLICATION ${pub} ${target}`, {
-          cause: e,
-        });
+        throw new Error(
+          `publication ${pub} does not exist and cannot be created (${(e as Error).message}); create it as the tables' owner: CREATE PUBLICATION ${pub} ${target}`,
+          {
+            cause: e,
+          },
+        );
       }
     });
   }
@@ -157,7 +166,9 @@ export class ReplicationSource {
   /** Tables in the publication. */
   async publishedTables(): Promise<SourceTable[]> {
     return this.withClient(async (c) => {
-      const r = await c.query("SELECT schemaname AS schema, tablename AS name FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2", [this.config.publication]);
+      const r = await c.query("SELECT schemaname AS schema, tablename AS name FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2", [
+        this.config.publication,
+      ]);
       return r.rows as SourceTable[];
     });
   }
@@ -167,7 +178,8 @@ export class ReplicationSource {
     return this.withClient(async (c) => {
       const r = await c.query("SELECT confirmed_flush_lsn::text AS lsn, plugin FROM pg_replication_slots WHERE slot_name = $1", [this.slot]);
       if (!r.rowCount) return null;
-      if (r.rows[0].plugin !== "pgoutput") throw new Error(`slot ${this.slot} exists but uses plugin ${r.rows[0].plugin}, not pgoutput: drop it or configure another slot name`);
+      if (r.rows[0].plugin !== "pgoutput")
+        throw new Error(`slot ${this.slot} exists but uses plugin ${r.rows[0].plugin}, not pgoutput: drop it or configure another slot name`);
       return r.rows[0].lsn ? parseLsn(r.rows[0].lsn) : 0n;
     });
   }

@@ -52,9 +52,14 @@ const sourceTable = (text: string): SourceTable => {
 export async function describeWith(c: Client, t: SourceTable): Promise<{ columns: Column[]; pk: string[] }> {
   const rel = quoteTable(t);
   // A client may return every value as text (the copy's does): numbers and booleans are normalised.
-  const cols = (await c.query(COLUMNS_SQL, [rel])).rows.map(
-    (r): PgColumn => ({ ...r, attnum: Number(r.attnum), typeMod: Number(r.typeMod), notNull: r.notNull === true || r.notNull === "t", elemTypeName: r.elemTypeName ?? undefined, elemTypType: r.elemTypType ?? undefined }),
-  );
+  const cols = (await c.query(COLUMNS_SQL, [rel])).rows.map((r): PgColumn => ({
+    ...r,
+    attnum: Number(r.attnum),
+    typeMod: Number(r.typeMod),
+    notNull: r.notNull === true || r.notNull === "t",
+    elemTypeName: r.elemTypeName ?? undefined,
+    elemTypType: r.elemTypType ?? undefined,
+  }));
   const pk = (await c.query(PRIMARY_KEY_SQL, [rel])).rows.map((r) => r.name as string);
   const columns = cols.map((pg) => ({ pg, mapped: mapColumn(pg, qualified(t)) }));
   return { columns, pk };
@@ -69,7 +74,8 @@ export function describe(src: ReplicationSource, t: SourceTable): Promise<{ colu
 export const attnumsProperty = (sourceKey: string): string => `floe.attnums.${sourceKey}`;
 
 /** A layout's attnums by column name, as recorded in attnumsProperty (unknown attnums left out). */
-const attnumsJson = (layout: readonly Column[]): string => JSON.stringify(Object.fromEntries(layout.filter((c) => c.pg.attnum > 0).map((c) => [c.pg.name, c.pg.attnum])));
+const attnumsJson = (layout: readonly Column[]): string =>
+  JSON.stringify(Object.fromEntries(layout.filter((c) => c.pg.attnum > 0).map((c) => [c.pg.name, c.pg.attnum])));
 
 /** A type as one comparable string ("decimal(10, 2)" and "decimal(10,2)" alike; lists by element). */
 function typeKey(t: ColumnType | IcebergType): string {
@@ -88,7 +94,10 @@ function columnType(t: IcebergType): ColumnType {
 
 /** Whether two layouts have the same columns (attnum, name, Iceberg type) in the same order. */
 export function sameLayout(a: readonly Column[], b: readonly Column[]): boolean {
-  return a.length === b.length && a.every((c, i) => c.pg.attnum === b[i].pg.attnum && c.pg.name === b[i].pg.name && typeKey(c.mapped.iceberg) === typeKey(b[i].mapped.iceberg));
+  return (
+    a.length === b.length &&
+    a.every((c, i) => c.pg.attnum === b[i].pg.attnum && c.pg.name === b[i].pg.name && typeKey(c.mapped.iceberg) === typeKey(b[i].mapped.iceberg))
+  );
 }
 
 /** Layouts whose attnums could not be placed for certain (see resolveAttnums), with why. */
@@ -178,18 +187,34 @@ export class Tables {
         await this.deps.catalog.createNamespace(id.namespace).catch(() => undefined);
       }
       const defs: ColumnDef[] = columns.map((c) => ({ name: c.pg.name, type: c.mapped.iceberg, required: mode === "mirror" && pk.includes(c.pg.name) }));
-      table = await IcebergTable.create(this.deps.catalog, id, {
-        columns: mode === "changelog" ? [...defs, ...CHANGELOG_COLUMNS] : defs,
-        identifier: mode === "mirror" ? pk : [],
-        properties: { "floe.source-table": key, "floe.mode": mode, [attnumsProperty(src.key)]: attnumsJson(columns) },
-        formatVersion: cfg?.formatVersion ?? this.config.formatVersion,
-      }, this.tableOptions(id.name));
+      table = await IcebergTable.create(
+        this.deps.catalog,
+        id,
+        {
+          columns: mode === "changelog" ? [...defs, ...CHANGELOG_COLUMNS] : defs,
+          identifier: mode === "mirror" ? pk : [],
+          properties: { "floe.source-table": key, "floe.mode": mode, [attnumsProperty(src.key)]: attnumsJson(columns) },
+          formatVersion: cfg?.formatVersion ?? this.config.formatVersion,
+        },
+        this.tableOptions(id.name),
+      );
       this.deps.log.info("created Iceberg table", { table: key, target: `${id.namespace.join(".")}.${id.name}`, mode });
     }
     const schema = table.schema();
     const pk = created?.pk ?? (schema["identifier-field-ids"] ?? []).map((fid) => schema.fields.find((f) => f.id === fid)!.name);
     if (mode === "mirror" && pk.length === 0) throw noPrimaryKey(key);
-    const state: TableState = { key, source: t, mode, id, table, layouts: new Map(), pk, lsn: new Map(), latest: new Map(), previous: new PreviousVersions(table) };
+    const state: TableState = {
+      key,
+      source: t,
+      mode,
+      id,
+      table,
+      layouts: new Map(),
+      pk,
+      lsn: new Map(),
+      latest: new Map(),
+      previous: new PreviousVersions(table),
+    };
     state.layouts.set(src.key, created?.columns ?? (await this.heldLayout(src, state)));
     readLsns(state);
     this.states.set(key, state);
@@ -211,11 +236,22 @@ export class Tables {
     else {
       const { columns } = await describe(src, state.source);
       attnums = Object.fromEntries(columns.map((c) => [c.pg.name, c.pg.attnum]));
-      this.deps.log.info("no attnums recorded for this source in the Iceberg table: taking them from the catalog by name", { table: state.key, source: src.key });
+      this.deps.log.info("no attnums recorded for this source in the Iceberg table: taking them from the catalog by name", {
+        table: state.key,
+        source: src.key,
+      });
     }
     const layout = fields.map((f): Column => {
       const iceberg = columnType(f.type);
-      const pg: PgColumn = { name: f.name, attnum: attnums[f.name] ?? 0, typeName: "", typType: "b", typeMod: -1, notNull: f.required, declared: typeKey(iceberg) };
+      const pg: PgColumn = {
+        name: f.name,
+        attnum: attnums[f.name] ?? 0,
+        typeName: "",
+        typType: "b",
+        typeMod: -1,
+        notNull: f.required,
+        declared: typeKey(iceberg),
+      };
       const convert = () => {
         throw new Error(`${state.key}.${f.name}: no relation message has typed this column yet`);
       };
@@ -277,7 +313,11 @@ export class Tables {
       if (!flushed) await flush();
       flushed = true;
       const doubt = ambiguity.get(layout);
-      if (doubt) this.deps.log.warn("schema change followed by column name: the stream's columns could not be placed on attnums for certain", { table: state.key, reason: doubt });
+      if (doubt)
+        this.deps.log.warn("schema change followed by column name: the stream's columns could not be placed on attnums for certain", {
+          table: state.key,
+          reason: doubt,
+        });
       await this.evolve(src, state, layout);
     }
   }
@@ -298,7 +338,8 @@ export class Tables {
     for (const old of held) {
       const cur = old.pg.attnum > 0 ? byAttnum.get(old.pg.attnum) : target.find((c) => c.pg.name === old.pg.name);
       if (!cur) {
-        if (state.pk.includes(old.pg.name)) throw new CdcStopError(`${state.key}: primary key column ${old.pg.name} was dropped; the mirror table cannot follow`);
+        if (state.pk.includes(old.pg.name))
+          throw new CdcStopError(`${state.key}: primary key column ${old.pg.name} was dropped; the mirror table cannot follow`);
         if (fields.has(old.pg.name)) drops.push(old.pg.name);
         continue;
       }
@@ -355,14 +396,21 @@ export class Tables {
     // table's rows are rewritten with it in the schema change's commit.
     const backfill = (options.backfill ?? true) && state.mode === "mirror" && adds.length > 0 && state.table.currentSnapshot() !== undefined;
     const existing = new Map<Column, ExistingRows>();
-    if (backfill) await src.withClient(async (client) => {
-      for (const c of adds) existing.set(c, await existingRows(client, state.source, c));
-    });
+    if (backfill)
+      await src.withClient(async (client) => {
+        for (const c of adds) existing.set(c, await existingRows(client, state.source, c));
+      });
     const v3 = state.table.metadata["format-version"] >= 3;
     for (const c of adds) {
       const old = existing.get(c);
       update.addColumn(c.pg.name, c.mapped.iceberg, old?.kind === "value" && v3 ? { initialDefault: old.value } : {});
-      changes.push(old?.kind === "value" ? `add ${c.pg.name} (existing rows: ${old.text})` : old?.kind === "live" ? `add ${c.pg.name} (existing rows: read from the table, ${old.why})` : `add ${c.pg.name}`);
+      changes.push(
+        old?.kind === "value"
+          ? `add ${c.pg.name} (existing rows: ${old.text})`
+          : old?.kind === "live"
+            ? `add ${c.pg.name} (existing rows: read from the table, ${old.why})`
+            : `add ${c.pg.name}`,
+      );
     }
     update.setProperties({ [attnumsProperty(src.key)]: attnumsJson(target) });
     const fills = [...existing].filter(([, e]) => e.kind !== "null");

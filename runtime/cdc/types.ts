@@ -99,7 +99,7 @@ const TIME_RE = /^(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$/;
 export function parseTime(t: string): bigint {
   const m = TIME_RE.exec(t);
   if (!m) throw new Error(`time value ${t} is not in HH:MM:SS[.ffffff] form`);
-  return (BigInt(Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3])) * 1_000_000n) + fractionMicros(m[4]);
+  return BigInt(Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3])) * 1_000_000n + fractionMicros(m[4]);
 }
 
 const TS_RE = /^(\d{4,})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?:([+-])(\d{2})(?::?(\d{2}))?(?::(\d{2}))?)?( BC)?$/;
@@ -118,7 +118,8 @@ function digits2(t: string, i: number): number {
  */
 function parseTimestampFast(t: string): bigint | undefined {
   const n = t.length;
-  if (n < 19 || t.charCodeAt(4) !== 45 || t.charCodeAt(7) !== 45 || t.charCodeAt(10) !== 32 || t.charCodeAt(13) !== 58 || t.charCodeAt(16) !== 58) return undefined;
+  if (n < 19 || t.charCodeAt(4) !== 45 || t.charCodeAt(7) !== 45 || t.charCodeAt(10) !== 32 || t.charCodeAt(13) !== 58 || t.charCodeAt(16) !== 58)
+    return undefined;
   const y1 = digits2(t, 0);
   const y2 = digits2(t, 2);
   const mo = digits2(t, 5);
@@ -249,8 +250,7 @@ function scalar(typeName: string, typType: string, typeMod: number): MappedType 
 export function mapColumn(col: PgColumn, table: string): MappedType {
   const fail = () =>
     new UnsupportedTypeError(
-      `${table}.${col.name} has type ${col.declared}, which floe cannot map to Iceberg; ` +
-        `change the column type, or leave the table out of the publication`,
+      `${table}.${col.name} has type ${col.declared}, which floe cannot map to Iceberg; ` + `change the column type, or leave the table out of the publication`,
     );
   if (col.elemTypeName) {
     const elem = scalar(col.elemTypeName, col.elemTypType ?? "b", col.typeMod);

@@ -63,7 +63,10 @@ export class CdcWriter {
   /** Resolves once the initial copy is done and the writer streams; rejects if it failed before. */
   readonly ready = new Promise<void>((resolve, reject) => (this.settleReady = (e) => (e === undefined ? resolve() : reject(e))));
 
-  constructor(private readonly config: CdcConfig, private readonly deps: WriterDeps) {
+  constructor(
+    private readonly config: CdcConfig,
+    private readonly deps: WriterDeps,
+  ) {
     this.ready.catch(() => undefined); // callers that never await it must not see an unhandled rejection
     this.sources = config.sources.map((s) => new ReplicationSource(s, deps.log.child({ source: s.name })));
     this.tables = new Tables(config, deps, this.stopping.signal);
@@ -128,11 +131,14 @@ export class CdcWriter {
     }
     this.status.state = "streaming";
     this.settleReady();
-    const timer = setInterval(() => {
-      if (this.batch.rows > 0 && Date.now() - this.batch.since >= this.config.commit.intervalMs) {
-        this.serial(() => this.flush()).catch(() => undefined);
-      }
-    }, Math.max(10, Math.min(200, this.config.commit.intervalMs / 4)));
+    const timer = setInterval(
+      () => {
+        if (this.batch.rows > 0 && Date.now() - this.batch.since >= this.config.commit.intervalMs) {
+          this.serial(() => this.flush()).catch(() => undefined);
+        }
+      },
+      Math.max(10, Math.min(200, this.config.commit.intervalMs / 4)),
+    );
     try {
       await Promise.all(this.sources.map((src, i) => this.startStream(src, starts[i])));
       await new Promise<void>((resolve) => {
@@ -304,7 +310,11 @@ export class CdcWriter {
       const src = this.sources.find((s) => s.name === name)!;
       src.confirm(pos.endLsn);
       cdcMetrics.freshness.set({ source: name }, Math.max(0, now / 1000 - Number(pos.commitTime / 1000n) / 1000));
-      this.status.sources[name] = { ...this.status.sources[name], confirmedLsn: formatLsn(pos.endLsn), lastCommitTime: new Date(Number(pos.commitTime / 1000n)).toISOString() };
+      this.status.sources[name] = {
+        ...this.status.sources[name],
+        confirmedLsn: formatLsn(pos.endLsn),
+        lastCommitTime: new Date(Number(pos.commitTime / 1000n)).toISOString(),
+      };
     }
     this.batch = { sources: new Map(), rows: 0, bytes: 0, since: Date.now() };
     cdcMetrics.bufferedRows.set(0);

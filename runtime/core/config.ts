@@ -57,7 +57,7 @@ function describeIssue(schema: ZodType<unknown, ZodTypeDef, unknown>, raw: unkno
 export function objectKeysAt(schema: ZodType<unknown, ZodTypeDef, unknown>, raw: unknown, path: (string | number)[]): string[] | undefined {
   let s: unknown = schema;
   let value = raw;
-  for (let depth = 0; ; ) {
+  for (let depth = 0; ;) {
     if (s instanceof z.ZodEffects) s = s.innerType();
     else if (s instanceof z.ZodDefault) s = s.removeDefault();
     else if (s instanceof z.ZodOptional || s instanceof z.ZodNullable) s = s.unwrap();

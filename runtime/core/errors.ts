@@ -6,7 +6,10 @@
  * names the problem and the fix. `kind` labels it in metrics.
  */
 export class PermanentError extends Error {
-  constructor(readonly kind: string, message: string) {
+  constructor(
+    readonly kind: string,
+    message: string,
+  ) {
     super(message);
     this.name = "PermanentError";
   }

@@ -72,7 +72,10 @@ export function resolveTls(url: string, explicit: TlsSettings = {}, what = "the 
     throw new Error(`${what}: the connection string is not a postgres:// URL`);
   }
   for (const p of FOREIGN_PARAMS) {
-    if (u.searchParams.has(p)) throw new Error(`${what}: the connection string's "${p}" parameter is node-postgres's, not libpq's: remove it and set sslmode (disable, require, verify-ca or verify-full)`);
+    if (u.searchParams.has(p))
+      throw new Error(
+        `${what}: the connection string's "${p}" parameter is node-postgres's, not libpq's: remove it and set sslmode (disable, require, verify-ca or verify-full)`,
+      );
   }
   const fromUrl: Record<string, string | undefined> = {};
   for (const p of TLS_PARAMS) {
@@ -82,7 +85,8 @@ export function resolveTls(url: string, explicit: TlsSettings = {}, what = "the 
   const pick = (name: "sslmode" | "sslrootcert"): string | undefined => {
     const a = fromUrl[name];
     const b = explicit[name];
-    if (a !== undefined && b !== undefined && a !== b) throw new Error(`${what}: ${name} is "${a}" in the connection string but "${b}" in the config: keep one`);
+    if (a !== undefined && b !== undefined && a !== b)
+      throw new Error(`${what}: ${name} is "${a}" in the connection string but "${b}" in the config: keep one`);
     return a ?? b;
   };
   const rawMode = pick("sslmode");

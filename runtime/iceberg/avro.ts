@@ -119,7 +119,14 @@ export function avroForPrimitive(t: IcebergType, name: string): unknown {
     case "fixed":
       return { type: "fixed", name: `fixed_${name}_${fixedCounter++}`, size: p.length };
     case "decimal":
-      return { type: "fixed", name: `decimal_${name}_${fixedCounter++}`, size: decimalBytes(p.precision), logicalType: "decimal", precision: p.precision, scale: p.scale };
+      return {
+        type: "fixed",
+        name: `decimal_${name}_${fixedCounter++}`,
+        size: decimalBytes(p.precision),
+        logicalType: "decimal",
+        precision: p.precision,
+        scale: p.scale,
+      };
   }
 }
 
@@ -206,7 +213,9 @@ export function manifestEntrySchema(partition: unknown, formatVersion = 2): unkn
 
 /** manifest_file schema (one row of a manifest list) of a format version: v3 adds first_row_id (520). */
 export function manifestFileSchema(formatVersion = 2): unknown {
-  return formatVersion >= 3 ? { ...MANIFEST_FILE_SCHEMA, fields: [...MANIFEST_FILE_SCHEMA.fields, { name: "first_row_id", type: opt("long"), default: null, "field-id": 520 }] } : MANIFEST_FILE_SCHEMA;
+  return formatVersion >= 3
+    ? { ...MANIFEST_FILE_SCHEMA, fields: [...MANIFEST_FILE_SCHEMA.fields, { name: "first_row_id", type: opt("long"), default: null, "field-id": 520 }] }
+    : MANIFEST_FILE_SCHEMA;
 }
 
 export const MANIFEST_FILE_SCHEMA = {

@@ -37,7 +37,15 @@ export async function writeDataFiles(ops: TableOps, rows: Row[], keys: IndexKey[
  * A column may be a BigInt64Array (int64-valued, no nulls): everything below only indexes and
  * iterates columns, so it is handled as an array.
  */
-export async function writeColumns(ops: TableOps, codecs: FieldCodec[], typedColumns: (unknown[] | BigInt64Array)[], rowCount: number, keys: IndexKey[] | undefined, files: string[], rowsPerFile = ops.options.rowsPerFile): Promise<NewDataFile[]> {
+export async function writeColumns(
+  ops: TableOps,
+  codecs: FieldCodec[],
+  typedColumns: (unknown[] | BigInt64Array)[],
+  rowCount: number,
+  keys: IndexKey[] | undefined,
+  files: string[],
+  rowsPerFile = ops.options.rowsPerFile,
+): Promise<NewDataFile[]> {
   if (rowCount === 0) return [];
   const columns = typedColumns as unknown[][];
   const spec = ops.spec();
@@ -118,7 +126,12 @@ export async function writeColumns(ops: TableOps, codecs: FieldCodec[], typedCol
 }
 
 /** The index keys of normalized columns (`codecs` order: the current schema's fields first), row by row. */
-export function columnKeys(ops: TableOps, codecs: FieldCodec[], columns: ArrayLike<unknown>[], rowCount: number): { keys: IndexKey[]; keyCols: { primitive: Primitive; values: ArrayLike<unknown> }[] } {
+export function columnKeys(
+  ops: TableOps,
+  codecs: FieldCodec[],
+  columns: ArrayLike<unknown>[],
+  rowCount: number,
+): { keys: IndexKey[]; keyCols: { primitive: Primitive; values: ArrayLike<unknown> }[] } {
   const keyCols = ops.keyCodecs().map((k) => ({ primitive: k.primitive, values: columns[codecs.findIndex((c) => c.field.id === k.field.id)] }));
   const keys = new Array<IndexKey>(rowCount);
   if (keyCols.length === 1 && isNumericKey(keyCols[0].primitive)) for (let r = 0; r < rowCount; r++) keys[r] = numericKey(keyCols[0].values[r]);
@@ -151,7 +164,15 @@ export function emptyDataFile(content: number, path: string, partition: Record<s
 }
 
 /** A data_file record with Iceberg column stats computed from the normalized columns. */
-export function dataFileRecord(content: number, path: string, partition: Record<string, unknown>, rows: number, size: number, codecs: FieldCodec[], columns: unknown[][]): DataFileRecord {
+export function dataFileRecord(
+  content: number,
+  path: string,
+  partition: Record<string, unknown>,
+  rows: number,
+  size: number,
+  codecs: FieldCodec[],
+  columns: unknown[][],
+): DataFileRecord {
   const rec = emptyDataFile(content, path, partition, rows, size);
   const vc: { key: number; value: bigint }[] = [];
   const nc: { key: number; value: bigint }[] = [];
@@ -273,9 +294,12 @@ export function normalizeBatches(codecs: FieldCodec[], batches: ColumnBatch[], t
     if (b.names.length !== b.columns.length) throw new ValidationError(`column batch has ${b.names.length} names and ${b.columns.length} columns`);
     for (let i = 0; i < b.names.length; i++) {
       if (!names.has(b.names[i])) {
-        throw new ValidationError(`column batch has column "${b.names[i]}", which is not in the table schema (columns: ${[...names].join(", ")}); evolve the schema first`);
+        throw new ValidationError(
+          `column batch has column "${b.names[i]}", which is not in the table schema (columns: ${[...names].join(", ")}); evolve the schema first`,
+        );
       }
-      if (b.columns[i].length < b.rowCount) throw new ValidationError(`column batch column "${b.names[i]}" has ${b.columns[i].length} values for ${b.rowCount} rows`);
+      if (b.columns[i].length < b.rowCount)
+        throw new ValidationError(`column batch column "${b.names[i]}" has ${b.columns[i].length} values for ${b.rowCount} rows`);
     }
     total += b.rowCount;
   }
@@ -319,4 +343,3 @@ export function normalizeBatches(codecs: FieldCodec[], batches: ColumnBatch[], t
   });
   return { columns, rowCount: total };
 }
-

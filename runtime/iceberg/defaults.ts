@@ -70,7 +70,9 @@ function primitiveToJson(p: Primitive, v: unknown): unknown {
       return isoDate(v as number);
     case "binary":
     case "fixed":
-      return Buffer.from(v as Uint8Array).toString("hex").toUpperCase();
+      return Buffer.from(v as Uint8Array)
+        .toString("hex")
+        .toUpperCase();
     default:
       return v; // boolean, int, float, double, string, uuid
   }
@@ -122,7 +124,8 @@ function primitiveFromJson(p: Primitive, j: unknown, where: string): unknown {
 export function defaultFromJson(type: IcebergType, json: unknown, where = "default value"): unknown {
   if (json === null || json === undefined) return null;
   if (typeof type !== "string") {
-    if (type.type !== "list" || typeof type.element !== "string" || !Array.isArray(json)) throw new ValidationError(`${where}: ${JSON.stringify(json)} is not a default of type ${JSON.stringify(type)}`);
+    if (type.type !== "list" || typeof type.element !== "string" || !Array.isArray(json))
+      throw new ValidationError(`${where}: ${JSON.stringify(json)} is not a default of type ${JSON.stringify(type)}`);
     const p = parsePrimitive(type.element);
     return json.map((x) => (x === null ? null : primitiveFromJson(p, x, where)));
   }

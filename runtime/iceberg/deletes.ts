@@ -49,7 +49,12 @@ export interface DeleteFiles {
    * first, so a failed attempt can delete it. `replaced`: the base's delete entries the new files
    * supersede, which the commit must remove.
    */
-  write(deletes: RowLocation[], files: string[], locate: LocateDataFile, previous?: PreviousDeletes): Promise<{ written: WrittenDeleteFile[]; replaced: LiveEntry[] }>;
+  write(
+    deletes: RowLocation[],
+    files: string[],
+    locate: LocateDataFile,
+    previous?: PreviousDeletes,
+  ): Promise<{ written: WrittenDeleteFile[]; replaced: LiveEntry[] }>;
   /** The row locations an existing delete file (a live manifest entry with delete content) deletes. */
   read(entry: LiveEntry): Promise<RowLocation[]>;
 }
@@ -93,7 +98,12 @@ class PositionDeleteFiles implements DeleteFiles {
    * what v3 requires of deletion vectors and what the strictest readers accept (polars refuses a
    * delete file spanning several data files). Positions sorted.
    */
-  async write(deletes: RowLocation[], files: string[], locate: LocateDataFile, previous?: PreviousDeletes): Promise<{ written: WrittenDeleteFile[]; replaced: LiveEntry[] }> {
+  async write(
+    deletes: RowLocation[],
+    files: string[],
+    locate: LocateDataFile,
+    previous?: PreviousDeletes,
+  ): Promise<{ written: WrittenDeleteFile[]; replaced: LiveEntry[] }> {
     const byFile = byDataFile(deletes);
     const out: WrittenDeleteFile[] = [];
     const replaced: LiveEntry[] = [];
@@ -114,11 +124,23 @@ class PositionDeleteFiles implements DeleteFiles {
       rec.column_sizes = written.columnSizes;
       rec.split_offsets = written.splitOffsets;
       rec.referenced_data_file = dataFile;
-      rec.value_counts = [{ key: DELETE_FILE_PATH_ID, value: n }, { key: DELETE_POS_ID, value: n }];
-      rec.null_value_counts = [{ key: DELETE_FILE_PATH_ID, value: 0n }, { key: DELETE_POS_ID, value: 0n }];
+      rec.value_counts = [
+        { key: DELETE_FILE_PATH_ID, value: n },
+        { key: DELETE_POS_ID, value: n },
+      ];
+      rec.null_value_counts = [
+        { key: DELETE_FILE_PATH_ID, value: 0n },
+        { key: DELETE_POS_ID, value: 0n },
+      ];
       // Full paths (not truncated): engines match delete files to data files by these bounds.
-      rec.lower_bounds = [{ key: DELETE_FILE_PATH_ID, value: Buffer.from(dataFile) }, { key: DELETE_POS_ID, value: Buffer.from(toBound({ kind: "long" }, BigInt(poss[0]))) }];
-      rec.upper_bounds = [{ key: DELETE_FILE_PATH_ID, value: Buffer.from(dataFile) }, { key: DELETE_POS_ID, value: Buffer.from(toBound({ kind: "long" }, BigInt(poss[poss.length - 1]))) }];
+      rec.lower_bounds = [
+        { key: DELETE_FILE_PATH_ID, value: Buffer.from(dataFile) },
+        { key: DELETE_POS_ID, value: Buffer.from(toBound({ kind: "long" }, BigInt(poss[0]))) },
+      ];
+      rec.upper_bounds = [
+        { key: DELETE_FILE_PATH_ID, value: Buffer.from(dataFile) },
+        { key: DELETE_POS_ID, value: Buffer.from(toBound({ kind: "long" }, BigInt(poss[poss.length - 1]))) },
+      ];
       out.push({ record: rec, specId: f.specId });
     }
     return { written: out, replaced };
@@ -150,21 +172,34 @@ class DeletionVectors implements DeleteFiles {
       // a v2 position delete file carried into a v3 table (upgraded elsewhere): still readable
       return readPositionDeletes(await this.ops.io.read(f.file_path), what);
     }
-    if (!f.referenced_data_file || f.content_offset === null || f.content_offset === undefined || f.content_size_in_bytes === null || f.content_size_in_bytes === undefined) {
+    if (
+      !f.referenced_data_file ||
+      f.content_offset === null ||
+      f.content_offset === undefined ||
+      f.content_size_in_bytes === null ||
+      f.content_size_in_bytes === undefined
+    ) {
       throw new CorruptMetadataError(`${what}: a deletion vector entry needs referenced_data_file, content_offset and content_size_in_bytes`);
     }
     const bytes = await this.ops.io.read(f.file_path);
     const start = Number(f.content_offset);
     const end = start + Number(f.content_size_in_bytes);
-    if (end > bytes.length) throw new CorruptMetadataError(`${what}: deletion vector at ${start}+${f.content_size_in_bytes} is past the end of the file (${bytes.length} bytes)`);
+    if (end > bytes.length)
+      throw new CorruptMetadataError(`${what}: deletion vector at ${start}+${f.content_size_in_bytes} is past the end of the file (${bytes.length} bytes)`);
     const positions = readDvBlob(bytes.subarray(start, end), `${what} at ${start}`);
-    if (positions.length !== Number(f.record_count)) throw new CorruptMetadataError(`${what}: deletion vector holds ${positions.length} positions, the manifest says ${f.record_count}`);
+    if (positions.length !== Number(f.record_count))
+      throw new CorruptMetadataError(`${what}: deletion vector holds ${positions.length} positions, the manifest says ${f.record_count}`);
     const path = f.referenced_data_file;
     return positions.map((pos) => ({ path, pos }));
   }
 
   /** One Puffin file of vectors, one per targeted data file, each merged with that file's previous deletes. */
-  async write(deletes: RowLocation[], files: string[], locate: LocateDataFile, previous?: PreviousDeletes): Promise<{ written: WrittenDeleteFile[]; replaced: LiveEntry[] }> {
+  async write(
+    deletes: RowLocation[],
+    files: string[],
+    locate: LocateDataFile,
+    previous?: PreviousDeletes,
+  ): Promise<{ written: WrittenDeleteFile[]; replaced: LiveEntry[] }> {
     const byFile = byDataFile(deletes);
     if (byFile.size === 0) return { written: [], replaced: [] };
     const replaced: LiveEntry[] = [];

@@ -83,7 +83,8 @@ async function doomedIncremental(ops: TableOps, reader: ManifestReader, expired:
   }
   if (sharedPuffins.size > 0) {
     const live = new Set<string>();
-    for (const m of (await reader.list(oldestKept)).filter((x) => x.content !== 0)) for (const e of await reader.entries(m)) if (e.status !== STATUS_DELETED) live.add(e.file.file_path);
+    for (const m of (await reader.list(oldestKept)).filter((x) => x.content !== 0))
+      for (const e of await reader.entries(m)) if (e.status !== STATUS_DELETED) live.add(e.file.file_path);
     for (const p of sharedPuffins) if (!live.has(p)) doomed.add(p);
   }
   return doomed;
@@ -108,7 +109,11 @@ async function reachable(reader: ManifestReader, snapshots: Snapshot[]): Promise
  * referenced. Retried on a lost compare-and-swap; never conflicts with a writer's commit.
  */
 /** Which snapshots an expiry under `policy` would remove now (maintenance-plan.ts planExpiry on the table's metadata). */
-export function expiryPlan(ops: TableOps, policy: Pick<MaintenancePolicy, "keepSnapshots" | "maxSnapshotAgeMs">, now: number): { expire: bigint[]; ancestorsOnly: boolean } {
+export function expiryPlan(
+  ops: TableOps,
+  policy: Pick<MaintenancePolicy, "keepSnapshots" | "maxSnapshotAgeMs">,
+  now: number,
+): { expire: bigint[]; ancestorsOnly: boolean } {
   const m = ops.metadata;
   const current = m["current-snapshot-id"] === null || m["current-snapshot-id"] === undefined ? undefined : BigInt(m["current-snapshot-id"]);
   const infos = m.snapshots.map((s) => ({
@@ -133,14 +138,20 @@ export function expireSnapshots(ops: TableOps, policy: Pick<MaintenancePolicy, "
       const reader = new ManifestReader(ops);
       let doomed: Set<string>;
       // the oldest kept main ancestor: the child of the newest expired one
-      const oldestKept = ancestorsOnly ? kept.find((s) => s["parent-snapshot-id"] !== undefined && s["parent-snapshot-id"] !== null && expiredSet.has(BigInt(s["parent-snapshot-id"]))) : undefined;
+      const oldestKept = ancestorsOnly
+        ? kept.find((s) => s["parent-snapshot-id"] !== undefined && s["parent-snapshot-id"] !== null && expiredSet.has(BigInt(s["parent-snapshot-id"])))
+        : undefined;
       if (oldestKept) doomed = await doomedIncremental(ops, reader, expired, oldestKept);
       else {
         const keep = await reachable(reader, kept);
         doomed = new Set([...(await reachable(reader, expired))].filter((f) => !keep.has(f)));
       }
       try {
-        ops.loaded = await ops.catalog.commitTable(ops.id, [{ type: "assert-table-uuid", uuid: m["table-uuid"] }], [{ action: "remove-snapshots", "snapshot-ids": expire }]);
+        ops.loaded = await ops.catalog.commitTable(
+          ops.id,
+          [{ type: "assert-table-uuid", uuid: m["table-uuid"] }],
+          [{ action: "remove-snapshots", "snapshot-ids": expire }],
+        );
         await ops.deleteDroppedMetadataFiles(m["metadata-log"]);
       } catch (e) {
         if (!(e instanceof CommitConflictError) || attempt >= ops.options.maxCommitAttempts) throw e;
@@ -169,7 +180,9 @@ export function removeOrphanFiles(ops: TableOps, olderThanMs: number): Promise<s
     for (const e of m["metadata-log"]) keep.add(e["metadata-file"]);
     const root = ops.location.replace(/\/+$/, "") + "/";
     const files = await ops.io.list(root);
-    const orphans = files.filter((f) => f.location.startsWith(root) && !keep.has(f.location) && f.modifiedMs < olderThanMs && !f.location.endsWith(".tmp")).map((f) => f.location);
+    const orphans = files
+      .filter((f) => f.location.startsWith(root) && !keep.has(f.location) && f.modifiedMs < olderThanMs && !f.location.endsWith(".tmp"))
+      .map((f) => f.location);
     await ops.deleteQuietly(orphans);
     ops.log.info("removed orphan files", { files: orphans.length, scanned: files.length });
     return orphans;

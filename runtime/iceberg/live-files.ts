@@ -77,7 +77,6 @@ export async function deleteTargets(ops: TableOps, deletes: LiveEntry[]): Promis
   return out;
 }
 
-
 /** A file's key in `removed` sets: a data file's path, a delete file's deleteKey. */
 export const entryKey = (f: DataFileRecord): string => (f.content === CONTENT_DATA ? f.file_path : deleteKey(f));
 
@@ -86,7 +85,15 @@ export const entryKey = (f: DataFileRecord): string => (f.content === CONTENT_DA
  * rewritten: its other live files EXISTING, the removed ones DELETED in this snapshot (so expiry
  * finds what it removed). Manifests without removed files are kept as they are.
  */
-export async function dropFromManifests(ops: TableOps, base: TableMetadata, manifests: ManifestFileRecord[], removed: Set<string>, snapshotId: bigint, seq: bigint, written: string[]): Promise<ManifestFileRecord[]> {
+export async function dropFromManifests(
+  ops: TableOps,
+  base: TableMetadata,
+  manifests: ManifestFileRecord[],
+  removed: Set<string>,
+  snapshotId: bigint,
+  seq: bigint,
+  written: string[],
+): Promise<ManifestFileRecord[]> {
   if (removed.size === 0) return manifests;
   const cache = cachesOf(ops).manifests;
   return mapLimit(manifests, 8, async (m) => {
@@ -97,19 +104,29 @@ export async function dropFromManifests(ops: TableOps, base: TableMetadata, mani
     for (const e of entries) {
       if (e.status === STATUS_DELETED) continue;
       const gone = removed.has(entryKey(e.file));
-      out.push({ status: gone ? STATUS_DELETED : STATUS_EXISTING, snapshot_id: gone ? snapshotId : e.snapshotId, sequence_number: e.dataSequenceNumber, file_sequence_number: e.fileSequenceNumber, data_file: e.file });
+      out.push({
+        status: gone ? STATUS_DELETED : STATUS_EXISTING,
+        snapshot_id: gone ? snapshotId : e.snapshotId,
+        sequence_number: e.dataSequenceNumber,
+        file_sequence_number: e.fileSequenceNumber,
+        data_file: e.file,
+      });
     }
     const loc = `${ops.location}/metadata/${randomUUID()}-m0.avro`;
     written.push(loc);
-    return writeManifest(ops.io, {
-      formatVersion: ops.formatVersion,
-      location: loc,
-      schema: base.schemas.find((x) => x["schema-id"] === entries![0]?.schemaId) ?? ops.schema(),
-      spec: base["partition-specs"].find((x) => x["spec-id"] === m.partition_spec_id) ?? ops.spec(),
-      content: m.content === CONTENT_DATA ? "data" : "deletes",
-      snapshotId,
-      sequenceNumber: seq,
-      entries: out,
-    }, () => null);
+    return writeManifest(
+      ops.io,
+      {
+        formatVersion: ops.formatVersion,
+        location: loc,
+        schema: base.schemas.find((x) => x["schema-id"] === entries![0]?.schemaId) ?? ops.schema(),
+        spec: base["partition-specs"].find((x) => x["spec-id"] === m.partition_spec_id) ?? ops.spec(),
+        content: m.content === CONTENT_DATA ? "data" : "deletes",
+        snapshotId,
+        sequenceNumber: seq,
+        entries: out,
+      },
+      () => null,
+    );
   });
 }

@@ -143,7 +143,9 @@ export function planCompaction(files: DataFileStats[], policy: MaintenancePolicy
     // target size) joins them: the rewrite reads the big file anyway, and the small files it
     // absorbs would otherwise be merged again soon. A tier-0 file past the ratio waits for its
     // tier's next merge (rewriting a tiny file alone gains nothing).
-    const heavy = [...chosen].filter((f) => !groups.some((g) => g.includes(f)) && !(f.sizeBytes < policy.targetFileBytes && sizeTier(liveBytes(f), policy) === 0));
+    const heavy = [...chosen].filter(
+      (f) => !groups.some((g) => g.includes(f)) && !(f.sizeBytes < policy.targetFileBytes && sizeTier(liveBytes(f), policy) === 0),
+    );
     if (heavy.length > 0) {
       const largest = Math.max(...heavy.map(liveBytes));
       const joined = new Set<DataFileStats>(heavy);
@@ -174,7 +176,13 @@ export interface SnapshotInfo {
  * newest `keepSnapshots` unless older than `maxSnapshotAgeMs`. Expired main ancestors always form
  * the oldest part of the history (a prefix): nothing newer than a kept ancestor is expired.
  */
-export function planExpiry(snapshots: SnapshotInfo[], currentId: bigint | undefined, refIds: bigint[], policy: Pick<MaintenancePolicy, "keepSnapshots" | "maxSnapshotAgeMs">, now: number): { expire: bigint[]; ancestorsOnly: boolean } {
+export function planExpiry(
+  snapshots: SnapshotInfo[],
+  currentId: bigint | undefined,
+  refIds: bigint[],
+  policy: Pick<MaintenancePolicy, "keepSnapshots" | "maxSnapshotAgeMs">,
+  now: number,
+): { expire: bigint[]; ancestorsOnly: boolean } {
   const byId = new Map(snapshots.map((s) => [s.id, s]));
   const ancestry: SnapshotInfo[] = [];
   for (let s = currentId === undefined ? undefined : byId.get(currentId); s; s = s.parentId === undefined ? undefined : byId.get(s.parentId)) ancestry.push(s);

@@ -18,7 +18,6 @@ import {
   CONTENT_EQUALITY_DELETES,
   STATUS_DELETED,
   STATUS_EXISTING,
-  readManifest,
   readManifestList,
   writeManifest,
   type DataFileRecord,
@@ -34,16 +33,17 @@ import { readColumnsByIdOptional } from "./parquet";
 import { deleteKey, deleteTargets, snapshotFiles, type SnapshotFiles } from "./live-files";
 import type { RowLocation } from "./pkindex";
 import type { SnapshotProducer } from "./snapshot";
-import type { NestedField, Snapshot, TableMetadata } from "./spec";
+import type { NestedField, TableMetadata } from "./spec";
 import type { TableIndex } from "./table-index";
-import { mapLimit, type CommitResult, type TableOps } from "./table-ops";
+import type { CommitResult, TableOps } from "./table-ops";
 import { canonicalFromPhysical, fieldCodec, type FieldCodec } from "./values";
 
 /** Row lineage columns (v3): kept when compaction moves a row to another file. */
 export const ROW_ID_FIELD: NestedField = { id: 2147483540, name: "_row_id", required: false, type: "long" };
 export const LAST_UPDATED_SEQ_FIELD: NestedField = { id: 2147483539, name: "_last_updated_sequence_number", required: false, type: "long" };
 
-const partitionKey = (e: LiveEntry): string => `${e.specId}|${JSON.stringify(e.file.partition, (_k, v) => (typeof v === "bigint" ? v.toString() : Buffer.isBuffer(v) ? v.toString("hex") : v))}`;
+const partitionKey = (e: LiveEntry): string =>
+  `${e.specId}|${JSON.stringify(e.file.partition, (_k, v) => (typeof v === "bigint" ? v.toString() : Buffer.isBuffer(v) ? v.toString("hex") : v))}`;
 
 /** Per data file: its deleted positions and the delete files that target it. */
 interface DeleteMap {
@@ -91,7 +91,13 @@ export interface CompactionResult extends CommitResult {
 class NothingToDo extends Error {}
 
 /** What a compaction of `files` would do under `mode`, and the deletes it must carry or drop. */
-function plan(files: SnapshotFiles, dm: DeleteMap, mode: CompactionMode, policy: MaintenancePolicy, formatVersion: number): { plan: CompactionPlan; removedData: Set<string>; dirty: Set<string> } {
+function plan(
+  files: SnapshotFiles,
+  dm: DeleteMap,
+  mode: CompactionMode,
+  policy: MaintenancePolicy,
+  formatVersion: number,
+): { plan: CompactionPlan; removedData: Set<string>; dirty: Set<string> } {
   const stats: DataFileStats[] = files.data.map((e) => ({
     path: e.file.file_path,
     partitionKey: partitionKey(e),
@@ -120,8 +126,9 @@ function plan(files: SnapshotFiles, dm: DeleteMap, mode: CompactionMode, policy:
   const dirty = new Set<string>();
   for (const path of removedData) for (const k of dm.byData.get(path) ?? []) dirty.add(k);
   if (formatVersion < 3) {
-    if (mode === "policy") for (const [path, ks] of dm.byData) if (!removedData.has(path) && ks.length > policy.maxDeleteFilesPerDataFile) for (const k of ks) dirty.add(k);
-    for (let grew = true; grew; ) {
+    if (mode === "policy")
+      for (const [path, ks] of dm.byData) if (!removedData.has(path) && ks.length > policy.maxDeleteFilesPerDataFile) for (const k of ks) dirty.add(k);
+    for (let grew = true; grew;) {
       grew = false;
       for (const k of [...dirty]) {
         for (const l of dm.targets.get(k) ?? []) {
@@ -175,7 +182,13 @@ function fromPhysical(codec: FieldCodec): (v: unknown) => unknown {
  * keeping its _row_id — explicit, or first_row_id + position — and _last_updated_sequence_number —
  * explicit, or the file's data sequence number).
  */
-async function liveColumns(ops: TableOps, entries: LiveEntry[], deleted: (path: string) => Set<number> | undefined, codecs: FieldCodec[], lineage: boolean): Promise<{ columns: unknown[][]; rows: number }> {
+async function liveColumns(
+  ops: TableOps,
+  entries: LiveEntry[],
+  deleted: (path: string) => Set<number> | undefined,
+  codecs: FieldCodec[],
+  lineage: boolean,
+): Promise<{ columns: unknown[][]; rows: number }> {
   const keeps = entries.map((e) => {
     const dels = deleted(e.file.file_path);
     const n = Number(e.file.record_count);
@@ -196,7 +209,11 @@ async function liveColumns(ops: TableOps, entries: LiveEntry[], deleted: (path: 
     const e = entries[f];
     const keep = keeps[f];
     if (keep.length === 0) continue;
-    const read = await readColumnsByIdOptional(await ops.io.read(e.file.file_path), codecs.map((c) => c.field.id), `data file ${e.file.file_path}`);
+    const read = await readColumnsByIdOptional(
+      await ops.io.read(e.file.file_path),
+      codecs.map((c) => c.field.id),
+      `data file ${e.file.file_path}`,
+    );
     for (let c = 0; c < dataCount; c++) {
       const col = read[c];
       const out = columns[c];
@@ -213,7 +230,8 @@ async function liveColumns(ops: TableOps, entries: LiveEntry[], deleted: (path: 
       for (let i = 0; i < keep.length; i++) {
         const pos = keep[i];
         const id = rowIds?.[pos];
-        columns[dataCount][at + i] = id !== undefined && id !== null ? BigInt(id as bigint) : first !== undefined && first !== null ? BigInt(first) + BigInt(pos) : null;
+        columns[dataCount][at + i] =
+          id !== undefined && id !== null ? BigInt(id as bigint) : first !== undefined && first !== null ? BigInt(first) + BigInt(pos) : null;
         const seq = seqs?.[pos];
         columns[dataCount + 1][at + i] = seq !== undefined && seq !== null ? BigInt(seq as bigint) : e.dataSequenceNumber;
       }
@@ -230,7 +248,17 @@ async function liveColumns(ops: TableOps, entries: LiveEntry[], deleted: (path: 
  * its live files EXISTING and the removed ones DELETED (so expiry finds what this snapshot removed);
  * other manifests are carried as they are.
  */
-async function rewriteManifestGroups(ops: TableOps, base: TableMetadata, files: SnapshotFiles, removed: Set<string>, maxManifests: number, added: number, snapshotId: bigint, seq: bigint, written: string[]): Promise<{ manifests: ManifestFileRecord[]; merged: number }> {
+async function rewriteManifestGroups(
+  ops: TableOps,
+  base: TableMetadata,
+  files: SnapshotFiles,
+  removed: Set<string>,
+  maxManifests: number,
+  added: number,
+  snapshotId: bigint,
+  seq: bigint,
+  written: string[],
+): Promise<{ manifests: ManifestFileRecord[]; merged: number }> {
   const groups = new Map<string, SnapshotFiles["manifests"]>();
   for (const m of files.manifests) {
     const key = `${m.record.content}|${m.record.partition_spec_id}|${m.entries[0]?.schemaId ?? "?"}`;
@@ -240,7 +268,9 @@ async function rewriteManifestGroups(ops: TableOps, base: TableMetadata, files: 
   const out: ManifestFileRecord[] = [];
   let merged = 0;
   for (const group of groups.values()) {
-    const touched = group.some((m) => m.entries.some((e) => e.status !== STATUS_DELETED && removed.has(e.file.content === CONTENT_DATA ? e.file.file_path : deleteKey(e.file))));
+    const touched = group.some((m) =>
+      m.entries.some((e) => e.status !== STATUS_DELETED && removed.has(e.file.content === CONTENT_DATA ? e.file.file_path : deleteKey(e.file))),
+    );
     if (!touched && !(mergeAll && group.length > 1)) {
       out.push(...group.map((m) => m.record));
       continue;
@@ -250,7 +280,13 @@ async function rewriteManifestGroups(ops: TableOps, base: TableMetadata, files: 
       for (const e of m.entries) {
         if (e.status === STATUS_DELETED) continue; // removed by an earlier snapshot
         const gone = removed.has(e.file.content === CONTENT_DATA ? e.file.file_path : deleteKey(e.file));
-        entries.push({ status: gone ? STATUS_DELETED : STATUS_EXISTING, snapshot_id: gone ? snapshotId : e.snapshotId, sequence_number: e.dataSequenceNumber, file_sequence_number: e.fileSequenceNumber, data_file: e.file });
+        entries.push({
+          status: gone ? STATUS_DELETED : STATUS_EXISTING,
+          snapshot_id: gone ? snapshotId : e.snapshotId,
+          sequence_number: e.dataSequenceNumber,
+          file_sequence_number: e.fileSequenceNumber,
+          data_file: e.file,
+        });
       }
     }
     merged += group.length;
@@ -258,16 +294,22 @@ async function rewriteManifestGroups(ops: TableOps, base: TableMetadata, files: 
     const first = group[0];
     const loc = `${ops.location}/metadata/${randomUUID()}-m0.avro`;
     written.push(loc);
-    out.push(await writeManifest(ops.io, {
-      formatVersion: ops.formatVersion,
-      location: loc,
-      schema: base.schemas.find((x) => x["schema-id"] === first.entries[0]?.schemaId) ?? ops.schema(),
-      spec: base["partition-specs"].find((x) => x["spec-id"] === first.record.partition_spec_id) ?? ops.spec(),
-      content: first.record.content === CONTENT_DATA ? "data" : "deletes",
-      snapshotId,
-      sequenceNumber: seq,
-      entries,
-    }, () => null));
+    out.push(
+      await writeManifest(
+        ops.io,
+        {
+          formatVersion: ops.formatVersion,
+          location: loc,
+          schema: base.schemas.find((x) => x["schema-id"] === first.entries[0]?.schemaId) ?? ops.schema(),
+          spec: base["partition-specs"].find((x) => x["spec-id"] === first.record.partition_spec_id) ?? ops.spec(),
+          content: first.record.content === CONTENT_DATA ? "data" : "deletes",
+          snapshotId,
+          sequenceNumber: seq,
+          entries,
+        },
+        () => null,
+      ),
+    );
   }
   return { manifests: out, merged };
 }
@@ -275,7 +317,12 @@ async function rewriteManifestGroups(ops: TableOps, base: TableMetadata, files: 
 const isDv = (f: DataFileRecord) => f.content_offset !== undefined && f.content_offset !== null;
 
 /** The summary of a "replace" snapshot that leaves `remaining` live and removed / added these. */
-function replaceSummary(carried: Record<string, string>, remaining: DataFileRecord[], removed: DataFileRecord[], added: DataFileRecord[]): Record<string, string> {
+function replaceSummary(
+  carried: Record<string, string>,
+  remaining: DataFileRecord[],
+  removed: DataFileRecord[],
+  added: DataFileRecord[],
+): Record<string, string> {
   const sum = (list: DataFileRecord[], f: (x: DataFileRecord) => bigint) => String(list.reduce((a, x) => a + f(x), 0n));
   const rows = (x: DataFileRecord) => BigInt(x.record_count);
   const size = (x: DataFileRecord) => BigInt(x.file_size_in_bytes);
@@ -317,89 +364,129 @@ function replaceSummary(carried: Record<string, string>, remaining: DataFileReco
  * `policy` mode follows the plan of maintenance-plan.ts; `deletes` rewrites every data file that
  * has deletes; `all` rewrites every data file (one output per partition, split at the target size).
  */
-export function compact(ops: TableOps, index: TableIndex, producer: SnapshotProducer, mode: CompactionMode, policy: MaintenancePolicy): Promise<CompactionResult | undefined> {
+export function compact(
+  ops: TableOps,
+  index: TableIndex,
+  producer: SnapshotProducer,
+  mode: CompactionMode,
+  policy: MaintenancePolicy,
+): Promise<CompactionResult | undefined> {
   return ops.serialize(async () => {
     const current = ops.currentSnapshot();
     if (!current) return undefined;
     {
       // a cheap look first (manifests and delete files are cached): nothing to do, no commit
       const files = await snapshotFiles(ops, current);
-      if (files.deletes.some((e) => e.file.content === CONTENT_EQUALITY_DELETES)) throw new ValidationError(`${ops.name}: compaction of tables with equality deletes is not supported`);
+      if (files.deletes.some((e) => e.file.content === CONTENT_EQUALITY_DELETES))
+        throw new ValidationError(`${ops.name}: compaction of tables with equality deletes is not supported`);
       const p = plan(files, await deleteMap(ops, files.deletes), mode, policy, ops.formatVersion);
       if (p.plan.rewrite.length === 0 && p.plan.drop.length === 0 && p.dirty.size === 0) return undefined;
     }
     let removedData = new Set<string>();
     let newFiles: NewDataFile[] = [];
-    let stats = { rewrittenDataFiles: 0, droppedDataFiles: 0, addedDataFiles: 0, removedDeleteFiles: 0, addedDeleteFiles: 0, rewrittenRows: 0, reasons: { tiers: 0, deleteRatio: 0, allDeleted: 0 } };
+    let stats = {
+      rewrittenDataFiles: 0,
+      droppedDataFiles: 0,
+      addedDataFiles: 0,
+      removedDeleteFiles: 0,
+      addedDeleteFiles: 0,
+      rewrittenRows: 0,
+      reasons: { tiers: 0, deleteRatio: 0, allDeleted: 0 },
+    };
     try {
-      const r = await producer.commit("compact", async (base, snapshotId, seq, written) => {
-        const parent = ops.currentSnapshot();
-        if (!parent) throw new NothingToDo();
-        const files = await snapshotFiles(ops, parent);
-        if (files.deletes.some((e) => e.file.content === CONTENT_EQUALITY_DELETES)) throw new ValidationError(`${ops.name}: compaction of tables with equality deletes is not supported`);
-        const dm = await deleteMap(ops, files.deletes);
-        const p = plan(files, dm, mode, policy, ops.formatVersion);
-        if (p.plan.rewrite.length === 0 && p.plan.drop.length === 0 && p.dirty.size === 0) throw new NothingToDo();
-        removedData = p.removedData;
-        const dataByPath = new Map(files.data.map((e) => [e.file.file_path, e]));
-        // rewrite each group's live rows (current schema by field id; v3: with their row lineage)
-        const schema = ops.schema();
-        const lineage = ops.formatVersion >= 3;
-        const fields = lineage ? [...schema.fields, ROW_ID_FIELD, LAST_UPDATED_SEQ_FIELD] : schema.fields;
-        const codecs: FieldCodec[] = fields.map(fieldCodec);
-        newFiles = [];
-        let rewrittenRows = 0;
-        for (const group of p.plan.rewrite) {
-          const bytes = group.reduce((a, f) => a + f.sizeBytes, 0);
-          const records = group.reduce((a, f) => a + f.records, 0);
-          const { columns, rows: rowCount } = await liveColumns(ops, group.map((f) => dataByPath.get(f.path)!), (path) => dm.positions.get(path), codecs, lineage);
-          if (rowCount === 0) continue;
-          const keys = ops.hasPrimaryKey ? columnKeys(ops, codecs, columns as ArrayLike<unknown>[], rowCount).keys : undefined;
-          const rowsPerFile = Math.max(1, Math.min(ops.options.rowsPerFile, Math.floor(policy.targetFileBytes / Math.max(1, bytes / Math.max(1, records)))));
-          newFiles.push(...(await writeColumns(ops, codecs, columns, rowCount, keys, written, rowsPerFile)));
-          rewrittenRows += rowCount;
-        }
-        // v2: the deletes of remaining data files that shared a removed delete file, one file per data file
-        const replacements: WrittenDeleteFile[] = [];
-        if (ops.formatVersion < 3 && p.dirty.size > 0) {
-          const keep = new Map<string, RowLocation[]>();
-          for (const k of p.dirty) for (const l of dm.targets.get(k) ?? []) if (!removedData.has(l.path)) keep.set(l.path, [...(keep.get(l.path) ?? []), l]);
-          const format = deleteFilesFor(ops);
-          for (const [path, locs] of keep) {
-            const unique = [...new Set(locs.map((l) => l.pos))].map((pos) => ({ path, pos }));
-            const { written: files } = await format.write(unique, written, (x) => {
-              const e = dataByPath.get(x);
-              return e ? { partition: e.file.partition, specId: e.specId } : undefined;
-            });
-            replacements.push(...files);
+      const r = await producer.commit(
+        "compact",
+        async (base, snapshotId, seq, written) => {
+          const parent = ops.currentSnapshot();
+          if (!parent) throw new NothingToDo();
+          const files = await snapshotFiles(ops, parent);
+          if (files.deletes.some((e) => e.file.content === CONTENT_EQUALITY_DELETES))
+            throw new ValidationError(`${ops.name}: compaction of tables with equality deletes is not supported`);
+          const dm = await deleteMap(ops, files.deletes);
+          const p = plan(files, dm, mode, policy, ops.formatVersion);
+          if (p.plan.rewrite.length === 0 && p.plan.drop.length === 0 && p.dirty.size === 0) throw new NothingToDo();
+          removedData = p.removedData;
+          const dataByPath = new Map(files.data.map((e) => [e.file.file_path, e]));
+          // rewrite each group's live rows (current schema by field id; v3: with their row lineage)
+          const schema = ops.schema();
+          const lineage = ops.formatVersion >= 3;
+          const fields = lineage ? [...schema.fields, ROW_ID_FIELD, LAST_UPDATED_SEQ_FIELD] : schema.fields;
+          const codecs: FieldCodec[] = fields.map(fieldCodec);
+          newFiles = [];
+          let rewrittenRows = 0;
+          for (const group of p.plan.rewrite) {
+            const bytes = group.reduce((a, f) => a + f.sizeBytes, 0);
+            const records = group.reduce((a, f) => a + f.records, 0);
+            const { columns, rows: rowCount } = await liveColumns(
+              ops,
+              group.map((f) => dataByPath.get(f.path)!),
+              (path) => dm.positions.get(path),
+              codecs,
+              lineage,
+            );
+            if (rowCount === 0) continue;
+            const keys = ops.hasPrimaryKey ? columnKeys(ops, codecs, columns as ArrayLike<unknown>[], rowCount).keys : undefined;
+            const rowsPerFile = Math.max(1, Math.min(ops.options.rowsPerFile, Math.floor(policy.targetFileBytes / Math.max(1, bytes / Math.max(1, records)))));
+            newFiles.push(...(await writeColumns(ops, codecs, columns, rowCount, keys, written, rowsPerFile)));
+            rewrittenRows += rowCount;
           }
-        }
-        const removed = new Set<string>([...removedData, ...p.dirty]);
-        const addedManifests = [
-          ...(await producer.writeManifests("data", newFiles.map((f) => ({ record: f.record, specId: f.specId })), snapshotId, seq, written)),
-          ...(await producer.writeManifests("deletes", replacements, snapshotId, seq, written)),
-        ];
-        const { manifests } = await rewriteManifestGroups(ops, base, files, removed, policy.maxManifests, addedManifests.length, snapshotId, seq, written);
-        const live = [...files.data, ...files.deletes];
-        const removedRecords = live.filter((e) => removed.has(e.file.content === CONTENT_DATA ? e.file.file_path : deleteKey(e.file))).map((e) => e.file);
-        const addedRecords = [...newFiles.map((f) => f.record), ...replacements.map((f) => f.record)];
-        const remaining = [...live.filter((e) => !removed.has(e.file.content === CONTENT_DATA ? e.file.file_path : deleteKey(e.file))).map((e) => e.file), ...addedRecords];
-        stats = {
-          rewrittenDataFiles: p.plan.rewrite.reduce((a, g) => a + g.length, 0),
-          droppedDataFiles: p.plan.drop.length,
-          addedDataFiles: newFiles.length,
-          removedDeleteFiles: p.dirty.size,
-          addedDeleteFiles: replacements.length,
-          rewrittenRows,
-          reasons: p.plan.reasons,
-        };
-        return { manifests: [...addedManifests, ...manifests], summary: replaceSummary(producer.carriedSummary(), remaining, removedRecords, addedRecords), addedRows: rewrittenRows, deletedRows: 0 };
-      }, async () => {
-        const idx = index.pkIndex;
-        if (!idx) return;
-        for (const path of removedData) idx.removeFile(path);
-        for (const f of newFiles) idx.addFile(f.record.file_path, { keys: f.keys, partition: f.record.partition, specId: f.specId });
-      });
+          // v2: the deletes of remaining data files that shared a removed delete file, one file per data file
+          const replacements: WrittenDeleteFile[] = [];
+          if (ops.formatVersion < 3 && p.dirty.size > 0) {
+            const keep = new Map<string, RowLocation[]>();
+            for (const k of p.dirty) for (const l of dm.targets.get(k) ?? []) if (!removedData.has(l.path)) keep.set(l.path, [...(keep.get(l.path) ?? []), l]);
+            const format = deleteFilesFor(ops);
+            for (const [path, locs] of keep) {
+              const unique = [...new Set(locs.map((l) => l.pos))].map((pos) => ({ path, pos }));
+              const { written: files } = await format.write(unique, written, (x) => {
+                const e = dataByPath.get(x);
+                return e ? { partition: e.file.partition, specId: e.specId } : undefined;
+              });
+              replacements.push(...files);
+            }
+          }
+          const removed = new Set<string>([...removedData, ...p.dirty]);
+          const addedManifests = [
+            ...(await producer.writeManifests(
+              "data",
+              newFiles.map((f) => ({ record: f.record, specId: f.specId })),
+              snapshotId,
+              seq,
+              written,
+            )),
+            ...(await producer.writeManifests("deletes", replacements, snapshotId, seq, written)),
+          ];
+          const { manifests } = await rewriteManifestGroups(ops, base, files, removed, policy.maxManifests, addedManifests.length, snapshotId, seq, written);
+          const live = [...files.data, ...files.deletes];
+          const removedRecords = live.filter((e) => removed.has(e.file.content === CONTENT_DATA ? e.file.file_path : deleteKey(e.file))).map((e) => e.file);
+          const addedRecords = [...newFiles.map((f) => f.record), ...replacements.map((f) => f.record)];
+          const remaining = [
+            ...live.filter((e) => !removed.has(e.file.content === CONTENT_DATA ? e.file.file_path : deleteKey(e.file))).map((e) => e.file),
+            ...addedRecords,
+          ];
+          stats = {
+            rewrittenDataFiles: p.plan.rewrite.reduce((a, g) => a + g.length, 0),
+            droppedDataFiles: p.plan.drop.length,
+            addedDataFiles: newFiles.length,
+            removedDeleteFiles: p.dirty.size,
+            addedDeleteFiles: replacements.length,
+            rewrittenRows,
+            reasons: p.plan.reasons,
+          };
+          return {
+            manifests: [...addedManifests, ...manifests],
+            summary: replaceSummary(producer.carriedSummary(), remaining, removedRecords, addedRecords),
+            addedRows: rewrittenRows,
+            deletedRows: 0,
+          };
+        },
+        async () => {
+          const idx = index.pkIndex;
+          if (!idx) return;
+          for (const path of removedData) idx.removeFile(path);
+          for (const f of newFiles) idx.addFile(f.record.file_path, { keys: f.keys, partition: f.record.partition, specId: f.specId });
+        },
+      );
       ops.log.info("compacted", { mode, ...stats, reasons: stats.reasons });
       return { ...r, ...stats };
     } catch (e) {
@@ -420,14 +507,27 @@ export function rewriteManifests(ops: TableOps, producer: SnapshotProducer, maxM
     if (!current) return undefined;
     if ((await readManifestList(ops.io, current["manifest-list"])).length <= maxManifests) return undefined;
     try {
-      return await producer.commit("rewrite-manifests", async (base, snapshotId, seq, written) => {
-        const parent = ops.currentSnapshot()!;
-        const files = await snapshotFiles(ops, parent);
-        if (files.manifests.length <= maxManifests) throw new NothingToDo();
-        const { manifests } = await rewriteManifestGroups(ops, base, files, new Set(), 0, 0, snapshotId, seq, written);
-        const live = [...files.data, ...files.deletes].map((e) => e.file);
-        return { manifests, summary: { ...replaceSummary(producer.carriedSummary(), live, [], []), "manifests-replaced": String(files.manifests.length), "manifests-created": String(manifests.length) }, addedRows: 0, deletedRows: 0 };
-      }, async () => undefined);
+      return await producer.commit(
+        "rewrite-manifests",
+        async (base, snapshotId, seq, written) => {
+          const parent = ops.currentSnapshot()!;
+          const files = await snapshotFiles(ops, parent);
+          if (files.manifests.length <= maxManifests) throw new NothingToDo();
+          const { manifests } = await rewriteManifestGroups(ops, base, files, new Set(), 0, 0, snapshotId, seq, written);
+          const live = [...files.data, ...files.deletes].map((e) => e.file);
+          return {
+            manifests,
+            summary: {
+              ...replaceSummary(producer.carriedSummary(), live, [], []),
+              "manifests-replaced": String(files.manifests.length),
+              "manifests-created": String(manifests.length),
+            },
+            addedRows: 0,
+            deletedRows: 0,
+          };
+        },
+        async () => undefined,
+      );
     } catch (e) {
       if (e instanceof NothingToDo) return undefined;
       throw e;
@@ -452,14 +552,21 @@ export interface MaintenanceReport {
  * step is its own commit through the table's commit queue; a step with nothing to do commits
  * nothing. Updates the table's maintenance metrics.
  */
-export async function maintain(ops: TableOps, index: TableIndex, producer: SnapshotProducer, policy: MaintenancePolicy, options: { orphans?: boolean; now?: number } = {}): Promise<MaintenanceReport> {
+export async function maintain(
+  ops: TableOps,
+  index: TableIndex,
+  producer: SnapshotProducer,
+  policy: MaintenancePolicy,
+  options: { orphans?: boolean; now?: number } = {},
+): Promise<MaintenanceReport> {
   const startedAt = Date.now();
   const report: MaintenanceReport = { table: ops.name, startedAt, durationMs: 0 };
   report.compaction = await compact(ops, index, producer, "policy", policy);
   report.manifests = await rewriteManifests(ops, producer, policy.maxManifests);
   const now = options.now ?? Date.now();
   const snaps = ops.metadata.snapshots;
-  if (snaps.length > policy.keepSnapshots || snaps.some((s) => now - s["timestamp-ms"] > policy.maxSnapshotAgeMs)) report.expiry = await expireSnapshots(ops, policy, now);
+  if (snaps.length > policy.keepSnapshots || snaps.some((s) => now - s["timestamp-ms"] > policy.maxSnapshotAgeMs))
+    report.expiry = await expireSnapshots(ops, policy, now);
   if (options.orphans) report.orphans = (await removeOrphanFiles(ops, now - policy.orphanMinAgeMs)).length;
   report.durationMs = Date.now() - startedAt;
   recordTableMetrics(ops, report);
@@ -497,7 +604,14 @@ export interface MaintenanceStatus {
   /** Commit time of the newest "replace" snapshot kept (a compaction or manifest rewrite, floe's or another engine's). */
   lastReplaceMs?: number;
   /** What a pass would do now. */
-  plan: { rewriteFiles: number; dropFiles: number; removeDeleteFiles: number; rewriteManifests: boolean; expireSnapshots: number; reasons: CompactionPlan["reasons"] };
+  plan: {
+    rewriteFiles: number;
+    dropFiles: number;
+    removeDeleteFiles: number;
+    rewriteManifests: boolean;
+    expireSnapshots: number;
+    reasons: CompactionPlan["reasons"];
+  };
 }
 
 export async function maintenanceStatus(ops: TableOps, policy: MaintenancePolicy, now = Date.now()): Promise<MaintenanceStatus> {
@@ -516,7 +630,14 @@ export async function maintenanceStatus(ops: TableOps, policy: MaintenancePolicy
     manifests: 0,
     bytes: 0,
     lastReplaceMs: Math.max(...m.snapshots.filter((s) => s.summary.operation === "replace").map((s) => s["timestamp-ms"]), -1),
-    plan: { rewriteFiles: 0, dropFiles: 0, removeDeleteFiles: 0, rewriteManifests: false, expireSnapshots: 0, reasons: { tiers: 0, deleteRatio: 0, allDeleted: 0 } },
+    plan: {
+      rewriteFiles: 0,
+      dropFiles: 0,
+      removeDeleteFiles: 0,
+      rewriteManifests: false,
+      expireSnapshots: 0,
+      reasons: { tiers: 0, deleteRatio: 0, allDeleted: 0 },
+    },
   };
   if (status.lastReplaceMs === -1) status.lastReplaceMs = undefined;
   if (current) {
@@ -530,7 +651,14 @@ export async function maintenanceStatus(ops: TableOps, policy: MaintenancePolicy
     status.records = files.data.reduce((a, e) => a + Number(e.file.record_count), 0);
     status.manifests = files.manifests.length;
     status.bytes = [...files.data, ...files.deletes].reduce((a, e) => a + Number(e.file.file_size_in_bytes), 0);
-    status.plan = { rewriteFiles: p.plan.rewrite.reduce((a, g) => a + g.length, 0), dropFiles: p.plan.drop.length, removeDeleteFiles: p.dirty.size, rewriteManifests: files.manifests.length > policy.maxManifests, expireSnapshots: 0, reasons: p.plan.reasons };
+    status.plan = {
+      rewriteFiles: p.plan.rewrite.reduce((a, g) => a + g.length, 0),
+      dropFiles: p.plan.drop.length,
+      removeDeleteFiles: p.dirty.size,
+      rewriteManifests: files.manifests.length > policy.maxManifests,
+      expireSnapshots: 0,
+      reasons: p.plan.reasons,
+    };
   }
   status.plan.expireSnapshots = expiryPlan(ops, policy, now).expire.length;
   return status;

@@ -136,7 +136,11 @@ export interface ManifestWrite {
 }
 
 /** Writes a manifest and returns its manifest-list record. */
-export async function writeManifest(io: FileIO, w: ManifestWrite, partitionBounds: (entries: ManifestEntryRecord[]) => ManifestFileRecord["partitions"]): Promise<ManifestFileRecord> {
+export async function writeManifest(
+  io: FileIO,
+  w: ManifestWrite,
+  partitionBounds: (entries: ManifestEntryRecord[]) => ManifestFileRecord["partitions"],
+): Promise<ManifestFileRecord> {
   const schema = manifestEntrySchema(partitionAvroSchema(w.spec, w.schema), w.formatVersion ?? 2);
   const bytes = writeAvroFile(schema, w.entries, {
     schema: stringifyIcebergJson(w.schema),
@@ -147,8 +151,12 @@ export async function writeManifest(io: FileIO, w: ManifestWrite, partitionBound
     content: w.content,
   });
   await io.write(w.location, bytes);
-  let added = 0, existing = 0, deleted = 0;
-  let addedRows = 0n, existingRows = 0n, deletedRows = 0n;
+  let added = 0,
+    existing = 0,
+    deleted = 0;
+  let addedRows = 0n,
+    existingRows = 0n,
+    deletedRows = 0n;
   let minSeq: bigint | undefined;
   for (const e of w.entries) {
     const rows = BigInt(e.data_file.record_count);
@@ -191,14 +199,25 @@ export async function writeManifest(io: FileIO, w: ManifestWrite, partitionBound
  * without a first_row_id gets one, counting on from it by each such manifest's added and existing
  * rows (the spec's simple assignment); returns the row ids assigned (the snapshot's added-rows).
  */
-export async function writeManifestList(io: FileIO, location: string, snapshotId: bigint, parentId: bigint | null, sequenceNumber: bigint, manifests: ManifestFileRecord[], firstRowId?: bigint): Promise<{ addedRows: bigint }> {
+export async function writeManifestList(
+  io: FileIO,
+  location: string,
+  snapshotId: bigint,
+  parentId: bigint | null,
+  sequenceNumber: bigint,
+  manifests: ManifestFileRecord[],
+  firstRowId?: bigint,
+): Promise<{ addedRows: bigint }> {
   let next = firstRowId;
-  const records = next === undefined ? manifests : manifests.map((m) => {
-    if (m.content !== 0 || (m.first_row_id !== undefined && m.first_row_id !== null)) return m;
-    const assigned = { ...m, first_row_id: next! };
-    next = next! + BigInt(m.added_rows_count) + BigInt(m.existing_rows_count);
-    return assigned;
-  });
+  const records =
+    next === undefined
+      ? manifests
+      : manifests.map((m) => {
+          if (m.content !== 0 || (m.first_row_id !== undefined && m.first_row_id !== null)) return m;
+          const assigned = { ...m, first_row_id: next! };
+          next = next! + BigInt(m.added_rows_count) + BigInt(m.existing_rows_count);
+          return assigned;
+        });
   const v3 = firstRowId !== undefined;
   const bytes = writeAvroFile(manifestFileSchema(v3 ? 3 : 2), records, {
     "snapshot-id": snapshotId.toString(),

@@ -25,7 +25,11 @@ export class MemoryCatalog implements Catalog {
   private readonly namespaces = new Set<string>();
   private readonly tables = new Map<string, string>();
 
-  constructor(readonly warehouse: string, private readonly io: FileIO = new LocalFileIO(), name = "memory") {
+  constructor(
+    readonly warehouse: string,
+    private readonly io: FileIO = new LocalFileIO(),
+    name = "memory",
+  ) {
     this.name = name;
   }
 

@@ -68,7 +68,9 @@ export function newTableMetadata(request: CreateTableRequest, location: string, 
 
 /** Same fields and identifier fields: the same schema. */
 function sameSchema(a: Schema, b: Schema): boolean {
-  return JSON.stringify(a.fields) === JSON.stringify(b.fields) && JSON.stringify(a["identifier-field-ids"] ?? []) === JSON.stringify(b["identifier-field-ids"] ?? []);
+  return (
+    JSON.stringify(a.fields) === JSON.stringify(b.fields) && JSON.stringify(a["identifier-field-ids"] ?? []) === JSON.stringify(b["identifier-field-ids"] ?? [])
+  );
 }
 
 /** The id a schema gets when added: an identical existing schema's (as Java Iceberg reuses it), else one above every id. */
@@ -92,17 +94,21 @@ export function checkRequirements(base: TableMetadata | undefined, requirements:
         const ref = base.refs[r.ref];
         const actual = ref ? BigInt(ref["snapshot-id"]) : null;
         const expected = r["snapshot-id"] === null || r["snapshot-id"] === undefined ? null : BigInt(r["snapshot-id"]);
-        if (actual !== expected) throw new CommitConflictError(`requirement failed: branch ${r.ref} is at snapshot ${actual ?? "none"}, expected ${expected ?? "none"}`);
+        if (actual !== expected)
+          throw new CommitConflictError(`requirement failed: branch ${r.ref} is at snapshot ${actual ?? "none"}, expected ${expected ?? "none"}`);
         break;
       }
       case "assert-last-assigned-field-id":
-        if (base["last-column-id"] !== r["last-assigned-field-id"]) throw new CommitConflictError(`requirement failed: last assigned field id is ${base["last-column-id"]}, expected ${r["last-assigned-field-id"]}`);
+        if (base["last-column-id"] !== r["last-assigned-field-id"])
+          throw new CommitConflictError(`requirement failed: last assigned field id is ${base["last-column-id"]}, expected ${r["last-assigned-field-id"]}`);
         break;
       case "assert-current-schema-id":
-        if (base["current-schema-id"] !== r["current-schema-id"]) throw new CommitConflictError(`requirement failed: current schema id is ${base["current-schema-id"]}, expected ${r["current-schema-id"]}`);
+        if (base["current-schema-id"] !== r["current-schema-id"])
+          throw new CommitConflictError(`requirement failed: current schema id is ${base["current-schema-id"]}, expected ${r["current-schema-id"]}`);
         break;
       case "assert-last-assigned-partition-id":
-        if (base["last-partition-id"] !== r["last-assigned-partition-id"]) throw new CommitConflictError("requirement failed: last assigned partition id changed");
+        if (base["last-partition-id"] !== r["last-assigned-partition-id"])
+          throw new CommitConflictError("requirement failed: last assigned partition id changed");
         break;
       case "assert-default-spec-id":
         if (base["default-spec-id"] !== r["default-spec-id"]) throw new CommitConflictError("requirement failed: default partition spec changed");
@@ -129,13 +135,18 @@ export function applyUpdates(base: TableMetadata, updates: TableUpdate[], baseMe
         break;
       case "upgrade-format-version":
         // The format is chosen when a table is created: some engines break on a table upgraded in place.
-        if (u["format-version"] !== m["format-version"]) throw new ValidationError(`cannot change format version ${m["format-version"]} to ${u["format-version"]}: the format version is fixed when a table is created`);
+        if (u["format-version"] !== m["format-version"])
+          throw new ValidationError(
+            `cannot change format version ${m["format-version"]} to ${u["format-version"]}: the format version is fixed when a table is created`,
+          );
         break;
       case "add-schema": {
         assertWritableSchema(u.schema);
         const withDefault = u.schema.fields.find((f) => f["initial-default"] !== undefined || f["write-default"] !== undefined);
         if (withDefault && m["format-version"] < 3) {
-          throw new ValidationError(`column "${withDefault.name}" has a default value: initial-default and write-default need format version 3 (this table is ${m["format-version"]})`);
+          throw new ValidationError(
+            `column "${withDefault.name}" has a default value: initial-default and write-default need format version 3 (this table is ${m["format-version"]})`,
+          );
         }
         const id = schemaIdFor(m.schemas, u.schema);
         const schema = { ...u.schema, "schema-id": id };
@@ -146,7 +157,8 @@ export function applyUpdates(base: TableMetadata, updates: TableUpdate[], baseMe
       }
       case "set-current-schema": {
         const id = u["schema-id"] === -1 ? lastAddedSchemaId : u["schema-id"];
-        if (id === undefined || !m.schemas.some((s) => s["schema-id"] === id)) throw new ValidationError(`set-current-schema: unknown schema id ${u["schema-id"]}`);
+        if (id === undefined || !m.schemas.some((s) => s["schema-id"] === id))
+          throw new ValidationError(`set-current-schema: unknown schema id ${u["schema-id"]}`);
         m["current-schema-id"] = id;
         break;
       }
@@ -169,9 +181,12 @@ export function applyUpdates(base: TableMetadata, updates: TableUpdate[], baseMe
         break;
       case "add-snapshot": {
         const s = u.snapshot;
-        if (m.snapshots.some((x) => BigInt(x["snapshot-id"]) === BigInt(s["snapshot-id"]))) throw new CommitConflictError(`snapshot ${s["snapshot-id"]} already exists`);
+        if (m.snapshots.some((x) => BigInt(x["snapshot-id"]) === BigInt(s["snapshot-id"])))
+          throw new CommitConflictError(`snapshot ${s["snapshot-id"]} already exists`);
         if (s["sequence-number"] <= m["last-sequence-number"] && s["sequence-number"] !== 0) {
-          throw new CommitConflictError(`snapshot sequence number ${s["sequence-number"]} is not above the table's last sequence number ${m["last-sequence-number"]}`);
+          throw new CommitConflictError(
+            `snapshot sequence number ${s["sequence-number"]} is not above the table's last sequence number ${m["last-sequence-number"]}`,
+          );
         }
         if (m["format-version"] >= 3) {
           // row lineage: the snapshot's row ids start at the table's next-row-id (or above)
@@ -179,7 +194,8 @@ export function applyUpdates(base: TableMetadata, updates: TableUpdate[], baseMe
           if (s["first-row-id"] === undefined || s["first-row-id"] === null || s["added-rows"] === undefined || s["added-rows"] === null) {
             throw new ValidationError(`snapshot ${s["snapshot-id"]} of a format version 3 table needs first-row-id and added-rows`);
           }
-          if (Number(s["first-row-id"]) < next) throw new CommitConflictError(`snapshot first-row-id ${s["first-row-id"]} is behind the table's next-row-id ${next}`);
+          if (Number(s["first-row-id"]) < next)
+            throw new CommitConflictError(`snapshot first-row-id ${s["first-row-id"]} is behind the table's next-row-id ${next}`);
           m["next-row-id"] = Number(s["first-row-id"]) + Number(s["added-rows"]);
         }
         m.snapshots.push(s);
@@ -189,7 +205,8 @@ export function applyUpdates(base: TableMetadata, updates: TableUpdate[], baseMe
       }
       case "set-snapshot-ref": {
         const { action: _a, "ref-name": name, ...ref } = u;
-        if (!m.snapshots.some((x) => BigInt(x["snapshot-id"]) === BigInt(ref["snapshot-id"]))) throw new ValidationError(`set-snapshot-ref: unknown snapshot ${ref["snapshot-id"]}`);
+        if (!m.snapshots.some((x) => BigInt(x["snapshot-id"]) === BigInt(ref["snapshot-id"])))
+          throw new ValidationError(`set-snapshot-ref: unknown snapshot ${ref["snapshot-id"]}`);
         m.refs[name] = ref;
         if (name === "main") {
           m["current-snapshot-id"] = ref["snapshot-id"];
@@ -250,7 +267,9 @@ export function parseMetadata(text: string, location: string): TableMetadata {
     throw new CorruptMetadataError(`metadata file ${location} is not valid JSON: ${(e as Error).message}`);
   }
   if (!m || typeof m !== "object" || !FORMAT_VERSIONS.includes(m["format-version"]) || !Array.isArray(m.schemas) || typeof m.location !== "string") {
-    throw new CorruptMetadataError(`metadata file ${location} is not Iceberg v2 or v3 table metadata (format-version ${(m as { "format-version"?: unknown } | undefined)?.["format-version"]})`);
+    throw new CorruptMetadataError(
+      `metadata file ${location} is not Iceberg v2 or v3 table metadata (format-version ${(m as { "format-version"?: unknown } | undefined)?.["format-version"]})`,
+    );
   }
   if (m["format-version"] >= 3) m["next-row-id"] ??= 0;
   m.snapshots ??= [];

@@ -57,7 +57,12 @@ function leafElement(p: Primitive, name: string, required: boolean, fieldId: num
     case "double":
       return { ...base, type: "DOUBLE" };
     case "decimal": {
-      const dec = { converted_type: "DECIMAL", scale: p.scale, precision: p.precision, logical_type: { type: "DECIMAL", scale: p.scale, precision: p.precision } };
+      const dec = {
+        converted_type: "DECIMAL",
+        scale: p.scale,
+        precision: p.precision,
+        logical_type: { type: "DECIMAL", scale: p.scale, precision: p.precision },
+      };
       if (p.precision <= 9) return { ...base, type: "INT32", ...dec };
       if (p.precision <= 18) return { ...base, type: "INT64", ...dec };
       return { ...base, type: "FIXED_LEN_BYTE_ARRAY", type_length: decimalBytes(p.precision), ...dec };
@@ -88,7 +93,14 @@ export function parquetSchema(codecs: FieldCodec[]): SchemaElement[] {
     if (!c.isList) {
       out.push(leafElement(c.primitive, c.field.name, c.field.required, c.field.id));
     } else {
-      out.push({ name: c.field.name, repetition_type: c.field.required ? "REQUIRED" : "OPTIONAL", num_children: 1, converted_type: "LIST", logical_type: { type: "LIST" }, field_id: c.field.id });
+      out.push({
+        name: c.field.name,
+        repetition_type: c.field.required ? "REQUIRED" : "OPTIONAL",
+        num_children: 1,
+        converted_type: "LIST",
+        logical_type: { type: "LIST" },
+        field_id: c.field.id,
+      });
       out.push({ name: "list", repetition_type: "REPEATED", num_children: 1 });
       out.push(leafElement(c.primitive, "element", c.elementRequired, c.elementId!));
     }
@@ -129,7 +141,9 @@ export function fileLayout(bytes: Uint8Array): Pick<WrittenFile, "columnSizes" |
   walk(0, []);
   const sizes = new Map<number, bigint>();
   const splitOffsets: bigint[] = [];
-  for (const rg of meta.row_groups as { columns: { meta_data: { path_in_schema: string[]; total_compressed_size: bigint; dictionary_page_offset?: bigint; data_page_offset: bigint } }[] }[]) {
+  for (const rg of meta.row_groups as {
+    columns: { meta_data: { path_in_schema: string[]; total_compressed_size: bigint; dictionary_page_offset?: bigint; data_page_offset: bigint } }[];
+  }[]) {
     const first = rg.columns[0]?.meta_data;
     if (first) splitOffsets.push(BigInt(first.dictionary_page_offset ?? first.data_page_offset));
     for (const c of rg.columns) {
@@ -201,7 +215,14 @@ export function writeDataFile(codecs: FieldCodec[], columns: unknown[][], rowCou
     // vectorized readers of Iceberg's Spark and Flink integrations refuse it.
     return c.primitive.kind === "boolean" ? { name: c.field.name, data, encoding: "PLAIN" } : { name: c.field.name, data };
   });
-  const buf: ArrayBuffer = writer().parquetWriteBuffer({ columnData, schema, statistics: false, rowGroupSize: Math.max(rowCount, 1), createdBy: "floe iceberg writer", ...compression() });
+  const buf: ArrayBuffer = writer().parquetWriteBuffer({
+    columnData,
+    schema,
+    statistics: false,
+    rowGroupSize: Math.max(rowCount, 1),
+    createdBy: "floe iceberg writer",
+    ...compression(),
+  });
   const bytes = new Uint8Array(buf);
   return { bytes, rowCount, ...fileLayout(bytes) };
 }
@@ -441,7 +462,15 @@ function pageHeader(uncompressed: number, compressed: number, rows: number, null
     type: "DATA_PAGE_V2",
     uncompressed_page_size: uncompressed,
     compressed_page_size: compressed,
-    data_page_header_v2: { num_values: rows, num_nulls: nulls, num_rows: rows, encoding: "PLAIN", definition_levels_byte_length: levelBytes, repetition_levels_byte_length: 0, is_compressed: true },
+    data_page_header_v2: {
+      num_values: rows,
+      num_nulls: nulls,
+      num_rows: rows,
+      encoding: "PLAIN",
+      definition_levels_byte_length: levelBytes,
+      repetition_levels_byte_length: 0,
+      is_compressed: true,
+    },
   });
   return new Uint8Array(w.getBuffer());
 }
@@ -471,7 +500,9 @@ export function writeFlatFile(codecs: FieldCodec[], columns: ArrayLike<unknown>[
     const optional = !c.field.required;
     if (!optional) {
       const col = columns[i];
-      if (!(col instanceof BigInt64Array)) for (let r = 0; r < rowCount; r++) if (col[r] === null || col[r] === undefined) throw new Error(`parquet: required column ${c.field.name} has a null in row ${r}`);
+      if (!(col instanceof BigInt64Array))
+        for (let r = 0; r < rowCount; r++)
+          if (col[r] === null || col[r] === undefined) throw new Error(`parquet: required column ${c.field.name} has a null in row ${r}`);
     }
     const chunk = writeColumnChunk(el, c.primitive, columns[i], rowCount, optional);
     const start = offset;
@@ -500,7 +531,15 @@ export function writeFlatFile(codecs: FieldCodec[], columns: ArrayLike<unknown>[
     version: 2,
     schema,
     num_rows: BigInt(rowCount),
-    row_groups: [{ columns: metaColumns, total_byte_size: BigInt(total), num_rows: BigInt(rowCount), file_offset: BigInt(MAGIC.length), total_compressed_size: BigInt(offset - MAGIC.length) }],
+    row_groups: [
+      {
+        columns: metaColumns,
+        total_byte_size: BigInt(total),
+        num_rows: BigInt(rowCount),
+        file_offset: BigInt(MAGIC.length),
+        total_compressed_size: BigInt(offset - MAGIC.length),
+      },
+    ],
     created_by: "floe iceberg writer",
   });
   parts.push(new Uint8Array(footer.getBuffer()), MAGIC);
@@ -525,7 +564,14 @@ export function writePositionDeleteFile(entries: { path: string; pos: number }[]
   const sorted = alreadySorted ? entries : [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.pos - b.pos));
   const schema: SchemaElement[] = [
     { name: "table", num_children: 2 },
-    { name: "file_path", type: "BYTE_ARRAY", converted_type: "UTF8", logical_type: { type: "STRING" }, repetition_type: "REQUIRED", field_id: DELETE_FILE_PATH_ID },
+    {
+      name: "file_path",
+      type: "BYTE_ARRAY",
+      converted_type: "UTF8",
+      logical_type: { type: "STRING" },
+      repetition_type: "REQUIRED",
+      field_id: DELETE_FILE_PATH_ID,
+    },
     { name: "pos", type: "INT64", repetition_type: "REQUIRED", field_id: DELETE_POS_ID },
   ];
   const buf: ArrayBuffer = writer().parquetWriteBuffer({

@@ -137,7 +137,8 @@ function deserialize32(b: Buffer, at: number, high: number, out: number[], what:
 /** The "portable" 64-bit Roaring serialization of row positions (any order, duplicates allowed). */
 export function serializePositions(positions: Iterable<number>): Buffer {
   const sorted = [...new Set(positions)].sort((a, b) => a - b);
-  if (sorted.length && (sorted[0] < 0 || !Number.isSafeInteger(sorted[sorted.length - 1]))) throw new RangeError("deletion vector positions must be non-negative safe integers");
+  if (sorted.length && (sorted[0] < 0 || !Number.isSafeInteger(sorted[sorted.length - 1])))
+    throw new RangeError("deletion vector positions must be non-negative safe integers");
   const byKey: { key: number; lows: number[] }[] = [];
   for (const p of sorted) {
     const key = Math.floor(p / 2 ** 32);
@@ -253,12 +254,14 @@ export interface PuffinBlobMetadata {
 /** The footer of a Puffin file (uncompressed footers only). */
 export function readPuffinFooter(file: Uint8Array, what: string): { blobs: PuffinBlobMetadata[]; properties?: Record<string, string> } {
   const b = Buffer.from(file.buffer, file.byteOffset, file.byteLength);
-  if (b.length < 20 || !b.subarray(0, 4).equals(PUFFIN_MAGIC) || !b.subarray(b.length - 4).equals(PUFFIN_MAGIC)) throw new CorruptMetadataError(`${what}: not a Puffin file`);
+  if (b.length < 20 || !b.subarray(0, 4).equals(PUFFIN_MAGIC) || !b.subarray(b.length - 4).equals(PUFFIN_MAGIC))
+    throw new CorruptMetadataError(`${what}: not a Puffin file`);
   const size = b.readInt32LE(b.length - 12);
   const flags = b.readInt32LE(b.length - 8);
   if (flags & 1) throw new CorruptMetadataError(`${what}: compressed Puffin footers are not supported`);
   const start = b.length - 12 - size;
-  if (start < 8 || !b.subarray(start - 4, start).equals(PUFFIN_MAGIC)) throw new CorruptMetadataError(`${what}: Puffin footer size ${size} does not fit the file`);
+  if (start < 8 || !b.subarray(start - 4, start).equals(PUFFIN_MAGIC))
+    throw new CorruptMetadataError(`${what}: Puffin footer size ${size} does not fit the file`);
   try {
     return JSON.parse(b.subarray(start, start + size).toString("utf8"));
   } catch (e) {

@@ -146,11 +146,7 @@ export class RestCatalog implements Catalog {
     const oauth = options.oauth2 ?? (options.credential ? parseCredential(options.credential) : undefined);
     if (oauth) {
       this.useOAuth(
-        new OAuth2TokenSource(
-          { ...oauth, serverUri: oauth.serverUri ?? `${this.http.baseUri}/v1/oauth/tokens` },
-          this.fetchImpl,
-          options.timeoutMs ?? 30_000,
-        ),
+        new OAuth2TokenSource({ ...oauth, serverUri: oauth.serverUri ?? `${this.http.baseUri}/v1/oauth/tokens` }, this.fetchImpl, options.timeoutMs ?? 30_000),
       );
     }
   }
@@ -412,9 +408,7 @@ export class RestCatalog implements Catalog {
  * match for `location`, or {} when the server sent none.
  */
 export function storageCredentialsFor(table: LoadTableResult, location: string): Record<string, string> {
-  const creds = (table as LoadTableResult & { "storage-credentials"?: { prefix: string; config: Record<string, string> }[] })[
-    "storage-credentials"
-  ];
+  const creds = (table as LoadTableResult & { "storage-credentials"?: { prefix: string; config: Record<string, string> }[] })["storage-credentials"];
   let best: { prefix: string; config: Record<string, string> } | undefined;
   for (const c of creds ?? []) {
     if (location.startsWith(c.prefix) && (!best || c.prefix.length > best.prefix.length)) best = c;
@@ -436,7 +430,8 @@ export function uuidv7Millis(key: string): number {
 /** An ISO-8601 duration (PnDTnHnMnS, as the REST spec's idempotency-key-lifetime) in ms; throws on anything else. */
 export function isoDurationMs(text: string): number {
   const m = /^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(text);
-  if (!m || text === "P" || text.endsWith("T")) throw new Error(`REST catalog config: idempotency-key-lifetime "${text}" is not an ISO-8601 duration such as PT30M`);
+  if (!m || text === "P" || text.endsWith("T"))
+    throw new Error(`REST catalog config: idempotency-key-lifetime "${text}" is not an ISO-8601 duration such as PT30M`);
   const [d, h, min, sec] = m.slice(1).map((x) => (x === undefined ? 0 : Number(x)));
   return (((d * 24 + h) * 60 + min) * 60 + sec) * 1000;
 }

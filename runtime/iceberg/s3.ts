@@ -8,15 +8,7 @@
  * `s3.endpoint`, `s3.path-style-access`, `s3.access-key-id`, `s3.secret-access-key`,
  * `s3.session-token`, `client.region` (or `s3.region`).
  */
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  S3ClientConfig,
-} from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 import type { FileIO } from "./io";
 
 export interface S3FileIOOptions {
@@ -82,8 +74,7 @@ export class S3FileIO implements FileIO {
       endpoint: props["s3.endpoint"] ?? defaults.endpoint,
       region: props["client.region"] ?? props["s3.region"] ?? defaults.region,
       forcePathStyle: pathStyle !== undefined ? pathStyle === "true" : defaults.forcePathStyle,
-      credentials:
-        id && secret ? { accessKeyId: id, secretAccessKey: secret, sessionToken: props["s3.session-token"] } : defaults.credentials,
+      credentials: id && secret ? { accessKeyId: id, secretAccessKey: secret, sessionToken: props["s3.session-token"] } : defaults.credentials,
     });
   }
 

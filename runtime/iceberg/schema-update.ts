@@ -62,7 +62,9 @@ export class SchemaUpdate {
     if (options.required) throw new ValidationError(`column "${name}": a new column must be optional (existing rows have no value)`);
     const withDefault = (options.initialDefault ?? null) !== null || (options.writeDefault ?? null) !== null;
     if (withDefault && this.ops.formatVersion < 3) {
-      throw new ValidationError(`column "${name}": a default value for existing rows (initial-default) needs format version 3; ${this.ops.name} is version ${this.ops.formatVersion}, so its existing rows must be rewritten instead`);
+      throw new ValidationError(
+        `column "${name}": a default value for existing rows (initial-default) needs format version 3; ${this.ops.name} is version ${this.ops.formatVersion}, so its existing rows must be rewritten instead`,
+      );
     }
     this.changes.push((s, nextId) => {
       if (s.fields.some((f) => f.name === name)) throw new ValidationError(`cannot add column "${name}": it already exists`);
@@ -104,7 +106,10 @@ export class SchemaUpdate {
       if (!isPrimitive(f.type)) throw new ValidationError(`cannot change the type of list column "${name}"`);
       const target = parsePrimitive(type, `column "${name}"`);
       const targetName = target.kind === "decimal" ? `decimal(${target.precision}, ${target.scale})` : type;
-      if (!canPromote(f.type, targetName)) throw new ValidationError(`cannot change column "${name}" from ${f.type} to ${type}: Iceberg allows int->long, float->double and decimal precision increases only`);
+      if (!canPromote(f.type, targetName))
+        throw new ValidationError(
+          `cannot change column "${name}" from ${f.type} to ${type}: Iceberg allows int->long, float->double and decimal precision increases only`,
+        );
       f.type = targetName;
     });
     return this;

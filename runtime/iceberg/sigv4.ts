@@ -61,9 +61,7 @@ export function defaultAwsCredentials(): AwsCredentialsProvider {
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- the AWS credential chain is loaded only when no key is configured
       chain = require("@aws-sdk/credential-provider-node").defaultProvider();
     } catch {
-      throw new Error(
-        "SigV4 signing needs AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass sigv4.credentials",
-      );
+      throw new Error("SigV4 signing needs AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass sigv4.credentials");
     }
     return chain();
   };
@@ -81,8 +79,8 @@ export class SigV4Signer {
   private readonly contentSha256: boolean;
 
   constructor(readonly options: SigV4Options) {
-    if (!options.region) throw new Error("sigv4.region is required (e.g. \"us-east-1\")");
-    if (!options.service) throw new Error("sigv4.service is required: \"glue\" (Glue Iceberg REST) or \"s3tables\" (S3 Tables)");
+    if (!options.region) throw new Error('sigv4.region is required (e.g. "us-east-1")');
+    if (!options.service) throw new Error('sigv4.service is required: "glue" (Glue Iceberg REST) or "s3tables" (S3 Tables)');
     const creds = options.credentials ?? defaultAwsCredentials();
     this.signer = new SignatureV4({
       service: options.service,

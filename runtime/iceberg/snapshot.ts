@@ -44,7 +44,8 @@ export interface RemovedFiles {
 }
 
 /** Snapshot summary keys written by Iceberg itself; every other key is carried forward. */
-export const STANDARD_SUMMARY = /^(operation|added-|deleted-|removed-|total-|changed-partition-count|replace-partitions|engine-|iceberg-version|app-id|spark\.)/;
+export const STANDARD_SUMMARY =
+  /^(operation|added-|deleted-|removed-|total-|changed-partition-count|replace-partitions|engine-|iceberg-version|app-id|spark\.)/;
 
 /** Backoff while settling a commit whose outcome is unknown: 200 ms doubling up to 10 s, with jitter. */
 const SETTLE_BASE_DELAY_MS = 200;
@@ -55,7 +56,11 @@ const SETTLE_MAX_DELAY_MS = 10_000;
  * expired since still has its child pointing at it).
  */
 export function holdsSnapshot(m: TableMetadata, snapshotId: bigint): boolean {
-  return (m.snapshots ?? []).some((s) => BigInt(s["snapshot-id"]) === snapshotId || (s["parent-snapshot-id"] !== undefined && s["parent-snapshot-id"] !== null && BigInt(s["parent-snapshot-id"]) === snapshotId));
+  return (m.snapshots ?? []).some(
+    (s) =>
+      BigInt(s["snapshot-id"]) === snapshotId ||
+      (s["parent-snapshot-id"] !== undefined && s["parent-snapshot-id"] !== null && BigInt(s["parent-snapshot-id"]) === snapshotId),
+  );
 }
 
 /** What one attempt of an operation produced: the new snapshot's manifests and summary. */
@@ -127,7 +132,10 @@ export class SnapshotProducer {
             { type: "assert-current-schema-id", "current-schema-id": r.schema.baseSchemaId },
             { type: "assert-last-assigned-field-id", "last-assigned-field-id": r.schema.baseLastColumnId },
           );
-          updates.unshift({ action: "add-schema", schema: r.schema.schema, "last-column-id": r.schema.lastColumnId }, { action: "set-current-schema", "schema-id": -1 });
+          updates.unshift(
+            { action: "add-schema", schema: r.schema.schema, "last-column-id": r.schema.lastColumnId },
+            { action: "set-current-schema", "schema-id": -1 },
+          );
           if (Object.keys(r.schema.properties).length) updates.push({ action: "set-properties", updates: r.schema.properties });
         }
         const before = ops.metadata["metadata-log"];
@@ -154,7 +162,14 @@ export class SnapshotProducer {
         const pk = this.index.pkIndex;
         if (pk) icebergMetrics.indexRows.set({ table: ops.name }, pk.size);
         ops.log.info("committed", { op: label, snapshot: snapshotId, seq, attempts: n, added: r.addedRows, deleted: r.deletedRows });
-        return { snapshotId, sequenceNumber: Number(seq), metadataLocation: ops.metadataLocation, attempts: n, addedRows: r.addedRows, deletedRows: r.deletedRows };
+        return {
+          snapshotId,
+          sequenceNumber: Number(seq),
+          metadataLocation: ops.metadataLocation,
+          attempts: n,
+          addedRows: r.addedRows,
+          deletedRows: r.deletedRows,
+        };
       } catch (e) {
         // committed (or maybe committed, and the settling was stopped): every file may be referenced
         if (sent) throw e;
@@ -190,7 +205,14 @@ export class SnapshotProducer {
    * ask again. Returns the table holding the snapshot, or undefined when it is definitely not
    * committed. The table's stop signal ends the wait with CommitStateUnknownError.
    */
-  private async settle(label: string, snapshotId: bigint, requirements: TableRequirement[], updates: TableUpdate[], key: string, first: Error): Promise<LoadTableResult | undefined> {
+  private async settle(
+    label: string,
+    snapshotId: bigint,
+    requirements: TableRequirement[],
+    updates: TableUpdate[],
+    key: string,
+    first: Error,
+  ): Promise<LoadTableResult | undefined> {
     const ops = this.ops;
     icebergMetrics.commitAttempts.inc({ table: ops.name, op: label, outcome: "unknown" });
     ops.log.warn("commit outcome unknown: its files are kept until the catalog says", { op: label, snapshot: snapshotId, error: first.message });
@@ -216,7 +238,8 @@ export class SnapshotProducer {
           }
         }
         last = e as Error;
-        if (n === 1 || n % 10 === 0) ops.log.warn("commit outcome still unknown, asking the catalog again", { op: label, snapshot: snapshotId, asked: n, error: last.message });
+        if (n === 1 || n % 10 === 0)
+          ops.log.warn("commit outcome still unknown, asking the catalog again", { op: label, snapshot: snapshotId, asked: n, error: last.message });
       }
     }
   }
@@ -239,7 +262,15 @@ export class SnapshotProducer {
   }
 
   /** Writes the manifest list of an attempt (parent manifests carried when asked, merged past maxManifests) and returns the snapshot. */
-  private async writeSnapshot(r: SnapshotParts, base: TableMetadata, parent: Snapshot | undefined, snapshotId: bigint, seq: bigint, n: number, files: string[]): Promise<Snapshot> {
+  private async writeSnapshot(
+    r: SnapshotParts,
+    base: TableMetadata,
+    parent: Snapshot | undefined,
+    snapshotId: bigint,
+    seq: bigint,
+    n: number,
+    files: string[],
+  ): Promise<Snapshot> {
     const ops = this.ops;
     const parentId = parent ? BigInt(parent["snapshot-id"]) : null;
     let carried = r.keepBaseManifests && parent ? await readManifestList(ops.io, parent["manifest-list"]) : [];
@@ -279,7 +310,13 @@ export class SnapshotProducer {
    * from them, and without them the files this commit replaced would stay for ever). Data and
    * delete files are untouched; readers see exactly the same table.
    */
-  private async mergeManifests(carried: ManifestFileRecord[], base: TableMetadata, snapshotId: bigint, seq: bigint, files: string[]): Promise<ManifestFileRecord[]> {
+  private async mergeManifests(
+    carried: ManifestFileRecord[],
+    base: TableMetadata,
+    snapshotId: bigint,
+    seq: bigint,
+    files: string[],
+  ): Promise<ManifestFileRecord[]> {
     const ops = this.ops;
     const withEntries = await Promise.all(carried.map(async (m) => ({ m, entries: await readManifest(ops.io, m) })));
     const groups = new Map<string, { m: ManifestFileRecord; entries: LiveEntry[] }[]>();
@@ -299,23 +336,42 @@ export class SnapshotProducer {
       const schema = base.schemas.find((x) => x["schema-id"] === first.entries[0]?.schemaId) ?? ops.schema();
       const loc = `${ops.location}/metadata/${randomUUID()}-m0.avro`;
       files.push(loc);
-      out.push(await writeManifest(ops.io, {
-        formatVersion: ops.formatVersion,
-        location: loc,
-        schema,
-        spec: base["partition-specs"].find((x) => x["spec-id"] === first.m.partition_spec_id) ?? ops.spec(),
-        content: first.m.content === CONTENT_DATA ? "data" : "deletes",
-        snapshotId,
-        sequenceNumber: seq,
-        entries: live.map((e) => ({ status: e.status === STATUS_DELETED ? STATUS_DELETED : STATUS_EXISTING, snapshot_id: e.snapshotId, sequence_number: e.dataSequenceNumber, file_sequence_number: e.fileSequenceNumber, data_file: e.file })),
-      }, () => null));
+      out.push(
+        await writeManifest(
+          ops.io,
+          {
+            formatVersion: ops.formatVersion,
+            location: loc,
+            schema,
+            spec: base["partition-specs"].find((x) => x["spec-id"] === first.m.partition_spec_id) ?? ops.spec(),
+            content: first.m.content === CONTENT_DATA ? "data" : "deletes",
+            snapshotId,
+            sequenceNumber: seq,
+            entries: live.map((e) => ({
+              status: e.status === STATUS_DELETED ? STATUS_DELETED : STATUS_EXISTING,
+              snapshot_id: e.snapshotId,
+              sequence_number: e.dataSequenceNumber,
+              file_sequence_number: e.fileSequenceNumber,
+              data_file: e.file,
+            })),
+          },
+          () => null,
+        ),
+      );
     }
     ops.log.debug("merged manifests", { before: carried.length, after: out.length });
     return out;
   }
 
   /** Manifests (one per partition spec) listing `recs` as ADDED in this snapshot. */
-  async writeManifests(content: "data" | "deletes", recs: { record: DataFileRecord; specId: number }[], snapshotId: bigint, seq: bigint, files: string[], schema: Schema = this.ops.schema()): Promise<ManifestFileRecord[]> {
+  async writeManifests(
+    content: "data" | "deletes",
+    recs: { record: DataFileRecord; specId: number }[],
+    snapshotId: bigint,
+    seq: bigint,
+    files: string[],
+    schema: Schema = this.ops.schema(),
+  ): Promise<ManifestFileRecord[]> {
     const ops = this.ops;
     const bySpec = new Map<number, DataFileRecord[]>();
     for (const r of recs) bySpec.set(r.specId, [...(bySpec.get(r.specId) ?? []), r.record]);
@@ -323,17 +379,29 @@ export class SnapshotProducer {
     for (const [specId, list] of bySpec) {
       const loc = `${ops.location}/metadata/${randomUUID()}-m0.avro`;
       files.push(loc);
-      const entries: ManifestEntryRecord[] = list.map((f) => ({ status: STATUS_ADDED, snapshot_id: snapshotId, sequence_number: null, file_sequence_number: null, data_file: f }));
-      out.push(await writeManifest(ops.io, {
-        formatVersion: ops.formatVersion,
-        location: loc,
-        schema,
-        spec: ops.metadata["partition-specs"].find((s) => s["spec-id"] === specId) ?? ops.spec(),
-        content,
-        snapshotId,
-        sequenceNumber: seq,
-        entries,
-      }, () => null));
+      const entries: ManifestEntryRecord[] = list.map((f) => ({
+        status: STATUS_ADDED,
+        snapshot_id: snapshotId,
+        sequence_number: null,
+        file_sequence_number: null,
+        data_file: f,
+      }));
+      out.push(
+        await writeManifest(
+          ops.io,
+          {
+            formatVersion: ops.formatVersion,
+            location: loc,
+            schema,
+            spec: ops.metadata["partition-specs"].find((s) => s["spec-id"] === specId) ?? ops.spec(),
+            content,
+            snapshotId,
+            sequenceNumber: seq,
+            entries,
+          },
+          () => null,
+        ),
+      );
     }
     return out;
   }
@@ -354,16 +422,28 @@ export class SnapshotProducer {
       for (const [specId, list] of bySpec) {
         const loc = `${ops.location}/metadata/${randomUUID()}-m0.avro`;
         files.push(loc);
-        out.manifests.push(await writeManifest(ops.io, {
-          formatVersion: ops.formatVersion,
-          location: loc,
-          schema: ops.schema(),
-          spec: base["partition-specs"].find((x) => x["spec-id"] === specId) ?? ops.spec(),
-          content: content === CONTENT_DATA ? "data" : "deletes",
-          snapshotId,
-          sequenceNumber: seq,
-          entries: list.map((e) => ({ status: STATUS_DELETED, snapshot_id: snapshotId, sequence_number: e.dataSequenceNumber, file_sequence_number: e.fileSequenceNumber, data_file: e.file })),
-        }, () => null));
+        out.manifests.push(
+          await writeManifest(
+            ops.io,
+            {
+              formatVersion: ops.formatVersion,
+              location: loc,
+              schema: ops.schema(),
+              spec: base["partition-specs"].find((x) => x["spec-id"] === specId) ?? ops.spec(),
+              content: content === CONTENT_DATA ? "data" : "deletes",
+              snapshotId,
+              sequenceNumber: seq,
+              entries: list.map((e) => ({
+                status: STATUS_DELETED,
+                snapshot_id: snapshotId,
+                sequence_number: e.dataSequenceNumber,
+                file_sequence_number: e.fileSequenceNumber,
+                data_file: e.file,
+              })),
+            },
+            () => null,
+          ),
+        );
         for (const e of list) {
           if (content === CONTENT_DATA) {
             out.dataFiles++;

@@ -155,7 +155,10 @@ export class SqlCatalog implements Catalog {
   // ---- tables ---------------------------------------------------------------------------------
 
   async listTables(namespace: string[]): Promise<TableIdentifier[]> {
-    const r = await this.pool.query("SELECT table_name FROM iceberg_tables WHERE catalog_name=$1 AND table_namespace=$2 ORDER BY table_name", [this.name, namespace.join(NS_SEP)]);
+    const r = await this.pool.query("SELECT table_name FROM iceberg_tables WHERE catalog_name=$1 AND table_namespace=$2 ORDER BY table_name", [
+      this.name,
+      namespace.join(NS_SEP),
+    ]);
     return r.rows.map((x) => ({ namespace: [...namespace], name: String(x.table_name) }));
   }
 
@@ -164,10 +167,11 @@ export class SqlCatalog implements Catalog {
   }
 
   private async currentLocation(id: TableIdentifier): Promise<string | undefined> {
-    const r = await this.pool.query(
-      "SELECT metadata_location FROM iceberg_tables WHERE catalog_name=$1 AND table_namespace=$2 AND table_name=$3",
-      [this.name, id.namespace.join(NS_SEP), id.name],
-    );
+    const r = await this.pool.query("SELECT metadata_location FROM iceberg_tables WHERE catalog_name=$1 AND table_namespace=$2 AND table_name=$3", [
+      this.name,
+      id.namespace.join(NS_SEP),
+      id.name,
+    ]);
     return r.rowCount ? String(r.rows[0].metadata_location) : undefined;
   }
 
@@ -235,7 +239,11 @@ export class SqlCatalog implements Catalog {
   }
 
   async dropTable(id: TableIdentifier, _purge = false): Promise<void> {
-    const r = await this.pool.query("DELETE FROM iceberg_tables WHERE catalog_name=$1 AND table_namespace=$2 AND table_name=$3", [this.name, id.namespace.join(NS_SEP), id.name]);
+    const r = await this.pool.query("DELETE FROM iceberg_tables WHERE catalog_name=$1 AND table_namespace=$2 AND table_name=$3", [
+      this.name,
+      id.namespace.join(NS_SEP),
+      id.name,
+    ]);
     if (!r.rowCount) throw new NoSuchTableError(`table ${tableIdString(id)} does not exist in catalog ${this.name}`);
   }
 }

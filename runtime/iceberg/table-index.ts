@@ -51,7 +51,11 @@ export class TableIndex {
   /** The index keys of the rows of a data file, in position order (reads only the key columns). */
   private async readKeys(path: string): Promise<IndexKey[]> {
     const kf = this.ops.keyFields();
-    const cols = await readColumnsById(await this.ops.io.read(path), kf.map((k) => k.field.id), `data file ${path}`);
+    const cols = await readColumnsById(
+      await this.ops.io.read(path),
+      kf.map((k) => k.field.id),
+      `data file ${path}`,
+    );
     const n = cols[0]?.length ?? 0;
     const keys = new Array<IndexKey>(n);
     if (kf.length === 1 && isNumericKey(kf[0].primitive)) {
@@ -76,8 +80,14 @@ export class TableIndex {
       if (entries.some((e) => e.file.content === CONTENT_EQUALITY_DELETES)) {
         throw new ValidationError(`${ops.name} has equality delete files; the primary-key index supports position deletes only`);
       }
-      const deleted = await deletedPositions(ops, entries.filter((e) => e.file.content === CONTENT_POSITION_DELETES), READ_CONCURRENCY);
-      const data = entries.filter((e) => e.file.content === CONTENT_DATA).sort((a, b) => (a.dataSequenceNumber < b.dataSequenceNumber ? -1 : a.dataSequenceNumber > b.dataSequenceNumber ? 1 : 0));
+      const deleted = await deletedPositions(
+        ops,
+        entries.filter((e) => e.file.content === CONTENT_POSITION_DELETES),
+        READ_CONCURRENCY,
+      );
+      const data = entries
+        .filter((e) => e.file.content === CONTENT_DATA)
+        .sort((a, b) => (a.dataSequenceNumber < b.dataSequenceNumber ? -1 : a.dataSequenceNumber > b.dataSequenceNumber ? 1 : 0));
       const keys = await mapLimit(data, READ_CONCURRENCY, (e) => this.readKeys(e.file.file_path));
       data.forEach((e, i) => index.addFile(e.file.file_path, { keys: keys[i], partition: e.file.partition, specId: e.specId }, deleted.get(e.file.file_path)));
     }

@@ -214,7 +214,10 @@ export class TableOps {
     const parts: string[] = [];
     for (const c of codecs) {
       const v = row[c.field.name];
-      if (v === null || v === undefined) throw new ValidationError(`key column "${c.field.name}" is missing or null in ${JSON.stringify(row, (_k, x) => (typeof x === "bigint" ? `${x}n` : x))}`);
+      if (v === null || v === undefined)
+        throw new ValidationError(
+          `key column "${c.field.name}" is missing or null in ${JSON.stringify(row, (_k, x) => (typeof x === "bigint" ? `${x}n` : x))}`,
+        );
       parts.push(keyPartFromNormalized(c.primitive, c.normalize(v, `key column "${c.field.name}"`)));
     }
     return joinKey(parts);

@@ -197,32 +197,42 @@ export class Table {
    */
   newWrite(options: WriteOptions = {}): WriteTransaction {
     const o = this.ops.options;
-    return new WriteTransaction(this.ops, this.index, this.producer, { ...options, spillBytes: options.spillBytes ?? o.spillBytes, spillRows: options.spillRows ?? o.spillRows });
+    return new WriteTransaction(this.ops, this.index, this.producer, {
+      ...options,
+      spillBytes: options.spillBytes ?? o.spillBytes,
+      spillRows: options.spillRows ?? o.spillRows,
+    });
   }
 
   /** Deletes every row in one snapshot (summary properties optional). */
   truncate(summary: Record<string, string> = {}): Promise<CommitResult> {
-    return this.ops.serialize(() => this.producer.commit("truncate", async (base, snapshotId, seq, files) => {
-      const removed = await this.producer.removeAll(this.ops.currentSnapshot(), base, snapshotId, seq, files);
-      const snapshotSummary: Record<string, string> = {
-        ...this.producer.carriedSummary(),
-        ...summary,
-        operation: "delete",
-        "deleted-data-files": String(removed.dataFiles),
-        "deleted-records": String(removed.rows),
-        "removed-delete-files": String(removed.deleteFiles),
-        "removed-position-deletes": String(removed.positionDeletes),
-        "total-records": "0",
-        "total-files-size": "0",
-        "total-data-files": "0",
-        "total-delete-files": "0",
-        "total-position-deletes": "0",
-        "total-equality-deletes": "0",
-      };
-      return { manifests: removed.manifests, summary: snapshotSummary, addedRows: 0, deletedRows: Number(removed.rows) };
-    }, async () => {
-      this.index.pkIndex?.clear();
-    }));
+    return this.ops.serialize(() =>
+      this.producer.commit(
+        "truncate",
+        async (base, snapshotId, seq, files) => {
+          const removed = await this.producer.removeAll(this.ops.currentSnapshot(), base, snapshotId, seq, files);
+          const snapshotSummary: Record<string, string> = {
+            ...this.producer.carriedSummary(),
+            ...summary,
+            operation: "delete",
+            "deleted-data-files": String(removed.dataFiles),
+            "deleted-records": String(removed.rows),
+            "removed-delete-files": String(removed.deleteFiles),
+            "removed-position-deletes": String(removed.positionDeletes),
+            "total-records": "0",
+            "total-files-size": "0",
+            "total-data-files": "0",
+            "total-delete-files": "0",
+            "total-position-deletes": "0",
+            "total-equality-deletes": "0",
+          };
+          return { manifests: removed.manifests, summary: snapshotSummary, addedRows: 0, deletedRows: Number(removed.rows) };
+        },
+        async () => {
+          this.index.pkIndex?.clear();
+        },
+      ),
+    );
   }
 
   /**

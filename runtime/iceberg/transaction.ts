@@ -42,8 +42,14 @@ function hasDuplicateKeys(keyCols: { primitive: Primitive; values: ArrayLike<unk
   if (keyCols.length === 1 && n > 1) {
     const { primitive, values } = keyCols[0];
     let sorted: Float64Array | BigInt64Array | undefined;
-    if (primitive.kind === "int" || primitive.kind === "date") sorted = Float64Array.from(values as ArrayLike<number>).subarray(0, n).sort();
-    else if (primitive.kind === "long" || primitive.kind === "time" || primitive.kind === "timestamp" || primitive.kind === "timestamptz") sorted = BigInt64Array.from(values as ArrayLike<bigint>).subarray(0, n).sort();
+    if (primitive.kind === "int" || primitive.kind === "date")
+      sorted = Float64Array.from(values as ArrayLike<number>)
+        .subarray(0, n)
+        .sort();
+    else if (primitive.kind === "long" || primitive.kind === "time" || primitive.kind === "timestamp" || primitive.kind === "timestamptz")
+      sorted = BigInt64Array.from(values as ArrayLike<bigint>)
+        .subarray(0, n)
+        .sort();
     if (sorted) {
       for (let i = 1; i < n; i++) if (sorted[i] === sorted[i - 1]) return true;
       return false;
@@ -129,7 +135,9 @@ export class WriteTransaction {
     this.staged = limits.schema;
     this.replace = limits.replace ?? false;
     if (this.staged && this.staged.baseSchemaId !== ops.metadata["current-schema-id"]) {
-      throw new ValidationError(`${ops.name}: the staged schema change was made against schema ${this.staged.baseSchemaId}, the table is at schema ${ops.metadata["current-schema-id"]}`);
+      throw new ValidationError(
+        `${ops.name}: the staged schema change was made against schema ${this.staged.baseSchemaId}, the table is at schema ${ops.metadata["current-schema-id"]}`,
+      );
     }
   }
 
@@ -336,7 +344,14 @@ export class WriteTransaction {
    * and how to find the existing rows they replace. Upsert batches with unique keys go straight
    * through; anything else (row ops, repeated keys) goes through dedupe / planWrite.
    */
-  private prepare(b: Buffered): { codecs: FieldCodec[]; columns: (unknown[] | BigInt64Array)[]; rowCount: number; keys?: IndexKey[]; deletedKeys: IndexKey[]; deletes: (index: PkIndex) => { path: string; pos: number; key: IndexKey }[] } {
+  private prepare(b: Buffered): {
+    codecs: FieldCodec[];
+    columns: (unknown[] | BigInt64Array)[];
+    rowCount: number;
+    keys?: IndexKey[];
+    deletedKeys: IndexKey[];
+    deletes: (index: PkIndex) => { path: string; pos: number; key: IndexKey }[];
+  } {
     const t = this.ops;
     const codecs = this.schema().fields.map(fieldCodec);
     if (b.upsertBatches.length > 0) {
@@ -400,7 +415,14 @@ export class WriteTransaction {
     if (isEmptyBuffer(this.buf) && Object.keys(this.summary).length === 0 && !this.staged && !this.replace) {
       // Nothing to write and nothing to record: no snapshot.
       const snap = t.currentSnapshot();
-      return Promise.resolve({ snapshotId: snap ? BigInt(snap["snapshot-id"]) : 0n, sequenceNumber: snap?.["sequence-number"] ?? 0, metadataLocation: t.metadataLocation, attempts: 0, addedRows: 0, deletedRows: 0 });
+      return Promise.resolve({
+        snapshotId: snap ? BigInt(snap["snapshot-id"]) : 0n,
+        sequenceNumber: snap?.["sequence-number"] ?? 0,
+        metadataLocation: t.metadataLocation,
+        attempts: 0,
+        addedRows: 0,
+        deletedRows: 0,
+      });
     }
     return t.serialize(async () => {
       const { codecs, columns, rowCount, keys, deletes } = this.prepare(this.buf);
@@ -413,19 +435,24 @@ export class WriteTransaction {
         throw e;
       }
       let plannedDeletes: { path: string; pos: number; key: IndexKey }[] = [];
-      return this.producer.commit("write", async (base, snapshotId, seq, files) => {
-        // against the index as of this attempt's base (caught up with other writers on conflict)
-        const index = this.index.pkIndex;
-        plannedDeletes = index && !this.replace ? deletes(index) : [];
-        const deleteFiles = await this.writeDeletes(plannedDeletes, files, (p) => index?.files.get(p));
-        return this.snapshotParts(base, newFiles, deleteFiles, snapshotId, seq, files, rowCount, plannedDeletes.length);
-      }, async () => {
-        const idx = this.index.pkIndex;
-        if (!idx) return;
-        if (this.replace) idx.clear();
-        for (const d of plannedDeletes) idx.deletePosition(d.path, d.pos);
-        for (const f of newFiles) idx.addFile(f.record.file_path, { keys: f.keys, partition: f.record.partition, specId: f.specId });
-      }, permanent);
+      return this.producer.commit(
+        "write",
+        async (base, snapshotId, seq, files) => {
+          // against the index as of this attempt's base (caught up with other writers on conflict)
+          const index = this.index.pkIndex;
+          plannedDeletes = index && !this.replace ? deletes(index) : [];
+          const deleteFiles = await this.writeDeletes(plannedDeletes, files, (p) => index?.files.get(p));
+          return this.snapshotParts(base, newFiles, deleteFiles, snapshotId, seq, files, rowCount, plannedDeletes.length);
+        },
+        async () => {
+          const idx = this.index.pkIndex;
+          if (!idx) return;
+          if (this.replace) idx.clear();
+          for (const d of plannedDeletes) idx.deletePosition(d.path, d.pos);
+          for (const f of newFiles) idx.addFile(f.record.file_path, { keys: f.keys, partition: f.record.partition, specId: f.specId });
+        },
+        permanent,
+      );
     });
   }
 
@@ -434,7 +461,11 @@ export class WriteTransaction {
    * targeted data files' previous vectors: those are read from the base snapshot (cached) and
    * returned as `replaced`, for the snapshot to remove.
    */
-  private async writeDeletes(deletes: RowLocation[], files: string[], locate: LocateDataFile): Promise<{ written: WrittenDeleteFile[]; replaced: LiveEntry[] }> {
+  private async writeDeletes(
+    deletes: RowLocation[],
+    files: string[],
+    locate: LocateDataFile,
+  ): Promise<{ written: WrittenDeleteFile[]; replaced: LiveEntry[] }> {
     if (deletes.length === 0) return { written: [], replaced: [] };
     const t = this.ops;
     const format = deleteFilesFor(t);
@@ -458,23 +489,44 @@ export class WriteTransaction {
   }
 
   /** Manifests and summary of a write snapshot (with the staged schema change, and the removal of every earlier row when replacing). */
-  private async snapshotParts(base: TableMetadata, newFiles: NewDataFile[], deletes: { written: WrittenDeleteFile[]; replaced: LiveEntry[] }, snapshotId: bigint, seq: bigint, files: string[], addedRows: number, deletedRows: number): Promise<SnapshotParts> {
+  private async snapshotParts(
+    base: TableMetadata,
+    newFiles: NewDataFile[],
+    deletes: { written: WrittenDeleteFile[]; replaced: LiveEntry[] },
+    snapshotId: bigint,
+    seq: bigint,
+    files: string[],
+    addedRows: number,
+    deletedRows: number,
+  ): Promise<SnapshotParts> {
     if (this.staged && (base["current-schema-id"] !== this.staged.baseSchemaId || base["last-column-id"] !== this.staged.baseLastColumnId)) {
       throw new ValidationError(`${this.ops.name}: the table's schema changed since this write's schema change was staged; stage it again`);
     }
     const deleteFiles = deletes.written;
     const schema = this.schema();
     const manifests = [
-      ...(await this.producer.writeManifests("data", newFiles.map((f) => ({ record: f.record, specId: f.specId })), snapshotId, seq, files, schema)),
+      ...(await this.producer.writeManifests(
+        "data",
+        newFiles.map((f) => ({ record: f.record, specId: f.specId })),
+        snapshotId,
+        seq,
+        files,
+        schema,
+      )),
       ...(await this.producer.writeManifests("deletes", deleteFiles, snapshotId, seq, files, schema)),
     ];
-    const totals = this.producer.summaryTotals(newFiles.map((f) => f.record), deleteFiles.map((f) => f.record), deletes.replaced.map((e) => e.file));
+    const totals = this.producer.summaryTotals(
+      newFiles.map((f) => f.record),
+      deleteFiles.map((f) => f.record),
+      deletes.replaced.map((e) => e.file),
+    );
     let op = newFiles.length && deleteFiles.length ? "overwrite" : deleteFiles.length ? "delete" : "append";
     if (this.replace) {
       const removed = await this.producer.removeAll(this.ops.currentSnapshot(), base, snapshotId, seq, files);
       manifests.push(...removed.manifests);
       if (removed.dataFiles > 0) op = "overwrite";
-      const sum = (list: { record_count: number | bigint; file_size_in_bytes: number | bigint }[], k: "record_count" | "file_size_in_bytes") => list.reduce((a, f) => a + BigInt(f[k]), 0n);
+      const sum = (list: { record_count: number | bigint; file_size_in_bytes: number | bigint }[], k: "record_count" | "file_size_in_bytes") =>
+        list.reduce((a, f) => a + BigInt(f[k]), 0n);
       const data = newFiles.map((f) => f.record);
       const dels = deleteFiles.map((f) => f.record);
       Object.assign(totals, {
@@ -511,32 +563,37 @@ export class WriteTransaction {
       const ownFiles = new Map(newFiles.map((f) => [f.record.file_path, { partition: f.record.partition, specId: f.specId }]));
       const own = this.own;
       let plannedDeletes: { path: string; pos: number; key: IndexKey }[] = [];
-      return this.producer.commit("write", async (base, snapshotId, seq, files) => {
-        // Keys this transaction touched that existed before it: against the index as of this
-        // attempt's base (caught up with other writers on conflict), as without spilling.
-        const index = this.index.pkIndex;
-        plannedDeletes = [];
-        if (index && index.size > 0 && own && !this.replace) {
-          const probe = (key: IndexKey) => {
-            const loc = index.get(key);
-            if (loc) plannedDeletes.push({ ...loc, key });
-          };
-          for (const key of own.keys()) probe(key);
-          for (const key of this.gone) probe(key);
-        }
-        const all = this.ownDeletes.length ? [...plannedDeletes, ...this.ownDeletes] : plannedDeletes;
-        const deleteFiles = await this.writeDeletes(all, files, (p) => index?.files.get(p) ?? ownFiles.get(p));
-        return this.snapshotParts(base, newFiles, deleteFiles, snapshotId, seq, files, this.spilledRows - this.ownDeletes.length, plannedDeletes.length);
-      }, async () => {
-        const idx = this.index.pkIndex;
-        if (!idx) return;
-        if (this.replace) idx.clear();
-        for (const d of plannedDeletes) idx.deletePosition(d.path, d.pos);
-        // An empty table (an initial copy) takes the transaction's index of its rows as it is.
-        if (own && this.index.adopt(own)) return;
-        // keys of rows replaced within the transaction are already cleared (own.deletePosition)
-        for (const f of newFiles) idx.addFile(f.record.file_path, { keys: f.keys, partition: f.record.partition, specId: f.specId });
-      }, this.permanent);
+      return this.producer.commit(
+        "write",
+        async (base, snapshotId, seq, files) => {
+          // Keys this transaction touched that existed before it: against the index as of this
+          // attempt's base (caught up with other writers on conflict), as without spilling.
+          const index = this.index.pkIndex;
+          plannedDeletes = [];
+          if (index && index.size > 0 && own && !this.replace) {
+            const probe = (key: IndexKey) => {
+              const loc = index.get(key);
+              if (loc) plannedDeletes.push({ ...loc, key });
+            };
+            for (const key of own.keys()) probe(key);
+            for (const key of this.gone) probe(key);
+          }
+          const all = this.ownDeletes.length ? [...plannedDeletes, ...this.ownDeletes] : plannedDeletes;
+          const deleteFiles = await this.writeDeletes(all, files, (p) => index?.files.get(p) ?? ownFiles.get(p));
+          return this.snapshotParts(base, newFiles, deleteFiles, snapshotId, seq, files, this.spilledRows - this.ownDeletes.length, plannedDeletes.length);
+        },
+        async () => {
+          const idx = this.index.pkIndex;
+          if (!idx) return;
+          if (this.replace) idx.clear();
+          for (const d of plannedDeletes) idx.deletePosition(d.path, d.pos);
+          // An empty table (an initial copy) takes the transaction's index of its rows as it is.
+          if (own && this.index.adopt(own)) return;
+          // keys of rows replaced within the transaction are already cleared (own.deletePosition)
+          for (const f of newFiles) idx.addFile(f.record.file_path, { keys: f.keys, partition: f.record.partition, specId: f.specId });
+        },
+        this.permanent,
+      );
     });
   }
 }

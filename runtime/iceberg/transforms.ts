@@ -100,7 +100,7 @@ export interface Transform {
 
 function floorDiv(a: bigint, b: bigint): bigint {
   const q = a / b;
-  return (a % b !== 0n && (a < 0n) !== (b < 0n)) ? q - 1n : q;
+  return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
 }
 function floorDivN(a: number, b: number): number {
   return Math.floor(a / b);
@@ -138,12 +138,17 @@ export function parseTransform(text: string, source: Primitive, where: string): 
         const [y, m] = ymd(daysOf(p, v));
         return (y - 1970) * 12 + (m - 1);
       },
-      toPath: (_p, v) => `${1970 + floorDivN(v as number, 12)}-${pad((((v as number) % 12) + 12) % 12 + 1)}`,
+      toPath: (_p, v) => `${1970 + floorDivN(v as number, 12)}-${pad(((((v as number) % 12) + 12) % 12) + 1)}`,
     };
   }
   if (t === "day") {
     need(timeish, "a date or timestamp");
-    return { name: t, resultType: () => "date", apply: (p, v) => daysOf(p, v), toPath: (_p, v) => new Date((v as number) * 86_400_000).toISOString().slice(0, 10) };
+    return {
+      name: t,
+      resultType: () => "date",
+      apply: (p, v) => daysOf(p, v),
+      toPath: (_p, v) => new Date((v as number) * 86_400_000).toISOString().slice(0, 10),
+    };
   }
   if (t === "hour") {
     need(source.kind === "timestamp" || source.kind === "timestamptz", "a timestamp");
@@ -177,7 +182,9 @@ export function parseTransform(text: string, source: Primitive, where: string): 
             return (v as bigint) - ((((v as bigint) % W) + W) % W);
           }
           case "string":
-            return Array.from(v as string).slice(0, w).join("");
+            return Array.from(v as string)
+              .slice(0, w)
+              .join("");
           default:
             return (v as Uint8Array).subarray(0, w);
         }

@@ -79,7 +79,9 @@ export function buildSchema(columns: ColumnDef[], identifier: string[] = [], sch
     if (!f) throw new ValidationError(`schema: identifier column "${name}" is not a column; columns are ${fields.map((x) => x.name).join(", ")}`);
     if (!f.required) throw new ValidationError(`schema: identifier column "${name}" must be required (NOT NULL)`);
     if (!isPrimitive(f.type) || ["float", "double"].includes(f.type)) {
-      throw new ValidationError(`schema: identifier column "${name}" has type ${JSON.stringify(f.type)}; identifier fields must be primitive and not float/double`);
+      throw new ValidationError(
+        `schema: identifier column "${name}" has type ${JSON.stringify(f.type)}; identifier fields must be primitive and not float/double`,
+      );
     }
     return f.id;
   });
@@ -132,10 +134,11 @@ export function maxFieldId(schema: Schema): number {
       max = Math.max(max, t["key-id"], t["value-id"]);
       visit(t.key);
       visit(t.value);
-    } else for (const f of t.fields) {
-      max = Math.max(max, f.id);
-      visit(f.type);
-    }
+    } else
+      for (const f of t.fields) {
+        max = Math.max(max, f.id);
+        visit(f.type);
+      }
   };
   visit(schema);
   return max;

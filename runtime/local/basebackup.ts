@@ -52,12 +52,17 @@ export async function serverFacts(c: Client): Promise<ServerFacts> {
               (SELECT timeline_id FROM pg_control_checkpoint()) AS tli`,
     );
   } catch (e) {
-    if ((e as { code?: string }).code === "42501") throw new Error(`a physical branch needs a superuser (or a role with pg_read_all_settings and pg_monitor) on the parent: ${(e as Error).message}`);
+    if ((e as { code?: string }).code === "42501")
+      throw new Error(`a physical branch needs a superuser (or a role with pg_read_all_settings and pg_monitor) on the parent: ${(e as Error).message}`);
     throw e;
   }
   const row = r.rows[0];
   const seg = String(row.seg);
-  const walSegmentSize = /^\d+MB$/.test(seg) ? Number(seg.slice(0, -2)) * 1024 * 1024 : /^\d+GB$/.test(seg) ? Number(seg.slice(0, -2)) * 1024 ** 3 : Number(seg);
+  const walSegmentSize = /^\d+MB$/.test(seg)
+    ? Number(seg.slice(0, -2)) * 1024 * 1024
+    : /^\d+GB$/.test(seg)
+      ? Number(seg.slice(0, -2)) * 1024 ** 3
+      : Number(seg);
   const facts: ServerFacts = {
     versionNum: row.v,
     major: Math.floor(row.v / 10000),
@@ -84,7 +89,10 @@ export async function serverFacts(c: Client): Promise<ServerFacts> {
     );
   }
   const spc = await c.query("SELECT spcname FROM pg_tablespace WHERE spcname NOT IN ('pg_default', 'pg_global')");
-  if (spc.rowCount) throw new Error(`the server has tablespaces outside its data directory (${spc.rows.map((x) => x.spcname).join(", ")}): a physical branch copies the data directory only`);
+  if (spc.rowCount)
+    throw new Error(
+      `the server has tablespaces outside its data directory (${spc.rows.map((x) => x.spcname).join(", ")}): a physical branch copies the data directory only`,
+    );
   return facts;
 }
 
@@ -157,7 +165,8 @@ export async function takeBaseBackup(url: string, dest: string, opts: BaseBackup
     const src = facts.dataDirectory;
     const want = opts.copy ?? "auto";
     const clones = want !== "copy" && (await canClone(join(src, "PG_VERSION"), dest));
-    if (want === "clone" && !clones) throw new Error(`the filesystem of ${dest} cannot clone files of ${src} (no reflink support, or another filesystem): use --copy copy (or auto)`);
+    if (want === "clone" && !clones)
+      throw new Error(`the filesystem of ${dest} cannot clone files of ${src} (no reflink support, or another filesystem): use --copy copy (or auto)`);
     const method = clones ? "clone" : "copy";
     const includeWal = opts.includeWal ?? true;
     const fns = backupFns(facts.versionNum);
@@ -168,7 +177,13 @@ export async function takeBaseBackup(url: string, dest: string, opts: BaseBackup
     await c.query(fns.start, [opts.label ?? "floe", true]);
     check();
     log.info("copying the data directory", { from: src, to: dest, method });
-    const { files, bytes } = await copyTree(src, dest, method, { keep: copyPath, emptyDirs: EMPTY_DIRS, last: ["global/pg_control"], parallel: opts.parallel, check });
+    const { files, bytes } = await copyTree(src, dest, method, {
+      keep: copyPath,
+      emptyDirs: EMPTY_DIRS,
+      last: ["global/pg_control"],
+      parallel: opts.parallel,
+      check,
+    });
     for (const d of ["pg_wal/archive_status", "pg_wal/summaries"]) {
       await mkdir(join(dest, d), { recursive: true, mode: 0o700 });
       await own(join(dest, d));
@@ -233,7 +248,10 @@ export async function copyTree(
         dirs.push(r);
         if (!emptyDirs.includes(r)) walk(r);
       } else if (e.isFile()) files.push(r);
-      else if (e.isSymbolicLink()) throw new Error(`${join(src, r)} is a symbolic link: a physical branch copies the data directory only (tablespaces and linked directories are not supported)`);
+      else if (e.isSymbolicLink())
+        throw new Error(
+          `${join(src, r)} is a symbolic link: a physical branch copies the data directory only (tablespaces and linked directories are not supported)`,
+        );
     }
   };
   walk("");
@@ -276,7 +294,9 @@ async function copyWal(facts: ServerFacts, label: BackupLabel, stopLsn: bigint, 
   const present = new Set(readdirSync(walDir));
   const missing = names.filter((n) => !present.has(n));
   if (missing.length) {
-    throw new Error(`WAL segment(s) ${missing.join(", ")} needed by the copy are gone from ${walDir} (the copy's slot should have kept them: was max_slot_wal_keep_size exceeded?)`);
+    throw new Error(
+      `WAL segment(s) ${missing.join(", ")} needed by the copy are gone from ${walDir} (the copy's slot should have kept them: was max_slot_wal_keep_size exceeded?)`,
+    );
   }
   let bytes = 0;
   for (const n of [...names, ...[...present].filter((f) => f.endsWith(".history"))]) {

@@ -40,8 +40,15 @@ export async function moveSqlCatalog(fromUri: string, toUri: string, name: strin
       throw new Error(`cannot move the SQL catalog "${name}": its database is unreachable (${(e as Error).message}) and the new one holds none of it`);
     }
     try {
-      const tables = (await from.query("SELECT catalog_name, table_namespace, table_name, metadata_location, previous_metadata_location, iceberg_type FROM iceberg_tables WHERE catalog_name = $1", [name])).rows;
-      const props = (await from.query("SELECT catalog_name, namespace, property_key, property_value FROM iceberg_namespace_properties WHERE catalog_name = $1", [name])).rows;
+      const tables = (
+        await from.query(
+          "SELECT catalog_name, table_namespace, table_name, metadata_location, previous_metadata_location, iceberg_type FROM iceberg_tables WHERE catalog_name = $1",
+          [name],
+        )
+      ).rows;
+      const props = (
+        await from.query("SELECT catalog_name, namespace, property_key, property_value FROM iceberg_namespace_properties WHERE catalog_name = $1", [name])
+      ).rows;
       await to.query("BEGIN");
       try {
         await to.query("DELETE FROM iceberg_tables WHERE catalog_name = $1", [name]);
@@ -53,7 +60,12 @@ export async function moveSqlCatalog(fromUri: string, toUri: string, name: strin
           );
         }
         for (const p of props) {
-          await to.query("INSERT INTO iceberg_namespace_properties (catalog_name, namespace, property_key, property_value) VALUES ($1, $2, $3, $4)", [p.catalog_name, p.namespace, p.property_key, p.property_value]);
+          await to.query("INSERT INTO iceberg_namespace_properties (catalog_name, namespace, property_key, property_value) VALUES ($1, $2, $3, $4)", [
+            p.catalog_name,
+            p.namespace,
+            p.property_key,
+            p.property_value,
+          ]);
         }
         await to.query("COMMIT");
       } catch (e) {

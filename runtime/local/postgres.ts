@@ -57,7 +57,8 @@ export const DEFAULT_SETTINGS: Record<string, string | number> = {
 const UNSAFE_PATH = /["'`$\\\n]/;
 
 function checkCommandPath(what: string, dir: string): void {
-  if (UNSAFE_PATH.test(dir) || !dir.startsWith("/")) throw new Error(`${what} "${dir}" must be an absolute path without quotes, $, \` or backslashes (it goes into a shell command)`);
+  if (UNSAFE_PATH.test(dir) || !dir.startsWith("/"))
+    throw new Error(`${what} "${dir}" must be an absolute path without quotes, $, \` or backslashes (it goes into a shell command)`);
 }
 
 /**

@@ -54,9 +54,7 @@ export function runAsServer(cmd: string, args: string[], opts: SpawnOptions = {}
     child.stdout!.on("data", (d) => (out += d));
     child.stderr!.on("data", (d) => (out += d));
     child.on("error", reject);
-    child.on("exit", (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(" ")} exited with ${code}:\n${out.slice(-4000)}`)),
-    );
+    child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(" ")} exited with ${code}:\n${out.slice(-4000)}`))));
   });
 }
 
@@ -87,7 +85,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until the process has exited; throws naming `what` past `timeoutMs`. */
 export async function waitForExit(pid: number, timeoutMs: number, what = `process ${pid}`, group = false): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; isAlive(pid, group); ) {
+  for (const deadline = Date.now() + timeoutMs; isAlive(pid, group);) {
     if (Date.now() > deadline) throw new Error(`${what} (pid ${pid}) did not exit within ${timeoutMs} ms`);
     await sleep(50);
   }
@@ -107,7 +105,7 @@ export async function stopProcess(pid: number, steps: [NodeJS.Signals, number][]
     } catch {
       return; // gone meanwhile
     }
-    for (const until = Date.now() + waitMs; isAlive(pid, group) && Date.now() < until; ) await sleep(50);
+    for (const until = Date.now() + waitMs; isAlive(pid, group) && Date.now() < until;) await sleep(50);
   }
   if (isAlive(pid, group)) throw new Error(`${what} (pid ${pid}) did not stop after ${steps.map(([s, ms]) => `${s} + ${ms} ms`).join(", ")}`);
 }

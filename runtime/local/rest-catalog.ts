@@ -11,7 +11,20 @@
  * later reinstall never changes the classpath of a running server.
  */
 import { execFile, spawn } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  closeSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join, resolve } from "node:path";
 import { asServerUser, handOver, isAlive, stopProcess } from "./process";
 
@@ -40,7 +53,8 @@ export function jdbcConnection(url: string): { jdbcUrl: string; user: string; pa
   } catch {
     throw new Error(`the catalog database URL is not a URL (expected postgresql://user:password@host:port/database)`);
   }
-  if (u.protocol !== "postgresql:" && u.protocol !== "postgres:") throw new Error(`the catalog database URL must start with postgresql://, got ${u.protocol}//…`);
+  if (u.protocol !== "postgresql:" && u.protocol !== "postgres:")
+    throw new Error(`the catalog database URL must start with postgresql://, got ${u.protocol}//…`);
   const database = decodeURIComponent(u.pathname.replace(/^\//, ""));
   if (!database) throw new Error("the catalog database URL names no database (postgresql://user:password@host:port/DATABASE)");
   const params = new URLSearchParams();
@@ -96,8 +110,17 @@ export function installRestServer(): Promise<string> {
       [join(repoRoot(), "scripts", "install-iceberg-rest.sh")],
       { encoding: "utf8", timeout: 15 * 60_000, maxBuffer: 16 << 20, env: { ...process.env, FLOE_SKIP_MOTO: "1" } },
       (err, stdout, stderr) => {
-        if (err) reject(new Error(`installing the Iceberg REST catalog server failed (scripts/install-iceberg-rest.sh): ${err.message}\n${stderr.slice(-4000)}`));
-        else resolvePromise(stdout.trim().split("\n").pop()!.replace(/\x1b\[[0-9;]*m/g, "")); // eslint-disable-line no-control-regex -- strips ANSI colours
+        if (err)
+          reject(new Error(`installing the Iceberg REST catalog server failed (scripts/install-iceberg-rest.sh): ${err.message}\n${stderr.slice(-4000)}`));
+        else
+          resolvePromise(
+            stdout
+              .trim()
+              .split("\n")
+              .pop()!
+              // eslint-disable-next-line no-control-regex -- strips ANSI colours
+              .replace(/\x1b\[[0-9;]*m/g, ""),
+          );
       },
     );
   });
@@ -165,8 +188,18 @@ export const RESTART_MARK = "floe: the catalog server exited with";
 /** An OAuth2 token for `credential` from the server (null when the server answers nothing yet). */
 export async function fetchToken(uri: string, credential: string): Promise<string> {
   const i = credential.indexOf(":");
-  const body = new URLSearchParams({ grant_type: "client_credentials", client_id: credential.slice(0, i), client_secret: credential.slice(i + 1), scope: "catalog" });
-  const res = await fetch(`${uri}/v1/oauth/tokens`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body, signal: AbortSignal.timeout(5_000) });
+  const body = new URLSearchParams({
+    grant_type: "client_credentials",
+    client_id: credential.slice(0, i),
+    client_secret: credential.slice(i + 1),
+    scope: "catalog",
+  });
+  const res = await fetch(`${uri}/v1/oauth/tokens`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body,
+    signal: AbortSignal.timeout(5_000),
+  });
   const text = await res.text();
   if (!res.ok) throw new Error(`POST ${uri}/v1/oauth/tokens answered ${res.status}: ${text.slice(0, 300)}`);
   return JSON.parse(text).access_token;
@@ -259,5 +292,13 @@ export function serverPid(dir: string): number | null {
 
 /** Stops the supervisor and the JVM (one process group): SIGTERM, then SIGKILL after 15 s. */
 export async function stopRestServer(pid: number): Promise<void> {
-  await stopProcess(pid, [["SIGTERM", 15_000], ["SIGKILL", 2_000]], "the Iceberg REST catalog server and its supervisor", true);
+  await stopProcess(
+    pid,
+    [
+      ["SIGTERM", 15_000],
+      ["SIGKILL", 2_000],
+    ],
+    "the Iceberg REST catalog server and its supervisor",
+    true,
+  );
 }

@@ -18,7 +18,19 @@ export const EMPTY_DIRS = ["pg_wal", "pg_replslot", "pg_dynshmem", "pg_notify", 
 
 /** Files a copy never takes, at any depth (relcache init files) or at the top (the running server's own). */
 const SKIP_ANYWHERE = new Set(["pg_internal.init"]);
-const SKIP_TOP = new Set(["postmaster.pid", "postmaster.opts", "backup_label", "backup_label.old", "tablespace_map", "current_logfiles", "postgresql.auto.conf.tmp", "backup_manifest", "recovery.signal", "standby.signal", "server.log"]);
+const SKIP_TOP = new Set([
+  "postmaster.pid",
+  "postmaster.opts",
+  "backup_label",
+  "backup_label.old",
+  "tablespace_map",
+  "current_logfiles",
+  "postgresql.auto.conf.tmp",
+  "backup_manifest",
+  "recovery.signal",
+  "standby.signal",
+  "server.log",
+]);
 
 /**
  * Whether a path of the data directory (relative, "/"-separated) goes into a physical copy.
@@ -154,6 +166,8 @@ export interface BaseBackupInfo {
  * (its stop LSN at or before a target LSN; its stop time before a target time), on the timeline.
  */
 export function chooseBase(bases: BaseBackupInfo[], target: RecoveryTarget, timeline: number): BaseBackupInfo | undefined {
-  const fits = bases.filter((b) => b.timeline === timeline && ("lsn" in target ? parseLsn(b.stopLsn) <= target.lsn : new Date(b.stopTime).getTime() < target.time.getTime()));
+  const fits = bases.filter(
+    (b) => b.timeline === timeline && ("lsn" in target ? parseLsn(b.stopLsn) <= target.lsn : new Date(b.stopTime).getTime() < target.time.getTime()),
+  );
   return fits.sort((a, b) => (parseLsn(a.stopLsn) < parseLsn(b.stopLsn) ? 1 : -1))[0];
 }

@@ -48,7 +48,10 @@ export class PgBouncerAdmin {
       await Promise.race([
         c.query(`PAUSE ${db}`),
         new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`PAUSE ${db} did not complete within ${timeoutMs} ms: a client holds a server connection (long transaction?)`)), timeoutMs);
+          timer = setTimeout(
+            () => reject(new Error(`PAUSE ${db} did not complete within ${timeoutMs} ms: a client holds a server connection (long transaction?)`)),
+            timeoutMs,
+          );
         }),
       ]);
     } catch (e) {

@@ -139,6 +139,10 @@ export async function stopPgBouncer(dir: string, timeoutMs = 10_000, immediate =
   const pid = runningPid(dir);
   if (!pid) return;
   const signals: NodeJS.Signals[] = immediate ? ["SIGTERM", "SIGKILL"] : ["SIGINT", "SIGTERM", "SIGKILL"];
-  await stopProcess(pid, signals.map((s) => [s, timeoutMs / 3]), "pgbouncer");
+  await stopProcess(
+    pid,
+    signals.map((s) => [s, timeoutMs / 3]),
+    "pgbouncer",
+  );
   rmSync(join(dir, "pgbouncer.pid"), { force: true });
 }

@@ -156,7 +156,10 @@ export async function main(argv: string[]): Promise<number> {
     if (tables.length) process.chdir(commonDir(tables.map((t) => t.location)));
     if (values.json) {
       const text = chdb.query(rewritten, "JSONEachRow");
-      const rows = text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+      const rows = text
+        .split("\n")
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l));
       process.stdout.write(JSON.stringify(rows) + "\n");
     } else {
       process.stdout.write(chdb.query(rewritten, "PrettyCompactMonoBlock"));

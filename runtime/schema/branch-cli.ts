@@ -71,7 +71,8 @@ export async function main(argv: string[]): Promise<number> {
           return fail(`--at: ${(e as Error).message}`);
         }
       }
-      if (strategy === "instance" && (flags["terminate-connections"] || timeout !== undefined)) return fail("--terminate-connections and --timeout are for --strategy file_copy|wal_log: an instance branch never waits on the parent's sessions");
+      if (strategy === "instance" && (flags["terminate-connections"] || timeout !== undefined))
+        return fail("--terminate-connections and --timeout are for --strategy file_copy|wal_log: an instance branch never waits on the parent's sessions");
       if (strategy !== "instance" && (flags.at || copy || port !== undefined)) return fail("--at, --copy and --port are for --strategy instance");
       const stop = onSignals("floe branch create");
       let b;
@@ -88,12 +89,18 @@ export async function main(argv: string[]): Promise<number> {
         });
       } catch (e) {
         if (!(e instanceof BranchInterrupted)) throw e;
-        process.stderr.write(`floe branch create: ${e.message}; the copy was stopped${strategy === "instance" ? " and removed" : " and the parent re-opened"}\n`);
+        process.stderr.write(
+          `floe branch create: ${e.message}; the copy was stopped${strategy === "instance" ? " and removed" : " and the parent re-opened"}\n`,
+        );
         return stop.exitCode();
       } finally {
         stop.dispose();
       }
-      process.stdout.write(json ? JSON.stringify(print(b), null, 2) + "\n" : `created branch ${b.name} of ${b.parent} in ${b.elapsedMs} ms (${b.strategy}${b.lsn ? `, at LSN ${b.lsn}` : ""})\n${redact(b.url)}\n`);
+      process.stdout.write(
+        json
+          ? JSON.stringify(print(b), null, 2) + "\n"
+          : `created branch ${b.name} of ${b.parent} in ${b.elapsedMs} ms (${b.strategy}${b.lsn ? `, at LSN ${b.lsn}` : ""})\n${redact(b.url)}\n`,
+      );
       return 0;
     }
     if (command === "list") {
@@ -103,8 +110,13 @@ export async function main(argv: string[]): Promise<number> {
       else if (!list.length) process.stdout.write("no branches\n");
       else
         for (const b of list) {
-          const where = b.kind === "instance" ? ` ${b.running ? "running" : "stopped"} ${redact(b.url)}${b.lsn ? ` lsn=${b.lsn}` : ""}${b.asOf ? ` as-of=${b.asOf}` : ""}` : ` size=${b.sizeBytes}`;
-          process.stdout.write(`${b.name.padEnd(40)} ${b.kind.padEnd(8)} parent=${b.parent} created=${b.created}${where}${b.interrupted ? " interrupted (delete it)" : ""}\n`);
+          const where =
+            b.kind === "instance"
+              ? ` ${b.running ? "running" : "stopped"} ${redact(b.url)}${b.lsn ? ` lsn=${b.lsn}` : ""}${b.asOf ? ` as-of=${b.asOf}` : ""}`
+              : ` size=${b.sizeBytes}`;
+          process.stdout.write(
+            `${b.name.padEnd(40)} ${b.kind.padEnd(8)} parent=${b.parent} created=${b.created}${where}${b.interrupted ? " interrupted (delete it)" : ""}\n`,
+          );
         }
       return 0;
     }
@@ -132,7 +144,11 @@ export async function main(argv: string[]): Promise<number> {
       } finally {
         stop.dispose();
       }
-      process.stdout.write(json ? JSON.stringify(print(b), null, 2) + "\n" : `reset branch ${b.name} of ${b.parent} in ${b.elapsedMs} ms${b.lsn ? ` (at LSN ${b.lsn})` : ""}\n${redact(b.url)}\n`);
+      process.stdout.write(
+        json
+          ? JSON.stringify(print(b), null, 2) + "\n"
+          : `reset branch ${b.name} of ${b.parent} in ${b.elapsedMs} ms${b.lsn ? ` (at LSN ${b.lsn})` : ""}\n${redact(b.url)}\n`,
+      );
       return 0;
     }
     if (command === "backup") {
@@ -142,7 +158,11 @@ export async function main(argv: string[]): Promise<number> {
       const copy = flags.copy as string | undefined;
       if (copy !== undefined && !["auto", "clone", "copy"].includes(copy)) return fail(`--copy must be auto, clone or copy (got "${copy}")`);
       const b = await takeBranchBackup(flags.server, { keep, copy: copy as "auto" | "clone" | "copy" | undefined });
-      process.stdout.write(json ? JSON.stringify(b, null, 2) + "\n" : `base backup ${b.id}: consistent at LSN ${b.stopLsn} (${b.stopTime}), ${b.method}, ${b.elapsedMs} ms${b.removed.length ? `; removed ${b.removed.length} older backup(s) and ${b.walRemoved} WAL file(s)` : ""}\n`);
+      process.stdout.write(
+        json
+          ? JSON.stringify(b, null, 2) + "\n"
+          : `base backup ${b.id}: consistent at LSN ${b.stopLsn} (${b.stopTime}), ${b.method}, ${b.elapsedMs} ms${b.removed.length ? `; removed ${b.removed.length} older backup(s) and ${b.walRemoved} WAL file(s)` : ""}\n`,
+      );
       return 0;
     }
     return fail(`unknown subcommand "${command ?? ""}"`);

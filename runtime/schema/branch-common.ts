@@ -100,7 +100,10 @@ export function validateBranchName(name: string): void {
 }
 
 export function defaultBranchName(parent: string): string {
-  return `${parent.toLowerCase().replace(/[^a-z0-9_]/g, "_").slice(0, 40)}_br_${Math.random().toString(36).slice(2, 10)}`;
+  return `${parent
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, "_")
+    .slice(0, 40)}_br_${Math.random().toString(36).slice(2, 10)}`;
 }
 
 /** A session on the server's maintenance database (never `avoid`: a template copy needs its parent free). */

@@ -27,8 +27,30 @@ import { createLogger } from "../core/log";
 import { canClone, copyTree, serverFacts, ServerFacts, takeBaseBackup } from "../local/basebackup";
 import { archiveDirOf, isRunning, restoreCommand, runningPid, serverLogTail, startCluster, stopAndRemove } from "../local/postgres";
 import { freePort, handOver, isAlive } from "../local/process";
-import { BaseBackupInfo, chooseBase, formatLsn, historyFileName, parseHistory, parseLsn, parseTarget, prunableWal, RecoveryTarget, walFileName } from "../local/wal";
-import { BranchInfo, BranchInterrupted, CreatedBranch, databaseOf, databaseUrl, defaultBranchName, redact, serverUrl, sleep, validateBranchName } from "./branch-common";
+import {
+  BaseBackupInfo,
+  chooseBase,
+  formatLsn,
+  historyFileName,
+  parseHistory,
+  parseLsn,
+  parseTarget,
+  prunableWal,
+  RecoveryTarget,
+  walFileName,
+} from "../local/wal";
+import {
+  BranchInfo,
+  BranchInterrupted,
+  CreatedBranch,
+  databaseOf,
+  databaseUrl,
+  defaultBranchName,
+  redact,
+  serverUrl,
+  sleep,
+  validateBranchName,
+} from "./branch-common";
 
 const log = createLogger({ component: "schema-branch" });
 
@@ -67,7 +89,19 @@ export interface InstanceBranchOptions {
 export const branchStore = (parentDataDir: string) => parentDataDir.replace(/\/+$/, "") + ".branches";
 
 /** Parent settings a branch must not take: where the parent listens and archives, and what recovery sets. */
-const NOT_INHERITED = new Set(["port", "unix_socket_directories", "data_directory", "config_file", "hba_file", "ident_file", "archive_mode", "archive_command", "archive_library", "restore_command", "external_pid_file"]);
+const NOT_INHERITED = new Set([
+  "port",
+  "unix_socket_directories",
+  "data_directory",
+  "config_file",
+  "hba_file",
+  "ident_file",
+  "archive_mode",
+  "archive_command",
+  "archive_library",
+  "restore_command",
+  "external_pid_file",
+]);
 
 async function connect(url: string): Promise<Client> {
   const c = new Client({ connectionString: url, application_name: "floe-branch" });
@@ -135,7 +169,8 @@ export async function createInstanceBranch(parentUrl: string, opts: InstanceBran
         method = pitr.method;
         restore = restoreCommand(pitr.archive);
         if ("lsn" in target) Object.assign(recovery, { recovery_target_lsn: formatLsn(target.lsn), recovery_target_inclusive: "off" });
-        else Object.assign(recovery, { recovery_target_time: target.time.toISOString().replace("T", " ").replace("Z", "+00"), recovery_target_inclusive: "on" });
+        else
+          Object.assign(recovery, { recovery_target_time: target.time.toISOString().replace("T", " ").replace("Z", "+00"), recovery_target_inclusive: "on" });
       }
       writeFileSync(join(dataDir, "recovery.signal"), "");
       handOver(join(dataDir, "recovery.signal"));
@@ -176,7 +211,14 @@ export async function createInstanceBranch(parentUrl: string, opts: InstanceBran
 }
 
 /** Copies the newest base backup consistent before `target` into `dataDir`, once the WAL up to the target is archived. */
-async function fromArchive(c: Client, facts: ServerFacts, target: RecoveryTarget, dataDir: string, copy: "auto" | "clone" | "copy", signal?: AbortSignal): Promise<{ archive: string; method: "clone" | "copy" }> {
+async function fromArchive(
+  c: Client,
+  facts: ServerFacts,
+  target: RecoveryTarget,
+  dataDir: string,
+  copy: "auto" | "clone" | "copy",
+  signal?: AbortSignal,
+): Promise<{ archive: string; method: "clone" | "copy" }> {
   const archive = archiveOf(facts);
   const bases = listBases(archive);
   const base = chooseBase(bases, target, facts.timeline);
@@ -225,7 +267,8 @@ async function archivedPast(c: Client, facts: ServerFacts, target: RecoveryTarge
   const now = (await c.query("SELECT clock_timestamp() AS now, pg_current_wal_insert_lsn()::text AS lsn")).rows[0];
   if ("lsn" in target && target.lsn > parseLsn(now.lsn)) throw new Error(`LSN ${formatLsn(target.lsn)} is in the future: the parent's WAL ends at ${now.lsn}`);
   if ("time" in target) {
-    if (target.time.getTime() > new Date(now.now).getTime()) throw new Error(`${target.time.toISOString()} is in the future (the parent's clock says ${new Date(now.now).toISOString()})`);
+    if (target.time.getTime() > new Date(now.now).getTime())
+      throw new Error(`${target.time.toISOString()} is in the future (the parent's clock says ${new Date(now.now).toISOString()})`);
     await c.query("SELECT txid_current()");
   }
   const sw = (await c.query("SELECT pg_switch_wal()::text AS lsn")).rows[0].lsn;
@@ -241,7 +284,9 @@ async function archivedPast(c: Client, facts: ServerFacts, target: RecoveryTarge
       lastProgress = Date.now();
     }
     if (Date.now() - lastProgress > 60_000) {
-      throw new Error(`the parent has not archived ${needed} into ${archive}: the archiver made no progress for 60 s (last archived ${st.archived || "none"}, last failed ${st.failed || "none"}; see the parent's server log)`);
+      throw new Error(
+        `the parent has not archived ${needed} into ${archive}: the archiver made no progress for 60 s (last archived ${st.archived || "none"}, last failed ${st.failed || "none"}; see the parent's server log)`,
+      );
     }
     log.info("waiting for the parent to archive the WAL the branch needs", { segment: needed, lastArchived: st.archived });
     await sleep(200, signal);
@@ -273,14 +318,17 @@ async function waitPromoted(url: string, dataDir: string, signal?: AbortSignal):
     } finally {
       await c?.end().catch(() => undefined);
     }
-    if (Date.now() - lastProgress > 300_000) throw new Error(`the branch server replayed nothing for 5 minutes (at ${lastReplay || "start"}):\n${serverLogTail(dataDir, 15)}`);
+    if (Date.now() - lastProgress > 300_000)
+      throw new Error(`the branch server replayed nothing for 5 minutes (at ${lastReplay || "start"}):\n${serverLogTail(dataDir, 15)}`);
     await sleep(Math.min(500, 20 * (attempt + 1)), signal);
   }
 }
 
 /** The newest timeline of a promoted branch and where it forked from the parent's. */
 function switchpoint(dataDir: string): { timeline: number; switchpoint: bigint } {
-  const histories = readdirSync(join(dataDir, "pg_wal")).filter((f) => /^[0-9A-F]{8}\.history$/.test(f)).sort();
+  const histories = readdirSync(join(dataDir, "pg_wal"))
+    .filter((f) => /^[0-9A-F]{8}\.history$/.test(f))
+    .sort();
   const newest = histories[histories.length - 1];
   if (!newest) throw new Error(`the branch in ${dataDir} was promoted without a timeline history file`);
   const timeline = parseInt(newest.slice(0, 8), 16);
@@ -340,7 +388,16 @@ export async function listInstanceBranches(serverUrlText: string): Promise<Branc
   for (const e of entries(store)) {
     if (e.meta) out.push(info(e.meta, e.dir, serverUrlText));
     else if (e.creating && !isAlive(e.creating.pid)) {
-      out.push({ name: e.name, parent: e.creating.parent, created: e.creating.started, url: "", kind: "instance", interrupted: true, running: runningPid(join(e.dir, "data")) !== null, dataDir: join(e.dir, "data") });
+      out.push({
+        name: e.name,
+        parent: e.creating.parent,
+        created: e.creating.started,
+        url: "",
+        kind: "instance",
+        interrupted: true,
+        running: runningPid(join(e.dir, "data")) !== null,
+        dataDir: join(e.dir, "data"),
+      });
     }
   }
   return out.sort((a, b) => a.name.localeCompare(b.name));
@@ -356,7 +413,10 @@ export async function findInstanceBranch(serverUrlText: string, name: string): P
 export async function deleteInstanceBranch(serverUrlText: string, name: string): Promise<void> {
   const e = await findInstanceBranch(serverUrlText, name);
   if (!e) throw new Error(`branch "${name}" does not exist on ${redact(serverUrlText)}`);
-  if (!e.meta && e.creating && isAlive(e.creating.pid)) throw new Error(`branch "${name}" is being created right now (pid ${e.creating.pid} since ${e.creating.started}): wait for that floe branch create to end, or stop it`);
+  if (!e.meta && e.creating && isAlive(e.creating.pid))
+    throw new Error(
+      `branch "${name}" is being created right now (pid ${e.creating.pid} since ${e.creating.started}): wait for that floe branch create to end, or stop it`,
+    );
   const major = e.meta?.major ?? Number(readFileSync(join(e.dir, "data", "PG_VERSION"), "utf8").trim() || 0);
   await removeDir(e.dir, major);
   log.info("branch deleted", { branch: name });
@@ -394,10 +454,14 @@ export interface BackupResult extends BaseBackupInfo {
  * point-in-time branches; with `keep`, then keeps only the newest `keep` base backups and removes
  * the archived WAL older than the oldest kept one (no branch could use it).
  */
-export async function takeBranchBackup(serverUrlText: string, opts: { keep?: number; copy?: "auto" | "clone" | "copy"; signal?: AbortSignal } = {}): Promise<BackupResult> {
+export async function takeBranchBackup(
+  serverUrlText: string,
+  opts: { keep?: number; copy?: "auto" | "clone" | "copy"; signal?: AbortSignal } = {},
+): Promise<BackupResult> {
   const { facts } = await storeOf(serverUrlText);
   const archive = archiveOf(facts);
-  if (opts.keep !== undefined && !(Number.isInteger(opts.keep) && opts.keep >= 1)) throw new Error(`keep must be a whole number of base backups, at least 1 (got ${opts.keep})`);
+  if (opts.keep !== undefined && !(Number.isInteger(opts.keep) && opts.keep >= 1))
+    throw new Error(`keep must be a whole number of base backups, at least 1 (got ${opts.keep})`);
   const id = new Date().toISOString().replace(/[-:.]/g, "").replace("T", "-");
   const dir = join(archive, "base", id);
   mkdirSync(join(archive, "base"), { recursive: true, mode: 0o700 });
@@ -405,8 +469,21 @@ export async function takeBranchBackup(serverUrlText: string, opts: { keep?: num
   try {
     mkdirSync(dir, { mode: 0o700 });
     handOver(dir);
-    const b = await takeBaseBackup(databaseUrl(serverUrlText, "postgres"), join(dir, "data"), { copy: opts.copy, includeWal: false, waitForArchive: true, label: `floe base ${id}`, signal: opts.signal });
-    const infoRec: BaseBackupInfo = { id, startLsn: formatLsn(b.label.startLsn), stopLsn: formatLsn(b.stopLsn), startWalFile: b.label.startWalFile, stopTime: b.stopTime, timeline: b.label.timeline };
+    const b = await takeBaseBackup(databaseUrl(serverUrlText, "postgres"), join(dir, "data"), {
+      copy: opts.copy,
+      includeWal: false,
+      waitForArchive: true,
+      label: `floe base ${id}`,
+      signal: opts.signal,
+    });
+    const infoRec: BaseBackupInfo = {
+      id,
+      startLsn: formatLsn(b.label.startLsn),
+      stopLsn: formatLsn(b.stopLsn),
+      startWalFile: b.label.startWalFile,
+      stopTime: b.stopTime,
+      timeline: b.label.timeline,
+    };
     writeJson(join(dir, "backup.json"), infoRec);
     const removed: string[] = [];
     let walRemoved = 0;

@@ -121,7 +121,10 @@ export async function readMarkers(c: Client): Promise<Found[]> {
   const out: Found[] = [];
   for (const { m, parent, store } of found) {
     // backend_start is NULL for other roles' sessions without pg_read_all_stats: the pid decides then.
-    const alive = await c.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND (backend_start = $2::timestamptz OR backend_start IS NULL)", [m.pid, m.backendStart]);
+    const alive = await c.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND (backend_start = $2::timestamptz OR backend_start IS NULL)", [
+      m.pid,
+      m.backendStart,
+    ]);
     out.push({ ...m, parent, store, alive: (alive.rowCount ?? 0) > 0 });
   }
   return out;
@@ -151,12 +154,18 @@ export async function repairInterrupted(c: Client): Promise<string[]> {
       );
       const b = branch.rows[0];
       if (b && !String(b.comment ?? "").startsWith(MARK) && Number(b.age) <= Number(b.since)) {
-        await c.query(`COMMENT ON DATABASE ${ident(m.branch)} IS ${literal(MARK + JSON.stringify({ parent: m.parent, created: m.started, interrupted: true }))}`);
+        await c.query(
+          `COMMENT ON DATABASE ${ident(m.branch)} IS ${literal(MARK + JSON.stringify({ parent: m.parent, created: m.started, interrupted: true }))}`,
+        );
         done.push(`marked "${m.branch}" as an interrupted branch of "${m.parent}": delete it with floe branch delete`);
       }
       await removeMarker(c, m);
     } catch (e) {
-      log.warn("cannot repair what an interrupted floe branch create left (a role that may alter the parent must run a floe branch command)", { parent: m.parent, branch: m.branch, error: e });
+      log.warn("cannot repair what an interrupted floe branch create left (a role that may alter the parent must run a floe branch command)", {
+        parent: m.parent,
+        branch: m.branch,
+        error: e,
+      });
     }
   }
   if (done.length) log.warn("repaired what an interrupted floe branch create left", { repaired: done });

@@ -35,7 +35,19 @@
 import { Client } from "pg";
 import { createLogger } from "../core/log";
 import { ident, literal, Marker, MARK, readMarkers, removeMarker, repairInterrupted, Store, writeMarker } from "./branch-marker";
-import { BranchInfo, BranchInterrupted, cancelBackend, CreatedBranch, databaseOf, databaseUrl, defaultBranchName, maintenance, redact, sleep, validateBranchName } from "./branch-common";
+import {
+  BranchInfo,
+  BranchInterrupted,
+  cancelBackend,
+  CreatedBranch,
+  databaseOf,
+  databaseUrl,
+  defaultBranchName,
+  maintenance,
+  redact,
+  sleep,
+  validateBranchName,
+} from "./branch-common";
 
 export { repairInterrupted };
 const log = createLogger({ component: "schema-branch" });
@@ -97,9 +109,14 @@ export async function createTemplateBranch(parentUrl: string, opts: TemplateBran
     await c.query("SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3");
     const exists = await c.query("SELECT datallowconn FROM pg_database WHERE datname = $1", [parent]);
     if (!exists.rowCount) throw new Error(`parent database "${parent}" does not exist on ${redact(parentUrl)}`);
-    if ((await c.query("SELECT 1 FROM pg_database WHERE datname = $1", [name])).rowCount) throw new Error(`a database named "${name}" already exists on ${redact(parentUrl)}: choose another branch name`);
+    if ((await c.query("SELECT 1 FROM pg_database WHERE datname = $1", [name])).rowCount)
+      throw new Error(`a database named "${name}" already exists on ${redact(parentUrl)}: choose another branch name`);
     const live = (await readMarkers(c)).filter((m) => m.parent === parent && m.closes && m.alive);
-    const me = (await c.query("SELECT pg_backend_pid() AS pid, backend_start::text AS start, txid_current()::text AS xid FROM pg_stat_activity WHERE pid = pg_backend_pid()")).rows[0];
+    const me = (
+      await c.query(
+        "SELECT pg_backend_pid() AS pid, backend_start::text AS start, txid_current()::text AS xid FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+      )
+    ).rows[0];
     marker = {
       branch: name,
       parent,
@@ -121,7 +138,10 @@ export async function createTemplateBranch(parentUrl: string, opts: TemplateBran
       stopped();
       const others = await otherSessions(c, parent);
       if (others.length && opts.terminateConnections) {
-        const r = await c.query("SELECT count(*)::int AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()) t", [parent]);
+        const r = await c.query(
+          "SELECT count(*)::int AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()) t",
+          [parent],
+        );
         terminated += r.rows[0].n;
         log.warn("terminated sessions on the branch parent", { parent, sessions: others.map((o) => `${o.pid}:${o.backend_type}:${o.application_name}`) });
       }
@@ -139,7 +159,9 @@ export async function createTemplateBranch(parentUrl: string, opts: TemplateBran
         }
       }
       if (Date.now() > deadline) {
-        const who = (await otherSessions(c, parent)).map((o) => `pid ${o.pid} (${o.backend_type}${o.application_name ? `, ${o.application_name}` : ""}, ${o.state || "idle"})`);
+        const who = (await otherSessions(c, parent)).map(
+          (o) => `pid ${o.pid} (${o.backend_type}${o.application_name ? `, ${o.application_name}` : ""}, ${o.state || "idle"})`,
+        );
         throw new Error(
           `cannot branch "${parent}": ${who.length} other session(s) stay connected to it after ${timeoutMs} ms: ${who.join("; ")}. ` +
             `Postgres copies a template database only while nobody is connected: close them, or pass terminateConnections (--terminate-connections).`,
@@ -191,7 +213,10 @@ async function cleanUp(c: Client, ver: number, marker: Marker, store: Store, dro
         log.error("could not re-open the parent database: the next floe branch command will", { parent, error: e });
       });
   }
-  if (clean) await removeMarker(c, { parent, branch: name, store }).catch((e) => log.error("could not remove the branch marker: the next floe branch command will", { parent, error: e }));
+  if (clean)
+    await removeMarker(c, { parent, branch: name, store }).catch((e) =>
+      log.error("could not remove the branch marker: the next floe branch command will", { parent, error: e }),
+    );
 }
 
 export async function listTemplateBranches(serverUrl: string): Promise<BranchInfo[]> {
@@ -206,7 +231,15 @@ export async function listTemplateBranches(serverUrl: string): Promise<BranchInf
     return r.rows.map((row) => {
       // The first line: a branch that is itself being branched carries a pending marker line below it.
       const meta = JSON.parse(String(row.comment).split("\n")[0].slice(MARK.length));
-      return { name: row.datname, parent: meta.parent, created: meta.created, url: databaseUrl(serverUrl, row.datname), kind: "template" as const, sizeBytes: Number(row.size), ...(meta.interrupted ? { interrupted: true } : {}) };
+      return {
+        name: row.datname,
+        parent: meta.parent,
+        created: meta.created,
+        url: databaseUrl(serverUrl, row.datname),
+        kind: "template" as const,
+        sizeBytes: Number(row.size),
+        ...(meta.interrupted ? { interrupted: true } : {}),
+      };
     });
   } finally {
     await c.end();
@@ -220,10 +253,14 @@ export async function deleteTemplateBranch(serverUrl: string, name: string): Pro
   try {
     await repairInterrupted(c);
     const creating = (await readMarkers(c)).find((m) => m.branch === name && m.alive);
-    if (creating) throw new Error(`branch "${name}" is being created right now (session pid ${creating.pid} since ${creating.started}): wait for that floe branch create to end, or stop it`);
+    if (creating)
+      throw new Error(
+        `branch "${name}" is being created right now (session pid ${creating.pid} since ${creating.started}): wait for that floe branch create to end, or stop it`,
+      );
     const r = await c.query("SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1", [name]);
     if (!r.rowCount) throw new Error(`branch "${name}" does not exist on ${redact(serverUrl)}`);
-    if (!String(r.rows[0].comment ?? "").startsWith(MARK)) throw new Error(`database "${name}" is not a floe branch (no "${MARK.trim()}" comment): refusing to drop it`);
+    if (!String(r.rows[0].comment ?? "").startsWith(MARK))
+      throw new Error(`database "${name}" is not a floe branch (no "${MARK.trim()}" comment): refusing to drop it`);
     const ver = Number((await c.query("SHOW server_version_num")).rows[0].server_version_num);
     // A logical slot left on the branch (a check that crashed mid-way) would block the drop.
     const slots = await c.query("SELECT slot_name FROM pg_replication_slots WHERE database = $1 AND NOT active", [name]);

@@ -33,11 +33,18 @@ export async function createBranch(parentUrl: string, opts: CreateBranchOptions 
   const strategy = strategyOf(opts);
   if (!STRATEGIES.includes(strategy)) throw new Error(`strategy must be one of ${STRATEGIES.join(", ")} (got "${strategy}")`);
   if (strategy === "instance") {
-    if (opts.terminateConnections) throw new Error(`terminateConnections is for the template strategies (file_copy, wal_log): an instance branch never touches the parent's sessions`);
+    if (opts.terminateConnections)
+      throw new Error(`terminateConnections is for the template strategies (file_copy, wal_log): an instance branch never touches the parent's sessions`);
     return createInstanceBranch(parentUrl, { name: opts.name, copy: opts.copy, at: opts.at, port: opts.port, signal: opts.signal });
   }
   if (opts.at) throw new Error(`a branch as of a past LSN or time needs the instance strategy (CREATE DATABASE … TEMPLATE copies the database as it is now)`);
-  return createTemplateBranch(parentUrl, { name: opts.name, terminateConnections: opts.terminateConnections, timeoutMs: opts.timeoutMs, strategy, signal: opts.signal });
+  return createTemplateBranch(parentUrl, {
+    name: opts.name,
+    terminateConnections: opts.terminateConnections,
+    timeoutMs: opts.timeoutMs,
+    strategy,
+    signal: opts.signal,
+  });
 }
 
 /**
@@ -75,13 +82,22 @@ export async function deleteBranch(serverUrl: string, name: string): Promise<voi
  * its port, so its URL stays valid). A template branch is dropped and copied again (its parent must
  * be free of other sessions, or `terminateConnections`).
  */
-export async function resetBranch(serverUrl: string, name: string, opts: { terminateConnections?: boolean; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<CreatedBranch> {
+export async function resetBranch(
+  serverUrl: string,
+  name: string,
+  opts: { terminateConnections?: boolean; timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<CreatedBranch> {
   if ((await kindOf(serverUrl, name)) === "instance") return resetInstanceBranch(serverUrl, name, opts.signal);
   const list = await listTemplateBranches(serverUrl);
   const b = list.find((x) => x.name === name);
   if (!b) throw new Error(`branch "${name}" does not exist (no instance branch of that name, and no database with floe's branch comment)`);
   await deleteTemplateBranch(serverUrl, name);
-  return createTemplateBranch(databaseUrl(serverUrl, b.parent), { name, terminateConnections: opts.terminateConnections, timeoutMs: opts.timeoutMs, signal: opts.signal });
+  return createTemplateBranch(databaseUrl(serverUrl, b.parent), {
+    name,
+    terminateConnections: opts.terminateConnections,
+    timeoutMs: opts.timeoutMs,
+    signal: opts.signal,
+  });
 }
 
 export { BranchInterrupted };

@@ -105,9 +105,7 @@ async function columns(c: Client, oid: number): Promise<{ attnum: number; name: 
 }
 
 async function publications(c: Client): Promise<Map<number, string[]>> {
-  const r = await c.query(
-    `SELECT format('%I.%I', schemaname, tablename)::regclass::oid::int AS oid, pubname FROM pg_publication_tables`,
-  );
+  const r = await c.query(`SELECT format('%I.%I', schemaname, tablename)::regclass::oid::int AS oid, pubname FROM pg_publication_tables`);
   const out = new Map<number, string[]>();
   for (const row of r.rows) out.set(row.oid, [...(out.get(row.oid) ?? []), row.pubname]);
   return out;
@@ -162,11 +160,23 @@ export function compare(before: Map<number, TableSnap>, after: Map<number, Table
     for (const [attnum, bc] of b.columns) {
       const ac = a.columns.get(attnum);
       if (!ac) {
-        v.push({ check: "dropped", severity: "info", table: a.name, column: bc.name, message: `column ${a.name}.${bc.name} was dropped (${bc.nonNull} values), as the policy allowed` });
+        v.push({
+          check: "dropped",
+          severity: "info",
+          table: a.name,
+          column: bc.name,
+          message: `column ${a.name}.${bc.name} was dropped (${bc.nonNull} values), as the policy allowed`,
+        });
         continue;
       }
       if (ac.nonNull < bc.nonNull) {
-        v.push({ check: "nulls", severity: "error", table: a.name, column: ac.name, message: `${a.name}.${ac.name}: ${bc.nonNull - ac.nonNull} of ${bc.nonNull} values became NULL` });
+        v.push({
+          check: "nulls",
+          severity: "error",
+          table: a.name,
+          column: ac.name,
+          message: `${a.name}.${ac.name}: ${bc.nonNull - ac.nonNull} of ${bc.nonNull} values became NULL`,
+        });
       } else if (a.rows >= b.rows && ac.fingerprint !== bc.fingerprint) {
         const retyped = ac.type !== bc.type;
         v.push({
@@ -181,7 +191,13 @@ export function compare(before: Map<number, TableSnap>, after: Map<number, Table
       }
     }
     for (const pub of b.published) {
-      if (!a.published.includes(pub)) v.push({ check: "publication", severity: "error", table: a.name, message: `${a.name} is no longer in publication ${pub}: its changes stop flowing to the lake` });
+      if (!a.published.includes(pub))
+        v.push({
+          check: "publication",
+          severity: "error",
+          table: a.name,
+          message: `${a.name} is no longer in publication ${pub}: its changes stop flowing to the lake`,
+        });
     }
   }
   return v;
@@ -208,11 +224,17 @@ async function validateConstraints(c: Client, preexisting: Set<string>): Promise
       await c.query(`ALTER TABLE ${row.tbl} VALIDATE CONSTRAINT ${ident(row.conname)}`);
       v.push({ check: "constraints", severity: "info", table: row.tbl, message: `NOT VALID constraint ${row.conname} validates against the existing rows` });
     } catch (e) {
-      v.push({ check: "constraints", severity: "error", table: row.tbl, message: `constraint ${row.conname} does not hold for existing rows: ${(e as Error).message}` });
+      v.push({
+        check: "constraints",
+        severity: "error",
+        table: row.tbl,
+        message: `constraint ${row.conname} does not hold for existing rows: ${(e as Error).message}`,
+      });
     }
   }
   const badIdx = await c.query(INVALID_INDEXES_SQL);
-  for (const row of badIdx.rows) if (!preexisting.has(`i:${row.idx}`)) v.push({ check: "indexes", severity: "error", table: row.tbl, message: `index ${row.idx} is invalid` });
+  for (const row of badIdx.rows)
+    if (!preexisting.has(`i:${row.idx}`)) v.push({ check: "indexes", severity: "error", table: row.tbl, message: `index ${row.idx} is invalid` });
   return v;
 }
 
@@ -224,7 +246,13 @@ async function validateDecoding(c: Client, after: Map<number, TableSnap>, broken
   const v: Validation[] = [];
   const walLevel = (await c.query("SHOW wal_level")).rows[0].wal_level;
   if (walLevel !== "logical") {
-    return [{ check: "decode", severity: "warn", message: `decoding not checked: wal_level is ${walLevel} on the branch's server (logical decoding needs wal_level = logical)` }];
+    return [
+      {
+        check: "decode",
+        severity: "warn",
+        message: `decoding not checked: wal_level is ${walLevel} on the branch's server (logical decoding needs wal_level = logical)`,
+      },
+    ];
   }
   const slot = `floe_check_${Math.random().toString(36).slice(2, 10)}`;
   const pubs = [...new Set(published.flatMap((t) => t.published))];
@@ -263,7 +291,14 @@ async function failingBefore(c: Client, before: Map<number, TableSnap>): Promise
   return out;
 }
 
-async function decodeSample(c: Client, slot: string, published: TableSnap[], pubs: string[], v: Validation[], broken: Map<number, string>): Promise<Validation[]> {
+async function decodeSample(
+  c: Client,
+  slot: string,
+  published: TableSnap[],
+  pubs: string[],
+  v: Validation[],
+  broken: Map<number, string>,
+): Promise<Validation[]> {
   const touched: TableSnap[] = [];
   for (const t of published) {
     const sql = sampleUpdate(t);
@@ -276,14 +311,20 @@ async function decodeSample(c: Client, slot: string, published: TableSnap[], pub
       touched.push(t);
     } catch (e) {
       const was = broken.get(t.oid);
-      if (was) v.push({ check: "decode", severity: "warn", table: t.name, message: `an UPDATE on ${t.name} already failed before the migration (${was}); its decoding was not sampled` });
+      if (was)
+        v.push({
+          check: "decode",
+          severity: "warn",
+          table: t.name,
+          message: `an UPDATE on ${t.name} already failed before the migration (${was}); its decoding was not sampled`,
+        });
       else v.push({ check: "decode", severity: "error", table: t.name, message: `an UPDATE on ${t.name} fails after the migration: ${(e as Error).message}` });
     }
   }
-  const r = await c.query(
-    `SELECT data FROM pg_logical_slot_peek_binary_changes($1, NULL, NULL, 'proto_version', '1', 'publication_names', $2)`,
-    [slot, pubs.join(",")],
-  );
+  const r = await c.query(`SELECT data FROM pg_logical_slot_peek_binary_changes($1, NULL, NULL, 'proto_version', '1', 'publication_names', $2)`, [
+    slot,
+    pubs.join(","),
+  ]);
   // Decode with the CDC writer's own decoder, then convert every new value with its type mapping.
   const decoder = new PgoutputDecoder();
   const relations = new Map<number, { name: string; columns: string[] }>();
@@ -304,13 +345,23 @@ async function decodeSample(c: Client, slot: string, published: TableSnap[], pub
     const rel = relations.get(t.oid);
     const tuples = updated.get(t.oid) ?? [];
     if (!rel || !tuples.length) {
-      v.push({ check: "decode", severity: "error", table: t.name, message: `a change to ${t.name} did not come out of pgoutput (${rel ? "no Update message" : "no Relation message"})` });
+      v.push({
+        check: "decode",
+        severity: "error",
+        table: t.name,
+        message: `a change to ${t.name} did not come out of pgoutput (${rel ? "no Update message" : "no Relation message"})`,
+      });
       continue;
     }
     // pgoutput leaves generated columns out (unless publish_generated_columns, Postgres 18).
     const want = [...t.columns.values()].filter((c2) => !c2.generated || rel.columns.includes(c2.name)).map((c2) => c2.name);
     if (want.join(",") !== rel.columns.join(",")) {
-      v.push({ check: "decode", severity: "error", table: t.name, message: `pgoutput describes ${t.name} with columns (${rel.columns.join(", ")}), the table has (${want.join(", ")})` });
+      v.push({
+        check: "decode",
+        severity: "error",
+        table: t.name,
+        message: `pgoutput describes ${t.name} with columns (${rel.columns.join(", ")}), the table has (${want.join(", ")})`,
+      });
       continue;
     }
     const cols: PgColumn[] = (await c.query(COLUMNS_SQL, [t.name])).rows;
@@ -326,12 +377,23 @@ async function decodeSample(c: Client, slot: string, published: TableSnap[], pub
         }
       } catch (e) {
         ok = false;
-        v.push({ check: "decode", severity: "error", table: t.name, column: col.name, message: `${t.name}.${col.name}: the CDC writer cannot map the decoded value: ${(e as Error).message}` });
+        v.push({
+          check: "decode",
+          severity: "error",
+          table: t.name,
+          column: col.name,
+          message: `${t.name}.${col.name}: the CDC writer cannot map the decoded value: ${(e as Error).message}`,
+        });
       }
     });
     if (ok) decoded++;
   }
-  if (decoded) v.push({ check: "decode", severity: "info", message: `${decoded} sample change(s) decoded through pgoutput and the CDC writer's type mapping (publications ${pubs.join(", ")})` });
+  if (decoded)
+    v.push({
+      check: "decode",
+      severity: "info",
+      message: `${decoded} sample change(s) decoded through pgoutput and the CDC writer's type mapping (publications ${pubs.join(", ")})`,
+    });
   return v;
 }
 
@@ -346,7 +408,8 @@ export async function checkMigrations(opts: CheckOptions): Promise<CheckResult> 
   result.branchStrategy = branch.strategy;
   if (branch.lsn) result.branchLsn = branch.lsn;
   const stopped = () => {
-    if (signal?.aborted) throw new BranchInterrupted(`interrupted (${String(signal.reason?.message ?? signal.reason)}) while checking on branch ${branch.name}`, "checking");
+    if (signal?.aborted)
+      throw new BranchInterrupted(`interrupted (${String(signal.reason?.message ?? signal.reason)}) while checking on branch ${branch.name}`, "checking");
   };
   let cancel: (() => void) | undefined;
   try {
@@ -401,7 +464,11 @@ export async function checkMigrations(opts: CheckOptions): Promise<CheckResult> 
           try {
             after = await snapshot(c, castBack);
           } catch (e) {
-            result.validations.push({ check: "values", severity: "error", message: `retyped values cannot be cast back to their old type to compare: ${(e as Error).message}` });
+            result.validations.push({
+              check: "values",
+              severity: "error",
+              message: `retyped values cannot be cast back to their old type to compare: ${(e as Error).message}`,
+            });
           }
         }
         // Types as they are now (for messages), fingerprints as compared.
@@ -435,8 +502,11 @@ export function formatCheckText(r: CheckResult): string {
     lines.push("not applied to a branch: the policy refused the migration");
     return lines.join("\n");
   }
-  lines.push(`branch ${r.branch} (${r.branchStrategy}${r.branchLsn ? `, the parent's WAL before ${r.branchLsn}` : ""}) created in ${r.branchMs} ms, ${r.branchDeleted ? "deleted afterwards" : "kept"}`);
-  for (const a of r.applied) lines.push(`applied ${a.file} ${a.transactional ? "in one transaction" : "statement by statement"}: ${a.ok ? "ok" : `FAILED: ${a.error}`}`);
+  lines.push(
+    `branch ${r.branch} (${r.branchStrategy}${r.branchLsn ? `, the parent's WAL before ${r.branchLsn}` : ""}) created in ${r.branchMs} ms, ${r.branchDeleted ? "deleted afterwards" : "kept"}`,
+  );
+  for (const a of r.applied)
+    lines.push(`applied ${a.file} ${a.transactional ? "in one transaction" : "statement by statement"}: ${a.ok ? "ok" : `FAILED: ${a.error}`}`);
   for (const v of r.validations) lines.push(`${v.severity.padEnd(5)} [${v.check}] ${v.message}`);
   lines.push(r.exitCode === 0 ? "check passed: allowed" : "check failed: refused");
   return lines.join("\n");

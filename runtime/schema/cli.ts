@@ -68,8 +68,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
       const v = value();
       if (!STRATEGIES.includes(v as BranchStrategy)) throw new Error(`--strategy must be ${STRATEGIES.join(", ")} (got "${v}")`);
       out.strategy = v as BranchStrategy;
-    }
-    else if (a.startsWith("--")) throw new Error(`unknown option ${a}`);
+    } else if (a.startsWith("--")) throw new Error(`unknown option ${a}`);
     else out.files.push(a);
   }
   return out;
@@ -86,7 +85,14 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (args.command === "rules") {
-    if (args.format === "json") process.stdout.write(JSON.stringify(RULES.map(({ id, family, defaultSeverity, summary, hint }) => ({ id, family, defaultSeverity, summary, hint })), null, 2) + "\n");
+    if (args.format === "json")
+      process.stdout.write(
+        JSON.stringify(
+          RULES.map(({ id, family, defaultSeverity, summary, hint }) => ({ id, family, defaultSeverity, summary, hint })),
+          null,
+          2,
+        ) + "\n",
+      );
     else for (const r of RULES) process.stdout.write(`${r.id.padEnd(46)} ${r.defaultSeverity.padEnd(5)} ${r.family.padEnd(21)} ${r.summary}\n`);
     return 0;
   }
@@ -104,7 +110,9 @@ export async function main(argv: string[]): Promise<number> {
       report = await lintFiles(args.files, policy);
     } catch (e) {
       if (!(e instanceof MigrationInputError)) throw e;
-      process.stderr.write(`floe schema lint: nothing to lint at ${e.problems.length === 1 ? "this path" : "these paths"}:\n${e.problems.map((p) => `  ${p}`).join("\n")}\n`);
+      process.stderr.write(
+        `floe schema lint: nothing to lint at ${e.problems.length === 1 ? "this path" : "these paths"}:\n${e.problems.map((p) => `  ${p}`).join("\n")}\n`,
+      );
       return 2;
     }
     const out = args.format === "json" ? formatJson(report) : args.format === "github" ? formatGithub(report) : formatText(report);
@@ -120,7 +128,15 @@ export async function main(argv: string[]): Promise<number> {
   let result;
   const stop = onSignals("floe schema check");
   try {
-    result = await checkMigrations({ url: args.against, files: args.files, policy, keepBranch: args.keepBranch, strategy: args.strategy, terminateConnections: args.terminateConnections, signal: stop.signal });
+    result = await checkMigrations({
+      url: args.against,
+      files: args.files,
+      policy,
+      keepBranch: args.keepBranch,
+      strategy: args.strategy,
+      terminateConnections: args.terminateConnections,
+      signal: stop.signal,
+    });
   } catch (e) {
     if (e instanceof BranchInterrupted) {
       process.stderr.write(`floe schema check: ${e.message}; ${args.keepBranch ? "the branch was kept" : "the branch was deleted"}, the parent re-opened\n`);

@@ -57,7 +57,9 @@ export function parsePolicy(doc: unknown, source = "policy"): Policy {
   const parsed = rulesSchema.safeParse(nested ? (doc as { rules?: unknown }).rules : doc);
   if (!parsed.success) {
     const where = (p: (string | number)[]) => [...(nested ? ["rules"] : []), ...p].join(".") || "(root)";
-    throw new Error(`${source}: expected {"rules": {"rule-id": "error" | "warn" | "off"}}: ${parsed.error.issues.map((i) => `${where(i.path)}: ${i.message}`).join("; ")}`);
+    throw new Error(
+      `${source}: expected {"rules": {"rule-id": "error" | "warn" | "off"}}: ${parsed.error.issues.map((i) => `${where(i.path)}: ${i.message}`).join("; ")}`,
+    );
   }
   const rules = parsed.data as Record<string, Severity>;
   const unknown = Object.keys(rules).filter((k) => !RULE_IDS.includes(k));
@@ -81,7 +83,8 @@ export async function lintText(text: string, file: string, policy: Policy = defa
   try {
     statements = await parseMigration(text, file);
   } catch (e) {
-    if (e instanceof MigrationParseError) return { file, statements: 0, findings: [], suppressed: [], parseError: { line: e.line, column: e.column, message: e.detail } };
+    if (e instanceof MigrationParseError)
+      return { file, statements: 0, findings: [], suppressed: [], parseError: { line: e.line, column: e.column, message: e.detail } };
     throw e;
   }
   const ctx: FileContext = { createdTables: new Set(), inTransaction: false, lockTimeoutSet: false, lockTimeoutReported: false };
@@ -90,9 +93,20 @@ export async function lintText(text: string, file: string, policy: Policy = defa
   const emit = (rule: Rule, level: Exclude<Severity, "off">, s: Statement, message: string) => {
     const reason = s.allow.get(rule.id);
     if (reason !== undefined) suppressed.push({ rule: rule.id, line: s.line, reason });
-    else findings.push({ rule: rule.id, severity: level, line: s.line, column: s.column, message: s.via ? `${message} (${s.via})` : message, hint: rule.hint, statement: s.text.split("\n")[0].slice(0, 120) });
+    else
+      findings.push({
+        rule: rule.id,
+        severity: level,
+        line: s.line,
+        column: s.column,
+        message: s.via ? `${message} (${s.via})` : message,
+        hint: rule.hint,
+        statement: s.text.split("\n")[0].slice(0, 120),
+      });
   };
-  const enabled = rules.map((rule) => ({ rule, level: policy[rule.id] ?? rule.defaultSeverity })).filter((x): x is { rule: Rule; level: Exclude<Severity, "off"> } => x.level !== "off");
+  const enabled = rules
+    .map((rule) => ({ rule, level: policy[rule.id] ?? rule.defaultSeverity }))
+    .filter((x): x is { rule: Rule; level: Exclude<Severity, "off"> } => x.level !== "off");
   for (const s of statements) {
     for (const { rule, level } of enabled) for (const message of rule.check(s, ctx)) emit(rule, level, s, message);
     advanceContext(s, ctx);
@@ -154,7 +168,9 @@ export function migrationFiles(paths: string[]): string[] {
     try {
       st = statSync(p);
     } catch (e) {
-      problems.push((e as NodeJS.ErrnoException).code === "ENOENT" ? `${p}: not found (no such file or directory)` : `${p}: cannot be read (${(e as Error).message})`);
+      problems.push(
+        (e as NodeJS.ErrnoException).code === "ENOENT" ? `${p}: not found (no such file or directory)` : `${p}: cannot be read (${(e as Error).message})`,
+      );
       continue;
     }
     if (!st.isDirectory()) {
@@ -222,7 +238,10 @@ const escProp = (s: string) => escData(s).replace(/:/g, "%3A").replace(/,/g, "%2
 export function formatGithub(report: LintReport): string {
   const lines: string[] = [];
   for (const f of report.files) {
-    if (f.parseError) lines.push(`::error file=${escProp(f.file)},line=${f.parseError.line},col=${f.parseError.column},title=${escProp("floe schema: parse error")}::${escData(f.parseError.message)}`);
+    if (f.parseError)
+      lines.push(
+        `::error file=${escProp(f.file)},line=${f.parseError.line},col=${f.parseError.column},title=${escProp("floe schema: parse error")}::${escData(f.parseError.message)}`,
+      );
     for (const x of f.findings) {
       lines.push(
         `::${x.severity === "error" ? "error" : "warning"} file=${escProp(f.file)},line=${x.line},col=${x.column},title=${escProp(`floe schema: ${x.rule}`)}::${escData(`${x.message}\nFix: ${x.hint}`)}`,

@@ -151,16 +151,21 @@ export async function parseMigration(text: string, file = "<input>"): Promise<St
     // A statement owns the comments from the line after the previous statement up to its own end,
     // plus a trailing comment on the line where it ends. For a DO block or a function, only the
     // lines before its body and its last line: an opt-out inside the body covers its own line only.
-    const ownedStart = idx === 0 ? 0 : (() => {
-      const nl = text.indexOf("\n", prevEnd);
-      return nl < 0 ? prevEnd : nl + 1;
-    })();
+    const ownedStart =
+      idx === 0
+        ? 0
+        : (() => {
+            const nl = text.indexOf("\n", prevEnd);
+            return nl < 0 ? prevEnd : nl + 1;
+          })();
     const eol = (i: number) => {
       const nl = text.indexOf("\n", i);
       return nl < 0 ? text.length : nl;
     };
     const from = Math.min(ownedStart, start);
-    const owned = HAS_BODY.has(kind) ? text.slice(from, eol(start)) + "\n" + text.slice(text.lastIndexOf("\n", end - 1) + 1, eol(end)) : text.slice(from, eol(end));
+    const owned = HAS_BODY.has(kind)
+      ? text.slice(from, eol(start)) + "\n" + text.slice(text.lastIndexOf("\n", end - 1) + 1, eol(end))
+      : text.slice(from, eol(end));
     prevEnd = end;
     const { line, column } = lineCol(text, start);
     top.push({ kind, node, text: text.slice(start, endRaw).trim(), line, column, allow: parseAllows(owned), origin: { base: 0, toChar } });
@@ -226,7 +231,9 @@ class Opener {
 
   private define(s: Statement): void {
     const names = (s.node.funcname ?? []).map((n: any) => n.String?.sval ?? "");
-    const language = String((s.node.options ?? []).map((o: any) => o.DefElem).find((d: any) => d?.defname === "language")?.arg?.String?.sval ?? (s.node.sql_body ? "sql" : "?")).toLowerCase();
+    const language = String(
+      (s.node.options ?? []).map((o: any) => o.DefElem).find((d: any) => d?.defname === "language")?.arg?.String?.sval ?? (s.node.sql_body ? "sql" : "?"),
+    ).toLowerCase();
     const def: FunctionDef = { stmt: s, display: names.join("."), language, kind: s.node.is_procedure ? "procedure" : "function" };
     const key = lastName(s.node.funcname);
     this.functions.set(key, [...(this.functions.get(key) ?? []), def]);
@@ -234,7 +241,8 @@ class Opener {
 
   /** Functions a statement calls: any function call in it, and trigger functions it attaches. */
   private calls(s: Statement): { name: string; how: string }[] {
-    if (s.kind === "CreateTrigStmt" || s.kind === "CreateEventTrigStmt") return [{ name: lastName(s.node.funcname), how: `attached by the ${s.kind === "CreateTrigStmt" ? "trigger" : "event trigger"} at line ${s.line}` }];
+    if (s.kind === "CreateTrigStmt" || s.kind === "CreateEventTrigStmt")
+      return [{ name: lastName(s.node.funcname), how: `attached by the ${s.kind === "CreateTrigStmt" ? "trigger" : "event trigger"} at line ${s.line}` }];
     const out: { name: string; how: string }[] = [];
     if (s.kind === "CallStmt") out.push({ name: lastName(s.node.funccall?.funcname), how: `called at line ${s.line}` });
     const walk = (n: any) => {
@@ -309,7 +317,9 @@ class Opener {
       const body = items[0] ?? "";
       const start = this.bodyStart(s, opts);
       const origin: Origin =
-        start.content !== undefined && start.verbatim?.(body) ? { base: start.content, toChar: byteToChar(body) } : { pinned: { line: start.line, column: start.pinned ? s.column : this.firstColumn(start.line) } };
+        start.content !== undefined && start.verbatim?.(body)
+          ? { base: start.content, toChar: byteToChar(body) }
+          : { pinned: { line: start.line, column: start.pinned ? s.column : this.firstColumn(start.line) } };
       return this.parseNested(body, origin, allow, via, at, what);
     }
     return [this.unverifiable(at, what, `it is written in ${def.language}, whose body cannot be checked`)];
@@ -332,11 +342,22 @@ class Opener {
       try {
         tree = pgq.parseSync(`SELECT ${e.query}`);
       } catch (err) {
-        out.push(this.unverifiable(here, e.role === "dynamic" ? "dynamic SQL" : "PL/pgSQL expression", `${e.query.trim()} does not parse: ${(err as Error).message}`));
+        out.push(
+          this.unverifiable(here, e.role === "dynamic" ? "dynamic SQL" : "PL/pgSQL expression", `${e.query.trim()} does not parse: ${(err as Error).message}`),
+        );
         continue;
       }
       const select = tree.stmts?.[0]?.stmt;
-      out.push({ kind: "SelectStmt", node: select?.SelectStmt, text: `SELECT ${e.query.trim()}`, ...pinned, allow: own, nested: true, via, origin: { pinned } });
+      out.push({
+        kind: "SelectStmt",
+        node: select?.SelectStmt,
+        text: `SELECT ${e.query.trim()}`,
+        ...pinned,
+        allow: own,
+        nested: true,
+        via,
+        origin: { pinned },
+      });
       if (e.role !== "dynamic") continue;
       const targets = select?.SelectStmt?.targetList ?? [];
       const value = targets.length === 1 ? constantValue(targets[0].ResTarget?.val) : undefined;
@@ -351,7 +372,14 @@ class Opener {
   }
 
   /** Parses SQL found inside something else; a parse failure is an Unverifiable statement at `at`. */
-  private parseNested(sql: string, origin: Origin, allow: Map<string, string>, via: string | undefined, at: Pick<Statement, "line" | "column" | "allow" | "via">, what: string): Statement[] {
+  private parseNested(
+    sql: string,
+    origin: Origin,
+    allow: Map<string, string>,
+    via: string | undefined,
+    at: Pick<Statement, "line" | "column" | "allow" | "via">,
+    what: string,
+  ): Statement[] {
     let tree: any;
     try {
       tree = pgq.parseSync(sql);
@@ -361,7 +389,12 @@ class Opener {
     return (tree.stmts ?? []).map((raw: any) => {
       const { kind, node } = unwrap(raw.stmt);
       const b = raw.stmt_location ?? 0;
-      const piece = raw.stmt_len != null ? Buffer.from(sql, "utf8").subarray(b, b + raw.stmt_len).toString("utf8") : Buffer.from(sql, "utf8").subarray(b).toString("utf8");
+      const piece =
+        raw.stmt_len != null
+          ? Buffer.from(sql, "utf8")
+              .subarray(b, b + raw.stmt_len)
+              .toString("utf8")
+          : Buffer.from(sql, "utf8").subarray(b).toString("utf8");
       let line: number;
       let column: number;
       let own = allow;
@@ -376,7 +409,16 @@ class Opener {
   }
 
   private unverifiable(at: Pick<Statement, "line" | "column" | "allow" | "via">, what: string, detail: string): Statement {
-    return { kind: UNVERIFIABLE, node: { what, detail }, text: `${what}: ${detail}`, line: at.line, column: at.column, allow: at.allow, nested: true, via: at.via };
+    return {
+      kind: UNVERIFIABLE,
+      node: { what, detail },
+      text: `${what}: ${detail}`,
+      line: at.line,
+      column: at.column,
+      allow: at.allow,
+      nested: true,
+      via: at.via,
+    };
   }
 
   /** Column of the first non-blank character of a file line. */

@@ -76,8 +76,19 @@ function constraints(col: any): any[] {
 
 /** Functions whose default forces a table rewrite (volatile), after squawk's list. */
 const VOLATILE = new Set([
-  "random", "gen_random_uuid", "uuid_generate_v1", "uuid_generate_v1mc", "uuid_generate_v4", "uuidv4", "uuidv7",
-  "clock_timestamp", "timeofday", "nextval", "txid_current", "statement_timestamp", "setseed",
+  "random",
+  "gen_random_uuid",
+  "uuid_generate_v1",
+  "uuid_generate_v1mc",
+  "uuid_generate_v4",
+  "uuidv4",
+  "uuidv7",
+  "clock_timestamp",
+  "timeofday",
+  "nextval",
+  "txid_current",
+  "statement_timestamp",
+  "setseed",
 ]);
 function volatileCall(expr: any): string | undefined {
   let hit: string | undefined;
@@ -155,7 +166,10 @@ export const RULES: Rule[] = [
     defaultSeverity: "error",
     summary: "ALTER TABLE ... DROP COLUMN (Atlas DS103, squawk ban-drop-column)",
     hint: "Stop writing and reading the column first (deploy code that ignores it), then drop it in a later migration with an opt-out comment.",
-    check: (s) => cmds(s).filter((c) => c.subtype === "AT_DropColumn").map((c) => `drops column "${c.name}" of "${relName(s.node.relation)}"`),
+    check: (s) =>
+      cmds(s)
+        .filter((c) => c.subtype === "AT_DropColumn")
+        .map((c) => `drops column "${c.name}" of "${relName(s.node.relation)}"`),
   },
   // Backward incompatible (Atlas BC1xx)
   {
@@ -166,7 +180,8 @@ export const RULES: Rule[] = [
     hint: "Create the new table (or a view with the new name), dual-write, move readers, then drop the old name.",
     check: (s) => {
       if (s.kind === "RenameStmt" && s.node.renameType === "OBJECT_TABLE") return [`renames table "${relName(s.node.relation)}" to "${s.node.newname}"`];
-      if (s.kind === "AlterObjectSchemaStmt" && s.node.objectType === "OBJECT_TABLE") return [`moves table "${relName(s.node.relation)}" to schema "${s.node.newschema}"`];
+      if (s.kind === "AlterObjectSchemaStmt" && s.node.objectType === "OBJECT_TABLE")
+        return [`moves table "${relName(s.node.relation)}" to schema "${s.node.newschema}"`];
       return [];
     },
   },
@@ -187,7 +202,10 @@ export const RULES: Rule[] = [
     defaultSeverity: "warn",
     summary: "ALTER COLUMN ... DROP NOT NULL",
     hint: "Consumers may rely on the column never being NULL; make sure every reader handles NULL before dropping the constraint.",
-    check: (s) => cmds(s).filter((c) => c.subtype === "AT_DropNotNull").map((c) => `column "${c.name}" of "${relName(s.node.relation)}" may become NULL`),
+    check: (s) =>
+      cmds(s)
+        .filter((c) => c.subtype === "AT_DropNotNull")
+        .map((c) => `column "${c.name}" of "${relName(s.node.relation)}" may become NULL`),
   },
   // Data-dependent (Atlas MF1xx)
   {
@@ -219,7 +237,9 @@ export const RULES: Rule[] = [
     check: (s, ctx) =>
       isNew(s.node.relation, ctx)
         ? []
-        : cmds(s).filter((c) => c.subtype === "AT_SetNotNull").map((c) => `sets "${c.name}" of "${relName(s.node.relation)}" NOT NULL: fails if any row is NULL, scans under an ACCESS EXCLUSIVE lock`),
+        : cmds(s)
+            .filter((c) => c.subtype === "AT_SetNotNull")
+            .map((c) => `sets "${c.name}" of "${relName(s.node.relation)}" NOT NULL: fails if any row is NULL, scans under an ACCESS EXCLUSIVE lock`),
   },
   {
     id: "adding-unique-index",
@@ -293,9 +313,7 @@ export const RULES: Rule[] = [
     summary: "DROP INDEX without CONCURRENTLY",
     hint: "Use DROP INDEX CONCURRENTLY (outside a transaction block).",
     check: (s) =>
-      s.kind === "DropStmt" && s.node.removeType === "OBJECT_INDEX" && !s.node.concurrent
-        ? [`DROP INDEX takes an ACCESS EXCLUSIVE lock on the table`]
-        : [],
+      s.kind === "DropStmt" && s.node.removeType === "OBJECT_INDEX" && !s.node.concurrent ? [`DROP INDEX takes an ACCESS EXCLUSIVE lock on the table`] : [],
   },
   {
     id: "ban-concurrent-index-creation-in-transaction",
@@ -304,7 +322,8 @@ export const RULES: Rule[] = [
     summary: "CREATE/DROP INDEX CONCURRENTLY inside BEGIN ... COMMIT",
     hint: "Move the concurrent index statement out of the transaction block (its own migration file).",
     check: (s, ctx) =>
-      ctx.inTransaction && ((s.kind === "IndexStmt" && s.node.concurrent) || (s.kind === "DropStmt" && s.node.removeType === "OBJECT_INDEX" && s.node.concurrent))
+      ctx.inTransaction &&
+      ((s.kind === "IndexStmt" && s.node.concurrent) || (s.kind === "DropStmt" && s.node.removeType === "OBJECT_INDEX" && s.node.concurrent))
         ? ["CONCURRENTLY cannot run inside a transaction block"]
         : [],
   },
@@ -319,8 +338,16 @@ export const RULES: Rule[] = [
       isNew(s.node.relation, ctx)
         ? []
         : cmds(s)
-            .filter((c) => c.subtype === "AT_AddConstraint" && ["CONSTR_CHECK", "CONSTR_FOREIGN"].includes(c.def?.Constraint?.contype) && !c.def.Constraint.skip_validation)
-            .map((c) => `${c.def.Constraint.contype === "CONSTR_FOREIGN" ? "foreign key" : "check"} constraint ${c.def.Constraint.conname ? `"${c.def.Constraint.conname}" ` : ""}scans "${relName(s.node.relation)}" while holding its lock`),
+            .filter(
+              (c) =>
+                c.subtype === "AT_AddConstraint" &&
+                ["CONSTR_CHECK", "CONSTR_FOREIGN"].includes(c.def?.Constraint?.contype) &&
+                !c.def.Constraint.skip_validation,
+            )
+            .map(
+              (c) =>
+                `${c.def.Constraint.contype === "CONSTR_FOREIGN" ? "foreign key" : "check"} constraint ${c.def.Constraint.conname ? `"${c.def.Constraint.conname}" ` : ""}scans "${relName(s.node.relation)}" while holding its lock`,
+            ),
   },
   {
     id: "adding-field-with-volatile-default",
@@ -385,7 +412,10 @@ export const RULES: Rule[] = [
     defaultSeverity: "error",
     summary: "char(n) columns",
     hint: "Use text (with a CHECK on length if needed): char(n) pads with spaces.",
-    check: (s) => columnTypes(s).filter(({ type }) => typeName(type).name === "bpchar").map(({ column }) => `column "${column}" is char(n)`),
+    check: (s) =>
+      columnTypes(s)
+        .filter(({ type }) => typeName(type).name === "bpchar")
+        .map(({ column }) => `column "${column}" is char(n)`),
   },
   {
     id: "prefer-text-field",
@@ -404,7 +434,10 @@ export const RULES: Rule[] = [
     defaultSeverity: "warn",
     summary: "timestamp without time zone",
     hint: "Use timestamptz: Iceberg maps it to timestamptz and values stay unambiguous across time zones.",
-    check: (s) => columnTypes(s).filter(({ type }) => typeName(type).name === "timestamp").map(({ column }) => `column "${column}" is timestamp without time zone`),
+    check: (s) =>
+      columnTypes(s)
+        .filter(({ type }) => typeName(type).name === "timestamp")
+        .map(({ column }) => `column "${column}" is timestamp without time zone`),
   },
   {
     id: "ban-create-domain-with-constraint",
@@ -412,7 +445,10 @@ export const RULES: Rule[] = [
     defaultSeverity: "warn",
     summary: "CREATE DOMAIN with a CHECK constraint",
     hint: "Domain constraints are hard to change later (ALTER DOMAIN ADD CONSTRAINT scans every table using it); use table CHECK constraints.",
-    check: (s) => (s.kind === "CreateDomainStmt" && (s.node.constraints ?? []).some((c: any) => c.Constraint?.contype === "CONSTR_CHECK") ? [`domain with a CHECK constraint`] : []),
+    check: (s) =>
+      s.kind === "CreateDomainStmt" && (s.node.constraints ?? []).some((c: any) => c.Constraint?.contype === "CONSTR_CHECK")
+        ? [`domain with a CHECK constraint`]
+        : [],
   },
   {
     id: "ban-alter-domain-with-add-constraint",
@@ -420,7 +456,10 @@ export const RULES: Rule[] = [
     defaultSeverity: "error",
     summary: "ALTER DOMAIN ... ADD CONSTRAINT",
     hint: "It validates every column using the domain while holding locks; use NOT VALID, or table CHECK constraints.",
-    check: (s) => (s.kind === "AlterDomainStmt" && s.node.subtype === "C" && !s.node.def?.Constraint?.skip_validation ? ["adds a domain constraint, validating every column that uses it"] : []),
+    check: (s) =>
+      s.kind === "AlterDomainStmt" && s.node.subtype === "C" && !s.node.def?.Constraint?.skip_validation
+        ? ["adds a domain constraint, validating every column that uses it"]
+        : [],
   },
   // Transactions (squawk transaction-nesting)
   {
@@ -433,7 +472,8 @@ export const RULES: Rule[] = [
       if (s.kind !== "TransactionStmt") return [];
       const k = s.node.kind;
       if ((k === "TRANS_STMT_BEGIN" || k === "TRANS_STMT_START") && ctx.inTransaction) return ["BEGIN inside an open transaction"];
-      if ((k === "TRANS_STMT_COMMIT" || k === "TRANS_STMT_ROLLBACK") && !ctx.inTransaction) return [`${k === "TRANS_STMT_COMMIT" ? "COMMIT" : "ROLLBACK"} without a BEGIN`];
+      if ((k === "TRANS_STMT_COMMIT" || k === "TRANS_STMT_ROLLBACK") && !ctx.inTransaction)
+        return [`${k === "TRANS_STMT_COMMIT" ? "COMMIT" : "ROLLBACK"} without a BEGIN`];
       return [];
     },
   },
@@ -468,8 +508,10 @@ export const RULES: Rule[] = [
       const out: string[] = [];
       for (const c of cmds(s)) {
         const con = c.def?.Constraint;
-        if (c.subtype === "AT_AddConstraint" && con?.contype === "CONSTR_PRIMARY" && !isNew(s.node.relation, ctx)) out.push(`adds a primary key to "${relName(s.node.relation)}"`);
-        if (c.subtype === "AT_DropConstraint" && /_pkey$|^pk_|_pk$/i.test(c.name ?? "")) out.push(`drops constraint "${c.name}" (the primary key) of "${relName(s.node.relation)}"`);
+        if (c.subtype === "AT_AddConstraint" && con?.contype === "CONSTR_PRIMARY" && !isNew(s.node.relation, ctx))
+          out.push(`adds a primary key to "${relName(s.node.relation)}"`);
+        if (c.subtype === "AT_DropConstraint" && /_pkey$|^pk_|_pk$/i.test(c.name ?? ""))
+          out.push(`drops constraint "${c.name}" (the primary key) of "${relName(s.node.relation)}"`);
       }
       return out;
     },
@@ -480,7 +522,13 @@ export const RULES: Rule[] = [
     defaultSeverity: "error",
     summary: "ALTER TABLE ... REPLICA IDENTITY",
     hint: "Changing the replica identity changes what UPDATE/DELETE carry in the WAL; coordinate with the CDC writer (resnapshot) instead of changing it in a migration.",
-    check: (s) => cmds(s).filter((c) => c.subtype === "AT_ReplicaIdentity").map((c) => `sets replica identity ${({ d: "DEFAULT", f: "FULL", n: "NOTHING", i: "USING INDEX" } as Record<string, string>)[c.def?.ReplicaIdentityStmt?.identity_type] ?? "?"} on "${relName(s.node.relation)}"`),
+    check: (s) =>
+      cmds(s)
+        .filter((c) => c.subtype === "AT_ReplicaIdentity")
+        .map(
+          (c) =>
+            `sets replica identity ${({ d: "DEFAULT", f: "FULL", n: "NOTHING", i: "USING INDEX" } as Record<string, string>)[c.def?.ReplicaIdentityStmt?.identity_type] ?? "?"} on "${relName(s.node.relation)}"`,
+        ),
   },
   {
     id: "cdc-publication-change",
@@ -491,7 +539,8 @@ export const RULES: Rule[] = [
     check: (s) => {
       if (s.kind === "AlterPublicationStmt" && (s.node.action === "AP_DropObjects" || s.node.action === "AP_SetObjects"))
         return [`${s.node.action === "AP_DropObjects" ? "drops tables from" : "replaces the table list of"} publication "${s.node.pubname}"`];
-      if (s.kind === "DropStmt" && s.node.removeType === "OBJECT_PUBLICATION") return [`drops publication ${(s.node.objects ?? []).map((o: any) => `"${o.String?.sval}"`).join(", ")}`];
+      if (s.kind === "DropStmt" && s.node.removeType === "OBJECT_PUBLICATION")
+        return [`drops publication ${(s.node.objects ?? []).map((o: any) => `"${o.String?.sval}"`).join(", ")}`];
       return [];
     },
   },
@@ -502,9 +551,11 @@ export const RULES: Rule[] = [
     summary: "DROP or ALTER of a type or domain (enum values, composite attributes)",
     hint: "Replicated columns of this type decode differently afterwards: add new enum values only (ALTER TYPE ... ADD VALUE), never rename or drop them.",
     check: (s) => {
-      if (s.kind === "DropStmt" && (s.node.removeType === "OBJECT_TYPE" || s.node.removeType === "OBJECT_DOMAIN")) return [`drops ${s.node.removeType === "OBJECT_TYPE" ? "type" : "domain"}`];
+      if (s.kind === "DropStmt" && (s.node.removeType === "OBJECT_TYPE" || s.node.removeType === "OBJECT_DOMAIN"))
+        return [`drops ${s.node.removeType === "OBJECT_TYPE" ? "type" : "domain"}`];
       if (s.kind === "AlterEnumStmt" && s.node.oldVal) return [`renames enum value '${s.node.oldVal}' to '${s.node.newVal}'`];
-      if (s.kind === "RenameStmt" && ["OBJECT_TYPE", "OBJECT_ATTRIBUTE", "OBJECT_DOMAIN"].includes(s.node.renameType)) return [`renames a type or one of its attributes`];
+      if (s.kind === "RenameStmt" && ["OBJECT_TYPE", "OBJECT_ATTRIBUTE", "OBJECT_DOMAIN"].includes(s.node.renameType))
+        return [`renames a type or one of its attributes`];
       if (s.kind === "AlterTableStmt" && s.node.objtype === "OBJECT_TYPE") return [`alters the attributes of a composite type`];
       return [];
     },
@@ -515,7 +566,10 @@ export const RULES: Rule[] = [
     defaultSeverity: "error",
     summary: "dropping, advancing or copying replication slots (or origins) from a migration",
     hint: "Replication slots belong to the CDC writer and the upgrade orchestrator: manage them with floe, never from a migration.",
-    check: (s) => calledFunctions(s.node).filter((f) => SLOT_FUNCTIONS.has(f)).map((f) => `calls ${f}()`),
+    check: (s) =>
+      calledFunctions(s.node)
+        .filter((f) => SLOT_FUNCTIONS.has(f))
+        .map((f) => `calls ${f}()`),
   },
   {
     id: "cdc-truncate",
@@ -523,7 +577,12 @@ export const RULES: Rule[] = [
     defaultSeverity: "error",
     summary: "TRUNCATE in a migration",
     hint: "TRUNCATE empties the Iceberg table downstream too and takes an ACCESS EXCLUSIVE lock; delete in batches, or do it by hand, not in a migration.",
-    check: (s) => (s.kind === "TruncateStmt" ? [`truncates ${(s.node.relations ?? []).map((r: any) => `"${relName(r.RangeVar)}"`).join(", ")}${s.node.behavior === "DROP_CASCADE" ? " with CASCADE" : ""}`] : []),
+    check: (s) =>
+      s.kind === "TruncateStmt"
+        ? [
+            `truncates ${(s.node.relations ?? []).map((r: any) => `"${relName(r.RangeVar)}"`).join(", ")}${s.node.behavior === "DROP_CASCADE" ? " with CASCADE" : ""}`,
+          ]
+        : [],
   },
   {
     id: "cdc-unlogged-table",
@@ -533,7 +592,9 @@ export const RULES: Rule[] = [
     hint: "Keep replicated tables logged; use a separate schema outside the publication for scratch data.",
     check: (s) => {
       if (s.kind === "CreateStmt" && s.node.relation?.relpersistence === "u") return [`creates unlogged table "${relName(s.node.relation)}"`];
-      return cmds(s).filter((c) => c.subtype === "AT_SetUnLogged").map(() => `sets "${relName(s.node.relation)}" UNLOGGED`);
+      return cmds(s)
+        .filter((c) => c.subtype === "AT_SetUnLogged")
+        .map(() => `sets "${relName(s.node.relation)}" UNLOGGED`);
     },
   },
 ];

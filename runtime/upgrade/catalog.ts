@@ -53,7 +53,9 @@ export async function schemaSnapshot(c: Client, excludeSchemas: string[] = []): 
   const params = excludeSchemas.length ? [excludeSchemas] : [];
   const q = async (sql: string) => (await c.query(sql, params)).rows;
 
-  const schemas = (await q(`SELECT n.nspname FROM pg_namespace n WHERE ${USER_NS}${ex} AND ${NOT_EXT("n.oid", "pg_namespace")} ORDER BY n.oid`)).map((r) => r.nspname);
+  const schemas = (await q(`SELECT n.nspname FROM pg_namespace n WHERE ${USER_NS}${ex} AND ${NOT_EXT("n.oid", "pg_namespace")} ORDER BY n.oid`)).map(
+    (r) => r.nspname,
+  );
   const enumRows = await q(`SELECT n.nspname, t.typname, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
       FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_enum e ON e.enumtypid = t.oid
       WHERE ${USER_NS}${ex} AND ${NOT_EXT("t.oid", "pg_type")} GROUP BY n.nspname, t.typname, t.oid ORDER BY t.oid`);

@@ -116,9 +116,16 @@ export async function main(argv: string[]): Promise<number> {
       greenUrlFromBlue: values["green-from-blue"],
       // host, port and database only: the pooler entry must keep logging in as the connecting
       // client, never as the superuser named in --green (its user= would be written into pgbouncer.ini)
-      greenTarget: { host: values["green-host"] ?? g.hostname, port: int("green-port", values["green-port"]) ?? Number(g.port || 5432), dbname: decodeURIComponent(g.pathname.slice(1)) || "postgres" },
+      greenTarget: {
+        host: values["green-host"] ?? g.hostname,
+        port: int("green-port", values["green-port"]) ?? Number(g.port || 5432),
+        dbname: decodeURIComponent(g.pathname.slice(1)) || "postgres",
+      },
       pooler: pooler(
-        new PgBouncerControl(required("pooler-admin", values["pooler-admin"], "FLOE_UPGRADE_POOLER_ADMIN"), required("pooler-ini", values["pooler-ini"], "FLOE_UPGRADE_POOLER_INI")),
+        new PgBouncerControl(
+          required("pooler-admin", values["pooler-admin"], "FLOE_UPGRADE_POOLER_ADMIN"),
+          required("pooler-ini", values["pooler-ini"], "FLOE_UPGRADE_POOLER_INI"),
+        ),
         values["pooler-db"] ?? (decodeURIComponent(new URL(required("blue", values.blue, "FLOE_UPGRADE_BLUE_URL")).pathname.slice(1)) || "postgres"),
         values["pooler-alias"] ?? [],
       ),
@@ -153,9 +160,18 @@ export async function main(argv: string[]): Promise<number> {
         const pf = await up.preflight();
         const bad = blocking(pf.findings, up.o.allow);
         const ddl = schemaDdl(pf.snapshot);
-        if (json) out(JSON.stringify({ ok: bad.length === 0, blueMajor: pf.blueMajor, greenMajor: pf.greenMajor, findings: pf.findings, tables: pf.snapshot.tables.length, ddl }, null, 2));
+        if (json)
+          out(
+            JSON.stringify(
+              { ok: bad.length === 0, blueMajor: pf.blueMajor, greenMajor: pf.greenMajor, findings: pf.findings, tables: pf.snapshot.tables.length, ddl },
+              null,
+              2,
+            ),
+          );
         else {
-          out(`blue: Postgres ${pf.blueMajor}, green: Postgres ${pf.greenMajor}, ${pf.snapshot.tables.length} table(s), ${ddl.length} schema statement(s) for green`);
+          out(
+            `blue: Postgres ${pf.blueMajor}, green: Postgres ${pf.greenMajor}, ${pf.snapshot.tables.length} table(s), ${ddl.length} schema statement(s) for green`,
+          );
           for (const f of pf.findings) out(`${f.severity.toUpperCase()} [${f.code}] ${f.object}: ${f.message}\n    fix: ${f.fix}`);
           out(bad.length ? `${bad.length} blocking finding(s): not ready` : "ready to upgrade");
         }
@@ -164,7 +180,12 @@ export async function main(argv: string[]): Promise<number> {
       case "run": {
         const report = await up.run();
         if (json) out(JSON.stringify({ ok: true, report }, null, 2));
-        else out(report ? `upgraded: green is primary (paused ${report.pausedMs} ms, waited ${report.waitMs} ms for blue's final LSN ${report.finalLsn}, ${report.sequences} sequence(s) synced, ${report.verifiedTables} table(s) verified)` : "already upgraded: green is primary");
+        else
+          out(
+            report
+              ? `upgraded: green is primary (paused ${report.pausedMs} ms, waited ${report.waitMs} ms for blue's final LSN ${report.finalLsn}, ${report.sequences} sequence(s) synced, ${report.verifiedTables} table(s) verified)`
+              : "already upgraded: green is primary",
+          );
         return 0;
       }
       case "rollback": {
@@ -178,7 +199,9 @@ export async function main(argv: string[]): Promise<number> {
         if (json) out(JSON.stringify(st, (_, v) => (typeof v === "bigint" ? v.toString() : v), 2));
         else if (!st.state) out("no upgrade state file: nothing started");
         else {
-          out(`phase: ${st.state.phase}; pooler "${st.state.poolerDatabase}" -> ${st.pooler!.target.host}:${st.pooler!.target.port}${st.pooler!.paused ? " (PAUSED)" : ""}`);
+          out(
+            `phase: ${st.state.phase}; pooler "${st.state.poolerDatabase}" -> ${st.pooler!.target.host}:${st.pooler!.target.port}${st.pooler!.paused ? " (PAUSED)" : ""}`,
+          );
           if (st.progress) out(`replication: ${st.progress.ready}/${st.progress.tables} tables ready, lag ${st.progress.lagBytes} bytes`);
           if (st.state.lastCutover) out(`last switchover: ${JSON.stringify(st.state.lastCutover)}`);
           if (st.state.lastAbort) out(`last abort: ${st.state.lastAbort.at}: ${st.state.lastAbort.reason}`);

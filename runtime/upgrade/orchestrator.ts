@@ -94,7 +94,10 @@ export interface CutoverReport {
 }
 
 export class UpgradeAborted extends Error {
-  constructor(message: string, readonly report: CutoverReport) {
+  constructor(
+    message: string,
+    readonly report: CutoverReport,
+  ) {
     super(message);
   }
 }
@@ -102,7 +105,8 @@ export class UpgradeAborted extends Error {
 const sameTarget = (a: DbTarget | null, b: DbTarget | null) => !!a && !!b && a.host === b.host && a.port === b.port && a.dbname === b.dbname;
 
 export class Upgrade {
-  readonly o: Required<Omit<UpgradeOptions, "hooks" | "signal" | "greenTarget" | "blueUrlFromGreen" | "greenUrlFromBlue" | "poolerDatabase" | "log" | "cdc">> & UpgradeOptions;
+  readonly o: Required<Omit<UpgradeOptions, "hooks" | "signal" | "greenTarget" | "blueUrlFromGreen" | "greenUrlFromBlue" | "poolerDatabase" | "log" | "cdc">> &
+    UpgradeOptions;
   readonly log: Logger;
   readonly database: string;
   readonly poolerDb: string;
@@ -195,7 +199,8 @@ export class Upgrade {
       this.log.info("already upgraded: green is primary");
       return null;
     }
-    if (s.phase === "rolled-back" || s.phase === "cleaned") throw new Error(`the upgrade is ${s.phase}: run "floe upgrade cleanup" and start over with a fresh state file and an empty green`);
+    if (s.phase === "rolled-back" || s.phase === "cleaned")
+      throw new Error(`the upgrade is ${s.phase}: run "floe upgrade cleanup" and start over with a fresh state file and an empty green`);
     if (s.phase === "planned") await this.setup(s);
     if (s.phase === "schema-copied") await this.startReplication(s);
     await waitCaughtUp(this.o.blueUrl, this.o.greenUrl, this.fwd, "forward", { ...this.o, log: this.log });
@@ -208,7 +213,10 @@ export class Upgrade {
     for (const f of pf.findings) this.log[f.severity === "error" ? "error" : "warn"]("preflight", { ...f });
     if (bad.length) throw new Error(`preflight found ${bad.length} blocking problem(s): ${bad.map((f) => `${f.object}: ${f.message}`).join("; ")}`);
     const existing = await using(this.o.greenUrl, (c) => userTables(c));
-    if (existing.length) throw new Error(`green database "${targetFromUrl(this.o.greenUrl).dbname}" is not empty (${existing.slice(0, 5).join(", ")}): the upgrade copies the schema into an empty database`);
+    if (existing.length)
+      throw new Error(
+        `green database "${targetFromUrl(this.o.greenUrl).dbname}" is not empty (${existing.slice(0, 5).join(", ")}): the upgrade copies the schema into an empty database`,
+      );
     const ddl = schemaDdl(pf.snapshot);
     await using(this.o.greenUrl, async (c) => {
       await c.query("BEGIN");
@@ -251,7 +259,15 @@ export class Upgrade {
    * through `slot`, sync sequences, verify, repoint, resume. On any failure before the repoint:
    * resume on `from`, and throw UpgradeAborted with the reason.
    */
-  private async switchover(s: UpgradeState, kind: "cutover" | "rollback", fromUrl: string, toUrl: string, slot: string, to: DbTarget, beforeResume?: () => Promise<void>): Promise<CutoverReport> {
+  private async switchover(
+    s: UpgradeState,
+    kind: "cutover" | "rollback",
+    fromUrl: string,
+    toUrl: string,
+    slot: string,
+    to: DbTarget,
+    beforeResume?: () => Promise<void>,
+  ): Promise<CutoverReport> {
     const back: Phase = kind === "cutover" ? "replicating" : "upgraded";
     const pooler = this.o.pooler;
     const from = await connect(fromUrl);
@@ -300,7 +316,15 @@ export class Upgrade {
       report.ok = true;
       await pooler.setQueryWaitTimeout(s.savedQueryWaitTimeout!);
       s.savedQueryWaitTimeout = null;
-      s.lastCutover = { kind, pausedMs: report.pausedMs, waitMs: report.waitMs, finalLsn: report.finalLsn, sequences: report.sequences, verifiedTables: report.verifiedTables, at: new Date().toISOString() };
+      s.lastCutover = {
+        kind,
+        pausedMs: report.pausedMs,
+        waitMs: report.waitMs,
+        finalLsn: report.finalLsn,
+        sequences: report.sequences,
+        verifiedTables: report.verifiedTables,
+        at: new Date().toISOString(),
+      };
       saveState(this.o.statePath, s);
       this.log.info(`${kind}: switched`, { ...report });
       return report;
@@ -341,7 +365,15 @@ export class Upgrade {
       s.cdcHandoff = { publication: cdc.publication, slot: cdc.slot, blueFinalLsn: "", origin: "none" };
       saveState(this.o.statePath, s);
     }
-    const report = await this.switchover(s, "cutover", this.o.blueUrl, this.o.greenUrl, this.fwd, s.greenTarget, earlySlot ? undefined : () => using(this.o.greenUrl, (c) => this.ensureSlot(c, this.rev)));
+    const report = await this.switchover(
+      s,
+      "cutover",
+      this.o.blueUrl,
+      this.o.greenUrl,
+      this.fwd,
+      s.greenTarget,
+      earlySlot ? undefined : () => using(this.o.greenUrl, (c) => this.ensureSlot(c, this.rev)),
+    );
     if (cdc) {
       s.cdcHandoff = { publication: cdc.publication, slot: cdc.slot, blueFinalLsn: report.finalLsn, origin: "none" };
       saveState(this.o.statePath, s);
@@ -364,7 +396,9 @@ export class Upgrade {
       if (!p.rowCount) throw new Error(`blue has no publication "${cdc.publication}" (--cdc-publication): is the CDC writer set up?`);
       const slot = await c.query(`SELECT plugin FROM pg_replication_slots WHERE slot_name = $1`, [cdc.slot]);
       if (!slot.rowCount) throw new Error(`blue has no replication slot "${cdc.slot}" (--cdc-slot)`);
-      const tables = await c.query(`SELECT format('%I.%I', schemaname, tablename) AS t FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1`, [cdc.publication]);
+      const tables = await c.query(`SELECT format('%I.%I', schemaname, tablename) AS t FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1`, [
+        cdc.publication,
+      ]);
       return { all: p.rows[0].puballtables as boolean, tables: tables.rows.map((r) => r.t as string) };
     });
     await using(this.o.greenUrl, async (c) => {
@@ -390,7 +424,15 @@ export class Upgrade {
     const cdc = s.cdcHandoff;
     const seq = s.switches ?? 0;
     if (!cdc || seq < 1 || (s.handoffSent?.seq ?? 0) >= seq) return;
-    const h: Handoff = { version: 1, upgrade: s.id ?? s.name, seq, kind, to: { host: to.host, port: to.port, dbname: to.dbname }, slot: cdc.slot, publication: cdc.publication };
+    const h: Handoff = {
+      version: 1,
+      upgrade: s.id ?? s.name,
+      seq,
+      kind,
+      to: { host: to.host, port: to.port, dbname: to.dbname },
+      slot: cdc.slot,
+      publication: cdc.publication,
+    };
     const lsn = await using(oldUrl, async (c) => (await c.query(EMIT_HANDOFF_SQL, [JSON.stringify(h)])).rows[0].lsn as string);
     s.handoffSent = { seq, lsn, on: kind === "cutover" ? "blue" : "green" };
     saveState(this.o.statePath, s);
@@ -475,7 +517,10 @@ export class Upgrade {
       if (!r.rowCount) return;
       const { active_pid: pid, lsn } = r.rows[0];
       if (pid || !lsn || parseLsn(lsn) <= parseLsn(sent.lsn)) {
-        this.log.warn(`kept the CDC writer's slot ${slot} on ${sent.on}: the writer has not moved past the handoff yet; run cleanup again once it has`, { confirmed: lsn, handoff: sent.lsn });
+        this.log.warn(`kept the CDC writer's slot ${slot} on ${sent.on}: the writer has not moved past the handoff yet; run cleanup again once it has`, {
+          confirmed: lsn,
+          handoff: sent.lsn,
+        });
         return;
       }
       await c.query(`SELECT pg_drop_replication_slot($1)`, [slot]);

@@ -37,7 +37,12 @@ export interface OwnershipObject {
 const qi = (s: string) => '"' + s.replace(/"/g, '""') + '"';
 
 /** Statements that give green's objects blue's owners and grants (pure, for tests). */
-export function ownershipStatements(objects: OwnershipObject[], greenRoles: Set<string>, present: Set<string>, defaults: DefaultPrivilege[] = []): { sql: string[]; skipped: string[] } {
+export function ownershipStatements(
+  objects: OwnershipObject[],
+  greenRoles: Set<string>,
+  present: Set<string>,
+  defaults: DefaultPrivilege[] = [],
+): { sql: string[]; skipped: string[] } {
   const sql: string[] = [];
   const skipped: string[] = [];
   for (const d of defaults) {
@@ -50,7 +55,14 @@ export function ownershipStatements(objects: OwnershipObject[], greenRoles: Set<
       `ALTER DEFAULT PRIVILEGES FOR ROLE ${qi(d.owner)}${d.schema ? ` IN SCHEMA ${d.schema}` : ""} GRANT ${d.privilege} ON ${d.on} TO ${d.grantee === "PUBLIC" ? "PUBLIC" : qi(d.grantee)}${d.grantable ? " WITH GRANT OPTION" : ""}`,
     );
   }
-  const alter: Record<string, string> = { schema: "SCHEMA", table: "TABLE", sequence: "SEQUENCE", view: "VIEW", "materialized view": "MATERIALIZED VIEW", type: "TYPE" };
+  const alter: Record<string, string> = {
+    schema: "SCHEMA",
+    table: "TABLE",
+    sequence: "SEQUENCE",
+    view: "VIEW",
+    "materialized view": "MATERIALIZED VIEW",
+    type: "TYPE",
+  };
   const on: Record<string, string> = { schema: "SCHEMA", table: "TABLE", sequence: "SEQUENCE", view: "TABLE", "materialized view": "TABLE", type: "TYPE" };
   for (const o of objects) {
     if (!present.has(`${o.kind}:${o.name}`)) continue;
@@ -64,7 +76,9 @@ export function ownershipStatements(objects: OwnershipObject[], greenRoles: Set<
         skipped.push(`${o.kind} ${o.name}: ${g.privilege} for ${g.grantee}, a role green does not have`);
         continue;
       }
-      sql.push(`GRANT ${g.privilege} ON ${on[o.kind]} ${o.name} TO ${g.grantee === "PUBLIC" ? "PUBLIC" : qi(g.grantee)}${g.grantable ? " WITH GRANT OPTION" : ""}`);
+      sql.push(
+        `GRANT ${g.privilege} ON ${on[o.kind]} ${o.name} TO ${g.grantee === "PUBLIC" ? "PUBLIC" : qi(g.grantee)}${g.grantable ? " WITH GRANT OPTION" : ""}`,
+      );
     }
   }
   return { sql, skipped };
@@ -105,7 +119,9 @@ async function defaultPrivileges(c: Client): Promise<DefaultPrivilege[]> {
         FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace, aclexplode(d.defaclacl) a
        WHERE a.grantee <> d.defaclrole`)
   ).rows;
-  return rows.filter((r) => on[r.objtype]).map((r) => ({ owner: r.owner, schema: r.schema, on: on[r.objtype], grantee: r.grantee, privilege: r.privilege, grantable: r.grantable }));
+  return rows
+    .filter((r) => on[r.objtype])
+    .map((r) => ({ owner: r.owner, schema: r.schema, on: on[r.objtype], grantee: r.grantee, privilege: r.privilege, grantable: r.grantable }));
 }
 
 async function presentOn(c: Client, objs: OwnershipObject[]): Promise<Set<string>> {

@@ -141,25 +141,55 @@ export function preflight(blue: ServerFacts, schema: SchemaSnapshot, green?: Ser
 
   const checkServer = (role: "blue" | "green", s: ServerFacts) => {
     if (s.walLevel !== "logical") {
-      f("wal-level", "error", role, `wal_level is "${s.walLevel}" on ${role}: logical replication needs "logical" (${role === "blue" ? "forward" : "reverse, for rollback,"} replication decodes ${role}'s WAL)`, "set wal_level = logical (Aurora: rds.logical_replication = 1) and restart");
+      f(
+        "wal-level",
+        "error",
+        role,
+        `wal_level is "${s.walLevel}" on ${role}: logical replication needs "logical" (${role === "blue" ? "forward" : "reverse, for rollback,"} replication decodes ${role}'s WAL)`,
+        "set wal_level = logical (Aurora: rds.logical_replication = 1) and restart",
+      );
     }
     const freeSlots = s.maxReplicationSlots - s.usedReplicationSlots;
     if (freeSlots < SLOTS_NEEDED) {
-      f("replication-slots", "error", role, `${freeSlots} free replication slot(s) of ${s.maxReplicationSlots} on ${role}; the upgrade needs ${SLOTS_NEEDED} (the subscription's slot and one for the initial table copy)`, "raise max_replication_slots (restart) or drop unused slots (pg_replication_slots)");
+      f(
+        "replication-slots",
+        "error",
+        role,
+        `${freeSlots} free replication slot(s) of ${s.maxReplicationSlots} on ${role}; the upgrade needs ${SLOTS_NEEDED} (the subscription's slot and one for the initial table copy)`,
+        "raise max_replication_slots (restart) or drop unused slots (pg_replication_slots)",
+      );
     }
     const freeSenders = s.maxWalSenders - s.usedWalSenders;
     if (freeSenders < SLOTS_NEEDED) {
-      f("wal-senders", "error", role, `${freeSenders} free wal sender(s) of ${s.maxWalSenders} on ${role}; the upgrade needs ${SLOTS_NEEDED}`, "raise max_wal_senders (restart)");
+      f(
+        "wal-senders",
+        "error",
+        role,
+        `${freeSenders} free wal sender(s) of ${s.maxWalSenders} on ${role}; the upgrade needs ${SLOTS_NEEDED}`,
+        "raise max_wal_senders (restart)",
+      );
     }
     if (!s.superuser) {
-      f("privileges", "error", role, `the upgrade role is not a superuser on ${role}: it must create publications, subscriptions and set sequences`, "connect as a superuser (Aurora/RDS: a member of rds_superuser)");
+      f(
+        "privileges",
+        "error",
+        role,
+        `the upgrade role is not a superuser on ${role}: it must create publications, subscriptions and set sequences`,
+        "connect as a superuser (Aurora/RDS: a member of rds_superuser)",
+      );
     }
   };
   checkServer("blue", blue);
   if (green) {
     checkServer("green", green);
     if (green.major <= blue.major) {
-      f("major-version", "error", "green", `green runs Postgres ${green.major}, not newer than blue's ${blue.major}`, "point --green at the cluster of the new major version");
+      f(
+        "major-version",
+        "error",
+        "green",
+        `green runs Postgres ${green.major}, not newer than blue's ${blue.major}`,
+        "point --green at the cluster of the new major version",
+      );
     }
     const missing = blue.extensions.filter((e) => !green.extensions.includes(e));
     if (missing.length) {
@@ -168,13 +198,31 @@ export function preflight(blue: ServerFacts, schema: SchemaSnapshot, green?: Ser
   }
 
   if (blue.largeObjects > 0) {
-    f("large-objects", "error", "pg_largeobject", `${blue.largeObjects} large object(s): logical replication does not carry large objects, green would miss them`, "move them into bytea columns, or copy them separately before cutover");
+    f(
+      "large-objects",
+      "error",
+      "pg_largeobject",
+      `${blue.largeObjects} large object(s): logical replication does not carry large objects, green would miss them`,
+      "move them into bytea columns, or copy them separately before cutover",
+    );
   }
   for (const e of blue.extensions) {
-    f("extension", "error", e, `extension "${e}" is installed: the schema copy creates only tables, sequences, indexes, constraints, enums and domains, and cannot know whether green has "${e}" at a compatible version`, `CREATE EXTENSION ${e} on green beforehand and re-run with --allow-extension ${e}`);
+    f(
+      "extension",
+      "error",
+      e,
+      `extension "${e}" is installed: the schema copy creates only tables, sequences, indexes, constraints, enums and domains, and cannot know whether green has "${e}" at a compatible version`,
+      `CREATE EXTENSION ${e} on green beforehand and re-run with --allow-extension ${e}`,
+    );
   }
   for (const o of blue.unsupportedObjects) {
-    f("unsupported-object", "error", o.name, `${o.kind} "${o.name}" is not copied to green by the schema copy (only tables, sequences, indexes, constraints, enums and domains are)`, `create it on green yourself before cutover and re-run with --allow-object ${o.name}, or drop it`);
+    f(
+      "unsupported-object",
+      "error",
+      o.name,
+      `${o.kind} "${o.name}" is not copied to green by the schema copy (only tables, sequences, indexes, constraints, enums and domains are)`,
+      `create it on green yourself before cutover and re-run with --allow-object ${o.name}, or drop it`,
+    );
   }
   if (schema.tables.length === 0) {
     f("no-tables", "error", "database", "no user tables to replicate", "check --database");
@@ -182,13 +230,31 @@ export function preflight(blue: ServerFacts, schema: SchemaSnapshot, green?: Ser
   for (const t of schema.tables) {
     const name = `${t.schema}.${t.name}`;
     if (t.persistence === "u") {
-      f("unlogged-table", "error", name, "unlogged table: its changes are not written to WAL, so logical replication cannot carry them", `ALTER TABLE ${qn(t.schema, t.name)} SET LOGGED`);
+      f(
+        "unlogged-table",
+        "error",
+        name,
+        "unlogged table: its changes are not written to WAL, so logical replication cannot carry them",
+        `ALTER TABLE ${qn(t.schema, t.name)} SET LOGGED`,
+      );
     }
     if (t.relkind === "p" || t.hasInheritance) {
-      f("partitioned-table", "error", name, "partitioned or inherited table: the schema copy does not recreate partition hierarchies", "upgrade this database with a dump/restore of the schema on green, or flatten the table");
+      f(
+        "partitioned-table",
+        "error",
+        name,
+        "partitioned or inherited table: the schema copy does not recreate partition hierarchies",
+        "upgrade this database with a dump/restore of the schema on green, or flatten the table",
+      );
     }
     if (!hasKey(t)) {
-      f("no-replica-identity", "error", name, `no primary key and REPLICA IDENTITY ${t.replident === "n" ? "NOTHING" : "DEFAULT"}: UPDATE and DELETE on it would fail on blue once it is published, and green could not locate rows`, `add a primary key, or ALTER TABLE ${qn(t.schema, t.name)} REPLICA IDENTITY FULL (slower apply)`);
+      f(
+        "no-replica-identity",
+        "error",
+        name,
+        `no primary key and REPLICA IDENTITY ${t.replident === "n" ? "NOTHING" : "DEFAULT"}: UPDATE and DELETE on it would fail on blue once it is published, and green could not locate rows`,
+        `add a primary key, or ALTER TABLE ${qn(t.schema, t.name)} REPLICA IDENTITY FULL (slower apply)`,
+      );
     } else if (!t.constraints.some((c) => c.type === "p")) {
       f("no-primary-key", "warning", name, "no primary key: the cutover verification can only compare row counts, not a checksum sample", "add a primary key");
     }
@@ -196,8 +262,7 @@ export function preflight(blue: ServerFacts, schema: SchemaSnapshot, green?: Ser
   return out;
 }
 
-export const blocking = (findings: Finding[], allow: string[] = []): Finding[] =>
-  findings.filter((x) => x.severity === "error" && !allow.includes(x.object));
+export const blocking = (findings: Finding[], allow: string[] = []): Finding[] => findings.filter((x) => x.severity === "error" && !allow.includes(x.object));
 
 // ---------------------------------------------------------------- schema DDL for green
 
@@ -277,9 +342,7 @@ export interface SequenceValue {
 
 /** setval statements that put every sequence on the target at or past the source's value. */
 export function sequenceSync(source: SequenceValue[]): string[] {
-  return source
-    .filter((s) => s.lastValue !== null)
-    .map((s) => `SELECT setval(${ql(qn(s.schema, s.name))}, ${s.lastValue}, true)`);
+  return source.filter((s) => s.lastValue !== null).map((s) => `SELECT setval(${ql(qn(s.schema, s.name))}, ${s.lastValue}, true)`);
 }
 
 // ---------------------------------------------------------------- replication progress

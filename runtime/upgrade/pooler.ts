@@ -117,7 +117,8 @@ export class GroupedPoolerControl implements PoolerControl {
     const main = await this.inner.target(db);
     for (const a of aliases) {
       const t = await this.inner.target(a);
-      if (t.host !== main.host || t.port !== main.port || t.dbname !== main.dbname) await this.inner.repoint(a, { host: main.host, port: main.port, dbname: main.dbname });
+      if (t.host !== main.host || t.port !== main.port || t.dbname !== main.dbname)
+        await this.inner.repoint(a, { host: main.host, port: main.port, dbname: main.dbname });
     }
   }
 

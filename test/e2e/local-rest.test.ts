@@ -26,8 +26,15 @@ afterAll(() => {
 
 /** pyiceberg and DuckDB through the REST catalog (test/integration/local/rest-attach.py, the engine tier's venv). */
 function attach(uri: string, credential: string): { pyiceberg: Row[]; duckdb: Row[]; pyicebergWithoutCredential: string; duckdbWithoutCredential: string } {
-  const engines = execFileSync("bash", [join(ROOT, "scripts", "install-engines.sh")], { encoding: "utf8" }).trim().split("\n").pop()!;
-  const out = execFileSync(join(engines, "venv", "bin", "python"), [join(ROOT, "test", "integration", "local", "rest-attach.py"), uri, credential, "floe", "accounts"], { encoding: "utf8", maxBuffer: 16 << 20 });
+  const engines = execFileSync("bash", [join(ROOT, "scripts", "install-engines.sh")], { encoding: "utf8" })
+    .trim()
+    .split("\n")
+    .pop()!;
+  const out = execFileSync(
+    join(engines, "venv", "bin", "python"),
+    [join(ROOT, "test", "integration", "local", "rest-attach.py"), uri, credential, "floe", "accounts"],
+    { encoding: "utf8", maxBuffer: 16 << 20 },
+  );
   return JSON.parse(out.trim().split("\n").pop()!);
 }
 
@@ -47,7 +54,9 @@ describe("examples/local with the REST catalog", () => {
   it("rows written through pgBouncer read the same in pyiceberg and DuckDB attached to the REST catalog; refused without credentials", async () => {
     await withClient(out.connectionString, async (c) => {
       await c.query(`CREATE TABLE accounts (id bigint PRIMARY KEY, note text, amount numeric(12,2), "at" timestamptz)`);
-      await c.query(`INSERT INTO accounts SELECT g, 'row ' || g, g * 2.5, timestamptz '2026-06-01 12:00:00.5+00' + g * interval '1 day' FROM generate_series(1, 10) g`);
+      await c.query(
+        `INSERT INTO accounts SELECT g, 'row ' || g, g * 2.5, timestamptz '2026-06-01 12:00:00.5+00' + g * interval '1 day' FROM generate_series(1, 10) g`,
+      );
       await c.query(`UPDATE accounts SET note = 'changed' WHERE id = 2`);
       await c.query(`DELETE FROM accounts WHERE id = 3`);
     });
@@ -58,7 +67,12 @@ describe("examples/local with the REST catalog", () => {
     );
     // the writer commits about every 500 ms: wait until pyiceberg sees the last change (bounded)
     const seen = await st.timed("first read equal through REST", () =>
-      pollUntil(`accounts through the REST catalog equal to Postgres (${JSON.stringify(want)})`, () => attach(out.restCatalogUri, out.restCatalogCredential), (a) => JSON.stringify(a.pyiceberg) === JSON.stringify(want), 180_000),
+      pollUntil(
+        `accounts through the REST catalog equal to Postgres (${JSON.stringify(want)})`,
+        () => attach(out.restCatalogUri, out.restCatalogCredential),
+        (a) => JSON.stringify(a.pyiceberg) === JSON.stringify(want),
+        180_000,
+      ),
     );
     expect(seen.value.duckdb).toEqual(want);
     expect(seen.value.pyicebergWithoutCredential).toMatch(/UnauthorizedError|NotAuthorized/);
@@ -80,7 +94,12 @@ describe("examples/local with the REST catalog", () => {
       120_000,
     );
     await withClient(out.connectionString, (c) => c.query(`INSERT INTO accounts VALUES (11, 'after the kill', 1, now())`));
-    await pollUntil("row 11 through the REST catalog", () => attach(out.restCatalogUri, out.restCatalogCredential).pyiceberg.map((r) => r[0]), (ids) => ids.includes(11), 180_000);
+    await pollUntil(
+      "row 11 through the REST catalog",
+      () => attach(out.restCatalogUri, out.restCatalogCredential).pyiceberg.map((r) => r[0]),
+      (ids) => ids.includes(11),
+      180_000,
+    );
   });
 
   it("destroys everything: no process, port or file left", async () => {

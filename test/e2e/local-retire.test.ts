@@ -42,7 +42,10 @@ async function writeFor(ms: number, urls: Record<string, string>): Promise<{ ack
   return { acked, errors };
 }
 
-const rowsOf = async (url: string) => withClient(url, async (c) => (await c.query("SELECT id::text AS id, note FROM events ORDER BY events.id")).rows.map((r) => ({ id: Number(r.id), note: r.note })));
+const rowsOf = async (url: string) =>
+  withClient(url, async (c) =>
+    (await c.query("SELECT id::text AS id, note FROM events ORDER BY events.id")).rows.map((r) => ({ id: Number(r.id), note: r.note })),
+  );
 
 beforeAll(() => {
   st = new E2eStack(`e2e-retire-${process.pid}`);
@@ -69,7 +72,10 @@ describe("finishing a local upgrade: retireBlue", () => {
         await c.query("INSERT INTO events (note) SELECT 'preload ' || g FROM generate_series(1, 300) g");
       });
     }
-    bluePids = st.resources().filter((r) => /postgres-\d$/.test(r.urn)).map((r) => r.outputs.pid);
+    bluePids = st
+      .resources()
+      .filter((r) => /postgres-\d$/.test(r.urn))
+      .map((r) => r.outputs.pid);
     expect(bluePids).toHaveLength(2);
     st.pulumi(["config", "set", "upgradeTo", "17"]);
     st.pulumi(["config", "set", "upgradeBudgetMs", "5000"]);
@@ -107,7 +113,12 @@ describe("finishing a local upgrade: retireBlue", () => {
     // the next up resumes from the state file (replication kept running) and cuts over
     st.timed("pulumi up with the upgrade", () => st.pulumi(["up", "--yes", "--skip-preview"]));
     for (const db of DBS) expect(await withClient(urls[db], async (c) => (await c.query("SHOW server_version_num")).rows[0].server_version_num)).toMatch(/^17/);
-    expect(await withClient(urls.app, async (c) => (await c.query("SELECT count(*)::int AS n FROM events WHERE note = 'written on blue after the failed cutover'")).rows[0].n)).toBe(1);
+    expect(
+      await withClient(
+        urls.app,
+        async (c) => (await c.query("SELECT count(*)::int AS n FROM events WHERE note = 'written on blue after the failed cutover'")).rows[0].n,
+      ),
+    ).toBe(1);
   });
 
   it("retires blue while clients write: no failed transaction, blue gone, the catalog on green, Iceberg equal to Postgres", async () => {

@@ -59,7 +59,9 @@ class Writers {
 const poolerUrl = (db: string) => (st.outputs().connectionString as string).replace(/\/app$/, `/${db}`);
 
 async function rows(url: string): Promise<{ id: number; client: number; seq: number }[]> {
-  return withClient(url, async (c) => (await c.query("SELECT id::text AS id, client, seq FROM events ORDER BY events.id")).rows.map((r) => ({ id: Number(r.id), client: r.client, seq: r.seq })));
+  return withClient(url, async (c) =>
+    (await c.query("SELECT id::text AS id, client, seq FROM events ORDER BY events.id")).rows.map((r) => ({ id: Number(r.id), client: r.client, seq: r.seq })),
+  );
 }
 
 beforeAll(() => {
@@ -82,7 +84,9 @@ describe("a local platform upgraded from Postgres 16 to 17 through its config", 
     urls = Object.fromEntries(SHARD_DBS.map((d) => [d, poolerUrl(d)]));
     for (const db of SHARD_DBS) {
       await withClient(urls[db], async (c) => {
-        await c.query(`CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY (START WITH ${ID_START[db]}) PRIMARY KEY, client int NOT NULL, seq int NOT NULL, note text)`);
+        await c.query(
+          `CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY (START WITH ${ID_START[db]}) PRIMARY KEY, client int NOT NULL, seq int NOT NULL, note text)`,
+        );
         await c.query("INSERT INTO events (client, seq, note) SELECT -1, g, 'preload' FROM generate_series(1, 500) g");
         expect((await c.query("SHOW server_version_num")).rows[0].server_version_num).toMatch(/^16/);
       });
@@ -150,7 +154,8 @@ describe("a local platform upgraded from Postgres 16 to 17 through its config", 
     const want = await pg();
     const seen = await pollUntil(
       "Iceberg equal to Postgres",
-      () => query(catalog, "SELECT id, client, seq FROM floe.events ORDER BY id").map((x) => ({ id: Number(x.id), client: Number(x.client), seq: Number(x.seq) })),
+      () =>
+        query(catalog, "SELECT id, client, seq FROM floe.events ORDER BY id").map((x) => ({ id: Number(x.id), client: Number(x.client), seq: Number(x.seq) })),
       (got) => JSON.stringify(got) === JSON.stringify(want),
       60_000,
     );
@@ -216,7 +221,8 @@ describe("a local platform upgraded from Postgres 16 to 17 through its config", 
     const want = [...(await rows(urls.app)), ...(await rows(urls.app_shard1))].sort((a, b) => a.id - b.id);
     await pollUntil(
       "Iceberg equal to Postgres after the rollback",
-      () => query(catalog, "SELECT id, client, seq FROM floe.events ORDER BY id").map((x) => ({ id: Number(x.id), client: Number(x.client), seq: Number(x.seq) })),
+      () =>
+        query(catalog, "SELECT id, client, seq FROM floe.events ORDER BY id").map((x) => ({ id: Number(x.id), client: Number(x.client), seq: Number(x.seq) })),
       (got) => JSON.stringify(got) === JSON.stringify(want),
       60_000,
     );

@@ -80,7 +80,12 @@ describe("examples/local through a real pulumi up", () => {
     const before = JSON.parse(pulumi(["stack", "export"]).out.replace(/^[^{]*/, ""));
     const pooler = before.deployment.resources.find((r: any) => r.type.endsWith("LocalPgBouncer"));
     process.kill(pooler.outputs.pid, "SIGKILL");
-    await pollUntil("pgbouncer gone", () => alive(pooler.outputs.pid), (a) => !a, 5000);
+    await pollUntil(
+      "pgbouncer gone",
+      () => alive(pooler.outputs.pid),
+      (a) => !a,
+      5000,
+    );
     const refresh = pulumi(["refresh", "--yes", "--skip-preview"]);
     expect(refresh.out).toMatch(/1 updated|~ 1|updated/);
     const up = pulumi(["up", "--yes", "--skip-preview"]);
@@ -90,7 +95,9 @@ describe("examples/local through a real pulumi up", () => {
   });
 
   it("applies a config change in place: the writer follows an explicit table list", async () => {
-    const pgPid = JSON.parse(pulumi(["stack", "export"]).out.replace(/^[^{]*/, "")).deployment.resources.find((r: any) => r.type.endsWith("LocalPostgresServer")).outputs.pid;
+    const pgPid = JSON.parse(pulumi(["stack", "export"]).out.replace(/^[^{]*/, "")).deployment.resources.find((r: any) =>
+      r.type.endsWith("LocalPostgresServer"),
+    ).outputs.pid;
     // Every source must hold every configured table (the writer refuses a list it cannot follow).
     for (const db of ["app", "app_shard1"]) {
       await withClient(out.connectionString.replace(/\/app$/, `/${db}`), (c) => c.query("CREATE TABLE customers (id int PRIMARY KEY, name text)"));
@@ -111,9 +118,18 @@ describe("examples/local through a real pulumi up", () => {
     await pollUntil(
       "customers in Iceberg",
       () => query(out.catalogUri, "SELECT id, name FROM floe.customers ORDER BY id"),
-      (rows) => JSON.stringify(rows) === JSON.stringify([{ id: 10, name: "ada" }, { id: 11, name: "grace" }]),
+      (rows) =>
+        JSON.stringify(rows) ===
+        JSON.stringify([
+          { id: 10, name: "ada" },
+          { id: 11, name: "grace" },
+        ]),
     );
-    await pollUntil("order 4", () => query(out.catalogUri, "SELECT count() AS n FROM floe.orders"), (rows) => Number(rows[0]?.n) === 4);
+    await pollUntil(
+      "order 4",
+      () => query(out.catalogUri, "SELECT count() AS n FROM floe.orders"),
+      (rows) => Number(rows[0]?.n) === 4,
+    );
     const tables = JSON.parse(execFileSync(process.execPath, [CLI, "query", "--catalog", out.catalogUri, "--tables", "--json"], { encoding: "utf8" }));
     expect(tables.map((t: any) => t.name).sort()).toEqual(["customers", "orders"]);
   });

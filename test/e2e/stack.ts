@@ -26,8 +26,18 @@ export class E2eStack {
     this.tmp = mkdtempSync(join(tmpdir(), "floe-e2e-"));
     chmodSync(this.tmp, 0o755); // the server user must reach the data directory inside
     const base = execFileSync("bash", ["-c", `source ${join(ROOT, "scripts", "pulumi-env.sh")} && env -0`], { encoding: "utf8" });
-    const fromScript = Object.fromEntries(base.split("\0").filter(Boolean).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
-    this.env = { ...fromScript, PATH: `${bin}:${process.env.PATH}`, PULUMI_BACKEND_URL: `file://${join(this.tmp, "state")}`, PULUMI_HOME: join(this.tmp, "pulumi-home") };
+    const fromScript = Object.fromEntries(
+      base
+        .split("\0")
+        .filter(Boolean)
+        .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+    );
+    this.env = {
+      ...fromScript,
+      PATH: `${bin}:${process.env.PATH}`,
+      PULUMI_BACKEND_URL: `file://${join(this.tmp, "state")}`,
+      PULUMI_HOME: join(this.tmp, "pulumi-home"),
+    };
     execFileSync("mkdir", ["-p", join(this.tmp, "state")]);
     this.pulumi(["stack", "init", "--secrets-provider", "passphrase"]);
     this.pulumi(["config", "set", "dataDir", this.dataDir]);
@@ -39,7 +49,12 @@ export class E2eStack {
 
   /** A pulumi command, synchronously (nothing else in this process runs meanwhile). */
   pulumi(args: string[], opts: { allowFail?: boolean } = {}): { code: number; out: string } {
-    const r = spawnSync("pulumi", [...args, "--stack", this.stack, "--non-interactive"], { cwd: PROGRAM, env: this.env, encoding: "utf8", maxBuffer: 64 << 20 });
+    const r = spawnSync("pulumi", [...args, "--stack", this.stack, "--non-interactive"], {
+      cwd: PROGRAM,
+      env: this.env,
+      encoding: "utf8",
+      maxBuffer: 64 << 20,
+    });
     const out = (r.stdout ?? "") + (r.stderr ?? "");
     if (r.status !== 0 && !opts.allowFail) throw new Error(`pulumi ${args.join(" ")} exited with ${r.status}:\n${out.slice(-6000)}`);
     return { code: r.status ?? -1, out };
@@ -116,7 +131,9 @@ export async function pollUntil<T>(what: string, fn: () => T | Promise<T>, ok: (
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`${what}: not seen within ${boundMs} ms; last value ${JSON.stringify(last)?.slice(0, 2000)}; last error ${(lastErr as Error)?.message ?? "none"}`);
+  throw new Error(
+    `${what}: not seen within ${boundMs} ms; last value ${JSON.stringify(last)?.slice(0, 2000)}; last error ${(lastErr as Error)?.message ?? "none"}`,
+  );
 }
 
 export const alive = (pid: number): boolean => {

@@ -14,7 +14,11 @@ describe("position delete files, read by every engine", () => {
   let writer: RunningWriter;
   beforeAll(async () => {
     bed = await startCdcBed();
-    await bed.pg.sql(`CREATE TABLE accounts (id int PRIMARY KEY, owner text, balance numeric(12,2)); INSERT INTO accounts SELECT g, 'o' || g, g FROM generate_series(1, 100) g;`, [], "app");
+    await bed.pg.sql(
+      `CREATE TABLE accounts (id int PRIMARY KEY, owner text, balance numeric(12,2)); INSERT INTO accounts SELECT g, 'o' || g, g FROM generate_series(1, 100) g;`,
+      [],
+      "app",
+    );
     writer = await bed.startWriter({ tables: [{ source: "public.accounts" }] });
     await bed.waitForEqual("accounts");
     // a second data file, in its own commit
@@ -32,7 +36,9 @@ describe("position delete files, read by every engine", () => {
     expectIdentical(await compareEngines(bed, "public.accounts"));
     const t = await Table.load(await bed.catalog(), { namespace: ["floe"], name: "accounts" });
     const io = t.catalog.fileIO({ "metadata-location": t.metadataLocation, metadata: t.metadata });
-    const entries = (await Promise.all((await readManifestList(io, t.currentSnapshot()!["manifest-list"])).map((m) => readManifest(io, m)))).flat().filter((e) => e.status !== 2);
+    const entries = (await Promise.all((await readManifestList(io, t.currentSnapshot()!["manifest-list"])).map((m) => readManifest(io, m))))
+      .flat()
+      .filter((e) => e.status !== 2);
     const dataFiles = entries.filter((e) => e.file.content === 0).map((e) => e.file.file_path);
     const deleteFiles = entries.filter((e) => e.file.content === 1).map((e) => e.file);
     // the last commit deleted rows of both earlier data files: one delete file for each, naming it
@@ -40,6 +46,7 @@ describe("position delete files, read by every engine", () => {
     expect(referenced.every((r) => typeof r === "string" && dataFiles.includes(r))).toBe(true);
     expect(new Set(referenced).size).toBe(deleteFiles.length);
     expect(deleteFiles.length).toBeGreaterThanOrEqual(2);
-    for (const f of deleteFiles) expect([f.lower_bounds?.[0].value.toString(), f.upper_bounds?.[0].value.toString()]).toEqual([f.referenced_data_file, f.referenced_data_file]);
+    for (const f of deleteFiles)
+      expect([f.lower_bounds?.[0].value.toString(), f.upper_bounds?.[0].value.toString()]).toEqual([f.referenced_data_file, f.referenced_data_file]);
   });
 });

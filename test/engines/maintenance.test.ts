@@ -98,7 +98,12 @@ describe.each([2] as const)("maintenance on v%i tables, beside the writer and ot
     bed = await startCdcBed();
     await createWorkloadTables(bed, { accounts: 200, clients: 3 });
     // the writer maintains with a small policy too: compactions, merges and expiries all along
-    file = bed.configFile({ tables: WORKLOAD_TARGETS, commit: { intervalMs: 50 }, formatVersion: version, maintenance: { keepSnapshots: 8, minInputFiles: 3, tierBaseBytes: 16_384, maxManifests: 4 } });
+    file = bed.configFile({
+      tables: WORKLOAD_TARGETS,
+      commit: { intervalMs: 50 },
+      formatVersion: version,
+      maintenance: { keepSnapshots: 8, minInputFiles: 3, tierBaseBytes: 16_384, maxManifests: 4 },
+    });
   });
   afterAll(async () => bed?.stop());
 
@@ -112,15 +117,21 @@ describe.each([2] as const)("maintenance on v%i tables, beside the writer and ot
     const kills = { writer: 0, writerMidStream: 0, maintainer: 0, maintainerMidStep: {} as Record<string, number> };
     let finals: number[] = [];
     try {
-      await waitUntil("the writer's initial copy of every table", async () => (await Promise.all(TABLES.map((t) => icebergLsn(bed, t)))).every((l) => l > 0n), { progress: () => ({ committed: load.committed }) });
+      await waitUntil("the writer's initial copy of every table", async () => (await Promise.all(TABLES.map((t) => icebergLsn(bed, t)))).every((l) => l > 0n), {
+        progress: () => ({ committed: load.committed }),
+      });
       for (let k = 0; k < KILLS; k++) {
         const victim = Math.random() < 0.5 ? "writer" : "maintainer";
         if (victim === "writer") {
           const from = await icebergLsn(bed, "counters");
-          await waitUntil(`writer (pid ${writer.pid}) to commit after it started`, async () => {
-            if (writer.exitCode !== null || writer.signalCode !== null) throw new GiveUp(`the writer exited by itself (code ${writer.exitCode})`);
-            return (await icebergLsn(bed, "counters")) > from;
-          }, { progress: () => ({ committed: load.committed }) });
+          await waitUntil(
+            `writer (pid ${writer.pid}) to commit after it started`,
+            async () => {
+              if (writer.exitCode !== null || writer.signalCode !== null) throw new GiveUp(`the writer exited by itself (code ${writer.exitCode})`);
+              return (await icebergLsn(bed, "counters")) > from;
+            },
+            { progress: () => ({ committed: load.committed }) },
+          );
           await sleep(Math.random() * 300);
           writer.kill("SIGKILL");
           await writerExited;
@@ -130,11 +141,15 @@ describe.each([2] as const)("maintenance on v%i tables, beside the writer and ot
           writerExited = new Promise<void>((r) => writer.once("exit", () => r()));
         } else {
           const m = maint;
-          await waitUntil(`floe maintain (pid ${m.child.pid}) to commit a pass after it started`, () => {
-            if (m.child.exitCode !== null) throw new GiveUp(`floe maintain exited by itself (code ${m.child.exitCode})`);
-            if (m.passes > 300 && m.passesWithWork === 0) throw new GiveUp(`${m.passes} passes and none committed anything`);
-            return m.passesWithWork > 0;
-          }, { progress: () => ({ passes: m.passes }) });
+          await waitUntil(
+            `floe maintain (pid ${m.child.pid}) to commit a pass after it started`,
+            () => {
+              if (m.child.exitCode !== null) throw new GiveUp(`floe maintain exited by itself (code ${m.child.exitCode})`);
+              if (m.passes > 300 && m.passesWithWork === 0) throw new GiveUp(`${m.passes} passes and none committed anything`);
+              return m.passesWithWork > 0;
+            },
+            { progress: () => ({ passes: m.passes }) },
+          );
           await sleep(Math.random() * 300);
           const step = m.inStep;
           m.child.kill("SIGKILL");
@@ -170,7 +185,17 @@ describe.each([2] as const)("maintenance on v%i tables, beside the writer and ot
       const ev = await Table.load(await bed.sharedCatalog(), { namespace: ["floe"], name: "events" });
       const counts: Record<string, unknown> = { chdb: Number(chdbRows(ev.metadata.location, "count() AS n")[0].n) };
       for (const engine of ["duckdb", "spark"]) {
-        counts[engine] = await ask<{ rows: { n: number }[] }>({ op: "sql", engine, catalog: catalogOf(bed), table: "floe.events", metadata: ev.metadataLocation, sql: "SELECT count(*) AS n FROM $TABLE" }).then((r) => Number(r.rows[0].n), (e: Error) => e.message.split("\n")[0]);
+        counts[engine] = await ask<{ rows: { n: number }[] }>({
+          op: "sql",
+          engine,
+          catalog: catalogOf(bed),
+          table: "floe.events",
+          metadata: ev.metadataLocation,
+          sql: "SELECT count(*) AS n FROM $TABLE",
+        }).then(
+          (r) => Number(r.rows[0].n),
+          (e: Error) => e.message.split("\n")[0],
+        );
       }
       console.log(`v${version} events changelog rows by engine: ${JSON.stringify(counts)}; Postgres ${pgEvents}`);
       expect(counts.chdb).toBe(pgEvents);
@@ -185,11 +210,30 @@ describe.each([2] as const)("maintenance on v%i tables, beside the writer and ot
     const w = await writer;
     try {
       // updates and deletes across several commits: several data files, each with deletes
-      for (let i = 0; i < 6; i++) await bed.pg.sql(`UPDATE accounts SET balance = balance + ${i}, note = 'pass ${i}' WHERE id % 7 = ${i}; DELETE FROM accounts WHERE id % 29 = ${i}`, [], "app");
+      for (let i = 0; i < 6; i++)
+        await bed.pg.sql(
+          `UPDATE accounts SET balance = balance + ${i}, note = 'pass ${i}' WHERE id % 7 = ${i}; DELETE FROM accounts WHERE id % 29 = ${i}`,
+          [],
+          "app",
+        );
       await bed.waitForEqual("accounts", { writer: w });
       const before = await Table.load(await bed.sharedCatalog(), { namespace: ["floe"], name: "accounts" });
       const dataBefore = Number(before.currentSnapshot()!.summary["total-data-files"]);
-      const r = runFloe(["maintain", "--config", file, "--table", "accounts", "--run", "--json", "--min-input-files", "2", "--delete-ratio", "0.01", "--max-manifests", "1"]);
+      const r = runFloe([
+        "maintain",
+        "--config",
+        file,
+        "--table",
+        "accounts",
+        "--run",
+        "--json",
+        "--min-input-files",
+        "2",
+        "--delete-ratio",
+        "0.01",
+        "--max-manifests",
+        "1",
+      ]);
       expect(r.status).toBe(0);
       const pass = JSON.parse(r.stdout.trim()) as { tables: Record<string, { after: { dataFiles: number; deleteFiles: number; formatVersion: number } }> };
       const after = pass.tables["floe.accounts"].after;
@@ -226,7 +270,11 @@ describe.each([2] as const)("maintenance on v%i tables, beside the writer and ot
           // the table is qualified by the catalog too: its namespace and the catalog are both named floe
           sql: "CALL floe.system.rewrite_data_files(table => 'floe.floe.accounts', options => map('rewrite-all', 'true'))",
         }).catch((e: Error) => {
-          const why = e.message.split("\n").filter((l) => /Exception|Error/.test(l)).slice(0, 3).join(" | ");
+          const why = e.message
+            .split("\n")
+            .filter((l) => /Exception|Error/.test(l))
+            .slice(0, 3)
+            .join(" | ");
           console.log(`Spark rewrite_data_files attempt ${sparkAttempts + 1}: ${why.slice(0, 1200)}`);
           return undefined;
         });
@@ -241,13 +289,17 @@ describe.each([2] as const)("maintenance on v%i tables, beside the writer and ot
       expect(spark.length).toBeGreaterThan(0);
       // the writer goes on after Spark's commit, then is killed and restarts from whatever is current
       const lsn = await icebergLsn(bed, "accounts");
-      await waitUntil("the writer to commit on top of Spark's snapshot", async () => (await icebergLsn(bed, "accounts")) > lsn, { progress: () => ({ committed: load.committed }) });
+      await waitUntil("the writer to commit on top of Spark's snapshot", async () => (await icebergLsn(bed, "accounts")) > lsn, {
+        progress: () => ({ committed: load.committed }),
+      });
       writer.kill("SIGKILL");
       await writerExited;
       writer = spawnWriter(file);
       writerExited = new Promise<void>((r) => writer.once("exit", () => r()));
       const lsn2 = await icebergLsn(bed, "counters");
-      await waitUntil("the restarted writer to commit", async () => (await icebergLsn(bed, "counters")) > lsn2, { progress: () => ({ committed: load.committed }) });
+      await waitUntil("the restarted writer to commit", async () => (await icebergLsn(bed, "counters")) > lsn2, {
+        progress: () => ({ committed: load.committed }),
+      });
     } finally {
       finals = await load.stop();
     }

@@ -36,7 +36,12 @@ describe("manifest fields, read by pyiceberg's and Spark's metadata tables", () 
   it("pyiceberg inspect.entries() / files() show column sizes, counts and bounds of every data and delete file", async () => {
     const t = await Table.load(await bed.catalog(), { namespace: ["floe"], name: "items" });
     const leafIds = [1, 2, 3, 5, 6, 7]; // id, name, price, tags.element (5), score, added: the Parquet leaf columns
-    const r = await ask<{ entries: Row[]; files: Row[]; manifests: Row[]; snapshots: Row[] }>({ op: "inspect", catalog: catalogOf(bed), table: "floe.items", what: ["entries", "files", "manifests", "snapshots"] });
+    const r = await ask<{ entries: Row[]; files: Row[]; manifests: Row[]; snapshots: Row[] }>({
+      op: "inspect",
+      catalog: catalogOf(bed),
+      table: "floe.items",
+      what: ["entries", "files", "manifests", "snapshots"],
+    });
     const live = r.entries.filter((e) => e.status !== 2);
     const data = r.files.filter((f) => f.content === 0);
     const deletes = r.files.filter((f) => f.content === 1);
@@ -67,7 +72,13 @@ describe("manifest fields, read by pyiceberg's and Spark's metadata tables", () 
   });
 
   it("Spark's files metadata table lists the same files with their column sizes", async () => {
-    const r = await ask<{ rows: Row[] }>({ op: "sql", engine: "spark", catalog: catalogOf(bed), table: "floe.items", sql: "SELECT content, file_path, record_count, column_sizes FROM floe.floe.items.files" });
+    const r = await ask<{ rows: Row[] }>({
+      op: "sql",
+      engine: "spark",
+      catalog: catalogOf(bed),
+      table: "floe.items",
+      sql: "SELECT content, file_path, record_count, column_sizes FROM floe.floe.items.files",
+    });
     const inspect = await ask<{ files: Row[] }>({ op: "inspect", catalog: catalogOf(bed), table: "floe.items", what: ["files"] });
     expect(r.rows.map((x) => x.file_path).sort()).toEqual(inspect.files.map((x) => x.file_path).sort());
     for (const row of r.rows) expect(row.column_sizes).not.toBeNull();

@@ -30,7 +30,11 @@ describe("a shop schema through the CDC writer, read by every engine", () => {
     for (const t of TABLES) {
       const c = await compareEngines(bed, `public.${t}`);
       const v = verdicts(c);
-      expect({ phase, table: t, verdicts: Object.fromEntries(readers(t).map((e) => [e, v[e]])) }).toEqual({ phase, table: t, verdicts: Object.fromEntries(readers(t).map((e) => [e, "identical"])) });
+      expect({ phase, table: t, verdicts: Object.fromEntries(readers(t).map((e) => [e, v[e]])) }).toEqual({
+        phase,
+        table: t,
+        verdicts: Object.fromEntries(readers(t).map((e) => [e, "identical"])),
+      });
       if (t === "shifts") expect(v.spark).toMatch(/Spark does not support time fields/);
     }
   }
@@ -41,9 +45,13 @@ describe("a shop schema through the CDC writer, read by every engine", () => {
       const deadline = Date.now() + 300_000;
       for (;;) {
         // (the columns differ too while a schema change is on its way)
-        const v = await compareEngines(bed, `public.${t}`, { engines: ["pyiceberg"] }).then((c) => verdicts(c).pyiceberg, (e: Error) => e.message.split("\n")[0]);
+        const v = await compareEngines(bed, `public.${t}`, { engines: ["pyiceberg"] }).then(
+          (c) => verdicts(c).pyiceberg,
+          (e: Error) => e.message.split("\n")[0],
+        );
         if (v === "identical") break;
-        if (Date.now() > deadline) throw new Error(`${phase}: the writer (${await writerState()}) did not bring ${t} level with Postgres within 300 s; pyiceberg reads: ${v}`);
+        if (Date.now() > deadline)
+          throw new Error(`${phase}: the writer (${await writerState()}) did not bring ${t} level with Postgres within 300 s; pyiceberg reads: ${v}`);
         await new Promise((r) => setTimeout(r, 500));
       }
     }
@@ -51,7 +59,13 @@ describe("a shop schema through the CDC writer, read by every engine", () => {
 
   /** "running", or how the writer ended (it must never stop on this workload). */
   function writerState(): Promise<string> {
-    return Promise.race([writer.done.then(() => "stopped", (e: Error) => `failed: ${e.message}`), new Promise<string>((r) => setImmediate(() => r("running")))]);
+    return Promise.race([
+      writer.done.then(
+        () => "stopped",
+        (e: Error) => `failed: ${e.message}`,
+      ),
+      new Promise<string>((r) => setImmediate(() => r("running"))),
+    ]);
   }
 
   beforeAll(async () => {
@@ -147,7 +161,9 @@ describe("a shop schema through the CDC writer, read by every engine", () => {
     // ... and updates that change them.
     await sql(`UPDATE customers SET bio = repeat('Rewritten ' || id || ' ', 900) WHERE id % 100 = 0`);
     // Deletes, with their dependent rows.
-    await sql(`DELETE FROM order_lines WHERE order_id IN (SELECT id FROM orders WHERE status = 'returned' AND customer_id % 3 = 0); DELETE FROM orders WHERE status = 'returned' AND customer_id % 3 = 0`);
+    await sql(
+      `DELETE FROM order_lines WHERE order_id IN (SELECT id FROM orders WHERE status = 'returned' AND customer_id % 3 = 0); DELETE FROM orders WHERE status = 'returned' AND customer_id % 3 = 0`,
+    );
     await sql(`DELETE FROM customers WHERE id % 97 = 0; DELETE FROM shifts WHERE id % 10 = 0`);
     // Primary-key updates, plain and composite keys, with and without an unchanged out-of-line TOAST value.
     await sql(`UPDATE inventory SET sku = sku || '-v2' WHERE manual IS NULL AND sku LIKE 'SKU-1%'`);
@@ -206,7 +222,8 @@ describe("a shop schema through the CDC writer, read by every engine", () => {
       "DELETE FROM customers WHERE id % 89 = 0",
       "ALTER TABLE customers RENAME COLUMN points TO reward_points",
       "INSERT INTO customers (ext_id, email, created_at) VALUES (gen_random_uuid(), 'while-down@example.com', now())",
-    ]) await sql(stmt);
+    ])
+      await sql(stmt);
     writer = await bed.startWriter({ tables: TABLES.map((t) => ({ source: `public.${t}` })) });
     await sql("UPDATE order_lines SET gift = NOT coalesce(gift, false) WHERE line = 1 AND qty = 4"); // order_lines' new layout reaches the stream
     await expectEveryEngineIdentical("defaults while down");

@@ -23,7 +23,10 @@ export function startWriterProcess(config: unknown, dir: string, env: NodeJS.Pro
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first (npm test does)`);
   const file = join(dir, `cdc-${process.hrtime.bigint()}.json`);
   writeFileSync(file, JSON.stringify(config));
-  const child = spawn(process.execPath, [CLI, "cdc", "run", "--config", file], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, FLOE_LOG_LEVEL: "info", ...env } });
+  const child = spawn(process.execPath, [CLI, "cdc", "run", "--config", file], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, FLOE_LOG_LEVEL: "info", ...env },
+  });
   let err = "";
   child.stderr!.on("data", (d) => {
     err += d;
@@ -56,7 +59,10 @@ export async function runToExit(config: unknown, dir: string, timeoutMs = 60_000
   const w = startWriterProcess(config, dir);
   try {
     const code = await w.exited(timeoutMs);
-    const plain = w.stderr().split("\n").filter((l) => l.trim() && !l.startsWith("{"));
+    const plain = w
+      .stderr()
+      .split("\n")
+      .filter((l) => l.trim() && !l.startsWith("{"));
     return { code, message: plain.join("\n"), stderr: w.stderr() };
   } finally {
     await w.kill();

@@ -36,7 +36,10 @@ export interface CdcBed {
    * `pid` (a `floe cdc run` child) adds that process's CPU time to the progress measures; `child`
    * does too, and its exit ends the wait at once.
    */
-  waitForEqual(table: string, opts?: { idleMs?: number; target?: string; source?: string; writer?: RunningWriter; pid?: number; child?: ChildProcess }): Promise<{ pg: string[]; ice: string[] }>;
+  waitForEqual(
+    table: string,
+    opts?: { idleMs?: number; target?: string; source?: string; writer?: RunningWriter; pid?: number; child?: ChildProcess },
+  ): Promise<{ pg: string[]; ice: string[] }>;
   icebergRows(target: string): Promise<string[]>;
   stop(): Promise<void>;
 }
@@ -90,7 +93,10 @@ export async function startCdcBed(opts: { major?: number; pg?: TestPostgres; cat
     config,
     configFile(overrides) {
       const f = join(warehouse, `cdc-${Date.now()}.json`);
-      writeFileSync(f, JSON.stringify(config(overrides), (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+      writeFileSync(
+        f,
+        JSON.stringify(config(overrides), (_k, v) => (typeof v === "bigint" ? v.toString() : v)),
+      );
       return f;
     },
     catalog,
@@ -102,7 +108,14 @@ export async function startCdcBed(opts: { major?: number; pg?: TestPostgres; cat
       const done = writer.run();
       done.catch(() => undefined);
       await writer.ready;
-      const running = { writer, done, stop: async () => { await writer.stop(); await done; } };
+      const running = {
+        writer,
+        done,
+        stop: async () => {
+          await writer.stop();
+          await done;
+        },
+      };
       writers.push(running);
       return running;
     },
@@ -130,7 +143,8 @@ export async function startCdcBed(opts: { major?: number; pg?: TestPostgres; cat
             last = { pg: pgRows, ice };
             if (JSON.stringify(pgRows) === JSON.stringify(ice)) return last;
             if (o.writer?.writer.status.state === "failed") throw new GiveUp(`the writer failed: ${o.writer.writer.status.error}`);
-            if (o.child && (o.child.exitCode !== null || o.child.signalCode !== null)) throw new GiveUp(`the writer process exited (code ${o.child.exitCode}, signal ${o.child.signalCode})`);
+            if (o.child && (o.child.exitCode !== null || o.child.signalCode !== null))
+              throw new GiveUp(`the writer process exited (code ${o.child.exitCode}, signal ${o.child.signalCode})`);
             return undefined;
           },
           {
@@ -259,7 +273,10 @@ export interface Workload {
  * lost (a server restart) connects again and goes on; whether its last COMMIT landed is then
  * unknown, so stop() reads the final counters from Postgres (it always does: they are exact).
  */
-export function startWorkload(bed: CdcBed, opts: { clients: number; accounts: number; every: number; extra?: (c: Client, txn: number) => Promise<void>; reconnect?: boolean }): Workload {
+export function startWorkload(
+  bed: CdcBed,
+  opts: { clients: number; accounts: number; every: number; extra?: (c: Client, txn: number) => Promise<void>; reconnect?: boolean },
+): Workload {
   let writing = true;
   let committed = 0;
   let lastCommitLsn = 0n;
@@ -331,7 +348,10 @@ export function startWorkload(bed: CdcBed, opts: { clients: number; accounts: nu
 /** A connection lost or refused (server shutting down, restarting, reset), not an SQL error. */
 function lostConnection(e: unknown): boolean {
   const code = (e as { code?: string }).code ?? "";
-  return /^(57P0[1-3]|08)/.test(code) || /ECONNRESET|ECONNREFUSED|EPIPE|Connection terminated|not queryable|shutting down|starting up/i.test((e as Error).message ?? "");
+  return (
+    /^(57P0[1-3]|08)/.test(code) ||
+    /ECONNRESET|ECONNREFUSED|EPIPE|Connection terminated|not queryable|shutting down|starting up/i.test((e as Error).message ?? "")
+  );
 }
 
 /** Connects again until the server takes it (it is restarting), while `go()`. */
@@ -441,7 +461,8 @@ export async function waitForCommitSince(
   return waitUntil(
     `${name} (pid ${child.pid}) to commit a snapshot after it started`,
     async () => {
-      if (child.exitCode !== null || child.signalCode !== null) throw new GiveUp(`the writer exited by itself (code ${child.exitCode}, signal ${child.signalCode})`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new GiveUp(`the writer exited by itself (code ${child.exitCode}, signal ${child.signalCode})`);
       if (stop()) return 0;
       const now = await tableSnapshots(catalog, lake);
       const changed = [...now].filter(([t, id]) => id !== "" && before.get(t) !== id).length;
@@ -470,7 +491,11 @@ export interface OnceReport {
 export async function expectExactlyOnce(bed: CdcBed, finals: number[], opts: { pid?: number } = {}): Promise<OnceReport> {
   const report = await checkExactlyOnce(bed, finals, opts);
   const { lost, duplicated } = report;
-  expect({ lost: lost.length, duplicated: duplicated.length, examples: [...lost.slice(0, 5), ...duplicated.slice(0, 5)] }).toEqual({ lost: 0, duplicated: 0, examples: [] });
+  expect({ lost: lost.length, duplicated: duplicated.length, examples: [...lost.slice(0, 5), ...duplicated.slice(0, 5)] }).toEqual({
+    lost: 0,
+    duplicated: 0,
+    examples: [],
+  });
   return report;
 }
 

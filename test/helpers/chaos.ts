@@ -19,7 +19,19 @@
  * changelogs exactly once (checkExactlyOnce). The same code runs the CI-sized integration test
  * (test/integration/cdc/chaos.test.ts) and the long run (bench/chaos.ts).
  */
-import { CdcBed, checkExactlyOnce, createWorkloadTables, killAfterCommits, spawnWriter, startCdcBed, startWorkload, tableSnapshots, waitForCommitSince, WORKLOAD_TARGETS, WriterProcess } from "./cdc";
+import {
+  CdcBed,
+  checkExactlyOnce,
+  createWorkloadTables,
+  killAfterCommits,
+  spawnWriter,
+  startCdcBed,
+  startWorkload,
+  tableSnapshots,
+  waitForCommitSince,
+  WORKLOAD_TARGETS,
+  WriterProcess,
+} from "./cdc";
 import { FaultProxy } from "./faults";
 import { startPostgres } from "./postgres";
 import { GiveUp, waitUntil } from "./wait";
@@ -106,19 +118,27 @@ export async function runChaos(opts: { kills: number; spreadMs?: number; log?: (
 /** The afterCommit hook of killAfterCommits: the fault of this kill, and whether it hit as meant. */
 function injector(bed: CdcBed, proxy: FaultProxy, faults: ChaosReport["faults"], log: (line: string) => void) {
   const alive = (w: WriterProcess) => () => {
-    if (w.exitCode !== null || w.signalCode !== null) throw new GiveUp(`the writer exited by itself (code ${w.exitCode}, signal ${w.signalCode}); its last log lines:\n${w.logTail()}`);
+    if (w.exitCode !== null || w.signalCode !== null)
+      throw new GiveUp(`the writer exited by itself (code ${w.exitCode}, signal ${w.signalCode}); its last log lines:\n${w.logTail()}`);
   };
   /** Waits for a promise while the writer lives; progress: its log. */
   const during = async <T>(what: string, w: WriterProcess, p: Promise<T>): Promise<T> => {
     let value: { v: T } | undefined;
     let failed: unknown;
-    p.then((v) => (value = { v }), (e) => (failed = e ?? new Error("rejected")));
+    p.then(
+      (v) => (value = { v }),
+      (e) => (failed = e ?? new Error("rejected")),
+    );
     const check = alive(w);
-    await waitUntil(what, () => {
-      if (failed) throw new GiveUp(String((failed as Error).message ?? failed));
-      check();
-      return value !== undefined;
-    }, { progress: () => ({ writerLogLines: w.logLines }), explain: () => `the writer's last log lines:\n${w.logTail()}` });
+    await waitUntil(
+      what,
+      () => {
+        if (failed) throw new GiveUp(String((failed as Error).message ?? failed));
+        check();
+        return value !== undefined;
+      },
+      { progress: () => ({ writerLogLines: w.logLines }), explain: () => `the writer's last log lines:\n${w.logTail()}` },
+    );
     return value!.v;
   };
   /** Waits until the writer tried the unreachable catalog once more than `before` refusals. */
@@ -171,7 +191,9 @@ function injector(bed: CdcBed, proxy: FaultProxy, faults: ChaosReport["faults"],
       try {
         await bed.pg.restart();
         const before = await tableSnapshots(catalog, lake);
-        const commits = await waitForCommitSince(`kill ${n}: the writer after the source restart`, w, before, catalog, lake, async () => ({ writerLogLines: w.logLines }));
+        const commits = await waitForCommitSince(`kill ${n}: the writer after the source restart`, w, before, catalog, lake, async () => ({
+          writerLogLines: w.logLines,
+        }));
         hit = commits > 0;
       } finally {
         await lake.end();

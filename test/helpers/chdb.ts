@@ -14,7 +14,10 @@ export function chdbRows(tableLocation: string, select: string, tail = ""): Reco
   process.chdir(dir);
   try {
     const out = chdb!.query(`SELECT ${select} FROM icebergLocal('${dir}') ${tail}`, "JSONEachRow");
-    return out.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+    return out
+      .split("\n")
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l));
   } finally {
     process.chdir(cwd);
   }

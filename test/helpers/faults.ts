@@ -189,7 +189,7 @@ function describeBackend(b: Buffer): string {
   if (type === "C") return `C ${cstring(b, 5).text}`;
   if (type === "E") {
     const fields: Record<string, string> = {};
-    for (let i = 5; i < b.length && b[i] !== 0; ) {
+    for (let i = 5; i < b.length && b[i] !== 0;) {
       const code = String.fromCharCode(b[i]);
       const v = cstring(b, i + 1);
       fields[code] = v.text;
@@ -319,7 +319,11 @@ class Conn {
   /** Writes in order (a slowed proxy delays each chunk). */
   private chain: Promise<void> = Promise.resolve();
 
-  constructor(readonly proxy: FaultProxy, readonly client: Socket, readonly server: Socket) {
+  constructor(
+    readonly proxy: FaultProxy,
+    readonly client: Socket,
+    readonly server: Socket,
+  ) {
     if (proxy.protocol === "postgres") {
       const f = new PgFrontend();
       this.front = f;
@@ -709,7 +713,12 @@ export class FaultProxy {
 }
 
 /** Polls `check` until it returns a value other than undefined/false; fails naming what it waited for. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000, everyMs = 50): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 60_000,
+  everyMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {

@@ -19,14 +19,16 @@ export async function readTable(t: Table, fieldIds: number[], opts: { bytesAsTex
       // a v3 deletion vector: its blob in the Puffin file, for its one data file
       const bytes = await io.read(e.file.file_path);
       const start = Number(e.file.content_offset);
-      for (const pos of readDvBlob(bytes.subarray(start, start + Number(e.file.content_size_in_bytes)), "dv")) deleted.add(`${e.file.referenced_data_file}#${pos}`);
+      for (const pos of readDvBlob(bytes.subarray(start, start + Number(e.file.content_size_in_bytes)), "dv"))
+        deleted.add(`${e.file.referenced_data_file}#${pos}`);
     } else for (const d of await readPositionDeletes(await io.read(e.file.file_path), "d")) deleted.add(`${d.path}#${d.pos}`);
   }
   const value = (v: unknown) => (opts.bytesAsText && typeof v === "object" && v !== null ? Buffer.from(v as Uint8Array).toString() : v);
   const rows: unknown[][] = [];
   for (const e of entries.filter((x) => x.file.content === 0)) {
     const cols = await readColumnsById(await io.read(e.file.file_path), fieldIds, "f");
-    if (cols[0].length !== Number(e.file.record_count)) throw new Error(`${e.file.file_path}: ${cols[0].length} rows read, the manifest says ${e.file.record_count}`);
+    if (cols[0].length !== Number(e.file.record_count))
+      throw new Error(`${e.file.file_path}: ${cols[0].length} rows read, the manifest says ${e.file.record_count}`);
     for (let i = 0; i < cols[0].length; i++) if (!deleted.has(`${e.file.file_path}#${i}`)) rows.push(cols.map((c) => value(c[i])));
   }
   return rows;

@@ -13,9 +13,9 @@ import { join, resolve } from "node:path";
 import { freePort } from "../../runtime/local/process";
 
 // the repo root from test/helpers (ts-jest) or dist/test/helpers (compiled benches)
-const ROOT = [resolve(__dirname, "../.."), resolve(__dirname, "../../..")].find((d) =>
-  existsSync(join(d, "scripts/install-iceberg-rest.sh")),
-) ?? resolve(__dirname, "../..");
+const ROOT =
+  [resolve(__dirname, "../.."), resolve(__dirname, "../../..")].find((d) => existsSync(join(d, "scripts/install-iceberg-rest.sh"))) ??
+  resolve(__dirname, "../..");
 let installDir: Promise<string> | undefined;
 
 /**
@@ -113,8 +113,17 @@ export async function startRestCatalog(opts: { env?: Record<string, string> } = 
   let logText = "";
   const child = spawn(
     "java",
-    ["-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", `${dir}/classes:${dir}/lib/*`,
-      "org.apache.iceberg.rest.FloeRestFixture", warehouse, join(root, "catalog.db"), "0"],
+    [
+      "-Xmx512m",
+      "-XX:+UseSerialGC",
+      "-XX:TieredStopAtLevel=1",
+      "-cp",
+      `${dir}/classes:${dir}/lib/*`,
+      "org.apache.iceberg.rest.FloeRestFixture",
+      warehouse,
+      join(root, "catalog.db"),
+      "0",
+    ],
     { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...(opts.env ?? {}) } },
   );
   const append = (d: Buffer) => {
@@ -150,7 +159,13 @@ export async function startRestCatalog(opts: { env?: Record<string, string> } = 
  * S3FileIO on the server side) and, with `vend`, hand the S3 credentials to clients in each
  * table's config (as real catalogs vend credentials).
  */
-export function s3CatalogEnv(opts: { endpoint: string; warehouse: string; accessKeyId: string; secretAccessKey: string; vend?: boolean }): Record<string, string> {
+export function s3CatalogEnv(opts: {
+  endpoint: string;
+  warehouse: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  vend?: boolean;
+}): Record<string, string> {
   return {
     AWS_REGION: "us-east-1",
     CATALOG_IO__IMPL: "org.apache.iceberg.aws.s3.S3FileIO",

@@ -31,12 +31,21 @@ export interface TestPostgres {
  * @param opts.password the superuser's password: TCP connections then need it (scram-sha-256)
  *   and url() carries it; without, every connection is trusted.
  */
-export async function startPostgres(opts: { major?: number; settings?: ClusterSpec["settings"]; walArchive?: boolean; password?: string } = {}): Promise<TestPostgres> {
+export async function startPostgres(
+  opts: { major?: number; settings?: ClusterSpec["settings"]; walArchive?: boolean; password?: string } = {},
+): Promise<TestPostgres> {
   const major = opts.major ?? 17;
   const root = mkdtempSync(join(tmpdir(), `floe-pg${major}-`));
   handOver(root);
   const port = await freePort();
-  const spec: ClusterSpec = { major, dataDir: join(root, "data"), port, password: opts.password, settings: { fsync: "off", ...(opts.settings ?? {}) }, ...(opts.walArchive ? { walArchive: join(root, "wal-archive") } : {}) };
+  const spec: ClusterSpec = {
+    major,
+    dataDir: join(root, "data"),
+    port,
+    password: opts.password,
+    settings: { fsync: "off", ...(opts.settings ?? {}) },
+    ...(opts.walArchive ? { walArchive: join(root, "wal-archive") } : {}),
+  };
   await initCluster(spec);
   await startCluster(spec);
   const auth = opts.password ? `postgres:${encodeURIComponent(opts.password)}` : "postgres";

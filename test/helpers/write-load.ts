@@ -43,7 +43,12 @@ export class WriteLoad {
    * counts the failure, reconnects (retrying every 50 ms) and goes on; without it the error is kept
    * and the client stops.
    */
-  constructor(private readonly url: string, private readonly n = 4, private readonly pauseMs = 0, private readonly reconnect = false) {}
+  constructor(
+    private readonly url: string,
+    private readonly n = 4,
+    private readonly pauseMs = 0,
+    private readonly reconnect = false,
+  ) {}
 
   async start(): Promise<void> {
     const setup = new Client({ connectionString: this.url });
@@ -138,7 +143,12 @@ export class WriteLoad {
     await Promise.all(this.loops);
     const pids: number[] = [];
     for (const c of this.clients) {
-      pids.push(await c.query("SELECT pg_backend_pid() AS pid").then((r) => r.rows[0].pid as number, () => -1));
+      pids.push(
+        await c.query("SELECT pg_backend_pid() AS pid").then(
+          (r) => r.rows[0].pid as number,
+          () => -1,
+        ),
+      );
       await c.end().catch(() => undefined);
     }
     return pids;
@@ -173,7 +183,12 @@ export interface BranchPointCheck {
  * known to start at or after is, nothing uncommitted is, and each client's counter equals its rows
  * (a transaction is whole or absent).
  */
-export function checkBranchPoint(commits: Commit[], rows: { client: number; seq: number }[], counters: { client: number; n: number }[], lsn: bigint): BranchPointCheck {
+export function checkBranchPoint(
+  commits: Commit[],
+  rows: { client: number; seq: number }[],
+  counters: { client: number; n: number }[],
+  lsn: bigint,
+): BranchPointCheck {
   const have = new Set(rows.map((r) => `${r.client}:${r.seq}`));
   const known = new Map(commits.map((c) => [`${c.client}:${c.seq}`, c]));
   const out: BranchPointCheck = { inside: 0, outside: 0, ambiguous: 0, problems: [] };
@@ -191,7 +206,8 @@ export function checkBranchPoint(commits: Commit[], rows: { client: number; seq:
   const perClient = new Map<number, number>();
   for (const r of rows) perClient.set(r.client, (perClient.get(r.client) ?? 0) + 1);
   for (const c of counters) {
-    if ((perClient.get(c.client) ?? 0) !== Number(c.n)) out.problems.push(`client ${c.client}: counter ${c.n} but ${perClient.get(c.client) ?? 0} rows (a transaction split by the branch point)`);
+    if ((perClient.get(c.client) ?? 0) !== Number(c.n))
+      out.problems.push(`client ${c.client}: counter ${c.n} but ${perClient.get(c.client) ?? 0} rows (a transaction split by the branch point)`);
   }
   return out;
 }

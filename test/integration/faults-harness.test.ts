@@ -138,12 +138,18 @@ describe("fault proxy: Postgres", () => {
     clients.push(repl);
     await repl.connect();
     const fault = proxy.watch({ name: "commit", match: /^xlog:C$/ });
-    const streaming = repl.query("START_REPLICATION SLOT s LOGICAL 0/0 (proto_version '1', publication_names 'p')").then(() => "ended", (e: Error) => e.message);
+    const streaming = repl.query("START_REPLICATION SLOT s LOGICAL 0/0 (proto_version '1', publication_names 'p')").then(
+      () => "ended",
+      (e: Error) => e.message,
+    );
     await pg.sql("UPDATE t SET v = v + 1 WHERE id = 1");
     expect(await fault.hit).toMatchObject({ action: "server-reset", request: "xlog:C" });
     expect(await streaming).toMatch(/ECONNRESET|terminated/);
     await pg.sql("SELECT pg_drop_replication_slot('s')").catch(async () => {
-      await waitFor("the slot to be released", async () => (await pg.sql("SELECT active FROM pg_replication_slots WHERE slot_name = 's'"))[0]?.active === false);
+      await waitFor(
+        "the slot to be released",
+        async () => (await pg.sql("SELECT active FROM pg_replication_slots WHERE slot_name = 's'"))[0]?.active === false,
+      );
       await pg.sql("SELECT pg_drop_replication_slot('s')");
     });
   });
@@ -157,7 +163,13 @@ describe("fault proxy: HTTP (moto S3)", () => {
   beforeAll(async () => {
     moto = await startMotoS3();
     proxy = await FaultProxy.start({ name: "s3", protocol: "http", target: { port: Number(new URL(moto.endpoint).port) } });
-    s3 = new S3Client({ endpoint: proxy.httpUrl, forcePathStyle: true, region: "us-east-1", credentials: { accessKeyId: "k", secretAccessKey: "s" }, maxAttempts: 1 });
+    s3 = new S3Client({
+      endpoint: proxy.httpUrl,
+      forcePathStyle: true,
+      region: "us-east-1",
+      credentials: { accessKeyId: "k", secretAccessKey: "s" },
+      maxAttempts: 1,
+    });
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
   }, INSTALL_TIMEOUT_MS);
   afterAll(async () => {

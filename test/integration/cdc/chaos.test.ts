@@ -16,7 +16,12 @@ it(`chaos: ${KILLS} kill -9 with catalog faults and source restarts, every chang
   for (const k of FAULT_KINDS) {
     expect({ kind: k, injected: r.faults[k].injected > 0, hit: r.faults[k].hit }).toEqual({ kind: k, injected: true, hit: r.faults[k].injected });
   }
-  expect({ mirrorEqual: r.mirrorEqual, lost: r.lost.length, duplicated: r.duplicated.length, examples: [...r.lost.slice(0, 5), ...r.duplicated.slice(0, 5)] }).toEqual({
+  expect({
+    mirrorEqual: r.mirrorEqual,
+    lost: r.lost.length,
+    duplicated: r.duplicated.length,
+    examples: [...r.lost.slice(0, 5), ...r.duplicated.slice(0, 5)],
+  }).toEqual({
     mirrorEqual: true,
     lost: 0,
     duplicated: 0,

@@ -66,26 +66,30 @@ async function missingFiles(catalog: Catalog, name: string): Promise<string[]> {
 async function expectEqual(bed: CdcBed, catalog: Catalog, what: string, child: WriterProcess): Promise<void> {
   let last = "";
   let icebergRows = 0;
-  await waitUntil(`${what}: Iceberg table t equal to Postgres`, async () => {
-    if (child.exitCode !== null || child.signalCode !== null) throw new GiveUp(`the writer exited (code ${child.exitCode}, signal ${child.signalCode})`);
-    const pg = lines(await readPostgres(bed.pg.url("app"), "public.t"));
-    try {
-      const loaded = await catalog.loadTable({ namespace: ["floe"], name: "t" });
-      const fields = loaded.metadata.schemas.find((s) => s["schema-id"] === loaded.metadata["current-schema-id"])!.fields;
-      const ice = lines(readIceberg(loaded.metadata.location, fields));
-      last = `Iceberg ${ice.length} rows, Postgres ${pg.length}`;
-      icebergRows = ice.length;
-      return JSON.stringify(ice) === JSON.stringify(pg);
-    } catch (e) {
-      const missing = await missingFiles(catalog, "t").catch(() => []);
-      last = `unreadable: ${(e as Error).message.slice(0, 300)}; missing files: ${missing.join(", ")}`;
-      return false;
-    }
-  }, {
-    everyMs: 250,
-    progress: () => ({ icebergRows, writerLogLines: child.logLines }),
-    explain: () => `last: ${last}; the writer's last log lines:\n${child.logTail()}`,
-  });
+  await waitUntil(
+    `${what}: Iceberg table t equal to Postgres`,
+    async () => {
+      if (child.exitCode !== null || child.signalCode !== null) throw new GiveUp(`the writer exited (code ${child.exitCode}, signal ${child.signalCode})`);
+      const pg = lines(await readPostgres(bed.pg.url("app"), "public.t"));
+      try {
+        const loaded = await catalog.loadTable({ namespace: ["floe"], name: "t" });
+        const fields = loaded.metadata.schemas.find((s) => s["schema-id"] === loaded.metadata["current-schema-id"])!.fields;
+        const ice = lines(readIceberg(loaded.metadata.location, fields));
+        last = `Iceberg ${ice.length} rows, Postgres ${pg.length}`;
+        icebergRows = ice.length;
+        return JSON.stringify(ice) === JSON.stringify(pg);
+      } catch (e) {
+        const missing = await missingFiles(catalog, "t").catch(() => []);
+        last = `unreadable: ${(e as Error).message.slice(0, 300)}; missing files: ${missing.join(", ")}`;
+        return false;
+      }
+    },
+    {
+      everyMs: 250,
+      progress: () => ({ icebergRows, writerLogLines: child.logLines }),
+      explain: () => `last: ${last}; the writer's last log lines:\n${child.logTail()}`,
+    },
+  );
   expect(await missingFiles(catalog, "t")).toEqual([]);
 }
 
@@ -111,7 +115,11 @@ describe("a lost commit reply with the catalog unreachable on the re-check", () 
     const direct = await SqlCatalog.connect({ name: "floe", url: bed.pg.url("lake"), warehouse: `file://${bed.warehouse}` });
     let child: WriterProcess | undefined;
     try {
-      const file = bed.configFile({ catalog: { type: "sql", uri: proxy.pgUrl("lake"), name: "floe" }, tables: [{ source: "public.t" }], commit: { intervalMs: 50 } });
+      const file = bed.configFile({
+        catalog: { type: "sql", uri: proxy.pgUrl("lake"), name: "floe" },
+        tables: [{ source: "public.t" }],
+        commit: { intervalMs: 50 },
+      });
       child = spawnWriter(file);
       await expectEqual(bed, direct, "initial copy", child);
 

@@ -35,26 +35,45 @@ describe("binary COPY decoding equals the text path", () => {
   /** Both paths, normalized: the text path's canonical values through the writer's normalizers. */
   const both = async (table: string, chunkRows = 7) => {
     const cols = await columnsOf(table);
-    const specType = (t: unknown, i: number) => (typeof t === "string" ? t : { type: "list", "element-id": 1000 + i, element: (t as { list: string }).list, "element-required": false });
+    const specType = (t: unknown, i: number) =>
+      typeof t === "string" ? t : { type: "list", "element-id": 1000 + i, element: (t as { list: string }).list, "element-required": false };
     const codecs = cols.map((c, i) => fieldCodec({ id: i + 1, name: c.pg.name, required: false, type: specType(c.mapped.iceberg, i) as never }));
     const text: unknown[][] = cols.map(() => []);
     const list = cols.map((c) => `"${c.pg.name}"`).join(", ");
-    await copyColumns(client, `SELECT ${list} FROM ${table}`, cols.map((c) => c.mapped.convert), (ch: ColumnChunk) =>
-      ch.columns.forEach((col, i) => {
-        for (let r = 0; r < ch.rowCount; r++) {
-          const v = col[r];
-          text[i].push(v === null ? null : codecs[i].normalize(v, cols[i].pg.name));
-        }
-      }),
+    await copyColumns(
+      client,
+      `SELECT ${list} FROM ${table}`,
+      cols.map((c) => c.mapped.convert),
+      (ch: ColumnChunk) =>
+        ch.columns.forEach((col, i) => {
+          for (let r = 0; r < ch.rowCount; r++) {
+            const v = col[r];
+            text[i].push(v === null ? null : codecs[i].normalize(v, cols[i].pg.name));
+          }
+        }),
     );
     const binary: unknown[][] = cols.map(() => []);
-    const copyCols: CopyColumn[] = cols.map((c) => ({ name: c.pg.name, typeName: c.pg.typeName, typType: c.pg.typType, elemTypeName: c.pg.elemTypeName, iceberg: c.mapped.iceberg, convert: c.mapped.convert }));
-    const n = await copyColumnsBinary(client, table, copyCols, (ch: ColumnChunk) => ch.columns.forEach((col, i) => binary[i].push(...Array.from(col as ArrayLike<unknown>).slice(0, ch.rowCount))), { chunkRows });
+    const copyCols: CopyColumn[] = cols.map((c) => ({
+      name: c.pg.name,
+      typeName: c.pg.typeName,
+      typType: c.pg.typType,
+      elemTypeName: c.pg.elemTypeName,
+      iceberg: c.mapped.iceberg,
+      convert: c.mapped.convert,
+    }));
+    const n = await copyColumnsBinary(
+      client,
+      table,
+      copyCols,
+      (ch: ColumnChunk) => ch.columns.forEach((col, i) => binary[i].push(...Array.from(col as ArrayLike<unknown>).slice(0, ch.rowCount))),
+      { chunkRows },
+    );
     return { cols, text, binary, n };
   };
 
   it("decodes every mapped type to the same normalized values", async () => {
-    await pg.sql(`
+    await pg.sql(
+      `
       CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
       CREATE DOMAIN positive AS int CHECK (VALUE > 0);
       CREATE TABLE typed (
@@ -76,7 +95,10 @@ describe("binary COPY decoding equals the text path", () => {
          '10.0.0.0/8', '23:59:59.999999+14', 0, '111'),
         (5, 1, 1, 1, 0.01, 0.0001, 0.0000000001, 1, 1e-20, 3.4028235e38, 1.7976931348623157e308, E'tab\\there\\nnewline', 'x', 'y', 'w', false, '294276-12-31', '24:00:00',
          '294276-12-31 23:59:59.999999', '1900-01-01 00:00:00+00', '1 mon -1 days', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12', '{}', '{}', '\\x00', '{{1,2},{3,4}}', '{a}', 'happy', 3,
-         '2001:db8::/32', '00:00:00+00', 1000000, '010');`, [], "postgres");
+         '2001:db8::/32', '00:00:00+00', 1000000, '010');`,
+      [],
+      "postgres",
+    );
     // The 2-d array row cannot go to Iceberg either way; the rest is compared.
     await pg.sql("UPDATE typed SET ints = '{5}' WHERE id = 5");
     const { cols, text, binary, n } = await both("typed");
@@ -93,7 +115,15 @@ describe("binary COPY decoding equals the text path", () => {
     }
     // int8, timestamps and decimals up to 18 digits came as BigInt64Arrays where a chunk had no null
     const chunks: ColumnChunk[] = [];
-    await copyColumnsBinary(client, "typed", (await columnsOf("typed")).filter((c) => ["id", "i8", "tstz", "n12"].includes(c.pg.name)).map((c) => ({ name: c.pg.name, typeName: c.pg.typeName, typType: c.pg.typType, iceberg: c.mapped.iceberg, convert: c.mapped.convert })), (c) => chunks.push(c), { where: "id <> 3", chunkRows: 2 });
+    await copyColumnsBinary(
+      client,
+      "typed",
+      (await columnsOf("typed"))
+        .filter((c) => ["id", "i8", "tstz", "n12"].includes(c.pg.name))
+        .map((c) => ({ name: c.pg.name, typeName: c.pg.typeName, typType: c.pg.typType, iceberg: c.mapped.iceberg, convert: c.mapped.convert })),
+      (c) => chunks.push(c),
+      { where: "id <> 3", chunkRows: 2 },
+    );
     expect(chunks.map((c) => c.columns.map((col) => col instanceof BigInt64Array))).toEqual([
       [false, true, true, true],
       [false, true, true, true],
@@ -123,14 +153,18 @@ describe("binary COPY decoding equals the text path", () => {
     await copyOut(client, `COPY many TO STDOUT (FORMAT binary)`, (d) => payloads.push(Buffer.from(d)));
     const all = Buffer.concat(payloads);
     const split: unknown[][] = cols.map(() => []);
-    const d = new CopyBinaryDecoder(cols.map((c) => ({ typeName: c.pg.typeName, typType: c.pg.typType, iceberg: c.mapped.iceberg, convert: c.mapped.convert })), (ch) =>
-      ch.columns.forEach((col, i) => split[i].push(...Array.from(col as ArrayLike<unknown>))),
+    const d = new CopyBinaryDecoder(
+      cols.map((c) => ({ typeName: c.pg.typeName, typType: c.pg.typType, iceberg: c.mapped.iceberg, convert: c.mapped.convert })),
+      (ch) => ch.columns.forEach((col, i) => split[i].push(...Array.from(col as ArrayLike<unknown>))),
     );
-    for (let at = 0, step = 1; at < all.length; at += step, step = (step * 7) % 61 + 1) d.push(all.subarray(at, at + step));
+    for (let at = 0, step = 1; at < all.length; at += step, step = ((step * 7) % 61) + 1) d.push(all.subarray(at, at + step));
     d.flush();
     expect(d.complete).toBe(true);
     expect(split).toEqual(text);
-    const cut = new CopyBinaryDecoder(cols.map((c) => ({ typeName: c.pg.typeName, typType: c.pg.typType, iceberg: c.mapped.iceberg, convert: c.mapped.convert })), () => undefined);
+    const cut = new CopyBinaryDecoder(
+      cols.map((c) => ({ typeName: c.pg.typeName, typType: c.pg.typType, iceberg: c.mapped.iceberg, convert: c.mapped.convert })),
+      () => undefined,
+    );
     cut.push(all.subarray(0, all.length - 40));
     expect(() => cut.flush()).toThrow(/middle of a row/);
   });

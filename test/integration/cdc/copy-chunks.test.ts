@@ -37,7 +37,11 @@ describe("a large table copied in ranges at one snapshot while it is written", (
 
   it("holds every row once: the copy as of the snapshot, the stream after it", async () => {
     // about 25 MB: 25 ranges of 1 MiB
-    await bed.pg.sql(`CREATE TABLE items (id bigserial PRIMARY KEY, v bigint NOT NULL, note text); INSERT INTO items (v, note) SELECT g, 'item ' || g FROM generate_series(1, ${ROWS}) g`, [], "app");
+    await bed.pg.sql(
+      `CREATE TABLE items (id bigserial PRIMARY KEY, v bigint NOT NULL, note text); INSERT INTO items (v, note) SELECT g, 'item ' || g FROM generate_series(1, ${ROWS}) g`,
+      [],
+      "app",
+    );
     await bed.pg.sql("VACUUM ANALYZE items", [], "app");
     let writing = true;
     let commits = 0;
@@ -96,7 +100,9 @@ describe("a large table copied in ranges at one snapshot while it is written", (
         await watch.end();
       }
       const during = seen.lastCommitted - seen.firstCommitted;
-      console.log(`chunked copy: ${seen.samples} samples with a range COPY running, ${seen.pids.size} backends, at most ${seen.max} at once, ${during} writes committed during them, ${commits} in all`);
+      console.log(
+        `chunked copy: ${seen.samples} samples with a range COPY running, ${seen.pids.size} backends, at most ${seen.max} at once, ${during} writes committed during them, ${commits} in all`,
+      );
       expect(seen.pids.size).toBeGreaterThanOrEqual(2);
       expect(during).toBeGreaterThanOrEqual(5);
 

@@ -10,7 +10,17 @@
  * Fails with a writer that confirms the slot before its Iceberg commit (lost counter values) and
  * with one that does not skip transactions already in Iceberg (duplicated values).
  */
-import { CdcBed, createWorkloadTables, KillReport, expectExactlyOnce, killAfterCommits, spawnWriter, startCdcBed, startWorkload, WORKLOAD_TARGETS } from "../../helpers/cdc";
+import {
+  CdcBed,
+  createWorkloadTables,
+  KillReport,
+  expectExactlyOnce,
+  killAfterCommits,
+  spawnWriter,
+  startCdcBed,
+  startWorkload,
+  WORKLOAD_TARGETS,
+} from "../../helpers/cdc";
 
 const KILLS = Number(process.env.FLOE_CRASH_KILLS ?? 20);
 
@@ -42,7 +52,9 @@ describe("CDC writer crash safety", () => {
       const accounts = await bed.waitForEqual("accounts", { pid: final.pid });
       expect(accounts.ice).toEqual(accounts.pg);
       const once = await expectExactlyOnce(bed, finals, { pid: final.pid });
-      console.log(`crash: ${report.kills} kills (${report.midStream} mid-stream, each after >= 1 commit), ${finals.reduce((a, b) => a + b, 0)} transactions, ${once.changes} changelog rows, lost ${once.lost.length}, duplicated ${once.duplicated.length}`);
+      console.log(
+        `crash: ${report.kills} kills (${report.midStream} mid-stream, each after >= 1 commit), ${finals.reduce((a, b) => a + b, 0)} transactions, ${once.changes} changelog rows, lost ${once.lost.length}, duplicated ${once.duplicated.length}`,
+      );
     } finally {
       final.kill("SIGTERM");
       await new Promise((r) => final.once("exit", r));

@@ -61,11 +61,21 @@ describe("floe cdc run: permanent errors exit 2 with the fix, transient ones are
   };
 
   it("a wrong password", async () => {
-    await permanent({}, { connectionString: url("floe_cdc", "wrong") }, new RegExp(`^floe cdc run: source "pg": password authentication failed for user "floe_cdc" at 127.0.0.1:${pg.port}: fix the password in the connectionString of source "pg"`));
+    await permanent(
+      {},
+      { connectionString: url("floe_cdc", "wrong") },
+      new RegExp(
+        `^floe cdc run: source "pg": password authentication failed for user "floe_cdc" at 127.0.0.1:${pg.port}: fix the password in the connectionString of source "pg"`,
+      ),
+    );
   });
 
   it("a missing database", async () => {
-    await permanent({}, { connectionString: url("floe_cdc", "right", "nope") }, /source "pg": database "nope" does not exist at 127\.0\.0\.1:\d+: create it or fix the database name/);
+    await permanent(
+      {},
+      { connectionString: url("floe_cdc", "right", "nope") },
+      /source "pg": database "nope" does not exist at 127\.0\.0\.1:\d+: create it or fix the database name/,
+    );
   });
 
   it("a role that does not exist", async () => {
@@ -74,7 +84,11 @@ describe("floe cdc run: permanent errors exit 2 with the fix, transient ones are
 
   it("a configured table that does not exist", async () => {
     // As a superuser the writer may add tables to its publication: it tries, and the table is not there.
-    await permanent({ tables: [{ source: "public.t" }, { source: "public.nope" }] }, { connectionString: pg.url("app") }, /source "pg": relation "public\.nope" does not exist: create the table, or remove it from the config's tables/);
+    await permanent(
+      { tables: [{ source: "public.t" }, { source: "public.nope" }] },
+      { connectionString: pg.url("app") },
+      /source "pg": relation "public\.nope" does not exist: create the table, or remove it from the config's tables/,
+    );
   });
 
   it("a configured table missing from the publication, which the writer may not change", async () => {
@@ -86,19 +100,37 @@ describe("floe cdc run: permanent errors exit 2 with the fix, transient ones are
   });
 
   it("a missing publication the writer may not create", async () => {
-    await permanent({}, { publication: "nopub" }, /source "pg": publication nopub does not exist and cannot be created \(permission denied for database app\); create it as the tables' owner: CREATE PUBLICATION nopub FOR TABLE "public"\."t"/);
+    await permanent(
+      {},
+      { publication: "nopub" },
+      /source "pg": publication nopub does not exist and cannot be created \(permission denied for database app\); create it as the tables' owner: CREATE PUBLICATION nopub FOR TABLE "public"\."t"/,
+    );
   });
 
   it("a role without REPLICATION", async () => {
-    await permanent({}, { connectionString: url("norepl", "right") }, /source "pg": permission denied to start WAL sender.*: give the role the REPLICATION attribute: ALTER ROLE norepl REPLICATION/);
+    await permanent(
+      {},
+      { connectionString: url("norepl", "right") },
+      /source "pg": permission denied to start WAL sender.*: give the role the REPLICATION attribute: ALTER ROLE norepl REPLICATION/,
+    );
   });
 
   it("a table the role may not read (the initial copy)", async () => {
-    await permanent({ tables: [{ source: "public.u" }] }, { publication: "pub_u" }, /source "pg": permission denied for table u: GRANT SELECT ON u TO floe_cdc/);
+    await permanent(
+      { tables: [{ source: "public.u" }] },
+      { publication: "pub_u" },
+      /source "pg": permission denied for table u: GRANT SELECT ON u TO floe_cdc/,
+    );
   });
 
   it("a missing catalog database", async () => {
-    await permanent({ catalog: { type: "sql", uri: pg.url("nolake") } }, {}, new RegExp(`the SQL catalog's database "nolake" does not exist at 127\\.0\\.0\\.1:${pg.port}: create it \\(CREATE DATABASE nolake\\) or fix catalog\\.uri`));
+    await permanent(
+      { catalog: { type: "sql", uri: pg.url("nolake") } },
+      {},
+      new RegExp(
+        `the SQL catalog's database "nolake" does not exist at 127\\.0\\.0\\.1:${pg.port}: create it \\(CREATE DATABASE nolake\\) or fix catalog\\.uri`,
+      ),
+    );
   });
 
   it("a misspelt config key, before anything is created", async () => {
@@ -142,7 +174,14 @@ describe("floe cdc run: permanent errors exit 2 with the fix, transient ones are
       // ... while liveness stays 200: an orchestrator must not restart a writer that retries by itself
       const live = await healthz(port, "/livez");
       expect([live.status, live.body.state]).toEqual([200, "retrying"]);
-      expect(seen.body.retry).toEqual(expect.objectContaining({ kind: expect.stringMatching(/^(connection|server)$/), attempt: expect.any(Number), backoffMs: expect.any(Number), nextAttemptAt: expect.any(String) }));
+      expect(seen.body.retry).toEqual(
+        expect.objectContaining({
+          kind: expect.stringMatching(/^(connection|server)$/),
+          attempt: expect.any(Number),
+          backoffMs: expect.any(Number),
+          nextAttemptAt: expect.any(String),
+        }),
+      );
       expect(await metric(port, "floe_cdc_retrying")).toBe(1);
       expect(await metric(port, `floe_cdc_errors_total{kind="${seen.body.retry.kind}"}`)).toBeGreaterThanOrEqual(1);
       expect(w.child.exitCode).toBeNull(); // still running: not a permanent error

@@ -28,7 +28,10 @@ describe("CDC writer under faults", () => {
     await bed.pg.sql(`CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 100) g;`, [], "app");
     port = await freePort();
     const file = bed.configFile({ catalog: { type: "sql", uri: catalogPg.url("lake") }, http: { host: "127.0.0.1", port }, tables: [{ source: "public.t" }] });
-    child = spawn(process.execPath, [CLI, "cdc", "run", "--config", file], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, FLOE_LOG_LEVEL: "info" } });
+    child = spawn(process.execPath, [CLI, "cdc", "run", "--config", file], {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, FLOE_LOG_LEVEL: "info" },
+    });
     child.stderr!.on("data", (d) => (stderr += d));
   });
   afterAll(async () => {
@@ -50,7 +53,9 @@ describe("CDC writer under faults", () => {
           try {
             const table = await Table.load(cat, { namespace: ["floe"], name: "t" });
             const { readIceberg } = await import("../../helpers/compare");
-            ice = readIceberg(table.metadata.location, table.schema().fields).map((r) => `${r.id}:${r.v}`).sort();
+            ice = readIceberg(table.metadata.location, table.schema().fields)
+              .map((r) => `${r.id}:${r.v}`)
+              .sort();
           } finally {
             await cat.close();
           }
@@ -65,10 +70,14 @@ describe("CDC writer under faults", () => {
   /** The writer at work: its slot, files written, its CPU time. */
   const writerProgress = () => cdcProgress(bed.pg, bed.warehouse, child.pid);
   /** Waits until the writer has counted an error since `before` (the fault hit it). */
-  const errorSeen = (before: number, what: string) => waitUntil(`the writer to hit the ${what}`, async () => (await metric("floe_cdc_errors_total")) > before, { progress: writerProgress });
+  const errorSeen = (before: number, what: string) =>
+    waitUntil(`the writer to hit the ${what}`, async () => (await metric("floe_cdc_errors_total")) > before, { progress: writerProgress });
   const metric = async (name: string) => {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    return text.split("\n").filter((l) => l.startsWith(name)).reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
+    return text
+      .split("\n")
+      .filter((l) => l.startsWith(name))
+      .reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
   };
 
   it("starts, copies and serves /healthz and /metrics", async () => {
@@ -115,11 +124,7 @@ describe("CDC writer under faults", () => {
   });
 
   it("re-copies after the slot is dropped under it", async () => {
-    await bed.pg.sql(
-      `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'floe_pg' AND active_pid IS NOT NULL`,
-      [],
-      "app",
-    );
+    await bed.pg.sql(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'floe_pg' AND active_pid IS NOT NULL`, [], "app");
     await bed.pg.sql(`SELECT pg_drop_replication_slot('floe_pg')`, [], "app").catch(async () => {
       await sleep(200);
       await bed.pg.sql(`SELECT pg_drop_replication_slot('floe_pg')`, [], "app");
@@ -129,4 +134,3 @@ describe("CDC writer under faults", () => {
     expect(stderr).toMatch(/replication slot is missing/);
   });
 });
-

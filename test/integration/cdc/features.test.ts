@@ -108,7 +108,11 @@ describe.each([17, 18])("CDC writer features on Postgres %i, each checked agains
     // so the stream from the slot carries changes the copy already holds: they must be skipped.
     await bed.pg.sql(`CREATE PUBLICATION floe FOR ALL TABLES`, [], "app").catch(() => undefined);
     await bed.pg.sql(`SELECT pg_create_logical_replication_slot('floe_replay', 'pgoutput')`, [], "app");
-    await bed.pg.sql(`INSERT INTO ledger SELECT g, g FROM generate_series(2, 100) g; UPDATE ledger SET v = v * 10 WHERE id <= 50; DELETE FROM ledger WHERE id > 90;`, [], "app");
+    await bed.pg.sql(
+      `INSERT INTO ledger SELECT g, g FROM generate_series(2, 100) g; UPDATE ledger SET v = v * 10 WHERE id <= 50; DELETE FROM ledger WHERE id > 90;`,
+      [],
+      "app",
+    );
     const w = await bed.startWriter({
       sources: [{ name: "replay", connectionString: bed.pg.url("app"), slot: "floe_replay" }],
       tables: [{ source: "public.ledger", mode: "changelog", target: "ledger_log" }],

@@ -32,7 +32,11 @@ describe("CDC writer: Postgres -> Iceberg, read back with chdb", () => {
     expect(r.ice.length).toBe(700 - Math.floor(700 / 11));
 
     // one big transaction (past logical_decoding_work_mem: streamed in progress on PG >= 14)
-    await bed.pg.sql(`BEGIN; INSERT INTO orders SELECT g, repeat('x', 100), g, now() FROM generate_series(20001, 80000) g; UPDATE orders SET amount = 0 WHERE id BETWEEN 20001 AND 30000; COMMIT;`, [], "app");
+    await bed.pg.sql(
+      `BEGIN; INSERT INTO orders SELECT g, repeat('x', 100), g, now() FROM generate_series(20001, 80000) g; UPDATE orders SET amount = 0 WHERE id BETWEEN 20001 AND 30000; COMMIT;`,
+      [],
+      "app",
+    );
     r = await bed.waitForEqual("orders");
     expect(r.ice.length).toBe(r.pg.length);
     expect(r.ice).toEqual(r.pg);

@@ -29,9 +29,13 @@ describe("CDC writer: schema changes and key changes, checked against Postgres t
     // The key moves; body is out of line and unchanged, so pgoutput leaves it out of the new tuple.
     await sql(`UPDATE pkdocs SET id = 101 WHERE id = 1`);
     // The previous version is in this transaction's pending changes, then the key moves twice.
-    await sql(`BEGIN; UPDATE pkdocs SET title = 'moved' WHERE id = 2; UPDATE pkdocs SET id = 102 WHERE id = 2; UPDATE pkdocs SET id = 202 WHERE id = 102; COMMIT`);
+    await sql(
+      `BEGIN; UPDATE pkdocs SET title = 'moved' WHERE id = 2; UPDATE pkdocs SET id = 102 WHERE id = 2; UPDATE pkdocs SET id = 202 WHERE id = 102; COMMIT`,
+    );
     // Key and another column change together; and a key swap through a third value.
-    await sql(`BEGIN; UPDATE pkdocs SET id = 103, title = 'both' WHERE id = 3; UPDATE pkdocs SET id = -4 WHERE id = 4; UPDATE pkdocs SET id = 4 WHERE id = 5; UPDATE pkdocs SET id = 5 WHERE id = -4; COMMIT`);
+    await sql(
+      `BEGIN; UPDATE pkdocs SET id = 103, title = 'both' WHERE id = 3; UPDATE pkdocs SET id = -4 WHERE id = 4; UPDATE pkdocs SET id = 4 WHERE id = 5; UPDATE pkdocs SET id = 5 WHERE id = -4; COMMIT`,
+    );
     r = await bed.waitForEqual("pkdocs", { writer: w });
     expect(r.ice).toEqual(r.pg);
     const bodies = Object.fromEntries(r.ice.map((l) => JSON.parse(l)).map((row) => [row.id, row.body as string]));
@@ -47,7 +51,9 @@ describe("CDC writer: schema changes and key changes, checked against Postgres t
     const w = await bed.startWriter({ tables: [{ source: "public.widen" }] });
     await bed.waitForEqual("widen", { writer: w });
     // Updated as a real and widened in the same transaction: the update arrives as float4 text.
-    await sql(`BEGIN; UPDATE widen SET v = -16856.154 WHERE id = 1; ALTER TABLE widen ALTER COLUMN v TYPE double precision; INSERT INTO widen VALUES (3, 0.1, 0.1); COMMIT`);
+    await sql(
+      `BEGIN; UPDATE widen SET v = -16856.154 WHERE id = 1; ALTER TABLE widen ALTER COLUMN v TYPE double precision; INSERT INTO widen VALUES (3, 0.1, 0.1); COMMIT`,
+    );
     let r = await bed.waitForEqual("widen", { writer: w });
     expect(r.ice).toEqual(r.pg);
     const v = Object.fromEntries(r.ice.map((l) => JSON.parse(l)).map((row) => [row.id, row.v]));
@@ -67,7 +73,9 @@ describe("CDC writer: schema changes and key changes, checked against Postgres t
   const byId = (lines: string[]): Record<string, Record<string, unknown>> => Object.fromEntries(lines.map((l) => JSON.parse(l)).map((row) => [row.id, row]));
 
   it("gives the rows that existed before ADD COLUMN … DEFAULT the default, as Postgres does (constant, NOT NULL, volatile; while running and while down)", async () => {
-    await sql(`CREATE TABLE dflt (id int PRIMARY KEY, v text); INSERT INTO dflt SELECT g, 'v' || g FROM generate_series(1, 40) g; DELETE FROM dflt WHERE id % 10 = 0`);
+    await sql(
+      `CREATE TABLE dflt (id int PRIMARY KEY, v text); INSERT INTO dflt SELECT g, 'v' || g FROM generate_series(1, 40) g; DELETE FROM dflt WHERE id % 10 = 0`,
+    );
     let w = await bed.startWriter({ tables: [{ source: "public.dflt" }] });
     await bed.waitForEqual("dflt", { writer: w });
     // Constant defaults of several types: Postgres keeps them in the catalog and writes no row.
@@ -119,7 +127,9 @@ describe("CDC writer: schema changes and key changes, checked against Postgres t
     await sql(`CREATE TABLE dflt3 (id int PRIMARY KEY, v text); INSERT INTO dflt3 SELECT g, 'v' || g FROM generate_series(1, 20) g`);
     const w = await bed.startWriter({ tables: [{ source: "public.dflt3", formatVersion: 3 }] });
     await bed.waitForEqual("dflt3", { writer: w });
-    await sql(`ALTER TABLE dflt3 ADD COLUMN n numeric(8,2) NOT NULL DEFAULT 1.5, ADD COLUMN ts timestamp DEFAULT '2001-02-03 04:05:06.7'; INSERT INTO dflt3 VALUES (21, 'x', 2)`);
+    await sql(
+      `ALTER TABLE dflt3 ADD COLUMN n numeric(8,2) NOT NULL DEFAULT 1.5, ADD COLUMN ts timestamp DEFAULT '2001-02-03 04:05:06.7'; INSERT INTO dflt3 VALUES (21, 'x', 2)`,
+    );
     // (inserts only: chdb does not read deletion vectors)
     const r = await bed.waitForEqual("dflt3", { writer: w });
     expect(r.ice).toEqual(r.pg);
@@ -139,7 +149,9 @@ describe("CDC writer: schema changes and key changes, checked against Postgres t
   };
 
   it("follows schema changes made while the writer was down, from the stream in WAL order, then more after the restart", async () => {
-    await sql(`CREATE TABLE down (id int PRIMARY KEY, a int, b text, c real, d date); INSERT INTO down SELECT g, g, 'b' || g, g / 2.0, '2024-01-01'::date + g FROM generate_series(1, 5) g;`);
+    await sql(
+      `CREATE TABLE down (id int PRIMARY KEY, a int, b text, c real, d date); INSERT INTO down SELECT g, g, 'b' || g, g / 2.0, '2024-01-01'::date + g FROM generate_series(1, 5) g;`,
+    );
     let w = await bed.startWriter({ tables: [{ source: "public.down" }] });
     await bed.waitForEqual("down", { writer: w });
     const ids0 = await fieldIds("down");
@@ -161,7 +173,8 @@ describe("CDC writer: schema changes and key changes, checked against Postgres t
       // several changes before the next write, and one in the same transaction as writes
       "ALTER TABLE down ADD COLUMN f int; ALTER TABLE down RENAME COLUMN e TO e2",
       "BEGIN; INSERT INTO down VALUES (9, 9, 'b9', 'e9', 9.5, 9); ALTER TABLE down ADD COLUMN g boolean; UPDATE down SET g = true WHERE id = 9; COMMIT",
-    ]) await sql(stmt);
+    ])
+      await sql(stmt);
     w = await bed.startWriter({ tables: [{ source: "public.down" }] });
     let r = await bed.waitForEqual("down", { writer: w });
     expect(r.ice).toEqual(r.pg);
@@ -171,7 +184,9 @@ describe("CDC writer: schema changes and key changes, checked against Postgres t
     expect(ids1.a).toBe(ids0.a);
     expect(ids1.d).not.toBe(ids0.d); // a new column of a dropped column's name is a new field
     // More changes after the restart, while it runs.
-    await sql(`ALTER TABLE down RENAME COLUMN e2 TO e3; UPDATE down SET e3 = 'again' WHERE id = 6; ALTER TABLE down DROP COLUMN f; INSERT INTO down VALUES (10, 10, 'b10', 'e10', 10, false)`);
+    await sql(
+      `ALTER TABLE down RENAME COLUMN e2 TO e3; UPDATE down SET e3 = 'again' WHERE id = 6; ALTER TABLE down DROP COLUMN f; INSERT INTO down VALUES (10, 10, 'b10', 'e10', 10, false)`,
+    );
     r = await bed.waitForEqual("down", { writer: w });
     expect(r.ice).toEqual(r.pg);
     expect((await fieldIds("down")).e3).toBe(ids1.e2);

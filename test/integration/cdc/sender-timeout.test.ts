@@ -90,10 +90,13 @@ describe("CDC writer with an apply longer than wal_sender_timeout", () => {
       async () => {
         const s = await slot();
         if (s.pid !== first.pid) {
-          const lines = serverLog().split("\n").filter((l) => /replication timeout|terminating walsender/.test(l));
+          const lines = serverLog()
+            .split("\n")
+            .filter((l) => /replication timeout|terminating walsender/.test(l));
           throw new GiveUp(`the walsender ${first.pid} is gone (slot now held by ${s.pid}); server log: ${lines.join(" | ") || "nothing about it"}`);
         }
-        if (parseLsn(s.confirmed) > parseLsn(beforeA)) throw new GiveUp(`the slot was confirmed to ${s.confirmed}, past ${beforeA}, while A was not committed to Iceberg`);
+        if (parseLsn(s.confirmed) > parseLsn(beforeA))
+          throw new GiveUp(`the slot was confirmed to ${s.confirmed}, past ${beforeA}, while A was not committed to Iceberg`);
         if (writer.status.state === "failed") throw new GiveUp(`the writer failed: ${writer.status.error}`);
         checks++;
         const [{ over }] = await pg.sql("SELECT now() - $1::timestamptz > $2 * interval '1 ms' AS over", [since, 3 * SENDER_TIMEOUT_MS]);

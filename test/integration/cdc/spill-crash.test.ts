@@ -11,7 +11,17 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "pg";
-import { CdcBed, createWorkloadTables, KillReport, expectExactlyOnce, killAfterCommits, spawnWriter, startCdcBed, startWorkload, WORKLOAD_TARGETS } from "../../helpers/cdc";
+import {
+  CdcBed,
+  createWorkloadTables,
+  KillReport,
+  expectExactlyOnce,
+  killAfterCommits,
+  spawnWriter,
+  startCdcBed,
+  startWorkload,
+  WORKLOAD_TARGETS,
+} from "../../helpers/cdc";
 
 const KILLS = Number(process.env.FLOE_SPILL_CRASH_KILLS ?? 6);
 
@@ -62,7 +72,9 @@ describe("CDC writer crash safety with spilling", () => {
       const accounts = await bed.waitForEqual("accounts", { pid: final.pid });
       expect(accounts.ice).toEqual(accounts.pg);
       const once = await expectExactlyOnce(bed, finals, { pid: final.pid });
-      console.log(`spill-crash: ${report.kills} kills (${report.midStream} mid-stream), ${finals.reduce((a, b) => a + b, 0)} transactions, ${once.changes} changelog rows, lost ${once.lost.length}, duplicated ${once.duplicated.length}`);
+      console.log(
+        `spill-crash: ${report.kills} kills (${report.midStream} mid-stream), ${finals.reduce((a, b) => a + b, 0)} transactions, ${once.changes} changelog rows, lost ${once.lost.length}, duplicated ${once.duplicated.length}`,
+      );
       // one more big transaction: the running writer spools it, which sweeps the killed writers' files
       await bed.pg.sql("UPDATE accounts SET note = 'final'", [], "app");
       const again = await bed.waitForEqual("accounts", { pid: final.pid });

@@ -29,8 +29,27 @@ function makeCertificates(dir: string): { ca: string; otherCa: string; cert: str
   run("req", "-x509", ...ecKey, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=floe test CA", ...caExt);
   run("req", "-x509", ...ecKey, "-keyout", "other-ca.key", "-out", "other-ca.crt", "-days", "2", "-subj", "/CN=floe other CA", ...caExt);
   run("req", ...ecKey, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1");
-  writeFileSync(join(dir, "server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n");
-  run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "server.ext");
+  writeFileSync(
+    join(dir, "server.ext"),
+    "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+  );
+  run(
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "server.crt",
+    "-days",
+    "2",
+    "-extfile",
+    "server.ext",
+  );
   // Postgres reads the key as its own user and refuses a key others may read.
   for (const f of ["server.crt", "server.key"]) handOver(join(dir, f));
   chmodSync(join(dir, "server.key"), 0o600);
@@ -64,7 +83,12 @@ describe("floe cdc run over TLS (libpq sslmode meanings)", () => {
     });
     // The replication role may only come in over TLS (and from 127.0.0.2 too), first match wins.
     const hba = join(pg.dataDir, "pg_hba.conf");
-    const rules = ["hostnossl all floe_cdc 0.0.0.0/0 reject", "hostnossl replication floe_cdc 0.0.0.0/0 reject", "hostssl all floe_cdc 127.0.0.2/32 scram-sha-256", "hostssl replication floe_cdc 127.0.0.2/32 scram-sha-256"];
+    const rules = [
+      "hostnossl all floe_cdc 0.0.0.0/0 reject",
+      "hostnossl replication floe_cdc 0.0.0.0/0 reject",
+      "hostssl all floe_cdc 127.0.0.2/32 scram-sha-256",
+      "hostssl replication floe_cdc 127.0.0.2/32 scram-sha-256",
+    ];
     writeFileSync(hba, rules.join("\n") + "\n" + readFileSync(hba, "utf8"));
     await pg.sql("SELECT pg_reload_conf()");
     await pg.sql("CREATE DATABASE app");
@@ -96,10 +120,15 @@ describe("floe cdc run over TLS (libpq sslmode meanings)", () => {
     const cfg = config(name, source, { http: { host: "127.0.0.1", port }, ...over });
     const w: WriterProcess = startWriterProcess(cfg, dir);
     // A writer that exits (a permanent error) fails the wait at once, with its message.
-    const died = new Promise<never>((_, reject) => w.child.once("exit", (code) => reject(new Error(`writer "${name}" exited with ${code}: ${w.stderr().slice(-2000)}`))));
+    const died = new Promise<never>((_, reject) =>
+      w.child.once("exit", (code) => reject(new Error(`writer "${name}" exited with ${code}: ${w.stderr().slice(-2000)}`))),
+    );
     died.catch(() => undefined);
     try {
-      await Promise.race([died, waitFor(`/healthz of writer "${name}" to say streaming`, async () => ((await healthz(port)).body.state === "streaming" ? true : undefined))]);
+      await Promise.race([
+        died,
+        waitFor(`/healthz of writer "${name}" to say streaming`, async () => ((await healthz(port)).body.state === "streaming" ? true : undefined)),
+      ]);
       await pg.sql(`INSERT INTO t VALUES (${1000 + name.length}, 'for ${name}') ON CONFLICT (id) DO UPDATE SET v = excluded.v`, [], "app");
       await Promise.race([
         died,
@@ -129,7 +158,11 @@ describe("floe cdc run over TLS (libpq sslmode meanings)", () => {
   it("verify-full with sslrootcert = the CA, for the source and the SQL catalog: connects, no warning", async () => {
     const catalogUri = `postgres://floe_cdc:right@127.0.0.1:${pg.port}/lake_full?sslmode=verify-full&sslrootcert=${encodeURIComponent(certs.ca)}`;
     await pg.sql("GRANT ALL ON SCHEMA public TO floe_cdc", [], "lake_full");
-    const stderr = await replicates("full", { connectionString: `${url()}?sslmode=verify-full&sslrootcert=${encodeURIComponent(certs.ca)}` }, { catalog: { type: "sql", uri: catalogUri } });
+    const stderr = await replicates(
+      "full",
+      { connectionString: `${url()}?sslmode=verify-full&sslrootcert=${encodeURIComponent(certs.ca)}` },
+      { catalog: { type: "sql", uri: catalogUri } },
+    );
     expect(stderr).not.toMatch(/does not check the server's certificate/);
     // the catalog's sessions were encrypted too (the role cannot come in otherwise)
     expect(stderr).not.toMatch(/writer fault/);
@@ -151,7 +184,11 @@ describe("floe cdc run over TLS (libpq sslmode meanings)", () => {
   });
 
   it("verify-ca with another CA: exit 2", async () => {
-    await refused("wrongca", { sslmode: "verify-ca", sslrootcert: certs.otherCa }, /^floe cdc run: source "wrongca": the server's certificate at 127\.0\.0\.1:\d+ is not signed by a CA the writer trusts/);
+    await refused(
+      "wrongca",
+      { sslmode: "verify-ca", sslrootcert: certs.otherCa },
+      /^floe cdc run: source "wrongca": the server's certificate at 127\.0\.0\.1:\d+ is not signed by a CA the writer trusts/,
+    );
   });
 
   it("verify-full through an address the certificate does not name: exit 2; verify-ca there connects", async () => {
@@ -166,6 +203,12 @@ describe("floe cdc run over TLS (libpq sslmode meanings)", () => {
 
   it("an sslrootcert that cannot be read: exit 2 naming the file", async () => {
     const missing = join(dir, "no-such-ca.crt");
-    await refused("unreadable", { sslmode: "verify-full", sslrootcert: missing }, new RegExp(`^floe cdc run: source "unreadable": sslrootcert ${missing.replace(/[.]/g, "\\.")} cannot be read \\(ENOENT\\): mount the CA certificate \\(PEM\\) there`));
+    await refused(
+      "unreadable",
+      { sslmode: "verify-full", sslrootcert: missing },
+      new RegExp(
+        `^floe cdc run: source "unreadable": sslrootcert ${missing.replace(/[.]/g, "\\.")} cannot be read \\(ENOENT\\): mount the CA certificate \\(PEM\\) there`,
+      ),
+    );
   });
 });

@@ -92,7 +92,10 @@ test("commit: requirements are checked by the server, updates applied, a stale b
 
   const t1 = await catalog.commitTable(
     id,
-    [{ type: "assert-table-uuid", uuid }, { type: "assert-current-schema-id", "current-schema-id": 0 }],
+    [
+      { type: "assert-table-uuid", uuid },
+      { type: "assert-current-schema-id", "current-schema-id": 0 },
+    ],
     [{ action: "set-properties", updates: { "floe.test": "one" } }],
   );
   expect(t1.metadata.properties["floe.test"]).toBe("one");
@@ -101,7 +104,10 @@ test("commit: requirements are checked by the server, updates applied, a stale b
   // schema evolution through the server: add a column, set it current
   const t2 = await catalog.commitTable(
     id,
-    [{ type: "assert-current-schema-id", "current-schema-id": 0 }, { type: "assert-last-assigned-field-id", "last-assigned-field-id": 2 }],
+    [
+      { type: "assert-current-schema-id", "current-schema-id": 0 },
+      { type: "assert-last-assigned-field-id", "last-assigned-field-id": 2 },
+    ],
     [
       {
         action: "add-schema",
@@ -123,9 +129,7 @@ test("commit: requirements are checked by the server, updates applied, a stale b
   await expect(stale).rejects.toBeInstanceOf(CommitConflictError);
   await expect(stale).rejects.toThrow(/CommitFailedException/);
   // main has no snapshot yet: asserting one exists conflicts too
-  await expect(
-    catalog.commitTable(id, [{ type: "assert-ref-snapshot-id", ref: "main", "snapshot-id": 123n }], []),
-  ).rejects.toBeInstanceOf(CommitConflictError);
+  await expect(catalog.commitTable(id, [{ type: "assert-ref-snapshot-id", ref: "main", "snapshot-id": 123n }], [])).rejects.toBeInstanceOf(CommitConflictError);
   const t3 = await catalog.loadTable(id);
   expect(t3.metadata.properties["floe.test"]).toBe("one");
   // the loser reloads, rebases its requirements on what it loaded, and lands
@@ -136,9 +140,9 @@ test("commit: requirements are checked by the server, updates applied, a stale b
   );
   expect(retried.metadata.properties["floe.test"]).toBe("retried");
   expect((await catalog.loadTable(id)).metadata.properties["floe.test"]).toBe("retried");
-  await expect(
-    catalog.commitTable({ namespace: ["c_ns"], name: "ghost" }, [], [{ action: "set-properties", updates: { a: "b" } }]),
-  ).rejects.toBeInstanceOf(NoSuchTableError);
+  await expect(catalog.commitTable({ namespace: ["c_ns"], name: "ghost" }, [], [{ action: "set-properties", updates: { a: "b" } }])).rejects.toBeInstanceOf(
+    NoSuchTableError,
+  );
 });
 
 test("the fixture's OAuth2 token endpoint: client credentials are exchanged and used", async () => {

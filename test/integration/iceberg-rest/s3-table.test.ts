@@ -10,7 +10,6 @@ import { S3FileIO } from "../../../runtime/iceberg/s3";
 import { Table } from "../../../runtime/iceberg/table";
 import { INSTALL_TIMEOUT_MS, MotoS3Server, RestCatalogServer, s3CatalogEnv, startMotoS3, startRestCatalog } from "../../helpers/iceberg-rest";
 
- 
 const chdb = require("chdb") as { query(sql: string, format: string): string };
 
 const KEY = "floe-test-key";
@@ -52,8 +51,15 @@ test("writer -> S3 (moto) + REST commit; chdb reads it back from S3", async () =
     expect(loaded.config?.["s3.access-key-id"]).toBe(KEY);
     expect(catalog.fileIO(loaded)).toBeInstanceOf(S3FileIO);
 
-    await table.newWrite().upsert([1n, 2n, 3n, 4n].map((i) => ({ id: i, note: `n${i}` }))).commit();
-    await table.newWrite().upsert([{ id: 2n, note: "two" }]).delete([{ id: 3n }]).commit();
+    await table
+      .newWrite()
+      .upsert([1n, 2n, 3n, 4n].map((i) => ({ id: i, note: `n${i}` })))
+      .commit();
+    await table
+      .newWrite()
+      .upsert([{ id: 2n, note: "two" }])
+      .delete([{ id: 3n }])
+      .commit();
 
     const keys = ((await admin.client.send(new ListObjectsV2Command({ Bucket: "lake", Prefix: "wh/db/s3_orders/" }))).Contents ?? []).map((o) => o.Key!);
     expect(keys.some((k) => k.endsWith(".parquet"))).toBe(true);
@@ -64,7 +70,12 @@ test("writer -> S3 (moto) + REST commit; chdb reads it back from S3", async () =
       `SELECT toString(id) AS id, note FROM icebergS3('${moto.endpoint}/lake/wh/db/s3_orders/', '${KEY}', '${SECRET}') ORDER BY toInt64(id)`,
       "JSONEachRow",
     );
-    expect(out.trim().split("\n").map((l) => JSON.parse(l))).toEqual([
+    expect(
+      out
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l)),
+    ).toEqual([
       { id: "1", note: "n1" },
       { id: "2", note: "two" },
       { id: "4", note: "n4" },

@@ -7,7 +7,6 @@ import { RestCatalog, restLocationPath } from "../../../runtime/iceberg/rest";
 import { Row, Table } from "../../../runtime/iceberg/table";
 import { INSTALL_TIMEOUT_MS, RestCatalogServer, startRestCatalog } from "../../helpers/iceberg-rest";
 
- 
 const chdb = require("chdb") as { query(sql: string, format: string): string };
 
 let server: RestCatalogServer;
@@ -30,7 +29,10 @@ interface Expected {
 }
 
 function row(e: Expected): Row {
-  const amount = e.cents === null ? null : `${e.cents < 0n ? "-" : ""}${(e.cents < 0n ? -e.cents : e.cents) / 100n}.${String((e.cents < 0n ? -e.cents : e.cents) % 100n).padStart(2, "0")}`;
+  const amount =
+    e.cents === null
+      ? null
+      : `${e.cents < 0n ? "-" : ""}${(e.cents < 0n ? -e.cents : e.cents) / 100n}.${String((e.cents < 0n ? -e.cents : e.cents) % 100n).padStart(2, "0")}`;
   return { id: e.id, qty: e.qty, note: e.note, at: e.at, amount };
 }
 
@@ -136,16 +138,28 @@ test("two writers on one base: the loser gets the REST conflict, reloads, retrie
   const b = await Table.load(clientB, id);
   const mk = (n: bigint): Expected => ({ id: n, qty: Number(n), note: `w${n}`, at: 1_000_000n * n, cents: n * 100n });
 
-  const ra = await a.newWrite().upsert([mk(1n), mk(2n)].map(row)).commit();
+  const ra = await a
+    .newWrite()
+    .upsert([mk(1n), mk(2n)].map(row))
+    .commit();
   expect(ra.attempts).toBe(1);
   // b's base is stale now: its first commit attempt is refused by the server with 409
-  const rb = await b.newWrite().upsert([mk(3n), mk(4n)].map(row)).commit();
+  const rb = await b
+    .newWrite()
+    .upsert([mk(3n), mk(4n)].map(row))
+    .commit();
   expect(rb.attempts).toBeGreaterThanOrEqual(2);
 
   await a.refresh();
   const concurrent = await Promise.all([
-    a.newWrite().upsert([mk(5n)].map(row)).commit(),
-    b.newWrite().upsert([mk(6n)].map(row)).commit(),
+    a
+      .newWrite()
+      .upsert([mk(5n)].map(row))
+      .commit(),
+    b
+      .newWrite()
+      .upsert([mk(6n)].map(row))
+      .commit(),
   ]);
   expect(concurrent.map((r) => r.attempts).sort()).toEqual([1, 2]);
 

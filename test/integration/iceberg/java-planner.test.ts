@@ -40,7 +40,10 @@ interface Task {
 async function plan(metadataLocation: string, filter?: [string, bigint]): Promise<Task[]> {
   const args = ["-XX:TieredStopAtLevel=1", "-cp", `${classes}:${lib}/*`, "PlanScan", metadataLocation, ...(filter ? [filter[0], String(filter[1])] : [])];
   const { stdout } = await run("java", args, { maxBuffer: 64 * 1024 * 1024 });
-  return stdout.split("\n").filter((l) => l.startsWith('{"path"')).map((l) => JSON.parse(l));
+  return stdout
+    .split("\n")
+    .filter((l) => l.startsWith('{"path"'))
+    .map((l) => JSON.parse(l));
 }
 
 describe("Iceberg Java plans scans of floe tables", () => {
@@ -66,7 +69,13 @@ describe("Iceberg Java plans scans of floe tables", () => {
       const rows = Array.from({ length: 60 }, (_, i) => {
         const k = BigInt((c * 37 + i * 11) % 300);
         // updates move rows between partitions
-        return { id: k, region: ["eu", "us", null][Number((k + BigInt(c)) % 3n)], amount: `${-Number(k) * 3}.25`, at: 1_700_000_000_000_000n + k * 3_600_000_000n, [c > 4 ? "comment" : "note"]: `c${c}` };
+        return {
+          id: k,
+          region: ["eu", "us", null][Number((k + BigInt(c)) % 3n)],
+          amount: `${-Number(k) * 3}.25`,
+          at: 1_700_000_000_000_000n + k * 3_600_000_000n,
+          [c > 4 ? "comment" : "note"]: `c${c}`,
+        };
       });
       const dels = Array.from({ length: 6 }, (_, i) => ({ id: BigInt((c * 53 + i * 7) % 300) }));
       await t.newWrite().upsert(rows).delete(dels).commit();
@@ -77,8 +86,13 @@ describe("Iceberg Java plans scans of floe tables", () => {
     const io = cat.fileIO();
     const tasks = await plan(t.metadataLocation);
     // Java plans exactly the live data files
-    const entries = (await Promise.all((await readManifestList(io, t.currentSnapshot()!["manifest-list"])).map((m) => readManifest(io, m)))).flat().filter((e) => e.status !== 2);
-    const dataFiles = entries.filter((e) => e.file.content === 0).map((e) => e.file.file_path).sort();
+    const entries = (await Promise.all((await readManifestList(io, t.currentSnapshot()!["manifest-list"])).map((m) => readManifest(io, m))))
+      .flat()
+      .filter((e) => e.status !== 2);
+    const dataFiles = entries
+      .filter((e) => e.file.content === 0)
+      .map((e) => e.file.file_path)
+      .sort();
     expect(tasks.map((x) => x.path).sort()).toEqual(dataFiles);
     // every delete of a data file is attached to it, so Java readers drop exactly those rows
     const deleteFiles = entries.filter((e) => e.file.content === 1).map((e) => e.file.file_path);
@@ -88,7 +102,14 @@ describe("Iceberg Java plans scans of floe tables", () => {
     for (const task of tasks) {
       const needed = deleteFiles.filter((f) => targets.get(f)!.some((d) => d.path === task.path));
       expect(task.deletes.sort()).toEqual(expect.arrayContaining(needed.sort()));
-      const gone = new Set(task.deletes.flatMap((f) => targets.get(f)!.filter((d) => d.path === task.path).map((d) => d.pos)));
+      const gone = new Set(
+        task.deletes.flatMap((f) =>
+          targets
+            .get(f)!
+            .filter((d) => d.path === task.path)
+            .map((d) => d.pos),
+        ),
+      );
       live += task.records - gone.size;
     }
     expect(live).toBe(model.size);

@@ -62,8 +62,21 @@ describe("mirror table through the SQL catalog, read back by chdb", () => {
   let names = { name: "name", flag: "flag" as string | null, note: null as string | null };
   const amountScale = 3;
 
-  const texts = ["plain", "ünïcödé ✓", "日本語テキスト", "emoji 🚀🎉", "", "quote ' and \" and \\ backslash", "a much longer string that exceeds sixteen characters 𝄞"];
-  const uuids = ["123e4567-e89b-12d3-a456-426614174000", "00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"];
+  const texts = [
+    "plain",
+    "ünïcödé ✓",
+    "日本語テキスト",
+    "emoji 🚀🎉",
+    "",
+    "quote ' and \" and \\ backslash",
+    "a much longer string that exceeds sixteen characters 𝄞",
+  ];
+  const uuids = [
+    "123e4567-e89b-12d3-a456-426614174000",
+    "00000000-0000-0000-0000-000000000000",
+    "ffffffff-ffff-ffff-ffff-ffffffffffff",
+    "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+  ];
   const decimals = ["0.000", "-12.340", "123456789.123", "-999999999.999", "0.001", "42"];
   const floats = [0.5, -1.25, NaN, Infinity, -Infinity, 0];
 
@@ -74,11 +87,11 @@ describe("mirror table through the SQL catalog, read back by chdb", () => {
       [names.name]: n % 9 === 0 ? null : texts[n % texts.length] + ` #${i}v${version}`,
       amount: n % 11 === 0 ? null : decimals[n % decimals.length],
       at: n % 13 === 0 ? null : BigInt(1_700_000_000_000_000 + n * 1_000_001) * (n % 2 ? 1n : -1n),
-      day: n % 5 === 0 ? null : (n % 3 === 0 ? "2024-02-29" : 19000 - n * 37),
+      day: n % 5 === 0 ? null : n % 3 === 0 ? "2024-02-29" : 19000 - n * 37,
       uid: n % 7 === 0 ? null : uuids[n % uuids.length],
       data: n % 6 === 0 ? null : new Uint8Array([n & 0xff, 0, 255, (n * 31) & 0xff]),
       doc: n % 4 === 0 ? null : JSON.stringify({ k: n, s: texts[n % texts.length], arr: [1, null] }),
-      qty: n % 8 === 0 ? null : (n * 1000) % 2147483647 - 1000000,
+      qty: n % 8 === 0 ? null : ((n * 1000) % 2147483647) - 1000000,
       ratio: floats[n % floats.length],
       tags: n % 3 === 0 ? null : [`t${n}`, "ü", ""],
     };
@@ -94,7 +107,8 @@ describe("mirror table through the SQL catalog, read back by chdb", () => {
         const o: Record<string, string | null> = {
           id: String(r.id),
           name: (r[names.name] as string | null) ?? null,
-          amount: r.amount === null || r.amount === undefined ? null : canonDecimal(formatDecimal(parseDecimal(String(r.amount), 38, amountScale), amountScale)),
+          amount:
+            r.amount === null || r.amount === undefined ? null : canonDecimal(formatDecimal(parseDecimal(String(r.amount), 38, amountScale), amountScale)),
           at: r.at === null || r.at === undefined ? null : String(r.at),
           day: r.day === null || r.day === undefined ? null : typeof r.day === "string" ? r.day : dateStr(r.day as number),
           uid: (r.uid as string | null) ?? null,
@@ -170,7 +184,14 @@ describe("mirror table through the SQL catalog, read back by chdb", () => {
     expect(readBack(table.location)).toEqual(expected());
 
     // schema evolution: add, rename, widen int->long, float->double, decimal precision, drop
-    await table.updateSchema().addColumn("note", "string").renameColumn("name", "title").updateColumnType("qty", "long").updateColumnType("ratio", "double").updateColumnType("amount", "decimal(16,3)").commit();
+    await table
+      .updateSchema()
+      .addColumn("note", "string")
+      .renameColumn("name", "title")
+      .updateColumnType("qty", "long")
+      .updateColumnType("ratio", "double")
+      .updateColumnType("amount", "decimal(16,3)")
+      .commit();
     names = { name: "title", flag: "flag", note: "note" };
     for (const r of model.values()) {
       r.title = r.name;
@@ -197,7 +218,10 @@ describe("mirror table through the SQL catalog, read back by chdb", () => {
     const again = await Table.load(await catalog(), id);
     expect(again.indexedRows).toBe(model.size);
     expect(again.summaryProperty("floe.lsn.shard-0")).toBe(`0/${lsn.toString(16)}`);
-    const tx = again.newWrite().upsert([makeRow(41n, 99), makeRow(500n, 99)]).delete([{ id: 86n }]);
+    const tx = again
+      .newWrite()
+      .upsert([makeRow(41n, 99), makeRow(500n, 99)])
+      .delete([{ id: 86n }]);
     await tx.commit();
     model.set(41n, makeRow(41n, 99));
     model.set(500n, makeRow(500n, 99));
@@ -210,10 +234,19 @@ describe("mirror table through the SQL catalog, read back by chdb", () => {
     expect(Number(again.currentSnapshot()!.summary["total-delete-files"])).toBeGreaterThan(0);
     const c = await again.compact({ deletes: true });
     expect(c).toBeDefined();
-    expect(again.currentSnapshot()!.summary).toMatchObject({ operation: "replace", "total-delete-files": "0", "total-position-deletes": "0", "total-records": String(model.size) });
+    expect(again.currentSnapshot()!.summary).toMatchObject({
+      operation: "replace",
+      "total-delete-files": "0",
+      "total-position-deletes": "0",
+      "total-records": String(model.size),
+    });
     expect(readBack(again.location)).toEqual(expected());
     expect((await Table.load(await catalog(), id)).indexedRows).toBe(model.size);
-    await again.newWrite().upsert([makeRow(42n, 101)]).delete([{ id: 43n }]).commit();
+    await again
+      .newWrite()
+      .upsert([makeRow(42n, 101)])
+      .delete([{ id: 43n }])
+      .commit();
     model.set(42n, makeRow(42n, 101));
     model.delete(43n);
     expect(readBack(again.location)).toEqual(expected());
@@ -229,7 +262,10 @@ describe("mirror table through the SQL catalog, read back by chdb", () => {
     expect(chdbRows(table.location, "toString(count()) AS n")).toEqual([{ n: "0" }]);
     expect(table.indexedRows).toBe(0);
     model.clear();
-    await table.newWrite().upsert([makeRow(7n, 100)]).commit();
+    await table
+      .newWrite()
+      .upsert([makeRow(7n, 100)])
+      .commit();
     model.set(7n, makeRow(7n, 100));
     expect(readBack(table.location)).toEqual(expected());
     const reloaded = await Table.load(await catalog(), id);
@@ -242,7 +278,11 @@ describe("concurrent writers", () => {
   it("two writers committing to one table at once: both land, nothing lost or duplicated", async () => {
     const id: TableIdentifier = { namespace: ["db"], name: "concurrent" };
     await Table.create(await catalog(), id, {
-      columns: [{ name: "k", type: "long", required: true }, { name: "writer", type: "string" }, { name: "n", type: "int" }],
+      columns: [
+        { name: "k", type: "long", required: true },
+        { name: "writer", type: "string" },
+        { name: "n", type: "int" },
+      ],
       identifier: ["k"],
     });
     const a = await Table.load(await catalog(), id, { retryBaseMs: 5, maxCommitAttempts: 30 });
@@ -254,16 +294,21 @@ describe("concurrent writers", () => {
         const rows = Array.from({ length: 20 }, (_, i) => ({ k: BigInt(base + c * 20 + i), writer: name, n: c }));
         // both writers also update the same shared keys: exactly one row per key must survive
         rows.push({ k: 1_000_000n + BigInt(c % 3), writer: name, n: c });
-        const r = await t.newWrite().upsert(rows).setSummary({ [`floe.lsn.${name}`]: String(c) }).commit();
+        const r = await t
+          .newWrite()
+          .upsert(rows)
+          .setSummary({ [`floe.lsn.${name}`]: String(c) })
+          .commit();
         attempts += r.attempts;
       }
       return attempts;
     };
     const [ax, bx] = await Promise.all([run(a, "a", 0), run(b, "b", 10_000)]);
-    for (let c = 0; c < 6; c++) for (let i = 0; i < 20; i++) {
-      expectedRows.set(String(c * 20 + i), "a");
-      expectedRows.set(String(10_000 + c * 20 + i), "b");
-    }
+    for (let c = 0; c < 6; c++)
+      for (let i = 0; i < 20; i++) {
+        expectedRows.set(String(c * 20 + i), "a");
+        expectedRows.set(String(10_000 + c * 20 + i), "b");
+      }
     const rows = chdbRows(a.location, "toString(k) AS k, writer");
     const keys = rows.map((r) => r.k);
     expect(new Set(keys).size).toBe(keys.length); // no duplicates
@@ -280,13 +325,29 @@ describe("concurrent writers", () => {
 
   it("a writer with a stale base rebases: reload, re-plan deletes against the other writer's rows", async () => {
     const id: TableIdentifier = { namespace: ["db"], name: "stale" };
-    await Table.create(await catalog(), id, { columns: [{ name: "k", type: "int", required: true }, { name: "v", type: "string" }], identifier: ["k"] });
+    await Table.create(await catalog(), id, {
+      columns: [
+        { name: "k", type: "int", required: true },
+        { name: "v", type: "string" },
+      ],
+      identifier: ["k"],
+    });
     const a = await Table.load(await catalog(), id);
     const b = await Table.load(await catalog(), id);
-    await a.newWrite().upsert([{ k: 1, v: "a1" }, { k: 2, v: "a2" }]).commit();
+    await a
+      .newWrite()
+      .upsert([
+        { k: 1, v: "a1" },
+        { k: 2, v: "a2" },
+      ])
+      .commit();
     // b has not seen a's commit: its first attempt conflicts; after the rebase its update of k=1
     // must delete a's row (found by catching the index up), not leave a duplicate.
-    const r = await b.newWrite().upsert([{ k: 1, v: "b1" }]).delete([{ k: 2 }]).commit();
+    const r = await b
+      .newWrite()
+      .upsert([{ k: 1, v: "b1" }])
+      .delete([{ k: 2 }])
+      .commit();
     expect(r.attempts).toBe(2);
     expect(chdbRows(b.location, "k, v", "ORDER BY k")).toEqual([{ k: 1, v: "b1" }]);
   });
@@ -300,13 +361,29 @@ describe("SQL catalog API (Iceberg JDBC catalog schema)", () => {
     expect(await cat.namespaceExists(["ns", "inner"])).toBe(true);
     expect(await cat.listNamespaces()).toEqual(expect.arrayContaining([["db"], ["ns", "inner"]]));
     const id = { namespace: ["ns", "inner"], name: "t" };
-    await expect(Table.create(cat, { namespace: ["nope"], name: "t" }, { columns: [{ name: "a", type: "int" }] })).rejects.toThrow(/namespace nope does not exist/);
+    await expect(Table.create(cat, { namespace: ["nope"], name: "t" }, { columns: [{ name: "a", type: "int" }] })).rejects.toThrow(
+      /namespace nope does not exist/,
+    );
     const t = await Table.create(cat, id, { columns: [{ name: "a", type: "int" }] });
     await expect(Table.create(cat, id, { columns: [{ name: "a", type: "int" }] })).rejects.toThrow(/ns\.inner\.t already exists/);
     expect(await cat.listTables(["ns", "inner"])).toEqual([id]);
-    const rows = await pg.sql("SELECT catalog_name, table_namespace, table_name, metadata_location, previous_metadata_location, iceberg_type FROM iceberg_tables WHERE table_name = 't'");
-    expect(rows).toEqual([{ catalog_name: "floe", table_namespace: "ns.inner", table_name: "t", metadata_location: t.metadataLocation, previous_metadata_location: null, iceberg_type: "TABLE" }]);
-    await t.newWrite().append([{ a: 1 }]).commit();
+    const rows = await pg.sql(
+      "SELECT catalog_name, table_namespace, table_name, metadata_location, previous_metadata_location, iceberg_type FROM iceberg_tables WHERE table_name = 't'",
+    );
+    expect(rows).toEqual([
+      {
+        catalog_name: "floe",
+        table_namespace: "ns.inner",
+        table_name: "t",
+        metadata_location: t.metadataLocation,
+        previous_metadata_location: null,
+        iceberg_type: "TABLE",
+      },
+    ]);
+    await t
+      .newWrite()
+      .append([{ a: 1 }])
+      .commit();
     const after = await pg.sql("SELECT metadata_location, previous_metadata_location FROM iceberg_tables WHERE table_name = 't'");
     expect(after[0].previous_metadata_location).toBe(rows[0].metadata_location);
     expect(after[0].metadata_location).toBe(t.metadataLocation);
@@ -323,9 +400,14 @@ describe("bad input", () => {
   it("a schema with an unsupported type is refused with a clear error and nothing is created", async () => {
     const cat = await catalog();
     const id = { namespace: ["db"], name: "bad_type" };
-    await expect(Table.create(cat, id, { columns: [{ name: "id", type: "long", required: true }, { name: "span", type: "interval" }] })).rejects.toThrow(
-      /column "span": unsupported type "interval"; supported: boolean, int, long/,
-    );
+    await expect(
+      Table.create(cat, id, {
+        columns: [
+          { name: "id", type: "long", required: true },
+          { name: "span", type: "interval" },
+        ],
+      }),
+    ).rejects.toThrow(/column "span": unsupported type "interval"; supported: boolean, int, long/);
     await expect(Table.create(cat, id, { columns: [{ name: "m", type: { list: { list: "int" } } as never }] })).rejects.toThrow(ValidationError);
     expect(await cat.tableExists(id)).toBe(false);
   });
@@ -339,9 +421,14 @@ describe("bad input", () => {
     const cat = await catalog();
     const id = { namespace: ["db"], name: "cas" };
     const t = await Table.create(cat, id, { columns: [{ name: "k", type: "int", required: true }], identifier: ["k"] });
-    await t.newWrite().upsert([{ k: 1 }]).commit();
+    await t
+      .newWrite()
+      .upsert([{ k: 1 }])
+      .commit();
     const staleParent = null; // the base before the first commit
-    await expect(cat.commitTable(id, [{ type: "assert-ref-snapshot-id", ref: "main", "snapshot-id": staleParent }], [{ action: "set-properties", updates: { x: "y" } }])).rejects.toThrow(CommitConflictError);
+    await expect(
+      cat.commitTable(id, [{ type: "assert-ref-snapshot-id", ref: "main", "snapshot-id": staleParent }], [{ action: "set-properties", updates: { x: "y" } }]),
+    ).rejects.toThrow(CommitConflictError);
     const loaded = await cat.loadTable(id);
     expect(loaded.metadata.properties.x).toBeUndefined();
     expect(chdbRows(t.location, "k")).toEqual([{ k: 1 }]);
@@ -350,13 +437,38 @@ describe("bad input", () => {
   it("rows that do not fit the schema are refused before any file is written", async () => {
     const cat = await catalog();
     const id = { namespace: ["db"], name: "bad_rows" };
-    const t = await Table.create(cat, id, { columns: [{ name: "k", type: "long", required: true }, { name: "d", type: "decimal(5,2)" }, { name: "s", type: "string", required: true }], identifier: ["k"] });
-    await t.newWrite().upsert([{ k: 1n, d: "1.50", s: "ok" }]).commit();
+    const t = await Table.create(cat, id, {
+      columns: [
+        { name: "k", type: "long", required: true },
+        { name: "d", type: "decimal(5,2)" },
+        { name: "s", type: "string", required: true },
+      ],
+      identifier: ["k"],
+    });
+    await t
+      .newWrite()
+      .upsert([{ k: 1n, d: "1.50", s: "ok" }])
+      .commit();
     const dataDir = join(localPath(t.location), "data");
     const before = readdirSync(dataDir).sort();
-    await expect(t.newWrite().upsert([{ k: 2n, d: "1234.5", s: "x" }]).commit()).rejects.toThrow(/column "d": 1234.5 does not fit decimal\(5,2\)/);
-    await expect(t.newWrite().upsert([{ k: 3n, d: 1.5, s: "x" }]).commit()).rejects.toThrow(/expected a decimal string/);
-    await expect(t.newWrite().upsert([{ k: 4n, s: null }]).commit()).rejects.toThrow(/column "s" is required/);
+    await expect(
+      t
+        .newWrite()
+        .upsert([{ k: 2n, d: "1234.5", s: "x" }])
+        .commit(),
+    ).rejects.toThrow(/column "d": 1234.5 does not fit decimal\(5,2\)/);
+    await expect(
+      t
+        .newWrite()
+        .upsert([{ k: 3n, d: 1.5, s: "x" }])
+        .commit(),
+    ).rejects.toThrow(/expected a decimal string/);
+    await expect(
+      t
+        .newWrite()
+        .upsert([{ k: 4n, s: null }])
+        .commit(),
+    ).rejects.toThrow(/column "s" is required/);
     expect(() => t.newWrite().upsert([{ s: "no key" }])).toThrow(/key column "k" is missing/);
     expect(readdirSync(dataDir).sort()).toEqual(before);
     expect(chdbRows(t.location, "toString(k) AS k, toString(d) AS d, s")).toEqual([{ k: "1", d: "1.5", s: "ok" }]);
@@ -366,7 +478,10 @@ describe("bad input", () => {
     const cat = await catalog();
     const id = { namespace: ["db"], name: "fail_commit" };
     const t = await Table.create(cat, id, { columns: [{ name: "k", type: "int", required: true }], identifier: ["k"] });
-    await t.newWrite().upsert([{ k: 1 }]).commit();
+    await t
+      .newWrite()
+      .upsert([{ k: 1 }])
+      .commit();
     const files = () => [...readdirSync(join(localPath(t.location), "data")), ...readdirSync(join(localPath(t.location), "metadata"))].sort();
     const before = files();
     const real = cat.commitTable.bind(cat);
@@ -374,13 +489,22 @@ describe("bad input", () => {
       throw new Error("catalog unavailable");
     };
     try {
-      await expect(t.newWrite().upsert([{ k: 2 }]).delete([{ k: 1 }]).commit()).rejects.toThrow(/catalog unavailable/);
+      await expect(
+        t
+          .newWrite()
+          .upsert([{ k: 2 }])
+          .delete([{ k: 1 }])
+          .commit(),
+      ).rejects.toThrow(/catalog unavailable/);
     } finally {
       cat.commitTable = real;
     }
     expect(files()).toEqual(before);
     expect(chdbRows(t.location, "k")).toEqual([{ k: 1 }]);
-    await t.newWrite().upsert([{ k: 2 }]).commit();
+    await t
+      .newWrite()
+      .upsert([{ k: 2 }])
+      .commit();
     expect(chdbRows(t.location, "k", "ORDER BY k")).toEqual([{ k: 1 }, { k: 2 }]);
   });
 
@@ -388,7 +512,10 @@ describe("bad input", () => {
     const cat = await catalog();
     const id = { namespace: ["db"], name: "corrupt" };
     const t = await Table.create(cat, id, { columns: [{ name: "k", type: "int", required: true }], identifier: ["k"] });
-    await t.newWrite().upsert([{ k: 1 }, { k: 2 }]).commit();
+    await t
+      .newWrite()
+      .upsert([{ k: 1 }, { k: 2 }])
+      .commit();
     const good = t.metadataLocation;
     const badPath = good.replace(/\/(\d+)-[^/]+$/, "/99999-corrupt.metadata.json");
     writeFileSync(localPath(badPath), readFileSync(localPath(good), "utf8").slice(0, 200));
@@ -396,7 +523,12 @@ describe("bad input", () => {
     await expect(Table.load(cat, id)).rejects.toThrow(CorruptMetadataError);
     await expect(Table.load(cat, id)).rejects.toThrow(/99999-corrupt\.metadata\.json is not valid JSON/);
     // a writer holding the good base cannot commit over the broken pointer either
-    await expect(t.newWrite().upsert([{ k: 3 }]).commit()).rejects.toThrow(CorruptMetadataError);
+    await expect(
+      t
+        .newWrite()
+        .upsert([{ k: 3 }])
+        .commit(),
+    ).rejects.toThrow(CorruptMetadataError);
     await pg.sql(`UPDATE iceberg_tables SET metadata_location='${good}' WHERE table_name='corrupt'`);
     rmSync(localPath(badPath));
     const again = await Table.load(cat, id);
@@ -408,7 +540,10 @@ describe("bad input", () => {
     const cat = await catalog();
     const id = { namespace: ["db"], name: "corrupt_manifest" };
     const t = await Table.create(cat, id, { columns: [{ name: "k", type: "int", required: true }], identifier: ["k"] });
-    await t.newWrite().upsert([{ k: 1 }]).commit();
+    await t
+      .newWrite()
+      .upsert([{ k: 1 }])
+      .commit();
     const metaDir = join(localPath(t.location), "metadata");
     const manifest = readdirSync(metaDir).find((f) => f.endsWith("-m0.avro"))!;
     const original = readFileSync(join(metaDir, manifest));

@@ -42,19 +42,38 @@ interface Scenario {
 function platform(args: DataPlatformArgs): Scenario["build"] {
   return (name) => {
     const p = new DataPlatform(name, args);
-    return [p.connectionString, p.connectionSecret, p.cdc!.writers, p.catalogUri, p.poolerEndpoint, p.trinoEndpoint, p.clickhouseEndpoint, p.upgradeStatePaths, p.upgrade?.jobName];
+    return [
+      p.connectionString,
+      p.connectionSecret,
+      p.cdc!.writers,
+      p.catalogUri,
+      p.poolerEndpoint,
+      p.trinoEndpoint,
+      p.clickhouseEndpoint,
+      p.upgradeStatePaths,
+      p.upgrade?.jobName,
+    ];
   };
 }
 
 const CITUS = "example.com/cnpg-citus:16";
-const EXTERNAL_S3 = { existingEndpoint: "https://s3.eu-central-1.example.com", existingAccessKeyId: "AKIAEXAMPLE", existingSecretAccessKey: pulumi.secret("example-secret-key") };
+const EXTERNAL_S3 = {
+  existingEndpoint: "https://s3.eu-central-1.example.com",
+  existingAccessKeyId: "AKIAEXAMPLE",
+  existingSecretAccessKey: pulumi.secret("example-secret-key"),
+};
 
 const SCENARIOS: Scenario[] = [
   { name: "default", build: platform({ target: "kubernetes" }) },
   { name: "sharded", build: platform({ target: "kubernetes", postgres: { shards: 3, kubernetes: { citusImage: CITUS } } }) },
   {
     name: "sharded-external-s3-no-engines",
-    build: platform({ target: "kubernetes", postgres: { shards: 2, kubernetes: { citusImage: CITUS } }, storage: { kubernetes: EXTERNAL_S3 }, query: { trino: false, clickhouse: false } }),
+    build: platform({
+      target: "kubernetes",
+      postgres: { shards: 2, kubernetes: { citusImage: CITUS } },
+      storage: { kubernetes: EXTERNAL_S3 },
+      query: { trino: false, clickhouse: false },
+    }),
   },
   {
     name: "bring-your-own",
@@ -62,7 +81,12 @@ const SCENARIOS: Scenario[] = [
       target: "kubernetes",
       namespace: "data",
       createNamespace: false,
-      postgres: { kubernetes: { installOperator: false, backup: { destinationPath: "s3://backups/floe", credentialsSecretName: "backup-credentials", retentionPolicy: "7d", schedule: "0 30 2 * * *" } } },
+      postgres: {
+        kubernetes: {
+          installOperator: false,
+          backup: { destinationPath: "s3://backups/floe", credentialsSecretName: "backup-credentials", retentionPolicy: "7d", schedule: "0 30 2 * * *" },
+        },
+      },
       storage: { kubernetes: EXTERNAL_S3 },
       catalog: { existingUri: "https://catalog.example.com/catalog", existingWarehouse: "lake" },
     }),
@@ -95,7 +119,11 @@ const SCENARIOS: Scenario[] = [
       pooler: { poolMode: "session", instances: 3, maxClientConnections: 5000, defaultPoolSize: 50 },
       storage: { bucketName: "lake", kubernetes: { storageClass: "fast", storageSize: "1Ti", resources: { requests: { cpu: "1", memory: "4Gi" } } } },
       catalog: { replicas: 3, warehouse: "prod", namespace: "raw" },
-      cdc: { image: "registry.example.com/floe:1.2.3", commitIntervalMs: 500, tables: [{ source: "public.orders" }, { source: "public.events", mode: "changelog" }] },
+      cdc: {
+        image: "registry.example.com/floe:1.2.3",
+        commitIntervalMs: 500,
+        tables: [{ source: "public.orders" }, { source: "public.events", mode: "changelog" }],
+      },
       query: { kubernetes: { trinoWorkers: 4 } },
     }),
     external: ["Secret/pg-server-tls", "Secret/pg-server-ca"],
@@ -125,7 +153,11 @@ const SCENARIOS: Scenario[] = [
     name: "branches",
     build: (name) => {
       const s = new DatabaseBranch(`${name}-snap`, { target: "kubernetes", kubernetes: { volumeSnapshotName: "pg-1-snapshot" } });
-      const b = new DatabaseBranch(`${name}-backup`, { target: "kubernetes", branchName: "feature-x", kubernetes: { backupName: "pg-daily-20260101", database: "orders", storageSize: "20Gi" } });
+      const b = new DatabaseBranch(`${name}-backup`, {
+        target: "kubernetes",
+        branchName: "feature-x",
+        kubernetes: { backupName: "pg-daily-20260101", database: "orders", storageSize: "20Gi" },
+      });
       return [s.connectionString, b.connectionString];
     },
     external: ["VolumeSnapshot/pg-1-snapshot", "Backup/pg-daily-20260101"],
@@ -169,7 +201,14 @@ const SCENARIOS: Scenario[] = [
   {
     name: "aws-trino-on-eks",
     build: (name) => {
-      const q = new QueryEngines(name, { target: "aws", trino: true, athena: false, catalog: { uri: "https://glue.us-east-1.amazonaws.com/iceberg", warehouse: "123456789012" }, storage: { bucket: "lake" }, aws: { trinoRoleArn: "arn:aws:iam::123456789012:role/trino" } });
+      const q = new QueryEngines(name, {
+        target: "aws",
+        trino: true,
+        athena: false,
+        catalog: { uri: "https://glue.us-east-1.amazonaws.com/iceberg", warehouse: "123456789012" },
+        storage: { bucket: "lake" },
+        aws: { trinoRoleArn: "arn:aws:iam::123456789012:role/trino" },
+      });
       return [q.trinoEndpoint];
     },
   },
@@ -264,7 +303,12 @@ function peerValidate(objects: Manifest[], kubernetesVersion: string): { status:
     const r = spawnSync(`${dir}/${versions.peer.bin}`, ["--strict", "-k", minor, file], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
     const output = `${r.stdout}${r.stderr}`;
     const lines = output.split("\n");
-    return { status: r.status, passed: lines.filter((l) => / passed for resource /.test(l)).length, failures: lines.filter((l) => /^(ERROR|WARN)/.test(l)), output };
+    return {
+      status: r.status,
+      passed: lines.filter((l) => / passed for resource /.test(l)).length,
+      failures: lines.filter((l) => /^(ERROR|WARN)/.test(l)),
+      output,
+    };
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -273,17 +317,19 @@ function peerValidate(objects: Manifest[], kubernetesVersion: string): { status:
 describe("an independent validator agrees (kubernetes-validate from PyPI, strict, on the built-in kinds)", () => {
   const builtins = () => {
     const newest = validators[validators.length - 1].kubernetesVersion;
-    return [...declared.values()].flatMap((d) => [
-      ...d.manifests.map((x) => x.manifest),
-      ...d.releases.filter((r) => r.chart === "minio").flatMap((r) => renderMinio(r, newest)),
-    ]).filter((m) => !m.apiVersion.includes(".cnpg.io/"));
+    return [...declared.values()]
+      .flatMap((d) => [...d.manifests.map((x) => x.manifest), ...d.releases.filter((r) => r.chart === "minio").flatMap((r) => renderMinio(r, newest))])
+      .filter((m) => !m.apiVersion.includes(".cnpg.io/"));
   };
 
   test.each(["v1.31.14", "v1.37.2"])("Kubernetes %s: every object passes", (v) => {
     const objects = builtins();
     expect(objects.length).toBeGreaterThan(100);
     const r = peerValidate(objects, v);
-    if (r.status !== 0 || r.failures.length || r.passed !== objects.length) throw new Error(`${versions.peer.name} ${versions.peer.version}: exit ${r.status}, ${r.passed}/${objects.length} passed\n${r.failures.join("\n") || r.output.slice(0, 2000)}`);
+    if (r.status !== 0 || r.failures.length || r.passed !== objects.length)
+      throw new Error(
+        `${versions.peer.name} ${versions.peer.version}: exit ${r.status}, ${r.passed}/${objects.length} passed\n${r.failures.join("\n") || r.output.slice(0, 2000)}`,
+      );
   });
 
   test("and fails the misspelt field k8s-validate.ts fails", () => {
@@ -297,20 +343,26 @@ describe("an independent validator agrees (kubernetes-validate from PyPI, strict
 });
 
 describe("references between the objects", () => {
-  test.each(SCENARIOS.map((s) => s.name))("%s: every Secret, ConfigMap, claim, ServiceAccount, Role and CNPG object referred to is declared (or brought by the user)", (name) => {
-    const d = declared.get(name)!;
-    const newest = validators[validators.length - 1].kubernetesVersion;
-    const objects = [...d.manifests.map((x) => x.manifest), ...d.releases.filter((r) => r.chart === "minio").flatMap((r) => renderMinio(r, newest))];
-    if (name !== "aws-trino-on-eks") expect(objects.flatMap(references).length).toBeGreaterThan(0);
-    const problems = unresolvedReferences(objects, SCENARIOS.find((s) => s.name === name)!.external);
-    if (problems.length) throw new Error(report(problems));
-  });
+  test.each(SCENARIOS.map((s) => s.name))(
+    "%s: every Secret, ConfigMap, claim, ServiceAccount, Role and CNPG object referred to is declared (or brought by the user)",
+    (name) => {
+      const d = declared.get(name)!;
+      const newest = validators[validators.length - 1].kubernetesVersion;
+      const objects = [...d.manifests.map((x) => x.manifest), ...d.releases.filter((r) => r.chart === "minio").flatMap((r) => renderMinio(r, newest))];
+      if (name !== "aws-trino-on-eks") expect(objects.flatMap(references).length).toBeGreaterThan(0);
+      const problems = unresolvedReferences(objects, SCENARIOS.find((s) => s.name === name)!.external);
+      if (problems.length) throw new Error(report(problems));
+    },
+  );
 
   test("a reference to a Secret key that does not exist fails", () => {
     const c = JSON.parse(JSON.stringify(declared.get("default")!.manifests.find(({ manifest: m }) => m.kind === "Cluster")!.manifest));
     c.spec.backup.barmanObjectStore.s3Credentials.secretAccessKey.key = "SECRET_ACCESS_KEY";
     c.spec.superuserSecret.name = "k0-postgres-superuserr";
-    const others = declared.get("default")!.manifests.map((x) => x.manifest).filter((m) => m.kind !== "Cluster");
+    const others = declared
+      .get("default")!
+      .manifests.map((x) => x.manifest)
+      .filter((m) => m.kind !== "Cluster");
     expect(unresolvedReferences([...others, c]).map((p) => p.message)).toEqual([
       "refers to Secret floe/k0-postgres-superuserr, which nothing declares",
       expect.stringMatching(/^refers to key "SECRET_ACCESS_KEY" of Secret floe\/k0-storage-credentials, which has ACCESS_KEY_ID, ACCESS_SECRET_KEY/),
@@ -341,10 +393,12 @@ describe("Helm charts: rendered with the values floe passes, output validated", 
         const rendered = renderMinio(r, v.kubernetesVersion);
         expect(rendered.map((m) => m.kind)).toEqual(expect.arrayContaining(["Deployment", "Service", "PersistentVolumeClaim", "Job"]));
         objects += rendered.length;
-        for (const m of rendered) problems.push(...v.validate(m).map((p) => ({ ...p, object: `${r.scenario}: minio (Kubernetes ${v.kubernetesVersion}): ${p.object}` })));
+        for (const m of rendered)
+          problems.push(...v.validate(m).map((p) => ({ ...p, object: `${r.scenario}: minio (Kubernetes ${v.kubernetesVersion}): ${p.object}` })));
         // floe's assumptions about the chart: the endpoint it hands out (here the backup's) is the
         // release's Service on port 9000, and the bucket user's secret key comes from floe's Secret
-        const svc = rendered.find((m) => m.kind === "Service" && m.metadata?.name === r.name) as (Manifest & { spec: { ports: { port: number }[] } }) | undefined;
+        const svc = rendered.find((m) => m.kind === "Service" && m.metadata?.name === r.name) as
+          (Manifest & { spec: { ports: { port: number }[] } }) | undefined;
         expect(svc?.spec.ports.map((p) => p.port)).toContain(9000);
         const cluster = declared.get(r.scenario)!.manifests.find(({ manifest: m }) => m.kind === "Cluster")?.manifest as Record<string, any> | undefined;
         expect(cluster?.spec.backup.barmanObjectStore.endpointURL).toBe(`http://${r.name}.${r.namespace}.svc.cluster.local:9000`);
@@ -360,10 +414,15 @@ describe("Helm charts: rendered with the values floe passes, output validated", 
           expect(deployment.spec.template.spec.volumes).toContainEqual({ name: "extra-secret", secret: { secretName: r.values.extraSecret } });
         }
         // the platform's NetworkPolicies select the chart's pods by the labels the chart gives them
-        const policies = declared.get(r.scenario)!.manifests.map((x) => x.manifest as Record<string, any>).filter((m) => m.kind === "NetworkPolicy");
+        const policies = declared
+          .get(r.scenario)!
+          .manifests.map((x) => x.manifest as Record<string, any>)
+          .filter((m) => m.kind === "NetworkPolicy");
         if (policies.length) {
           const selects = (name: string, pod: Record<string, string>) =>
-            Object.entries(policies.find((p) => p.metadata.name === name)!.spec.podSelector.matchLabels as Record<string, string>).every(([k, val]) => pod[k] === val);
+            Object.entries(policies.find((p) => p.metadata.name === name)!.spec.podSelector.matchLabels as Record<string, string>).every(
+              ([k, val]) => pod[k] === val,
+            );
           expect(selects("floe-minio", deployment.spec.template.metadata.labels)).toBe(true);
           expect(selects("floe-minio-job", job.spec.template.metadata.labels)).toBe(true);
           expect(selects("floe-minio", job.spec.template.metadata.labels)).toBe(false);
@@ -377,7 +436,10 @@ describe("Helm charts: rendered with the values floe passes, output validated", 
 
 describe("a broken object fails", () => {
   const find = (scenario: string, kind: string, pred: (m: Manifest) => boolean = () => true) => {
-    const m = declared.get(scenario)!.manifests.map((x) => x.manifest).find((x) => x.kind === kind && pred(x));
+    const m = declared
+      .get(scenario)!
+      .manifests.map((x) => x.manifest)
+      .find((x) => x.kind === kind && pred(x));
     if (!m) throw new Error(`no ${kind} in ${scenario}`);
     return JSON.parse(JSON.stringify(m)) as Manifest & Record<string, any>;
   };
@@ -386,7 +448,10 @@ describe("a broken object fails", () => {
   test("a misspelt field in a built-in object (the CDC writer's Deployment)", () => {
     const d = find("default", "Deployment");
     d.spec.template.spec.containers[0].imagePullPolicyy = "Always";
-    for (const ps of problemsOf(d)) expect(ps).toEqual([{ object: expect.stringMatching(/^Deployment floe\//), path: "/spec/template/spec/containers/0", message: 'unknown field "imagePullPolicyy"' }]);
+    for (const ps of problemsOf(d))
+      expect(ps).toEqual([
+        { object: expect.stringMatching(/^Deployment floe\//), path: "/spec/template/spec/containers/0", message: 'unknown field "imagePullPolicyy"' },
+      ]);
   });
 
   test("a misspelt field, a wrong type and a bad quantity in a CloudNativePG Cluster", () => {
@@ -427,8 +492,12 @@ describe("a broken object fails", () => {
     for (const ps of problemsOf(p)) expect(ps).toEqual([expect.objectContaining({ path: "/spec/pgbouncer", message: 'unknown field "poolmode"' })]);
     const b = find("default", "ScheduledBackup");
     b.spec.method = "barman";
-    for (const ps of problemsOf(b)) expect(ps).toEqual([expect.objectContaining({ path: "/spec/method", message: expect.stringContaining("must be equal to one of the allowed values") })]);
-    for (const ps of problemsOf({ ...b, kind: "ScheduledBackups" })) expect(ps).toEqual([expect.objectContaining({ path: "/apiVersion", message: expect.stringContaining("no schema for postgresql.cnpg.io/v1/ScheduledBackups") })]);
+    for (const ps of problemsOf(b))
+      expect(ps).toEqual([expect.objectContaining({ path: "/spec/method", message: expect.stringContaining("must be equal to one of the allowed values") })]);
+    for (const ps of problemsOf({ ...b, kind: "ScheduledBackups" }))
+      expect(ps).toEqual([
+        expect.objectContaining({ path: "/apiVersion", message: expect.stringContaining("no schema for postgresql.cnpg.io/v1/ScheduledBackups") }),
+      ]);
   });
 
   test("names and labels the API server refuses", () => {
@@ -459,7 +528,9 @@ describe("a broken object fails", () => {
     await mocks.settled(p.connectionString, p.connectionSecret, p.cdc!.writers, p.catalogUri);
     const { manifests, releases } = manifestsFromResources(under(mocks.resources, root));
     for (const v of validators) {
-      expect(manifests.flatMap(({ manifest }) => v.validate(manifest))).toEqual([{ object: "Cluster broken/broken-postgres", path: "/spec", message: 'unknown field "enableSuperuserAcess"' }]);
+      expect(manifests.flatMap(({ manifest }) => v.validate(manifest))).toEqual([
+        { object: "Cluster broken/broken-postgres", path: "/spec", message: 'unknown field "enableSuperuserAcess"' },
+      ]);
     }
     const minio = releases.find((r) => r.chart === "minio")!;
     expect(unknownValues(`${dir}/${versions.charts.minio.dir}`, minio.values, "minio")).toEqual([expect.objectContaining({ path: "/persistance" })]);

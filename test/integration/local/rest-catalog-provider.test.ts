@@ -46,7 +46,10 @@ test("create, move to a new catalog database while stopped (same port and creden
   const id = { namespace: ["floe"], name: "events" };
   const first = await RestCatalog.connect({ uri: outs!.uri, credential: outs!.credential });
   const t = await Table.create(first, id, { columns: [{ name: "id", type: "long", required: true }], identifier: ["id"] });
-  const before = await t.newWrite().upsert([{ id: 1n }]).commit();
+  const before = await t
+    .newWrite()
+    .upsert([{ id: 1n }])
+    .commit();
   first.close();
 
   const moved = await provider.update!(outs!.dir, outs!, { ...inputs, catalogUrl: pg.url("cat_b") });
@@ -59,7 +62,10 @@ test("create, move to a new catalog database while stopped (same port and creden
   try {
     const again = await Table.load(rest, id);
     expect(again.metadataLocation).toBe(before.metadataLocation);
-    const after = await again.newWrite().upsert([{ id: 2n }]).commit();
+    const after = await again
+      .newWrite()
+      .upsert([{ id: 2n }])
+      .commit();
     const inB = await pg.sql("SELECT metadata_location FROM iceberg_tables WHERE catalog_name = 'floe' AND table_name = 'events'", [], "cat_b");
     const inA = await pg.sql("SELECT metadata_location FROM iceberg_tables WHERE catalog_name = 'floe' AND table_name = 'events'", [], "cat_a");
     expect(inB).toEqual([{ metadata_location: after.metadataLocation }]);

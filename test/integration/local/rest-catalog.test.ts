@@ -13,7 +13,15 @@ import { SqlCatalog } from "../../../runtime/iceberg/sql-catalog";
 import { RestCatalog } from "../../../runtime/iceberg/rest";
 import { Table } from "../../../runtime/iceberg/table";
 import { freePort, handOver, isAlive } from "../../../runtime/local/process";
-import { installRestServer, probe, serverPid, startRestServer, stopRestServer, type RestServerSpec, type StartedServer } from "../../../runtime/local/rest-catalog";
+import {
+  installRestServer,
+  probe,
+  serverPid,
+  startRestServer,
+  stopRestServer,
+  type RestServerSpec,
+  type StartedServer,
+} from "../../../runtime/local/rest-catalog";
 import { execFile } from "node:child_process";
 import { parseCdcConfig } from "../../../runtime/cdc/config";
 import { openCatalog } from "../../../runtime/cdc/catalog";
@@ -26,10 +34,15 @@ import { GiveUp, waitUntil } from "../../helpers/wait";
 /** The engine tier's readers (scripts/install-engines.sh, cached): pyiceberg, DuckDB with its extensions. */
 function installEngines(): Promise<string> {
   return new Promise((resolvePromise, reject) => {
-    execFile("bash", [join(__dirname, "..", "..", "..", "scripts", "install-engines.sh")], { encoding: "utf8", timeout: 30 * 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`scripts/install-engines.sh failed: ${err.message}\n${stderr.slice(-4000)}`));
-      else resolvePromise(stdout.trim().split("\n").pop()!);
-    });
+    execFile(
+      "bash",
+      [join(__dirname, "..", "..", "..", "scripts", "install-engines.sh")],
+      { encoding: "utf8", timeout: 30 * 60_000, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`scripts/install-engines.sh failed: ${err.message}\n${stderr.slice(-4000)}`));
+        else resolvePromise(stdout.trim().split("\n").pop()!);
+      },
+    );
   });
 }
 
@@ -53,10 +66,15 @@ interface Attached {
 /** pyiceberg and DuckDB attached to the REST catalog as docs/engines.md says (rest-attach.py, the engine tier's venv). */
 function attachEngines(uri: string, cred: string, namespace: string, table: string): Promise<Attached> {
   return new Promise((resolvePromise, reject) => {
-    execFile(join(enginesDir, "venv", "bin", "python"), [join(__dirname, "rest-attach.py"), uri, cred, namespace, table], { encoding: "utf8", timeout: 10 * 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`rest-attach.py failed: ${err.message}\n${stderr.slice(-4000)}`));
-      else resolvePromise(JSON.parse(stdout.trim().split("\n").pop()!));
-    });
+    execFile(
+      join(enginesDir, "venv", "bin", "python"),
+      [join(__dirname, "rest-attach.py"), uri, cred, namespace, table],
+      { encoding: "utf8", timeout: 10 * 60_000, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`rest-attach.py failed: ${err.message}\n${stderr.slice(-4000)}`));
+        else resolvePromise(JSON.parse(stdout.trim().split("\n").pop()!));
+      },
+    );
   });
 }
 
@@ -98,8 +116,17 @@ test("starts behind client credentials and shares the SQL catalog's tables both 
   const rest = await RestCatalog.connect({ uri: server.uri, credential });
   expect(await rest.listNamespaces()).toContainEqual(["floe"]);
   const id = { namespace: ["floe"], name: "orders" };
-  const table = await Table.create(rest, id, { columns: [{ name: "id", type: "long", required: true }, { name: "note", type: "string" }], identifier: ["id"] });
-  const r = await table.newWrite().upsert([{ id: 1n, note: "through REST" }]).commit();
+  const table = await Table.create(rest, id, {
+    columns: [
+      { name: "id", type: "long", required: true },
+      { name: "note", type: "string" },
+    ],
+    identifier: ["id"],
+  });
+  const r = await table
+    .newWrite()
+    .upsert([{ id: 1n, note: "through REST" }])
+    .commit();
 
   // the same row in Postgres: floe's SQL catalog loads the commit the server made
   const sql = await SqlCatalog.connect({ name: "floe", url: pg.url("floe_catalog"), warehouse: spec.warehouse });
@@ -108,7 +135,10 @@ test("starts behind client credentials and shares the SQL catalog's tables both 
     expect(viaSql.metadataLocation).toBe(r.metadataLocation);
     expect(viaSql.currentSnapshot()?.["snapshot-id"]).toBe(r.snapshotId);
     // and a commit through SQL is what the server serves next
-    const r2 = await viaSql.newWrite().upsert([{ id: 2n, note: "through SQL" }]).commit();
+    const r2 = await viaSql
+      .newWrite()
+      .upsert([{ id: 2n, note: "through SQL" }])
+      .commit();
     expect((await Table.load(rest, id)).metadataLocation).toBe(r2.metadataLocation);
   } finally {
     await sql.close();
@@ -148,7 +178,9 @@ test("a table floe's CDC writer makes through the server reads the same in pyice
       [],
       "app",
     );
-    const expected = (await pg.sql(`SELECT id::text, note, amount::text, (extract(epoch FROM "at") * 1000000)::bigint::text AS micros FROM accounts`, [], "app"))
+    const expected = (
+      await pg.sql(`SELECT id::text, note, amount::text, (extract(epoch FROM "at") * 1000000)::bigint::text AS micros FROM accounts`, [], "app")
+    )
       .map((r) => [Number(r.id), r.note, r.amount, r.micros === null ? null : Number(r.micros)])
       .sort((a, b) => (a[0] as number) - (b[0] as number));
     const id = { namespace: ["floe"], name: "accounts" };
@@ -197,7 +229,10 @@ test("a kill -9 of the JVM: the supervisor starts it again on the same port and 
   expect(isAlive(server!.pid)).toBe(true);
   const rest = await RestCatalog.connect({ uri: server!.uri, credential });
   const t = await Table.load(rest, { namespace: ["floe"], name: "orders" });
-  const r = await t.newWrite().upsert([{ id: 3n, note: "after the restart" }]).commit();
+  const r = await t
+    .newWrite()
+    .upsert([{ id: 3n, note: "after the restart" }])
+    .commit();
   expect(r.addedRows).toBe(1);
 });
 

@@ -66,16 +66,18 @@ const exists = async (db: string) => (await pg.sql("SELECT 1 FROM pg_database WH
 /** floe's in-progress markers: per-database settings, and lines of database comments (a non-superuser's create). */
 const markers = async () => [
   ...(await pg.sql("SELECT cfg FROM pg_db_role_setting s, unnest(s.setconfig) cfg WHERE cfg LIKE 'floe.branch%'")).map((r) => String(r.cfg)),
-  ...(await pg.sql("SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE shobj_description(oid, 'pg_database') LIKE '%floe-branch-pending%'")).map((r) => String(r.c)),
+  ...(
+    await pg.sql("SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE shobj_description(oid, 'pg_database') LIKE '%floe-branch-pending%'")
+  ).map((r) => String(r.c)),
 ];
-const comment = async (db: string) => (await pg.sql("SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = $1", [db]))[0]?.c as string | null;
+const comment = async (db: string) =>
+  (await pg.sql("SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = $1", [db]))[0]?.c as string | null;
 /** A URL as another role (the test cluster trusts local connections). */
 const as = (user: string, db: string) => pg.url(db).replace("//postgres@", `//${user}@`);
 /** The backend running a statement that starts with `prefix`, with its state and wait event. */
 const running = async (prefix: string) =>
   (await pg.sql("SELECT pid, state, wait_event_type FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()", [prefix + "%"]))[0] as
-    | { pid: number; state: string; wait_event_type: string | null }
-    | undefined;
+    { pid: number; state: string; wait_event_type: string | null } | undefined;
 
 /** A session on the parent, as an application would hold one (create --terminate-connections ends it). */
 async function holdParent(url = pg.url("big")): Promise<Client> {
@@ -93,7 +95,11 @@ async function createMidCopy(name: string, parentUrl = pg.url("big")): Promise<R
   const run = floe(["branch", "create", "--from", parentUrl, "--name", name, "--terminate-connections", "--strategy", "wal_log"]);
   let exited = false;
   void run.exit.then(() => (exited = true));
-  const copy = await waitFor(`the CREATE DATABASE of ${name} to run`, () => running(`CREATE DATABASE "${name}"`).then((r) => (r?.state === "active" ? r : undefined)), () => (exited ? `floe exited early: ${run.stderr()}` : true));
+  const copy = await waitFor(
+    `the CREATE DATABASE of ${name} to run`,
+    () => running(`CREATE DATABASE "${name}"`).then((r) => (r?.state === "active" ? r : undefined)),
+    () => (exited ? `floe exited early: ${run.stderr()}` : true),
+  );
   expect(copy.state).toBe("active");
   expect(await allowsConnections(parent)).toBe(false); // the parent is closed while it copies: the fault lands there
   await expect(held.query("SELECT 1")).rejects.toThrow(); // its session was terminated
@@ -144,7 +150,9 @@ describe("an interrupted floe branch create never leaves the parent closed", () 
     const run = await createMidCopy(name);
     // Another floe command while the create is alive leaves its marker and the closed parent alone.
     await listBranches(pg.url());
-    const during = await pg.sql(`SELECT datallowconn, EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE 'CREATE DATABASE "${name}"%') AS copying FROM pg_database WHERE datname = 'big'`);
+    const during = await pg.sql(
+      `SELECT datallowconn, EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE 'CREATE DATABASE "${name}"%') AS copying FROM pg_database WHERE datname = 'big'`,
+    );
     if (during[0].copying) expect(during[0].datallowconn).toBe(false);
     expect((await markers()).length).toBe(1);
     run.child.kill(sig);
@@ -210,7 +218,11 @@ describe("an interrupted floe branch create never leaves the parent closed", () 
     const run = floe(["branch", "create", "--from", pg.url("big"), "--name", "br_half", "--terminate-connections", "--strategy", "file_copy"]);
     let exited = false;
     void run.exit.then(() => (exited = true));
-    const comment = await waitFor("the branch's COMMENT to wait on the lock", () => running('COMMENT ON DATABASE "br_half"').then((r) => (r?.wait_event_type === "Lock" ? r : undefined)), () => (exited ? `floe exited early: ${run.stderr()}` : true));
+    const comment = await waitFor(
+      "the branch's COMMENT to wait on the lock",
+      () => running('COMMENT ON DATABASE "br_half"').then((r) => (r?.wait_event_type === "Lock" ? r : undefined)),
+      () => (exited ? `floe exited early: ${run.stderr()}` : true),
+    );
     expect(comment.wait_event_type).toBe("Lock");
     expect(await exists("br_half")).toBe(true);
     expect(await allowsConnections()).toBe(false);
@@ -306,7 +318,16 @@ describe("an interrupted floe branch create never leaves the parent closed", () 
     await pg.sql("CREATE DATABASE closed_on_purpose ALLOW_CONNECTIONS false");
     const [{ xid }] = await pg.sql("SELECT txid_current()::text AS xid");
     const marker = (branch: string, parent: string, allow: boolean) =>
-      JSON.stringify({ branch, parent, allowConnections: allow, closes: true, pid: 1, backendStart: "2000-01-01T00:00:00Z", xid, started: "2000-01-01T00:00:00Z" });
+      JSON.stringify({
+        branch,
+        parent,
+        allowConnections: allow,
+        closes: true,
+        pid: 1,
+        backendStart: "2000-01-01T00:00:00Z",
+        xid,
+        started: "2000-01-01T00:00:00Z",
+      });
     await pg.sql(`ALTER DATABASE big SET "floe.branch_test1" = '${marker("not_a_branch", "big", true)}'`);
     await pg.sql(`ALTER DATABASE closed_on_purpose SET "floe.branch_test2" = '${marker("nothing", "closed_on_purpose", false)}'`);
     await pg.sql("ALTER DATABASE big ALLOW_CONNECTIONS false");

@@ -58,7 +58,9 @@ describe.each([17, 18])("instance branches of a live Postgres %i", (major) => {
     let samples = 0;
     const watching = (async () => {
       while (creating) {
-        const r = await monitor.query("SELECT application_name AS app, wait_event FROM pg_stat_activity WHERE application_name LIKE 'load-%' AND wait_event_type = 'Lock'");
+        const r = await monitor.query(
+          "SELECT application_name AS app, wait_event FROM pg_stat_activity WHERE application_name LIKE 'load-%' AND wait_event_type = 'Lock'",
+        );
         samples++;
         for (const x of r.rows) waits.push(`${x.app} waiting on ${x.wait_event}`);
         await new Promise((r) => setTimeout(r, 5));
@@ -92,7 +94,9 @@ describe.each([17, 18])("instance branches of a live Postgres %i", (major) => {
     await bc.end();
     expect(await pg.sql("SELECT count(*)::int AS n FROM branch_log WHERE client = 99", [], "app")).toEqual([{ n: 0 }]);
     // and the parent's sessions are the same ones
-    expect((await pg.sql("SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'load-%' ORDER BY application_name")).map((r) => r.pid)).toEqual(load.pids);
+    expect((await pg.sql("SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'load-%' ORDER BY application_name")).map((r) => r.pid)).toEqual(
+      load.pids,
+    );
     // nothing of the copy stays on the parent
     expect(await pg.sql("SELECT slot_name FROM pg_replication_slots")).toEqual([]);
   }, 180_000);
@@ -113,7 +117,9 @@ describe.each([17, 18])("instance branches of a live Postgres %i", (major) => {
   }, 180_000);
 
   it("branches as of a past LSN and a past time from the WAL archive", async () => {
-    await expect(createBranch(pg.url("app"), { name: "too_early", at: "0/1000000" })).rejects.toThrow(/no base backup .* consistent before LSN 0\/1000000: there is none yet: take one with floe branch backup/);
+    await expect(createBranch(pg.url("app"), { name: "too_early", at: "0/1000000" })).rejects.toThrow(
+      /no base backup .* consistent before LSN 0\/1000000: there is none yet: take one with floe branch backup/,
+    );
     const base = await takeBranchBackup(pg.url());
     expect(await listBranchBackups(pg.url())).toEqual([expect.objectContaining({ id: base.id, stopLsn: base.stopLsn })]);
     await load.progress(100);
@@ -143,7 +149,9 @@ describe.each([17, 18])("instance branches of a live Postgres %i", (major) => {
 
     await expect(createBranch(pg.url("app"), { name: "future", at: new Date(Date.now() + 3_600_000).toISOString() })).rejects.toThrow(/is in the future/);
     await expect(createBranch(pg.url("app"), { name: "bad", at: "yesterday" })).rejects.toThrow(/neither an LSN .* nor a time with a zone/);
-    await expect(createBranch(pg.url("app"), { name: "bad", strategy: "instance", terminateConnections: true })).rejects.toThrow(/never touches the parent's sessions/);
+    await expect(createBranch(pg.url("app"), { name: "bad", strategy: "instance", terminateConnections: true })).rejects.toThrow(
+      /never touches the parent's sessions/,
+    );
     for (const n of ["at_lsn", "at_time"]) await deleteBranch(pg.url(), n);
     expect(await listBranches(pg.url())).toEqual([]);
     expect(load.errors).toEqual([]);
@@ -154,7 +162,9 @@ it("a point-in-time branch needs the parent to archive its WAL", async () => {
   const pg = await startPostgres({ major: 17 });
   try {
     await pg.sql("CREATE DATABASE app");
-    await expect(createBranch(pg.url("app"), { at: "0/1000000" })).rejects.toThrow(/needs the parent to archive its WAL with floe's archive_command \(archive_mode is off/);
+    await expect(createBranch(pg.url("app"), { at: "0/1000000" })).rejects.toThrow(
+      /needs the parent to archive its WAL with floe's archive_command \(archive_mode is off/,
+    );
     await expect(takeBranchBackup(pg.url())).rejects.toThrow(/needs the parent to archive its WAL/);
   } finally {
     await pg.stop();

@@ -67,7 +67,9 @@ describe("database branches", () => {
   it("waits for the parent's sessions (bounded, naming them) or terminates them when asked", async () => {
     const held = await pg.connect("app");
     await held.query("SET application_name = 'busy-app'");
-    await expect(createBranch(pg.url("app"), { name: "app_br_wait", timeoutMs: 500 })).rejects.toThrow(/1 other session\(s\).*busy-app.*--terminate-connections/);
+    await expect(createBranch(pg.url("app"), { name: "app_br_wait", timeoutMs: 500 })).rejects.toThrow(
+      /1 other session\(s\).*busy-app.*--terminate-connections/,
+    );
     held.on("error", () => undefined);
     const b = await createBranch(pg.url("app"), { name: "app_br_term", terminateConnections: true, timeoutMs: 5000 });
     expect(b.terminated).toBe(1);
@@ -93,7 +95,10 @@ describe("database branches", () => {
       expect(JSON.parse(out.join(""))).toMatchObject({ name: "app_br_tpl", kind: "template" });
       out.length = 0;
       expect(await branchMain(["list", "--server", pg.url(), "--json"])).toBe(0);
-      expect(JSON.parse(out.join("")).map((b: any) => [b.name, b.kind])).toEqual([["app_br_cli", "instance"], ["app_br_tpl", "template"]]);
+      expect(JSON.parse(out.join("")).map((b: any) => [b.name, b.kind])).toEqual([
+        ["app_br_cli", "instance"],
+        ["app_br_tpl", "template"],
+      ]);
       out.length = 0;
       expect(await branchMain(["reset", "--server", pg.url(), "app_br_cli", "--json"])).toBe(0);
       expect(JSON.parse(out.join("")).url).toBe(made.url);
@@ -140,10 +145,16 @@ ALTER TABLE orders ALTER COLUMN code TYPE varchar(3) USING left(code, 3);
   });
 
   it("refuses numeric rounding and a migration that breaks UPDATE decoding", async () => {
-    const round = file("002_round.sql", `SET lock_timeout = '2s';\nALTER TABLE orders ALTER COLUMN amount TYPE numeric(10,0); -- floe:allow changing-column-type,type-change-may-truncate rounding is fine\n`);
+    const round = file(
+      "002_round.sql",
+      `SET lock_timeout = '2s';\nALTER TABLE orders ALTER COLUMN amount TYPE numeric(10,0); -- floe:allow changing-column-type,type-change-may-truncate rounding is fine\n`,
+    );
     const r1 = await checkMigrations({ url: pg.url("app"), files: [round] });
     expect(r1.validations.filter((v) => v.severity === "error").map((v) => `${v.check}:${v.column}`)).toEqual(["values:amount"]);
-    const pk = file("003_drop_pk.sql", `SET lock_timeout = '2s';\n-- floe:allow cdc-primary-key-change testing\nALTER TABLE events DROP CONSTRAINT events_pkey;\n`);
+    const pk = file(
+      "003_drop_pk.sql",
+      `SET lock_timeout = '2s';\n-- floe:allow cdc-primary-key-change testing\nALTER TABLE events DROP CONSTRAINT events_pkey;\n`,
+    );
     const r2 = await checkMigrations({ url: pg.url("app"), files: [pk] });
     expect(r2.exitCode).toBe(1);
     expect(r2.validations).toContainEqual(expect.objectContaining({ check: "decode", severity: "error", table: "public.events" }));
@@ -157,7 +168,12 @@ ALTER TABLE orders ALTER COLUMN code TYPE varchar(3) USING left(code, 3);
     const r = await checkMigrations({ url: pg.url("app"), files: [f] });
     expect(r.exitCode).toBe(1);
     expect(r.validations.filter((v) => v.severity === "error")).toEqual([
-      expect.objectContaining({ check: "decode", table: "public.events", column: "location", message: expect.stringMatching(/has type pair, which floe cannot map to Iceberg/) }),
+      expect.objectContaining({
+        check: "decode",
+        table: "public.events",
+        column: "location",
+        message: expect.stringMatching(/has type pair, which floe cannot map to Iceberg/),
+      }),
     ]);
   });
 
@@ -172,22 +188,45 @@ ALTER TABLE orders ADD CONSTRAINT small_amount CHECK (amount < 100) NOT VALID;
 `,
     );
     const r = await checkMigrations({ url: pg.url("app"), files: [f] });
-    const errors = r.validations.filter((v) => v.severity === "error").map((v) => v.check).sort();
+    const errors = r.validations
+      .filter((v) => v.severity === "error")
+      .map((v) => v.check)
+      .sort();
     // the sample UPDATE on orders hits the violated constraint too: updates of old rows would fail
     expect(errors).toEqual(["constraints", "decode", "nulls", "publication"]);
     expect(r.validations.find((v) => v.check === "decode")!.message).toMatch(/violates check constraint "small_amount"/);
   });
 
   it("passes a safe migration (transactional and CONCURRENTLY files) and decodes through pgoutput", async () => {
-    const a = file("005_add_column.sql", `SET lock_timeout = '2s';\nALTER TABLE orders ADD COLUMN region text;\nALTER TABLE orders ADD CONSTRAINT amount_positive CHECK (amount > 0) NOT VALID;\nALTER TABLE orders ALTER COLUMN amount TYPE numeric(14,2);\nALTER TABLE orders ALTER COLUMN code TYPE varchar(40);\n`);
+    const a = file(
+      "005_add_column.sql",
+      `SET lock_timeout = '2s';\nALTER TABLE orders ADD COLUMN region text;\nALTER TABLE orders ADD CONSTRAINT amount_positive CHECK (amount > 0) NOT VALID;\nALTER TABLE orders ALTER COLUMN amount TYPE numeric(14,2);\nALTER TABLE orders ALTER COLUMN code TYPE varchar(40);\n`,
+    );
     const b = file("006_index.sql", `CREATE INDEX CONCURRENTLY orders_region_idx ON orders (region);\n`);
-    const r = await checkMigrations({ url: pg.url("app"), files: [a, b], policy: { ...(await import("../../../runtime/schema/lint")).defaultPolicy(), "changing-column-type": "warn", "type-change-may-truncate": "warn" } });
+    const r = await checkMigrations({
+      url: pg.url("app"),
+      files: [a, b],
+      policy: { ...(await import("../../../runtime/schema/lint")).defaultPolicy(), "changing-column-type": "warn", "type-change-may-truncate": "warn" },
+    });
     expect(r.validations.filter((v) => v.severity === "error")).toEqual([]);
     expect(r.exitCode).toBe(0);
     expect(r.applied.map((x) => x.transactional)).toEqual([true, false]);
-    expect(r.validations).toContainEqual(expect.objectContaining({ check: "decode", severity: "info", message: expect.stringMatching(/2 sample change\(s\) decoded through pgoutput and the CDC writer's type mapping/) }));
+    expect(r.validations).toContainEqual(
+      expect.objectContaining({
+        check: "decode",
+        severity: "info",
+        message: expect.stringMatching(/2 sample change\(s\) decoded through pgoutput and the CDC writer's type mapping/),
+      }),
+    );
     expect(r.validations).toContainEqual(expect.objectContaining({ check: "constraints", severity: "info" }));
-    expect(r.validations).toContainEqual(expect.objectContaining({ check: "decode", severity: "warn", table: "public.audit", message: expect.stringMatching(/already failed before the migration/) }));
+    expect(r.validations).toContainEqual(
+      expect.objectContaining({
+        check: "decode",
+        severity: "warn",
+        table: "public.audit",
+        message: expect.stringMatching(/already failed before the migration/),
+      }),
+    );
     expect(await databases()).not.toContain(r.branch);
     // the parent is untouched
     const cols = await pg.sql("SELECT column_name FROM information_schema.columns WHERE table_name = 'orders' ORDER BY ordinal_position", [], "app");
@@ -199,7 +238,10 @@ ALTER TABLE orders ADD CONSTRAINT small_amount CHECK (amount < 100) NOT VALID;
     const r = await checkMigrations({ url: pg.url("app"), files: [bad] });
     expect(r.exitCode).toBe(1);
     expect(r.branch).toBeUndefined();
-    const fails = file("008_fails.sql", `SET lock_timeout = '2s';\n-- floe:allow setting-not-null checked\nALTER TABLE orders ALTER COLUMN note SET NOT NULL;\n`);
+    const fails = file(
+      "008_fails.sql",
+      `SET lock_timeout = '2s';\n-- floe:allow setting-not-null checked\nALTER TABLE orders ALTER COLUMN note SET NOT NULL;\n`,
+    );
     const r2 = await checkMigrations({ url: pg.url("app"), files: [fails] });
     expect(r2.exitCode).toBe(1);
     expect(r2.applied[0]).toMatchObject({ ok: false, error: expect.stringMatching(/contains null values/) });
@@ -220,6 +262,12 @@ describe("floe schema check without logical decoding", () => {
     const f = file("009_add.sql", `SET lock_timeout = '2s';\nALTER TABLE t ADD COLUMN w text;\n`);
     const r = await checkMigrations({ url: replica.url("app"), files: [f] });
     expect(r.exitCode).toBe(0);
-    expect(r.validations).toEqual([{ check: "decode", severity: "warn", message: "decoding not checked: wal_level is replica on the branch's server (logical decoding needs wal_level = logical)" }]);
+    expect(r.validations).toEqual([
+      {
+        check: "decode",
+        severity: "warn",
+        message: "decoding not checked: wal_level is replica on the branch's server (logical decoding needs wal_level = logical)",
+      },
+    ]);
   });
 });

@@ -17,7 +17,22 @@ let runtimeDir: string;
 beforeAll(async () => {
   runtimeDir = mkdtempSync(join(tmpdir(), "floe-runtime-"));
   symlinkSync(join(ROOT, "node_modules"), join(runtimeDir, "node_modules"));
-  execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), join(ROOT, "runtime/schema/branch.ts"), "--outDir", runtimeDir, "--rootDir", join(ROOT, "runtime"), "--module", "commonjs", "--target", "ES2022", "--esModuleInterop", "--skipLibCheck", "--types", "node"]);
+  execFileSync(process.execPath, [
+    join(ROOT, "node_modules/typescript/bin/tsc"),
+    join(ROOT, "runtime/schema/branch.ts"),
+    "--outDir",
+    runtimeDir,
+    "--rootDir",
+    join(ROOT, "runtime"),
+    "--module",
+    "commonjs",
+    "--target",
+    "ES2022",
+    "--esModuleInterop",
+    "--skipLibCheck",
+    "--types",
+    "node",
+  ]);
   pg = await startPostgres({ major: 17 });
   await pg.sql("CREATE DATABASE app");
   await pg.sql("CREATE TABLE t (id bigint PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 10)", [], "app");

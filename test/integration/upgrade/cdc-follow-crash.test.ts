@@ -72,7 +72,14 @@ describe("CDC handoff under kill -9", () => {
     await waitUntil(
       "the initial copy",
       async () => {
-        const copied = await Promise.all(["items", "tickets", "counters"].map((t) => loadTable(catalog, t).then((x) => x.summaryProperty("floe.lsn.blue") !== undefined, () => false)));
+        const copied = await Promise.all(
+          ["items", "tickets", "counters"].map((t) =>
+            loadTable(catalog, t).then(
+              (x) => x.summaryProperty("floe.lsn.blue") !== undefined,
+              () => false,
+            ),
+          ),
+        );
         return copied.every(Boolean);
       },
       { progress },
@@ -125,7 +132,9 @@ describe("CDC handoff under kill -9", () => {
     await load.stop();
     expect(chaosError).toBeUndefined();
     expect(load.errors).toEqual([]);
-    console.log(`cdc-follow-crash: ${kills} kills, each after a commit of the killed writer (${commitsSeen} table commits seen); by phase ${JSON.stringify(Object.fromEntries(killsIn))}`);
+    console.log(
+      `cdc-follow-crash: ${kills} kills, each after a commit of the killed writer (${commitsSeen} table commits seen); by phase ${JSON.stringify(Object.fromEntries(killsIn))}`,
+    );
     for (const p of ["before the cutover", "after the cutover", "after the rollback"]) expect(killsIn.get(p) ?? 0).toBeGreaterThanOrEqual(2);
     if (child!.exitCode !== null || child!.signalCode !== null) run();
 

@@ -47,7 +47,10 @@ describe.each([
 
   beforeAll(async () => {
     w = await startWorld({ preloadRows: 1000, clients: 3, blueMajor, greenMajor });
-    expect([Number((await w.blue.sql("SHOW server_version_num"))[0].server_version_num) / 10000 | 0, Number((await w.green.sql("SHOW server_version_num"))[0].server_version_num) / 10000 | 0]).toEqual([blueMajor, greenMajor]);
+    expect([
+      (Number((await w.blue.sql("SHOW server_version_num"))[0].server_version_num) / 10000) | 0,
+      (Number((await w.green.sql("SHOW server_version_num"))[0].server_version_num) / 10000) | 0,
+    ]).toEqual([blueMajor, greenMajor]);
     await w.blue.sql("CREATE DATABASE lake");
     warehouse = mkdtempSync(join(tmpdir(), "floe-follow-wh-"));
     catalog = await SqlCatalog.connect({ name: "floe", url: w.blue.url("lake"), warehouse: `file://${warehouse}` });

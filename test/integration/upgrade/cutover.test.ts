@@ -19,13 +19,19 @@ describe("floe upgrade run and rollback, 16 -> 17 behind pgBouncer under writes"
     w = await startWorld({ preloadRows: 5000, clients: 4 });
     statePath = join(w.dir, "state.json");
     args = [
-      "--blue", w.blue.url("app"),
-      "--green", w.green.url("app"),
-      "--pooler-admin", w.bouncer.adminUrl,
-      "--pooler-ini", w.bouncer.iniPath,
-      "--state", statePath,
+      "--blue",
+      w.blue.url("app"),
+      "--green",
+      w.green.url("app"),
+      "--pooler-admin",
+      w.bouncer.adminUrl,
+      "--pooler-ini",
+      w.bouncer.iniPath,
+      "--state",
+      statePath,
       // generous on a shared 2-core machine: this test is about correctness; abort.test.ts forces the budget to fail
-      "--budget-ms", "5000",
+      "--budget-ms",
+      "5000",
       "--json",
     ];
     load = new Workload(w.bouncer.url("app"), 4);
@@ -101,7 +107,9 @@ describe("floe upgrade run and rollback, 16 -> 17 behind pgBouncer under writes"
         return {
           ...snap,
           sequences: [...snap.sequences].sort(byName),
-          tables: snap.tables.map((t) => ({ ...t, estimatedRows: 0, constraints: [...t.constraints].sort(byName), indexes: [...t.indexes].sort() })).sort(byName),
+          tables: snap.tables
+            .map((t) => ({ ...t, estimatedRows: 0, constraints: [...t.constraints].sort(byName), indexes: [...t.indexes].sort() }))
+            .sort(byName),
         };
       } finally {
         await c.end();

@@ -41,7 +41,9 @@ export const followUpgrade = (w: World, statePath: string, log?: Logger): Upgrad
 export const loadTable = (catalog: SqlCatalog, name: string) => Table.load(catalog, { namespace: ["floe"], name });
 
 /** The follow record the writer left in `items` (null before any handoff). */
-export async function followRecord(catalog: SqlCatalog): Promise<{ generation: number; kind: string; seq: number; slot: string; to: { port: number; dbname: string } } | null> {
+export async function followRecord(
+  catalog: SqlCatalog,
+): Promise<{ generation: number; kind: string; seq: number; slot: string; to: { port: number; dbname: string } } | null> {
   return JSON.parse((await loadTable(catalog, "items")).summaryProperty(followKey("blue")) ?? "null");
 }
 

@@ -24,7 +24,13 @@ describe("owners and privileges across the upgrade", () => {
   afterAll(async () => w?.stop());
 
   it("green has blue's owners, grants and default privileges after the cutover", async () => {
-    await new Upgrade({ blueUrl: w.blue.url("app"), greenUrl: w.green.url("app"), pooler: w.bouncer.control, statePath: join(w.dir, "state.json"), budgetMs: 5000 }).run();
+    await new Upgrade({
+      blueUrl: w.blue.url("app"),
+      greenUrl: w.green.url("app"),
+      pooler: w.bouncer.control,
+      statePath: join(w.dir, "state.json"),
+      budgetMs: 5000,
+    }).run();
     const owners = `SELECT c.relname, pg_get_userbyid(c.relowner) AS owner FROM pg_class c WHERE c.relname IN ('items', 'tickets', 'counters') ORDER BY 1`;
     expect(await w.green.sql(owners, [], "app")).toEqual(await w.blue.sql(owners, [], "app"));
     expect(await w.green.sql("SELECT pg_get_userbyid(typowner) AS owner FROM pg_type WHERE typname = 'mood'", [], "app")).toEqual([{ owner: "app_owner" }]);

@@ -125,7 +125,11 @@ export class Workload {
   private loops: Promise<void>[] = [];
   private seq = 0;
 
-  constructor(private readonly url: string, private readonly clients = 4, private readonly thinkMs = 5) {}
+  constructor(
+    private readonly url: string,
+    private readonly clients = 4,
+    private readonly thinkMs = 5,
+  ) {}
 
   start(): void {
     this.running = true;
@@ -148,7 +152,14 @@ export class Workload {
         const t0 = performance.now();
         try {
           await c.query("BEGIN");
-          const id = (await c.query("INSERT INTO items (client, seq, note, amount) VALUES ($1, $2, $3, $4) RETURNING id::text", [client, seq, `c${client}-${seq}`, seq / 100])).rows[0].id;
+          const id = (
+            await c.query("INSERT INTO items (client, seq, note, amount) VALUES ($1, $2, $3, $4) RETURNING id::text", [
+              client,
+              seq,
+              `c${client}-${seq}`,
+              seq / 100,
+            ])
+          ).rows[0].id;
           const t = (await c.query("INSERT INTO tickets (item_id, qty) VALUES ($1, $2) RETURNING id::text", [id, 1 + (seq % 3)])).rows[0].id;
           await c.query("UPDATE counters SET n = n + 1 WHERE client = $1", [client]);
           await c.query("COMMIT");
@@ -186,14 +197,12 @@ export async function waitFor(what: string, fn: () => Promise<boolean>, opts: Wa
  * A world's replication advancing: every logical slot on blue and green (a CDC writer's, blue ->
  * green and back), what in-process CDC writers applied, and the bytes under a warehouse.
  */
-export const worldProgress =
-  (w: World, warehouse?: string) =>
-  async (): Promise<Progress> => ({
-    ...prefixed("blue", await walProgress(w.blue)),
-    ...prefixed("green", await walProgress(w.green)),
-    applied: await cdcApplied(),
-    warehouseBytes: warehouse ? directoryBytes(warehouse) : undefined,
-  });
+export const worldProgress = (w: World, warehouse?: string) => async (): Promise<Progress> => ({
+  ...prefixed("blue", await walProgress(w.blue)),
+  ...prefixed("green", await walProgress(w.green)),
+  applied: await cdcApplied(),
+  warehouseBytes: warehouse ? directoryBytes(warehouse) : undefined,
+});
 
 export function percentile(xs: number[], p: number): number {
   if (!xs.length) return NaN;

@@ -6,7 +6,11 @@ import { CopyTextDecoder, unescapeCopyText, type ColumnChunk } from "../../../ru
 
 const decode = (payloads: Buffer[], ncols: number, chunkRows = 65536) => {
   const chunks: ColumnChunk[] = [];
-  const d = new CopyTextDecoder(Array.from({ length: ncols }, () => (t: string) => t), (c) => chunks.push(c), chunkRows);
+  const d = new CopyTextDecoder(
+    Array.from({ length: ncols }, () => (t: string) => t),
+    (c) => chunks.push(c),
+    chunkRows,
+  );
   for (const p of payloads) d.push(p);
   d.flush();
   return { chunks, total: d.total };
@@ -22,7 +26,16 @@ describe("COPY text decoding", () => {
   it("splits rows and fields, keeps empty strings apart from nulls", () => {
     const { chunks, total } = decode([Buffer.from("1\t\\N\t\n2\tx\\ty\tz\\\\\n")], 3);
     expect(total).toBe(2);
-    expect(chunks).toEqual([{ columns: [["1", "2"], [null, "x\ty"], ["", "z\\"]], rowCount: 2 }]);
+    expect(chunks).toEqual([
+      {
+        columns: [
+          ["1", "2"],
+          [null, "x\ty"],
+          ["", "z\\"],
+        ],
+        rowCount: 2,
+      },
+    ]);
   });
 
   it("joins rows split across payloads, also inside a multi-byte character", () => {
@@ -45,9 +58,16 @@ describe("COPY text decoding", () => {
     const d = new CopyTextDecoder([(t) => BigInt(t), (t) => BigInt(t), (t) => (t === "x" ? "x" : BigInt(t))], (c) => chunks.push(c), 3);
     d.push(Buffer.from("1\t1\t1\n2\t\\N\t2\n3\t3\t9223372036854775808\n4\t4\tx\n"));
     d.flush();
-    expect(chunks.map((c) => c.columns.map((col) => col instanceof BigInt64Array))).toEqual([[true, false, false], [true, true, false]]);
+    expect(chunks.map((c) => c.columns.map((col) => col instanceof BigInt64Array))).toEqual([
+      [true, false, false],
+      [true, true, false],
+    ]);
     expect(chunks.map((c) => c.columns.map((col) => Array.from(col as ArrayLike<unknown>)))).toEqual([
-      [[1n, 2n, 3n], [1n, null, 3n], [1n, 2n, 9223372036854775808n]],
+      [
+        [1n, 2n, 3n],
+        [1n, null, 3n],
+        [1n, 2n, 9223372036854775808n],
+      ],
       [[4n], [4n], ["x"]],
     ]);
   });

@@ -11,19 +11,39 @@ const catalog = postgresOrigin("the SQL catalog", "catalog.uri", "postgres://cat
 describe("CDC error classification", () => {
   it("permanent by SQLSTATE, naming the connection and the fix, never the password", () => {
     const cases: [Error, string, RegExp][] = [
-      [tagOrigin(pgError("28P01", 'password authentication failed for user "floe_cdc"'), source), "auth", /source "s0": password authentication failed for user "floe_cdc" at db.example:5432: fix the password/],
+      [
+        tagOrigin(pgError("28P01", 'password authentication failed for user "floe_cdc"'), source),
+        "auth",
+        /source "s0": password authentication failed for user "floe_cdc" at db.example:5432: fix the password/,
+      ],
       [tagOrigin(pgError("28000", 'no pg_hba.conf entry for host "10.0.0.1", user "floe_cdc", database "app", no encryption'), source), "auth", /pg_hba.conf/],
       [tagOrigin(pgError("3D000", 'database "app" does not exist'), source), "database", /database "app" does not exist at db.example:5432: create it/],
-      [tagOrigin(pgError("3D000", 'database "lake" does not exist'), catalog), "catalog_database", /the SQL catalog's database "lake" does not exist.*CREATE DATABASE lake.*catalog\.uri/],
+      [
+        tagOrigin(pgError("3D000", 'database "lake" does not exist'), catalog),
+        "catalog_database",
+        /the SQL catalog's database "lake" does not exist.*CREATE DATABASE lake.*catalog\.uri/,
+      ],
       [tagOrigin(pgError("42P01", 'relation "public.nope" does not exist'), source), "table", /remove it from the config's tables/],
       [tagOrigin(pgError("42704", 'publication "floe" does not exist'), source), "publication", /CREATE PUBLICATION/],
       [tagOrigin(pgError("42501", "permission denied to start WAL sender"), source), "permission", /ALTER ROLE floe_cdc REPLICATION/],
       [tagOrigin(pgError("42501", "permission denied for table orders"), source), "permission", /GRANT SELECT ON orders TO floe_cdc/],
-      [tagOrigin(pgError("42501", "must be owner of table iceberg_tables"), catalog), "permission", /the SQL catalog: must be owner of table iceberg_tables: .*ALTER TABLE iceberg_tables OWNER TO cat/],
-      [tagOrigin(pgError("42501", "permission denied for schema public"), catalog), "permission", /GRANT CREATE ON SCHEMA public TO cat in the catalog's database/],
+      [
+        tagOrigin(pgError("42501", "must be owner of table iceberg_tables"), catalog),
+        "permission",
+        /the SQL catalog: must be owner of table iceberg_tables: .*ALTER TABLE iceberg_tables OWNER TO cat/,
+      ],
+      [
+        tagOrigin(pgError("42501", "permission denied for schema public"), catalog),
+        "permission",
+        /GRANT CREATE ON SCHEMA public TO cat in the catalog's database/,
+      ],
       [tagOrigin(pgError("55000", "logical decoding requires wal_level >= logical"), source), "server_config", /wal_level = logical/],
       [tagOrigin(pgError("DEPTH_ZERO_SELF_SIGNED_CERT", "self-signed certificate"), source), "tls", /not signed by a CA the writer trusts.*sslrootcert/],
-      [tagOrigin(pgError("ERR_TLS_CERT_ALTNAME_INVALID", "Hostname/IP does not match certificate's altnames"), source), "tls", /does not name the host.*verify-ca/],
+      [
+        tagOrigin(pgError("ERR_TLS_CERT_ALTNAME_INVALID", "Hostname/IP does not match certificate's altnames"), source),
+        "tls",
+        /does not name the host.*verify-ca/,
+      ],
       [tagOrigin(new Error("The server does not support SSL connections"), source), "tls", /does not accept TLS/],
       [new NotAuthorizedError("HTTP 401", 401), "catalog_auth", /catalog\.credential/],
       [new Error("cannot write s3://b/k: AccessDenied: Access Denied"), "storage", /object storage refused/],

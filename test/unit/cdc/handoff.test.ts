@@ -1,6 +1,14 @@
 import { generationKey, Handoff, isNewer, lineageOf, parseFollowRecord, parseHandoff, retarget, serverId } from "../../../runtime/cdc/handoff";
 
-const h: Handoff = { version: 1, upgrade: "u1", seq: 1, kind: "cutover", to: { host: "green-rw.floe.svc", port: 5433, dbname: "app" }, slot: "floe_shard_0", publication: "floe" };
+const h: Handoff = {
+  version: 1,
+  upgrade: "u1",
+  seq: 1,
+  kind: "cutover",
+  to: { host: "green-rw.floe.svc", port: 5433, dbname: "app" },
+  slot: "floe_shard_0",
+  publication: "floe",
+};
 
 describe("upgrade handoff message", () => {
   it("round-trips and rejects what it cannot follow, naming the field", () => {
@@ -22,7 +30,13 @@ describe("upgrade handoff message", () => {
   it("moves the connection string to the new primary, keeping user, password and parameters", () => {
     const moved = retarget("postgresql://floe_replication:s%3Acret@blue-rw:5432/app?sslmode=require&application_name=floe", h.to);
     const u = new URL(moved);
-    expect([u.hostname, u.port, u.pathname, u.username, decodeURIComponent(u.password)]).toEqual(["green-rw.floe.svc", "5433", "/app", "floe_replication", "s:cret"]);
+    expect([u.hostname, u.port, u.pathname, u.username, decodeURIComponent(u.password)]).toEqual([
+      "green-rw.floe.svc",
+      "5433",
+      "/app",
+      "floe_replication",
+      "s:cret",
+    ]);
     expect(u.searchParams.get("sslmode")).toBe("require");
     expect(new URL(retarget("postgres://u@h/db?host=/tmp", { host: "::1", port: 5432, dbname: "other db" })).hostname).toBe("[::1]");
     expect(retarget("postgres://u@h/db?host=/tmp&port=1", h.to)).not.toMatch(/host=|port=/);

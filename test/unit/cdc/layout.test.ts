@@ -1,7 +1,8 @@
 import { attnumsByName, CatalogAttribute, resolveAttnums } from "../../../runtime/cdc/layout";
 
 /** A catalog from "name" (alive) and "-" (dropped) entries, attnums 1.. in order. */
-const cat = (...names: string[]): CatalogAttribute[] => names.map((n, i) => ({ attnum: i + 1, name: n === "-" ? `........pg.dropped.${i + 1}........` : n, dropped: n === "-" }));
+const cat = (...names: string[]): CatalogAttribute[] =>
+  names.map((n, i) => ({ attnum: i + 1, name: n === "-" ? `........pg.dropped.${i + 1}........` : n, dropped: n === "-" }));
 const ref = (...cols: [string, number | undefined][]) => cols.map(([name, attnum]) => ({ name, attnum }));
 
 describe("resolveAttnums: a relation message's columns on attnums", () => {
@@ -27,7 +28,10 @@ describe("resolveAttnums: a relation message's columns on attnums", () => {
 
   it("skips attnums added and dropped before the layout held (not candidates)", () => {
     // attnum 3 was added and dropped before; 4 is b; the stream adds c (5)
-    expect(resolveAttnums(ref(["id", 1], ["a", 2], ["b", 4]), ["id", "a", "b", "c"], cat("id", "a", "-", "b", "c"))).toEqual({ ambiguous: false, attnums: [1, 2, 4, 5] });
+    expect(resolveAttnums(ref(["id", 1], ["a", 2], ["b", 4]), ["id", "a", "b", "c"], cat("id", "a", "-", "b", "c"))).toEqual({
+      ambiguous: false,
+      attnums: [1, 2, 4, 5],
+    });
   });
 
   it("never places a column after one the stream does not show yet (attnums only grow)", () => {

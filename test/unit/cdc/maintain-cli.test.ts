@@ -36,7 +36,8 @@ describe("floe maintain: command line", () => {
     const r = await run(["--help"]);
     expect(r.code).toBe(0);
     expect(r.out).toBe(usage + "\n");
-    for (const flag of ["--run", "--orphans", "--every", "--json", "--keep-snapshots", "--max-snapshot-age", "--orphan-min-age", "Exit codes"]) expect(usage).toContain(flag);
+    for (const flag of ["--run", "--orphans", "--every", "--json", "--keep-snapshots", "--max-snapshot-age", "--orphan-min-age", "Exit codes"])
+      expect(usage).toContain(flag);
   });
 
   it("floe --help lists the command", async () => {
@@ -85,7 +86,33 @@ describe("floe maintain: command line", () => {
   });
 
   it("policy flags become the policy overrides; durations take units", () => {
-    const o = parseMaintainArgs(["--config", "c.json", "--table", "a", "--table", "b", "--run", "--orphans", "--every", "15m", "--keep-snapshots", "5", "--max-snapshot-age", "12h", "--orphan-min-age", "2d", "--delete-ratio", "0.25", "--max-manifests", "3", "--min-input-files", "2", "--target-file-bytes", "1048576", "--json"]);
+    const o = parseMaintainArgs([
+      "--config",
+      "c.json",
+      "--table",
+      "a",
+      "--table",
+      "b",
+      "--run",
+      "--orphans",
+      "--every",
+      "15m",
+      "--keep-snapshots",
+      "5",
+      "--max-snapshot-age",
+      "12h",
+      "--orphan-min-age",
+      "2d",
+      "--delete-ratio",
+      "0.25",
+      "--max-manifests",
+      "3",
+      "--min-input-files",
+      "2",
+      "--target-file-bytes",
+      "1048576",
+      "--json",
+    ]);
     expect(o).toEqual({
       config: "c.json",
       tables: ["a", "b"],
@@ -93,9 +120,31 @@ describe("floe maintain: command line", () => {
       orphans: true,
       everyMs: 15 * 60_000,
       json: true,
-      policy: { keepSnapshots: 5, maxSnapshotAgeMs: 12 * 3_600_000, orphanMinAgeMs: 2 * 86_400_000, deleteRatio: 0.25, maxManifests: 3, minInputFiles: 2, targetFileBytes: 1 << 20 },
+      policy: {
+        keepSnapshots: 5,
+        maxSnapshotAgeMs: 12 * 3_600_000,
+        orphanMinAgeMs: 2 * 86_400_000,
+        deleteRatio: 0.25,
+        maxManifests: 3,
+        minInputFiles: 2,
+        targetFileBytes: 1 << 20,
+      },
     });
-    expect(parseMaintainArgs(["--config", "c.json"])).toEqual({ config: "c.json", tables: [], run: false, orphans: false, everyMs: undefined, json: false, policy: {} });
-    expect([parseDuration("--x", "1500"), parseDuration("--x", "90s"), parseDuration("--x", "1.5h"), parseDuration("--x", "7d"), parseDuration("--x", "250ms")]).toEqual([1500, 90_000, 5_400_000, 604_800_000, 250]);
+    expect(parseMaintainArgs(["--config", "c.json"])).toEqual({
+      config: "c.json",
+      tables: [],
+      run: false,
+      orphans: false,
+      everyMs: undefined,
+      json: false,
+      policy: {},
+    });
+    expect([
+      parseDuration("--x", "1500"),
+      parseDuration("--x", "90s"),
+      parseDuration("--x", "1.5h"),
+      parseDuration("--x", "7d"),
+      parseDuration("--x", "250ms"),
+    ]).toEqual([1500, 90_000, 5_400_000, 604_800_000, 250]);
   });
 });

@@ -19,10 +19,24 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 it("latest is cleared when the pending write spills; spilledVersion answers for the rows it held", async () => {
   const cat = new MemoryCatalog(fileUri(dir));
   await cat.createNamespace(["db"]);
-  const t = await Table.create(cat, { namespace: ["db"], name: "t" }, { columns: [{ name: "id", type: "int", required: true }, { name: "body", type: "string" }], identifier: ["id"] }, { spillRows: 4 });
+  const t = await Table.create(
+    cat,
+    { namespace: ["db"], name: "t" },
+    {
+      columns: [
+        { name: "id", type: "int", required: true },
+        { name: "body", type: "string" },
+      ],
+      identifier: ["id"],
+    },
+    { spillRows: 4 },
+  );
   const tx = t.newWrite();
   const latest = new Map<string, Record<string, unknown> | null>();
-  tx.upsert([{ id: 1, body: "one" }, { id: 2, body: "two" }]);
+  tx.upsert([
+    { id: 1, body: "one" },
+    { id: 2, body: "two" },
+  ]);
   trackLatest(tx, ["id"], latest);
   expect(tracksLatest(tx)).toBe(true);
   expect([...latest.keys()]).toEqual(["1", "2"]);

@@ -10,7 +10,9 @@ import { join } from "path";
 import { ChangeSpool } from "../../../runtime/cdc/spool";
 import { UNCHANGED, type Tuple } from "../../../runtime/cdc/pgoutput";
 
-type Change = { kind: "I" | "U" | "D"; state: { name: string }; columns: { pg: { name: string } }[]; tuple: Tuple; oldKey?: Tuple } | { kind: "T"; state: { name: string } };
+type Change =
+  | { kind: "I" | "U" | "D"; state: { name: string }; columns: { pg: { name: string } }[]; tuple: Tuple; oldKey?: Tuple }
+  | { kind: "T"; state: { name: string } };
 
 let dir: string;
 beforeAll(() => {
@@ -23,9 +25,15 @@ const layouts = [[{ pg: { name: "id" } }, { pg: { name: "v" } }], [{ pg: { name:
 
 const value = fc.oneof(fc.string(), fc.constant(null), fc.constant(UNCHANGED as unknown as string));
 const change: fc.Arbitrary<Change> = fc.oneof(
-  fc.record({ kind: fc.constantFrom("I" as const, "U" as const, "D" as const), s: fc.nat(1), l: fc.nat(1), tuple: fc.array(value, { maxLength: 3 }), old: fc.option(fc.array(value, { maxLength: 2 }), { nil: undefined }) }).map(
-    (x): Change => ({ kind: x.kind, state: states[x.s], columns: layouts[x.l], tuple: x.tuple as Tuple, ...(x.old ? { oldKey: x.old as Tuple } : {}) }),
-  ),
+  fc
+    .record({
+      kind: fc.constantFrom("I" as const, "U" as const, "D" as const),
+      s: fc.nat(1),
+      l: fc.nat(1),
+      tuple: fc.array(value, { maxLength: 3 }),
+      old: fc.option(fc.array(value, { maxLength: 2 }), { nil: undefined }),
+    })
+    .map((x): Change => ({ kind: x.kind, state: states[x.s], columns: layouts[x.l], tuple: x.tuple as Tuple, ...(x.old ? { oldKey: x.old as Tuple } : {}) })),
   fc.nat(1).map((s): Change => ({ kind: "T", state: states[s] })),
 );
 
@@ -100,7 +108,8 @@ describe("ChangeSpool", () => {
     const wrong: number[] = [];
     for await (const c of spool.changes()) {
       const want = made(i) as Exclude<Change, { kind: "T" }>;
-      const same = c.kind === "U" && c.state === want.state && c.columns === want.columns && c.tuple.length === 3 && c.tuple.every((v, k) => v === want.tuple[k]);
+      const same =
+        c.kind === "U" && c.state === want.state && c.columns === want.columns && c.tuple.length === 3 && c.tuple.every((v, k) => v === want.tuple[k]);
       if (!same) wrong.push(i);
       i++;
     }

@@ -6,7 +6,10 @@ import * as ts from "typescript";
 
 const root = path.join(__dirname, "../../../components");
 // every piece folder (postgres, pooler, storage, catalog, query, cdc, branch, upgrade, platform, local, …)
-const dirs = fs.readdirSync(root, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+const dirs = fs
+  .readdirSync(root, { withFileTypes: true })
+  .filter((e) => e.isDirectory())
+  .map((e) => e.name);
 
 function exportedArgsInterfaces() {
   const out: { file: string; decl: ts.InterfaceDeclaration }[] = [];
@@ -15,7 +18,8 @@ function exportedArgsInterfaces() {
       const file = path.join(root, d, f);
       const src = ts.createSourceFile(file, fs.readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true);
       src.forEachChild((n) => {
-        if (ts.isInterfaceDeclaration(n) && /Args$/.test(n.name.text) && n.modifiers?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword)) out.push({ file: `${d}/${f}`, decl: n });
+        if (ts.isInterfaceDeclaration(n) && /Args$/.test(n.name.text) && n.modifiers?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword))
+          out.push({ file: `${d}/${f}`, decl: n });
       });
     }
   }
@@ -28,7 +32,10 @@ test("every field of every exported *Args interface documents its default (or th
   const missing: string[] = [];
   for (const { file, decl } of all) {
     for (const m of decl.members) {
-      const docs = ts.getJSDocCommentsAndTags(m).map((x) => x.getText()).join(" ");
+      const docs = ts
+        .getJSDocCommentsAndTags(m)
+        .map((x) => x.getText())
+        .join(" ");
       if (!/Defaults? |Required/.test(docs)) missing.push(`${file} ${decl.name.text}.${m.name!.getText()}`);
     }
   }
@@ -41,7 +48,8 @@ test("no string-literal union types in public args", () => {
     for (const m of decl.members) {
       if (!ts.isPropertySignature(m) || !m.type) continue;
       const visit = (t: ts.Node): void => {
-        if (ts.isUnionTypeNode(t) && t.types.some((x) => ts.isLiteralTypeNode(x))) offenders.push(`${file} ${decl.name.text}.${m.name.getText()}: ${t.getText()}`);
+        if (ts.isUnionTypeNode(t) && t.types.some((x) => ts.isLiteralTypeNode(x)))
+          offenders.push(`${file} ${decl.name.text}.${m.name.getText()}: ${t.getText()}`);
         t.forEachChild(visit);
       };
       visit(m.type);

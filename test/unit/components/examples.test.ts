@@ -7,9 +7,9 @@ async function runExample(dir: string, project: string, config: Record<string, s
   jest.resetModules();
   const m = await installFloeMocks({ project });
   pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [`${project}:${k}`, v])));
-   
+
   const exportsOf = require(`../../../examples/${dir}/index.ts`);
-  await m.settled(...Object.values(exportsOf).filter((x) => pulumi.Output.isInstance(x)) as pulumi.Output<unknown>[]);
+  await m.settled(...(Object.values(exportsOf).filter((x) => pulumi.Output.isInstance(x)) as pulumi.Output<unknown>[]));
   return { m, exportsOf };
 }
 

@@ -34,4 +34,3 @@ export function all(m: FloeMocks, type: string, under?: string): RecordedResourc
 export async function settle(m: FloeMocks, ...outs: pulumi.Input<unknown>[]): Promise<void> {
   await m.settled(...outs);
 }
-

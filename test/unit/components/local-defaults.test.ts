@@ -40,7 +40,10 @@ describe("every piece with its defaults on the local target", () => {
   test("PostgresCluster: shards share shard 0's passwords; the catalog's database lives on shard 0", async () => {
     const db = new PostgresCluster("sh", { shards: 3, version: 17, roles: { extraDatabases: ["floe_catalog"] }, local: { dataDir: "/var/floe" } });
     await m.settled(db.sources);
-    const servers = m.ofType(SERVER).filter((r) => r.name.startsWith("sh-")).sort((a, b) => a.name.localeCompare(b.name));
+    const servers = m
+      .ofType(SERVER)
+      .filter((r) => r.name.startsWith("sh-"))
+      .sort((a, b) => a.name.localeCompare(b.name));
     expect(servers.map((s) => [s.name, s.inputs.dataDir, s.inputs.major, s.inputs.extraDatabases])).toEqual([
       ["sh-0", "/var/floe/postgres-0", 17, ["floe_catalog"]],
       ["sh-1", "/var/floe/postgres-1", 17, []],
@@ -53,10 +56,14 @@ describe("every piece with its defaults on the local target", () => {
   });
 
   test("the local target refuses what it cannot do, naming the input", () => {
-    expect(() => new PostgresCluster("bad1", { roles: { manage: false } })).toThrow('PostgresCluster "bad1": roles.manage = false cannot be false on target "local"');
+    expect(() => new PostgresCluster("bad1", { roles: { manage: false } })).toThrow(
+      'PostgresCluster "bad1": roles.manage = false cannot be false on target "local"',
+    );
     expect(() => new PostgresCluster("bad2", { kubernetes: {} })).toThrow('kubernetes = "{…}" is set but target is "local"');
     expect(() => new PostgresCluster("bad3", { local: { dataDir: "rel" } })).toThrow("local.dataDir");
-    expect(() => new QueryEngines("bad4", { catalog: { uri: "x", warehouse: "w" }, storage: { bucket: "b" }, trino: true })).toThrow('trino = true is not available on target "local"');
+    expect(() => new QueryEngines("bad4", { catalog: { uri: "x", warehouse: "w" }, storage: { bucket: "b" }, trino: true })).toThrow(
+      'trino = true is not available on target "local"',
+    );
     expect(() => new IcebergCatalog("bad5", { storage: { bucket: "b" } })).toThrow('local = undefined is required when target is "local"');
     expect(() => new Pooler("bad6", {})).toThrow('local = undefined is required when target is "local"');
   });
@@ -65,7 +72,10 @@ describe("every piece with its defaults on the local target", () => {
     const db = new PostgresCluster("lk-postgres", { roles: { extraDatabases: ["floe_catalog"] }, local: { dataDir: "/lk" } });
     const storage = new ObjectStorage("lk-storage", { local: { path: "/lk" } });
     const catalogUri = pulumi.interpolate`postgresql://${db.adminUsername}:${db.adminPassword}@127.0.0.1:${db.port}/floe_catalog`;
-    const catalog = new IcebergCatalog("lk-catalog", { storage: { bucket: storage.bucket, warehouseLocation: storage.warehouseLocation }, local: { uri: catalogUri } });
+    const catalog = new IcebergCatalog("lk-catalog", {
+      storage: { bucket: storage.bucket, warehouseLocation: storage.warehouseLocation },
+      local: { uri: catalogUri },
+    });
     const query = new QueryEngines("lk-query", { catalog: { uri: catalog.uri, warehouse: catalog.warehouse }, storage: { bucket: storage.bucket } });
     const cdc = new CdcWriter("lk-cdc", {
       sources: [{ name: "shard-0", host: "127.0.0.1", port: db.port, origin: "none" }],
@@ -91,7 +101,11 @@ describe("every piece with its defaults on the local target", () => {
     expect(countsUnder(m, "lk-query")).toEqual({});
     expect(catalog.type).toBe("sql");
     expect(await isSecret(catalog.uri)).toBe(true);
-    expect(only(m, "pulumi-nodejs:dynamic/floe:LocalSqlCatalog", "lk-catalog").inputs).toMatchObject({ name: "floe", namespace: "floe", warehouse: "file:///lk/warehouse" });
+    expect(only(m, "pulumi-nodejs:dynamic/floe:LocalSqlCatalog", "lk-catalog").inputs).toMatchObject({
+      name: "floe",
+      namespace: "floe",
+      warehouse: "file:///lk/warehouse",
+    });
 
     const writer = only(m, "pulumi-nodejs:dynamic/floe:LocalCdcWriter", "lk-cdc");
     expect(writer.inputs.dir).toBe("/lk/cdc");
@@ -104,7 +118,13 @@ describe("every piece with its defaults on the local target", () => {
     expect(await valueOf(cdc.healthUrl)).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
 
     const bouncer = only(m, "pulumi-nodejs:dynamic/floe:LocalPgBouncer", "lk-pooler");
-    expect(bouncer.inputs).toMatchObject({ dir: "/lk/pgbouncer", poolMode: "transaction", maxClientConnections: 1000, defaultPoolSize: 20, adminUsers: ["postgres"] });
+    expect(bouncer.inputs).toMatchObject({
+      dir: "/lk/pgbouncer",
+      poolMode: "transaction",
+      maxClientConnections: 1000,
+      defaultPoolSize: 20,
+      adminUsers: ["postgres"],
+    });
     expect(await valueOf(pooler.configDir)).toBe("/lk/pgbouncer");
     expect(await isSecret(pooler.adminUrl)).toBe(true);
     expect(await valueOf(pooler.adminUrl)).toMatch(new RegExp(`^postgresql://postgres:[^@]+@127\\.0\\.0\\.1:${await valueOf(pooler.port)}/pgbouncer$`));

@@ -6,7 +6,16 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from "node:http";
 import { AddressInfo } from "node:net";
 import { CommitConflictError, CommitStateUnknownError, idempotencyKey, NoSuchTableError } from "../../../runtime/iceberg/catalog";
-import { ForbiddenError, isoDurationMs, NotAuthorizedError, OAuth2Error, RestCatalog, RestCatalogError, storageCredentialsFor, uuidv7Millis } from "../../../runtime/iceberg/rest";
+import {
+  ForbiddenError,
+  isoDurationMs,
+  NotAuthorizedError,
+  OAuth2Error,
+  RestCatalog,
+  RestCatalogError,
+  storageCredentialsFor,
+  uuidv7Millis,
+} from "../../../runtime/iceberg/rest";
 import { S3FileIO } from "../../../runtime/iceberg/s3";
 
 interface Seen {
@@ -75,7 +84,12 @@ function oauthServer(lifetime: number | undefined, opts: { revoke?: Set<string> 
       expect(req.headers["content-type"]).toBe("application/x-www-form-urlencoded");
       const token = `tok-${issued.length + 1}`;
       issued.push(token);
-      return json(res, 200, { access_token: token, token_type: "Bearer", ...(lifetime !== undefined ? { expires_in: lifetime } : {}), scope: form.get("scope") });
+      return json(res, 200, {
+        access_token: token,
+        token_type: "Bearer",
+        ...(lifetime !== undefined ? { expires_in: lifetime } : {}),
+        scope: form.get("scope"),
+      });
     }
     const auth = req.headers.authorization ?? "";
     const token = auth.replace(/^Bearer /, "");
@@ -108,10 +122,12 @@ test("OAuth2: an expiring token is refreshed before use; concurrent callers shar
   await new Promise((r) => setTimeout(r, 1_000));
   await Promise.all([c.namespaceExists(["db"]), c.namespaceExists(["db"])]);
   expect(issued).toEqual(["tok-1", "tok-2"]);
-  expect(seen.filter((s) => s.path === "/v1/namespaces/db").slice(-2).map((s) => s.headers.authorization)).toEqual([
-    "Bearer tok-2",
-    "Bearer tok-2",
-  ]);
+  expect(
+    seen
+      .filter((s) => s.path === "/v1/namespaces/db")
+      .slice(-2)
+      .map((s) => s.headers.authorization),
+  ).toEqual(["Bearer tok-2", "Bearer tok-2"]);
 });
 
 test("OAuth2: a 401 on a revoked token fetches a new token once and retries; a second 401 is NotAuthorizedError", async () => {
@@ -130,9 +146,7 @@ test("OAuth2: a 401 on a revoked token fetches a new token once and retries; a s
 test("OAuth2: bad client secret is a clear OAuth2Error with the server's description", async () => {
   oauthServer(3600);
   await expect(RestCatalog.connect({ uri: base, credential: "floe:wrong" })).rejects.toThrow(OAuth2Error);
-  await expect(RestCatalog.connect({ uri: base, credential: "floe:wrong" })).rejects.toThrow(
-    /HTTP 401 \(invalid_client\): unknown client or bad secret/,
-  );
+  await expect(RestCatalog.connect({ uri: base, credential: "floe:wrong" })).rejects.toThrow(/HTTP 401 \(invalid_client\): unknown client or bad secret/);
 });
 
 test("OAuth2: a separate token server (oauth2-server-uri) and HTTP Basic client auth", async () => {
@@ -178,7 +192,8 @@ test("static bearer token, 403 is ForbiddenError", async () => {
 test("config: warehouse is sent, server prefix and multi-level namespaces shape the paths", async () => {
   handler = (req, res) => {
     if (req.path === "/v1/config") return json(res, 200, { defaults: { prefix: "ignored" }, overrides: { prefix: "catalogs/123" } });
-    if (req.path === "/v1/catalogs/123/namespaces/a%1Fb/tables/t") return res.writeHead(200, { "content-type": "application/json" }).end(tableResult("9007199254740993"));
+    if (req.path === "/v1/catalogs/123/namespaces/a%1Fb/tables/t")
+      return res.writeHead(200, { "content-type": "application/json" }).end(tableResult("9007199254740993"));
     error(res, 404, "NoSuchTableException", `no ${req.path}`);
   };
   const c = await RestCatalog.connect({ uri: `${base}/`, warehouse: "s3://bucket/wh" });
@@ -263,7 +278,8 @@ test("access delegation header on load; storage-credentials with the longest mat
 
 test("servers that announce endpoints without HEAD get GET for existence checks", async () => {
   handler = (req, res) => {
-    if (req.path === "/v1/config") return json(res, 200, { endpoints: ["GET /v1/{prefix}/namespaces/{namespace}", "GET /v1/{prefix}/namespaces/{namespace}/tables/{table}"] });
+    if (req.path === "/v1/config")
+      return json(res, 200, { endpoints: ["GET /v1/{prefix}/namespaces/{namespace}", "GET /v1/{prefix}/namespaces/{namespace}/tables/{table}"] });
     if (req.method === "HEAD") return res.writeHead(405).end();
     if (req.path === "/v1/namespaces/db") return json(res, 200, { namespace: ["db"], properties: {} });
     if (req.path === "/v1/namespaces/db/tables/t") return res.writeHead(200, { "content-type": "application/json" }).end(tableResult("1"));

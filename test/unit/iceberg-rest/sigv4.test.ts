@@ -86,10 +86,7 @@ test("a Glue REST commit is signed exactly as the SigV4 spec says (double-encode
   const signer = new SigV4Signer({ region: "eu-west-1", service: "glue", credentials: { ...creds, sessionToken: "SESSION" } });
   const body = '{"identifier":{"namespace":["db","raw"],"name":"orders"},"requirements":[],"updates":[]}';
   const url = "https://glue.eu-west-1.amazonaws.com/iceberg/v1/catalogs/123456789012/namespaces/db%1Fraw/tables/orders?b=2&a=1";
-  const out = await signer.sign(
-    { method: "POST", url, headers: { "Content-Type": "application/json", Authorization: "Bearer xyz" }, body },
-    date,
-  );
+  const out = await signer.sign({ method: "POST", url, headers: { "Content-Type": "application/json", Authorization: "Bearer xyz" }, body }, date);
   expect(out["x-amz-content-sha256"]).toBe(hex(body));
   expect(out["x-amz-security-token"]).toBe("SESSION");
   expect(out["original-authorization"]).toBe("Bearer xyz");
@@ -135,7 +132,11 @@ test("RestCatalog with sigv4 sends signed requests that verify on the receiving 
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   try {
     const port = (server.address() as AddressInfo).port;
-    const c = new RestCatalog({ uri: `http://127.0.0.1:${port}/iceberg`, warehouse: "123", sigv4: { region: "us-east-1", service: "s3tables", credentials: creds } });
+    const c = new RestCatalog({
+      uri: `http://127.0.0.1:${port}/iceberg`,
+      warehouse: "123",
+      sigv4: { region: "us-east-1", service: "s3tables", credentials: creds },
+    });
     await c.init();
     await c.createNamespace(["db"]).catch(() => undefined);
     expect(received.length).toBeGreaterThanOrEqual(2);

@@ -29,12 +29,18 @@ describe("Avro container files", () => {
   });
 
   it("manifest entry schema carries the spec's field ids and the partition struct", () => {
-    const { schema } = buildSchema([{ name: "d", type: "decimal(20,2)" }, { name: "s", type: "string" }]);
-    const part = partitionAvroSchema({ "spec-id": 0, fields: [{ "source-id": 1, "field-id": 1000, name: "d", transform: "identity" }] }, schema) as { fields: { type: unknown[]; "field-id": number }[] };
+    const { schema } = buildSchema([
+      { name: "d", type: "decimal(20,2)" },
+      { name: "s", type: "string" },
+    ]);
+    const part = partitionAvroSchema({ "spec-id": 0, fields: [{ "source-id": 1, "field-id": 1000, name: "d", transform: "identity" }] }, schema) as {
+      fields: { type: unknown[]; "field-id": number }[];
+    };
     expect(part.fields[0]["field-id"]).toBe(1000);
     expect(part.fields[0].type[1]).toMatchObject({ type: "fixed", size: decimalBytes(20), logicalType: "decimal", precision: 20, scale: 2 });
     const text = JSON.stringify(manifestEntrySchema(part));
-    for (const id of [0, 1, 2, 3, 4, 100, 101, 102, 103, 104, 108, 109, 110, 125, 128, 131, 132, 134, 135, 137, 140, 117, 118, 126, 127]) expect(text).toContain(`"field-id":${id}`);
+    for (const id of [0, 1, 2, 3, 4, 100, 101, 102, 103, 104, 108, 109, 110, 125, 128, 131, 132, 134, 135, 137, 140, 117, 118, 126, 127])
+      expect(text).toContain(`"field-id":${id}`);
     expect(decimalBytes(9)).toBe(4);
     expect(decimalBytes(18)).toBe(8);
     expect(decimalBytes(38)).toBe(16);

@@ -73,9 +73,23 @@ async function setup(): Promise<{ cat: FlakyCatalog; id: TableIdentifier; t: Tab
   await cat.createNamespace(["db"]);
   const id = { namespace: ["db"], name: `t${n++}` };
   const controller = new AbortController();
-  const t = await Table.create(cat, id, { columns: [{ name: "id", type: "long", required: true }, { name: "v", type: "string" }], identifier: ["id"] }, { signal: controller.signal });
+  const t = await Table.create(
+    cat,
+    id,
+    {
+      columns: [
+        { name: "id", type: "long", required: true },
+        { name: "v", type: "string" },
+      ],
+      identifier: ["id"],
+    },
+    { signal: controller.signal },
+  );
   const first = t.newWrite();
-  first.upsert([{ id: 1n, v: "one" }, { id: 2n, v: "two" }]);
+  first.upsert([
+    { id: 1n, v: "one" },
+    { id: 2n, v: "two" },
+  ]);
   await first.commit();
   return { cat, id, t, controller };
 }
@@ -100,7 +114,10 @@ describe("a commit whose outcome is unknown", () => {
     cat.script = ["lose-answer"];
     cat.thenDown = 3; // the re-sends meet an unreachable catalog first
     const tx = t.newWrite();
-    tx.upsert([{ id: 2n, v: "two'" }, { id: 3n, v: "three" }]);
+    tx.upsert([
+      { id: 2n, v: "two'" },
+      { id: 3n, v: "three" },
+    ]);
     const r = await tx.commit();
     expect(cat.applied).toBe(2); // setup()'s commit, then this one once: the re-send after the catalog came back got a conflict, then found the snapshot
     expect(r.attempts).toBe(1);

@@ -21,7 +21,19 @@ let n = 0;
 async function newTable(formatVersion: 2 | 3): Promise<Table> {
   const cat = new MemoryCatalog(fileUri(join(dir, `w${n}`)));
   await cat.createNamespace(["db"]);
-  return Table.create(cat, { namespace: ["db"], name: `t${n++}` }, { columns: [{ name: "id", type: "long", required: true }, { name: "v", type: "string" }], identifier: ["id"], formatVersion }, { rowsPerFile: 3 });
+  return Table.create(
+    cat,
+    { namespace: ["db"], name: `t${n++}` },
+    {
+      columns: [
+        { name: "id", type: "long", required: true },
+        { name: "v", type: "string" },
+      ],
+      identifier: ["id"],
+      formatVersion,
+    },
+    { rowsPerFile: 3 },
+  );
 }
 
 async function all(t: Table): Promise<Record<string, unknown>[]> {
@@ -63,24 +75,45 @@ describe("default values in JSON single-value form", () => {
 describe("adding a column whose existing rows hold a value", () => {
   it("v3: stores initial-default; rows of files written before the column read it", async () => {
     const t = await newTable(3);
-    await t.newWrite().upsert([{ id: 1n, v: "a" }, { id: 2n, v: "b" }]).commit();
+    await t
+      .newWrite()
+      .upsert([
+        { id: 1n, v: "a" },
+        { id: 2n, v: "b" },
+      ])
+      .commit();
     await t.updateSchema().addColumn("n", "int", { initialDefault: 3 }).commit();
     const f = t.schema().fields.find((x) => x.name === "n")!;
     expect(f["initial-default"]).toBe(3);
     expect(f["write-default"]).toBeUndefined();
-    await t.newWrite().upsert([{ id: 3n, v: "c", n: null }]).commit();
-    expect(await all(t)).toEqual([{ id: 1n, v: "a", n: 3 }, { id: 2n, v: "b", n: 3 }, { id: 3n, v: "c", n: null }]);
+    await t
+      .newWrite()
+      .upsert([{ id: 3n, v: "c", n: null }])
+      .commit();
+    expect(await all(t)).toEqual([
+      { id: 1n, v: "a", n: 3 },
+      { id: 2n, v: "b", n: 3 },
+      { id: 3n, v: "c", n: null },
+    ]);
   });
 
   it("v2: refuses a default (the spec forbids initial-default before v3), naming the column and the version", async () => {
     const t = await newTable(2);
-    expect(() => t.updateSchema().addColumn("n", "int", { initialDefault: 3 })).toThrow(/column "n": a default value for existing rows \(initial-default\) needs format version 3; .* is version 2/);
+    expect(() => t.updateSchema().addColumn("n", "int", { initialDefault: 3 })).toThrow(
+      /column "n": a default value for existing rows \(initial-default\) needs format version 3; .* is version 2/,
+    );
   });
 
   it("v2: a staged schema change commits with a write that replaces every row, in one snapshot", async () => {
     const t = await newTable(2);
-    await t.newWrite().upsert([1, 2, 3, 4, 5].map((i) => ({ id: BigInt(i), v: `v${i}` }))).commit();
-    await t.newWrite().delete([{ id: 2n }]).commit();
+    await t
+      .newWrite()
+      .upsert([1, 2, 3, 4, 5].map((i) => ({ id: BigInt(i), v: `v${i}` })))
+      .commit();
+    await t
+      .newWrite()
+      .delete([{ id: 2n }])
+      .commit();
     const before = t.metadata.schemas.length;
     const staged = t.updateSchema().addColumn("n", "int").renameColumn("v", "w").stage();
     expect(t.metadata.schemas).toHaveLength(before); // nothing committed yet
@@ -93,14 +126,20 @@ describe("adding a column whose existing rows hold a value", () => {
     expect(t.currentSnapshot()!.summary).toMatchObject({ operation: "overwrite", "total-records": "4", "total-delete-files": "0", "total-data-files": "2" });
     expect(await all(t)).toEqual([1, 3, 4, 5].map((i) => ({ id: BigInt(i), w: `v${i}`, n: 7 })));
     // the index follows: an update after it finds the rewritten row
-    await t.newWrite().upsert([{ id: 3n, w: "x", n: 1 }]).commit();
+    await t
+      .newWrite()
+      .upsert([{ id: 3n, w: "x", n: 1 }])
+      .commit();
     expect((await all(t)).find((r) => r.id === 3n)).toEqual({ id: 3n, w: "x", n: 1 });
     expect(t.indexedRows).toBe(4);
   });
 
   it("a staged change is refused once the table's schema moved", async () => {
     const t = await newTable(2);
-    await t.newWrite().upsert([{ id: 1n, v: "a" }]).commit();
+    await t
+      .newWrite()
+      .upsert([{ id: 1n, v: "a" }])
+      .commit();
     const staged = t.updateSchema().addColumn("n", "int").stage();
     await t.updateSchema().addColumn("other", "int").commit();
     expect(() => t.newWrite({ schema: staged, replace: true })).toThrow(/staged schema change was made against schema 0, the table is at schema 1/);

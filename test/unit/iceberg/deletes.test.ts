@@ -49,7 +49,11 @@ describe.each([2, 3] as const)("format version %i", (version) => {
     const rows = Array.from({ length: 100 }, (_, i) => ({ id: BigInt(i), v: `v${i}` }));
     await t.newWrite().upsert(rows).commit();
     const model = new Map(rows.map((r) => [r.id, r.v]));
-    const first = await t.newWrite().upsert([{ id: 1n, v: "a" }]).delete([{ id: 2n }]).commit();
+    const first = await t
+      .newWrite()
+      .upsert([{ id: 1n, v: "a" }])
+      .delete([{ id: 2n }])
+      .commit();
     expect(first.deletedRows).toBe(2);
     model.set(1n, "a");
     model.delete(2n);
@@ -57,7 +61,10 @@ describe.each([2, 3] as const)("format version %i", (version) => {
     expect(before).toHaveLength(1);
     expect(before[0].file.file_format).toBe(version === 3 ? "PUFFIN" : "PARQUET");
     expect(before[0].file.record_count).toBe(2n);
-    await t.newWrite().delete([{ id: 3n }, { id: 4n }]).commit();
+    await t
+      .newWrite()
+      .delete([{ id: 3n }, { id: 4n }])
+      .commit();
     model.delete(3n);
     model.delete(4n);
     const after = await entries(t);
@@ -110,10 +117,15 @@ describe("deletion vectors (v3)", () => {
   });
 
   it("writes a Puffin file whose footer locates each blob with its referenced data file and cardinality", () => {
-    const { bytes, blobs } = writeDvPuffin([{ referencedDataFile: "s3://b/a.parquet", positions: [1, 9] }, { referencedDataFile: "s3://b/b.parquet", positions: [4] }]);
+    const { bytes, blobs } = writeDvPuffin([
+      { referencedDataFile: "s3://b/a.parquet", positions: [1, 9] },
+      { referencedDataFile: "s3://b/b.parquet", positions: [4] },
+    ]);
     expect(bytes.subarray(0, 4).toString()).toBe("PFA1");
     const footer = readPuffinFooter(bytes, "p");
-    expect(footer.blobs.map((b) => [b.type, b.offset, b.length, b.properties])).toEqual(blobs.map((b) => ["deletion-vector-v1", b.offset, b.length, { "referenced-data-file": b.referencedDataFile, cardinality: String(b.cardinality) }]));
+    expect(footer.blobs.map((b) => [b.type, b.offset, b.length, b.properties])).toEqual(
+      blobs.map((b) => ["deletion-vector-v1", b.offset, b.length, { "referenced-data-file": b.referencedDataFile, cardinality: String(b.cardinality) }]),
+    );
     expect(footer.blobs.every((b) => b.fields[0] === 2147483645 && (b as unknown as Record<string, number>)["snapshot-id"] === -1)).toBe(true);
     expect(readDvBlob(bytes.subarray(blobs[1].offset, blobs[1].offset + blobs[1].length), "b")).toEqual([4]);
   });

@@ -32,8 +32,21 @@ describe("format version 3", () => {
     expect(t.metadata["format-version"]).toBe(3);
     expect(t.metadata["next-row-id"]).toBe(0);
     expect(t.metadata.properties["format-version"]).toBeUndefined();
-    await t.newWrite().upsert([{ id: 1n, v: "a" }, { id: 2n, v: "b" }, { id: 3n, v: "c" }]).commit();
-    await t.newWrite().upsert([{ id: 4n, v: "d" }, { id: 5n, v: "e" }]).commit();
+    await t
+      .newWrite()
+      .upsert([
+        { id: 1n, v: "a" },
+        { id: 2n, v: "b" },
+        { id: 3n, v: "c" },
+      ])
+      .commit();
+    await t
+      .newWrite()
+      .upsert([
+        { id: 4n, v: "d" },
+        { id: 5n, v: "e" },
+      ])
+      .commit();
     const reloaded = await Table.load(cat, t.id);
     const m = reloaded.metadata;
     expect(m["next-row-id"]).toBe(5);
@@ -48,7 +61,10 @@ describe("format version 3", () => {
     const data = list.filter((x) => x.content === 0);
     expect(data.map((x) => x.first_row_id).sort()).toEqual([0n, 3n]);
     const files = (await Promise.all(data.map((x) => readManifest(io, x)))).flat().filter((e) => e.file.content === CONTENT_DATA);
-    expect(files.map((e) => [e.file.record_count, e.file.first_row_id]).sort()).toEqual([[2n, 3n], [3n, 0n]]);
+    expect(files.map((e) => [e.file.record_count, e.file.first_row_id]).sort()).toEqual([
+      [2n, 3n],
+      [3n, 0n],
+    ]);
   });
 
   it("is fixed at creation: upgrade-format-version to another version and unknown versions are refused", () => {
@@ -65,7 +81,9 @@ describe("format version 3", () => {
     expect(() => applyUpdates(v3, [{ action: "add-snapshot", snapshot: snap }])).toThrow(/first-row-id and added-rows/);
     const moved = applyUpdates(v3, [{ action: "add-snapshot", snapshot: { ...snap, "first-row-id": 0, "added-rows": 10 } }]);
     expect(moved["next-row-id"]).toBe(10);
-    expect(() => applyUpdates(moved, [{ action: "add-snapshot", snapshot: { ...snap, "snapshot-id": 2n, "sequence-number": 2, "first-row-id": 9, "added-rows": 1 } }])).toThrow(/behind the table's next-row-id 10/);
+    expect(() =>
+      applyUpdates(moved, [{ action: "add-snapshot", snapshot: { ...snap, "snapshot-id": 2n, "sequence-number": 2, "first-row-id": 9, "added-rows": 1 } }]),
+    ).toThrow(/behind the table's next-row-id 10/);
   });
 
   it("rejects a format version other than 2 or 3 at Table.create", async () => {

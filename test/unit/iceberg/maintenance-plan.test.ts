@@ -3,12 +3,28 @@
  * expiry removes.
  */
 import fc from "fast-check";
-import { DEFAULT_MAINTENANCE_POLICY, maintenancePolicy, planCompaction, planExpiry, sizeTier, type DataFileStats, type SnapshotInfo } from "../../../runtime/iceberg/maintenance-plan";
+import {
+  DEFAULT_MAINTENANCE_POLICY,
+  maintenancePolicy,
+  planCompaction,
+  planExpiry,
+  sizeTier,
+  type DataFileStats,
+  type SnapshotInfo,
+} from "../../../runtime/iceberg/maintenance-plan";
 
 const MiB = 2 ** 20;
 const policy = maintenancePolicy();
 let n = 0;
-const file = (sizeBytes: number, o: Partial<DataFileStats> = {}): DataFileStats => ({ path: `f${n++}`, partitionKey: "p", sizeBytes, records: 1000, deleted: 0, deleteFiles: 0, ...o });
+const file = (sizeBytes: number, o: Partial<DataFileStats> = {}): DataFileStats => ({
+  path: `f${n++}`,
+  partitionKey: "p",
+  sizeBytes,
+  records: 1000,
+  deleted: 0,
+  deleteFiles: 0,
+  ...o,
+});
 
 describe("planCompaction", () => {
   it("merges a size tier once it holds minInputFiles files, and not before", () => {
@@ -106,7 +122,12 @@ function liveOf(f: DataFileStats): number {
 
 /** A linear history of `count` snapshots, one per minute ending at `now`; ids 1..count, the newest current. */
 function history(count: number, now: number, state: (i: number) => boolean = () => true): SnapshotInfo[] {
-  return Array.from({ length: count }, (_, i) => ({ id: BigInt(i + 1), parentId: i === 0 ? undefined : BigInt(i), timestampMs: now - (count - 1 - i) * 60_000, carriesState: state(i + 1) }));
+  return Array.from({ length: count }, (_, i) => ({
+    id: BigInt(i + 1),
+    parentId: i === 0 ? undefined : BigInt(i),
+    timestampMs: now - (count - 1 - i) * 60_000,
+    carriesState: state(i + 1),
+  }));
 }
 
 describe("planExpiry", () => {
@@ -126,7 +147,13 @@ describe("planExpiry", () => {
   });
 
   it("keeps the newest snapshot carrying state (and everything after it) when later ones lack it", () => {
-    const r = planExpiry(history(10, now, (i) => i <= 6), 10n, [10n], { keepSnapshots: 2, maxSnapshotAgeMs: 1e12 }, now);
+    const r = planExpiry(
+      history(10, now, (i) => i <= 6),
+      10n,
+      [10n],
+      { keepSnapshots: 2, maxSnapshotAgeMs: 1e12 },
+      now,
+    );
     expect(ids(r.expire)).toEqual([1, 2, 3, 4, 5]);
   });
 

@@ -10,7 +10,16 @@
 import { mkdtempSync, readdirSync, rmSync, statSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
-import { MemoryCatalog, Table, fileUri, type Catalog, type CreateTableRequest, type TableIdentifier, type TableRequirement, type TableUpdate } from "../../../runtime/iceberg";
+import {
+  MemoryCatalog,
+  Table,
+  fileUri,
+  type Catalog,
+  type CreateTableRequest,
+  type TableIdentifier,
+  type TableRequirement,
+  type TableUpdate,
+} from "../../../runtime/iceberg";
 import { localPath } from "../../../runtime/iceberg/io";
 import { CONTENT_DATA, readManifest, readManifestList } from "../../../runtime/iceberg/manifests";
 import { readTable } from "../../helpers/iceberg-read";
@@ -28,7 +37,11 @@ const columns = [
 ];
 let n = 0;
 
-async function newTable(catalog?: (inner: MemoryCatalog) => Catalog, formatVersion: 2 | 3 = 2, maxManifests?: number): Promise<{ cat: Catalog; id: TableIdentifier; t: Table }> {
+async function newTable(
+  catalog?: (inner: MemoryCatalog) => Catalog,
+  formatVersion: 2 | 3 = 2,
+  maxManifests?: number,
+): Promise<{ cat: Catalog; id: TableIdentifier; t: Table }> {
   const inner = new MemoryCatalog(fileUri(join(dir, `w${n}`)));
   const cat = catalog ? catalog(inner) : inner;
   await cat.createNamespace(["db"]);
@@ -42,16 +55,22 @@ const rowsOf = async (t: Table) => new Map((await readTable(t, [1, 2])).map((r) 
 /** Every file under the table location. */
 function filesUnder(location: string): string[] {
   const root = localPath(location);
-  return readdirSync(root, { recursive: true, encoding: "utf8" }).filter((f) => statSync(join(root, f)).isFile()).map((f) => `file://${join(root, f)}`);
+  return readdirSync(root, { recursive: true, encoding: "utf8" })
+    .filter((f) => statSync(join(root, f)).isFile())
+    .map((f) => `file://${join(root, f)}`);
 }
 
 async function liveFiles(t: Table): Promise<{ data: string[]; deletes: Map<string, number> }> {
   const io = t.catalog.fileIO({ "metadata-location": t.metadataLocation, metadata: t.metadata });
-  const entries = (await Promise.all((await readManifestList(io, t.currentSnapshot()!["manifest-list"])).map((m) => readManifest(io, m)))).flat().filter((e) => e.status !== 2);
+  const entries = (await Promise.all((await readManifestList(io, t.currentSnapshot()!["manifest-list"])).map((m) => readManifest(io, m))))
+    .flat()
+    .filter((e) => e.status !== 2);
   const deletes = new Map<string, number>();
   const { readPositionDeletes } = await import("../../../runtime/iceberg/parquet");
   for (const e of entries.filter((x) => x.file.content !== CONTENT_DATA)) {
-    const targets = e.file.referenced_data_file ? [e.file.referenced_data_file] : new Set((await readPositionDeletes(await io.read(e.file.file_path), "d")).map((d) => d.path));
+    const targets = e.file.referenced_data_file
+      ? [e.file.referenced_data_file]
+      : new Set((await readPositionDeletes(await io.read(e.file.file_path), "d")).map((d) => d.path));
     for (const p of targets) deletes.set(p, (deletes.get(p) ?? 0) + 1);
   }
   return { data: entries.filter((e) => e.file.content === CONTENT_DATA).map((e) => e.file.file_path), deletes };
@@ -108,30 +127,52 @@ describe("maintenance", () => {
     }
   });
 
-  it.each([2, 3] as const)("v%i: expiry deletes the delete files a commit replaced when that commit also merged its manifests (the CDC writer's commits merge past maxManifests)", async (version) => {
-    // each commit replaces the delete file / vector of the data files it touches (DELETED entries)
-    // and merges its manifests past 2: the merge must keep this commit's DELETED entries, or
-    // expiry, which finds what to delete from them, leaves the replaced files behind for ever
-    const { t } = await newTable(undefined, version, 2);
-    await t.newWrite().upsert(Array.from({ length: 500 }, (_, i) => ({ id: BigInt(i), v: `v${i}` }))).commit();
-    for (let c = 0; c < 30; c++) {
-      await t.newWrite().upsert([{ id: BigInt((c * 7) % 500), v: `c${c}` }]).setSummary({ "floe.lsn.pg": String(c) }).commit();
-      if (c % 5 === 4) await t.expireSnapshots({ keepSnapshots: 2 });
-    }
-    await t.expireSnapshots({ keepSnapshots: 1 });
-    expect(await t.removeOrphanFiles({ olderThanMs: Date.now() + 60_000 })).toEqual([]);
-  });
+  it.each([2, 3] as const)(
+    "v%i: expiry deletes the delete files a commit replaced when that commit also merged its manifests (the CDC writer's commits merge past maxManifests)",
+    async (version) => {
+      // each commit replaces the delete file / vector of the data files it touches (DELETED entries)
+      // and merges its manifests past 2: the merge must keep this commit's DELETED entries, or
+      // expiry, which finds what to delete from them, leaves the replaced files behind for ever
+      const { t } = await newTable(undefined, version, 2);
+      await t
+        .newWrite()
+        .upsert(Array.from({ length: 500 }, (_, i) => ({ id: BigInt(i), v: `v${i}` })))
+        .commit();
+      for (let c = 0; c < 30; c++) {
+        await t
+          .newWrite()
+          .upsert([{ id: BigInt((c * 7) % 500), v: `c${c}` }])
+          .setSummary({ "floe.lsn.pg": String(c) })
+          .commit();
+        if (c % 5 === 4) await t.expireSnapshots({ keepSnapshots: 2 });
+      }
+      await t.expireSnapshots({ keepSnapshots: 1 });
+      expect(await t.removeOrphanFiles({ olderThanMs: Date.now() + 60_000 })).toEqual([]);
+    },
+  );
 
   it("v3: a compaction keeps each moved row's _row_id and _last_updated_sequence_number", async () => {
     const { cat, t } = await newTable(undefined, 3);
-    await t.newWrite().upsert(Array.from({ length: 50 }, (_, i) => ({ id: BigInt(i), v: `a${i}` }))).commit();
-    await t.newWrite().upsert(Array.from({ length: 50 }, (_, i) => ({ id: BigInt(50 + i), v: `b${i}` }))).commit();
-    await t.newWrite().upsert([{ id: 7n, v: "changed" }]).delete([{ id: 60n }]).commit();
+    await t
+      .newWrite()
+      .upsert(Array.from({ length: 50 }, (_, i) => ({ id: BigInt(i), v: `a${i}` })))
+      .commit();
+    await t
+      .newWrite()
+      .upsert(Array.from({ length: 50 }, (_, i) => ({ id: BigInt(50 + i), v: `b${i}` })))
+      .commit();
+    await t
+      .newWrite()
+      .upsert([{ id: 7n, v: "changed" }])
+      .delete([{ id: 60n }])
+      .commit();
     // lineage before: _row_id = the file's first_row_id + position, sequence = the file's data sequence number
     const io = cat.fileIO({ "metadata-location": t.metadataLocation, metadata: t.metadata });
     const lineage = async () => {
       const out = new Map<bigint, [bigint, bigint]>();
-      const all = (await Promise.all((await readManifestList(io, t.currentSnapshot()!["manifest-list"])).map((m) => readManifest(io, m)))).flat().filter((e) => e.status !== 2);
+      const all = (await Promise.all((await readManifestList(io, t.currentSnapshot()!["manifest-list"])).map((m) => readManifest(io, m))))
+        .flat()
+        .filter((e) => e.status !== 2);
       const { readColumnsByIdOptional } = await import("../../../runtime/iceberg/parquet");
       const live = new Set((await readTable(t, [1])).map((r) => r[0] as bigint));
       for (const [key, loc] of t.pkIndex!.entries()) {
@@ -139,7 +180,10 @@ describe("maintenance", () => {
         const [ids, rowIds, seqs] = await readColumnsByIdOptional(await io.read(e.file.file_path), [1, 2147483540, 2147483539], "d");
         expect(ids![loc.pos]).toBe(BigInt(key));
         expect(live.has(BigInt(key))).toBe(true);
-        out.set(BigInt(key), [rowIds ? (rowIds[loc.pos] as bigint) : BigInt(e.file.first_row_id!) + BigInt(loc.pos), seqs ? (seqs[loc.pos] as bigint) : e.dataSequenceNumber]);
+        out.set(BigInt(key), [
+          rowIds ? (rowIds[loc.pos] as bigint) : BigInt(e.file.first_row_id!) + BigInt(loc.pos),
+          seqs ? (seqs[loc.pos] as bigint) : e.dataSequenceNumber,
+        ]);
       }
       return out;
     };
@@ -154,10 +198,18 @@ describe("maintenance", () => {
 
   it("expiry reads only what it removes: a long history costs no more to expire a little of", async () => {
     const { t } = await newTable();
-    for (let c = 0; c < 40; c++) await t.newWrite().upsert([{ id: BigInt(c % 7), v: `x${c}` }]).commit();
+    for (let c = 0; c < 40; c++)
+      await t
+        .newWrite()
+        .upsert([{ id: BigInt(c % 7), v: `x${c}` }])
+        .commit();
     const first = await t.expireSnapshots({ keepSnapshots: 30 });
     expect(first.snapshots).toBe(10);
-    for (let c = 0; c < 3; c++) await t.newWrite().upsert([{ id: BigInt(c), v: `y${c}` }]).commit();
+    for (let c = 0; c < 3; c++)
+      await t
+        .newWrite()
+        .upsert([{ id: BigInt(c), v: `y${c}` }])
+        .commit();
     const second = await t.expireSnapshots({ keepSnapshots: 30 });
     expect(second.snapshots).toBe(3);
     // 3 expired manifest lists + the oldest kept one, and the manifests those add with DELETED entries (none here)
@@ -167,14 +219,36 @@ describe("maintenance", () => {
 
   it("keeps the snapshot carrying floe state when another engine wrote the newer ones, and the next commit carries it again", async () => {
     const { cat, id, t } = await newTable();
-    await t.newWrite().upsert([{ id: 1n, v: "a" }]).setSummary({ "floe.lsn.pg": "100" }).commit();
-    await t.newWrite().upsert([{ id: 2n, v: "b" }]).setSummary({ "floe.lsn.pg": "200" }).commit();
+    await t
+      .newWrite()
+      .upsert([{ id: 1n, v: "a" }])
+      .setSummary({ "floe.lsn.pg": "100" })
+      .commit();
+    await t
+      .newWrite()
+      .upsert([{ id: 2n, v: "b" }])
+      .setSummary({ "floe.lsn.pg": "200" })
+      .commit();
     // another engine's maintenance: same files, a "replace" snapshot without floe's keys
     for (let i = 0; i < 3; i++) {
       const m = (await cat.loadTable(id)).metadata;
       const parent = m.snapshots.find((s) => BigInt(s["snapshot-id"]) === BigInt(m["current-snapshot-id"]!))!;
-      const snap = { "snapshot-id": BigInt(1000 + i), "parent-snapshot-id": BigInt(parent["snapshot-id"]), "sequence-number": parent["sequence-number"] + 1, "timestamp-ms": Date.now(), "manifest-list": parent["manifest-list"], summary: { operation: "replace" as const, "total-data-files": parent.summary["total-data-files"] } };
-      await cat.commitTable(id, [], [{ action: "add-snapshot", snapshot: snap }, { action: "set-snapshot-ref", "ref-name": "main", "snapshot-id": snap["snapshot-id"], type: "branch" }]);
+      const snap = {
+        "snapshot-id": BigInt(1000 + i),
+        "parent-snapshot-id": BigInt(parent["snapshot-id"]),
+        "sequence-number": parent["sequence-number"] + 1,
+        "timestamp-ms": Date.now(),
+        "manifest-list": parent["manifest-list"],
+        summary: { operation: "replace" as const, "total-data-files": parent.summary["total-data-files"] },
+      };
+      await cat.commitTable(
+        id,
+        [],
+        [
+          { action: "add-snapshot", snapshot: snap },
+          { action: "set-snapshot-ref", "ref-name": "main", "snapshot-id": snap["snapshot-id"], type: "branch" },
+        ],
+      );
     }
     const loaded = await Table.load(cat, id);
     expect(loaded.currentSnapshot()!.summary["floe.lsn.pg"]).toBeUndefined();
@@ -182,7 +256,10 @@ describe("maintenance", () => {
     const r = await loaded.expireSnapshots({ keepSnapshots: 1 });
     expect(r.snapshots).toBe(1); // the first one; the one with lsn 200 and the three after it stay
     expect(loaded.summaryProperty("floe.lsn.pg")).toBe("200");
-    await loaded.newWrite().upsert([{ id: 3n, v: "c" }]).commit();
+    await loaded
+      .newWrite()
+      .upsert([{ id: 3n, v: "c" }])
+      .commit();
     expect(loaded.currentSnapshot()!.summary["floe.lsn.pg"]).toBe("200");
     expect((await loaded.expireSnapshots({ keepSnapshots: 1 })).snapshots).toBe(4);
   });
@@ -216,10 +293,17 @@ describe("maintenance", () => {
     const { cat, id, t } = await newTable((inner) => new Racing(inner));
     const rows = Array.from({ length: 40 }, (_, i) => ({ id: BigInt(i), v: `v${i}` }));
     await t.newWrite().upsert(rows).commit();
-    await t.newWrite().delete([{ id: 0n }, { id: 1n }]).commit();
+    await t
+      .newWrite()
+      .delete([{ id: 0n }, { id: 1n }])
+      .commit();
     const writer = await Table.load(cat, id);
     interfere = async () => {
-      await writer.newWrite().delete([{ id: 5n }]).upsert([{ id: 6n, v: "new" }]).commit();
+      await writer
+        .newWrite()
+        .delete([{ id: 5n }])
+        .upsert([{ id: 6n, v: "new" }])
+        .commit();
     };
     const r = await t.compact({ deletes: true });
     expect(interfere).toBeUndefined(); // the race happened

@@ -4,15 +4,33 @@ import { parseIcebergJson, stringifyIcebergJson, type Snapshot } from "../../../
 import { buildSchema, canPromote } from "../../../runtime/iceberg/types";
 import { stringifyMetadata } from "../../../runtime/iceberg/sql-catalog";
 
-const { schema } = buildSchema([{ name: "id", type: "long", required: true }, { name: "tags", type: { list: "string" } }, { name: "v", type: "decimal(10,2)" }], ["id"]);
+const { schema } = buildSchema(
+  [
+    { name: "id", type: "long", required: true },
+    { name: "tags", type: { list: "string" } },
+    { name: "v", type: "decimal(10,2)" },
+  ],
+  ["id"],
+);
 
 function snapshot(id: bigint, seq: number, parent?: bigint): Snapshot {
-  return { "snapshot-id": id, ...(parent ? { "parent-snapshot-id": parent } : {}), "sequence-number": seq, "timestamp-ms": 1000 + seq, "manifest-list": `file:///t/metadata/snap-${id}.avro`, summary: { operation: "append" } };
+  return {
+    "snapshot-id": id,
+    ...(parent ? { "parent-snapshot-id": parent } : {}),
+    "sequence-number": seq,
+    "timestamp-ms": 1000 + seq,
+    "manifest-list": `file:///t/metadata/snap-${id}.avro`,
+    summary: { operation: "append" },
+  };
 }
 
 describe("schemas", () => {
   it("assigns column ids first, then nested element ids, and records the identifier", () => {
-    expect(schema.fields.map((f) => [f.id, f.name])).toEqual([[1, "id"], [2, "tags"], [3, "v"]]);
+    expect(schema.fields.map((f) => [f.id, f.name])).toEqual([
+      [1, "id"],
+      [2, "tags"],
+      [3, "v"],
+    ]);
     expect(schema.fields[1].type).toEqual({ type: "list", "element-id": 4, element: "string", "element-required": false });
     expect(schema["identifier-field-ids"]).toEqual([1]);
   });
@@ -44,7 +62,14 @@ describe("table metadata", () => {
 
   it("adds snapshots, moves main, keeps logs", () => {
     const s1 = snapshot(newSnapshotId(), 1);
-    const m1 = applyUpdates(base, [{ action: "add-snapshot", snapshot: s1 }, { action: "set-snapshot-ref", "ref-name": "main", "snapshot-id": s1["snapshot-id"], type: "branch" }], "file:///w/t/metadata/00000-a.metadata.json");
+    const m1 = applyUpdates(
+      base,
+      [
+        { action: "add-snapshot", snapshot: s1 },
+        { action: "set-snapshot-ref", "ref-name": "main", "snapshot-id": s1["snapshot-id"], type: "branch" },
+      ],
+      "file:///w/t/metadata/00000-a.metadata.json",
+    );
     expect(m1["current-snapshot-id"]).toBe(s1["snapshot-id"]);
     expect(m1["last-sequence-number"]).toBe(1);
     expect(m1["snapshot-log"]).toHaveLength(1);
@@ -57,9 +82,14 @@ describe("table metadata", () => {
 
   it("checks requirements against the current metadata", () => {
     const s1 = snapshot(42n, 1);
-    const m1 = applyUpdates(base, [{ action: "add-snapshot", snapshot: s1 }, { action: "set-snapshot-ref", "ref-name": "main", "snapshot-id": 42n, type: "branch" }]);
+    const m1 = applyUpdates(base, [
+      { action: "add-snapshot", snapshot: s1 },
+      { action: "set-snapshot-ref", "ref-name": "main", "snapshot-id": 42n, type: "branch" },
+    ]);
     expect(() => checkRequirements(m1, [{ type: "assert-ref-snapshot-id", ref: "main", "snapshot-id": 42n }])).not.toThrow();
-    expect(() => checkRequirements(m1, [{ type: "assert-ref-snapshot-id", ref: "main", "snapshot-id": null }])).toThrow(/branch main is at snapshot 42, expected none/);
+    expect(() => checkRequirements(m1, [{ type: "assert-ref-snapshot-id", ref: "main", "snapshot-id": null }])).toThrow(
+      /branch main is at snapshot 42, expected none/,
+    );
     expect(() => checkRequirements(m1, [{ type: "assert-table-uuid", uuid: "x" }])).toThrow(CommitConflictError);
     expect(() => checkRequirements(m1, [{ type: "assert-current-schema-id", "current-schema-id": 1 }])).toThrow(CommitConflictError);
     expect(() => checkRequirements(m1, [{ type: "assert-create" }])).toThrow(/already exists/);
@@ -68,16 +98,24 @@ describe("table metadata", () => {
 
   it("adds a schema and makes it current with -1", () => {
     const evolved = { ...schema, fields: [...schema.fields, { id: 5, name: "n", required: false, type: "int" }] };
-    const m = applyUpdates(base, [{ action: "add-schema", schema: evolved }, { action: "set-current-schema", "schema-id": -1 }]);
+    const m = applyUpdates(base, [
+      { action: "add-schema", schema: evolved },
+      { action: "set-current-schema", "schema-id": -1 },
+    ]);
     expect(m["current-schema-id"]).toBe(1);
     expect(m["last-column-id"]).toBe(5);
-    expect(() => applyUpdates(base, [{ action: "add-schema", schema: { ...schema, fields: [{ id: 9, name: "m", required: false, type: "variant" }] } }])).toThrow(ValidationError);
+    expect(() =>
+      applyUpdates(base, [{ action: "add-schema", schema: { ...schema, fields: [{ id: 9, name: "m", required: false, type: "variant" }] } }]),
+    ).toThrow(ValidationError);
   });
 
   it("keeps 63-bit snapshot ids exact through JSON", () => {
     const id = 9223372036854775807n;
     const s = snapshot(id, 1);
-    const m = applyUpdates(base, [{ action: "add-snapshot", snapshot: s }, { action: "set-snapshot-ref", "ref-name": "main", "snapshot-id": id, type: "branch" }]);
+    const m = applyUpdates(base, [
+      { action: "add-snapshot", snapshot: s },
+      { action: "set-snapshot-ref", "ref-name": "main", "snapshot-id": id, type: "branch" },
+    ]);
     const text = stringifyMetadata(m);
     expect(text).toContain('"current-snapshot-id": 9223372036854775807');
     const back = parseMetadata(text, "x");

@@ -13,10 +13,17 @@ describe("write planning", () => {
       { kind: "upsert", key: "3", row: "d" },
     ];
     const final = dedupe(ops);
-    expect([...final.values()]).toEqual([{ kind: "delete", key: "1" }, { kind: "upsert", key: "2", row: "c" }, { kind: "upsert", key: "3", row: "d" }]);
+    expect([...final.values()]).toEqual([
+      { kind: "delete", key: "1" },
+      { kind: "upsert", key: "2", row: "c" },
+      { kind: "upsert", key: "3", row: "d" },
+    ]);
     const plan = planWrite(final, (k) => (k === "1" || k === "2" ? { path: "f", pos: Number(k) } : undefined));
     expect(plan.rows).toEqual(["c", "d"]);
-    expect(plan.deletes).toEqual([{ path: "f", pos: 1, key: "1" }, { path: "f", pos: 2, key: "2" }]);
+    expect(plan.deletes).toEqual([
+      { path: "f", pos: 1, key: "1" },
+      { path: "f", pos: 2, key: "2" },
+    ]);
   });
 
   it("over many batches, index + plans always reproduce the model (property)", () => {
@@ -39,18 +46,21 @@ describe("write planning", () => {
           const path = `f${b}`;
           files.set(path, [...plan.rows]);
           index.addFile(path, { keys: [...plan.keys], partition: {}, specId: 0 });
-          for (const op of ops) if (op.kind === "upsert") model.set(op.key, op.row); else model.delete(op.key);
+          for (const op of ops)
+            if (op.kind === "upsert") model.set(op.key, op.row);
+            else model.delete(op.key);
         });
         // what a reader sees = live rows of all files
         const live = new Map<string | number, number>();
         let liveRows = 0;
-        for (const [path, rows] of files) rows.forEach((v, pos) => {
-          if (v === null) return;
-          liveRows++;
-          const key = [...index.entries()].find(([, l]) => l.path === path && l.pos === pos)?.[0];
-          expect(key).toBeDefined();
-          live.set(key!, v);
-        });
+        for (const [path, rows] of files)
+          rows.forEach((v, pos) => {
+            if (v === null) return;
+            liveRows++;
+            const key = [...index.entries()].find(([, l]) => l.path === path && l.pos === pos)?.[0];
+            expect(key).toBeDefined();
+            live.set(key!, v);
+          });
         expect(liveRows).toBe(model.size); // no duplicates
         expect(live).toEqual(model);
         expect(index.size).toBe(model.size);

@@ -21,9 +21,12 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-
 let n = 0;
-const columns = [{ name: "k", type: "int", required: true }, { name: "s", type: "string", required: true }, { name: "v", type: "long" }];
+const columns = [
+  { name: "k", type: "int", required: true },
+  { name: "s", type: "string", required: true },
+  { name: "v", type: "long" },
+];
 
 async function newCatalog(): Promise<MemoryCatalog> {
   const cat = new MemoryCatalog(fileUri(join(dir, `w${n++}`)));
@@ -31,16 +34,25 @@ async function newCatalog(): Promise<MemoryCatalog> {
   return cat;
 }
 
-async function newTable(cat: MemoryCatalog, options: { spillRows?: number; spillBytes?: number; partitionBy?: string[] } = {}): Promise<{ id: TableIdentifier; t: Table }> {
+async function newTable(
+  cat: MemoryCatalog,
+  options: { spillRows?: number; spillBytes?: number; partitionBy?: string[] } = {},
+): Promise<{ id: TableIdentifier; t: Table }> {
   const id = { namespace: ["db"], name: `t${n++}` };
-  const t = await Table.create(cat, id, { columns, identifier: ["k", "s"], sortBy: ["v"], partitionBy: options.partitionBy }, { rowsPerFile: 5, spillRows: options.spillRows, spillBytes: options.spillBytes });
+  const t = await Table.create(
+    cat,
+    id,
+    { columns, identifier: ["k", "s"], sortBy: ["v"], partitionBy: options.partitionBy },
+    { rowsPerFile: 5, spillRows: options.spillRows, spillBytes: options.spillBytes },
+  );
   return { id, t };
 }
 
 const files = (t: Table): string[] => {
   const out: string[] = [];
   const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
+    for (const e of readdirSync(d, { withFileTypes: true }))
+      if (e.isDirectory()) walk(join(d, e.name));
       else out.push(join(d, e.name));
   };
   try {
@@ -51,19 +63,33 @@ const files = (t: Table): string[] => {
   return out.sort();
 };
 
-type Step = { kind: "up"; k: number; s: string; v: bigint | null } | { kind: "del"; k: number; s: string } | { kind: "batch"; rows: { k: number; s: string; v: bigint | null }[] };
+type Step =
+  | { kind: "up"; k: number; s: string; v: bigint | null }
+  | { kind: "del"; k: number; s: string }
+  | { kind: "batch"; rows: { k: number; s: string; v: bigint | null }[] };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
-  fc.record({ kind: fc.constant("up" as const), k: fc.integer({ min: 0, max: 15 }), s: fc.constantFrom("a", "é"), v: fc.option(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n })) }),
+  fc.record({
+    kind: fc.constant("up" as const),
+    k: fc.integer({ min: 0, max: 15 }),
+    s: fc.constantFrom("a", "é"),
+    v: fc.option(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n })),
+  }),
   fc.record({ kind: fc.constant("del" as const), k: fc.integer({ min: 0, max: 15 }), s: fc.constantFrom("a", "é") }),
-  fc.record({ kind: fc.constant("batch" as const), rows: fc.array(fc.record({ k: fc.integer({ min: 0, max: 15 }), s: fc.constantFrom("a", "é"), v: fc.option(fc.bigInt({ min: -1000n, max: 1000n })) }), { maxLength: 8 }) }),
+  fc.record({
+    kind: fc.constant("batch" as const),
+    rows: fc.array(fc.record({ k: fc.integer({ min: 0, max: 15 }), s: fc.constantFrom("a", "é"), v: fc.option(fc.bigInt({ min: -1000n, max: 1000n })) }), {
+      maxLength: 8,
+    }),
+  }),
 );
 
 function apply(tx: WriteTransaction, steps: Step[]): void {
   for (const s of steps) {
     if (s.kind === "up") tx.upsert([{ k: s.k, s: s.s, v: s.v }]);
     else if (s.kind === "del") tx.delete([{ k: s.k, s: s.s }]);
-    else tx.upsertColumns({ names: ["k", "s", "v"], columns: [s.rows.map((r) => r.k), s.rows.map((r) => r.s), s.rows.map((r) => r.v)], rowCount: s.rows.length });
+    else
+      tx.upsertColumns({ names: ["k", "s", "v"], columns: [s.rows.map((r) => r.k), s.rows.map((r) => r.s), s.rows.map((r) => r.v)], rowCount: s.rows.length });
   }
 }
 
@@ -72,35 +98,41 @@ const asMap = (rows: unknown[][]) => new Map(rows.map((r) => [`${r[0]}|${r[1]}`,
 describe("spilling write transaction", () => {
   it("random ops over many spill chunks commit the same table as without spilling (property)", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(step, { maxLength: 12 }), fc.array(step, { minLength: 1, maxLength: 40 }), fc.integer({ min: 1, max: 6 }), fc.boolean(), async (base, steps, spillRows, partitioned) => {
-        const cat = await newCatalog();
-        const partitionBy = partitioned ? ["s"] : undefined;
-        const { t: plain } = await newTable(cat, { partitionBy });
-        const { id, t: spilling } = await newTable(cat, { spillRows, partitionBy });
-        for (const t of [plain, spilling]) {
-          const pre = t.newWrite({ spillRows: Infinity });
-          apply(pre, base);
-          await pre.commit();
-        }
-        const a = plain.newWrite({ spillRows: Infinity });
-        apply(a, steps);
-        expect(a.spilled).toBe(false);
-        await a.commit();
-        const b = spilling.newWrite();
-        apply(b, steps);
-        const before = spilling.metadata.snapshots.length;
-        const r = await b.commit();
-        const want = await readTable(plain, [1, 2, 3]);
-        const got = await readTable(spilling, [1, 2, 3]);
-        expect(got.length).toBe(want.length); // no duplicates
-        expect(asMap(got)).toEqual(asMap(want));
-        expect(spilling.indexedRows).toBe(want.length);
-        if (b.spilled) expect(spilling.metadata.snapshots.length).toBe(before + 1); // one snapshot
-        if (r.attempts > 0) expect(spilling.currentSnapshot()!.summary["total-records"]).toBeDefined();
-        // the index maintained through the commit equals one rebuilt from the files
-        const reloaded = await Table.load(cat, id);
-        expect(new Map(reloaded.pkIndex!.entries())).toEqual(new Map(spilling.pkIndex!.entries()));
-      }),
+      fc.asyncProperty(
+        fc.array(step, { maxLength: 12 }),
+        fc.array(step, { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.boolean(),
+        async (base, steps, spillRows, partitioned) => {
+          const cat = await newCatalog();
+          const partitionBy = partitioned ? ["s"] : undefined;
+          const { t: plain } = await newTable(cat, { partitionBy });
+          const { id, t: spilling } = await newTable(cat, { spillRows, partitionBy });
+          for (const t of [plain, spilling]) {
+            const pre = t.newWrite({ spillRows: Infinity });
+            apply(pre, base);
+            await pre.commit();
+          }
+          const a = plain.newWrite({ spillRows: Infinity });
+          apply(a, steps);
+          expect(a.spilled).toBe(false);
+          await a.commit();
+          const b = spilling.newWrite();
+          apply(b, steps);
+          const before = spilling.metadata.snapshots.length;
+          const r = await b.commit();
+          const want = await readTable(plain, [1, 2, 3]);
+          const got = await readTable(spilling, [1, 2, 3]);
+          expect(got.length).toBe(want.length); // no duplicates
+          expect(asMap(got)).toEqual(asMap(want));
+          expect(spilling.indexedRows).toBe(want.length);
+          if (b.spilled) expect(spilling.metadata.snapshots.length).toBe(before + 1); // one snapshot
+          if (r.attempts > 0) expect(spilling.currentSnapshot()!.summary["total-records"]).toBeDefined();
+          // the index maintained through the commit equals one rebuilt from the files
+          const reloaded = await Table.load(cat, id);
+          expect(new Map(reloaded.pkIndex!.entries())).toEqual(new Map(spilling.pkIndex!.entries()));
+        },
+      ),
       { numRuns: 40 },
     );
   });
@@ -129,7 +161,17 @@ describe("spilling write transaction", () => {
   it("append-only tables spill too", async () => {
     const cat = await newCatalog();
     const id = { namespace: ["db"], name: `log${n++}` };
-    const t = await Table.create(cat, id, { columns: [{ name: "op", type: "string", required: true }, { name: "x", type: "long" }] }, { spillRows: 7 });
+    const t = await Table.create(
+      cat,
+      id,
+      {
+        columns: [
+          { name: "op", type: "string", required: true },
+          { name: "x", type: "long" },
+        ],
+      },
+      { spillRows: 7 },
+    );
     const tx = t.newWrite();
     for (let i = 0; i < 30; i++) tx.append([{ op: "I", x: BigInt(i) }]);
     tx.appendColumns({ names: ["op", "x"], columns: [["U", "D"], new BigInt64Array([100n, 101n])], rowCount: 2 });
@@ -143,7 +185,10 @@ describe("spilling write transaction", () => {
   it("another writer commits in between: the spilled commit rebases, deletes its keys' new rows, keeps the rest", async () => {
     const cat = await newCatalog();
     const { id, t: a } = await newTable(cat);
-    await a.newWrite().upsert(Array.from({ length: 10 }, (_, k) => ({ k, s: "a", v: 0n }))).commit();
+    await a
+      .newWrite()
+      .upsert(Array.from({ length: 10 }, (_, k) => ({ k, s: "a", v: 0n })))
+      .commit();
     const b = await Table.load(cat, id, { spillRows: 3, rowsPerFile: 5 });
     const tx = b.newWrite();
     for (let k = 0; k < 6; k++) tx.upsert([{ k, s: "a", v: 2n }]); // spilled
@@ -151,7 +196,15 @@ describe("spilling write transaction", () => {
     await tx.ready();
     expect(tx.spilled).toBe(true);
     // writer a, unseen by b: changes keys b touched (0, 7) and one it did not (8), adds 20
-    await a.newWrite().upsert([{ k: 0, s: "a", v: 1n }, { k: 7, s: "a", v: 1n }, { k: 8, s: "a", v: 1n }, { k: 20, s: "a", v: 1n }]).commit();
+    await a
+      .newWrite()
+      .upsert([
+        { k: 0, s: "a", v: 1n },
+        { k: 7, s: "a", v: 1n },
+        { k: 8, s: "a", v: 1n },
+        { k: 20, s: "a", v: 1n },
+      ])
+      .commit();
     const r = await tx.commit();
     expect(r.attempts).toBe(2);
     const want = new Map<string, unknown>();
@@ -167,7 +220,10 @@ describe("spilling write transaction", () => {
   it("a commit that fails deletes every file its spills wrote; abort() does too", async () => {
     const cat = await newCatalog();
     const { t } = await newTable(cat, { spillRows: 4 });
-    await t.newWrite({ spillRows: Infinity }).upsert([{ k: 1, s: "a", v: 1n }]).commit();
+    await t
+      .newWrite({ spillRows: Infinity })
+      .upsert([{ k: 1, s: "a", v: 1n }])
+      .commit();
     const kept = files(t);
     const tx = t.newWrite();
     for (let k = 0; k < 30; k++) tx.upsert([{ k, s: "b", v: 1n }]);

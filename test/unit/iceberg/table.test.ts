@@ -19,20 +19,37 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-
 let n = 0;
 async function newTable(): Promise<{ cat: MemoryCatalog; id: TableIdentifier; t: Table }> {
   const cat = new MemoryCatalog(fileUri(join(dir, `w${n}`)));
   await cat.createNamespace(["db"]);
   const id = { namespace: ["db"], name: `t${n++}` };
-  const t = await Table.create(cat, id, { columns: [{ name: "k", type: "int", required: true }, { name: "s", type: "string", required: true }, { name: "v", type: "long" }], identifier: ["k", "s"], sortBy: ["s", "v"] }, { rowsPerFile: 7 });
+  const t = await Table.create(
+    cat,
+    id,
+    {
+      columns: [
+        { name: "k", type: "int", required: true },
+        { name: "s", type: "string", required: true },
+        { name: "v", type: "long" },
+      ],
+      identifier: ["k", "s"],
+      sortBy: ["s", "v"],
+    },
+    { rowsPerFile: 7 },
+  );
   return { cat, id, t };
 }
 
 describe("Table on a local directory", () => {
   it("random batches of upserts and deletes always read back as the model (property)", async () => {
     const op = fc.oneof(
-      fc.record({ up: fc.constant(true), k: fc.integer({ min: 0, max: 12 }), s: fc.constantFrom("a", "é", ""), v: fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }) }),
+      fc.record({
+        up: fc.constant(true),
+        k: fc.integer({ min: 0, max: 12 }),
+        s: fc.constantFrom("a", "é", ""),
+        v: fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+      }),
       fc.record({ up: fc.constant(false), k: fc.integer({ min: 0, max: 12 }), s: fc.constantFrom("a", "é", "") }),
     );
     await fc.assert(
@@ -79,32 +96,79 @@ describe("Table on a local directory", () => {
 
   it("records column stats and counts in manifests and totals in the snapshot summary", async () => {
     const { t } = await newTable();
-    await t.newWrite().upsert([{ k: 5, s: "b", v: 10n }, { k: -2, s: "a", v: null }, { k: 9, s: "zz", v: -3n }]).commit();
-    await t.newWrite().upsert([{ k: 5, s: "b", v: 11n }]).commit();
+    await t
+      .newWrite()
+      .upsert([
+        { k: 5, s: "b", v: 10n },
+        { k: -2, s: "a", v: null },
+        { k: 9, s: "zz", v: -3n },
+      ])
+      .commit();
+    await t
+      .newWrite()
+      .upsert([{ k: 5, s: "b", v: 11n }])
+      .commit();
     const io = t.catalog.fileIO({ "metadata-location": t.metadataLocation, metadata: t.metadata });
     const snap = t.currentSnapshot()!;
-    expect(snap.summary).toMatchObject({ operation: "overwrite", "added-records": "1", "added-position-deletes": "1", "total-records": "4", "total-data-files": "2", "total-delete-files": "1", "total-position-deletes": "1" });
+    expect(snap.summary).toMatchObject({
+      operation: "overwrite",
+      "added-records": "1",
+      "added-position-deletes": "1",
+      "total-records": "4",
+      "total-data-files": "2",
+      "total-delete-files": "1",
+      "total-position-deletes": "1",
+    });
     const list = await readManifestList(io, snap["manifest-list"]);
-    expect(list.map((m) => [m.content, Number(m.sequence_number)]).sort()).toEqual([[0, 1], [0, 2], [1, 2]]);
-    const first = (await readManifest(io, list.find((m) => m.content === 0 && m.sequence_number === 1n)!))[0];
+    expect(list.map((m) => [m.content, Number(m.sequence_number)]).sort()).toEqual([
+      [0, 1],
+      [0, 2],
+      [1, 2],
+    ]);
+    const first = (
+      await readManifest(
+        io,
+        list.find((m) => m.content === 0 && m.sequence_number === 1n)!,
+      )
+    )[0];
     expect(first.dataSequenceNumber).toBe(1n);
     const f = first.file;
     const m = (kv: { key: number; value: unknown }[] | null) => new Map((kv ?? []).map((x) => [x.key, x.value]));
-    expect(m(f.value_counts)).toEqual(new Map([[1, 3n], [2, 3n], [3, 3n]]));
-    expect(m(f.null_value_counts)).toEqual(new Map([[1, 0n], [2, 0n], [3, 1n]]));
+    expect(m(f.value_counts)).toEqual(
+      new Map([
+        [1, 3n],
+        [2, 3n],
+        [3, 3n],
+      ]),
+    );
+    expect(m(f.null_value_counts)).toEqual(
+      new Map([
+        [1, 0n],
+        [2, 0n],
+        [3, 1n],
+      ]),
+    );
     expect((m(f.lower_bounds).get(1) as Buffer).readInt32LE()).toBe(-2);
     expect((m(f.upper_bounds).get(1) as Buffer).readInt32LE()).toBe(9);
     expect((m(f.lower_bounds).get(2) as Buffer).toString()).toBe("a");
     expect((m(f.upper_bounds).get(2) as Buffer).toString()).toBe("zz");
     expect((m(f.lower_bounds).get(3) as Buffer).readBigInt64LE()).toBe(-3n);
-    const del = (await readManifest(io, list.find((x) => x.content === 1)!))[0].file;
+    const del = (
+      await readManifest(
+        io,
+        list.find((x) => x.content === 1)!,
+      )
+    )[0].file;
     expect(del.content).toBe(1);
     expect((m(del.lower_bounds).get(2147483546) as Buffer).toString()).toBe(f.file_path);
   });
 
   it("splits large batches into files of rowsPerFile rows", async () => {
     const { t } = await newTable();
-    await t.newWrite().upsert(Array.from({ length: 20 }, (_, i) => ({ k: i, s: "x", v: BigInt(i) }))).commit();
+    await t
+      .newWrite()
+      .upsert(Array.from({ length: 20 }, (_, i) => ({ k: i, s: "x", v: BigInt(i) })))
+      .commit();
     expect(t.currentSnapshot()!.summary["added-data-files"]).toBe("3");
     expect((await readTable(t, [1])).length).toBe(20);
   });
@@ -114,7 +178,13 @@ describe("Table on a local directory", () => {
     await t.updateSchema().addColumn("tags", { list: "string" }).addColumn("n", "int").renameColumn("v", "value").commit();
     const s = t.schema();
     expect(s["schema-id"]).toBe(1);
-    expect(s.fields.map((f) => [f.id, f.name])).toEqual([[1, "k"], [2, "s"], [3, "value"], [4, "tags"], [6, "n"]]);
+    expect(s.fields.map((f) => [f.id, f.name])).toEqual([
+      [1, "k"],
+      [2, "s"],
+      [3, "value"],
+      [4, "tags"],
+      [6, "n"],
+    ]);
     expect(s.fields[3].type).toMatchObject({ type: "list", "element-id": 5 });
     expect(t.metadata["last-column-id"]).toBe(6);
     await t.updateSchema().updateColumnType("n", "long").commit();
@@ -128,7 +198,13 @@ describe("Table on a local directory", () => {
 });
 
 describe("two writers on one table (rebase on conflict)", () => {
-  const cols = { columns: [{ name: "k", type: "int", required: true }, { name: "v", type: "string" }], identifier: ["k"] };
+  const cols = {
+    columns: [
+      { name: "k", type: "int", required: true },
+      { name: "v", type: "string" },
+    ],
+    identifier: ["k"],
+  };
 
   async function pair() {
     const cat = new MemoryCatalog(fileUri(join(dir, `p${n}`)));
@@ -141,10 +217,19 @@ describe("two writers on one table (rebase on conflict)", () => {
 
   it("another writer's truncate is seen: the stale writer's upsert lands alone, no resurrected rows", async () => {
     const { a, b } = await pair();
-    await a.newWrite().upsert([{ k: 1, v: "a" }, { k: 2, v: "a" }]).commit();
+    await a
+      .newWrite()
+      .upsert([
+        { k: 1, v: "a" },
+        { k: 2, v: "a" },
+      ])
+      .commit();
     await b.refresh();
     await a.truncate();
-    const r = await b.newWrite().upsert([{ k: 1, v: "b" }]).commit();
+    const r = await b
+      .newWrite()
+      .upsert([{ k: 1, v: "b" }])
+      .commit();
     expect(r.attempts).toBe(2);
     expect(await read(b)).toEqual(new Map([[1, "b"]]));
     expect(b.indexedRows).toBe(1);
@@ -152,11 +237,34 @@ describe("two writers on one table (rebase on conflict)", () => {
 
   it("another writer's delete and re-insert of a key is seen: exactly one row per key", async () => {
     const { a, b } = await pair();
-    await a.newWrite().upsert([{ k: 1, v: "a1" }, { k: 2, v: "a2" }, { k: 3, v: "a3" }]).commit();
+    await a
+      .newWrite()
+      .upsert([
+        { k: 1, v: "a1" },
+        { k: 2, v: "a2" },
+        { k: 3, v: "a3" },
+      ])
+      .commit();
     await b.refresh();
-    await a.newWrite().delete([{ k: 1 }]).upsert([{ k: 2, v: "a2'" }]).commit();
-    await b.newWrite().upsert([{ k: 1, v: "b1" }, { k: 2, v: "b2" }]).delete([{ k: 3 }]).commit();
-    expect(await read(b)).toEqual(new Map([[1, "b1"], [2, "b2"]]));
+    await a
+      .newWrite()
+      .delete([{ k: 1 }])
+      .upsert([{ k: 2, v: "a2'" }])
+      .commit();
+    await b
+      .newWrite()
+      .upsert([
+        { k: 1, v: "b1" },
+        { k: 2, v: "b2" },
+      ])
+      .delete([{ k: 3 }])
+      .commit();
+    expect(await read(b)).toEqual(
+      new Map([
+        [1, "b1"],
+        [2, "b2"],
+      ]),
+    );
     // and the first writer catches up too
     await a.refresh();
     expect(new Map(a.pkIndex!.entries())).toEqual(new Map(b.pkIndex!.entries()));
@@ -171,7 +279,10 @@ describe("two writers on one table (rebase on conflict)", () => {
       if (!inner) {
         inner = true; // writer a always wins the race first
         try {
-          await a.newWrite().upsert([{ k: Math.floor(Math.random() * 1e6), v: "x" }]).commit();
+          await a
+            .newWrite()
+            .upsert([{ k: Math.floor(Math.random() * 1e6), v: "x" }])
+            .commit();
         } finally {
           inner = false;
         }
@@ -182,7 +293,12 @@ describe("two writers on one table (rebase on conflict)", () => {
     const { localPath } = await import("../../../runtime/iceberg/io");
     const dataFiles = () => readdirSync(join(localPath(t.location), "data")).length;
     try {
-      await expect(t.newWrite().upsert([{ k: -1, v: "lost" }]).commit()).rejects.toThrow(/gave up after 2 conflicting attempts/);
+      await expect(
+        t
+          .newWrite()
+          .upsert([{ k: -1, v: "lost" }])
+          .commit(),
+      ).rejects.toThrow(/gave up after 2 conflicting attempts/);
     } finally {
       cat.commitTable = real;
     }
@@ -195,7 +311,12 @@ describe("two writers on one table (rebase on conflict)", () => {
 describe("row validation", () => {
   it("refuses a column that is not in the schema instead of dropping its value", async () => {
     const { t } = await newTable();
-    await expect(t.newWrite().upsert([{ k: 1, s: "a", v: 1n, extra: "lost?" }]).commit()).rejects.toThrow(/row 0 has column "extra", which is not in the table schema \(columns: k, s, v\)/);
+    await expect(
+      t
+        .newWrite()
+        .upsert([{ k: 1, s: "a", v: 1n, extra: "lost?" }])
+        .commit(),
+    ).rejects.toThrow(/row 0 has column "extra", which is not in the table schema \(columns: k, s, v\)/);
     expect(t.currentSnapshot()).toBeUndefined();
   });
 });
@@ -213,7 +334,10 @@ describe("a write racing a schema change", () => {
     expect(t.currentSnapshot()!["schema-id"]).toBe(0);
     expect(t.schema().fields.map((f) => f.name)).toEqual(["k", "s", "value", "extra"]);
     expect(await readTable(t, [1, 2, 3])).toEqual([[1, "a", 5n]]);
-    await t.newWrite().upsert([{ k: 1, s: "a", value: 6n, extra: "x" }]).commit();
+    await t
+      .newWrite()
+      .upsert([{ k: 1, s: "a", value: 6n, extra: "x" }])
+      .commit();
     expect(await readTable(t, [1, 2, 3])).toEqual([[1, "a", 6n]]);
   });
 });
@@ -221,10 +345,20 @@ describe("a write racing a schema change", () => {
 describe("sort order", () => {
   it("writes rows in the table's sort order and records sort_order_id; keys stay aligned", async () => {
     const { cat, id, t } = await newTable();
-    const rows = [{ k: 3, s: "b", v: 2n }, { k: 1, s: "a", v: null }, { k: 2, s: "b", v: 1n }, { k: 4, s: "a", v: -5n }];
+    const rows = [
+      { k: 3, s: "b", v: 2n },
+      { k: 1, s: "a", v: null },
+      { k: 2, s: "b", v: 1n },
+      { k: 4, s: "a", v: -5n },
+    ];
     await t.newWrite().upsert(rows).commit();
     const got = await readTable(t, [1, 2, 3]);
-    expect(got).toEqual([[1, "a", null], [4, "a", -5n], [2, "b", 1n], [3, "b", 2n]]); // s asc, then v asc nulls first
+    expect(got).toEqual([
+      [1, "a", null],
+      [4, "a", -5n],
+      [2, "b", 1n],
+      [3, "b", 2n],
+    ]); // s asc, then v asc nulls first
     const io = t.catalog.fileIO({ "metadata-location": t.metadataLocation, metadata: t.metadata });
     const entry = (await readManifest(io, (await readManifestList(io, t.currentSnapshot()!["manifest-list"]))[0]))[0];
     expect(entry.file.sort_order_id).toBe(1);
@@ -238,8 +372,16 @@ describe("metadata files", () => {
     const cat = new MemoryCatalog(fileUri(join(dir, `meta${n}`)));
     await cat.createNamespace(["db"]);
     const id = { namespace: ["db"], name: `m${n++}` };
-    const t = await Table.create(cat, id, { columns: [{ name: "k", type: "int", required: true }], identifier: ["k"], properties: { "write.metadata.previous-versions-max": "3" } });
-    for (let i = 0; i < 8; i++) await t.newWrite().upsert([{ k: i }]).commit();
+    const t = await Table.create(cat, id, {
+      columns: [{ name: "k", type: "int", required: true }],
+      identifier: ["k"],
+      properties: { "write.metadata.previous-versions-max": "3" },
+    });
+    for (let i = 0; i < 8; i++)
+      await t
+        .newWrite()
+        .upsert([{ k: i }])
+        .commit();
     const { readdirSync } = await import("fs");
     const { localPath } = await import("../../../runtime/iceberg/io");
     const json = readdirSync(join(localPath(t.location), "metadata")).filter((f) => f.endsWith(".metadata.json"));
@@ -254,8 +396,14 @@ describe("metrics", () => {
     const { registry } = await import("../../../runtime/core/metrics");
     const { cat, id, t } = await newTable();
     const other = await Table.load(cat, id);
-    await other.newWrite().upsert([{ k: 1, s: "a", v: 1n }]).commit();
-    await t.newWrite().upsert([{ k: 1, s: "a", v: 2n }]).commit(); // conflicts once, then lands
+    await other
+      .newWrite()
+      .upsert([{ k: 1, s: "a", v: 1n }])
+      .commit();
+    await t
+      .newWrite()
+      .upsert([{ k: 1, s: "a", v: 2n }])
+      .commit(); // conflicts once, then lands
     const text = await registry.metrics();
     const table = `db.${id.name}`;
     expect(text).toContain(`floe_iceberg_commit_attempts_total{table="${table}",op="write",outcome="conflict"} 1`);
@@ -268,8 +416,17 @@ describe("metrics", () => {
 describe("orphan files", () => {
   it("deletes only unreferenced files older than the cutoff; the table reads the same", async () => {
     const { cat, id, t } = await newTable();
-    await t.newWrite().upsert([{ k: 1, s: "a", v: 1n }, { k: 2, s: "b", v: 2n }]).commit();
-    await t.newWrite().upsert([{ k: 1, s: "a", v: 3n }]).commit();
+    await t
+      .newWrite()
+      .upsert([
+        { k: 1, s: "a", v: 1n },
+        { k: 2, s: "b", v: 2n },
+      ])
+      .commit();
+    await t
+      .newWrite()
+      .upsert([{ k: 1, s: "a", v: 3n }])
+      .commit();
     const { writeFileSync, existsSync } = await import("fs");
     const { localPath } = await import("../../../runtime/iceberg/io");
     const orphan = join(localPath(t.location), "data", "crashed-writer.parquet");

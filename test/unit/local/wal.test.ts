@@ -1,6 +1,17 @@
 /** Pure helpers of physical copies: what a copy takes, WAL names, backup labels, history files, retention, targets. */
 import fc from "fast-check";
-import { chooseBase, copyPath, parseBackupLabel, parseHistory, parseTarget, prunableWal, segmentName, segmentNumber, segmentsBetween, walFileName } from "../../../runtime/local/wal";
+import {
+  chooseBase,
+  copyPath,
+  parseBackupLabel,
+  parseHistory,
+  parseTarget,
+  prunableWal,
+  segmentName,
+  segmentNumber,
+  segmentsBetween,
+  walFileName,
+} from "../../../runtime/local/wal";
 import { archiveDirOf, restoreCommand, walArchiveSettings } from "../../../runtime/local/postgres";
 
 const MB16 = 16 * 1024 * 1024;
@@ -30,7 +41,7 @@ describe("what a physical copy takes", () => {
 describe("WAL segment names", () => {
   it("names segments as pg_walfile_name does (16 MB segments, 256 per 4 GiB log)", () => {
     expect(walFileName(1, 0x3000060n, MB16)).toBe("000000010000000000000003");
-    expect(walFileName(2, 0x1_0A00_0000n, MB16)).toBe("00000002000000010000000A");
+    expect(walFileName(2, 0x1_0a00_0000n, MB16)).toBe("00000002000000010000000A");
     expect(segmentNumber("00000002000000010000000A", MB16)).toBe(0x10an);
   });
   it("round-trips every segment number and segment size", () => {
@@ -54,14 +65,28 @@ it("reads backup_label and timeline history files", () => {
   const label = parseBackupLabel(
     "START WAL LOCATION: 0/6000028 (file 000000010000000000000006)\nCHECKPOINT LOCATION: 0/6000080\nBACKUP METHOD: streamed\nBACKUP FROM: primary\nSTART TIME: 2026-12-07 03:55:18 UTC\nLABEL: floe branch b1\nSTART TIMELINE: 1\n",
   );
-  expect(label).toEqual({ startLsn: 0x6000028n, startWalFile: "000000010000000000000006", checkpointLsn: 0x6000080n, timeline: 1, startTime: "2026-12-07 03:55:18 UTC", label: "floe branch b1" });
+  expect(label).toEqual({
+    startLsn: 0x6000028n,
+    startWalFile: "000000010000000000000006",
+    checkpointLsn: 0x6000080n,
+    timeline: 1,
+    startTime: "2026-12-07 03:55:18 UTC",
+    label: "floe branch b1",
+  });
   expect(() => parseBackupLabel("LABEL: x\n")).toThrow(/no "START WAL LOCATION" line/);
   expect(parseHistory("1\t0/3000120\tno recovery target specified\n")).toEqual({ parent: 1, switchpoint: 0x3000120n, reason: "no recovery target specified" });
   expect(parseHistory("1\t0/3000120\tx\n\n2\t0/5A000B0\tbefore 0/5A000B0\n").switchpoint).toBe(0x5a000b0n);
 });
 
 it("retention removes archived WAL older than the oldest kept base backup, never history files", () => {
-  const files = ["000000010000000000000003", "000000010000000000000004", "000000010000000000000005", "00000002.history", "000000020000000000000005.partial", "base"];
+  const files = [
+    "000000010000000000000003",
+    "000000010000000000000004",
+    "000000010000000000000005",
+    "00000002.history",
+    "000000020000000000000005.partial",
+    "base",
+  ];
   expect(prunableWal(files, "000000010000000000000005", MB16)).toEqual(["000000010000000000000003", "000000010000000000000004"]);
 });
 
@@ -73,7 +98,14 @@ describe("point-in-time targets", () => {
     for (const bad of ["yesterday", "2026-05-01 12:00:00", "0/XYZ"]) expect(() => parseTarget(bad)).toThrow(/neither an LSN/);
   });
   it("starts from the newest base backup consistent before the target, on the timeline", () => {
-    const b = (id: string, stopLsn: string, stopTime: string, timeline = 1) => ({ id, startLsn: "0/1000000", stopLsn, startWalFile: "000000010000000000000001", stopTime, timeline });
+    const b = (id: string, stopLsn: string, stopTime: string, timeline = 1) => ({
+      id,
+      startLsn: "0/1000000",
+      stopLsn,
+      startWalFile: "000000010000000000000001",
+      stopTime,
+      timeline,
+    });
     const bases = [b("a", "0/3000000", "2026-05-01T10:00:00Z"), b("b", "0/5000000", "2026-05-01T11:00:00Z"), b("c", "0/7000000", "2026-05-01T12:00:00Z", 2)];
     expect(chooseBase(bases, { lsn: 0x6000000n }, 1)?.id).toBe("b");
     expect(chooseBase(bases, { lsn: 0x5000000n }, 1)?.id).toBe("b");

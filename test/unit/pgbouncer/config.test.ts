@@ -1,12 +1,23 @@
 // runtime/pgbouncer: the one pgbouncer.ini renderer and parser every target uses.
-import { databaseEntry, entryTarget, IGNORE_STARTUP_PARAMETERS, listenPort, renderIni, renderUserlist, repointDatabase } from "../../../runtime/pgbouncer/config";
+import {
+  databaseEntry,
+  entryTarget,
+  IGNORE_STARTUP_PARAMETERS,
+  listenPort,
+  renderIni,
+  renderUserlist,
+  repointDatabase,
+} from "../../../runtime/pgbouncer/config";
 import { localIni, localUserlist } from "../../../runtime/pgbouncer/process";
 
 describe("local pgBouncer config", () => {
   const spec = {
     dir: "/d",
     port: 6543,
-    databases: [{ name: "app", host: "127.0.0.1", port: 5433, dbname: "app" }, { name: "app_shard1", host: "127.0.0.1", port: 5434, dbname: "app" }],
+    databases: [
+      { name: "app", host: "127.0.0.1", port: 5433, dbname: "app" },
+      { name: "app_shard1", host: "127.0.0.1", port: 5434, dbname: "app" },
+    ],
     users: [{ name: "app", password: 'p"w' }],
     adminUsers: ["postgres"],
   };
@@ -63,6 +74,11 @@ describe("pgbouncer.ini, one renderer for every target", () => {
   });
 
   it("quotes users", () => {
-    expect(renderUserlist([{ name: "a", password: 'x"y' }, { name: "b", password: "z" }])).toBe('"a" "x""y"\n"b" "z"\n');
+    expect(
+      renderUserlist([
+        { name: "a", password: 'x"y' },
+        { name: "b", password: "z" },
+      ]),
+    ).toBe('"a" "x""y"\n"b" "z"\n');
   });
 });

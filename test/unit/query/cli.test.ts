@@ -7,9 +7,7 @@ describe("floe query: table references", () => {
   ]);
 
   it("rewrites <namespace>.<table> into icebergLocal('<location>')", () => {
-    expect(rewriteSql("SELECT count() FROM floe.orders WHERE x > 1", "floe", tables)).toBe(
-      "SELECT count() FROM icebergLocal('/lake/floe/orders') WHERE x > 1",
-    );
+    expect(rewriteSql("SELECT count() FROM floe.orders WHERE x > 1", "floe", tables)).toBe("SELECT count() FROM icebergLocal('/lake/floe/orders') WHERE x > 1");
     expect(rewriteSql("SELECT * FROM floe.orders a JOIN floe.orders b USING (id)", "floe", tables)).toBe(
       "SELECT * FROM icebergLocal('/lake/floe/orders') a JOIN icebergLocal('/lake/floe/orders') b USING (id)",
     );

@@ -61,7 +61,10 @@ describe("parsing", () => {
   it("reports 1-based lines and columns, counting characters not bytes", async () => {
     expect(lineCol("ab\ncd", 4)).toEqual({ line: 2, column: 2 });
     const stmts = await parseMigration("-- é€😀\nSELECT 1;\n  DROP TABLE t;");
-    expect(stmts.map((s) => [s.kind, s.line, s.column])).toEqual([["SelectStmt", 2, 1], ["DropStmt", 3, 3]]);
+    expect(stmts.map((s) => [s.kind, s.line, s.column])).toEqual([
+      ["SelectStmt", 2, 1],
+      ["DropStmt", 3, 3],
+    ]);
     await expect(parseMigration("SELECT 1;\n-- 😀\nSELEC 2;", "f.sql")).rejects.toThrow(MigrationParseError);
     await expect(parseMigration("SELECT 1;\n-- 😀\nSELEC 2;", "f.sql")).rejects.toThrow(/^f\.sql:3:1: cannot parse: syntax error at or near "SELEC"/);
   });

@@ -9,19 +9,49 @@ import { defaultPolicy, FileResult, lintText, summarise } from "../../../runtime
 import { RULES } from "../../../runtime/schema/rules";
 
 const DIR = join(__dirname, "../../fixtures/migrations");
-const FILES = readdirSync(DIR).filter((f) => f.endsWith(".sql")).sort();
+const FILES = readdirSync(DIR)
+  .filter((f) => f.endsWith(".sql"))
+  .sort();
 const VERDICT: Record<string, number> = { allowed: 0, refused: 1, unparsable: 2 };
 
 /** Every rule the gate promises (issue 5); a rule dropped from the registry fails here. */
 const PROMISED_RULES = [
-  "ban-drop-database", "drop-schema", "drop-table", "drop-column", "renaming-table", "renaming-column", "ban-drop-not-null",
-  "adding-required-field", "setting-not-null", "adding-unique-index", "disallowed-unique-constraint", "changing-column-type",
-  "type-change-may-truncate", "require-concurrent-index-creation", "require-concurrent-index-deletion",
-  "ban-concurrent-index-creation-in-transaction", "constraint-missing-not-valid", "adding-field-with-volatile-default",
-  "require-lock-timeout", "prefer-bigint-over-int", "ban-char-field", "prefer-text-field", "prefer-timestamptz",
-  "ban-create-domain-with-constraint", "ban-alter-domain-with-add-constraint", "transaction-nesting", "dynamic-sql",
-  "ban-uncommitted-transaction", "prefer-identity",
-  "cdc-primary-key-change", "cdc-replica-identity", "cdc-publication-change", "cdc-type-change", "cdc-replication-slot", "cdc-truncate", "cdc-unlogged-table",
+  "ban-drop-database",
+  "drop-schema",
+  "drop-table",
+  "drop-column",
+  "renaming-table",
+  "renaming-column",
+  "ban-drop-not-null",
+  "adding-required-field",
+  "setting-not-null",
+  "adding-unique-index",
+  "disallowed-unique-constraint",
+  "changing-column-type",
+  "type-change-may-truncate",
+  "require-concurrent-index-creation",
+  "require-concurrent-index-deletion",
+  "ban-concurrent-index-creation-in-transaction",
+  "constraint-missing-not-valid",
+  "adding-field-with-volatile-default",
+  "require-lock-timeout",
+  "prefer-bigint-over-int",
+  "ban-char-field",
+  "prefer-text-field",
+  "prefer-timestamptz",
+  "ban-create-domain-with-constraint",
+  "ban-alter-domain-with-add-constraint",
+  "transaction-nesting",
+  "dynamic-sql",
+  "ban-uncommitted-transaction",
+  "prefer-identity",
+  "cdc-primary-key-change",
+  "cdc-replica-identity",
+  "cdc-publication-change",
+  "cdc-type-change",
+  "cdc-replication-slot",
+  "cdc-truncate",
+  "cdc-unlogged-table",
 ];
 
 function expectations(text: string): { verdict: string; expected: string[] } {
@@ -35,8 +65,7 @@ function expectations(text: string): { verdict: string; expected: string[] } {
   return { verdict, expected: expected.sort() };
 }
 
-const actual = (r: FileResult) =>
-  [...r.findings.map((f) => `${f.rule}@${f.line}`), ...(r.parseError ? [`parse-error@${r.parseError.line}`] : [])].sort();
+const actual = (r: FileResult) => [...r.findings.map((f) => `${f.rule}@${f.line}`), ...(r.parseError ? [`parse-error@${r.parseError.line}`] : [])].sort();
 
 const results = new Map<string, FileResult>();
 beforeAll(async () => {
@@ -68,7 +97,12 @@ describe("rule registry", () => {
     expect(firing.length).toBeGreaterThan(0);
     for (const f of firing) {
       const text = readFileSync(join(DIR, f), "utf8");
-      const withoutRule = await lintText(text, f, defaultPolicy(), RULES.filter((r) => r.id !== id));
+      const withoutRule = await lintText(
+        text,
+        f,
+        defaultPolicy(),
+        RULES.filter((r) => r.id !== id),
+      );
       const before = actual(results.get(f)!);
       const after = actual(withoutRule);
       expect(after).not.toEqual(before);

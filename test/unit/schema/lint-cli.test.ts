@@ -124,14 +124,23 @@ describe("lint paths", () => {
     const r = await run(["lint", "--json", root]);
     expect(r.code).toBe(1); // the drop in the deepest folder was seen
     expect(JSON.parse(r.out).files.map((f: any) => f.file.slice(root.length + 1))).toEqual([
-      "001_init.sql", "100_last.sql", "2024/002_b.sql", "2024/010_a.sql", "2025/q1/020_c.sql", "2025/q2/030_d.sql",
+      "001_init.sql",
+      "100_last.sql",
+      "2024/002_b.sql",
+      "2024/010_a.sql",
+      "2025/q1/020_c.sql",
+      "2025/q2/030_d.sql",
     ]);
   });
 
   it("the README's and the example's lint commands work as printed", async () => {
     const root = join(__dirname, "../../..");
     const asPrinted = async (cwd: string, line: string) => {
-      const argv = line.replace(/^npx floe schema /, "").replace(/\s+#.*$/, "").trim().split(/\s+/);
+      const argv = line
+        .replace(/^npx floe schema /, "")
+        .replace(/\s+#.*$/, "")
+        .trim()
+        .split(/\s+/);
       return run(argv.map((a, i) => (i > 0 && !a.startsWith("-") && argv[i - 1] !== "--format" ? join(cwd, a) : a)));
     };
     const readme = /^npx floe schema lint .*$/m.exec(readFileSync(join(root, "README.md"), "utf8"))?.[0];

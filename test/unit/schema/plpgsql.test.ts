@@ -43,7 +43,8 @@ describe("constantValue", () => {
 
 describe("embeddedSql", () => {
   it("finds statements, expressions and dynamic SQL with their body lines, declarations once", () => {
-    const fn = (pgq.parsePlPgSQLSync(`CREATE FUNCTION f(p int) RETURNS SETOF int LANGUAGE plpgsql AS $$
+    const fn = (
+      pgq.parsePlPgSQLSync(`CREATE FUNCTION f(p int) RETURNS SETOF int LANGUAGE plpgsql AS $$
 DECLARE r record; n int := start_value(); c refcursor;
 BEGIN
   SELECT count(*) INTO n FROM users WHERE id = p;
@@ -54,7 +55,8 @@ BEGIN
   RETURN QUERY EXECUTE 'SELECT 2';
   OPEN c FOR EXECUTE 'SELECT 3';
   CALL proc();
-END $$`) as any).plpgsql_funcs[0].PLpgSQL_function;
+END $$`) as any
+    ).plpgsql_funcs[0].PLpgSQL_function;
     expect(embeddedSql(fn).map((e) => `${e.lineno} ${e.role} ${e.query.replace(/\s+/g, " ")}`)).toEqual([
       "2 expression start_value()",
       "4 statement SELECT count(*) FROM users WHERE id = p",

@@ -12,7 +12,22 @@ describe("floe upgrade CLI usage", () => {
     [["run"], /--green is required \(or set FLOE_UPGRADE_GREEN_URL\)/],
     [["run", "--green", "postgres://g/app"], /--blue is required/],
     [["run", "--green", "postgres://g/app", "--blue", "postgres://b/app"], /--pooler-admin is required/],
-    [["run", "--green", "postgres://g/app", "--blue", "postgres://b/app", "--pooler-admin", "postgres://p/pgbouncer", "--pooler-ini", "/x", "--budget-ms", "soon"], /--budget-ms must be a non-negative integer, got "soon"/],
+    [
+      [
+        "run",
+        "--green",
+        "postgres://g/app",
+        "--blue",
+        "postgres://b/app",
+        "--pooler-admin",
+        "postgres://p/pgbouncer",
+        "--pooler-ini",
+        "/x",
+        "--budget-ms",
+        "soon",
+      ],
+      /--budget-ms must be a non-negative integer, got "soon"/,
+    ],
     [["run", "--bogus"], /Unknown option '--bogus'/],
   ])("%j exits 2 and says why", async (argv, why) => {
     expect(await main(argv as string[])).toBe(2);

@@ -3,7 +3,15 @@ import { ownershipStatements } from "../../../runtime/upgrade/ownership";
 describe("ownershipStatements (green gets blue's owners and grants)", () => {
   it("changes owners, re-grants, and skips roles green lacks", () => {
     const objs = [
-      { kind: "table", name: "public.events", owner: "app", grants: [{ grantee: "reporting", privilege: "SELECT", grantable: false }, { grantee: "PUBLIC", privilege: "SELECT", grantable: false }] },
+      {
+        kind: "table",
+        name: "public.events",
+        owner: "app",
+        grants: [
+          { grantee: "reporting", privilege: "SELECT", grantable: false },
+          { grantee: "PUBLIC", privilege: "SELECT", grantable: false },
+        ],
+      },
       { kind: "sequence", name: "public.tickets_seq", owner: "app", grants: [] },
       { kind: "table", name: "public.gone", owner: "app", grants: [] },
       { kind: "type", name: "mood", owner: "ghost", grants: [] },

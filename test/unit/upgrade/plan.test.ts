@@ -44,7 +44,14 @@ const table = (over: Partial<TableInfo> = {}): TableInfo => ({
   ...over,
 });
 
-const snap = (tables: TableInfo[], over: Partial<SchemaSnapshot> = {}): SchemaSnapshot => ({ schemas: ["public"], enums: [], domains: [], sequences: [], tables, ...over });
+const snap = (tables: TableInfo[], over: Partial<SchemaSnapshot> = {}): SchemaSnapshot => ({
+  schemas: ["public"],
+  enums: [],
+  domains: [],
+  sequences: [],
+  tables,
+  ...over,
+});
 
 describe("preflight", () => {
   const cases: [string, ServerFacts, SchemaSnapshot, ServerFacts | undefined, string[]][] = [
@@ -63,7 +70,13 @@ describe("preflight", () => {
     ["no key, default identity", server(), snap([table({ constraints: [] })]), undefined, ["no-replica-identity"]],
     ["no key, identity nothing", server(), snap([table({ constraints: [], replident: "n" })]), undefined, ["no-replica-identity"]],
     ["no key, identity full: a warning", server(), snap([table({ constraints: [], replident: "f" })]), undefined, ["no-primary-key"]],
-    ["no key, identity index", server(), snap([table({ constraints: [{ name: "u", type: "u", def: "UNIQUE (id)" }], replident: "i", replidentIndex: "u" })]), undefined, ["no-primary-key"]],
+    [
+      "no key, identity index",
+      server(),
+      snap([table({ constraints: [{ name: "u", type: "u", def: "UNIQUE (id)" }], replident: "i", replidentIndex: "u" })]),
+      undefined,
+      ["no-primary-key"],
+    ],
     ["no tables", server(), snap([]), undefined, ["no-tables"]],
   ];
   it.each(cases)("%s", (_, blue, schema, green, codes) => {
@@ -87,10 +100,43 @@ describe("schemaDdl", () => {
     const s: SchemaSnapshot = {
       schemas: ["public", "shop"],
       enums: [{ schema: "shop", name: "mood", labels: ["ok", "it's fine"] }],
-      domains: [{ schema: "shop", name: "positive", baseType: "integer", notNull: false, default: null, checks: [{ name: "positive_check", def: "CHECK ((VALUE > 0))" }] }],
+      domains: [
+        {
+          schema: "shop",
+          name: "positive",
+          baseType: "integer",
+          notNull: false,
+          default: null,
+          checks: [{ name: "positive_check", def: "CHECK ((VALUE > 0))" }],
+        },
+      ],
       sequences: [
-        { schema: "shop", name: "orders_id_seq", dataType: "bigint", start: "1", increment: "1", min: "1", max: "9223372036854775807", cache: "1", cycle: false, ownedBy: { schema: "shop", table: "orders", column: "id" }, identity: true },
-        { schema: "shop", name: "tickets_seq", dataType: "bigint", start: "1000", increment: "1", min: "1", max: "9223372036854775807", cache: "1", cycle: false, ownedBy: { schema: "shop", table: "lines", column: "ticket" }, identity: false },
+        {
+          schema: "shop",
+          name: "orders_id_seq",
+          dataType: "bigint",
+          start: "1",
+          increment: "1",
+          min: "1",
+          max: "9223372036854775807",
+          cache: "1",
+          cycle: false,
+          ownedBy: { schema: "shop", table: "orders", column: "id" },
+          identity: true,
+        },
+        {
+          schema: "shop",
+          name: "tickets_seq",
+          dataType: "bigint",
+          start: "1000",
+          increment: "1",
+          min: "1",
+          max: "9223372036854775807",
+          cache: "1",
+          cycle: false,
+          ownedBy: { schema: "shop", table: "lines", column: "ticket" },
+          identity: false,
+        },
       ],
       tables: [
         table({
@@ -100,13 +146,13 @@ describe("schemaDdl", () => {
             { name: "id", type: "bigint", notNull: true, default: null, identity: "a", generated: "", collation: null },
             { name: "mood", type: "shop.mood", notNull: true, default: "'ok'::shop.mood", identity: "", generated: "", collation: null },
             { name: "Name", type: "text", notNull: false, default: null, identity: "", generated: "", collation: '"C"' },
-            { name: "twice", type: "integer", notNull: false, default: "(length(\"Name\") * 2)", identity: "", generated: "s", collation: null },
+            { name: "twice", type: "integer", notNull: false, default: '(length("Name") * 2)', identity: "", generated: "s", collation: null },
           ],
           constraints: [
             { name: "orders_pkey", type: "p", def: "PRIMARY KEY (id)" },
             { name: "orders_name_check", type: "c", def: "CHECK ((\"Name\" <> ''::text))" },
           ],
-          indexes: ["CREATE INDEX orders_name ON shop.orders USING btree (\"Name\")"],
+          indexes: ['CREATE INDEX orders_name ON shop.orders USING btree ("Name")'],
           replident: "f",
         }),
         table({
@@ -213,11 +259,10 @@ describe("pgbouncer.ini repoint", () => {
 });
 
 describe("state file", () => {
-   
   const { mkdtempSync, writeFileSync, statSync } = require("node:fs");
-   
+
   const { join } = require("node:path");
-   
+
   const { loadState, newState, record } = require("../../../runtime/upgrade/state");
   const dir = mkdtempSync(join(require("node:os").tmpdir(), "floe-upgrade-state-"));
 

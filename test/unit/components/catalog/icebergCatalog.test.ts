@@ -52,7 +52,9 @@ describe("IcebergCatalog", () => {
     const policy = JSON.parse(only(m, "aws:iam/policy:Policy", "clf").inputs.policy);
     const star = policy.Statement.filter((st: any) => st.Resource.includes("*"));
     expect(star).toEqual([{ Sid: "LakeFormationData", Effect: "Allow", Action: ["lakeformation:GetDataAccess"], Resource: ["*"] }]);
-    expect(() => new IcebergCatalog("clf2", { target: "aws", storage: { bucket: "lake" }, aws: { flavor: "s3tables", lakeFormation: true } })).toThrow(/aws\.lakeFormation = true is only used with flavor "glue" \(it is "s3tables"\)/);
+    expect(() => new IcebergCatalog("clf2", { target: "aws", storage: { bucket: "lake" }, aws: { flavor: "s3tables", lakeFormation: true } })).toThrow(
+      /aws\.lakeFormation = true is only used with flavor "glue" \(it is "s3tables"\)/,
+    );
   });
 
   test("aws s3tables: a table bucket and namespace", async () => {
@@ -64,7 +66,11 @@ describe("IcebergCatalog", () => {
   });
 
   test("validation", () => {
-    expect(() => new IcebergCatalog("cv", { target: "aws", storage: { bucket: "b" }, aws: { flavor: "hive" } })).toThrow(/aws\.flavor = "hive" is not one of "glue", "s3tables"/);
-    expect(() => new IcebergCatalog("cw", { target: "kubernetes", storage: { bucket: "b", credentialsSecretName: "c" } })).toThrow(/kubernetes = undefined is required when target is "kubernetes"/);
+    expect(() => new IcebergCatalog("cv", { target: "aws", storage: { bucket: "b" }, aws: { flavor: "hive" } })).toThrow(
+      /aws\.flavor = "hive" is not one of "glue", "s3tables"/,
+    );
+    expect(() => new IcebergCatalog("cw", { target: "kubernetes", storage: { bucket: "b", credentialsSecretName: "c" } })).toThrow(
+      /kubernetes = undefined is required when target is "kubernetes"/,
+    );
   });
 });

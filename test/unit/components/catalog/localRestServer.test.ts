@@ -37,7 +37,15 @@ describe("IcebergCatalog, target local", () => {
     const server = only(m, SERVER, "cr");
     expect(server.name).toBe("cr-rest");
     expect(server.parentUrn).toContain("IcebergCatalog::cr");
-    expect(server.inputs).toMatchObject({ dir: "/var/floe/catalog", catalogUrl: dbUrl, name: "floe", warehouse: "file:///var/floe/warehouse", requestedPort: 18181, requestedCredential: "", java: "" });
+    expect(server.inputs).toMatchObject({
+      dir: "/var/floe/catalog",
+      catalogUrl: dbUrl,
+      name: "floe",
+      warehouse: "file:///var/floe/warehouse",
+      requestedPort: 18181,
+      requestedCredential: "",
+      java: "",
+    });
     // the database URL (with its password) is sent as a secret
     expect(sentSecret((server.rawInputs as any).catalogUrl)).toBe(true);
     // the SQL catalog stays what `uri` is; the REST endpoint is apart
@@ -51,7 +59,11 @@ describe("IcebergCatalog, target local", () => {
   });
 
   test("rest with a given credential: passed to the server as a secret and returned as is", async () => {
-    const c = new IcebergCatalog("cg", { target: "local", storage, local: { uri: dbUrl, rest: true, restCredential: "engines:given-secret-42", dir: "/var/floe/catalog" } });
+    const c = new IcebergCatalog("cg", {
+      target: "local",
+      storage,
+      local: { uri: dbUrl, rest: true, restCredential: "engines:given-secret-42", dir: "/var/floe/catalog" },
+    });
     await m.settled(c.restCredential);
     const server = only(m, SERVER, "cg");
     expect(server.inputs.requestedCredential).toBe("engines:given-secret-42");
@@ -69,9 +81,13 @@ describe("IcebergCatalog, target local", () => {
   });
 
   test("refuses a non-boolean rest, a port out of range and a relative dir, naming the input", () => {
-    expect(() => new IcebergCatalog("b1", { target: "local", storage, local: { uri: dbUrl, rest: "yes" as unknown as boolean } })).toThrow(/local\.rest.*"yes".*must be true or false/s);
+    expect(() => new IcebergCatalog("b1", { target: "local", storage, local: { uri: dbUrl, rest: "yes" as unknown as boolean } })).toThrow(
+      /local\.rest.*"yes".*must be true or false/s,
+    );
     expect(() => new IcebergCatalog("b2", { target: "local", storage, local: { uri: dbUrl, rest: true, restPort: 70000 } })).toThrow(/local\.restPort.*70000/s);
-    expect(() => new IcebergCatalog("b3", { target: "local", storage, local: { uri: dbUrl, rest: true, dir: "rel/dir" } })).toThrow(/local\.dir.*rel\/dir.*absolute/s);
+    expect(() => new IcebergCatalog("b3", { target: "local", storage, local: { uri: dbUrl, rest: true, dir: "rel/dir" } })).toThrow(
+      /local\.dir.*rel\/dir.*absolute/s,
+    );
   });
 });
 
@@ -87,7 +103,15 @@ describe("LocalRestCatalogServer provider", () => {
   });
 
   test("check refuses a malformed credential without echoing it", async () => {
-    const inputs = { dir: "/d", catalogUrl: dbUrl, name: "floe", warehouse: "file:///w", requestedPort: 0, requestedCredential: "only-a-secret-value", java: "" };
+    const inputs = {
+      dir: "/d",
+      catalogUrl: dbUrl,
+      name: "floe",
+      warehouse: "file:///w",
+      requestedPort: 0,
+      requestedCredential: "only-a-secret-value",
+      java: "",
+    };
     const r = await provider.check!({} as never, inputs);
     expect(r.failures).toHaveLength(1);
     expect(r.failures![0].property).toBe("credential");
@@ -96,7 +120,20 @@ describe("LocalRestCatalogServer provider", () => {
   });
 
   test("diff: a dead server is restarted in place; a new port or directory replaces it; a new database updates it", async () => {
-    const olds = { dir: "/d", catalogUrl: dbUrl, name: "floe", warehouse: "file:///w", requestedPort: 0, requestedCredential: "", java: "", credential: "floe:x", port: 18181, pid: 0, uri: "http://127.0.0.1:18181", logFile: "/d/server.log" };
+    const olds = {
+      dir: "/d",
+      catalogUrl: dbUrl,
+      name: "floe",
+      warehouse: "file:///w",
+      requestedPort: 0,
+      requestedCredential: "",
+      java: "",
+      credential: "floe:x",
+      port: 18181,
+      pid: 0,
+      uri: "http://127.0.0.1:18181",
+      logFile: "/d/server.log",
+    };
     const news = { dir: "/d", catalogUrl: dbUrl, name: "floe", warehouse: "file:///w", requestedPort: 0, requestedCredential: "", java: "" };
     const dead = await provider.diff!("/d", olds, news);
     expect(dead).toMatchObject({ changes: true, replaces: [] });

@@ -53,7 +53,16 @@ describe("CdcWriter on kubernetes", () => {
     expect(secret.inputs.immutable).toBe(true);
     const cfg = parseCdcConfig(JSON.parse(secret.inputs.stringData["config.json"]));
     // verified by default; no CA given here, so the public CAs (a source with caSecretName: below)
-    expect(cfg.sources).toEqual([{ name: "shard-1", connectionString: "postgresql://floe_replication:repl-password-xyz@pg-shard-1-rw:5432/app?sslmode=verify-full", publication: "floe", origin: "any", initialCopy: true, followUpgrades: true }]);
+    expect(cfg.sources).toEqual([
+      {
+        name: "shard-1",
+        connectionString: "postgresql://floe_replication:repl-password-xyz@pg-shard-1-rw:5432/app?sslmode=verify-full",
+        publication: "floe",
+        origin: "any",
+        initialCopy: true,
+        followUpgrades: true,
+      },
+    ]);
     expect(cfg.catalog).toMatchObject({ type: "rest", uri: "http://lk:8181/catalog", warehouse: "floe" });
     expect(cfg.storage).toMatchObject({ endpoint: "http://minio:9000", forcePathStyle: true, secretAccessKey: "storage-key-abc" });
     expect(cfg.http).toEqual({ host: "0.0.0.0", port: 9187 });
@@ -70,7 +79,11 @@ describe("CdcWriter TLS to the sources (issue 11 item 3)", () => {
   const tls = (cfg: ReturnType<typeof parseCdcConfig>) => resolveTls(cfg.sources[0].connectionString, cfg.sources[0]);
 
   test("kubernetes: the source's CA Secret (CloudNativePG's <cluster>-ca) is mounted and verified with verify-full", async () => {
-    const w = new CdcWriter("wt", { target: "kubernetes", ...base, sources: [{ name: "primary", host: "pg-rw.floe.svc.cluster.local", caSecretName: "pg-ca" }] });
+    const w = new CdcWriter("wt", {
+      target: "kubernetes",
+      ...base,
+      sources: [{ name: "primary", host: "pg-rw.floe.svc.cluster.local", caSecretName: "pg-ca" }],
+    });
     await m.settled(w.writers);
     const pod = m.named("wt-primary").inputs.spec.template.spec;
     expect(pod.volumes).toContainEqual({ name: "ca", secret: { secretName: "pg-ca", items: [{ key: "ca.crt", path: "ca.crt" }] } });
@@ -82,7 +95,12 @@ describe("CdcWriter TLS to the sources (issue 11 item 3)", () => {
   });
 
   test("kubernetes: verify-ca when asked (a certificate that does not name the service), still with the mounted CA", async () => {
-    const w = new CdcWriter("wtc", { target: "kubernetes", ...base, sslmode: "verify-ca", sources: [{ name: "primary", host: "pg-rw", caSecretName: "pg-ca" }] });
+    const w = new CdcWriter("wtc", {
+      target: "kubernetes",
+      ...base,
+      sslmode: "verify-ca",
+      sources: [{ name: "primary", host: "pg-rw", caSecretName: "pg-ca" }],
+    });
     await m.settled(w.writers);
     const cfg = parseCdcConfig(JSON.parse(m.named("wtc-primary-config").inputs.stringData["config.json"]));
     expect(tls(cfg)).toMatchObject({ sslmode: "verify-ca", sslrootcert: "/etc/floe-ca/ca.crt", verifies: true });
@@ -106,8 +124,18 @@ describe("CdcWriter TLS to the sources (issue 11 item 3)", () => {
   });
 
   test.each([
-    ["a downgrading sslmode", { sslmode: "prefer" }, [{ name: "a", host: "h" }], /sslmode = "prefer" is not one of "disable", "require", "verify-ca", "verify-full"/],
-    ["a CA from two places", { sslrootcert: "/ca.pem" }, [{ name: "a", host: "h", caSecretName: "pg-ca" }], /sslrootcert = "\/ca\.pem" is set, and sources\[a\]\.caSecretName too\. Fix: keep one/],
+    [
+      "a downgrading sslmode",
+      { sslmode: "prefer" },
+      [{ name: "a", host: "h" }],
+      /sslmode = "prefer" is not one of "disable", "require", "verify-ca", "verify-full"/,
+    ],
+    [
+      "a CA from two places",
+      { sslrootcert: "/ca.pem" },
+      [{ name: "a", host: "h", caSecretName: "pg-ca" }],
+      /sslrootcert = "\/ca\.pem" is set, and sources\[a\]\.caSecretName too\. Fix: keep one/,
+    ],
     ["a CA with TLS off", { sslmode: "disable", sslrootcert: "/ca.pem" }, [{ name: "a", host: "h" }], /sslmode = "disable" turns TLS off, and a CA is given/],
   ] as [string, any, any[], RegExp][])("kubernetes refuses %s", (_, over, sources, message) => {
     expect(() => new CdcWriter("wtv", { target: "kubernetes", ...base, sources, ...over })).toThrow(message);
@@ -115,7 +143,13 @@ describe("CdcWriter TLS to the sources (issue 11 item 3)", () => {
 
   test("a Kubernetes CA Secret on aws is refused", () => {
     expect(
-      () => new CdcWriter("wtv2", { target: "aws", ...base, sources: [{ name: "a", host: "h", caSecretName: "pg-ca" }], aws: { vpcId: "vpc-1", subnetIds: ["s-1"], bucketArn: "arn:aws:s3:::lake" } }),
+      () =>
+        new CdcWriter("wtv2", {
+          target: "aws",
+          ...base,
+          sources: [{ name: "a", host: "h", caSecretName: "pg-ca" }],
+          aws: { vpcId: "vpc-1", subnetIds: ["s-1"], bucketArn: "arn:aws:s3:::lake" },
+        }),
     ).toThrow(/sources\[a\]\.caSecretName = "\(set\)" is a Kubernetes Secret, which this target cannot mount/);
   });
 });
@@ -173,20 +207,30 @@ describe("CdcWriter on aws", () => {
     });
   /** Every egress rule of the writer's group as "port -> destination". */
   const egress = (name: string) =>
-    m.named(`${name}-sg`).inputs.egress.flatMap((r: any) => [
-      ...(r.cidrBlocks ?? []).map((c: string) => `${r.fromPort}-${r.toPort} -> ${c}`),
-      ...(r.securityGroups ?? []).map((g: string) => `${r.fromPort}-${r.toPort} -> sg ${g}`),
-      ...(r.prefixListIds ?? []).map((p: string) => `${r.fromPort}-${r.toPort} -> prefix list ${p}`),
-    ]);
+    m
+      .named(`${name}-sg`)
+      .inputs.egress.flatMap((r: any) => [
+        ...(r.cidrBlocks ?? []).map((c: string) => `${r.fromPort}-${r.toPort} -> ${c}`),
+        ...(r.securityGroups ?? []).map((g: string) => `${r.fromPort}-${r.toPort} -> sg ${g}`),
+        ...(r.prefixListIds ?? []).map((p: string) => `${r.fromPort}-${r.toPort} -> prefix list ${p}`),
+      ]);
 
   test("egress on 443 goes only to the VPC endpoints floe creates: interface endpoints for Glue, STS, Secrets Manager, Logs, ECR, and the S3 gateway", async () => {
     const w = awsBase("wep");
     await m.settled(w.writers);
     const endpoints = all(m, "aws:ec2/vpcEndpoint:VpcEndpoint", "wep");
     const iface = endpoints.filter((e) => e.inputs.vpcEndpointType === "Interface");
-    expect(iface.map((e) => e.inputs.serviceName).sort()).toEqual(["glue", "sts", "secretsmanager", "logs", "ecr.api", "ecr.dkr"].map((x) => `com.amazonaws.us-east-1.${x}`).sort());
+    expect(iface.map((e) => e.inputs.serviceName).sort()).toEqual(
+      ["glue", "sts", "secretsmanager", "logs", "ecr.api", "ecr.dkr"].map((x) => `com.amazonaws.us-east-1.${x}`).sort(),
+    );
     const epSg = m.named("wep-endpoints");
-    for (const e of iface) expect(e.inputs).toMatchObject({ vpcId: "vpc-1", privateDnsEnabled: true, subnetIds: ["s-1", "s-2"], securityGroupIds: [epSg.state.id ?? expect.any(String)] });
+    for (const e of iface)
+      expect(e.inputs).toMatchObject({
+        vpcId: "vpc-1",
+        privateDnsEnabled: true,
+        subnetIds: ["s-1", "s-2"],
+        securityGroupIds: [epSg.state.id ?? expect.any(String)],
+      });
     expect(epSg.inputs.ingress).toEqual([{ protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["10.0.0.0/16"], description: "HTTPS from the VPC" }]);
     const s3 = endpoints.find((e) => e.inputs.vpcEndpointType === "Gateway")!;
     expect(s3.inputs).toMatchObject({ serviceName: "com.amazonaws.us-east-1.s3", routeTableIds: ["rtb-main"] });
@@ -213,7 +257,11 @@ describe("CdcWriter on aws", () => {
 
   test.each([
     ["a mode that does not exist", { vpcEndpoints: "nat" }, /aws\.vpcEndpoints = "nat" is not one of "create", "existing", "internet"/],
-    ["route tables without created endpoints", { vpcEndpoints: "existing", routeTableIds: ["rtb-1"] }, /aws\.routeTableIds = "\(set\)" is only used with aws\.vpcEndpoints "create" \(it is "existing"\)\. Fix: remove aws\.routeTableIds/],
+    [
+      "route tables without created endpoints",
+      { vpcEndpoints: "existing", routeTableIds: ["rtb-1"] },
+      /aws\.routeTableIds = "\(set\)" is only used with aws\.vpcEndpoints "create" \(it is "existing"\)\. Fix: remove aws\.routeTableIds/,
+    ],
   ])("validation: %s", (_, over, message) => {
     expect(() => awsBase("wbad", over)).toThrow(message);
   });
@@ -222,10 +270,27 @@ describe("CdcWriter on aws", () => {
 describe("CdcWriter validation (through the runtime's config contract)", () => {
   test.each([
     ["no sources", { sources: [] }, /CdcWriter "wv": sources = \[\] is empty\. Fix: pass at least one source/],
-    ["duplicate sources", { sources: [{ name: "a", host: "h" }, { name: "a", host: "h" }] }, /sources = "a" is listed twice/],
-    ["bad warehouse", { sources: [{ name: "a", host: "h" }], warehouseLocation: "gs://x" }, /\(CDC config\) = "a" the CDC config of source "a" is invalid:\s+warehouse: must start with file:\/\/\/ or s3:\/\/.*Fix: correct the inputs/],
+    [
+      "duplicate sources",
+      {
+        sources: [
+          { name: "a", host: "h" },
+          { name: "a", host: "h" },
+        ],
+      },
+      /sources = "a" is listed twice/,
+    ],
+    [
+      "bad warehouse",
+      { sources: [{ name: "a", host: "h" }], warehouseLocation: "gs://x" },
+      /\(CDC config\) = "a" the CDC config of source "a" is invalid:\s+warehouse: must start with file:\/\/\/ or s3:\/\/.*Fix: correct the inputs/,
+    ],
     ["bad catalog uri", { sources: [{ name: "a", host: "h" }], catalog: { uri: "not a url" } }, /catalog\.uri: Invalid url/],
-    ["bad table mode", { sources: [{ name: "a", host: "h" }], tables: [{ source: "public.t", mode: "upsert" }] }, /tables\[public\.t\]\.mode = "upsert" is not one of "mirror", "changelog"/],
+    [
+      "bad table mode",
+      { sources: [{ name: "a", host: "h" }], tables: [{ source: "public.t", mode: "upsert" }] },
+      /tables\[public\.t\]\.mode = "upsert" is not one of "mirror", "changelog"/,
+    ],
   ] as [string, any, RegExp][])("%s", (_, over, message) => {
     expect(() => new CdcWriter("wv", { target: "kubernetes", ...base, ...over })).toThrow(message);
   });
@@ -234,7 +299,12 @@ describe("CdcWriter validation (through the runtime's config contract)", () => {
 describe("one CDC config renderer, the runtime's defaults", () => {
   const { cdcConfig } = require("../../../../components/cdc/config");
   const { CdcConfigSchema } = require("../../../../runtime/cdc/config");
-  const minimal = { sources: [{ name: "s", connectionString: "postgresql://u@h/db" }], catalog: { type: "sql", uri: "postgresql://u@h/c" }, warehouse: "file:///w", http: { host: "127.0.0.1", port: 0 } };
+  const minimal = {
+    sources: [{ name: "s", connectionString: "postgresql://u@h/db" }],
+    catalog: { type: "sql", uri: "postgresql://u@h/c" },
+    warehouse: "file:///w",
+    http: { host: "127.0.0.1", port: 0 },
+  };
 
   test("unset parts are left out, so the runtime's zod contract fills them (commit interval, publication, namespace, table mode)", () => {
     const cfg = cdcConfig({ ...minimal, tables: [{ source: "public.t" }] });
@@ -261,7 +331,9 @@ describe("one CDC config renderer, the runtime's defaults", () => {
     expect(cfg.formatVersion).toBe(3);
     expect(cfg.maintenance).toEqual({ keepSnapshots: 10, maxSnapshotAgeMs: 3_600_000 });
     expect(cfg.tables[0]).toMatchObject({ source: "public.orders", formatVersion: 2, maintenance: { deleteRatio: 0.2 } });
-    expect(() => new CdcWriter("wbad", { target: "kubernetes", ...base, maintenance: { keepSnapshots: 0 }, sources: [{ name: "primary", host: "pg" }] })).toThrow(/maintenance\.keepSnapshots/);
+    expect(
+      () => new CdcWriter("wbad", { target: "kubernetes", ...base, maintenance: { keepSnapshots: 0 }, sources: [{ name: "primary", host: "pg" }] }),
+    ).toThrow(/maintenance\.keepSnapshots/);
   });
 
   test("a kubernetes writer without commitIntervalMs commits at the runtime's interval; a set one is carried", async () => {

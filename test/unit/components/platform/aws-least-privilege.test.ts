@@ -36,7 +36,10 @@ const unscoped = (arn: string) => arn === "*" || /^arn:[^:]*:(?!s3:)[^:]*:[^:]*:
 
 const CASES: [string, DataPlatformArgs][] = [
   ["network created, pooler, Athena", { target: "aws" }],
-  ["with an upgrade", { target: "aws", upgrade: { toVersion: 17, poolerAdminUrl: "postgresql://pgbouncer:pw@pgb.internal:6432/pgbouncer", efsFileSystemId: "fs-123" } }],
+  [
+    "with an upgrade",
+    { target: "aws", upgrade: { toVersion: 17, poolerAdminUrl: "postgresql://pgbouncer:pw@pgb.internal:6432/pgbouncer", efsFileSystemId: "fs-123" } },
+  ],
   ["sharded on Limitless, your VPC", { target: "aws", postgres: { shards: 2, aws: { vpcId: "vpc-1", subnetIds: ["subnet-a", "subnet-b"] } } }],
   ["S3 Tables catalog", { target: "aws", catalog: { awsFlavor: "s3tables" } }],
 ];
@@ -56,9 +59,15 @@ describe("DataPlatform on aws: least privilege", () => {
 
   test("the check sees a wildcard: Lake Formation's GetDataAccess, which IAM grants on * only, is the one there when asked for", async () => {
     await synth("lplf", { target: "aws", catalog: { awsLakeFormation: true } });
-    expect(grants("lplf").filter((g) => unscoped(g.resource))).toEqual([{ policy: "lplf-catalog-access", actions: ["lakeformation:GetDataAccess"], resource: "*" }]);
+    expect(grants("lplf").filter((g) => unscoped(g.resource))).toEqual([
+      { policy: "lplf-catalog-access", actions: ["lakeformation:GetDataAccess"], resource: "*" },
+    ]);
     expect(["arn:aws:rds:us-east-1:1:target-group:*", "arn:aws:rds:us-east-1:1:cluster:*", "*"].map(unscoped)).toEqual([true, true, true]);
-    expect(["arn:aws:s3:::lake/*", "arn:aws:glue:us-east-1:1:table/floe/*", "arn:aws:rds:us-east-1:1:target-group:prx-tg-1"].map(unscoped)).toEqual([false, false, false]);
+    expect(["arn:aws:s3:::lake/*", "arn:aws:glue:us-east-1:1:table/floe/*", "arn:aws:rds:us-east-1:1:target-group:prx-tg-1"].map(unscoped)).toEqual([
+      false,
+      false,
+      false,
+    ]);
   });
 
   test('the writer reaches the AWS APIs through VPC endpoints; "internet" is an explicit choice', async () => {

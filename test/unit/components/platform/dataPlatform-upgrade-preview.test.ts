@@ -24,7 +24,10 @@ test("kubernetes platform with upgrade previews with unknown values", async () =
 });
 
 test("aws platform with upgrade previews with unknown endpoints", async () => {
-  const p = new DataPlatform("vau", { target: "aws", upgrade: { toVersion: 17, poolerAdminUrl: "postgresql://pgbouncer:pw@pgb:6432/pgbouncer", efsFileSystemId: "fs-1" } });
+  const p = new DataPlatform("vau", {
+    target: "aws",
+    upgrade: { toVersion: 17, poolerAdminUrl: "postgresql://pgbouncer:pw@pgb:6432/pgbouncer", efsFileSystemId: "fs-1" },
+  });
   await m.settled(p.poolerEndpoint, p.upgrade!.greenUrl, p.upgrade!.runTaskCommand);
   const counts = countsUnder(m, "vau-upgrade");
   expect(counts["aws:rds/cluster:Cluster"]).toBe(1);

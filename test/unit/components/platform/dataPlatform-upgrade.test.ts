@@ -43,7 +43,9 @@ describe("DataPlatform upgrade on kubernetes", () => {
     ]);
     const roleSecret = m.named("ku-upgrade-green-role-0", "kubernetes:core/v1:Secret").inputs.stringData;
     expect(roleSecret.password).toBe(await valueOf(p.postgres!.roles!.appPassword));
-    expect(m.named("ku-upgrade-green-role-1", "kubernetes:core/v1:Secret").inputs.stringData.password).toBe(await valueOf(p.postgres!.roles!.replicationPassword));
+    expect(m.named("ku-upgrade-green-role-1", "kubernetes:core/v1:Secret").inputs.stringData.password).toBe(
+      await valueOf(p.postgres!.roles!.replicationPassword),
+    );
     expect(m.secretLeaks()).toEqual([]);
   });
 
@@ -57,7 +59,10 @@ describe("DataPlatform upgrade on kubernetes", () => {
 
 describe("DataPlatform upgrade on aws", () => {
   test("a BlueGreenUpgrade child: green Aurora at the new major in the platform's VPC, the task on your pgBouncer", async () => {
-    const p = await synth("au", { target: "aws", upgrade: { toVersion: 17, poolerAdminUrl: "postgresql://pgbouncer:pw@pgb.internal:6432/pgbouncer", efsFileSystemId: "fs-123" } });
+    const p = await synth("au", {
+      target: "aws",
+      upgrade: { toVersion: 17, poolerAdminUrl: "postgresql://pgbouncer:pw@pgb.internal:6432/pgbouncer", efsFileSystemId: "fs-123" },
+    });
     expect(p.upgrade).toBeDefined();
     const green = m.named("au-upgrade-green", "aws:rds/cluster:Cluster");
     expect(green.inputs.engineVersion).toBe("17.4");
@@ -85,9 +90,18 @@ describe("DataPlatform upgrade on aws", () => {
 describe("DataPlatform upgrade validation", () => {
   test.each([
     [{ target: "kubernetes", upgrade: { toVersion: 17 } }, 'pooler.implementation = undefined is not "pgbouncer": the cutover PAUSEs pgBouncer'],
-    [{ target: "kubernetes", pooler: { implementation: "pgbouncer" }, upgrade: { toVersion: 16 } }, "upgrade.toVersion = 16 is not newer than postgres.version (16)"],
-    [{ target: "kubernetes", pooler: { implementation: "pgbouncer" }, postgres: { shards: 2, kubernetes: { citusImage: "x" } }, upgrade: { toVersion: 17 } }, "is not supported for a sharded cluster on kubernetes yet"],
-    [{ target: "kubernetes", pooler: { implementation: "pgbouncer" }, upgrade: { toVersion: 17, retireBlue: true } }, "upgrade.retireBlue = true applies to the local target only"],
+    [
+      { target: "kubernetes", pooler: { implementation: "pgbouncer" }, upgrade: { toVersion: 16 } },
+      "upgrade.toVersion = 16 is not newer than postgres.version (16)",
+    ],
+    [
+      { target: "kubernetes", pooler: { implementation: "pgbouncer" }, postgres: { shards: 2, kubernetes: { citusImage: "x" } }, upgrade: { toVersion: 17 } },
+      "is not supported for a sharded cluster on kubernetes yet",
+    ],
+    [
+      { target: "kubernetes", pooler: { implementation: "pgbouncer" }, upgrade: { toVersion: 17, retireBlue: true } },
+      "upgrade.retireBlue = true applies to the local target only",
+    ],
     [{ target: "aws", upgrade: { toVersion: 17 } }, "upgrade.poolerAdminUrl = undefined is required on aws: RDS Proxy has no PAUSE"],
     [{ target: "aws", upgrade: { toVersion: 17, poolerAdminUrl: "postgresql://x" } }, "upgrade.efsFileSystemId = undefined is required on aws"],
     [{ target: "local", postgres: { version: 17 }, upgrade: { toVersion: 17 } }, "upgrade.toVersion = 17 is not newer than postgres.version (17)"],

@@ -12,7 +12,16 @@ beforeAll(async () => {
 
 async function synth(name: string, args: DataPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
   const p = new DataPlatform(name, args, opts);
-  await m.settled(p.connectionString, p.connectionSecret, p.cdc!.writers, p.catalogUri, p.poolerEndpoint, p.trinoEndpoint, p.clickhouseEndpoint, p.athenaWorkgroup);
+  await m.settled(
+    p.connectionString,
+    p.connectionSecret,
+    p.cdc!.writers,
+    p.catalogUri,
+    p.poolerEndpoint,
+    p.trinoEndpoint,
+    p.clickhouseEndpoint,
+    p.athenaWorkgroup,
+  );
   return { p };
 }
 
@@ -108,7 +117,10 @@ describe("DataPlatform on kubernetes", () => {
     expect(countsUnder(m, "pw")["kubernetes:core/v1:Namespace"]).toBeUndefined();
     const cluster = m.named("pw-postgres-cluster").inputs;
     expect(cluster.metadata.namespace).toBe("data");
-    expect(cluster.spec.backup.barmanObjectStore).toMatchObject({ destinationPath: "s3://floe-lake/backups", endpointURL: "http://pw-storage-minio.data.svc.cluster.local:9000" });
+    expect(cluster.spec.backup.barmanObjectStore).toMatchObject({
+      destinationPath: "s3://floe-lake/backups",
+      endpointURL: "http://pw-storage-minio.data.svc.cluster.local:9000",
+    });
     expect(cluster.spec.backup.barmanObjectStore.s3Credentials.accessKeyId.name).toBe("pw-storage-credentials");
     const lk = m.named("pw-catalog-lakekeeper").inputs.values.externalDatabase;
     expect(lk).toMatchObject({ host_write: "pw-postgres-rw.data.svc.cluster.local", database: "lakekeeper" });
@@ -120,7 +132,9 @@ describe("DataPlatform on kubernetes", () => {
     expect(cfg.catalog.uri).toBe(catalogUri);
     expect(cfg.warehouse).toBe("s3://floe-lake/warehouse");
     // TLS verified against CloudNativePG's CA, mounted from its <cluster>-ca secret (issue 11 item 3)
-    expect(cfg.sources[0].connectionString).toMatch(/^postgresql:\/\/floe_replication:.+@pw-postgres-rw\.data\.svc\.cluster\.local:5432\/app\?sslmode=verify-full$/);
+    expect(cfg.sources[0].connectionString).toMatch(
+      /^postgresql:\/\/floe_replication:.+@pw-postgres-rw\.data\.svc\.cluster\.local:5432\/app\?sslmode=verify-full$/,
+    );
     expect(cfg.sources[0].sslrootcert).toBe("/etc/floe-ca/ca.crt");
     const pod = m.named("pw-cdc-primary").inputs.spec.template.spec;
     expect(pod.volumes).toContainEqual({ name: "ca", secret: { secretName: "pw-postgres-ca", items: [{ key: "ca.crt", path: "ca.crt" }] } });
@@ -144,7 +158,10 @@ describe("DataPlatform on kubernetes", () => {
       expect(`${r.name} under ${parent.name}`).toMatch(new RegExp(`^${parent.name}-.* under ${parent.name}$`));
       expect(r.urn).toContain(`${parent.type}$${r.type}::`);
     }
-    const components = mine.filter((r) => !r.custom).map((r) => `${r.type} ${r.name}`).sort();
+    const components = mine
+      .filter((r) => !r.custom)
+      .map((r) => `${r.type} ${r.name}`)
+      .sort();
     expect(components).toEqual([
       "floe:index:CdcWriter pp-cdc",
       "floe:index:DataPlatform pp",
@@ -165,7 +182,8 @@ describe("DataPlatform on kubernetes", () => {
     expect(kres.length).toBe(36);
     for (const r of kres) expect(`${r.name}: ${r.provider ?? "default provider"}`).toBe(`${r.name}: ${r.provider?.startsWith(ref) ? r.provider : ref + "…"}`);
     const pgProv = m.named("pv-postgres-roles-provider");
-    for (const r of m.resources.filter((x) => x.type.startsWith("postgresql:") && underRoot(m, x, "pv"))) expect(r.provider?.startsWith(`${pgProv.urn}::`)).toBe(true);
+    for (const r of m.resources.filter((x) => x.type.startsWith("postgresql:") && underRoot(m, x, "pv")))
+      expect(r.provider?.startsWith(`${pgProv.urn}::`)).toBe(true);
   });
 
   test("no generated password or storage key appears in plaintext in any resource input", async () => {
@@ -179,7 +197,10 @@ describe("DataPlatform on kubernetes", () => {
     const leaked = new k8s.core.v1.ConfigMap("pl-oops", { data: { pw: pulumi.unsecret(p.postgres!.adminPassword) } });
     await m.settled(p.connectionString, leaked.metadata);
     expect(m.secretLeaks()).toEqual([{ resource: "kubernetes:core/v1:ConfigMap::pl-oops", path: "$.data.pw" }]);
-    m.resources.splice(m.resources.findIndex((r) => r.name === "pl-oops"), 1);
+    m.resources.splice(
+      m.resources.findIndex((r) => r.name === "pl-oops"),
+      1,
+    );
   });
 });
 
@@ -212,7 +233,11 @@ describe("DataPlatform on aws", () => {
     expect(proxy.auths[0].secretArn).toBe(m.named("pa-postgres-admin", "aws:secretsmanager/secret:Secret").state.arn);
     // The CDC writer signs catalog calls for Glue and its task role gets the catalog policy.
     const cfg = JSON.parse(m.named("pa-cdc-primary-config", "aws:secretsmanager/secretVersion:SecretVersion").inputs.secretString);
-    expect(cfg.catalog).toMatchObject({ uri: "https://glue.us-east-1.amazonaws.com/iceberg", warehouse: "123456789012", sigv4: { service: "glue", region: "us-east-1" } });
+    expect(cfg.catalog).toMatchObject({
+      uri: "https://glue.us-east-1.amazonaws.com/iceberg",
+      warehouse: "123456789012",
+      sigv4: { service: "glue", region: "us-east-1" },
+    });
     expect(m.named("pa-cdc-catalog").inputs.policyArn).toBe(m.named("pa-catalog-access").state.arn);
   });
 
@@ -241,7 +266,13 @@ describe("DataPlatform on aws", () => {
     expect(ares.filter((r) => !r.provider?.startsWith(ref)).map((r) => r.name)).toEqual([]);
     const invokes = m.calls.filter((c) => c.provider?.startsWith(ref));
     expect(new Set(invokes.map((c) => c.token))).toEqual(
-      new Set(["aws:ec2/getVpc:getVpc", "aws:index/getRegion:getRegion", "aws:index/getAvailabilityZones:getAvailabilityZones", "aws:index/getCallerIdentity:getCallerIdentity", "aws:index/getPartition:getPartition"]),
+      new Set([
+        "aws:ec2/getVpc:getVpc",
+        "aws:index/getRegion:getRegion",
+        "aws:index/getAvailabilityZones:getAvailabilityZones",
+        "aws:index/getCallerIdentity:getCallerIdentity",
+        "aws:index/getPartition:getPartition",
+      ]),
     );
   });
 
@@ -254,9 +285,17 @@ describe("DataPlatform on aws", () => {
 describe("DataPlatform validation", () => {
   test.each([
     ["unknown target", { target: "azure" }, /target = "azure" is not one of "kubernetes", "aws", "local"/],
-    ["piece target", { target: "aws", postgres: { target: "kubernetes" } }, /postgres\.target = "kubernetes" is set on a piece of the platform\. Fix: remove it; the platform's target \("aws"\) applies/],
+    [
+      "piece target",
+      { target: "aws", postgres: { target: "kubernetes" } },
+      /postgres\.target = "kubernetes" is set on a piece of the platform\. Fix: remove it; the platform's target \("aws"\) applies/,
+    ],
     ["roles off", { target: "aws", postgres: { roles: { manage: false } } }, /postgres\.roles\.manage = false is not supported by the platform/],
-    ["limitless pool mode", { target: "aws", postgres: { shards: 2 }, pooler: { poolMode: "session" } }, /pooler\.poolMode = "session" cannot be applied to Aurora Limitless/],
+    [
+      "limitless pool mode",
+      { target: "aws", postgres: { shards: 2 }, pooler: { poolMode: "session" } },
+      /pooler\.poolMode = "session" cannot be applied to Aurora Limitless/,
+    ],
     ["bad namespace", { target: "kubernetes", namespace: "Data_NS" }, /namespace = "Data_NS" is not a valid name/],
   ] as [string, DataPlatformArgs, RegExp][])("%s", (_, args, message) => {
     expect(() => new DataPlatform("bad", args)).toThrow(message);
@@ -285,14 +324,24 @@ describe("DataPlatform with your own Iceberg catalog", () => {
     expect(counts["postgresql:index/role:Role"]).toBe(2);
     expect(p.catalog).toBeUndefined();
     expect(await valueOf(p.catalogUri)).toBe("https://catalog.corp/api/catalog");
-    expect(m.named("pc-query-trino").inputs.values.catalogs.floe).toContain("iceberg.rest-catalog.uri=https://catalog.corp/api/catalog\niceberg.rest-catalog.warehouse=corp");
-    expect(JSON.parse(m.named("pc-cdc-primary-config").inputs.stringData["config.json"]).catalog).toMatchObject({ uri: "https://catalog.corp/api/catalog", warehouse: "corp" });
+    expect(m.named("pc-query-trino").inputs.values.catalogs.floe).toContain(
+      "iceberg.rest-catalog.uri=https://catalog.corp/api/catalog\niceberg.rest-catalog.warehouse=corp",
+    );
+    expect(JSON.parse(m.named("pc-cdc-primary-config").inputs.stringData["config.json"]).catalog).toMatchObject({
+      uri: "https://catalog.corp/api/catalog",
+      warehouse: "corp",
+    });
   });
 
   test("aws: no Glue database or policy; the CDC task role gets the policy you pass", async () => {
     const { p } = await synth("pd", {
       target: "aws",
-      catalog: { existingUri: "https://glue.eu-west-1.amazonaws.com/iceberg", existingWarehouse: "999999999999", existingSigv4Service: "glue", existingAccessPolicyArn: "arn:aws:iam::9:policy/corp-catalog" },
+      catalog: {
+        existingUri: "https://glue.eu-west-1.amazonaws.com/iceberg",
+        existingWarehouse: "999999999999",
+        existingSigv4Service: "glue",
+        existingAccessPolicyArn: "arn:aws:iam::9:policy/corp-catalog",
+      },
     });
     const counts = countsUnder(m, "pd");
     expect(counts["aws:glue/catalogDatabase:CatalogDatabase"]).toBeUndefined();
@@ -304,18 +353,32 @@ describe("DataPlatform with your own Iceberg catalog", () => {
   });
 
   test("validation: the warehouse is required with an existing catalog", () => {
-    expect(() => new DataPlatform("pe", { target: "aws", catalog: { existingUri: "https://x" } })).toThrow(/catalog\.existingWarehouse = undefined is required with catalog\.existingUri\. Fix: pass the warehouse identifier/);
+    expect(() => new DataPlatform("pe", { target: "aws", catalog: { existingUri: "https://x" } })).toThrow(
+      /catalog\.existingWarehouse = undefined is required with catalog\.existingUri\. Fix: pass the warehouse identifier/,
+    );
   });
 });
 
 describe("DataPlatform with your own object storage", () => {
   test("kubernetes: an existing S3 endpoint replaces MinIO everywhere (backups, catalog, engines, CDC)", async () => {
-    await synth("pf", { target: "kubernetes", storage: { bucketName: "corp-lake", kubernetes: { existingEndpoint: "https://s3.corp", existingAccessKeyId: "AK", existingSecretAccessKey: "corp-secret-key-1" } } });
+    await synth("pf", {
+      target: "kubernetes",
+      storage: {
+        bucketName: "corp-lake",
+        kubernetes: { existingEndpoint: "https://s3.corp", existingAccessKeyId: "AK", existingSecretAccessKey: "corp-secret-key-1" },
+      },
+    });
     expect(m.resources.filter((r) => r.name === "pf-storage-minio")).toHaveLength(0);
     expect(countsUnder(m, "pf")["kubernetes:helm.sh/v3:Release"]).toBe(4); // CNPG, Lakekeeper, Trino, ClickHouse
-    expect(m.named("pf-postgres-cluster").inputs.spec.backup.barmanObjectStore).toMatchObject({ destinationPath: "s3://corp-lake/backups", endpointURL: "https://s3.corp" });
+    expect(m.named("pf-postgres-cluster").inputs.spec.backup.barmanObjectStore).toMatchObject({
+      destinationPath: "s3://corp-lake/backups",
+      endpointURL: "https://s3.corp",
+    });
     expect(m.named("pf-query-trino").inputs.values.catalogs.floe).toContain("s3.endpoint=https://s3.corp");
-    expect(JSON.parse(m.named("pf-cdc-primary-config").inputs.stringData["config.json"]).storage).toMatchObject({ endpoint: "https://s3.corp", secretAccessKey: "corp-secret-key-1" });
+    expect(JSON.parse(m.named("pf-cdc-primary-config").inputs.stringData["config.json"]).storage).toMatchObject({
+      endpoint: "https://s3.corp",
+      secretAccessKey: "corp-secret-key-1",
+    });
     expect(m.secretLeaks(["corp-secret-key-1"])).toEqual([]);
   });
 

@@ -6,7 +6,8 @@ void pulumi.runtime.setMocks(
     newResource: (a) => {
       created.push({ type: a.type, name: a.name, inputs: a.inputs });
       const state: Record<string, unknown> = { ...a.inputs };
-      if (a.type.includes("LocalPostgresServer")) Object.assign(state, { port: 55432, pid: 1, adminUsername: "postgres", adminPassword: "a", appPassword: "b", replicationPassword: "c" });
+      if (a.type.includes("LocalPostgresServer"))
+        Object.assign(state, { port: 55432, pid: 1, adminUsername: "postgres", adminPassword: "a", appPassword: "b", replicationPassword: "c" });
       if (a.type.includes("LocalPgBouncer")) Object.assign(state, { port: 56432, pid: 2 });
       if (a.type.includes("LocalDirectory")) Object.assign(state, { location: "file://" + a.inputs.path });
       if (a.type.includes("LocalCdcWriter")) Object.assign(state, { pid: 3, httpPort: 59187, logFile: "/x/cdc/cdc.log" });
@@ -71,7 +72,13 @@ describe("localPlatformArgs (DataPlatform with target local)", () => {
   it("carries the shared settings over and resolves the data directory", () => {
     const { localPlatformArgs } = require("../../../../components/platform/local");
     const a = localPlatformArgs(
-      { target: "local", postgres: { version: 17, shards: 2, database: "shop", roles: { publication: "pub" } }, pooler: { poolMode: "session" }, catalog: { namespace: "lake" }, cdc: { tables: [{ source: "public.orders" }], commitIntervalMs: 250 } },
+      {
+        target: "local",
+        postgres: { version: 17, shards: 2, database: "shop", roles: { publication: "pub" } },
+        pooler: { poolMode: "session" },
+        catalog: { namespace: "lake" },
+        cdc: { tables: [{ source: "public.orders" }], commitIntervalMs: 250 },
+      },
       "/var/floe",
     );
     expect(a).toMatchObject({
@@ -97,7 +104,22 @@ describe("DataPlatform with target local (the default)", () => {
     expect(await value(p.warehouseLocation)).toMatch(/^file:\/\/\/.+\/warehouse$/);
     const types = created.map((c) => c.type.split(":").pop()).sort();
     expect(types).toEqual(
-      ["DataPlatform", "PostgresCluster", "ObjectStorage", "IcebergCatalog", "QueryEngines", "CdcWriter", "Pooler", "LocalDirectory", "LocalDirectory", "LocalPostgresServer", "LocalPostgresServer", "LocalPgBouncer", "LocalSqlCatalog", "LocalCdcWriter"].sort(),
+      [
+        "DataPlatform",
+        "PostgresCluster",
+        "ObjectStorage",
+        "IcebergCatalog",
+        "QueryEngines",
+        "CdcWriter",
+        "Pooler",
+        "LocalDirectory",
+        "LocalDirectory",
+        "LocalPostgresServer",
+        "LocalPostgresServer",
+        "LocalPgBouncer",
+        "LocalSqlCatalog",
+        "LocalCdcWriter",
+      ].sort(),
     );
     const shard = created.find((c) => c.type.endsWith("LocalPostgresServer"))!;
     expect(shard.inputs.major).toBe(17);

@@ -43,31 +43,42 @@ function peerMatches(peer: any, policyNs: string, e: Endpoint): boolean {
   return nsOk && matches(peer.podSelector, e.labels!);
 }
 
-const portOk = (ports: any[] | undefined, proto: string, port: number) => !ports || ports.length === 0 || ports.some((p) => (p.protocol ?? "TCP") === proto && p.port === port);
+const portOk = (ports: any[] | undefined, proto: string, port: number) =>
+  !ports || ports.length === 0 || ports.some((p) => (p.protocol ?? "TCP") === proto && p.port === port);
 
 function allowed(policies: RecordedResource[], src: Endpoint, dst: Endpoint, proto: string, port: number): boolean {
   const side = (pod: Endpoint, type: "Ingress" | "Egress", other: Endpoint) => {
     if (pod.ip !== undefined) return true; // outside the cluster: no policy of ours applies there
-    const pols = policies.filter((p) => p.inputs.metadata.namespace === pod.ns && matches(p.inputs.spec.podSelector, pod.labels!) && p.inputs.spec.policyTypes.includes(type));
+    const pols = policies.filter(
+      (p) => p.inputs.metadata.namespace === pod.ns && matches(p.inputs.spec.podSelector, pod.labels!) && p.inputs.spec.policyTypes.includes(type),
+    );
     if (pols.length === 0) return true;
     return pols.some((p) =>
-      (p.inputs.spec[type === "Ingress" ? "ingress" : "egress"] ?? []).some(
-        (rule: any) => {
-          const peers = rule[type === "Ingress" ? "from" : "to"];
-          return (!peers || peers.length === 0 || peers.some((peer: any) => peerMatches(peer, p.inputs.metadata.namespace, other))) && portOk(rule.ports, proto, port);
-        },
-      ),
+      (p.inputs.spec[type === "Ingress" ? "ingress" : "egress"] ?? []).some((rule: any) => {
+        const peers = rule[type === "Ingress" ? "from" : "to"];
+        return (
+          (!peers || peers.length === 0 || peers.some((peer: any) => peerMatches(peer, p.inputs.metadata.namespace, other))) && portOk(rule.ports, proto, port)
+        );
+      }),
     );
   };
   return side(src, "Egress", dst) && side(dst, "Ingress", src);
 }
 
-const PROBES: [string, number][] = [5432, 8000, 9000, 8181, 8080, 8123, 9187, 9443, 443, 6443, 22, 80].map((p) => ["TCP", p] as [string, number]).concat([["UDP", 53], ["TCP", 53]]);
+const PROBES: [string, number][] = [5432, 8000, 9000, 8181, 8080, 8123, 9187, 9443, 443, 6443, 22, 80]
+  .map((p) => ["TCP", p] as [string, number])
+  .concat([
+    ["UDP", 53],
+    ["TCP", 53],
+  ]);
 
 /** Every allowed "src -> dst proto/port" among the endpoints. */
 function matrix(policies: RecordedResource[], eps: Endpoint[]): string[] {
   const out: string[] = [];
-  for (const s of eps) for (const d of eps) for (const [proto, port] of PROBES) if (s.ip === undefined || d.ip === undefined) if (allowed(policies, s, d, proto, port)) out.push(`${s.name} -> ${d.name} ${proto}/${port}`);
+  for (const s of eps)
+    for (const d of eps)
+      for (const [proto, port] of PROBES)
+        if (s.ip === undefined || d.ip === undefined) if (allowed(policies, s, d, proto, port)) out.push(`${s.name} -> ${d.name} ${proto}/${port}`);
   return out.sort();
 }
 
@@ -81,7 +92,8 @@ async function synth(name: string, args: DataPlatformArgs) {
   return { p, policies };
 }
 
-const expand = (paths: [string[], string[], string[]][]) => paths.flatMap(([from, to, ports]) => from.flatMap((f) => to.flatMap((t) => ports.map((port) => `${f} -> ${t} ${port}`)))).sort();
+const expand = (paths: [string[], string[], string[]][]) =>
+  paths.flatMap(([from, to, ports]) => from.flatMap((f) => to.flatMap((t) => ports.map((port) => `${f} -> ${t} ${port}`)))).sort();
 
 describe("DataPlatform NetworkPolicies on kubernetes", () => {
   test("default platform: every piece reaches what it needs and nothing else", async () => {
@@ -93,21 +105,63 @@ describe("DataPlatform NetworkPolicies on kubernetes", () => {
       { name: "pooler", ns: "floe", labels: { "cnpg.io/cluster": "np-postgres", "cnpg.io/podRole": "pooler", "cnpg.io/poolerName": "np-pooler" } },
       { name: "minio", ns: "floe", labels: { app: "minio", release: "np-storage-minio" } },
       { name: "minio-job", ns: "floe", labels: { app: "minio-job", release: "np-storage-minio" } },
-      { name: "lakekeeper", ns: "floe", labels: { "app.kubernetes.io/name": "lakekeeper", "app.kubernetes.io/instance": "np-catalog-lakekeeper", "app.kubernetes.io/component": "catalog" } },
-      { name: "lk-migrate", ns: "floe", labels: { "app.kubernetes.io/name": "lakekeeper", "app.kubernetes.io/instance": "np-catalog-lakekeeper", "app.kubernetes.io/component": "db-migration" } },
+      {
+        name: "lakekeeper",
+        ns: "floe",
+        labels: { "app.kubernetes.io/name": "lakekeeper", "app.kubernetes.io/instance": "np-catalog-lakekeeper", "app.kubernetes.io/component": "catalog" },
+      },
+      {
+        name: "lk-migrate",
+        ns: "floe",
+        labels: {
+          "app.kubernetes.io/name": "lakekeeper",
+          "app.kubernetes.io/instance": "np-catalog-lakekeeper",
+          "app.kubernetes.io/component": "db-migration",
+        },
+      },
       { name: "bootstrap", ns: "floe", labels: job("np-catalog-bootstrap") },
-      { name: "trino-c", ns: "floe", labels: { "app.kubernetes.io/name": "trino", "app.kubernetes.io/instance": "np-query-trino", "app.kubernetes.io/component": "coordinator" } },
-      { name: "trino-w", ns: "floe", labels: { "app.kubernetes.io/name": "trino", "app.kubernetes.io/instance": "np-query-trino", "app.kubernetes.io/component": "worker" } },
-      { name: "clickhouse", ns: "floe", labels: { "app.kubernetes.io/name": "clickhouse", "app.kubernetes.io/instance": "np-query-clickhouse", "app.kubernetes.io/component": "clickhouse" } },
+      {
+        name: "trino-c",
+        ns: "floe",
+        labels: { "app.kubernetes.io/name": "trino", "app.kubernetes.io/instance": "np-query-trino", "app.kubernetes.io/component": "coordinator" },
+      },
+      {
+        name: "trino-w",
+        ns: "floe",
+        labels: { "app.kubernetes.io/name": "trino", "app.kubernetes.io/instance": "np-query-trino", "app.kubernetes.io/component": "worker" },
+      },
+      {
+        name: "clickhouse",
+        ns: "floe",
+        labels: { "app.kubernetes.io/name": "clickhouse", "app.kubernetes.io/instance": "np-query-clickhouse", "app.kubernetes.io/component": "clickhouse" },
+      },
       { name: "cdc", ns: "floe", labels: podLabels(m.named("np-cdc-primary", "kubernetes:apps/v1:Deployment")) },
       { name: "stranger", ns: "floe", labels: { app: "debug" } },
-      { name: "operator", ns: "cnpg-system", labels: { "app.kubernetes.io/name": "cloudnative-pg", "app.kubernetes.io/instance": "np-postgres-cnpg-operator-x1" } },
+      {
+        name: "operator",
+        ns: "cnpg-system",
+        labels: { "app.kubernetes.io/name": "cloudnative-pg", "app.kubernetes.io/instance": "np-postgres-cnpg-operator-x1" },
+      },
       { name: "dns", ns: "kube-system", labels: { "k8s-app": "kube-dns" } },
       { name: "app", ns: "shop", labels: { app: "shop" } },
       { name: "api-server", ip: "172.20.0.1" },
       { name: "internet", ip: "8.8.8.8" },
     ];
-    const floePods = ["pg", "pg-join", "pooler", "minio", "minio-job", "lakekeeper", "lk-migrate", "bootstrap", "trino-c", "trino-w", "clickhouse", "cdc", "operator"];
+    const floePods = [
+      "pg",
+      "pg-join",
+      "pooler",
+      "minio",
+      "minio-job",
+      "lakekeeper",
+      "lk-migrate",
+      "bootstrap",
+      "trino-c",
+      "trino-w",
+      "clickhouse",
+      "cdc",
+      "operator",
+    ];
     const PG = ["pg", "pg-join"];
     const LK = ["lakekeeper", "lk-migrate"];
     const TRINO = ["trino-c", "trino-w"];
@@ -161,7 +215,14 @@ describe("DataPlatform NetworkPolicies on kubernetes", () => {
     const coord: Endpoint = { name: "coordinator", ns: "floe", labels: { "cnpg.io/cluster": "ns-postgres", "cnpg.io/podRole": "instance" } };
     const minio: Endpoint = { name: "minio", ns: "floe", labels: { app: "minio", release: "ns-storage-minio" } };
     const ok = (a: Endpoint, b: Endpoint, port: number) => allowed(policies, a, b, "TCP", port);
-    expect([ok(citus, shard, 5432), ok(citus, coord, 5432), ok(coord, shard, 5432), ok(shard, coord, 5432), ok(citus, minio, 9000), ok(citus, shard, 8000)]).toEqual([true, true, true, true, false, false]);
+    expect([
+      ok(citus, shard, 5432),
+      ok(citus, coord, 5432),
+      ok(coord, shard, 5432),
+      ok(shard, coord, 5432),
+      ok(citus, minio, 9000),
+      ok(citus, shard, 8000),
+    ]).toEqual([true, true, true, true, false, false]);
   });
 
   test("pgBouncer, upgrade, an external S3 endpoint, client namespaces and the API server's address", async () => {

@@ -77,9 +77,21 @@ describe("Pooler on aws", () => {
 describe("Pooler validation", () => {
   const awsArgs = { clusterIdentifier: "c", secretArn: "s", subnetIds: ["a"], securityGroupIds: ["b"] };
   test.each([
-    ["missing kubernetes block", { target: "kubernetes" }, /Pooler "bad": kubernetes = undefined is required when target is "kubernetes"\. Fix: pass kubernetes: \{ clusterName \}/],
-    ["bad pool mode", { target: "kubernetes", poolMode: "txn", kubernetes: { clusterName: "x" } }, /poolMode = "txn" is not one of "transaction", "session", "statement"/],
-    ["session on RDS Proxy", { target: "aws", poolMode: "session", aws: awsArgs }, /poolMode = "session" is not available on RDS Proxy .*Fix: leave poolMode unset or "transaction" on aws/],
+    [
+      "missing kubernetes block",
+      { target: "kubernetes" },
+      /Pooler "bad": kubernetes = undefined is required when target is "kubernetes"\. Fix: pass kubernetes: \{ clusterName \}/,
+    ],
+    [
+      "bad pool mode",
+      { target: "kubernetes", poolMode: "txn", kubernetes: { clusterName: "x" } },
+      /poolMode = "txn" is not one of "transaction", "session", "statement"/,
+    ],
+    [
+      "session on RDS Proxy",
+      { target: "aws", poolMode: "session", aws: awsArgs },
+      /poolMode = "session" is not available on RDS Proxy .*Fix: leave poolMode unset or "transaction" on aws/,
+    ],
     ["missing aws block", { target: "aws" }, /aws = undefined is required when target is "aws"/],
   ] as [string, any, RegExp][])("%s", (_, args, message) => {
     expect(() => new Pooler("bad", args)).toThrow(message);
@@ -101,7 +113,12 @@ describe('Pooler on kubernetes, implementation "pgbouncer" (for the blue/green c
   test("a one-replica Deployment with pgbouncer.ini on a ReadWriteMany claim and an admin console user", async () => {
     const p = new Pooler("pb", {
       target: "kubernetes",
-      kubernetes: { implementation: "pgbouncer", host: "pg-rw.floe.svc", users: [{ username: "app", password: "app-password-123" }], configStorageClass: "efs" },
+      kubernetes: {
+        implementation: "pgbouncer",
+        host: "pg-rw.floe.svc",
+        users: [{ username: "app", password: "app-password-123" }],
+        configStorageClass: "efs",
+      },
     });
     await m.settled(p.host, p.adminUrl, p.configClaim);
     expect(countsUnder(m, "pb")).toEqual({
@@ -131,11 +148,22 @@ describe('Pooler on kubernetes, implementation "pgbouncer" (for the blue/green c
   });
 
   test("validation", () => {
-    expect(() => new Pooler("pbv", { target: "kubernetes", instances: 2, kubernetes: { implementation: "pgbouncer", host: "h", users: [{ username: "a", password: "b" }] } })).toThrow(
-      /instances = 2 must be 1 with kubernetes\.implementation "pgbouncer"/,
+    expect(
+      () =>
+        new Pooler("pbv", {
+          target: "kubernetes",
+          instances: 2,
+          kubernetes: { implementation: "pgbouncer", host: "h", users: [{ username: "a", password: "b" }] },
+        }),
+    ).toThrow(/instances = 2 must be 1 with kubernetes\.implementation "pgbouncer"/);
+    expect(() => new Pooler("pbw", { target: "kubernetes", kubernetes: { implementation: "pgbouncer", host: "h" } })).toThrow(
+      /kubernetes\.users = undefined must list at least one user/,
     );
-    expect(() => new Pooler("pbw", { target: "kubernetes", kubernetes: { implementation: "pgbouncer", host: "h" } })).toThrow(/kubernetes\.users = undefined must list at least one user/);
-    expect(() => new Pooler("pbx", { target: "kubernetes", kubernetes: {} })).toThrow(/kubernetes\.clusterName = undefined is required with implementation "cnpg"/);
-    expect(() => new Pooler("pby", { target: "kubernetes", kubernetes: { implementation: "odyssey" } })).toThrow(/kubernetes\.implementation = "odyssey" is not one of "cnpg", "pgbouncer"/);
+    expect(() => new Pooler("pbx", { target: "kubernetes", kubernetes: {} })).toThrow(
+      /kubernetes\.clusterName = undefined is required with implementation "cnpg"/,
+    );
+    expect(() => new Pooler("pby", { target: "kubernetes", kubernetes: { implementation: "odyssey" } })).toThrow(
+      /kubernetes\.implementation = "odyssey" is not one of "cnpg", "pgbouncer"/,
+    );
   });
 });

@@ -66,14 +66,22 @@ describe("PostgresCluster on kubernetes", () => {
     expect(repl.inputs.superuser).toBeUndefined();
     const grants = all(m, "postgresql:index/grant:Grant", "pgprov").filter((g) => g.inputs.role === "floe_replication");
     expect(grants.flatMap((g) => g.inputs.privileges).sort()).toEqual(["CONNECT", "SELECT", "USAGE"]);
-    expect(m.named("pgprov-roles-replication-defaults").inputs).toMatchObject({ role: "floe_replication", owner: "app", objectType: "table", privileges: ["SELECT"] });
+    expect(m.named("pgprov-roles-replication-defaults").inputs).toMatchObject({
+      role: "floe_replication",
+      owner: "app",
+      objectType: "table",
+      privileges: ["SELECT"],
+    });
     expect(m.named("pgprov-roles-publication").inputs).toMatchObject({ name: "floe", allTables: true, database: "app" });
   });
 
   test("bring-your-own operator: no Helm release; backups go to the object store", async () => {
     await build("pgbyo", {
       target: "kubernetes",
-      kubernetes: { installOperator: false, backup: { destinationPath: "s3://lake/backups", endpointUrl: "http://minio:9000", credentialsSecretName: "creds" } },
+      kubernetes: {
+        installOperator: false,
+        backup: { destinationPath: "s3://lake/backups", endpointUrl: "http://minio:9000", credentialsSecretName: "creds" },
+      },
     });
     const counts = countsUnder(m, "pgbyo");
     expect(counts["kubernetes:helm.sh/v3:Release"]).toBeUndefined();
@@ -100,7 +108,11 @@ describe("PostgresCluster on kubernetes", () => {
     const script: string = job.inputs.spec.template.spec.containers[0].command[2];
     for (let i = 0; i < 3; i++) expect(script).toContain(`citus_add_node('pgs-shard-${i}-rw.floe.svc.cluster.local', 5432)`);
     expect(pg.engine).toBe("cnpg-citus");
-    expect((await valueOf(pg.sources))!.map((s) => [s.name, s.caSecretName])).toEqual([["shard-0", "pgs-shard-0-ca"], ["shard-1", "pgs-shard-1-ca"], ["shard-2", "pgs-shard-2-ca"]]);
+    expect((await valueOf(pg.sources))!.map((s) => [s.name, s.caSecretName])).toEqual([
+      ["shard-0", "pgs-shard-0-ca"],
+      ["shard-1", "pgs-shard-1-ca"],
+      ["shard-2", "pgs-shard-2-ca"],
+    ]);
   });
 
   test("Postgres 18: CloudNativePG's standard image for 18; the older majors keep their system images", async () => {
@@ -112,7 +124,11 @@ describe("PostgresCluster on kubernetes", () => {
     await build("pg18b", {
       target: "kubernetes",
       version: 18,
-      kubernetes: { installOperator: false, imageName: "registry.example/pg:18-barman", backup: { destinationPath: "s3://lake/backups", credentialsSecretName: "creds" } },
+      kubernetes: {
+        installOperator: false,
+        imageName: "registry.example/pg:18-barman",
+        backup: { destinationPath: "s3://lake/backups", credentialsSecretName: "creds" },
+      },
     });
     const spec = only(m, "kubernetes:postgresql.cnpg.io/v1:Cluster", "pg18b").inputs.spec;
     expect(spec.imageName).toBe("registry.example/pg:18-barman");
@@ -120,7 +136,10 @@ describe("PostgresCluster on kubernetes", () => {
   });
 
   test("escape hatch: spec overrides are merged last", async () => {
-    await build("pgesc", { target: "kubernetes", kubernetes: { installOperator: false, spec: { instances: 5, postgresql: { parameters: { work_mem: "64MB" } } } } });
+    await build("pgesc", {
+      target: "kubernetes",
+      kubernetes: { installOperator: false, spec: { instances: 5, postgresql: { parameters: { work_mem: "64MB" } } } },
+    });
     const spec = only(m, "kubernetes:postgresql.cnpg.io/v1:Cluster", "pgesc").inputs.spec;
     expect(spec.instances).toBe(5);
     expect(spec.postgresql.parameters).toMatchObject({ work_mem: "64MB", wal_level: "logical" });
@@ -183,7 +202,11 @@ describe("PostgresCluster on aws", () => {
     const counts = countsUnder(m, "pgl");
     expect(counts["aws:rds/shardGroup:ShardGroup"]).toBe(1);
     expect(counts["aws:rds/clusterInstance:ClusterInstance"]).toBeUndefined();
-    expect(only(m, "aws:rds/cluster:Cluster", "pgl").inputs).toMatchObject({ clusterScalabilityType: "limitless", engineVersion: "16.6-limitless", storageEncrypted: true });
+    expect(only(m, "aws:rds/cluster:Cluster", "pgl").inputs).toMatchObject({
+      clusterScalabilityType: "limitless",
+      engineVersion: "16.6-limitless",
+      storageEncrypted: true,
+    });
     expect(only(m, "aws:rds/shardGroup:ShardGroup", "pgl").inputs).toMatchObject({ maxAcu: 64, publiclyAccessible: false });
     expect(pg.engine).toBe("aurora-limitless");
     expect(await valueOf(pg.host)).toContain("limitless");
@@ -207,10 +230,18 @@ describe("PostgresCluster validation", () => {
   const cases: [string, ConstructorParameters<typeof PostgresCluster>[1], RegExp][] = [
     ["bad target", { target: "gcp" }, /PostgresCluster "v1": target = "gcp" is not one of "kubernetes", "aws", "local"\. Fix: set target to one of/],
     ["local (the default) shards range", { shards: 17 }, /shards = 17 is not an integer between 1 and 16/],
-    ["citus image", { target: "kubernetes", shards: 2 }, /kubernetes\.citusImage = undefined is required when shards = 2\. Fix: pass a CloudNativePG-compatible Postgres image/],
+    [
+      "citus image",
+      { target: "kubernetes", shards: 2 },
+      /kubernetes\.citusImage = undefined is required when shards = 2\. Fix: pass a CloudNativePG-compatible Postgres image/,
+    ],
     ["version 19", { target: "kubernetes", version: 19 }, /version = 19 is not an integer between 14 and 18/],
     ["aws version 19", { target: "aws", version: 19 }, /version = 19 is not an integer between 14 and 18/],
-    ["aws 18 without an engine version", { target: "aws", version: 18 }, /aws\.engineVersion = undefined is required with version 18: floe pins no Aurora PostgreSQL 18 engine version\. Fix: pass the one your region offers/],
+    [
+      "aws 18 without an engine version",
+      { target: "aws", version: 18 },
+      /aws\.engineVersion = undefined is required with version 18: floe pins no Aurora PostgreSQL 18 engine version\. Fix: pass the one your region offers/,
+    ],
     [
       "18 with backups on CNPG's image",
       { target: "kubernetes", version: 18, kubernetes: { backup: { destinationPath: "s3://b/x", credentialsSecretName: "c" } } },
@@ -218,8 +249,16 @@ describe("PostgresCluster validation", () => {
     ],
     ["shards range", { target: "kubernetes", shards: 0 }, /shards = 0 is not an integer between 1 and 64/],
     ["byo subnets", { target: "aws", aws: { vpcId: "vpc-1" } }, /aws\.subnetIds = undefined must list at least two subnets when aws\.vpcId is set/],
-    ["open cidr", { target: "aws", aws: { allowedCidrBlocks: ["0.0.0.0/0"] } }, /aws\.allowedCidrBlocks = "0\.0\.0\.0\/0" would open Postgres to the internet\. Fix: list only your VPC/],
-    ["limitless version", { target: "aws", shards: 2, version: 15 }, /version = 15 is not supported by Aurora Limitless .*Fix: set version to 16 or shards to 1/],
+    [
+      "open cidr",
+      { target: "aws", aws: { allowedCidrBlocks: ["0.0.0.0/0"] } },
+      /aws\.allowedCidrBlocks = "0\.0\.0\.0\/0" would open Postgres to the internet\. Fix: list only your VPC/,
+    ],
+    [
+      "limitless version",
+      { target: "aws", shards: 2, version: 15 },
+      /version = 15 is not supported by Aurora Limitless .*Fix: set version to 16 or shards to 1/,
+    ],
     ["wrong target block", { target: "kubernetes", aws: {} }, /aws = "\{…\}" is set but target is "kubernetes"/],
     ["database name", { target: "aws", database: "My-DB" }, /database = "My-DB" is not a plain lower-case SQL identifier\. Fix: use lower-case letters/],
   ];

@@ -67,7 +67,13 @@ describe("QueryEngines on aws", () => {
   });
 
   test("optional Trino on EKS signs catalog requests with SigV4 and uses IRSA", async () => {
-    const q = new QueryEngines("qe", { target: "aws", trino: true, catalog: { uri: "https://glue.us-east-1.amazonaws.com/iceberg", warehouse: "123" }, storage: { bucket: "lake" }, aws: { trinoRoleArn: "arn:aws:iam::1:role/trino" } });
+    const q = new QueryEngines("qe", {
+      target: "aws",
+      trino: true,
+      catalog: { uri: "https://glue.us-east-1.amazonaws.com/iceberg", warehouse: "123" },
+      storage: { bucket: "lake" },
+      aws: { trinoRoleArn: "arn:aws:iam::1:role/trino" },
+    });
     await m.settled(q.trinoEndpoint, q.athenaWorkgroup);
     expect(countsUnder(m, "qe")).toEqual({ "aws:athena/workgroup:Workgroup": 1, "kubernetes:helm.sh/v3:Release": 1 });
     const values = m.named("qe-trino").inputs.values;
@@ -77,14 +83,25 @@ describe("QueryEngines on aws", () => {
   });
 
   test("validation", () => {
-    expect(() => new QueryEngines("qv", { target: "aws", clickhouse: true, catalog, storage: { bucket: "b" } })).toThrow(/clickhouse = true is not available on target "aws"/);
-    expect(() => new QueryEngines("qw", { target: "aws", trino: true, catalog, storage: { bucket: "b" } })).toThrow(/aws\.trinoRoleArn = undefined is required when trino is true on aws/);
-    expect(() => new QueryEngines("qx", { target: "kubernetes", catalog, storage: { bucket: "b", credentialsSecretName: "c" } })).toThrow(/storage\.accessKeyId = undefined and storage\.secretAccessKey are required for ClickHouse on kubernetes\. Fix:/);
+    expect(() => new QueryEngines("qv", { target: "aws", clickhouse: true, catalog, storage: { bucket: "b" } })).toThrow(
+      /clickhouse = true is not available on target "aws"/,
+    );
+    expect(() => new QueryEngines("qw", { target: "aws", trino: true, catalog, storage: { bucket: "b" } })).toThrow(
+      /aws\.trinoRoleArn = undefined is required when trino is true on aws/,
+    );
+    expect(() => new QueryEngines("qx", { target: "kubernetes", catalog, storage: { bucket: "b", credentialsSecretName: "c" } })).toThrow(
+      /storage\.accessKeyId = undefined and storage\.secretAccessKey are required for ClickHouse on kubernetes\. Fix:/,
+    );
   });
 });
 
 test("ClickHouse init script quotes string literals (a key with a quote cannot break out)", async () => {
-  const q = new QueryEngines("qq", { target: "kubernetes", trino: false, catalog, storage: { bucket: "lake", endpoint: "http://minio:9000", accessKeyId: "AK", secretAccessKey: "x'); DROP DATABASE system; --" } });
+  const q = new QueryEngines("qq", {
+    target: "kubernetes",
+    trino: false,
+    catalog,
+    storage: { bucket: "lake", endpoint: "http://minio:9000", accessKeyId: "AK", secretAccessKey: "x'); DROP DATABASE system; --" },
+  });
   await m.settled(q.clickhouseEndpoint);
   const init: string = m.named("qq-clickhouse-init").inputs.stringData["01-floe-iceberg.sql"];
   expect(init).toContain("'AK', 'x\\'); DROP DATABASE system; --')");

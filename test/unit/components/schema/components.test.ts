@@ -23,7 +23,11 @@ describe("DatabaseBranch", () => {
     const c = only(m, "kubernetes:postgresql.cnpg.io/v1:Cluster", "pr-42");
     expect(c.name).toBe("pr-42-cluster");
     expect(c.parentUrn).toBe(m.named("pr-42", "floe:index:DatabaseBranch").urn);
-    expect(c.inputs.spec.bootstrap.recovery.volumeSnapshots.storage).toEqual({ name: "app-snap-1", kind: "VolumeSnapshot", apiGroup: "snapshot.storage.k8s.io" });
+    expect(c.inputs.spec.bootstrap.recovery.volumeSnapshots.storage).toEqual({
+      name: "app-snap-1",
+      kind: "VolumeSnapshot",
+      apiGroup: "snapshot.storage.k8s.io",
+    });
     expect(c.inputs.metadata.namespace).toBe("data");
     expect(await valueOf(b.host)).toBe("pr-42-rw.data.svc");
     expect(await isSecret(b.connectionString)).toBe(true);
@@ -35,7 +39,9 @@ describe("DatabaseBranch", () => {
     const c = only(m, "kubernetes:postgresql.cnpg.io/v1:Cluster");
     expect(c.inputs.spec.bootstrap.recovery.backup).toEqual({ name: "nightly" });
     expect(c.inputs.spec.instances).toBe(2);
-    expect(() => new DatabaseBranch("nosrc", { target: "kubernetes" })).toThrow(/DatabaseBranch "nosrc": kubernetes.volumeSnapshotName = undefined and kubernetes.backupName are both unset\. Fix: name a VolumeSnapshot/);
+    expect(() => new DatabaseBranch("nosrc", { target: "kubernetes" })).toThrow(
+      /DatabaseBranch "nosrc": kubernetes.volumeSnapshotName = undefined and kubernetes.backupName are both unset\. Fix: name a VolumeSnapshot/,
+    );
   });
 
   it("aws: an encrypted Aurora copy-on-write clone plus one instance", async () => {
@@ -80,7 +86,9 @@ describe("SchemaMigration", () => {
     lintMigration(name, [join(FIX, file)], [readFileSync(join(FIX, file), "utf8")], policy, strict);
 
   it("refuses, at preview/up, a migration the policy rejects, naming the rule and line", async () => {
-    await expect(lintOf("m2", "032_drop_column.sql")).rejects.toThrow(/SchemaMigration "m2": the schema policy refuses this migration:\n.*032_drop_column\.sql:3:1: error \[drop-column\]/);
+    await expect(lintOf("m2", "032_drop_column.sql")).rejects.toThrow(
+      /SchemaMigration "m2": the schema policy refuses this migration:\n.*032_drop_column\.sql:3:1: error \[drop-column\]/,
+    );
   });
 
   it("honours the policy and failOnWarnings", async () => {

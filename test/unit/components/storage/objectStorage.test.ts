@@ -20,8 +20,16 @@ describe("ObjectStorage on aws", () => {
       "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,
       "aws:s3/bucketPolicy:BucketPolicy": 1,
     });
-    expect(only(m, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "sa").inputs).toMatchObject({ blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true });
-    expect(only(m, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "sa").inputs.rules[0].applyServerSideEncryptionByDefault.sseAlgorithm).toBe("aws:kms");
+    expect(only(m, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "sa").inputs).toMatchObject({
+      blockPublicAcls: true,
+      blockPublicPolicy: true,
+      ignorePublicAcls: true,
+      restrictPublicBuckets: true,
+    });
+    expect(
+      only(m, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "sa").inputs.rules[0].applyServerSideEncryptionByDefault
+        .sseAlgorithm,
+    ).toBe("aws:kms");
     expect(only(m, "aws:s3/bucketVersioning:BucketVersioning", "sa").inputs.versioningConfiguration.status).toBe("Enabled");
     const rules = only(m, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "sa").inputs.rules;
     expect(rules.find((r: any) => r.id === "expire-noncurrent").noncurrentVersionExpiration.noncurrentDays).toBe(7);
@@ -86,7 +94,10 @@ describe("ObjectStorage on kubernetes", () => {
   });
 
   test("an existing endpoint: only the credentials Secret", async () => {
-    const s = new ObjectStorage("se", { target: "kubernetes", kubernetes: { existingEndpoint: "https://s3.corp", existingAccessKeyId: "AK", existingSecretAccessKey: "SK-very-secret" } });
+    const s = new ObjectStorage("se", {
+      target: "kubernetes",
+      kubernetes: { existingEndpoint: "https://s3.corp", existingAccessKeyId: "AK", existingSecretAccessKey: "SK-very-secret" },
+    });
     await m.settled(s.endpoint, s.secretAccessKey);
     expect(countsUnder(m, "se")).toEqual({ "kubernetes:core/v1:Secret": 1 });
     expect(await valueOf(s.endpoint)).toBe("https://s3.corp");
@@ -97,6 +108,8 @@ describe("ObjectStorage on kubernetes", () => {
     expect(() => new ObjectStorage("sv", { target: "kubernetes", kubernetes: { existingEndpoint: "https://x" } })).toThrow(
       /ObjectStorage "sv": kubernetes\.existingAccessKeyId = undefined and kubernetes\.existingSecretAccessKey are both required with kubernetes\.existingEndpoint/,
     );
-    expect(() => new ObjectStorage("sw", { target: "aws", bucketName: "Bad_Bucket" })).toThrow(/bucketName = "Bad_Bucket" is not a valid name .*Fix: rename it, e\.g\. "bad-bucket"/);
+    expect(() => new ObjectStorage("sw", { target: "aws", bucketName: "Bad_Bucket" })).toThrow(
+      /bucketName = "Bad_Bucket" is not a valid name .*Fix: rename it, e\.g\. "bad-bucket"/,
+    );
   });
 });

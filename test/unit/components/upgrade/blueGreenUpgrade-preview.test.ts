@@ -10,8 +10,20 @@ beforeAll(async () => {
 });
 
 test("kubernetes and aws preview with unknown values", async () => {
-  const k = new BlueGreenUpgrade("pk", { target: "kubernetes", toVersion: 17, blueUrl: "postgresql://u:p@b/app", poolerAdminUrl: "postgresql://a@p/pgbouncer", kubernetes: { poolerConfigClaim: "c" } });
-  const a = new BlueGreenUpgrade("pa", { target: "aws", toVersion: 17, blueUrl: "postgresql://u:p@b/app", poolerAdminUrl: "postgresql://a@p/pgbouncer", aws: { vpcId: "v", subnetIds: ["a", "b"], securityGroupIds: ["s"] } });
+  const k = new BlueGreenUpgrade("pk", {
+    target: "kubernetes",
+    toVersion: 17,
+    blueUrl: "postgresql://u:p@b/app",
+    poolerAdminUrl: "postgresql://a@p/pgbouncer",
+    kubernetes: { poolerConfigClaim: "c" },
+  });
+  const a = new BlueGreenUpgrade("pa", {
+    target: "aws",
+    toVersion: 17,
+    blueUrl: "postgresql://u:p@b/app",
+    poolerAdminUrl: "postgresql://a@p/pgbouncer",
+    aws: { vpcId: "v", subnetIds: ["a", "b"], securityGroupIds: ["s"] },
+  });
   await m.settled(k.greenUrl, a.greenUrl, a.runTaskCommand);
   expect(countsUnder(m, "pk")["kubernetes:batch/v1:Job"]).toBe(1);
   expect(countsUnder(m, "pa")["aws:rds/cluster:Cluster"]).toBe(1);

@@ -14,7 +14,14 @@ const ADMIN = "postgresql://pgbouncer:admin-secret-pw@pooler.floe:6432/pgbouncer
 
 describe("BlueGreenUpgrade on kubernetes", () => {
   test("a green CNPG Cluster at the new major and a Job running `floe upgrade run`, all children of the component", async () => {
-    const u = new BlueGreenUpgrade("bg", { target: "kubernetes", toVersion: 17, blueUrl: BLUE, poolerAdminUrl: ADMIN, budgetMs: 800, kubernetes: { poolerConfigClaim: "pgbouncer-config" } });
+    const u = new BlueGreenUpgrade("bg", {
+      target: "kubernetes",
+      toVersion: 17,
+      blueUrl: BLUE,
+      poolerAdminUrl: ADMIN,
+      budgetMs: 800,
+      kubernetes: { poolerConfigClaim: "pgbouncer-config" },
+    });
     await m.settled(u.greenUrl, u.jobName);
     expect(countsUnder(m, "bg")).toEqual({
       "random:index/randomPassword:RandomPassword": 1,
@@ -54,7 +61,14 @@ describe("BlueGreenUpgrade on kubernetes", () => {
   });
 
   test("run: false creates green only; the spec escape hatch merges last", async () => {
-    new BlueGreenUpgrade("bgonly", { target: "kubernetes", toVersion: 18, run: false, blueUrl: BLUE, poolerAdminUrl: ADMIN, kubernetes: { poolerConfigClaim: "c", instances: 3, spec: { postgresql: { parameters: { work_mem: "64MB" } } } } });
+    new BlueGreenUpgrade("bgonly", {
+      target: "kubernetes",
+      toVersion: 18,
+      run: false,
+      blueUrl: BLUE,
+      poolerAdminUrl: ADMIN,
+      kubernetes: { poolerConfigClaim: "c", instances: 3, spec: { postgresql: { parameters: { work_mem: "64MB" } } } },
+    });
     await m.settled();
     expect(all(m, "kubernetes:batch/v1:Job", "bgonly")).toHaveLength(0);
     const spec = only(m, "kubernetes:postgresql.cnpg.io/v1:Cluster", "bgonly").inputs.spec;
@@ -65,7 +79,11 @@ describe("BlueGreenUpgrade on kubernetes", () => {
 
   test("an explicit kubernetes provider flows to every child", async () => {
     const provider = new k8s.Provider("bgprov-k8s", {});
-    new BlueGreenUpgrade("bgprov", { target: "kubernetes", toVersion: 17, blueUrl: BLUE, poolerAdminUrl: ADMIN, kubernetes: { poolerConfigClaim: "c" } }, { providers: { kubernetes: provider } });
+    new BlueGreenUpgrade(
+      "bgprov",
+      { target: "kubernetes", toVersion: 17, blueUrl: BLUE, poolerAdminUrl: ADMIN, kubernetes: { poolerConfigClaim: "c" } },
+      { providers: { kubernetes: provider } },
+    );
     await m.settled();
     const k8sChildren = m.resources.filter((r) => r.custom && underRoot(m, r, "bgprov") && r.type.startsWith("kubernetes:"));
     expect(k8sChildren.length).toBe(6);
@@ -94,7 +112,13 @@ describe("BlueGreenUpgrade on aws", () => {
     });
     expect(counts["aws:ecs/service:Service"]).toBeUndefined(); // one-shot: a task, not a service
     const cluster = only(m, "aws:rds/cluster:Cluster", "bga").inputs;
-    expect(cluster).toMatchObject({ engine: "aurora-postgresql", engineVersion: "17.4", storageEncrypted: true, databaseName: "app", deletionProtection: true });
+    expect(cluster).toMatchObject({
+      engine: "aurora-postgresql",
+      engineVersion: "17.4",
+      storageEncrypted: true,
+      databaseName: "app",
+      deletionProtection: true,
+    });
     const params = only(m, "aws:rds/clusterParameterGroup:ClusterParameterGroup", "bga").inputs;
     expect(params.family).toBe("aurora-postgresql17");
     expect(params.parameters).toContainEqual(expect.objectContaining({ name: "rds.logical_replication", value: "1" }));
@@ -111,7 +135,11 @@ describe("BlueGreenUpgrade on aws", () => {
 
   test("an explicit aws provider flows to every aws child", async () => {
     const provider = new aws.Provider("bgaprov-aws", { region: "eu-west-1" });
-    new BlueGreenUpgrade("bgaprov", { target: "aws", toVersion: 16, blueUrl: BLUE, poolerAdminUrl: ADMIN, aws: { vpcId: "v", subnetIds: ["a", "b"], securityGroupIds: ["s"] } }, { providers: { aws: provider } });
+    new BlueGreenUpgrade(
+      "bgaprov",
+      { target: "aws", toVersion: 16, blueUrl: BLUE, poolerAdminUrl: ADMIN, aws: { vpcId: "v", subnetIds: ["a", "b"], securityGroupIds: ["s"] } },
+      { providers: { aws: provider } },
+    );
     await m.settled();
     const children = m.resources.filter((r) => r.custom && underRoot(m, r, "bgaprov") && r.type.startsWith("aws:"));
     expect(children.length).toBeGreaterThan(5);
@@ -122,16 +150,28 @@ describe("BlueGreenUpgrade on aws", () => {
 describe("BlueGreenUpgrade validation", () => {
   const base = { blueUrl: BLUE, poolerAdminUrl: ADMIN };
   test.each([
-    [{ ...base, target: "kubernetes", toVersion: 13, kubernetes: { poolerConfigClaim: "c" } }, 'BlueGreenUpgrade "v1": toVersion = 13 is not one of 14, 15, 16, 17, 18'],
+    [
+      { ...base, target: "kubernetes", toVersion: 13, kubernetes: { poolerConfigClaim: "c" } },
+      'BlueGreenUpgrade "v1": toVersion = 13 is not one of 14, 15, 16, 17, 18',
+    ],
     [{ ...base, toVersion: 17, target: "kubernetes" }, 'kubernetes = undefined is required when target is "kubernetes"'],
     // the default target is "local" (one dispatch for every piece)
     [{ ...base, toVersion: 17 }, 'local = undefined is required when target is "local"'],
-    [{ ...base, toVersion: 17, target: "aws", kubernetes: { poolerConfigClaim: "c" }, aws: { vpcId: "v", subnetIds: ["a", "b"], securityGroupIds: ["s"] } }, 'kubernetes = "{…}" is set but target is "aws"'],
+    [
+      { ...base, toVersion: 17, target: "aws", kubernetes: { poolerConfigClaim: "c" }, aws: { vpcId: "v", subnetIds: ["a", "b"], securityGroupIds: ["s"] } },
+      'kubernetes = "{…}" is set but target is "aws"',
+    ],
     [{ ...base, toVersion: 17, target: "aws" }, 'aws = undefined is required when target is "aws"'],
     [{ ...base, toVersion: 17, target: "local" }, 'local = undefined is required when target is "local". Fix: pass local: { dataDir, poolerDir, passwords }'],
     [{ ...base, toVersion: 17, target: "gcp" }, 'target = "gcp" is not one of "kubernetes", "aws", "local"'],
-    [{ ...base, target: "kubernetes", toVersion: 17, budgetMs: -1, kubernetes: { poolerConfigClaim: "c" } }, "budgetMs = -1 is not an integer between 0 and 600000"],
-    [{ ...base, toVersion: 18, target: "aws", aws: { vpcId: "v", subnetIds: ["a"], securityGroupIds: ["s"] } }, "toVersion = 18 has no Aurora engine version known to floe. Fix: set aws.engineVersion"],
+    [
+      { ...base, target: "kubernetes", toVersion: 17, budgetMs: -1, kubernetes: { poolerConfigClaim: "c" } },
+      "budgetMs = -1 is not an integer between 0 and 600000",
+    ],
+    [
+      { ...base, toVersion: 18, target: "aws", aws: { vpcId: "v", subnetIds: ["a"], securityGroupIds: ["s"] } },
+      "toVersion = 18 has no Aurora engine version known to floe. Fix: set aws.engineVersion",
+    ],
   ])("%j", (args, message) => {
     expect(() => new BlueGreenUpgrade("v1", args as any)).toThrow(message);
   });

@@ -11,7 +11,14 @@ void pulumi.runtime.setMocks(
       const state: Record<string, unknown> = { ...a.inputs };
       if (a.type.includes("LocalPostgresServer")) {
         const green = /-v\d+$|-green$/.test(a.name);
-        Object.assign(state, { port: green ? 57000 + Number(/(?:postgres|upgrade)-(\d+)/.exec(a.name)?.[1] ?? 9) : 55432, pid: 1, adminUsername: "postgres", adminPassword: "a", appPassword: "b", replicationPassword: "c" });
+        Object.assign(state, {
+          port: green ? 57000 + Number(/(?:postgres|upgrade)-(\d+)/.exec(a.name)?.[1] ?? 9) : 55432,
+          pid: 1,
+          adminUsername: "postgres",
+          adminPassword: "a",
+          appPassword: "b",
+          replicationPassword: "c",
+        });
       }
       if (a.type.includes("LocalPgBouncer")) Object.assign(state, { port: 56432, pid: 2 });
       if (a.type.includes("LocalDirectory")) Object.assign(state, { location: "file://" + a.inputs.path });
@@ -19,7 +26,13 @@ void pulumi.runtime.setMocks(
       if (a.type.includes("LocalUpgrade")) {
         const green = JSON.parse(JSON.stringify(a.inputs.greenUrl)).value ?? a.inputs.greenUrl;
         const port = Number(/:(\d+)\/app$/.exec(String(green))?.[1] ?? 0);
-        Object.assign(state, { phase: "upgraded", poolerTarget: { host: "127.0.0.1", port, dbname: "app" }, rollbackCommand: "floe upgrade rollback --blue postgresql://postgres:a@…", lastCutover: "{}", logFile: "/x.log" });
+        Object.assign(state, {
+          phase: "upgraded",
+          poolerTarget: { host: "127.0.0.1", port, dbname: "app" },
+          rollbackCommand: "floe upgrade rollback --blue postgresql://postgres:a@…",
+          lastCutover: "{}",
+          logFile: "/x.log",
+        });
       }
       return { id: `${a.name}-id`, state };
     },
@@ -52,7 +65,12 @@ describe("LocalPlatform with upgrade", () => {
     await value(p.poolerEndpoint);
     await value(p.upgradeStatePaths);
     const count = (t: string) => created.filter((c) => c.type.endsWith(t)).length;
-    expect({ servers: count("LocalPostgresServer"), upgrades: count("LocalUpgrade"), poolers: count("LocalPgBouncer"), writers: count("LocalCdcWriter") }).toEqual({ servers: 4, upgrades: 2, poolers: 1, writers: 1 });
+    expect({
+      servers: count("LocalPostgresServer"),
+      upgrades: count("LocalUpgrade"),
+      poolers: count("LocalPgBouncer"),
+      writers: count("LocalCdcWriter"),
+    }).toEqual({ servers: 4, upgrades: 2, poolers: 1, writers: 1 });
     // names: blue is the PostgresCluster's, green and the cutover each shard's BlueGreenUpgrade's
     // (aliased to the names LocalPlatform gave them before: floe-postgres-0-v17, floe-upgrade-0)
     const servers = created.filter((c) => c.type.endsWith("LocalPostgresServer")).sort((a, b) => a.inputs.dataDir.localeCompare(b.inputs.dataDir));
@@ -137,7 +155,10 @@ describe("LocalPlatform with upgrade", () => {
   });
 
   it.each([
-    [{ postgres: { version: 16 }, upgrade: { toVersion: 16 } }, 'LocalPlatform "bad": upgrade.toVersion = 16 is not newer than postgres.version (16). Fix: keep postgres.version at the running major and set upgrade.toVersion above it, e.g. 17'],
+    [
+      { postgres: { version: 16 }, upgrade: { toVersion: 16 } },
+      'LocalPlatform "bad": upgrade.toVersion = 16 is not newer than postgres.version (16). Fix: keep postgres.version at the running major and set upgrade.toVersion above it, e.g. 17',
+    ],
     [{ upgrade: { toVersion: 19 } }, "upgrade.toVersion = 19 is not a Postgres major floe supports (14 to 18)"],
     [{ postgres: { version: 15 }, upgrade: { toVersion: 17 } }, "postgres.version = 15 is older than 16: the CDC writer cannot follow the cutover"],
     [{ upgrade: { toVersion: 17, budgetMs: -1 } }, "upgrade.budgetMs = -1 is not an integer between 0 and 600000"],
@@ -164,15 +185,30 @@ describe("BlueGreenUpgrade with target local (a hand-composed local stack)", () 
       blueUrl: "postgresql://postgres:pw@127.0.0.1:5432/app",
       poolerAdminUrl: "postgresql://postgres:pw@127.0.0.1:6432/pgbouncer",
       cdc: { publication: "floe", slot: "floe_shard_0" },
-      local: { dataDir: "/srv/floe", poolerDir: "/srv/floe/pgbouncer", poolerAliases: ["app_shard0"], passwords: { admin: "pw", app: "ap", replication: "rp" } },
+      local: {
+        dataDir: "/srv/floe",
+        poolerDir: "/srv/floe/pgbouncer",
+        poolerAliases: ["app_shard0"],
+        passwords: { admin: "pw", app: "ap", replication: "rp" },
+      },
     });
     await value(u.poolerPort);
-    expect(created.filter((c) => c.name.startsWith("bgl")).map((c) => c.type.split(":").pop()).sort()).toEqual(["BlueGreenUpgrade", "LocalPostgresServer", "LocalUpgrade"].sort());
+    expect(
+      created
+        .filter((c) => c.name.startsWith("bgl"))
+        .map((c) => c.type.split(":").pop())
+        .sort(),
+    ).toEqual(["BlueGreenUpgrade", "LocalPostgresServer", "LocalUpgrade"].sort());
     const green = created.find((c) => c.type.endsWith("LocalPostgresServer"))!;
     expect([green.name, green.inputs.major, green.inputs.dataDir]).toEqual(["bgl-green", 17, "/srv/floe/green-17"]);
     const run = created.find((c) => c.type.endsWith("LocalUpgrade"))!;
     expect(unsecret(run.inputs.poolerAdmin)).toEqual({ user: "postgres", password: "pw" });
-    expect([run.inputs.poolerDatabase, run.inputs.poolerAliases, run.inputs.statePath, run.inputs.cdc]).toEqual(["app", ["app_shard0"], "/srv/floe/upgrade-to-17.json", { publication: "floe", slot: "floe_shard_0" }]);
+    expect([run.inputs.poolerDatabase, run.inputs.poolerAliases, run.inputs.statePath, run.inputs.cdc]).toEqual([
+      "app",
+      ["app_shard0"],
+      "/srv/floe/upgrade-to-17.json",
+      { publication: "floe", slot: "floe_shard_0" },
+    ]);
     expect(await value(u.statePath)).toBe("/srv/floe/upgrade-to-17.json");
     expect(await value(u.greenHost)).toBe("127.0.0.1");
   });
@@ -181,9 +217,21 @@ describe("BlueGreenUpgrade with target local (a hand-composed local stack)", () 
     [{}, 'local = undefined is required when target is "local"'],
     [{ local: { dataDir: "rel", poolerDir: "/p", passwords: { admin: "a", app: "b", replication: "c" } } }, 'local.dataDir = "rel" must be an absolute path'],
     [{ toVersion: 16, local: { dataDir: "/d", poolerDir: "/p", passwords: { admin: "a", app: "b", replication: "c" } } }, "toVersion = 16 is older than 17"],
-    [{ kubernetes: { poolerConfigClaim: "c" }, local: { dataDir: "/d", poolerDir: "/p", passwords: { admin: "a", app: "b", replication: "c" } } }, 'kubernetes = "{…}" is set but target is "local"'],
+    [
+      { kubernetes: { poolerConfigClaim: "c" }, local: { dataDir: "/d", poolerDir: "/p", passwords: { admin: "a", app: "b", replication: "c" } } },
+      'kubernetes = "{…}" is set but target is "local"',
+    ],
   ])("refuses %j", (extra, message) => {
-    expect(() => new BlueGreenUpgrade("bgv", { target: "local", toVersion: 17, blueUrl: "postgresql://x", poolerAdminUrl: "postgresql://u:p@h:1/pgbouncer", ...(extra as any) })).toThrow(message);
+    expect(
+      () =>
+        new BlueGreenUpgrade("bgv", {
+          target: "local",
+          toVersion: 17,
+          blueUrl: "postgresql://x",
+          poolerAdminUrl: "postgresql://u:p@h:1/pgbouncer",
+          ...(extra as any),
+        }),
+    ).toThrow(message);
   });
 });
 
@@ -192,10 +240,16 @@ describe("a major version change of a local server", () => {
     const olds = { dataDir: "/var/floe/postgres-0", major: 16 } as any;
     const r = await localPostgresServerProvider.check!(olds, { ...olds, major: 17 });
     expect(r.failures).toEqual([{ property: "major", reason: majorChangeError("/var/floe/postgres-0", 16, 17) }]);
-    expect(r.failures![0].reason).toMatch(/holds data at major 16; changing its version to 17 would re-create it empty .* keep postgres.version: 16 and set upgrade: \{ toVersion: 17 \}/);
+    expect(r.failures![0].reason).toMatch(
+      /holds data at major 16; changing its version to 17 would re-create it empty .* keep postgres.version: 16 and set upgrade: \{ toVersion: 17 \}/,
+    );
     expect((await localPostgresServerProvider.check!({} as any, { ...olds, major: 17 })).failures).toBeUndefined(); // a new server
     expect((await localPostgresServerProvider.check!(olds, { ...olds })).failures).toBeUndefined();
-    const d = await localPostgresServerProvider.diff!("id", { ...olds, requestedPort: 0, port: 1, settings: {} } as any, { ...olds, requestedPort: 0, major: 17, settings: {} } as any);
+    const d = await localPostgresServerProvider.diff!(
+      "id",
+      { ...olds, requestedPort: 0, port: 1, settings: {} } as any,
+      { ...olds, requestedPort: 0, major: 17, settings: {} } as any,
+    );
     expect(d.replaces).toEqual([]);
   });
 });
@@ -207,9 +261,20 @@ describe("pgBouncer after a cutover", () => {
       { name: "app", port: 5001 },
       { name: "app_shard0", port: 5001 },
     ];
-    expect(upgradeGuard(back, [marker], () => true)).toMatch(/pgBouncer entry "app" is served by green \(port 7001\) .* from the stack output upgradeRollbackCommands/);
+    expect(upgradeGuard(back, [marker], () => true)).toMatch(
+      /pgBouncer entry "app" is served by green \(port 7001\) .* from the stack output upgradeRollbackCommands/,
+    );
     expect(upgradeGuard(back, [marker], () => false)).toBeUndefined();
-    expect(upgradeGuard([{ name: "app", port: 7001 }, { name: "app_shard0", port: 7001 }], [marker], () => true)).toBeUndefined();
+    expect(
+      upgradeGuard(
+        [
+          { name: "app", port: 7001 },
+          { name: "app_shard0", port: 7001 },
+        ],
+        [marker],
+        () => true,
+      ),
+    ).toBeUndefined();
     expect(upgradeGuard([{ name: "app", port: "unknown-in-preview" }], [marker], () => true)).toBeUndefined();
     expect(upgradeGuard([{ name: "other", port: 5001 }], [marker], () => true)).toBeUndefined();
   });
@@ -257,7 +322,9 @@ describe("LocalUpgrade create refuses what it cannot upgrade safely", () => {
 
   it("a platform that is not deployed yet (no pgbouncer.ini): set the version instead", async () => {
     const dir = mkdtempSync(join(tmpdir(), "floe-upg-"));
-    await expect(localUpgradeProvider.create!(base(dir) as any)).rejects.toThrow(/pgbouncer.ini does not exist: an upgrade moves a running platform. For a new platform, set postgres.version to the new major and remove upgrade/);
+    await expect(localUpgradeProvider.create!(base(dir) as any)).rejects.toThrow(
+      /pgbouncer.ini does not exist: an upgrade moves a running platform. For a new platform, set postgres.version to the new major and remove upgrade/,
+    );
   });
 });
 
