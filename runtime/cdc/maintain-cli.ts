@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { NoSuchNamespaceError, tableIdString, type Catalog, type TableIdentifier } from "../iceberg/catalog";
-import type { MaintenanceStatus } from "../iceberg/maintenance";
+import type { MaintenanceStatus } from "../iceberg/maintenance-run";
 import { maintenancePolicy, type MaintenancePolicy } from "../iceberg/maintenance-plan";
 import { Table } from "../iceberg/table";
 import { openCatalog } from "./catalog";

@@ -10,7 +10,7 @@ import { CorruptMetadataError, ValidationError } from "./catalog";
 import { decimalBytes } from "./avro";
 import { CONTENT_DATA, type DataFileRecord } from "./manifests";
 import { icebergMetrics } from "./metrics";
-import { writeDataFile } from "./parquet";
+import { writeDataFile } from "./parquet-write";
 import { isNumericKey, joinKey, keyPartFromNormalized, numericKey, type IndexKey } from "./pkindex";
 import type { Row, TableOps } from "./table-ops";
 import { parseTransform } from "./transforms";

@@ -111,7 +111,7 @@
  * - A row key that is not a column of the current schema is a ValidationError (nothing is
  *   dropped silently): evolve the schema first.
  * - Every type uses the spec's Parquet mapping (physical and logical type), with field ids, in
- *   encodings every major reader accepts (see parquet.ts writeDataFile; docs/engines.md).
+ *   encodings every major reader accepts (see parquet-write.ts writeDataFile; docs/engines.md).
  * - New tables get `write.metadata.delete-after-commit.enabled=true` and
  *   `write.metadata.previous-versions-max=10`: old metadata JSON files are deleted (SQL and
  *   memory catalogs; a REST server manages its own).

@@ -11,7 +11,8 @@
  */
 import { ValidationError, tableIdString, type Catalog, type TableIdentifier } from "./catalog";
 import { expireSnapshots, removeOrphanFiles, type ExpiryResult } from "./expire";
-import { compact, maintain, maintenanceStatus, rewriteManifests, type CompactionResult, type MaintenanceReport, type MaintenanceStatus } from "./maintenance";
+import { compact, rewriteManifests, type CompactionResult } from "./maintenance";
+import { maintain, maintenanceStatus, type MaintenanceReport, type MaintenanceStatus } from "./maintenance-run";
 import { maintenancePolicy, type MaintenancePolicy } from "./maintenance-plan";
 import type { IndexKey, PkIndex } from "./pkindex";
 import { liveRows } from "./scan";
