@@ -135,6 +135,7 @@ export class InitialCopy {
   private async largestFirst(src: ReplicationSource, states: TableState[]): Promise<TableState[]> {
     if (states.length < 2) return [...states];
     const client = new Client(src.clientConfig());
+    client.on("error", (e) => this.log.warn("copy connection error", { source: src.name, error: e.message })); // reset while idle: not a process crash
     try {
       await withOrigin(src.origin, () => client.connect());
       const r = await withOrigin(src.origin, () =>
@@ -176,6 +177,9 @@ export class InitialCopy {
    */
   private async joinSnapshot(src: ReplicationSource, exported: ExportedSnapshot, state: TableState): Promise<Client | undefined> {
     const client = new Client({ ...src.clientConfig(), types: { getTypeParser: () => ident } } as never);
+    // Lost while idle (the range copy waits its turn, or the Iceberg commit runs): an 'error' event that
+    // would end the process without a listener. A query in flight gets the error anyway.
+    client.on("error", (e) => this.log.warn("copy connection error", { source: src.name, table: state.key, error: e.message }));
     try {
       await withOrigin(src.origin, async () => {
         await client.connect();
