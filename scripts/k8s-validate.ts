@@ -555,6 +555,19 @@ export function references(m: Manifest): Reference[] {
 export function unresolvedReferences(objects: Manifest[], external: string[] = []): Problem[] {
   const index = new Map<string, Manifest>();
   for (const m of objects) index.set(`${m.kind}/${m.metadata?.namespace ?? "default"}/${m.metadata?.name}`, m);
+  // Secrets CloudNativePG makes for each Cluster it runs: its CA (unless certificates.serverCASecret
+  // names the user's), server certificate (unless serverTLSSecret) and replication client certificate.
+  for (const m of objects) {
+    if (m.kind !== "Cluster" || !String(m.apiVersion).startsWith("postgresql.cnpg.io/")) continue;
+    const certs = (m as Manifest & { spec?: { certificates?: { serverCASecret?: string; serverTLSSecret?: string } } }).spec?.certificates ?? {};
+    const made = [certs.serverCASecret ? undefined : "ca", certs.serverTLSSecret ? undefined : "server", "replication"].filter((x) => x !== undefined);
+    for (const suffix of made) {
+      const name = `${m.metadata?.name}-${suffix}`;
+      const key = `Secret/${m.metadata?.namespace ?? "default"}/${name}`;
+      const data = suffix === "ca" ? { "ca.crt": "", "ca.key": "" } : { "tls.crt": "", "tls.key": "" };
+      if (!index.has(key)) index.set(key, { apiVersion: "v1", kind: "Secret", metadata: { name, namespace: m.metadata?.namespace }, data } as Manifest);
+    }
+  }
   const out: Problem[] = [];
   for (const ref of objects.flatMap(references)) {
     if (external.includes(`${ref.kind}/${ref.name}`) || (ref.kind === "ServiceAccount" && ref.name === "default")) continue;
