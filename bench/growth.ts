@@ -12,15 +12,23 @@
  * - a full-scan read (`count`, `sum(a)`, a hash of every column) by independent readers (chdb in a
  *   child process; DuckDB when `scripts/install-engines.sh` has installed it), as CPU seconds of the
  *   query, and as a ratio to the same rows written fresh in the same run (an initial copy of the
- *   table as it is at the checkpoint into another namespace, read the same way). The read is checked
- *   against Postgres (row count and sum(a)).
+ *   table as it is at the checkpoint into another namespace, read the same way). Each reader reads
+ *   the table and the fresh copy alternately in one process (a warm-up pair, then up to
+ *   FLOE_BENCH_READ_PAIRS pairs): the ratio is the median of the pairs' ratios, so load from other
+ *   processes on a shared machine, which hits both reads of a pair alike, cancels out, and one
+ *   disturbed pair does not move it; the fastest table read over the fastest fresh read is printed
+ *   beside it. The table is read as it is right after the checkpoint's commit (the
+ *   maintenance pass that follows that commit may still be running). The read is checked against
+ *   Postgres (row count and sum(a)).
  * - bench CPU-seconds (this process, the writer and the readers) and the load average.
  *
  * Run: npm run build && node dist/bench/growth.js
  * Env: FLOE_BENCH_ROWS (100000), FLOE_BENCH_UPDATE (200 rows per transaction), FLOE_BENCH_COMMITS
  * (2000), FLOE_BENCH_CHECKPOINTS ("1,250,500,1000,1500,2000"), FLOE_BENCH_INTERVAL_MS (commit
- * interval, 20), FLOE_BENCH_READERS ("chdb,duckdb"), FLOE_BENCH_READ_TIMEOUT_S (a read slower than
- * this is reported as "> N s" and the reader is not asked again: 120), FLOE_BENCH_WRITER_CONFIG
+ * interval, 20), FLOE_BENCH_READERS ("chdb,duckdb"), FLOE_BENCH_READ_PAIRS (15),
+ * FLOE_BENCH_READ_BUDGET_S (a reader stops adding pairs once the table's reads took this many CPU
+ * seconds: 10), FLOE_BENCH_READ_TIMEOUT_S (a reader's pairs slower than this in all are reported as
+ * "> N s" and the reader is not asked again: 120), FLOE_BENCH_WRITER_CONFIG
  * (JSON merged into the writer's config, e.g. '{"maintenance":{"enabled":false}}'),
  * FLOE_BENCH_WRITER_NODE_ARGS (node flags for the writer, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
  * Prints one JSON line at the end.
@@ -50,6 +58,8 @@ const CHECKPOINTS = (process.env.FLOE_BENCH_CHECKPOINTS ?? "1,250,500,1000,1500,
 const INTERVAL_MS = Number(process.env.FLOE_BENCH_INTERVAL_MS ?? 20);
 const READERS = (process.env.FLOE_BENCH_READERS ?? "chdb,duckdb").split(",").filter(Boolean);
 const READ_TIMEOUT_S = Number(process.env.FLOE_BENCH_READ_TIMEOUT_S ?? 120);
+const READ_PAIRS = Number(process.env.FLOE_BENCH_READ_PAIRS ?? 15);
+const READ_BUDGET_S = Number(process.env.FLOE_BENCH_READ_BUDGET_S ?? 10);
 const WRITER_CONFIG = JSON.parse(process.env.FLOE_BENCH_WRITER_CONFIG ?? "{}") as Record<string, unknown>;
 const CLI = join(__dirname, "../runtime/cli.js");
 const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"]).stdout?.toString().trim() || 100);
@@ -98,9 +108,25 @@ function inventory(dir: string): { files: number; bytes: number; data: number; d
   return out;
 }
 
+/** One reader's runs over a table and its fresh copy: CPU seconds per run, and what each run read. */
+interface PairRuns {
+  table: { cpu: number; n: number; sumA: string }[];
+  fresh: { cpu: number; n: number; sumA: string }[];
+  /** Every read's CPU seconds, the warm-up included. */
+  totalCpu: number;
+}
+
 interface ReadResult {
+  /** Median CPU seconds of the table's reads and of the fresh copy's reads. */
   cpu?: number;
-  wall?: number;
+  freshCpu?: number;
+  /** Median over the interleaved pairs of table CPU / fresh CPU (what the goal is checked on). */
+  ratio?: number;
+  /** Fastest table read / fastest fresh read (the least disturbed by other load). */
+  minRatio?: number;
+  pairs?: number;
+  /** CPU seconds of all the reads (both tables, the warm-up included). */
+  totalCpu?: number;
   n?: number;
   sumA?: string;
   error?: string;
@@ -118,59 +144,107 @@ function enginesPython(): string | undefined {
   return py && existsSync(py) ? py : undefined;
 }
 
+// Both readers read the table and its fresh copy alternately in one process: a warm-up pair (not
+// counted when under a second: the first query of a process pays for loading the engine and its
+// caches), then up to `pairs` pairs, fewer once the table's reads have used `budget` CPU seconds. A pair's two
+// reads run moments apart, so load from other processes hits both about equally.
 const CHDB_SCRIPT = `
 const chdb = require(process.argv[1]);
-const dir = process.argv[2];
-const reps = Number(process.argv[3]);
-process.chdir(dir);
-const out = [];
-for (let i = 0; i < reps; i++) {
-  const c0 = process.cpuUsage(); const t0 = Date.now();
+const [pairs, budget, table, fresh] = [Number(process.argv[2]), Number(process.argv[3]), process.argv[4], process.argv[5]];
+const read = (dir) => {
+  process.chdir(dir);
+  const c0 = process.cpuUsage();
   const r = chdb.query("SELECT count() AS cnt, toString(sum(a)) AS sa, sum(cityHash64(id, a, t, ts, n)) AS h FROM icebergLocal('" + dir + "')", "JSONEachRow");
   const c = process.cpuUsage(c0);
   const row = JSON.parse(r.trim().split("\\n")[0]);
-  out.push({ cpu: (c.user + c.system) / 1e6, wall: (Date.now() - t0) / 1000, n: Number(row.cnt), sumA: row.sa });
-  if ((c.user + c.system) / 1e6 > 5) break;
+  return { cpu: (c.user + c.system) / 1e6, n: Number(row.cnt), sumA: row.sa };
+};
+const out = { table: [], fresh: [], totalCpu: 0 };
+let used = 0;
+for (let i = 0; i <= pairs && used < budget; i++) {
+  const t = read(table), f = read(fresh);
+  out.totalCpu += t.cpu + f.cpu;
+  if (i === 0 && t.cpu < 1) continue;
+  out.table.push(t); out.fresh.push(f); used += t.cpu;
 }
 process.stdout.write(JSON.stringify(out));
 `;
 
 const DUCKDB_SCRIPT = `
 import duckdb, duckdb_extension_avro, duckdb_extension_iceberg, glob, json, os, sys, time
-meta, reps = sys.argv[1], int(sys.argv[2])
+pairs, budget, table, fresh = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4]
 con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
 for mod, name in ((duckdb_extension_avro, "avro"), (duckdb_extension_iceberg, "iceberg")):
     con.execute("LOAD '" + glob.glob(os.path.join(os.path.dirname(mod.__file__), "extensions", "*", name + ".duckdb_extension"))[0] + "'")
-out = []
-for i in range(reps):
-    c0, t0 = time.process_time(), time.time()
+def read(meta):
+    c0 = time.process_time()
     n, sa, h = con.execute("SELECT count(*), CAST(sum(a) AS VARCHAR), sum(hash(id, a, t, ts, n)) FROM iceberg_scan('" + meta + "')").fetchone()
-    c = time.process_time() - c0
-    out.append({"cpu": c, "wall": time.time() - t0, "n": n, "sumA": sa})
-    if c > 5: break
+    return {"cpu": time.process_time() - c0, "n": n, "sumA": sa}
+out, used = {"table": [], "fresh": [], "totalCpu": 0.0}, 0.0
+for i in range(pairs + 1):
+    if used >= budget: break
+    t, f = read(table), read(fresh)
+    out["totalCpu"] += t["cpu"] + f["cpu"]
+    if i == 0 and t["cpu"] < 1: continue
+    out["table"].append(t); out["fresh"].append(f); used += t["cpu"]
 print(json.dumps(out))
 `;
 
-/** One reader's full scan of a table: the fastest of up to 3 runs (CPU seconds of the query). */
-function readTable(reader: string, location: string, metadataLocation: string, python: string | undefined): ReadResult {
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/**
+ * One reader's full scans of a table and of its fresh copy, interleaved (see the scripts above):
+ * CPU seconds of each query, the ratio as the median of the pairs' ratios.
+ */
+function readPair(
+  reader: string,
+  table: { location: string; metadata: string },
+  fresh: { location: string; metadata: string },
+  python: string | undefined,
+): ReadResult {
   let r;
+  const args = [String(READ_PAIRS), String(READ_BUDGET_S)];
   if (reader === "chdb") {
-    r = spawnSync(process.execPath, ["-e", CHDB_SCRIPT, require.resolve("chdb"), localPath(location), "3"], {
+    r = spawnSync(process.execPath, ["-e", CHDB_SCRIPT, require.resolve("chdb"), ...args, localPath(table.location), localPath(fresh.location)], {
       encoding: "utf8",
       timeout: READ_TIMEOUT_S * 1000,
       maxBuffer: 1 << 24,
     });
   } else if (reader === "duckdb") {
     if (!python) return { error: "not installed (scripts/install-engines.sh)" };
-    r = spawnSync(python, ["-c", DUCKDB_SCRIPT, localPath(metadataLocation), "3"], { encoding: "utf8", timeout: READ_TIMEOUT_S * 1000, maxBuffer: 1 << 24 });
+    r = spawnSync(python, ["-c", DUCKDB_SCRIPT, ...args, localPath(table.metadata), localPath(fresh.metadata)], {
+      encoding: "utf8",
+      timeout: READ_TIMEOUT_S * 1000,
+      maxBuffer: 1 << 24,
+    });
   } else return { error: `unknown reader ${reader}` };
   if (r.error && (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT") return { error: `> ${READ_TIMEOUT_S} s` };
   if (r.status !== 0) {
     const lines = (r.stderr || String(r.error)).trim().split("\n");
     return { error: (lines.find((l) => /DB::Exception|^\w*Error: /.test(l)) ?? lines[lines.length - 1]).trim().slice(0, 300) };
   }
-  const runs = JSON.parse(r.stdout) as ReadResult[];
-  return runs.reduce((a, b) => ((b.cpu ?? Infinity) < (a.cpu ?? Infinity) ? b : a));
+  const runs = JSON.parse(r.stdout) as PairRuns;
+  if (runs.table.length === 0) return { error: "no read finished" };
+  const freshRead = runs.fresh[0];
+  const wrongFresh = runs.fresh.find((f) => f.n !== freshRead.n || f.sumA !== freshRead.sumA);
+  const cpu = runs.table.map((x) => x.cpu);
+  const freshCpu = runs.fresh.map((x) => x.cpu);
+  return {
+    cpu: median(cpu),
+    freshCpu: median(freshCpu),
+    ratio: median(cpu.map((c, i) => c / freshCpu[i])),
+    minRatio: Math.min(...cpu) / Math.min(...freshCpu),
+    pairs: cpu.length,
+    totalCpu: runs.totalCpu,
+    n: runs.table[0].n,
+    sumA: runs.table[0].sumA,
+    error: wrongFresh ? `fresh copy read differently between runs (${freshRead.n} / ${wrongFresh.n} rows)` : undefined,
+    // every table run must agree with the first (checked against Postgres by the caller)
+    ...(runs.table.some((t) => t.n !== runs.table[0].n || t.sumA !== runs.table[0].sumA) ? { error: "table read differently between runs" } : {}),
+  };
 }
 
 interface Checkpoint {
@@ -183,7 +257,7 @@ interface Checkpoint {
   warehouseBytes: number;
   storageRatio: number;
   writerCpuPerCommitMs?: number;
-  reads: Record<string, { cpu?: number; freshCpu?: number; ratio?: number; error?: string }>;
+  reads: Record<string, ReadResult>;
   cpuSeconds: number;
   /** 1, 5 and 15 minute load averages when the checkpoint was measured. */
   load: number[];
@@ -305,11 +379,15 @@ async function main(): Promise<void> {
           reads[reader] = { error: prev.error };
           continue;
         }
-        const t = readTable(reader, m.location, loaded["metadata-location"], python);
-        const f = readTable(reader, freshTable.metadata.location, freshTable["metadata-location"], python);
-        readerCpu.total += (t.cpu ?? 0) + (f.cpu ?? 0);
-        if (!t.error && (t.n !== pgN || t.sumA !== pgSumA)) t.error = `WRONG READ: ${t.n} rows, sum(a) ${t.sumA}; Postgres has ${pgN} rows, sum(a) ${pgSumA}`;
-        reads[reader] = { cpu: t.cpu, freshCpu: f.cpu, ratio: t.cpu !== undefined && f.cpu ? t.cpu / f.cpu : undefined, error: t.error ?? f.error };
+        const r = readPair(
+          reader,
+          { location: m.location, metadata: loaded["metadata-location"] },
+          { location: freshTable.metadata.location, metadata: freshTable["metadata-location"] },
+          python,
+        );
+        readerCpu.total += r.totalCpu ?? 0;
+        if (!r.error && (r.n !== pgN || r.sumA !== pgSumA)) r.error = `WRONG READ: ${r.n} rows, sum(a) ${r.sumA}; Postgres has ${pgN} rows, sum(a) ${pgSumA}`;
+        reads[reader] = r;
       }
       const b = process.cpuUsage(benchCpu0);
       const cp: Checkpoint = {
@@ -328,7 +406,10 @@ async function main(): Promise<void> {
       };
       checkpoints.push(cp);
       const readText = Object.entries(reads)
-        .map(([r, x]) => `${r} ${x.error ? x.error : `${x.cpu!.toFixed(3)} s (fresh ${x.freshCpu!.toFixed(3)} s, ${x.ratio!.toFixed(2)}x)`}`)
+        .map(
+          ([r, x]) =>
+            `${r} ${x.error ? x.error : `${(x.cpu! * 1000).toFixed(1)} ms (fresh ${(x.freshCpu! * 1000).toFixed(1)} ms, ${x.ratio!.toFixed(2)}x; fastest ${x.minRatio!.toFixed(2)}x; ${x.pairs} pairs)`}`,
+        )
         .join("; ");
       console.log(
         `commits ${commits}: snapshots ${cp.snapshots}, metadata.json ${(cp.metadataBytes / 1024).toFixed(1)} KiB, data/delete files ${cp.dataFiles}/${cp.deleteFiles}, ` +
