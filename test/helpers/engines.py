@@ -274,24 +274,41 @@ class Engines:
         return pl.scan_iceberg(t).select(columns).collect().to_arrow()
 
     # DuckDB: iceberg_scan of the metadata file, extensions loaded from the PyPI packages
-    def duckdb(self):
+    def duckdb(self, settings=None):
+        """The tier's DuckDB connection, or with `settings` (a request's duckdbSettings, {} for the
+        defaults) a new connection for one request: its own external file cache, so what earlier
+        requests read cannot change what it reads."""
+        if settings is not None:
+            return self.new_duckdb(settings)
         if self.duck is None:
-            import duckdb
-            import duckdb_extension_avro
-            import duckdb_extension_iceberg
-
-            con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
-            for mod, name in ((duckdb_extension_avro, "avro"), (duckdb_extension_iceberg, "iceberg")):
-                path = glob.glob(os.path.join(os.path.dirname(mod.__file__), "extensions", "*", f"{name}.duckdb_extension"))[0]
-                con.execute(f"LOAD '{path}'")
-            con.execute("SET TimeZone = 'UTC'")
-            self.duck = con
+            self.duck = self.new_duckdb({})
         return self.duck
+
+    def new_duckdb(self, settings):
+        import duckdb
+        import duckdb_extension_avro
+        import duckdb_extension_iceberg
+
+        con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False, **settings})
+        for mod, name in ((duckdb_extension_avro, "avro"), (duckdb_extension_iceberg, "iceberg")):
+            path = glob.glob(os.path.join(os.path.dirname(mod.__file__), "extensions", "*", f"{name}.duckdb_extension"))[0]
+            con.execute(f"LOAD '{path}'")
+        con.execute("SET TimeZone = 'UTC'")
+        return con
+
+    def duckdb_query(self, req, sql):
+        settings = req.get("duckdbSettings")
+        con = self.duckdb(settings)
+        try:
+            return con.execute(sql).to_arrow_table()
+        finally:
+            if settings is not None:
+                con.close()
 
     def read_duckdb(self, req, columns):
         sel = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
         loc = local_path(req["metadata"]).replace("'", "''")
-        return self.duckdb().execute(f"SELECT {sel} FROM iceberg_scan('{loc}')").to_arrow_table()
+        return self.duckdb_query(req, f"SELECT {sel} FROM iceberg_scan('{loc}')")
 
     # Spark: JdbcCatalog on the same Postgres tables, default reader settings (vectorized)
     def spark_session(self):
@@ -450,7 +467,7 @@ def sql(engines, req):
     engine = req["engine"]
     if engine == "duckdb":
         loc = local_path(req["metadata"]).replace("'", "''")
-        table = engines.duckdb().execute(req["sql"].replace("$TABLE", f"iceberg_scan('{loc}')")).to_arrow_table()
+        table = engines.duckdb_query(req, req["sql"].replace("$TABLE", f"iceberg_scan('{loc}')"))
     elif engine == "spark":
         s = engines.spark(req["catalog"])
         name = f"`{req['catalog']['name']}`." + ".".join(f"`{p}`" for p in req["table"].split("."))

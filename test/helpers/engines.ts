@@ -107,6 +107,11 @@ export interface CompareOptions {
   /** Database of the Postgres table; defaults to app. */
   database?: string;
   engines?: Engine[];
+  /**
+   * DuckDB reads on a connection of its own with these settings (e.g. enable_external_file_cache
+   * false), so nothing an earlier read cached changes this one; default: the tier's connection.
+   */
+  duckdbSettings?: Record<string, string | number | boolean>;
 }
 
 /** Reads `pgTable`'s Iceberg copy with every engine and compares each with Postgres. */
@@ -126,6 +131,7 @@ export async function compareEngines(bed: CdcBed, pgTable: string, o: CompareOpt
     engines: engines.filter((e) => e !== "chdb"),
     given,
     quirks: { chdb: CHDB_QUIRKS },
+    duckdbSettings: o.duckdbSettings,
   });
 }
 

@@ -7,6 +7,7 @@
  * Roaring format: checked against bitmaps serialized by pyroaring 1.2.0 (CRoaring), an
  * independent implementation, including a run container.
  */
+import { createHash } from "crypto";
 import { mkdtempSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
@@ -98,6 +99,15 @@ describe("deletion vectors (v3)", () => {
     expect(serializePositions([70000, 5, 2, 1, 0, 2]).toString("base64")).toBe("AQAAAAAAAAAAAAAAOjAAAAIAAAAAAAMAAQAAABgAAAAgAAAAAAABAAIABQBwEQ==");
     const many = Array.from({ length: 70000 }, (_, i) => i * 3).concat([2 ** 33 + 1, 2 ** 40]);
     expect(deserializePositions(serializePositions(many))).toEqual(many);
+  });
+
+  it("writes bitmap containers byte for byte as pyroaring does (two 64-bit keys, more than 4096 positions in each container)", () => {
+    // pyroaring 1.2.0: BitMap64([i * 3 for i in range(5000)] + [2**32 + i * 5 for i in range(4500)]).serialize()
+    // is 16432 bytes with this SHA-256 (the bytes themselves are too long to keep here)
+    const positions = [...Array.from({ length: 5000 }, (_, i) => i * 3), ...Array.from({ length: 4500 }, (_, i) => 2 ** 32 + i * 5)];
+    const bytes = serializePositions(positions);
+    expect(bytes.length).toBe(16432);
+    expect(createHash("sha256").update(bytes).digest("hex")).toBe("38cd5b28d96ac1da786bf513196cb234c2e984e001676a2a3493d9677ae8c788");
   });
 
   it("frames a vector with its length, magic and CRC-32, and refuses a blob with any of them wrong", () => {
