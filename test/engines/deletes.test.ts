@@ -163,8 +163,11 @@ describe("deletion vectors (v3), read by the engines that read them", () => {
     const c = await compareEngines(bed, "public.items");
     console.log(`v3 items compacted (${result.rewrittenDataFiles} data files rewritten): ${JSON.stringify(verdicts(c))}`);
     expectIdentical(c, ENGINES);
-    // moved rows keep their _row_id and _last_updated_sequence_number (spec: Row Lineage)
+    // moved rows keep their _row_id and _last_updated_sequence_number (spec: Row Lineage); the
+    // table's next-row-id stays above every row id, no row is newer than the current snapshot
     expect(await lineage()).toEqual(before);
+    expect(Math.max(...before.map((r) => r.row_id))).toBeLessThan(Number(after.metadata["next-row-id"]));
+    expect(Math.max(...before.map((r) => r.seq))).toBeLessThanOrEqual(Number(after.currentSnapshot()!["sequence-number"]));
   });
 });
 
