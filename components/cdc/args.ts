@@ -58,6 +58,8 @@ export interface CdcMaintenanceArgs {
   tierBaseBytes?: number;
   /** A data file is rewritten without its deleted rows once this fraction is deleted. Defaults to 0.1. */
   deleteRatio?: number;
+  /** A partition that fits in one target-size file is rewritten into one file once its deleted rows plus the rows outside its largest file reach this fraction of its rows. Defaults to 0.05. */
+  convergeRatio?: number;
   /** v2 tables: position delete files per data file before they are merged. Defaults to 1. */
   maxDeleteFilesPerDataFile?: number;
   /** Manifests of a snapshot before they are merged. Defaults to 4. */

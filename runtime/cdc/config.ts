@@ -74,6 +74,7 @@ export const MaintenancePolicySchema = z.strictObject({
   minInputFiles: z.number().int().min(2).optional(),
   tierBaseBytes: z.number().int().min(1).optional(),
   deleteRatio: z.number().gt(0).max(1).optional(),
+  convergeRatio: z.number().gt(0).max(1).optional(),
   maxDeleteFilesPerDataFile: z.number().int().min(1).optional(),
   maxManifests: z.number().int().min(1).optional(),
   keepSnapshots: z.number().int().min(1).optional(),

@@ -36,6 +36,8 @@ options:
   --target-file-bytes N     compacted files aim at N bytes
   --min-input-files N       files merged at once per size tier
   --delete-ratio X          rewrite a data file once this fraction of its rows is deleted (0 < X <= 1)
+  --converge-ratio X        rewrite a partition that fits in one file into one file once its deleted
+                            rows plus the rows outside its largest file reach X of its rows (0 < X <= 1)
   --max-manifests N         merge the manifests of a snapshot with more than N
   --keep-snapshots N        snapshots kept (newest first)
   --max-snapshot-age DUR    snapshots older than this are expired (the current one never)
@@ -63,6 +65,7 @@ const POLICY_FLAGS = {
   "target-file-bytes": "targetFileBytes",
   "min-input-files": "minInputFiles",
   "delete-ratio": "deleteRatio",
+  "converge-ratio": "convergeRatio",
   "max-manifests": "maxManifests",
   "keep-snapshots": "keepSnapshots",
   "max-snapshot-age": "maxSnapshotAgeMs",
@@ -107,7 +110,7 @@ export function parseMaintainArgs(argv: string[]): MaintainOptions {
     if (text === undefined) continue;
     const n = key.endsWith("Ms") ? parseDuration(`--${flag}`, text) : Number(text);
     if (!Number.isFinite(n) || text.trim() === "") throw new UsageError(`--${flag} takes a number (got "${text}")`);
-    if (key !== "deleteRatio" && !Number.isInteger(n)) throw new UsageError(`--${flag} takes a whole number (got "${text}")`);
+    if (!key.endsWith("Ratio") && !Number.isInteger(n)) throw new UsageError(`--${flag} takes a whole number (got "${text}")`);
     policy[key] = n;
   }
   try {
@@ -146,7 +149,9 @@ function ago(ms: number | undefined, now: number): string {
 function statusLine(s: MaintenanceStatus, now: number): string {
   const p = s.plan;
   const todo = [
-    p.rewriteFiles ? `rewrite ${p.rewriteFiles} data files (${p.reasons.tiers} to merge, ${p.reasons.deleteRatio} past the delete ratio)` : "",
+    p.rewriteFiles
+      ? `rewrite ${p.rewriteFiles} data files (${p.reasons.tiers} to merge, ${p.reasons.deleteRatio} past the delete ratio, ${p.reasons.converge} into one file per partition)`
+      : "",
     p.dropFiles ? `drop ${p.dropFiles} fully deleted data files` : "",
     p.removeDeleteFiles ? `remove ${p.removeDeleteFiles} delete files` : "",
     p.rewriteManifests ? "merge manifests" : "",

@@ -11,6 +11,13 @@
  * deleted rows reach `deleteRatio` is rewritten with its deletes applied, together with every
  * smaller file of its partition, and a file whose rows are all deleted is dropped without
  * rewriting anything.
+ *
+ * A partition whose live data fits in one file (under `targetFileBytes`) converges to what a fresh
+ * write would make of it: once its merge-on-read debt (rows deleted but still in its files, plus
+ * the live rows outside its largest file) reaches `convergeRatio` of its live rows, all its files
+ * are rewritten into one, deletes applied. Readers pay for every extra file and every deleted
+ * position on every read; the rewrite costs the partition's size once per `convergeRatio` of it
+ * changed, so it costs at most 2 / convergeRatio rows rewritten per row updated, whatever the size.
  */
 
 /** When and how a table is maintained. Every field has a default (DEFAULT_MAINTENANCE_POLICY, docs/maintenance.md). */
@@ -23,6 +30,12 @@ export interface MaintenancePolicy {
   tierBaseBytes: number;
   /** A data file whose deleted rows reach this fraction of its rows is rewritten without them. Defaults to 0.1. */
   deleteRatio: number;
+  /**
+   * A partition whose live data fits in one target-size file is rewritten into one file, deletes
+   * applied, once its deleted rows plus the live rows outside its largest file reach this fraction
+   * of its live rows. Defaults to 0.05.
+   */
+  convergeRatio: number;
   /** v2 tables: a data file with more position delete files than this gets them merged into one. Defaults to 1. */
   maxDeleteFilesPerDataFile: number;
   /** A snapshot with more manifests than this gets them merged (one per content and partition spec). Defaults to 4. */
@@ -42,6 +55,7 @@ export const DEFAULT_MAINTENANCE_POLICY: MaintenancePolicy = {
   minInputFiles: 4,
   tierBaseBytes: 2 ** 20,
   deleteRatio: 0.1,
+  convergeRatio: 0.05,
   maxDeleteFilesPerDataFile: 1,
   maxManifests: 4,
   keepSnapshots: 30,
@@ -65,7 +79,8 @@ export function maintenancePolicy(overrides: Partial<MaintenancePolicy> = {}): M
   positive("maxSnapshotAgeMs", 0);
   positive("orphanMinAgeMs", 0);
   positive("orphanIntervalMs", 0);
-  if (!(p.deleteRatio > 0 && p.deleteRatio <= 1)) throw new RangeError(`maintenance policy deleteRatio is ${p.deleteRatio}: it must be in (0, 1]`);
+  for (const k of ["deleteRatio", "convergeRatio"] as const)
+    if (!(p[k] > 0 && p[k] <= 1)) throw new RangeError(`maintenance policy ${k} is ${p[k]}: it must be in (0, 1]`);
   return p;
 }
 
@@ -87,9 +102,22 @@ export interface CompactionPlan {
   rewrite: DataFileStats[][];
   /** Files whose rows are all deleted: removed without rewriting. */
   drop: DataFileStats[];
-  /** Why, for logs and `floe maintain`: counts by reason. */
-  reasons: { tiers: number; deleteRatio: number; allDeleted: number };
+  /** Why, for logs and `floe maintain`: files counted by reason. */
+  reasons: CompactionReasons;
 }
+
+export interface CompactionReasons {
+  /** Files merged by size tier. */
+  tiers: number;
+  /** Files rewritten because their deleted rows passed deleteRatio. */
+  deleteRatio: number;
+  /** Files of partitions rewritten into one because their debt passed convergeRatio. */
+  converge: number;
+  /** Files dropped because every row is deleted. */
+  allDeleted: number;
+}
+
+export const noReasons = (): CompactionReasons => ({ tiers: 0, deleteRatio: 0, converge: 0, allDeleted: 0 });
 
 const liveBytes = (f: DataFileStats): number => (f.records > 0 ? (f.sizeBytes * (f.records - f.deleted)) / f.records : 0);
 
@@ -99,9 +127,28 @@ export function sizeTier(bytes: number, policy: Pick<MaintenancePolicy, "tierBas
   return 1 + Math.floor(Math.log(bytes / policy.tierBaseBytes) / Math.log(policy.minInputFiles));
 }
 
+/**
+ * Whether a partition's files (none fully deleted) are rewritten into one: their live data fits
+ * in one target-size file, they are not one clean file already, and their debt (deleted rows, plus
+ * the live rows outside the largest file) reaches convergeRatio of their live rows.
+ */
+export function converges(files: DataFileStats[], policy: Pick<MaintenancePolicy, "targetFileBytes" | "convergeRatio">): boolean {
+  if (files.length === 0 || (files.length === 1 && files[0].deleted === 0)) return false;
+  if (files.reduce((a, f) => a + liveBytes(f), 0) >= policy.targetFileBytes) return false;
+  const largest = files.reduce((a, f) => (liveBytes(f) > liveBytes(a) ? f : a));
+  let liveRows = 0;
+  let debt = 0;
+  for (const f of files) {
+    const live = Math.max(0, f.records - f.deleted);
+    liveRows += live;
+    debt += f.deleted + (f === largest ? 0 : live);
+  }
+  return liveRows > 0 && debt >= policy.convergeRatio * liveRows;
+}
+
 /** Which files to rewrite or drop (see the file head). */
 export function planCompaction(files: DataFileStats[], policy: MaintenancePolicy): CompactionPlan {
-  const plan: CompactionPlan = { rewrite: [], drop: [], reasons: { tiers: 0, deleteRatio: 0, allDeleted: 0 } };
+  const plan: CompactionPlan = { rewrite: [], drop: [], reasons: noReasons() };
   const byPartition = new Map<string, DataFileStats[]>();
   for (const f of files) {
     if (f.records > 0 && f.deleted >= f.records) {
@@ -114,6 +161,11 @@ export function planCompaction(files: DataFileStats[], policy: MaintenancePolicy
     else byPartition.set(f.partitionKey, [f]);
   }
   for (const list of byPartition.values()) {
+    if (converges(list, policy)) {
+      plan.rewrite.push([...list]);
+      plan.reasons.converge += list.length;
+      continue;
+    }
     const chosen = new Set<DataFileStats>();
     for (const f of list) if (f.records > 0 && f.deleted / f.records >= policy.deleteRatio) chosen.add(f);
     // Size tiers over the files below the target size, merging cascades: a merged group lands in

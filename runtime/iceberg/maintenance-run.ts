@@ -4,7 +4,7 @@
  * (maintenanceStatus, for `floe maintain`). The steps themselves are in maintenance.ts and expire.ts.
  */
 import { expireSnapshots, expiryPlan, removeOrphanFiles, type ExpiryResult } from "./expire";
-import { type CompactionPlan, type MaintenancePolicy } from "./maintenance-plan";
+import { noReasons, type CompactionPlan, type MaintenancePolicy } from "./maintenance-plan";
 import { icebergMetrics } from "./metrics";
 import { snapshotFiles } from "./live-files";
 import type { SnapshotProducer } from "./snapshot";
@@ -113,7 +113,7 @@ export async function maintenanceStatus(ops: TableOps, policy: MaintenancePolicy
       removeDeleteFiles: 0,
       rewriteManifests: false,
       expireSnapshots: 0,
-      reasons: { tiers: 0, deleteRatio: 0, allDeleted: 0 },
+      reasons: noReasons(),
     },
   };
   if (status.lastReplaceMs === -1) status.lastReplaceMs = undefined;

@@ -25,7 +25,7 @@ import {
   type ManifestEntryRecord,
   type ManifestFileRecord,
 } from "./manifests";
-import { planCompaction, type CompactionPlan, type DataFileStats, type MaintenancePolicy } from "./maintenance-plan";
+import { noReasons, planCompaction, type CompactionPlan, type DataFileStats, type MaintenancePolicy } from "./maintenance-plan";
 import { initialDefault } from "./defaults";
 import { readColumnsByIdOptional } from "./parquet";
 import { deleteKey, deleteTargets, snapshotFiles, type SnapshotFiles } from "./live-files";
@@ -107,7 +107,7 @@ export function plan(
   let p: CompactionPlan;
   if (mode === "policy") p = planCompaction(stats, policy);
   else {
-    p = { rewrite: [], drop: [], reasons: { tiers: 0, deleteRatio: 0, allDeleted: 0 } };
+    p = { rewrite: [], drop: [], reasons: noReasons() };
     const groups = new Map<string, DataFileStats[]>();
     for (const f of stats) {
       if (f.records > 0 && f.deleted >= f.records) {
@@ -389,7 +389,7 @@ export function compact(
       removedDeleteFiles: 0,
       addedDeleteFiles: 0,
       rewrittenRows: 0,
-      reasons: { tiers: 0, deleteRatio: 0, allDeleted: 0 },
+      reasons: noReasons(),
     };
     try {
       const r = await producer.commit(
