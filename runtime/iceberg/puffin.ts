@@ -14,6 +14,13 @@
  * A Puffin file is: magic "PFA1" | blobs | footer, the footer being "PFA1" | JSON payload |
  * payload size (4 bytes LE) | flags (4 bytes LE) | "PFA1". Each deletion-vector blob's footer entry
  * carries `referenced-data-file` and `cardinality`; snapshot-id and sequence-number are -1 (inherited).
+ *
+ * Blobs are laid out shortest first (then by data file). The spec leaves the order free; this one
+ * keeps DuckDB 1.5.5 reading right: its external file cache widens the read of a blob up to the
+ * range it cached next (the footer's tail) when the gap is no longer than the blob, and its iceberg
+ * extension then parses the widened range's start for every later blob inside it (duckdb-iceberg
+ * PR #1182, fixed after 1.5.5). With each blob no longer than any after it, only the last blob's
+ * read can be widened, and over the footer alone. docs/maintenance.md has the measurements.
  */
 import { CorruptMetadataError } from "./catalog";
 
@@ -212,15 +219,22 @@ export interface DvBlobWritten {
   length: number;
 }
 
-/** A Puffin file holding one deletion-vector-v1 blob per input (uncompressed footer). */
+/**
+ * A Puffin file holding one deletion-vector-v1 blob per input (uncompressed footer), shortest blob
+ * first (see the file head); `blobs` is in file order.
+ */
 export function writeDvPuffin(inputs: DvBlobInput[]): { bytes: Buffer; blobs: DvBlobWritten[] } {
   const parts: Buffer[] = [PUFFIN_MAGIC];
   let offset = PUFFIN_MAGIC.length;
   const blobs: DvBlobWritten[] = [];
   const meta = [];
-  for (const input of inputs) {
-    const positions = [...new Set(input.positions)];
-    const blob = dvBlob(positions);
+  const encoded = inputs
+    .map((input) => {
+      const positions = [...new Set(input.positions)];
+      return { input, positions, blob: dvBlob(positions) };
+    })
+    .sort((a, b) => a.blob.length - b.blob.length || (a.input.referencedDataFile < b.input.referencedDataFile ? -1 : 1));
+  for (const { input, positions, blob } of encoded) {
     parts.push(blob);
     blobs.push({ referencedDataFile: input.referencedDataFile, cardinality: positions.length, offset, length: blob.length });
     meta.push({

@@ -66,19 +66,19 @@ describe("position delete files, read by every engine", () => {
 
 /**
  * v3 tables: deletion vectors, one per data file, all of a commit's in one Puffin file (as Iceberg
- * Java's writer lays them out). Spark and pyiceberg read them as Postgres has the rows. Two engines
- * of the tier do not, each an asserted exception (docs/maintenance.md):
+ * Java's writer lays them out), shortest blob first. pyiceberg, Spark, polars and DuckDB read them
+ * as Postgres has the rows; chdb refuses them (an asserted exception, docs/maintenance.md).
  *
- * - chdb refuses deletion vectors ("Position deletes are supported only for parquet format").
- * - DuckDB 1.5.5 (iceberg extension 45163a28, the newest on PyPI) can apply one data file's vector
- *   to another data file of the same Puffin file: duckdb-iceberg PR #1182 (merged 2026-07-16,
- *   after that build). Its external file cache widens the read of a blob to fill the gap up to a
- *   range it cached before (the footer's tail) when the gap is no longer than the blob; a later
- *   blob inside that range is then served from it, and the extension parses the range's first
- *   bytes (the earlier blob) as the later blob's vector. `duckdbMisreads` below predicts exactly
- *   what DuckDB applies; the test asserts DuckDB reads exactly that, and that with the external
- *   file cache off DuckDB reads the table right. A fixed DuckDB fails the prediction: then the
- *   exception and this note go.
+ * DuckDB 1.5.5 (iceberg extension 45163a28, the newest on PyPI) can apply one data file's vector
+ * to another data file of the same Puffin file: duckdb-iceberg PR #1182 (merged 2026-07-16, after
+ * that build). Its external file cache widens the read of a blob to fill the gap up to a range it
+ * cached before (at first the footer's tail) when the gap is no longer than the blob; a later blob
+ * inside that range is then served from it, and the extension parses the range's first bytes (the
+ * earlier blob) as the later blob's vector. floe lays blobs out shortest first, so that no read of
+ * its Puffin files can be widened over another blob (puffin.ts). `duckdbMisreads` predicts exactly
+ * what DuckDB applies: nothing wrong on floe's tables, and on a table Spark wrote with a long blob
+ * first the misread, asserted with the right read once its external file cache is off. A fixed
+ * DuckDB fails that prediction: then the exception and this note go.
  */
 describe("deletion vectors (v3), read by the engines that read them", () => {
   let bed: CdcBed;
@@ -99,28 +99,82 @@ describe("deletion vectors (v3), read by the engines that read them", () => {
     await bed?.stop();
   });
 
-  it("a commit deleting rows of two data files: one Puffin file, a vector for each; Spark and pyiceberg read Postgres' rows, DuckDB 1.5.5 exactly its misread, chdb refuses", async () => {
-    // a large vector for the first data file, then transactions deleting from it and from the
-    // newest data file: the two vectors' order in the Puffin file is that of their data files'
-    // (random) names, and DuckDB misreads when the large one comes first
+  it("commits deleting rows of a data file with many deletes and of a small one: one Puffin file each, shortest blob first; every engine that reads deletion vectors reads Postgres' rows, DuckDB 1.5.5 too; chdb refuses", async () => {
+    // a long vector for the first data file, then transactions deleting from it and from the
+    // newest data file: in the order of their data files' (random) names the long blob came first
+    // in about half the commits, and DuckDB misread the short one
     await bed.pg.sql(`UPDATE items SET a = a + 1 WHERE id % 4 = 1`, [], "app");
     await caughtUp(bed, writer);
     let previous: number[] = [];
     let layout: V3Layout | undefined;
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < 8; i++) {
       const fresh = [0, 1, 2, 3, 4].map((j) => 4 * (10 * i + j) + 2); // never updated: still in the first data file
       await bed.pg.sql(`UPDATE items SET a = a + 1, t = 'pass ${i}' WHERE id = ANY($1::int[])`, [[...fresh, ...previous]], "app");
       await caughtUp(bed, writer);
       previous = fresh;
-      layout = await v3Layout(bed);
-      const puffins = new Set(layout.added.map((e) => e.file.file_path));
-      expect(puffins.size).toBe(1); // the commit's vectors share one Puffin file
-      if (i > 0) expect(layout.added).toHaveLength(2);
-      if (duckdbMisreads(layout).size > 0) break;
+      layout = await v3Layout(bed, "items");
+      expect(new Set(layout.added.map((e) => e.file.file_path)).size).toBe(1); // the commit's vectors share one Puffin file
+      if (i === 0) continue;
+      const [short, long] = layout.added;
+      expect(layout.added).toHaveLength(2);
+      expect([short.file.content_offset! < long.file.content_offset!, short.file.content_size_in_bytes! <= long.file.content_size_in_bytes!]).toEqual([
+        true,
+        true,
+      ]);
+      // a long blob before a short one would be widened over it: the condition DuckDB misreads
+      expect(long.file.content_size_in_bytes).toBeGreaterThan(
+        layout.puffins.get(long.file.file_path)!.length - 12 - Number(long.file.content_offset! + long.file.content_size_in_bytes!),
+      );
+      expect(duckdbMisreads(layout).size).toBe(0);
+      const duck = await compareEngines(bed, "public.items", { engines: ["duckdb"], duckdbSettings: {} });
+      expectIdentical(duck, ["duckdb"]);
     }
     expectSpecDvs(layout!);
-    expect(duckdbMisreads(layout!).size).toBeGreaterThan(0); // 2^-19 odds that 19 tries all put the small vector first
     await expectV3Reads(bed, layout!);
+  });
+
+  it("DuckDB 1.5.5 misreads a Puffin file Spark wrote with its long blob first, exactly as predicted, and reads it right with its external file cache off", async () => {
+    // Spark orders a Puffin file's blobs by a hash of their data files' names: new tables until the
+    // long blob comes first (about every other one)
+    let table = "";
+    let spark = (_sql: string) => Promise.resolve({ rows: [] as Record<string, unknown>[] });
+    let layout: V3Layout | undefined;
+    for (let attempt = 0; attempt < 12 && !(layout && duckdbMisreads(layout).size > 0); attempt++) {
+      table = `spark_dv_${attempt}`;
+      const name = table;
+      spark = (sql: string) =>
+        ask<{ rows: Record<string, unknown>[] }>({ op: "sql", engine: "spark", catalog: catalogOf(bed), table: `floe.${name}`, metadata: "", sql });
+      await spark(
+        "CREATE TABLE $TABLE (id bigint, v string) USING iceberg TBLPROPERTIES ('format-version' = '3', 'write.delete.mode' = 'merge-on-read', 'write.update.mode' = 'merge-on-read')",
+      );
+      // a data file of 5,000 rows and one of 100
+      await spark("INSERT INTO $TABLE SELECT id, concat('a', id) FROM range(0, 5000, 1, 1)");
+      await spark("INSERT INTO $TABLE SELECT id, concat('b', id) FROM range(5006, 5106, 1, 1)");
+      // one task writes both vectors (one Puffin file): 1,000 positions, and 20 at other positions
+      await spark("SET spark.sql.shuffle.partitions = 1");
+      try {
+        await spark("DELETE FROM $TABLE WHERE id % 5 = 3");
+      } finally {
+        await spark("SET spark.sql.shuffle.partitions = 2");
+      }
+      layout = await v3Layout(bed, table);
+      expect(layout.dvs).toHaveLength(2);
+      expect(new Set(layout.dvs.map((e) => e.file.file_path)).size).toBe(1);
+    }
+    const misreads = duckdbMisreads(layout!);
+    expect(misreads.size).toBe(1); // the short blob, read from where the long one starts
+    const expected = (await spark("SELECT id, v FROM $TABLE")).rows.map((r) => `${r.id}:${r.v}`).sort();
+    expect(expected).toHaveLength(5100 - 1020);
+    await expectDuckdbReads(layout!, misreads);
+    // with the cache off DuckDB reads Spark's rows
+    const off = await ask<{ rows: { id: number; v: string }[] }>({
+      op: "sql",
+      engine: "duckdb",
+      metadata: layout!.metadataLocation,
+      duckdbSettings: { enable_external_file_cache: false },
+      sql: `SELECT id, v FROM iceberg_scan('${localPath(layout!.metadataLocation)}')`,
+    });
+    expect(off.rows.map((r) => `${r.id}:${r.v}`).sort()).toEqual(expected);
   });
 
   it("many update commits, then compaction: Spark and pyiceberg read Postgres' rows throughout, every engine after compaction, and row lineage survives it", async () => {
@@ -139,7 +193,7 @@ describe("deletion vectors (v3), read by the engines that read them", () => {
     const items = await Table.load(await bed.sharedCatalog(), { namespace: ["floe"], name: "items" });
     expect((await items.compact({ deletes: true }))?.removedDeleteFiles).toBeGreaterThan(0);
     await commits(20, 40);
-    const layout = await v3Layout(bed);
+    const layout = await v3Layout(bed, "items");
     expectSpecDvs(layout);
     await expectV3Reads(bed, layout);
     const lineage = async () =>
@@ -194,7 +248,7 @@ async function caughtUp(bed: CdcBed, w: RunningWriter): Promise<void> {
   }
 }
 
-/** The current snapshot of floe.items: live data files, live deletion vectors (manifest order), the vectors the last commit added, Puffin bytes. */
+/** The current snapshot of floe.<table>: live data files, live deletion vectors (manifest order), the vectors the last commit added, Puffin bytes. */
 interface V3Layout {
   metadataLocation: string;
   data: LiveEntry[];
@@ -203,8 +257,8 @@ interface V3Layout {
   puffins: Map<string, Buffer>;
 }
 
-async function v3Layout(bed: CdcBed): Promise<V3Layout> {
-  const t = await Table.load(await bed.sharedCatalog(), { namespace: ["floe"], name: "items" });
+async function v3Layout(bed: CdcBed, table: string): Promise<V3Layout> {
+  const t = await Table.load(await bed.sharedCatalog(), { namespace: ["floe"], name: table });
   const io = t.catalog.fileIO({ "metadata-location": t.metadataLocation, metadata: t.metadata });
   const entries: LiveEntry[] = [];
   for (const m of await readManifestList(io, t.currentSnapshot()!["manifest-list"])) entries.push(...(await readManifest(io, m)));
@@ -284,7 +338,7 @@ function duckdbMisreads(l: V3Layout): Map<string, number[]> {
   return out;
 }
 
-/** Spark and pyiceberg identical to Postgres; DuckDB 1.5.5 reads exactly what duckdbMisreads predicts, and right with its cache off; chdb refuses. */
+/** pyiceberg, Spark, polars and DuckDB identical to Postgres (DuckDB: as duckdbMisreads predicts, nothing misread); chdb refuses. */
 async function expectV3Reads(bed: CdcBed, l: V3Layout): Promise<void> {
   const c = await compareEngines(bed, "public.items", { engines: ["pyiceberg", "spark", "polars"] });
   console.log(`v3 items, ${l.dvs.length} deletion vectors in ${l.puffins.size} Puffin files: ${JSON.stringify(verdicts(c))}`);
@@ -294,7 +348,14 @@ async function expectV3Reads(bed: CdcBed, l: V3Layout): Promise<void> {
   const [{ n: pgCount }] = await bed.pg.sql("SELECT count(*)::int AS n FROM items", [], "app");
   // count() alone it answers from the manifests (records less deleted positions): right
   expect(Number(chdbRows(t.metadata.location, "count() AS n")[0].n)).toBe(pgCount);
-  // DuckDB, on a connection of its own (what it read before stays out of its cache)
+  // DuckDB reads Postgres' rows, and exactly what the cache model predicts: nothing misread
+  const duck = await compareEngines(bed, "public.items", { engines: ["duckdb"], duckdbSettings: {} });
+  expectIdentical(duck, ["duckdb"]);
+  await expectDuckdbReads(l, duckdbMisreads(l));
+}
+
+/** DuckDB (a connection of its own: what it read before stays out of its cache) reads exactly the rows `misreads` predicts, by data file and position. */
+async function expectDuckdbReads(l: V3Layout, misreads: Map<string, number[]>): Promise<void> {
   const rows = (
     await ask<{ rows: { f: string; p: number }[] }>({
       op: "sql",
@@ -306,7 +367,6 @@ async function expectV3Reads(bed: CdcBed, l: V3Layout): Promise<void> {
   ).rows;
   const read = new Map<string, number[]>();
   for (const r of rows) read.set(r.f, [...(read.get(r.f) ?? []), Number(r.p)]);
-  const misreads = duckdbMisreads(l);
   const live = (applied: (dataFile: string) => number[] | undefined) =>
     Object.fromEntries(
       l.data
@@ -327,9 +387,6 @@ async function expectV3Reads(bed: CdcBed, l: V3Layout): Promise<void> {
   expect(duckdbRead).toEqual(live((f) => misreads.get(f) ?? right(f)));
   if (misreads.size > 0) expect(duckdbRead).not.toEqual(live(right));
   console.log(`DuckDB 1.5.5 read ${misreads.size} of ${l.dvs.length} deletion vectors as another data file's (predicted exactly)`);
-  // the workaround for DuckDB 1.5.5 users: SET enable_external_file_cache = false
-  const off = await compareEngines(bed, "public.items", { engines: ["duckdb"], duckdbSettings: { enable_external_file_cache: false } });
-  expectIdentical(off, ["duckdb"]);
 }
 
 /** A small seeded PRNG (the test's random updates are the same on every run). */

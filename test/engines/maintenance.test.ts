@@ -89,9 +89,8 @@ async function stopChild(c: ChildProcess, exited: Promise<void>): Promise<void> 
   await exited;
 }
 
-// v2 only: on v3 tables chdb refuses deletion vectors and DuckDB 1.5.5 misreads some of them
-// (docs/maintenance.md; test/engines/deletes.test.ts asserts both on v3 tables), so the "every
-// engine" checks below do not hold there.
+// v2 only: chdb refuses v3 deletion vectors (docs/maintenance.md), so the "every engine" checks
+// below do not hold on v3 tables; test/engines/deletes.test.ts reads v3 tables with every engine.
 describe.each([2] as const)("maintenance on v%i tables, beside the writer and other engines", (version) => {
   let bed: CdcBed;
   let file: string;

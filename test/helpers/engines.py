@@ -471,7 +471,11 @@ def sql(engines, req):
     elif engine == "spark":
         s = engines.spark(req["catalog"])
         name = f"`{req['catalog']['name']}`." + ".".join(f"`{p}`" for p in req["table"].split("."))
-        s.sql(f"REFRESH TABLE {name}")
+        try:
+            s.sql(f"REFRESH TABLE {name}")
+        except Exception as e:  # a statement that creates the table: nothing to refresh yet
+            if "TABLE_OR_VIEW_NOT_FOUND" not in str(e):
+                raise
         table = s.sql(req["sql"].replace("$TABLE", name)).toArrow()
     else:
         raise ValueError(f"sql: unknown engine {engine}")

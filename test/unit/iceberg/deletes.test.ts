@@ -137,7 +137,25 @@ describe("deletion vectors (v3)", () => {
       blobs.map((b) => ["deletion-vector-v1", b.offset, b.length, { "referenced-data-file": b.referencedDataFile, cardinality: String(b.cardinality) }]),
     );
     expect(footer.blobs.every((b) => b.fields[0] === 2147483645 && (b as unknown as Record<string, number>)["snapshot-id"] === -1)).toBe(true);
-    expect(readDvBlob(bytes.subarray(blobs[1].offset, blobs[1].offset + blobs[1].length), "b")).toEqual([4]);
+    const b = blobs.find((x) => x.referencedDataFile === "s3://b/b.parquet")!;
+    expect(readDvBlob(bytes.subarray(b.offset, b.offset + b.length), "b")).toEqual([4]);
+  });
+
+  it("lays blobs out shortest first: after each blob but the last, the file holds more bytes (up to its last 12) than the blob (DuckDB 1.5.5's cache)", () => {
+    // DuckDB 1.5.5 widens a blob's read up to the footer's last 12 bytes when that gap is no longer
+    // than the blob, and then reads later blobs from the widened range's start (puffin.ts head)
+    const sizes = [9000, 1, 300, 1, 5000, 20];
+    const { bytes, blobs } = writeDvPuffin(
+      sizes.map((n, i) => ({ referencedDataFile: `s3://b/${"fedcba"[i]}.parquet`, positions: Array.from({ length: n }, (_, j) => j * 7) })),
+    );
+    expect(blobs.map((x) => x.cardinality)).toEqual([1, 1, 20, 300, 5000, 9000]);
+    expect(blobs.slice(0, 2).map((x) => x.referencedDataFile)).toEqual(["s3://b/c.parquet", "s3://b/e.parquet"]); // ties by data file
+    blobs.forEach((x, i) => {
+      if (i > 0) expect(x.offset).toBe(blobs[i - 1].offset + blobs[i - 1].length);
+      const gap = bytes.length - 12 - (x.offset + x.length);
+      if (i < blobs.length - 1) expect(gap).toBeGreaterThan(x.length);
+      expect(readDvBlob(bytes.subarray(x.offset, x.offset + x.length), x.referencedDataFile)).toHaveLength(x.cardinality);
+    });
   });
 
   it("a data file's vector survives many commits: one live vector each, equal to every position deleted", async () => {
