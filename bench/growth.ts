@@ -17,9 +17,11 @@
  *   FLOE_BENCH_READ_PAIRS pairs): the ratio is the median of the pairs' ratios, so load from other
  *   processes on a shared machine, which hits both reads of a pair alike, cancels out, and one
  *   disturbed pair does not move it; the fastest table read over the fastest fresh read is printed
- *   beside it. The table is read as it is right after the checkpoint's commit (the
- *   maintenance pass that follows that commit may still be running). The read is checked against
- *   Postgres (row count and sum(a)).
+ *   beside it. Each query runs on one thread (FLOE_BENCH_READ_THREADS): CPU time then counts the
+ *   work of the read, not the spinning of a thread pool waiting for work, which on a loaded
+ *   machine varied DuckDB's ratio between 1.5x and 2.3x for the same table. The table is read as
+ *   it is right after the checkpoint's commit (the maintenance pass that follows that commit may
+ *   still be running). The read is checked against Postgres (row count and sum(a)).
  * - bench CPU-seconds (this process, the writer and the readers) and the load average.
  *
  * Run: npm run build && node dist/bench/growth.js
@@ -27,7 +29,7 @@
  * (2000), FLOE_BENCH_CHECKPOINTS ("1,250,500,1000,1500,2000"), FLOE_BENCH_INTERVAL_MS (commit
  * interval, 20), FLOE_BENCH_READERS ("chdb,duckdb"), FLOE_BENCH_READ_PAIRS (15),
  * FLOE_BENCH_READ_BUDGET_S (a reader stops adding pairs once the table's reads took this many CPU
- * seconds: 10), FLOE_BENCH_READ_TIMEOUT_S (a reader's pairs slower than this in all are reported as
+ * seconds: 10), FLOE_BENCH_READ_THREADS (threads per query, 0 for the engine's default: 1), FLOE_BENCH_READ_TIMEOUT_S (a reader's pairs slower than this in all are reported as
  * "> N s" and the reader is not asked again: 120), FLOE_BENCH_WRITER_CONFIG
  * (JSON merged into the writer's config, e.g. '{"maintenance":{"enabled":false}}'),
  * FLOE_BENCH_WRITER_NODE_ARGS (node flags for the writer, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
@@ -60,6 +62,7 @@ const READERS = (process.env.FLOE_BENCH_READERS ?? "chdb,duckdb").split(",").fil
 const READ_TIMEOUT_S = Number(process.env.FLOE_BENCH_READ_TIMEOUT_S ?? 120);
 const READ_PAIRS = Number(process.env.FLOE_BENCH_READ_PAIRS ?? 15);
 const READ_BUDGET_S = Number(process.env.FLOE_BENCH_READ_BUDGET_S ?? 10);
+const READ_THREADS = Number(process.env.FLOE_BENCH_READ_THREADS ?? 1);
 const WRITER_CONFIG = JSON.parse(process.env.FLOE_BENCH_WRITER_CONFIG ?? "{}") as Record<string, unknown>;
 const CLI = join(__dirname, "../runtime/cli.js");
 const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"]).stdout?.toString().trim() || 100);
@@ -150,11 +153,11 @@ function enginesPython(): string | undefined {
 // reads run moments apart, so load from other processes hits both about equally.
 const CHDB_SCRIPT = `
 const chdb = require(process.argv[1]);
-const [pairs, budget, table, fresh] = [Number(process.argv[2]), Number(process.argv[3]), process.argv[4], process.argv[5]];
+const [pairs, budget, threads, table, fresh] = [Number(process.argv[2]), Number(process.argv[3]), Number(process.argv[4]), process.argv[5], process.argv[6]];
 const read = (dir) => {
   process.chdir(dir);
   const c0 = process.cpuUsage();
-  const r = chdb.query("SELECT count() AS cnt, toString(sum(a)) AS sa, sum(cityHash64(id, a, t, ts, n)) AS h FROM icebergLocal('" + dir + "')", "JSONEachRow");
+  const r = chdb.query("SELECT count() AS cnt, toString(sum(a)) AS sa, sum(cityHash64(id, a, t, ts, n)) AS h FROM icebergLocal('" + dir + "')" + (threads > 0 ? " SETTINGS max_threads = " + threads : ""), "JSONEachRow");
   const c = process.cpuUsage(c0);
   const row = JSON.parse(r.trim().split("\\n")[0]);
   return { cpu: (c.user + c.system) / 1e6, n: Number(row.cnt), sumA: row.sa };
@@ -172,10 +175,11 @@ process.stdout.write(JSON.stringify(out));
 
 const DUCKDB_SCRIPT = `
 import duckdb, duckdb_extension_avro, duckdb_extension_iceberg, glob, json, os, sys, time
-pairs, budget, table, fresh = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4]
+pairs, budget, threads, table, fresh = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
 for mod, name in ((duckdb_extension_avro, "avro"), (duckdb_extension_iceberg, "iceberg")):
     con.execute("LOAD '" + glob.glob(os.path.join(os.path.dirname(mod.__file__), "extensions", "*", name + ".duckdb_extension"))[0] + "'")
+if threads > 0: con.execute("SET threads = " + str(threads))
 def read(meta):
     c0 = time.process_time()
     n, sa, h = con.execute("SELECT count(*), CAST(sum(a) AS VARCHAR), sum(hash(id, a, t, ts, n)) FROM iceberg_scan('" + meta + "')").fetchone()
@@ -206,7 +210,7 @@ function readPair(
   python: string | undefined,
 ): ReadResult {
   let r;
-  const args = [String(READ_PAIRS), String(READ_BUDGET_S)];
+  const args = [String(READ_PAIRS), String(READ_BUDGET_S), String(READ_THREADS)];
   if (reader === "chdb") {
     r = spawnSync(process.execPath, ["-e", CHDB_SCRIPT, require.resolve("chdb"), ...args, localPath(table.location), localPath(fresh.location)], {
       encoding: "utf8",
