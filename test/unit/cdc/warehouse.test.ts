@@ -1,0 +1,41 @@
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PermanentError } from "../../../runtime/core/errors";
+import { classify } from "../../../runtime/cdc/errors";
+import { checkWarehouse } from "../../../runtime/cdc/warehouse";
+
+describe("the writer's start-up check of a local warehouse (issue 11 item 9)", () => {
+  let dir: string;
+  beforeAll(() => (dir = mkdtempSync(join(tmpdir(), "floe-wh-"))));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("creates a missing warehouse for its owner only and leaves nothing behind", () => {
+    const wh = join(dir, "a", "warehouse");
+    checkWarehouse(`file://${wh}`);
+    expect(statSync(wh).mode & 0o777).toBe(0o700);
+    expect(readdirSync(wh)).toEqual([]);
+  });
+
+  it.each([
+    ["under /proc", () => "/proc/floe-warehouse-test", /cannot create \/proc\/floe-warehouse-test \((ENOENT|EACCES|EROFS)\)/],
+    ["a file in the way", () => (writeFileSync(join(dir, "file"), "x"), join(dir, "file", "warehouse")), /cannot create .*file\/warehouse \((ENOTDIR|EEXIST)\)/],
+    ["a device", () => "/dev/null", /cannot (create|write a file in) \/dev\/null \((EEXIST|ENOTDIR)\)/],
+  ] as [string, () => string, RegExp][])("%s: a permanent error (exit 2) naming the path and the fix", (_, path, message) => {
+    const p = path();
+    let err: unknown;
+    try {
+      checkWarehouse(`file://${p}`);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(PermanentError);
+    expect((err as Error).message).toMatch(message);
+    expect((err as Error).message).toMatch(/point warehouse at a directory the writer's user may create and write/);
+    expect(classify(err)).toEqual(expect.objectContaining({ kind: "warehouse", permanent: true }));
+  });
+
+  it("leaves s3:// warehouses to their first write", () => {
+    expect(() => checkWarehouse("s3://bucket/warehouse")).not.toThrow();
+  });
+});
