@@ -32,7 +32,7 @@ interface Outputs extends Inputs {
  * Supervisor: restart the writer after a crash; stop on exit 0 (stopped), 1 (a change it cannot
  * follow: restarting would not help) and 2 (bad config). `exec` keeps one process per restart.
  */
-const SUPERVISOR = `while :; do "$0" "$1" cdc run --config "$2"; code=$?; case $code in 0|1|2) exit $code;; esac; echo "floe cdc exited with $code; restarting in 2s" >&2; sleep 2; done`;
+const SUPERVISOR = `umask 077; while :; do "$0" "$1" cdc run --config "$2"; code=$?; case $code in 0|1|2) exit $code;; esac; echo "floe cdc exited with $code; restarting in 2s" >&2; sleep 2; done`;
 
 const provider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: Inputs, news: Inputs) {

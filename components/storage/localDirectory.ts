@@ -11,8 +11,8 @@ const provider: pulumi.dynamic.ResourceProvider = {
     const fs = require("node:fs");
     const p = require("node:path");
     if (!p.isAbsolute(inputs.path)) throw new Error(`LocalDirectory: path must be absolute, got "${inputs.path}"`);
-    fs.mkdirSync(inputs.path, { recursive: true, mode: 0o755 });
-    fs.chmodSync(inputs.path, 0o755);
+    fs.mkdirSync(inputs.path, { recursive: true, mode: 0o700 });
+    fs.chmodSync(inputs.path, 0o700);
     runtimeModule("local/process").handOver(inputs.path);
     return { id: inputs.path, outs: { path: inputs.path, location: "file://" + inputs.path } };
   },
@@ -27,7 +27,8 @@ const provider: pulumi.dynamic.ResourceProvider = {
     return { changes: olds.path !== news.path || gone, replaces: olds.path !== news.path ? ["path"] : [], deleteBeforeReplace: true };
   },
   async update(_id: string, _olds: { path: string }, news: { path: string }) {
-    require("node:fs").mkdirSync(news.path, { recursive: true, mode: 0o755 });
+    require("node:fs").mkdirSync(news.path, { recursive: true, mode: 0o700 });
+    require("node:fs").chmodSync(news.path, 0o700);
     runtimeModule("local/process").handOver(news.path);
     return { outs: { path: news.path, location: "file://" + news.path } };
   },
@@ -37,8 +38,9 @@ const provider: pulumi.dynamic.ResourceProvider = {
 };
 
 /**
- * A directory owned by the server user (the local object storage: the Iceberg warehouse, and the
- * root that holds every local process's state). Removed, with its contents, on delete.
+ * A directory owned by the server user and readable by it only (0700: the local object storage holds
+ * a copy of the database; the Iceberg warehouse, and the root that holds every local process's
+ * state). Removed, with its contents, on delete.
  */
 export class LocalDirectory extends pulumi.dynamic.Resource {
   declare readonly path: pulumi.Output<string>;

@@ -6,6 +6,7 @@ import { CdcConfig, loadCdcConfig } from "./config";
 import { openCatalog } from "./catalog";
 import type { Catalog } from "../iceberg/catalog";
 import { classify } from "./errors";
+import { checkWarehouse } from "./warehouse";
 import { Health, serveHealth } from "./http";
 import { cdcMetrics } from "./metrics";
 import { CdcStopError, CdcWriter } from "./writer";
@@ -70,6 +71,12 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   for (const w of tlsWarnings(config)) log.warn(w);
+  try {
+    checkWarehouse(config.warehouse);
+  } catch (e) {
+    process.stderr.write(`floe cdc run: ${(e as Error).message}\n`);
+    return 2;
+  }
   let writer: CdcWriter | undefined;
   let status: Health = { state: "starting", sources: {} };
   let retry: Health["retry"];

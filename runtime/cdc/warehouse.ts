@@ -5,10 +5,10 @@
  * path and the fix, instead of storage errors retried for ever. s3:// warehouses are checked by
  * their first write (object storage refusals are classified in runtime/cdc/errors.ts).
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PermanentError } from "../core/errors";
-import { localPath } from "../iceberg/io";
+import { localPath, makeDirectories } from "../iceberg/io";
 
 export function checkWarehouse(location: string): void {
   if (!location.startsWith("file:")) return;
@@ -16,10 +16,13 @@ export function checkWarehouse(location: string): void {
   const probe = join(dir, `.floe-probe-${process.pid}`);
   const fail = (step: string, e: unknown): never => {
     const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-    throw new PermanentError("warehouse", `warehouse ${location} is not usable: cannot ${step} (${code}): point warehouse at a directory the writer's user may create and write, on a regular filesystem`);
+    throw new PermanentError(
+      "warehouse",
+      `warehouse ${location} is not usable: cannot ${step} (${code}): point warehouse at a directory the writer's user may create and write, on a regular filesystem`,
+    );
   };
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirectories(dir);
   } catch (e) {
     fail(`create ${dir}`, e);
   }

@@ -5,6 +5,7 @@
  */
 import { promises as fs } from "fs";
 import * as path from "path";
+import { mkdirSync, statSync } from "fs";
 
 export interface FileIO {
   /** Reads a whole file. Throws an error whose message names the location when missing. */
@@ -36,6 +37,33 @@ export function fileUri(p: string): string {
   return `file://${path.resolve(p)}`;
 }
 
+/**
+ * mkdir -p, one level at a time from the nearest existing ancestor: Node's recursive mkdir never
+ * returns for a path under /proc (the kernel answers ENOENT for the missing parent it just "made",
+ * and Node retries for ever), which was the writer's silent hang on such a warehouse. Directories
+ * are made 0700.
+ */
+export function makeDirectories(dir: string): void {
+  const missing: string[] = [];
+  for (let d = dir; ; d = path.dirname(d)) {
+    try {
+      if (!statSync(d).isDirectory()) throw Object.assign(new Error(`${d} is not a directory`), { code: "ENOTDIR" });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT" || path.dirname(d) === d) throw e;
+      missing.unshift(d);
+    }
+  }
+  for (const d of missing) {
+    try {
+      mkdirSync(d, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST" || !statSync(d).isDirectory()) throw e; // a concurrent write made it
+    }
+  }
+}
+
+/** Files on the local filesystem, readable by their owner only (0600 in 0700 directories: a warehouse holds a copy of the database). */
 export class LocalFileIO implements FileIO {
   async read(location: string): Promise<Uint8Array> {
     try {
@@ -47,9 +75,15 @@ export class LocalFileIO implements FileIO {
   }
   async write(location: string, data: Uint8Array): Promise<void> {
     const p = localPath(location);
-    await fs.mkdir(path.dirname(p), { recursive: true });
+    try {
+      await fs.mkdir(path.dirname(p), { mode: 0o700 });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") makeDirectories(path.dirname(p));
+      else if (code !== "EEXIST") throw e;
+    }
     const tmp = `${p}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    await fs.writeFile(tmp, data);
+    await fs.writeFile(tmp, data, { mode: 0o600 });
     await fs.rename(tmp, p);
   }
   async exists(location: string): Promise<boolean> {

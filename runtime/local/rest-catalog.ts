@@ -180,7 +180,7 @@ export function javaBinary(spec: Pick<RestServerSpec, "java">, env: NodeJS.Proce
  * server.pid. `$0` is the directory, the rest is the java command.
  */
 const SUPERVISOR =
-  'dir="$0"; while :; do "$@" & echo $! > "$dir/server.pid"; wait $!; code=$?; ' +
+  'umask 077; dir="$0"; while :; do "$@" & echo $! > "$dir/server.pid"; wait $!; code=$?; ' +
   'echo "floe: the catalog server exited with $code; restarting in 1s" >&2; sleep 1; done';
 
 export const RESTART_MARK = "floe: the catalog server exited with";

@@ -149,7 +149,7 @@ export async function createInstanceBranch(parentUrl: string, opts: InstanceBran
     const dir = join(store, name);
     const dataDir = join(dir, "data");
     if (existsSync(dir)) throw new Error(`branch "${name}" exists already in ${store}: delete it (floe branch delete) or reset it (floe branch reset)`);
-    mkdirSync(store, { recursive: true, mode: 0o755 });
+    mkdirSync(store, { recursive: true, mode: 0o700 });
     handOver(store);
     mkdirSync(dir, { mode: 0o700 });
     handOver(dir);

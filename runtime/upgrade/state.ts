@@ -83,7 +83,7 @@ export function loadState(path: string): UpgradeState | null {
 }
 
 export function saveState(path: string, s: UpgradeState): void {
-  mkdirSync(dirname(path), { recursive: true });
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, JSON.stringify(s, null, 2) + "\n", { mode: 0o600 });
   renameSync(tmp, path);

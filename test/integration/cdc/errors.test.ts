@@ -1,11 +1,11 @@
 /**
  * How `floe cdc run` ends: a permanent error (a wrong password, a missing database, table or
- * publication, a missing grant, a missing catalog database, a misspelt config key) ends the process
+ * publication, a missing grant, a missing catalog database, a misspelt config key, an unusable warehouse) ends the process
  * with exit 2 and one message naming the problem and the fix; it used to retry forever. A transient
  * one (Postgres down, then back) is retried with backoff, shown on /healthz and in
  * floe_cdc_errors_total, and the writer carries on where it was.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startCluster, stopCluster } from "../../../runtime/local/postgres";
@@ -143,6 +143,22 @@ describe("floe cdc run: permanent errors exit 2 with the fix, transient ones are
     expect(await pg.sql("SELECT pubname FROM pg_publication WHERE pubname = 'typo_pub'", [], "app")).toEqual([]);
   });
 
+  it.each([
+    ["under /proc", () => "/proc/floe-warehouse", /cannot create \/proc\/floe-warehouse \((ENOENT|EACCES|EROFS)\)/],
+    [
+      "with a file in the way",
+      () => (writeFileSync(join(dir, "in-the-way"), "x"), join(dir, "in-the-way", "warehouse")),
+      /cannot create .*in-the-way\/warehouse \(ENOTDIR\)/,
+    ],
+  ] as [string, () => string, RegExp][])("a warehouse it cannot use: %s, before anything is created", async (_, path, expected) => {
+    const p = path();
+    await permanent({ warehouse: `file://${p}`, tables: [{ source: "public.other" }] }, { publication: "wh_pub" }, expected);
+    expect((await runToExit(config({ warehouse: `file://${p}` }), dir)).message).toMatch(
+      /point warehouse at a directory the writer's user may create and write/,
+    );
+    expect(await pg.sql("SELECT pubname FROM pg_publication WHERE pubname = 'wh_pub'", [], "app")).toEqual([]);
+  });
+
   describe("transient: Postgres goes away and comes back", () => {
     let w: WriterProcess;
     let port: number;
@@ -196,6 +212,18 @@ describe("floe cdc run: permanent errors exit 2 with the fix, transient ones are
       expect(after.status).toBe(200);
       expect(after.body.retry).toBeUndefined();
       expect(await metric(port, "floe_cdc_retrying")).toBe(0);
+
+      // The local warehouse is its owner's only: it holds a copy of the database.
+      const modes = new Set<string>();
+      const walk = (d: string): void => {
+        modes.add(`dir ${(statSync(d).mode & 0o777).toString(8)}`);
+        for (const e of readdirSync(d, { withFileTypes: true })) {
+          if (e.isDirectory()) walk(join(d, e.name));
+          else modes.add(`file ${(statSync(join(d, e.name)).mode & 0o777).toString(8)}`);
+        }
+      };
+      walk(join(dir, "warehouse"));
+      expect([...modes].sort()).toEqual(["dir 700", "file 600"]);
     });
   });
 });

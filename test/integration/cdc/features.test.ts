@@ -1,6 +1,7 @@
 import { lines, readIceberg, readPostgres } from "../../helpers/compare";
 import { CdcBed, startCdcBed } from "../../helpers/cdc";
 import { Table } from "../../../runtime/iceberg";
+import { waitUntil } from "../../helpers/wait";
 
 // Postgres 17 and 18: the same pgoutput stream from either, into Iceberg, read back by chdb.
 describe.each([17, 18])("CDC writer features on Postgres %i, each checked against Postgres through chdb", (major) => {
@@ -161,15 +162,12 @@ describe.each([17, 18])("CDC writer features on Postgres %i, each checked agains
     await bed.pg.sql(`UPDATE items SET qty = qty + 1000 WHERE id % 3 = 0; DELETE FROM items WHERE id % 5 = 0`, [], "app");
     await bed.pg.sql(`UPDATE items SET qty = -qty WHERE id % 3 = 0; INSERT INTO items VALUES (1001, 'b', 1)`, [], "shard2");
     const expected = async () => lines([...(await readPostgres(bed.pg.url("app"), "items")), ...(await readPostgres(bed.pg.url("shard2"), "items"))]);
-    const deadline = Date.now() + 20_000;
-    let ice: string[] = [];
     let want: string[] = [];
-    while (Date.now() < deadline) {
+    const ice = await waitUntil("Iceberg items to equal both shards' items", async () => {
       want = await expected();
-      ice = await bed.icebergRows("items").catch(() => []);
-      if (JSON.stringify(ice) === JSON.stringify(want)) break;
-      await new Promise((res) => setTimeout(res, 100));
-    }
+      const rows = await bed.icebergRows("items").catch(() => []);
+      return JSON.stringify(rows) === JSON.stringify(want) ? rows : undefined;
+    });
     expect(ice).toEqual(want);
     const t = await Table.load(await bed.catalog(), { namespace: ["floe"], name: "items" });
     expect(t.summaryProperty("floe.lsn.shard-a")).toBeDefined();
@@ -178,7 +176,11 @@ describe.each([17, 18])("CDC writer features on Postgres %i, each checked agains
     await w.stop();
 
     // One shard's slot is lost: re-copying it would empty the shared table. The writer refuses, loudly.
-    await bed.pg.sql(`SELECT pg_drop_replication_slot('floe_shard_a')`, [], "app");
+    // (the stopped writer's walsender lets go of its slot a moment after the writer hung up)
+    await waitUntil("the stopped writer's walsender to release slot floe_shard_a", async () => {
+      await bed.pg.sql(`SELECT pg_drop_replication_slot('floe_shard_a')`, [], "app");
+      return true;
+    });
     await expect(
       bed.startWriter({
         sources: [

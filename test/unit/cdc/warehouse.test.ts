@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { PermanentError } from "../../../runtime/core/errors";
 import { classify } from "../../../runtime/cdc/errors";
 import { checkWarehouse } from "../../../runtime/cdc/warehouse";
+import { LocalFileIO } from "../../../runtime/iceberg/io";
 
 describe("the writer's start-up check of a local warehouse (issue 11 item 9)", () => {
   let dir: string;
@@ -19,7 +20,11 @@ describe("the writer's start-up check of a local warehouse (issue 11 item 9)", (
 
   it.each([
     ["under /proc", () => "/proc/floe-warehouse-test", /cannot create \/proc\/floe-warehouse-test \((ENOENT|EACCES|EROFS)\)/],
-    ["a file in the way", () => (writeFileSync(join(dir, "file"), "x"), join(dir, "file", "warehouse")), /cannot create .*file\/warehouse \((ENOTDIR|EEXIST)\)/],
+    [
+      "a file in the way",
+      () => (writeFileSync(join(dir, "file"), "x"), join(dir, "file", "warehouse")),
+      /cannot create .*file\/warehouse \((ENOTDIR|EEXIST)\)/,
+    ],
     ["a device", () => "/dev/null", /cannot (create|write a file in) \/dev\/null \((EEXIST|ENOTDIR)\)/],
   ] as [string, () => string, RegExp][])("%s: a permanent error (exit 2) naming the path and the fix", (_, path, message) => {
     const p = path();
@@ -33,6 +38,16 @@ describe("the writer's start-up check of a local warehouse (issue 11 item 9)", (
     expect((err as Error).message).toMatch(message);
     expect((err as Error).message).toMatch(/point warehouse at a directory the writer's user may create and write/);
     expect(classify(err)).toEqual(expect.objectContaining({ kind: "warehouse", permanent: true }));
+  });
+
+  it("LocalFileIO writes files 0600 in directories 0700, concurrently, and fails under /proc instead of hanging", async () => {
+    const io = new LocalFileIO();
+    const root = join(dir, "io");
+    await Promise.all([1, 2, 3, 4].map((i) => io.write(`file://${root}/t/data/part-${i}.parquet`, new Uint8Array([i]))));
+    expect(statSync(join(root, "t", "data")).mode & 0o777).toBe(0o700);
+    expect(statSync(join(root, "t", "data", "part-3.parquet")).mode & 0o777).toBe(0o600);
+    expect(readdirSync(join(root, "t", "data")).sort()).toEqual([1, 2, 3, 4].map((i) => `part-${i}.parquet`));
+    await expect(io.write("file:///proc/floe-io-test/t/x.avro", new Uint8Array([1]))).rejects.toThrow(/ENOENT/);
   });
 
   it("leaves s3:// warehouses to their first write", () => {
