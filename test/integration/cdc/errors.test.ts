@@ -152,11 +152,12 @@ describe("floe cdc run: permanent errors exit 2 with the fix, transient ones are
     ],
   ] as [string, () => string, RegExp][])("a warehouse it cannot use: %s, before anything is created", async (_, path, expected) => {
     const p = path();
-    await permanent({ warehouse: `file://${p}`, tables: [{ source: "public.other" }] }, { publication: "wh_pub" }, expected);
-    expect((await runToExit(config({ warehouse: `file://${p}` }), dir)).message).toMatch(
+    // Everything else is right: without the check, a storage error retried for ever (or a hang).
+    await permanent({ warehouse: `file://${p}` }, { name: "wh" }, expected);
+    expect((await runToExit(config({ warehouse: `file://${p}` }, { name: "wh" }), dir)).message).toMatch(
       /point warehouse at a directory the writer's user may create and write/,
     );
-    expect(await pg.sql("SELECT pubname FROM pg_publication WHERE pubname = 'wh_pub'", [], "app")).toEqual([]);
+    expect(await pg.sql("SELECT slot_name FROM pg_replication_slots WHERE slot_name = 'floe_wh'", [], "app")).toEqual([]);
   });
 
   describe("transient: Postgres goes away and comes back", () => {
