@@ -5,7 +5,7 @@
  */
 import { promises as fs } from "fs";
 import * as path from "path";
-import { mkdirSync, statSync } from "fs";
+import { chownSync, mkdirSync, statSync } from "fs";
 
 export interface FileIO {
   /** Reads a whole file. Throws an error whose message names the location when missing. */
@@ -41,13 +41,18 @@ export function fileUri(p: string): string {
  * mkdir -p, one level at a time from the nearest existing ancestor: Node's recursive mkdir never
  * returns for a path under /proc (the kernel answers ENOENT for the missing parent it just "made",
  * and Node retries for ever), which was the writer's silent hang on such a warehouse. Directories
- * are made 0700.
+ * are made 0700, and as root they take their parent's owner: the local warehouse belongs to the
+ * server user, whose writer must read and replace what a root CLI (floe maintain) wrote. Returns
+ * the owner of `dir`.
  */
-export function makeDirectories(dir: string): void {
+export function makeDirectories(dir: string): { uid: number; gid: number } {
   const missing: string[] = [];
+  let owner: { uid: number; gid: number };
   for (let d = dir; ; d = path.dirname(d)) {
     try {
-      if (!statSync(d).isDirectory()) throw Object.assign(new Error(`${d} is not a directory`), { code: "ENOTDIR" });
+      const st = statSync(d);
+      if (!st.isDirectory()) throw Object.assign(new Error(`${d} is not a directory`), { code: "ENOTDIR" });
+      owner = { uid: st.uid, gid: st.gid };
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT" || path.dirname(d) === d) throw e;
@@ -57,13 +62,20 @@ export function makeDirectories(dir: string): void {
   for (const d of missing) {
     try {
       mkdirSync(d, { mode: 0o700 });
+      if (asRoot() && owner.uid !== 0) chownSync(d, owner.uid, owner.gid);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST" || !statSync(d).isDirectory()) throw e; // a concurrent write made it
     }
   }
+  return owner;
 }
 
-/** Files on the local filesystem, readable by their owner only (0600 in 0700 directories: a warehouse holds a copy of the database). */
+const asRoot = () => process.getuid?.() === 0;
+
+/**
+ * Files on the local filesystem, readable by their owner only (0600 in 0700 directories: a
+ * warehouse holds a copy of the database); as root, a file takes its directory's owner.
+ */
 export class LocalFileIO implements FileIO {
   async read(location: string): Promise<Uint8Array> {
     try {
@@ -75,15 +87,10 @@ export class LocalFileIO implements FileIO {
   }
   async write(location: string, data: Uint8Array): Promise<void> {
     const p = localPath(location);
-    try {
-      await fs.mkdir(path.dirname(p), { mode: 0o700 });
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") makeDirectories(path.dirname(p));
-      else if (code !== "EEXIST") throw e;
-    }
+    const owner = makeDirectories(path.dirname(p));
     const tmp = `${p}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     await fs.writeFile(tmp, data, { mode: 0o600 });
+    if (asRoot() && owner.uid !== 0) await fs.chown(tmp, owner.uid, owner.gid);
     await fs.rename(tmp, p);
   }
   async exists(location: string): Promise<boolean> {

@@ -1,10 +1,11 @@
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PermanentError } from "../../../runtime/core/errors";
 import { classify } from "../../../runtime/cdc/errors";
 import { checkWarehouse } from "../../../runtime/cdc/warehouse";
 import { LocalFileIO } from "../../../runtime/iceberg/io";
+import { serverUser } from "../../../runtime/local/process";
 
 describe("the writer's start-up check of a local warehouse (issue 11 item 9)", () => {
   let dir: string;
@@ -48,6 +49,16 @@ describe("the writer's start-up check of a local warehouse (issue 11 item 9)", (
     expect(statSync(join(root, "t", "data", "part-3.parquet")).mode & 0o777).toBe(0o600);
     expect(readdirSync(join(root, "t", "data")).sort()).toEqual([1, 2, 3, 4].map((i) => `part-${i}.parquet`));
     await expect(io.write("file:///proc/floe-io-test/t/x.avro", new Uint8Array([1]))).rejects.toThrow(/ENOENT/);
+  });
+
+  it("as root, what LocalFileIO makes in another user's warehouse belongs to that user (the writer must read what a root CLI wrote)", async () => {
+    const u = process.getuid?.() === 0 ? serverUser() : null;
+    if (!u) return expect(process.getuid?.()).not.toBe(0); // not root: every file is already the one user's
+    const root = join(dir, "owned");
+    mkdirSync(root, { mode: 0o700 });
+    chownSync(root, u.uid, u.gid);
+    await new LocalFileIO().write(`file://${root}/t/metadata/snap-1.avro`, new Uint8Array([1]));
+    for (const p of ["t", "t/metadata", "t/metadata/snap-1.avro"]) expect([p, statSync(join(root, p)).uid]).toEqual([p, u.uid]);
   });
 
   it("leaves s3:// warehouses to their first write", () => {
