@@ -18,7 +18,7 @@ export async function openCatalog(config: CdcConfig): Promise<Catalog> {
   // config.storage: the defaults of the S3 FileIO for s3:// tables, under what the catalog says
   // (its config and a table's vended credentials win). Passed as `storage` until the lint found
   // it: RestCatalog has no such option, and `as any` let it be dropped silently.
-  const { endpoint, region, forcePathStyle, accessKeyId, secretAccessKey } = config.storage;
-  const s3 = { endpoint, region, forcePathStyle, ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey } } : {}) };
+  const { endpoint, region, forcePathStyle, accessKeyId, secretAccessKey, caFile } = config.storage;
+  const s3 = { endpoint, region, forcePathStyle, caFile, ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey } } : {}) };
   return rest.RestCatalog.connect({ ...c, warehouse: c.warehouse ?? config.warehouse, s3 });
 }

@@ -121,6 +121,13 @@ export const RestCatalogSchema = z.strictObject({
   scope: z.string().optional(),
   /** Static bearer token. */
   token: z.string().optional(),
+  /**
+   * A file holding the bearer token, read again as it rotates (kubernetes: the writer's projected
+   * service-account token, which Lakekeeper checks). Defaults to none.
+   */
+  tokenFile: z.string().min(1).optional(),
+  /** A PEM file of CA certificates trusted for an https:// uri, on top of the public CAs. Defaults to the public CAs only. */
+  caFile: z.string().min(1).optional(),
   /** SigV4 signing for AWS Glue / S3 Tables. */
   sigv4: z.strictObject({ region: z.string(), service: z.string().default("glue") }).optional(),
 });
@@ -132,6 +139,8 @@ export const StorageSchema = z.strictObject({
   forcePathStyle: z.boolean().default(false),
   accessKeyId: z.string().optional(),
   secretAccessKey: z.string().optional(),
+  /** A PEM file of CA certificates trusted for an https:// endpoint, on top of the public CAs. Defaults to the public CAs only. */
+  caFile: z.string().min(1).optional(),
 });
 
 export const CdcConfigSchema = z
@@ -223,6 +232,11 @@ export const CdcConfigSchema = z
       checkTls(ctx, ["sources", i, "connectionString"], s.connectionString, s);
     });
     if (cfg.catalog.type === "sql") checkTls(ctx, ["catalog", "uri"], cfg.catalog.uri, cfg.catalog);
+    else {
+      const auth = (["token", "tokenFile", "credential"] as const).filter((k) => cfg.catalog.type === "rest" && cfg.catalog[k] !== undefined);
+      if (auth.length > 1)
+        ctx.addIssue({ code: "custom", path: ["catalog", auth[1]], message: `give one of token, tokenFile and credential, not ${auth.join(" and ")}` });
+    }
   });
 
 function checkTls(ctx: z.RefinementCtx, path: (string | number)[], url: string, explicit: { sslmode?: string; sslrootcert?: string }): void {

@@ -3,9 +3,10 @@
  * (the REST spec's own endpoint) or an external `oauth2ServerUri`, with a cached token refreshed
  * before it expires (from `expires_in`, else a JWT's `exp`), single-flight fetches, and
  * `invalidate()` for the HTTP client to call on a 401 / 419. Iceberg's `credential` property
- * ("client_id:client_secret") is parsed here too. Used by rest.ts; rest-http.ts only sees a
- * token provider.
+ * ("client_id:client_secret") is parsed here too; `FileTokenSource` reads a bearer token from a
+ * file as it rotates. Used by rest.ts; rest-http.ts only sees a token provider.
  */
+import { readFile } from "node:fs/promises";
 import { IcebergError } from "./catalog";
 import type { ErrorModel } from "./rest-http";
 
@@ -139,4 +140,42 @@ function jwtLifetimeMs(token: string): number | undefined {
 export function parseCredential(credential: string): OAuth2Options {
   const i = credential.indexOf(":");
   return i < 0 ? { clientId: "", clientSecret: credential } : { clientId: credential.slice(0, i), clientSecret: credential.slice(i + 1) };
+}
+
+/**
+ * A bearer token read from a file and read again as it changes: a Kubernetes projected
+ * service-account token, which the kubelet replaces before it expires (at 80% of its lifetime).
+ * The file is re-read when the cached copy is older than `maxAgeMs` and after a 401 / 419
+ * (`invalidate`), so a rotated token is used within a minute and a revoked one is retried once.
+ */
+export class FileTokenSource {
+  private token?: string;
+  private readAt = 0;
+  /** How many times the file was read (for tests). */
+  reads = 0;
+
+  constructor(
+    private readonly file: string,
+    private readonly maxAgeMs = 60_000,
+  ) {}
+
+  async get(): Promise<string> {
+    if (this.token !== undefined && Date.now() - this.readAt < this.maxAgeMs) return this.token;
+    let text: string;
+    try {
+      text = await readFile(this.file, "utf8");
+    } catch (e) {
+      throw new IcebergError(`cannot read the catalog token file ${this.file}: ${(e as Error).message}`);
+    }
+    const token = text.trim();
+    if (!token) throw new IcebergError(`the catalog token file ${this.file} is empty`);
+    this.token = token;
+    this.readAt = Date.now();
+    this.reads++;
+    return token;
+  }
+
+  invalidate(): void {
+    this.token = undefined;
+  }
 }

@@ -14,7 +14,8 @@
  * - Where the server's config advertises `idempotency-key-lifetime` (REST spec, Iceberg 1.11),
  *   mutations carry an `Idempotency-Key` (UUIDv7): one per call, reused by its retries; a commit's
  *   key is the caller's, the same on every re-send of that commit, renewed past the lifetime.
- * - Auth: a static bearer token; OAuth2 client credentials (`POST /v1/oauth/tokens` or
+ * - Auth: a static bearer token, or one read from a file as it rotates (`tokenFile`: a Kubernetes
+ *   projected service-account token); OAuth2 client credentials (`POST /v1/oauth/tokens` or
  *   `oauth2ServerUri`), refreshed before expiry and once on a 401; SigV4 for AWS Glue (`glue`)
  *   and S3 Tables (`s3tables`).
  * - Idempotent calls (GET, HEAD, DELETE, and mutations with an Idempotency-Key) are retried with
@@ -37,12 +38,13 @@ import {
   tableIdString,
 } from "./catalog";
 import { FileIO, LocalFileIO } from "./io";
-import { OAuth2TokenSource, parseCredential, type OAuth2Options } from "./rest-auth";
+import { caFetch, loadCa } from "../core/tls-ca";
+import { FileTokenSource, OAuth2TokenSource, parseCredential, type OAuth2Options } from "./rest-auth";
 import { RestCatalogError, RestHttpClient, type RetryOptions } from "./rest-http";
 import { S3FileIO, S3FileIOOptions } from "./s3";
 import { SigV4Options, SigV4Signer } from "./sigv4";
 
-export { OAuth2Error, OAuth2TokenSource, type OAuth2Options } from "./rest-auth";
+export { FileTokenSource, OAuth2Error, OAuth2TokenSource, type OAuth2Options } from "./rest-auth";
 export { ForbiddenError, NotAuthorizedError, RestCatalogError, parseRestJson, type RetryOptions } from "./rest-http";
 
 export interface RestCatalogOptions {
@@ -56,6 +58,18 @@ export interface RestCatalogOptions {
   prefix?: string;
   /** A static bearer token. */
   token?: string;
+  /**
+   * A file holding the bearer token, read again as it changes (a Kubernetes projected
+   * service-account token, which the kubelet rotates): at most a minute old, and re-read after a
+   * 401. Defaults to none.
+   */
+  tokenFile?: string;
+  /**
+   * A PEM file of CA certificates trusted for https:// catalog URIs, in addition to the public
+   * CAs (kubernetes: the CA of the certificate cert-manager issued to Lakekeeper). Read once, at
+   * construction. Defaults to the public CAs only.
+   */
+  caFile?: string;
   /** OAuth2 client-credentials flow. Also settable as Iceberg's `credential` = "id:secret". */
   oauth2?: OAuth2Options;
   /** Iceberg's `credential` property, "client_id:client_secret" (or just a secret). */
@@ -125,12 +139,12 @@ export class RestCatalog implements Catalog {
     if (!options.uri || !/^https?:\/\//.test(options.uri)) {
       throw new Error(`RestCatalog: uri must be an http(s) URL, got ${JSON.stringify(options.uri)}`);
     }
-    if (options.token && (options.oauth2 || options.credential)) {
-      throw new Error("RestCatalog: give either token (static bearer) or oauth2/credential, not both");
-    }
+    const auth = [options.token && "token", options.tokenFile && "tokenFile", (options.oauth2 || options.credential) && "oauth2/credential"].filter(Boolean);
+    if (auth.length > 1) throw new Error(`RestCatalog: give one of token, tokenFile and oauth2/credential, not ${auth.join(" and ")}`);
+    if (options.caFile && options.fetch) throw new Error("RestCatalog: give caFile or fetch, not both (caFile builds the fetch)");
     this.opts = options;
     this.name = options.name ?? "rest";
-    this.fetchImpl = options.fetch ?? fetch;
+    this.fetchImpl = options.fetch ?? (options.caFile ? caFetch(loadCa(options.caFile, `REST catalog ${this.name}`)) : fetch);
     this.http = new RestHttpClient(
       {
         name: this.name,
@@ -143,6 +157,7 @@ export class RestCatalog implements Catalog {
       },
       trimSlash(options.uri),
     );
+    if (options.tokenFile) this.http.tokens = new FileTokenSource(options.tokenFile);
     const oauth = options.oauth2 ?? (options.credential ? parseCredential(options.credential) : undefined);
     if (oauth) {
       this.useOAuth(

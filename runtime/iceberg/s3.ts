@@ -9,6 +9,7 @@
  * `s3.session-token`, `client.region` (or `s3.region`).
  */
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
+import { caAgent, loadCa } from "../core/tls-ca";
 import type { FileIO } from "./io";
 
 export interface S3FileIOOptions {
@@ -24,6 +25,12 @@ export interface S3FileIOOptions {
   client?: S3Client;
   /** SDK retry attempts. Defaults to the SDK's (3). */
   maxAttempts?: number;
+  /**
+   * A PEM file of CA certificates trusted for an https:// endpoint, in addition to the public CAs
+   * (kubernetes: the CA of the certificate cert-manager issued to MinIO). Read once, when the
+   * client is built. Defaults to the public CAs only.
+   */
+  caFile?: string;
 }
 
 export interface S3Location {
@@ -58,6 +65,8 @@ export class S3FileIO implements FileIO {
     if (options.endpoint) config.endpoint = options.endpoint;
     if (options.credentials) config.credentials = options.credentials;
     if (options.maxAttempts) config.maxAttempts = options.maxAttempts;
+    // the SDK builds its node:https handler from these options
+    if (options.caFile) config.requestHandler = { httpsAgent: caAgent(loadCa(options.caFile, "S3 storage")) };
     this.client = new S3Client(config);
   }
 

@@ -10,7 +10,6 @@
  *   through an address the certificate does not name, an unreadable sslrootcert: exit 2 with one
  *   message naming the problem and the fix, never retried.
  */
-import { execFileSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,43 +17,17 @@ import { freePort, handOver } from "../../../runtime/local/process";
 import { healthz, icebergLines, runToExit, startWriterProcess, waitFor, WriterProcess } from "../../helpers/cdc-cli";
 import { lines, readPostgres } from "../../helpers/compare";
 import { startPostgres, TestPostgres } from "../../helpers/postgres";
+import { makeCertificates as makeTestCertificates, type TestCertificates } from "../../helpers/certificates";
 
 jest.setTimeout(240_000);
 
-/** A CA, a server certificate it signs for 127.0.0.1 / localhost, and a second, unrelated CA. */
-function makeCertificates(dir: string): { ca: string; otherCa: string; cert: string; key: string } {
-  const run = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  const ecKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  const caExt = ["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"];
-  run("req", "-x509", ...ecKey, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=floe test CA", ...caExt);
-  run("req", "-x509", ...ecKey, "-keyout", "other-ca.key", "-out", "other-ca.crt", "-days", "2", "-subj", "/CN=floe other CA", ...caExt);
-  run("req", ...ecKey, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1");
-  writeFileSync(
-    join(dir, "server.ext"),
-    "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
-  );
-  run(
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.crt",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "server.crt",
-    "-days",
-    "2",
-    "-extfile",
-    "server.ext",
-  );
-  // Postgres reads the key as its own user and refuses a key others may read.
-  for (const f of ["server.crt", "server.key"]) handOver(join(dir, f));
-  chmodSync(join(dir, "server.key"), 0o600);
+/** The test certificates, readable by the Postgres server's user (which refuses a key others may read). */
+function makeCertificates(dir: string): TestCertificates {
+  const certs = makeTestCertificates(dir);
+  for (const f of [certs.cert, certs.key]) handOver(f);
+  chmodSync(certs.key, 0o600);
   handOver(dir);
-  return { ca: join(dir, "ca.crt"), otherCa: join(dir, "other-ca.crt"), cert: join(dir, "server.crt"), key: join(dir, "server.key") };
+  return certs;
 }
 
 describe("floe cdc run over TLS (libpq sslmode meanings)", () => {
