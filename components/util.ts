@@ -38,6 +38,15 @@ export function pgUrl(
   );
 }
 
+/** A URL with these query parameters set (or removed, when undefined). */
+export function withUrlParams(url: string, params: Record<string, string | undefined>): string {
+  const u = new URL(url);
+  for (const [k, v] of Object.entries(params))
+    if (v === undefined) u.searchParams.delete(k);
+    else u.searchParams.set(k, v);
+  return u.toString();
+}
+
 /** Standard labels for Kubernetes objects floe creates. */
 export function labels(component: string, name: string): Record<string, string> {
   return { "app.kubernetes.io/name": component, "app.kubernetes.io/instance": name, "app.kubernetes.io/managed-by": "floe" };

@@ -201,7 +201,12 @@ export function wireKubernetes(ctx: BuildContext<DataPlatformArgs>, make: Platfo
         {
           ...cloudUpgradeArgs(postgres, up, db, ro.publication ?? "floe"),
           poolerAdminUrl: pooler.adminUrl as pulumi.Output<string>,
-          kubernetes: { namespace: args.namespace ?? "floe", poolerConfigClaim: pooler.configClaim as pulumi.Output<string> },
+          kubernetes: {
+            namespace: args.namespace ?? "floe",
+            poolerConfigClaim: pooler.configClaim as pulumi.Output<string>,
+            // green's certificate from blue's CA: the writer's mounted CA verifies it after the handoff
+            blueCaSecretName: postgres.sources.apply((s) => s[0].caSecretName!),
+          },
         },
         { dependsOn: [cdc] },
       ),

@@ -19,6 +19,15 @@ export interface BlueGreenUpgradeKubernetesArgs {
   poolerConfigClaim: pulumi.Input<string>;
   /** Path of pgbouncer.ini inside that claim. Defaults to "pgbouncer.ini". */
   poolerConfigPath?: string;
+  /**
+   * The Secret holding blue's server CA (`ca.crt` and `ca.key`: CloudNativePG's `<cluster>-ca`, or
+   * your `serverCASecret` when it has the key). Green's server certificate is issued from it
+   * (`certificates.serverCASecret`), so a client that verifies blue's CA, the CDC writer, goes on
+   * verifying after the handoff; and the orchestrator Job mounts it and connects to blue and
+   * green with sslmode verify-full. DataPlatform passes its cluster's. Defaults to none: green
+   * gets a CA of its own and the orchestrator connects with sslmode require (encrypted, not verified).
+   */
+  blueCaSecretName?: pulumi.Input<string>;
   /** Escape hatch merged last into green's `Cluster` spec. Defaults to none. */
   spec?: Record<string, unknown>;
 }

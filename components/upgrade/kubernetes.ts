@@ -9,10 +9,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { BuildContext } from "../target";
-import { deepMerge, labels, password, pgUrl } from "../util";
+import { deepMerge, labels, password, pgUrl, withUrlParams } from "../util";
 import { DEFAULT_UPGRADE_IMAGE, type BlueGreenUpgradeArgs, type BlueGreenUpgradeBuildResult } from "./args";
 import { cdcFlags, checkUpgradeArgs, orchestratorEnv } from "./common";
 import { cnpgImage } from "../postgres/kubernetes";
+
+/** Where the orchestrator Job mounts blue's CA (`kubernetes.blueCaSecretName`). */
+const UPGRADE_CA_DIR = "/etc/floe-ca";
+const UPGRADE_CA_FILE = `${UPGRADE_CA_DIR}/ca.crt`;
 
 export function buildKubernetesUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>): BlueGreenUpgradeBuildResult {
   const { name, args, v, childOpts } = ctx;
@@ -79,6 +83,8 @@ export function buildKubernetesUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>):
       pg_hba: ["hostssl all all all scram-sha-256"],
     },
     storage: { size: ka.storageSize ?? "20Gi", ...(ka.storageClass ? { storageClass: ka.storageClass } : {}) },
+    // green's server certificate from blue's CA: whoever verifies blue verifies green
+    ...(ka.blueCaSecretName !== undefined ? { certificates: { serverCASecret: ka.blueCaSecretName } } : {}),
   };
   const cluster = new k8s.apiextensions.CustomResource(
     `${name}-green`,
@@ -92,13 +98,33 @@ export function buildKubernetesUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>):
   );
   const greenHost = pulumi.output(`${green}-rw.${ns}.svc.cluster.local`);
   const greenUrl = pgUrl("postgres", pw.result, greenHost, 5432, database);
+  // With blue's CA the Job verifies both servers (verify-full, the CA mounted); the subscriptions'
+  // CONNECTION strings are opened by the servers themselves, where that file does not exist: they
+  // stay encrypted without verification (require).
+  const verify = ka.blueCaSecretName !== undefined;
+  const jobTls = (url: pulumi.Input<string>) =>
+    verify ? pulumi.secret(pulumi.output(url).apply((u) => withUrlParams(u, { sslmode: "verify-full", sslrootcert: UPGRADE_CA_FILE }))) : pulumi.output(url);
+  const serverTls = (url: pulumi.Input<string>) =>
+    pulumi.secret(pulumi.output(url).apply((u) => withUrlParams(u, { sslmode: "require", sslrootcert: undefined })));
 
   let jobName: pulumi.Output<string | undefined> = pulumi.output(undefined);
   if (args.run ?? true) {
     const iniPath = `/pooler/${ka.poolerConfigPath ?? "pgbouncer.ini"}`;
     const env = new k8s.core.v1.Secret(
       `${name}-env`,
-      { metadata: { namespace: ns, labels: lbl }, stringData: orchestratorEnv(args, greenUrl, budgetMs, iniPath, "/state/floe-upgrade-state.json") },
+      {
+        metadata: { namespace: ns, labels: lbl },
+        stringData: pulumi
+          .all([
+            orchestratorEnv({ ...args, blueUrl: jobTls(args.blueUrl) }, jobTls(greenUrl), budgetMs, iniPath, "/state/floe-upgrade-state.json"),
+            serverTls(args.blueUrl),
+            serverTls(greenUrl),
+          ])
+          .apply(([env, blueFromGreen, greenFromBlue]) => ({
+            ...env,
+            ...(verify ? { FLOE_UPGRADE_BLUE_FROM_GREEN: blueFromGreen, FLOE_UPGRADE_GREEN_FROM_BLUE: greenFromBlue } : {}),
+          })),
+      },
       childOpts,
     );
     const state = new k8s.core.v1.PersistentVolumeClaim(
@@ -139,12 +165,15 @@ export function buildKubernetesUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>):
                   volumeMounts: [
                     { name: "state", mountPath: "/state" },
                     { name: "pooler", mountPath: "/pooler" },
+                    ...(verify ? [{ name: "ca", mountPath: UPGRADE_CA_DIR, readOnly: true }] : []),
                   ],
                 },
               ],
               volumes: [
                 { name: "state", persistentVolumeClaim: { claimName: state.metadata.name } },
                 { name: "pooler", persistentVolumeClaim: { claimName: ka.poolerConfigClaim } },
+                // only ca.crt: the Job has no use for the CA's key
+                ...(verify ? [{ name: "ca", secret: { secretName: ka.blueCaSecretName!, items: [{ key: "ca.crt", path: "ca.crt" }] } }] : []),
               ],
             },
           },

@@ -23,8 +23,8 @@ commands:
 options (env var in brackets):
   --blue URL               blue (old major) superuser URL, including the database [FLOE_UPGRADE_BLUE_URL]
   --green URL              green (new major) superuser URL, same database name [FLOE_UPGRADE_GREEN_URL]
-  --blue-from-green URL    how green reaches blue, if different (forward subscription). Defaults to --blue
-  --green-from-blue URL    how blue reaches green, if different (reverse subscription). Defaults to --green
+  --blue-from-green URL    how green reaches blue, if different (forward subscription). Defaults to --blue [FLOE_UPGRADE_BLUE_FROM_GREEN]
+  --green-from-blue URL    how blue reaches green, if different (reverse subscription). Defaults to --green [FLOE_UPGRADE_GREEN_FROM_BLUE]
   --pooler-admin URL       pgBouncer admin console, e.g. postgres://pgbouncer@host:6432/pgbouncer [FLOE_UPGRADE_POOLER_ADMIN]
   --pooler-ini PATH        the pgbouncer.ini that RELOAD re-reads (its [databases] entry is repointed) [FLOE_UPGRADE_POOLER_INI]
   --pooler-db NAME         the [databases] entry. Defaults to the database name
@@ -112,8 +112,8 @@ export async function main(argv: string[]): Promise<number> {
     up = new Upgrade({
       blueUrl: required("blue", values.blue, "FLOE_UPGRADE_BLUE_URL"),
       greenUrl,
-      blueUrlFromGreen: values["blue-from-green"],
-      greenUrlFromBlue: values["green-from-blue"],
+      blueUrlFromGreen: values["blue-from-green"] ?? (process.env.FLOE_UPGRADE_BLUE_FROM_GREEN || undefined),
+      greenUrlFromBlue: values["green-from-blue"] ?? (process.env.FLOE_UPGRADE_GREEN_FROM_BLUE || undefined),
       // host, port and database only: the pooler entry must keep logging in as the connecting
       // client, never as the superuser named in --green (its user= would be written into pgbouncer.ini)
       greenTarget: {

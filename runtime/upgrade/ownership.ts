@@ -10,6 +10,7 @@
  * roles green does not have (logins are not copied: create them on green first).
  */
 import { Client } from "pg";
+import { pgConfig } from "../core/postgres-tls";
 
 /** One ALTER DEFAULT PRIVILEGES entry of blue (pg_default_acl). */
 export interface DefaultPrivilege {
@@ -146,8 +147,8 @@ async function presentOn(c: Client, objs: OwnershipObject[]): Promise<Set<string
  * or a lock wait past 2 s is retried).
  */
 export async function copyOwnership(blueUrl: string, greenUrl: string): Promise<{ statements: number; skipped: string[] }> {
-  const blue = new Client({ connectionString: blueUrl });
-  const green = new Client({ connectionString: greenUrl });
+  const blue = new Client(pgConfig(blueUrl, {}, "blue"));
+  const green = new Client(pgConfig(greenUrl, {}, "green"));
   await blue.connect();
   try {
     await green.connect();

@@ -5,6 +5,7 @@
  */
 import { Client } from "pg";
 import { Logger } from "../core/log";
+import { pgConfig } from "../core/postgres-tls";
 import { DbTarget, parseLsn, progress, Progress, TableCheck } from "./plan";
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -19,8 +20,9 @@ export function targetFromUrl(url: string): DbTarget {
   };
 }
 
+/** A connection with libpq's sslmode / sslrootcert meanings (node-postgres alone reads `require` as verify-full against the public CAs). */
 export async function connect(url: string): Promise<Client> {
-  const c = new Client({ connectionString: url });
+  const c = new Client(pgConfig(url, {}, "the upgrade's connection"));
   c.on("error", () => undefined);
   await c.connect();
   return c;

@@ -33,7 +33,15 @@ describe("DataPlatform upgrade on kubernetes", () => {
     expect(poolerClaim).toBe(await valueOf(p.pooler!.configClaim));
     // the orchestrator's env: blue = the platform's cluster (superuser, TLS), the admin console = the platform's pgBouncer
     const env = m.resources.find((r) => r.type === "kubernetes:core/v1:Secret" && r.name === "ku-upgrade-env")!.inputs.stringData;
-    expect(env.FLOE_UPGRADE_BLUE_URL).toMatch(/^postgresql:\/\/postgres:.+@ku-postgres-rw\.floe\.svc\.cluster\.local:5432\/app\?sslmode=require$/);
+    // verified against blue's CA (CloudNativePG's ku-postgres-ca), which also issues green's certificate,
+    // so the CDC writer's mounted CA verifies green after the handoff
+    expect(env.FLOE_UPGRADE_BLUE_URL).toMatch(
+      /^postgresql:\/\/postgres:.+@ku-postgres-rw\.floe\.svc\.cluster\.local:5432\/app\?sslmode=verify-full&sslrootcert=%2Fetc%2Ffloe-ca%2Fca\.crt$/,
+    );
+    expect(green.inputs.spec.certificates).toEqual({ serverCASecret: "ku-postgres-ca" });
+    const writer = m.resources.find((r) => r.type === "kubernetes:apps/v1:Deployment" && r.name === "ku-cdc-primary")!.inputs.spec.template.spec;
+    expect(writer.volumes).toContainEqual(expect.objectContaining({ name: "ca", secret: expect.objectContaining({ secretName: "ku-postgres-ca" }) }));
+    expect(volumes).toContainEqual(expect.objectContaining({ name: "ca", secret: expect.objectContaining({ secretName: "ku-postgres-ca" }) }));
     expect(env.FLOE_UPGRADE_POOLER_ADMIN).toBe(await valueOf(p.pooler!.adminUrl));
     expect(await valueOf(p.upgradeStatePaths)).toEqual(["/state/floe-upgrade-state.json"]);
     // blue's app and replication roles exist on green, with blue's passwords (CNPG managed roles)

@@ -54,10 +54,37 @@ describe("BlueGreenUpgrade on kubernetes", () => {
     expect(env.FLOE_UPGRADE_GREEN_URL).toMatch(/^postgresql:\/\/postgres:.+@bg-green-rw\.floe\.svc\.cluster\.local:5432\/app\?sslmode=require$/);
     expect(env.FLOE_UPGRADE_POOLER_INI).toBe("/pooler/pgbouncer.ini");
     expect(env.FLOE_UPGRADE_STATE).toBe("/state/floe-upgrade-state.json");
+    // without blue's CA: green has its own, nothing mounted, and the servers' subscriptions use the URLs as they are
+    expect(cluster.spec.certificates).toBeUndefined();
+    expect(env.FLOE_UPGRADE_BLUE_FROM_GREEN).toBeUndefined();
     // secrets stay secret
     expect(await isSecret(u.greenUrl)).toBe(true);
     expect(m.secretLeaks(["blue-secret-pw", "admin-secret-pw"])).toEqual([]);
     expect(await valueOf(u.greenHost)).toBe("bg-green-rw.floe.svc.cluster.local");
+  });
+
+  test("blueCaSecretName: green's certificate from blue's CA, and the Job verifies both servers with it (verify-full); the subscriptions stay require", async () => {
+    new BlueGreenUpgrade("bgca", {
+      target: "kubernetes",
+      toVersion: 17,
+      blueUrl: BLUE,
+      poolerAdminUrl: ADMIN,
+      kubernetes: { poolerConfigClaim: "c", blueCaSecretName: "pg-ca" },
+    });
+    await m.settled();
+    expect(only(m, "kubernetes:postgresql.cnpg.io/v1:Cluster", "bgca").inputs.spec.certificates).toEqual({ serverCASecret: "pg-ca" });
+    const pod = only(m, "kubernetes:batch/v1:Job", "bgca").inputs.spec.template.spec;
+    expect(pod.volumes).toContainEqual({ name: "ca", secret: { secretName: "pg-ca", items: [{ key: "ca.crt", path: "ca.crt" }] } });
+    expect(pod.containers[0].volumeMounts).toContainEqual({ name: "ca", mountPath: "/etc/floe-ca", readOnly: true });
+    const env = m.named("bgca-env", "kubernetes:core/v1:Secret").inputs.stringData;
+    const q = (url: string) => Object.fromEntries(new URL(url).searchParams);
+    expect(q(env.FLOE_UPGRADE_BLUE_URL)).toEqual({ sslmode: "verify-full", sslrootcert: "/etc/floe-ca/ca.crt" });
+    expect(q(env.FLOE_UPGRADE_GREEN_URL)).toEqual({ sslmode: "verify-full", sslrootcert: "/etc/floe-ca/ca.crt" });
+    expect(new URL(env.FLOE_UPGRADE_GREEN_URL).host).toBe("bgca-green-rw.floe.svc.cluster.local:5432");
+    // opened by the servers themselves, where the Job's file does not exist
+    expect(q(env.FLOE_UPGRADE_BLUE_FROM_GREEN)).toEqual({ sslmode: "require" });
+    expect(q(env.FLOE_UPGRADE_GREEN_FROM_BLUE)).toEqual({ sslmode: "require" });
+    expect(m.secretLeaks(["blue-secret-pw"])).toEqual([]);
   });
 
   test("run: false creates green only; the spec escape hatch merges last", async () => {
