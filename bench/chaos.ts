@@ -22,6 +22,7 @@ async function main(): Promise<void> {
   console.log(describeChaos(r));
   console.log(`load average before ${JSON.stringify(loadBefore)}, after ${JSON.stringify(loadAverage())}`);
   for (const l of [...r.lost.slice(0, 10), ...r.duplicated.slice(0, 10)]) console.log(`  ${l}`);
+  for (const l of r.diagnosis) console.log(l);
   const missed = FAULT_KINDS.filter((k) => r.faults[k].hit !== r.faults[k].injected);
   if (r.lost.length || r.duplicated.length || !r.mirrorEqual || r.midStream < kills || missed.length) {
     console.log(`FAILED${missed.length ? `: faults that missed their moment: ${missed.join(", ")}` : ""}`);

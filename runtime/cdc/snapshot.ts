@@ -3,7 +3,8 @@
  *
  * A new slot exports a snapshot consistent with its start; each table without data from the source
  * is copied at that snapshot (runtime/cdc/copy.ts decodes the COPY stream) and lands in one commit
- * whose `floe.lsn.<source>` is the slot's consistent point, so the stream goes on exactly after it.
+ * whose `floe.lsn.<source>` is the LSN right before the slot's consistent point (copiedThrough), so
+ * the stream goes on exactly after it.
  * A table added while streaming is copied the same way at a temporary slot's snapshot. A slot lost
  * while tables hold data from it means re-copying those tables (the changes in between are gone).
  */
@@ -32,6 +33,17 @@ const copyColumnsOf = (columns: Column[]): CopyColumn[] =>
     iceberg: c.mapped.iceberg,
     convert: c.mapped.convert,
   }));
+
+/**
+ * The `floe.lsn.<source>` of a table copied at a snapshot exported with consistent point `point`:
+ * the table then holds every source transaction whose commit LSN is at or below it. The snapshot
+ * holds exactly the transactions whose commit record starts before the consistent point; one whose
+ * commit record starts at it (the first WAL record after the slot's last xl_running_xacts, common
+ * under load) is not in the snapshot and is streamed with commit LSN = `point`, so it must apply
+ * (Postgres' own table sync applies changes whose final LSN is >= the copy's LSN). Recording
+ * `point` itself made the skip rule (commit LSN <= the table's) drop that transaction.
+ */
+export const copiedThrough = (point: bigint): bigint => point - 1n;
 
 export class InitialCopy {
   constructor(
@@ -316,7 +328,7 @@ export class InitialCopy {
       const failure = settled.find((x): x is PromiseRejectedResult => x.status === "rejected");
       if (failure) throw failure.reason;
       for (const c of connections) await withOrigin(src.origin, () => c.query("COMMIT"));
-      state.lsn.set(src.key, exported.consistentPoint);
+      state.lsn.set(src.key, copiedThrough(exported.consistentPoint));
       write.setSummary({ ...lsnSummary(state), "floe.snapshot": src.name });
       tx = undefined; // commit() deletes its files itself when it fails
       await write.commit();

@@ -2,7 +2,8 @@
  * The CDC writer: Postgres logical replication (pgoutput) straight into Iceberg tables.
  *
  * Exactly once: every Iceberg commit carries, in its snapshot summary, `floe.lsn.<source>` = the
- * commit LSN of the last source transaction it contains, for every source feeding the table. The
+ * commit LSN of the last source transaction it contains (after an initial copy: the LSN right before
+ * the copy's consistent point, snapshot.ts copiedThrough), for every source feeding the table. The
  * slot's confirmed position moves only after all tables of a flush have committed. On start each
  * table skips the transactions at or below its own LSN, so a crash anywhere replays nothing twice
  * and loses nothing. Flushes happen only at transaction boundaries: a source transaction is never
@@ -18,7 +19,7 @@
  *   maintenance.ts   compaction, manifest rewriting, snapshot expiry and orphan removal between commits
  *   state.ts         what they share (TableState, Txn, Change, WriterStatus, CdcStopError)
  */
-import type { Logger } from "../core/log";
+import { logs, type Logger } from "../core/log";
 import { applyTransaction } from "./apply";
 import type { CdcConfig } from "./config";
 import { FollowPipeline, Upgrades } from "./follow";
@@ -159,6 +160,15 @@ export class CdcWriter {
   }
 
   private async startStream(src: ReplicationSource, from: bigint): Promise<void> {
+    if (logs("debug")) {
+      const tables = Object.fromEntries(
+        [...this.tables.values()].map((s) => [
+          s.key,
+          { lsn: s.lsn.get(src.key)?.toString(), snapshot: s.table.currentSnapshot()?.["snapshot-id"]?.toString() },
+        ]),
+      );
+      this.log.debug("stream starts", { source: src.name, from: from.toString(), tables });
+    }
     src.confirm(from);
     await src.stream(
       from,
@@ -244,6 +254,7 @@ export class CdcWriter {
     cdcMetrics.lagBytes.set({ source: src.name }, confirmed ? Math.max(0, Number(walEnd - parseLsn(confirmed))) : 0);
     const inFlight = this.streams.get(src.name)?.inFlight() || this.batch.sources.has(src.name);
     if (!drained || inFlight || this.failure) return;
+    if (logs("debug") && walEnd > parseLsn(confirmed ?? "0/0")) this.log.debug("confirmed", { source: src.name, lsn: walEnd.toString(), by: "keepalive" });
     src.confirm(walEnd);
     this.status.sources[src.name] = { ...this.status.sources[src.name], confirmedLsn: formatLsn(walEnd) };
   }
@@ -261,6 +272,11 @@ export class CdcWriter {
   private async onCommit(src: ReplicationSource, txn: Txn, commitLsn: bigint, endLsn: bigint, commitTime: bigint): Promise<void> {
     if (txn.changes.has("T")) await this.flush(); // a truncate of a mirror table commits alone
     await this.tables.follow(src, txn, commitLsn, () => this.flush());
+    if (logs("debug")) {
+      // per table it changes, the LSN it holds: the transaction is skipped there when commitLsn <= it
+      const tables = Object.fromEntries([...txn.changes.tables()].map((s) => [s.key, s.lsn.get(src.key)?.toString() ?? null]));
+      this.log.debug("transaction", { source: src.name, xid: txn.xid, commitLsn: commitLsn.toString(), endLsn: endLsn.toString(), tables });
+    }
     const applied = await applyTransaction(src, txn, commitLsn);
     cdcMetrics.transactions.inc({ source: src.name });
     if (this.batch.sources.size === 0 && this.batch.rows === 0) this.batch.since = Date.now();
@@ -308,6 +324,7 @@ export class CdcWriter {
     const now = Date.now();
     for (const [name, pos] of this.batch.sources) {
       const src = this.sources.find((s) => s.name === name)!;
+      if (logs("debug")) this.log.debug("confirmed", { source: name, lsn: pos.endLsn.toString(), by: "flush" });
       src.confirm(pos.endLsn);
       cdcMetrics.freshness.set({ source: name }, Math.max(0, now / 1000 - Number(pos.commitTime / 1000n) / 1000));
       this.status.sources[name] = {

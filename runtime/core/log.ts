@@ -18,6 +18,11 @@ function threshold(): number {
   return ORDER[level] ?? ORDER.info;
 }
 
+/** Whether lines of `level` are written (FLOE_LOG_LEVEL): a caller skips building costly debug fields otherwise. */
+export function logs(level: LogLevel): boolean {
+  return ORDER[level] >= threshold();
+}
+
 function serialise(value: unknown): unknown {
   if (value instanceof Error) return { message: value.message, name: value.name };
   if (typeof value === "bigint") return value.toString();

@@ -9,6 +9,7 @@
  * custom properties carried forward) and the cleanup of metadata files that fell off the log.
  */
 import { randomUUID } from "crypto";
+import { logs } from "../core/log";
 import { CommitConflictError, CommitStateUnknownError, idempotencyKey, type LoadTableResult, type TableRequirement, type TableUpdate } from "./catalog";
 import {
   CONTENT_DATA,
@@ -161,7 +162,15 @@ export class SnapshotProducer {
         icebergMetrics.commitAttempts.inc({ table: ops.name, op: label, outcome: "committed" });
         const pk = this.index.pkIndex;
         if (pk) icebergMetrics.indexRows.set({ table: ops.name }, pk.size);
-        ops.log.info("committed", { op: label, snapshot: snapshotId, seq, attempts: n, added: r.addedRows, deleted: r.deletedRows });
+        ops.log.info("committed", {
+          op: label,
+          snapshot: snapshotId,
+          seq,
+          attempts: n,
+          added: r.addedRows,
+          deleted: r.deletedRows,
+          ...(logs("debug") ? { parent: parentId, state: Object.fromEntries(Object.entries(r.summary).filter(([k]) => k.startsWith(STATE_PREFIX))) } : {}),
+        });
         return {
           snapshotId,
           sequenceNumber: Number(seq),

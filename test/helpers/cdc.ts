@@ -3,7 +3,7 @@
  * server, a temp warehouse, and a writer running in-process (or as a `floe cdc run` child).
  */
 import { ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "pg";
@@ -224,15 +224,25 @@ export type WriterProcess = ChildProcess & {
   readonly logLines: number;
 };
 
-/** `floe cdc run --config FILE` as a child process; its last 200 log lines are kept. */
-export function spawnWriter(configFile: string): WriterProcess {
+/**
+ * `floe cdc run --config FILE` as a child process; its last 200 log lines are kept. With
+ * `logDir` (or FLOE_TEST_WRITER_LOGS) the writer logs at debug level (every transaction with the
+ * LSNs of its tables, every commit with its state) into `<logDir>/writer-<pid>.log`.
+ */
+export function spawnWriter(configFile: string, opts: { logDir?: string } = {}): WriterProcess {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first (npm test does)`);
-  const child = spawn(process.execPath, [CLI, "cdc", "run", "--config", configFile], { stdio: ["ignore", "ignore", "pipe"] }) as WriterProcess;
+  const logDir = opts.logDir ?? process.env.FLOE_TEST_WRITER_LOGS;
+  const env = logDir ? { ...process.env, FLOE_LOG_LEVEL: "debug" } : process.env;
+  const child = spawn(process.execPath, [CLI, "cdc", "run", "--config", configFile], { stdio: ["ignore", "ignore", "pipe"], env }) as WriterProcess;
+  const file = logDir && child.pid ? createWriteStream(join(logDir, `writer-${child.pid}.log`), { flags: "a" }) : undefined;
+  file?.on("error", () => undefined);
+  child.once("exit", () => file?.end());
   const kept: string[] = [];
   let partial = "";
   let logged = 0;
   child.stderr!.setEncoding("utf8");
   child.stderr!.on("data", (chunk: string) => {
+    file?.write(chunk);
     if (process.env.FLOE_TEST_LOG) process.stderr.write(chunk);
     const parts = (partial + chunk).split("\n");
     partial = parts.pop()!;
@@ -275,6 +285,11 @@ export interface Workload {
   readonly lastCommitLsn: bigint;
   /** Ends the clients; returns each client's final counter (= its committed transactions). */
   stop(): Promise<number[]>;
+  /**
+   * The transaction that set client `client`'s counter to `n` (when its COMMIT was answered): its
+   * xid and pg_current_wal_insert_lsn() before its COMMIT, for diagnosing a lost change.
+   */
+  transaction(client: number, n: number): { xid: string; lsnBefore: string } | undefined;
 }
 
 /**
@@ -292,6 +307,7 @@ export function startWorkload(
   let committed = 0;
   let lastCommitLsn = 0n;
   const finals: number[] = new Array(opts.clients).fill(0);
+  const txns = new Map<string, { xid: string; lsnBefore: string }>();
   const open = async () => {
     const c = await bed.pg.connect("app");
     c.on("error", () => undefined); // a query in flight gets the error; an idle client must not crash the test
@@ -315,9 +331,13 @@ export function startWorkload(
             await c.query("DELETE FROM accounts WHERE id = $1", [a]);
             await c.query("INSERT INTO accounts VALUES ($1, 1000, 'reborn')", [a]);
           }
-          const r = await c.query("UPDATE counters SET n = n + 1 WHERE client = $1 RETURNING n, pg_current_wal_insert_lsn()::text AS lsn", [client]);
+          const r = await c.query(
+            "UPDATE counters SET n = n + 1 WHERE client = $1 RETURNING n, pg_current_wal_insert_lsn()::text AS lsn, (txid_current() % 4294967296)::text AS xid",
+            [client],
+          );
           await c.query("COMMIT");
           finals[i] = Number(r.rows[0].n);
+          txns.set(`${client}:${finals[i]}`, { xid: String(r.rows[0].xid), lsnBefore: String(r.rows[0].lsn) });
           const lsn = parseLsn(r.rows[0].lsn);
           if (lsn > lastCommitLsn) lastCommitLsn = lsn;
           committed++;
@@ -346,6 +366,7 @@ export function startWorkload(
     get lastCommitLsn() {
       return lastCommitLsn;
     },
+    transaction: (client, n) => txns.get(`${client}:${n}`),
     async stop() {
       writing = false;
       await Promise.all(clients);
@@ -391,8 +412,11 @@ export interface KillReport {
   kills: number;
   /** Kills that landed after the killed writer had committed, while Postgres held transactions it had not yet committed to Iceberg. */
   midStream: number;
-  /** Per kill: tables whose current snapshot the killed writer had changed when it was killed, and whether it was mid-stream. */
-  detail: { commits: number; midStream: boolean; pid: number }[];
+  /**
+   * Per kill: tables whose current snapshot the killed writer had changed when it was killed,
+   * whether it was mid-stream, and when (ms since the epoch) it started, had committed, was killed.
+   */
+  detail: { commits: number; midStream: boolean; pid: number; startedAt: number; committedAt: number; killedAt: number }[];
 }
 
 /**
@@ -413,6 +437,10 @@ export async function killAfterCommits(
     watch: string;
     /** Runs once the writer has committed, before the random wait and the kill (the chaos run's faults). */
     afterCommit?: (writer: WriterProcess, kill: number) => Promise<void>;
+    /** Each writer's debug log goes to a file here (see spawnWriter). */
+    logDir?: string;
+    /** Called after each kill with its detail and number (1-based). */
+    onKill?: (detail: KillReport["detail"][number], kill: number) => void;
   },
 ): Promise<KillReport> {
   const catalog = await bed.sharedCatalog(); // creates the catalog tables when missing
@@ -421,14 +449,19 @@ export async function killAfterCommits(
   try {
     while (report.midStream < opts.kills && report.kills < opts.kills * 3) {
       const before = await tableSnapshots(catalog, lake);
-      const child = spawnWriter(configFile);
+      const child = spawnWriter(configFile, { logDir: opts.logDir });
+      const startedAt = Date.now();
+      let committedAt = 0;
+      let killedAt = 0;
       const exited = new Promise<void>((r) => child.once("exit", () => r()));
       let commits = 0;
       try {
         commits = await waitForCommitSince(`writer ${report.kills + 1}`, child, before, catalog, lake, () => cdcProgress(bed.pg, bed.warehouse, child.pid));
+        committedAt = Date.now();
         await opts.afterCommit?.(child, report.kills + 1);
         await sleep(Math.random() * opts.spreadMs);
       } finally {
+        killedAt = Date.now();
         child.kill("SIGKILL");
         await exited;
       }
@@ -436,7 +469,8 @@ export async function killAfterCommits(
       const midStream = (await icebergLsn(bed, opts.watch)) <= pending;
       report.kills++;
       if (midStream) report.midStream++;
-      report.detail.push({ commits, midStream, pid: child.pid! });
+      report.detail.push({ commits, midStream, pid: child.pid!, startedAt, committedAt, killedAt });
+      opts.onKill?.(report.detail[report.detail.length - 1], report.kills);
     }
   } finally {
     await lake.end();
@@ -490,6 +524,11 @@ export interface OnceReport {
   lost: string[];
   /** Changes that appear more than once. */
   duplicated: string[];
+  /**
+   * Counter updates whose transaction committed exactly at the consistent point of a slot a copy of
+   * counters was taken at (their _lsn is a copy row's): the copy's boundary (runtime/cdc/snapshot.ts copiedThrough), met.
+   */
+  atCopyPoint: number;
 }
 
 /**
@@ -512,13 +551,15 @@ export async function expectExactlyOnce(bed: CdcBed, finals: number[], opts: { p
 
 /** expectExactlyOnce's check, without jest: returns what was lost and duplicated (the chaos bench). */
 export async function checkExactlyOnce(bed: CdcBed, finals: number[], opts: { pid?: number } = {}): Promise<OnceReport> {
-  let rows: { client: number; n: number; op: string }[] = [];
+  let rows: { client: number; n: number; op: string; lsn: string }[] = [];
   const server = await bed.pg.connect();
   try {
     await waitUntil(
       `the counters changelog to reach the final counters ${JSON.stringify(finals)}`,
       async () => {
-        rows = (await bed.icebergRows("counters")).map((l) => JSON.parse(l)).map((r) => ({ client: Number(r.client), n: Number(r.n), op: String(r._op) }));
+        rows = (await bed.icebergRows("counters"))
+          .map((l) => JSON.parse(l))
+          .map((r) => ({ client: Number(r.client), n: Number(r.n), op: String(r._op), lsn: String(r._lsn) }));
         return finals.every((f, i) => rows.some((r) => r.client === i + 1 && r.n >= f));
       },
       { everyMs: 500, progress: async () => ({ changelogRows: rows.length, ...(await cdcProgress(server, bed.warehouse, opts.pid)) }) },
@@ -566,7 +607,9 @@ export async function checkExactlyOnce(bed: CdcBed, finals: number[], opts: { pi
     }
     for (const n of seen.keys()) if (n < from || n > final) duplicated.push(`counters ${client}:${n} (outside ${from}..${final})`);
   });
-  return { changes: [...iceIds.values()].reduce((a, b) => a + b, 0) + rows.length, lost, duplicated };
+  const copyPoints = new Set(rows.filter((r) => r.op === "R").map((r) => r.lsn));
+  const atCopyPoint = rows.filter((r) => r.op !== "R" && copyPoints.has(r.lsn)).length;
+  return { changes: [...iceIds.values()].reduce((a, b) => a + b, 0) + rows.length, lost, duplicated, atCopyPoint };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -17,7 +17,10 @@
  * The source and the catalog are two servers, so that a source restart is not a catalog outage.
  * Then a last writer catches up: the mirror equals Postgres, and every change is in the
  * changelogs exactly once (checkExactlyOnce). The same code runs the CI-sized integration test
- * (test/integration/cdc/chaos.test.ts) and the long run (bench/chaos.ts).
+ * (test/integration/cdc/chaos.test.ts) and the long run (bench/chaos.ts). Every writer logs at
+ * debug level into a directory (each transaction with its tables' LSNs, each commit with its
+ * floe.lsn); when something is lost or duplicated the report carries a diagnosis drawn from those
+ * logs and the changelogs (chaos-diagnosis.ts) and the directory is kept.
  */
 import {
   CdcBed,
@@ -32,6 +35,10 @@ import {
   WORKLOAD_TARGETS,
   WriterProcess,
 } from "./cdc";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { diagnoseChanges } from "./chaos-diagnosis";
 import { FaultProxy } from "./faults";
 import { startPostgres } from "./postgres";
 import { GiveUp, waitUntil } from "./wait";
@@ -56,15 +63,25 @@ export interface ChaosReport {
   mirrorEqual: boolean;
   lost: string[];
   duplicated: string[];
+  /** Counter updates committed exactly at a copy's consistent point (checkExactlyOnce). */
+  atCopyPoint: number;
   seconds: number;
+  /** When something was lost or duplicated: where (chaos-diagnosis.ts), and the directory the writers' debug logs were kept in. */
+  diagnosis: string[];
 }
 
 /** The commit's compare-and-swap in the SQL catalog. */
 const COMMIT_CAS = /^UPDATE iceberg_tables SET metadata_location/;
 
-export async function runChaos(opts: { kills: number; spreadMs?: number; log?: (line: string) => void }): Promise<ChaosReport> {
+/**
+ * `logDir`: where each writer's debug log goes (default FLOE_TEST_WRITER_LOGS, else a temp
+ * directory removed when nothing was lost or duplicated, and kept, named in the diagnosis, when something was).
+ */
+export async function runChaos(opts: { kills: number; spreadMs?: number; log?: (line: string) => void; logDir?: string }): Promise<ChaosReport> {
   const log = opts.log ?? (() => undefined);
   const started = Date.now();
+  const logDir = opts.logDir ?? process.env.FLOE_TEST_WRITER_LOGS ?? mkdtempSync(join(tmpdir(), "floe-chaos-logs-"));
+  let keepLogs = opts.logDir !== undefined || process.env.FLOE_TEST_WRITER_LOGS !== undefined;
   const source = await startPostgres();
   const catalogServer = await startPostgres();
   let bed: CdcBed | undefined;
@@ -81,18 +98,37 @@ export async function runChaos(opts: { kills: number; spreadMs?: number; log?: (
     let finals: number[] = [];
     let kills;
     try {
-      kills = await killAfterCommits(bed, file, load, { kills: opts.kills, spreadMs: opts.spreadMs ?? 400, watch: "counters", afterCommit: inject });
+      kills = await killAfterCommits(bed, file, load, {
+        kills: opts.kills,
+        spreadMs: opts.spreadMs ?? 400,
+        watch: "counters",
+        afterCommit: inject,
+        logDir,
+        onKill: (d, n) =>
+          log(
+            `kill ${n}: pid ${d.pid}, fault ${faultFor(n)}, started ${iso(d.startedAt)}, committed ${iso(d.committedAt)}, killed ${iso(d.killedAt)}` +
+              `${d.midStream ? "" : " (not mid-stream)"}`,
+          ),
+      });
     } finally {
       proxy.release();
       await proxy.accept();
       finals = await load.stop();
     }
     log(`${kills.kills} kills (${kills.midStream} mid-stream); ${load.committed} transactions; catching up`);
-    const last = spawnWriter(file);
+    const last = spawnWriter(file, { logDir });
     try {
       const mirror = await bed.waitForEqual("accounts", { child: last });
       const once = await checkExactlyOnce(bed, finals, { pid: last.pid });
+      let diagnosis: string[] = [];
+      // FLOE_CHAOS_DIAGNOSE="counters 1:100": the same diagnosis for a value that was not lost (to see what it shows)
+      const suspects = [...once.lost, ...once.duplicated, ...(process.env.FLOE_CHAOS_DIAGNOSE ? [process.env.FLOE_CHAOS_DIAGNOSE] : [])];
+      if (suspects.length) {
+        keepLogs = true;
+        diagnosis = [...(await diagnoseChanges(bed, load, suspects, kills, logDir)), `writer debug logs kept in ${logDir}`];
+      }
       return {
+        diagnosis,
         kills: kills.kills,
         midStream: kills.midStream,
         faults,
@@ -101,6 +137,7 @@ export async function runChaos(opts: { kills: number; spreadMs?: number; log?: (
         mirrorEqual: JSON.stringify(mirror.ice) === JSON.stringify(mirror.pg),
         lost: once.lost,
         duplicated: once.duplicated,
+        atCopyPoint: once.atCopyPoint,
         seconds: (Date.now() - started) / 1000,
       };
     } finally {
@@ -112,8 +149,11 @@ export async function runChaos(opts: { kills: number; spreadMs?: number; log?: (
     await bed?.stop();
     await source.stop();
     await catalogServer.stop();
+    if (!keepLogs) rmSync(logDir, { recursive: true, force: true });
   }
 }
+
+const iso = (ms: number) => (ms ? new Date(ms).toISOString() : "-");
 
 /** The afterCommit hook of killAfterCommits: the fault of this kill, and whether it hit as meant. */
 function injector(bed: CdcBed, proxy: FaultProxy, faults: ChaosReport["faults"], log: (line: string) => void) {
@@ -158,6 +198,7 @@ function injector(bed: CdcBed, proxy: FaultProxy, faults: ChaosReport["faults"],
       return;
     }
     f.injected++;
+    const injectedAt = Date.now();
     let hit = false;
     if (kind === "drop-reply" || kind === "drop-reply+outage") {
       const refusedBefore = proxy.refused;
@@ -200,7 +241,7 @@ function injector(bed: CdcBed, proxy: FaultProxy, faults: ChaosReport["faults"],
       }
     }
     if (hit) f.hit++;
-    else log(`kill ${n}: ${kind} did not hit as meant`);
+    log(`kill ${n}: ${kind} ${hit ? "hit as meant" : "did not hit as meant"} (injected ${iso(injectedAt)}, done ${iso(Date.now())})`);
   };
 }
 
@@ -211,6 +252,7 @@ export function describeChaos(r: ChaosReport): string {
   const faults = FAULT_KINDS.map((k) => `${k} ${r.faults[k].injected} injected / ${r.faults[k].hit} hit as meant`).join(", ");
   return (
     `chaos: ${r.kills} kill -9 (${r.midStream} mid-stream, each after >= 1 commit); faults: ${faults}; ` +
-    `${r.transactions} transactions, ${r.changes} changelog rows, mirror ${r.mirrorEqual ? "equal" : "DIFFERENT"}, lost ${r.lost.length}, duplicated ${r.duplicated.length}; ${r.seconds.toFixed(0)} s`
+    `${r.transactions} transactions, ${r.changes} changelog rows, mirror ${r.mirrorEqual ? "equal" : "DIFFERENT"}, lost ${r.lost.length}, duplicated ${r.duplicated.length}; ` +
+    `${r.atCopyPoint} counter updates committed at a copy's consistent point; ${r.seconds.toFixed(0)} s`
   );
 }

@@ -12,6 +12,7 @@ const KILLS = Number(process.env.FLOE_CHAOS_KILLS ?? 20);
 it(`chaos: ${KILLS} kill -9 with catalog faults and source restarts, every change exactly once`, async () => {
   const r = await runChaos({ kills: KILLS, log: (l) => process.env.FLOE_TEST_LOG && console.log(l) });
   console.log(describeChaos(r));
+  if (r.diagnosis.length) console.log(r.diagnosis.join("\n"));
   expect(r.midStream).toBe(KILLS);
   for (const k of FAULT_KINDS) {
     expect({ kind: k, injected: r.faults[k].injected > 0, hit: r.faults[k].hit }).toEqual({ kind: k, injected: true, hit: r.faults[k].injected });
