@@ -13,6 +13,10 @@ const GROUPS: Record<string, Group> = {
   branch: { summary: "create, list and delete database branches", load: () => import("./schema/branch-cli") },
   upgrade: { summary: "zero-downtime major upgrade: blue/green behind pgBouncer (plan|run|status|rollback|cleanup)", load: () => import("./upgrade/cli") },
   query: { summary: "query the platform's Iceberg tables with chdb", load: () => import("./query/cli") },
+  "token-endpoint": {
+    summary: "serve a projected service-account token as an OAuth2 token endpoint on 127.0.0.1 (for engines' catalog clients)",
+    load: () => import("./token/cli"),
+  },
 };
 
 export const USAGE = `floe: the runtime programs of the floe data platform
@@ -21,7 +25,7 @@ usage: floe <command> [args] [--json] [--help]
 
 commands:
 ${Object.entries(GROUPS)
-  .map(([name, g]) => `  ${name.padEnd(8)} ${g.summary}`)
+  .map(([name, g]) => `  ${name.padEnd(14)} ${g.summary}`)
   .join("\n")}
 
 Run "floe <command> --help" for a command's options.`;

@@ -9,6 +9,8 @@
 #     api/openapi-spec/v3): the oldest release CloudNativePG 1.27 supports and the newest served;
 #   - the CloudNativePG CRDs (github.com/cloudnative-pg/cloudnative-pg, config/crd/bases), the
 #     release that the operator chart floe installs by default (0.26.1) deploys;
+#   - the cert-manager CRDs (github.com/cert-manager/cert-manager, deploy/crds) and its Helm chart
+#     (deploy/charts/cert-manager), the release floe installs for TLS between the pieces;
 #   - the MinIO Helm chart (github.com/minio/minio, helm/minio; the proxy serves one version of
 #     that module: chart 5.4.0, floe's default, plus later template fixes);
 #   - Helm itself (helm.sh/helm/v4/cmd/helm, built once; a few minutes on 2 cores), for
@@ -19,19 +21,21 @@
 # published to any registry this project can use; see docs/kubernetes-schemas.md.
 #
 # Layout: $FLOE_CACHE/k8s-schemas (FLOE_CACHE defaults to ~/.cache/floe)
-#   kubernetes-<v>/*.json  cnpg-<v>/*.yaml  charts/minio/  bin/helm  kubernetes-validate-<v>/  versions.json
+#   kubernetes-<v>/*.json  cnpg-<v>/*.yaml  cert-manager-<v>/*.yaml  charts/minio-<v>/  charts/cert-manager-<v>/
+#   bin/helm  kubernetes-validate-<v>/  versions.json
 # Needs: go (1.25+), python3 with venv.
 set -euo pipefail
 
 K8S_VERSIONS=(v1.31.14 v1.37.2)
 CNPG_VERSION=v1.27.1
+CERT_MANAGER_VERSION=v1.21.2
 MINIO_MODULE=v0.0.0-20260212201848-7aac2a2c5b7c
 HELM_VERSION=v4.3.2
 KUBERNETES_VALIDATE=1.37.0
 
 DIR="${FLOE_CACHE:-$HOME/.cache/floe}/k8s-schemas"
 log() { echo "install-k8s-schemas: $*" >&2; }
-WANT="k8s=${K8S_VERSIONS[*]} cnpg=$CNPG_VERSION minio=$MINIO_MODULE helm=$HELM_VERSION kubernetes-validate=$KUBERNETES_VALIDATE"
+WANT="k8s=${K8S_VERSIONS[*]} cnpg=$CNPG_VERSION cert-manager=$CERT_MANAGER_VERSION minio=$MINIO_MODULE helm=$HELM_VERSION kubernetes-validate=$KUBERNETES_VALIDATE"
 STAMP="$DIR/.installed"
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]]; then
@@ -74,6 +78,14 @@ if [[ ! -f "$DIR/cnpg-$CNPG_VERSION/postgresql.cnpg.io_clusters.yaml" ]]; then
   log "CloudNativePG $CNPG_VERSION CRDs (github.com/cloudnative-pg/cloudnative-pg@$CNPG_VERSION)"
   place "$(moddir "github.com/cloudnative-pg/cloudnative-pg@$CNPG_VERSION")/config/crd/bases" "$DIR/cnpg-$CNPG_VERSION"
 fi
+if [[ ! -f "$DIR/cert-manager-$CERT_MANAGER_VERSION/cert-manager.io_certificates.yaml" || ! -f "$DIR/charts/cert-manager-$CERT_MANAGER_VERSION/Chart.yaml" ]]; then
+  log "cert-manager $CERT_MANAGER_VERSION CRDs and chart (github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION)"
+  cm="$(moddir "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION")"
+  place "$cm/deploy/crds" "$DIR/cert-manager-$CERT_MANAGER_VERSION"
+  place "$cm/deploy/charts/cert-manager" "$DIR/charts/cert-manager-$CERT_MANAGER_VERSION"
+  # the release tool stamps the chart's version (v0.0.0 in the source): stamp the module's
+  sed -i "s/^version: v0.0.0$/version: $CERT_MANAGER_VERSION/; s/^appVersion: v0.0.0$/appVersion: $CERT_MANAGER_VERSION/" "$DIR/charts/cert-manager-$CERT_MANAGER_VERSION/Chart.yaml"
+fi
 if [[ ! -f "$DIR/charts/minio-$MINIO_MODULE/Chart.yaml" ]]; then
   log "MinIO Helm chart (github.com/minio/minio@$MINIO_MODULE, helm/minio)"
   place "$(moddir "github.com/minio/minio@$MINIO_MODULE")/helm/minio" "$DIR/charts/minio-$MINIO_MODULE"
@@ -94,16 +106,20 @@ if [[ ! -f "$KV/.installed" ]]; then
 fi
 
 node -e '
-  const [dir, cnpg, minio, helm, kv, ...k8s] = process.argv.slice(1);
+  const [dir, cnpg, cm, minio, helm, kv, ...k8s] = process.argv.slice(1);
   const versions = {
     kubernetes: k8s.map((v) => ({ version: v, dir: `kubernetes-${v}`, module: `k8s.io/kubernetes@${v}` })),
     cnpg: { version: cnpg, dir: `cnpg-${cnpg}`, module: `github.com/cloudnative-pg/cloudnative-pg@${cnpg}` },
-    charts: { minio: { dir: `charts/minio-${minio}`, module: `github.com/minio/minio@${minio}` } },
+    certManager: { version: cm, dir: `cert-manager-${cm}`, module: `github.com/cert-manager/cert-manager@${cm}` },
+    charts: {
+      minio: { dir: `charts/minio-${minio}`, module: `github.com/minio/minio@${minio}` },
+      "cert-manager": { dir: `charts/cert-manager-${cm}`, module: `github.com/cert-manager/cert-manager@${cm}` },
+    },
     helm: { version: helm, bin: "bin/helm", module: `helm.sh/helm/v4@${helm}` },
     peer: { name: "kubernetes-validate", version: kv, bin: `kubernetes-validate-${kv}/bin/kubernetes-validate` },
   };
   require("fs").writeFileSync(`${dir}/versions.json`, JSON.stringify(versions, null, 2) + "\n");
-' "$DIR" "$CNPG_VERSION" "$MINIO_MODULE" "$HELM_VERSION" "$KUBERNETES_VALIDATE" "${K8S_VERSIONS[@]}"
+ ' "$DIR" "$CNPG_VERSION" "$CERT_MANAGER_VERSION" "$MINIO_MODULE" "$HELM_VERSION" "$KUBERNETES_VALIDATE" "${K8S_VERSIONS[@]}"
 echo "$WANT" > "$STAMP"
 log "ready in $DIR ($(( $(date +%s) - start ))s)"
 echo "$DIR"

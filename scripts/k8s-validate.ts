@@ -1,7 +1,7 @@
 /**
  * Strict validation of Kubernetes objects against the real schemas: the Kubernetes OpenAPI v3
  * schemas (k8s.io/kubernetes api/openapi-spec/v3) and the CRDs of the operators floe uses
- * (CloudNativePG config/crd/bases), both installed by scripts/install-k8s-schemas.sh. Also renders
+ * (CloudNativePG config/crd/bases, cert-manager deploy/crds), installed by scripts/install-k8s-schemas.sh. Also renders
  * the Helm charts that installer could obtain (`helm template`) and checks the values passed to them.
  *
  * Strict means what the API server does with `fieldValidation=Strict` (kubectl's default):
@@ -48,6 +48,8 @@ export interface Problem {
 export interface SchemaVersions {
   kubernetes: { version: string; dir: string; module: string }[];
   cnpg: { version: string; dir: string; module: string };
+  /** cert-manager's CRDs (Issuer, Certificate, …), for TLS between the pieces. */
+  certManager: { version: string; dir: string; module: string };
   charts: Record<string, { dir: string; module: string }>;
   helm: { version: string; bin: string; module: string };
   /** An independent validator (kubernetes-validate from PyPI) to compare verdicts with. */
@@ -64,6 +66,8 @@ const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[
 const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 /** Kinds whose names must be DNS-1123 labels (the others: subdomains). */
 const LABEL_NAMED = new Set(["v1/Namespace", "v1/Service"]);
+/** Kinds whose names are path segments (RBAC: any name but "." and "..", without "/" or "%", e.g. "cert-manager:leaderelection"). */
+const PATH_SEGMENT_NAMED = new Set(["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"].map((k) => `rbac.authorization.k8s.io/v1/${k}`));
 
 /** Runs scripts/install-k8s-schemas.sh (idempotent; builds helm the first time) and returns what it installed. */
 export function installSchemas(root = path.resolve(__dirname, "..")): { dir: string; versions: SchemaVersions } {
@@ -155,6 +159,7 @@ function newAjv(): Ajv {
 export class K8sValidator {
   readonly kubernetesVersion: string;
   readonly cnpgVersion: string;
+  readonly certManagerVersion: string;
   private readonly ajv: Ajv;
   private readonly byGvk = new Map<string, string>();
   private readonly compiled = new Map<string, ValidateFunction>();
@@ -165,6 +170,7 @@ export class K8sValidator {
     if (!k) throw new Error(`no Kubernetes ${kubernetesVersion} schemas in ${dir} (have ${versions.kubernetes.map((x) => x.version).join(", ")})`);
     this.kubernetesVersion = kubernetesVersion;
     this.cnpgVersion = versions.cnpg.version;
+    this.certManagerVersion = versions.certManager.version;
     this.ajv = newAjv();
 
     const defs: Schema = {};
@@ -186,7 +192,11 @@ export class K8sValidator {
     if (!defs[OBJECT_META]) throw new Error(`${kdir} has no ${OBJECT_META}: not an OpenAPI v3 spec directory`);
     this.ajv.addSchema({ $id: K8S_ID, definitions: defs });
 
-    const cdir = path.join(dir, versions.cnpg.dir);
+    for (const cdir of [versions.cnpg.dir, versions.certManager.dir].map((d) => path.join(dir, d))) this.addCrds(cdir);
+  }
+
+  /** Every served version of every CRD in a directory of CRD YAML files. */
+  private addCrds(cdir: string): void {
     for (const f of fs
       .readdirSync(cdir)
       .filter((x) => x.endsWith(".yaml"))
@@ -229,7 +239,7 @@ export class K8sValidator {
         {
           object: id,
           path: "/apiVersion",
-          message: `no schema for ${gvk} in Kubernetes ${this.kubernetesVersion} or CloudNativePG ${this.cnpgVersion} (unknown kind, or its CRD is not one floe's schemas cover)`,
+          message: `no schema for ${gvk} in Kubernetes ${this.kubernetesVersion}, CloudNativePG ${this.cnpgVersion} or cert-manager ${this.certManagerVersion} (unknown kind, or its CRD is not one floe's schemas cover)`,
         },
       ];
     let fn = this.compiled.get(ref);
@@ -241,7 +251,7 @@ export class K8sValidator {
     if (!fn(m)) problems.push(...simplify(fn.errors ?? []).map((e) => ({ object: id, path: e.instancePath, message: explain(e) })));
     // CEL rules run on objects whose shape is valid (as on the server, an ill-typed field fails first)
     else for (const r of this.rules.get(gvk) ?? []) problems.push(...celProblems(m, id, r));
-    problems.push(...metadataProblems(m, id, LABEL_NAMED.has(gvk)));
+    problems.push(...metadataProblems(m, id, LABEL_NAMED.has(gvk) ? "label" : PATH_SEGMENT_NAMED.has(gvk) ? "path segment" : "subdomain"));
     return problems;
   }
 }
@@ -324,17 +334,26 @@ function explain(e: ErrorObject): string {
   return e.message ?? e.keyword;
 }
 
-function metadataProblems(m: Manifest, id: string, labelNamed: boolean): Problem[] {
+function metadataProblems(m: Manifest, id: string, naming: "label" | "subdomain" | "path segment"): Problem[] {
   const out: Problem[] = [];
   const md = m.metadata ?? {};
   const name = md.name;
+  const valid = (n: string) =>
+    naming === "label"
+      ? DNS1123_LABEL.test(n) && n.length <= 63
+      : naming === "subdomain"
+        ? DNS1123_SUBDOMAIN.test(n) && n.length <= 253
+        : n !== "." && n !== ".." && !/[/%]/.test(n);
   if (typeof name !== "string" || !name) {
     if (typeof md.generateName !== "string") out.push({ object: id, path: "/metadata/name", message: "is missing (and no generateName)" });
-  } else if (labelNamed ? !(DNS1123_LABEL.test(name) && name.length <= 63) : !(DNS1123_SUBDOMAIN.test(name) && name.length <= 253)) {
+  } else if (!valid(name)) {
     out.push({
       object: id,
       path: "/metadata/name",
-      message: `"${name}" is not a DNS-1123 ${labelNamed ? "label (lower-case alphanumerics and '-', at most 63)" : "subdomain"}`,
+      message:
+        naming === "path segment"
+          ? `"${name}" is not a valid path segment name (no "/" or "%", not "." or "..")`
+          : `"${name}" is not a DNS-1123 ${naming === "label" ? "label (lower-case alphanumerics and '-', at most 63)" : "subdomain"}`,
     });
   }
   for (const [where, map] of [
@@ -536,6 +555,8 @@ export function references(m: Manifest): Reference[] {
       const s3 = sp.backup?.barmanObjectStore?.s3Credentials ?? {};
       for (const k of ["accessKeyId", "secretAccessKey", "sessionToken", "region"])
         add(`/spec/backup/barmanObjectStore/s3Credentials/${k}`, "Secret", s3[k]?.name, s3[k]?.key);
+      const ca = sp.backup?.barmanObjectStore?.endpointCA;
+      add("/spec/backup/barmanObjectStore/endpointCA", "Secret", ca?.name, ca?.key);
       add("/spec/certificates/serverTLSSecret", "Secret", sp.certificates?.serverTLSSecret);
       add("/spec/certificates/serverCASecret", "Secret", sp.certificates?.serverCASecret);
       (sp.managed?.roles ?? []).forEach((r: any, i: number) => add(`/spec/managed/roles/${i}/passwordSecret`, "Secret", r.passwordSecret?.name));
@@ -543,6 +564,12 @@ export function references(m: Manifest): Reference[] {
       add("/spec/bootstrap/recovery/volumeSnapshots/storage", "VolumeSnapshot", sp.bootstrap?.recovery?.volumeSnapshots?.storage?.name);
     }
     if (m.kind === "Pooler" || m.kind === "ScheduledBackup") add("/spec/cluster", "Cluster", sp.cluster?.name);
+  }
+  if (m.apiVersion === "cert-manager.io/v1") {
+    const sp = o.spec ?? {};
+    // a ClusterIssuer is cluster-wide: only a namespaced Issuer must be in the same namespace
+    if (m.kind === "Certificate" && (sp.issuerRef?.kind ?? "Issuer") === "Issuer") add("/spec/issuerRef", "Issuer", sp.issuerRef?.name);
+    if (m.kind === "Issuer") add("/spec/ca/secretName", "Secret", sp.ca?.secretName, "tls.key");
   }
   return out;
 }
@@ -567,6 +594,19 @@ export function unresolvedReferences(objects: Manifest[], external: string[] = [
       const data = suffix === "ca" ? { "ca.crt": "", "ca.key": "" } : { "tls.crt": "", "tls.key": "" };
       if (!index.has(key)) index.set(key, { apiVersion: "v1", kind: "Secret", metadata: { name, namespace: m.metadata?.namespace }, data } as Manifest);
     }
+  }
+  // Secrets cert-manager makes for each Certificate (spec.secretName: tls.crt, tls.key, ca.crt)
+  for (const m of objects) {
+    if (m.kind !== "Certificate" || m.apiVersion !== "cert-manager.io/v1") continue;
+    const name = (m as Manifest & { spec?: { secretName?: string } }).spec?.secretName;
+    const key = `Secret/${m.metadata?.namespace ?? "default"}/${name}`;
+    if (name && !index.has(key))
+      index.set(key, {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name, namespace: m.metadata?.namespace },
+        data: { "tls.crt": "", "tls.key": "", "ca.crt": "" },
+      } as Manifest);
   }
   const out: Problem[] = [];
   for (const ref of objects.flatMap(references)) {
@@ -677,7 +717,9 @@ function main(argv: string[]): number {
       }
     }
   }
-  console.log(`${count} object checks against Kubernetes ${targets.join(", ")} and CloudNativePG ${versions.cnpg.version}: ${bad} problem(s)`);
+  console.log(
+    `${count} object checks against Kubernetes ${targets.join(", ")}, CloudNativePG ${versions.cnpg.version} and cert-manager ${versions.certManager.version}: ${bad} problem(s)`,
+  );
   return bad ? 1 : 0;
 }
 

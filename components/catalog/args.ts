@@ -1,5 +1,6 @@
 /** The args of IcebergCatalog and what every target's builder returns. */
 import type * as pulumi from "@pulumi/pulumi";
+import type { CertificateTlsArgs } from "../tls";
 
 /** Where the catalog's tables live. */
 export interface CatalogStorageArgs {
@@ -44,6 +45,40 @@ export interface IcebergCatalogKubernetesArgs {
   replicas?: number;
   /** Image used by the warehouse bootstrap Job. Defaults to "curlimages/curl:8.11.1". */
   bootstrapImage?: pulumi.Input<string>;
+  /**
+   * Serve the catalog over TLS with a cert-manager certificate from this issuer. Lakekeeper speaks
+   * plain HTTP only, so a TLS proxy (ghostunnel, `tlsProxyImage`) beside it in each pod serves
+   * port 8443 from the certificate (reloaded as cert-manager renews it) and forwards to Lakekeeper
+   * on the pod's loopback; the Service `<name>-lakekeeper-tls` leads to it, and `uri` becomes
+   * https://…:8443/catalog (LAKEKEEPER__BASE_URI says so to clients). DataPlatform passes its CA.
+   * Defaults to plain HTTP on port 8181.
+   */
+  tls?: CertificateTlsArgs;
+  /** The TLS proxy's image. Defaults to "ghostunnel/ghostunnel:v1.11.1-distroless". */
+  tlsProxyImage?: pulumi.Input<string>;
+  /**
+   * A Secret whose `ca.crt` Lakekeeper trusts for its own HTTPS calls (an https object store such
+   * as floe's MinIO with TLS; an OpenID provider): set as SSL_CERT_FILE, which replaces the public
+   * CAs for Lakekeeper, so it must hold every CA Lakekeeper needs. Defaults to the public CAs.
+   */
+  trustedCaSecretName?: pulumi.Input<string>;
+  /**
+   * Who may call the catalog: "kubernetes" (Kubernetes service-account tokens, checked by
+   * Lakekeeper with the API server's TokenReview, for the audience `tokenAudience`; the bootstrap
+   * Job and the CDC writer send projected tokens of their own ServiceAccounts) or "none" (anyone
+   * the NetworkPolicies let through). Defaults to "kubernetes".
+   */
+  authentication?: string;
+  /** The audience a service-account token must be issued for. Defaults to "floe-catalog". */
+  tokenAudience?: string;
+  /**
+   * Also accept the tokens of this OpenID provider (its issuer URL; it must serve
+   * /.well-known/openid-configuration), e.g. for engines with OAuth2 client credentials. Needs
+   * authentication "kubernetes". Defaults to none.
+   */
+  openIdProviderUri?: pulumi.Input<string>;
+  /** The audience those OpenID tokens must carry. Defaults to none (not checked: set it). */
+  openIdAudience?: pulumi.Input<string>;
   /** Escape hatch merged last into the Lakekeeper chart values. Defaults to none. */
   helmValues?: Record<string, unknown>;
 }
@@ -111,4 +146,8 @@ export interface IcebergCatalogBuildResult {
   restUri?: pulumi.Output<string | undefined>;
   /** local: "client_id:client_secret" for the REST server (OAuth2 client credentials), secret. Defaults to undefined. */
   restCredential?: pulumi.Output<string | undefined>;
+  /** kubernetes with TLS: the Secret (key ca.crt) clients of the https uri trust. Defaults to undefined. */
+  caSecretName?: pulumi.Output<string | undefined>;
+  /** kubernetes with authentication "kubernetes": the audience of the service-account tokens clients send. Defaults to undefined. */
+  tokenAudience?: pulumi.Output<string | undefined>;
 }

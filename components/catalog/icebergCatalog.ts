@@ -37,6 +37,10 @@ export class IcebergCatalog extends pulumi.ComponentResource {
   readonly region: pulumi.Output<string>;
   /** aws: IAM policy granting catalog + bucket access. */
   readonly accessPolicyArn: pulumi.Output<string | undefined>;
+  /** kubernetes with `tls`: the Secret whose `ca.crt` clients of the https `uri` trust. */
+  readonly caSecretName: pulumi.Output<string | undefined>;
+  /** kubernetes with authentication "kubernetes": the audience of the service-account tokens clients must send. */
+  readonly tokenAudience: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: IcebergCatalogArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("floe:index:IcebergCatalog", name, {}, opts);
@@ -54,6 +58,8 @@ export class IcebergCatalog extends pulumi.ComponentResource {
     this.accessPolicyArn = r.accessPolicyArn;
     this.restUri = r.restUri ?? (r.type === "rest" ? r.uri.apply((u) => u as string | undefined) : pulumi.output(undefined));
     this.restCredential = r.restCredential ?? pulumi.output(undefined);
+    this.caSecretName = r.caSecretName ?? pulumi.output(undefined);
+    this.tokenAudience = r.tokenAudience ?? pulumi.output(undefined);
     this.registerOutputs({
       uri: this.uri,
       warehouse: this.warehouse,
@@ -62,6 +68,8 @@ export class IcebergCatalog extends pulumi.ComponentResource {
       accessPolicyArn: this.accessPolicyArn,
       restUri: this.restUri,
       restCredential: this.restCredential,
+      caSecretName: this.caSecretName,
+      tokenAudience: this.tokenAudience,
     });
   }
 }

@@ -89,6 +89,17 @@ export interface CdcCatalogArgs {
   region?: pulumi.Input<string>;
   /** OAuth2 "client_id:client_secret" (pass a secret). Defaults to none. */
   credential?: pulumi.Input<string>;
+  /**
+   * kubernetes: a Secret whose `ca.crt` the writer trusts for an https catalog `uri` (mounted; the
+   * config's catalog.caFile), e.g. IcebergCatalog.caSecretName. Defaults to the public CAs.
+   */
+  caSecretName?: pulumi.Input<string>;
+  /**
+   * kubernetes: send the writer's projected service-account token, issued for this audience and
+   * re-read as the kubelet rotates it (the config's catalog.tokenFile), e.g.
+   * IcebergCatalog.tokenAudience for Lakekeeper's Kubernetes authentication. Defaults to none.
+   */
+  tokenAudience?: pulumi.Input<string>;
 }
 
 export interface CdcStorageArgs {
@@ -102,6 +113,8 @@ export interface CdcStorageArgs {
   accessKeyId?: pulumi.Input<string>;
   /** kubernetes: secret key (pass a secret). Defaults to the pod's ambient credentials. */
   secretAccessKey?: pulumi.Input<string>;
+  /** kubernetes: a Secret whose `ca.crt` the writer trusts for an https `endpoint` (mounted; the config's storage.caFile), e.g. ObjectStorage.caSecretName. Defaults to the public CAs. */
+  caSecretName?: pulumi.Input<string>;
 }
 
 export interface CdcWriterKubernetesArgs {
@@ -109,7 +122,7 @@ export interface CdcWriterKubernetesArgs {
   namespace?: string;
   /** Resources of each writer. Defaults to requests cpu 1 / memory 1Gi, limit memory 2Gi (the pipeline needs one core). */
   resources?: pulumi.Input<k8s.types.input.core.v1.ResourceRequirements>;
-  /** TCP ports the writer may reach (Postgres, catalog, object store, DNS). Defaults to 5432, 8181, 9000, 443, 53. */
+  /** TCP ports the writer may reach (Postgres, catalog, object store, DNS). Defaults to 5432, 8181, 8443, 9000, 443, 53. */
   egressPorts?: number[];
   /**
    * Declare the writer's own NetworkPolicy (egress on `egressPorts` to any address). Set false when

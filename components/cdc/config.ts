@@ -84,12 +84,21 @@ export function cdcConfig(p: CdcConfigParts): CdcConfigInput {
 export const CA_MOUNT_DIR = "/etc/floe-ca";
 export const CA_FILE = `${CA_MOUNT_DIR}/ca.crt`;
 
+/** kubernetes: where the catalog's and the object store's CA Secrets and the catalog token are mounted. */
+export const CATALOG_CA_FILE = "/etc/floe-tls/catalog/ca.crt";
+export const STORAGE_CA_FILE = "/etc/floe-tls/storage/ca.crt";
+export const CATALOG_TOKEN_FILE = "/var/run/secrets/floe/catalog/token";
+
 /** What a cloud target gives its writers for TLS: where it mounts a source's CA Secret, and the default CA. */
 export interface TargetTls {
   /** The file a source's `caSecretName` is mounted as; unset: the target cannot mount Secrets. */
   caFile?: string;
   /** sslrootcert when the args give none (aws: "aws-rds"). */
   sslrootcert?: string;
+  /** The files catalog.caSecretName, storage.caSecretName and the catalog.tokenAudience token are mounted as; unset: the target cannot. */
+  catalogCaFile?: string;
+  storageCaFile?: string;
+  catalogTokenFile?: string;
 }
 
 /**
@@ -123,6 +132,14 @@ function checkTls(args: CdcWriterArgs, v: Validator, target: TargetTls | undefin
       `is set, and sources[${withCa[0]}].caSecretName too`,
       "keep one: caSecretName mounts the CA and points sslrootcert at it",
     );
+  for (const [input, value, can] of [
+    ["catalog.caSecretName", args.catalog.caSecretName, target?.catalogCaFile],
+    ["storage.caSecretName", args.storage?.caSecretName, target?.storageCaFile],
+    ["catalog.tokenAudience", args.catalog.tokenAudience, target?.catalogTokenFile],
+  ] as const)
+    if (value !== undefined && !can) v.fail(input, "(set)", "needs a Kubernetes Secret or service-account token, which this target cannot mount", "remove it");
+  if (args.catalog.tokenAudience !== undefined && args.catalog.credential !== undefined)
+    v.fail("catalog.tokenAudience", "(set)", "is set, and catalog.credential too", "keep one way to authenticate to the catalog");
   if (args.sslmode === "disable" && (args.sslrootcert !== undefined || withCa.length))
     v.fail("sslmode", "disable", "turns TLS off, and a CA is given (sslrootcert / caSecretName)", 'remove the CA, or set sslmode to "verify-full"');
 }
@@ -151,6 +168,8 @@ function build(args: CdcWriterArgs, source: CdcSourceArgs, r: Resolved, target: 
       warehouse: r.warehouse || undefined,
       credential: r.credential || undefined,
       sigv4: args.catalog.sigv4Service ? { region: r.region, service: args.catalog.sigv4Service } : undefined,
+      caFile: args.catalog.caSecretName !== undefined ? target.catalogCaFile : undefined,
+      tokenFile: args.catalog.tokenAudience !== undefined ? target.catalogTokenFile : undefined,
     }),
     warehouse: r.warehouseLocation,
     storage: defined({
@@ -159,6 +178,7 @@ function build(args: CdcWriterArgs, source: CdcSourceArgs, r: Resolved, target: 
       forcePathStyle: args.storage?.forcePathStyle ?? false,
       accessKeyId: r.accessKeyId || undefined,
       secretAccessKey: r.secretAccessKey || undefined,
+      caFile: args.storage?.caSecretName !== undefined ? target.storageCaFile : undefined,
     }),
     namespace: args.namespace,
     commitIntervalMs: args.commitIntervalMs,

@@ -2,12 +2,14 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { BuildContext } from "../target";
 import { DEFAULT_IMAGE, type CdcWriterArgs, type CdcWriterBuildResult } from "./args";
-import { CA_FILE, CA_MOUNT_DIR, checkCdcConfig, renderCdcConfig, type TargetTls } from "./config";
+import { CA_FILE, CA_MOUNT_DIR, CATALOG_CA_FILE, CATALOG_TOKEN_FILE, STORAGE_CA_FILE, checkCdcConfig, renderCdcConfig, type TargetTls } from "./config";
+import { CA_KEY, catalogTokenVolume } from "../tls";
+import { dirname } from "node:path";
 import { labels } from "../util";
 
 const HEALTH_PORT = 9187;
 /** A source's caSecretName is mounted in its pod and verified against (components/cdc/config.ts sourceTls). */
-const TLS: TargetTls = { caFile: CA_FILE };
+const TLS: TargetTls = { caFile: CA_FILE, catalogCaFile: CATALOG_CA_FILE, storageCaFile: STORAGE_CA_FILE, catalogTokenFile: CATALOG_TOKEN_FILE };
 
 export function buildKubernetesCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcWriterBuildResult {
   const { name, args, v, childOpts } = ctx;
@@ -16,7 +18,21 @@ export function buildKubernetesCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcW
   const ns = v.dnsLabel("kubernetes.namespace", ka.namespace ?? "floe");
   v.dnsLabel("name", name, 40);
   checkCdcConfig(args, v, TLS);
-  const egressPorts = ka.egressPorts ?? [5432, 8181, 9000, 443, 53];
+  const egressPorts = ka.egressPorts ?? [5432, 8181, 8443, 9000, 443, 53];
+  // the catalog's and the object store's CAs (only ca.crt) and the catalog token, when given
+  const extra: { volume: k8s.types.input.core.v1.Volume; mount: { name: string; mountPath: string; readOnly: boolean } }[] = [];
+  const caVolume = (vol: string, secretName: pulumi.Input<string>, file: string) =>
+    extra.push({
+      volume: { name: vol, secret: { secretName, items: [{ key: CA_KEY, path: CA_KEY }] } },
+      mount: { name: vol, mountPath: dirname(file), readOnly: true },
+    });
+  if (args.catalog.caSecretName !== undefined) caVolume("catalog-ca", args.catalog.caSecretName, CATALOG_CA_FILE);
+  if (args.storage?.caSecretName !== undefined) caVolume("storage-ca", args.storage.caSecretName, STORAGE_CA_FILE);
+  if (args.catalog.tokenAudience !== undefined)
+    extra.push({
+      volume: catalogTokenVolume("catalog-token", args.catalog.tokenAudience),
+      mount: { name: "catalog-token", mountPath: dirname(CATALOG_TOKEN_FILE), readOnly: true },
+    });
   for (const p of egressPorts)
     if (!Number.isInteger(p) || p < 1 || p > 65535) v.fail("kubernetes.egressPorts", p, "is not a TCP port", "list ports from 1 to 65535");
 
@@ -84,6 +100,7 @@ export function buildKubernetesCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcW
                     // The source's CA (sslrootcert, components/cdc/config.ts sourceTls): a whole-volume
                     // mount, so a rotated CA reaches the pod; the writer reads it at every connection.
                     ...(source.caSecretName !== undefined ? [{ name: "ca", mountPath: CA_MOUNT_DIR, readOnly: true }] : []),
+                    ...extra.map((e) => e.mount),
                   ],
                 },
               ],
@@ -93,6 +110,7 @@ export function buildKubernetesCdcWriter(ctx: BuildContext<CdcWriterArgs>): CdcW
                 ...(source.caSecretName !== undefined
                   ? [{ name: "ca", secret: { secretName: source.caSecretName, items: [{ key: "ca.crt", path: "ca.crt" }] } }]
                   : []),
+                ...extra.map((e) => e.volume),
               ],
             },
           },

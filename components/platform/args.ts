@@ -63,8 +63,47 @@ export interface DataPlatformCatalogArgs {
   awsLakeFormation?: boolean;
   /** kubernetes: Lakekeeper replicas. Defaults to 2. */
   replicas?: number;
+  /**
+   * kubernetes: who may call Lakekeeper: "kubernetes" (service-account tokens for the audience
+   * `tokenAudience`, checked with the API server's TokenReview; the bootstrap Job, the CDC writer,
+   * Trino and ClickHouse send their pods' projected tokens) or "none". Defaults to "kubernetes".
+   */
+  authentication?: string;
+  /** kubernetes: the audience of the catalog's service-account tokens. Defaults to "floe-catalog". */
+  tokenAudience?: string;
+  /** kubernetes: also accept the tokens of this OpenID provider (issuer URL), for your own clients. Defaults to none. */
+  openIdProviderUri?: pulumi.Input<string>;
+  /** kubernetes: the audience those OpenID tokens must carry. Defaults to none. */
+  openIdAudience?: pulumi.Input<string>;
   /** kubernetes: escape hatch merged into the Lakekeeper values. Defaults to none. */
   helmValues?: Record<string, unknown>;
+}
+
+/** kubernetes: TLS between the pieces, through cert-manager. */
+export interface DataPlatformTlsArgs {
+  /**
+   * MinIO and Lakekeeper serve TLS with certificates cert-manager issues (a CA per install, or
+   * `issuerName`); floe hands out https:// endpoints, and the CDC writer, Lakekeeper, the catalog
+   * bootstrap Job, CloudNativePG's backups, Trino and ClickHouse trust that CA. Defaults to true.
+   */
+  enabled?: boolean;
+  /**
+   * Install cert-manager (its Helm chart, CRDs included, in the namespace "cert-manager"). Set
+   * false when the cluster has cert-manager already. Defaults to true.
+   */
+  installCertManager?: boolean;
+  /** Version of the cert-manager chart (charts.jetstack.io). Defaults to "v1.21.2". */
+  certManagerChartVersion?: string;
+  /**
+   * Your cert-manager Issuer (in the platform's namespace) or ClusterIssuer to sign the
+   * certificates instead of a CA floe makes; needs `caSecretName`. Defaults to a self-signed CA
+   * made for this install (Secret `<name>-tls-ca`, ten years, ECDSA P-256).
+   */
+  issuerName?: string;
+  /** "Issuer" or "ClusterIssuer". Defaults to "Issuer". */
+  issuerKind?: string;
+  /** With `issuerName`: a Secret in the platform's namespace whose `ca.crt` is the CA your issuer's certificates chain to. Required with it. */
+  caSecretName?: string;
 }
 
 export interface DataPlatformQueryArgs {
@@ -142,6 +181,8 @@ export interface DataPlatformArgs {
   createNamespace?: boolean;
   /** kubernetes: NetworkPolicies of every piece. Defaults to the defaults of DataPlatformNetworkPolicyArgs (on). */
   networkPolicies?: DataPlatformNetworkPolicyArgs;
+  /** kubernetes: TLS between the pieces (cert-manager). Defaults to the defaults of DataPlatformTlsArgs (on). */
+  tls?: DataPlatformTlsArgs;
   /** The Postgres cluster (its `target` must be unset; the platform's applies). Defaults to PostgresClusterArgs' defaults. */
   postgres?: PostgresClusterArgs;
   /** pgBouncer / RDS Proxy. Defaults to transaction pooling with the defaults of DataPlatformPoolerArgs. */

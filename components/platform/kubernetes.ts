@@ -12,6 +12,8 @@ import type { DataPlatformArgs } from "./args";
 import { cdcCommon, checkCloudArgs, cloudUpgradeArgs, type CatalogView } from "./common";
 import type { PlatformBuild, PlatformPieces } from "./pieces";
 import { platformNetworkPolicies } from "./networkPolicies";
+import { platformTls } from "./tls";
+import { DEFAULT_TOKEN_AUDIENCE } from "../catalog/kubernetes";
 
 /** The port of an endpoint URL (its scheme's default when it names none). */
 function urlPort(url: string): number {
@@ -42,8 +44,19 @@ export function wireKubernetes(ctx: BuildContext<DataPlatformArgs>, make: Platfo
       ? new k8s.core.v1.Namespace(`${name}-ns`, { metadata: { name: ns, labels: labels("platform", name) } }, { parent })
       : undefined;
   const ko = { dependsOn: nsRes ? [nsRes] : [] };
+  // TLS between the pieces: the issuer of MinIO's and Lakekeeper's certificates and the CA their clients trust
+  const tls = platformTls(make.name, ns, args.tls, v, { parent, ...ko });
+  const tlsArgs = tls && { issuerName: tls.issuerName, issuerKind: tls.issuerKind, caSecretName: tls.caSecretName };
+  const tlsOpts = { dependsOn: [...ko.dependsOn, ...(tls?.dependsOn ?? [])] };
+  const byoStorage = args.storage?.kubernetes?.existingEndpoint !== undefined;
 
-  const storage = make.storage({ ...args.storage, kubernetes: { ...args.storage?.kubernetes, namespace: ns } }, ko);
+  const storage = make.storage(
+    { ...args.storage, kubernetes: { ...(byoStorage ? {} : { tls: tlsArgs }), ...args.storage?.kubernetes, namespace: ns } },
+    tlsOpts,
+  );
+  /** floe's MinIO serves TLS: its CA Secret, for its clients. */
+  const storageTls = byoStorage ? undefined : (args.storage?.kubernetes?.tls ?? tlsArgs);
+  const storageCa = storageTls?.caSecretName;
   const postgres = make.postgres(
     {
       ...pgArgs,
@@ -55,6 +68,7 @@ export function wireKubernetes(ctx: BuildContext<DataPlatformArgs>, make: Platfo
           destinationPath: pulumi.interpolate`s3://${storage.bucket}/backups`,
           endpointUrl: storage.endpoint as pulumi.Output<string>,
           credentialsSecretName: storage.credentialsSecretName as pulumi.Output<string>,
+          ...(storageCa !== undefined ? { endpointCaSecretName: storageCa } : {}),
         },
       },
     },
@@ -97,6 +111,13 @@ export function wireKubernetes(ctx: BuildContext<DataPlatformArgs>, make: Platfo
           namespace: ns,
           replicas: cat.replicas,
           helmValues: cat.helmValues,
+          tls: tlsArgs,
+          // SSL_CERT_FILE replaces Lakekeeper's public CAs: only for floe's MinIO, whose CA is the one it needs
+          trustedCaSecretName: storageCa,
+          authentication: cat.authentication,
+          tokenAudience: cat.tokenAudience,
+          openIdProviderUri: cat.openIdProviderUri,
+          openIdAudience: cat.openIdAudience,
           database: {
             host: postgres.host,
             port: postgres.port,
@@ -106,16 +127,21 @@ export function wireKubernetes(ctx: BuildContext<DataPlatformArgs>, make: Platfo
           },
         },
       },
-      ko,
+      tlsOpts,
     );
     cv = { uri: catalog.uri, warehouse: catalog.warehouse };
   }
+  // what the clients of floe's catalog and MinIO are given: the token audience, the CAs
+  // (plain values: whether a client mounts a token or a CA is decided at construction)
+  const catalogAudience = catalog && (cat.authentication ?? "kubernetes") === "kubernetes" ? (cat.tokenAudience ?? DEFAULT_TOKEN_AUDIENCE) : undefined;
+  const catalogCa = catalog && tlsArgs ? tlsArgs.caSecretName : undefined;
+  const engineCa = catalogCa ?? storageCa;
   const query = make.query(
     {
       trino: q.trino,
       clickhouse: q.clickhouse,
       athena: q.athena,
-      catalog: { uri: cv.uri, warehouse: cv.warehouse, name: "floe" },
+      catalog: { uri: cv.uri, warehouse: cv.warehouse, name: "floe", tokenAudience: catalogAudience },
       storage: {
         bucket: storage.bucket,
         endpoint: storage.endpoint as pulumi.Output<string>,
@@ -124,7 +150,7 @@ export function wireKubernetes(ctx: BuildContext<DataPlatformArgs>, make: Platfo
         accessKeyId: storage.accessKeyId as pulumi.Output<string>,
         secretAccessKey: storage.secretAccessKey as pulumi.Output<string>,
       },
-      kubernetes: { ...q.kubernetes, namespace: ns },
+      kubernetes: { ...(engineCa ? { trustedCaSecretName: engineCa } : {}), ...q.kubernetes, namespace: ns },
       aws: q.aws,
     },
     ko,
@@ -138,8 +164,9 @@ export function wireKubernetes(ctx: BuildContext<DataPlatformArgs>, make: Platfo
         forcePathStyle: true,
         accessKeyId: storage.accessKeyId as pulumi.Output<string>,
         secretAccessKey: storage.secretAccessKey as pulumi.Output<string>,
+        caSecretName: storageCa,
       },
-      catalog: { uri: cv.uri, warehouse: cv.warehouse, sigv4Service: cv.sigv4Service },
+      catalog: { uri: cv.uri, warehouse: cv.warehouse, sigv4Service: cv.sigv4Service, caSecretName: catalogCa, tokenAudience: catalogAudience },
       kubernetes: { namespace: ns, networkPolicy: !netpol },
     },
     ko,
@@ -147,7 +174,6 @@ export function wireKubernetes(ctx: BuildContext<DataPlatformArgs>, make: Platfo
   if (netpol) {
     const np = args.networkPolicies ?? {};
     const installOperator = pgArgs.kubernetes?.installOperator ?? true;
-    const byoStorage = args.storage?.kubernetes?.existingEndpoint !== undefined;
     for (const c of np.apiServerCidrs ?? [])
       if (!/^[0-9a-f.:]+\/\d+$/i.test(c))
         v.fail("networkPolicies.apiServerCidrs", c, "is not a CIDR", 'write it as an address and a prefix length, e.g. "172.20.0.10/32"');
@@ -162,6 +188,8 @@ export function wireKubernetes(ctx: BuildContext<DataPlatformArgs>, make: Platfo
         externalStoragePort: byoStorage ? pulumi.output(args.storage!.kubernetes!.existingEndpoint!).apply(urlPort) : undefined,
         catalogRelease: byoCatalog ? undefined : `${make.name}-catalog-lakekeeper`,
         catalogBootstrap: byoCatalog ? undefined : `${make.name}-catalog`,
+        catalogTls: !byoCatalog && tlsArgs !== undefined,
+        catalogTokenReview: !byoCatalog && (cat.authentication ?? "kubernetes") === "kubernetes",
         externalCatalogPort: byoCatalog ? pulumi.output(cat.existingUri!).apply(urlPort) : undefined,
         trinoRelease: (q.trino ?? true) ? `${make.name}-query-trino` : undefined,
         clickhouseRelease: (q.clickhouse ?? true) ? `${make.name}-query-clickhouse` : undefined,

@@ -34,6 +34,8 @@ export const PORTS = {
   cnpgStatus: 8000,
   minio: 9000,
   catalog: 8181,
+  /** The TLS port in front of Lakekeeper when the platform serves it over TLS (components/catalog/kubernetes.ts). */
+  catalogTls: 8443,
   trino: 8080,
   clickhouseHttp: 8123,
   clickhouseNative: 9000,
@@ -50,6 +52,10 @@ export interface PlatformNetworkInput {
   externalStoragePort?: pulumi.Input<number>;
   catalogRelease?: string;
   catalogBootstrap?: string;
+  /** The catalog is served over TLS: its clients reach the TLS port, none the plain one. Defaults to false. */
+  catalogTls?: boolean;
+  /** The catalog checks Kubernetes service-account tokens (TokenReview): it reaches the API server. Defaults to false. */
+  catalogTokenReview?: boolean;
   externalCatalogPort?: pulumi.Input<number>;
   trinoRelease?: string;
   clickhouseRelease?: string;
@@ -93,6 +99,7 @@ export function platformPaths(p: PlatformNetworkInput): { groups: Record<string,
   const add = (from: string, to: string, ports: Port[]) => paths.push({ from, to, ports });
   const objectStore = p.storageRelease ? "minio" : "external-storage";
   const catalog = p.catalogRelease ? "catalog" : "external-catalog";
+  const catalogPort = p.catalogTls ? PORTS.catalogTls : PORTS.catalog;
   if (p.storageRelease) {
     groups.minio = { namespace: ns, podSelector: { matchLabels: { app: "minio", release: p.storageRelease } } };
     groups["minio-job"] = { namespace: ns, podSelector: { matchLabels: { app: "minio-job", release: p.storageRelease } } };
@@ -107,12 +114,13 @@ export function platformPaths(p: PlatformNetworkInput): { groups: Record<string,
     groups["catalog-bootstrap"] = { namespace: ns, podSelector: { matchLabels: labels("catalog", p.catalogBootstrap!) } };
     add("catalog", "postgres", tcp(PORTS.postgres));
     add("catalog", objectStore, p.storageRelease ? tcp(PORTS.minio) : []);
-    add("catalog-bootstrap", "catalog", tcp(PORTS.catalog));
-    add("clients", "catalog", tcp(PORTS.catalog));
+    add("catalog-bootstrap", "catalog", tcp(catalogPort));
+    add("clients", "catalog", tcp(catalogPort));
+    if (p.catalogTokenReview) add("catalog", "api-server", tcp(443, 6443));
   } else groups["external-catalog"] = { peer: { ipBlock: { cidr: "0.0.0.0/0" } } };
 
   add("cdc", "postgres", tcp(PORTS.postgres));
-  add("cdc", catalog, p.catalogRelease ? tcp(PORTS.catalog) : []);
+  add("cdc", catalog, p.catalogRelease ? tcp(catalogPort) : []);
   add("cdc", objectStore, p.storageRelease ? tcp(PORTS.minio) : []);
   add("pooler", "postgres", tcp(PORTS.postgres));
   add("clients", "pooler", tcp(PORTS.postgres));
@@ -123,7 +131,7 @@ export function platformPaths(p: PlatformNetworkInput): { groups: Record<string,
   if (p.trinoRelease) {
     groups.trino = { namespace: ns, podSelector: { matchLabels: { "app.kubernetes.io/name": "trino", "app.kubernetes.io/instance": p.trinoRelease } } };
     add("trino", "trino", tcp(PORTS.trino));
-    add("trino", catalog, p.catalogRelease ? tcp(PORTS.catalog) : []);
+    add("trino", catalog, p.catalogRelease ? tcp(catalogPort) : []);
     add("trino", objectStore, p.storageRelease ? tcp(PORTS.minio) : []);
     add("clients", "trino", tcp(PORTS.trino));
   }
@@ -132,7 +140,7 @@ export function platformPaths(p: PlatformNetworkInput): { groups: Record<string,
       namespace: ns,
       podSelector: { matchLabels: { "app.kubernetes.io/name": "clickhouse", "app.kubernetes.io/instance": p.clickhouseRelease } },
     };
-    add("clickhouse", catalog, p.catalogRelease ? tcp(PORTS.catalog) : []);
+    add("clickhouse", catalog, p.catalogRelease ? tcp(catalogPort) : []);
     add("clickhouse", objectStore, p.storageRelease ? tcp(PORTS.minio) : []);
     add("clients", "clickhouse", tcp(PORTS.clickhouseHttp, PORTS.clickhouseNative));
   }

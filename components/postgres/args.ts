@@ -34,6 +34,8 @@ export interface PostgresBackupArgs {
   endpointUrl?: pulumi.Input<string>;
   /** Secret (same namespace) with keys ACCESS_KEY_ID and ACCESS_SECRET_KEY. Required. */
   credentialsSecretName: pulumi.Input<string>;
+  /** Secret (same namespace) whose `ca.crt` verifies an https `endpointUrl` (barman-cloud's endpointCA), e.g. ObjectStorage.caSecretName. Defaults to the public CAs. */
+  endpointCaSecretName?: pulumi.Input<string>;
   /** Barman retention policy. Defaults to "30d". */
   retentionPolicy?: pulumi.Input<string>;
   /** Six-field cron schedule of the base backup. Defaults to "0 0 3 * * *" (daily 03:00). */

@@ -122,6 +122,7 @@ export function buildKubernetesPostgres(ctx: BuildContext<PostgresClusterArgs>):
         barmanObjectStore: {
           destinationPath: ka.backup.destinationPath,
           ...(ka.backup.endpointUrl ? { endpointURL: ka.backup.endpointUrl } : {}),
+          ...(ka.backup.endpointCaSecretName !== undefined ? { endpointCA: { name: ka.backup.endpointCaSecretName, key: "ca.crt" } } : {}),
           s3Credentials: {
             accessKeyId: { name: ka.backup.credentialsSecretName, key: "ACCESS_KEY_ID" },
             secretAccessKey: { name: ka.backup.credentialsSecretName, key: "ACCESS_SECRET_KEY" },

@@ -9,6 +9,13 @@ export interface QueryCatalogArgs {
   warehouse: pulumi.Input<string>;
   /** Name of the catalog inside Trino / the database inside ClickHouse. Defaults to "floe". */
   name?: string;
+  /**
+   * kubernetes: authenticate with each engine pod's projected service-account token for this
+   * audience (IcebergCatalog.tokenAudience). Trino and ClickHouse fetch catalog tokens only by
+   * OAuth2 client credentials, so a `floe token-endpoint` container beside each engine serves the
+   * rotating token on the pod's loopback as their OAuth2 server. Defaults to none (no token).
+   */
+  tokenAudience?: pulumi.Input<string>;
 }
 
 /** The object storage the tables' files live in. */
@@ -36,6 +43,17 @@ export interface QueryEnginesKubernetesArgs {
   trinoWorkers?: number;
   /** ClickHouse Helm chart version (Bitnami OCI chart). Defaults to "9.3.0". */
   clickhouseChartVersion?: pulumi.Input<string>;
+  /**
+   * A Secret whose `ca.crt` (one CA certificate) Trino and ClickHouse trust, on top of the public
+   * CAs, for an https catalog and object store (IcebergCatalog.caSecretName / ObjectStorage.caSecretName).
+   * Trino: an init container adds it to a copy of the JVM's truststore; ClickHouse: its openSSL
+   * client config. Defaults to the public CAs.
+   */
+  trustedCaSecretName?: pulumi.Input<string>;
+  /** Image of the `floe token-endpoint` containers (with `catalog.tokenAudience`). Defaults to the CDC writer's image. */
+  runtimeImage?: pulumi.Input<string>;
+  /** Image of the Trino truststore init container (it needs keytool). Defaults to "trinodb/trino:475" (the default chart's Trino). */
+  trinoImage?: pulumi.Input<string>;
   /** Escape hatch merged last into the Trino values. Defaults to none. */
   trinoValues?: Record<string, unknown>;
   /** Escape hatch merged last into the ClickHouse values. Defaults to none. */

@@ -1,6 +1,7 @@
 /** The args of ObjectStorage and what every target's builder returns. */
 import type * as pulumi from "@pulumi/pulumi";
 import type * as k8s from "@pulumi/kubernetes";
+import type { CertificateTlsArgs } from "../tls";
 
 export interface ObjectStorageKubernetesArgs {
   /** Namespace (must exist). Defaults to "floe". */
@@ -26,6 +27,13 @@ export interface ObjectStorageKubernetesArgs {
    * and configure MinIO KES through `helmValues`. Defaults to true.
    */
   encryptAtRest?: boolean;
+  /**
+   * Serve MinIO over TLS with a cert-manager certificate from this issuer (Secret
+   * `<name>-minio-tls`, reloaded by MinIO as cert-manager renews it); the endpoint becomes
+   * https://, and `caSecretName` is what clients must trust (output `caSecretName`). Not with
+   * `existingEndpoint`. DataPlatform passes its CA. Defaults to plain HTTP.
+   */
+  tls?: CertificateTlsArgs;
   /** Escape hatch merged last into the MinIO chart values. Defaults to none. */
   helmValues?: Record<string, unknown>;
 }
@@ -71,4 +79,6 @@ export interface ObjectStorageBuildResult {
   accessKeyId: pulumi.Output<string | undefined>;
   secretAccessKey: pulumi.Output<string | undefined>;
   bucketArn: pulumi.Output<string | undefined>;
+  /** kubernetes with TLS: the Secret (key ca.crt) clients trust. Defaults to undefined. */
+  caSecretName?: pulumi.Output<string | undefined>;
 }

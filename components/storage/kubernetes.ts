@@ -4,6 +4,7 @@ import * as random from "@pulumi/random";
 import type { BuildContext } from "../target";
 import type { ObjectStorageArgs, ObjectStorageBuildResult } from "./args";
 import { deepMerge, labels, password } from "../util";
+import { checkTlsArgs, serverCertificate } from "../tls";
 
 /** Name of the key MinIO's built-in KMS encrypts objects with. */
 export const KMS_KEY_NAME = "floe-sse";
@@ -17,6 +18,9 @@ export function buildKubernetesObjectStorage(ctx: BuildContext<ObjectStorageArgs
   const prefix = args.warehousePrefix ?? "warehouse";
   v.dnsLabel("name", name, 40);
   const byo = ka.existingEndpoint !== undefined;
+  checkTlsArgs(v, "kubernetes.tls", ka.tls);
+  if (byo && ka.tls)
+    v.fail("kubernetes.tls", "{…}", "is set with kubernetes.existingEndpoint", "remove it: TLS of an existing endpoint is its own (give clients its CA)");
   if (byo && (ka.existingAccessKeyId === undefined || ka.existingSecretAccessKey === undefined)) {
     v.fail(
       "kubernetes.existingAccessKeyId",
@@ -37,7 +41,7 @@ export function buildKubernetesObjectStorage(ctx: BuildContext<ObjectStorageArgs
   } else {
     accessKeyId = pulumi.output(`floe-${name}`.slice(0, 20));
     secretKey = password(`${name}-secret-key`, childOpts, 40).result;
-    endpoint = pulumi.output(`http://${name}-minio.${ns}.svc.cluster.local:9000`);
+    endpoint = pulumi.output(`${ka.tls ? "https" : "http"}://${name}-minio.${ns}.svc.cluster.local:9000`);
   }
   const creds = new k8s.core.v1.Secret(
     `${name}-credentials`,
@@ -81,9 +85,13 @@ export function buildKubernetesObjectStorage(ctx: BuildContext<ObjectStorageArgs
         ),
       );
     }
+    // TLS: MinIO serves the cert-manager certificate (the chart mounts tls.crt / tls.key as
+    // public.crt / private.key and reloads them); its bucket Job trusts that certificate itself.
+    const certs = ka.tls ? [serverCertificate(`${name}-minio-tls`, ns, `${name}-minio-tls`, `${name}-minio`, ka.tls, "object-storage", childOpts)] : [];
     const values = deepMerge(
       {
         mode: "standalone",
+        ...(ka.tls ? { tls: { enabled: true, certSecret: `${name}-minio-tls`, publicCrt: "tls.crt", privateKey: "tls.key" } } : {}),
         ...(encrypt ? { extraSecret: `${name}-minio-env` } : {}),
         replicas: 1,
         existingSecret: `${name}-minio-root`,
@@ -121,7 +129,7 @@ export function buildKubernetesObjectStorage(ctx: BuildContext<ObjectStorageArgs
         namespace: ns,
         values,
       },
-      { ...childOpts, dependsOn: [root, creds, ...envSecrets] },
+      { ...childOpts, dependsOn: [root, creds, ...envSecrets, ...certs] },
     );
   }
 
@@ -135,5 +143,6 @@ export function buildKubernetesObjectStorage(ctx: BuildContext<ObjectStorageArgs
     accessKeyId: accessKeyId.apply((x) => x as string | undefined),
     secretAccessKey: pulumi.secret(secretKey.apply((x) => x as string | undefined)),
     bucketArn: pulumi.output(undefined),
+    caSecretName: pulumi.output(ka.tls?.caSecretName).apply((x) => x as string | undefined),
   };
 }

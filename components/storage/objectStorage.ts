@@ -33,6 +33,8 @@ export class ObjectStorage extends pulumi.ComponentResource {
   readonly secretAccessKey: pulumi.Output<string | undefined>;
   /** aws: bucket ARN. */
   readonly bucketArn: pulumi.Output<string | undefined>;
+  /** kubernetes with `tls`: the Secret whose `ca.crt` clients of the https endpoint trust. */
+  readonly caSecretName: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: ObjectStorageArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("floe:index:ObjectStorage", name, {}, opts);
@@ -50,6 +52,7 @@ export class ObjectStorage extends pulumi.ComponentResource {
     this.accessKeyId = pulumi.secret(r.accessKeyId);
     this.secretAccessKey = pulumi.secret(r.secretAccessKey);
     this.bucketArn = r.bucketArn;
+    this.caSecretName = r.caSecretName ?? pulumi.output(undefined);
     this.registerOutputs({
       bucket: this.bucket,
       endpoint: this.endpoint,
@@ -59,6 +62,7 @@ export class ObjectStorage extends pulumi.ComponentResource {
       accessKeyId: this.accessKeyId,
       secretAccessKey: this.secretAccessKey,
       bucketArn: this.bucketArn,
+      caSecretName: this.caSecretName,
     });
   }
 }

@@ -97,6 +97,16 @@ const SCENARIOS: Scenario[] = [
     build: platform({ target: "kubernetes", pooler: { implementation: "pgbouncer", configStorageClass: "efs" }, upgrade: { toVersion: 17, budgetMs: 2000 } }),
   },
   { name: "upgrade-green-only", build: platform({ target: "kubernetes", pooler: { implementation: "pgbouncer" }, upgrade: { toVersion: 17, run: false } }) },
+  { name: "tls-off-no-catalog-auth", build: platform({ target: "kubernetes", tls: { enabled: false }, catalog: { authentication: "none" } }) },
+  {
+    name: "own-cluster-issuer",
+    build: platform({
+      target: "kubernetes",
+      tls: { issuerName: "corp-ca", issuerKind: "ClusterIssuer", caSecretName: "corp-ca-bundle", installCertManager: false },
+      catalog: { tokenAudience: "lake", openIdProviderUri: "https://idp.example.com/realms/data", openIdAudience: "lakekeeper" },
+    }),
+    external: ["Secret/corp-ca-bundle"],
+  },
   { name: "trino-only", build: platform({ target: "kubernetes", query: { clickhouse: false, kubernetes: { trinoWorkers: 0 } } }) },
   { name: "clickhouse-only", build: platform({ target: "kubernetes", query: { trino: false } }) },
   {
@@ -261,6 +271,8 @@ describe("the kubernetes target's objects against the Kubernetes and CloudNative
       [
         "apps/v1/Deployment",
         "batch/v1/Job",
+        "cert-manager.io/v1/Certificate",
+        "cert-manager.io/v1/Issuer",
         "networking.k8s.io/v1/NetworkPolicy",
         "postgresql.cnpg.io/v1/Cluster",
         "postgresql.cnpg.io/v1/Pooler",
@@ -279,19 +291,23 @@ describe("the kubernetes target's objects against the Kubernetes and CloudNative
     const cel = validators[0].celRules("postgresql.cnpg.io/v1", "Cluster");
     expect(cel.length).toBeGreaterThan(0);
     console.log(
-      `validated ${total} objects in ${declared.size} scenarios against Kubernetes ${validators.map((v) => v.kubernetesVersion).join(" and ")} + CloudNativePG ${versions.cnpg.version} CRDs; ` +
+      `validated ${total} objects in ${declared.size} scenarios against Kubernetes ${validators.map((v) => v.kubernetesVersion).join(" and ")} + CloudNativePG ${versions.cnpg.version} and cert-manager ${versions.certManager.version} CRDs; ` +
         `Cluster CEL rules evaluated:\n  ${cel.join("\n  ")}`,
     );
   });
 });
 
 const renderCache = new Map<string, Manifest[]>();
-/** The MinIO chart rendered for one release (cached: several tests read it). */
-function renderMinio(r: HelmRelease, kubernetesVersion: string): Manifest[] {
-  const key = `${JSON.stringify(r)}|${kubernetesVersion}`;
-  if (!renderCache.has(key)) renderCache.set(key, renderChart(`${dir}/${versions.helm.bin}`, `${dir}/${versions.charts.minio.dir}`, r, kubernetesVersion));
+/** A chart floe installs that is rendered here (MinIO, cert-manager), for one release (cached: several tests read it). */
+function render(chart: "minio" | "cert-manager", r: HelmRelease, kubernetesVersion: string): Manifest[] {
+  const key = `${chart}|${JSON.stringify(r)}|${kubernetesVersion}`;
+  if (!renderCache.has(key)) renderCache.set(key, renderChart(`${dir}/${versions.helm.bin}`, `${dir}/${versions.charts[chart].dir}`, r, kubernetesVersion));
   return renderCache.get(key)!;
 }
+const renderMinio = (r: HelmRelease, kubernetesVersion: string) => render("minio", r, kubernetesVersion);
+/** The rendered output of every chart floe installs that can be rendered here. */
+const renderedCharts = (releases: HelmRelease[], kubernetesVersion: string) =>
+  releases.filter((r) => r.chart === "minio" || r.chart === "cert-manager").flatMap((r) => render(r.chart as "minio" | "cert-manager", r, kubernetesVersion));
 
 /** kubernetes-validate --strict on these objects for Kubernetes vX.Y: its exit code and per-object verdict lines. */
 function peerValidate(objects: Manifest[], kubernetesVersion: string): { status: number | null; passed: number; failures: string[]; output: string } {
@@ -318,8 +334,8 @@ describe("an independent validator agrees (kubernetes-validate from PyPI, strict
   const builtins = () => {
     const newest = validators[validators.length - 1].kubernetesVersion;
     return [...declared.values()]
-      .flatMap((d) => [...d.manifests.map((x) => x.manifest), ...d.releases.filter((r) => r.chart === "minio").flatMap((r) => renderMinio(r, newest))])
-      .filter((m) => !m.apiVersion.includes(".cnpg.io/"));
+      .flatMap((d) => [...d.manifests.map((x) => x.manifest), ...renderedCharts(d.releases, newest)])
+      .filter((m) => !m.apiVersion.includes(".cnpg.io/") && !m.apiVersion.startsWith("cert-manager.io/"));
   };
 
   test.each(["v1.31.14", "v1.37.2"])("Kubernetes %s: every object passes", (v) => {
@@ -348,7 +364,7 @@ describe("references between the objects", () => {
     (name) => {
       const d = declared.get(name)!;
       const newest = validators[validators.length - 1].kubernetesVersion;
-      const objects = [...d.manifests.map((x) => x.manifest), ...d.releases.filter((r) => r.chart === "minio").flatMap((r) => renderMinio(r, newest))];
+      const objects = [...d.manifests.map((x) => x.manifest), ...renderedCharts(d.releases, newest)];
       if (name !== "aws-trino-on-eks") expect(objects.flatMap(references).length).toBeGreaterThan(0);
       const problems = unresolvedReferences(objects, SCENARIOS.find((s) => s.name === name)!.external);
       if (problems.length) throw new Error(report(problems));
@@ -401,7 +417,27 @@ describe("Helm charts: rendered with the values floe passes, output validated", 
           (Manifest & { spec: { ports: { port: number }[] } }) | undefined;
         expect(svc?.spec.ports.map((p) => p.port)).toContain(9000);
         const cluster = declared.get(r.scenario)!.manifests.find(({ manifest: m }) => m.kind === "Cluster")?.manifest as Record<string, any> | undefined;
-        expect(cluster?.spec.backup.barmanObjectStore.endpointURL).toBe(`http://${r.name}.${r.namespace}.svc.cluster.local:9000`);
+        const tls = (r.values.tls as { enabled?: boolean; certSecret?: string } | undefined)?.enabled === true;
+        expect(cluster?.spec.backup.barmanObjectStore.endpointURL).toBe(`${tls ? "https" : "http"}://${r.name}.${r.namespace}.svc.cluster.local:9000`);
+        if (tls) {
+          // MinIO serves the certificate cert-manager issued for the name floe hands out
+          const cert = declared
+            .get(r.scenario)!
+            .manifests.find(({ manifest: m }) => m.kind === "Certificate" && (m as any).spec.secretName === (r.values.tls as any).certSecret)!
+            .manifest as Record<string, any>;
+          expect(cert.spec.dnsNames).toContain(`${r.name}.${r.namespace}.svc.cluster.local`);
+          const server = (rendered.find((m) => m.kind === "Deployment") as Record<string, any>).spec.template.spec;
+          expect(server.volumes).toContainEqual({
+            name: "cert-secret-volume",
+            secret: {
+              secretName: cert.spec.secretName,
+              items: [
+                { key: "tls.crt", path: "public.crt" },
+                { key: "tls.key", path: "private.key" },
+              ],
+            },
+          });
+        }
         const user = (r.values.users as { existingSecret: string; existingSecretKey: string }[])[0];
         const job = rendered.find((m) => m.kind === "Job") as Record<string, any>;
         const sources = job.spec.template.spec.volumes.flatMap((vol: { projected?: { sources: unknown[] } }) => vol.projected?.sources ?? []);
@@ -431,6 +467,55 @@ describe("Helm charts: rendered with the values floe passes, output validated", 
     }
     if (problems.length) throw new Error(report(problems));
     console.log(`MinIO chart ${chartVersion(chartDir)} (${versions.charts.minio.module}): ${minio.length} releases, ${objects} rendered objects valid`);
+  });
+});
+
+describe("cert-manager: its chart rendered with floe's values, and the objects floe gives it", () => {
+  test("the chart version floe pins, values keys the chart has, a valid rendering on every Kubernetes version that carries the CRDs floe's objects need", () => {
+    const chartDir = `${dir}/${versions.charts["cert-manager"].dir}`;
+    const releases = [...declared.entries()].flatMap(([scenario, d]) => d.releases.filter((r) => r.chart === "cert-manager").map((r) => ({ scenario, ...r })));
+    expect(releases.length).toBeGreaterThanOrEqual(9);
+    const problems: Problem[] = [];
+    let objects = 0;
+    for (const r of releases) {
+      expect({ release: r.resource, version: r.version }).toEqual({ release: r.resource, version: chartVersion(chartDir) });
+      problems.push(...unknownValues(chartDir, r.values, "cert-manager").map((p) => ({ ...p, object: `${r.scenario}: ${p.object}` })));
+      for (const v of validators) {
+        const rendered = render("cert-manager", r, v.kubernetesVersion);
+        objects += rendered.length;
+        for (const m of rendered)
+          problems.push(...v.validate(m).map((p) => ({ ...p, object: `${r.scenario}: cert-manager (Kubernetes ${v.kubernetesVersion}): ${p.object}` })));
+        // crds.enabled: the chart installs the CRDs of the kinds floe declares
+        const crds = rendered.filter((m) => m.kind === "CustomResourceDefinition").map((m) => m.metadata?.name);
+        expect(crds).toEqual(expect.arrayContaining(["certificates.cert-manager.io", "issuers.cert-manager.io", "clusterissuers.cert-manager.io"]));
+        expect(rendered.filter((m) => m.kind === "Deployment").map((m) => m.metadata?.namespace)).toEqual(["cert-manager", "cert-manager", "cert-manager"]);
+      }
+    }
+    if (problems.length) throw new Error(report(problems));
+    console.log(
+      `cert-manager chart ${chartVersion(chartDir)} (${versions.charts["cert-manager"].module}): ${releases.length} releases, ${objects} rendered objects valid`,
+    );
+  });
+
+  test("every server certificate names the Service floe hands out, from the issuer the scenario uses", () => {
+    for (const [scenario, d] of declared) {
+      const certs = d.manifests.map((x) => x.manifest as Record<string, any>).filter((m) => m.kind === "Certificate" && !m.spec.isCA);
+      for (const c of certs) {
+        const service = c.spec.dnsNames[0];
+        expect(c.spec.dnsNames).toEqual([
+          service,
+          `${service}.${c.metadata.namespace}`,
+          `${service}.${c.metadata.namespace}.svc`,
+          `${service}.${c.metadata.namespace}.svc.cluster.local`,
+        ]);
+        if (scenario === "own-cluster-issuer") expect(c.spec.issuerRef).toEqual({ group: "cert-manager.io", kind: "ClusterIssuer", name: "corp-ca" });
+      }
+      // the TLS Service in front of Lakekeeper is the first name of Lakekeeper's certificate
+      const tlsService = d.manifests
+        .map((x) => x.manifest as Record<string, any>)
+        .find((m) => m.kind === "Service" && m.metadata.name.endsWith("-lakekeeper-tls"));
+      if (tlsService) expect(certs.map((c) => c.spec.dnsNames[0])).toContain(tlsService.metadata.name);
+    }
   });
 });
 
@@ -498,6 +583,20 @@ describe("a broken object fails", () => {
       expect(ps).toEqual([
         expect.objectContaining({ path: "/apiVersion", message: expect.stringContaining("no schema for postgresql.cnpg.io/v1/ScheduledBackups") }),
       ]);
+  });
+
+  test("a misspelt field and an unknown enum value in a cert-manager Certificate, a misspelt Issuer kind", () => {
+    const c = find("default", "Certificate", (m) => (m as any).spec.isCA !== true);
+    c.spec.dnsName = c.spec.dnsNames;
+    c.spec.privateKey.algorithm = "DSA";
+    for (const ps of problemsOf(c))
+      expect(ps).toEqual([
+        expect.objectContaining({ path: "/spec", message: 'unknown field "dnsName"' }),
+        expect.objectContaining({ path: "/spec/privateKey/algorithm", message: expect.stringContaining("must be equal to one of the allowed values") }),
+      ]);
+    const i = find("default", "Issuer");
+    for (const ps of problemsOf({ ...i, spec: { selfSigned: {}, caa: { secretName: "x" } } }))
+      expect(ps).toEqual([expect.objectContaining({ path: "/spec", message: 'unknown field "caa"' })]);
   });
 
   test("names and labels the API server refuses", () => {

@@ -15,7 +15,7 @@ async function runExample(dir: string, project: string, config: Record<string, s
 
 test("examples/kubernetes", async () => {
   const { m, exportsOf } = await runExample("kubernetes", "floe-kubernetes", {});
-  expect(await valueOf(exportsOf.catalogUri)).toBe("http://floe-catalog-lakekeeper.floe.svc.cluster.local:8181/catalog");
+  expect(await valueOf(exportsOf.catalogUri)).toBe("https://floe-catalog-lakekeeper-tls.floe.svc.cluster.local:8443/catalog");
   expect(m.secretLeaks()).toEqual([]);
 });
 

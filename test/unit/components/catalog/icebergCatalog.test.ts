@@ -20,8 +20,18 @@ describe("IcebergCatalog", () => {
       "kubernetes:core/v1:Secret": 1,
       "kubernetes:helm.sh/v3:Release": 1,
       "kubernetes:batch/v1:Job": 1,
+      "kubernetes:core/v1:ServiceAccount": 1,
     });
     const values = only(m, "kubernetes:helm.sh/v3:Release", "ck").inputs.values;
+    // authentication by default: Kubernetes service-account tokens for the audience floe-catalog
+    expect(values.auth).toEqual({ k8s: { enabled: true, audience: "floe-catalog", createClusterRoleBinding: true } });
+    expect(await valueOf(c.tokenAudience)).toBe("floe-catalog");
+    const pod = only(m, "kubernetes:batch/v1:Job", "ck").inputs.spec.template.spec;
+    expect(pod).toMatchObject({ serviceAccountName: "ck-bootstrap", automountServiceAccountToken: false });
+    expect(pod.volumes).toEqual([
+      { name: "catalog-token", projected: { sources: [{ serviceAccountToken: { audience: "floe-catalog", expirationSeconds: 3600, path: "token" } }] } },
+    ]);
+    expect(pod.containers[0].command[2]).toContain('-H "Authorization: Bearer $(cat /var/run/secrets/floe/catalog/token)"');
     expect(values.postgresql.enabled).toBe(false);
     expect(values.externalDatabase).toMatchObject({ type: "postgresql", host_write: "pg-rw", database: "lakekeeper", passwordSecret: "ck-db" });
     const script: string = only(m, "kubernetes:batch/v1:Job", "ck").inputs.spec.template.spec.containers[0].command[2];
@@ -29,6 +39,62 @@ describe("IcebergCatalog", () => {
     expect(script).toContain('"bucket":"lake"');
     expect(await valueOf(c.uri)).toBe("http://ck-lakekeeper.floe.svc.cluster.local:8181/catalog");
     expect(m.secretLeaks(["db-password-123"])).toEqual([]);
+  });
+
+  test("kubernetes with TLS: a cert-manager certificate, a TLS proxy beside Lakekeeper, an https uri; the object store's CA trusted; no authentication when asked", async () => {
+    const c = new IcebergCatalog("ct2", {
+      target: "kubernetes",
+      storage: { bucket: "lake", endpoint: "https://minio:9000", credentialsSecretName: "creds" },
+      kubernetes: {
+        database: { host: "pg-rw", database: "lakekeeper", username: "lakekeeper", password: "pw" },
+        tls: { issuerName: "floe-tls", caSecretName: "floe-tls-ca" },
+        trustedCaSecretName: "floe-tls-ca",
+        authentication: "none",
+      },
+    });
+    await m.settled(c.uri);
+    expect(await valueOf(c.uri)).toBe("https://ct2-lakekeeper-tls.floe.svc.cluster.local:8443/catalog");
+    expect(await valueOf(c.caSecretName)).toBe("floe-tls-ca");
+    expect(await valueOf(c.tokenAudience)).toBeUndefined();
+    const cert = only(m, "kubernetes:cert-manager.io/v1:Certificate", "ct2").inputs;
+    expect(cert.spec).toMatchObject({
+      secretName: "ct2-lakekeeper-tls",
+      issuerRef: { group: "cert-manager.io", kind: "Issuer", name: "floe-tls" },
+      dnsNames: expect.arrayContaining(["ct2-lakekeeper-tls.floe.svc.cluster.local", "ct2-lakekeeper-tls"]),
+    });
+    const values = only(m, "kubernetes:helm.sh/v3:Release", "ct2").inputs.values;
+    expect(values.auth).toBeUndefined();
+    const proxy = values.catalog.extraContainers[0];
+    expect(proxy.args).toEqual(expect.arrayContaining(["--listen=0.0.0.0:8443", "--target=127.0.0.1:8181", "--disable-authentication"]));
+    expect(values.catalog.extraEnv).toEqual(
+      expect.arrayContaining([
+        { name: "LAKEKEEPER__BASE_URI", value: "https://ct2-lakekeeper-tls.floe.svc.cluster.local:8443" },
+        { name: "SSL_CERT_FILE", value: "/etc/floe-trusted-ca/ca.crt" },
+      ]),
+    );
+    // only ca.crt of the CA Secret is mounted, never a key
+    expect(values.catalog.extraVolumes).toContainEqual({
+      name: "floe-trusted-ca",
+      secret: { secretName: "floe-tls-ca", items: [{ key: "ca.crt", path: "ca.crt" }] },
+    });
+    const svc = only(m, "kubernetes:core/v1:Service", "ct2").inputs.spec;
+    expect(svc.ports).toEqual([{ name: "https", port: 8443, targetPort: "https", protocol: "TCP" }]);
+    const script: string = only(m, "kubernetes:batch/v1:Job", "ct2").inputs.spec.template.spec.containers[0].command[2];
+    expect(script).toContain('c() { curl --cacert /etc/floe-tls/ca.crt "$@"; }');
+    expect(script).not.toContain("Authorization");
+  });
+
+  test("kubernetes: incoherent authentication and TLS inputs are refused, naming the input", () => {
+    const base = { target: "kubernetes", storage: { bucket: "lake", credentialsSecretName: "creds" } } as const;
+    const database = { host: "h", database: "d", username: "u", password: "p" };
+    expect(() => new IcebergCatalog("cx1", { ...base, kubernetes: { database, authentication: "oidc" } })).toThrow(/kubernetes\.authentication/);
+    expect(() => new IcebergCatalog("cx2", { ...base, kubernetes: { database, authentication: "none", tokenAudience: "x" } })).toThrow(
+      /kubernetes\.authentication.*turns authentication off/,
+    );
+    expect(() => new IcebergCatalog("cx3", { ...base, kubernetes: { database, tokenAudience: "a b" } })).toThrow(/kubernetes\.tokenAudience/);
+    expect(() => new IcebergCatalog("cx4", { ...base, kubernetes: { database, tls: { issuerName: "i", issuerKind: "CA", caSecretName: "c" } } })).toThrow(
+      /kubernetes\.tls\.issuerKind/,
+    );
   });
 
   test("aws glue: a Glue database and a policy scoped to it and the warehouse prefix", async () => {

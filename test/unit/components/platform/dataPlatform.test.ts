@@ -31,10 +31,14 @@ const K8S_COMMON = {
   "random:index/randomBytes:RandomBytes": 1,
   // MinIO secret key + root, superuser, app, replication, lakekeeper role, lakekeeper encryption key, ClickHouse.
   "random:index/randomPassword:RandomPassword": 8,
-  // Pooler cutover + CDC writer.
-  "kubernetes:core/v1:ServiceAccount": 2,
-  // CNPG operator, MinIO, Lakekeeper, Trino, ClickHouse.
-  "kubernetes:helm.sh/v3:Release": 5,
+  // Pooler cutover, CDC writer, catalog bootstrap Job.
+  "kubernetes:core/v1:ServiceAccount": 3,
+  // cert-manager, CNPG operator, MinIO, Lakekeeper, Trino, ClickHouse.
+  "kubernetes:helm.sh/v3:Release": 6,
+  // TLS: the self-signed and the CA issuers; the CA, MinIO's and Lakekeeper's certificates; the TLS Service in front of Lakekeeper.
+  "kubernetes:cert-manager.io/v1:Issuer": 2,
+  "kubernetes:cert-manager.io/v1:Certificate": 3,
+  "kubernetes:core/v1:Service": 1,
   // default deny in floe and cnpg-system; postgres, pooler, CDC, MinIO, its job, Lakekeeper, its
   // bootstrap, Trino, ClickHouse, the operator (networkPolicies.test.ts checks what they allow).
   "kubernetes:networking.k8s.io/v1:NetworkPolicy": 12,
@@ -119,12 +123,14 @@ describe("DataPlatform on kubernetes", () => {
     expect(cluster.metadata.namespace).toBe("data");
     expect(cluster.spec.backup.barmanObjectStore).toMatchObject({
       destinationPath: "s3://floe-lake/backups",
-      endpointURL: "http://pw-storage-minio.data.svc.cluster.local:9000",
+      endpointURL: "https://pw-storage-minio.data.svc.cluster.local:9000",
+      // MinIO's certificate is verified against the platform's CA
+      endpointCA: { name: "pw-tls-ca", key: "ca.crt" },
     });
     expect(cluster.spec.backup.barmanObjectStore.s3Credentials.accessKeyId.name).toBe("pw-storage-credentials");
     const lk = m.named("pw-catalog-lakekeeper").inputs.values.externalDatabase;
     expect(lk).toMatchObject({ host_write: "pw-postgres-rw.data.svc.cluster.local", database: "lakekeeper" });
-    const catalogUri = "http://pw-catalog-lakekeeper.data.svc.cluster.local:8181/catalog";
+    const catalogUri = "https://pw-catalog-lakekeeper-tls.data.svc.cluster.local:8443/catalog";
     expect(await valueOf(p.catalogUri)).toBe(catalogUri);
     expect(m.named("pw-query-trino").inputs.values.catalogs.floe).toContain(`iceberg.rest-catalog.uri=${catalogUri}`);
     expect(m.named("pw-query-clickhouse-init").inputs.stringData["01-floe-iceberg.sql"]).toContain(`DataLakeCatalog('${catalogUri}'`);
@@ -179,7 +185,7 @@ describe("DataPlatform on kubernetes", () => {
     await synth("pv", { target: "kubernetes" }, { providers: { kubernetes: prov } });
     const ref = `${await valueOf(prov.urn)}::`;
     const kres = m.resources.filter((r) => r.custom && r.type.startsWith("kubernetes:") && underRoot(m, r, "pv"));
-    expect(kres.length).toBe(36);
+    expect(kres.length).toBe(44);
     for (const r of kres) expect(`${r.name}: ${r.provider ?? "default provider"}`).toBe(`${r.name}: ${r.provider?.startsWith(ref) ? r.provider : ref + "…"}`);
     const pgProv = m.named("pv-postgres-roles-provider");
     for (const r of m.resources.filter((x) => x.type.startsWith("postgresql:") && underRoot(m, x, "pv")))
@@ -318,7 +324,7 @@ describe("DataPlatform with your own Iceberg catalog", () => {
   test("kubernetes: no Lakekeeper, no catalog database; engines and CDC point at yours", async () => {
     const { p } = await synth("pc", { target: "kubernetes", catalog: { existingUri: "https://catalog.corp/api/catalog", existingWarehouse: "corp" } });
     const counts = countsUnder(m, "pc");
-    expect(counts["kubernetes:helm.sh/v3:Release"]).toBe(4); // CNPG, MinIO, Trino, ClickHouse
+    expect(counts["kubernetes:helm.sh/v3:Release"]).toBe(5); // cert-manager, CNPG, MinIO, Trino, ClickHouse
     expect(counts["kubernetes:batch/v1:Job"]).toBeUndefined();
     expect(counts["postgresql:index/database:Database"]).toBeUndefined();
     expect(counts["postgresql:index/role:Role"]).toBe(2);
@@ -369,7 +375,7 @@ describe("DataPlatform with your own object storage", () => {
       },
     });
     expect(m.resources.filter((r) => r.name === "pf-storage-minio")).toHaveLength(0);
-    expect(countsUnder(m, "pf")["kubernetes:helm.sh/v3:Release"]).toBe(4); // CNPG, Lakekeeper, Trino, ClickHouse
+    expect(countsUnder(m, "pf")["kubernetes:helm.sh/v3:Release"]).toBe(5); // cert-manager, CNPG, Lakekeeper, Trino, ClickHouse
     expect(m.named("pf-postgres-cluster").inputs.spec.backup.barmanObjectStore).toMatchObject({
       destinationPath: "s3://corp-lake/backups",
       endpointURL: "https://s3.corp",

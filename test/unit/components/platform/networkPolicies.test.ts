@@ -65,7 +65,7 @@ function allowed(policies: RecordedResource[], src: Endpoint, dst: Endpoint, pro
   return side(src, "Egress", dst) && side(dst, "Ingress", src);
 }
 
-const PROBES: [string, number][] = [5432, 8000, 9000, 8181, 8080, 8123, 9187, 9443, 443, 6443, 22, 80]
+const PROBES: [string, number][] = [5432, 8000, 9000, 8181, 8443, 8080, 8123, 9187, 9443, 443, 6443, 22, 80]
   .map((p) => ["TCP", p] as [string, number])
   .concat([
     ["UDP", 53],
@@ -96,7 +96,7 @@ const expand = (paths: [string[], string[], string[]][]) =>
   paths.flatMap(([from, to, ports]) => from.flatMap((f) => to.flatMap((t) => ports.map((port) => `${f} -> ${t} ${port}`)))).sort();
 
 describe("DataPlatform NetworkPolicies on kubernetes", () => {
-  test("default platform: every piece reaches what it needs and nothing else", async () => {
+  test("default platform: every piece reaches what it needs and nothing else (the catalog on its TLS port 8443 only)", async () => {
     const { policies } = await synth("np", { target: "kubernetes" });
     const job = (n: string) => podLabels(m.named(n, "kubernetes:batch/v1:Job"));
     const eps: Endpoint[] = [
@@ -170,27 +170,28 @@ describe("DataPlatform NetworkPolicies on kubernetes", () => {
     const expected = expand([
       [floePods, ["dns"], ["TCP/53", "UDP/53"]],
       [["cdc"], PG, ["TCP/5432"]],
-      [["cdc"], LK, ["TCP/8181"]],
+      [["cdc"], LK, ["TCP/8443"]],
       [["cdc"], ["minio"], ["TCP/9000"]],
       [LK, PG, ["TCP/5432"]],
       [LK, ["minio"], ["TCP/9000"]],
-      [["bootstrap"], LK, ["TCP/8181"]],
+      [["bootstrap"], LK, ["TCP/8443"]],
       [["minio-job"], ["minio"], ["TCP/9000"]],
       [["pooler"], PG, ["TCP/5432"]],
       [PG, PG, ["TCP/5432"]],
       [PG, ["minio"], ["TCP/9000"]],
       [TRINO, TRINO, ["TCP/8080"]],
-      [TRINO, LK, ["TCP/8181"]],
+      [TRINO, LK, ["TCP/8443"]],
       [TRINO, ["minio"], ["TCP/9000"]],
-      [["clickhouse"], LK, ["TCP/8181"]],
+      [["clickhouse"], LK, ["TCP/8443"]],
       [["clickhouse"], ["minio"], ["TCP/9000"]],
       // clientNamespaces defaults to every namespace (kube-system's DNS pods too)
       [CLIENTS, ["pooler"], ["TCP/5432"]],
       [CLIENTS, TRINO, ["TCP/8080"]],
       [CLIENTS, ["clickhouse"], ["TCP/8123", "TCP/9000"]],
-      [CLIENTS, LK, ["TCP/8181"]],
+      [CLIENTS, LK, ["TCP/8443"]],
       [CLIENTS, ["cdc"], ["TCP/9187"]],
-      [[...PG, "pooler", "operator"], OUTSIDE, ["TCP/443", "TCP/6443"]],
+      // CNPG's pods, and Lakekeeper checking service-account tokens (TokenReview)
+      [[...PG, "pooler", "operator", ...LK], OUTSIDE, ["TCP/443", "TCP/6443"]],
       [["operator"], PG, ["TCP/8000"]],
       [OUTSIDE, ["operator"], ["TCP/9443"]],
     ]);
