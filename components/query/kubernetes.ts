@@ -20,7 +20,7 @@ function tokenEndpoint(image: pulumi.Input<string>) {
     image,
     args: ["token-endpoint", "--token-file", `${TOKEN_DIR}/token`, "--port", String(TOKEN_PORT)],
     volumeMounts: [{ name: "catalog-token", mountPath: TOKEN_DIR, readOnly: true }],
-    readinessProbe: { httpGet: { path: "/healthz", port: TOKEN_PORT, host: "127.0.0.1" }, periodSeconds: 10 },
+    // no probe: it listens on the pod's loopback only, which the kubelet's probes do not reach
     resources: { requests: { cpu: "10m", memory: "48Mi" }, limits: { memory: "128Mi" } },
     securityContext: { runAsNonRoot: true, runAsUser: 10001, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
   };

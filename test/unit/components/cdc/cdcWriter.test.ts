@@ -152,6 +152,35 @@ describe("CdcWriter TLS to the sources (issue 11 item 3)", () => {
         }),
     ).toThrow(/sources\[a\]\.caSecretName = "\(set\)" is a Kubernetes Secret, which this target cannot mount/);
   });
+
+  test.each([
+    ["catalog.caSecretName", { catalog: { ...base.catalog, caSecretName: "ca" } }],
+    ["storage.caSecretName", { storage: { caSecretName: "ca" } }],
+    ["catalog.tokenAudience", { catalog: { ...base.catalog, tokenAudience: "floe-catalog" } }],
+  ] as [string, object][])("%s on aws is refused (nothing mounts it there)", (input, over) => {
+    expect(
+      () =>
+        new CdcWriter(`wtv-${input.replace(/\W/g, "").toLowerCase()}`, {
+          target: "aws",
+          ...base,
+          sources: [{ name: "a", host: "h" }],
+          ...over,
+          aws: { vpcId: "vpc-1", subnetIds: ["s-1"], bucketArn: "arn:aws:s3:::lake" },
+        }),
+    ).toThrow(new RegExp(`${input.replace(".", "\\.")} = "\\(set\\)" needs a Kubernetes Secret or service-account token, which this target cannot mount`));
+  });
+
+  test("a token and OAuth2 client credentials at once are refused", () => {
+    expect(
+      () =>
+        new CdcWriter("wtv3", {
+          target: "kubernetes",
+          ...base,
+          sources: [{ name: "a", host: "h" }],
+          catalog: { ...base.catalog, tokenAudience: "floe-catalog", credential: "id:secret" },
+        }),
+    ).toThrow(/catalog\.tokenAudience = "\(set\)" is set, and catalog\.credential too/);
+  });
 });
 
 describe("CdcWriter on aws", () => {
