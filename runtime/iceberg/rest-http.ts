@@ -169,7 +169,9 @@ export class RestHttpClient {
           signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
         });
       } catch (e) {
-        const msg = `${this.opts.name}: ${call.what}: ${method} ${url.origin}${url.pathname} failed: ${(e as Error).message}`;
+        // fetch says only "fetch failed": its cause names the problem (a refused connection, an untrusted certificate)
+        const cause = (e as { cause?: { message?: string } }).cause?.message;
+        const msg = `${this.opts.name}: ${call.what}: ${method} ${url.origin}${url.pathname} failed: ${(e as Error).message}${cause ? ` (${cause})` : ""}`;
         if (commit) {
           // the request may have reached the server: the commit's fate is unknown
           throw new CommitStateUnknownError(msg);

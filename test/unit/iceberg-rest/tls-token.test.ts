@@ -9,6 +9,7 @@ import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { openCatalog } from "../../../runtime/cdc/catalog";
 import { parseCdcConfig } from "../../../runtime/cdc/config";
 import { loadCa } from "../../../runtime/core/tls-ca";
 import { FileTokenSource, NotAuthorizedError, RestCatalog } from "../../../runtime/iceberg/rest";
@@ -65,7 +66,7 @@ describe("caFile: the REST client and S3 trust a CA of their own", () => {
   test("the REST client connects over https with the server's CA, and refuses without it or with another CA", async () => {
     const ok = await RestCatalog.connect({ uri: base, caFile: certs.ca, retry: { attempts: 1 } });
     expect(ok.properties.prefix).toBe("wh");
-    await expect(RestCatalog.connect({ uri: base, retry: { attempts: 1 } })).rejects.toThrow(/self-signed certificate|unable to verify|fetch failed/);
+    await expect(RestCatalog.connect({ uri: base, retry: { attempts: 1 } })).rejects.toThrow(/fetch failed \(self-signed certificate\)|unable to verify/);
     await expect(RestCatalog.connect({ uri: base, caFile: certs.otherCa, retry: { attempts: 1 } })).rejects.toThrow(
       /self-signed certificate in certificate chain|unable to verify|unable to get local issuer/,
     );
@@ -110,6 +111,25 @@ describe("tokenFile: a bearer token read from a file as it rotates", () => {
     auths = [];
     await expect(RestCatalog.connect({ uri: base, caFile: certs.ca, tokenFile: file, retry: { attempts: 1 } })).rejects.toThrow(NotAuthorizedError);
     expect(auths).toEqual(["Bearer token-2", "Bearer token-2"]);
+  });
+
+  test("the CDC writer's config reaches the client: catalog.caFile and catalog.tokenFile (and storage.caFile for its S3 tables)", async () => {
+    const file = join(dir, "token-cfg");
+    writeFileSync(file, "token-cfg\n");
+    accepted = "token-cfg";
+    const config = parseCdcConfig({
+      sources: [{ name: "p", connectionString: "postgres://u@db.example/app" }],
+      catalog: { type: "rest", uri: base, caFile: certs.ca, tokenFile: file },
+      warehouse: "s3://lake/w",
+      storage: { endpoint: base, forcePathStyle: true, caFile: certs.ca, accessKeyId: "a", secretAccessKey: "b" },
+    });
+    const catalog = (await openCatalog(config)) as RestCatalog;
+    expect(catalog.properties.prefix).toBe("wh");
+    expect(auths).toEqual(["Bearer token-cfg"]);
+    // without the CA in the config the same catalog is refused
+    await expect(openCatalog({ ...config, catalog: { ...config.catalog, caFile: undefined } as typeof config.catalog })).rejects.toThrow(
+      /self-signed certificate|unable to verify/,
+    );
   });
 
   test("the file is read again once the cached copy is older than maxAgeMs, not on every request", async () => {
