@@ -32,6 +32,12 @@ export interface CatalogDatabaseArgs {
   username: pulumi.Input<string>;
   /** Its password; pass a secret. Required. */
   password: pulumi.Input<string>;
+  /**
+   * kubernetes: a Secret whose `ca.crt` signed the database's server certificate (CloudNativePG's
+   * `<cluster>-ca`): Lakekeeper then connects with sslmode verify-full against it. DataPlatform
+   * passes its cluster's. Defaults to sslmode require (encrypted, the certificate not checked).
+   */
+  caSecretName?: pulumi.Input<string>;
 }
 
 export interface IcebergCatalogKubernetesArgs {

@@ -63,6 +63,8 @@ export function buildKubernetesCatalog(ctx: BuildContext<IcebergCatalogArgs>): I
   );
   const tlsBase = `https://${release}-tls.${ns}.svc.cluster.local:${TLS_PORT}`;
   const TRUST_DIR = "/etc/floe-trusted-ca";
+  const PG_CA_DIR = "/etc/floe-pg-ca";
+  const pgCa = ka.database.caSecretName;
   // the certificate's Secret for the proxy, the trusted CA for Lakekeeper (only ca.crt: never a CA key)
   const volumes = [
     ...(ka.tls
@@ -82,6 +84,12 @@ export function buildKubernetesCatalog(ctx: BuildContext<IcebergCatalogArgs>): I
     ...(ka.trustedCaSecretName !== undefined
       ? [{ name: "floe-trusted-ca", secret: { secretName: ka.trustedCaSecretName, items: [{ key: CA_KEY, path: CA_KEY }] } }]
       : []),
+    ...(pgCa !== undefined ? [{ name: "floe-pg-ca", secret: { secretName: pgCa, items: [{ key: CA_KEY, path: CA_KEY }] } }] : []),
+  ];
+  // in the catalog, its db-migration Job and their check-db init container (the chart mounts them in all three)
+  const mounts = [
+    ...(ka.trustedCaSecretName !== undefined ? [{ name: "floe-trusted-ca", mountPath: TRUST_DIR, readOnly: true }] : []),
+    ...(pgCa !== undefined ? [{ name: "floe-pg-ca", mountPath: PG_CA_DIR, readOnly: true }] : []),
   ];
   const certs = ka.tls ? [serverCertificate(`${name}-lakekeeper-tls`, ns, `${release}-tls`, `${release}-tls`, ka.tls, "catalog", childOpts)] : [];
   const values = deepMerge(
@@ -102,14 +110,20 @@ export function buildKubernetesCatalog(ctx: BuildContext<IcebergCatalogArgs>): I
       catalog: {
         replicas,
         extraEnv: [
-          { name: "LAKEKEEPER__PG_SSL_MODE", value: "require" },
+          // Lakekeeper's (sqlx's) modes: verifyfull against the database's CA when given, else require (encrypted, not verified)
+          ...(pgCa !== undefined
+            ? [
+                { name: "LAKEKEEPER__PG_SSL_MODE", value: "verifyfull" },
+                { name: "LAKEKEEPER__PG_SSL_ROOT_CERT", value: `${PG_CA_DIR}/${CA_KEY}` },
+              ]
+            : [{ name: "LAKEKEEPER__PG_SSL_MODE", value: "require" }]),
           // behind the TLS proxy Lakekeeper sees plain HTTP: the links it hands out (the config's uri) must say https
           ...(ka.tls ? [{ name: "LAKEKEEPER__BASE_URI", value: `${tlsBase}` }] : []),
           ...(ka.trustedCaSecretName !== undefined ? [{ name: "SSL_CERT_FILE", value: `${TRUST_DIR}/${CA_KEY}` }] : []),
         ],
         ...(ka.tls ? { extraContainers: [tlsProxy(ka.tlsProxyImage ?? "ghostunnel/ghostunnel:v1.11.1-distroless")] } : {}),
         ...(volumes.length ? { extraVolumes: volumes } : {}),
-        ...(ka.trustedCaSecretName !== undefined ? { extraVolumeMounts: [{ name: "floe-trusted-ca", mountPath: TRUST_DIR, readOnly: true }] } : {}),
+        ...(mounts.length ? { extraVolumeMounts: mounts } : {}),
       },
       ...(audience !== undefined
         ? {

@@ -124,6 +124,8 @@ export function wireKubernetes(ctx: BuildContext<DataPlatformArgs>, make: Platfo
             database: "lakekeeper",
             username: lk.apply((x) => x.username),
             password: pulumi.secret(lk.apply((x) => x.password)),
+            // verify-full against the CA that signs the cluster's certificate (the coordinator's, when sharded)
+            caSecretName: pulumi.all([postgres.clusterName, pgArgs.kubernetes?.serverCASecret]).apply(([c, own]) => own ?? `${c}-ca`),
           },
         },
       },

@@ -34,6 +34,8 @@ describe("IcebergCatalog", () => {
     expect(pod.containers[0].command[2]).toContain('-H "Authorization: Bearer $(cat /var/run/secrets/floe/catalog/token)"');
     expect(values.postgresql.enabled).toBe(false);
     expect(values.externalDatabase).toMatchObject({ type: "postgresql", host_write: "pg-rw", database: "lakekeeper", passwordSecret: "ck-db" });
+    // no database CA given: encrypted, not verified
+    expect(values.catalog.extraEnv).toContainEqual({ name: "LAKEKEEPER__PG_SSL_MODE", value: "require" });
     const script: string = only(m, "kubernetes:batch/v1:Job", "ck").inputs.spec.template.spec.containers[0].command[2];
     expect(script).toContain("/management/v1/warehouse");
     expect(script).toContain('"bucket":"lake"');

@@ -53,6 +53,15 @@ describe("DataPlatform on kubernetes: TLS and catalog authentication by default"
     expect(lk.auth.k8s).toEqual({ enabled: true, audience: "floe-catalog", createClusterRoleBinding: true });
     expect(lk.catalog.extraEnv).toContainEqual({ name: "SSL_CERT_FILE", value: "/etc/floe-trusted-ca/ca.crt" });
     expect(lk.catalog.extraVolumes).toContainEqual({ name: "floe-trusted-ca", secret: caItems("tl-tls-ca") });
+    // Lakekeeper -> Postgres: verify-full against CloudNativePG's CA (in the catalog, its migration Job and check-db)
+    expect(lk.catalog.extraEnv).toEqual(
+      expect.arrayContaining([
+        { name: "LAKEKEEPER__PG_SSL_MODE", value: "verifyfull" },
+        { name: "LAKEKEEPER__PG_SSL_ROOT_CERT", value: "/etc/floe-pg-ca/ca.crt" },
+      ]),
+    );
+    expect(lk.catalog.extraVolumes).toContainEqual({ name: "floe-pg-ca", secret: caItems("tl-postgres-ca") });
+    expect(lk.catalog.extraVolumeMounts).toContainEqual({ name: "floe-pg-ca", mountPath: "/etc/floe-pg-ca", readOnly: true });
 
     // the CDC writer: both CAs and its token, mounted and named in its config
     const cfg = writerConfig("tl");
