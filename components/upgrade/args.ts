@@ -51,6 +51,12 @@ export interface BlueGreenUpgradeAwsArgs {
   kmsKeyId?: pulumi.Input<string>;
   /** EFS file system holding pgbouncer.ini, mounted at /pooler. Defaults to none (then poolerIniPath must be reachable otherwise). */
   efsFileSystemId?: pulumi.Input<string>;
+  /**
+   * The CA the orchestrator task verifies blue and green against (sslmode verify-full): "aws-rds"
+   * (the RDS / Aurora CAs shipped with floe), a PEM path in the image, or "none" to use the URLs'
+   * own sslmode. The subscriptions, opened by the servers, stay require. Defaults to "aws-rds".
+   */
+  sslrootcert?: string;
 }
 
 export interface BlueGreenUpgradeRoleArgs {

@@ -98,6 +98,7 @@ export function buildAwsUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>): BlueGr
 
   let taskDefinitionArn: pulumi.Output<string | undefined> = pulumi.output(undefined);
   let runTaskCommand: pulumi.Output<string | undefined> = pulumi.output(undefined);
+  const rootcert = aa.sslrootcert === "none" ? undefined : (aa.sslrootcert ?? "aws-rds");
   if (args.run ?? true) {
     const region = aws.getRegionOutput({}, { parent }).name;
     const logs = new aws.cloudwatch.LogGroup(`${name}-logs`, { name: `/floe/${name}`, retentionInDays: 30 }, childOpts);
@@ -110,7 +111,10 @@ export function buildAwsUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>): BlueGr
       `${name}-env`,
       {
         secretId: env.id,
-        secretString: orchestratorEnv(args, greenUrl, budgetMs, "/pooler/pgbouncer.ini", "/pooler/floe-upgrade-state.json").apply((e) => JSON.stringify(e)),
+        // verify-full against the RDS / Aurora CAs shipped with floe, unless aws.sslrootcert says otherwise
+        secretString: orchestratorEnv(args, greenUrl, budgetMs, "/pooler/pgbouncer.ini", "/pooler/floe-upgrade-state.json", rootcert).apply((e) =>
+          JSON.stringify(e),
+        ),
       },
       childOpts,
     );
@@ -134,7 +138,14 @@ export function buildAwsUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>): BlueGr
       },
       childOpts,
     );
-    const keys = ["FLOE_UPGRADE_BLUE_URL", "FLOE_UPGRADE_GREEN_URL", "FLOE_UPGRADE_POOLER_ADMIN", "FLOE_UPGRADE_POOLER_INI", "FLOE_UPGRADE_STATE"];
+    const keys = [
+      "FLOE_UPGRADE_BLUE_URL",
+      "FLOE_UPGRADE_GREEN_URL",
+      ...(rootcert ? ["FLOE_UPGRADE_BLUE_FROM_GREEN", "FLOE_UPGRADE_GREEN_FROM_BLUE"] : []),
+      "FLOE_UPGRADE_POOLER_ADMIN",
+      "FLOE_UPGRADE_POOLER_INI",
+      "FLOE_UPGRADE_STATE",
+    ];
     const task = new aws.ecs.TaskDefinition(
       `${name}-task`,
       {

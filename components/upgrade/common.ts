@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { rejectOtherTargets, type BuildContext } from "../target";
 import type { BlueGreenUpgradeArgs } from "./args";
+import { withUrlParams } from "../util";
 
 /** Postgres majors a blue/green upgrade can go to. */
 export const SUPPORTED_MAJORS = [14, 15, 16, 17, 18];
@@ -27,17 +28,28 @@ export function cdcFlags(args: BlueGreenUpgradeArgs): pulumi.Output<string[]> {
   return pulumi.all([args.cdc.publication, args.cdc.slot]).apply(([p, s]) => ["--cdc-publication", p, "--cdc-slot", s]);
 }
 
+/**
+ * The orchestrator's environment. With `sslrootcert` (a CA file where the orchestrator runs, or
+ * "aws-rds"), its own connections to blue and green verify the servers (verify-full); the
+ * subscriptions' CONNECTION strings are opened by the servers themselves, where that file does not
+ * exist, so they stay encrypted without verification (require: FLOE_UPGRADE_BLUE_FROM_GREEN /
+ * _GREEN_FROM_BLUE). Without it, the URLs are used as given.
+ */
 export function orchestratorEnv(
   args: BlueGreenUpgradeArgs,
   greenUrl: pulumi.Output<string>,
   budgetMs: number,
   iniPath: string,
   statePath: string,
+  sslrootcert?: string,
 ): pulumi.Output<Record<string, string>> {
+  const verified = (u: string) => (sslrootcert ? withUrlParams(u, { sslmode: "verify-full", sslrootcert }) : u);
+  const byServer = (u: string) => withUrlParams(u, { sslmode: "require", sslrootcert: undefined });
   return pulumi.secret(
     pulumi.all([pulumi.output(args.blueUrl), greenUrl, pulumi.output(args.poolerAdminUrl)]).apply(([blue, green, admin]): Record<string, string> => ({
-      FLOE_UPGRADE_BLUE_URL: blue,
-      FLOE_UPGRADE_GREEN_URL: green,
+      FLOE_UPGRADE_BLUE_URL: verified(blue),
+      FLOE_UPGRADE_GREEN_URL: verified(green),
+      ...(sslrootcert ? { FLOE_UPGRADE_BLUE_FROM_GREEN: byServer(blue), FLOE_UPGRADE_GREEN_FROM_BLUE: byServer(green) } : {}),
       FLOE_UPGRADE_POOLER_ADMIN: admin,
       FLOE_UPGRADE_POOLER_INI: iniPath,
       FLOE_UPGRADE_STATE: statePath,

@@ -9,7 +9,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { BuildContext } from "../target";
-import { deepMerge, labels, password, pgUrl, withUrlParams } from "../util";
+import { deepMerge, labels, password, pgUrl } from "../util";
 import { DEFAULT_UPGRADE_IMAGE, type BlueGreenUpgradeArgs, type BlueGreenUpgradeBuildResult } from "./args";
 import { cdcFlags, checkUpgradeArgs, orchestratorEnv } from "./common";
 import { cnpgImage } from "../postgres/kubernetes";
@@ -98,14 +98,7 @@ export function buildKubernetesUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>):
   );
   const greenHost = pulumi.output(`${green}-rw.${ns}.svc.cluster.local`);
   const greenUrl = pgUrl("postgres", pw.result, greenHost, 5432, database);
-  // With blue's CA the Job verifies both servers (verify-full, the CA mounted); the subscriptions'
-  // CONNECTION strings are opened by the servers themselves, where that file does not exist: they
-  // stay encrypted without verification (require).
   const verify = ka.blueCaSecretName !== undefined;
-  const jobTls = (url: pulumi.Input<string>) =>
-    verify ? pulumi.secret(pulumi.output(url).apply((u) => withUrlParams(u, { sslmode: "verify-full", sslrootcert: UPGRADE_CA_FILE }))) : pulumi.output(url);
-  const serverTls = (url: pulumi.Input<string>) =>
-    pulumi.secret(pulumi.output(url).apply((u) => withUrlParams(u, { sslmode: "require", sslrootcert: undefined })));
 
   let jobName: pulumi.Output<string | undefined> = pulumi.output(undefined);
   if (args.run ?? true) {
@@ -114,16 +107,8 @@ export function buildKubernetesUpgrade(ctx: BuildContext<BlueGreenUpgradeArgs>):
       `${name}-env`,
       {
         metadata: { namespace: ns, labels: lbl },
-        stringData: pulumi
-          .all([
-            orchestratorEnv({ ...args, blueUrl: jobTls(args.blueUrl) }, jobTls(greenUrl), budgetMs, iniPath, "/state/floe-upgrade-state.json"),
-            serverTls(args.blueUrl),
-            serverTls(greenUrl),
-          ])
-          .apply(([env, blueFromGreen, greenFromBlue]) => ({
-            ...env,
-            ...(verify ? { FLOE_UPGRADE_BLUE_FROM_GREEN: blueFromGreen, FLOE_UPGRADE_GREEN_FROM_BLUE: greenFromBlue } : {}),
-          })),
+        // with blue's CA the Job verifies both servers against it (mounted below)
+        stringData: orchestratorEnv(args, greenUrl, budgetMs, iniPath, "/state/floe-upgrade-state.json", verify ? UPGRADE_CA_FILE : undefined),
       },
       childOpts,
     );

@@ -152,12 +152,34 @@ describe("BlueGreenUpgrade on aws", () => {
     const td = only(m, "aws:ecs/taskDefinition:TaskDefinition", "bga").inputs;
     const [container] = JSON.parse(td.containerDefinitions);
     expect(container.command).toEqual(["upgrade", "run", "--budget-ms", "1000", "--json"]);
-    expect(container.secrets.map((s: any) => s.name)).toContain("FLOE_UPGRADE_BLUE_URL");
+    expect(container.secrets.map((s: any) => s.name)).toEqual(
+      expect.arrayContaining(["FLOE_UPGRADE_BLUE_URL", "FLOE_UPGRADE_BLUE_FROM_GREEN", "FLOE_UPGRADE_GREEN_FROM_BLUE"]),
+    );
     expect(JSON.stringify(container)).not.toContain("blue-secret-pw");
+    // the task verifies blue and green against the RDS / Aurora CAs; the servers' subscriptions stay require
+    const env = JSON.parse(m.named("bga-env", "aws:secretsmanager/secretVersion:SecretVersion").inputs.secretString);
+    const q = (url: string) => Object.fromEntries(new URL(url).searchParams);
+    expect(q(env.FLOE_UPGRADE_BLUE_URL)).toEqual({ sslmode: "verify-full", sslrootcert: "aws-rds" });
+    expect(q(env.FLOE_UPGRADE_GREEN_URL)).toEqual({ sslmode: "verify-full", sslrootcert: "aws-rds" });
+    expect(q(env.FLOE_UPGRADE_BLUE_FROM_GREEN)).toEqual({ sslmode: "require" });
     expect(td.volumes[0].efsVolumeConfiguration).toEqual({ fileSystemId: "fs-1", transitEncryption: "ENABLED" });
     expect(await valueOf(u.runTaskCommand)).toMatch(/^aws ecs run-task --launch-type FARGATE .*subnets=\[subnet-a,subnet-b\],securityGroups=\[sg-1\]/);
     expect(await isSecret(u.greenUrl)).toBe(true);
     expect(m.secretLeaks(["blue-secret-pw", "admin-secret-pw"])).toEqual([]);
+  });
+
+  test('aws.sslrootcert "none": the URLs as given, no separate subscription URLs', async () => {
+    new BlueGreenUpgrade("bgan", {
+      target: "aws",
+      toVersion: 17,
+      blueUrl: BLUE,
+      poolerAdminUrl: ADMIN,
+      aws: { vpcId: "v", subnetIds: ["a", "b"], securityGroupIds: ["s"], sslrootcert: "none" },
+    });
+    await m.settled();
+    const env = JSON.parse(m.named("bgan-env", "aws:secretsmanager/secretVersion:SecretVersion").inputs.secretString);
+    expect(env.FLOE_UPGRADE_BLUE_URL).toBe(BLUE);
+    expect(env.FLOE_UPGRADE_BLUE_FROM_GREEN).toBeUndefined();
   });
 
   test("an explicit aws provider flows to every aws child", async () => {
