@@ -93,9 +93,13 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const server = await serveTokenEndpoint(values["token-file"], values.host!, port);
-  process.stderr.write(`floe token-endpoint: serving ${values["token-file"]} on http://${values.host}:${port}\n`);
+  const bound = (server.address() as { port: number }).port;
+  process.stderr.write(`floe token-endpoint: serving ${values["token-file"]} on http://${values.host}:${bound}\n`);
   await new Promise<void>((resolve) => {
-    const stop = () => server.close(() => resolve());
+    const stop = () => {
+      server.close(() => resolve());
+      server.closeAllConnections(); // keep-alive clients would hold the close until they idle out
+    };
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
   });

@@ -8,7 +8,7 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { expiresIn, serveTokenEndpoint } from "../../../runtime/token/cli";
+import { expiresIn, main, serveTokenEndpoint } from "../../../runtime/token/cli";
 
 const jwt = (exp: number) => `h.${Buffer.from(JSON.stringify({ sub: "system:serviceaccount:floe:trino", exp })).toString("base64url")}.s`;
 
@@ -59,5 +59,33 @@ describe("the endpoint", () => {
     expect(await res.json()).toEqual({ error: "temporarily_unavailable", error_description: expect.stringContaining("is empty") });
     rmSync(join(dir, "token"));
     expect((await fetch(`${url}/healthz`)).status).toBe(503);
+  });
+});
+
+describe("floe token-endpoint (the command)", () => {
+  test("serves until SIGTERM and exits 0; a missing --token-file or a bad port is a usage error (2)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "floe-token-cli-"));
+    writeFileSync(join(dir, "token"), "tok-1");
+    const lines: string[] = [];
+    const spy = jest.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => (lines.push(String(chunk)), true));
+    try {
+      expect(await main(["--port", "1"])).toBe(2);
+      expect(await main(["--token-file", "/x", "--port", "70000"])).toBe(2);
+      expect(await main(["--token-file", "/x", "--bogus"])).toBe(2);
+      const running = main(["--token-file", join(dir, "token"), "--port", "0"]);
+      let url: string | undefined;
+      for (let i = 0; i < 200 && !url; i++) {
+        url = lines.map((l) => /on (http:\/\/127\.0\.0\.1:\d+)/.exec(l)?.[1]).find(Boolean);
+        if (!url) await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(url).toBeDefined();
+      const res = await fetch(`${url}/v1/oauth/tokens`, { method: "POST", headers: { connection: "close" } });
+      expect(((await res.json()) as { access_token: string }).access_token).toBe("tok-1");
+      process.emit("SIGTERM");
+      expect(await running).toBe(0);
+    } finally {
+      spy.mockRestore();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
