@@ -64,10 +64,12 @@ export interface CdcMaintenanceArgs {
   maxDeleteFilesPerDataFile?: number;
   /** Manifests of a snapshot before they are merged. Defaults to 4. */
   maxManifests?: number;
-  /** Snapshots kept, newest first. Defaults to 30. */
+  /** Snapshots kept, newest first. Defaults to 5. */
   keepSnapshots?: number;
   /** Snapshots older than this (ms) are expired (never the current one). Defaults to 7 days. */
   maxSnapshotAgeMs?: number;
+  /** Data and delete files only expired snapshots referenced are deleted this long (ms) after the expiry, for queries planned before it. Defaults to 60 s. */
+  expiredFileGraceMs?: number;
   /** Unreferenced files are deleted once older than this (ms). Defaults to 3 days. */
   orphanMinAgeMs?: number;
   /** Time between orphan scans (ms). Defaults to 1 day. */

@@ -79,6 +79,7 @@ export const MaintenancePolicySchema = z.strictObject({
   maxManifests: z.number().int().min(1).optional(),
   keepSnapshots: z.number().int().min(1).optional(),
   maxSnapshotAgeMs: z.number().int().min(0).optional(),
+  expiredFileGraceMs: z.number().int().min(0).optional(),
   orphanMinAgeMs: z.number().int().min(0).optional(),
   orphanIntervalMs: z.number().int().min(0).optional(),
 });

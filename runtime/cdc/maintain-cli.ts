@@ -41,6 +41,9 @@ options:
   --max-manifests N         merge the manifests of a snapshot with more than N
   --keep-snapshots N        snapshots kept (newest first)
   --max-snapshot-age DUR    snapshots older than this are expired (the current one never)
+  --expired-file-grace DUR  data and delete files of expired snapshots are deleted this long after
+                            the expiry (queries planned before it may still read them); the last
+                            pass waits for them (progress on stderr) unless stopped by a signal
   --orphan-min-age DUR      with --orphans: only files older than this (at least 1h: younger files
                             may belong to a commit in flight)
   --help                    this text
@@ -69,6 +72,7 @@ const POLICY_FLAGS = {
   "max-manifests": "maxManifests",
   "keep-snapshots": "keepSnapshots",
   "max-snapshot-age": "maxSnapshotAgeMs",
+  "expired-file-grace": "expiredFileGraceMs",
   "orphan-min-age": "orphanMinAgeMs",
 } as const satisfies Record<string, keyof MaintenancePolicy>;
 
@@ -220,8 +224,8 @@ async function runPass(t: Table, policy: MaintenancePolicy, orphans: boolean, pr
   );
   await step(
     "expiry",
-    () => t.expireSnapshots({ keepSnapshots: policy.keepSnapshots, maxSnapshotAgeMs: policy.maxSnapshotAgeMs }),
-    (r) => `expired ${r.snapshots} snapshots, deleted ${r.files} files (read ${r.filesRead})`,
+    () => t.expireSnapshots({ keepSnapshots: policy.keepSnapshots, maxSnapshotAgeMs: policy.maxSnapshotAgeMs, expiredFileGraceMs: policy.expiredFileGraceMs }),
+    (r) => `expired ${r.snapshots} snapshots, deleted ${r.files} files, ${r.deferred} more after the grace (read ${r.filesRead})`,
   );
   if (orphans)
     await step(
@@ -230,6 +234,20 @@ async function runPass(t: Table, policy: MaintenancePolicy, orphans: boolean, pr
       (r) => `deleted ${r.length} orphan files`,
     );
   return steps;
+}
+
+/** Waits for the data and delete files expiry deferred (expiredFileGraceMs), then deletes them. */
+async function deletePending(tables: Map<string, Table>, progress: (line: string) => void): Promise<void> {
+  for (const [name, t] of tables) {
+    const { files, lastDueMs } = t.pendingDeletes;
+    if (files === 0 || lastDueMs === undefined) continue;
+    const waitMs = Math.max(0, lastDueMs - Date.now());
+    progress(
+      `${name}: deleting ${files} data and delete files of expired snapshots in ${Math.ceil(waitMs / 1000)} s (queries planned before the expiry may still read them; SIGTERM leaves them to the orphan scan)`,
+    );
+    await new Promise((r) => setTimeout(r, waitMs));
+    progress(`${name}: deleted ${await t.deleteDueFiles(Infinity)} files of expired snapshots`);
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -325,6 +343,7 @@ export async function main(argv: string[]): Promise<number> {
       });
       if (stopping) break;
     }
+    if (!stopping) await deletePending(tables, progress);
   } finally {
     process.off("SIGTERM", stop);
     process.off("SIGINT", stop);

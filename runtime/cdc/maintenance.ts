@@ -80,7 +80,7 @@ export class WriterMaintenance {
     if (orphans) this.lastOrphanScan.set(table, now);
     try {
       const r = await table.maintain(policy, { orphans });
-      const did = r.compaction || r.manifests || r.expiry?.snapshots || r.orphans;
+      const did = r.compaction || r.manifests || r.expiry?.snapshots || r.expiry?.files || r.orphans;
       if (did) {
         this.log.info("maintained table", {
           table: name,
@@ -94,7 +94,7 @@ export class WriterMaintenance {
               }
             : {}),
           ...(r.manifests ? { manifestsRewritten: true } : {}),
-          ...(r.expiry?.snapshots ? { expired: r.expiry.snapshots, deleted: r.expiry.files } : {}),
+          ...(r.expiry ? { expired: r.expiry.snapshots, deleted: r.expiry.files, deferred: r.expiry.deferred } : {}),
           ...(r.orphans ? { orphans: r.orphans } : {}),
         });
       }

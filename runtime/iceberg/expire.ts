@@ -13,6 +13,12 @@
  * the oldest kept one. Otherwise (branches, tags, snapshots off main) it falls back to comparing
  * every file reachable from kept and from expired snapshots, each distinct manifest read once.
  *
+ * Manifest lists and manifests are deleted at once: a reader reads them while it plans, right after
+ * it loaded the metadata. Data files, delete files and deletion vectors, which a query reads after
+ * planning (for as long as it runs), are deleted `expiredFileGraceMs` later (TableOps.deleteLater;
+ * due ones go at the next expiry or maintenance pass). So how long a query may run on a table being
+ * maintained does not depend on how many snapshots are kept or how often the table commits.
+ *
  * Orphan removal deletes files under the table location that nothing references and that are
  * older than a safe age (files of a commit in flight are young), e.g. left by a killed writer.
  */
@@ -26,8 +32,10 @@ import { mapLimit, type TableOps } from "./table-ops";
 export interface ExpiryResult {
   /** Snapshots removed from the metadata. */
   snapshots: number;
-  /** Files deleted: manifest lists, manifests, data and delete files. */
+  /** Files deleted now: manifest lists and manifests, and data and delete files with no grace. */
   files: number;
+  /** Data and delete files (and Puffin files) only the expired snapshots referenced, deleted after the grace. */
+  deferred: number;
   /** Manifest lists and manifests read to find them. */
   filesRead: number;
 }
@@ -56,14 +64,20 @@ class ManifestReader {
   }
 }
 
+/** What expiry deletes: metadata (manifest lists, manifests) and content (data, delete and Puffin files). */
+interface Doomed {
+  metadata: Set<string>;
+  content: Set<string>;
+}
+
 /** Files only `expired` reference, when they are the oldest main ancestors and `oldestKept` the next one. */
-async function doomedIncremental(ops: TableOps, reader: ManifestReader, expired: Snapshot[], oldestKept: Snapshot): Promise<Set<string>> {
-  const doomed = new Set<string>();
+async function doomedIncremental(ops: TableOps, reader: ManifestReader, expired: Snapshot[], oldestKept: Snapshot): Promise<Doomed> {
+  const doomed: Doomed = { metadata: new Set(), content: new Set() };
   const keptManifests = new Set((await reader.list(oldestKept)).map((m) => m.manifest_path));
   const lists = await mapLimit(expired, 8, async (s) => ({ s, list: await reader.list(s) }));
   for (const { s, list } of lists) {
-    doomed.add(s["manifest-list"]);
-    for (const m of list) if (!keptManifests.has(m.manifest_path)) doomed.add(m.manifest_path);
+    doomed.metadata.add(s["manifest-list"]);
+    for (const m of list) if (!keptManifests.has(m.manifest_path)) doomed.metadata.add(m.manifest_path);
   }
   // the files removed by each snapshot after the oldest expired one, up to the oldest kept one
   const oldest = expired.reduce((a, s) => (s["sequence-number"] < a["sequence-number"] ? s : a), expired[0]);
@@ -77,7 +91,7 @@ async function doomedIncremental(ops: TableOps, reader: ManifestReader, expired:
         if (e.status !== STATUS_DELETED || e.snapshotId !== id) continue;
         // a Puffin file holds deletion vectors of several data files: only if none of them is kept
         if (e.file.content_offset !== undefined && e.file.content_offset !== null) sharedPuffins.add(e.file.file_path);
-        else doomed.add(e.file.file_path);
+        else doomed.content.add(e.file.file_path);
       }
     }
   }
@@ -85,29 +99,25 @@ async function doomedIncremental(ops: TableOps, reader: ManifestReader, expired:
     const live = new Set<string>();
     for (const m of (await reader.list(oldestKept)).filter((x) => x.content !== 0))
       for (const e of await reader.entries(m)) if (e.status !== STATUS_DELETED) live.add(e.file.file_path);
-    for (const p of sharedPuffins) if (!live.has(p)) doomed.add(p);
+    for (const p of sharedPuffins) if (!live.has(p)) doomed.content.add(p);
   }
   return doomed;
 }
 
-/** Files reachable from `snapshots` (manifest lists, manifests, live and deleted entries). */
-async function reachable(reader: ManifestReader, snapshots: Snapshot[]): Promise<Set<string>> {
-  const out = new Set<string>();
+/** Files reachable from `snapshots`: manifest lists and manifests, and the files of their live and deleted entries. */
+async function reachable(reader: ManifestReader, snapshots: Snapshot[]): Promise<Doomed> {
+  const out: Doomed = { metadata: new Set(), content: new Set() };
   for (const s of snapshots) {
-    out.add(s["manifest-list"]);
+    out.metadata.add(s["manifest-list"]);
     for (const m of await reader.list(s)) {
-      if (out.has(m.manifest_path)) continue;
-      out.add(m.manifest_path);
-      for (const e of await reader.entries(m)) out.add(e.file.file_path);
+      if (out.metadata.has(m.manifest_path)) continue;
+      out.metadata.add(m.manifest_path);
+      for (const e of await reader.entries(m)) out.content.add(e.file.file_path);
     }
   }
   return out;
 }
 
-/**
- * Expires snapshots by count and age (see the file head) and deletes the files only they
- * referenced. Retried on a lost compare-and-swap; never conflicts with a writer's commit.
- */
 /** Which snapshots an expiry under `policy` would remove now (maintenance-plan.ts planExpiry on the table's metadata). */
 export function expiryPlan(
   ops: TableOps,
@@ -126,17 +136,28 @@ export function expiryPlan(
   return planExpiry(infos, current, refIds, policy, now);
 }
 
-export function expireSnapshots(ops: TableOps, policy: Pick<MaintenancePolicy, "keepSnapshots" | "maxSnapshotAgeMs">, now = Date.now()): Promise<ExpiryResult> {
+/**
+ * Expires snapshots by count and age (see the file head) and deletes the files only they
+ * referenced: metadata at once, data and delete files `expiredFileGraceMs` after `now` (and the
+ * ones an earlier expiry deferred that are due). Retried on a lost compare-and-swap; never
+ * conflicts with a writer's commit.
+ */
+export function expireSnapshots(
+  ops: TableOps,
+  policy: Pick<MaintenancePolicy, "keepSnapshots" | "maxSnapshotAgeMs" | "expiredFileGraceMs">,
+  now = Date.now(),
+): Promise<ExpiryResult> {
   return ops.serialize(async () => {
+    const due = await ops.deleteDue(now);
     for (let attempt = 1; ; attempt++) {
       const m = ops.metadata;
       const { expire, ancestorsOnly } = expiryPlan(ops, policy, now);
-      if (expire.length === 0) return { snapshots: 0, files: 0, filesRead: 0 };
+      if (expire.length === 0) return { snapshots: 0, files: due, deferred: 0, filesRead: 0 };
       const expiredSet = new Set(expire);
       const expired = expire.map((id) => snapshotById(m, id)!);
       const kept = m.snapshots.filter((s) => !expiredSet.has(BigInt(s["snapshot-id"])));
       const reader = new ManifestReader(ops);
-      let doomed: Set<string>;
+      let doomed: Doomed;
       // the oldest kept main ancestor: the child of the newest expired one
       const oldestKept = ancestorsOnly
         ? kept.find((s) => s["parent-snapshot-id"] !== undefined && s["parent-snapshot-id"] !== null && expiredSet.has(BigInt(s["parent-snapshot-id"])))
@@ -144,7 +165,11 @@ export function expireSnapshots(ops: TableOps, policy: Pick<MaintenancePolicy, "
       if (oldestKept) doomed = await doomedIncremental(ops, reader, expired, oldestKept);
       else {
         const keep = await reachable(reader, kept);
-        doomed = new Set([...(await reachable(reader, expired))].filter((f) => !keep.has(f)));
+        const gone = await reachable(reader, expired);
+        doomed = {
+          metadata: new Set([...gone.metadata].filter((f) => !keep.metadata.has(f))),
+          content: new Set([...gone.content].filter((f) => !keep.content.has(f))),
+        };
       }
       try {
         ops.loaded = await ops.catalog.commitTable(
@@ -159,9 +184,17 @@ export function expireSnapshots(ops: TableOps, policy: Pick<MaintenancePolicy, "
         await ops.reload();
         continue;
       }
-      await ops.deleteQuietly([...doomed]);
-      ops.log.info("expired snapshots", { snapshots: expire.length, files: doomed.size, filesRead: reader.read, incremental: oldestKept !== undefined });
-      return { snapshots: expire.length, files: doomed.size, filesRead: reader.read };
+      const grace = policy.expiredFileGraceMs > 0;
+      await ops.deleteQuietly([...doomed.metadata, ...(grace ? [] : doomed.content)]);
+      if (grace) ops.deleteLater([...doomed.content], now + policy.expiredFileGraceMs);
+      const result = {
+        snapshots: expire.length,
+        files: due + doomed.metadata.size + (grace ? 0 : doomed.content.size),
+        deferred: grace ? doomed.content.size : 0,
+        filesRead: reader.read,
+      };
+      ops.log.info("expired snapshots", { ...result, incremental: oldestKept !== undefined });
+      return result;
     }
   });
 }
@@ -175,7 +208,8 @@ export function removeOrphanFiles(ops: TableOps, olderThanMs: number): Promise<s
   return ops.serialize(async () => {
     if (!ops.io.list) throw new ValidationError(`${ops.name}: removeOrphanFiles needs a FileIO that can list files; this table's cannot`);
     const m = ops.metadata;
-    const keep = await reachable(new ManifestReader(ops), m.snapshots);
+    const reached = await reachable(new ManifestReader(ops), m.snapshots);
+    const keep = new Set([...reached.metadata, ...reached.content]);
     keep.add(ops.metadataLocation);
     for (const e of m["metadata-log"]) keep.add(e["metadata-file"]);
     const root = ops.location.replace(/\/+$/, "") + "/";

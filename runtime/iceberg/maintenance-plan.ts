@@ -40,10 +40,15 @@ export interface MaintenancePolicy {
   maxDeleteFilesPerDataFile: number;
   /** A snapshot with more manifests than this gets them merged (one per content and partition spec). Defaults to 4. */
   maxManifests: number;
-  /** Snapshots kept, newest first (the current one always). Defaults to 30. */
+  /** Snapshots kept, newest first (the current one always). Defaults to 5. */
   keepSnapshots: number;
   /** Snapshots older than this are expired even within keepSnapshots (the current one never). Defaults to 7 days. */
   maxSnapshotAgeMs: number;
+  /**
+   * Data and delete files only expired snapshots referenced are deleted this long after the expiry
+   * (a query planned before it may still read them); manifests go at once. Defaults to 60 s.
+   */
+  expiredFileGraceMs: number;
   /** Files nothing references are deleted once older than this. Defaults to 3 days. */
   orphanMinAgeMs: number;
   /** Time between orphan scans (they list the whole table location). Defaults to 1 day. */
@@ -58,8 +63,9 @@ export const DEFAULT_MAINTENANCE_POLICY: MaintenancePolicy = {
   convergeRatio: 0.05,
   maxDeleteFilesPerDataFile: 1,
   maxManifests: 4,
-  keepSnapshots: 30,
+  keepSnapshots: 5,
   maxSnapshotAgeMs: 7 * 24 * 3600 * 1000,
+  expiredFileGraceMs: 60_000,
   orphanMinAgeMs: 3 * 24 * 3600 * 1000,
   orphanIntervalMs: 24 * 3600 * 1000,
 };
@@ -77,6 +83,7 @@ export function maintenancePolicy(overrides: Partial<MaintenancePolicy> = {}): M
   positive("maxManifests", 1);
   positive("keepSnapshots", 1);
   positive("maxSnapshotAgeMs", 0);
+  positive("expiredFileGraceMs", 0);
   positive("orphanMinAgeMs", 0);
   positive("orphanIntervalMs", 0);
   for (const k of ["deleteRatio", "convergeRatio"] as const)

@@ -25,7 +25,8 @@ export interface MaintenanceReport {
 
 /**
  * One maintenance pass over a table under `policy`: compaction, manifest rewriting, snapshot
- * expiry when past keepSnapshots / maxSnapshotAgeMs, and (with `orphans`) orphan removal. Each
+ * expiry when past keepSnapshots / maxSnapshotAgeMs (deleting what an earlier one deferred once its
+ * grace is over), and (with `orphans`) orphan removal. Each
  * step is its own commit through the table's commit queue; a step with nothing to do commits
  * nothing. Updates the table's maintenance metrics.
  */
@@ -44,6 +45,10 @@ export async function maintain(
   const snaps = ops.metadata.snapshots;
   if (snaps.length > policy.keepSnapshots || snaps.some((s) => now - s["timestamp-ms"] > policy.maxSnapshotAgeMs))
     report.expiry = await expireSnapshots(ops, policy, now);
+  else {
+    const files = await ops.deleteDue(now); // what an earlier expiry deferred
+    if (files > 0) report.expiry = { snapshots: 0, files, deferred: 0, filesRead: 0 };
+  }
   if (options.orphans) report.orphans = (await removeOrphanFiles(ops, now - policy.orphanMinAgeMs)).length;
   report.durationMs = Date.now() - startedAt;
   recordTableMetrics(ops, report);

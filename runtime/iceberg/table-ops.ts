@@ -177,6 +177,35 @@ export class TableOps {
     await Promise.all(files.map((f) => this.io.delete(f).catch(() => undefined)));
   }
 
+  /**
+   * Files no snapshot references any more that a query planned earlier may still read (expire.ts):
+   * deleted by deleteDue once `dueMs` has passed. Held in memory only: files of a process that
+   * ends first are left to orphan removal.
+   */
+  private readonly deferred: { dueMs: number; files: string[] }[] = [];
+
+  deleteLater(files: string[], dueMs: number): void {
+    if (files.length > 0) this.deferred.push({ dueMs, files });
+  }
+
+  /** Files waiting for deleteDue, and when the last of them is due (undefined: none). */
+  get pendingDeletes(): { files: number; lastDueMs?: number } {
+    return {
+      files: this.deferred.reduce((a, d) => a + d.files.length, 0),
+      lastDueMs: this.deferred.length ? Math.max(...this.deferred.map((d) => d.dueMs)) : undefined,
+    };
+  }
+
+  /** Deletes the deferred files due at `now` (all of them with Infinity); returns how many. */
+  async deleteDue(now: number): Promise<number> {
+    const due = this.deferred.filter((d) => d.dueMs <= now);
+    if (due.length === 0) return 0;
+    this.deferred.splice(0, this.deferred.length, ...this.deferred.filter((d) => d.dueMs > now));
+    const files = due.flatMap((d) => d.files);
+    await this.deleteQuietly(files);
+    return files.length;
+  }
+
   /** Manifest entries of a snapshot that are not DELETED (data and delete files). */
   async liveEntries(snapshot: Snapshot): Promise<LiveEntry[]> {
     const manifests = await readManifestList(this.io, snapshot["manifest-list"]);

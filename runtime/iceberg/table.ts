@@ -279,10 +279,23 @@ export class Table {
   /**
    * Removes old snapshots from the metadata, keeping the newest `keepSnapshots` younger than
    * `maxSnapshotAgeMs` (the current one, branches and tags, and the newest snapshot carrying floe
-   * state always), and deletes the files only they referenced, reading only what it removes.
+   * state always), and deletes the files only they referenced, reading only what it removes. Data
+   * and delete files are deleted at once unless `expiredFileGraceMs` (default 0, as Iceberg's
+   * ExpireSnapshots) defers them (see pendingDeletes; maintenance passes the policy's 60 s).
    */
-  expireSnapshots(options: { keepSnapshots?: number; maxSnapshotAgeMs?: number; now?: number } = {}): Promise<ExpiryResult> {
-    return expireSnapshots(this.ops, maintenancePolicy({ keepSnapshots: options.keepSnapshots, maxSnapshotAgeMs: options.maxSnapshotAgeMs }), options.now);
+  expireSnapshots(options: { keepSnapshots?: number; maxSnapshotAgeMs?: number; expiredFileGraceMs?: number; now?: number } = {}): Promise<ExpiryResult> {
+    const { keepSnapshots, maxSnapshotAgeMs, expiredFileGraceMs = 0 } = options;
+    return expireSnapshots(this.ops, maintenancePolicy({ keepSnapshots, maxSnapshotAgeMs, expiredFileGraceMs }), options.now);
+  }
+
+  /** Data and delete files expiry took out of the table that wait for their grace (expiredFileGraceMs), and when the last is due. */
+  get pendingDeletes(): { files: number; lastDueMs?: number } {
+    return this.ops.pendingDeletes;
+  }
+
+  /** Deletes the waiting files due at `now` (Infinity: all of them); returns how many. */
+  deleteDueFiles(now = Date.now()): Promise<number> {
+    return this.ops.deleteDue(now);
   }
 
   /** The table's files and snapshots as maintenance sees them, and what a pass under `policy` would do now. */

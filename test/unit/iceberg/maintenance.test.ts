@@ -113,7 +113,9 @@ describe("maintenance", () => {
     // a restart rebuilds the same index from the compacted files
     const again = await Table.load(cat, id);
     expect(new Map(again.pkIndex!.entries())).toEqual(new Map(t.pkIndex!.entries()));
-    // expiry left nothing behind: every file under the location is referenced
+    // expiry left nothing behind once the grace of the files it deferred is over: every file under the location is referenced
+    expect(t.pendingDeletes.files).toBeGreaterThan(0);
+    await t.deleteDueFiles(Infinity);
     expect(await t.removeOrphanFiles({ olderThanMs: Date.now() + 60_000 })).toEqual([]);
     // and every file the kept snapshots reference exists
     const present = new Set(filesUnder(t.location));
@@ -215,6 +217,71 @@ describe("maintenance", () => {
     // 3 expired manifest lists + the oldest kept one, and the manifests those add with DELETED entries (none here)
     expect(second.filesRead).toBeLessThanOrEqual(3 + 1 + 4);
     expect(await t.removeOrphanFiles({ olderThanMs: Date.now() + 60_000 })).toEqual([]);
+  });
+
+  it.each([2, 3] as const)(
+    "v%i: a query planned before an expiry reads its files for expiredFileGraceMs; the expired manifests go at once, the rest at the first pass after the grace",
+    async (version) => {
+      const { t } = await newTable(undefined, version);
+      await t
+        .newWrite()
+        .upsert(Array.from({ length: 200 }, (_, i) => ({ id: BigInt(i), v: `a${i}` })))
+        .commit();
+      for (let c = 0; c < 6; c++)
+        await t
+          .newWrite()
+          .upsert([{ id: BigInt(c * 7), v: `b${c}` }])
+          .commit();
+      // the files a query planned now reads: the current snapshot's data and delete files
+      const plannedSnapshot = t.currentSnapshot()!;
+      const io = t.catalog.fileIO({ "metadata-location": t.metadataLocation, metadata: t.metadata });
+      const manifests = await readManifestList(io, plannedSnapshot["manifest-list"]);
+      const plannedFiles = (await Promise.all(manifests.map((m) => readManifest(io, m))))
+        .flat()
+        .filter((e) => e.status !== 2)
+        .map((e) => e.file.file_path);
+      expect(Number(plannedSnapshot.summary["total-delete-files"])).toBeGreaterThan(0);
+      expect(plannedFiles.length).toBe(Number(plannedSnapshot.summary["total-data-files"]) + Number(plannedSnapshot.summary["total-delete-files"]));
+      const policy = { keepSnapshots: 1, convergeRatio: 0.01, expiredFileGraceMs: 60_000 };
+      const t0 = Date.now();
+      const first = await t.maintain(policy, { now: t0 });
+      expect(first.compaction).toBeDefined(); // the planned files are no longer in the current snapshot
+      expect(first.expiry!.snapshots).toBeGreaterThan(0);
+      expect(first.expiry!.deferred).toBeGreaterThan(0);
+      const present = () => new Set(filesUnder(t.location));
+      // the expired snapshot's manifest list is gone; every file the planned query reads is still there
+      expect(present().has(plannedSnapshot["manifest-list"])).toBe(false);
+      for (const f of plannedFiles) expect(present().has(f)).toBe(true);
+      expect(t.pendingDeletes).toEqual({ files: first.expiry!.deferred, lastDueMs: t0 + 60_000 });
+      // a pass before the grace is over deletes none of them
+      await t.maintain(policy, { now: t0 + 59_000 });
+      for (const f of plannedFiles) expect(present().has(f)).toBe(true);
+      // the first pass after it deletes them, and leaves nothing unreferenced
+      const after = await t.maintain(policy, { now: t0 + 60_000 });
+      expect(after.expiry!.files).toBeGreaterThanOrEqual(first.expiry!.deferred);
+      for (const f of plannedFiles) expect(present().has(f)).toBe(false);
+      expect(t.pendingDeletes.files).toBe(0);
+      expect(await t.removeOrphanFiles({ olderThanMs: Date.now() + 60_000 })).toEqual([]);
+      expect([...(await rowsOf(t)).keys()].length).toBe(200);
+    },
+  );
+
+  it("with no grace (Table.expireSnapshots' default, as Iceberg's ExpireSnapshots) the files of expired snapshots go at once", async () => {
+    const { t } = await newTable();
+    await t
+      .newWrite()
+      .upsert([{ id: 1n, v: "a" }])
+      .commit();
+    const old = (await liveFiles(t)).data;
+    await t
+      .newWrite()
+      .upsert([{ id: 1n, v: "b" }])
+      .commit();
+    await t.compact({ policy: { convergeRatio: 0.01 } });
+    const r = await t.expireSnapshots({ keepSnapshots: 1 });
+    expect(r.deferred).toBe(0);
+    for (const f of old) expect(new Set(filesUnder(t.location)).has(f)).toBe(false);
+    expect(t.pendingDeletes.files).toBe(0);
   });
 
   it("keeps the snapshot carrying floe state when another engine wrote the newer ones, and the next commit carries it again", async () => {
