@@ -34,6 +34,8 @@ export function tablePolicy(config: CdcConfig, target: string): MaintenancePolic
   return enabled ? maintenancePolicy({ ...global, ...own }) : undefined;
 }
 
+const tableName = (table: Table) => `${table.id.namespace.join(".")}.${table.id.name}`;
+
 interface Running {
   pass: Promise<void>;
   /** A flush came while the pass ran: run again once it ends. */
@@ -44,6 +46,8 @@ interface Running {
 export class WriterMaintenance {
   private readonly running = new Map<Table, Running>();
   private readonly lastOrphanScan = new Map<Table, number>();
+  /** A timer per table that deletes the files expiry deferred once due, when no pass comes first (a table gone quiet). */
+  private readonly sweeps = new Map<Table, NodeJS.Timeout>();
   private readonly started = Date.now();
   private stopped = false;
 
@@ -69,12 +73,34 @@ export class WriterMaintenance {
         await this.pass(table, policy);
       } while (run.again && !this.stopped);
       this.running.delete(table);
+      this.sweepLater(table, tableName(table));
     })();
     this.running.set(table, run);
   }
 
+  /** Deletes what expiry deferred when it is due, unless a pass (which deletes it too) comes first. */
+  private sweepLater(table: Table, tableName: string): void {
+    const due = table.pendingDeletes.lastDueMs;
+    if (due === undefined || this.stopped || this.sweeps.has(table)) return;
+    const timer = setTimeout(
+      () => {
+        this.sweeps.delete(table);
+        if (this.running.has(table) || this.stopped) return; // the pass deletes them, then sweeps again
+        table
+          .deleteDueFiles()
+          .catch((e) =>
+            this.log.warn("deleting files of expired snapshots failed; the next pass tries again", { table: tableName, error: (e as Error).message }),
+          )
+          .finally(() => this.sweepLater(table, tableName));
+      },
+      Math.max(0, due - Date.now()) + 50,
+    );
+    timer.unref();
+    this.sweeps.set(table, timer);
+  }
+
   private async pass(table: Table, policy: MaintenancePolicy): Promise<void> {
-    const name = `${table.id.namespace.join(".")}.${table.id.name}`;
+    const name = tableName(table);
     const now = Date.now();
     const orphans = now - (this.lastOrphanScan.get(table) ?? this.started) >= policy.orphanIntervalMs;
     if (orphans) this.lastOrphanScan.set(table, now);
@@ -108,6 +134,8 @@ export class WriterMaintenance {
   /** Stops starting passes and waits for the running ones. */
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const timer of this.sweeps.values()) clearTimeout(timer);
+    this.sweeps.clear();
     await Promise.all([...this.running.values()].map((r) => r.pass));
   }
 }
