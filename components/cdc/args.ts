@@ -68,7 +68,7 @@ export interface CdcMaintenanceArgs {
   keepSnapshots?: number;
   /** Snapshots older than this (ms) are expired (never the current one). Defaults to 7 days. */
   maxSnapshotAgeMs?: number;
-  /** Data and delete files only expired snapshots referenced are deleted this long (ms) after the expiry, for queries planned before it. Defaults to 10 s. */
+  /** Data and delete files only expired snapshots referenced are deleted this long (ms) after the expiry, for queries planned before it. Defaults to 5 s. */
   expiredFileGraceMs?: number;
   /** Unreferenced files are deleted once older than this (ms). Defaults to 3 days. */
   orphanMinAgeMs?: number;

@@ -46,7 +46,7 @@ export interface MaintenancePolicy {
   maxSnapshotAgeMs: number;
   /**
    * Data and delete files only expired snapshots referenced are deleted this long after the expiry
-   * (a query planned before it may still read them); manifests go at once. Defaults to 10 s.
+   * (a query planned before it may still read them); manifests go at once. Defaults to 5 s.
    */
   expiredFileGraceMs: number;
   /** Files nothing references are deleted once older than this. Defaults to 3 days. */
@@ -65,7 +65,7 @@ export const DEFAULT_MAINTENANCE_POLICY: MaintenancePolicy = {
   maxManifests: 4,
   keepSnapshots: 5,
   maxSnapshotAgeMs: 7 * 24 * 3600 * 1000,
-  expiredFileGraceMs: 10_000,
+  expiredFileGraceMs: 5_000,
   orphanMinAgeMs: 3 * 24 * 3600 * 1000,
   orphanIntervalMs: 24 * 3600 * 1000,
 };

@@ -281,7 +281,7 @@ export class Table {
    * `maxSnapshotAgeMs` (the current one, branches and tags, and the newest snapshot carrying floe
    * state always), and deletes the files only they referenced, reading only what it removes. Data
    * and delete files are deleted at once unless `expiredFileGraceMs` (default 0, as Iceberg's
-   * ExpireSnapshots) defers them (see pendingDeletes; maintenance passes the policy's 10 s).
+   * ExpireSnapshots) defers them (see pendingDeletes; maintenance passes the policy's 5 s).
    */
   expireSnapshots(options: { keepSnapshots?: number; maxSnapshotAgeMs?: number; expiredFileGraceMs?: number; now?: number } = {}): Promise<ExpiryResult> {
     const { keepSnapshots, maxSnapshotAgeMs, expiredFileGraceMs = 0 } = options;
