@@ -35,6 +35,32 @@ KUBERNETES_VALIDATE=1.37.0
 
 DIR="${FLOE_CACHE:-$HOME/.cache/floe}/k8s-schemas"
 log() { echo "install-k8s-schemas: $*" >&2; }
+
+# Reads `go install -v`'s output (a "go: downloading" line per module fetched, then an import path
+# per package compiled) and says every FLOE_PROGRESS_SECONDS (30) how many of each so far and the
+# time elapsed, so a slow build on a busy machine is not silent; other lines (errors) pass through.
+go_progress() {
+  local every="${FLOE_PROGRESS_SECONDS:-30}" fetched=0 compiled=0 t0=$SECONDS last=$SECONDS line rc
+  while :; do
+    if IFS= read -r -t 5 line; then
+      if [[ "$line" == "go: downloading "* ]]; then
+        fetched=$((fetched + 1))
+      elif [[ "$line" =~ ^[a-z0-9.-]+(/[^[:space:]]+)*$ ]]; then
+        compiled=$((compiled + 1))
+      else
+        echo "$line" >&2
+      fi
+    else
+      rc=$?
+      ((rc > 128)) || break # EOF (a timeout returns > 128)
+    fi
+    if ((SECONDS - last >= every)); then
+      last=$SECONDS
+      log "fetched $fetched Go modules, compiled $compiled packages, $(((SECONDS - t0) / 60))m$(printf %02d $(((SECONDS - t0) % 60)))s elapsed"
+    fi
+  done
+  log "fetched $fetched Go modules, compiled $compiled packages in $((SECONDS - t0)) s"
+}
 WANT="k8s=${K8S_VERSIONS[*]} cnpg=$CNPG_VERSION cert-manager=$CERT_MANAGER_VERSION minio=$MINIO_MODULE helm=$HELM_VERSION kubernetes-validate=$KUBERNETES_VALIDATE"
 STAMP="$DIR/.installed"
 
@@ -93,7 +119,7 @@ fi
 if [[ ! -x "$DIR/bin/helm-$HELM_VERSION" ]]; then
   log "building helm $HELM_VERSION from helm.sh/helm/v4 (a few minutes on 2 cores)"
   rm -rf "$DIR/gobin.tmp"
-  GOBIN="$DIR/gobin.tmp" nice -n "${FLOE_BUILD_NICE:-10}" go install -ldflags "-s -w" "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" >&2
+  GOBIN="$DIR/gobin.tmp" nice -n "${FLOE_BUILD_NICE:-10}" go install -v -ldflags "-s -w" "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" 2>&1 | go_progress
   mkdir -p "$DIR/bin" && mv "$DIR/gobin.tmp/helm" "$DIR/bin/helm-$HELM_VERSION" && rm -rf "$DIR/gobin.tmp"
 fi
 ln -sfn "helm-$HELM_VERSION" "$DIR/bin/helm"
