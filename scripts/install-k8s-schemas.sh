@@ -119,7 +119,7 @@ fi
 if [[ ! -x "$DIR/bin/helm-$HELM_VERSION" ]]; then
   log "building helm $HELM_VERSION from helm.sh/helm/v4 (a few minutes on 2 cores)"
   rm -rf "$DIR/gobin.tmp"
-  GOBIN="$DIR/gobin.tmp" nice -n "${FLOE_BUILD_NICE:-10}" go install -v -ldflags "-s -w" "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" 2>&1 | go_progress
+  GOBIN="$DIR/gobin.tmp" nice -n "${FLOE_BUILD_NICE:-0}" go install -v -ldflags "-s -w" "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" 2>&1 | go_progress
   mkdir -p "$DIR/bin" && mv "$DIR/gobin.tmp/helm" "$DIR/bin/helm-$HELM_VERSION" && rm -rf "$DIR/gobin.tmp"
 fi
 ln -sfn "helm-$HELM_VERSION" "$DIR/bin/helm"

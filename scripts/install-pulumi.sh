@@ -19,7 +19,7 @@
 #
 # Options: --no-build prints the directory only when a CLI is already there (exit 1 otherwise).
 # Environment: FLOE_PULUMI_BUILD=1 ignores a pulumi on PATH and uses the built one;
-# FLOE_BUILD_NICE (default 10) is the build's nice level; FLOE_PROGRESS_SECONDS (default 30).
+# FLOE_BUILD_NICE (default 0: the build competes with other work as equals) is its nice level; FLOE_PROGRESS_SECONDS (default 30).
 #
 # Needs: go (1.25+), node, and the repo's node_modules (npm ci).
 set -euo pipefail
@@ -82,7 +82,7 @@ export GOGC="${FLOE_BUILD_GOGC:-off}" GOMEMLIMIT="${FLOE_BUILD_GOMEMLIMIT:-2GiB}
 # No inlining: the compiler's most expensive optimisation, worth little to a CLI that mostly waits
 # on the program it runs (measured: docs/local.md, "The Pulumi CLI without a download").
 BUILD_FLAGS=(-gcflags=all=-l)
-NICE=(nice -n "${FLOE_BUILD_NICE:-10}")
+NICE=(nice -n "${FLOE_BUILD_NICE:-0}")
 EVERY="${FLOE_PROGRESS_SECONDS:-30}"
 start=$SECONDS
 elapsed() { local s=$((SECONDS - ${1:-$start})); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
