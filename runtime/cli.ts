@@ -4,6 +4,8 @@
  * (runtime/<group>/cli.ts) exporting `main(argv): Promise<number>` (the exit code) and `usage`.
  * Exit codes: 0 ok, 1 the command ran and found a failure (e.g. lint violations), 2 bad usage or input.
  */
+import { exitWhenFlushed } from "./core/exit";
+
 type Group = { summary: string; load: () => Promise<{ main(argv: string[]): Promise<number>; usage: string }> };
 
 const GROUPS: Record<string, Group> = {
@@ -57,10 +59,10 @@ export async function main(argv: string[]): Promise<number> {
 
 if (require.main === module) {
   main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+    (code) => exitWhenFlushed(code),
     (e) => {
       process.stderr.write(`floe: ${(e as Error).stack ?? e}\n`);
-      process.exit(2);
+      exitWhenFlushed(2);
     },
   );
 }
