@@ -73,13 +73,13 @@ export class WriterMaintenance {
         await this.pass(table, policy);
       } while (run.again && !this.stopped);
       this.running.delete(table);
-      this.sweepLater(table, tableName(table));
+      this.sweepLater(table);
     })();
     this.running.set(table, run);
   }
 
   /** Deletes what expiry deferred when it is due, unless a pass (which deletes it too) comes first. */
-  private sweepLater(table: Table, tableName: string): void {
+  private sweepLater(table: Table): void {
     const due = table.pendingDeletes.lastDueMs;
     if (due === undefined || this.stopped || this.sweeps.has(table)) return;
     const timer = setTimeout(
@@ -89,9 +89,9 @@ export class WriterMaintenance {
         table
           .deleteDueFiles()
           .catch((e) =>
-            this.log.warn("deleting files of expired snapshots failed; the next pass tries again", { table: tableName, error: (e as Error).message }),
+            this.log.warn("deleting files of expired snapshots failed; the next pass tries again", { table: tableName(table), error: (e as Error).message }),
           )
-          .finally(() => this.sweepLater(table, tableName));
+          .finally(() => this.sweepLater(table));
       },
       Math.max(0, due - Date.now()) + 50,
     );
