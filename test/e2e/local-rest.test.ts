@@ -8,7 +8,8 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { alive, E2eStack, pollUntil, portFree, ROOT, withClient } from "./stack";
+import { processCpuMs } from "../helpers/wait";
+import { alive, E2eStack, pollUntil, portFree, ROOT, slotProgress, withClient } from "./stack";
 
 let st: E2eStack;
 type Row = [number, string | null, string | null, number | null];
@@ -71,7 +72,7 @@ describe("examples/local with the REST catalog", () => {
         `accounts through the REST catalog equal to Postgres (${JSON.stringify(want)})`,
         () => attach(out.restCatalogUri, out.restCatalogCredential),
         (a) => JSON.stringify(a.pyiceberg) === JSON.stringify(want),
-        180_000,
+        { progress: slotProgress(out.connectionString) },
       ),
     );
     expect(seen.value.duckdb).toEqual(want);
@@ -91,14 +92,14 @@ describe("examples/local with the REST catalog", () => {
         return res?.status;
       },
       (status) => status === 401, // up again, and still asking for a token
-      120_000,
+      { progress: async () => ({ jvmCpuMs: processCpuMs(Number(readFileSync(join(st.dataDir, "catalog", "server.pid"), "utf8"))) }) }, // a JVM starting
     );
     await withClient(out.connectionString, (c) => c.query(`INSERT INTO accounts VALUES (11, 'after the kill', 1, now())`));
     await pollUntil(
       "row 11 through the REST catalog",
       () => attach(out.restCatalogUri, out.restCatalogCredential).pyiceberg.map((r) => r[0]),
       (ids) => ids.includes(11),
-      180_000,
+      { progress: slotProgress(out.connectionString) },
     );
   });
 

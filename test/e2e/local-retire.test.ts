@@ -9,7 +9,7 @@
  */
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { Client } from "pg";
-import { alive, E2eStack, pollUntil, portFree, query, withClient } from "./stack";
+import { alive, E2eStack, pollUntil, portFree, query, slotProgress, withClient } from "./stack";
 
 const DBS = ["app", "app_shard1"];
 const ID_START: Record<string, number> = { app: 1, app_shard1: 1_000_000_000 };
@@ -83,10 +83,11 @@ describe("finishing a local upgrade: retireBlue", () => {
     // A row written on green behind the orchestrator's back: verification (while paused) finds the
     // row counts differ, the cutover resumes on blue, and `pulumi up` fails saying why.
     const green0 = `${st.dataDir}/postgres-0-v17`;
+    // Waits as long as the up runs (green is made inside it, however slowly a loaded machine goes).
+    let upEnded = false;
     const extraOnGreen = (async () => {
-      const deadline = Date.now() + 120_000;
       for (;;) {
-        if (Date.now() > deadline) throw new Error("green's events table never appeared");
+        const last = upEnded;
         try {
           const port = Number(readFileSync(`${green0}/postmaster.pid`, "utf8").split("\n")[3]);
           const done = await withClient(`postgres://postgres@/app?host=${encodeURIComponent(green0)}&port=${port}`, async (c) => {
@@ -98,10 +99,12 @@ describe("finishing a local upgrade: retireBlue", () => {
         } catch {
           /* not up yet */
         }
+        if (last) throw new Error("green's events table never appeared while the up ran");
         await new Promise((r) => setTimeout(r, 50));
       }
     })();
     const failed = await st.pulumiAsync(["up", "--yes", "--skip-preview"], { allowFail: true });
+    upEnded = true;
     const greenPort = await extraOnGreen;
     expect(failed.code).not.toBe(0);
     expect(failed.out).toMatch(/cutover aborted \(the pooler resumed on the old primary after \d+ ms\): verification failed: .*events/);
@@ -149,7 +152,7 @@ describe("finishing a local upgrade: retireBlue", () => {
       "Iceberg equal to Postgres after blue was retired",
       () => query(out.catalogUri, "SELECT id, note FROM floe.events ORDER BY id").map((x) => ({ id: Number(x.id), note: x.note })),
       (got) => JSON.stringify(got) === JSON.stringify(want),
-      60_000,
+      { progress: slotProgress(urls.app) },
     );
     st.timings["Iceberg caught up after the retirement"] = seen.ms / 1000;
     expect(want.length).toBeGreaterThan(600 + w.acked); // the preload, the writes during the retirement, the ones after

@@ -8,7 +8,7 @@
  */
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { Client } from "pg";
-import { alive, E2eStack, pollUntil, portFree, query, withClient } from "./stack";
+import { alive, E2eStack, pollUntil, portFree, query, slotProgress, withClient } from "./stack";
 
 const SHARD_DBS = ["app", "app_shard1"];
 /** Each shard hands out its own id range, so both feed one Iceberg table without colliding. */
@@ -157,7 +157,7 @@ describe("a local platform upgraded from Postgres 16 to 17 through its config", 
       () =>
         query(catalog, "SELECT id, client, seq FROM floe.events ORDER BY id").map((x) => ({ id: Number(x.id), client: Number(x.client), seq: Number(x.seq) })),
       (got) => JSON.stringify(got) === JSON.stringify(want),
-      60_000,
+      { progress: slotProgress(urls.app) },
     );
     st.timings["Iceberg caught up after the upgrade"] = seen.ms / 1000;
     expect(seen.value.length).toBe(want.length);
@@ -224,7 +224,7 @@ describe("a local platform upgraded from Postgres 16 to 17 through its config", 
       () =>
         query(catalog, "SELECT id, client, seq FROM floe.events ORDER BY id").map((x) => ({ id: Number(x.id), client: Number(x.client), seq: Number(x.seq) })),
       (got) => JSON.stringify(got) === JSON.stringify(want),
-      60_000,
+      { progress: slotProgress(urls.app) },
     );
     // rolled back, upgrade may leave the config now: the plan deletes green and the cutovers, the pooler stays
     st.pulumi(["config", "rm", "upgradeTo"]);

@@ -10,7 +10,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { alive, CLI, E2eStack, pollUntil, portFree, query, withClient } from "./stack";
+import { alive, CLI, E2eStack, pollUntil, portFree, query, slotProgress, withClient } from "./stack";
 
 let st: E2eStack;
 type Outputs = Record<string, string>;
@@ -65,9 +65,9 @@ describe("examples/local through a real pulumi up", () => {
       "orders in Iceberg",
       () => query(out.catalogUri, "SELECT id, item, qty FROM floe.orders ORDER BY id"),
       (rows) => JSON.stringify(rows) === JSON.stringify(want),
+      { progress: slotProgress(out.connectionString) },
     );
     st.timings["rows visible in Iceberg"] = seen.ms / 1000;
-    expect(seen.ms).toBeLessThan(15_000);
   });
 
   it("reports no changes on a second pulumi up", () => {
@@ -84,7 +84,6 @@ describe("examples/local through a real pulumi up", () => {
       "pgbouncer gone",
       () => alive(pooler.outputs.pid),
       (a) => !a,
-      5000,
     );
     const refresh = pulumi(["refresh", "--yes", "--skip-preview"]);
     expect(refresh.out).toMatch(/1 updated|~ 1|updated/);
@@ -124,11 +123,13 @@ describe("examples/local through a real pulumi up", () => {
           { id: 10, name: "ada" },
           { id: 11, name: "grace" },
         ]),
+      { progress: slotProgress(out.connectionString) },
     );
     await pollUntil(
       "order 4",
       () => query(out.catalogUri, "SELECT count() AS n FROM floe.orders"),
       (rows) => Number(rows[0]?.n) === 4,
+      { progress: slotProgress(out.connectionString) },
     );
     const tables = JSON.parse(execFileSync(process.execPath, [CLI, "query", "--catalog", out.catalogUri, "--tables", "--json"], { encoding: "utf8" }));
     expect(tables.map((t: any) => t.name).sort()).toEqual(["customers", "orders"]);

@@ -8,6 +8,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Client } from "pg";
+import { type Progress, waitUntil, walProgress } from "../helpers/wait";
 
 export const ROOT = resolve(__dirname, "..", "..");
 export const PROGRAM = join(ROOT, "examples", "local");
@@ -118,23 +119,38 @@ export function query(catalog: string, sql: string): Record<string, unknown>[] {
   return JSON.parse(out);
 }
 
-export async function pollUntil<T>(what: string, fn: () => T | Promise<T>, ok: (v: T) => boolean, boundMs = 30_000): Promise<{ value: T; ms: number }> {
+/**
+ * Polls `fn` until `ok` holds for what it returns. The wait follows progress, not the clock: a
+ * changed value counts as progress (rows arriving), and so does any measure `progress` returns (how
+ * far the source's replication slots got); it fails when nothing advanced for `idleMs` (default
+ * 120 s), naming what it waited for and the last value seen. `ms` is how long it took.
+ */
+export async function pollUntil<T>(
+  what: string,
+  fn: () => T | Promise<T>,
+  ok: (v: T) => boolean,
+  opts: { progress?: () => Promise<Progress>; idleMs?: number } = {},
+): Promise<{ value: T; ms: number }> {
   const t0 = Date.now();
   let last: T | undefined;
-  let lastErr: unknown;
-  while (Date.now() - t0 < boundMs) {
-    try {
+  const value = await waitUntil(
+    what,
+    async () => {
       last = await fn();
-      if (ok(last)) return { value: last, ms: Date.now() - t0 };
-    } catch (e) {
-      lastErr = e;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(
-    `${what}: not seen within ${boundMs} ms; last value ${JSON.stringify(last)?.slice(0, 2000)}; last error ${(lastErr as Error)?.message ?? "none"}`,
+      return ok(last) ? { last } : undefined;
+    },
+    {
+      everyMs: 250,
+      idleMs: opts.idleMs,
+      progress: async () => ({ value: JSON.stringify(last), ...(opts.progress ? await opts.progress() : {}) }),
+      explain: () => `last value ${JSON.stringify(last)?.slice(0, 2000)}`,
+    },
   );
+  return { value: value.last, ms: Date.now() - t0 };
 }
+
+/** How far the logical slots of the Postgres at `url` got (progress for a wait on the CDC writer). */
+export const slotProgress = (url: string) => (): Promise<Progress> => withClient(url, (c) => walProgress(c));
 
 export const alive = (pid: number): boolean => {
   try {

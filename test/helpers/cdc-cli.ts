@@ -7,6 +7,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SqlCatalog, Table } from "../../runtime/iceberg";
 import { lines, readIceberg } from "./compare";
+import { type WaitOptions, waitUntil } from "./wait";
 
 const CLI = join(__dirname, "../../dist/runtime/cli.js");
 
@@ -83,20 +84,13 @@ export async function metric(port: number, name: string): Promise<number> {
     .reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
 }
 
-/** Polls `probe` until it returns a value (not undefined), at most `timeoutMs`; the error names `what`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/**
+ * Polls `probe` until it returns a value (not undefined); fails naming `what` when nothing in
+ * `opts.progress` (e.g. the source's slots: walProgress) advanced for `opts.idleMs` (default 120 s),
+ * or, without a progress measure, when the whole wait took that long (test/helpers/wait.ts).
+ */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, opts: WaitOptions = {}): Promise<T> {
+  return waitUntil(what, probe, opts);
 }
 
 /** The rows of an Iceberg table of the SQL catalog, as sorted JSON lines. */

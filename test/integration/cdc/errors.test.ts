@@ -13,6 +13,7 @@ import { freePort } from "../../../runtime/local/process";
 import { healthz, icebergLines, metric, runToExit, startWriterProcess, waitFor, WriterProcess } from "../../helpers/cdc-cli";
 import { lines, readPostgres } from "../../helpers/compare";
 import { startPostgres, TestPostgres } from "../../helpers/postgres";
+import { walProgress } from "../../helpers/wait";
 
 jest.setTimeout(240_000);
 
@@ -171,11 +172,15 @@ describe("floe cdc run: permanent errors exit 2 with the fix, transient ones are
       port = await freePort();
       w = startWriterProcess(config({ http: { host: "127.0.0.1", port } }), dir);
       const equal = (what: string) =>
-        waitFor(what, async () => {
-          const want = lines(await readPostgres(url("floe_cdc", "right"), "t"));
-          const have = await icebergLines(pg.url("lake"), `file://${join(dir, "warehouse")}`, "t");
-          return JSON.stringify(want) === JSON.stringify(have) ? have : undefined;
-        });
+        waitFor(
+          what,
+          async () => {
+            const want = lines(await readPostgres(url("floe_cdc", "right"), "t"));
+            const have = await icebergLines(pg.url("lake"), `file://${join(dir, "warehouse")}`, "t");
+            return JSON.stringify(want) === JSON.stringify(have) ? have : undefined;
+          },
+          { progress: () => walProgress(pg) },
+        );
       await equal("the initial copy of t");
       expect((await healthz(port)).body.state).toBe("streaming");
       expect(await metric(port, "floe_cdc_retrying")).toBe(0);

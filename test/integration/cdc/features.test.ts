@@ -1,7 +1,7 @@
 import { lines, readIceberg, readPostgres } from "../../helpers/compare";
 import { CdcBed, startCdcBed } from "../../helpers/cdc";
 import { Table } from "../../../runtime/iceberg";
-import { waitUntil } from "../../helpers/wait";
+import { waitUntil, walProgress } from "../../helpers/wait";
 
 // Postgres 17 and 18: the same pgoutput stream from either, into Iceberg, read back by chdb.
 describe.each([17, 18])("CDC writer features on Postgres %i, each checked against Postgres through chdb", (major) => {
@@ -119,13 +119,14 @@ describe.each([17, 18])("CDC writer features on Postgres %i, each checked agains
       tables: [{ source: "public.ledger", mode: "changelog", target: "ledger_log" }],
     });
     await bed.pg.sql(`INSERT INTO ledger VALUES (1000, 1)`, [], "app");
-    const deadline = Date.now() + 20_000;
-    let rows: string[] = [];
-    while (Date.now() < deadline) {
-      rows = await bed.icebergRows("ledger_log").catch(() => []);
-      if (rows.some((l) => JSON.parse(l).id === "1000")) break;
-      await new Promise((res) => setTimeout(res, 100));
-    }
+    const rows = await waitUntil(
+      "the streamed insert 1000 in ledger_log",
+      async () => {
+        const r = await bed.icebergRows("ledger_log").catch(() => []);
+        return r.some((l) => JSON.parse(l).id === "1000") ? r : undefined;
+      },
+      { progress: () => walProgress(bed.pg) },
+    );
     const ops = rows.map((l) => JSON.parse(l));
     // 90 rows copied at the snapshot ("R") + the one insert streamed after it; nothing replayed.
     expect(ops.filter((o) => o._op === "R")).toHaveLength(90);
@@ -133,13 +134,14 @@ describe.each([17, 18])("CDC writer features on Postgres %i, each checked agains
 
     // A TRUNCATE is a T row (source columns null) between what came before and after it.
     await bed.pg.sql(`BEGIN; INSERT INTO ledger VALUES (1001, 1); TRUNCATE ledger; INSERT INTO ledger VALUES (1002, 2); COMMIT;`, [], "app");
-    let tail: { _op: string; id: string | null; _lsn: string }[] = [];
-    const until = Date.now() + 20_000;
-    while (Date.now() < until) {
-      tail = (await bed.icebergRows("ledger_log")).map((l) => JSON.parse(l)).filter((o) => o._op !== "R" && o.id !== "1000");
-      if (tail.length >= 3) break;
-      await new Promise((res) => setTimeout(res, 100));
-    }
+    const tail: { _op: string; id: string | null; _lsn: string }[] = await waitUntil(
+      "the TRUNCATE transaction in ledger_log",
+      async () => {
+        const t = (await bed.icebergRows("ledger_log")).map((l) => JSON.parse(l)).filter((o) => o._op !== "R" && o.id !== "1000");
+        return t.length >= 3 ? t : undefined;
+      },
+      { progress: () => walProgress(bed.pg) },
+    );
     expect(tail.map((o) => `${o._op}${o.id ?? ""}`).sort()).toEqual(["I1001", "I1002", "T"]);
     expect(new Set(tail.map((o) => o._lsn)).size).toBe(1); // one source transaction
     await w.stop();

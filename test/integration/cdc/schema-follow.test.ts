@@ -6,6 +6,7 @@
  */
 import { Table } from "../../../runtime/iceberg";
 import { CdcBed, startCdcBed } from "../../helpers/cdc";
+import { waitUntil } from "../../helpers/wait";
 
 describe("CDC writer: schema changes and key changes, checked against Postgres through chdb", () => {
   let bed: CdcBed;
@@ -210,13 +211,11 @@ describe("CDC writer: schema changes and key changes, checked against Postgres t
       await ddl.query(`BEGIN; SELECT txid_current()`);
       const starting = bed.startWriter({ tables: [{ source: "public.copying" }] });
       starting.catch(() => undefined);
-      const deadline = Date.now() + 60_000;
-      for (;;) {
+      // Nothing to follow while the writer starts: the whole wait is bounded (120 s).
+      await waitUntil("the writer's slot to wait for the open transaction", async () => {
         const waiting = await bed.pg.sql(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'walsender' AND wait_event_type = 'Lock'`);
-        if (waiting[0].n > 0) break;
-        if (Date.now() > deadline) throw new Error("the writer's slot did not wait for the open transaction within 60 s");
-        await new Promise((res) => setTimeout(res, 100));
-      }
+        return waiting[0].n > 0;
+      });
       // The fault is in place: the Iceberg table exists in the layout before the DDL.
       expect(Object.keys(await fieldIds("copying")).sort()).toEqual(["gone", "id", "v"]);
       await ddl.query(`ALTER TABLE copying ADD COLUMN extra int; ALTER TABLE copying DROP COLUMN gone; UPDATE copying SET extra = id * 10; COMMIT`);

@@ -17,6 +17,7 @@ import { freePort, handOver } from "../../../runtime/local/process";
 import { healthz, icebergLines, runToExit, startWriterProcess, waitFor, WriterProcess } from "../../helpers/cdc-cli";
 import { lines, readPostgres } from "../../helpers/compare";
 import { startPostgres, TestPostgres } from "../../helpers/postgres";
+import { walProgress } from "../../helpers/wait";
 import { makeCertificates as makeTestCertificates, type TestCertificates } from "../../helpers/certificates";
 
 jest.setTimeout(240_000);
@@ -105,11 +106,15 @@ describe("floe cdc run over TLS (libpq sslmode meanings)", () => {
       await pg.sql(`INSERT INTO t VALUES (${1000 + name.length}, 'for ${name}') ON CONFLICT (id) DO UPDATE SET v = excluded.v`, [], "app");
       await Promise.race([
         died,
-        waitFor(`Iceberg (writer "${name}") to equal Postgres`, async () => {
-          const want = lines(await readPostgres(pg.url("app"), "t"));
-          const have = await icebergLines(pg.url(`lake_${name}`), cfg.warehouse, "t");
-          return JSON.stringify(want) === JSON.stringify(have) ? have : undefined;
-        }),
+        waitFor(
+          `Iceberg (writer "${name}") to equal Postgres`,
+          async () => {
+            const want = lines(await readPostgres(pg.url("app"), "t"));
+            const have = await icebergLines(pg.url(`lake_${name}`), cfg.warehouse, "t");
+            return JSON.stringify(want) === JSON.stringify(have) ? have : undefined;
+          },
+          { progress: () => walProgress(pg) },
+        ),
       ]);
       const ssl = await pg.sql(
         `SELECT s.ssl, s.version FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.usename = 'floe_cdc' AND a.backend_type = 'walsender'`,
