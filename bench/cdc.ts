@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   const pg = await startPostgres({ major: 17, settings: { max_wal_size: "4GB", checkpoint_timeout: "30min" } });
   const warehouse = mkdtempSync(join(tmpdir(), "floe-bench-wh-"));
   const results: Record<string, unknown> = {};
-  const writerEnv = process.env.FLOE_BENCH_WRITER_ARGS ? { NODE_OPTIONS: process.env.FLOE_BENCH_WRITER_ARGS } : {};
+  const writerArgs = (process.env.FLOE_BENCH_WRITER_ARGS ?? "").split(/\s+/).filter(Boolean);
   let writer: WriterChild | undefined;
   try {
     await pg.sql("CREATE DATABASE app");
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
     };
     const catalog = await SqlCatalog.connect({ name: "floe", url: pg.url("lake"), warehouse: `file://${warehouse}` });
     mark("snapshot-start");
-    writer = new WriterChild(rawConfig, writerEnv);
+    writer = new WriterChild(rawConfig, writerArgs);
     const started = await writer.started();
     const readyCpu = await writer.ready();
     const snapSecs = Number(process.hrtime.bigint() - started.at) / 1e9;
@@ -125,7 +125,7 @@ async function main(): Promise<void> {
     if (oldScript) {
       if (!existsSync(oldScript)) throw new Error(`FLOE_BENCH_OLD_DIST: ${oldScript} is missing (build that tree first)`);
       loadBefore = loadAverage();
-      writer = new WriterChild(oldConfig, writerEnv, oldScript);
+      writer = new WriterChild(oldConfig, writerArgs, oldScript);
       const s0 = await writer.started();
       const cpu = (await writer.ready()) - s0.cpuSeconds;
       const secs = Number(process.hrtime.bigint() - s0.at) / 1e9;
@@ -157,7 +157,7 @@ async function main(): Promise<void> {
     const recvSecs = Number(process.hrtime.bigint() - t0) / 1e9;
     await pg.sql("SELECT pg_drop_replication_slot('bench_recv')", [], "app");
     // The clock starts once the writer streams (its table loaded, its key index built).
-    writer = new WriterChild(rawConfig, writerEnv);
+    writer = new WriterChild(rawConfig, writerArgs);
     const streamCpu0 = await writer.ready();
     t0 = process.hrtime.bigint();
     mark("stream-start");
@@ -193,7 +193,7 @@ async function main(): Promise<void> {
       // The old build streams the same changes from its own slot (made with its copy, before them).
       await writer.stop();
       loadBefore = loadAverage();
-      writer = new WriterChild(oldConfig, writerEnv, oldScript);
+      writer = new WriterChild(oldConfig, writerArgs, oldScript);
       const c0 = await writer.ready();
       const t1 = process.hrtime.bigint();
       let cpu = 0;
@@ -221,7 +221,7 @@ async function main(): Promise<void> {
       await oldCatalog.close();
       rmSync(oldWarehouse, { recursive: true, force: true });
       // the freshness phase runs the new writer again
-      writer = new WriterChild(rawConfig, writerEnv);
+      writer = new WriterChild(rawConfig, writerArgs);
       await writer.ready();
     }
 

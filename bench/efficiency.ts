@@ -131,9 +131,12 @@ export class WriterChild {
   private exited: Promise<void>;
   failure?: string;
 
-  /** `script`: another build's writer-child.js (a baseline of the same bench from older code). */
-  constructor(rawConfig: unknown, env: NodeJS.ProcessEnv = {}, script = require.resolve("./writer-child")) {
-    this.child = fork(script, [JSON.stringify(rawConfig)], { stdio: ["ignore", "inherit", "inherit", "ipc"], env: { ...process.env, ...env } });
+  /**
+   * `nodeArgs`: flags for the child's node (e.g. --cpu-prof, which NODE_OPTIONS refuses);
+   * `script`: another build's writer-child.js (a baseline of the same bench from older code).
+   */
+  constructor(rawConfig: unknown, nodeArgs: string[] = [], script = require.resolve("./writer-child")) {
+    this.child = fork(script, [JSON.stringify(rawConfig)], { stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv: nodeArgs });
     this.exited = new Promise((resolve) => this.child.once("exit", () => resolve()));
     let started: (v: { cpuSeconds: number; at: bigint }) => void = () => undefined;
     this.startedAt = new Promise((resolve) => (started = resolve));
