@@ -4,9 +4,16 @@
  * Parquet files (not through the Table's own primary-key index).
  */
 import type { Table } from "../../runtime/iceberg";
-import { readManifest, readManifestList } from "../../runtime/iceberg/manifests";
+import { type LiveEntry, readManifest, readManifestList } from "../../runtime/iceberg/manifests";
 import { readColumnsById, readPositionDeletes } from "../../runtime/iceberg/parquet";
 import { readDvBlob } from "../../runtime/iceberg/puffin";
+
+/** The manifest entries of the current snapshot that are not deleted (its data and delete files), read straight from the manifests. */
+export async function currentEntries(t: Table): Promise<LiveEntry[]> {
+  const io = t.catalog.fileIO({ "metadata-location": t.metadataLocation, metadata: t.metadata });
+  const lists = await Promise.all((await readManifestList(io, t.currentSnapshot()!["manifest-list"])).map((m) => readManifest(io, m)));
+  return lists.flat().filter((e) => e.status !== 2);
+}
 
 export async function readTable(t: Table, fieldIds: number[], opts: { bytesAsText?: boolean } = {}): Promise<unknown[][]> {
   const snap = t.currentSnapshot();

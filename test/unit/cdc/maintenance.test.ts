@@ -11,7 +11,7 @@ import { WriterMaintenance } from "../../../runtime/cdc/maintenance";
 import { createLogger } from "../../../runtime/core/log";
 import { MemoryCatalog, Table, fileUri } from "../../../runtime/iceberg";
 import { localPath } from "../../../runtime/iceberg/io";
-import { readManifest, readManifestList } from "../../../runtime/iceberg/manifests";
+import { currentEntries } from "../../helpers/iceberg-read";
 import { waitUntil } from "../../helpers/wait";
 
 process.env.FLOE_LOG_LEVEL = "error";
@@ -57,12 +57,7 @@ async function churned(name: string): Promise<{ t: Table; replaced: string[] }> 
 }
 
 async function currentFiles(t: Table): Promise<string[]> {
-  const io = t.catalog.fileIO({ "metadata-location": t.metadataLocation, metadata: t.metadata });
-  const lists = await Promise.all((await readManifestList(io, t.currentSnapshot()!["manifest-list"])).map((m) => readManifest(io, m)));
-  return lists
-    .flat()
-    .filter((e) => e.status !== 2)
-    .map((e) => e.file.file_path);
+  return (await currentEntries(t)).map((e) => e.file.file_path);
 }
 
 describe("writer maintenance", () => {

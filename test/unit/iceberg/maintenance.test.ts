@@ -22,7 +22,7 @@ import {
 } from "../../../runtime/iceberg";
 import { localPath } from "../../../runtime/iceberg/io";
 import { CONTENT_DATA, readManifest, readManifestList } from "../../../runtime/iceberg/manifests";
-import { readTable } from "../../helpers/iceberg-read";
+import { currentEntries, readTable } from "../../helpers/iceberg-read";
 
 process.env.FLOE_LOG_LEVEL = "error";
 let dir: string;
@@ -62,9 +62,7 @@ function filesUnder(location: string): string[] {
 
 async function liveFiles(t: Table): Promise<{ data: string[]; deletes: Map<string, number> }> {
   const io = t.catalog.fileIO({ "metadata-location": t.metadataLocation, metadata: t.metadata });
-  const entries = (await Promise.all((await readManifestList(io, t.currentSnapshot()!["manifest-list"])).map((m) => readManifest(io, m))))
-    .flat()
-    .filter((e) => e.status !== 2);
+  const entries = await currentEntries(t);
   const deletes = new Map<string, number>();
   const { readPositionDeletes } = await import("../../../runtime/iceberg/parquet");
   for (const e of entries.filter((x) => x.file.content !== CONTENT_DATA)) {
@@ -172,9 +170,7 @@ describe("maintenance", () => {
     const io = cat.fileIO({ "metadata-location": t.metadataLocation, metadata: t.metadata });
     const lineage = async () => {
       const out = new Map<bigint, [bigint, bigint]>();
-      const all = (await Promise.all((await readManifestList(io, t.currentSnapshot()!["manifest-list"])).map((m) => readManifest(io, m))))
-        .flat()
-        .filter((e) => e.status !== 2);
+      const all = await currentEntries(t);
       const { readColumnsByIdOptional } = await import("../../../runtime/iceberg/parquet");
       const live = new Set((await readTable(t, [1])).map((r) => r[0] as bigint));
       for (const [key, loc] of t.pkIndex!.entries()) {
@@ -234,12 +230,7 @@ describe("maintenance", () => {
           .commit();
       // the files a query planned now reads: the current snapshot's data and delete files
       const plannedSnapshot = t.currentSnapshot()!;
-      const io = t.catalog.fileIO({ "metadata-location": t.metadataLocation, metadata: t.metadata });
-      const manifests = await readManifestList(io, plannedSnapshot["manifest-list"]);
-      const plannedFiles = (await Promise.all(manifests.map((m) => readManifest(io, m))))
-        .flat()
-        .filter((e) => e.status !== 2)
-        .map((e) => e.file.file_path);
+      const plannedFiles = (await currentEntries(t)).map((e) => e.file.file_path);
       expect(Number(plannedSnapshot.summary["total-delete-files"])).toBeGreaterThan(0);
       expect(plannedFiles.length).toBe(Number(plannedSnapshot.summary["total-data-files"]) + Number(plannedSnapshot.summary["total-delete-files"]));
       const policy = { keepSnapshots: 1, convergeRatio: 0.01, expiredFileGraceMs: 60_000 };
