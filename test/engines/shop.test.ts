@@ -10,6 +10,7 @@
  */
 import { CdcBed, RunningWriter, startCdcBed } from "../helpers/cdc";
 import { compareEngines, Engine, ENGINES, verdicts } from "../helpers/engines";
+import { cdcApplied, GiveUp, waitUntil, walProgress } from "../helpers/wait";
 
 const TABLES = ["customers", "orders", "order_lines", "inventory", "shifts"];
 /** Spark has no time type: Iceberg's Spark integration refuses the shifts table (docs/engines.md). */
@@ -39,21 +40,28 @@ describe("a shop schema through the CDC writer, read by every engine", () => {
     }
   }
 
-  /** Until each table reads equal to Postgres in pyiceberg (the cheapest reader); bounded, saying what it waited for. */
+  /**
+   * Until each table reads equal to Postgres in pyiceberg (the cheapest reader). Follows progress:
+   * fails when neither the writer's slot nor its applied changes advanced for 120 s, or at once
+   * when the writer stopped, saying what it waited for and what pyiceberg read last.
+   */
   async function waitUntilApplied(phase: string, tables: string[]): Promise<void> {
     for (const t of tables) {
-      const deadline = Date.now() + 300_000;
-      for (;;) {
-        // (the columns differ too while a schema change is on its way)
-        const v = await compareEngines(bed, `public.${t}`, { engines: ["pyiceberg"] }).then(
-          (c) => verdicts(c).pyiceberg,
-          (e: Error) => e.message.split("\n")[0],
-        );
-        if (v === "identical") break;
-        if (Date.now() > deadline)
-          throw new Error(`${phase}: the writer (${await writerState()}) did not bring ${t} level with Postgres within 300 s; pyiceberg reads: ${v}`);
-        await new Promise((r) => setTimeout(r, 500));
-      }
+      let last = "";
+      await waitUntil(
+        `${phase}: the writer to bring ${t} level with Postgres`,
+        async () => {
+          const state = await writerState();
+          if (state !== "running") throw new GiveUp(`the writer is ${state}`);
+          // (the columns differ too while a schema change is on its way)
+          last = await compareEngines(bed, `public.${t}`, { engines: ["pyiceberg"] }).then(
+            (c) => verdicts(c).pyiceberg,
+            (e: Error) => e.message.split("\n")[0],
+          );
+          return last === "identical";
+        },
+        { everyMs: 500, progress: async () => ({ ...(await walProgress(bed.pg)), applied: await cdcApplied() }), explain: () => `pyiceberg reads: ${last}` },
+      );
     }
   }
 

@@ -7,10 +7,11 @@
  * Both exit when this process goes away (their stdin is a pipe from us).
  */
 import { ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort } from "../../runtime/local/process";
+import { GiveUp, processCpuMs, waitUntil } from "./wait";
 
 // the repo root from test/helpers (ts-jest) or dist/test/helpers (compiled benches)
 const ROOT =
@@ -195,20 +196,25 @@ export async function startMotoS3(): Promise<MotoS3Server> {
   child.stdout!.on("data", (d: Buffer) => (logText += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (logText += d.toString()));
   const endpoint = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`moto_server exited with ${child.exitCode}:\n${logText}`);
-    try {
-      const res = await fetch(`${endpoint}/moto-api/`, { signal: AbortSignal.timeout(1_000) });
-      await res.arrayBuffer();
-      break;
-    } catch {
-      if (Date.now() > deadline) {
-        await stopChild(child);
-        throw new Error(`moto_server did not answer on ${endpoint} within 60 s:\n${logText}`);
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
+  // moto's CPU time is the progress: a slow start on a loaded machine is waited for, a hung one is not
+  const motoCpuMs = (): number | undefined => {
+    const kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8").trim();
+    return kids ? processCpuMs(Number(kids.split(" ")[0])) : undefined;
+  };
+  try {
+    await waitUntil(
+      `moto_server to answer on ${endpoint}`,
+      async () => {
+        if (child.exitCode !== null) throw new GiveUp(`moto_server exited with ${child.exitCode}:\n${logText}`);
+        const res = await fetch(`${endpoint}/moto-api/`, { signal: AbortSignal.timeout(1_000) });
+        await res.arrayBuffer();
+        return true;
+      },
+      { everyMs: 200, progress: () => ({ motoCpuMs: motoCpuMs() }), explain: () => `its output:\n${logText}` },
+    );
+  } catch (e) {
+    await stopChild(child);
+    throw e;
   }
   return {
     endpoint,
