@@ -113,5 +113,15 @@ describe("pgoutput decoder", () => {
     expect(parseLsn("16/B374D848")).toBe(0x16_b374d848n);
     expect(formatLsn(parseLsn("0/1A2B"))).toBe("0/1A2B");
     expect(() => parseLsn("nope")).toThrow(/not an LSN/);
+    expect(parseLsn("FFFFFFFF/FFFFFFFF")).toBe(0xffffffff_ffffffffn);
+    expect(parseLsn(" a/b0\n")).toBe(0xa_000000b0n);
+    for (const bad of ["", "/", "1/", "/1", "123456789/0", "0/123456789", "1/2/3", "g/0", "0/0x1", "-1/0", "1 /0"]) {
+      expect(() => parseLsn(bad)).toThrow(/not an LSN/);
+    }
+    for (let i = 0; i < 1000; i++) {
+      const lsn = (BigInt(Math.floor(Math.random() * 2 ** 32)) << 32n) | BigInt(Math.floor(Math.random() * 2 ** 32));
+      expect(parseLsn(formatLsn(lsn))).toBe(lsn);
+      expect(parseLsn(formatLsn(lsn).toLowerCase())).toBe(lsn);
+    }
   });
 });
