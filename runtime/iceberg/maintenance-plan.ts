@@ -14,8 +14,10 @@
  *
  * A partition whose live data fits in one file (under `targetFileBytes`) converges to what a fresh
  * write would make of it: once its merge-on-read debt (rows deleted but still in its files, plus
- * the live rows outside its largest file) reaches `convergeRatio` of its live rows, all its files
- * are rewritten into one, deletes applied. Readers pay for every extra file and every deleted
+ * the live rows outside its base) reaches `convergeRatio` of its live rows, all its files are
+ * rewritten, deletes applied. The base is the largest of the groups of files one commit added: a
+ * fresh write of a large partition may itself be several files (the writer cuts files to bound its
+ * memory), and counting all but one of them as debt would rewrite the partition after every commit. Readers pay for every extra file and every deleted
  * position on every read; the rewrite costs the partition's size once per `convergeRatio` of it
  * changed, so it costs at most 2 / convergeRatio rows rewritten per row updated, whatever the size.
  */
@@ -102,6 +104,8 @@ export interface DataFileStats {
   deleted: number;
   /** Delete files (or deletion vectors) that target it. */
   deleteFiles: number;
+  /** The snapshot that added it: files one commit added are one unit for convergence. Absent: a unit of its own. */
+  addedBy?: string;
 }
 
 export interface CompactionPlan {
@@ -135,22 +139,31 @@ export function sizeTier(bytes: number, policy: Pick<MaintenancePolicy, "tierBas
 }
 
 /**
- * Whether a partition's files (none fully deleted) are rewritten into one: their live data fits
- * in one target-size file, they are not one clean file already, and their debt (deleted rows, plus
- * the live rows outside the largest file) reaches convergeRatio of their live rows.
+ * Whether a partition's files (none fully deleted) are rewritten: their live data fits in one
+ * target-size file, they are not one clean commit's files already, and their debt (deleted rows,
+ * plus the live rows outside the base: the commit's files with the most live bytes) reaches
+ * convergeRatio of their live rows.
  */
 export function converges(files: DataFileStats[], policy: Pick<MaintenancePolicy, "targetFileBytes" | "convergeRatio">): boolean {
-  if (files.length === 0 || (files.length === 1 && files[0].deleted === 0)) return false;
+  if (files.length === 0) return false;
   if (files.reduce((a, f) => a + liveBytes(f), 0) >= policy.targetFileBytes) return false;
-  const largest = files.reduce((a, f) => (liveBytes(f) > liveBytes(a) ? f : a));
+  const units = new Map<unknown, { files: DataFileStats[]; bytes: number }>();
+  for (const f of files) {
+    const key = f.addedBy ?? f;
+    const u = units.get(key) ?? { files: [], bytes: 0 };
+    u.files.push(f);
+    u.bytes += liveBytes(f);
+    units.set(key, u);
+  }
+  const base = [...units.values()].reduce((a, u) => (u.bytes > a.bytes ? u : a));
   let liveRows = 0;
   let debt = 0;
   for (const f of files) {
     const live = Math.max(0, f.records - f.deleted);
     liveRows += live;
-    debt += f.deleted + (f === largest ? 0 : live);
+    debt += f.deleted + (base.files.includes(f) ? 0 : live);
   }
-  return liveRows > 0 && debt >= policy.convergeRatio * liveRows;
+  return liveRows > 0 && debt > 0 && debt >= policy.convergeRatio * liveRows;
 }
 
 /** Which files to rewrite or drop (see the file head). */

@@ -103,6 +103,7 @@ export function plan(
     records: Number(e.file.record_count),
     deleted: dm.positions.get(e.file.file_path)?.size ?? 0,
     deleteFiles: dm.byData.get(e.file.file_path)?.length ?? 0,
+    addedBy: e.snapshotId.toString(),
   }));
   let p: CompactionPlan;
   if (mode === "policy") p = planCompaction(stats, policy);

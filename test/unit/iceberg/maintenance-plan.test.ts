@@ -140,6 +140,22 @@ describe("planCompaction", () => {
       expect(planCompaction(files, maintenancePolicy({ convergeRatio: 0.06 })).rewrite).toEqual([]);
     });
 
+    it("takes the files one commit added as one base: a large partition that a write cut into several files is not rewritten after every commit", () => {
+      // bench/cdc's 1.5M-row table: each rewrite came out as two files (the writer cuts files to
+      // bound its memory), so 'the rows outside the largest file' were always ~5% or more and every
+      // commit rewrote all 1.5M rows
+      const rewrite = [file(20 * MiB, { records: 1_420_000, addedBy: "7" }), file(1.1 * MiB, { records: 80_000, addedBy: "7" })];
+      const commit = file(130_000, { records: 10_000, addedBy: "8" });
+      expect(planCompaction([...rewrite, commit], policy).rewrite).toEqual([]);
+      expect(converges(rewrite, policy)).toBe(false);
+      // new rows outside the base still converge once they reach convergeRatio
+      const more = Array.from({ length: 8 }, (_, i) => file(130_000, { records: 10_000, addedBy: String(9 + i) }));
+      expect(planCompaction([...rewrite, commit, ...more], policy).rewrite).toEqual([[...rewrite, commit, ...more]]);
+      // and so do deletes in the base
+      const deleted = [{ ...rewrite[0], deleted: 80_000 }, rewrite[1]];
+      expect(planCompaction(deleted, policy).rewrite).toEqual([deleted]);
+    });
+
     it("leaves a partition too big for one target-size file to the size tiers and the delete ratio, and a clean single file alone", () => {
       const large = [file(100 * MiB, { deleted: 50 }), file(40 * MiB, { deleted: 50 })];
       expect(converges(large, policy)).toBe(false);
