@@ -50,6 +50,16 @@ export function selfCpuSeconds(): number {
   return (u.user + u.system) / 1e6;
 }
 
+// floe supports Node 22 and later; on an older node the numbers are not floe's (Node 20 has no
+// zlib zstd, so Parquet pages fall back to snappy in JS: 8 % of bench/cdc's copy CPU).
+const NODE_MAJOR = Number(process.versions.node.split(".")[0]);
+if (NODE_MAJOR < 22) {
+  console.error(
+    `bench: this is Node ${process.versions.node}, below floe's minimum 22: the numbers are not what floe does on a supported Node. ` +
+      `Run it with the Node that setup installs: source scripts/node-env.sh && node dist/bench/…`,
+  );
+}
+
 /** The 1, 5 and 15 minute load averages, rounded to 0.01. */
 export function loadAverage(): number[] {
   return loadavg().map((x) => Math.round(x * 100) / 100);
