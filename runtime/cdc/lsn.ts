@@ -3,7 +3,7 @@
 /**
  * "X/Y" (1-8 hex digits each, surrounding whitespace allowed) as a bigint. It runs for every
  * streamed message, so it reads the digits itself: the regex and the two hex-string BigInts it
- * replaced were 5 % of the writer's streaming CPU.
+ * replaced were 5 % of the writer's streaming CPU in a profile of bench/cdc.
  */
 export function parseLsn(text: string): bigint {
   let i = 0;

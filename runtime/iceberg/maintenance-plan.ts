@@ -17,9 +17,10 @@
  * the live rows outside its base) reaches `convergeRatio` of its live rows, all its files are
  * rewritten, deletes applied. The base is the largest of the groups of files one commit added: a
  * fresh write of a large partition may itself be several files (the writer cuts files to bound its
- * memory), and counting all but one of them as debt would rewrite the partition after every commit. Readers pay for every extra file and every deleted
- * position on every read; the rewrite costs the partition's size once per `convergeRatio` of it
- * changed, so it costs at most 2 / convergeRatio rows rewritten per row updated, whatever the size.
+ * memory), and counting all but one of them as debt would rewrite the partition after every
+ * commit. Readers pay for every extra file and every deleted position on every read; the rewrite
+ * costs the partition's size once per `convergeRatio` of it changed, so it costs at most
+ * 2 / convergeRatio rows rewritten per row updated, whatever the size.
  */
 
 /** When and how a table is maintained. Every field has a default (DEFAULT_MAINTENANCE_POLICY, docs/maintenance.md). */
@@ -155,13 +156,13 @@ export function converges(files: DataFileStats[], policy: Pick<MaintenancePolicy
     u.bytes += liveBytes(f);
     units.set(key, u);
   }
-  const base = [...units.values()].reduce((a, u) => (u.bytes > a.bytes ? u : a));
+  const base = new Set([...units.values()].reduce((a, u) => (u.bytes > a.bytes ? u : a)).files);
   let liveRows = 0;
   let debt = 0;
   for (const f of files) {
     const live = Math.max(0, f.records - f.deleted);
     liveRows += live;
-    debt += f.deleted + (base.files.includes(f) ? 0 : live);
+    debt += f.deleted + (base.has(f) ? 0 : live);
   }
   return liveRows > 0 && debt > 0 && debt >= policy.convergeRatio * liveRows;
 }
