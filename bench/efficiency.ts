@@ -149,7 +149,13 @@ export class WriterChild {
     this.child = fork(script, [JSON.stringify(rawConfig)], { stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv: nodeArgs });
     this.exited = new Promise((resolve) => this.child.once("exit", () => resolve()));
     let started: (v: { cpuSeconds: number; at: bigint }) => void = () => undefined;
-    this.startedAt = new Promise((resolve) => (started = resolve));
+    // a child that dies before it starts (a bad node flag) must fail the bench, not leave a promise
+    // that never settles: node would exit 0 without the bench's cleanup (its Postgres left running)
+    this.startedAt = new Promise((resolve, reject) => {
+      started = resolve;
+      this.child.once("exit", (code) => reject(new Error(`writer child exited (${code}) before it started`)));
+    });
+    this.startedAt.catch(() => undefined);
     this.readyAt = new Promise((resolve, reject) => {
       this.child.on("message", (m: ChildMessage) => {
         if ("started" in m) started({ cpuSeconds: m.cpuSeconds, at: process.hrtime.bigint() });
