@@ -89,8 +89,6 @@ async function stopChild(c: ChildProcess, exited: Promise<void>): Promise<void> 
   await exited;
 }
 
-// v2 only: chdb refuses v3 deletion vectors (docs/maintenance.md), so the "every engine" checks
-// below do not hold on v3 tables; test/engines/deletes.test.ts reads v3 tables with every engine.
 /**
  * Waits until floe.<target>'s current snapshot has stayed the same for `quietMs`: after the clients
  * stop, the writer still commits what it had not yet (a backlog on a loaded machine) and a
@@ -117,6 +115,8 @@ async function quiet(bed: CdcBed, target: string, quietMs = 3000): Promise<void>
   );
 }
 
+// v2 only: chdb refuses v3 deletion vectors (docs/maintenance.md), so the "every engine" checks
+// below do not hold on v3 tables; test/engines/deletes.test.ts reads v3 tables with every engine.
 describe.each([2] as const)("maintenance on v%i tables, beside the writer and other engines", (version) => {
   let bed: CdcBed;
   let file: string;

@@ -7,7 +7,6 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SqlCatalog, Table } from "../../runtime/iceberg";
 import { lines, readIceberg } from "./compare";
-import { type WaitOptions, waitUntil } from "./wait";
 
 const CLI = join(__dirname, "../../dist/runtime/cli.js");
 
@@ -82,15 +81,6 @@ export async function metric(port: number, name: string): Promise<number> {
     .split("\n")
     .filter((l) => l.startsWith(name + " ") || l.startsWith(name + "{") || (name.includes("{") && l.startsWith(name)))
     .reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
-}
-
-/**
- * Polls `probe` until it returns a value (not undefined); fails naming `what` when nothing in
- * `opts.progress` (e.g. the source's slots: walProgress) advanced for `opts.idleMs` (default 120 s),
- * or, without a progress measure, when the whole wait took that long (test/helpers/wait.ts).
- */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, opts: WaitOptions = {}): Promise<T> {
-  return waitUntil(what, probe, opts);
 }
 
 /** The rows of an Iceberg table of the SQL catalog, as sorted JSON lines. */

@@ -711,24 +711,3 @@ export class FaultProxy {
     if (!this.closedListener) await new Promise<void>((r) => this.server.close(() => r()));
   }
 }
-
-/** Polls `check` until it returns a value other than undefined/false; fails naming what it waited for. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 60_000,
-  everyMs = 50,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (e) {
-      lastError = e;
-    }
-    if (Date.now() > deadline) throw new Error(`waited ${timeoutMs} ms for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ""}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}

@@ -4,7 +4,8 @@
  */
 import { Client } from "pg";
 import { S3Client, PutObjectCommand, GetObjectCommand, CreateBucketCommand } from "@aws-sdk/client-s3";
-import { FaultProxy, waitFor } from "../helpers/faults";
+import { FaultProxy } from "../helpers/faults";
+import { waitUntil } from "../helpers/wait";
 import { startPostgres, TestPostgres } from "../helpers/postgres";
 import { INSTALL_TIMEOUT_MS, MotoS3Server, startMotoS3 } from "../helpers/iceberg-rest";
 
@@ -115,7 +116,7 @@ describe("fault proxy: Postgres", () => {
     let settled = false;
     const q = c.query("UPDATE t SET v = v + 1 WHERE id = 1").finally(() => (settled = true));
     await fault.hit;
-    await waitFor("the stalled UPDATE to be applied by the server", async () => (await value()) === before + 1);
+    await waitUntil("the stalled UPDATE to be applied by the server", async () => (await value()) === before + 1, { idleMs: 60_000, everyMs: 50 });
     expect(settled).toBe(false);
     proxy.release();
     expect((await q).rowCount).toBe(1);
@@ -146,9 +147,10 @@ describe("fault proxy: Postgres", () => {
     expect(await fault.hit).toMatchObject({ action: "server-reset", request: "xlog:C" });
     expect(await streaming).toMatch(/ECONNRESET|terminated/);
     await pg.sql("SELECT pg_drop_replication_slot('s')").catch(async () => {
-      await waitFor(
+      await waitUntil(
         "the slot to be released",
         async () => (await pg.sql("SELECT active FROM pg_replication_slots WHERE slot_name = 's'"))[0]?.active === false,
+        { idleMs: 60_000, everyMs: 50 },
       );
       await pg.sql("SELECT pg_drop_replication_slot('s')");
     });

@@ -10,10 +10,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startCluster, stopCluster } from "../../../runtime/local/postgres";
 import { freePort } from "../../../runtime/local/process";
-import { healthz, icebergLines, metric, runToExit, startWriterProcess, waitFor, WriterProcess } from "../../helpers/cdc-cli";
+import { healthz, icebergLines, metric, runToExit, startWriterProcess, WriterProcess } from "../../helpers/cdc-cli";
 import { lines, readPostgres } from "../../helpers/compare";
 import { startPostgres, TestPostgres } from "../../helpers/postgres";
-import { walProgress } from "../../helpers/wait";
+import { waitUntil, walProgress } from "../../helpers/wait";
 
 jest.setTimeout(240_000);
 
@@ -172,7 +172,7 @@ describe("floe cdc run: permanent errors exit 2 with the fix, transient ones are
       port = await freePort();
       w = startWriterProcess(config({ http: { host: "127.0.0.1", port } }), dir);
       const equal = (what: string) =>
-        waitFor(
+        waitUntil(
           what,
           async () => {
             const want = lines(await readPostgres(url("floe_cdc", "right"), "t"));
@@ -188,7 +188,7 @@ describe("floe cdc run: permanent errors exit 2 with the fix, transient ones are
       const spec = { major: 17, dataDir: pg.dataDir, port: pg.port, settings: { fsync: "off" } };
       await stopCluster(spec);
       // The fault hit: the writer lost its source and says so while it waits.
-      const seen = await waitFor("/healthz to report retrying", async () => {
+      const seen = await waitUntil("/healthz to report retrying", async () => {
         const h = await healthz(port).catch(() => undefined);
         return h && h.body.state === "retrying" ? h : undefined;
       });
@@ -211,7 +211,7 @@ describe("floe cdc run: permanent errors exit 2 with the fix, transient ones are
       await startCluster(spec);
       await pg.sql("INSERT INTO t VALUES (1001, 'after the outage'); UPDATE t SET v = 'changed' WHERE id = 1", [], "app");
       await equal("the changes made after Postgres came back");
-      const after = await waitFor("/healthz to report streaming again", async () => {
+      const after = await waitUntil("/healthz to report streaming again", async () => {
         const h = await healthz(port);
         return h.body.state === "streaming" ? h : undefined;
       });

@@ -14,10 +14,10 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, handOver } from "../../../runtime/local/process";
-import { healthz, icebergLines, runToExit, startWriterProcess, waitFor, WriterProcess } from "../../helpers/cdc-cli";
+import { healthz, icebergLines, runToExit, startWriterProcess, WriterProcess } from "../../helpers/cdc-cli";
 import { lines, readPostgres } from "../../helpers/compare";
 import { startPostgres, TestPostgres } from "../../helpers/postgres";
-import { walProgress } from "../../helpers/wait";
+import { waitUntil, walProgress } from "../../helpers/wait";
 import { makeCertificates as makeTestCertificates, type TestCertificates } from "../../helpers/certificates";
 
 jest.setTimeout(240_000);
@@ -101,12 +101,12 @@ describe("floe cdc run over TLS (libpq sslmode meanings)", () => {
     try {
       await Promise.race([
         died,
-        waitFor(`/healthz of writer "${name}" to say streaming`, async () => ((await healthz(port)).body.state === "streaming" ? true : undefined)),
+        waitUntil(`/healthz of writer "${name}" to say streaming`, async () => ((await healthz(port)).body.state === "streaming" ? true : undefined)),
       ]);
       await pg.sql(`INSERT INTO t VALUES (${1000 + name.length}, 'for ${name}') ON CONFLICT (id) DO UPDATE SET v = excluded.v`, [], "app");
       await Promise.race([
         died,
-        waitFor(
+        waitUntil(
           `Iceberg (writer "${name}") to equal Postgres`,
           async () => {
             const want = lines(await readPostgres(pg.url("app"), "t"));
