@@ -32,18 +32,21 @@ export interface Applied {
  */
 export async function applyTransaction(src: ReplicationSource, txn: Txn, commitLsn: bigint): Promise<Applied> {
   const applied: Applied = { rows: 0, bytes: 0 };
-  for await (const change of txn.changes.changes()) {
-    const state = change.state;
-    const tableLsn = state.lsn.get(src.key);
-    if (tableLsn !== undefined && commitLsn <= tableLsn) continue; // already in Iceberg
-    if (change.kind === "T") {
-      await truncate(src, txn, commitLsn, state);
-      continue;
+  for await (const batch of txn.changes.batches()) {
+    for (const change of batch) {
+      const state = change.state;
+      const tableLsn = state.lsn.get(src.key);
+      if (tableLsn !== undefined && commitLsn <= tableLsn) continue; // already in Iceberg
+      if (change.kind === "T") {
+        await truncate(src, txn, commitLsn, state);
+        continue;
+      }
+      const filling = apply(src, txn, commitLsn, change, applied);
+      if (filling) await filling;
+      applied.rows++;
+      // Backpressure: a big transaction waits for its table's spills rather than queueing rows in memory.
+      if (state.pending && state.pending.pendingSpills > 1) await state.pending.ready();
     }
-    await apply(src, txn, commitLsn, change, applied);
-    applied.rows++;
-    // Backpressure: a big transaction waits for its table's spills rather than queueing rows in memory.
-    if (state.pending && state.pending.pendingSpills > 1) await state.pending.ready();
   }
   for (const state of txn.changes.tables()) {
     const tableLsn = state.lsn.get(src.key);
@@ -91,7 +94,8 @@ function toRow(
   return row;
 }
 
-async function apply(src: ReplicationSource, txn: Txn, commitLsn: bigint, change: RowChange, applied: Applied): Promise<void> {
+/** Applies one row change; a promise only when an unchanged TOAST value must be looked up first. */
+function apply(src: ReplicationSource, txn: Txn, commitLsn: bigint, change: RowChange, applied: Applied): Promise<void> | undefined {
   const state = change.state;
   const tx = (state.pending ??= state.table.newWrite());
   if (state.mode === "changelog") {
@@ -114,11 +118,16 @@ async function apply(src: ReplicationSource, txn: Txn, commitLsn: bigint, change
     rowCounter.add(state.key, "D");
     return;
   }
-  let fill: Record<string, unknown> | null | undefined;
   if (change.kind === "U" && change.tuple.includes(UNCHANGED)) {
     trackLatest(tx, state.pk, state.latest);
-    fill = await previousVersion(src, state, change, applied);
+    return previousVersion(src, state, change, applied).then((fill) => upsert(src, state, change, applied, fill));
   }
+  upsert(src, state, change, applied);
+}
+
+/** An insert or update of a mirror table: upserts the row (deleting the old key when an update moved it). */
+function upsert(src: ReplicationSource, state: TableState, change: RowChange, applied: Applied, fill?: Record<string, unknown> | null): void {
+  const tx = state.pending!;
   const row = toRow(src, change.columns, change.tuple, state, applied, fill);
   if (change.kind === "U" && change.oldKey) {
     const oldKey = toRow(src, change.columns, change.oldKey, state, applied);

@@ -185,7 +185,8 @@ export const CdcConfigSchema = z
           .default(256 << 20),
         /**
          * A source transaction's changes, buffered until its commit (also while Postgres streams it
-         * in progress), go to a temporary file past this many estimated bytes. Defaults to 64 MiB.
+         * in progress) in pgoutput's wire form, go to a temporary file past this many bytes.
+         * Defaults to 64 MiB.
          */
         changeSpillBytes: z
           .number()

@@ -9,6 +9,8 @@
 export const UNCHANGED = Symbol("unchanged-toast");
 export type ColumnValue = string | null | typeof UNCHANGED;
 export type Tuple = ColumnValue[];
+/** A tuple as pgoutput sends it (TupleData: Int16 count, then per column a kind byte and, for a value, Int32 length and bytes), copied out of the message. */
+export type RawTuple = Buffer;
 
 export interface RelationColumn {
   name: string;
@@ -17,15 +19,16 @@ export interface RelationColumn {
   isKey: boolean;
 }
 
-export type Message =
+/** A pgoutput message; row messages carry decoded tuples (`Tuple`), or raw ones (`RawTuple`) from PgoutputDecoder.raw(). */
+export type Message<T extends Tuple | RawTuple = Tuple> =
   | { tag: "begin"; finalLsn: bigint; commitTime: bigint; xid: number }
   | { tag: "commit"; commitLsn: bigint; endLsn: bigint; commitTime: bigint }
   | { tag: "origin"; lsn: bigint; name: string }
   | { tag: "relation"; xid?: number; oid: number; schema: string; name: string; replicaIdentity: string; columns: RelationColumn[] }
   | { tag: "type"; xid?: number; oid: number; schema: string; name: string }
-  | { tag: "insert"; xid?: number; oid: number; newTuple: Tuple }
-  | { tag: "update"; xid?: number; oid: number; keyTuple?: Tuple; oldTuple?: Tuple; newTuple: Tuple }
-  | { tag: "delete"; xid?: number; oid: number; keyTuple?: Tuple; oldTuple?: Tuple }
+  | { tag: "insert"; xid?: number; oid: number; newTuple: T }
+  | { tag: "update"; xid?: number; oid: number; keyTuple?: T; oldTuple?: T; newTuple: T }
+  | { tag: "delete"; xid?: number; oid: number; keyTuple?: T; oldTuple?: T }
   | { tag: "truncate"; xid?: number; oids: number[]; cascade: boolean; restartIdentity: boolean }
   | { tag: "message"; xid?: number; transactional: boolean; lsn: bigint; prefix: string; content: Buffer }
   | { tag: "stream_start"; xid: number; firstSegment: boolean }
@@ -36,12 +39,23 @@ export type Message =
 /** Microseconds between the Unix epoch and the Postgres epoch (2000-01-01). */
 export const PG_EPOCH_MICROS = 946_684_800_000_000n;
 
-export class PgoutputDecoder {
+export class PgoutputDecoder<T extends Tuple | RawTuple = Tuple> {
   private inStream = false;
   private buf: Buffer = Buffer.alloc(0);
   private pos = 0;
 
-  decode(buf: Buffer): Message {
+  /** A decoder whose row messages carry decoded tuples (`raw` is for PgoutputDecoder.raw()). */
+  constructor(private readonly raw = false) {}
+
+  /**
+   * A decoder whose row messages keep their tuples as pgoutput's bytes (a copy), decoded later with
+   * decodeTuple(): a change buffered until its commit then holds one buffer, not a string per value.
+   */
+  static raw(): PgoutputDecoder<RawTuple> {
+    return new PgoutputDecoder<RawTuple>(true);
+  }
+
+  decode(buf: Buffer): Message<T> {
     this.buf = buf;
     this.pos = 0;
     const tag = String.fromCharCode(this.u8());
@@ -82,8 +96,8 @@ export class PgoutputDecoder {
         const xid = this.xid();
         const oid = this.u32();
         let kind = String.fromCharCode(this.u8());
-        let keyTuple: Tuple | undefined;
-        let oldTuple: Tuple | undefined;
+        let keyTuple: T | undefined;
+        let oldTuple: T | undefined;
         if (kind === "K") keyTuple = this.tuple();
         if (kind === "O") oldTuple = this.tuple();
         if (kind !== "N") kind = String.fromCharCode(this.u8());
@@ -111,7 +125,7 @@ export class PgoutputDecoder {
         const lsn = this.i64();
         const prefix = this.str();
         const len = this.u32();
-        const content = this.buf.subarray(this.pos, this.pos + len);
+        const content = Buffer.from(this.buf.subarray(this.pos, this.pos + len)); // a copy: the protocol parser reuses its buffer
         this.pos += len;
         return { tag: "message", xid, transactional: (flags & 1) === 1, lsn, prefix, content };
       }
@@ -170,7 +184,27 @@ export class PgoutputDecoder {
     this.pos = end + 1;
     return s;
   }
-  private tuple(): Tuple {
+  private tuple(): T {
+    if (!this.raw) return this.values() as T;
+    const start = this.pos;
+    const n = this.i16();
+    for (let i = 0; i < n; i++) {
+      const kind = this.buf[this.pos++];
+      if (kind === 0x74 /* t */ || kind === 0x62 /* b */) this.pos += 4 + this.buf.readUInt32BE(this.pos);
+      else if (kind !== 0x6e /* n */ && kind !== 0x75 /* u */) throw new Error(`pgoutput: unknown tuple column kind 0x${kind.toString(16)}`);
+    }
+    if (this.pos > this.buf.length) throw new Error("pgoutput: a tuple runs past the end of its message");
+    return Buffer.from(this.buf.subarray(start, this.pos)) as T; // a copy: the protocol parser reuses its buffer
+  }
+
+  /** Decodes the TupleData at `pos` of `buf` (see decodeTuple). */
+  tupleAt(buf: Buffer, pos: number): Tuple {
+    this.buf = buf;
+    this.pos = pos;
+    return this.values();
+  }
+
+  private values(): Tuple {
     const n = this.i16();
     const out: Tuple = new Array(n);
     for (let i = 0; i < n; i++) {
@@ -185,4 +219,34 @@ export class PgoutputDecoder {
     }
     return out;
   }
+}
+
+const tupleReader = new PgoutputDecoder();
+
+/** The values of a tuple in pgoutput's TupleData form (a RawTuple, or one at `pos` of a larger buffer). */
+export function decodeTuple(buf: Buffer, pos = 0): Tuple {
+  return tupleReader.tupleAt(buf, pos);
+}
+
+/** Bytes of a tuple in TupleData form. */
+export function encodedTupleLength(t: Tuple): number {
+  let n = 2;
+  for (const v of t) n += typeof v === "string" ? 5 + Buffer.byteLength(v, "utf8") : 1;
+  return n;
+}
+
+/** Writes a tuple in TupleData form at `pos` of `buf` (which has encodedTupleLength(t) bytes there); returns the position after it. */
+export function encodeTuple(t: Tuple, buf: Buffer, pos: number): number {
+  pos = buf.writeInt16BE(t.length, pos);
+  for (const v of t) {
+    if (v === null) buf[pos++] = 0x6e;
+    else if (v === UNCHANGED) buf[pos++] = 0x75;
+    else {
+      buf[pos] = 0x74;
+      const len = buf.write(v, pos + 5, "utf8");
+      buf.writeUInt32BE(len, pos + 1);
+      pos += 5 + len;
+    }
+  }
+  return pos;
 }

@@ -1,20 +1,19 @@
 /**
  * One Postgres source of the CDC writer: its publication, its logical replication slot, exported
- * snapshots for the initial copy, and the pgoutput stream. Transport (COPY BOTH, keepalives) is
- * pg-logical-replication's; decoding is ours (runtime/cdc/pgoutput.ts) so values keep their exact
- * text form and streamed in-progress transactions are understood.
+ * snapshots for the initial copy, and the pgoutput stream: its transport (COPY BOTH, keepalives,
+ * backpressure) is runtime/cdc/walstream.ts, its decoding runtime/cdc/pgoutput.ts (values keep
+ * their exact text form; streamed in-progress transactions are understood).
  */
 import { Client, ClientConfig } from "pg";
-import { LogicalReplicationService } from "pg-logical-replication";
-import { AbstractPlugin } from "pg-logical-replication/dist/output-plugins/abstract.plugin";
 import type { Logger } from "../core/log";
 import { pgConfig } from "../core/postgres-tls";
 import type { CdcSource } from "./config";
 import { slotName } from "./config";
 import { ErrorOrigin, postgresOrigin, tagOrigin, withOrigin } from "./errors";
 import { formatLsn, parseLsn } from "./lsn";
-import { Message, PG_EPOCH_MICROS, PgoutputDecoder } from "./pgoutput";
+import { Message, PG_EPOCH_MICROS, PgoutputDecoder, RawTuple } from "./pgoutput";
 import { SESSION_OPTIONS } from "./types";
+import { WalStream } from "./walstream";
 
 export interface SourceTable {
   schema: string;
@@ -33,23 +32,6 @@ export interface ExportedSnapshot {
   close(): Promise<void>;
 }
 
-class FloePgoutput extends AbstractPlugin<{ publication: string; protoVersion: number; streaming: boolean; originNone: boolean; messages: boolean }> {
-  readonly decoder = new PgoutputDecoder();
-  get name(): string {
-    return "pgoutput";
-  }
-  parse(buffer: Buffer): Message {
-    return this.decoder.decode(buffer);
-  }
-  start(client: Client, slot: string, lastLsn: string): Promise<unknown> {
-    const opts = [`proto_version '${this.options.protoVersion}'`, `publication_names '${this.options.publication}'`];
-    if (this.options.streaming) opts.push("streaming 'on'");
-    if (this.options.originNone) opts.push("origin 'none'");
-    if (this.options.messages) opts.push("messages 'true'");
-    return client.query(`START_REPLICATION SLOT ${quoteIdent(slot)} LOGICAL ${lastLsn} (${opts.join(", ")})`);
-  }
-}
-
 /**
  * How often to send standby status while streaming: a third of the server's wal_sender_timeout
  * (so two may be lost or late), at most every 10 s (as pg_recvlogical), at least every 100 ms.
@@ -61,7 +43,7 @@ export function statusIntervalMs(senderTimeoutMs: number): number {
 
 export class ReplicationSource {
   readonly slot: string;
-  private service?: LogicalReplicationService;
+  private service?: WalStream<Message<RawTuple>>;
   private serverVersion = 0;
   /** The server's wal_sender_timeout in ms (0: disabled), read with the version. */
   private senderTimeoutMs = 60_000;
@@ -221,41 +203,37 @@ export class ReplicationSource {
    */
   async stream(
     from: bigint,
-    handler: (msg: Message, walStart: bigint) => Promise<void> | void,
+    handler: (msg: Message<RawTuple>, walStart: bigint) => Promise<void> | void,
     onError: (e: Error) => void,
     onKeepalive: (walEnd: bigint, drained: boolean) => void = () => undefined,
   ): Promise<void> {
     const version = await this.version();
-    const service = new LogicalReplicationService(this.clientConfig(true), {
-      acknowledge: { auto: false, timeoutSeconds: 0 },
-      flowControl: { enabled: true },
-    });
-    this.service = service;
     if (this.config.origin === "none" && version < 160000) {
       throw new Error(`source ${this.name}: origin "none" needs Postgres 16 or newer (server is ${Math.floor(version / 10000)})`);
     }
-    const plugin = new FloePgoutput({
-      publication: this.config.publication,
-      protoVersion: version >= 140000 ? 2 : 1,
-      streaming: version >= 140000,
-      originNone: this.config.origin === "none",
-      messages: version >= 140000, // logical decoding messages carry the upgrade handoff
+    const opts = [`proto_version '${version >= 140000 ? 2 : 1}'`, `publication_names '${this.config.publication}'`];
+    if (version >= 140000) opts.push("streaming 'on'", "messages 'true'"); // logical decoding messages carry the upgrade handoff
+    if (this.config.origin === "none") opts.push("origin 'none'");
+    const decoder = PgoutputDecoder.raw(); // tuples stay bytes until their transaction applies (runtime/cdc/spool.ts)
+    const service: WalStream<Message<RawTuple>> = new WalStream(this.clientConfig(true), {
+      decode: (payload) => decoder.decode(payload),
+      data: handler,
+      error: (e) => onError(tagOrigin(e, this.origin)),
+      keepalive: (walEnd, drained, replyRequested) => {
+        onKeepalive(walEnd, drained);
+        if (replyRequested) this.sendStatus();
+      },
     });
-    service.on("data", (lsn: string, msg: Message) => handler(msg, parseLsn(lsn)));
-    service.on("error", (e: Error) => onError(tagOrigin(e, this.origin)));
-    service.on("heartbeat", (lsn: string, _ts: number, shouldRespond: boolean) => {
-      // Keepalives bypass the library's message queue: only "drained" when nothing is queued behind.
-      const internals = service as unknown as { _messageQueue?: unknown[]; _processing?: boolean };
-      onKeepalive(parseLsn(lsn), !internals._processing && (internals._messageQueue?.length ?? 0) === 0);
-      if (shouldRespond) this.sendStatus();
-    });
+    this.service = service;
     // Standby status on a timer too, not only in answer to keepalives: while one transaction is
     // applied the stream is paused (backpressure), keepalives wait unread, and a server that hears
     // nothing for wal_sender_timeout drops the connection (a long apply would then restart forever).
     clearInterval(this.statusTimer);
-    this.statusTimer = setInterval(() => this.service === service && !service.isStop() && this.sendStatus(), statusIntervalMs(this.senderTimeoutMs));
+    this.statusTimer = setInterval(() => this.service === service && !service.isStopped && this.sendStatus(), statusIntervalMs(this.senderTimeoutMs));
     this.statusTimer.unref();
-    service.subscribe(plugin, this.slot, formatLsn(from)).catch((e: Error) => onError(tagOrigin(e, this.origin)));
+    service
+      .start(`START_REPLICATION SLOT ${quoteIdent(this.slot)} LOGICAL ${formatLsn(from)} (${opts.join(", ")})`)
+      .catch((e: Error) => onError(tagOrigin(e, this.origin)));
   }
 
   private statusTimer?: NodeJS.Timeout;
@@ -273,8 +251,7 @@ export class ReplicationSource {
    * Never more than confirm() was given: only what is committed in Iceberg.
    */
   private sendStatus(): void {
-    const conn = (this.service as unknown as { _connection?: { sendCopyFromChunk(b: Buffer): void } } | undefined)?._connection;
-    if (!conn || this.confirmed === 0n) return;
+    if (!this.service || this.confirmed === 0n) return;
     const msg = Buffer.alloc(34);
     msg.write("r", 0, "latin1");
     msg.writeBigUInt64BE(this.confirmed, 1);
@@ -282,22 +259,13 @@ export class ReplicationSource {
     msg.writeBigUInt64BE(this.confirmed, 17);
     msg.writeBigInt64BE(BigInt(Date.now()) * 1000n - PG_EPOCH_MICROS, 25);
     msg.writeUInt8(0, 33);
-    try {
-      conn.sendCopyFromChunk(msg);
-    } catch {
-      /* connection gone: the restart path re-reads the slot */
-    }
+    this.service.send(msg); // false: connection gone, the restart path re-reads the slot
   }
 
   async stop(): Promise<void> {
     clearInterval(this.statusTimer);
     const s = this.service;
     this.service = undefined;
-    if (!s) return;
-    // A paused COPY BOTH stream (backpressure) can keep a clean shutdown from ever completing:
-    // give it a moment, then drop the socket. The server releases the slot when the socket closes.
-    const socket = (s as unknown as { _connection?: { stream?: { destroy(): void } } })._connection?.stream;
-    await Promise.race([s.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 2000).unref())]);
-    socket?.destroy();
+    await s?.stop();
   }
 }

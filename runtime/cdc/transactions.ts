@@ -1,14 +1,14 @@
 /**
  * One source's stream between commits, as the CDC writer reads it: the relations it announced, the
  * transaction being read, and the streamed (in-progress) transactions Postgres sends before they
- * commit. pgoutput's row messages become Changes in their transaction's spool (memory, then a temp
- * file: runtime/cdc/spool.ts); a transaction leaves here at its commit (runtime/cdc/apply.ts applies
+ * commit. pgoutput's row messages (their tuples as sent: RawTuple) become Changes in their
+ * transaction's spool (memory, then a temp file: runtime/cdc/spool.ts); a transaction leaves here at its commit (runtime/cdc/apply.ts applies
  * it) or its abort. Uncommitted transactions are dropped when the stream goes away: the slot sends
  * them again.
  */
 import type { CdcConfig } from "./config";
 import { HANDOFF_PREFIX, parseHandoff } from "./handoff";
-import { Message, Tuple, UNCHANGED } from "./pgoutput";
+import type { Message, RawTuple } from "./pgoutput";
 import { ChangeSpool } from "./spool";
 import type { Change, Column, TableState, Txn } from "./state";
 
@@ -18,14 +18,7 @@ export interface Relation {
   columns: Column[];
 }
 
-type RowMessage = Extract<Message, { tag: "insert" | "update" | "delete" | "truncate" }>;
-
-/** Estimated heap bytes of a tuple (text values). */
-function tupleBytes(t: Tuple): number {
-  let n = 16 + 8 * t.length;
-  for (const v of t) if (typeof v === "string") n += 24 + 2 * v.length;
-  return n;
-}
+type RowMessage = Extract<Message<RawTuple>, { tag: "insert" | "update" | "delete" | "truncate" }>;
 
 export class SourceStream {
   /** Relation messages seen on this stream, by relation oid (those of streamed transactions once they commit). */
@@ -47,7 +40,7 @@ export class SourceStream {
 
   /** A source transaction, its changes buffered in a spool (memory, then a temp file). */
   private newTxn(xid: number, finalLsn: bigint, commitTime: bigint): Txn {
-    const changes = new ChangeSpool<Change>({ spillBytes: this.spool.changeSpillBytes, dir: this.spool.spillDir, special: UNCHANGED });
+    const changes = new ChangeSpool<Change>({ spillBytes: this.spool.changeSpillBytes, dir: this.spool.spillDir });
     return { xid, finalLsn, commitTime, changes, layouts: new Map() };
   }
 
@@ -93,28 +86,30 @@ export class SourceStream {
     } else txn.changes.abortSub(subXid);
   }
 
-  /** An insert, update, delete or truncate of the current transaction, for the tables the writer replicates. */
-  async add(msg: RowMessage): Promise<void> {
+  /**
+   * An insert, update, delete or truncate of the current transaction, for the tables the writer
+   * replicates. Returns a promise (await it) only when the spool goes to its file.
+   */
+  add(msg: RowMessage): Promise<void> | undefined {
     const txn = this.current;
     if (!txn) throw new Error(`pgoutput: ${msg.tag} outside a transaction`);
     const subXid = msg.xid ?? txn.xid;
-    if (msg.tag === "truncate") {
-      for (const oid of msg.oids) {
-        const rel = this.relation(oid);
-        if (rel?.state) await txn.changes.add({ kind: "T", state: rel.state }, subXid, 0);
-      }
-      return;
-    }
+    if (msg.tag === "truncate") return this.truncate(txn, msg.oids, subXid);
     const rel = this.relation(msg.oid);
     if (!rel) throw new Error(`pgoutput: change for unknown relation ${msg.oid}`);
     if (!rel.state) return; // not a table this writer replicates
     txn.layouts.set(rel.state, rel.columns);
-    let c: Change;
-    if (msg.tag === "insert") c = { kind: "I", state: rel.state, columns: rel.columns, tuple: msg.newTuple };
-    else if (msg.tag === "update") c = { kind: "U", state: rel.state, columns: rel.columns, tuple: msg.newTuple, oldKey: msg.keyTuple ?? msg.oldTuple };
-    else c = { kind: "D", state: rel.state, columns: rel.columns, tuple: (msg.keyTuple ?? msg.oldTuple)! };
-    const spilling = txn.changes.add(c, subXid, tupleBytes(c.tuple) + (c.kind === "U" && c.oldKey ? tupleBytes(c.oldKey) : 0));
-    if (spilling) await spilling;
+    const { state, columns } = rel;
+    if (msg.tag === "insert") return txn.changes.add({ kind: "I", state, columns, tuple: msg.newTuple }, subXid);
+    if (msg.tag === "update") return txn.changes.add({ kind: "U", state, columns, tuple: msg.newTuple, oldKey: msg.keyTuple ?? msg.oldTuple }, subXid);
+    return txn.changes.add({ kind: "D", state, columns, tuple: (msg.keyTuple ?? msg.oldTuple)! }, subXid);
+  }
+
+  private async truncate(txn: Txn, oids: number[], subXid: number): Promise<void> {
+    for (const oid of oids) {
+      const rel = this.relation(oid);
+      if (rel?.state) await txn.changes.add({ kind: "T", state: rel.state }, subXid);
+    }
   }
 
   /** A logical decoding message: an upgrade handoff (runtime/cdc/handoff.ts) joins the current transaction; others are ignored. */

@@ -26,7 +26,7 @@ import { FollowPipeline, Upgrades } from "./follow";
 import { WriterMaintenance } from "./maintenance";
 import { formatLsn, parseLsn } from "./lsn";
 import { cdcMetrics } from "./metrics";
-import type { Message } from "./pgoutput";
+import type { Message, RawTuple } from "./pgoutput";
 import { InitialCopy } from "./snapshot";
 import { qualified, ReplicationSource } from "./source";
 import { lsnSummary, Txn, WriterDeps, WriterStatus } from "./state";
@@ -94,11 +94,32 @@ export class CdcWriter {
   private chain: Promise<void> = Promise.resolve();
   private failure?: Error;
 
+  /** Work queued on the chain and not yet settled. */
+  private queued = 0;
+
   /** Serialises message handling and timed flushes. */
-  private serial(fn: () => Promise<void>): Promise<void> {
+  private serial(fn: () => Promise<void> | void): Promise<void> {
+    this.queued++;
     const next = this.chain.then(fn);
-    this.chain = next.catch((e) => this.fail(e));
+    this.chain = next.catch((e) => this.fail(e)).finally(() => this.queued--);
     return next;
+  }
+
+  /**
+   * Handles one message in its turn: synchronously when nothing is queued (most messages: a row
+   * into its transaction's spool), so a stream of them costs no promise each; through the chain
+   * when a flush or a commit is under way, or when handling it turns asynchronous.
+   */
+  private inTurn(fn: () => Promise<void> | void): Promise<void> | void {
+    if (this.queued > 0) return this.serial(fn);
+    let pending: Promise<void> | void;
+    try {
+      pending = fn();
+    } catch (e) {
+      this.fail(e as Error);
+      return Promise.reject(e);
+    }
+    return pending ? this.serial(() => pending) : undefined;
   }
 
   private fail(e: Error): void {
@@ -172,7 +193,7 @@ export class CdcWriter {
     src.confirm(from);
     await src.stream(
       from,
-      (msg) => this.serial(() => this.onMessage(src, msg)),
+      (msg) => this.inTurn(() => this.onMessage(src, msg)),
       (e) => this.sources.includes(src) && this.fail(e), // a stream left behind at a handoff may still report its socket closing
       (walEnd, drained) => this.onKeepalive(src, walEnd, drained),
     );
@@ -191,7 +212,7 @@ export class CdcWriter {
     return stream;
   }
 
-  private async onMessage(src: ReplicationSource, msg: Message): Promise<void> {
+  private onMessage(src: ReplicationSource, msg: Message<RawTuple>): Promise<void> | void {
     if (this.failure || !this.sources.includes(src)) return; // a server this writer has moved away from
     const stream = this.streamOf(src.name);
     switch (msg.tag) {
@@ -226,7 +247,7 @@ export class CdcWriter {
    * (attnums placed, types as sent) holds for the changes after it. Its tables follow it when a
    * transaction using it applies (onCommit), in commit order.
    */
-  private async onRelation(src: ReplicationSource, stream: SourceStream, msg: Extract<Message, { tag: "relation" }>): Promise<void> {
+  private async onRelation(src: ReplicationSource, stream: SourceStream, msg: Extract<Message<RawTuple>, { tag: "relation" }>): Promise<void> {
     const t = { schema: msg.schema, name: msg.name };
     if (!this.tables.wanted(t)) {
       stream.setRelation(msg.oid, { columns: [] });

@@ -1,4 +1,4 @@
-import { PgoutputDecoder, UNCHANGED } from "../../../runtime/cdc/pgoutput";
+import { decodeTuple, encodedTupleLength, encodeTuple, PgoutputDecoder, UNCHANGED, type Tuple } from "../../../runtime/cdc/pgoutput";
 import { formatLsn, parseLsn } from "../../../runtime/cdc/lsn";
 
 /** Builds pgoutput messages byte by byte, per the protocol docs. */
@@ -95,6 +95,23 @@ describe("pgoutput decoder", () => {
       commitLsn: 100n,
       endLsn: 120n,
     });
+  });
+
+  it("keeps tuples as their bytes (a copy) in raw mode, and decodeTuple / encodeTuple read and write that form", () => {
+    const d = PgoutputDecoder.raw();
+    const msg = new W().ch("U").i32(16384).ch("K").i16(2).text("1").ch("n").ch("N").i16(3).text("héllo ✓").ch("u").ch("n").done();
+    const upd = d.decode(msg);
+    if (upd.tag !== "update") throw new Error(upd.tag);
+    expect(Buffer.isBuffer(upd.newTuple)).toBe(true);
+    msg.fill(0); // the parser reuses its buffer: the raw tuples must not see it
+    expect(decodeTuple(upd.newTuple)).toEqual(["héllo ✓", UNCHANGED, null]);
+    expect(decodeTuple(upd.keyTuple!)).toEqual(["1", null]);
+    const t: Tuple = ["a", null, UNCHANGED, "", "𝄞é"];
+    const b = Buffer.alloc(encodedTupleLength(t) + 3);
+    expect(encodeTuple(t, b, 3)).toBe(b.length);
+    expect(decodeTuple(b, 3)).toEqual(t);
+    expect(() => d.decode(new W().ch("I").i32(16384).ch("N").i16(1).ch("x").done())).toThrow(/unknown tuple column kind 0x78/);
+    expect(() => d.decode(new W().ch("I").i32(16384).ch("N").i16(1).ch("t").i32(50).ch("a").done())).toThrow(/runs past the end/);
   });
 
   it("decodes truncate and rejects unknown messages", () => {

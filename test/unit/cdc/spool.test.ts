@@ -1,14 +1,22 @@
 /**
  * The change spool: whatever the threshold (all in memory, all in the file, or split), replay
- * gives the changes added, in order, as the same objects, minus those of aborted
- * subtransactions; close() leaves no file.
+ * gives the changes added, in order, with the same references, minus those of aborted
+ * subtransactions, whether their tuples came decoded or as pgoutput's bytes; close() leaves no
+ * file.
  */
 import fc from "fast-check";
 import { mkdtempSync, readdirSync, rmSync, statSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { ChangeSpool } from "../../../runtime/cdc/spool";
-import { UNCHANGED, type Tuple } from "../../../runtime/cdc/pgoutput";
+import { encodedTupleLength, encodeTuple, UNCHANGED, type Tuple } from "../../../runtime/cdc/pgoutput";
+
+/** A tuple as pgoutput sends it (TupleData bytes). */
+function raw(t: Tuple): Buffer {
+  const b = Buffer.alloc(encodedTupleLength(t));
+  expect(encodeTuple(t, b, 0)).toBe(b.length);
+  return b;
+}
 
 type Change =
   | { kind: "I" | "U" | "D"; state: { name: string }; columns: { pg: { name: string } }[]; tuple: Tuple; oldKey?: Tuple }
@@ -39,7 +47,7 @@ const change: fc.Arbitrary<Change> = fc.oneof(
 
 async function all(spool: ChangeSpool<Change>): Promise<Change[]> {
   const out: Change[] = [];
-  for await (const c of spool.changes()) out.push(c);
+  for await (const batch of spool.batches()) out.push(...batch);
   return out;
 }
 
@@ -50,15 +58,17 @@ describe("ChangeSpool", () => {
         fc.array(fc.record({ change, sub: fc.integer({ min: 100, max: 103 }) }), { maxLength: 60 }),
         fc.array(fc.integer({ min: 101, max: 103 }), { maxLength: 2 }),
         fc.integer({ min: 1, max: 400 }),
-        async (adds, aborts, spillBytes) => {
-          const spool = new ChangeSpool<Change>({ spillBytes, dir, special: UNCHANGED });
+        fc.boolean(),
+        async (adds, aborts, spillBytes, asBytes) => {
+          const spool = new ChangeSpool<Change>({ spillBytes, dir });
           // aborts happen midway; an aborted subxact sends nothing after its abort (xids are not reused)
           const half = Math.floor(adds.length / 2);
           const sent = adds.filter((a, i) => i < half || !aborts.includes(a.sub));
           try {
             for (const [i, a] of sent.entries()) {
               if (i === half) for (const x of aborts) spool.abortSub(x);
-              await spool.add(a.change, a.sub, 10);
+              const c = a.change;
+              await spool.add(asBytes && c.kind !== "T" ? { ...c, tuple: raw(c.tuple), ...(c.oldKey ? { oldKey: raw(c.oldKey) } : {}) } : c, a.sub);
             }
             if (sent.length <= half) for (const x of aborts) spool.abortSub(x);
             const kept = sent.filter((a) => !aborts.includes(a.sub));
@@ -82,8 +92,8 @@ describe("ChangeSpool", () => {
   });
 
   it("goes to a file past the threshold, and a whole abort (close) deletes it", async () => {
-    const spool = new ChangeSpool<Change>({ spillBytes: 1000, dir, special: UNCHANGED });
-    for (let i = 0; i < 100; i++) await spool.add({ kind: "I", state: states[0], columns: layouts[0], tuple: [String(i), "x".repeat(20)] }, 7, 22);
+    const spool = new ChangeSpool<Change>({ spillBytes: 1000, dir });
+    for (let i = 0; i < 100; i++) await spool.add({ kind: "I", state: states[0], columns: layouts[0], tuple: [String(i), "x".repeat(20)] }, 7);
     expect(spool.spilled).toBe(true);
     expect(spool.inMemory).toBeLessThan(100);
     expect(readdirSync(dir)).toHaveLength(1);
@@ -97,19 +107,23 @@ describe("ChangeSpool", () => {
   it("replays a file of many read chunks (multi-byte characters across chunk edges)", async () => {
     // Few changes, long values: a file of several 1 MiB read chunks without tens of thousands of
     // adds (the work stays small on a loaded machine).
-    const spool = new ChangeSpool<Change>({ spillBytes: 1 << 16, dir, special: UNCHANGED });
+    const spool = new ChangeSpool<Change>({ spillBytes: 1 << 16, dir });
     const n = 3_000;
     const made = (i: number): Change => ({ kind: "U", state: states[i % 2], columns: layouts[0], tuple: [String(i), "é𝄞".repeat((i * 7) % 701), UNCHANGED] });
-    for (let i = 0; i < n; i++) await spool.add(made(i), 7, 100);
+    for (let i = 0; i < n; i++) await spool.add(made(i), 7);
     const files = readdirSync(dir).filter((f) => f.startsWith("floe-changes-"));
     expect(files).toHaveLength(1);
     expect(statSync(join(dir, files[0])).size).toBeGreaterThan(4 << 20);
     let i = 0;
     const wrong: number[] = [];
-    for await (const c of spool.changes()) {
+    for await (const c of (await all(spool)).values()) {
       const want = made(i) as Exclude<Change, { kind: "T" }>;
       const same =
-        c.kind === "U" && c.state === want.state && c.columns === want.columns && c.tuple.length === 3 && c.tuple.every((v, k) => v === want.tuple[k]);
+        c.kind === "U" &&
+        c.state === want.state &&
+        c.columns === want.columns &&
+        c.tuple.length === 3 &&
+        c.tuple.every((v: unknown, k: number) => v === want.tuple[k]);
       if (!same) wrong.push(i);
       i++;
     }
@@ -117,6 +131,18 @@ describe("ChangeSpool", () => {
     expect(i).toBe(n);
     await spool.close();
     expect(readdirSync(dir).filter((f) => f.startsWith("floe-changes-"))).toEqual([]);
+  });
+  it("replays a record larger than a read of the file (one 3 MiB value between small ones)", async () => {
+    const spool = new ChangeSpool<Change>({ spillBytes: 1 << 10, dir });
+    const big = "ü".repeat(3 << 19); // 3 MiB of UTF-8
+    const made = (i: number): Change => ({ kind: "I", state: states[0], columns: layouts[0], tuple: [String(i), i === 5 ? big : "small"] });
+    for (let i = 0; i < 10; i++) await spool.add(made(i), 7);
+    expect(spool.spilled).toBe(true);
+    const got = await all(spool);
+    expect(got.map((c) => (c as { tuple: Tuple }).tuple[0])).toEqual(Array.from({ length: 10 }, (_, i) => String(i)));
+    expect((got[5] as { tuple: Tuple }).tuple[1]).toBe(big);
+    expect((got[6] as { tuple: Tuple }).tuple[1]).toBe("small");
+    await spool.close();
   });
 });
 
