@@ -12,7 +12,7 @@ import { deleteKey, deleteTargets, snapshotFiles } from "./live-files";
 import type { LiveEntry } from "./manifests";
 import { readColumnsByIdOptional } from "./parquet";
 import { PkIndex, type IndexKey, type RowLocation } from "./pkindex";
-import { dedupe, planWrite, type Op } from "./plan";
+import { dedupe, planWrite, uniqueUpserts, type Op } from "./plan";
 import type { StagedSchema } from "./schema-update";
 import { STANDARD_SUMMARY, type SnapshotParts, type SnapshotProducer } from "./snapshot";
 import type { Schema, TableMetadata } from "./spec";
@@ -56,6 +56,17 @@ function hasDuplicateKeys(keyCols: { primitive: Primitive; values: ArrayLike<unk
     }
   }
   return new Set(keys).size !== n;
+}
+
+/** The rows of the table that written keys replace: a position delete for each key the index holds. */
+function replaced(index: PkIndex, keys: IndexKey[]): { path: string; pos: number; key: IndexKey }[] {
+  const out: { path: string; pos: number; key: IndexKey }[] = [];
+  if (index.size === 0) return out;
+  for (const key of keys) {
+    const loc = index.get(key);
+    if (loc) out.push({ ...loc, key });
+  }
+  return out;
 }
 
 /** What a write transaction holds in memory (until it spills or commits). */
@@ -358,24 +369,15 @@ export class WriteTransaction {
       const { columns, rowCount } = normalizeBatches(codecs, b.upsertBatches, true);
       const { keys, keyCols } = columnKeys(t, codecs, columns as ArrayLike<unknown>[], rowCount);
       if (!hasDuplicateKeys(keyCols, keys)) {
-        return {
-          codecs,
-          columns,
-          rowCount,
-          keys,
-          deletedKeys: [],
-          deletes: (index) => {
-            const out: { path: string; pos: number; key: IndexKey }[] = [];
-            if (index.size === 0) return out;
-            for (const key of keys) {
-              const loc = index.get(key);
-              if (loc) out.push({ ...loc, key });
-            }
-            return out;
-          },
-        };
+        return { codecs, columns, rowCount, keys, deletedKeys: [], deletes: (index) => replaced(index, keys) };
       }
       batchesToOps(t, b); // repeated keys: the last one wins, as with upsert()
+    }
+    if (b.appendBatches.length === 0 && b.appended.length === 0 && uniqueUpserts(b.ops)) {
+      // upserts of distinct keys (a big transaction of inserts): written in order, nothing to dedupe
+      const rows = b.ops.map((op) => (op as { row: Row }).row);
+      const keys = b.ops.map((op) => op.key);
+      return { codecs, columns: toColumns(codecs, rows), rowCount: rows.length, keys, deletedKeys: [], deletes: (index) => replaced(index, keys) };
     }
     const final = dedupe(b.ops);
     const upserts = planWrite(final, () => undefined); // rows to write; deletes are planned per attempt

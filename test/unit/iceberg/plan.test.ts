@@ -1,8 +1,24 @@
 import fc from "fast-check";
-import { dedupe, planWrite, type Op } from "../../../runtime/iceberg/plan";
+import { dedupe, planWrite, uniqueUpserts, type Op } from "../../../runtime/iceberg/plan";
 import { PkIndex } from "../../../runtime/iceberg/pkindex";
 
 describe("write planning", () => {
+  it("uniqueUpserts: true exactly when every op is an upsert and dedupe would keep them all (property)", () => {
+    const key = fc.oneof(fc.integer({ min: -5, max: 5 }), fc.constantFrom("a", "b", "1"));
+    const op: fc.Arbitrary<Op<number>> = fc.oneof(
+      fc.record({ kind: fc.constant("upsert" as const), key, row: fc.nat() }),
+      fc.record({ kind: fc.constant("delete" as const), key }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 12 }), (ops) => {
+        const want = ops.every((o) => o.kind === "upsert") && dedupe(ops).size === ops.length;
+        expect(uniqueUpserts(ops)).toBe(want);
+      }),
+    );
+    expect(uniqueUpserts([1, 2, 3, 2].map((k) => ({ kind: "upsert" as const, key: k, row: 0 })))).toBe(false);
+    expect(uniqueUpserts([1, 2, 3, 4].map((k) => ({ kind: "upsert" as const, key: k, row: 0 })))).toBe(true);
+  });
+
   it("keeps the last op per key", () => {
     const ops: Op<string>[] = [
       { kind: "upsert", key: "1", row: "a" },
