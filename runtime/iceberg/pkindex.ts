@@ -105,11 +105,129 @@ export function joinKey(parts: string[]): string {
 const POS_SPAN = 2 ** 32;
 
 /**
+ * A hash map of integer-valued number keys to number values in typed arrays (open addressing,
+ * linear probing, tombstones for deletes): a million keys take two Float64Arrays and a
+ * Uint8Array, not a million Map entries, and set/get cost a few array reads. Iterates in slot
+ * order, not insertion order.
+ */
+export class NumberMap {
+  private keyAt = new Float64Array(16);
+  private valAt = new Float64Array(16);
+  /** Per slot: 0 empty, 1 holds a key, 2 held one that was deleted. */
+  private used = new Uint8Array(16);
+  private live = 0;
+  private taken = 0; // slots not empty: live + tombstones
+
+  get size(): number {
+    return this.live;
+  }
+
+  private slot(k: number): number {
+    const mask = this.used.length - 1;
+    let h = Math.imul((k | 0) ^ Math.floor(k / 4294967296), 0x9e3779b1);
+    h ^= h >>> 15;
+    let i = h & mask;
+    for (;;) {
+      const u = this.used[i];
+      if (u === 0 || (u === 1 && this.keyAt[i] === k)) return i;
+      i = (i + 1) & mask;
+    }
+  }
+
+  get(k: number): number | undefined {
+    const i = this.slot(k);
+    return this.used[i] === 1 ? this.valAt[i] : undefined;
+  }
+
+  set(k: number, v: number): void {
+    let i = this.slot(k);
+    if (this.used[i] === 1) {
+      this.valAt[i] = v;
+      return;
+    }
+    if ((this.taken + 1) * 2 > this.used.length) {
+      this.resize(this.live * 4 > this.used.length ? this.used.length * 2 : this.used.length); // same size: drops the tombstones
+      i = this.slot(k);
+    }
+    this.keyAt[i] = k;
+    this.valAt[i] = v;
+    this.used[i] = 1;
+    this.live++;
+    this.taken++;
+  }
+
+  delete(k: number): boolean {
+    const i = this.slot(k);
+    if (this.used[i] !== 1) return false;
+    this.used[i] = 2; // a tombstone: probes for keys placed after it go on past it
+    this.live--;
+    return true;
+  }
+
+  *keys(): IterableIterator<number> {
+    for (let i = 0; i < this.used.length; i++) if (this.used[i] === 1) yield this.keyAt[i];
+  }
+
+  clear(): void {
+    this.keyAt = new Float64Array(16);
+    this.valAt = new Float64Array(16);
+    this.used = new Uint8Array(16);
+    this.live = this.taken = 0;
+  }
+
+  private resize(capacity: number): void {
+    const { keyAt, valAt, used } = this;
+    this.keyAt = new Float64Array(capacity);
+    this.valAt = new Float64Array(capacity);
+    this.used = new Uint8Array(capacity);
+    this.live = this.taken = 0;
+    for (let i = 0; i < used.length; i++) {
+      if (used[i] !== 1) continue;
+      const j = this.slot(keyAt[i]);
+      this.keyAt[j] = keyAt[i];
+      this.valAt[j] = valAt[i];
+      this.used[j] = 1;
+      this.live++;
+      this.taken++;
+    }
+  }
+}
+
+/** Row locations by key: number keys in a NumberMap, other keys (strings) in a Map. */
+class KeyMap {
+  private readonly nums = new NumberMap();
+  private readonly strs = new Map<string, number>();
+
+  get size(): number {
+    return this.nums.size + this.strs.size;
+  }
+  get(k: IndexKey): number | undefined {
+    return typeof k === "number" ? this.nums.get(k) : this.strs.get(k);
+  }
+  set(k: IndexKey, v: number): void {
+    if (typeof k === "number") this.nums.set(k, v);
+    else this.strs.set(k, v);
+  }
+  delete(k: IndexKey): void {
+    if (typeof k === "number") this.nums.delete(k);
+    else this.strs.delete(k);
+  }
+  *keys(): IterableIterator<IndexKey> {
+    yield* this.nums.keys();
+    yield* this.strs.keys();
+  }
+  clear(): void {
+    this.nums.clear();
+    this.strs.clear();
+  }
+}
+
+/**
  * Memory: one Map entry per live row whose value is a single number (file number * 2^32 +
  * position), plus per data file the array of its keys (shared strings).
  */
 export class PkIndex {
-  private readonly locs = new Map<IndexKey, number>();
+  private readonly locs = new KeyMap();
 
   /** @param numeric keys are numbers (see IndexKey); get() also takes their decimal strings. */
   constructor(readonly numeric = false) {}
