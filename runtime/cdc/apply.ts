@@ -32,22 +32,29 @@ export interface Applied {
  */
 export async function applyTransaction(src: ReplicationSource, txn: Txn, commitLsn: bigint): Promise<Applied> {
   const applied: Applied = { rows: 0, bytes: 0 };
+  const inserts = new InsertColumns(src, applied);
   for await (const batch of txn.changes.batches()) {
     for (const change of batch) {
       const state = change.state;
       const tableLsn = state.lsn.get(src.key);
       if (tableLsn !== undefined && commitLsn <= tableLsn) continue; // already in Iceberg
+      applied.rows += change.kind === "T" ? 0 : 1;
+      if (change.kind === "I" && state.mode === "mirror" && !(state.pending && tracksLatest(state.pending))) {
+        if (inserts.add(change)) await backpressure(state);
+        continue;
+      }
+      inserts.flush(state); // the table's earlier inserts go first
       if (change.kind === "T") {
         await truncate(src, txn, commitLsn, state);
         continue;
       }
       const filling = apply(src, txn, commitLsn, change, applied);
       if (filling) await filling;
-      applied.rows++;
-      // Backpressure: a big transaction waits for its table's spills rather than queueing rows in memory.
-      if (state.pending && state.pending.pendingSpills > 1) await state.pending.ready();
+      const spilling = backpressure(state);
+      if (spilling) await spilling;
     }
   }
+  inserts.flushAll();
   for (const state of txn.changes.tables()) {
     const tableLsn = state.lsn.get(src.key);
     if (tableLsn === undefined || commitLsn > tableLsn) {
@@ -59,6 +66,74 @@ export async function applyTransaction(src: ReplicationSource, txn: Txn, commitL
 }
 
 const keyOf = (state: TableState, row: Record<string, unknown>): string => rowKey(state.pk, row);
+
+/** A big transaction waits for its table's spills rather than queueing rows in memory. */
+function backpressure(state: TableState): Promise<void> | undefined {
+  return state.pending && state.pending.pendingSpills > 1 ? state.pending.ready() : undefined;
+}
+
+/** Rows of inserts gathered per table before they go to its write as one column batch. */
+const INSERT_BATCH_ROWS = 8192;
+
+/**
+ * Inserts into mirror tables, gathered as columns while they come one after another and handed to
+ * the table's write as column batches (upsertColumns, same semantics as upsert): the rows of a
+ * big insert become no row objects and no per-row operations. A table's batch is handed over
+ * before any other change to it, when the column layout changes, every INSERT_BATCH_ROWS rows, and
+ * at the transaction's end; tables that track their latest row versions (rows.ts) take rows.
+ */
+class InsertColumns {
+  private readonly open = new Map<TableState, { layout: Column[]; names: string[]; at: number[]; values: unknown[][]; rows: number }>();
+
+  constructor(
+    private readonly src: ReplicationSource,
+    private readonly applied: Applied,
+  ) {}
+
+  /** Adds an insert; true when its table's batch was handed over (the caller may wait for spills). */
+  add(change: RowChange): boolean {
+    const state = change.state;
+    let b = this.open.get(state);
+    if (b && b.layout !== change.columns) {
+      this.flush(state);
+      b = undefined;
+    }
+    if (!b) {
+      const current = state.layouts.get(this.src.key);
+      if (!current) throw new Error(`${state.key}: no column layout for source ${this.src.key}`);
+      const names = currentNames(change.columns, current);
+      const at = names.flatMap((n, i) => (n === undefined ? [] : [i])); // columns dropped since are left out
+      b = { layout: change.columns, names: at.map((i) => names[i]!), at, values: at.map(() => []), rows: 0 };
+      this.open.set(state, b);
+    }
+    const { tuple, columns } = change;
+    let bytes = 0;
+    for (let j = 0; j < b.at.length; j++) {
+      const i = b.at[j];
+      const v = tuple[i];
+      if (v === UNCHANGED) throw new CdcStopError(`${state.key}.${b.names[j]}: pgoutput sent no value for a column of an inserted row`);
+      b.values[j].push(v === null ? null : columns[i].mapped.convert(v));
+      bytes += v === null ? 1 : v.length;
+    }
+    this.applied.bytes += bytes;
+    rowCounter.add(state.key, "I");
+    if (++b.rows < INSERT_BATCH_ROWS) return false;
+    this.flush(state);
+    return true;
+  }
+
+  /** Hands the table's batch to its write. */
+  flush(state: TableState): void {
+    const b = this.open.get(state);
+    if (!b) return;
+    this.open.delete(state);
+    (state.pending ??= state.table.newWrite()).upsertColumns({ names: b.names, columns: b.values, rowCount: b.rows });
+  }
+
+  flushAll(): void {
+    for (const state of [...this.open.keys()]) this.flush(state);
+  }
+}
 
 /**
  * A tuple as a row of the table's current column names (dropped columns left out), each value
