@@ -190,10 +190,11 @@ export class PgoutputDecoder<T extends Tuple | RawTuple = Tuple> {
     const n = this.i16();
     for (let i = 0; i < n; i++) {
       const kind = this.buf[this.pos++];
-      if (kind === 0x74 /* t */ || kind === 0x62 /* b */) this.pos += 4 + this.buf.readUInt32BE(this.pos);
+      if (kind === undefined) break; // past the end: reported below
+      if (kind === 0x74 /* t */ || kind === 0x62 /* b */) this.pos += 4 + (this.pos + 4 <= this.buf.length ? this.buf.readUInt32BE(this.pos) : 0);
       else if (kind !== 0x6e /* n */ && kind !== 0x75 /* u */) throw new Error(`pgoutput: unknown tuple column kind 0x${kind.toString(16)}`);
     }
-    if (this.pos > this.buf.length) throw new Error("pgoutput: a tuple runs past the end of its message");
+    if (this.pos > this.buf.length || n < 0) throw new Error("pgoutput: a tuple runs past the end of its message");
     return Buffer.from(this.buf.subarray(start, this.pos)) as T; // a copy: the protocol parser reuses its buffer
   }
 

@@ -2,9 +2,9 @@
  * One source's stream between commits, as the CDC writer reads it: the relations it announced, the
  * transaction being read, and the streamed (in-progress) transactions Postgres sends before they
  * commit. pgoutput's row messages (their tuples as sent: RawTuple) become Changes in their
- * transaction's spool (memory, then a temp file: runtime/cdc/spool.ts); a transaction leaves here at its commit (runtime/cdc/apply.ts applies
- * it) or its abort. Uncommitted transactions are dropped when the stream goes away: the slot sends
- * them again.
+ * transaction's spool (memory, then a temp file: runtime/cdc/spool.ts); a transaction leaves here
+ * at its commit (runtime/cdc/apply.ts applies it) or its abort. Uncommitted transactions are
+ * dropped when the stream goes away: the slot sends them again.
  */
 import type { CdcConfig } from "./config";
 import { HANDOFF_PREFIX, parseHandoff } from "./handoff";

@@ -223,8 +223,9 @@ class KeyMap {
 }
 
 /**
- * Memory: one Map entry per live row whose value is a single number (file number * 2^32 +
- * position), plus per data file the array of its keys (shared strings).
+ * Memory: per live row one slot of a NumberMap (number keys) or one Map entry (string keys) whose
+ * value is a single number (file number * 2^32 + position), plus per data file the array of its
+ * keys (shared strings).
  */
 export class PkIndex {
   private readonly locs = new KeyMap();

@@ -377,7 +377,14 @@ export class WriteTransaction {
       // upserts of distinct keys (a big transaction of inserts): written in order, nothing to dedupe
       const rows = b.ops.map((op) => (op as { row: Row }).row);
       const keys = b.ops.map((op) => op.key);
-      return { codecs, columns: toColumns(codecs, rows), rowCount: rows.length, keys, deletedKeys: [], deletes: (index) => replaced(index, keys) };
+      return {
+        codecs,
+        columns: toColumns(codecs, rows),
+        rowCount: rows.length,
+        keys: t.hasPrimaryKey ? keys : undefined,
+        deletedKeys: [],
+        deletes: (index) => replaced(index, keys),
+      };
     }
     const final = dedupe(b.ops);
     const upserts = planWrite(final, () => undefined); // rows to write; deletes are planned per attempt

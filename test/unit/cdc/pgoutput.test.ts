@@ -112,6 +112,8 @@ describe("pgoutput decoder", () => {
     expect(decodeTuple(b, 3)).toEqual(t);
     expect(() => d.decode(new W().ch("I").i32(16384).ch("N").i16(1).ch("x").done())).toThrow(/unknown tuple column kind 0x78/);
     expect(() => d.decode(new W().ch("I").i32(16384).ch("N").i16(1).ch("t").i32(50).ch("a").done())).toThrow(/runs past the end/);
+    expect(() => d.decode(new W().ch("I").i32(16384).ch("N").i16(3).ch("n").done())).toThrow(/runs past the end/);
+    expect(() => d.decode(new W().ch("I").i32(16384).ch("N").i16(1).ch("t").u8(0).done())).toThrow(/runs past the end/);
   });
 
   it("decodes truncate and rejects unknown messages", () => {
