@@ -19,7 +19,9 @@
  *   FLOE_BENCH_MEM_SPILL_BYTES=33554432, 2M / 1M:        copy  584/1500 MiB (0.39), stream  448/1306 MiB (0.34)
  *   same, FLOE_BENCH_MEM_COPY_ROWS=4000000, _STREAM_ROWS=2000000:
  *                                                       copy  674/2227 MiB (0.30), stream  708/2266 MiB (0.31)
- * What still grows with the row count is the primary-key index (a Map entry and a key per row).
+ *   FLOE_BENCH_MEM_SPILL_BYTES=33554432, 2M / 1M, changes buffered as pgoutput's bytes (spool.ts):
+ *                                                       copy  449/998 MiB (0.45), stream  534/1149 MiB (0.47)
+ * What still grows with the row count is the primary-key index (a slot and a key per row).
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
