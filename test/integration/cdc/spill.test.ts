@@ -45,9 +45,11 @@ describe.each([17, 18])("CDC writer with spilling (tiny thresholds) on Postgres 
     expect(r.ice).toHaveLength(200_000);
     expect(r.ice).toEqual(r.pg);
     // one snapshot, written as several spill chunks (without spilling: one file of 200k rows)
+    // (the writer's maintenance may add a compaction, operation "replace", at any time: not a write)
+    const writes = (t: Table) => t.metadata.snapshots.filter((s) => s.summary.operation !== "replace");
     const t = await Table.load(await bed.catalog(), { namespace: ["floe"], name: "big" });
-    expect(t.metadata.snapshots).toHaveLength(1);
-    expect(Number(t.currentSnapshot()!.summary["added-data-files"])).toBeGreaterThanOrEqual(3);
+    expect(writes(t)).toHaveLength(1);
+    expect(Number(writes(t)[0].summary["added-data-files"])).toBeGreaterThanOrEqual(3);
 
     // One transaction, streamed in progress: inserts, updates of its own new rows and of copied
     // rows, a key change, TOAST bodies changed then left out of a later update, and a savepoint
@@ -89,8 +91,8 @@ describe.each([17, 18])("CDC writer with spilling (tiny thresholds) on Postgres 
     expect(r.ice.some((l) => l.includes("doomed"))).toBe(false);
     // the pending write of that transaction spilled too: several data files in its one snapshot
     const after = await Table.load(await bed.catalog(), { namespace: ["floe"], name: "big" });
-    expect(after.metadata.snapshots).toHaveLength(2);
-    expect(Number(after.currentSnapshot()!.summary["added-data-files"])).toBeGreaterThanOrEqual(2);
+    expect(writes(after)).toHaveLength(2);
+    expect(Number(writes(after)[1].summary["added-data-files"])).toBeGreaterThanOrEqual(2);
     const d = await bed.waitForEqual("docs", { writer: w });
     expect(d.ice).toEqual(d.pg);
     const bodies = d.ice.map((l) => JSON.parse(l) as { id: number; title: string; body: string });
