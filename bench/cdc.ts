@@ -5,7 +5,11 @@
  *  1. initial snapshot rows/s vs `COPY … TO STDOUT (FORMAT binary)` of the same table;
  *  2. streaming rows/s committed into Iceberg vs `pg_recvlogical` streaming the same changes to
  *     /dev/null from a second slot created at the same point;
- *  3. freshness p50/p99 (source COMMIT -> visible in Iceberg) at a steady 10k rows/s.
+ *  3. streaming many small transactions (FLOE_BENCH_SMALL_TXNS of 100 rows, default 2,000), written
+ *     while the writer is stopped, vs `pg_recvlogical` of the same changes (the writer's own
+ *     maintenance may rewrite the table meanwhile, after the big transaction of phase 2: its CPU
+ *     counts, as in production);
+ *  4. freshness p50/p99 (source COMMIT -> visible in Iceberg) at a steady 10k rows/s.
  *
  * The writer runs alone in a child process (bench/writer-child.ts): its CPU-seconds per 1M rows
  * are its own (user + system, all threads), from the moment it starts (modules loaded) to the end
@@ -40,6 +44,7 @@ const ROWS = Number(process.env.FLOE_BENCH_ROWS ?? 1_000_000);
 const STREAM_ROWS = Number(process.env.FLOE_BENCH_STREAM_ROWS ?? 500_000);
 const FRESH_SECONDS = Number(process.env.FLOE_BENCH_FRESH_SECONDS ?? 10);
 const PARALLELISM = process.env.FLOE_BENCH_PARALLELISM ? Number(process.env.FLOE_BENCH_PARALLELISM) : undefined;
+const SMALL_TXNS = Number(process.env.FLOE_BENCH_SMALL_TXNS ?? 2000);
 const SPILL_BYTES = process.env.FLOE_BENCH_SPILL_BYTES ? Number(process.env.FLOE_BENCH_SPILL_BYTES) : undefined;
 const OLD_DIST = process.env.FLOE_BENCH_OLD_DIST;
 
@@ -238,11 +243,80 @@ async function main(): Promise<void> {
       await writer.ready();
     }
 
-    // 3. freshness at a steady 10k rows/s: 100 transactions of 100 rows per second
+    // 3. many small transactions, written while the writer is stopped; vs pg_recvlogical from a slot made before them
+    let nextId = ROWS + STREAM_ROWS + 1;
+    if (SMALL_TXNS > 0) {
+      await writer.stop();
+      await pg.sql("SELECT pg_create_logical_replication_slot('bench_recv', 'pgoutput')", [], "app");
+      await pg.sql(
+        `CREATE PROCEDURE bench_small(first bigint, txns int) LANGUAGE plpgsql AS $$
+         BEGIN
+           FOR i IN 0 .. txns - 1 LOOP
+             INSERT INTO bench SELECT g, g % 1000, 'row ' || g, now(), g / 7.0 FROM generate_series(first + i * 100, first + i * 100 + 99) g;
+             COMMIT;
+           END LOOP;
+         END $$`,
+        [],
+        "app",
+      );
+      await pg.sql(`CALL bench_small(${nextId}, ${SMALL_TXNS})`, [], "app");
+      nextId += SMALL_TXNS * 100;
+      const [{ end: smallEnd }] = await pg.sql("SELECT pg_current_wal_lsn()::text AS end", [], "app");
+      loadBefore = loadAverage();
+      t0 = process.hrtime.bigint();
+      const recvSmall = spawnSync(
+        pgBin("pg_recvlogical"),
+        [
+          "-d",
+          pg.url("app"),
+          "-S",
+          "bench_recv",
+          "--start",
+          "-E",
+          smallEnd,
+          "-f",
+          "/dev/null",
+          "-o",
+          "proto_version=2",
+          "-o",
+          "publication_names=floe",
+          "--no-loop",
+        ],
+        { stdio: ["ignore", "ignore", "pipe"] },
+      );
+      if (recvSmall.status !== 0) throw new Error(`pg_recvlogical failed: ${recvSmall.stderr}`);
+      const recvSmallSecs = Number(process.hrtime.bigint() - t0) / 1e9;
+      await pg.sql("SELECT pg_drop_replication_slot('bench_recv')", [], "app");
+      writer = new WriterChild(rawConfig, writerArgs);
+      const cpu0 = await writer.ready();
+      t0 = process.hrtime.bigint();
+      const smallTarget = parseLsn(smallEnd);
+      let cpu = 0;
+      for (;;) {
+        if (writer.failure) throw new Error(`writer failed: ${writer.failure}`);
+        const v = await committedLsn();
+        if (v && BigInt(v) >= smallTarget - 1024n) {
+          cpu = writer.cpuSeconds() - cpu0;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const small: Comparison = {
+        name: `streaming ${SMALL_TXNS.toLocaleString("en-US")} transactions of 100 rows`,
+        writer: { label: "floe into Iceberg", rows: SMALL_TXNS * 100, seconds: Number(process.hrtime.bigint() - t0) / 1e9, cpuSeconds: cpu },
+        baseline: { label: "pg_recvlogical to /dev/null", rows: SMALL_TXNS * 100, seconds: recvSmallSecs },
+        loadBefore,
+        loadAfter: loadAverage(),
+      };
+      console.log(describe(small));
+      results.smallTransactions = summary(small);
+    }
+
+    // 4. freshness at a steady 10k rows/s: 100 transactions of 100 rows per second
     const load = await pg.connect("app");
     const pending: { lsn: bigint; at: number }[] = [];
     const fresh: number[] = [];
-    let next = ROWS + STREAM_ROWS + 1;
+    let next = nextId;
     const stopAt = Date.now() + FRESH_SECONDS * 1000;
     const poll = (async () => {
       while (Date.now() < stopAt + 5000 && (Date.now() < stopAt || pending.length)) {
