@@ -126,18 +126,13 @@ export async function writeColumns(
 }
 
 /** The index keys of normalized columns (`codecs` order: the current schema's fields first), row by row. */
-export function columnKeys(
-  ops: TableOps,
-  codecs: FieldCodec[],
-  columns: ArrayLike<unknown>[],
-  rowCount: number,
-): { keys: IndexKey[]; keyCols: { primitive: Primitive; values: ArrayLike<unknown> }[] } {
+export function columnKeys(ops: TableOps, codecs: FieldCodec[], columns: ArrayLike<unknown>[], rowCount: number): IndexKey[] {
   const keyCols = ops.keyCodecs().map((k) => ({ primitive: k.primitive, values: columns[codecs.findIndex((c) => c.field.id === k.field.id)] }));
   const keys = new Array<IndexKey>(rowCount);
   if (keyCols.length === 1 && isNumericKey(keyCols[0].primitive)) for (let r = 0; r < rowCount; r++) keys[r] = numericKey(keyCols[0].values[r]);
   else if (keyCols.length === 1) for (let r = 0; r < rowCount; r++) keys[r] = keyPartFromNormalized(keyCols[0].primitive, keyCols[0].values[r]);
   else for (let r = 0; r < rowCount; r++) keys[r] = joinKey(keyCols.map((k) => keyPartFromNormalized(k.primitive, k.values[r])));
-  return { keys, keyCols };
+  return keys;
 }
 
 /** A data_file record without column stats. */

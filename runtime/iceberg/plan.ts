@@ -14,25 +14,22 @@ export function dedupe<R>(ops: Op<R>[]): Map<IndexKey, Op<R>> {
   return out;
 }
 
-/**
- * Whether every op is an upsert and no key repeats: then dedupe / planWrite would change nothing
- * and the ops can be written as they are (a big transaction of inserts). Number keys are checked
- * by sorting (a few times faster than a Set at a million keys).
- */
-export function uniqueUpserts<R>(ops: Op<R>[]): boolean {
-  const n = ops.length;
-  let numeric = true;
-  for (let i = 0; i < n; i++) {
-    const op = ops[i];
-    if (op.kind !== "upsert") return false;
-    if (typeof op.key !== "number") numeric = false;
-  }
-  if (!numeric) return new Set(ops.map((op) => op.key)).size === n;
-  const sorted = new Float64Array(n);
-  for (let i = 0; i < n; i++) sorted[i] = ops[i].key as number;
-  sorted.sort();
+/** Whether no key repeats. Number keys are checked by sorting a typed array (a few times faster than a Set at a million keys). */
+export function distinctKeys(keys: readonly IndexKey[]): boolean {
+  const n = keys.length;
+  for (let i = 0; i < n; i++) if (typeof keys[i] !== "number") return new Set(keys).size === n;
+  const sorted = Float64Array.from(keys as readonly number[]).sort();
   for (let i = 1; i < n; i++) if (sorted[i] === sorted[i - 1]) return false;
   return true;
+}
+
+/**
+ * Whether every op is an upsert and no key repeats: then dedupe / planWrite would change nothing
+ * and the ops can be written as they are (a big transaction of inserts).
+ */
+export function uniqueUpserts<R>(ops: Op<R>[]): boolean {
+  for (const op of ops) if (op.kind !== "upsert") return false;
+  return distinctKeys(ops.map((op) => op.key));
 }
 
 export interface WritePlan<R> {

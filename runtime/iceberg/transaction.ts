@@ -12,14 +12,13 @@ import { deleteKey, deleteTargets, snapshotFiles } from "./live-files";
 import type { LiveEntry } from "./manifests";
 import { readColumnsByIdOptional } from "./parquet";
 import { PkIndex, type IndexKey, type RowLocation } from "./pkindex";
-import { dedupe, planWrite, uniqueUpserts, type Op } from "./plan";
+import { dedupe, distinctKeys, planWrite, uniqueUpserts, type Op } from "./plan";
 import type { StagedSchema } from "./schema-update";
 import { STANDARD_SUMMARY, type SnapshotParts, type SnapshotProducer } from "./snapshot";
 import type { Schema, TableMetadata } from "./spec";
 import { columnsBytes, rowsBytes } from "./spill";
 import type { TableIndex } from "./table-index";
 import type { CommitResult, Row, RowKey, TableOps } from "./table-ops";
-import type { Primitive } from "./types";
 import { canonicalFromPhysical, fieldCodec, toColumns, type FieldCodec } from "./values";
 
 /** Per-transaction overrides of the table's spill thresholds (see TableOptions). */
@@ -34,28 +33,6 @@ export interface WriteOptions {
   schema?: StagedSchema;
   /** The snapshot holds only this write's rows: every row of the table before it is removed (in the same snapshot). */
   replace?: boolean;
-}
-
-/** Whether any key repeats. Single integer-like keys sort a typed array instead of hashing strings. */
-function hasDuplicateKeys(keyCols: { primitive: Primitive; values: ArrayLike<unknown> }[], keys: IndexKey[]): boolean {
-  const n = keys.length;
-  if (keyCols.length === 1 && n > 1) {
-    const { primitive, values } = keyCols[0];
-    let sorted: Float64Array | BigInt64Array | undefined;
-    if (primitive.kind === "int" || primitive.kind === "date")
-      sorted = Float64Array.from(values as ArrayLike<number>)
-        .subarray(0, n)
-        .sort();
-    else if (primitive.kind === "long" || primitive.kind === "time" || primitive.kind === "timestamp" || primitive.kind === "timestamptz")
-      sorted = BigInt64Array.from(values as ArrayLike<bigint>)
-        .subarray(0, n)
-        .sort();
-    if (sorted) {
-      for (let i = 1; i < n; i++) if (sorted[i] === sorted[i - 1]) return true;
-      return false;
-    }
-  }
-  return new Set(keys).size !== n;
 }
 
 /** The rows of the table that written keys replace: a position delete for each key the index holds. */
@@ -367,8 +344,8 @@ export class WriteTransaction {
     const codecs = this.schema().fields.map(fieldCodec);
     if (b.upsertBatches.length > 0) {
       const { columns, rowCount } = normalizeBatches(codecs, b.upsertBatches, true);
-      const { keys, keyCols } = columnKeys(t, codecs, columns as ArrayLike<unknown>[], rowCount);
-      if (!hasDuplicateKeys(keyCols, keys)) {
+      const keys = columnKeys(t, codecs, columns as ArrayLike<unknown>[], rowCount);
+      if (distinctKeys(keys)) {
         return { codecs, columns, rowCount, keys, deletedKeys: [], deletes: (index) => replaced(index, keys) };
       }
       batchesToOps(t, b); // repeated keys: the last one wins, as with upsert()
