@@ -67,6 +67,42 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
 
+type Postgres = Awaited<ReturnType<typeof startPostgres>>;
+
+/**
+ * Seconds `pg_recvlogical` takes to stream the slot bench_recv (made before the changes) up to
+ * `end` into /dev/null; the slot is dropped after.
+ */
+async function recvlogical(pg: Postgres, end: string): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  const recv = spawnSync(
+    pgBin("pg_recvlogical"),
+    ["-d", pg.url("app"), "-S", "bench_recv", "--start", "-E", end, "-f", "/dev/null", "-o", "proto_version=2", "-o", "publication_names=floe", "--no-loop"],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  if (recv.status !== 0) throw new Error(`pg_recvlogical failed: ${recv.stderr}`);
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  await pg.sql("SELECT pg_drop_replication_slot('bench_recv')", [], "app");
+  return secs;
+}
+
+/** The source LSN the bench table's current snapshot holds. Polls metadata only, in this process: the writer child's CPU is the writer's alone. */
+async function committedLsn(catalog: SqlCatalog): Promise<string | undefined> {
+  const m = (await catalog.loadTable({ namespace: ["floe"], name: "bench" })).metadata;
+  const id = m["current-snapshot-id"];
+  return m.snapshots.find((s) => id !== null && id !== undefined && BigInt(s["snapshot-id"]) === BigInt(id))?.summary[lsnKey("pg")];
+}
+
+/** Waits until the writer has committed through `target`; returns its CPU-seconds since `cpu0`. */
+async function untilCommitted(writer: WriterChild, catalog: SqlCatalog, target: bigint, cpu0: number): Promise<number> {
+  for (;;) {
+    if (writer.failure) throw new Error(`writer failed: ${writer.failure}`);
+    const v = await committedLsn(catalog);
+    if (v && BigInt(v) >= target - 1024n) return writer.cpuSeconds() - cpu0;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 async function main(): Promise<void> {
   const pg = await startPostgres({ major: 17, settings: { max_wal_size: "4GB", checkpoint_timeout: "30min" } });
   const warehouse = mkdtempSync(join(tmpdir(), "floe-bench-wh-"));
@@ -165,37 +201,14 @@ async function main(): Promise<void> {
     await pg.sql(`INSERT INTO bench SELECT g, g % 1000, 'row ' || g, now(), g / 7.0 FROM generate_series(${ROWS + 1}, ${ROWS + STREAM_ROWS}) g`, [], "app");
     const [{ end }] = await pg.sql("SELECT pg_current_wal_lsn()::text AS end", [], "app");
     loadBefore = loadAverage();
-    t0 = process.hrtime.bigint();
-    const recv = spawnSync(
-      pgBin("pg_recvlogical"),
-      ["-d", pg.url("app"), "-S", "bench_recv", "--start", "-E", end, "-f", "/dev/null", "-o", "proto_version=2", "-o", "publication_names=floe", "--no-loop"],
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
-    if (recv.status !== 0) throw new Error(`pg_recvlogical failed: ${recv.stderr}`);
-    const recvSecs = Number(process.hrtime.bigint() - t0) / 1e9;
-    await pg.sql("SELECT pg_drop_replication_slot('bench_recv')", [], "app");
+    const recvSecs = await recvlogical(pg, end);
     // The clock starts once the writer streams (its table loaded, its key index built).
     writer = new WriterChild(rawConfig, writerArgs);
     const streamCpu0 = await writer.ready();
     t0 = process.hrtime.bigint();
     mark("stream-start");
-    // Polls metadata only, in this process: the writer child's CPU is the writer's alone.
-    const committedLsn = async (): Promise<string | undefined> => {
-      const m = (await catalog.loadTable({ namespace: ["floe"], name: "bench" })).metadata;
-      const id = m["current-snapshot-id"];
-      return m.snapshots.find((s) => id !== null && id !== undefined && BigInt(s["snapshot-id"]) === BigInt(id))?.summary[lsnKey("pg")];
-    };
     const target = parseLsn(end);
-    let streamCpu = 0;
-    for (;;) {
-      if (writer.failure) throw new Error(`writer failed: ${writer.failure}`);
-      const v = await committedLsn();
-      if (v && BigInt(v) >= target - 1024n) {
-        streamCpu = writer.cpuSeconds() - streamCpu0;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const streamCpu = await untilCommitted(writer, catalog, target, streamCpu0);
     const streamSecs = Number(process.hrtime.bigint() - t0) / 1e9;
     mark("stream-end");
     const streaming: Comparison = {
@@ -214,18 +227,7 @@ async function main(): Promise<void> {
       writer = new WriterChild(oldConfig, writerArgs, oldScript);
       const c0 = await writer.ready();
       const t1 = process.hrtime.bigint();
-      let cpu = 0;
-      for (;;) {
-        if (writer.failure) throw new Error(`old writer failed: ${writer.failure}`);
-        const m = (await oldCatalog.loadTable({ namespace: ["floe"], name: "bench" })).metadata;
-        const id = m["current-snapshot-id"];
-        const v = m.snapshots.find((s) => id !== null && id !== undefined && BigInt(s["snapshot-id"]) === BigInt(id))?.summary[lsnKey("pg")];
-        if (v && BigInt(v) >= target - 1024n) {
-          cpu = writer.cpuSeconds() - c0;
-          break;
-        }
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      const cpu = await untilCommitted(writer, oldCatalog, target, c0);
       const old: Comparison = {
         name: "streaming, new code vs the old build",
         writer: streaming.writer,
@@ -263,44 +265,11 @@ async function main(): Promise<void> {
       nextId += SMALL_TXNS * 100;
       const [{ end: smallEnd }] = await pg.sql("SELECT pg_current_wal_lsn()::text AS end", [], "app");
       loadBefore = loadAverage();
-      t0 = process.hrtime.bigint();
-      const recvSmall = spawnSync(
-        pgBin("pg_recvlogical"),
-        [
-          "-d",
-          pg.url("app"),
-          "-S",
-          "bench_recv",
-          "--start",
-          "-E",
-          smallEnd,
-          "-f",
-          "/dev/null",
-          "-o",
-          "proto_version=2",
-          "-o",
-          "publication_names=floe",
-          "--no-loop",
-        ],
-        { stdio: ["ignore", "ignore", "pipe"] },
-      );
-      if (recvSmall.status !== 0) throw new Error(`pg_recvlogical failed: ${recvSmall.stderr}`);
-      const recvSmallSecs = Number(process.hrtime.bigint() - t0) / 1e9;
-      await pg.sql("SELECT pg_drop_replication_slot('bench_recv')", [], "app");
+      const recvSmallSecs = await recvlogical(pg, smallEnd);
       writer = new WriterChild(rawConfig, writerArgs);
       const cpu0 = await writer.ready();
       t0 = process.hrtime.bigint();
-      const smallTarget = parseLsn(smallEnd);
-      let cpu = 0;
-      for (;;) {
-        if (writer.failure) throw new Error(`writer failed: ${writer.failure}`);
-        const v = await committedLsn();
-        if (v && BigInt(v) >= smallTarget - 1024n) {
-          cpu = writer.cpuSeconds() - cpu0;
-          break;
-        }
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      const cpu = await untilCommitted(writer, catalog, parseLsn(smallEnd), cpu0);
       const small: Comparison = {
         name: `streaming ${SMALL_TXNS.toLocaleString("en-US")} transactions of 100 rows`,
         writer: { label: "floe into Iceberg", rows: SMALL_TXNS * 100, seconds: Number(process.hrtime.bigint() - t0) / 1e9, cpuSeconds: cpu },
@@ -320,7 +289,7 @@ async function main(): Promise<void> {
     const stopAt = Date.now() + FRESH_SECONDS * 1000;
     const poll = (async () => {
       while (Date.now() < stopAt + 5000 && (Date.now() < stopAt || pending.length)) {
-        const v = await committedLsn();
+        const v = await committedLsn(catalog);
         const now = Date.now();
         while (v && pending.length && pending[0].lsn <= BigInt(v)) fresh.push((now - pending.shift()!.at) / 1000);
         await new Promise((r) => setTimeout(r, 10));
