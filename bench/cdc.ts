@@ -19,6 +19,7 @@
  *
  * Run: npm run build && node dist/bench/cdc.js   (FLOE_BENCH_ROWS, FLOE_BENCH_STREAM_ROWS,
  * FLOE_BENCH_FRESH_SECONDS tune the sizes; FLOE_BENCH_PARALLELISM the copy's snapshot.parallelism;
+ * FLOE_BENCH_THREADS=1 or 0 its snapshot.threads (ranges decoded on worker threads or not);
  * FLOE_BENCH_SPILL_BYTES the writer's commit.spillBytes (below the table's size: the copy spills
  * in parallel chunks and still lands as one snapshot, which the bench checks);
  * FLOE_BENCH_WRITER_ARGS extra node flags for the writer child, e.g. "--cpu-prof"). Prints one
@@ -46,6 +47,7 @@ const FRESH_SECONDS = Number(process.env.FLOE_BENCH_FRESH_SECONDS ?? 10);
 const PARALLELISM = process.env.FLOE_BENCH_PARALLELISM ? Number(process.env.FLOE_BENCH_PARALLELISM) : undefined;
 const SMALL_TXNS = Number(process.env.FLOE_BENCH_SMALL_TXNS ?? 2000);
 const SPILL_BYTES = process.env.FLOE_BENCH_SPILL_BYTES ? Number(process.env.FLOE_BENCH_SPILL_BYTES) : undefined;
+const THREADS = process.env.FLOE_BENCH_THREADS ? process.env.FLOE_BENCH_THREADS === "1" : undefined;
 const OLD_DIST = process.env.FLOE_BENCH_OLD_DIST;
 
 function pgBin(name: string): string {
@@ -134,7 +136,9 @@ async function main(): Promise<void> {
       catalog: { type: "sql", uri: pg.url("lake") },
       warehouse: `file://${warehouse}`,
       http: { port: 0 },
-      ...(PARALLELISM ? { snapshot: { parallelism: PARALLELISM } } : {}),
+      ...(PARALLELISM || THREADS !== undefined
+        ? { snapshot: { ...(PARALLELISM ? { parallelism: PARALLELISM } : {}), ...(THREADS !== undefined ? { threads: THREADS } : {}) } }
+        : {}),
       ...(SPILL_BYTES ? { commit: { spillBytes: SPILL_BYTES } } : {}),
     };
     const catalog = await SqlCatalog.connect({ name: "floe", url: pg.url("lake"), warehouse: `file://${warehouse}` });

@@ -216,6 +216,14 @@ export const CdcConfigSchema = z
           .int()
           .min(8192)
           .default(64 << 20),
+        /**
+         * Whether the ranges of a table are decoded and encoded into Parquet on worker threads,
+         * one per connection, while the table's first connection holds its lock (so a table in
+         * ranges uses parallelism + 1 connections). Defaults to true on a machine with more than
+         * two cores: with two, the threads' start-up and the local Postgres backends take what
+         * they would gain, and the main thread alone is faster.
+         */
+        threads: z.boolean().optional(),
       })
       .default({}),
     http: z

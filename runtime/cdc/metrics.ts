@@ -47,5 +47,29 @@ export const cdcMetrics = {
     labelNames: ["source", "kind"],
     registers: [registry],
   }),
+  copyRows: new Gauge({
+    name: "floe_cdc_copy_rows",
+    help: "Rows copied so far by a table's initial copy in progress",
+    labelNames: ["table"],
+    registers: [registry],
+  }),
+  copyBytes: new Gauge({
+    name: "floe_cdc_copy_bytes",
+    help: "Bytes of row data read so far by a table's initial copy in progress",
+    labelNames: ["table"],
+    registers: [registry],
+  }),
+  copyEstimatedRows: new Gauge({
+    name: "floe_cdc_copy_estimated_rows",
+    help: "Rows the table held by Postgres' estimate (pg_class.reltuples) when its copy started; 0 when unknown",
+    labelNames: ["table"],
+    registers: [registry],
+  }),
+  copyEtaSeconds: new Gauge({
+    name: "floe_cdc_copy_eta_seconds",
+    help: "Seconds until a table's copy is through its estimated rows at its rate so far; -1 when unknown",
+    labelNames: ["table"],
+    registers: [registry],
+  }),
   bufferedRows: new Gauge({ name: "floe_cdc_buffered_rows", help: "Row changes waiting for the next commit", registers: [registry] }),
 };

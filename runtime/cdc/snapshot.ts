@@ -8,11 +8,15 @@
  * A table added while streaming is copied the same way at a temporary slot's snapshot. A slot lost
  * while tables hold data from it means re-copying those tables (the changes in between are gone).
  */
+import { availableParallelism } from "node:os";
 import { Client } from "pg";
 import type { Logger } from "../core/log";
 import type { WriteTransaction } from "../iceberg/table";
 import type { CdcConfig } from "./config";
 import { copyColumnsBinary, normalizedTypes, type CopyColumn } from "./copy";
+import { CopyProgress } from "./copy-progress";
+import { COPY_WORKER, copyInThreads } from "./copy-threads";
+import { UNAVAILABLE } from "./copy-worker";
 import { lineageOf } from "./handoff";
 import { formatLsn } from "./lsn";
 import { withOrigin } from "./errors";
@@ -43,6 +47,9 @@ const copyColumnsOf = (columns: Column[]): CopyColumn[] =>
  * (Postgres' own table sync applies changes whose final LSN is >= the copy's LSN). Recording
  * `point` itself made the skip rule (commit LSN <= the table's) drop that transaction.
  */
+/** A table copied on threads is cut into at least this many ranges per thread (the last ones even out their finish). */
+const RANGES_PER_THREAD = 4;
+
 export const copiedThrough = (point: bigint): bigint => point - 1n;
 
 export class InitialCopy {
@@ -203,7 +210,7 @@ export class InitialCopy {
     } catch (e) {
       await client.end().catch(() => undefined);
       const code = (e as { code?: string }).code;
-      if (code === "55P03" || code === "53300" || code === "53400") {
+      if (code && UNAVAILABLE.has(code)) {
         this.log.info("the copy goes on with fewer connections", { table: state.key, reason: (e as Error).message });
         return undefined;
       }
@@ -212,12 +219,12 @@ export class InitialCopy {
   }
 
   /**
-   * ctid ranges of about snapshot.chunkBytes covering the table (the last one open-ended: rows the
+   * ctid ranges of at most snapshot.chunkBytes, and at least `perSession` per connection, covering the table (the last one open-ended: rows the
    * snapshot sees lie in pages that existed when it was taken, and the table only grows while its
    * lock is held); one range (undefined: the whole table) for a small table, a single connection,
    * or a server before 14 (no TID range scans: every range would read the whole table).
    */
-  private async ranges(src: ReplicationSource, client: Client, state: TableState, sessions: number): Promise<(string | undefined)[]> {
+  private async ranges(src: ReplicationSource, client: Client, state: TableState, sessions: number, perSession: number): Promise<(string | undefined)[]> {
     if (sessions < 2) return [undefined];
     const r = await withOrigin(src.origin, () =>
       client.query(
@@ -229,7 +236,7 @@ export class InitialCopy {
     const chunk = this.config.snapshot.chunkBytes;
     if (version < 140000 || Number(bytes) <= chunk) return [undefined];
     const pages = Math.ceil(Number(bytes) / block);
-    const per = Math.max(1, Math.floor(chunk / block));
+    const per = Math.max(1, Math.floor(Math.min(chunk, Number(bytes) / (sessions * perSession)) / block));
     const out: string[] = [];
     for (let from = 0; from < pages; from += per) {
       out.push(from + per >= pages ? `ctid >= '(${from},0)'::tid` : `ctid >= '(${from},0)'::tid AND ctid < '(${from + per},0)'::tid`);
@@ -249,6 +256,7 @@ export class InitialCopy {
     let taken = 0;
     let rows = 0;
     let tx: WriteTransaction | undefined;
+    let progress: CopyProgress | undefined;
     try {
       // (Errors of the source's own statements name the source: runtime/cdc/errors.ts.)
       await withOrigin(src.origin, async () => {
@@ -262,12 +270,17 @@ export class InitialCopy {
       if (!sameLayout(columns, this.tables.layout(state, src)))
         await this.tables.evolve(src, state, columns, { backfill: false }); // the copy brings every row's values
       else state.layouts.set(src.key, columns);
-      const ranges = await this.ranges(src, client, state, 1 + pool.free);
+      // Ranges go to worker threads (snapshot.threads), one connection each, while this connection
+      // holds the lock; without the compiled worker (floe run from its sources) the connections
+      // copy on this thread. Threads get several ranges each so that they finish together.
+      const threadable = COPY_WORKER !== undefined && (this.config.snapshot.threads ?? availableParallelism() > 2);
+      const ranges = await this.ranges(src, client, state, 1 + pool.free, threadable ? RANGES_PER_THREAD : 1);
       const chunks = ranges.length;
       // More connections in the same snapshot for a table copied in ranges.
       taken = Math.min(pool.free, ranges.length - 1);
       pool.free -= taken;
-      for (const c of await Promise.all(Array.from({ length: taken }, () => this.joinSnapshot(src, exported, state)))) if (c) helpers.push(c);
+      const threaded = threadable && chunks > 1;
+      if (!threaded) for (const c of await Promise.all(Array.from({ length: taken }, () => this.joinSnapshot(src, exported, state)))) if (c) helpers.push(c);
       // Spills to data files past commit.spillBytes: memory stays bounded, the commit is still one snapshot.
       const write = (tx = state.table.newWrite({ spillBytes: this.config.commit.spillBytes }));
       const meta: Record<string, unknown> = { _op: "R", _lsn: exported.consistentPoint, _commit_time: BigInt(Date.now()) * 1000n, _xid: 0n, _source: src.name };
@@ -276,7 +289,38 @@ export class InitialCopy {
       const copyCols = copyColumnsOf(columns);
       const normalized = normalizedTypes(copyCols);
       const rel = quoteTable(state.source);
-      const connections = [client, ...helpers];
+      const estimate = await withOrigin(src.origin, () => client.query(`SELECT reltuples::float8 AS n FROM pg_class WHERE oid = $1::regclass`, [rel]));
+      const estimated = Number(estimate.rows[0]?.n);
+      progress = new CopyProgress(state.key, estimated > 0 ? Math.round(estimated) : undefined, this.status, this.log);
+      const shown = progress;
+      let threads = 0;
+      if (threaded) {
+        const lanes = 1 + taken;
+        const r = await withOrigin(src.origin, () =>
+          copyInThreads({
+            init: {
+              ...src.connectionSettings(),
+              snapshotName: exported.snapshotName,
+              rel,
+              table: state.key,
+              columns: columns.map((c) => c.pg),
+              mode: state.mode,
+              meta: state.mode === "mirror" ? {} : meta,
+              layout: write.fileLayout(),
+              flushBytes: Math.max(1 << 20, Math.floor(this.config.commit.spillBytes / lanes)),
+            },
+            lanes,
+            ranges,
+            write,
+            log: this.log,
+            progress: (r, b) => shown.add(r, b),
+          }),
+        );
+        rows += r.rows;
+        threads = r.joined;
+      }
+      // Ranges left (no thread could join) are copied here.
+      const connections = threaded ? [client] : [client, ...helpers];
       let failed = false;
       // Each connection takes the next range until none is left; every chunk goes to the one write.
       const lanes = connections.map(async (conn) => {
@@ -285,6 +329,7 @@ export class InitialCopy {
         try {
           while (ranges.length && !failed) {
             const range = ranges.shift();
+            const seen = { rows: 0, bytes: 0 };
             // Binary COPY streams the rows straight into columns of normalized values.
             const n = await withOrigin(src.origin, () =>
               copyColumnsBinary(
@@ -311,7 +356,14 @@ export class InitialCopy {
                     write.ready().then(resume, resume); // a spill error comes back from commit()
                   }
                 },
-                { where: range },
+                {
+                  where: range,
+                  onProgress: (r, b) => {
+                    shown.add(r - seen.rows, b - seen.bytes);
+                    seen.rows = r;
+                    seen.bytes = b;
+                  },
+                },
               ),
             );
             rows += n;
@@ -339,7 +391,8 @@ export class InitialCopy {
         rows,
         seconds: secs,
         rowsPerSecond: Math.round(rows / Math.max(secs, 0.001)),
-        connections: connections.length,
+        connections: threaded ? 1 + threads : connections.length,
+        ...(threaded ? { threads } : {}),
         chunks,
         lsn: formatLsn(exported.consistentPoint),
       });
@@ -347,6 +400,7 @@ export class InitialCopy {
       await tx?.abort().catch(() => undefined); // the copy failed before its commit: drop the files it spilled
       throw e;
     } finally {
+      progress?.end();
       pool.free += taken;
       for (const c of [client, ...helpers]) await c.end().catch(() => undefined);
     }

@@ -6,7 +6,7 @@
  */
 import { Client, ClientConfig } from "pg";
 import type { Logger } from "../core/log";
-import { pgConfig } from "../core/postgres-tls";
+import { pgConfig, type TlsSettings } from "../core/postgres-tls";
 import type { CdcSource } from "./config";
 import { slotName } from "./config";
 import { ErrorOrigin, postgresOrigin, tagOrigin, withOrigin } from "./errors";
@@ -68,10 +68,15 @@ export class ReplicationSource {
     return this.config.name;
   }
 
+  /** What a connection to this source is made of, as plain data (a copy worker thread connects from it too). */
+  connectionSettings(): { url: string; tls: TlsSettings; what: string } {
+    return { url: this.config.connectionString, tls: { sslmode: this.config.sslmode, sslrootcert: this.config.sslrootcert }, what: `source "${this.name}"` };
+  }
+
   /** node-postgres config: TLS with libpq's sslmode meanings (runtime/core/postgres-tls.ts). */
   clientConfig(replication = false): ClientConfig {
-    const tls = pgConfig(this.config.connectionString, this.config, `source "${this.name}"`);
-    const cfg: ClientConfig = { ...tls, options: SESSION_OPTIONS };
+    const c = this.connectionSettings();
+    const cfg: ClientConfig = { ...pgConfig(c.url, c.tls, c.what), options: SESSION_OPTIONS };
     if (replication) (cfg as ClientConfig & { replication: string }).replication = "database";
     return cfg;
   }

@@ -29,6 +29,20 @@ export interface WriterStatus {
   error?: string;
   /** Per source; `server` and `generation` appear once it followed an upgrade (generation 1 = first new primary). */
   sources: Record<string, { confirmedLsn?: string; lastCommitTime?: string; server?: string; generation?: number }>;
+  /** Initial copies in progress, by table (runtime/cdc/copy-progress.ts). */
+  copies?: Record<string, CopyStatus>;
+}
+
+/** A table's initial copy as it goes. */
+export interface CopyStatus {
+  rows: number;
+  bytes: number;
+  /** Postgres' estimate of the table's rows (pg_class.reltuples) at the copy's snapshot; absent when unknown. */
+  estimatedRows?: number;
+  rowsPerSecond: number;
+  /** Seconds left at the rate so far; absent without an estimate. */
+  etaSeconds?: number;
+  startedAt: string;
 }
 
 /**

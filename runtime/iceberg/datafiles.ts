@@ -15,7 +15,7 @@ import { isNumericKey, joinKey, keyPartFromNormalized, numericKey, type IndexKey
 import type { Row, TableOps } from "./table-ops";
 import { parseTransform } from "./transforms";
 import { parsePrimitive, type Primitive } from "./types";
-import type { IcebergType } from "./spec";
+import type { IcebergType, PartitionSpec, Schema, SortOrder } from "./spec";
 import { bigIntToMinBytes, canonicalFromPhysical, columnStats, comparator, fieldCodec, toColumns, uuidToBytes, type FieldCodec } from "./values";
 
 /** A data file written for a commit: its manifest record, the keys of its rows (primary-key tables) and its spec. */
@@ -33,22 +33,73 @@ export async function writeDataFiles(ops: TableOps, rows: Row[], keys: IndexKey[
 }
 
 /**
- * Writes normalized columns (one per field of the current schema, `codecs` order) as data files.
- * A column may be a BigInt64Array (int64-valued, no nulls): everything below only indexes and
- * iterates columns, so it is handled as an array.
+ * What encoding data files needs of a table: the schema written (its fields are the codecs'
+ * order), the default partition spec and sort order, the location and the rows per file. Plain
+ * data: a worker thread encodes files for it (runtime/cdc/copy-worker.ts).
  */
+export interface FileLayout {
+  schema: Schema;
+  spec: PartitionSpec;
+  sortOrder?: SortOrder;
+  location: string;
+  rowsPerFile: number;
+}
+
+/** The layout of `ops`' new data files, in `schema` (the current one unless a staged one is written). */
+export function fileLayout(ops: TableOps, schema: Schema = ops.schema(), rowsPerFile = ops.options.rowsPerFile): FileLayout {
+  const m = ops.metadata;
+  return {
+    schema,
+    spec: ops.spec(),
+    sortOrder: m["sort-orders"].find((o) => o["order-id"] === m["default-sort-order-id"]),
+    location: ops.location,
+    rowsPerFile,
+  };
+}
+
+/** A data file encoded and not written yet: its path, its bytes, and what NewDataFile records. */
+export interface EncodedFile extends NewDataFile {
+  path: string;
+  bytes: Uint8Array;
+}
+
+/** Writes normalized columns as data files (encodeColumns), one after another. */
 export async function writeColumns(
   ops: TableOps,
   codecs: FieldCodec[],
-  typedColumns: (unknown[] | BigInt64Array)[],
+  columns: (unknown[] | BigInt64Array)[],
   rowCount: number,
   keys: IndexKey[] | undefined,
   files: string[],
   rowsPerFile = ops.options.rowsPerFile,
 ): Promise<NewDataFile[]> {
-  if (rowCount === 0) return [];
+  const out: NewDataFile[] = [];
+  for (const f of encodeColumns(fileLayout(ops, ops.schema(), rowsPerFile), codecs, columns, rowCount, keys)) {
+    files.push(f.path);
+    await ops.io.write(f.path, f.bytes);
+    icebergMetrics.filesWritten.inc({ table: ops.name, content: "data" });
+    out.push({ record: f.record, keys: f.keys, specId: f.specId });
+  }
+  return out;
+}
+
+/**
+ * Encodes normalized columns (one per field of the layout's schema, `codecs` order) as Parquet
+ * data files of the default spec: grouped by partition tuple, sorted by the sort order, at most
+ * rowsPerFile rows each; one file at a time (the caller writes it before the next is encoded).
+ * A column may be a BigInt64Array (int64-valued, no nulls): everything below only indexes and
+ * iterates columns, so it is handled as an array.
+ */
+export function* encodeColumns(
+  layout: FileLayout,
+  codecs: FieldCodec[],
+  typedColumns: (unknown[] | BigInt64Array)[],
+  rowCount: number,
+  keys: IndexKey[] | undefined,
+): Generator<EncodedFile> {
+  if (rowCount === 0) return;
   const columns = typedColumns as unknown[][];
-  const spec = ops.spec();
+  const { spec, sortOrder: order, rowsPerFile } = layout;
   // Group row indexes by partition tuple. Columns are found by field id among `codecs` (the schema
   // written, which may be a staged one: see WriteOptions.schema).
   const parts = spec.fields.map((pf) => {
@@ -73,7 +124,6 @@ export async function writeColumns(
     list.push(r);
   }
   // Sort rows by the table's default sort order (identity fields), so files get tight bounds.
-  const order = ops.metadata["sort-orders"].find((o) => o["order-id"] === ops.metadata["default-sort-order-id"]);
   const sortCols = (order?.fields ?? [])
     .filter((f) => f.transform === "identity")
     .map((f) => ({ c: codecs.findIndex((x) => x.field.id === f["source-id"]), desc: f.direction === "desc", nullsFirst: f["null-order"] === "nulls-first" }))
@@ -96,7 +146,6 @@ export async function writeColumns(
       });
     }
   }
-  const out: NewDataFile[] = [];
   for (const idxs of groups.values()) {
     for (let start = 0; start < idxs.length; start += rowsPerFile) {
       const chunk = idxs.slice(start, start + rowsPerFile);
@@ -110,24 +159,20 @@ export async function writeColumns(
         partition[pf.name] = v === null ? null : partitionAvroValue(p.result, v);
         dirs.push(`${encodeURIComponent(pf.name)}=${v === null ? "null" : encodeURIComponent(p.transform.toPath(p.result, v))}`);
       });
-      const path = `${ops.location}/data/${dirs.map((d) => d + "/").join("")}${randomUUID()}.parquet`;
+      const path = `${layout.location}/data/${dirs.map((d) => d + "/").join("")}${randomUUID()}.parquet`;
       const written = writeDataFile(codecs, cols, chunk.length);
-      files.push(path);
-      await ops.io.write(path, written.bytes);
-      icebergMetrics.filesWritten.inc({ table: ops.name, content: "data" });
       const record = dataFileRecord(CONTENT_DATA, path, partition, chunk.length, written.bytes.length, codecs, cols);
       record.sort_order_id = sortOrderId;
       record.column_sizes = written.columnSizes;
       record.split_offsets = written.splitOffsets;
-      out.push({ record, keys: keys ? (all ? keys : chunk.map((r) => keys[r])) : [], specId: spec["spec-id"] });
+      yield { path, bytes: written.bytes, record, keys: keys ? (all ? keys : chunk.map((r) => keys[r])) : [], specId: spec["spec-id"] };
     }
   }
-  return out;
 }
 
 /** The index keys of normalized columns (`codecs` order: the current schema's fields first), row by row. */
-export function columnKeys(ops: TableOps, codecs: FieldCodec[], columns: ArrayLike<unknown>[], rowCount: number): IndexKey[] {
-  const keyCols = ops.keyCodecs().map((k) => ({ primitive: k.primitive, values: columns[codecs.findIndex((c) => c.field.id === k.field.id)] }));
+export function columnKeys(keyCodecs: FieldCodec[], codecs: FieldCodec[], columns: ArrayLike<unknown>[], rowCount: number): IndexKey[] {
+  const keyCols = keyCodecs.map((k) => ({ primitive: k.primitive, values: columns[codecs.findIndex((c) => c.field.id === k.field.id)] }));
   const keys = new Array<IndexKey>(rowCount);
   if (keyCols.length === 1 && isNumericKey(keyCols[0].primitive)) for (let r = 0; r < rowCount; r++) keys[r] = numericKey(keyCols[0].values[r]);
   else if (keyCols.length === 1) for (let r = 0; r < rowCount; r++) keys[r] = keyPartFromNormalized(keyCols[0].primitive, keyCols[0].values[r]);

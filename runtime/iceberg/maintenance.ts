@@ -424,7 +424,7 @@ export function compact(
               lineage,
             );
             if (rowCount === 0) continue;
-            const keys = ops.hasPrimaryKey ? columnKeys(ops, codecs, columns as ArrayLike<unknown>[], rowCount) : undefined;
+            const keys = ops.hasPrimaryKey ? columnKeys(ops.keyCodecs(), codecs, columns as ArrayLike<unknown>[], rowCount) : undefined;
             const rowsPerFile = Math.max(1, Math.min(ops.options.rowsPerFile, Math.floor(policy.targetFileBytes / Math.max(1, bytes / Math.max(1, records)))));
             newFiles.push(...(await writeColumns(ops, codecs, columns, rowCount, keys, written, rowsPerFile)));
             rewrittenRows += rowCount;

@@ -6,10 +6,21 @@
  * delete-file seam (deletes.ts).
  */
 import { ValidationError } from "./catalog";
-import { batchRows, columnKeys, normalizeBatches, writeColumns, type ColumnBatch, type NewDataFile } from "./datafiles";
+import {
+  batchRows,
+  columnKeys,
+  fileLayout,
+  normalizeBatches,
+  writeColumns,
+  type ColumnBatch,
+  type EncodedFile,
+  type FileLayout,
+  type NewDataFile,
+} from "./datafiles";
 import { deleteFilesFor, type LocateDataFile, type PreviousDeletes, type WrittenDeleteFile } from "./deletes";
 import { deleteKey, deleteTargets, snapshotFiles } from "./live-files";
 import type { LiveEntry } from "./manifests";
+import { icebergMetrics } from "./metrics";
 import { readColumnsByIdOptional } from "./parquet";
 import { PkIndex, type IndexKey, type RowLocation } from "./pkindex";
 import { dedupe, distinctKeys, planWrite, uniqueUpserts, type Op } from "./plan";
@@ -301,30 +312,76 @@ export class WriteTransaction {
     chunk.upsertBatches = [];
     chunk.appendBatches = [];
     const pk = t.hasPrimaryKey;
-    let own: PkIndex | undefined;
-    if (pk) {
-      own = this.own ??= new PkIndex(this.index.pkIndex?.numeric ?? false);
-      const supersede = (key: IndexKey) => {
-        const loc = own!.get(key);
-        if (!loc) return;
-        this.ownDeletes.push(loc);
-        own!.deletePosition(loc.path, loc.pos);
-      };
-      for (const k of p.keys ?? []) {
-        supersede(k);
-        this.gone.delete(k);
-      }
-      for (const k of p.deletedKeys) {
-        supersede(k);
-        this.gone.add(k);
-      }
+    if (pk) this.supersede(p.keys ?? [], p.deletedKeys);
+    this.hold(await writeColumns(t, p.codecs, p.columns, p.rowCount, pk ? p.keys : undefined, this.permanent));
+  }
+
+  /** Spilled rows of these keys are replaced (upserted again) or deleted by what comes next. */
+  private supersede(keys: readonly IndexKey[], deletedKeys: readonly IndexKey[]): void {
+    const own = (this.own ??= new PkIndex(this.index.pkIndex?.numeric ?? false));
+    const drop = (key: IndexKey) => {
+      const loc = own.get(key);
+      if (!loc) return;
+      this.ownDeletes.push(loc);
+      own.deletePosition(loc.path, loc.pos);
+    };
+    for (const k of keys) {
+      drop(k);
+      this.gone.delete(k);
     }
-    const files = await writeColumns(t, p.codecs, p.columns, p.rowCount, pk ? p.keys : undefined, this.permanent);
+    for (const k of deletedKeys) {
+      drop(k);
+      this.gone.add(k);
+    }
+  }
+
+  /** Data files written for this transaction, held until the commit (their rows live in `own`). */
+  private hold(files: NewDataFile[]): void {
     for (const f of files) {
       this.spilledFiles.push(f);
       this.spilledRows += Number(f.record.record_count);
-      own?.addFile(f.record.file_path, { keys: f.keys, partition: f.record.partition, specId: f.specId });
+      this.own?.addFile(f.record.file_path, { keys: f.keys, partition: f.record.partition, specId: f.specId });
     }
+  }
+
+  /**
+   * The layout this transaction's data files are encoded for (its schema, the table's default
+   * spec, sort order and location). Files encoded elsewhere for it (the initial copy's worker
+   * threads) come back through addEncoded().
+   */
+  fileLayout(): FileLayout {
+    return fileLayout(this.ops, this.schema());
+  }
+
+  /**
+   * Adds data files encoded for fileLayout() elsewhere: written to storage in order with the
+   * spills (the rows buffered before them spill first), then held like spilled files: the commit
+   * is one snapshot of them all, and a key they hold again replaces its earlier row, as with a
+   * later upsert. Resolves once they are written (rejects with a write's or an earlier spill's error).
+   */
+  addEncoded(files: EncodedFile[]): Promise<void> {
+    if (this.committed) throw new ValidationError("this write transaction was already committed or aborted");
+    if (!isEmptyBuffer(this.buf)) this.spill();
+    this.chunks++;
+    this.queued++;
+    const t = this.ops;
+    this.spilling = this.spilling.then(async () => {
+      try {
+        if (this.spillError !== undefined) return;
+        for (const f of files) {
+          if (t.hasPrimaryKey) this.supersede(f.keys, []);
+          this.permanent.push(f.path);
+          await t.io.write(f.path, f.bytes);
+          icebergMetrics.filesWritten.inc({ table: t.name, content: "data" });
+          this.hold([{ record: f.record, keys: f.keys, specId: f.specId }]);
+        }
+      } catch (e) {
+        this.spillError = e;
+      } finally {
+        this.queued--;
+      }
+    });
+    return this.ready();
   }
 
   /**
@@ -344,7 +401,7 @@ export class WriteTransaction {
     const codecs = this.schema().fields.map(fieldCodec);
     if (b.upsertBatches.length > 0) {
       const { columns, rowCount } = normalizeBatches(codecs, b.upsertBatches, true);
-      const keys = columnKeys(t, codecs, columns as ArrayLike<unknown>[], rowCount);
+      const keys = columnKeys(t.keyCodecs(), codecs, columns as ArrayLike<unknown>[], rowCount);
       if (distinctKeys(keys)) {
         return { codecs, columns, rowCount, keys, deletedKeys: [], deletes: (index) => replaced(index, keys) };
       }
