@@ -156,6 +156,13 @@ export class NumberMap {
     this.taken++;
   }
 
+  /** Makes room for `extra` more keys at once: no rehash at each doubling while they go in. */
+  reserve(extra: number): void {
+    let capacity = this.used.length;
+    while ((this.taken + extra + 1) * 2 > capacity) capacity *= 2;
+    if (capacity !== this.used.length) this.resize(capacity);
+  }
+
   delete(k: number): boolean {
     const i = this.slot(k);
     if (this.used[i] !== 1) return false;
@@ -207,6 +214,9 @@ class KeyMap {
   set(k: IndexKey, v: number): void {
     if (typeof k === "number") this.nums.set(k, v);
     else this.strs.set(k, v);
+  }
+  reserveNumbers(extra: number): void {
+    this.nums.reserve(extra);
   }
   delete(k: IndexKey): void {
     if (typeof k === "number") this.nums.delete(k);
@@ -274,6 +284,7 @@ export class PkIndex {
     this.files.set(path, file);
     const base = this.fileNo(path) * POS_SPAN;
     const keys = file.keys;
+    if (this.numeric) this.locs.reserveNumbers(keys.length);
     let live = 0;
     for (let pos = 0; pos < keys.length; pos++) {
       if (deleted?.has(pos)) {

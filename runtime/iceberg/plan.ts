@@ -14,12 +14,30 @@ export function dedupe<R>(ops: Op<R>[]): Map<IndexKey, Op<R>> {
   return out;
 }
 
-/** Whether no key repeats. Number keys are checked by sorting a typed array (a few times faster than a Set at a million keys). */
+/**
+ * Whether no key repeats. Number keys (integers) go into an open-addressing table in a typed
+ * array, NaN for an empty slot: several times faster than a Set, and than sorting, at a million keys.
+ */
 export function distinctKeys(keys: readonly IndexKey[]): boolean {
   const n = keys.length;
   for (let i = 0; i < n; i++) if (typeof keys[i] !== "number") return new Set(keys).size === n;
-  const sorted = Float64Array.from(keys as readonly number[]).sort();
-  for (let i = 1; i < n; i++) if (sorted[i] === sorted[i - 1]) return false;
+  let size = 16;
+  while (size < n * 2) size *= 2;
+  const mask = size - 1;
+  const table = new Float64Array(size).fill(NaN);
+  for (let i = 0; i < n; i++) {
+    const k = keys[i] as number;
+    let h = Math.imul((k | 0) ^ Math.floor(k / 4294967296), 0x9e3779b1);
+    h ^= h >>> 15;
+    for (let j = h & mask; ; j = (j + 1) & mask) {
+      const at = table[j];
+      if (at !== at) {
+        table[j] = k;
+        break;
+      }
+      if (at === k) return false;
+    }
+  }
   return true;
 }
 

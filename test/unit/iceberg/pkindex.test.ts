@@ -1,6 +1,6 @@
 /**
  * The primary-key index's key map: NumberMap (typed arrays, open addressing) behaves as a Map
- * under any sequence of sets, deletes and gets, through growth and tombstone clean-ups; PkIndex
+ * under any sequence of sets, deletes, gets and reserves, through growth and tombstone clean-ups; PkIndex
  * keeps number and string keys apart in it.
  */
 import fc from "fast-check";
@@ -9,7 +9,11 @@ import { NumberMap, PkIndex } from "../../../runtime/iceberg/pkindex";
 describe("NumberMap", () => {
   it("answers as a Map after any sets and deletes (property)", () => {
     const key = fc.oneof(fc.integer({ min: -40, max: 40 }), fc.constantFrom(2 ** 32, -(2 ** 32), 2 ** 53 - 1, -(2 ** 53) + 1, 4294967296 * 7 + 3, 0));
-    const op = fc.oneof(fc.tuple(fc.constant("set" as const), key, fc.nat()), fc.tuple(fc.constant("delete" as const), key, fc.constant(0)));
+    const op = fc.oneof(
+      fc.tuple(fc.constant("set" as const), key, fc.nat()),
+      fc.tuple(fc.constant("delete" as const), key, fc.constant(0)),
+      fc.tuple(fc.constant("reserve" as const), key, fc.nat({ max: 300 })),
+    );
     fc.assert(
       fc.property(fc.array(op, { maxLength: 400 }), (ops) => {
         const want = new Map<number, number>();
@@ -18,7 +22,8 @@ describe("NumberMap", () => {
           if (kind === "set") {
             want.set(k, v);
             got.set(k, v);
-          } else expect(got.delete(k)).toBe(want.delete(k));
+          } else if (kind === "reserve") got.reserve(v);
+          else expect(got.delete(k)).toBe(want.delete(k));
           expect(got.size).toBe(want.size);
           expect(got.get(k)).toBe(want.get(k));
         }

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { dedupe, planWrite, uniqueUpserts, type Op } from "../../../runtime/iceberg/plan";
+import { dedupe, distinctKeys, planWrite, uniqueUpserts, type Op } from "../../../runtime/iceberg/plan";
 import { PkIndex } from "../../../runtime/iceberg/pkindex";
 
 describe("write planning", () => {
@@ -17,6 +17,21 @@ describe("write planning", () => {
     );
     expect(uniqueUpserts([1, 2, 3, 2].map((k) => ({ kind: "upsert" as const, key: k, row: 0 })))).toBe(false);
     expect(uniqueUpserts([1, 2, 3, 4].map((k) => ({ kind: "upsert" as const, key: k, row: 0 })))).toBe(true);
+  });
+
+  it("distinctKeys: true exactly when no key repeats, for integer keys of any size and for strings (property)", () => {
+    const big = 2 ** 53 - 1;
+    const int = fc.oneof(fc.integer({ min: -40, max: 40 }), fc.integer({ min: -big, max: big }), fc.constantFrom(2 ** 32, 2 ** 32 + 1, -(2 ** 32), 2 ** 52));
+    fc.assert(fc.property(fc.array(int, { maxLength: 200 }), (keys) => expect(distinctKeys(keys)).toBe(new Set(keys).size === keys.length)));
+    fc.assert(
+      fc.property(fc.array(fc.oneof(int, fc.constantFrom("a", "b", "1")), { maxLength: 50 }), (keys) =>
+        expect(distinctKeys(keys)).toBe(new Set(keys).size === keys.length),
+      ),
+    );
+    const million = Array.from({ length: 1_000_000 }, (_, i) => i * 7919);
+    expect(distinctKeys(million)).toBe(true);
+    million.push(7919 * 123_456);
+    expect(distinctKeys(million)).toBe(false);
   });
 
   it("keeps the last op per key", () => {
