@@ -199,7 +199,7 @@ async function run(init: CopyWorkerInit, port: MessagePort): Promise<void> {
 }
 
 /** The last row of each key (a repeated key: the later row replaces the earlier, as upserts do). */
-function lastPerKey(columns: (unknown[] | BigInt64Array)[], keys: IndexKey[]): { columns: unknown[][]; rowCount: number; keys: IndexKey[] } {
+export function lastPerKey(columns: (unknown[] | BigInt64Array)[], keys: IndexKey[]): { columns: unknown[][]; rowCount: number; keys: IndexKey[] } {
   const last = new Map<IndexKey, number>();
   keys.forEach((k, r) => last.set(k, r));
   const kept = [...last.values()].sort((a, b) => a - b);

@@ -38,6 +38,9 @@ const copyColumnsOf = (columns: Column[]): CopyColumn[] =>
     convert: c.mapped.convert,
   }));
 
+/** A table copied on threads is cut into at least this many ranges per thread (the last ones even out their finish). */
+const RANGES_PER_THREAD = 4;
+
 /**
  * The `floe.lsn.<source>` of a table copied at a snapshot exported with consistent point `point`:
  * the table then holds every source transaction whose commit LSN is at or below it. The snapshot
@@ -47,9 +50,6 @@ const copyColumnsOf = (columns: Column[]): CopyColumn[] =>
  * (Postgres' own table sync applies changes whose final LSN is >= the copy's LSN). Recording
  * `point` itself made the skip rule (commit LSN <= the table's) drop that transaction.
  */
-/** A table copied on threads is cut into at least this many ranges per thread (the last ones even out their finish). */
-const RANGES_PER_THREAD = 4;
-
 export const copiedThrough = (point: bigint): bigint => point - 1n;
 
 export class InitialCopy {
@@ -219,10 +219,11 @@ export class InitialCopy {
   }
 
   /**
-   * ctid ranges of at most snapshot.chunkBytes, and at least `perSession` per connection, covering the table (the last one open-ended: rows the
-   * snapshot sees lie in pages that existed when it was taken, and the table only grows while its
-   * lock is held); one range (undefined: the whole table) for a small table, a single connection,
-   * or a server before 14 (no TID range scans: every range would read the whole table).
+   * ctid ranges covering the table, of at most snapshot.chunkBytes and at least `perSession` per
+   * connection (the last one open-ended: rows the snapshot sees lie in pages that existed when it
+   * was taken, and the table only grows while its lock is held); one range (undefined: the whole
+   * table) for a table of at most chunkBytes, a single connection, or a server before 14 (no TID
+   * range scans: every range would read the whole table).
    */
   private async ranges(src: ReplicationSource, client: Client, state: TableState, sessions: number, perSession: number): Promise<(string | undefined)[]> {
     if (sessions < 2) return [undefined];
