@@ -255,26 +255,29 @@ export class CopyBinaryDecoder {
     this.sinks = this.plans.map((p) => new Sink(INT64_KINDS.has(p.kind), chunkRows));
   }
 
-  push(data: Buffer): void {
+  /** Decodes `data` from `start` to `end` (a view: nothing of it is kept after the call). */
+  push(data: Buffer, start = 0, end = data.length): void {
     let buf = data;
+    let pos = start;
+    let len = end;
     if (this.rest) {
-      buf = Buffer.concat([this.rest, data]);
+      buf = Buffer.concat([this.rest, data.subarray(start, end)]);
       this.rest = undefined;
+      pos = 0;
+      len = buf.length;
     }
-    let pos = 0;
-    const len = buf.length;
     if (!this.header) {
-      if (len < 19) {
-        this.rest = Buffer.from(buf);
+      if (len - pos < 19) {
+        this.rest = Buffer.from(buf.subarray(pos, len));
         return;
       }
-      if (!buf.subarray(0, 11).equals(SIGNATURE)) throw new Error("COPY binary: the stream does not start with the PGCOPY signature");
-      const ext = buf.readInt32BE(15);
-      if (len < 19 + ext) {
-        this.rest = Buffer.from(buf);
+      if (!buf.subarray(pos, pos + 11).equals(SIGNATURE)) throw new Error("COPY binary: the stream does not start with the PGCOPY signature");
+      const ext = buf.readInt32BE(pos + 15);
+      if (len - pos < 19 + ext) {
+        this.rest = Buffer.from(buf.subarray(pos, len));
         return;
       }
-      pos = 19 + ext;
+      pos += 19 + ext;
       this.header = true;
     }
     const n = this.plans.length;
@@ -306,7 +309,7 @@ export class CopyBinaryDecoder {
       this.bytes += p - pos;
       pos = p;
     }
-    if (pos < len) this.rest = Buffer.from(buf.subarray(pos));
+    if (pos < len) this.rest = Buffer.from(buf.subarray(pos, len));
   }
 
   private row(buf: Buffer, p: number): void {

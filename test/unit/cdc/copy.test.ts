@@ -1,8 +1,12 @@
 /**
  * The initial copy's COPY text decoder: escapes, nulls, rows split across payloads (also inside
- * a multi-byte character), chunking, and malformed input.
+ * a multi-byte character), chunking, and malformed input. And the CopyData messages taken off the
+ * socket before node-postgres's parser: every message, wherever the socket's chunks cut the stream.
  */
-import { CopyTextDecoder, unescapeCopyText, type ColumnChunk } from "../../../runtime/cdc/copy";
+import { EventEmitter } from "node:events";
+import fc from "fast-check";
+import type { Client } from "pg";
+import { CopyTextDecoder, takeCopyData, unescapeCopyText, type ColumnChunk } from "../../../runtime/cdc/copy";
 
 const decode = (payloads: Buffer[], ncols: number, chunkRows = 65536) => {
   const chunks: ColumnChunk[] = [];
@@ -76,5 +80,61 @@ describe("COPY text decoding", () => {
     expect(() => decode([Buffer.from("1\t2\t3\n")], 2)).toThrow(/does not have the 2 fields/);
     expect(() => decode([Buffer.from("1\n")], 2)).toThrow(/does not have the 2 fields/);
     expect(() => decode([Buffer.from("1\t2")], 2)).toThrow(/middle of a row/);
+  });
+});
+
+describe("takeCopyData: CopyData messages taken off node-postgres's socket", () => {
+  /** A protocol message: code, Int32 length (itself included), body. */
+  const msg = (code: string, body: Buffer) => {
+    const b = Buffer.alloc(5 + body.length);
+    b.write(code, 0, "latin1");
+    b.writeUInt32BE(4 + body.length, 1);
+    body.copy(b, 5);
+    return b;
+  };
+  const fakeClient = () => {
+    const socket = new EventEmitter();
+    const parsed: Buffer[] = []; // what node-postgres's own listener got
+    socket.on("data", (b: Buffer) => parsed.push(Buffer.from(b)));
+    return { client: { connection: { stream: socket } } as unknown as Client, socket, parsed };
+  };
+
+  it("hands every CopyData payload over in order, passes every other message to node-postgres in order, and gives the socket back at ReadyForQuery, however the stream is cut (property)", () => {
+    const body = fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a));
+    const other = fc.tuple(fc.constantFrom("N", "S", "A"), body).map(([c, b]) => msg(c, b)); // notices, parameter status, notifications
+    const item = fc.oneof({ weight: 4, arbitrary: body.map((b) => ({ data: b })) }, { weight: 1, arbitrary: other.map((m) => ({ other: m })) });
+    fc.assert(
+      fc.property(fc.array(item, { maxLength: 40 }), fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 20 }), (items, cuts) => {
+        const { client, socket, parsed } = fakeClient();
+        const got: Buffer[] = [];
+        takeCopyData(client, (b, start, end) => got.push(Buffer.from(b.subarray(start, end))));
+        const response = msg("H", Buffer.from([1, 0, 0]));
+        const tail = [msg("c", Buffer.alloc(0)), msg("C", Buffer.from("COPY 1\0")), msg("Z", Buffer.from("I"))];
+        const after = msg("S", Buffer.from("late\0")); // after ReadyForQuery: node-postgres's again
+        const stream = Buffer.concat([response, ...items.map((i) => ("data" in i ? msg("d", i.data) : i.other)), ...tail, after]);
+        for (let at = 0, k = 0; at < stream.length; k++) {
+          const n = cuts[k % cuts.length];
+          socket.emit("data", stream.subarray(at, at + n));
+          at += n;
+        }
+        expect(got).toEqual(items.filter((i) => "data" in i).map((i) => (i as { data: Buffer }).data));
+        expect(Buffer.concat(parsed)).toEqual(
+          Buffer.concat([response, ...items.filter((i) => "other" in i).map((i) => (i as { other: Buffer }).other), ...tail, after]),
+        );
+        expect(socket.listenerCount("data")).toBe(1);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("gives the socket back when asked (the query did not start)", () => {
+    const { client, socket, parsed } = fakeClient();
+    const giveBack = takeCopyData(client, () => {
+      throw new Error("no data expected");
+    });
+    giveBack();
+    socket.emit("data", msg("Z", Buffer.from("I")));
+    expect(parsed).toHaveLength(1);
+    expect(socket.listenerCount("data")).toBe(1);
   });
 });
