@@ -6,9 +6,9 @@
  *  2. streaming rows/s committed into Iceberg vs `pg_recvlogical` streaming the same changes to
  *     /dev/null from a second slot created at the same point;
  *  3. streaming many small transactions (FLOE_BENCH_SMALL_TXNS of 100 rows, default 2,000), written
- *     while the writer is stopped, vs `pg_recvlogical` of the same changes (the writer's own
- *     maintenance may rewrite the table meanwhile, after the big transaction of phase 2: its CPU
- *     counts, as in production);
+ *     while the writer is stopped, vs `pg_recvlogical` of the same changes. The writer's
+ *     maintenance after phase 2's big transaction (a compaction of the whole table) is waited
+ *     for first; the maintenance these transactions cause themselves counts, as in production;
  *  4. freshness p50/p99 (source COMMIT -> visible in Iceberg) at a steady 10k rows/s.
  *
  * The writer runs alone in a child process (bench/writer-child.ts): its CPU-seconds per 1M rows
@@ -102,6 +102,24 @@ async function untilCommitted(writer: WriterChild, catalog: SqlCatalog, target: 
     const v = await committedLsn(catalog);
     if (v && BigInt(v) >= target - 1024n) return writer.cpuSeconds() - cpu0;
     await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * Waits until the table's current snapshot has not changed for `quietMs`: the writer's maintenance
+ * after its last commit (a compaction of the whole table after a big transaction) is over.
+ */
+async function settled(writer: WriterChild, catalog: SqlCatalog, quietMs = 3000): Promise<void> {
+  let last: unknown;
+  let since = Date.now();
+  for (;;) {
+    if (writer.failure) throw new Error(`writer failed: ${writer.failure}`);
+    const id = (await catalog.loadTable({ namespace: ["floe"], name: "bench" })).metadata["current-snapshot-id"];
+    if (String(id) !== String(last)) {
+      last = id;
+      since = Date.now();
+    } else if (Date.now() - since >= quietMs) return;
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -252,6 +270,8 @@ async function main(): Promise<void> {
     // 3. many small transactions, written while the writer is stopped; vs pg_recvlogical from a slot made before them
     let nextId = ROWS + STREAM_ROWS + 1;
     if (SMALL_TXNS > 0) {
+      // phase 2's big transaction may have the writer compact the table: not this phase's cost
+      await settled(writer, catalog);
       await writer.stop();
       await pg.sql("SELECT pg_create_logical_replication_slot('bench_recv', 'pgoutput')", [], "app");
       await pg.sql(
