@@ -74,13 +74,16 @@ export async function writeColumns(
   rowsPerFile = ops.options.rowsPerFile,
 ): Promise<NewDataFile[]> {
   const out: NewDataFile[] = [];
-  for (const f of encodeColumns(fileLayout(ops, ops.schema(), rowsPerFile), codecs, columns, rowCount, keys)) {
-    files.push(f.path);
-    await ops.io.write(f.path, f.bytes);
-    icebergMetrics.filesWritten.inc({ table: ops.name, content: "data" });
-    out.push({ record: f.record, keys: f.keys, specId: f.specId });
-  }
+  for (const f of encodeColumns(fileLayout(ops, ops.schema(), rowsPerFile), codecs, columns, rowCount, keys)) out.push(await writeEncoded(ops, f, files));
   return out;
+}
+
+/** Writes an encoded data file to the table's storage, recording its path in `files` first (deleted if the write does not commit). */
+export async function writeEncoded(ops: TableOps, f: EncodedFile, files: string[]): Promise<NewDataFile> {
+  files.push(f.path);
+  await ops.io.write(f.path, f.bytes);
+  icebergMetrics.filesWritten.inc({ table: ops.name, content: "data" });
+  return { record: f.record, keys: f.keys, specId: f.specId };
 }
 
 /**

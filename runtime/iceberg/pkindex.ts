@@ -104,6 +104,12 @@ export function joinKey(parts: string[]): string {
 
 const POS_SPAN = 2 ** 32;
 
+/** A 32-bit hash of an integer-valued number (both halves of it), for open-addressing tables. */
+export function numberHash(k: number): number {
+  const h = Math.imul((k | 0) ^ Math.floor(k / 4294967296), 0x9e3779b1);
+  return h ^ (h >>> 15);
+}
+
 /**
  * A hash map of integer-valued number keys to number values in typed arrays (open addressing,
  * linear probing, tombstones for deletes): a million keys take two Float64Arrays and a
@@ -124,9 +130,7 @@ export class NumberMap {
 
   private slot(k: number): number {
     const mask = this.used.length - 1;
-    let h = Math.imul((k | 0) ^ Math.floor(k / 4294967296), 0x9e3779b1);
-    h ^= h >>> 15;
-    let i = h & mask;
+    let i = numberHash(k) & mask;
     for (;;) {
       const u = this.used[i];
       if (u === 0 || (u === 1 && this.keyAt[i] === k)) return i;

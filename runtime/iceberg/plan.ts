@@ -2,7 +2,7 @@
  * Pure write planning: dedupe a batch of operations by key (last op per key wins) and turn the
  * result into rows to write plus positions to delete, given the primary-key index.
  */
-import type { IndexKey, RowLocation } from "./pkindex";
+import { numberHash, type IndexKey, type RowLocation } from "./pkindex";
 
 /** A delete may keep the key object it was given (`keyRow`), for callers that list pending changes. */
 export type Op<R> = { kind: "upsert"; key: IndexKey; row: R } | { kind: "delete"; key: IndexKey; keyRow?: unknown };
@@ -27,9 +27,7 @@ export function distinctKeys(keys: readonly IndexKey[]): boolean {
   const table = new Float64Array(size).fill(NaN);
   for (let i = 0; i < n; i++) {
     const k = keys[i] as number;
-    let h = Math.imul((k | 0) ^ Math.floor(k / 4294967296), 0x9e3779b1);
-    h ^= h >>> 15;
-    for (let j = h & mask; ; j = (j + 1) & mask) {
+    for (let j = numberHash(k) & mask; ; j = (j + 1) & mask) {
       const at = table[j];
       if (at !== at) {
         table[j] = k;

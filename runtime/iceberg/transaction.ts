@@ -16,11 +16,11 @@ import {
   type EncodedFile,
   type FileLayout,
   type NewDataFile,
+  writeEncoded,
 } from "./datafiles";
 import { deleteFilesFor, type LocateDataFile, type PreviousDeletes, type WrittenDeleteFile } from "./deletes";
 import { deleteKey, deleteTargets, snapshotFiles } from "./live-files";
 import type { LiveEntry } from "./manifests";
-import { icebergMetrics } from "./metrics";
 import { readColumnsByIdOptional } from "./parquet";
 import { PkIndex, type IndexKey, type RowLocation } from "./pkindex";
 import { dedupe, distinctKeys, planWrite, uniqueUpserts, type Op } from "./plan";
@@ -280,12 +280,17 @@ export class WriteTransaction {
   /** Hands the buffer to the spill queue (written in order, one chunk at a time). */
   private spill(): void {
     const chunk = this.take();
+    for (const fn of this.spillListeners) fn();
+    this.enqueue(() => this.writeChunk(chunk));
+  }
+
+  /** Queues a chunk's write behind the earlier ones; after a failed one, nothing more is written. */
+  private enqueue(write: () => Promise<void>): void {
     this.chunks++;
     this.queued++;
-    for (const fn of this.spillListeners) fn();
     this.spilling = this.spilling.then(async () => {
       try {
-        if (this.spillError === undefined) await this.writeChunk(chunk);
+        if (this.spillError === undefined) await write();
       } catch (e) {
         this.spillError = e;
       } finally {
@@ -362,23 +367,11 @@ export class WriteTransaction {
   addEncoded(files: EncodedFile[]): Promise<void> {
     if (this.committed) throw new ValidationError("this write transaction was already committed or aborted");
     if (!isEmptyBuffer(this.buf)) this.spill();
-    this.chunks++;
-    this.queued++;
     const t = this.ops;
-    this.spilling = this.spilling.then(async () => {
-      try {
-        if (this.spillError !== undefined) return;
-        for (const f of files) {
-          if (t.hasPrimaryKey) this.supersede(f.keys, []);
-          this.permanent.push(f.path);
-          await t.io.write(f.path, f.bytes);
-          icebergMetrics.filesWritten.inc({ table: t.name, content: "data" });
-          this.hold([{ record: f.record, keys: f.keys, specId: f.specId }]);
-        }
-      } catch (e) {
-        this.spillError = e;
-      } finally {
-        this.queued--;
+    this.enqueue(async () => {
+      for (const f of files) {
+        if (t.hasPrimaryKey) this.supersede(f.keys, []);
+        this.hold([await writeEncoded(t, f, this.permanent)]);
       }
     });
     return this.ready();
