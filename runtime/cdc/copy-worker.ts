@@ -19,7 +19,7 @@ import type { IndexKey } from "../iceberg/pkindex";
 import { distinctKeys } from "../iceberg/plan";
 import { columnsBytes } from "../iceberg/spill";
 import { fieldCodec } from "../iceberg/values";
-import { copyColumnsBinary, normalizedTypes, type CopyColumn } from "./copy";
+import { copyBatch, copyColumnsBinary, copyColumnsOf, joinSnapshot, normalizedTypes, UNAVAILABLE } from "./copy";
 import { mapColumn, SESSION_OPTIONS, type PgColumn } from "./types";
 
 /** What a copy worker is started with (plain data: it is cloned into the thread). */
@@ -33,7 +33,7 @@ export interface CopyWorkerInit {
   rel: string;
   table: string;
   columns: PgColumn[];
-  /** Mirror tables get each file's keys (and repeated keys dropped, the last wins); changelog rows get `meta`. */
+  /** Mirror tables get each file's keys (and repeated keys dropped, the last wins); changelog rows get `meta` (copy.ts copyBatch; empty for a mirror). */
   mode: "mirror" | "changelog";
   meta: Record<string, unknown>;
   layout: FileLayout;
@@ -60,9 +60,6 @@ export type FromWorker =
   | { type: "progress"; rows: number; bytes: number }
   | { type: "finished"; rows: number }
   | { type: "error"; message: string; code?: string };
-
-/** SQLSTATEs that mean this connection cannot join now: lock not available, too many connections. */
-export const UNAVAILABLE = new Set(["55P03", "53300", "53400"]);
 
 /** Unfinished files the main thread may hold per worker before the worker stops reading. */
 const IN_FLIGHT = 2;
@@ -94,9 +91,7 @@ async function run(init: CopyWorkerInit, port: MessagePort): Promise<void> {
   client.on("error", () => undefined); // the query in flight fails with it
   try {
     await client.connect();
-    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    await client.query(`SET TRANSACTION SNAPSHOT '${init.snapshotName}'`);
-    await client.query(`LOCK TABLE ${init.rel} IN ACCESS SHARE MODE NOWAIT`);
+    await joinSnapshot(client, init.snapshotName, init.rel);
   } catch (e) {
     await client.end().catch(() => undefined);
     const code = (e as { code?: string }).code;
@@ -105,16 +100,12 @@ async function run(init: CopyWorkerInit, port: MessagePort): Promise<void> {
   }
   post({ type: "joined" });
   const socket = (client as unknown as { connection: { stream: { pause(): void; resume(): void } } }).connection.stream;
-  const copyCols: CopyColumn[] = init.columns.map((pg) => {
-    const mapped = mapColumn(pg, init.table);
-    return { name: pg.name, typeName: pg.typeName, typType: pg.typType, elemTypeName: pg.elemTypeName, iceberg: mapped.iceberg, convert: mapped.convert };
-  });
+  const copyCols = copyColumnsOf(init.columns.map((pg) => ({ pg, mapped: mapColumn(pg, init.table) })));
   const normalized = normalizedTypes(copyCols);
   const schema = init.layout.schema;
   const codecs = schema.fields.map(fieldCodec);
   const keyCodecs = (schema["identifier-field-ids"] ?? []).map((id) => codecs.find((c) => c.field.id === id)!);
   const names = init.columns.map((c) => c.name);
-  const metaNames = Object.keys(init.meta);
   let batches: ColumnBatch[] = [];
   let buffered = 0;
   let bufferedRows = 0;
@@ -167,19 +158,10 @@ async function run(init: CopyWorkerInit, port: MessagePort): Promise<void> {
       client,
       init.rel,
       copyCols,
-      ({ columns, rowCount }) => {
-        batches.push(
-          init.mode === "mirror"
-            ? { names, columns, rowCount, normalized }
-            : {
-                names: [...names, ...metaNames],
-                columns: [...columns, ...metaNames.map((k) => new Array(rowCount).fill(init.meta[k]))],
-                rowCount,
-                normalized: [...normalized, ...metaNames.map(() => undefined)],
-              },
-        );
-        buffered += columnsBytes(columns, rowCount);
-        bufferedRows += rowCount;
+      (chunk) => {
+        batches.push(copyBatch(chunk, names, normalized, init.meta));
+        buffered += columnsBytes(chunk.columns, chunk.rowCount);
+        bufferedRows += chunk.rowCount;
         if (buffered >= init.flushBytes || bufferedRows >= init.layout.rowsPerFile) flush();
       },
       {

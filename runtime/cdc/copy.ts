@@ -12,7 +12,8 @@
  */
 import type { Client } from "pg";
 import { CopyBinaryDecoder, columnPlan, type BinaryColumnType } from "./copy-binary";
-import type { Converter } from "./types";
+import type { ColumnBatch } from "../iceberg/datafiles";
+import type { Converter, MappedType, PgColumn } from "./types";
 
 /**
  * Columns of canonical values: columns[c][r] is column c of row r. A column whose values are all
@@ -323,6 +324,47 @@ export async function copyColumns(client: Client, select: string, converters: Co
 /** A column to copy: its name and how it decodes (runtime/cdc/copy-binary.ts). */
 export interface CopyColumn extends BinaryColumnType {
   name: string;
+}
+
+/** How the copy decodes each source column, from its Postgres description and its mapping to Iceberg. */
+export const copyColumnsOf = (columns: { pg: PgColumn; mapped: MappedType }[]): CopyColumn[] =>
+  columns.map((c) => ({
+    name: c.pg.name,
+    typeName: c.pg.typeName,
+    typType: c.pg.typType,
+    elemTypeName: c.pg.elemTypeName,
+    iceberg: c.mapped.iceberg,
+    convert: c.mapped.convert,
+  }));
+
+/**
+ * A chunk of copied columns as a batch for the table's write: the source's columns by `names`,
+ * then a changelog table's metadata columns (`meta`, the same value on every row; none for a
+ * mirror table).
+ */
+export function copyBatch(chunk: ColumnChunk, names: string[], normalized: (string | undefined)[], meta: Record<string, unknown>): ColumnBatch {
+  const metaNames = Object.keys(meta);
+  if (metaNames.length === 0) return { names, columns: chunk.columns, rowCount: chunk.rowCount, normalized };
+  return {
+    names: [...names, ...metaNames],
+    columns: [...chunk.columns, ...metaNames.map((k) => new Array(chunk.rowCount).fill(meta[k]))],
+    rowCount: chunk.rowCount,
+    normalized: [...normalized, ...metaNames.map(() => undefined)],
+  };
+}
+
+/** SQLSTATEs that mean another connection cannot join the copy now: lock not available, too many connections. */
+export const UNAVAILABLE = new Set(["55P03", "53300", "53400"]);
+
+/**
+ * Puts a connection into an exported snapshot (REPEATABLE READ, read only) holding `rel`'s ACCESS
+ * SHARE lock, or fails at once when the lock is not free (a DDL waits for the first connection's
+ * lock: waiting behind it would wait for the copy itself).
+ */
+export async function joinSnapshot(client: Client, snapshotName: string, rel: string): Promise<void> {
+  await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  await client.query(`SET TRANSACTION SNAPSHOT '${snapshotName}'`);
+  await client.query(`LOCK TABLE ${rel} IN ACCESS SHARE MODE NOWAIT`);
 }
 
 /** Per column, the Iceberg type copyColumnsBinary's values are normalized for (undefined: canonical, from the text converter). */

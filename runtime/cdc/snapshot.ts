@@ -13,30 +13,18 @@ import { Client } from "pg";
 import type { Logger } from "../core/log";
 import type { WriteTransaction } from "../iceberg/table";
 import type { CdcConfig } from "./config";
-import { copyColumnsBinary, normalizedTypes, type CopyColumn } from "./copy";
+import { copyBatch, copyColumnsBinary, copyColumnsOf, joinSnapshot, normalizedTypes, UNAVAILABLE } from "./copy";
 import { CopyProgress } from "./copy-progress";
 import { COPY_WORKER, copyInThreads } from "./copy-threads";
-import { UNAVAILABLE } from "./copy-worker";
 import { lineageOf } from "./handoff";
 import { formatLsn } from "./lsn";
 import { withOrigin } from "./errors";
 import { cdcMetrics } from "./metrics";
 import { ExportedSnapshot, quoteTable, ReplicationSource } from "./source";
-import { CdcStopError, Column, lsnSummary, TableState, WriterStatus } from "./state";
+import { CdcStopError, lsnSummary, TableState, WriterStatus } from "./state";
 import { describeWith, sameLayout, type Tables } from "./tables";
 
 const ident = (s: string) => s;
-
-/** How the copy decodes each source column (runtime/cdc/copy-binary.ts). */
-const copyColumnsOf = (columns: Column[]): CopyColumn[] =>
-  columns.map((c) => ({
-    name: c.pg.name,
-    typeName: c.pg.typeName,
-    typType: c.pg.typType,
-    elemTypeName: c.pg.elemTypeName,
-    iceberg: c.mapped.iceberg,
-    convert: c.mapped.convert,
-  }));
 
 /** A table copied on threads is cut into at least this many ranges per thread (the last ones even out their finish). */
 const RANGES_PER_THREAD = 4;
@@ -189,12 +177,11 @@ export class InitialCopy {
   }
 
   /**
-   * A connection in the exported snapshot (REPEATABLE READ, read only) holding the table's ACCESS
-   * SHARE lock; undefined when the lock is not free at once (a DDL waits for the first
-   * connection's lock: waiting behind it would wait for this copy itself) or the server takes no
-   * more connections. The copy then goes on with the connections it has.
+   * A connection in the exported snapshot holding the table's lock (copy.ts joinSnapshot);
+   * undefined when the lock is not free at once or the server takes no more connections. The copy
+   * then goes on with the connections it has.
    */
-  private async joinSnapshot(src: ReplicationSource, exported: ExportedSnapshot, state: TableState): Promise<Client | undefined> {
+  private async helperConnection(src: ReplicationSource, exported: ExportedSnapshot, state: TableState): Promise<Client | undefined> {
     const client = new Client({ ...src.clientConfig(), types: { getTypeParser: () => ident } } as never);
     // Lost while idle (the range copy waits its turn, or the Iceberg commit runs): an 'error' event that
     // would end the process without a listener. A query in flight gets the error anyway.
@@ -202,9 +189,7 @@ export class InitialCopy {
     try {
       await withOrigin(src.origin, async () => {
         await client.connect();
-        await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-        await client.query(`SET TRANSACTION SNAPSHOT '${exported.snapshotName}'`);
-        await client.query(`LOCK TABLE ${quoteTable(state.source)} IN ACCESS SHARE MODE NOWAIT`);
+        await joinSnapshot(client, exported.snapshotName, quoteTable(state.source));
       });
       return client;
     } catch (e) {
@@ -281,12 +266,14 @@ export class InitialCopy {
       taken = Math.min(pool.free, ranges.length - 1);
       pool.free -= taken;
       const threaded = threadable && chunks > 1;
-      if (!threaded) for (const c of await Promise.all(Array.from({ length: taken }, () => this.joinSnapshot(src, exported, state)))) if (c) helpers.push(c);
+      if (!threaded)
+        for (const c of await Promise.all(Array.from({ length: taken }, () => this.helperConnection(src, exported, state)))) if (c) helpers.push(c);
       // Spills to data files past commit.spillBytes: memory stays bounded, the commit is still one snapshot.
       const write = (tx = state.table.newWrite({ spillBytes: this.config.commit.spillBytes }));
-      const meta: Record<string, unknown> = { _op: "R", _lsn: exported.consistentPoint, _commit_time: BigInt(Date.now()) * 1000n, _xid: 0n, _source: src.name };
+      // a changelog table's rows also get their metadata columns
+      const meta: Record<string, unknown> =
+        state.mode === "mirror" ? {} : { _op: "R", _lsn: exported.consistentPoint, _commit_time: BigInt(Date.now()) * 1000n, _xid: 0n, _source: src.name };
       const names = columns.map((c) => c.pg.name);
-      const metaNames = Object.keys(meta);
       const copyCols = copyColumnsOf(columns);
       const normalized = normalizedTypes(copyCols);
       const rel = quoteTable(state.source);
@@ -306,7 +293,7 @@ export class InitialCopy {
               table: state.key,
               columns: columns.map((c) => c.pg),
               mode: state.mode,
-              meta: state.mode === "mirror" ? {} : meta,
+              meta,
               layout: write.fileLayout(),
               flushBytes: Math.max(1 << 20, Math.floor(this.config.commit.spillBytes / lanes)),
             },
@@ -337,15 +324,10 @@ export class InitialCopy {
                 conn,
                 rel,
                 copyCols,
-                ({ columns: cols, rowCount }) => {
-                  if (state.mode === "mirror") write.upsertColumns({ names, columns: cols, rowCount, normalized });
-                  else
-                    write.appendColumns({
-                      names: [...names, ...metaNames],
-                      columns: [...cols, ...metaNames.map((k) => new Array(rowCount).fill(meta[k]))],
-                      rowCount,
-                      normalized: [...normalized, ...metaNames.map(() => undefined)],
-                    });
+                (chunk) => {
+                  const batch = copyBatch(chunk, names, normalized, meta);
+                  if (state.mode === "mirror") write.upsertColumns(batch);
+                  else write.appendColumns(batch);
                   if (write.pendingSpills > 1 && !paused) {
                     // Backpressure: the server waits while more than one spill is queued (else rows pile up in memory).
                     paused = true;
