@@ -2,23 +2,22 @@
  * Every Iceberg type floe writes, read back by engines nobody here wrote, row for row equal to
  * Postgres: the Parquet physical / logical types of the spec's table (time as TIME(MICROS)) and
  * encodings every reader accepts (Spark's default vectorized reader: no RLE booleans), in plain
- * and dictionary-encoded column chunks, in the initial copy and in streamed commits.
+ * and dictionary-encoded column chunks, in the initial copy and in streamed commits. Also the copy
+ * decoded and encoded on worker threads (snapshot.threads: a spawned `floe cdc run`, since a thread
+ * cannot load the TypeScript sources), whose files and manifest records cross between threads.
  */
-import { CdcBed, RunningWriter, startCdcBed } from "../helpers/cdc";
+import { CdcBed, cdcProgress, RunningWriter, spawnWriter, startCdcBed } from "../helpers/cdc";
+import { GiveUp, waitUntil } from "../helpers/wait";
 import { compareEngines, expectIdentical, verdicts } from "../helpers/engines";
 
 const WITHOUT_SPARK = ["pyiceberg", "duckdb", "polars", "chdb"] as const;
 
-describe("Parquet types and encodings, read by pyiceberg, DuckDB, Spark, polars and chdb", () => {
-  let bed: CdcBed;
-  let writer: RunningWriter;
-  beforeAll(async () => {
-    bed = await startCdcBed();
-    await bed.pg.sql(
-      `CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
-       -- Every type floe maps except time (Spark cannot read time columns: see the clock table).
-       -- 300 rows: booleans past 16 values (where RLE would start), low-cardinality columns that
-       -- get dictionaries next to distinct ones that stay plain, nulls in every nullable column.
+/**
+ * Every type floe maps except time (Spark cannot read time columns: see the clock table). 300
+ * rows: booleans past 16 values (where RLE would start), low-cardinality columns that get
+ * dictionaries next to distinct ones that stay plain, nulls in every nullable column.
+ */
+const ALLTYPES = `CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
        CREATE TABLE alltypes (
          id int PRIMARY KEY, flag boolean, flag_nn boolean NOT NULL, i2 smallint, i4 int, i8 bigint, status_code int,
          r real, d double precision, n9 numeric(9,2), n18 numeric(18,4), n38 numeric(38,10), n_free numeric,
@@ -45,7 +44,15 @@ describe("Parquet types and encodings, read by pyiceberg, DuckDB, Spark, polars 
               ARRAY[g / 7.0, NULL]::numeric(12,3)[], ARRAY['a' || g, NULL, '', 'x,y "q"'], ARRAY[DATE '1970-01-01' + g],
               ARRAY[TIMESTAMPTZ '2024-06-01 12:00:00.000001+02' + g * interval '1 second'], ARRAY[md5('v' || g)::uuid], ARRAY[decode('00ff', 'hex'), NULL]
        FROM generate_series(1, 300) g;
-       INSERT INTO alltypes (id, flag_nn) VALUES (0, false);
+       INSERT INTO alltypes (id, flag_nn) VALUES (0, false);`;
+
+describe("Parquet types and encodings, read by pyiceberg, DuckDB, Spark, polars and chdb", () => {
+  let bed: CdcBed;
+  let writer: RunningWriter;
+  beforeAll(async () => {
+    bed = await startCdcBed();
+    await bed.pg.sql(
+      `${ALLTYPES}
        -- Primitive columns only: Spark reads these with its vectorized reader (tables with lists fall back to the row reader).
        CREATE TABLE prims AS SELECT id, flag, flag_nn, i2, i4, i8, status_code, r, d, n9, n18, n38, n_free, t, cat, vc, ch, dt, ts, tstz, u, by, j, jb, iv, m, ip FROM alltypes;
        ALTER TABLE prims ADD PRIMARY KEY (id);
@@ -100,5 +107,55 @@ describe("Parquet types and encodings, read by pyiceberg, DuckDB, Spark, polars 
     expectIdentical(await compareEngines(bed, "public.alltypes"));
     expectIdentical(await compareEngines(bed, "public.prims"));
     expectIdentical(await compareEngines(bed, "public.clock"), WITHOUT_SPARK);
+  });
+});
+
+describe("the initial copy on worker threads, read by pyiceberg, DuckDB, Spark, polars and chdb", () => {
+  let bed: CdcBed;
+  beforeAll(async () => {
+    bed = await startCdcBed();
+    await bed.pg.sql(ALLTYPES, [], "app");
+  });
+  afterAll(async () => {
+    await bed?.stop();
+  });
+
+  it("every type copied in ranges by three threads into one snapshot reads identically in every engine", async () => {
+    // 8 KiB ranges: every thread copies some; small spills: each thread sends its own files
+    const file = bed.configFile({
+      tables: [{ source: "public.alltypes" }],
+      snapshot: { parallelism: 3, chunkBytes: 8192, threads: true },
+      commit: { intervalMs: 100, spillBytes: 4096 },
+      maintenance: { enabled: false },
+    });
+    const child = spawnWriter(file);
+    const exited = new Promise((r) => child.once("exit", r));
+    try {
+      // nothing writes to the table after the copy: its commit is the state to compare
+      const line = await waitUntil(
+        "the writer's log line of the copy",
+        () => {
+          if (child.exitCode !== null) throw new GiveUp(`the writer exited (code ${child.exitCode}): ${child.logTail()}`);
+          return child
+            .logTail(200)
+            .split("\n")
+            .find((l) => l.includes('"copied table"'));
+        },
+        { progress: () => cdcProgress(bed.pg, bed.warehouse, child.pid) },
+      );
+      const copied = JSON.parse(line) as { threads?: number; chunks: number };
+      expect(copied.threads).toBe(3);
+      expect(copied.chunks).toBeGreaterThan(3);
+      const t = await (await bed.sharedCatalog()).loadTable({ namespace: ["floe"], name: "alltypes" });
+      // one snapshot with all rows, in files of several threads (no maintenance rewrites them before the engines read them)
+      expect(t.metadata.snapshots).toHaveLength(1);
+      const first = t.metadata.snapshots[0].summary;
+      expect([first["total-records"], first["floe.snapshot"]]).toEqual(["301", "pg"]);
+      expect(Number(first["added-data-files"])).toBeGreaterThanOrEqual(3);
+      expectIdentical(await compareEngines(bed, "public.alltypes"));
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
+    }
   });
 });
