@@ -160,11 +160,15 @@ export class NumberMap {
     this.taken++;
   }
 
-  /** Makes room for `extra` more keys at once: no rehash at each doubling while they go in. */
+  /**
+   * Makes room for `extra` more keys at once: no rehash at each doubling while they go in. Sized
+   * by the live keys, as set() grows (tombstones are dropped, not doubled along).
+   */
   reserve(extra: number): void {
+    if ((this.taken + extra + 1) * 2 <= this.used.length) return;
     let capacity = this.used.length;
-    while ((this.taken + extra + 1) * 2 > capacity) capacity *= 2;
-    if (capacity !== this.used.length) this.resize(capacity);
+    while ((this.live + extra) * 4 > capacity) capacity *= 2;
+    this.resize(capacity);
   }
 
   delete(k: number): boolean {
